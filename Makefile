@@ -1,0 +1,55 @@
+# The two commands: `make run` (the whole portal) and `make test` (the whole suite).
+# Both install what they need into .venv from the pinned, hashed requirements.lock.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+export PYTHONPATH := $(CURDIR)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install run test lint unit integration contracts lock clean-data help
+
+help:
+	@echo "make run       start the whole portal (embedded PostgreSQL + Kafka-protocol broker unless configured)"
+	@echo "make test      lint, then the whole test suite on its own throwaway PostgreSQL and broker"
+	@echo "make lint      ruff, import rules between services, contract schemas up to date"
+	@echo "make lock      re-resolve requirements.lock from pyproject.toml (on purpose only)"
+	@echo "make contracts export the event JSON Schemas after changing a contract model"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(STAMP): requirements.lock | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --require-hashes --python $(PY) requirements.lock
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(PY) -m deploy.local.run
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m contracts.export --check
+
+test: lint
+	$(PY) -m pytest
+
+contracts: install
+	$(PY) -m contracts.export
+
+lock: $(UV)
+	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --no-emit-index-url \
+		--python-version 3.11 --quiet -o requirements.lock
+
+clean-data:
+	rm -rf .data

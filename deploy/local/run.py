@@ -1,0 +1,240 @@
+"""``make run``: the whole portal on one machine.
+
+Starts (unless told to use external servers) an embedded PostgreSQL and an embedded
+Kafka-protocol broker, prepares one database per service, then supervises every process:
+each service's API and worker, and the gateway. Ctrl-C or SIGTERM stops them all.
+
+Configuration (environment):
+  PORTAL_DATA_DIR          where PostgreSQL keeps its data and processes their logs (.data)
+  PORTAL_DATABASE_URL      an external PostgreSQL server (postgresql://user:pass@host:5432);
+                           one database per service is created on it (portal_<service>)
+  KAFKA_BOOTSTRAP_SERVERS  an external Kafka cluster (host:port,...)
+  PORTAL_POSTGRES_PORT     port of the embedded PostgreSQL (55432)
+  PORTAL_KAFKA_PORT        port of the embedded broker (59092)
+  GATEWAY_PORT, IDENTITY_PORT, CATALOGUE_PORT, DOSSIER_PORT, PAYMENT_PORT, SYNC_PORT
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.kit.aio import wait_or_stop
+from services.kit.kafka import SERVICE_NAMES
+
+from .components import EmbeddedKafka, EmbeddedPostgres, die_with_parent, stop_process
+from .stack import load_spec, prepare_databases, prepare_topics
+
+ROOT = Path(__file__).resolve().parents[2]
+MAX_RESTARTS = 5
+RESTART_WINDOW = 60.0
+
+
+class RunSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
+
+    data_dir: Path = ROOT / ".data"
+    database_url: str | None = None
+    postgres_port: int = 55432
+    kafka_port: int = 59092
+    kafka_bootstrap_servers: str | None = Field(default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS"))
+    gateway_port: int = Field(default=8000, validation_alias=AliasChoices("GATEWAY_PORT"))
+    seed: bool = True
+    startup_timeout: float = 90.0
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log: Path
+    url: str | None = None
+    proc: subprocess.Popen | None = None
+    restarts: deque = field(default_factory=deque)
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                self.args, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent(), start_new_session=True,
+            )  # fmt: skip
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+class Supervisor:
+    def __init__(self, settings: RunSettings):
+        self.settings = settings
+        self.logs = settings.data_dir / "logs"
+        self.postgres: EmbeddedPostgres | None = None
+        self.kafka: EmbeddedKafka | None = None
+        self.children: list[Child] = []
+        self.stopping = asyncio.Event()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stopping.set)
+        try:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self.logs.mkdir(exist_ok=True)
+            server_url, bootstrap = await asyncio.to_thread(self.start_infrastructure)
+            say("preparing databases (migrations) and topics ...")
+            urls = await prepare_databases(server_url)
+            await prepare_topics(bootstrap)
+            if self.settings.seed:
+                await self.seed(urls)
+            self.children = self.plan(urls, bootstrap)
+            for child in self.children:
+                child.start()
+            if not await self.wait_ready():
+                return 1
+            self.print_table(server_url, bootstrap)
+            return await self.supervise()
+        finally:
+            await asyncio.to_thread(self.shutdown)
+
+    def start_infrastructure(self) -> tuple[str, str]:
+        s = self.settings
+        if s.database_url:
+            server_url = s.database_url
+            say("PostgreSQL: external server (PORTAL_DATABASE_URL)")
+        else:
+            self.postgres = EmbeddedPostgres(s.data_dir / "postgres", s.postgres_port)
+            say(f"PostgreSQL: embedded server on 127.0.0.1:{s.postgres_port}, data in {self.postgres.data_dir}")
+            self.postgres.start()
+            server_url = self.postgres.url()
+        if s.kafka_bootstrap_servers:
+            bootstrap = s.kafka_bootstrap_servers
+            say(f"Kafka: external cluster {bootstrap}")
+        else:
+            self.kafka = EmbeddedKafka(s.kafka_port, log_path=self.logs / "kafka.log")
+            say(f"Kafka: starting embedded broker on 127.0.0.1:{s.kafka_port} (memory only; the outboxes are durable)")
+            self.kafka.start()
+            bootstrap = self.kafka.bootstrap
+        return server_url, bootstrap
+
+    async def seed(self, urls: dict[str, str]) -> None:
+        for name in SERVICE_NAMES:
+            if load_spec(name).seed is None:
+                continue
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", f"services.{name}", "seed", cwd=ROOT, env=self.child_env(urls, "", name)
+            )
+            if await proc.wait() != 0:
+                raise RuntimeError(f"seeding {name} failed")
+
+    def child_env(self, urls: dict[str, str], bootstrap: str, service: str | None = None) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        env.setdefault("PORTAL_ENVIRONMENT", "development")
+        env["PORTAL_OIDC_ISSUER"] = env.get("PORTAL_OIDC_ISSUER", f"http://127.0.0.1:{self.settings.gateway_port}")
+        if bootstrap:
+            env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+        for name, url in urls.items():
+            env[f"{name.upper()}_DATABASE_URL"] = url
+            port = load_spec(name).settings_cls().port
+            env.setdefault(f"GATEWAY_{name.upper()}_URL", f"http://127.0.0.1:{port}")
+        identity = env["GATEWAY_IDENTITY_URL"]
+        env.setdefault("PORTAL_OIDC_JWKS_URL", f"{identity}/oauth2/jwks")
+        return env
+
+    def plan(self, urls: dict[str, str], bootstrap: str) -> list[Child]:
+        env = self.child_env(urls, bootstrap)
+        children = []
+        for name in SERVICE_NAMES:
+            port = load_spec(name).settings_cls().port
+            children.append(Child(f"{name}", [sys.executable, "-m", f"services.{name}", "api"], env,
+                                  self.logs / f"{name}.log", url=f"http://127.0.0.1:{port}"))  # fmt: skip
+            children.append(Child(f"{name}-worker", [sys.executable, "-m", f"services.{name}", "worker"], env,
+                                  self.logs / f"{name}-worker.log"))  # fmt: skip
+        children.append(Child("gateway", [sys.executable, "-m", "gateway"], env, self.logs / "gateway.log",
+                              url=f"http://127.0.0.1:{self.settings.gateway_port}"))  # fmt: skip
+        return children
+
+    async def wait_ready(self) -> bool:
+        url = f"http://127.0.0.1:{self.settings.gateway_port}/readyz"
+        deadline = time.monotonic() + self.settings.startup_timeout
+        async with httpx.AsyncClient(timeout=3) as client:
+            while time.monotonic() < deadline and not self.stopping.is_set():
+                for child in self.children:
+                    if child.proc and child.proc.poll() is not None:
+                        say(f"{child.name} exited during start-up (code {child.proc.returncode}); see {child.log}")
+                        return False
+                try:
+                    if (await client.get(url)).status_code == 200:
+                        return True
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.5)
+        if not self.stopping.is_set():
+            say(f"the portal did not become ready within {self.settings.startup_timeout:.0f}s; logs in {self.logs}")
+        return False
+
+    def print_table(self, server_url: str, bootstrap: str) -> None:
+        say("\nThe portal is running:")
+        for child in self.children:
+            where = child.url or "(background: outbox relay and consumers)"
+            say(f"  {child.name:<18} {where:<45} pid {child.proc.pid if child.proc else '-'}")
+        gateway = f"http://127.0.0.1:{self.settings.gateway_port}"
+        say(f"  {'PostgreSQL':<18} {server_url.split('@')[-1]:<45} databases portal_<service>")
+        say(f"  {'Kafka':<18} {bootstrap:<45}")
+        say(f"\n  API and docs: {gateway}/docs    readiness: {gateway}/readyz")
+        say(f"  logs: {self.logs}/<process>.log\n  Ctrl-C stops everything.")
+
+    async def supervise(self) -> int:
+        """Restart a process that dies, unless it keeps dying; return when asked to stop."""
+        while not self.stopping.is_set():
+            for child in self.children:
+                if child.proc is None or child.proc.poll() is None:
+                    continue
+                now = time.monotonic()
+                while child.restarts and now - child.restarts[0] > RESTART_WINDOW:
+                    child.restarts.popleft()
+                if len(child.restarts) >= MAX_RESTARTS:
+                    say(f"{child.name} keeps exiting (code {child.proc.returncode}); stopping. See {child.log}")
+                    return 1
+                say(f"{child.name} exited with code {child.proc.returncode}; restarting")
+                child.restarts.append(now)
+                child.start()
+            await wait_or_stop(self.stopping, 1.0)
+        return 0
+
+    def shutdown(self) -> None:
+        """Services first (in parallel), then the broker, then PostgreSQL; within 10 s in all."""
+        started = time.monotonic()
+        for child in self.children:
+            if child.proc and child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGTERM)
+        for child in self.children:
+            if child.proc:
+                stop_process(child.proc, signal.SIGTERM, max(0.5, 6 - (time.monotonic() - started)))
+        if self.kafka:
+            self.kafka.stop(timeout=1.5)
+        if self.postgres:
+            self.postgres.stop(timeout=2.0)
+        if self.children or self.postgres or self.kafka:
+            say(f"stopped in {time.monotonic() - started:.1f}s")
+
+
+def main() -> int:
+    die_with_parent()()  # if make, our parent, is killed, stop too
+    return asyncio.run(Supervisor(RunSettings()).run())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

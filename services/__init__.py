@@ -1,0 +1,1 @@
+"""The portal's services. Each sub-package is one independently deployable service."""

@@ -1,0 +1,1 @@
+"""Procedure catalogue service: owns agencies, sectors, procedures, online services, FAQ."""

@@ -1,0 +1,26 @@
+"""Composition root of the catalogue service: what it serves, consumes and migrates."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.kit.app import ConsumerSpec, ServiceSpec, build_app
+
+from .adapters.tables import metadata
+from .api.routes import router
+from .consumers import HANDLERS
+from .settings import CatalogueSettings
+
+SERVICE = ServiceSpec(
+    name="catalogue",
+    title="Procedure catalogue",
+    settings_cls=CatalogueSettings,
+    migrations=Path(__file__).parent / "migrations",
+    routers=[router],
+    consumers=[ConsumerSpec(name="events", topics=["sync.events"], handlers=HANDLERS)],
+    metadata=metadata,
+)
+
+
+def create_app(settings: CatalogueSettings | None = None) -> FastAPI:
+    return build_app(SERVICE, settings)

@@ -1,0 +1,1 @@
+"""Use cases of the catalogue service; each takes a unit of work and never commits."""

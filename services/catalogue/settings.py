@@ -1,0 +1,16 @@
+"""Settings of the catalogue service, read from ``CATALOGUE_*`` environment variables."""
+
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.kit.settings import ServiceSettings
+
+
+class CatalogueSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CATALOGUE_", extra="ignore")
+
+    service_name: ClassVar[str] = "catalogue"
+
+    port: int = Field(default=8002, ge=0, le=65535)

@@ -1,0 +1,1 @@
+"""Dossier intake and tracking service: owns dossiers, attachments, status history, receipts, ratings."""

@@ -1,0 +1,1 @@
+"""HTTP routes of the dossier service, served under ``/api/v1/dossier``."""

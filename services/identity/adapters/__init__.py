@@ -1,0 +1,1 @@
+"""SQLAlchemy tables, repositories and outbound clients of the identity service."""

@@ -1,0 +1,1 @@
+"""HTTP routes of the identity service, served under ``/api/v1/identity``."""

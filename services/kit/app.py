@@ -1,0 +1,144 @@
+"""What a service is made of (:class:`ServiceSpec`) and how its FastAPI app is built.
+
+Every service declares one spec in its ``app.py``; the kit builds the same app, worker and
+command line from it, so all five services have the same shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from pydantic import BaseModel, ConfigDict
+
+from .auth import JWKSCache, TokenVerifier
+from .consumer import Handler
+from .db import Database, UnitOfWork
+from .errors import install_problem_handlers
+from .health import health_router
+from .http import RequestContextMiddleware
+from .kafka import BrokerProbe
+from .logging import configure_logging, get_logger
+from .settings import ServiceSettings
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """One consumer group of a service: the topics it reads and a use case per event type."""
+
+    name: str
+    topics: Sequence[str]
+    handlers: dict[str, Handler]
+
+
+Seeder = Callable[[Database, ServiceSettings], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    title: str
+    settings_cls: type[ServiceSettings]
+    migrations: Path
+    routers: Sequence[APIRouter] = ()
+    consumers: Sequence[ConsumerSpec] = ()
+    seed: Seeder | None = None
+    metadata: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def api_prefix(self) -> str:
+        return f"/api/v1/{self.name}"
+
+    def load_settings(self) -> ServiceSettings:
+        return self.settings_cls()
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error answers."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": Problem, "description": "Client error", "content": {"application/problem+json": {}}},
+    "5XX": {"model": Problem, "description": "Server error", "content": {"application/problem+json": {}}},
+}
+
+
+async def _unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    """The request's unit of work: committed when the route returns, rolled back on error —
+    before the response is sent, so an acknowledged write is a committed one."""
+    async with request.app.state.db.unit_of_work() as uow:
+        yield uow
+        await uow.commit()
+
+
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(_unit_of_work, scope="function")]
+
+
+def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
+    """The composition root of one service's HTTP API."""
+    settings = settings or spec.load_settings()
+    configure_logging(spec.name, settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(
+            settings.database_url.get_secret_value(),
+            source=spec.name,
+            topic=settings.topic,
+            pool_size=settings.database_pool_size,
+            statement_timeout_ms=settings.database_statement_timeout_ms,
+        )
+        app.state.settings = settings
+        app.state.db = db
+        app.state.broker = BrokerProbe(settings)
+        app.state.verifier = TokenVerifier(
+            JWKSCache(settings.oidc_jwks_url, ttl=settings.oidc_jwks_cache_seconds),
+            issuer=settings.oidc_issuer,
+            audience=settings.audience,
+        )
+        log.info("service started", host=settings.host, port=settings.port)
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title=f"{spec.title} API",
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+
+    def checks(request: Request) -> dict[str, Callable[[], Awaitable[bool]]]:
+        state = request.app.state
+
+        async def database() -> bool:
+            await state.db.ping()
+            return True
+
+        return {"database": database, "broker": state.broker.reachable}
+
+    app.include_router(health_router(spec.name, checks))
+    for router in spec.routers:
+        app.include_router(router, prefix=spec.api_prefix, responses=PROBLEM_RESPONSES)
+    return app

@@ -1,0 +1,131 @@
+"""Bearer-token verification in every service, from the issuer's cached JWKS.
+
+``Annotated[Principal, require_scopes("dossier:submit")]`` in a route signature gives the
+verified caller, or answers 401 (no or bad token) / 403 (missing scope).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import Depends, Request
+
+from . import jose
+from .errors import Forbidden, ServiceUnavailable, Unauthorized
+from .logging import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who calls: a person (``sub`` is the account id) or a machine client (``client_id``)."""
+
+    subject: str
+    scopes: frozenset[str]
+    client_id: str | None = None
+    acr: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def has(self, *scopes: str) -> bool:
+        return set(scopes) <= self.scopes
+
+
+class JWKSCache:
+    """Signing keys of the issuer, fetched on first use, refreshed after ``ttl`` or when a
+    token names an unknown ``kid`` (at most once every ``min_refresh_interval``)."""
+
+    def __init__(
+        self, url: str, *, ttl: float = 300, min_refresh_interval: float = 10, client: httpx.AsyncClient | None = None
+    ):
+        self.url = url
+        self.ttl = ttl
+        self.min_refresh_interval = min_refresh_interval
+        self._client = client
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def key(self, kid: str | None) -> Any:
+        if kid is None:
+            raise jose.TokenInvalid("token has no key id")
+        stale = time.monotonic() - self._fetched_at > self.ttl
+        if stale or (kid not in self._keys and time.monotonic() - self._fetched_at > self.min_refresh_interval):
+            await self._refresh()
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise jose.TokenInvalid("token signed with an unknown key") from None
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            if time.monotonic() - self._fetched_at < self.min_refresh_interval and self._keys:
+                return
+            client = self._client or httpx.AsyncClient(timeout=3.0)
+            try:
+                response = await client.get(self.url)
+                response.raise_for_status()
+                keys = {}
+                for item in response.json().get("keys", []):
+                    try:
+                        keys[item["kid"]] = jose.key_from_jwk(item)
+                    except (jose.TokenInvalid, KeyError):
+                        continue
+            except (httpx.HTTPError, ValueError) as exc:
+                log.warning("JWKS fetch failed", url=self.url, error=str(exc))
+                if not self._keys:
+                    raise ServiceUnavailable("The token issuer's keys cannot be fetched right now.") from exc
+                return  # keep serving with the keys we have
+            finally:
+                if self._client is None:
+                    await client.aclose()
+            self._keys = keys
+            self._fetched_at = time.monotonic()
+
+
+class TokenVerifier:
+    def __init__(self, jwks: JWKSCache, *, issuer: str, audience: str | None):
+        self.jwks = jwks
+        self.issuer = issuer
+        self.audience = audience
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jose.unverified_header(token)
+            key = await self.jwks.key(header.get("kid"))
+            claims = jose.decode(token, key, issuer=self.issuer, audience=self.audience)
+        except jose.TokenInvalid as exc:
+            raise Unauthorized(str(exc)) from exc
+        scopes = frozenset(str(claims.get("scope", "")).split())
+        subject = claims.get("sub") or claims.get("client_id")
+        if not subject:
+            raise Unauthorized("token has no subject")
+        return Principal(
+            subject=str(subject), scopes=scopes, client_id=claims.get("client_id"), acr=claims.get("acr"), claims=claims
+        )
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("A bearer token is required.")
+    return token.strip()
+
+
+def require_scopes(*scopes: str) -> Any:
+    """A dependency giving the verified :class:`Principal`, which must hold every scope."""
+
+    async def dependency(request: Request) -> Principal:
+        verifier: TokenVerifier = request.app.state.verifier
+        principal = await verifier.verify(bearer_token(request))
+        missing = set(scopes) - principal.scopes
+        if missing:
+            raise Forbidden(f"Missing scope: {' '.join(sorted(missing))}.")
+        return principal
+
+    return Depends(dependency)

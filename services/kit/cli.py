@@ -1,0 +1,86 @@
+"""The command line every service has: ``python -m services.<name> <command>``.
+
+api       serve the HTTP API (uvicorn)
+worker    run the outbox relay and the consumers
+migrate   apply the Alembic migrations
+seed      load development fixtures (refused in production)
+replay    mark published events unpublished again, to refill an emptied broker
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import UTC, datetime
+
+import uvicorn
+
+from .app import ServiceSpec
+from .db import Database
+from .migrations import upgrade
+from .outbox import replay
+from .settings import Environment
+
+
+def _aware(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m services.{spec.name}",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    api = sub.add_parser("api", help="serve the HTTP API")
+    api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    worker = sub.add_parser("worker", help="run the outbox relay and consumers")
+    worker.add_argument("--metrics-port", type=int, default=0, help="serve /metrics on this port (0: off)")
+    sub.add_parser("migrate", help="apply migrations")
+    sub.add_parser("seed", help="load development fixtures")
+    rep = sub.add_parser("replay", help="publish already published events again")
+    rep.add_argument("--since", type=_aware, required=True, help="ISO time; events created at or after it")
+    rep.add_argument("--until", type=_aware, help="ISO time; events created before it")
+    rep.add_argument("--topic", help="only this topic")
+    args = parser.parse_args(argv)
+
+    settings = spec.load_settings()
+    if args.command == "api":
+        uvicorn.run(
+            f"services.{spec.name}.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=args.workers,
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+            server_header=False,
+        )
+    elif args.command == "worker":
+        from .worker import run_worker
+
+        asyncio.run(run_worker(spec, settings, metrics_port=args.metrics_port or None))
+    elif args.command == "migrate":
+        upgrade(spec.migrations, settings.database_url.get_secret_value())
+    elif args.command == "seed":
+        if settings.environment is Environment.PRODUCTION:
+            parser.error("development fixtures are refused in production")
+        if spec.seed is not None:
+            asyncio.run(_with_db(spec, settings, spec.seed))
+    elif args.command == "replay":
+        count = asyncio.run(
+            _with_db(spec, settings, lambda db, _s: replay(db, since=args.since, until=args.until, topic=args.topic))
+        )
+        print(f"{count} events marked for publishing again")
+    return 0
+
+
+async def _with_db(spec, settings, action):  # type: ignore[no-untyped-def]
+    db = Database(settings.database_url.get_secret_value(), source=spec.name, topic=settings.topic, pool_size=2)
+    try:
+        return await action(db, settings)
+    finally:
+        await db.dispose()

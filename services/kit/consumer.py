@@ -1,0 +1,225 @@
+"""The consumer runner: at-least-once delivery from Kafka, effectively-once in effect.
+
+For each message: in one transaction, claim ``(consumer, event_id)`` in the inbox and run
+the handler; commit; only then commit the Kafka offset. A redelivered message finds its
+inbox row and is skipped. A handler that keeps failing is retried with backoff a bounded
+number of times; then the message is written, with the error, to the service's dead-letter
+topic (through the outbox, so it is durable) and processing goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import traceback
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from prometheus_client import Counter
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from contracts.envelope import CloudEvent, InvalidEvent
+from contracts.events.platform import DeadLetterRecorded
+
+from .aio import wait_or_stop
+from .db import Database, UnitOfWork
+from .kafka import make_consumer
+from .logging import correlation_id_var, get_logger
+from .settings import ServiceSettings
+from .tables import inbox
+from .tracing import new_traceparent, traceparent_var
+
+log = get_logger(__name__)
+
+Handler = Callable[[UnitOfWork, CloudEvent], Awaitable[None]]
+DEAD_LETTER_TYPE = "kit.deadletter.recorded.v1"
+
+EVENTS_HANDLED = Counter("consumer_events_total", "Events seen by consumers", ["consumer", "outcome"])
+
+
+class ConsumerRunner:
+    """Runs one consumer group over ``topics``, dispatching by event type to ``handlers``."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        db: Database,
+        *,
+        name: str,
+        topics: Iterable[str],
+        handlers: Mapping[str, Handler],
+    ):
+        self.settings = settings
+        self.db = db
+        self.group_id = f"{settings.service_name}.{name}"
+        self.topics = list(topics)
+        self.handlers = dict(handlers)
+        self._consumer: AIOKafkaConsumer | None = None
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Consume until :meth:`stop`; reconnect after broker failures."""
+        while not self._stopping.is_set():
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer interrupted; reconnecting", consumer=self.group_id, error=str(exc))
+                await self._close()
+                await wait_or_stop(self._stopping, 2.0)
+        await self._close()
+
+    async def _consume(self) -> None:
+        self._consumer = make_consumer(self.settings, self.group_id, self.topics)
+        await self._consumer.start()
+        log.info("consumer started", consumer=self.group_id, topics=self.topics)
+        while not self._stopping.is_set():
+            batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
+            for tp, records in batches.items():
+                for record in records:
+                    await self.process(record)
+                await self.commit_offset(tp, records[-1].offset + 1)
+
+    async def commit_offset(self, tp: TopicPartition, offset: int) -> None:
+        """Commit after the database commit; a crash in between only causes a skipped redelivery."""
+        assert self._consumer is not None
+        await self._consumer.commit({tp: offset})
+
+    async def _close(self) -> None:
+        if self._consumer is not None:
+            consumer, self._consumer = self._consumer, None
+            try:
+                await asyncio.wait_for(consumer.stop(), 10)
+            except Exception as exc:  # closing a broken client must not stop the runner
+                log.debug("consumer close failed", error=str(exc))
+
+    async def process(self, record: ConsumerRecord) -> None:
+        """Handle one record to the end: applied, skipped, or dead-lettered. Never raises for bad input."""
+        try:
+            event = CloudEvent.from_kafka(record.headers, record.value)
+        except InvalidEvent as exc:
+            await self._dead_letter(record, None, f"invalid event: {exc}", attempts=1)
+            return
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            EVENTS_HANDLED.labels(self.group_id, "ignored").inc()
+            return
+        correlation = correlation_id_var.set(event.correlationid)
+        trace = traceparent_var.set(new_traceparent(event.traceparent))
+        try:
+            await self._apply_with_retries(record, event, handler)
+        finally:
+            correlation_id_var.reset(correlation)
+            traceparent_var.reset(trace)
+
+    async def _apply_with_retries(self, record: ConsumerRecord, event: CloudEvent, handler: Handler) -> None:
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                applied = await self._apply(event, handler)
+                EVENTS_HANDLED.labels(self.group_id, "applied" if applied else "duplicate").inc()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_infrastructure_failure(exc):
+                    # Not the message's fault: let the runner reconnect and redeliver it.
+                    raise
+                if attempts >= self.settings.consumer_max_attempts:
+                    error = "".join(traceback.format_exception_only(exc)).strip()
+                    await self._dead_letter(record, event, error, attempts)
+                    return
+                delay = self.settings.consumer_backoff_seconds * (2 ** (attempts - 1))
+                log.warning(
+                    "event handler failed; retrying",
+                    consumer=self.group_id,
+                    event_type=event.type,
+                    event_id=event.id,
+                    attempt=attempts,
+                    error=str(exc),
+                )
+                await asyncio.sleep(min(delay, 30.0))
+
+    async def _apply(self, event: CloudEvent, handler: Handler) -> bool:
+        async with self.db.unit_of_work() as uow:
+            if not await claim_inbox(uow, self.group_id, event.id, event.type):
+                return False
+            await handler(uow, event)
+            await uow.commit()
+        return True
+
+    async def _dead_letter(self, record: ConsumerRecord, event: CloudEvent | None, error: str, attempts: int) -> None:
+        """Record the failure durably: inbox row (so it is not retried) + dead-letter event in the outbox."""
+        log.error(
+            "event dead-lettered",
+            consumer=self.group_id,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=error,
+        )
+        EVENTS_HANDLED.labels(self.group_id, "dead_lettered").inc()
+        event_id = event.id if event else f"{record.topic}/{record.partition}/{record.offset}"
+        letter = dead_letter_of(record, event, self.group_id, error, attempts)
+        async with self.db.unit_of_work() as uow:
+            if await claim_inbox(uow, self.group_id, event_id, event.type if event else "invalid"):
+                await uow.emit(
+                    DEAD_LETTER_TYPE,
+                    letter,
+                    key=record.key.decode(errors="replace") if record.key else event_id,
+                    subject=event_id,
+                    topic=self.settings.dead_letter_topic,
+                )
+            await uow.commit()
+
+
+def is_infrastructure_failure(exc: BaseException) -> bool:
+    """A lost database connection or a network error: the message is not to blame."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (OperationalError, InterfaceError, OSError, ConnectionError, TimeoutError))
+
+
+async def claim_inbox(uow: UnitOfWork, consumer: str, event_id: str, event_type: str) -> bool:
+    """Insert the inbox row; False when this consumer already processed the event."""
+    result = await uow.session.execute(
+        insert(inbox)
+        .values(consumer=consumer, event_id=event_id, event_type=event_type)
+        .on_conflict_do_nothing()
+        .returning(inbox.c.event_id)
+    )
+    return result.first() is not None
+
+
+def dead_letter_of(
+    record: ConsumerRecord, event: CloudEvent | None, consumer: str, error: str, attempts: int
+) -> DeadLetterRecorded:
+    value: str | None = None
+    encoding = "utf-8"
+    if record.value is not None:
+        try:
+            value = record.value.decode()
+        except UnicodeDecodeError:
+            value, encoding = base64.b64encode(record.value).decode(), "base64"
+    return DeadLetterRecorded(
+        consumer=consumer,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key.decode(errors="replace") if record.key else None,
+        headers={k: v.decode(errors="replace") for k, v in (record.headers or ()) if v is not None},
+        value=value,
+        value_encoding=encoding,
+        original_event_id=event.id if event else None,
+        original_type=event.type if event else None,
+        error=error[:4000],
+        attempts=attempts,
+        failed_at=datetime.now(UTC),
+    )

@@ -1,0 +1,161 @@
+"""Database access: the async engine (made in the app lifespan, never at import) and the
+unit of work, the one owner of the transaction and of the events it emits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Self
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from contracts.envelope import CloudEvent
+
+from .logging import correlation_id_var
+from .tables import outbox
+from .tracing import current_traceparent
+
+
+def async_url(url: str) -> str:
+    """Accept ``postgresql://`` as well as ``postgresql+asyncpg://``."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain) :]
+    return url
+
+
+def make_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 15_000, **kw: Any) -> AsyncEngine:
+    """An engine whose connections carry a statement timeout, so no query hangs forever."""
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={
+            "server_settings": {
+                "statement_timeout": str(statement_timeout_ms),
+                "application_name": kw.pop("name", "portal"),
+            },
+            "timeout": 5,
+        },
+        **kw,
+    )
+
+
+class UnitOfWork:
+    """One database transaction and the events it will publish.
+
+    ``async with uow:`` begins; ``await uow.commit()`` commits the state change and its
+    outbox rows together; leaving the block without a commit rolls back. Use cases take a
+    unit of work and never commit themselves: the caller (a route dependency or the
+    consumer runner) does.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], source: str, topic: str):
+        self._sessions = sessions
+        self.source = source
+        self.topic = topic
+        self._session: AsyncSession | None = None
+        self.emitted: list[CloudEvent] = []
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside 'async with'")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        self._session = self._sessions()
+        await self._session.begin()
+        self.emitted = []
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._session is not None
+        try:
+            if self._session.in_transaction():
+                await self._session.rollback()
+        finally:
+            await self._session.close()
+            self._session = None
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+    async def emit(
+        self,
+        type: str,
+        data: BaseModel | dict[str, Any],
+        *,
+        key: str,
+        subject: str | None = None,
+        topic: str | None = None,
+    ) -> CloudEvent:
+        """Write an event to the outbox inside this transaction. ``key`` is the aggregate id:
+        all events of one aggregate keep their order."""
+        payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+        event = CloudEvent(
+            source=self.source,
+            type=type,
+            subject=subject if subject is not None else key,
+            correlationid=correlation_id_var.get(),
+            traceparent=current_traceparent(),
+            data=payload,
+        )
+        await self.add_event(event, key=key, topic=topic or self.topic)
+        return event
+
+    async def add_event(self, event: CloudEvent, *, key: str | None, topic: str) -> None:
+        """Write an already built event (the dead-letter path uses this)."""
+        await self.session.execute(outbox.insert().values(**outbox_row(event, key=key, topic=topic)))
+        self.emitted.append(event)
+
+
+def outbox_row(event: CloudEvent, *, key: str | None, topic: str) -> dict[str, Any]:
+    return {
+        "event_id": event.id,
+        "topic": topic,
+        "key": key,
+        "type": event.type,
+        "source": event.source,
+        "subject": event.subject,
+        "event_time": event.time,
+        "correlation_id": event.correlationid,
+        "traceparent": event.traceparent,
+        "data": event.data,
+    }
+
+
+class Database:
+    """The engine and session factory of one service, made once in the lifespan."""
+
+    def __init__(self, url: str, *, source: str, topic: str, pool_size: int = 10, statement_timeout_ms: int = 15_000):
+        self.engine = make_engine(url, pool_size=pool_size, statement_timeout_ms=statement_timeout_ms, name=source)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.source = source
+        self.topic = topic
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.source, self.topic)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        """``async with db.transaction() as uow:`` commits at the end unless an error escapes."""
+        async with self.unit_of_work() as uow:
+            yield uow
+            await uow.commit()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+UowFactory = Callable[[], UnitOfWork]

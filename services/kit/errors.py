@@ -1,0 +1,178 @@
+"""RFC 9457 problem details: the one place where error classes become HTTP answers.
+
+Use cases raise :class:`PortalError` subclasses; they never build HTTP responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .logging import get_logger, request_id_var
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "/problems/"
+
+log = get_logger(__name__)
+
+
+class PortalError(Exception):
+    """Base of every error a use case may raise. Subclasses fix status, type and title."""
+
+    status: int = 400
+    type: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class BadRequest(PortalError):
+    pass
+
+
+class Unauthorized(PortalError):
+    status, type, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None, **extra: Any):
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}, **extra)
+
+
+class Forbidden(PortalError):
+    status, type, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(PortalError):
+    status, type, title = 404, "not-found", "Not found"
+
+
+class Conflict(PortalError):
+    status, type, title = 409, "conflict", "Conflict with the current state"
+
+
+class PayloadTooLarge(PortalError):
+    status, type, title = 413, "payload-too-large", "Request body too large"
+
+
+class ValidationFailed(PortalError):
+    status, type, title = 422, "validation-failed", "The request is not valid"
+
+    def __init__(self, errors: Sequence[dict[str, Any]], detail: str | None = None):
+        super().__init__(detail or "One or more fields are not valid.", errors=list(errors))
+
+
+class RateLimited(PortalError):
+    status, type, title = 429, "rate-limited", "Too many requests"
+
+    def __init__(self, retry_after_seconds: int, detail: str | None = None):
+        super().__init__(
+            detail or f"Retry after {retry_after_seconds} seconds.", headers={"Retry-After": str(retry_after_seconds)}
+        )
+
+
+class ServiceUnavailable(PortalError):
+    status, type, title = 503, "service-unavailable", "Service temporarily unavailable"
+
+    def __init__(self, detail: str | None = None, retry_after_seconds: int = 5):
+        super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
+
+
+class UpstreamTimeout(PortalError):
+    status, type, title = 504, "upstream-timeout", "The service did not answer in time"
+
+    def __init__(self, detail: str | None = None, retry_after_seconds: int = 5):
+        super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
+
+
+def problem_response(
+    status: int,
+    type_: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """Build one ``application/problem+json`` response."""
+    body: dict[str, Any] = {"type": PROBLEM_BASE + type_, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    if (rid := request_id_var.get()) is not None:
+        body["request_id"] = rid
+    body.update(extra)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        errors.append({"field": ".".join(loc), "location": loc[0] if loc else "", "message": err.get("msg", "invalid")})
+    return errors
+
+
+_STATUS_TYPES = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-failed",
+    429: "rate-limited",
+}
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error of ``app`` a problem+json body."""
+
+    @app.exception_handler(PortalError)
+    async def _portal_error(request: Request, exc: PortalError) -> JSONResponse:
+        return problem_response(
+            exc.status, exc.type, exc.title, exc.detail, instance=request.url.path, headers=exc.headers, **exc.extra
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(
+            422,
+            "validation-failed",
+            "The request is not valid",
+            "One or more fields are not valid.",
+            instance=request.url.path,
+            errors=_field_errors(exc),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        status = exc.status_code
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
+        return problem_response(
+            status,
+            _STATUS_TYPES.get(status, f"http-{status}"),
+            phrase,
+            detail,
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path)
+        return problem_response(500, "internal-error", "Internal error", instance=request.url.path)

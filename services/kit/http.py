@@ -1,0 +1,151 @@
+"""ASGI middleware shared by the services and the gateway: request and correlation ids,
+trace context, body-size limit, and Prometheus request metrics."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import PROBLEM_BASE, PROBLEM_JSON, PayloadTooLarge
+from .logging import correlation_id_var, get_logger, request_id_var
+from .tracing import new_traceparent, traceparent_var
+
+log = get_logger(__name__)
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+def safe_id(value: str | None) -> str | None:
+    """A caller-supplied id, if it is short and plain enough to log and echo back."""
+    return value if value and _SAFE_ID.match(value) else None
+
+
+def problem_bytes(status: int, type_: str, title: str, detail: str) -> bytes:
+    body: dict[str, Any] = {"type": PROBLEM_BASE + type_, "title": title, "status": status, "detail": detail}
+    if (rid := request_id_var.get()) is not None:
+        body["request_id"] = rid
+    return json.dumps(body).encode()
+
+
+async def send_problem(
+    send: Send, status: int, type_: str, title: str, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = problem_bytes(status, type_, title, detail)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestContextMiddleware:
+    """Sets ``X-Request-ID``, ``X-Correlation-ID`` and ``traceparent`` for the request and its
+    logs and events, echoes them back, refuses bodies over ``max_body_bytes`` with 413, and
+    counts requests by route template."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int | None = None):
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = safe_id(headers.get("x-request-id")) or uuid.uuid4().hex
+        correlation_id = safe_id(headers.get("x-correlation-id")) or request_id
+        traceparent = new_traceparent(headers.get("traceparent"))
+        tokens = (
+            request_id_var.set(request_id),
+            correlation_id_var.set(correlation_id),
+            traceparent_var.set(traceparent),
+        )
+        scope.setdefault("state", {})["request_id"] = request_id
+        start = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                extra = [
+                    (b"x-request-id", request_id.encode()),
+                    (b"x-correlation-id", correlation_id.encode()),
+                    (b"traceparent", traceparent.encode()),
+                ]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        try:
+            limit = self.max_body_bytes
+            if limit is not None:
+                declared = headers.get("content-length")
+                if declared is not None and (not declared.isdigit() or int(declared) > limit):
+                    await send_problem(
+                        send_with_ids,
+                        413,
+                        "payload-too-large",
+                        "Request body too large",
+                        f"The body may not exceed {limit} bytes.",
+                    )
+                    return
+                receive = _limited(receive, limit)
+            try:
+                await self.app(scope, receive, send_with_ids)
+            except PayloadTooLarge:
+                # Raised while the app streamed the body and before it answered.
+                await send_problem(
+                    send_with_ids,
+                    413,
+                    "payload-too-large",
+                    "Request body too large",
+                    f"The body may not exceed {limit} bytes.",
+                )
+        finally:
+            route = _route_template(scope)
+            REQUESTS.labels(scope["method"], route, str(status_holder["status"])).inc()
+            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - start)
+            for var, token in zip((request_id_var, correlation_id_var, traceparent_var), tokens, strict=True):
+                var.reset(token)
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise PayloadTooLarge(f"The body may not exceed {limit} bytes.")
+        return message
+
+    return wrapped
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's path template, so metrics do not explode with ids."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if path else "unmatched"

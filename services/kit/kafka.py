@@ -1,0 +1,103 @@
+"""aiokafka clients built from settings, topic creation, and a broker health probe."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import TopicAlreadyExistsError
+
+from .logging import get_logger
+from .settings import KafkaSettings
+
+log = get_logger(__name__)
+
+SERVICE_NAMES = ("identity", "catalogue", "dossier", "payment", "sync")
+
+
+def platform_topics() -> list[str]:
+    """Every topic the platform uses: each service's events and its dead letters."""
+    return [f"{name}.{kind}" for name in SERVICE_NAMES for kind in ("events", "dlq")]
+
+
+def make_producer(settings: KafkaSettings, client_id: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=settings.kafka_enable_idempotence,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+        linger_ms=5,
+        compression_type=None,
+    )
+
+
+def make_consumer(settings: KafkaSettings, group_id: str, topics: Iterable[str]) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=group_id,
+        group_id=group_id,
+        enable_auto_commit=False,
+        # A wiped broker loses the committed offsets too: start over, the inbox skips what was done.
+        auto_offset_reset="earliest",
+        isolation_level="read_uncommitted",
+        request_timeout_ms=max(settings.kafka_request_timeout_ms, 40_000),
+        max_poll_records=200,
+    )
+
+
+async def ensure_topics(settings: KafkaSettings, topics: Iterable[str], *, partitions: int | None = None) -> None:
+    """Create the topics that do not exist yet (idempotent)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=settings.kafka_request_timeout_ms
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [t for t in dict.fromkeys(topics) if t not in existing]
+        if not wanted:
+            return
+        count = partitions or settings.kafka_topic_partitions
+        with contextlib.suppress(TopicAlreadyExistsError):  # another process created it first
+            await admin.create_topics([NewTopic(t, count, 1) for t in wanted])
+        log.info("topics created", topics=wanted, partitions=count)
+    finally:
+        await admin.close()
+
+
+class BrokerProbe:
+    """Answers 'is the broker reachable?' cheaply, for readiness checks."""
+
+    def __init__(self, settings: KafkaSettings, ttl_seconds: float = 2.0):
+        self._settings = settings
+        self._ttl = ttl_seconds
+        self._checked_at = 0.0
+        self._ok = False
+        self._lock = asyncio.Lock()
+
+    async def reachable(self) -> bool:
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            if loop.time() - self._checked_at < self._ttl:
+                return self._ok
+            self._ok = await self._probe()
+            self._checked_at = loop.time()
+            return self._ok
+
+    async def _probe(self) -> bool:
+        # A metadata round trip, not a bare TCP connect: it proves a Kafka broker answers.
+        client = AIOKafkaClient(
+            bootstrap_servers=self._settings.kafka_bootstrap_servers, request_timeout_ms=2000, client_id="readyz"
+        )
+        try:
+            await asyncio.wait_for(client.bootstrap(), 2.5)
+            return True
+        except Exception:  # any failure means "not reachable now"
+            return False
+        finally:
+            await client.close()

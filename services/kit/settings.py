@@ -1,0 +1,146 @@
+"""Settings, read from the environment with pydantic-settings.
+
+Every service has its own prefix (``DOSSIER_DATABASE_URL``). A few settings are
+shared by the whole deployment and may also be given once without a prefix
+(``KAFKA_BOOTSTRAP_SERVERS``, ``PORTAL_ENVIRONMENT``...); the prefixed form wins.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+# Values that only a development machine may use. Production refuses them.
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "development", "dev-secret", "test"})
+DEVELOPMENT_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+SHARED_ENV = {
+    # field name -> unprefixed environment variable
+    "environment": "PORTAL_ENVIRONMENT",
+    "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
+    "kafka_enable_idempotence": "KAFKA_ENABLE_IDEMPOTENCE",
+    "kafka_topic_partitions": "KAFKA_TOPIC_PARTITIONS",
+    "oidc_issuer": "PORTAL_OIDC_ISSUER",
+    "oidc_jwks_url": "PORTAL_OIDC_JWKS_URL",
+    "log_level": "PORTAL_LOG_LEVEL",
+    "log_json": "PORTAL_LOG_JSON",
+}
+
+
+class _SharedEnvSource(EnvSettingsSource):
+    """Reads only the deployment-wide settings, by their unprefixed names."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        env_name = SHARED_ENV.get(field_name)
+        if env_name is None:
+            return None, field_name, False
+        value = self.env_vars.get(env_name.lower() if not self.case_sensitive else env_name)
+        return value, field_name, self.field_is_complex(field)
+
+
+class KafkaSettings(BaseSettings):
+    """What a Kafka client needs; kept apart so tools can build one without a service."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:59092"
+    # The embedded broker cannot initialise idempotent producers; real Kafka should use them.
+    kafka_enable_idempotence: bool = False
+    kafka_topic_partitions: int = Field(default=6, ge=1, le=1000)
+    kafka_request_timeout_ms: int = Field(default=10_000, ge=100)
+
+
+class ServiceSettings(KafkaSettings):
+    """Settings every service has. A service subclasses it and sets ``env_prefix``."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_prefix="SERVICE_")
+
+    service_name: ClassVar[str] = "service"
+
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: SecretStr = SecretStr("postgresql+asyncpg://postgres@127.0.0.1:55432/portal")
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_statement_timeout_ms: int = Field(default=15_000, ge=100)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=0, le=65535)
+    # Upper bound on a request body the service itself accepts (the gateway has its own).
+    max_body_bytes: int = Field(default=1 * 1024 * 1024, ge=1024)
+
+    oidc_issuer: str = "http://127.0.0.1:8000"
+    # Where to fetch signing keys. Inside the deployment this is the identity service directly.
+    oidc_jwks_url: str = "http://127.0.0.1:8001/oauth2/jwks"
+    oidc_jwks_cache_seconds: int = Field(default=300, ge=1)
+
+    # Published outbox rows are kept this long so that an emptied broker can be refilled.
+    outbox_retention_hours: int = Field(default=7 * 24, ge=1)
+    outbox_batch_size: int = Field(default=200, ge=1, le=5000)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    inbox_retention_hours: int = Field(default=30 * 24, ge=1)
+
+    consumer_max_attempts: int = Field(default=5, ge=1, le=50)
+    consumer_backoff_seconds: float = Field(default=0.2, ge=0, le=60)
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _SharedEnvSource(settings_cls), file_secret_settings)
+
+    @property
+    def audience(self) -> str:
+        """The ``aud`` a token must carry to be used against this service."""
+        return self.service_name
+
+    @property
+    def topic(self) -> str:
+        """The topic this service publishes its events to."""
+        return f"{self.service_name}.events"
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.service_name}.dlq"
+
+    @model_validator(mode="after")
+    def _refuse_development_values_in_production(self) -> ServiceSettings:
+        if self.environment is Environment.PRODUCTION:
+            refuse_development_values(self)
+        return self
+
+
+def refuse_development_values(settings: BaseSettings) -> None:
+    """Raise when a production configuration still carries a placeholder secret or a
+    development-only value (loopback URLs for the database or issuer, debug switches)."""
+    problems: list[str] = []
+    for name, value in settings:
+        if isinstance(value, SecretStr):
+            secret = value.get_secret_value()
+            if secret.strip().lower() in PLACEHOLDER_SECRETS:
+                problems.append(f"{name} is a placeholder")
+            elif name.endswith("_url") and any(host in secret for host in DEVELOPMENT_HOSTS):
+                problems.append(f"{name} points at a development host")
+        if name.endswith("issuer") and isinstance(value, str) and any(h in value for h in DEVELOPMENT_HOSTS):
+            problems.append(f"{name} points at a development host")
+        if name.startswith("dev_") and value:
+            problems.append(f"{name} is a development-only switch")
+    if problems:
+        raise ValueError("refusing production settings: " + "; ".join(problems))

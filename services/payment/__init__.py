@@ -1,0 +1,1 @@
+"""Online payment of fees service: owns payment orders, provider transactions, callbacks, reconciliation."""

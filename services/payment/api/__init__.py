@@ -1,0 +1,1 @@
+"""HTTP routes of the payment service, served under ``/api/v1/payment``."""

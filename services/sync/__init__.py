@@ -1,0 +1,1 @@
+"""Ministry and province status sync service: owns agency systems, inbound batches, outbound deliveries."""

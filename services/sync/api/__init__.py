@@ -1,0 +1,1 @@
+"""HTTP routes of the sync service, served under ``/api/v1/sync``."""

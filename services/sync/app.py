@@ -1,0 +1,26 @@
+"""Composition root of the sync service: what it serves, consumes and migrates."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.kit.app import ConsumerSpec, ServiceSpec, build_app
+
+from .adapters.tables import metadata
+from .api.routes import router
+from .consumers import HANDLERS
+from .settings import SyncSettings
+
+SERVICE = ServiceSpec(
+    name="sync",
+    title="Ministry and province status sync",
+    settings_cls=SyncSettings,
+    migrations=Path(__file__).parent / "migrations",
+    routers=[router],
+    consumers=[ConsumerSpec(name="events", topics=["dossier.events"], handlers=HANDLERS)],
+    metadata=metadata,
+)
+
+
+def create_app(settings: SyncSettings | None = None) -> FastAPI:
+    return build_app(SERVICE, settings)

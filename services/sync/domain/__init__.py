@@ -1,0 +1,1 @@
+"""Pure domain model of the sync service: no FastAPI, SQLAlchemy or Kafka here."""

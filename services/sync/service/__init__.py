@@ -1,0 +1,1 @@
+"""Use cases of the sync service; each takes a unit of work and never commits."""

@@ -1,0 +1,46 @@
+"""Reading and writing topics directly, to observe what the platform published."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from services.kit.kafka import ensure_topics
+from services.kit.settings import KafkaSettings
+
+
+async def create_topics(bootstrap: str, *topics: str, partitions: int = 3) -> None:
+    await ensure_topics(KafkaSettings(kafka_bootstrap_servers=bootstrap), topics, partitions=partitions)
+
+
+async def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list[ConsumerRecord]:
+    """Every record of ``topic`` from the beginning, waiting until ``expected`` arrived or ``timeout``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not partitions and asyncio.get_running_loop().time() < deadline:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic)
+            await asyncio.sleep(0.2)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions or ())]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        records: list[ConsumerRecord] = []
+        while len(records) < expected and asyncio.get_running_loop().time() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=300)).values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def produce_raw(bootstrap: str, topic: str, value: bytes, key: bytes | None = None, headers=()) -> None:  # type: ignore[no-untyped-def]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value=value, key=key, headers=list(headers))
+    finally:
+        await producer.stop()
