@@ -108,7 +108,11 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
         app.state.db = db
         app.state.broker = BrokerProbe(settings)
         app.state.verifier = TokenVerifier(
-            JWKSCache(settings.oidc_jwks_url, ttl=settings.oidc_jwks_cache_seconds),
+            JWKSCache(
+                settings.oidc_jwks_url,
+                ttl=settings.oidc_jwks_cache_seconds,
+                min_refresh_interval=settings.oidc_jwks_min_refresh_seconds,
+            ),
             issuer=settings.oidc_issuer,
             audience=settings.audience,
         )

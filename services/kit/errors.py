@@ -160,6 +160,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, PortalError):
+            # FastAPI turns any failure while reading the body into a 400; keep our own answer
+            # (a body that grew past the limit while streaming is a 413).
+            return await _portal_error(request, exc.__cause__)
         status = exc.status_code
         phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None

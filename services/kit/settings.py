@@ -82,6 +82,8 @@ class ServiceSettings(KafkaSettings):
     # Where to fetch signing keys. Inside the deployment this is the identity service directly.
     oidc_jwks_url: str = "http://127.0.0.1:8001/oauth2/jwks"
     oidc_jwks_cache_seconds: int = Field(default=300, ge=1)
+    # A token with an unknown kid triggers a refetch at most this often (keys are published before use).
+    oidc_jwks_min_refresh_seconds: float = Field(default=10.0, ge=0)
 
     # Published outbox rows are kept this long so that an emptied broker can be refilled.
     outbox_retention_hours: int = Field(default=7 * 24, ge=1)
