@@ -102,7 +102,7 @@ class Supervisor:
             for child in self.children:
                 child.start()
             if not await self.wait_ready():
-                return 1
+                return 0 if self.stopping.is_set() else 1  # stopped while starting is a clean stop
             self.print_table(server_url, bootstrap)
             return await self.supervise()
         finally:

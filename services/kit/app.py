@@ -19,7 +19,7 @@ from .auth import JWKSCache, TokenVerifier
 from .consumer import Handler
 from .db import Database, UnitOfWork
 from .errors import install_problem_handlers
-from .health import health_router
+from .health import health_router, readiness_router
 from .http import RequestContextMiddleware
 from .kafka import BrokerProbe
 from .logging import configure_logging, get_logger
@@ -127,11 +127,11 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
         version="1.0.0",
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # the gateway serves the interactive docs of all services, from local assets
         redoc_url=None,
     )
     install_problem_handlers(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=True)
 
     def checks(request: Request) -> dict[str, Callable[[], Awaitable[bool]]]:
         state = request.app.state
@@ -142,7 +142,8 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
 
         return {"database": database, "broker": state.broker.reachable}
 
-    app.include_router(health_router(spec.name, checks))
+    app.include_router(health_router(spec.name))
+    app.include_router(readiness_router(spec.name, checks))
     for router in spec.routers:
         app.include_router(router, prefix=spec.api_prefix, responses=PROBLEM_RESPONSES)
     return app

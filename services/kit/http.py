@@ -18,6 +18,7 @@ from .tracing import new_traceparent, traceparent_var
 
 log = get_logger(__name__)
 
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -34,8 +35,10 @@ def safe_id(value: str | None) -> str | None:
     return value if value and _SAFE_ID.match(value) else None
 
 
-def problem_bytes(status: int, type_: str, title: str, detail: str) -> bytes:
+def problem_bytes(status: int, type_: str, title: str, detail: str, instance: str | None = None) -> bytes:
     body: dict[str, Any] = {"type": PROBLEM_BASE + type_, "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
     if (rid := request_id_var.get()) is not None:
         body["request_id"] = rid
     return json.dumps(body).encode()
@@ -64,9 +67,10 @@ class RequestContextMiddleware:
     logs and events, echoes them back, refuses bodies over ``max_body_bytes`` with 413, and
     counts requests by route template."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int | None = None):
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int | None = None, access_log: bool = False):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -123,8 +127,13 @@ class RequestContextMiddleware:
                 )
         finally:
             route = _route_template(scope)
+            elapsed = time.perf_counter() - start
             REQUESTS.labels(scope["method"], route, str(status_holder["status"])).inc()
-            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - start)
+            LATENCY.labels(scope["method"], route).observe(elapsed)
+            if self.access_log and route not in QUIET_ROUTES:
+                # The path without its query string: queries may carry codes and tokens.
+                log.info("request", method=scope["method"], path=scope["path"], route=route,
+                         status=status_holder["status"], ms=round(elapsed * 1000, 1))  # fmt: skip
             for var, token in zip((request_id_var, correlation_id_var, traceparent_var), tokens, strict=True):
                 var.reset(token)
 

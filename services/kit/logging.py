@@ -107,9 +107,15 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     for noisy in ("aiokafka", "kafka", "httpx", "httpcore", "sqlalchemy.engine"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     # uvicorn installs its own handlers; route them through ours.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # uvicorn's access line carries the query string (OIDC codes, id_token_hint): off. The kit's
+    # middleware writes its own line without it.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False
+    access.disabled = True
     structlog.contextvars.bind_contextvars(service=service)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
@@ -38,7 +39,7 @@ SHARED_ENV = {
 }
 
 
-class _SharedEnvSource(EnvSettingsSource):
+class SharedEnvSource(EnvSettingsSource):
     """Reads only the deployment-wide settings, by their unprefixed names."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
@@ -106,7 +107,7 @@ class ServiceSettings(KafkaSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _SharedEnvSource(settings_cls), file_secret_settings)
+        return (init_settings, env_settings, SharedEnvSource(settings_cls), file_secret_settings)
 
     @property
     def audience(self) -> str:
@@ -129,18 +130,27 @@ class ServiceSettings(KafkaSettings):
         return self
 
 
-def refuse_development_values(settings: BaseSettings) -> None:
-    """Raise when a production configuration still carries a placeholder secret or a
-    development-only value (loopback URLs for the database or issuer, debug switches)."""
+def is_development_url(url: str) -> bool:
+    """True when ``url`` points at this machine (a loopback host)."""
+    host = urlsplit(url).hostname or ""
+    return host in DEVELOPMENT_HOSTS or host.startswith("127.")
+
+
+def refuse_development_values(settings: BaseSettings, *, allow_loopback: frozenset[str] = frozenset()) -> None:
+    """Raise when a production configuration still carries a placeholder secret, a URL on
+    loopback (``*_url`` and ``*issuer`` fields not named in ``allow_loopback``) or a ``dev_*``
+    switch that is on."""
     problems: list[str] = []
     for name, value in settings:
-        if isinstance(value, SecretStr):
-            secret = value.get_secret_value()
-            if secret.strip().lower() in PLACEHOLDER_SECRETS:
-                problems.append(f"{name} is a placeholder")
-            elif name.endswith("_url") and any(host in secret for host in DEVELOPMENT_HOSTS):
-                problems.append(f"{name} points at a development host")
-        if name.endswith("issuer") and isinstance(value, str) and any(h in value for h in DEVELOPMENT_HOSTS):
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(value, SecretStr) and text.strip().lower() in PLACEHOLDER_SECRETS:
+            problems.append(f"{name} is a placeholder")
+        elif (
+            isinstance(text, str)
+            and name.endswith(("_url", "issuer"))
+            and name not in allow_loopback
+            and is_development_url(text)
+        ):
             problems.append(f"{name} points at a development host")
         if name.startswith("dev_") and value:
             problems.append(f"{name} is a development-only switch")

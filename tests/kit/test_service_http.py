@@ -94,7 +94,7 @@ def keys() -> Iterator[tuple[Keys, str]]:
 def service(infra, keys) -> Iterator[tuple[str, str]]:  # type: ignore[no-untyped-def]
     import asyncio
 
-    holder, keys_url = keys
+    _, keys_url = keys
     db_url = asyncio.run(fresh_database(infra.server_url))
     settings = make_settings(
         "things",

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from deploy.local.stack import create_database, database_url, load_spec
+from services.kit.cli import main
 from services.kit.kafka import SERVICE_NAMES
 from services.kit.migrations import downgrade, upgrade
 from tests.conftest import ROOT
@@ -62,11 +63,21 @@ async def test_each_service_is_ready_on_its_own_database(infra, name, monkeypatc
     assert openapi.json()["info"]["title"] == f"{spec.title} API"
 
 
-def test_every_service_has_the_same_command_line() -> None:
-    for name in SERVICE_NAMES:
-        result = subprocess.run(
-            [sys.executable, "-m", f"services.{name}", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
-        )
-        assert result.returncode == 0, result.stderr
-        for command in ("api", "worker", "migrate", "seed", "replay"):
-            assert command in result.stdout
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_every_service_has_the_same_command_line(name, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(load_spec(name), ["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert f"python -m services.{name}" in out
+    for command in ("api", "worker", "migrate", "seed", "replay"):
+        assert command in out
+
+
+def test_a_service_command_line_runs_as_a_module() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "services.dossier", "replay", "--help"], cwd=ROOT, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "--since" in result.stdout and "--topic" in result.stdout

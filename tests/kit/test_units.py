@@ -112,14 +112,20 @@ def test_service_settings_read_their_prefix_and_shared_names(monkeypatch) -> Non
 
 
 def test_production_refuses_development_values() -> None:
+    public = {
+        "environment": "production", "oidc_issuer": "https://dichvucong.example",
+        "oidc_jwks_url": "http://identity:8000/oauth2/jwks",
+        "database_url": SecretStr("postgresql://u:p@db.internal/dossier"),
+    }  # fmt: skip
     with pytest.raises(ValidationError, match="database_url points at a development host"):
         DossierSettings(environment="production", oidc_issuer="https://dichvucong.example")
     with pytest.raises(ValidationError, match="oidc_issuer points at a development host"):
         DossierSettings(environment="production", database_url=SecretStr("postgresql://u:p@db.internal/dossier"))
-    ok = DossierSettings(
-        environment="production", oidc_issuer="https://dichvucong.example",
-        database_url=SecretStr("postgresql://u:p@db.internal/dossier"),
-    )  # fmt: skip
+    with pytest.raises(ValidationError, match="oidc_jwks_url points at a development host"):
+        DossierSettings(**{**public, "oidc_jwks_url": "http://127.0.0.2:8001/oauth2/jwks"})
+    with pytest.raises(ValidationError, match="database_url is a placeholder"):
+        DossierSettings(**{**public, "database_url": SecretStr("changeme")})
+    ok = DossierSettings(**public)
     assert ok.environment == "production"
 
 

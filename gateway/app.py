@@ -1,0 +1,106 @@
+"""Composition root of the gateway: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from starlette.middleware.cors import CORSMiddleware
+
+from services.kit.errors import install_problem_handlers
+from services.kit.health import health_router
+from services.kit.http import RequestContextMiddleware
+from services.kit.logging import configure_logging, get_logger
+
+from .openapi import DOCS_STATIC, OpenAPIAggregator, docs_assets, docs_router
+from .proxy import METHODS, forward
+from .ratelimit import RateLimitMiddleware, TokenBucketLimiter
+from .readiness import readiness_router
+from .settings import GatewaySettings
+
+log = get_logger(__name__)
+
+TITLE = "National public-service portal API"
+VERSION = "1.0.0"
+CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Accept", "Accept-Language", "Idempotency-Key",
+                      "X-Request-ID", "X-Correlation-ID", "traceparent"]  # fmt: skip
+# Browsers hide response headers outside the CORS safelist unless they are named here.
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "X-Correlation-ID", "traceparent", "Retry-After", "Location",
+                       "Content-Disposition"]  # fmt: skip
+# Below uvicorn's 5 s keep-alive, so the gateway never reuses a connection a service is closing.
+KEEPALIVE_EXPIRY_SECONDS = 4.0
+
+
+def upstream_client(settings: GatewaySettings) -> httpx.AsyncClient:
+    """The one pooled client every forwarded request, probe and document fetch shares."""
+    timeout = httpx.Timeout(
+        connect=settings.connect_timeout_seconds,
+        read=settings.upstream_timeout_seconds,
+        write=settings.upstream_timeout_seconds,
+        pool=settings.connect_timeout_seconds,
+    )
+    limits = httpx.Limits(
+        max_connections=settings.upstream_max_connections,
+        max_keepalive_connections=settings.upstream_max_connections,
+        keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
+    )
+    # Redirects are the client's business: a proxy passes them through untouched.
+    return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False, trust_env=False)
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    configure_logging("gateway", settings.log_level, settings.log_json)
+    # The kit turns uvicorn's access line off (it carries the query string); the gateway logs
+    # each forwarded request itself, without it (gateway.proxy).
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with upstream_client(settings) as client:
+            app.state.client = client
+            app.state.openapi = OpenAPIAggregator(
+                client, settings.upstreams, ttl=settings.openapi_cache_seconds,
+                timeout=settings.readiness_timeout_seconds, title=TITLE, version=VERSION,
+            )  # fmt: skip
+            log.info("gateway started", host=settings.host, port=settings.port, upstreams=settings.upstreams)
+            yield
+
+    app = FastAPI(title=TITLE, version=VERSION, lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.include_router(health_router("gateway"))  # its /readyz is gateway.readiness
+    app.include_router(readiness_router())
+    app.include_router(docs_router(TITLE))
+    app.mount(DOCS_STATIC, docs_assets(), name="docs-static")
+    # Last, so that every path the gateway answers itself is matched first.
+    app.add_api_route("/{path:path}", _proxy, methods=METHODS, include_in_schema=False)
+    _add_middleware(app, settings)
+    return app
+
+
+async def _proxy(request: Request) -> Response:
+    state = request.app.state
+    return await forward(request, state.client, state.settings.upstreams, state.settings.retry_after_seconds)
+
+
+def _add_middleware(app: FastAPI, settings: GatewaySettings) -> None:
+    # Added innermost first. Request ids wrap the rate limiter so a 429 carries one; CORS
+    # wraps everything so browsers can read every answer, errors included.
+    if settings.rate_limit_per_minute:
+        limiter = TokenBucketLimiter(
+            settings.rate_limit_per_minute, settings.rate_limit_burst, settings.rate_limit_max_clients
+        )
+        app.add_middleware(RateLimitMiddleware, limiter=limiter)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Without configured origins no browser origin is let in; requests pass as they are.
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=CORS_ALLOW_HEADERS,
+            expose_headers=CORS_EXPOSE_HEADERS,
+            max_age=600,
+        )

@@ -1,0 +1,211 @@
+"""One OpenAPI document for the whole portal, merged from the services' own, and the docs UI.
+
+Each service already writes its paths with the ``/api/v1/<service>`` prefix, so paths merge
+as they are. Schemas share one namespace: an identical schema of the same name is kept
+once; a different one is renamed ``<Service><Name>`` and that service's ``$ref``s follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+from services.kit.logging import get_logger
+
+from .proxy import service_for_path
+
+log = get_logger(__name__)
+
+SCHEMA_REF = "#/components/schemas/"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+DOCS_STATIC = "/docs/static"
+# An incomplete document is kept only briefly, so a service that comes back shows up soon.
+DEGRADED_CACHE_SECONDS = 5.0
+
+Document = dict[str, Any]
+
+
+def merge(documents: Mapping[str, Document | None], *, title: str, version: str) -> Document:
+    """Merge the services' documents, in order; a None document is a service that is down."""
+    merged: Document = {"openapi": "3.1.0", "info": {"title": title, "version": version}, "paths": {},
+                        "components": {"schemas": {}}, "tags": []}  # fmt: skip
+    available = {name: doc for name, doc in documents.items() if doc is not None}
+    if available:
+        merged["openapi"] = next(iter(available.values())).get("openapi", "3.1.0")
+    for service, doc in available.items():
+        _merge_one(merged, service, doc, documents)
+    if unavailable := [name for name, doc in documents.items() if doc is None]:
+        merged["x-unavailable-services"] = unavailable
+    return merged
+
+
+def _merge_one(merged: Document, service: str, doc: Document, services: Mapping[str, Any]) -> None:
+    components = doc.get("components") or {}
+    schemas = components.get("schemas") or {}
+    renames = schema_renames(service, schemas, merged["components"]["schemas"])
+    doc = rewrite_refs(doc, renames)
+    for name, schema in (doc.get("components") or {}).get("schemas", {}).items():
+        merged["components"]["schemas"].setdefault(renames.get(name, name), schema)
+    for kind, entries in components.items():
+        if kind != "schemas":
+            _merge_first_wins(merged["components"].setdefault(kind, {}), entries, f"components.{kind}", service)
+    for path, item in (doc.get("paths") or {}).items():
+        # Only what the gateway actually routes to this service is reachable through it.
+        if service_for_path(path, services) == service:
+            merged["paths"][path] = _tag_operations(item, service)
+    merged["tags"].append({"name": service, "description": (doc.get("info") or {}).get("title", service)})
+    known = {tag["name"] for tag in merged["tags"]}
+    merged["tags"].extend(tag for tag in doc.get("tags") or [] if tag.get("name") not in known)
+
+
+def schema_renames(service: str, schemas: Mapping[str, Any], existing: Mapping[str, Any]) -> dict[str, str]:
+    """New names for ``service``'s schemas that clash with different ones already merged.
+
+    Renaming one schema changes the schemas that refer to it, which may then clash in turn
+    (two identical-looking ``Page``s of different ``Item``s), so repeat until nothing new does."""
+    renames: dict[str, str] = {}
+    while True:
+        clashing = [
+            name for name, schema in rewrite_refs(dict(schemas), renames).items()
+            if name not in renames and name in existing and existing[name] != schema
+        ]  # fmt: skip
+        if not clashing:
+            return renames
+        for name in clashing:
+            renames[name] = _free_name(service.capitalize() + name, {*existing, *schemas, *renames.values()})
+
+
+def _free_name(wanted: str, taken: set[str]) -> str:
+    name, n = wanted, 2
+    while name in taken:
+        name, n = f"{wanted}{n}", n + 1
+    return name
+
+
+def rewrite_refs(node: Any, renames: Mapping[str, str]) -> Any:
+    """A copy of ``node`` whose schema references follow ``renames``. Any string that is a
+    whole schema reference is rewritten, which covers discriminator mappings too."""
+    if isinstance(node, dict):
+        return {key: rewrite_refs(value, renames) for key, value in node.items()}
+    if isinstance(node, list):
+        return [rewrite_refs(value, renames) for value in node]
+    if isinstance(node, str) and renames and node.startswith(SCHEMA_REF):
+        name = node[len(SCHEMA_REF) :]
+        return SCHEMA_REF + renames.get(name, name)
+    return node
+
+
+def _tag_operations(item: dict[str, Any], service: str) -> dict[str, Any]:
+    for method in HTTP_METHODS:
+        if isinstance(operation := item.get(method), dict) and not operation.get("tags"):
+            operation["tags"] = [service]
+    return item
+
+
+def _merge_first_wins(target: dict[str, Any], entries: Mapping[str, Any], where: str, service: str) -> None:
+    for name, value in entries.items():
+        if name not in target:
+            target[name] = value
+        elif target[name] != value:
+            log.warning("conflicting OpenAPI component kept from an earlier service", where=where, name=name,
+                        service=service)  # fmt: skip
+
+
+class OpenAPIAggregator:
+    """Fetches and merges the services' documents, caching the result for ``ttl`` seconds."""
+
+    def __init__(self, client: httpx.AsyncClient, upstreams: Mapping[str, str], *, ttl: float, timeout: float,
+                 title: str, version: str) -> None:  # fmt: skip
+        self._client = client
+        self._upstreams = dict(upstreams)
+        self._ttl = ttl
+        self._timeout = timeout
+        self._title = title
+        self._version = version
+        self._cached: tuple[float, Document] | None = None
+        # One refresh at a time: concurrent callers wait for it rather than all fetching.
+        self._lock = asyncio.Lock()
+
+    async def document(self) -> Document:
+        async with self._lock:
+            now = time.monotonic()
+            if self._cached is not None and now < self._cached[0]:
+                return self._cached[1]
+            names = list(self._upstreams)
+            docs = await asyncio.gather(*(self._fetch(name) for name in names))
+            document = merge(dict(zip(names, docs, strict=True)), title=self._title, version=self._version)
+            ttl = self._ttl if "x-unavailable-services" not in document else min(self._ttl, DEGRADED_CACHE_SECONDS)
+            self._cached = (now + ttl, document)
+            return document
+
+    async def _fetch(self, service: str) -> Document | None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                response = await self._client.get(f"{self._upstreams[service]}/openapi.json")
+            response.raise_for_status()
+            doc = response.json()
+        except (httpx.HTTPError, TimeoutError, ValueError) as exc:
+            log.warning("OpenAPI document unavailable", service=service, error=type(exc).__name__)
+            return None
+        if not isinstance(doc, dict) or not isinstance(doc.get("paths"), dict):
+            log.warning("OpenAPI document malformed", service=service)
+            return None
+        return doc
+
+
+# The bundled Swagger UI (4.x) refuses documents that do not say "openapi: 3.0.n", and the
+# services write 3.1. The page relabels its own copy for display; /openapi.json stays exact.
+_DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="stylesheet" href="{static}/swagger-ui.css">
+<link rel="icon" type="image/png" href="{static}/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{static}/swagger-ui-bundle.js"></script>
+<script>
+fetch("{openapi_url}").then((response) => response.json()).then((spec) => {{
+  spec.openapi = "3.0.3";
+  window.ui = SwaggerUIBundle({{
+    spec: spec,
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+    layout: "BaseLayout",
+  }});
+}});
+</script>
+</body>
+</html>
+"""
+
+
+def docs_router(title: str) -> APIRouter:
+    """``/openapi.json`` (merged) and ``/docs`` (Swagger UI from local assets, no CDN)."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/openapi.json")
+    async def openapi(request: Request) -> JSONResponse:
+        return JSONResponse(await request.app.state.openapi.document())
+
+    @router.get("/docs")
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(_DOCS_PAGE.format(title=title, static=DOCS_STATIC, openapi_url="/openapi.json"))
+
+    return router
+
+
+def docs_assets() -> StaticFiles:
+    return StaticFiles(directory=str(swagger_ui_path))
