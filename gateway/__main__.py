@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-import uvicorn
+from services.kit.http import serve_factory
 
 from .settings import GatewaySettings
 
@@ -19,18 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     settings = GatewaySettings()
-    uvicorn.run(
-        "gateway.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=args.workers,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
+    serve_factory(
+        "gateway.app:create_app", host=settings.host, port=settings.port, workers=args.workers,
         forwarded_allow_ips=settings.forwarded_allow_ips,
-        server_header=False,
-    )
+    )  # fmt: skip
     return 0
 
 

@@ -9,14 +9,20 @@ checks tokens against, so one variable keeps them from drifting apart. The prefi
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
-from services.kit.settings import Environment, SharedEnvSource, is_development_url, refuse_development_values
+from services.kit.settings import (
+    Environment,
+    SharedEnvSettings,
+    SharedEnvSource,
+    is_development_url,
+    refuse_development_values,
+)
 
 MIB = 1024 * 1024
 SERVICES = ("identity", "catalogue", "dossier", "payment", "sync")
@@ -32,8 +38,9 @@ class _GatewaySharedEnvSource(SharedEnvSource):
         return super().get_field_value(field, field_name)
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(SharedEnvSettings):
     model_config = SettingsConfigDict(extra="ignore", env_prefix="GATEWAY_")
+    shared_source: ClassVar[type[SharedEnvSource]] = _GatewaySharedEnvSource
 
     environment: Environment = Environment.DEVELOPMENT
     host: str = "127.0.0.1"
@@ -72,17 +79,6 @@ class GatewaySettings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _GatewaySharedEnvSource(settings_cls), file_secret_settings)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -13,10 +13,9 @@ import argparse
 import asyncio
 from datetime import UTC, datetime
 
-import uvicorn
-
 from .app import ServiceSpec
 from .db import Database
+from .http import serve_factory
 from .migrations import upgrade
 from .outbox import replay
 from .settings import Environment
@@ -48,17 +47,8 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
 
     settings = spec.load_settings()
     if args.command == "api":
-        uvicorn.run(
-            f"services.{spec.name}.app:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=args.workers,
-            log_config=None,
-            access_log=False,
-            proxy_headers=True,
-            server_header=False,
-        )
+        serve_factory(f"services.{spec.name}.app:create_app", host=settings.host, port=settings.port,
+                      workers=args.workers)  # fmt: skip
     elif args.command == "worker":
         from .worker import run_worker
 

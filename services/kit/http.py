@@ -158,3 +158,17 @@ def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if path else "unmatched"
+
+
+def serve_factory(
+    factory: str, *, host: str, port: int, workers: int = 1, forwarded_allow_ips: str | None = None
+) -> None:
+    """Serve an app factory (``"package.module:create_app"``) with uvicorn as every process of
+    the portal does: the kit's logging (no uvicorn access line), no server header, proxy
+    headers believed only from ``forwarded_allow_ips``."""
+    import uvicorn
+
+    uvicorn.run(
+        factory, factory=True, host=host, port=port, workers=workers, log_config=None, access_log=False,
+        proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips, server_header=False,
+    )  # fmt: skip

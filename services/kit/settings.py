@@ -50,6 +50,23 @@ class SharedEnvSource(EnvSettingsSource):
         return value, field_name, self.field_is_complex(field)
 
 
+class SharedEnvSettings(BaseSettings):
+    """Settings whose deployment-wide fields may also come from unprefixed variables."""
+
+    shared_source: ClassVar[type[SharedEnvSource]] = SharedEnvSource
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, cls.shared_source(settings_cls), file_secret_settings)
+
+
 class KafkaSettings(BaseSettings):
     """What a Kafka client needs; kept apart so tools can build one without a service."""
 
@@ -62,7 +79,7 @@ class KafkaSettings(BaseSettings):
     kafka_request_timeout_ms: int = Field(default=10_000, ge=100)
 
 
-class ServiceSettings(KafkaSettings):
+class ServiceSettings(SharedEnvSettings, KafkaSettings):
     """Settings every service has. A service subclasses it and sets ``env_prefix``."""
 
     model_config = SettingsConfigDict(extra="ignore", env_prefix="SERVICE_")
@@ -97,17 +114,6 @@ class ServiceSettings(KafkaSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, SharedEnvSource(settings_cls), file_secret_settings)
 
     @property
     def audience(self) -> str:
