@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR)
 # Eleven Python processes start at once: compiled bytecode halves their start-up.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install run test lint unit integration contracts lock clean-data help
+.PHONY: install run test lint browser contracts lock clean-data help
 
 help:
 	@echo "make run       start the whole portal (embedded PostgreSQL + Kafka-protocol broker unless configured)"
@@ -42,7 +42,15 @@ lint: install
 	$(VENV)/bin/lint-imports
 	$(PY) -m contracts.export --check
 
-test: lint
+# The sign-in page is tested in Debian's Chromium (Playwright drives it; it downloads no browser).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+browser: $(CHROMIUM)
+
+test: lint browser
 	$(PY) -m pytest
 
 contracts: install

@@ -5,10 +5,15 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from contracts.envelope import CloudEvent
+from contracts.events.identity_accounts import AccountLocked, AccountRegistered, AccountUnlocked, AccountVerified
 from contracts.events.platform import DeadLetterRecorded
 
 EVENT_TYPES: dict[str, type[BaseModel]] = {
     "kit.deadletter.recorded.v1": DeadLetterRecorded,
+    "identity.account.registered.v1": AccountRegistered,
+    "identity.account.verified.v1": AccountVerified,
+    "identity.account.locked.v1": AccountLocked,
+    "identity.account.unlocked.v1": AccountUnlocked,
 }
 
 #: Models exported besides the event types (file name -> model).

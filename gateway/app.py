@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 from fastapi import FastAPI, Request, Response
@@ -47,7 +48,12 @@ def upstream_client(settings: GatewaySettings) -> httpx.AsyncClient:
         keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
     )
     # Redirects are the client's business: a proxy passes them through untouched.
-    return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False, trust_env=False)
+    # The client is shared by every user: it must never keep a cookie, or one person's session
+    # cookie from a service would ride along on everyone else's requests.
+    no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+    return httpx.AsyncClient(
+        timeout=timeout, limits=limits, follow_redirects=False, trust_env=False, cookies=no_cookies
+    )
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:

@@ -22,6 +22,8 @@ from services.kit.migrations import upgrade
 from services.kit.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[1]
+# Fixtures of the identity service, used by its own tests and by the end-to-end ones.
+pytest_plugins = ["tests.support.identity"]
 KIT_TEMPLATE = "test_kit_template"
 
 

@@ -1,13 +1,19 @@
-"""Composition root of the identity service: what it serves, consumes and migrates."""
+"""Composition root of the identity service: accounts and the OpenID Connect provider."""
 
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.kit.app import ServiceSpec, build_app
+from services.kit.app import PeriodicJob, ServiceSpec, build_app
 
 from .adapters.tables import metadata
-from .api.routes import router
+from .api.accounts import router as accounts_router
+from .api.clients import router as clients_router
+from .api.commands import COMMANDS
+from .api.oidc import router as oidc_router
+from .service.accounts import sweep_inactive_job
+from .service.fixtures import seed
+from .service.keys import ensure_signing_key_at_start
 from .settings import IdentitySettings
 
 SERVICE = ServiceSpec(
@@ -15,9 +21,15 @@ SERVICE = ServiceSpec(
     title="Identity and single sign-on",
     settings_cls=IdentitySettings,
     migrations=Path(__file__).parent / "migrations",
-    routers=[router],
+    routers=[accounts_router, clients_router],
+    # Served at the issuer's root (/.well-known, /oauth2), not under /api/v1/identity.
+    root_routers=[oidc_router],
     consumers=[],
     metadata=metadata,
+    seed=seed,
+    on_startup=ensure_signing_key_at_start,
+    commands=COMMANDS,
+    periodic=[PeriodicJob("inactive-accounts", 3600, sweep_inactive_job)],
 )
 
 

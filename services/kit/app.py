@@ -41,14 +41,40 @@ Seeder = Callable[[Database, ServiceSettings], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class PeriodicJob:
+    """Work a service's worker does on a schedule (e.g. warning inactive accounts). With several
+    workers, each run takes an advisory lock so one of them does it at a time."""
+
+    name: str
+    every_seconds: float
+    run: Callable[[Database, ServiceSettings], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A service-specific command of ``python -m services.<name>`` (beside api, worker, ...)."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[Any], None]
+    run: Callable[[Database, ServiceSettings, Any], Awaitable[int]]
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     title: str
     settings_cls: type[ServiceSettings]
     migrations: Path
     routers: Sequence[APIRouter] = ()
+    # Routers mounted at the root instead of under /api/v1/<name> (the OIDC endpoints).
+    root_routers: Sequence[APIRouter] = ()
     consumers: Sequence[ConsumerSpec] = ()
     seed: Seeder | None = None
+    # Run once when the API starts, after the database is reachable (e.g. a first signing key).
+    on_startup: Seeder | None = None
+    commands: Sequence[Command] = ()
+    periodic: Sequence[PeriodicJob] = ()
     metadata: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -116,6 +142,8 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
             issuer=settings.oidc_issuer,
             audience=settings.audience,
         )
+        if spec.on_startup is not None:
+            await spec.on_startup(db, settings)
         log.info("service started", host=settings.host, port=settings.port)
         try:
             yield
@@ -146,4 +174,6 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
     app.include_router(readiness_router(spec.name, checks))
     for router in spec.routers:
         app.include_router(router, prefix=spec.api_prefix, responses=PROBLEM_RESPONSES)
+    for router in spec.root_routers:
+        app.include_router(router, responses=PROBLEM_RESPONSES)
     return app

@@ -43,9 +43,14 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
     rep.add_argument("--since", type=_aware, required=True, help="ISO time; events created at or after it")
     rep.add_argument("--until", type=_aware, help="ISO time; events created before it")
     rep.add_argument("--topic", help="only this topic")
+    for command in spec.commands:
+        command.add_arguments(sub.add_parser(command.name, help=command.help))
     args = parser.parse_args(argv)
 
     settings = spec.load_settings()
+    extra = {c.name: c for c in spec.commands}
+    if args.command in extra:
+        return asyncio.run(_with_db(spec, settings, lambda db, s: extra[args.command].run(db, s, args)))
     if args.command == "api":
         serve_factory(f"services.{spec.name}.app:create_app", host=settings.host, port=settings.port,
                       workers=args.workers)  # fmt: skip

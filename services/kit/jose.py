@@ -60,3 +60,60 @@ def sign(claims: dict[str, Any], private_jwk: dict[str, Any]) -> str:
     """Sign with RS256 and a private JWK (its ``kid`` goes into the header)."""
     key = jwk.construct(private_jwk, algorithm="RS256")
     return jwt.encode(claims, key.to_pem().decode(), algorithm="RS256", headers={"kid": private_jwk["kid"]})
+
+
+def sign_pem(claims: dict[str, Any], private_pem: bytes, kid: str) -> str:
+    """Sign with RS256 and a PEM private key."""
+    return jwt.encode(claims, private_pem.decode(), algorithm="RS256", headers={"kid": kid, "typ": "JWT"})
+
+
+def generate_rsa(bits: int, kid: str) -> tuple[bytes, dict[str, Any]]:
+    """A new RSA signing key: (PKCS#8 PEM of the private key, public JWK)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    public = jwk.construct(public_pem.decode(), algorithm="RS256").to_dict()
+    return pem, {"kty": "RSA", "n": public["n"], "e": public["e"], "kid": kid, "alg": "RS256", "use": "sig"}
+
+
+def decode_assertion(token: str, key: Any, *, audiences: tuple[str, ...], leeway: int) -> dict[str, Any]:
+    """A client assertion (RFC 7523): signature, one of ``audiences``, expiry with ``leeway``."""
+    last: Exception | None = None
+    for aud in audiences:
+        try:
+            return jwt.decode(
+                token, key, algorithms=list(ALLOWED_ALGORITHMS), audience=aud,
+                options={"require_exp": True, "leeway": leeway},
+            )  # fmt: skip
+        except JWTClaimsError as exc:
+            last = exc
+        except JOSEError as exc:
+            raise TokenInvalid("assertion signature, format or expiry invalid") from exc
+    raise TokenInvalid(f"assertion audience rejected: {last}")
+
+
+def decode_ignoring_expiry(token: str, key: Any, *, issuer: str) -> dict[str, Any]:
+    """Verify signature and issuer but not expiry nor audience (``id_token_hint`` at logout)."""
+    try:
+        return jwt.decode(
+            token, key, algorithms=list(ALLOWED_ALGORITHMS), issuer=issuer,
+            options={"verify_aud": False, "verify_exp": False, "verify_iat": False, "verify_at_hash": False},
+        )  # fmt: skip
+    except JOSEError as exc:
+        raise TokenInvalid("token signature or format invalid") from exc
+
+
+def at_hash(access_token: str) -> str:
+    """OIDC Core §3.1.3.6: left half of the SHA-256 of the access token, base64url."""
+    import base64
+    import hashlib
+
+    half = hashlib.sha256(access_token.encode("ascii")).digest()[:16]
+    return base64.urlsafe_b64encode(half).rstrip(b"=").decode("ascii")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import zlib
 from datetime import timedelta
 
 from prometheus_client import start_http_server
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, text
 
 from .aio import wait_or_stop
-from .app import ServiceSpec
+from .app import PeriodicJob, ServiceSpec
 from .consumer import ConsumerRunner
 from .db import Database
 from .logging import configure_logging, get_logger
@@ -42,6 +43,7 @@ class Worker:
         tasks = [asyncio.create_task(self.relay.run(), name="relay")]
         tasks += [asyncio.create_task(c.run(), name=c.group_id) for c in self.consumers]
         tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        tasks += [asyncio.create_task(self._periodic(job), name=job.name) for job in self.spec.periodic]
         try:
             await self._stopping.wait()
             _, pending = await asyncio.wait(tasks, timeout=8)
@@ -50,6 +52,22 @@ class Worker:
             await asyncio.gather(*pending, return_exceptions=True)
         finally:
             await self.relay.close()
+
+    async def _periodic(self, job: PeriodicJob) -> None:
+        """Run ``job`` every ``every_seconds``; one worker at a time across replicas."""
+        lock = zlib.crc32(f"periodic:{self.spec.name}:{job.name}".encode())
+        while not self._stopping.is_set():
+            try:
+                async with self.db.engine.connect() as conn:
+                    got = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock})
+                    if got:
+                        try:
+                            await job.run(self.db, self.settings)
+                        finally:
+                            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock})
+            except Exception as exc:
+                log.warning("periodic job failed", job=job.name, error=str(exc))
+            await wait_or_stop(self._stopping, job.every_seconds)
 
     async def _housekeeping(self) -> None:
         """Forget inbox rows older than their retention, once an hour."""

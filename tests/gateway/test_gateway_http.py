@@ -86,6 +86,16 @@ async def test_oidc_discovery_and_token_endpoints_go_to_identity(client: httpx.A
     assert received(echo)["content-type"] == ["application/x-www-form-urlencoded"]
 
 
+async def test_one_users_cookies_never_reach_another_users_request(stack: Stack) -> None:
+    """The gateway's pooled client is shared: it must not keep cookies a service set."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.gateway_port}") as first:
+        answered = await first.get("/api/v1/identity/echo/session")
+        assert answered.headers.get_list("set-cookie") == ["a=1; Path=/", "b=2; Path=/"]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.gateway_port}") as second:
+        echo = (await second.get("/api/v1/identity/echo/session")).json()
+    assert "cookie" not in received(echo)
+
+
 async def test_hop_by_hop_headers_are_dropped_and_forwarding_headers_set(
     client: httpx.AsyncClient, stack: Stack
 ) -> None:

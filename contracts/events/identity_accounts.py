@@ -1,0 +1,64 @@
+"""Events about accounts, published by the identity service on ``identity.events`` (key: the
+account id). They carry ids and kinds, never a personal identifier: a consumer that needs a
+person's details asks for them with the person's consent (userinfo), not from the event stream.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AccountKindName = Literal["citizen", "enterprise", "official", "admin"]
+
+
+class AccountRegistered(BaseModel):
+    """An account was created: a citizen's registration waiting for its phone code
+    (``status`` ``pending``), or an enterprise registered by its legal representative, or a
+    fixture (``active``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str = Field(min_length=1, max_length=64)
+    kind: AccountKindName
+    status: Literal["pending", "active"]
+    # For an enterprise: the citizen account of its legal representative.
+    legal_representative_id: str | None = Field(default=None, max_length=64)
+    registered_at: datetime
+
+
+class AccountVerified(BaseModel):
+    """The account's phone number was proven with a one-time code; the account is active."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str = Field(min_length=1, max_length=64)
+    kind: AccountKindName
+    channel: Literal["sms"] = "sms"
+    verified_at: datetime
+
+
+class AccountLocked(BaseModel):
+    """The account cannot sign in: ``lockout`` until ``locked_until`` (failed sign-ins; it ends by
+    itself, without an unlocked event), ``inactivity`` or ``admin`` until it is unlocked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str = Field(min_length=1, max_length=64)
+    kind: AccountKindName
+    reason: Literal["lockout", "inactivity", "admin"]
+    locked_at: datetime
+    locked_until: datetime | None = None
+
+
+class AccountUnlocked(BaseModel):
+    """A lock for ``inactivity`` or by an ``admin`` was lifted: by a password reset with a code
+    sent to the account's phone, or by an administrator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str = Field(min_length=1, max_length=64)
+    kind: AccountKindName
+    reason: Literal["password-reset", "admin"]
+    unlocked_at: datetime

@@ -1,0 +1,402 @@
+"""The OpenID Connect endpoints, served at the issuer's root (the gateway forwards
+``/.well-known/*`` and ``/oauth2/*`` here)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from services.kit.errors import PortalError
+
+from ..domain.oauth import GrantType, OAuthError
+from ..service import accounts, authorize, clients, keys, tokens
+from ..settings import IdentitySettings
+from .pages import language, refusal, render, texts
+
+router = APIRouter(tags=["openid-connect"])
+
+SESSION_COOKIE = "portal_session"
+CSRF_COOKIE = "portal_csrf"
+MAX_FORM_FIELD = 4096
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _settings(request: Request) -> IdentitySettings:
+    return request.app.state.settings
+
+
+def _secure(settings: IdentitySettings) -> bool:
+    return settings.oidc_issuer.startswith("https://")
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form(max_files=0, max_fields=50)
+    out = {}
+    for key, value in form.multi_items():
+        if not isinstance(value, str) or len(value) > MAX_FORM_FIELD:
+            raise OAuthError("invalid_request", f"Form field {key} is too long or not text.")
+        if key in out:
+            raise OAuthError("invalid_request", f"Form field {key} is repeated.")
+        out[key] = value
+    return out
+
+
+def _oauth_json(exc: OAuthError) -> JSONResponse:
+    """RFC 6749 §5.2 error body (with the problem fields too), as application/json."""
+    body = {
+        "error": exc.error,
+        "error_description": exc.detail,
+        "type": f"/problems/{exc.type}",
+        "title": exc.title,
+        "status": exc.status,
+    }
+    return JSONResponse(body, status_code=exc.status, headers={**NO_STORE, **exc.headers})
+
+
+@router.get("/.well-known/openid-configuration")
+async def discovery(request: Request) -> JSONResponse:
+    issuer = _settings(request).oidc_issuer
+    document = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/oauth2/authorize",
+        "token_endpoint": f"{issuer}/oauth2/token",
+        "userinfo_endpoint": f"{issuer}/oauth2/userinfo",
+        "jwks_uri": f"{issuer}/oauth2/jwks",
+        "introspection_endpoint": f"{issuer}/oauth2/introspect",
+        "revocation_endpoint": f"{issuer}/oauth2/revoke",
+        "end_session_endpoint": f"{issuer}/oauth2/logout",
+        "scopes_supported": [
+            "openid",
+            "profile",
+            "phone",
+            "email",
+            "offline_access",
+            "dossier:submit",
+            "dossier:read",
+            "dossier:process",
+            "payment:pay",
+            "payment:admin",
+            "sync:push",
+            "catalogue:edit",
+            "catalogue:admin",
+            "identity:admin",
+        ],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": [g.value for g in GrantType],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": list(clients.AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+        "introspection_endpoint_auth_methods_supported": [m for m in clients.AUTH_METHODS if m != "none"],
+        "revocation_endpoint_auth_methods_supported": list(clients.AUTH_METHODS),
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "acr",
+            "amr",
+            "azp",
+            "at_hash",
+            "name",
+            "birthdate",
+            "preferred_username",
+            "phone_number",
+            "phone_number_verified",
+            "email",
+            "email_verified",
+            "account_kind",
+            "agencies",
+        ],
+        "acr_values_supported": ["urn:portal:acr:password", "urn:portal:acr:mfa", "urn:portal:acr:in-person"],
+        "prompt_values_supported": ["none", "login"],
+        "ui_locales_supported": ["vi", "en"],
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
+    }
+    return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/oauth2/jwks")
+async def jwks(request: Request) -> JSONResponse:
+    async with request.app.state.db.transaction() as uow:
+        document = await keys.jwks(uow, _settings(request), _now())
+    # Short enough that a key published ahead of use reaches every cache before it signs.
+    return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
+
+
+def _redirect(uri: str, params: dict[str, str | None], issuer: str) -> RedirectResponse:
+    query = urlencode({k: v for k, v in {**params, "iss": issuer}.items() if v is not None})
+    return RedirectResponse(f"{uri}{'&' if '?' in uri else '?'}{query}", status_code=303, headers=NO_STORE)
+
+
+def _error_page(lang: str, message: str, status: int = 400) -> HTMLResponse:
+    return HTMLResponse(render("error.html", lang, message=message), status_code=status, headers=NO_STORE)
+
+
+def _sign_in_page(
+    request: Request,
+    req: authorize.AuthorizationRequest,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    need_totp: bool = False,
+    login: str = "",
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    lang = language(req.ui_locales)
+    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+    fields = {**req.as_form(), "prompt": "login"}
+    other = texts(lang)["other_lang"]
+    switch = f"/oauth2/authorize?{urlencode({**req.as_form(), 'ui_locales': other})}"
+    html = render(
+        "signin.html",
+        lang,
+        action="/oauth2/authorize",
+        csrf=csrf,
+        request_fields=fields,
+        error=error,
+        need_totp=need_totp,
+        login=login or req.login_hint or "",
+        client_name=req.client.name,
+        switch_href=switch,
+    )
+    response = HTMLResponse(html, status_code=status, headers={**NO_STORE, **(headers or {})})
+    response.headers["X-Frame-Options"] = "DENY"
+    # Browsers apply form-action to the redirect that follows the post: allow the client's origin.
+    client_origin = "{0.scheme}://{0.netloc}".format(urlsplit(req.redirect_uri))
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; "
+        f"form-action 'self' {client_origin}; frame-ancestors 'none'; base-uri 'none'"
+    )
+    settings = _settings(request)
+    response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="lax", secure=_secure(settings), path="/oauth2")
+    return response
+
+
+@router.get("/oauth2/authorize", response_model=None)
+async def authorize_get(request: Request) -> Response:
+    params = dict(request.query_params)
+    return await _authorize(request, params)
+
+
+async def _authorize(request: Request, params: dict[str, str]) -> Response:
+    settings, now = _settings(request), _now()
+    lang = language(params.get("ui_locales"))
+    async with request.app.state.db.transaction() as uow:
+        try:
+            req = await authorize.parse_request(uow, params)
+        except authorize.UnsafeRedirect as exc:
+            return _error_page(lang, exc.detail or exc.title)
+        except OAuthError as exc:
+            return _redirect(
+                params["redirect_uri"],
+                {"error": exc.error, "error_description": exc.detail, "state": params.get("state")},
+                settings.oidc_issuer,
+            )
+        session = await authorize.current_session(uow, request.cookies.get(SESSION_COOKIE), now)
+        if not authorize.needs_sign_in(req, session, now):
+            assert session is not None
+            code = await authorize.issue_code(uow, settings, req, session, now)
+            return _redirect(req.redirect_uri, {"code": code, "state": req.state}, settings.oidc_issuer)
+    if "none" in req.prompt:
+        return _redirect(req.redirect_uri, {"error": "login_required", "state": req.state}, settings.oidc_issuer)
+    return _sign_in_page(request, req)
+
+
+@router.post("/oauth2/authorize", response_model=None)
+async def authorize_post(request: Request) -> Response:
+    """The sign-in form comes back here: check CSRF, sign in, start the session, issue the code."""
+    settings, now = _settings(request), _now()
+    try:
+        form = await _form(request)
+    except OAuthError as exc:
+        return _error_page("vi", exc.detail or exc.title)
+    login, password, totp = form.pop("login", ""), form.pop("password", ""), form.pop("totp", None) or None
+    csrf_form, csrf_cookie = form.pop("csrf_token", ""), request.cookies.get(CSRF_COOKIE, "")
+    if form.get("prompt") == "login":
+        form.pop("prompt")
+    lang = language(form.get("ui_locales"))
+    async with request.app.state.db.transaction() as uow:
+        try:
+            req = await authorize.parse_request(uow, form)
+        except OAuthError as exc:
+            return _error_page(lang, exc.detail or exc.title)
+    if not csrf_cookie or not hmac.compare_digest(csrf_form.encode(), csrf_cookie.encode()):
+        return _sign_in_page(request, req, error=texts(lang)["expired"], status=400, login=login)
+    client_ip = request.client.host if request.client else "unknown"
+    async with request.app.state.db.unit_of_work() as uow:
+        try:
+            signed_in = await accounts.sign_in(
+                uow, settings, login=login, password=password, totp_code=totp, client_ip=client_ip, now=now
+            )
+        except PortalError as exc:
+            # Failed attempts and lockouts are recorded even though the sign-in is refused.
+            await uow.commit()
+            need_totp = exc.type == "second-factor-required"
+            fallback = exc.detail or exc.title
+            message = (
+                texts(lang)["need_totp"]
+                if need_totp and not totp
+                else refusal(lang, exc.type, exc.headers.get("Retry-After"), fallback)
+            )
+            return _sign_in_page(
+                request,
+                req,
+                error=message,
+                status=200 if need_totp else exc.status,
+                need_totp=need_totp,
+                login=login,
+                headers=exc.headers,
+            )
+        cookie = await authorize.start_session(uow, settings, signed_in, now)
+        session = authorize.Session(
+            signed_in.account_id, signed_in.acr.value, signed_in.amr, signed_in.auth_time, signed_in.agencies
+        )
+        code = await authorize.issue_code(uow, settings, req, session, now)
+        await uow.commit()
+    response = _redirect(req.redirect_uri, {"code": code, "state": req.state}, settings.oidc_issuer)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(settings),
+        path="/",
+        max_age=settings.session_hours * 3600,
+    )
+    response.delete_cookie(CSRF_COOKIE, path="/oauth2")
+    return response
+
+
+@router.post("/oauth2/token")
+async def token(request: Request) -> JSONResponse:
+    settings, now = _settings(request), _now()
+    async with request.app.state.db.unit_of_work() as uow:
+        try:
+            form = await _form(request)
+            client = await clients.authenticate_client(uow, settings, form, request.headers.get("authorization"), now)
+            grant_type = form.get("grant_type")
+            if grant_type == GrantType.AUTHORIZATION_CODE:
+                answer = await tokens.exchange_code(uow, settings, client, form, now)
+            elif grant_type == GrantType.REFRESH_TOKEN:
+                answer = await tokens.refresh(uow, settings, client, form, now)
+            elif grant_type == GrantType.CLIENT_CREDENTIALS:
+                answer = await tokens.client_credentials(uow, settings, client, form.get("scope"), now)
+            else:
+                raise OAuthError("unsupported_grant_type", f"Unsupported grant_type {grant_type!r}.")
+        except OAuthError as exc:
+            await uow.commit()  # a client assertion's jti, a revoked family: keep what was recorded
+            return _oauth_json(exc)
+        await uow.commit()
+    return JSONResponse(answer, headers=NO_STORE)
+
+
+async def _userinfo(request: Request) -> JSONResponse:
+    settings, now = _settings(request), _now()
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" and request.method == "POST":
+        bearer = (await _form(request)).get("access_token", "")
+    async with request.app.state.db.transaction() as uow:
+        try:
+            claims = await tokens.verify_access_token(uow, settings, bearer.strip(), now)
+            scopes = frozenset(claims["scope"].split())
+            if "openid" not in scopes or claims["sub"] == claims["client_id"]:
+                raise OAuthError("insufficient_scope", "The token has no openid scope for a person.", 403)
+            try:
+                info = await accounts.userinfo_claims(uow, claims["sub"], scopes)
+            except PortalError:  # the account is gone or disabled since the token was issued
+                raise OAuthError("invalid_token", "The account behind this token is not active.", 401) from None
+        except OAuthError as exc:
+            response = _oauth_json(exc)
+            response.headers["WWW-Authenticate"] = f'Bearer error="{exc.error}"'
+            return response
+    return JSONResponse({**info, "sub": claims["sub"]}, headers=NO_STORE)
+
+
+for _method in ("GET", "POST"):
+    router.add_api_route(
+        "/oauth2/userinfo",
+        _userinfo,
+        methods=[_method],
+        response_model=None,
+        operation_id=f"userinfo_{_method.lower()}",
+    )
+
+
+@router.post("/oauth2/introspect")
+async def introspect(request: Request) -> JSONResponse:
+    settings, now = _settings(request), _now()
+    async with request.app.state.db.unit_of_work() as uow:
+        try:
+            form = await _form(request)
+            caller = await clients.authenticate_client(uow, settings, form, request.headers.get("authorization"), now)
+            if caller.auth_method == "none":
+                raise OAuthError("invalid_client", "Introspection needs an authenticated client.", 401)
+            answer = await tokens.introspect(uow, settings, caller, form.get("token", ""), now)
+        except OAuthError as exc:
+            await uow.commit()
+            return _oauth_json(exc)
+        await uow.commit()
+    return JSONResponse(answer, headers=NO_STORE)
+
+
+@router.post("/oauth2/revoke")
+async def revoke(request: Request) -> Response:
+    settings, now = _settings(request), _now()
+    async with request.app.state.db.unit_of_work() as uow:
+        try:
+            form = await _form(request)
+            caller = await clients.authenticate_client(uow, settings, form, request.headers.get("authorization"), now)
+            await tokens.revoke(uow, settings, caller, form.get("token", ""), now)
+        except OAuthError as exc:
+            await uow.commit()
+            return _oauth_json(exc)
+        await uow.commit()
+    return Response(status_code=200, headers=NO_STORE)
+
+
+async def _logout(request: Request) -> Response:
+    settings, now = _settings(request), _now()
+    params: dict[str, Any] = dict(request.query_params)
+    if request.method == "POST":
+        params.update(await _form(request))
+    lang = language(params.get("ui_locales"))
+    async with request.app.state.db.unit_of_work() as uow:
+        try:
+            target = await authorize.end_session(uow, settings, params, request.cookies.get(SESSION_COOKIE), now)
+        except (OAuthError, PortalError) as exc:
+            return _error_page(lang, exc.detail or exc.title)
+        await uow.commit()
+    if target:
+        response: Response = _redirect(target, {"state": params.get("state")}, settings.oidc_issuer)
+    else:
+        message = "Bạn đã đăng xuất." if lang == "vi" else "You are signed out."
+        response = HTMLResponse(
+            render("error.html", lang, message=message).replace(texts(lang)["error_title"], message, 1)
+        )
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+for _method in ("GET", "POST"):
+    router.add_api_route(
+        "/oauth2/logout", _logout, methods=[_method], response_model=None, operation_id=f"end_session_{_method.lower()}"
+    )

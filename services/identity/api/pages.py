@@ -1,0 +1,73 @@
+"""The server-rendered pages of the sign-in flow: Vietnamese first, English available."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+TEXTS: dict[str, dict[str, str]] = {
+    "vi": {
+        "lang": "vi", "title": "Đăng nhập – Cổng Dịch vụ công quốc gia", "heading": "Đăng nhập",
+        "for_client": "để tiếp tục tới", "login": "Số định danh cá nhân, mã số thuế hoặc số điện thoại",
+        "login_hint": "Ví dụ: 001099012345", "password": "Mật khẩu", "totp": "Mã xác thực (6 chữ số)",
+        "totp_hint": "Mở ứng dụng xác thực để lấy mã.", "submit": "Đăng nhập", "other_lang": "en",
+        "other_lang_name": "English", "error_title": "Không thể tiếp tục",
+        "bad_credentials": "Thông tin đăng nhập không đúng.",
+        "need_totp": "Vui lòng nhập mã xác thực từ ứng dụng của bạn.",
+        "expired": "Phiên đăng nhập đã hết hạn, vui lòng thử lại.",
+        "invalid-credentials": "Thông tin đăng nhập không đúng.",
+        "account-locked": "Tài khoản tạm khóa do đăng nhập sai nhiều lần. Vui lòng thử lại sau {seconds} giây.",
+        "too-many-attempts": "Quá nhiều lần đăng nhập từ địa chỉ này. Vui lòng thử lại sau {seconds} giây.",
+        "second-factor-required": "Mã xác thực không đúng, vui lòng nhập mã mới.",
+        "second-factor-not-enrolled": (
+            "Tài khoản này cần xác thực hai lớp nhưng chưa được thiết lập. Vui lòng liên hệ quản trị."
+        ),
+        "account-disabled": "Tài khoản đã bị khóa hoặc ngừng hoạt động.",
+    },
+    "en": {
+        "lang": "en", "title": "Sign in – National Public Service Portal", "heading": "Sign in",
+        "for_client": "to continue to", "login": "Personal identification number, tax code or phone number",
+        "login_hint": "For example: 001099012345", "password": "Password", "totp": "Verification code (6 digits)",
+        "totp_hint": "Open your authenticator app to get the code.", "submit": "Sign in", "other_lang": "vi",
+        "other_lang_name": "Tiếng Việt", "error_title": "Cannot continue",
+        "bad_credentials": "The sign-in details are not correct.",
+        "need_totp": "Please enter the code from your authenticator app.",
+        "expired": "The sign-in form expired, please try again.",
+        "invalid-credentials": "The sign-in details are not correct.",
+        "account-locked": "The account is locked after repeated failed sign-ins. Try again in {seconds} seconds.",
+        "too-many-attempts": "Too many sign-ins from this address. Try again in {seconds} seconds.",
+        "second-factor-required": "The verification code is not correct, please enter a new one.",
+        "second-factor-not-enrolled": "This account needs two-step verification, which is not set up. Contact support.",
+        "account-disabled": "The account is locked or disabled.",
+    },
+}  # fmt: skip
+
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+    auto_reload=False,
+)
+
+
+def language(ui_locales: str | None) -> str:
+    """The first supported language in ``ui_locales``; Vietnamese by default."""
+    for tag in (ui_locales or "").split():
+        if tag.split("-")[0].lower() in TEXTS:
+            return tag.split("-")[0].lower()
+    return "vi"
+
+
+def texts(lang: str) -> dict[str, str]:
+    return TEXTS[lang]
+
+
+def refusal(lang: str, problem_type: str, retry_after: str | None, fallback: str) -> str:
+    """A sign-in refusal in the page's language, saying when to retry where a wait applies."""
+    text = TEXTS[lang].get(problem_type)
+    return text.format(seconds=retry_after or "?") if text else fallback
+
+
+def render(template: str, lang: str, **context: Any) -> str:
+    return _env.get_template(template).render(t=TEXTS[lang], **context)

@@ -1,0 +1,292 @@
+"""Accounts (tài khoản): who may sign in, how their sign-ins are limited, what they may be granted.
+
+Pure rules; the service layer loads and stores accounts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import ClassVar
+
+from services.kit.errors import Conflict, Forbidden, PortalError
+
+from .assurance import AccountKind, Assurance
+
+
+class AccountStatus(StrEnum):
+    PENDING = "pending"  # registered, phone not yet verified
+    ACTIVE = "active"
+    LOCKED = "locked"  # locked until someone acts: inactivity (a password reset unlocks) or an administrator
+    DISABLED = "disabled"
+
+
+class LockReason(StrEnum):
+    LOCKOUT = "lockout"  # too many failed sign-ins; ends by itself
+    INACTIVITY = "inactivity"
+    ADMIN = "admin"
+
+
+class UnlockReason(StrEnum):
+    PASSWORD_RESET = "password-reset"  # noqa: S105 - a reason, not a password
+    ADMIN = "admin"
+
+
+@dataclass
+class Account:
+    id: str
+    kind: AccountKind
+    status: AccountStatus
+    name: str
+    password_hash: str
+    personal_id: str | None = None
+    tax_code: str | None = None
+    username: str | None = None
+    birth_date: date | None = None
+    phone: str | None = None
+    phone_verified: bool = False
+    email: str | None = None
+    email_verified: bool = False
+    legal_representative_id: str | None = None
+    agencies: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    verified_in_person: bool = False
+    totp_enrolled: bool = False
+    locked_reason: LockReason | None = None
+    failed_sign_ins: int = 0
+    locked_until: datetime | None = None
+    last_activity_at: datetime | None = None
+    inactivity_warnings: int = 0
+    last_inactivity_warning_at: datetime | None = None
+    updated_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def login_identifiers(self) -> tuple[str, ...]:
+        """Everything this account signs in with (a password may contain none of them)."""
+        return tuple(v for v in (self.personal_id, self.tax_code, self.username, self.phone, self.email) if v)
+
+    @property
+    def preferred_username(self) -> str:
+        return self.personal_id or self.tax_code or self.username or self.id
+
+    @property
+    def requires_second_factor(self) -> bool:
+        """Officials and administrators always; anyone else once they enrolled one."""
+        return self.kind in MANDATORY_SECOND_FACTOR or self.totp_enrolled
+
+    def lockout_remaining(self, now: datetime) -> int:
+        """Seconds until a temporary lockout ends (0 when not locked out)."""
+        if self.locked_until is None or self.locked_until <= now:
+            return 0
+        return math.ceil((self.locked_until - now).total_seconds())
+
+
+MANDATORY_SECOND_FACTOR = frozenset({AccountKind.OFFICIAL, AccountKind.ADMIN})
+
+# API scopes an account may be granted, by kind. The OpenID scopes (openid, profile, phone,
+# email) are the provider's business, not listed here.
+GRANTABLE_SCOPES: dict[AccountKind, frozenset[str]] = {
+    AccountKind.CITIZEN: frozenset({"dossier:submit", "dossier:read", "payment:pay"}),
+    AccountKind.ENTERPRISE: frozenset({"dossier:submit", "dossier:read", "payment:pay"}),
+    AccountKind.OFFICIAL: frozenset({"dossier:process", "dossier:read", "catalogue:edit"}),
+    AccountKind.ADMIN: frozenset({"catalogue:admin", "payment:admin", "identity:admin", "dossier:read"}),
+}
+
+
+def assurance(account: Account, *, used_second_factor: bool) -> tuple[Assurance, tuple[str, ...]]:
+    """The level of assurance and the methods of one sign-in.
+
+    Password alone is ``PASSWORD`` whoever signs in. With a TOTP code it is ``SECOND_FACTOR``;
+    and ``IN_PERSON`` when the account was also verified in person (level 2 of the national
+    e-ID): the in-person check says who the account belongs to, the second factor that it is
+    that person signing in now — neither alone is enough for the top level.
+    """
+    if not used_second_factor:
+        return Assurance.PASSWORD, ("pwd",)
+    level = Assurance.IN_PERSON if account.verified_in_person else Assurance.SECOND_FACTOR
+    return level, ("pwd", "otp")
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    """Progressive lockout (khoá tạm thời): after ``threshold`` consecutive failures the account
+    is locked for ``base_seconds``; each further failure doubles it, up to ``max_seconds``.
+    A successful sign-in resets the count."""
+
+    threshold: int = 5
+    base_seconds: int = 60
+    max_seconds: int = 3600
+
+    def lock_seconds(self, consecutive_failures: int) -> int:
+        if consecutive_failures < self.threshold:
+            return 0
+        doublings = min(consecutive_failures - self.threshold, 32)
+        return min(self.max_seconds, self.base_seconds * 2**doublings)
+
+
+@dataclass(frozen=True)
+class WindowLimit:
+    """At most ``limit`` events in any ``window_seconds``: counted in the database so that every
+    replica agrees."""
+
+    limit: int
+    window_seconds: int
+
+    def window_start(self, now: datetime) -> datetime:
+        return now - timedelta(seconds=self.window_seconds)
+
+    def retry_after(self, count: int, oldest: datetime | None, now: datetime) -> int:
+        """0 when one more event is allowed, else the seconds until the oldest counted one leaves
+        the window (at least 1)."""
+        if count < self.limit or oldest is None:
+            return 0
+        return max(1, math.ceil((oldest + timedelta(seconds=self.window_seconds) - now).total_seconds()))
+
+
+class InactivityAction(StrEnum):
+    NONE = "none"
+    WARN = "warn"
+    LOCK = "lock"
+
+
+@dataclass(frozen=True)
+class InactivityPolicy:
+    """An account unused for ``warn_after_days`` is warned every ``interval_days``, ``warnings``
+    times, then locked one interval after the last warning (domain: inactive 2 years, warned
+    monthly for 2 months, then locked)."""
+
+    warn_after_days: int = 730
+    warnings: int = 2
+    interval_days: int = 30
+
+    def action(self, account: Account, now: datetime) -> InactivityAction:
+        if account.status is not AccountStatus.ACTIVE or account.last_activity_at is None:
+            return InactivityAction.NONE
+        if now - account.last_activity_at < timedelta(days=self.warn_after_days):
+            return InactivityAction.NONE
+        last = account.last_inactivity_warning_at
+        if last is not None and now - last < timedelta(days=self.interval_days):
+            return InactivityAction.NONE
+        return InactivityAction.WARN if account.inactivity_warnings < self.warnings else InactivityAction.LOCK
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+class RecordedRefusal(Exception):
+    """Mixin of refusals whose bookkeeping (failure counters, audit rows, attempt counts, lock
+    events) was written before raising: the caller commits the unit of work anyway."""
+
+
+class InvalidCredentials(RecordedRefusal, PortalError):
+    status, type, title = 401, "invalid-credentials", "Sign-in failed"
+
+    def __init__(self) -> None:
+        super().__init__("The login or the password is not correct.")
+
+
+class AccountLocked(RecordedRefusal, PortalError):
+    """A temporary lockout after failed sign-ins. 429 (not 423) so that every HTTP client and the
+    gateway treat it as 'wait, then retry', with ``Retry-After``."""
+
+    status, type, title = 429, "account-locked", "Account temporarily locked"
+
+    def __init__(self, retry_after_seconds: int, until: datetime):
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(
+            f"Too many failed sign-ins. Try again in {retry_after_seconds} seconds "
+            f"(after {until.isoformat(timespec='seconds')}).",
+            headers={"Retry-After": str(retry_after_seconds)},
+            retry_after_seconds=retry_after_seconds,
+        )
+
+
+class TooManyAttempts(RecordedRefusal, PortalError):
+    status, type, title = 429, "too-many-attempts", "Too many attempts"
+
+    def __init__(self, retry_after_seconds: int, detail: str | None = None):
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(
+            detail or f"Too many attempts from this address. Try again in {retry_after_seconds} seconds.",
+            headers={"Retry-After": str(retry_after_seconds)},
+            retry_after_seconds=retry_after_seconds,
+        )
+
+
+class SecondFactorRequired(RecordedRefusal, PortalError):
+    """The password was right; a code from the authenticator app is needed too."""
+
+    status, type, title = 401, "second-factor-required", "A second factor is required"
+
+    def __init__(self, detail: str | None = None, **extra: object):
+        super().__init__(detail or "Enter the 6-digit code from your authenticator app.", **extra)
+
+
+class InvalidSecondFactor(SecondFactorRequired):
+    """Same type as :class:`SecondFactorRequired` (the form asks for a code again), with
+    ``second_factor: "invalid"`` in the body."""
+
+    def __init__(self) -> None:
+        super().__init__("The verification code is not correct or was already used.", second_factor="invalid")
+
+
+class SecondFactorNotEnrolled(RecordedRefusal, PortalError):
+    status, type, title = 403, "second-factor-not-enrolled", "A second factor must be set up first"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Officials and administrators must sign in with an authenticator app, and this account has "
+            "none set up. Ask an identity administrator to provision one."
+        )
+
+
+class AccountDisabled(RecordedRefusal, PortalError):
+    status, type, title = 403, "account-disabled", "Account locked or disabled"
+
+    def __init__(self, reason: LockReason | None) -> None:
+        if reason is LockReason.INACTIVITY:
+            detail = "This account was locked after a long inactivity. Reset the password to unlock it."
+        elif reason is LockReason.ADMIN:
+            detail = "This account was locked by an administrator."
+        else:
+            detail = "This account is disabled."
+        super().__init__(detail, reason=str(reason) if reason else "disabled")
+
+
+class InvalidCode(RecordedRefusal, PortalError):
+    status, type, title = 400, "invalid-code", "The code is not correct"
+
+    def __init__(self, attempts_left: int):
+        super().__init__(f"The code is not correct. {attempts_left} attempt(s) left.", attempts_left=attempts_left)
+
+
+class CodeNoLongerValid(RecordedRefusal, PortalError):
+    """The code expired, was used, was replaced by a newer one, or had too many wrong attempts:
+    ask for a new one."""
+
+    status, type, title = 410, "code-no-longer-valid", "The code can no longer be used"
+
+    MESSAGES: ClassVar[dict[str, str]] = {
+        "expired": "The code has expired. Ask for a new code.",
+        "used": "The code was already used.",
+        "attempts-exhausted": "Too many wrong codes were entered. Ask for a new code.",
+        "unknown": "There is no code waiting for this request. Ask for a new code.",
+    }
+
+    def __init__(self, reason: str):
+        super().__init__(self.MESSAGES[reason], reason=reason)
+
+
+class AlreadyRegistered(Conflict):
+    type, title = "already-registered", "Already registered"
+
+
+class WrongPassword(RecordedRefusal, PortalError):
+    status, type, title = 403, "wrong-password", "The current password is not correct"
+
+
+class NotAllowed(Forbidden):
+    pass

@@ -1,0 +1,221 @@
+"""The authorization endpoint: validating a request, browser sessions, issuing codes, logout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from services.kit import jose
+from services.kit.db import UnitOfWork
+
+from ..adapters.oauth import authorization_codes, browser_sessions, digest, new_secret
+from ..domain.assurance import SignedIn
+from ..domain.oauth import (
+    ClientKind,
+    GrantType,
+    OAuthError,
+    grant,
+    parse_scope,
+    redirect_uri_allowed,
+    unknown_scopes,
+    valid_challenge,
+)
+from ..settings import IdentitySettings
+from .accounts import account_is_active, grantable_scopes
+from .clients import Client, get_client
+from .keys import verification_key
+
+PROMPTS = {"none", "login", "consent", "select_account"}
+
+
+class UnsafeRedirect(OAuthError):
+    """The client or redirect URI cannot be trusted: answer on our own page, never redirect."""
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    client: Client
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    state: str | None
+    nonce: str | None
+    code_challenge: str | None
+    prompt: frozenset[str]
+    max_age: int | None
+    login_hint: str | None
+    ui_locales: str | None
+
+    def as_form(self) -> dict[str, str]:
+        """The request, to carry through the sign-in form (re-validated when it comes back)."""
+        values = {
+            "client_id": self.client.client_id,
+            "redirect_uri": self.redirect_uri,
+            "response_type": "code",
+            "scope": " ".join(self.scopes),
+            "state": self.state,
+            "nonce": self.nonce,
+            "code_challenge": self.code_challenge,
+            "code_challenge_method": "S256" if self.code_challenge else None,
+            "max_age": str(self.max_age) if self.max_age is not None else None,
+            "prompt": " ".join(sorted(self.prompt - {"login"})) or None,
+            "ui_locales": self.ui_locales,
+        }
+        return {k: v for k, v in values.items() if v}
+
+
+async def parse_request(uow: UnitOfWork, params: dict[str, str]) -> AuthorizationRequest:
+    """Validate in the order OIDC asks: client and redirect URI first (errors there are shown,
+    not redirected), then everything else (errors go back to the client's redirect URI)."""
+    try:
+        client = await get_client(uow, params.get("client_id", ""))
+    except Exception:
+        raise UnsafeRedirect("invalid_request", "Unknown or disabled client.") from None
+    redirect_uri = params.get("redirect_uri")
+    if not redirect_uri_allowed(redirect_uri, client.redirect_uris):
+        raise UnsafeRedirect("invalid_request", "The redirect_uri is not registered for this client.")
+    assert redirect_uri is not None
+    if params.get("response_type") != "code":
+        raise OAuthError("unsupported_response_type", "Only response_type=code is supported.")
+    if GrantType.AUTHORIZATION_CODE not in client.grant_types:
+        raise OAuthError("unauthorized_client", "This client may not use the authorization code grant.")
+    scopes = parse_scope(params.get("scope"))
+    if "openid" not in scopes:
+        raise OAuthError("invalid_scope", "The openid scope is required.")
+    if unknown := unknown_scopes(scopes):
+        raise OAuthError("invalid_scope", f"Unknown scopes: {' '.join(unknown)}.")
+    challenge, method = params.get("code_challenge"), params.get("code_challenge_method")
+    if challenge is not None or method is not None:
+        if not valid_challenge(challenge, method):
+            raise OAuthError("invalid_request", "PKCE needs a 43-character S256 code_challenge (plain is refused).")
+    elif client.kind is ClientKind.PUBLIC:
+        raise OAuthError("invalid_request", "Public clients must use PKCE (code_challenge with S256).")
+    prompt = frozenset(parse_scope(params.get("prompt")))
+    if prompt - PROMPTS or ("none" in prompt and len(prompt) > 1):
+        raise OAuthError("invalid_request", "Invalid prompt value.")
+    max_age = params.get("max_age")
+    if max_age is not None and (not max_age.isdigit() or int(max_age) > 10**8):
+        raise OAuthError("invalid_request", "max_age must be a non-negative number of seconds.")
+    for name in ("state", "nonce", "login_hint"):
+        if len(params.get(name) or "") > 512:
+            raise OAuthError("invalid_request", f"{name} is longer than 512 characters.")
+    return AuthorizationRequest(
+        client=client,
+        redirect_uri=redirect_uri,
+        scopes=scopes,
+        state=params.get("state"),
+        nonce=params.get("nonce"),
+        code_challenge=challenge,
+        prompt=prompt,
+        max_age=int(max_age) if max_age is not None else None,
+        login_hint=params.get("login_hint"),
+        ui_locales=params.get("ui_locales"),
+    )
+
+
+@dataclass(frozen=True)
+class Session:
+    account_id: str
+    acr: str
+    amr: tuple[str, ...]
+    auth_time: datetime
+    agencies: tuple[str, ...] = ()
+
+
+async def start_session(uow: UnitOfWork, settings: IdentitySettings, signed_in: SignedIn, now: datetime) -> str:
+    """A browser session after a sign-in; returns the cookie value (only its hash is stored)."""
+    value = new_secret()
+    await uow.session.execute(
+        insert(browser_sessions).values(
+            id_hash=digest(value),
+            account_id=signed_in.account_id,
+            acr=signed_in.acr.value,
+            amr=list(signed_in.amr),
+            auth_time=signed_in.auth_time,
+            agencies=list(signed_in.agencies),
+            expires_at=now + timedelta(hours=settings.session_hours),
+        )
+    )
+    return value
+
+
+async def current_session(uow: UnitOfWork, cookie: str | None, now: datetime) -> Session | None:
+    if not cookie:
+        return None
+    row = (
+        await uow.session.execute(select(browser_sessions).where(browser_sessions.c.id_hash == digest(cookie)))
+    ).first()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    if not await account_is_active(uow, row.account_id):
+        return None
+    return Session(row.account_id, row.acr, tuple(row.amr), row.auth_time, tuple(row.agencies))
+
+
+def needs_sign_in(request: AuthorizationRequest, session: Session | None, now: datetime) -> bool:
+    if session is None or "login" in request.prompt:
+        return True
+    return request.max_age is not None and (now - session.auth_time).total_seconds() > request.max_age
+
+
+async def issue_code(
+    uow: UnitOfWork, settings: IdentitySettings, request: AuthorizationRequest, session: Session, now: datetime
+) -> str:
+    """A single-use code bound to the client, redirect URI, PKCE challenge and nonce."""
+    allowed = await grantable_scopes(uow, session.account_id)
+    scopes = grant(request.scopes, allowed & request.client.allowed_scopes)
+    code = new_secret()
+    await uow.session.execute(
+        insert(authorization_codes).values(
+            code_hash=digest(code),
+            client_id=request.client.client_id,
+            account_id=session.account_id,
+            redirect_uri=request.redirect_uri,
+            scope=" ".join(scopes),
+            nonce=request.nonce,
+            code_challenge=request.code_challenge,
+            acr=session.acr,
+            amr=list(session.amr),
+            auth_time=session.auth_time,
+            agencies=list(session.agencies),
+            expires_at=now + timedelta(seconds=settings.authorization_code_seconds),
+        )
+    )
+    return code
+
+
+async def end_session(
+    uow: UnitOfWork, settings: IdentitySettings, params: dict[str, str], cookie: str | None, now: datetime
+) -> str | None:
+    """RP-initiated logout: end the browser session; return where to send the browser (the
+    client's registered ``post_logout_redirect_uri``, exactly matched) or None."""
+    target = params.get("post_logout_redirect_uri")
+    client_id = params.get("client_id")
+    hint = params.get("id_token_hint")
+    if hint:
+        try:
+            header = jose.unverified_header(hint)
+            key = await verification_key(uow, settings, header.get("kid"), now)
+            if key is None:
+                raise jose.TokenInvalid("unknown key")
+            claims: dict[str, Any] = jose.decode_ignoring_expiry(hint, key, issuer=settings.oidc_issuer)
+        except jose.TokenInvalid:
+            raise OAuthError("invalid_request", "The id_token_hint is not a token this provider issued.") from None
+        hinted = claims.get("aud")
+        hinted = hinted[0] if isinstance(hinted, list) else hinted
+        if client_id and client_id != hinted:
+            raise OAuthError("invalid_request", "client_id does not match the id_token_hint.")
+        client_id = hinted
+    if target is not None:
+        if not client_id:
+            raise OAuthError("invalid_request", "post_logout_redirect_uri needs id_token_hint or client_id.")
+        client = await get_client(uow, client_id)
+        if target not in client.post_logout_redirect_uris:
+            raise OAuthError("invalid_request", "post_logout_redirect_uri is not registered for this client.")
+    if cookie:
+        await uow.session.execute(
+            update(browser_sessions).where(browser_sessions.c.id_hash == digest(cookie)).values(revoked_at=now)
+        )
+    return target

@@ -1,0 +1,296 @@
+"""The client registry: web and mobile apps, provincial portals, ministry systems."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from services.kit import jose
+from services.kit.db import UnitOfWork
+from services.kit.errors import Conflict, NotFound
+
+from ..adapters.oauth import client_assertion_jtis, clients, digest, new_secret
+from ..domain.oauth import ClientKind, GrantType, OAuthError
+from ..settings import IdentitySettings
+
+CLIENT_CREATED = "identity.client.created.v1"
+CLIENT_DISABLED = "identity.client.disabled.v1"
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+SECRET_ROTATION_GRACE = timedelta(days=7)
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    name: str
+    kind: ClientKind
+    auth_method: str
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    grant_types: tuple[str, ...]
+    allowed_scopes: frozenset[str]
+    agencies: tuple[str, ...]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Client:
+        return cls(
+            client_id=row.client_id,
+            name=row.name,
+            kind=ClientKind(row.kind),
+            auth_method=row.auth_method,
+            redirect_uris=tuple(row.redirect_uris),
+            post_logout_redirect_uris=tuple(row.post_logout_redirect_uris),
+            grant_types=tuple(row.grant_types),
+            allowed_scopes=frozenset(row.allowed_scopes),
+            agencies=tuple(row.agencies),
+        )
+
+    def public_view(self) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "name": self.name,
+            "kind": self.kind.value,
+            "token_endpoint_auth_method": self.auth_method,
+            "redirect_uris": list(self.redirect_uris),
+            "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
+            "grant_types": list(self.grant_types),
+            "scopes": sorted(self.allowed_scopes),
+            "agencies": list(self.agencies),
+        }
+
+
+async def create_client(
+    uow: UnitOfWork,
+    *,
+    client_id: str,
+    name: str,
+    kind: ClientKind,
+    grant_types: list[str],
+    redirect_uris: list[str] = (),  # type: ignore[assignment]
+    post_logout_redirect_uris: list[str] = (),  # type: ignore[assignment]
+    allowed_scopes: list[str] = (),  # type: ignore[assignment]
+    agencies: list[str] = (),  # type: ignore[assignment]
+    auth_method: str | None = None,
+    secret: str | None = None,
+    jwks: dict[str, Any] | None = None,
+) -> tuple[Client, str | None]:
+    """Register a client; returns it and, for a confidential client, its secret (shown once)."""
+    method = auth_method or ("none" if kind is ClientKind.PUBLIC else "client_secret_basic")
+    if method not in AUTH_METHODS:
+        raise OAuthError("invalid_client_metadata", f"Unknown authentication method {method}.")
+    if (kind is ClientKind.PUBLIC) != (method == "none"):
+        raise OAuthError("invalid_client_metadata", "Public clients, and only they, authenticate with 'none'.")
+    if method == "private_key_jwt" and not (jwks and jwks.get("keys")):
+        raise OAuthError("invalid_client_metadata", "private_key_jwt needs the client's public keys (jwks).")
+    unknown = set(grant_types) - {g.value for g in GrantType}
+    if unknown or (kind is ClientKind.PUBLIC and GrantType.CLIENT_CREDENTIALS in grant_types):
+        raise OAuthError("invalid_client_metadata", "Grant types not allowed for this client.")
+    if GrantType.AUTHORIZATION_CODE in grant_types and not redirect_uris:
+        raise OAuthError("invalid_client_metadata", "The authorization code grant needs redirect URIs.")
+    if await uow.session.scalar(select(clients.c.client_id).where(clients.c.client_id == client_id)):
+        raise Conflict(f"Client {client_id} already exists.")
+    secret = (secret or new_secret()) if method.startswith("client_secret") else None
+    await uow.session.execute(
+        insert(clients).values(
+            client_id=client_id,
+            name=name,
+            kind=kind.value,
+            auth_method=method,
+            secret_hash=digest(secret) if secret else None,
+            jwks=jwks,
+            redirect_uris=list(redirect_uris),
+            post_logout_redirect_uris=list(post_logout_redirect_uris),
+            grant_types=list(grant_types),
+            allowed_scopes=list(allowed_scopes),
+            agencies=list(agencies),
+        )
+    )
+    client = await get_client(uow, client_id)
+    await uow.emit(
+        CLIENT_CREATED, {"client_id": client_id, "kind": kind.value, "agencies": list(agencies)}, key=client_id
+    )
+    return client, secret
+
+
+async def get_client(uow: UnitOfWork, client_id: str, *, include_disabled: bool = False) -> Client:
+    query = select(clients).where(clients.c.client_id == client_id)
+    if not include_disabled:
+        query = query.where(clients.c.disabled_at.is_(None))
+    row = (await uow.session.execute(query)).first()
+    if row is None:
+        raise NotFound(f"Client {client_id} does not exist or is disabled.")
+    return Client.from_row(row)
+
+
+async def list_clients(uow: UnitOfWork) -> list[dict[str, Any]]:
+    rows = (await uow.session.execute(select(clients).order_by(clients.c.client_id))).all()
+    return [{**Client.from_row(r).public_view(), "disabled": r.disabled_at is not None} for r in rows]
+
+
+async def rotate_secret(uow: UnitOfWork, client_id: str, now: datetime) -> str:
+    """A new secret; the previous one keeps working for a week so the client can roll over."""
+    row = (await uow.session.execute(select(clients).where(clients.c.client_id == client_id).with_for_update())).first()
+    if row is None or row.secret_hash is None:
+        raise NotFound(f"Client {client_id} has no secret to rotate.")
+    secret = new_secret()
+    await uow.session.execute(
+        update(clients)
+        .where(clients.c.client_id == client_id)
+        .values(
+            secret_hash=digest(secret),
+            previous_secret_hash=row.secret_hash,
+            previous_secret_expires_at=now + SECRET_ROTATION_GRACE,
+        )
+    )
+    return secret
+
+
+async def disable_client(uow: UnitOfWork, client_id: str, now: datetime) -> None:
+    result = await uow.session.execute(
+        update(clients).where(clients.c.client_id == client_id, clients.c.disabled_at.is_(None)).values(disabled_at=now)
+    )
+    if result.rowcount == 0:
+        raise NotFound(f"Client {client_id} does not exist or is already disabled.")
+    await uow.emit(CLIENT_DISABLED, {"client_id": client_id}, key=client_id)
+
+
+def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    if not authorization or not authorization.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise OAuthError("invalid_client", "Malformed Basic credentials.", 401) from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise OAuthError("invalid_client", "Malformed Basic credentials.", 401)
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+    return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
+
+
+async def authenticate_client(
+    uow: UnitOfWork, settings: IdentitySettings, form: dict[str, str], authorization: str | None, now: datetime
+) -> Client:
+    """The calling client, authenticated by the method it registered; 401 ``invalid_client`` otherwise."""
+    basic = _basic_credentials(authorization)
+    assertion = form.get("client_assertion")
+    if basic:
+        client_id, secret, method = basic[0], basic[1], "client_secret_basic"
+    elif assertion:
+        client_id, secret, method = _assertion_subject(assertion), None, "private_key_jwt"
+    elif "client_secret" in form:
+        client_id, secret, method = form.get("client_id", ""), form["client_secret"], "client_secret_post"
+    else:
+        client_id, secret, method = form.get("client_id", ""), None, "none"
+    row = (
+        await uow.session.execute(
+            select(clients).where(clients.c.client_id == client_id, clients.c.disabled_at.is_(None))
+        )
+    ).first()
+    refused = OAuthError("invalid_client", "Client authentication failed.", 401)
+    if row is None or row.auth_method != method:
+        raise refused
+    if method in ("client_secret_basic", "client_secret_post"):
+        if not _secret_matches(row, secret or "", now):
+            raise refused
+    elif method == "private_key_jwt":
+        await _verify_assertion(uow, settings, row, assertion or "", form, now)
+    return Client.from_row(row)
+
+
+def _secret_matches(row: Any, secret: str, now: datetime) -> bool:
+    given = digest(secret)
+    current = hmac.compare_digest(given, row.secret_hash or "")
+    previous = (
+        row.previous_secret_hash is not None
+        and row.previous_secret_expires_at is not None
+        and row.previous_secret_expires_at > now
+        and hmac.compare_digest(given, row.previous_secret_hash)
+    )
+    return current or previous
+
+
+def _assertion_subject(assertion: str) -> str:
+    try:
+        from jose import jwt as _jwt
+
+        return str(_jwt.get_unverified_claims(assertion).get("sub", ""))
+    except Exception:
+        raise OAuthError("invalid_client", "Malformed client assertion.", 401) from None
+
+
+async def _verify_assertion(
+    uow: UnitOfWork, settings: IdentitySettings, row: Any, assertion: str, form: dict[str, str], now: datetime
+) -> None:
+    """RFC 7523: signed by one of the client's keys, iss = sub = client_id, aud = our token
+    endpoint or issuer, not expired (with leeway), and its ``jti`` never seen before."""
+    refused = OAuthError("invalid_client", "Client assertion refused.", 401)
+    if form.get("client_assertion_type") != ASSERTION_TYPE:
+        raise refused
+    header = jose.unverified_header(assertion)
+    keys = {k.get("kid"): k for k in (row.jwks or {}).get("keys", [])}
+    if header.get("kid") not in keys:
+        raise refused
+    try:
+        key = jose.key_from_jwk(keys[header["kid"]])
+        claims = jose.decode_assertion(
+            assertion,
+            key,
+            audiences=(settings.oidc_issuer, settings.oidc_issuer + "/oauth2/token"),
+            leeway=settings.private_key_jwt_leeway_seconds,
+        )
+    except jose.TokenInvalid:
+        raise refused from None
+    if claims.get("iss") != row.client_id or claims.get("sub") != row.client_id or not claims.get("jti"):
+        raise refused
+    expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo) + timedelta(
+        seconds=settings.private_key_jwt_leeway_seconds
+    )
+    stored = await uow.session.execute(
+        pg_insert(client_assertion_jtis)
+        .values(client_id=row.client_id, jti=str(claims["jti"]), expires_at=expires)
+        .on_conflict_do_nothing()
+        .returning(client_assertion_jtis.c.jti)
+    )
+    if stored.first() is None:
+        raise OAuthError("invalid_client", "Client assertion already used.", 401)
+
+
+DEMO_WEB_REDIRECT = "http://127.0.0.1:8765/callback"
+DEMO_PROVINCE_SECRET = "demo-province-development-secret"  # noqa: S105 - documented development fixture
+
+
+async def seed_clients(uow: UnitOfWork, settings: IdentitySettings) -> None:
+    """``demo-web`` (public, code + PKCE) and ``demo-province`` (confidential, client credentials,
+    ``sync:push`` for agency 000.00.01.H22); see the README."""
+    existing = set((await uow.session.execute(select(clients.c.client_id))).scalars())
+    if "demo-web" not in existing:
+        await create_client(
+            uow,
+            client_id="demo-web",
+            name="Cổng Dịch vụ công (web, demo)",
+            kind=ClientKind.PUBLIC,
+            grant_types=["authorization_code", "refresh_token"],
+            redirect_uris=[DEMO_WEB_REDIRECT],
+            post_logout_redirect_uris=["http://127.0.0.1:8765/"],
+            allowed_scopes=["dossier:submit", "dossier:read", "payment:pay"],
+        )
+    if "demo-province" not in existing:
+        await create_client(
+            uow,
+            client_id="demo-province",
+            name="Hệ thống một cửa tỉnh (demo)",
+            kind=ClientKind.CONFIDENTIAL,
+            grant_types=["client_credentials"],
+            allowed_scopes=["sync:push"],
+            agencies=["000.00.01.H22"],
+            secret=DEMO_PROVINCE_SECRET,
+        )

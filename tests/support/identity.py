@@ -1,0 +1,55 @@
+"""The identity service on its own migrated database, served on real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from deploy.local.stack import create_database, database_url
+from services.identity.app import SERVICE, create_app
+from services.identity.settings import IdentitySettings
+from services.kit.db import Database
+from services.kit.migrations import upgrade
+from tests.support.servers import serve
+
+IDENTITY_TEMPLATE = "test_identity_template"
+
+
+@pytest.fixture(scope="session")
+def identity_template(infra) -> str:  # type: ignore[no-untyped-def]
+    async def make() -> None:
+        if await create_database(infra.server_url, IDENTITY_TEMPLATE):
+            await asyncio.to_thread(upgrade, SERVICE.migrations, database_url(infra.server_url, IDENTITY_TEMPLATE))
+
+    asyncio.run(make())
+    return IDENTITY_TEMPLATE
+
+
+def identity_settings(db_url: str, bootstrap: str, **overrides) -> IdentitySettings:  # type: ignore[no-untyped-def]
+    values = {"database_url": db_url, "kafka_bootstrap_servers": bootstrap, "environment": "test", "log_json": False}
+    return IdentitySettings(**{**values, **overrides})
+
+
+@pytest.fixture
+async def identity_db_url(infra, identity_template) -> str:  # type: ignore[no-untyped-def]
+    """A fresh, migrated identity database for one test."""
+    from tests.conftest import fresh_database
+
+    return await fresh_database(infra.server_url, identity_template)
+
+
+@pytest.fixture
+async def identity_db(identity_db_url: str) -> AsyncIterator[Database]:
+    db = Database(identity_db_url, source="identity", topic="identity.events")
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def identity_server(identity_db_url, infra) -> Iterator[tuple[str, IdentitySettings]]:  # type: ignore[no-untyped-def]
+    """The identity API on real HTTP over a fresh database; yields (base URL, settings)."""
+    settings = identity_settings(identity_db_url, infra.bootstrap)
+    with serve(create_app(settings)) as url:
+        yield url, settings
