@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from contracts.envelope import CloudEvent
 from contracts.events.identity_accounts import AccountLocked, AccountRegistered, AccountUnlocked, AccountVerified
+from contracts.events.identity_oidc import ClientCreated, ClientDisabled, SigningKeyRotated
 from contracts.events.platform import DeadLetterRecorded
 
 EVENT_TYPES: dict[str, type[BaseModel]] = {
@@ -14,6 +15,9 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
     "identity.account.verified.v1": AccountVerified,
     "identity.account.locked.v1": AccountLocked,
     "identity.account.unlocked.v1": AccountUnlocked,
+    "identity.client.created.v1": ClientCreated,
+    "identity.client.disabled.v1": ClientDisabled,
+    "identity.signingkey.rotated.v1": SigningKeyRotated,
 }
 
 #: Models exported besides the event types (file name -> model).

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import hmac
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from contracts.events.identity_oidc import ClientCreated, ClientDisabled
 from services.kit import jose
 from services.kit.db import UnitOfWork
 from services.kit.errors import Conflict, NotFound
@@ -114,9 +115,8 @@ async def create_client(
         )
     )
     client = await get_client(uow, client_id)
-    await uow.emit(
-        CLIENT_CREATED, {"client_id": client_id, "kind": kind.value, "agencies": list(agencies)}, key=client_id
-    )
+    event = ClientCreated(client_id=client_id, kind=kind.value, agencies=list(agencies), created_at=datetime.now(UTC))
+    await uow.emit(CLIENT_CREATED, event, key=client_id)
     return client, secret
 
 
@@ -159,7 +159,7 @@ async def disable_client(uow: UnitOfWork, client_id: str, now: datetime) -> None
     )
     if result.rowcount == 0:
         raise NotFound(f"Client {client_id} does not exist or is already disabled.")
-    await uow.emit(CLIENT_DISABLED, {"client_id": client_id}, key=client_id)
+    await uow.emit(CLIENT_DISABLED, ClientDisabled(client_id=client_id, disabled_at=now), key=client_id)
 
 
 def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, text
 
+from contracts.events.identity_oidc import SigningKeyRotated
 from services.kit.db import Database, UnitOfWork
 from services.kit.jose import generate_rsa, key_from_jwk, sign_pem
 
@@ -44,7 +45,7 @@ async def create_key(uow: UnitOfWork, settings: IdentitySettings, activates_at: 
     await uow.session.execute(
         insert(signing_keys).values(kid=kid, private_key=encrypted, public_jwk=public, activates_at=activates_at)
     )
-    await uow.emit(KEY_ROTATED, {"kid": kid, "activates_at": activates_at.isoformat()}, key=kid)
+    await uow.emit(KEY_ROTATED, SigningKeyRotated(kid=kid, activates_at=activates_at), key=kid)
     return kid
 
 

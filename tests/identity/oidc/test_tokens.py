@@ -280,3 +280,16 @@ async def test_client_secret_post_works_for_a_client_registered_for_it(provider:
         )
     assert post.status_code == 200
     assert basic.status_code == 401
+
+
+async def test_a_citizens_token_is_accepted_by_the_services_its_scopes_name_and_no_other(provider: Provider) -> None:
+    async with provider.client() as browser:
+        tokens = await signed_in_tokens(browser, scope="openid dossier:submit payment:pay")
+    jwks = JWKSCache(f"{provider.url}/oauth2/jwks")
+    issuer = provider.settings.oidc_issuer
+    for service, scope in (("dossier", "dossier:submit"), ("payment", "payment:pay")):
+        principal = await TokenVerifier(jwks, issuer=issuer, audience=service).verify(tokens["access_token"])
+        assert principal.has(scope) and principal.acr == "urn:portal:acr:password"
+    for service in ("catalogue", "sync"):
+        with pytest.raises(Unauthorized):
+            await TokenVerifier(jwks, issuer=issuer, audience=service).verify(tokens["access_token"])
