@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -11,9 +10,8 @@ from deploy.local.components import free_port
 from gateway.app import create_app as create_gateway
 from gateway.settings import GatewaySettings
 from services.identity.app import create_app
-from services.identity.service.fixtures import seed
-from services.kit.db import Database
 from tests.identity.oidc.conftest import Provider, provider_settings
+from tests.support.identity import seed_identity
 from tests.support.servers import serve
 
 
@@ -22,15 +20,7 @@ def portal(identity_db_url, infra) -> Iterator[Provider]:  # type: ignore[no-unt
     """Yields the gateway as the provider: every OIDC call goes through it."""
     gateway_port, identity_port = free_port(), free_port()
     settings = provider_settings(identity_db_url, infra.bootstrap, gateway_port)
-
-    async def seeded() -> None:
-        db = Database(identity_db_url, source="identity", topic="identity.events")
-        try:
-            await seed(db, settings)
-        finally:
-            await db.dispose()
-
-    asyncio.run(seeded())
+    seed_identity(identity_db_url, settings)
     upstream = f"http://127.0.0.1:{identity_port}"
     gateway = GatewaySettings(
         port=gateway_port,

@@ -53,3 +53,17 @@ def identity_server(identity_db_url, infra) -> Iterator[tuple[str, IdentitySetti
     settings = identity_settings(identity_db_url, infra.bootstrap)
     with serve(create_app(settings)) as url:
         yield url, settings
+
+
+def seed_identity(db_url: str, settings: IdentitySettings) -> None:
+    """Load the development fixtures (demo clients and accounts) into ``db_url``."""
+    from services.identity.service.fixtures import seed
+
+    async def run() -> None:
+        db = Database(db_url, source="identity", topic="identity.events")
+        try:
+            await seed(db, settings)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())

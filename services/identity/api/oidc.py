@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -12,6 +13,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from services.kit.db import UnitOfWork
 from services.kit.errors import PortalError
 
 from ..domain.oauth import GrantType, OAuthError
@@ -286,27 +288,68 @@ async def authorize_post(request: Request) -> Response:
     return response
 
 
-@router.post("/oauth2/token")
-async def token(request: Request) -> JSONResponse:
+ClientAction = Callable[[UnitOfWork, IdentitySettings, clients.Client, dict[str, str], datetime], Awaitable[Any]]
+
+
+async def _as_client(request: Request, action: ClientAction) -> Response:
+    """Parse the form, authenticate the calling client, run ``action``. What was recorded on
+    the way (a client assertion's jti, a revoked refresh family) is committed even when the
+    request is refused."""
     settings, now = _settings(request), _now()
     async with request.app.state.db.unit_of_work() as uow:
         try:
             form = await _form(request)
             client = await clients.authenticate_client(uow, settings, form, request.headers.get("authorization"), now)
-            grant_type = form.get("grant_type")
-            if grant_type == GrantType.AUTHORIZATION_CODE:
-                answer = await tokens.exchange_code(uow, settings, client, form, now)
-            elif grant_type == GrantType.REFRESH_TOKEN:
-                answer = await tokens.refresh(uow, settings, client, form, now)
-            elif grant_type == GrantType.CLIENT_CREDENTIALS:
-                answer = await tokens.client_credentials(uow, settings, client, form.get("scope"), now)
-            else:
-                raise OAuthError("unsupported_grant_type", f"Unsupported grant_type {grant_type!r}.")
+            answer = await action(uow, settings, client, form, now)
         except OAuthError as exc:
-            await uow.commit()  # a client assertion's jti, a revoked family: keep what was recorded
+            await uow.commit()
             return _oauth_json(exc)
         await uow.commit()
+    if answer is None:
+        return Response(status_code=200, headers=NO_STORE)
     return JSONResponse(answer, headers=NO_STORE)
+
+
+async def _grant(
+    uow: UnitOfWork, settings: IdentitySettings, client: clients.Client, form: dict[str, str], now: datetime
+) -> dict[str, Any]:
+    grant_type = form.get("grant_type")
+    if grant_type == GrantType.AUTHORIZATION_CODE:
+        return await tokens.exchange_code(uow, settings, client, form, now)
+    if grant_type == GrantType.REFRESH_TOKEN:
+        return await tokens.refresh(uow, settings, client, form, now)
+    if grant_type == GrantType.CLIENT_CREDENTIALS:
+        return await tokens.client_credentials(uow, settings, client, form.get("scope"), now)
+    raise OAuthError("unsupported_grant_type", f"Unsupported grant_type {grant_type!r}.")
+
+
+async def _introspect(
+    uow: UnitOfWork, settings: IdentitySettings, client: clients.Client, form: dict[str, str], now: datetime
+) -> dict[str, Any]:
+    if client.auth_method == "none":
+        raise OAuthError("invalid_client", "Introspection needs an authenticated client.", 401)
+    return await tokens.introspect(uow, settings, client, form.get("token", ""), now)
+
+
+async def _revoke(
+    uow: UnitOfWork, settings: IdentitySettings, client: clients.Client, form: dict[str, str], now: datetime
+) -> None:
+    await tokens.revoke(uow, settings, client, form.get("token", ""), now)
+
+
+@router.post("/oauth2/token", response_model=None)
+async def token(request: Request) -> Response:
+    return await _as_client(request, _grant)
+
+
+@router.post("/oauth2/introspect", response_model=None)
+async def introspect(request: Request) -> Response:
+    return await _as_client(request, _introspect)
+
+
+@router.post("/oauth2/revoke", response_model=None)
+async def revoke(request: Request) -> Response:
+    return await _as_client(request, _revoke)
 
 
 async def _userinfo(request: Request) -> JSONResponse:
@@ -339,38 +382,6 @@ for _method in ("GET", "POST"):
         response_model=None,
         operation_id=f"userinfo_{_method.lower()}",
     )
-
-
-@router.post("/oauth2/introspect")
-async def introspect(request: Request) -> JSONResponse:
-    settings, now = _settings(request), _now()
-    async with request.app.state.db.unit_of_work() as uow:
-        try:
-            form = await _form(request)
-            caller = await clients.authenticate_client(uow, settings, form, request.headers.get("authorization"), now)
-            if caller.auth_method == "none":
-                raise OAuthError("invalid_client", "Introspection needs an authenticated client.", 401)
-            answer = await tokens.introspect(uow, settings, caller, form.get("token", ""), now)
-        except OAuthError as exc:
-            await uow.commit()
-            return _oauth_json(exc)
-        await uow.commit()
-    return JSONResponse(answer, headers=NO_STORE)
-
-
-@router.post("/oauth2/revoke")
-async def revoke(request: Request) -> Response:
-    settings, now = _settings(request), _now()
-    async with request.app.state.db.unit_of_work() as uow:
-        try:
-            form = await _form(request)
-            caller = await clients.authenticate_client(uow, settings, form, request.headers.get("authorization"), now)
-            await tokens.revoke(uow, settings, caller, form.get("token", ""), now)
-        except OAuthError as exc:
-            await uow.commit()
-            return _oauth_json(exc)
-        await uow.commit()
-    return Response(status_code=200, headers=NO_STORE)
 
 
 async def _logout(request: Request) -> Response:

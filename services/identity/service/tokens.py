@@ -129,19 +129,7 @@ async def exchange_code(
     verify_pkce(row.code_challenge, form.get("code_verifier"))
     scopes = parse_scope(row.scope)
     return await _user_tokens(
-        uow,
-        settings,
-        now,
-        client=client,
-        account_id=row.account_id,
-        scopes=scopes,
-        acr=row.acr,
-        amr=tuple(row.amr),
-        auth_time=row.auth_time,
-        agencies=tuple(row.agencies),
-        nonce=row.nonce,
-        code_hash=code_hash,
-        family_id=str(uuid.uuid4()),
+        uow, settings, now, client, row, scopes, nonce=row.nonce, code_hash=code_hash, family_id=str(uuid.uuid4())
     )
 
 
@@ -149,18 +137,18 @@ async def _user_tokens(
     uow: UnitOfWork,
     settings: IdentitySettings,
     now: datetime,
-    *,
     client: Client,
-    account_id: str,
+    signed_in: Any,
     scopes: tuple[str, ...],
-    acr: str,
-    amr: tuple[str, ...],
-    auth_time: datetime,
-    agencies: tuple[str, ...],
+    *,
     nonce: str | None,
     code_hash: str | None,
     family_id: str,
 ) -> dict[str, Any]:
+    """Access, ID and refresh tokens for a person. ``signed_in`` is the authorization code or
+    refresh token row: it carries who signed in and how (account, acr, amr, auth_time, agencies)."""
+    account_id, acr, auth_time = signed_in.account_id, signed_in.acr, signed_in.auth_time
+    amr, agencies = tuple(signed_in.amr), tuple(signed_in.agencies)
     access, _ = await _access_token(
         uow,
         settings,
@@ -250,19 +238,7 @@ async def refresh(
             raise OAuthError("invalid_scope", "A refresh may only narrow the granted scopes.")
         scopes = grant(narrowed, frozenset(scopes))
     return await _user_tokens(
-        uow,
-        settings,
-        now,
-        client=client,
-        account_id=row.account_id,
-        scopes=scopes,
-        acr=row.acr,
-        amr=tuple(row.amr),
-        auth_time=row.auth_time,
-        agencies=tuple(row.agencies),
-        nonce=None,
-        code_hash=row.code_hash,
-        family_id=row.family_id,
+        uow, settings, now, client, row, scopes, nonce=None, code_hash=row.code_hash, family_id=row.family_id
     )
 
 

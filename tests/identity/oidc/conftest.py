@@ -3,7 +3,6 @@ fills the sign-in form."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import secrets
@@ -17,10 +16,8 @@ import pytest
 
 from deploy.local.components import free_port
 from services.identity.app import create_app
-from services.identity.service.fixtures import seed
 from services.identity.settings import IdentitySettings
-from services.kit.db import Database
-from tests.support.identity import identity_settings
+from tests.support.identity import identity_settings, seed_identity
 from tests.support.servers import serve
 
 REDIRECT = "http://127.0.0.1:8765/callback"
@@ -46,15 +43,7 @@ def provider_settings(db_url: str, bootstrap: str, port: int, **overrides) -> Id
 def provider(identity_db_url, infra) -> Iterator[Provider]:  # type: ignore[no-untyped-def]
     port = free_port()
     settings = provider_settings(identity_db_url, infra.bootstrap, port)
-
-    async def seeded() -> None:
-        db = Database(identity_db_url, source="identity", topic="identity.events")
-        try:
-            await seed(db, settings)
-        finally:
-            await db.dispose()
-
-    asyncio.run(seeded())
+    seed_identity(identity_db_url, settings)
     with serve(create_app(settings), port=port) as url:
         yield Provider(url, settings, identity_db_url)
 
