@@ -10,7 +10,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 TEXTS: dict[str, dict[str, str]] = {
     "vi": {
         "lang": "vi", "title": "Đăng nhập – Cổng Dịch vụ công quốc gia", "heading": "Đăng nhập",
-        "for_client": "để tiếp tục tới", "login": "Số định danh cá nhân, mã số thuế hoặc số điện thoại",
+        "for_client": "để tiếp tục tới",
+        "login": "Số định danh cá nhân, mã số thuế, số điện thoại hoặc tên đăng nhập cán bộ",
         "login_hint": "Ví dụ: 001099012345", "password": "Mật khẩu", "totp": "Mã xác thực (6 chữ số)",
         "totp_hint": "Mở ứng dụng xác thực để lấy mã.", "submit": "Đăng nhập", "other_lang": "en",
         "other_lang_name": "English", "error_title": "Không thể tiếp tục",
@@ -28,7 +29,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "en": {
         "lang": "en", "title": "Sign in – National Public Service Portal", "heading": "Sign in",
-        "for_client": "to continue to", "login": "Personal identification number, tax code or phone number",
+        "for_client": "to continue to",
+        "login": "Personal identification number, tax code, phone number or official's username",
         "login_hint": "For example: 001099012345", "password": "Password", "totp": "Verification code (6 digits)",
         "totp_hint": "Open your authenticator app to get the code.", "submit": "Sign in", "other_lang": "vi",
         "other_lang_name": "Tiếng Việt", "error_title": "Cannot continue",
