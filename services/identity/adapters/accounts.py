@@ -132,6 +132,23 @@ sent_messages = Table(
 
 ACCOUNT_TABLES = [accounts, one_time_codes, sign_in_audit, sent_messages]
 
+# Production messages wait here, encrypted (they hold one-time codes), until the worker
+# delivers them: no HTTP call inside a use case's transaction, and a rolled-back
+# transaction sends nothing.
+outgoing_messages = Table(
+    "outgoing_messages",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("channel", Text, nullable=False),
+    Column("recipient", Text, nullable=False),
+    Column("body_encrypted", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_error", Text),
+    Index("outgoing_messages_due", "next_attempt_at"),
+)
+
 
 # --- accounts -----------------------------------------------------------------------------
 
@@ -337,21 +354,33 @@ class StoredMessages:
         await self._session.execute(insert(sent_messages).values(channel=channel, recipient=to, body=text))
 
 
-class WebhookNotifier:
-    """Production: POST ``{channel, to, text}`` to the SMS/e-mail gateway, with a timeout."""
+class QueuedMessages:
+    """Production: the message joins ``outgoing_messages`` in the caller's transaction; the
+    worker posts it to the SMS/e-mail gateway (:func:`post_to_webhook`)."""
 
-    def __init__(self, url: str, timeout: float):
-        self._url = url
-        self._timeout = timeout
+    def __init__(self, session: AsyncSession, secret_key: str):
+        self._session = session
+        self._secret_key = secret_key
 
     async def send(self, channel: str, to: str, text: str) -> None:
-        try:
-            async with httpx.AsyncClient(timeout=self._timeout) as client:
-                response = await client.post(self._url, json={"channel": channel, "to": to, "text": text})
-                response.raise_for_status()
-        except httpx.HTTPError as exc:
-            log.warning("message delivery failed", channel=channel, phone=to, error=type(exc).__name__)
-            raise ServiceUnavailable("The message could not be sent right now; try again shortly.") from exc
+        body = Fernet(base64.urlsafe_b64encode(_subkey(self._secret_key, "messages"))).encrypt(text.encode()).decode()
+        await self._session.execute(
+            insert(outgoing_messages).values(channel=channel, recipient=to, body_encrypted=body)
+        )
+
+
+def decrypt_message(secret_key: str, body_encrypted: str) -> str:
+    return Fernet(base64.urlsafe_b64encode(_subkey(secret_key, "messages"))).decrypt(body_encrypted.encode()).decode()
+
+
+async def post_to_webhook(client: httpx.AsyncClient, url: str, channel: str, to: str, text: str) -> str | None:
+    """POST ``{channel, to, text}``; None when accepted, else a short reason (never the text)."""
+    try:
+        response = await client.post(url, json={"channel": channel, "to": to, "text": text})
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        return type(exc).__name__
+    return None
 
 
 async def messages_to(session: AsyncSession, recipient: str, limit: int) -> list[dict[str, Any]]:

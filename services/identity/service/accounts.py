@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+import httpx
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
@@ -100,7 +101,7 @@ def _policy(settings: IdentitySettings) -> PasswordPolicy:
 
 def notifier(uow: UnitOfWork, settings: IdentitySettings) -> store.Notifier:
     if settings.notifier == "webhook":
-        return store.WebhookNotifier(settings.notifier_webhook_url, settings.notifier_timeout_seconds)
+        return store.QueuedMessages(uow.session, _secret(settings))
     return store.StoredMessages(uow.session)
 
 
@@ -916,3 +917,46 @@ async def sweep_inactive_job(db: Database, settings: IdentitySettings) -> None:
 
 
 MAX_SWEEP_BATCHES = 200
+
+
+DELIVERY_BATCH = 50
+
+
+async def deliver_queued_messages(db: Database, settings: IdentitySettings) -> dict[str, int]:
+    """The worker's job: post due messages to the gateway of SMS and e-mail. A failure is
+    retried with growing delays; a message older than a one-time code's lifetime is dropped
+    (its code is useless by then, and it is a secret we should not keep)."""
+    now = datetime.now(UTC)
+    counts = {"sent": 0, "retry": 0, "expired": 0}
+    table = store.outgoing_messages
+    async with db.transaction() as uow, httpx.AsyncClient(timeout=settings.notifier_timeout_seconds) as client:
+        rows = (
+            await uow.session.execute(
+                select(table).where(table.c.next_attempt_at <= now).order_by(table.c.id)
+                .limit(DELIVERY_BATCH).with_for_update(skip_locked=True)
+            )
+        ).all()  # fmt: skip
+        for row in rows:
+            if (now - row.created_at).total_seconds() > settings.code_ttl_seconds:
+                await uow.session.execute(delete(table).where(table.c.id == row.id))
+                log.warning("message expired undelivered", channel=row.channel, phone=row.recipient)
+                counts["expired"] += 1
+                continue
+            text = store.decrypt_message(_secret(settings), row.body_encrypted)
+            error = await store.post_to_webhook(client, settings.notifier_webhook_url, row.channel, row.recipient, text)
+            if error is None:
+                await uow.session.execute(delete(table).where(table.c.id == row.id))
+                counts["sent"] += 1
+                continue
+            delay = min(2 ** (row.attempts + 1), 60)
+            await uow.session.execute(
+                update(table).where(table.c.id == row.id)
+                .values(attempts=row.attempts + 1, next_attempt_at=now + timedelta(seconds=delay), last_error=error)
+            )  # fmt: skip
+            counts["retry"] += 1
+    return counts
+
+
+async def deliver_messages_job(db: Database, settings: IdentitySettings) -> None:
+    if settings.notifier == "webhook":
+        await deliver_queued_messages(db, settings)
