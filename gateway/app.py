@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from starlette.middleware.cors import CORSMiddleware
 
+from services.kit.auth import JWKSCache, TokenVerifier
 from services.kit.errors import install_problem_handlers
 from services.kit.health import health_router
 from services.kit.http import RequestContextMiddleware
@@ -66,6 +67,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with upstream_client(settings) as client:
             app.state.client = client
+            app.state.verifiers = _verifiers(settings, client) if settings.verify_tokens else None
             app.state.openapi = OpenAPIAggregator(
                 client, settings.upstreams, ttl=settings.openapi_cache_seconds,
                 timeout=settings.readiness_timeout_seconds, title=TITLE, version=VERSION,
@@ -86,9 +88,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     return app
 
 
+def _verifiers(settings: GatewaySettings, client: httpx.AsyncClient) -> dict[str, TokenVerifier]:
+    """One verifier per service (its audience), sharing one cached JWKS."""
+    jwks = JWKSCache(settings.jwks_url, client=client)
+    return {name: TokenVerifier(jwks, issuer=settings.public_url, audience=name) for name in settings.upstreams}
+
+
 async def _proxy(request: Request) -> Response:
     state = request.app.state
-    return await forward(request, state.client, state.settings.upstreams, state.settings.retry_after_seconds)
+    return await forward(
+        request, state.client, state.settings.upstreams, state.settings.retry_after_seconds, state.verifiers
+    )
 
 
 def _add_middleware(app: FastAPI, settings: GatewaySettings) -> None:

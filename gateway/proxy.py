@@ -13,6 +13,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from services.kit.auth import TokenVerifier
 from services.kit.errors import NotFound, PortalError, ServiceUnavailable, UpstreamTimeout
 from services.kit.logging import correlation_id_var, get_logger, request_id_var
 from services.kit.tracing import traceparent_var
@@ -112,10 +113,17 @@ def _has_body(request: Request) -> bool:
 
 
 async def forward(
-    request: Request, client: httpx.AsyncClient, upstreams: Mapping[str, str], retry_after: int
+    request: Request,
+    client: httpx.AsyncClient,
+    upstreams: Mapping[str, str],
+    retry_after: int,
+    verifiers: Mapping[str, TokenVerifier] | None = None,
 ) -> Response:
-    """Send ``request`` to its service and stream the answer back."""
+    """Send ``request`` to its service and stream the answer back. With ``verifiers``, a
+    bearer token on an API path must be valid for that service before anything is sent."""
     service, base_url = resolve(request.url.path, upstreams)
+    if verifiers is not None and request.url.path.startswith(API_PREFIX):
+        await check_bearer(request, verifiers[service])
     outgoing = client.build_request(
         request.method,
         upstream_url(base_url, request.scope),
@@ -139,6 +147,14 @@ async def forward(
     log.info("proxied", service=service, method=request.method, path=request.url.path, status=upstream.status_code,
              ms=round((time.perf_counter() - started) * 1000, 1))  # fmt: skip
     return UpstreamResponse(upstream, service)
+
+
+async def check_bearer(request: Request, verifier: TokenVerifier) -> None:
+    """Reject a request whose bearer token is not valid for the target service. Requests
+    without a token pass: public endpoints need none, and services answer 401 where one is."""
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        await verifier.verify(header[7:].strip())
 
 
 def _problem_for(exc: httpx.HTTPError, service: str, retry_after: int) -> PortalError:

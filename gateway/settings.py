@@ -68,6 +68,13 @@ class GatewaySettings(SharedEnvSettings):
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # A bearer token is checked here first (signature, issuer, expiry, and an audience naming
+    # the service the path goes to), so a forged or misdirected token never reaches a service.
+    # Services verify again: this is an early rejection, not the only one.
+    verify_tokens: bool = True
+    # Where the signing keys are; empty means the identity service's /oauth2/jwks.
+    oidc_jwks_url: str = ""
+
     # Per client address, per gateway process (see gateway.ratelimit). 0 turns it off.
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)
@@ -96,6 +103,10 @@ class GatewaySettings(SharedEnvSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an absolute http(s) URL")
         return value.rstrip("/")
+
+    @property
+    def jwks_url(self) -> str:
+        return self.oidc_jwks_url or f"{self.identity_url}/oauth2/jwks"
 
     @property
     def upstreams(self) -> dict[str, str]:
