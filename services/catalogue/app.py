@@ -9,6 +9,7 @@ from services.kit.app import ConsumerSpec, ServiceSpec, build_app
 from .adapters.tables import metadata
 from .api.routes import router
 from .consumers import HANDLERS
+from .service.fixtures import seed
 from .settings import CatalogueSettings
 
 SERVICE = ServiceSpec(
@@ -19,6 +20,7 @@ SERVICE = ServiceSpec(
     routers=[router],
     consumers=[ConsumerSpec(name="events", topics=["sync.events"], handlers=HANDLERS)],
     metadata=metadata,
+    seed=seed,
 )
 
 

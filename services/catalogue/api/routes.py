@@ -1,3 +1,147 @@
-from fastapi import APIRouter
+"""The public read API of the catalogue (no token): search, details, agencies, sectors.
 
-router = APIRouter(tags=["catalogue"])
+Every answer is cacheable: ``ETag`` is a hash of the body, ``If-None-Match`` answers 304.
+Query parameters are declared models that refuse unknown names, so a typo is a 422 problem
+rather than a silently ignored filter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import Field
+
+from services.kit.app import UnitOfWorkDep
+from services.kit.errors import ValidationFailed
+from services.kit.schemas import StrictModel
+
+from ..domain.model import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MAX_QUERY_LENGTH,
+    ImplementingLevel,
+    OnlineLevel,
+    SearchFilters,
+)
+from ..service import catalogue
+
+
+def refuse_repeated_parameters(request: Request) -> None:
+    """Every parameter here takes one value: ``?level=a&level=b`` is ambiguous, not a union."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValidationFailed(
+            [{"field": f"query.{name}", "location": "query", "message": "Given more than once."} for name in repeated]
+        )
+
+
+router = APIRouter(tags=["catalogue"], dependencies=[Depends(refuse_repeated_parameters)])
+
+CACHE_CONTROL = "public, max-age=60"
+AgencyCode = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z.]+$")]
+ProvinceCode = Annotated[str, Field(min_length=1, max_length=10, pattern=r"^[0-9A-Za-z]+$")]
+SectorCode = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[0-9A-Za-z_.-]+$")]
+ServiceId = Annotated[
+    str, Path(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+]
+
+
+class PageQuery(StrictModel):
+    # Control characters (NUL above all) have no place in words and PostgreSQL refuses NUL.
+    q: Annotated[str | None, Field(max_length=MAX_QUERY_LENGTH, pattern=r"^[^\x00-\x1f\x7f]*$")] = None
+    sector: SectorCode | None = None
+    level: ImplementingLevel | None = None
+    cursor: Annotated[str | None, Field(max_length=500)] = None
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
+
+
+class ServiceQuery(PageQuery):
+    agency: AgencyCode | None = None
+    province: ProvinceCode | None = None
+    online_level: OnlineLevel | None = None
+
+
+class ProcedureQuery(PageQuery):
+    pass
+
+
+class AgencyQuery(StrictModel):
+    parent: AgencyCode | None = None
+    province: ProvinceCode | None = None
+
+
+class NoQuery(StrictModel):
+    pass
+
+
+def cached(request: Request, body: Any) -> Response:
+    """The JSON answer with its validators: a 304 when the client already holds this body."""
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    held = request.headers.get("if-none-match", "")
+    if held.strip() == "*" or etag in (tag.strip().removeprefix("W/") for tag in held.split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(payload, media_type="application/json", headers=headers)
+
+
+def _filters(query: PageQuery) -> SearchFilters:
+    values = query.model_dump(exclude={"cursor", "limit"})
+    q = (values.get("q") or "").strip() or None
+    return SearchFilters(**{**values, "q": q})
+
+
+@router.get("/services", summary="Search published online services")
+async def search_services(request: Request, query: Annotated[ServiceQuery, Query()], uow: UnitOfWorkDep) -> Response:
+    page = await catalogue.search_services(uow, _filters(query), query.cursor, query.limit)
+    return cached(request, {"items": page.items, "next_cursor": page.next_cursor, "limit": query.limit})
+
+
+@router.get("/services/{service_id}", summary="An online service's current published version")
+async def get_service(
+    request: Request, service_id: ServiceId, query: Annotated[NoQuery, Query()], uow: UnitOfWorkDep
+) -> Response:
+    return cached(request, await catalogue.service_detail(uow, service_id.lower()))
+
+
+@router.get("/services/{service_id}/versions/{version}", summary="One published version of an online service")
+async def get_service_version(
+    request: Request,
+    service_id: ServiceId,
+    version: Annotated[int, Path(ge=1, le=1_000_000)],
+    query: Annotated[NoQuery, Query()],
+    uow: UnitOfWorkDep,
+) -> Response:
+    return cached(request, await catalogue.service_detail(uow, service_id.lower(), version))
+
+
+@router.get("/procedures", summary="Search procedures")
+async def search_procedures(
+    request: Request, query: Annotated[ProcedureQuery, Query()], uow: UnitOfWorkDep
+) -> Response:
+    page = await catalogue.search_procedures(uow, _filters(query), query.cursor, query.limit)
+    return cached(request, {"items": page.items, "next_cursor": page.next_cursor, "limit": query.limit})
+
+
+@router.get("/procedures/{code}", summary="A procedure with its FAQ and the services offering it")
+async def get_procedure(
+    request: Request,
+    code: Annotated[str, Path(max_length=20, pattern=r"^[0-9]+\.[0-9]+$")],
+    query: Annotated[NoQuery, Query()],
+    uow: UnitOfWorkDep,
+) -> Response:
+    return cached(request, await catalogue.procedure_detail(uow, code))
+
+
+@router.get("/agencies", summary="Agencies, filtered by parent or province")
+async def list_agencies(request: Request, query: Annotated[AgencyQuery, Query()], uow: UnitOfWorkDep) -> Response:
+    return cached(request, {"items": await catalogue.list_agencies(uow, query.parent, query.province)})
+
+
+@router.get("/sectors", summary="Sectors (lĩnh vực)")
+async def list_sectors(request: Request, query: Annotated[NoQuery, Query()], uow: UnitOfWorkDep) -> Response:
+    return cached(request, {"items": await catalogue.list_sectors(uow)})

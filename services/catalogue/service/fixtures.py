@@ -1,0 +1,445 @@
+"""Development fixtures of the catalogue: a realistic slice of agencies across the 34
+provincial units, the sectors, the procedures named in the domain guide, their FAQ and the
+online services several agencies offer. Idempotent (upserts by code; an existing online
+service keeps its later versions); refused in production.
+
+Codes follow the observed shapes (agency ``000.00.01.H22``, procedure ``1.001234``); the
+pairing of a code with a given province is illustrative, not the official register.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from services.kit.db import Database, UnitOfWork
+from services.kit.errors import Forbidden
+from services.kit.settings import Environment, ServiceSettings
+
+from ..adapters import repository as repo
+from ..adapters.tables import agencies, online_service_versions, online_services, procedure_faqs, procedures, sectors
+
+SERVICE_NAMESPACE = uuid.UUID("6f1c2b1e-4a57-4d0e-9d3c-6b8f0f2a7c11")
+PUBLISHED_AT = datetime(2025, 7, 1, tzinfo=UTC)
+
+MINISTRIES = [
+    ("000.00.00.G01", "Bộ Công an"),
+    ("000.00.00.G02", "Bộ Xây dựng"),  # absorbed Bộ Giao thông vận tải in 2025
+    ("000.00.00.G03", "Bộ Tư pháp"),
+    ("000.00.00.G04", "Bộ Công Thương"),
+    ("000.00.00.G05", "Bảo hiểm xã hội Việt Nam"),
+    ("000.00.00.G06", "Bộ Tài chính"),
+]
+
+# province code -> name of the provincial unit (34 since 2025-07-01; a slice of them here)
+PROVINCES = {
+    "H22": "Tỉnh Quảng Ninh",
+    "H29": "Thành phố Hà Nội",
+    "H79": "Thành phố Hồ Chí Minh",
+    "H48": "Thành phố Đà Nẵng",
+    "H46": "Thành phố Huế",
+    "H92": "Thành phố Cần Thơ",
+}
+
+# department number -> name; every province above has these Sở
+DEPARTMENTS = {
+    "01": "Sở Xây dựng",
+    "02": "Sở Tư pháp",
+    "03": "Sở Tài chính",
+    "04": "Sở Công Thương",
+    "05": "Công an",
+}
+
+COMMUNES = [
+    ("000.01.01.H22", "UBND phường Hạ Long", "H22"),
+    ("000.01.02.H22", "UBND xã Đầm Hà", "H22"),
+    ("000.01.01.H29", "UBND phường Hoàn Kiếm", "H29"),
+    ("000.01.02.H29", "UBND phường Đống Đa", "H29"),
+    ("000.01.01.H79", "UBND phường Sài Gòn", "H79"),
+    ("000.01.01.H48", "UBND phường Hải Châu", "H48"),
+]
+
+SECTORS = [
+    ("DB", "Đường bộ"),
+    ("TM", "Xúc tiến thương mại"),
+    ("BHYT", "Bảo hiểm y tế"),
+    ("DL", "Điện lực"),
+    ("XNK", "Xuất nhập khẩu"),
+    ("DKKD", "Thành lập và hoạt động doanh nghiệp"),
+    ("HT", "Hộ tịch"),
+    ("LLTP", "Lý lịch tư pháp"),
+    ("XD", "Hoạt động xây dựng"),
+    ("DD", "Đất đai"),
+]
+
+
+def _fee(name: str, amount: int, condition: str | None = None) -> dict[str, Any]:
+    return {"name": name, "amount": amount, "currency": "VND", "condition": condition}
+
+
+def _doc(name: str, copies: int = 1, template: str | None = None) -> dict[str, Any]:
+    return {"name": name, "copies": copies, "template": template}
+
+
+def _form(title: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    base = {
+        "ho_ten": {"type": "string", "title": "Họ và tên", "minLength": 1, "maxLength": 100},
+        "so_dinh_danh": {"type": "string", "title": "Số định danh cá nhân", "pattern": "^[0-9]{12}$"},
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": title,
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {**base, **properties},
+        "required": ["ho_ten", "so_dinh_danh", *required],
+    }
+
+
+STEPS = [
+    "Nộp hồ sơ trực tuyến trên Cổng Dịch vụ công quốc gia",
+    "Cơ quan tiếp nhận kiểm tra, tiếp nhận hồ sơ",
+    "Giải quyết hồ sơ và trả kết quả",
+]
+
+# code, name, sector, level, days, fees, documents, legal basis, results, form, faq
+PROCEDURES: list[dict[str, Any]] = [
+    {
+        "code": "1.002804",
+        "name": "Cấp đổi giấy phép lái xe",
+        "sector_code": "DB",
+        "level": "province",
+        "processing_days": 5,
+        "fees": [
+            _fee("Lệ phí cấp đổi giấy phép lái xe", 135_000),
+            _fee("Lệ phí nộp trực tuyến", 115_000, "Nộp hồ sơ trực tuyến"),
+        ],
+        "documents": [
+            _doc("Đơn đề nghị đổi giấy phép lái xe", 1, "Mẫu số 01"),
+            _doc("Giấy khám sức khỏe của người lái xe"),
+        ],
+        "legal_basis": ["Luật Trật tự, an toàn giao thông đường bộ 2024", "Thông tư 35/2024/TT-BGTVT"],
+        "results": ["Giấy phép lái xe"],
+        "form": _form(
+            "Đơn đề nghị đổi giấy phép lái xe",
+            {"so_gplx": {"type": "string", "title": "Số giấy phép lái xe", "pattern": "^[0-9]{12}$"}},
+            ["so_gplx"],
+        ),
+        "faq": [
+            ("Giấy phép lái xe hết hạn có được đổi trực tuyến không?", "Được, nếu đã có giấy khám sức khỏe điện tử.")
+        ],
+    },
+    {
+        "code": "1.002796",
+        "name": "Cấp giấy phép lái xe quốc tế",
+        "sector_code": "DB",
+        "level": "province",
+        "processing_days": 5,
+        "fees": [_fee("Lệ phí cấp giấy phép lái xe quốc tế", 135_000)],
+        "documents": [_doc("Tờ khai đề nghị cấp giấy phép lái xe quốc tế", 1, "Mẫu số 02"), _doc("Ảnh 4x6")],
+        "legal_basis": ["Thông tư 35/2024/TT-BGTVT"],
+        "results": ["Giấy phép lái xe quốc tế (IDP)"],
+        "form": _form(
+            "Tờ khai cấp giấy phép lái xe quốc tế",
+            {"so_gplx": {"type": "string", "title": "Số giấy phép lái xe", "pattern": "^[0-9]{12}$"}},
+            ["so_gplx"],
+        ),
+        "faq": [
+            (
+                "Giấy phép lái xe quốc tế có thời hạn bao lâu?",
+                "Không quá 03 năm và không vượt quá thời hạn của giấy phép lái xe quốc gia.",
+            )
+        ],
+    },
+    {
+        "code": "2.000033",
+        "name": "Đăng ký thực hiện khuyến mại",
+        "sector_code": "TM",
+        "level": "province",
+        "processing_days": 5,
+        "fees": [],
+        "documents": [_doc("Văn bản đăng ký thực hiện khuyến mại", 1, "Mẫu số 02 Nghị định 81/2018/NĐ-CP")],
+        "legal_basis": ["Luật Thương mại 2005", "Nghị định 81/2018/NĐ-CP"],
+        "results": ["Văn bản xác nhận đăng ký thực hiện khuyến mại"],
+        "form": _form(
+            "Đăng ký thực hiện khuyến mại",
+            {
+                "ten_chuong_trinh": {"type": "string", "title": "Tên chương trình khuyến mại", "maxLength": 200},
+                "tong_gia_tri": {"type": "integer", "title": "Tổng giá trị giải thưởng (VND)", "minimum": 0},
+            },
+            ["ten_chuong_trinh", "tong_gia_tri"],
+        ),
+        "faq": [],
+    },
+    {
+        "code": "1.000286",
+        "name": "Cấp lại thẻ bảo hiểm y tế do bị mất, hỏng",
+        "sector_code": "BHYT",
+        "level": "central",
+        "processing_days": 7,
+        "fees": [],
+        "documents": [_doc("Tờ khai tham gia, điều chỉnh thông tin bảo hiểm xã hội, bảo hiểm y tế", 1, "TK1-TS")],
+        "legal_basis": ["Luật Bảo hiểm y tế", "Quyết định 595/QĐ-BHXH"],
+        "results": ["Thẻ bảo hiểm y tế"],
+        "form": _form(
+            "Cấp lại thẻ bảo hiểm y tế", {"ma_so_bhxh": {"type": "string", "pattern": "^[0-9]{10}$"}}, ["ma_so_bhxh"]
+        ),
+        "faq": [("Cấp lại thẻ có mất phí không?", "Không mất phí.")],
+    },
+    {
+        "code": "1.008417",
+        "name": "Cấp điện mới từ lưới điện hạ áp",
+        "sector_code": "DL",
+        "level": "province",
+        "processing_days": 4,
+        "fees": [],
+        "documents": [_doc("Giấy đề nghị mua điện", 1, "Phụ lục 1"), _doc("Giấy tờ xác định địa điểm mua điện")],
+        "legal_basis": ["Luật Điện lực 2024", "Thông tư 25/2016/TT-BCT"],
+        "results": ["Hợp đồng mua bán điện", "Công tơ điện được lắp đặt"],
+        "form": _form(
+            "Giấy đề nghị mua điện", {"dia_chi_dung_dien": {"type": "string", "maxLength": 300}}, ["dia_chi_dung_dien"]
+        ),
+        "faq": [],
+    },
+    {
+        "code": "2.000196",
+        "name": "Cấp Giấy chứng nhận xuất xứ hàng hóa (C/O) ưu đãi",
+        "sector_code": "XNK",
+        "level": "central",
+        "processing_days": 1,
+        "fees": [],
+        "documents": [_doc("Đơn đề nghị cấp C/O", 1, "Mẫu Phụ lục 01"), _doc("Tờ khai hải quan xuất khẩu")],
+        "legal_basis": ["Nghị định 31/2018/NĐ-CP", "Thông tư 05/2018/TT-BCT"],
+        "results": ["Giấy chứng nhận xuất xứ hàng hóa"],
+        "form": _form("Đơn đề nghị cấp C/O", {"so_to_khai": {"type": "string", "maxLength": 20}}, ["so_to_khai"]),
+        "faq": [],
+    },
+    {
+        "code": "2.001610",
+        "name": "Đăng ký thành lập công ty trách nhiệm hữu hạn một thành viên",
+        "sector_code": "DKKD",
+        "level": "province",
+        "processing_days": 3,
+        "fees": [
+            _fee("Lệ phí đăng ký doanh nghiệp", 50_000),
+            _fee("Lệ phí đăng ký doanh nghiệp", 0, "Đăng ký qua mạng"),
+        ],
+        "documents": [_doc("Giấy đề nghị đăng ký doanh nghiệp", 1, "Phụ lục I-2"), _doc("Điều lệ công ty")],
+        "legal_basis": ["Luật Doanh nghiệp 2020", "Nghị định 168/2025/NĐ-CP"],
+        "results": ["Giấy chứng nhận đăng ký doanh nghiệp"],
+        "form": _form(
+            "Giấy đề nghị đăng ký doanh nghiệp",
+            {
+                "ten_doanh_nghiep": {"type": "string", "maxLength": 200},
+                "von_dieu_le": {"type": "integer", "minimum": 0},
+            },
+            ["ten_doanh_nghiep", "von_dieu_le"],
+        ),
+        "faq": [("Đăng ký qua mạng có mất lệ phí không?", "Được miễn lệ phí khi đăng ký qua mạng.")],
+    },
+    {
+        "code": "1.001193",
+        "name": "Đăng ký khai sinh",
+        "sector_code": "HT",
+        "level": "commune",
+        "processing_days": 1,
+        "fees": [
+            _fee("Lệ phí đăng ký khai sinh", 0, "Đăng ký đúng hạn"),
+            _fee("Lệ phí đăng ký khai sinh quá hạn", 5_000, "Quá hạn 60 ngày"),
+        ],
+        "documents": [_doc("Tờ khai đăng ký khai sinh", 1, "Mẫu TT 04/2020"), _doc("Giấy chứng sinh")],
+        "legal_basis": ["Luật Hộ tịch 2014", "Nghị định 123/2015/NĐ-CP"],
+        "results": ["Giấy khai sinh (bản chính)"],
+        "form": _form(
+            "Tờ khai đăng ký khai sinh",
+            {"ho_ten_tre": {"type": "string", "maxLength": 100}, "ngay_sinh": {"type": "string", "format": "date"}},
+            ["ho_ten_tre", "ngay_sinh"],
+        ),
+        "faq": [("Thời hạn đăng ký khai sinh là bao lâu?", "Trong 60 ngày kể từ ngày sinh con.")],
+    },
+    {
+        "code": "1.004873",
+        "name": "Cấp Giấy xác nhận tình trạng hôn nhân",
+        "sector_code": "HT",
+        "level": "commune",
+        "processing_days": 3,
+        "fees": [_fee("Lệ phí cấp giấy xác nhận tình trạng hôn nhân", 15_000)],
+        "documents": [_doc("Tờ khai cấp Giấy xác nhận tình trạng hôn nhân", 1, "Mẫu TT 04/2020")],
+        "legal_basis": ["Luật Hộ tịch 2014"],
+        "results": ["Giấy xác nhận tình trạng hôn nhân"],
+        "form": _form("Xác nhận tình trạng hôn nhân", {"muc_dich": {"type": "string", "maxLength": 200}}, ["muc_dich"]),
+        "faq": [],
+    },
+    {
+        "code": "2.000488",
+        "name": "Cấp Phiếu lý lịch tư pháp cho công dân Việt Nam",
+        "sector_code": "LLTP",
+        "level": "province",
+        "processing_days": 10,
+        "fees": [
+            _fee("Phí cung cấp thông tin lý lịch tư pháp", 200_000),
+            _fee("Phí cung cấp thông tin lý lịch tư pháp", 100_000, "Sinh viên, người có công"),
+        ],
+        "documents": [_doc("Tờ khai yêu cầu cấp Phiếu lý lịch tư pháp", 1, "Mẫu số 03/2013/TT-LLTP")],
+        "legal_basis": ["Luật Lý lịch tư pháp 2009"],
+        "results": ["Phiếu lý lịch tư pháp số 1 hoặc số 2"],
+        "form": _form(
+            "Tờ khai yêu cầu cấp Phiếu lý lịch tư pháp",
+            {"loai_phieu": {"type": "integer", "enum": [1, 2]}},
+            ["loai_phieu"],
+        ),
+        "faq": [
+            (
+                "Phiếu lý lịch tư pháp số 2 khác số 1 thế nào?",
+                "Phiếu số 2 ghi đầy đủ các án tích, kể cả án tích đã được xóa.",
+            )
+        ],
+    },
+    {
+        "code": "1.009974",
+        "name": "Cấp giấy phép xây dựng đối với công trình nhà ở riêng lẻ",
+        "sector_code": "XD",
+        "level": "commune",
+        "processing_days": 15,
+        "fees": [_fee("Lệ phí cấp giấy phép xây dựng nhà ở riêng lẻ", 75_000)],
+        "documents": [
+            _doc("Đơn đề nghị cấp giấy phép xây dựng", 1, "Mẫu số 01 Phụ lục II"),
+            _doc("Bản vẽ thiết kế", 2),
+        ],
+        "legal_basis": ["Luật Xây dựng 2014, sửa đổi 2020", "Nghị định 175/2024/NĐ-CP"],
+        "results": ["Giấy phép xây dựng"],
+        "form": _form(
+            "Đơn đề nghị cấp giấy phép xây dựng",
+            {"dien_tich_san": {"type": "number", "exclusiveMinimum": 0}, "so_tang": {"type": "integer", "minimum": 1}},
+            ["dien_tich_san", "so_tang"],
+        ),
+        "faq": [],
+    },
+    {
+        "code": "1.005398",
+        "name": "Xác định và nộp nghĩa vụ tài chính về đất đai",
+        "sector_code": "DD",
+        "level": "province",
+        "processing_days": 5,
+        "fees": [],
+        "documents": [_doc("Tờ khai tiền sử dụng đất", 1, "Mẫu 01/TSDĐ"), _doc("Tờ khai lệ phí trước bạ nhà, đất")],
+        "legal_basis": ["Luật Đất đai 2024", "Nghị định 103/2024/NĐ-CP"],
+        "results": ["Thông báo nộp tiền", "Chứng từ nộp ngân sách nhà nước"],
+        "form": _form("Tờ khai nghĩa vụ tài chính về đất đai", {"so_thua": {"type": "string"}}, ["so_thua"]),
+        "faq": [],
+    },
+]
+
+# procedure code -> (agency codes offering it online, online level)
+OFFERS: dict[str, tuple[list[str], str]] = {
+    "1.002804": (["000.00.01.H22", "000.00.01.H29", "000.00.01.H79", "000.00.01.H48", "000.00.05.H46"], "full"),
+    "1.002796": (["000.00.01.H22", "000.00.01.H29", "000.00.01.H79"], "full"),
+    "2.000033": (["000.00.04.H22", "000.00.04.H29", "000.00.04.H92"], "full"),
+    "1.000286": (["000.00.00.G05"], "full"),
+    "1.008417": (["000.00.04.H22", "000.00.04.H48"], "partial"),
+    "2.000196": (["000.00.00.G04"], "full"),
+    "2.001610": (["000.00.03.H22", "000.00.03.H29", "000.00.03.H79"], "full"),
+    "1.001193": (["000.01.01.H22", "000.01.02.H22", "000.01.01.H29", "000.01.02.H29", "000.01.01.H79"], "full"),
+    "1.004873": (["000.01.01.H22", "000.01.01.H29", "000.01.01.H48"], "full"),
+    "2.000488": (["000.00.02.H22", "000.00.02.H29", "000.00.02.H79", "000.00.00.G03"], "full"),
+    "1.009974": (["000.01.01.H22", "000.01.01.H29", "000.01.01.H79"], "partial"),
+    "1.005398": (["000.00.03.H22", "000.00.03.H29"], "partial"),
+}
+
+
+def service_id(procedure_code: str, agency_code: str) -> str:
+    """The fixed id of a seeded online service, so seeding twice changes nothing."""
+    return str(uuid.uuid5(SERVICE_NAMESPACE, f"{procedure_code}@{agency_code}"))
+
+
+def agency_rows() -> list[dict[str, Any]]:
+    rows = [
+        {"code": c, "name": n, "level": "ministry", "parent_code": None, "province_code": None} for c, n in MINISTRIES
+    ]
+    for province, name in PROVINCES.items():
+        top = f"000.00.00.{province}"
+        rows.append(
+            {"code": top, "name": f"UBND {name}", "level": "province", "parent_code": None, "province_code": province}
+        )
+        for number, department in DEPARTMENTS.items():
+            short = name.removeprefix("Tỉnh ").removeprefix("Thành phố ")
+            label = f"{department} {'tỉnh' if name.startswith('Tỉnh') else 'thành phố'} {short}"
+            rows.append(
+                {
+                    "code": f"000.00.{number}.{province}",
+                    "name": label,
+                    "level": "department",
+                    "parent_code": top,
+                    "province_code": province,
+                }
+            )
+    for code, name, province in COMMUNES:
+        rows.append(
+            {
+                "code": code,
+                "name": name,
+                "level": "commune",
+                "parent_code": f"000.00.00.{province}",
+                "province_code": province,
+            }
+        )
+    return rows
+
+
+async def seed_catalogue(uow: UnitOfWork) -> None:
+    session = uow.session
+    await repo.upsert(session, agencies, agency_rows(), ["code"])
+    await repo.upsert(session, sectors, [{"code": c, "name": n} for c, n in SECTORS], ["code"])
+    fields = ("code", "name", "sector_code", "level", "processing_days", "fees", "documents", "legal_basis", "results")
+    await repo.upsert(
+        session,
+        procedures,
+        [{**{f: p[f] for f in fields}, "steps": STEPS, "status": "active"} for p in PROCEDURES],
+        ["code"],
+    )
+    faqs = [
+        {"procedure_code": p["code"], "position": i, "question": q, "answer": a}
+        for p in PROCEDURES
+        for i, (q, a) in enumerate(p["faq"], start=1)
+    ]
+    await repo.upsert(session, procedure_faqs, faqs, ["procedure_code", "position"])
+    services, versions = [], []
+    by_code = {p["code"]: p for p in PROCEDURES}
+    for code, (agency_codes, online_level) in OFFERS.items():
+        procedure = by_code[code]
+        for agency in agency_codes:
+            sid = service_id(code, agency)
+            services.append(
+                {
+                    "id": sid,
+                    "procedure_code": code,
+                    "agency_code": agency,
+                    "status": "published",
+                    "published_version": 1,
+                }
+            )
+            versions.append(
+                {
+                    "service_id": sid,
+                    "version": 1,
+                    "online_level": online_level,
+                    "form_schema": procedure["form"],
+                    "fees": procedure["fees"],
+                    "processing_days": procedure["processing_days"],
+                    "routing_target": f"motcua:{agency}",
+                    "published_at": PUBLISHED_AT,
+                }
+            )
+    # Do not overwrite: an existing service may have published later versions.
+    await repo.upsert(session, online_services, services, ["id"], overwrite=False)
+    await repo.upsert(session, online_service_versions, versions, ["service_id", "version"], overwrite=False)
+    await repo.refresh_procedure_search(session)
+    await repo.refresh_service_search(session)
+
+
+async def seed(db: Database, settings: ServiceSettings) -> None:
+    if settings.environment == Environment.PRODUCTION:
+        raise Forbidden("Development fixtures are refused in production.")
+    async with db.transaction() as uow:
+        await seed_catalogue(uow)
