@@ -21,7 +21,6 @@ from tests.support.identity import identity_settings, seed_identity
 from tests.support.servers import serve
 
 REDIRECT = "http://127.0.0.1:8765/callback"
-CITIZEN = ("001099012345", None)  # login; password comes from the fixtures module
 
 
 @dataclass
