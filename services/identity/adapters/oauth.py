@@ -58,15 +58,24 @@ clients = Table(
     Column("disabled_at", DateTime(timezone=True)),
 )
 
+
+def sign_in_columns() -> list[Column]:
+    """Who signed in and how, carried from the browser session to the code to the refresh
+    token family: every token issued later says the same ``acr``, ``amr`` and ``auth_time``."""
+    return [
+        Column("acr", Text, nullable=False),
+        Column("amr", ARRAY(Text), nullable=False),
+        Column("auth_time", DateTime(timezone=True), nullable=False),
+        Column("agencies", ARRAY(Text), nullable=False, server_default="{}"),
+    ]
+
+
 browser_sessions = Table(
     "browser_sessions",
     metadata,
     Column("id_hash", Text, primary_key=True),
     Column("account_id", Text, nullable=False, index=True),
-    Column("acr", Text, nullable=False),
-    Column("amr", ARRAY(Text), nullable=False),
-    Column("auth_time", DateTime(timezone=True), nullable=False),
-    Column("agencies", ARRAY(Text), nullable=False, server_default="{}"),
+    *sign_in_columns(),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
@@ -82,10 +91,7 @@ authorization_codes = Table(
     Column("scope", Text, nullable=False),
     Column("nonce", Text),
     Column("code_challenge", Text),
-    Column("acr", Text, nullable=False),
-    Column("amr", ARRAY(Text), nullable=False),
-    Column("auth_time", DateTime(timezone=True), nullable=False),
-    Column("agencies", ARRAY(Text), nullable=False, server_default="{}"),
+    *sign_in_columns(),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("consumed_at", DateTime(timezone=True)),
@@ -99,10 +105,7 @@ refresh_tokens = Table(
     Column("client_id", Text, nullable=False),
     Column("account_id", Text, nullable=False),
     Column("scope", Text, nullable=False),
-    Column("acr", Text, nullable=False),
-    Column("amr", ARRAY(Text), nullable=False),
-    Column("auth_time", DateTime(timezone=True), nullable=False),
-    Column("agencies", ARRAY(Text), nullable=False, server_default="{}"),
+    *sign_in_columns(),
     Column("code_hash", Text),  # the authorization code the family started from
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),

@@ -243,21 +243,22 @@ async def refresh(
 
 
 async def revoke_family(uow: UnitOfWork, family_id: str, now: datetime) -> None:
-    await uow.session.execute(
-        update(refresh_tokens)
-        .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    await _deny_access_tokens(uow, issued_access_tokens.c.family_id == family_id)
+    await _revoke_issued(uow, "family_id", family_id, now)
 
 
 async def revoke_issued_from_code(uow: UnitOfWork, code_hash: str, now: datetime) -> None:
+    await _revoke_issued(uow, "code_hash", code_hash, now)
+
+
+async def _revoke_issued(uow: UnitOfWork, column: str, value: str, now: datetime) -> None:
+    """Revoke the refresh tokens and access tokens whose ``column`` (a family or the code they
+    came from; both tables record both) is ``value``."""
     await uow.session.execute(
         update(refresh_tokens)
-        .where(refresh_tokens.c.code_hash == code_hash, refresh_tokens.c.revoked_at.is_(None))
+        .where(refresh_tokens.c[column] == value, refresh_tokens.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    await _deny_access_tokens(uow, issued_access_tokens.c.code_hash == code_hash)
+    await _deny_access_tokens(uow, issued_access_tokens.c[column] == value)
 
 
 async def _deny_access_tokens(uow: UnitOfWork, condition: Any) -> None:
