@@ -5,6 +5,12 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from contracts.envelope import CloudEvent
+from contracts.events.catalogue import (
+    OnlineServicePublished,
+    OnlineServiceRetired,
+    ProcedurePublished,
+    ProcedureRetired,
+)
 from contracts.events.identity_accounts import AccountLocked, AccountRegistered, AccountUnlocked, AccountVerified
 from contracts.events.identity_oidc import ClientCreated, ClientDisabled, SigningKeyRotated
 from contracts.events.platform import DeadLetterRecorded
@@ -18,6 +24,10 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
     "identity.client.created.v1": ClientCreated,
     "identity.client.disabled.v1": ClientDisabled,
     "identity.signingkey.rotated.v1": SigningKeyRotated,
+    "catalogue.procedure.published.v1": ProcedurePublished,
+    "catalogue.procedure.retired.v1": ProcedureRetired,
+    "catalogue.online_service.published.v1": OnlineServicePublished,
+    "catalogue.online_service.retired.v1": OnlineServiceRetired,
 }
 
 #: Models exported besides the event types (file name -> model).

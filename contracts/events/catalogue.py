@@ -1,0 +1,121 @@
+"""Events of the procedure catalogue, published on ``catalogue.events``.
+
+They carry the whole definition a consumer needs (the dossier service keeps its own read
+model from them and never calls the catalogue back). Key: the procedure code for procedure
+events, the online service id for online-service events, so one aggregate's events keep
+their order on one partition.
+
+Every event carries ``revision``: a counter of the aggregate that grows with each change. A
+consumer applies an event only when its revision is higher than the one it holds, which makes
+duplicates and out-of-order deliveries (after a replay, say) harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Code = Field(min_length=1, max_length=40)
+
+
+class Fee(BaseModel):
+    """One fee or charge (phí, lệ phí); ``condition`` says when it applies (None: always)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=500)
+    amount: int = Field(ge=0, description="VND")
+    currency: Literal["VND"] = "VND"
+    condition: str | None = Field(default=None, max_length=500)
+
+
+class DocumentComponent(BaseModel):
+    """A document the applicant files (thành phần hồ sơ)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=40, description="unique within the procedure, e.g. TP01")
+    name: str = Field(min_length=1, max_length=500)
+    copies: int = Field(ge=0, le=100)
+    required: bool = True
+    template: str | None = Field(default=None, max_length=500, description="the form template (mẫu đơn, tờ khai)")
+
+
+class ProcedureDefinition(BaseModel):
+    """An administrative procedure (thủ tục hành chính) as the catalogue holds it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Code
+    name: str = Field(min_length=1, max_length=500)
+    sector_code: str = Code
+    sector_name: str = Field(min_length=1, max_length=500)
+    level: Literal["central", "province", "commune"]
+    steps: list[str]
+    documents: list[DocumentComponent]
+    processing_days: int = Field(ge=0)
+    fees: list[Fee]
+    legal_basis: list[str]
+    results: list[str]
+
+
+class ProcedurePublished(BaseModel):
+    """A procedure is active with this definition (first time or changed)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    revision: int = Field(ge=1)
+    procedure: ProcedureDefinition
+    published_at: datetime
+
+
+class ProcedureRetired(BaseModel):
+    """A procedure is no longer carried out; its online services are retired with it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    revision: int = Field(ge=1)
+    code: str = Code
+    retired_at: datetime
+
+
+class Agency(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Code
+    name: str = Field(min_length=1, max_length=500)
+    province_code: str | None = Field(default=None, max_length=10)
+
+
+class OnlineServicePublished(BaseModel):
+    """Version ``version`` of an online service is the one citizens now file under. Earlier
+    versions stay valid for the dossiers filed under them. The procedure is included as it
+    stood when this version was published."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    revision: int = Field(ge=1)
+    service_id: str = Field(min_length=1, max_length=64)
+    version: int = Field(ge=1)
+    procedure: ProcedureDefinition
+    agency: Agency
+    online_level: Literal["full", "partial"]
+    form_schema: dict
+    fees: list[Fee]
+    processing_days: int = Field(ge=0)
+    routing_target: str = Field(min_length=1, max_length=200, description="the agency system dossiers go to")
+    published_at: datetime
+
+
+class OnlineServiceRetired(BaseModel):
+    """The online service takes no new dossiers; dossiers already filed continue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    revision: int = Field(ge=1)
+    service_id: str = Field(min_length=1, max_length=64)
+    last_version: int | None = Field(default=None, ge=1)
+    retired_at: datetime
