@@ -26,7 +26,7 @@ from ..domain.model import (
     OnlineLevel,
     SearchFilters,
 )
-from ..service import catalogue
+from ..service import catalogue, search
 
 
 def refuse_repeated_parameters(request: Request) -> None:
@@ -97,7 +97,7 @@ def _filters(query: PageQuery) -> SearchFilters:
 
 @router.get("/services", summary="Search published online services")
 async def search_services(request: Request, query: Annotated[ServiceQuery, Query()], uow: UnitOfWorkDep) -> Response:
-    page = await catalogue.search_services(uow, _filters(query), query.cursor, query.limit)
+    page = await search.search_services(uow, _filters(query), query.cursor, query.limit)
     return cached(request, {"items": page.items, "next_cursor": page.next_cursor, "limit": query.limit})
 
 
@@ -123,7 +123,7 @@ async def get_service_version(
 async def search_procedures(
     request: Request, query: Annotated[ProcedureQuery, Query()], uow: UnitOfWorkDep
 ) -> Response:
-    page = await catalogue.search_procedures(uow, _filters(query), query.cursor, query.limit)
+    page = await search.search_procedures(uow, _filters(query), query.cursor, query.limit)
     return cached(request, {"items": page.items, "next_cursor": page.next_cursor, "limit": query.limit})
 
 

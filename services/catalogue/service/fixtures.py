@@ -18,6 +18,7 @@ from services.kit.errors import Forbidden
 from services.kit.settings import Environment, ServiceSettings
 
 from ..adapters import repository as repo
+from ..adapters import search
 from ..adapters.tables import agencies, online_service_versions, online_services, procedure_faqs, procedures, sectors
 
 SERVICE_NAMESPACE = uuid.UUID("6f1c2b1e-4a57-4d0e-9d3c-6b8f0f2a7c11")
@@ -434,8 +435,8 @@ async def seed_catalogue(uow: UnitOfWork) -> None:
     # Do not overwrite: an existing service may have published later versions.
     await repo.upsert(session, online_services, services, ["id"], overwrite=False)
     await repo.upsert(session, online_service_versions, versions, ["service_id", "version"], overwrite=False)
-    await repo.refresh_procedure_search(session)
-    await repo.refresh_service_search(session)
+    await search.refresh_procedure_search(session)
+    await search.refresh_service_search(session)
 
 
 async def seed(db: Database, settings: ServiceSettings) -> None:
