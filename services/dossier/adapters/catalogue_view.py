@@ -1,0 +1,189 @@
+"""Reads and writes of the catalogue read model (``catalogue_*`` tables).
+
+Writes are conditional upserts (``INSERT … ON CONFLICT DO UPDATE … WHERE stored.revision <
+excluded.revision``): the use case decides with the domain rules on rows it has locked, and the
+statement enforces the same rule again, so even two writers of one aggregate (which the Kafka
+key rules out) could not let an older revision overwrite a newer one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..domain.catalogue_view import (
+    KnownProcedure,
+    OfferedVersion,
+    ProcedureState,
+    ProcedureStatus,
+    ServiceState,
+    ServiceStatus,
+)
+from .tables import catalogue_procedures, catalogue_service_versions, catalogue_services
+
+# --- online services ------------------------------------------------------------------------
+
+
+async def lock_service(session: AsyncSession, service_id: str) -> ServiceState | None:
+    """The service's current state, its row locked until the transaction ends (None: unknown)."""
+    query = (
+        select(catalogue_services.c.revision, catalogue_services.c.status, catalogue_services.c.current_version)
+        .where(catalogue_services.c.service_id == service_id)
+        .with_for_update()
+    )
+    row = (await session.execute(query)).first()
+    return ServiceState(row.revision, ServiceStatus(row.status), row.current_version) if row else None
+
+
+async def lock_version_revision(session: AsyncSession, service_id: str, version: int) -> int | None:
+    """The revision that stored this version's definition (None: never seen), row locked."""
+    query = (
+        select(catalogue_service_versions.c.revision)
+        .where(catalogue_service_versions.c.service_id == service_id, catalogue_service_versions.c.version == version)
+        .with_for_update()
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def save_published_service(
+    session: AsyncSession, service_id: str, state: ServiceState, current: dict[str, Any], changed_at: datetime
+) -> bool:
+    """Make ``state`` (published, with ``current``: procedure_code, agency_code, province_code,
+    online_level, routing_target of its version) the service's state unless a revision as high
+    is stored. True when written."""
+    values = {
+        "service_id": service_id,
+        "revision": state.revision,
+        "status": state.status.value,
+        "current_version": state.current_version,
+        **current,
+        "changed_at": changed_at,
+    }
+    return await _upsert_newer(session, catalogue_services, ["service_id"], values)
+
+
+async def save_retired_service(
+    session: AsyncSession, service_id: str, state: ServiceState, changed_at: datetime
+) -> bool:
+    """Retire the service at ``state.revision`` unless a revision as high is stored; what
+    describes its current version stays. True when written."""
+    values = {
+        "service_id": service_id,
+        "revision": state.revision,
+        "status": state.status.value,
+        "current_version": state.current_version,
+        "changed_at": changed_at,
+    }
+    return await _upsert_newer(
+        session, catalogue_services, ["service_id"], values, update=["revision", "status", "changed_at"]
+    )
+
+
+async def save_version(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Store one version's definition unless it was stored from a revision as high. True when written."""
+    return await _upsert_newer(session, catalogue_service_versions, ["service_id", "version"], values)
+
+
+async def offered_version(session: AsyncSession, service_id: str, version: int | None) -> OfferedVersion | None:
+    """A stored version of a service with the service's current state; its current version
+    when ``version`` is None."""
+    s, v = catalogue_services.c, catalogue_service_versions.c
+    number = s.current_version if version is None else version
+    query = (
+        select(
+            s.status,
+            s.current_version,
+            v.service_id,
+            v.version,
+            v.online_level,
+            v.procedure,
+            v.agency,
+            v.form_schema,
+            v.fees,
+            v.documents,
+            v.processing_days,
+            v.routing_target,
+            v.published_at,
+        )
+        .select_from(catalogue_services.join(catalogue_service_versions, v.service_id == s.service_id))
+        .where(s.service_id == service_id, v.version == number)
+    )
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    fields = dict(row._mapping)
+    return OfferedVersion(service_status=ServiceStatus(fields.pop("status")), **fields)
+
+
+async def service_state(session: AsyncSession, service_id: str) -> ServiceState | None:
+    query = select(
+        catalogue_services.c.revision, catalogue_services.c.status, catalogue_services.c.current_version
+    ).where(catalogue_services.c.service_id == service_id)
+    row = (await session.execute(query)).first()
+    return ServiceState(row.revision, ServiceStatus(row.status), row.current_version) if row else None
+
+
+# --- procedures -----------------------------------------------------------------------------
+
+
+async def lock_procedure(session: AsyncSession, code: str) -> ProcedureState | None:
+    query = (
+        select(catalogue_procedures.c.revision, catalogue_procedures.c.status)
+        .where(catalogue_procedures.c.code == code)
+        .with_for_update()
+    )
+    row = (await session.execute(query)).first()
+    return ProcedureState(row.revision, ProcedureStatus(row.status)) if row else None
+
+
+async def save_procedure(
+    session: AsyncSession,
+    code: str,
+    state: ProcedureState,
+    changed_at: datetime,
+    definition: dict[str, Any] | None = None,
+) -> bool:
+    """Write the procedure's state unless a revision as high is stored; ``definition`` (None
+    for a retirement) replaces the stored one only when given. True when written."""
+    values: dict[str, Any] = {"code": code, "revision": state.revision, "status": state.status.value}
+    values["changed_at"] = changed_at
+    update = ["revision", "status", "changed_at"]
+    if definition is not None:
+        values |= {"name": definition["name"], "definition": definition}
+        update += ["name", "definition"]
+    return await _upsert_newer(session, catalogue_procedures, ["code"], values, update=update)
+
+
+async def procedure(session: AsyncSession, code: str) -> KnownProcedure | None:
+    p = catalogue_procedures.c
+    query = select(p.code, p.revision, p.status, p.name, p.definition, p.changed_at).where(p.code == code)
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    fields = dict(row._mapping)
+    return KnownProcedure(**{**fields, "status": ProcedureStatus(fields["status"])})
+
+
+# --- shared ---------------------------------------------------------------------------------
+
+
+async def _upsert_newer(
+    session: AsyncSession, table: Any, keys: list[str], values: dict[str, Any], update: list[str] | None = None
+) -> bool:
+    """Insert ``values``, or update the stored row (``update`` columns, default all but the keys)
+    only where its revision is lower than ``values["revision"]``."""
+    statement = insert(table).values(**values)
+    columns = update if update is not None else [c for c in values if c not in keys]
+    changes: dict[str, Any] = {c: statement.excluded[c] for c in columns}
+    if "updated_at" in table.c:
+        changes["updated_at"] = func.now()
+    if "stored_at" in table.c:
+        changes["stored_at"] = func.now()
+    statement = statement.on_conflict_do_update(
+        index_elements=keys, set_=changes, where=table.c.revision < statement.excluded.revision
+    ).returning(table.c.revision)
+    return (await session.execute(statement)).first() is not None

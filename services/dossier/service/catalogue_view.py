@@ -1,0 +1,182 @@
+"""Use cases of the dossier service's read model of the catalogue: applying the catalogue's
+events (``catalogue.events``) and the reads dossier intake needs. The dossier service never
+calls the catalogue; this model is all it knows of it.
+
+Applying follows ``domain.catalogue_view``: current state follows the highest revision, every
+published version is kept, aggregates do not touch each other. Event data is checked against
+its contract first, so invalid data raises :class:`InvalidCatalogueEvent` before anything is
+written. Each use case takes the unit of work and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from contracts.events.catalogue import (
+    OnlineServicePublished,
+    OnlineServiceRetired,
+    ProcedurePublished,
+    ProcedureRetired,
+)
+from services.kit.db import UnitOfWork
+from services.kit.logging import get_logger
+
+from ..adapters import catalogue_view as view
+from ..domain.catalogue_view import (
+    InvalidCatalogueEvent,
+    KnownProcedure,
+    OfferedVersion,
+    ServiceNotOffered,
+    UnknownProcedure,
+    UnknownService,
+    procedure_published,
+    procedure_retired,
+    service_published,
+    service_retired,
+)
+
+log = get_logger(__name__)
+
+PROCEDURE_PUBLISHED = "catalogue.procedure.published.v1"
+PROCEDURE_RETIRED = "catalogue.procedure.retired.v1"
+SERVICE_PUBLISHED = "catalogue.online_service.published.v1"
+SERVICE_RETIRED = "catalogue.online_service.retired.v1"
+
+Contract = TypeVar("Contract", bound=BaseModel)
+
+
+def parse(contract: type[Contract], data: Mapping[str, Any]) -> Contract:
+    """The event data as its contract model; :class:`InvalidCatalogueEvent` when it does not fit."""
+    try:
+        return contract.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidCatalogueEvent(f"{contract.__name__}: {exc}") from exc
+
+
+# --- applying events ------------------------------------------------------------------------
+
+
+async def apply_service_published(uow: UnitOfWork, data: Mapping[str, Any]) -> bool:
+    """A version of an online service is published. Stores the version's definition unless it
+    holds one from a revision as high, and makes it the current version if the event is newer
+    than the service's state. True when the current state changed."""
+    event = parse(OnlineServicePublished, data)
+    session = uow.session
+    stored = await view.lock_service(session, event.service_id)
+    stored_version = await view.lock_version_revision(session, event.service_id, event.version)
+    outcome = service_published(stored, stored_version, revision=event.revision, version=event.version)
+    changed = False
+    if outcome.state is not None:
+        current = {
+            "procedure_code": event.procedure.code,
+            "agency_code": event.agency.code,
+            "province_code": event.agency.province_code,
+            "online_level": event.online_level,
+            "routing_target": event.routing_target,
+        }
+        changed = await view.save_published_service(
+            session, event.service_id, outcome.state, current, event.published_at
+        )
+    if outcome.store_version:
+        procedure = event.procedure.model_dump(mode="json")
+        await view.save_version(
+            session,
+            {
+                "service_id": event.service_id,
+                "version": event.version,
+                "revision": event.revision,
+                "procedure_code": event.procedure.code,
+                "agency_code": event.agency.code,
+                "online_level": event.online_level,
+                "procedure": procedure,
+                "agency": event.agency.model_dump(mode="json"),
+                "form_schema": event.form_schema,
+                "fees": [fee.model_dump(mode="json") for fee in event.fees],
+                "documents": procedure["documents"],
+                "processing_days": event.processing_days,
+                "routing_target": event.routing_target,
+                "published_at": event.published_at,
+            },
+        )
+    if not changed:
+        log.info(
+            "stale online service publication",
+            service_id=event.service_id,
+            revision=event.revision,
+            version=event.version,
+            version_stored=outcome.store_version,
+        )
+    return changed
+
+
+async def apply_service_retired(uow: UnitOfWork, data: Mapping[str, Any]) -> bool:
+    """An online service takes no new dossiers, unless the event is older than its state.
+    True when the current state changed."""
+    event = parse(OnlineServiceRetired, data)
+    stored = await view.lock_service(uow.session, event.service_id)
+    state = service_retired(stored, revision=event.revision)
+    if state is None:
+        log.info("stale online service retirement", service_id=event.service_id, revision=event.revision)
+        return False
+    return await view.save_retired_service(uow.session, event.service_id, state, event.retired_at)
+
+
+async def apply_procedure_published(uow: UnitOfWork, data: Mapping[str, Any]) -> bool:
+    """A procedure is active with this definition, unless the event is older than its state."""
+    event = parse(ProcedurePublished, data)
+    code = event.procedure.code
+    state = procedure_published(await view.lock_procedure(uow.session, code), revision=event.revision)
+    if state is None:
+        log.info("stale procedure publication", procedure_code=code, revision=event.revision)
+        return False
+    definition = event.procedure.model_dump(mode="json")
+    return await view.save_procedure(uow.session, code, state, event.published_at, definition)
+
+
+async def apply_procedure_retired(uow: UnitOfWork, data: Mapping[str, Any]) -> bool:
+    """A procedure is retired (its last definition is kept), unless the event is older than its
+    state. Its online services are retired by their own events, not here."""
+    event = parse(ProcedureRetired, data)
+    state = procedure_retired(await view.lock_procedure(uow.session, event.code), revision=event.revision)
+    if state is None:
+        log.info("stale procedure retirement", procedure_code=event.code, revision=event.revision)
+        return False
+    return await view.save_procedure(uow.session, event.code, state, event.retired_at)
+
+
+# --- reads for dossier intake ---------------------------------------------------------------
+
+
+async def offered_service(uow: UnitOfWork, service_id: str) -> OfferedVersion:
+    """The online service a citizen can file for now, as its current version defines it.
+    :class:`UnknownService` (404) when never published here, :class:`ServiceNotOffered` (409)
+    when retired."""
+    state = await view.service_state(uow.session, service_id)
+    if state is None:
+        raise UnknownService(f"No online service {service_id}.")
+    if not state.accepts_dossiers:
+        raise ServiceNotOffered(f"Online service {service_id} takes no new dossiers.")
+    offered = await view.offered_version(uow.session, service_id, None)
+    if offered is None:  # the current version is stored in the same transaction as the state
+        raise UnknownService(f"No online service {service_id}.")
+    return offered
+
+
+async def service_version(uow: UnitOfWork, service_id: str, version: int) -> OfferedVersion:
+    """Version ``version`` of an online service, whatever the service's status now (a dossier
+    filed under it is read against it). :class:`UnknownService` (404) when not stored."""
+    found = await view.offered_version(uow.session, service_id, version)
+    if found is None:
+        raise UnknownService(f"No version {version} of online service {service_id}.")
+    return found
+
+
+async def known_procedure(uow: UnitOfWork, code: str) -> KnownProcedure:
+    """A procedure as this read model holds it. :class:`UnknownProcedure` (404) when never seen."""
+    found = await view.procedure(uow.session, code)
+    if found is None:
+        raise UnknownProcedure(f"No procedure {code}.")
+    return found
