@@ -7,6 +7,9 @@ from fastapi import FastAPI
 from services.kit.app import ConsumerSpec, ServiceSpec, build_app
 
 from .adapters.tables import metadata
+from .api.commands import COMMANDS
+from .api.editor import router as editor_router
+from .api.import_command import IMPORT_COMMANDS
 from .api.routes import router
 from .consumers import HANDLERS
 from .service.fixtures import seed
@@ -17,10 +20,11 @@ SERVICE = ServiceSpec(
     title="Procedure catalogue",
     settings_cls=CatalogueSettings,
     migrations=Path(__file__).parent / "migrations",
-    routers=[router],
+    routers=[router, editor_router],
     consumers=[ConsumerSpec(name="events", topics=["sync.events"], handlers=HANDLERS)],
     metadata=metadata,
     seed=seed,
+    commands=[*COMMANDS, *IMPORT_COMMANDS],
 )
 
 

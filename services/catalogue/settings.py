@@ -14,3 +14,5 @@ class CatalogueSettings(ServiceSettings):
     service_name: ClassVar[str] = "catalogue"
 
     port: int = Field(default=8002, ge=0, le=65535)
+    # Bulk imports are the largest bodies the catalogue takes (at most 2,000 rows each).
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)

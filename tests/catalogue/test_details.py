@@ -7,7 +7,9 @@ import uuid
 import httpx
 import pytest
 
-from services.catalogue.service.catalogue import publish_new_version
+from services.catalogue.domain.definitions import ServiceDraftChanges
+from services.catalogue.service import editor
+from services.catalogue.service.fixtures import FIXTURES_EDITOR
 from services.catalogue.service.fixtures import service_id
 from services.kit.db import Database
 
@@ -32,10 +34,10 @@ async def test_old_versions_stay_readable_after_a_new_one_is_published(
     api: httpx.AsyncClient, catalogue_db: Database
 ) -> None:
     async with catalogue_db.transaction() as uow:
-        number = await publish_new_version(
-            uow, RENEWAL_H22, {"fees": [{"name": "Lệ phí", "amount": 120_000, "currency": "VND", "condition": None}]}
-        )
-    assert number == 2
+        fees = [{"code": "LP01", "name": "Lệ phí", "amount": 120_000, "currency": "VND", "condition": None}]
+        await editor.edit_draft(uow, FIXTURES_EDITOR, RENEWAL_H22, ServiceDraftChanges.model_validate({"fees": fees}))
+        published = await editor.publish(uow, FIXTURES_EDITOR, RENEWAL_H22)
+    assert published["version"] == 2
     current = (await api.get(f"/services/{RENEWAL_H22}")).json()
     first = (await api.get(f"/services/{RENEWAL_H22}/versions/1")).json()
     second = (await api.get(f"/services/{RENEWAL_H22}/versions/2")).json()
@@ -57,7 +59,13 @@ async def test_a_procedure_shows_its_faq_documents_and_offering_agencies(api: ht
     assert body["faq"] == [
         {"question": "Thời hạn đăng ký khai sinh là bao lâu?", "answer": "Trong 60 ngày kể từ ngày sinh con."}
     ]
-    assert body["documents"][1] == {"name": "Giấy chứng sinh", "copies": 1, "template": None}
+    assert body["documents"][1] == {
+        "code": "TP02",
+        "name": "Giấy chứng sinh",
+        "copies": 1,
+        "required": True,
+        "template": None,
+    }
     assert [fee["amount"] for fee in body["fees"]] == [0, 5_000]
     assert len(body["online_services"]) == 5
     assert body["online_services"][0]["agency_code"] == "000.01.01.H22"
@@ -108,7 +116,8 @@ async def test_answers_carry_an_etag_and_a_matching_one_answers_304(api: httpx.A
 async def test_a_new_version_changes_the_etag(api: httpx.AsyncClient, catalogue_db: Database) -> None:
     before = (await api.get(f"/services/{RENEWAL_H22}")).headers["etag"]
     async with catalogue_db.transaction() as uow:
-        await publish_new_version(uow, RENEWAL_H22, {"processing_days": 3})
+        await editor.edit_draft(uow, FIXTURES_EDITOR, RENEWAL_H22, ServiceDraftChanges(processing_days=3))
+        await editor.publish(uow, FIXTURES_EDITOR, RENEWAL_H22)
     answer = await api.get(f"/services/{RENEWAL_H22}", headers={"If-None-Match": before})
     assert answer.status_code == 200 and answer.json()["processing_days"] == 3
 

@@ -6,8 +6,9 @@ import pytest
 from sqlalchemy import func, select
 
 from services.catalogue.adapters.tables import agencies, online_service_versions, online_services, service_search
-from services.catalogue.service.catalogue import publish_new_version
-from services.catalogue.service.fixtures import seed, service_id
+from services.catalogue.domain.definitions import ServiceDraftChanges
+from services.catalogue.service import editor
+from services.catalogue.service.fixtures import FIXTURES_EDITOR, OFFERS, seed, service_id
 from services.kit.db import Database
 from services.kit.errors import Forbidden
 from services.kit.settings import Environment
@@ -30,10 +31,12 @@ async def test_seeding_twice_changes_nothing_and_keeps_later_versions(catalogue_
     settings = catalogue_settings("postgresql://unused/x", infra.bootstrap)
     sid = service_id("1.001193", "000.01.01.H29")
     async with catalogue_db.transaction() as uow:
-        await publish_new_version(uow, sid, {"processing_days": 2})
+        await editor.edit_draft(uow, FIXTURES_EDITOR, sid, ServiceDraftChanges(processing_days=2))
+        await editor.publish(uow, FIXTURES_EDITOR, sid)
     before = await counts(catalogue_db)
     await seed(catalogue_db, settings)
-    assert await counts(catalogue_db) == before == (35, 36, 35)
+    services = sum(len(agencies) for agencies, _ in OFFERS.values())
+    assert await counts(catalogue_db) == before == (services, services + 1, services)
     async with catalogue_db.transaction() as uow:
         assert (
             await uow.session.scalar(select(online_services.c.published_version).where(online_services.c.id == sid))

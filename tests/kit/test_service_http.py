@@ -3,7 +3,6 @@ bearer verification, scopes, problem details, limits, unit of work, health."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,50 +10,21 @@ from typing import Annotated
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import APIRouter, FastAPI
-from jose import jwk
+from fastapi import APIRouter
 from pydantic import Field
 from sqlalchemy import func, select
 
 from services.kit.app import ServiceSpec, UnitOfWorkDep, build_app
 from services.kit.auth import Principal, require_scopes
 from services.kit.errors import NotFound
-from services.kit.jose import sign
 from services.kit.schemas import StrictModel
 from services.kit.tables import outbox
 from tests.conftest import fresh_database, make_settings
 from tests.support.servers import serve
+from tests.support.tokens import ISSUER, Keys, bearer, jwks_server, rsa_jwk
+from tests.support.tokens import token as issue
 
 pytestmark = pytest.mark.integration
-
-ISSUER = "http://issuer.test"
-
-
-def rsa_jwk(kid: str) -> dict:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    private = jwk.construct(pem.decode(), algorithm="RS256").to_dict()
-    return {**private, "kid": kid, "alg": "RS256", "use": "sig"}
-
-
-def public(jwk_: dict) -> dict:
-    return {k: jwk_[k] for k in ("kty", "n", "e", "kid", "alg", "use")}
-
-
-class Keys:
-    """A real JWKS endpoint whose published keys a test can change."""
-
-    def __init__(self) -> None:
-        self.published: list[dict] = []
-        self.fetches = 0
-        self.app = FastAPI()
-
-        @self.app.get("/jwks")
-        async def jwks() -> dict:
-            self.fetches += 1
-            return {"keys": [public(k) for k in self.published]}
 
 
 class ThingCreate(StrictModel):
@@ -84,10 +54,8 @@ async def create_thing(
 
 @pytest.fixture(scope="module")
 def keys() -> Iterator[tuple[Keys, str]]:
-    holder = Keys()
-    holder.published.append(rsa_jwk("k1"))
-    with serve(holder.app) as url:
-        yield holder, url
+    with jwks_server() as (holder, jwks_url):
+        yield holder, jwks_url.removesuffix("/jwks")
 
 
 @pytest.fixture(scope="module")
@@ -112,15 +80,8 @@ def service(infra, keys) -> Iterator[tuple[str, str]]:  # type: ignore[no-untype
         yield url, db_url
 
 
-def token(
-    key: dict, *, scope: str = "things:read", aud: str = "things", iss: str = ISSUER, exp: int = 300, **extra
-) -> str:
-    now = int(time.time())
-    return sign({"iss": iss, "aud": aud, "sub": "acct-1", "scope": scope, "iat": now, "exp": now + exp, **extra}, key)
-
-
-def bearer(t: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {t}"}
+def token(key: dict, *, scope: str = "things:read", aud: str = "things", **extra) -> str:  # type: ignore[no-untyped-def]
+    return issue(key, scope=scope, aud=aud, **extra)
 
 
 async def outbox_count(db_url: str) -> int:

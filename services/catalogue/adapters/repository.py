@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .tables import (
     agencies,
+    catalogue_audit,
     online_service_versions,
     online_services,
     procedure_faqs,
@@ -96,17 +97,6 @@ async def latest_version(session: AsyncSession, service_id: str) -> dict[str, An
     return dict(row._mapping) if row else None
 
 
-async def insert_published_version(session: AsyncSession, service_id: str, values: dict[str, Any]) -> None:
-    await session.execute(
-        insert(online_service_versions).values(service_id=service_id, published_at=func.now(), **values)
-    )
-    await session.execute(
-        update(online_services)
-        .where(online_services.c.id == service_id)
-        .values(status="published", published_version=values["version"], updated_at=func.now())
-    )
-
-
 async def procedure_rows(session: AsyncSession, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
     query = (
         select(procedures, sectors.c.name.label("sector_name"))
@@ -164,3 +154,120 @@ async def upsert(
     else:
         statement = statement.on_conflict_do_nothing(index_elements=list(keys))
     await session.execute(statement)
+
+
+# --- editing --------------------------------------------------------------------------------
+
+
+async def lock_procedure(session: AsyncSession, code: str) -> dict[str, Any] | None:
+    """The procedure row, locked until the transaction ends (with its sector's name)."""
+    query = (
+        select(procedures, sectors.c.name.label("sector_name"))
+        .select_from(procedures.join(sectors, sectors.c.code == procedures.c.sector_code))
+        .where(procedures.c.code == code)
+        .with_for_update(of=procedures)
+    )
+    row = (await session.execute(query)).first()
+    return dict(row._mapping) if row else None
+
+
+async def ensure_sector(session: AsyncSession, code: str, name: str) -> None:
+    """Create the sector when it is new; an existing sector keeps its name."""
+    await upsert(session, sectors, [{"code": code, "name": name}], ["code"], overwrite=False)
+
+
+async def sector_exists(session: AsyncSession, code: str) -> bool:
+    return (await session.scalar(select(sectors.c.code).where(sectors.c.code == code))) is not None
+
+
+async def agency_row(session: AsyncSession, code: str) -> dict[str, Any] | None:
+    row = (await session.execute(select(agencies).where(agencies.c.code == code))).first()
+    return dict(row._mapping) if row else None
+
+
+async def write_agency(session: AsyncSession, values: dict[str, Any]) -> None:
+    await upsert(session, agencies, [{**values, "updated_at": func.now()}], ["code"])
+
+
+async def replace_faqs(session: AsyncSession, code: str, entries: Sequence[dict[str, str]]) -> None:
+    await session.execute(delete(procedure_faqs).where(procedure_faqs.c.procedure_code == code))
+    if entries:
+        rows = [{"procedure_code": code, "position": i, **e} for i, e in enumerate(entries, start=1)]
+        await session.execute(insert(procedure_faqs).values(rows))
+
+
+async def write_procedure(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Insert or overwrite the procedure row ``values`` (which carries its new revision)."""
+    await upsert(session, procedures, [{**values, "updated_at": func.now()}], ["code"])
+
+
+async def lock_service(session: AsyncSession, service_id: str) -> dict[str, Any] | None:
+    row = (
+        await session.execute(select(online_services).where(online_services.c.id == service_id).with_for_update())
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+async def insert_service(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert(online_services).values(**values))
+
+
+async def draft_of(session: AsyncSession, service_id: str) -> dict[str, Any] | None:
+    """The unpublished version being edited, if there is one."""
+    query = select(online_service_versions).where(
+        online_service_versions.c.service_id == service_id, online_service_versions.c.published_at.is_(None)
+    )
+    row = (await session.execute(query)).first()
+    return dict(row._mapping) if row else None
+
+
+async def insert_version(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert(online_service_versions).values(**values))
+
+
+async def update_draft(session: AsyncSession, service_id: str, version: int, values: dict[str, Any]) -> None:
+    await session.execute(
+        update(online_service_versions)
+        .where(online_service_versions.c.service_id == service_id, online_service_versions.c.version == version)
+        .values(**values)
+    )
+
+
+async def publish_version(session: AsyncSession, service_id: str, version: int, revision: int) -> None:
+    """The draft ``version`` becomes the current one; returns nothing, the caller holds the lock."""
+    await session.execute(
+        update(online_service_versions)
+        .where(online_service_versions.c.service_id == service_id, online_service_versions.c.version == version)
+        .values(published_at=func.now())
+    )
+    await set_service_state(session, service_id, status="published", revision=revision, published_version=version)
+
+
+async def set_service_state(session: AsyncSession, service_id: str, **values: Any) -> None:
+    await session.execute(
+        update(online_services).where(online_services.c.id == service_id).values(**values, updated_at=func.now())
+    )
+
+
+async def published_services_of(session: AsyncSession, procedure_code: str) -> list[str]:
+    query = (
+        select(online_services.c.id)
+        .where(online_services.c.procedure_code == procedure_code, online_services.c.status == "published")
+        .order_by(online_services.c.id)
+    )
+    return [str(i) for i in await session.scalars(query)]
+
+
+async def record_audit(session: AsyncSession, entry: dict[str, Any]) -> None:
+    await session.execute(insert(catalogue_audit).values(**entry))
+
+
+async def audit_of(session: AsyncSession, entity: str, limit: int) -> list[dict[str, Any]]:
+    query = (
+        select(catalogue_audit.c.at, catalogue_audit.c.actor, catalogue_audit.c.action, catalogue_audit.c.changes,
+               catalogue_audit.c.request_id)
+        .where(catalogue_audit.c.entity == entity)
+        .order_by(catalogue_audit.c.id.desc())
+        .limit(limit)
+    )  # fmt: skip
+    return [dict(row._mapping) for row in await session.execute(query)]

@@ -7,6 +7,7 @@ through its GIN indexes.
 """
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     DateTime,
@@ -58,6 +59,8 @@ procedures = Table(
     Column("legal_basis", JSONB, nullable=False),
     Column("results", JSONB, nullable=False),
     Column("status", Text, nullable=False),
+    # Grows with every change published as an event, so consumers can ignore stale ones.
+    Column("revision", Integer, nullable=False, server_default="1"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("level IN ('central', 'province', 'commune')", name="procedures_level"),
     CheckConstraint("status IN ('active', 'retired')", name="procedures_status"),
@@ -81,6 +84,7 @@ online_services = Table(
     Column("agency_code", Text, ForeignKey("agencies.code"), nullable=False),
     Column("status", Text, nullable=False),
     Column("published_version", Integer, nullable=True),
+    Column("revision", Integer, nullable=False, server_default="1"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("status IN ('draft', 'published', 'retired')", name="online_services_status"),
     Index("online_services_procedure", "procedure_code"),
@@ -97,9 +101,23 @@ online_service_versions = Table(
     Column("fees", JSONB, nullable=False),
     Column("processing_days", Integer, nullable=False),
     Column("routing_target", Text, nullable=False),  # the agency system dossiers go to
-    Column("published_at", DateTime(timezone=True), nullable=True),
+    Column("published_at", DateTime(timezone=True), nullable=True),  # NULL: the draft being edited
     CheckConstraint("online_level IN ('full', 'partial')", name="online_service_versions_level"),
     CheckConstraint("version >= 1", name="online_service_versions_version"),
+)
+
+# Who changed what in the catalogue (append-only): editors, imports and the fixtures.
+catalogue_audit = Table(
+    "catalogue_audit",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor", Text, nullable=False),  # account id or client id (never a personal identifier)
+    Column("action", Text, nullable=False),  # e.g. service.draft.created, procedure.updated
+    Column("entity", Text, nullable=False),  # procedure:<code>, service:<id>, agency:<code>
+    Column("changes", JSONB, nullable=False),  # the fields set, with their new values
+    Column("request_id", Text, nullable=True),
+    Index("catalogue_audit_entity", "entity", "id"),
 )
 
 service_search = Table(

@@ -1,15 +1,14 @@
-"""Use cases of the public catalogue: details, agencies and sectors, and publishing a new
-version of an online service (older versions stay readable). Search is in ``search``."""
+"""Use cases of the public catalogue: details of services (any published version stays
+readable) and procedures, agencies and sectors. Search is in ``search``, writes in ``editor``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from services.kit.db import UnitOfWork
-from services.kit.errors import BadRequest, NotFound
+from services.kit.errors import NotFound
 
 from ..adapters import repository as repo
-from ..adapters import search
 
 
 async def service_detail(uow: UnitOfWork, service_id: str, version: int | None = None) -> dict[str, Any]:
@@ -65,20 +64,3 @@ async def list_agencies(uow: UnitOfWork, parent: str | None, province: str | Non
 
 async def list_sectors(uow: UnitOfWork) -> list[dict[str, Any]]:
     return await repo.sector_rows(uow.session)
-
-
-async def publish_new_version(uow: UnitOfWork, service_id: str, changes: dict[str, Any]) -> int:
-    """Publish a new version of an online service from its latest one with ``changes`` applied
-    (online_level, form_schema, fees, processing_days, routing_target); returns its number."""
-    latest = await repo.latest_version(uow.session, service_id)
-    if latest is None:
-        raise NotFound(f"No online service {service_id}.")
-    fields = ("online_level", "form_schema", "fees", "processing_days", "routing_target")
-    unknown = set(changes) - set(fields)
-    if unknown:
-        raise BadRequest(f"Unknown fields: {', '.join(sorted(unknown))}.")
-    values = {f: changes.get(f, latest[f]) for f in fields}
-    number = latest["version"] + 1
-    await repo.insert_published_version(uow.session, service_id, {"version": number, **values})
-    await search.refresh_service_search(uow.session, [service_id])
-    return number

@@ -1,7 +1,8 @@
 """Development fixtures of the catalogue: a realistic slice of agencies across the 34
 provincial units, the sectors, the procedures named in the domain guide, their FAQ and the
-online services several agencies offer. Idempotent (upserts by code; an existing online
-service keeps its later versions); refused in production.
+online services several agencies offer. Idempotent (written through the editors' use cases:
+unchanged procedures publish nothing, an existing online service keeps its later versions);
+refused in production.
 
 Codes follow the observed shapes (agency ``000.00.01.H22``, procedure ``1.001234``); the
 pairing of a code with a given province is illustrative, not the official register.
@@ -9,8 +10,6 @@ pairing of a code with a given province is illustrative, not the official regist
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from services.kit.db import Database, UnitOfWork
@@ -18,11 +17,11 @@ from services.kit.errors import Forbidden
 from services.kit.settings import Environment, ServiceSettings
 
 from ..adapters import repository as repo
-from ..adapters import search
-from ..adapters.tables import agencies, online_service_versions, online_services, procedure_faqs, procedures, sectors
+from ..adapters.tables import agencies
+from ..domain.definitions import Editor, ProcedureInput, ServiceInput, service_id
+from . import editor
 
-SERVICE_NAMESPACE = uuid.UUID("6f1c2b1e-4a57-4d0e-9d3c-6b8f0f2a7c11")
-PUBLISHED_AT = datetime(2025, 7, 1, tzinfo=UTC)
+__all__ = ["OFFERS", "PROCEDURES", "seed", "service_id"]
 
 MINISTRIES = [
     ("000.00.00.G01", "Bộ Công an"),
@@ -75,12 +74,12 @@ SECTORS = [
 ]
 
 
-def _fee(name: str, amount: int, condition: str | None = None) -> dict[str, Any]:
-    return {"name": name, "amount": amount, "currency": "VND", "condition": condition}
+def _fee(code: str, name: str, amount: int, condition: str | None = None) -> dict[str, Any]:
+    return {"code": code, "name": name, "amount": amount, "currency": "VND", "condition": condition}
 
 
-def _doc(name: str, copies: int = 1, template: str | None = None) -> dict[str, Any]:
-    return {"name": name, "copies": copies, "template": template}
+def _doc(code: str, name: str, copies: int = 1, template: str | None = None, required: bool = True) -> dict[str, Any]:
+    return {"code": code, "name": name, "copies": copies, "required": required, "template": template}
 
 
 def _form(title: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -113,12 +112,12 @@ PROCEDURES: list[dict[str, Any]] = [
         "level": "province",
         "processing_days": 5,
         "fees": [
-            _fee("Lệ phí cấp đổi giấy phép lái xe", 135_000),
-            _fee("Lệ phí nộp trực tuyến", 115_000, "Nộp hồ sơ trực tuyến"),
+            _fee("LP01", "Lệ phí cấp đổi giấy phép lái xe", 135_000),
+            _fee("LP02", "Lệ phí nộp trực tuyến", 115_000, "Nộp hồ sơ trực tuyến"),
         ],
         "documents": [
-            _doc("Đơn đề nghị đổi giấy phép lái xe", 1, "Mẫu số 01"),
-            _doc("Giấy khám sức khỏe của người lái xe"),
+            _doc("TP01", "Đơn đề nghị đổi giấy phép lái xe", 1, "Mẫu số 01"),
+            _doc("TP02", "Giấy khám sức khỏe của người lái xe"),
         ],
         "legal_basis": ["Luật Trật tự, an toàn giao thông đường bộ 2024", "Thông tư 35/2024/TT-BGTVT"],
         "results": ["Giấy phép lái xe"],
@@ -137,8 +136,11 @@ PROCEDURES: list[dict[str, Any]] = [
         "sector_code": "DB",
         "level": "province",
         "processing_days": 5,
-        "fees": [_fee("Lệ phí cấp giấy phép lái xe quốc tế", 135_000)],
-        "documents": [_doc("Tờ khai đề nghị cấp giấy phép lái xe quốc tế", 1, "Mẫu số 02"), _doc("Ảnh 4x6")],
+        "fees": [_fee("LP01", "Lệ phí cấp giấy phép lái xe quốc tế", 135_000)],
+        "documents": [
+            _doc("TP01", "Tờ khai đề nghị cấp giấy phép lái xe quốc tế", 1, "Mẫu số 02"),
+            _doc("TP02", "Ảnh 4x6"),
+        ],
         "legal_basis": ["Thông tư 35/2024/TT-BGTVT"],
         "results": ["Giấy phép lái xe quốc tế (IDP)"],
         "form": _form(
@@ -160,7 +162,7 @@ PROCEDURES: list[dict[str, Any]] = [
         "level": "province",
         "processing_days": 5,
         "fees": [],
-        "documents": [_doc("Văn bản đăng ký thực hiện khuyến mại", 1, "Mẫu số 02 Nghị định 81/2018/NĐ-CP")],
+        "documents": [_doc("TP01", "Văn bản đăng ký thực hiện khuyến mại", 1, "Mẫu số 02 Nghị định 81/2018/NĐ-CP")],
         "legal_basis": ["Luật Thương mại 2005", "Nghị định 81/2018/NĐ-CP"],
         "results": ["Văn bản xác nhận đăng ký thực hiện khuyến mại"],
         "form": _form(
@@ -180,7 +182,9 @@ PROCEDURES: list[dict[str, Any]] = [
         "level": "central",
         "processing_days": 7,
         "fees": [],
-        "documents": [_doc("Tờ khai tham gia, điều chỉnh thông tin bảo hiểm xã hội, bảo hiểm y tế", 1, "TK1-TS")],
+        "documents": [
+            _doc("TP01", "Tờ khai tham gia, điều chỉnh thông tin bảo hiểm xã hội, bảo hiểm y tế", 1, "TK1-TS")
+        ],
         "legal_basis": ["Luật Bảo hiểm y tế", "Quyết định 595/QĐ-BHXH"],
         "results": ["Thẻ bảo hiểm y tế"],
         "form": _form(
@@ -195,7 +199,10 @@ PROCEDURES: list[dict[str, Any]] = [
         "level": "province",
         "processing_days": 4,
         "fees": [],
-        "documents": [_doc("Giấy đề nghị mua điện", 1, "Phụ lục 1"), _doc("Giấy tờ xác định địa điểm mua điện")],
+        "documents": [
+            _doc("TP01", "Giấy đề nghị mua điện", 1, "Phụ lục 1"),
+            _doc("TP02", "Giấy tờ xác định địa điểm mua điện"),
+        ],
         "legal_basis": ["Luật Điện lực 2024", "Thông tư 25/2016/TT-BCT"],
         "results": ["Hợp đồng mua bán điện", "Công tơ điện được lắp đặt"],
         "form": _form(
@@ -210,7 +217,10 @@ PROCEDURES: list[dict[str, Any]] = [
         "level": "central",
         "processing_days": 1,
         "fees": [],
-        "documents": [_doc("Đơn đề nghị cấp C/O", 1, "Mẫu Phụ lục 01"), _doc("Tờ khai hải quan xuất khẩu")],
+        "documents": [
+            _doc("TP01", "Đơn đề nghị cấp C/O", 1, "Mẫu Phụ lục 01"),
+            _doc("TP02", "Tờ khai hải quan xuất khẩu"),
+        ],
         "legal_basis": ["Nghị định 31/2018/NĐ-CP", "Thông tư 05/2018/TT-BCT"],
         "results": ["Giấy chứng nhận xuất xứ hàng hóa"],
         "form": _form("Đơn đề nghị cấp C/O", {"so_to_khai": {"type": "string", "maxLength": 20}}, ["so_to_khai"]),
@@ -223,10 +233,13 @@ PROCEDURES: list[dict[str, Any]] = [
         "level": "province",
         "processing_days": 3,
         "fees": [
-            _fee("Lệ phí đăng ký doanh nghiệp", 50_000),
-            _fee("Lệ phí đăng ký doanh nghiệp", 0, "Đăng ký qua mạng"),
+            _fee("LP01", "Lệ phí đăng ký doanh nghiệp", 50_000),
+            _fee("LP02", "Lệ phí đăng ký doanh nghiệp", 0, "Đăng ký qua mạng"),
         ],
-        "documents": [_doc("Giấy đề nghị đăng ký doanh nghiệp", 1, "Phụ lục I-2"), _doc("Điều lệ công ty")],
+        "documents": [
+            _doc("TP01", "Giấy đề nghị đăng ký doanh nghiệp", 1, "Phụ lục I-2"),
+            _doc("TP02", "Điều lệ công ty"),
+        ],
         "legal_basis": ["Luật Doanh nghiệp 2020", "Nghị định 168/2025/NĐ-CP"],
         "results": ["Giấy chứng nhận đăng ký doanh nghiệp"],
         "form": _form(
@@ -246,10 +259,10 @@ PROCEDURES: list[dict[str, Any]] = [
         "level": "commune",
         "processing_days": 1,
         "fees": [
-            _fee("Lệ phí đăng ký khai sinh", 0, "Đăng ký đúng hạn"),
-            _fee("Lệ phí đăng ký khai sinh quá hạn", 5_000, "Quá hạn 60 ngày"),
+            _fee("LP01", "Lệ phí đăng ký khai sinh", 0, "Đăng ký đúng hạn"),
+            _fee("LP02", "Lệ phí đăng ký khai sinh quá hạn", 5_000, "Quá hạn 60 ngày"),
         ],
-        "documents": [_doc("Tờ khai đăng ký khai sinh", 1, "Mẫu TT 04/2020"), _doc("Giấy chứng sinh")],
+        "documents": [_doc("TP01", "Tờ khai đăng ký khai sinh", 1, "Mẫu TT 04/2020"), _doc("TP02", "Giấy chứng sinh")],
         "legal_basis": ["Luật Hộ tịch 2014", "Nghị định 123/2015/NĐ-CP"],
         "results": ["Giấy khai sinh (bản chính)"],
         "form": _form(
@@ -265,8 +278,8 @@ PROCEDURES: list[dict[str, Any]] = [
         "sector_code": "HT",
         "level": "commune",
         "processing_days": 3,
-        "fees": [_fee("Lệ phí cấp giấy xác nhận tình trạng hôn nhân", 15_000)],
-        "documents": [_doc("Tờ khai cấp Giấy xác nhận tình trạng hôn nhân", 1, "Mẫu TT 04/2020")],
+        "fees": [_fee("LP01", "Lệ phí cấp giấy xác nhận tình trạng hôn nhân", 15_000)],
+        "documents": [_doc("TP01", "Tờ khai cấp Giấy xác nhận tình trạng hôn nhân", 1, "Mẫu TT 04/2020")],
         "legal_basis": ["Luật Hộ tịch 2014"],
         "results": ["Giấy xác nhận tình trạng hôn nhân"],
         "form": _form("Xác nhận tình trạng hôn nhân", {"muc_dich": {"type": "string", "maxLength": 200}}, ["muc_dich"]),
@@ -279,10 +292,10 @@ PROCEDURES: list[dict[str, Any]] = [
         "level": "province",
         "processing_days": 10,
         "fees": [
-            _fee("Phí cung cấp thông tin lý lịch tư pháp", 200_000),
-            _fee("Phí cung cấp thông tin lý lịch tư pháp", 100_000, "Sinh viên, người có công"),
+            _fee("LP01", "Phí cung cấp thông tin lý lịch tư pháp", 200_000),
+            _fee("LP02", "Phí cung cấp thông tin lý lịch tư pháp", 100_000, "Sinh viên, người có công"),
         ],
-        "documents": [_doc("Tờ khai yêu cầu cấp Phiếu lý lịch tư pháp", 1, "Mẫu số 03/2013/TT-LLTP")],
+        "documents": [_doc("TP01", "Tờ khai yêu cầu cấp Phiếu lý lịch tư pháp", 1, "Mẫu số 03/2013/TT-LLTP")],
         "legal_basis": ["Luật Lý lịch tư pháp 2009"],
         "results": ["Phiếu lý lịch tư pháp số 1 hoặc số 2"],
         "form": _form(
@@ -303,10 +316,10 @@ PROCEDURES: list[dict[str, Any]] = [
         "sector_code": "XD",
         "level": "commune",
         "processing_days": 15,
-        "fees": [_fee("Lệ phí cấp giấy phép xây dựng nhà ở riêng lẻ", 75_000)],
+        "fees": [_fee("LP01", "Lệ phí cấp giấy phép xây dựng nhà ở riêng lẻ", 75_000)],
         "documents": [
-            _doc("Đơn đề nghị cấp giấy phép xây dựng", 1, "Mẫu số 01 Phụ lục II"),
-            _doc("Bản vẽ thiết kế", 2),
+            _doc("TP01", "Đơn đề nghị cấp giấy phép xây dựng", 1, "Mẫu số 01 Phụ lục II"),
+            _doc("TP02", "Bản vẽ thiết kế", 2),
         ],
         "legal_basis": ["Luật Xây dựng 2014, sửa đổi 2020", "Nghị định 175/2024/NĐ-CP"],
         "results": ["Giấy phép xây dựng"],
@@ -324,7 +337,10 @@ PROCEDURES: list[dict[str, Any]] = [
         "level": "province",
         "processing_days": 5,
         "fees": [],
-        "documents": [_doc("Tờ khai tiền sử dụng đất", 1, "Mẫu 01/TSDĐ"), _doc("Tờ khai lệ phí trước bạ nhà, đất")],
+        "documents": [
+            _doc("TP01", "Tờ khai tiền sử dụng đất", 1, "Mẫu 01/TSDĐ"),
+            _doc("TP02", "Tờ khai lệ phí trước bạ nhà, đất"),
+        ],
         "legal_basis": ["Luật Đất đai 2024", "Nghị định 103/2024/NĐ-CP"],
         "results": ["Thông báo nộp tiền", "Chứng từ nộp ngân sách nhà nước"],
         "form": _form("Tờ khai nghĩa vụ tài chính về đất đai", {"so_thua": {"type": "string"}}, ["so_thua"]),
@@ -347,11 +363,6 @@ OFFERS: dict[str, tuple[list[str], str]] = {
     "1.009974": (["000.01.01.H22", "000.01.01.H29", "000.01.01.H79"], "partial"),
     "1.005398": (["000.00.03.H22", "000.00.03.H29"], "partial"),
 }
-
-
-def service_id(procedure_code: str, agency_code: str) -> str:
-    """The fixed id of a seeded online service, so seeding twice changes nothing."""
-    return str(uuid.uuid5(SERVICE_NAMESPACE, f"{procedure_code}@{agency_code}"))
 
 
 def agency_rows() -> list[dict[str, Any]]:
@@ -388,55 +399,49 @@ def agency_rows() -> list[dict[str, Any]]:
     return rows
 
 
-async def seed_catalogue(uow: UnitOfWork) -> None:
-    session = uow.session
-    await repo.upsert(session, agencies, agency_rows(), ["code"])
-    await repo.upsert(session, sectors, [{"code": c, "name": n} for c, n in SECTORS], ["code"])
-    fields = ("code", "name", "sector_code", "level", "processing_days", "fees", "documents", "legal_basis", "results")
-    await repo.upsert(
-        session,
-        procedures,
-        [{**{f: p[f] for f in fields}, "steps": STEPS, "status": "active"} for p in PROCEDURES],
-        ["code"],
-    )
-    faqs = [
-        {"procedure_code": p["code"], "position": i, "question": q, "answer": a}
-        for p in PROCEDURES
-        for i, (q, a) in enumerate(p["faq"], start=1)
-    ]
-    await repo.upsert(session, procedure_faqs, faqs, ["procedure_code", "position"])
-    services, versions = [], []
+FIXTURES_EDITOR = Editor(actor="fixtures", scopes=frozenset({"catalogue:admin"}))
+
+
+def procedure_inputs() -> list[ProcedureInput]:
+    sector_names = dict(SECTORS)
+    inputs = []
+    for p in PROCEDURES:
+        fields = {k: v for k, v in p.items() if k != "form"}
+        faq = [{"question": q, "answer": a} for q, a in p["faq"]]
+        inputs.append(
+            ProcedureInput.model_validate(
+                {**fields, "steps": STEPS, "sector_name": sector_names[p["sector_code"]], "faq": faq}
+            )
+        )
+    return inputs
+
+
+def service_inputs() -> list[ServiceInput]:
     by_code = {p["code"]: p for p in PROCEDURES}
-    for code, (agency_codes, online_level) in OFFERS.items():
-        procedure = by_code[code]
-        for agency in agency_codes:
-            sid = service_id(code, agency)
-            services.append(
-                {
-                    "id": sid,
-                    "procedure_code": code,
-                    "agency_code": agency,
-                    "status": "published",
-                    "published_version": 1,
-                }
-            )
-            versions.append(
-                {
-                    "service_id": sid,
-                    "version": 1,
-                    "online_level": online_level,
-                    "form_schema": procedure["form"],
-                    "fees": procedure["fees"],
-                    "processing_days": procedure["processing_days"],
-                    "routing_target": f"motcua:{agency}",
-                    "published_at": PUBLISHED_AT,
-                }
-            )
-    # Do not overwrite: an existing service may have published later versions.
-    await repo.upsert(session, online_services, services, ["id"], overwrite=False)
-    await repo.upsert(session, online_service_versions, versions, ["service_id", "version"], overwrite=False)
-    await search.refresh_procedure_search(session)
-    await search.refresh_service_search(session)
+    return [
+        ServiceInput(
+            procedure_code=code,
+            agency_code=agency,
+            online_level=online_level,
+            form_schema=by_code[code]["form"],
+            fees=by_code[code]["fees"],
+            processing_days=by_code[code]["processing_days"],
+            routing_target=f"motcua:{agency}",
+        )
+        for code, (agency_codes, online_level) in OFFERS.items()
+        for agency in agency_codes
+    ]
+
+
+async def seed_catalogue(uow: UnitOfWork) -> None:
+    """Load the fixtures through the editors' own use cases, so they are audited and published
+    as events like any change. Services that exist are left as they are (they may have later
+    versions)."""
+    await repo.upsert(uow.session, agencies, agency_rows(), ["code"])
+    for procedure in procedure_inputs():
+        await editor.upsert_procedure(uow, FIXTURES_EDITOR, procedure)
+    for service in service_inputs():
+        await editor.put_service(uow, FIXTURES_EDITOR, service, keep_existing=True)
 
 
 async def seed(db: Database, settings: ServiceSettings) -> None:

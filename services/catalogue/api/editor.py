@@ -1,0 +1,152 @@
+"""The editors' API: procedures (``catalogue:admin``), online services and their drafts
+(``catalogue:admin``, or ``catalogue:edit`` for officials of the owning agency), publishing,
+retiring, the audit trail, and bulk import.
+
+Writes answer ``Cache-Control: no-store``; the public reads stay in ``routes``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import Field
+
+from services.kit.app import UnitOfWorkDep
+from services.kit.auth import Principal, bearer_token
+from services.kit.errors import Forbidden, ValidationFailed
+from services.kit.schemas import StrictModel
+
+from ..domain.definitions import PROCEDURE_CODE, Editor, ProcedureInput, ServiceDraftChanges, ServiceInput
+from ..service import editor, importer
+
+EDITOR_SCOPES = frozenset({"catalogue:admin", "catalogue:edit"})
+
+
+def _no_store(response: Response) -> None:
+    response.headers["Cache-Control"] = "no-store"
+
+
+router = APIRouter(tags=["catalogue editing"], dependencies=[Depends(_no_store)])
+
+
+async def current_editor(request: Request) -> Editor:
+    """The verified caller as an :class:`Editor`: needs ``catalogue:admin`` or ``catalogue:edit``."""
+    principal: Principal = await request.app.state.verifier.verify(bearer_token(request))
+    if not principal.scopes & EDITOR_SCOPES:
+        raise Forbidden("Missing scope: catalogue:admin or catalogue:edit.")
+    agencies = principal.claims.get("agencies") or []
+    return Editor(
+        actor=principal.subject,
+        scopes=principal.scopes,
+        agencies=frozenset(a for a in agencies if isinstance(a, str)),
+    )
+
+
+EditorDep = Annotated[Editor, Depends(current_editor)]
+ServiceId = Annotated[
+    str, Path(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+]
+ProcedureCode = Annotated[str, Path(max_length=20, pattern=PROCEDURE_CODE)]
+
+
+class ProcedureBody(ProcedureInput):
+    """A procedure's whole definition; its code is in the path."""
+
+    code: str | None = Field(default=None, pattern=PROCEDURE_CODE, description="if given, equal to the path's")
+
+
+class AuditQuery(StrictModel):
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class Outcome(StrictModel):
+    id: str
+    outcome: editor.Outcome
+
+
+@router.put("/procedures/{code}", summary="Create or replace a procedure (administrators)")
+async def put_procedure(code: ProcedureCode, body: ProcedureBody, uow: UnitOfWorkDep, who: EditorDep) -> Outcome:
+    if body.code not in (None, code):
+        raise ValidationFailed([{"field": "body.code", "location": "body", "message": "Differs from the path."}])
+    written = await editor.upsert_procedure(
+        uow, who, ProcedureInput.model_validate({**body.model_dump(), "code": code})
+    )
+    return Outcome(id=written.id, outcome=written.outcome)
+
+
+@router.post("/procedures/{code}/retire", summary="Retire a procedure and its online services (administrators)")
+async def retire_procedure(code: ProcedureCode, uow: UnitOfWorkDep, who: EditorDep) -> Outcome:
+    written = await editor.retire_procedure(uow, who, code)
+    return Outcome(id=written.id, outcome=written.outcome)
+
+
+@router.post("/services", status_code=201, summary="Create an online service; its first version is a draft")
+async def create_service(body: ServiceInput, uow: UnitOfWorkDep, who: EditorDep) -> dict[str, Any]:
+    written = await editor.create_service(uow, who, body)
+    return await editor.get_draft(uow, who, written.id)
+
+
+@router.get("/services/{service_id}/draft", summary="The draft of an online service")
+async def get_draft(service_id: ServiceId, uow: UnitOfWorkDep, who: EditorDep) -> dict[str, Any]:
+    return await editor.get_draft(uow, who, service_id.lower())
+
+
+@router.patch("/services/{service_id}/draft", summary="Change the draft (opened from the latest version if none)")
+async def edit_draft(
+    service_id: ServiceId, body: ServiceDraftChanges, uow: UnitOfWorkDep, who: EditorDep
+) -> dict[str, Any]:
+    return await editor.edit_draft(uow, who, service_id.lower(), body)
+
+
+@router.post("/services/{service_id}/publish", summary="Publish the draft as the new current version")
+async def publish(service_id: ServiceId, uow: UnitOfWorkDep, who: EditorDep) -> dict[str, Any]:
+    return await editor.publish(uow, who, service_id.lower())
+
+
+@router.post("/services/{service_id}/retire", summary="Retire an online service (no new dossiers)")
+async def retire(service_id: ServiceId, uow: UnitOfWorkDep, who: EditorDep) -> dict[str, Any]:
+    return await editor.retire(uow, who, service_id.lower())
+
+
+@router.get("/services/{service_id}/audit", summary="Who changed this online service, newest first")
+async def service_audit(
+    service_id: ServiceId, query: Annotated[AuditQuery, Query()], uow: UnitOfWorkDep, who: EditorDep
+) -> dict[str, Any]:
+    return {"items": await editor.audit_trail(uow, who, f"service:{service_id.lower()}", query.limit)}
+
+
+@router.get("/procedures/{code}/audit", summary="Who changed this procedure, newest first (administrators)")
+async def procedure_audit(
+    code: ProcedureCode, query: Annotated[AuditQuery, Query()], uow: UnitOfWorkDep, who: EditorDep
+) -> dict[str, Any]:
+    return {"items": await editor.audit_trail(uow, who, f"procedure:{code}", query.limit)}
+
+
+@router.post(
+    "/imports",
+    summary="Bulk import of agencies, procedures and online services (JSON or CSV)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def import_catalogue(
+    request: Request,
+    query: Annotated[importer.ImportQuery, Query()],
+    uow: UnitOfWorkDep,
+    who: EditorDep,
+) -> dict[str, Any]:
+    """Upsert by code, row by row: each row is created, updated, unchanged or rejected (with the
+    field and the reason); a rejected row changes nothing, the others apply. With ``dry_run``
+    nothing is written. JSON: ``{"agencies": [...], "procedures": [...], "services": [...]}``;
+    CSV: one kind per file (``kind``), lists and the form schema as JSON in their cells."""
+    body = await request.body()
+    batch = importer.parse(body, request.headers.get("content-type", ""), query.kind)
+    report = await importer.run(uow, who, batch, dry_run=query.dry_run)
+    return report.as_dict()

@@ -1,0 +1,218 @@
+"""What an editor or an import may write, and the rules on it: the shapes of procedures,
+online services and agencies, the checks on a form's JSON Schema, and who may edit what.
+
+Pure Python (pydantic and jsonschema only).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from jsonschema import Draft202012Validator, SchemaError
+from jsonschema.validators import validator_for
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from contracts.events.catalogue import DocumentComponent, Fee
+
+from .model import AgencyLevel, ImplementingLevel, OnlineLevel
+
+# Bounds on what one definition may hold.
+MAX_FORM_SCHEMA_BYTES = 64 * 1024
+MAX_FORM_SCHEMA_DEPTH = 16
+MAX_FEES = 50
+MAX_DOCUMENTS = 100
+MAX_STEPS = 50
+MAX_LIST_TEXTS = 100
+MAX_FAQ = 100
+MAX_TEXT = 2_000
+
+# The JSON Schema dialects a form may declare (jsonschema implements all three).
+FORM_SCHEMA_DIALECTS = frozenset(
+    {
+        "https://json-schema.org/draft/2020-12/schema",
+        "https://json-schema.org/draft/2019-09/schema",
+        "http://json-schema.org/draft-07/schema#",
+    }
+)
+
+PROCEDURE_CODE = r"^[0-9]{1,4}\.[0-9]{1,12}$"
+AGENCY_CODE = r"^[0-9A-Za-z.]{1,40}$"
+SECTOR_CODE = r"^[0-9A-Za-z_.-]{1,20}$"
+PROVINCE_CODE = r"^[0-9A-Za-z]{1,10}$"
+ROUTING_TARGET = r"^[a-z][a-z0-9-]{0,30}:[0-9A-Za-z._-]{1,100}$"
+
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+Name = Annotated[str, Field(min_length=1, max_length=500)]
+
+# Fixed namespace: the id of the online service of (procedure, agency) is the same everywhere,
+# so an import of the same dataset twice, or the fixtures, update rather than duplicate.
+SERVICE_NAMESPACE = uuid.UUID("6f1c2b1e-4a57-4d0e-9d3c-6b8f0f2a7c11")
+
+
+def service_id(procedure_code: str, agency_code: str) -> str:
+    """The id of the online service through which ``agency_code`` offers ``procedure_code``."""
+    return str(uuid.uuid5(SERVICE_NAMESPACE, f"{procedure_code}@{agency_code}"))
+
+
+class Definition(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _unique_codes(items: Iterable[Any], what: str) -> None:
+    codes = [item.code for item in items]
+    repeated = sorted({c for c in codes if codes.count(c) > 1})
+    if repeated:
+        raise ValueError(f"{what} codes must be unique; repeated: {', '.join(repeated)}")
+
+
+class FaqEntry(Definition):
+    question: Text
+    answer: Text
+
+
+class ProcedureInput(Definition):
+    """A procedure (thủ tục hành chính) as an editor or an import gives it."""
+
+    code: str = Field(pattern=PROCEDURE_CODE)
+    name: Name
+    sector_code: str = Field(pattern=SECTOR_CODE)
+    # Needed only to create a sector the catalogue does not know yet.
+    sector_name: Name | None = None
+    level: ImplementingLevel
+    steps: list[Text] = Field(default_factory=list, max_length=MAX_STEPS)
+    documents: list[DocumentComponent] = Field(default_factory=list, max_length=MAX_DOCUMENTS)
+    processing_days: int = Field(ge=0, le=3650)
+    fees: list[Fee] = Field(default_factory=list, max_length=MAX_FEES)
+    legal_basis: list[Text] = Field(default_factory=list, max_length=MAX_LIST_TEXTS)
+    results: list[Text] = Field(default_factory=list, max_length=MAX_LIST_TEXTS)
+    faq: list[FaqEntry] = Field(default_factory=list, max_length=MAX_FAQ)
+
+    @field_validator("documents")
+    @classmethod
+    def _documents_unique(cls, value: list[DocumentComponent]) -> list[DocumentComponent]:
+        _unique_codes(value, "document")
+        return value
+
+    @field_validator("fees")
+    @classmethod
+    def _fees_unique(cls, value: list[Fee]) -> list[Fee]:
+        _unique_codes(value, "fee")
+        return value
+
+
+class ServiceDefinition(Definition):
+    """What a version of an online service fixes: how online, the form, fees, time, routing."""
+
+    online_level: OnlineLevel
+    form_schema: dict[str, Any]
+    fees: list[Fee] = Field(default_factory=list, max_length=MAX_FEES)
+    processing_days: int = Field(ge=0, le=3650)
+    routing_target: str = Field(pattern=ROUTING_TARGET)
+
+    @field_validator("fees")
+    @classmethod
+    def _fees_unique(cls, value: list[Fee]) -> list[Fee]:
+        _unique_codes(value, "fee")
+        return value
+
+    @field_validator("form_schema")
+    @classmethod
+    def _form_schema_is_sound(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problems = form_schema_problems(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+
+class ServiceInput(ServiceDefinition):
+    """A new online service: which agency offers which procedure, and its first version."""
+
+    procedure_code: str = Field(pattern=PROCEDURE_CODE)
+    agency_code: str = Field(pattern=AGENCY_CODE)
+
+
+class ServiceDraftChanges(Definition):
+    """Fields of the draft to change; those left out keep their value."""
+
+    online_level: OnlineLevel | None = None
+    form_schema: dict[str, Any] | None = None
+    fees: list[Fee] | None = Field(default=None, max_length=MAX_FEES)
+    processing_days: int | None = Field(default=None, ge=0, le=3650)
+    routing_target: str | None = Field(default=None, pattern=ROUTING_TARGET)
+
+
+class AgencyInput(Definition):
+    code: str = Field(pattern=AGENCY_CODE)
+    name: Name
+    level: AgencyLevel
+    parent_code: str | None = Field(default=None, pattern=AGENCY_CODE)
+    province_code: str | None = Field(default=None, pattern=PROVINCE_CODE)
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _refs(value: Any) -> Iterable[Any]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "$ref":
+                yield item
+            yield from _refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _refs(item)
+
+
+def form_schema_problems(schema: dict[str, Any]) -> list[str]:
+    """Why ``schema`` cannot be a form: too large or deep, not a valid JSON Schema of a known
+    dialect, not an object at its root, or referring outside itself. Empty when it can."""
+    size = len(json.dumps(schema, ensure_ascii=False).encode())
+    if size > MAX_FORM_SCHEMA_BYTES:
+        return [f"the form schema is {size} bytes; at most {MAX_FORM_SCHEMA_BYTES} are allowed"]
+    # The depth check comes before anything walks the schema recursively.
+    if _depth(schema) > MAX_FORM_SCHEMA_DEPTH:
+        return [f"the form schema nests deeper than {MAX_FORM_SCHEMA_DEPTH} levels"]
+    dialect = schema.get("$schema")
+    if dialect is not None and dialect not in FORM_SCHEMA_DIALECTS:
+        return [f"unsupported $schema {str(dialect)[:100]!r}; use one of {', '.join(sorted(FORM_SCHEMA_DIALECTS))}"]
+    validator = validator_for(schema, default=Draft202012Validator)
+    try:
+        validator.check_schema(schema)
+    except SchemaError as exc:
+        where = exc.json_path if exc.path else "$"
+        return [f"not a valid JSON Schema at {where}: {exc.message[:300]}"]
+    problems = []
+    if schema.get("type") != "object":
+        problems.append('the form schema must describe an object ("type": "object")')
+    if any(not isinstance(ref, str) or not ref.startswith("#") for ref in _refs(schema)):
+        problems.append("the form schema may only refer to itself ($ref must start with #)")
+    return problems
+
+
+@dataclass(frozen=True)
+class Editor:
+    """Who edits: an administrator (``catalogue:admin``: everything), or an official
+    (``catalogue:edit``) of the agencies in ``agencies``, for those agencies' services."""
+
+    actor: str
+    scopes: frozenset[str]
+    agencies: frozenset[str] = frozenset()
+
+    @property
+    def is_admin(self) -> bool:
+        return "catalogue:admin" in self.scopes
+
+    def may_edit_service_of(self, agency_code: str) -> bool:
+        return self.is_admin or ("catalogue:edit" in self.scopes and agency_code in self.agencies)
+
+    def may_edit_procedures(self) -> bool:
+        return self.is_admin

@@ -1,0 +1,282 @@
+"""Bulk import of the catalogue (the shape a national dataset export has): agencies,
+procedures and online services, from JSON or CSV, upserted by code row by row.
+
+Each row runs in its own savepoint through the editors' use cases, so it is validated,
+authorised, audited and published exactly as an edit would be; a rejected row changes
+nothing and does not stop the others. The report names every row's outcome and, for a
+rejected one, the fields and reasons.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from services.kit.db import UnitOfWork
+from services.kit.errors import BadRequest, PayloadTooLarge, PortalError, ValidationFailed
+from services.kit.schemas import StrictModel
+
+from ..domain.definitions import AgencyInput, Editor, ProcedureInput, ServiceInput, service_id
+from . import editor
+
+Kind = Literal["agencies", "procedures", "services"]
+KINDS: tuple[Kind, ...] = ("agencies", "procedures", "services")  # the order rows are applied in
+
+# Bound on one request; the command line reads any size in batches of this many.
+MAX_IMPORT_ROWS = 2_000
+
+# CSV columns of each kind; those holding lists or objects carry them as JSON text.
+AGENCY_COLUMNS = ("code", "name", "level", "parent_code", "province_code")
+PROCEDURE_COLUMNS = ("code", "name", "sector_code", "sector_name", "level", "processing_days", "steps", "documents")
+PROCEDURE_COLUMNS += ("fees", "legal_basis", "results", "faq", "status")
+SERVICE_COLUMNS = ("procedure_code", "agency_code", "online_level", "processing_days", "routing_target", "fees")
+SERVICE_COLUMNS += ("form_schema", "status")
+CSV_COLUMNS: dict[str, tuple[str, ...]] = {
+    "agencies": AGENCY_COLUMNS,
+    "procedures": PROCEDURE_COLUMNS,
+    "services": SERVICE_COLUMNS,
+}
+JSON_COLUMNS = frozenset({"steps", "documents", "fees", "legal_basis", "results", "faq", "form_schema"})
+STATUSES = {"procedures": ("active", "retired"), "services": ("published", "retired")}
+
+
+class ImportQuery(StrictModel):
+    kind: Kind | None = Field(default=None, description="what a CSV file (or a bare JSON list) holds")
+    dry_run: bool = Field(default=False, description="validate and report, write nothing")
+
+
+@dataclass(frozen=True)
+class Row:
+    kind: Kind
+    number: int  # 1-based, counted within its kind (a CSV's data lines; a JSON list's items)
+    data: dict[str, Any] | None
+    problem: str | None = None  # a cell that could not even be read
+
+
+@dataclass
+class Report:
+    dry_run: bool
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, row: Row, key: str | None, outcome: str, errors: list[dict[str, Any]] | None = None) -> None:
+        entry: dict[str, Any] = {"kind": row.kind, "row": row.number, "key": key, "outcome": outcome}
+        if errors:
+            entry["errors"] = errors
+        self.rows.append(entry)
+
+    def as_dict(self) -> dict[str, Any]:
+        counts = Counter(r["outcome"] for r in self.rows)
+        summary = {o: counts.get(o, 0) for o in ("created", "updated", "unchanged", "rejected")}
+        return {"dry_run": self.dry_run, "summary": summary, "rows": self.rows}
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def parse(body: bytes, content_type: str, kind: Kind | None, *, max_rows: int | None = MAX_IMPORT_ROWS) -> list[Row]:
+    """The rows of a JSON or CSV import; a body that cannot be read at all is refused whole."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/json":
+        rows = _json_rows(body, kind)
+    elif media in ("text/csv", "application/csv"):
+        if kind is None:
+            raise BadRequest("A CSV import holds one kind of row: say which with ?kind=agencies|procedures|services.")
+        rows = _csv_rows(body, kind)
+    else:
+        raise _unsupported(media)
+    if max_rows is not None and len(rows) > max_rows:
+        raise PayloadTooLarge(
+            f"An import holds at most {max_rows} rows; this one has {len(rows)}. Split it, or use the "
+            "'python -m services.catalogue import' command, which reads any size in batches."
+        )
+    return rows
+
+
+class UnsupportedMediaType(PortalError):
+    status, type, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+def _unsupported(media: str) -> PortalError:
+    return UnsupportedMediaType(f"An import is application/json or text/csv, not {media or 'unspecified'}.")
+
+
+def _json_rows(body: bytes, kind: Kind | None) -> list[Row]:
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"The body is not JSON: {exc}.") from exc
+    if isinstance(document, list) and kind is not None:
+        document = {kind: document}
+    if not isinstance(document, dict):
+        raise BadRequest('A JSON import is an object {"agencies": [...], "procedures": [...], "services": [...]}.')
+    unknown = sorted(set(document) - set(KINDS))
+    if unknown:
+        raise ValidationFailed(
+            [{"field": name, "location": "body", "message": "Not a kind of row."} for name in unknown]
+        )
+    rows = []
+    for name in KINDS:
+        items = document.get(name, [])
+        if not isinstance(items, list):
+            raise ValidationFailed([{"field": name, "location": "body", "message": "Must be a list."}])
+        for number, item in enumerate(items, start=1):
+            rows.append(Row(name, number, item if isinstance(item, dict) else None,
+                            None if isinstance(item, dict) else "A row must be a JSON object."))  # fmt: skip
+    return rows
+
+
+def _csv_rows(body: bytes, kind: Kind) -> list[Row]:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("A CSV import is UTF-8 text.") from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = reader.fieldnames or []
+    unknown = [c for c in header if c not in CSV_COLUMNS[kind]]
+    if unknown or not header:
+        raise ValidationFailed(
+            [{"field": c, "location": "header", "message": f"Not a column of {kind}."} for c in unknown]
+            or [{"field": "header", "location": "header", "message": "The file has no header line."}],
+            f"Columns of {kind}: {', '.join(CSV_COLUMNS[kind])}.",
+        )
+    rows = []
+    try:
+        for number, record in enumerate(reader, start=1):
+            if None in record:  # more cells than the header names
+                rows.append(Row(kind, number, None, "The line has more cells than the header."))
+                continue
+            rows.append(_csv_row(kind, number, record))
+    except csv.Error as exc:
+        raise BadRequest(f"The CSV cannot be read at line {reader.line_num}: {exc}.") from exc
+    return rows
+
+
+def _csv_row(kind: Kind, number: int, record: dict[str, str | None]) -> Row:
+    data: dict[str, Any] = {}
+    for column, cell in record.items():
+        if cell is None or cell.strip() == "":
+            continue  # an empty cell leaves the field out
+        if column in JSON_COLUMNS:
+            try:
+                data[column] = json.loads(cell)
+            except json.JSONDecodeError:
+                return Row(kind, number, None, f"Column {column} must hold JSON.")
+        else:
+            data[column] = cell
+    return Row(kind, number, data)
+
+
+# --- applying ---------------------------------------------------------------------------------
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{"field": ".".join(str(p) for p in e["loc"]) or "row", "message": e["msg"]} for e in exc.errors()]
+
+
+def _key(row: Row) -> str | None:
+    data = row.data or {}
+    if row.kind == "services":
+        procedure, agency = data.get("procedure_code"), data.get("agency_code")
+        if isinstance(procedure, str) and isinstance(agency, str):
+            return f"{procedure}@{agency}"
+        return None
+    code = data.get("code")
+    return code if isinstance(code, str) else None
+
+
+async def _apply_agency(uow: UnitOfWork, who: Editor, data: dict[str, Any]) -> str:
+    return (await editor.upsert_agency(uow, who, AgencyInput.model_validate(data))).outcome
+
+
+async def _apply_procedure(uow: UnitOfWork, who: Editor, data: dict[str, Any]) -> str:
+    retired = data.pop("status", "active") == "retired"
+    procedure = ProcedureInput.model_validate(data)
+    if not retired:
+        return (await editor.upsert_procedure(uow, who, procedure)).outcome
+    # A retired row retires what exists, and records what did not (its definition as given).
+    created = await editor.procedure_exists(uow, procedure.code) is False
+    if created:
+        await editor.upsert_procedure(uow, who, procedure)
+    changed = (await editor.retire_procedure(uow, who, procedure.code)).outcome == editor.Outcome.UPDATED
+    return _retired_outcome(created, changed)
+
+
+async def _apply_service(uow: UnitOfWork, who: Editor, data: dict[str, Any]) -> str:
+    retired = data.pop("status", "published") == "retired"
+    service = ServiceInput.model_validate(data)
+    if not retired:
+        return (await editor.put_service(uow, who, service)).outcome
+    sid = service_id(service.procedure_code, service.agency_code)
+    created = not await editor.service_exists(uow, sid)
+    if created:  # recorded as a draft, never published, then retired: consumers hear nothing
+        await editor.create_service(uow, who, service)
+    changed = (await editor.retire(uow, who, sid))["changed"]
+    return _retired_outcome(created, changed)
+
+
+def _retired_outcome(created: bool, changed: bool) -> str:
+    if created:
+        return editor.Outcome.CREATED
+    return editor.Outcome.UPDATED if changed else editor.Outcome.UNCHANGED
+
+
+APPLY: dict[str, Callable[[UnitOfWork, Editor, dict[str, Any]], Awaitable[str]]] = {
+    "agencies": _apply_agency,
+    "procedures": _apply_procedure,
+    "services": _apply_service,
+}
+
+
+def _status_problem(row: Row) -> str | None:
+    allowed = STATUSES.get(row.kind)
+    status = (row.data or {}).get("status")
+    if allowed and status is not None and status not in allowed:
+        return f"status must be one of {', '.join(allowed)}"
+    return None
+
+
+async def apply_row(uow: UnitOfWork, who: Editor, row: Row, report: Report) -> None:
+    """One row, in its own savepoint: applied whole, or rejected with nothing written."""
+    key = _key(row)
+    problem = row.problem or _status_problem(row)
+    if problem is not None or row.data is None:
+        report.add(row, key, "rejected", [{"field": "row", "message": problem or "The row is empty."}])
+        return
+    try:
+        async with uow.session.begin_nested():
+            outcome = await APPLY[row.kind](uow, who, dict(row.data))
+    except ValidationError as exc:
+        report.add(row, key, "rejected", _errors(exc))
+    except ValidationFailed as exc:
+        fields = exc.extra.get("errors", [])
+        report.add(row, key, "rejected", [{"field": e["field"], "message": e["message"]} for e in fields])
+    except PortalError as exc:
+        report.add(row, key, "rejected", [{"field": "row", "message": str(exc.detail or exc.title)}])
+    else:
+        report.add(row, key, str(outcome))
+
+
+def ordered(rows: list[Row]) -> Iterator[Row]:
+    """Agencies before procedures before services, so a row may refer to one above it."""
+    for kind in KINDS:
+        yield from (row for row in rows if row.kind == kind)
+
+
+async def run(uow: UnitOfWork, who: Editor, rows: list[Row], *, dry_run: bool = False) -> Report:
+    """Apply ``rows``; with ``dry_run`` everything is rolled back after the report is made."""
+    report = Report(dry_run=dry_run)
+    outer = await uow.session.begin_nested() if dry_run else None
+    try:
+        for row in ordered(rows):
+            await apply_row(uow, who, row, report)
+    finally:
+        if outer is not None:
+            await outer.rollback()
+    return report
