@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from services.dossier.app import SERVICE
 from services.dossier.domain.catalogue_view import (
     InvalidCatalogueEvent,
     ProcedureStatus,
@@ -20,6 +21,7 @@ from services.dossier.domain.catalogue_view import (
 )
 from services.dossier.service import catalogue_view as uc
 from services.kit.db import Database, UnitOfWork
+from services.kit.migrations import downgrade, upgrade
 from tests.support.dossier import (
     new_service_id,
     procedure_definition,
@@ -270,3 +272,24 @@ async def test_procedure_event_breaking_its_contract_writes_nothing(dossier_db: 
     with pytest.raises(InvalidCatalogueEvent):
         await apply(dossier_db, uc.apply_procedure_retired, {"revision": 1, "retired_at": "2025-07-01T00:00:00Z"})
     assert (await row_counts(dossier_db))["catalogue_procedures"] == 0
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+
+async def test_the_catalogue_view_migration_downgrades_and_upgrades_again(dossier_db_url: str) -> None:
+    async def tables() -> set[str]:
+        db = Database(dossier_db_url, source="dossier", topic="dossier.events")
+        try:
+            async with db.sessions() as session:
+                names = await session.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+                return {n for n in names if n.startswith("catalogue_")}
+        finally:
+            await db.dispose()
+
+    view = {"catalogue_services", "catalogue_service_versions", "catalogue_procedures"}
+    assert await tables() == view
+    await asyncio.to_thread(downgrade, SERVICE.migrations, dossier_db_url, "0001")
+    assert await tables() == set()
+    await asyncio.to_thread(upgrade, SERVICE.migrations, dossier_db_url)
+    assert await tables() == view

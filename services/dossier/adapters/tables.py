@@ -30,7 +30,8 @@ catalogue_services = Table(
     Column("revision", Integer, nullable=False),  # latest applied revision of the service
     Column("status", Text, nullable=False),
     # The version citizens file under (the last one once retired). The columns below describe
-    # it; all are NULL while only a retirement of the service has been seen.
+    # it (for filtering; its version row is authoritative); all are NULL while only a
+    # retirement of the service has been seen.
     Column("current_version", Integer, nullable=True),
     Column("procedure_code", Text, nullable=True),
     Column("agency_code", Text, nullable=True),

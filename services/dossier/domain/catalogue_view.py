@@ -14,7 +14,9 @@ that in-order delivery gives:
    it was filed under, so a published event stores its version's definition even when it is
    too old to change the current state. A version is keyed by (service, version); if the same
    version is published more than once (re-published after a retirement, say), the definition
-   carried by the highest revision is kept. Versions are never deleted.
+   carried by the highest revision is kept. Versions are never deleted. A late publication's
+   version is stored but not made current; a retirement's ``last_version`` is informational
+   (the current version stays what the last applied publication made it).
 3. **Aggregates do not touch each other.** Retiring a procedure retires none of its online
    services here: the catalogue emits a retired event for each of them, and procedure and
    service events travel on different keys (partitions), so no order between them is
