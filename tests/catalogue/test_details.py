@@ -9,8 +9,7 @@ import pytest
 
 from services.catalogue.domain.definitions import ServiceDraftChanges
 from services.catalogue.service import editor
-from services.catalogue.service.fixtures import FIXTURES_EDITOR
-from services.catalogue.service.fixtures import service_id
+from services.catalogue.service.fixtures import FIXTURES_EDITOR, service_id
 from services.kit.db import Database
 
 pytestmark = pytest.mark.integration

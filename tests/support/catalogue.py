@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,7 @@ from services.catalogue.settings import CatalogueSettings
 from services.kit.db import Database
 from services.kit.migrations import upgrade
 from tests.support.servers import serve
+from tests.support.tokens import ISSUER, Keys, bearer, jwks_server, token
 
 CATALOGUE_TEMPLATE = "test_catalogue_template"
 CATALOGUE_SEEDED_TEMPLATE = "test_catalogue_seeded_template"
@@ -75,3 +78,35 @@ def catalogue_server(catalogue_db_url, infra) -> Iterator[str]:  # type: ignore[
     settings = catalogue_settings(catalogue_db_url, infra.bootstrap)
     with serve(create_app(settings)) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def catalogue_keys() -> Iterator[tuple[Keys, str]]:
+    """A real JWKS endpoint the catalogue trusts in editor tests; yields (keys, JWKS URL)."""
+    with jwks_server() as served:
+        yield served
+
+
+@dataclass
+class Editing:
+    """The catalogue API with an issuer whose tokens it accepts, over a fresh seeded database."""
+
+    url: str
+    db_url: str
+    key: dict
+
+    def headers(
+        self, scope: str = "catalogue:admin", sub: str = "admin-1", aud: str = "catalogue", **claims: Any
+    ) -> dict[str, str]:
+        return bearer(token(self.key, scope=scope, aud=aud, sub=sub, **claims))
+
+    def official(self, *agencies: str, sub: str = "official-1") -> dict[str, str]:
+        return self.headers("catalogue:edit", sub=sub, agencies=list(agencies))
+
+
+@pytest.fixture
+def editing(catalogue_db_url, infra, catalogue_keys) -> Iterator[Editing]:  # type: ignore[no-untyped-def]
+    keys, jwks_url = catalogue_keys
+    settings = catalogue_settings(catalogue_db_url, infra.bootstrap, oidc_issuer=ISSUER, oidc_jwks_url=jwks_url)
+    with serve(create_app(settings)) as url:
+        yield Editing(url + "/api/v1/catalogue", catalogue_db_url, keys.published[0])

@@ -104,7 +104,23 @@ class ProcedureInput(Definition):
         return value
 
 
-class ServiceDefinition(Definition):
+class _ServiceChecks(Definition):
+    @field_validator("fees", check_fields=False)
+    @classmethod
+    def _fees_unique(cls, value: list[Fee] | None) -> list[Fee] | None:
+        _unique_codes(value or [], "fee")
+        return value
+
+    @field_validator("form_schema", check_fields=False)
+    @classmethod
+    def _form_schema_is_sound(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        problems = form_schema_problems(value) if value is not None else []
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+
+class ServiceDefinition(_ServiceChecks):
     """What a version of an online service fixes: how online, the form, fees, time, routing."""
 
     online_level: OnlineLevel
@@ -112,20 +128,6 @@ class ServiceDefinition(Definition):
     fees: list[Fee] = Field(default_factory=list, max_length=MAX_FEES)
     processing_days: int = Field(ge=0, le=3650)
     routing_target: str = Field(pattern=ROUTING_TARGET)
-
-    @field_validator("fees")
-    @classmethod
-    def _fees_unique(cls, value: list[Fee]) -> list[Fee]:
-        _unique_codes(value, "fee")
-        return value
-
-    @field_validator("form_schema")
-    @classmethod
-    def _form_schema_is_sound(cls, value: dict[str, Any]) -> dict[str, Any]:
-        problems = form_schema_problems(value)
-        if problems:
-            raise ValueError("; ".join(problems))
-        return value
 
 
 class ServiceInput(ServiceDefinition):
@@ -135,7 +137,7 @@ class ServiceInput(ServiceDefinition):
     agency_code: str = Field(pattern=AGENCY_CODE)
 
 
-class ServiceDraftChanges(Definition):
+class ServiceDraftChanges(_ServiceChecks):
     """Fields of the draft to change; those left out keep their value."""
 
     online_level: OnlineLevel | None = None
