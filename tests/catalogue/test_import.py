@@ -233,7 +233,7 @@ async def test_an_official_imports_only_for_their_own_agency(api: httpx.AsyncCli
 
 def test_the_command_line_imports_a_file_in_batches_and_reports(editing: Editing, tmp_path: Path) -> None:
     source = tmp_path / "services.json"
-    source.write_text(json.dumps({"services": [service("1.001193", a) for a in ("000.02.02.H22", "000.01.02.H29")]}))
+    source.write_text(json.dumps({"services": [service("1.001193", a) for a in ("000.02.02.H22", "000.01.01.H48")]}))
     report_path = tmp_path / "report.json"
     env = {**os.environ, "CATALOGUE_DATABASE_URL": editing.db_url, "PORTAL_ENVIRONMENT": "test",
            "PYTHONPATH": str(ROOT)}  # fmt: skip
