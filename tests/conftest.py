@@ -66,7 +66,8 @@ async def _make_kit_template(server_url: str) -> None:
     if await create_database(server_url, KIT_TEMPLATE):
         from services.dossier.app import SERVICE
 
-        await asyncio.to_thread(upgrade, SERVICE.migrations, database_url(server_url, KIT_TEMPLATE))
+        # Revision 0001 is the kit's tables alone, before any of the dossier's own.
+        await asyncio.to_thread(upgrade, SERVICE.migrations, database_url(server_url, KIT_TEMPLATE), "0001")
 
 
 async def fresh_database(server_url: str, template: str = KIT_TEMPLATE) -> str:

@@ -25,6 +25,7 @@ from contracts.events.platform import DeadLetterRecorded
 
 from .aio import wait_or_stop
 from .db import Database, UnitOfWork
+from .errors import PermanentFailure
 from .kafka import make_consumer
 from .logging import correlation_id_var, get_logger
 from .settings import ServiceSettings
@@ -132,7 +133,7 @@ class ConsumerRunner:
                 if is_infrastructure_failure(exc):
                     # Not the message's fault: let the runner reconnect and redeliver it.
                     raise
-                if attempts >= self.settings.consumer_max_attempts:
+                if isinstance(exc, PermanentFailure) or attempts >= self.settings.consumer_max_attempts:
                     error = "".join(traceback.format_exception_only(exc)).strip()
                     await self._dead_letter(record, event, error, attempts)
                     return

@@ -93,6 +93,11 @@ class UpstreamTimeout(PortalError):
         super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
 
 
+class PermanentFailure(Exception):
+    """Raised by an event handler for a message that can never be applied (its data breaks
+    the contract, say): the consumer dead-letters it at once instead of retrying it."""
+
+
 def problem_response(
     status: int,
     type_: str,

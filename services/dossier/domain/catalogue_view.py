@@ -32,7 +32,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from services.kit.errors import NotFound, PortalError
+from services.kit.errors import NotFound, PermanentFailure, PortalError
 
 
 class ServiceStatus(StrEnum):
@@ -156,8 +156,9 @@ class KnownProcedure:
     changed_at: datetime
 
 
-class InvalidCatalogueEvent(ValueError):
-    """A catalogue event whose data does not match its contract; nothing of it is applied."""
+class InvalidCatalogueEvent(PermanentFailure, ValueError):
+    """A catalogue event whose data does not match its contract; nothing of it is applied, and
+    the consumer dead-letters it at once (retrying cannot mend it)."""
 
 
 class UnknownService(NotFound):
