@@ -1,5 +1,21 @@
 """The search documents (one denormalised row per published service and per active procedure)
-and the ranked, filtered, keyset-paginated queries over them."""
+and the ranked, filtered, keyset-paginated queries over them.
+
+How a search with words stays cheap on 100,000 services: the words are matched and ranked
+on the procedure names (thousands of rows), not on every service. A service of a procedure
+takes that procedure's rank; the ranked procedures are walked best first, reading their
+services in id order from a (procedure, id) index, and PostgreSQL stops as soon as the page
+is full (an incremental sort over the already-ranked procedures). Services whose agency
+name supplies some of the words ("... da nang") come from the agency words' index.
+
+Ranks are tiers plus a score below 1 (``ts_rank`` normalised by length and to [0, 1)):
+
+- 1.x: every word is in the procedure name (or in procedure + agency names);
+- 0.x: all words but one are (only when that finds fewer than ``RELAX_BELOW`` procedures and
+  there are three words or more): a typo or an extra word still finds the procedure;
+- 0.x: nothing of the above: pg_trgm word similarity over the procedure names (typos in
+  short queries). Trigram scoring is never done over the services themselves.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +32,46 @@ from ..domain.model import SearchFilters
 # Normalisation is done by PostgreSQL on both sides (documents and queries) so they agree:
 # unaccent folds the Vietnamese diacritics and đ/Đ to d; lower folds case.
 _NORMALISE = "lower(unaccent({}))"
+# The full tier finding fewer procedures than this is "too little": all-but-one-word matches join.
+RELAX_BELOW = 5
+RELAX_FROM_WORDS = 3
+# ts_rank normalisation: 2 divides by the document length (a name holding the words and
+# little else is closer), 32 maps the rank into [0, 1) so it never crosses a tier.
+_RANK_FLAGS = 2 | 32
 
 
 @dataclass(frozen=True)
 class Hit:
     id: str
     rank: float
+
+
+@dataclass(frozen=True)
+class Words:
+    """A query's normalised text and its words ([a-z0-9]+ only, so never tsquery syntax)."""
+
+    text: str
+    words: tuple[str, ...]
+
+    def _lexeme(self, index: int) -> str:
+        # The last word matches as a prefix: it may still be being typed.
+        return f"'{self.words[index]}'" + (":*" if index == len(self.words) - 1 else "")
+
+    @property
+    def every(self) -> str:
+        return " & ".join(self._lexeme(i) for i in range(len(self.words)))
+
+    @property
+    def any(self) -> str:
+        return " | ".join(self._lexeme(i) for i in range(len(self.words)))
+
+    @property
+    def all_but_one(self) -> str | None:
+        if len(self.words) < RELAX_FROM_WORDS:
+            return None
+        n = len(self.words)
+        groups = [" & ".join(self._lexeme(i) for i in range(n) if i != left_out) for left_out in range(n)]
+        return " | ".join(f"({group})" for group in groups)
 
 
 # --- search documents -----------------------------------------------------------------------
@@ -38,9 +88,10 @@ async def refresh_service_search(session: AsyncSession, service_ids: Sequence[st
     await session.execute(
         text(f"""
         INSERT INTO service_search (service_id, procedure_code, agency_code, province_code, sector_code,
-                                    level, online_level, title, document, tsv)
+                                    level, online_level, title, document, tsv, agency_tsv)
         SELECT s.id, s.procedure_code, s.agency_code, a.province_code, p.sector_code, p.level, v.online_level,
-               {_NORMALISE.format("p.name")}, {document}, to_tsvector('simple', {document})
+               {_NORMALISE.format("p.name")}, {document}, to_tsvector('simple', {document}),
+               to_tsvector('simple', {_NORMALISE.format("a.name")})
         FROM online_services s
         JOIN online_service_versions v ON v.service_id = s.id AND v.version = s.published_version
         JOIN procedures p ON p.code = s.procedure_code
@@ -58,11 +109,12 @@ async def refresh_procedure_search(session: AsyncSession, codes: Sequence[str] |
     await session.execute(text(f"DELETE FROM procedure_search {where}"), params)
     only = "" if codes is None else "AND p.code = ANY(:codes)"
     document = _NORMALISE.format("p.name || ' ' || s.name")
+    title = _NORMALISE.format("p.name")
     await session.execute(
         text(f"""
-        INSERT INTO procedure_search (procedure_code, sector_code, level, title, document, tsv)
-        SELECT p.code, p.sector_code, p.level, {_NORMALISE.format("p.name")}, {document},
-               to_tsvector('simple', {document})
+        INSERT INTO procedure_search (procedure_code, sector_code, level, title, document, tsv, title_tsv)
+        SELECT p.code, p.sector_code, p.level, {title}, {document}, to_tsvector('simple', {document}),
+               to_tsvector('simple', {title})
         FROM procedures p JOIN sectors s ON s.code = p.sector_code
         WHERE p.status = 'active' {only}
         """),
@@ -73,93 +125,163 @@ async def refresh_procedure_search(session: AsyncSession, codes: Sequence[str] |
 # --- search ---------------------------------------------------------------------------------
 
 
-def _ranked(
-    table: str, key: str, filters: SearchFilters, columns: dict[str, str], words_of_q: tuple[str, str] | None
-) -> tuple[str, dict[str, Any]]:
-    """The ranked, filtered rows of one search table as a sub-select of (id, rank)."""
-    params: dict[str, Any] = {}
-    conditions: list[str] = []
+async def normalise_query(session: AsyncSession, q: str) -> Words:
+    """The words as documents are normalised (lower(unaccent(...)), so đ is d). Only [a-z0-9]
+    runs survive as words."""
+    row = (
+        await session.execute(
+            text(f"SELECT x.text, trim(regexp_replace(x.text, '[^a-z0-9]+', ' ', 'g')) AS clean "
+                 f"FROM (SELECT {_NORMALISE.format('CAST(:q AS text)')} AS text) x"),
+            {"q": q},
+        )
+    ).one()  # fmt: skip
+    return Words(row.text, tuple(row.clean.split()))
+
+
+def _equal(filters: SearchFilters, columns: dict[str, str], alias: str, params: dict[str, Any]) -> list[str]:
+    conditions = []
     for name, column in columns.items():
         value = getattr(filters, name)
         if value is not None:
-            conditions.append(f"d.{column} = :{name}")
+            conditions.append(f"{alias}.{column} = :{name}")
             params[name] = value
-    if words_of_q is not None:
-        # The normalised words and their tsquery come in as constants (see normalise_query), so
-        # PostgreSQL neither recomputes them per row nor hides them from the indexes.
-        params["text"], params["words"] = words_of_q
-        words = "CAST(:words AS tsquery)"
-        rank = (
-            f"CAST(ts_rank(d.tsv, {words}) + word_similarity(:text, d.document) + similarity(:text, d.title) AS float8)"
-        )
-        # Every word present, or close enough to a run of words for pg_trgm (typos).
-        conditions.append(f"(d.tsv @@ {words} OR :text <% d.document)")
-        source = f"{table} d"
-    else:
-        rank = "CAST(0 AS float8)"
-        source = f"{table} d"
-    where = " AND ".join(conditions) or "TRUE"
-    # Byte order for the tie-breaker, whatever the database collation: the cursor compares the same way.
-    return f'SELECT CAST(d.{key} AS text) COLLATE "C" AS id, {rank} AS rank FROM {source} WHERE {where}', params
+    return conditions
 
 
-async def normalise_query(session: AsyncSession, q: str) -> tuple[str, str]:
-    """The words as documents are normalised (lower(unaccent(...)), so đ is d) and as a tsquery
-    of all of them, the last one as a prefix (what is still being typed). Only [a-z0-9]
-    survive into the tsquery, so user text can never be tsquery syntax."""
-    row = (
-        await session.execute(
-            text(f"""
-            SELECT t.text, CAST(CASE WHEN t.clean = '' THEN plainto_tsquery('simple', '')
-                   ELSE to_tsquery('simple', replace(t.clean, ' ', ' & ') || ':*') END AS text) AS words
-            FROM (SELECT x.text, trim(regexp_replace(x.text, '[^a-z0-9]+', ' ', 'g')) AS clean
-                  FROM (SELECT {_NORMALISE.format("CAST(:q AS text)")} AS text) x) t
-            """),
-            {"q": q},
-        )
-    ).one()
-    return row.text, row.words
-
-
-async def _search(
-    session: AsyncSession, ranked: str, params: dict[str, Any], after: Position | None, limit: int
-) -> list[Hit]:
-    keyset = ""
-    if after is not None:
-        keyset = "WHERE r.rank < :after_rank OR (r.rank = :after_rank AND r.id > :after_id)"
-        params = {**params, "after_rank": after.rank, "after_id": after.id}
-    rows = await session.execute(
-        text(f"SELECT r.id, r.rank FROM ({ranked}) r {keyset} ORDER BY r.rank DESC, r.id ASC LIMIT :limit"),
-        {**params, "limit": limit},
+def _ranked_procedures(
+    words: Words, column: str, conditions: list[str], params: dict[str, Any], also: tuple[str, str] | None = None
+) -> tuple[str, str]:
+    """CTEs ``full_p``, ``relaxed_p`` and ``fuzzy_p`` of (code, rank) over procedure_search
+    (matching on ``column``), and the union of them (with a ``whole`` flag). ``also`` is one
+    more CTE (name, body) that may read ``full_p`` and, when it finds rows, rules out fuzzy."""
+    params["every"], params["any"], params["text"] = words.every, words.any, words.text
+    params["relaxed"] = words.all_but_one
+    where = "".join(f" AND {c}" for c in conditions)
+    score = f"CAST(ts_rank(p.{column}, CAST(:any AS tsquery), {_RANK_FLAGS}) AS float8)"
+    relaxed = (
+        f"""relaxed_p AS MATERIALIZED (
+            SELECT p.procedure_code AS code, {score} AS rank FROM procedure_search p
+            WHERE (SELECT count(*) FROM full_p) < {RELAX_BELOW}
+              AND p.{column} @@ CAST(:relaxed AS tsquery) AND NOT p.{column} @@ CAST(:every AS tsquery){where}
+        )"""
+        if words.all_but_one is not None
+        else "relaxed_p AS (SELECT CAST(NULL AS text) AS code, CAST(NULL AS float8) AS rank WHERE FALSE)"
     )
-    return [Hit(row.id, row.rank) for row in rows]
+    extra = f"{also[0]} AS MATERIALIZED ({also[1]})," if also else ""
+    no_other = f"AND NOT EXISTS (SELECT 1 FROM {also[0]})" if also else ""
+    ctes = f"""
+        full_p AS MATERIALIZED (
+            SELECT p.procedure_code AS code, 1 + {score} AS rank FROM procedure_search p
+            WHERE p.{column} @@ CAST(:every AS tsquery){where}
+        ),
+        {extra}
+        {relaxed},
+        fuzzy_p AS MATERIALIZED (
+            SELECT p.procedure_code AS code, CAST(word_similarity(:text, p.title) AS float8) AS rank
+            FROM procedure_search p
+            WHERE NOT EXISTS (SELECT 1 FROM full_p) AND NOT EXISTS (SELECT 1 FROM relaxed_p) {no_other}
+              AND :text <% p.title{where}
+        )"""
+    union = """(SELECT code, rank, TRUE AS whole FROM full_p
+                UNION ALL SELECT code, rank, FALSE FROM relaxed_p
+                UNION ALL SELECT code, rank, FALSE FROM fuzzy_p)"""
+    return ctes, union
 
 
-_SERVICE_FILTERS = {
-    "agency": "agency_code",
-    "province": "province_code",
-    "sector": "sector_code",
-    "level": "level",
-    "online_level": "online_level",
-}
+_SERVICE_FILTERS = {"agency": "agency_code", "province": "province_code", "online_level": "online_level"}
 _PROCEDURE_FILTERS = {"sector": "sector_code", "level": "level"}
 
 
-async def _words(session: AsyncSession, filters: SearchFilters) -> tuple[str, str] | None:
-    return await normalise_query(session, filters.q) if filters.q else None
+def _service_query(words: Words | None, filters: SearchFilters, after: Position | None) -> tuple[str, dict[str, Any]]:
+    params: dict[str, Any] = {}
+    on_service = _equal(filters, _SERVICE_FILTERS, "s", params)
+    on_procedure = _equal(filters, _PROCEDURE_FILTERS, "p", params)
+    if after is not None:
+        params["after_rank"], params["after_id"] = after.rank, after.id
+    if words is None or not words.words:
+        conditions = on_service + _equal(filters, _PROCEDURE_FILTERS, "s", params)
+        if after is not None:
+            conditions.append("(0 < :after_rank OR s.service_id > CAST(:after_id AS uuid))")
+        where = " AND ".join(conditions) or "TRUE"
+        rows = f"SELECT s.service_id, CAST(0 AS float8) AS rank FROM service_search s WHERE {where}"
+        return rows, params
+    same_filters = on_service + _equal(filters, _PROCEDURE_FILTERS, "s", params)
+    # When no procedure name holds every word, some may be in the agency's name ("khai sinh
+    # ha noi"): services whose whole document matches, found through the agency words' index.
+    by_agency = f"""
+            SELECT s.service_id, 1 + CAST(ts_rank(s.tsv, CAST(:any AS tsquery), {_RANK_FLAGS}) AS float8) AS rank
+            FROM service_search s
+            WHERE s.agency_tsv @@ CAST(:any AS tsquery) AND s.tsv @@ CAST(:every AS tsquery)
+              AND NOT EXISTS (SELECT 1 FROM full_p){"".join(f" AND {c}" for c in same_filters)}"""
+    ctes, procs = _ranked_procedures(words, "title_tsv", on_procedure, params, ("by_agency", by_agency))
+    keyset_p = keyset_s = ""
+    if after is not None:
+        keyset_p = " AND p.rank <= :after_rank"
+        keyset_s = " WHERE b.rank < :after_rank OR (b.rank = :after_rank AND b.service_id > CAST(:after_id AS uuid))"
+    join_where = "".join(f" AND {c}" for c in on_service)
+    if after is not None:
+        join_where += " AND (p.rank < :after_rank OR s.service_id > CAST(:after_id AS uuid))"
+    # A service of a procedure matching all but one word may match every word thanks to its
+    # agency: it is in by_agency then, with its better rank.
+    # Each branch is ordered and limited on its own, so the walk over ranked procedures stops
+    # as soon as it has a page (the outer query then merges two short lists).
+    rows = f"""WITH {ctes}
+        (SELECT s.service_id, p.rank FROM (SELECT * FROM {procs} p ORDER BY rank DESC) p
+         JOIN service_search s ON s.procedure_code = p.code
+         WHERE (p.whole OR NOT s.tsv @@ CAST(:every AS tsquery)){keyset_p}{join_where}
+         ORDER BY p.rank DESC, s.service_id LIMIT :limit)
+        UNION ALL
+        (SELECT b.service_id, b.rank FROM by_agency b{keyset_s} ORDER BY b.rank DESC, b.service_id LIMIT :limit)"""
+    return rows, params
 
 
 async def search_services(
     session: AsyncSession, filters: SearchFilters, after: Position | None, limit: int
 ) -> list[Hit]:
-    words = await _words(session, filters)
-    ranked, params = _ranked("service_search", "service_id", filters, _SERVICE_FILTERS, words)
-    return await _search(session, ranked, params, after, limit)
+    words = await normalise_query(session, filters.q) if filters.q else None
+    if words is not None and not words.words:
+        return []  # nothing searchable in the words (punctuation only)
+    rows, params = _service_query(words, filters, after)
+    result = await session.execute(
+        text(f"""SELECT CAST(r.service_id AS text) AS id, r.rank FROM ({rows}) r
+                 ORDER BY r.rank DESC, r.service_id LIMIT :limit"""),
+        {**params, "limit": limit},
+    )
+    return [Hit(row.id, row.rank) for row in result]
+
+
+def _offered(filters: SearchFilters, params: dict[str, Any]) -> list[str]:
+    """Procedures offered by a published service of the agency / in the province / at the level."""
+    on_service = _equal(filters, _SERVICE_FILTERS, "s", params)
+    if not on_service:
+        return []
+    return [f"p.procedure_code IN (SELECT s.procedure_code FROM service_search s WHERE {' AND '.join(on_service)})"]
 
 
 async def search_procedures(
     session: AsyncSession, filters: SearchFilters, after: Position | None, limit: int
 ) -> list[Hit]:
-    words = await _words(session, filters)
-    ranked, params = _ranked("procedure_search", "procedure_code", filters, _PROCEDURE_FILTERS, words)
-    return await _search(session, ranked, params, after, limit)
+    words = await normalise_query(session, filters.q) if filters.q else None
+    if words is not None and not words.words:
+        return []
+    params: dict[str, Any] = {}
+    conditions = _equal(filters, _PROCEDURE_FILTERS, "p", params) + _offered(filters, params)
+    keyset = ""
+    if after is not None:
+        params["after_rank"], params["after_id"] = after.rank, after.id
+        keyset = 'WHERE r.rank < :after_rank OR (r.rank = :after_rank AND r.id > :after_id COLLATE "C")'
+    if words is None:
+        where = " AND ".join(conditions) or "TRUE"
+        rows = f"SELECT p.procedure_code AS id, CAST(0 AS float8) AS rank FROM procedure_search p WHERE {where}"
+        ctes = ""
+    else:
+        ctes, procs = _ranked_procedures(words, "tsv", conditions, params)
+        ctes = "WITH " + ctes
+        rows = f"SELECT code AS id, rank FROM {procs} u"
+    # Byte order for the tie-breaker, whatever the database collation: the cursor compares the same way.
+    result = await session.execute(
+        text(f"""{ctes} SELECT r.id, r.rank FROM (SELECT id COLLATE "C" AS id, rank FROM ({rows}) x) r {keyset}
+                 ORDER BY r.rank DESC, r.id LIMIT :limit"""),
+        {**params, "limit": limit},
+    )
+    return [Hit(row.id, row.rank) for row in result]

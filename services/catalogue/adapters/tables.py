@@ -132,14 +132,16 @@ service_search = Table(
     Column("online_level", Text, nullable=False),
     Column("title", Text, nullable=False),  # normalised procedure name
     Column("document", Text, nullable=False),  # normalised procedure + agency names
-    Column("tsv", TSVECTOR, nullable=False),
+    Column("tsv", TSVECTOR, nullable=False),  # of the document
+    Column("agency_tsv", TSVECTOR, nullable=False),  # of the agency name alone
     ForeignKeyConstraint(["service_id"], ["online_services.id"], ondelete="CASCADE"),
-    Index(
-        "service_search_document_trgm", "document", postgresql_using="gin", postgresql_ops={"document": "gin_trgm_ops"}
-    ),
     Index("service_search_tsv", "tsv", postgresql_using="gin"),
-    Index("service_search_agency", "agency_code"),
-    Index("service_search_province", "province_code"),
+    Index("service_search_agency_tsv", "agency_tsv", postgresql_using="gin"),
+    # Services of one procedure in id order (optionally of one agency or province): a search
+    # walks the ranked procedures and reads their services from these, stopping at a page.
+    Index("service_search_procedure", "procedure_code", "service_id"),
+    Index("service_search_agency_procedure", "agency_code", "procedure_code", "service_id"),
+    Index("service_search_province_procedure", "province_code", "procedure_code", "service_id"),
     Index("service_search_sector", "sector_code"),
 )
 
@@ -149,16 +151,14 @@ procedure_search = Table(
     Column("procedure_code", Text, ForeignKey("procedures.code", ondelete="CASCADE"), primary_key=True),
     Column("sector_code", Text, nullable=False),
     Column("level", Text, nullable=False),
-    Column("title", Text, nullable=False),
-    Column("document", Text, nullable=False),
-    Column("tsv", TSVECTOR, nullable=False),
-    Index(
-        "procedure_search_document_trgm",
-        "document",
-        postgresql_using="gin",
-        postgresql_ops={"document": "gin_trgm_ops"},
-    ),
+    Column("title", Text, nullable=False),  # normalised procedure name
+    Column("document", Text, nullable=False),  # normalised procedure + sector names
+    Column("tsv", TSVECTOR, nullable=False),  # of the document: procedure search
+    Column("title_tsv", TSVECTOR, nullable=False),  # of the name alone: service search
     Index("procedure_search_tsv", "tsv", postgresql_using="gin"),
+    Index("procedure_search_title_tsv", "title_tsv", postgresql_using="gin"),
+    # Typo tolerance when the words find nothing: trigrams of the names (thousands, not 100,000s).
+    Index("procedure_search_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}),
 )
 
 CATALOGUE_TABLES = [

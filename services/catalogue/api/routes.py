@@ -55,14 +55,16 @@ class PageQuery(StrictModel):
     q: Annotated[str | None, Field(max_length=MAX_QUERY_LENGTH, pattern=r"^[^\x00-\x1f\x7f]*$")] = None
     sector: SectorCode | None = None
     level: ImplementingLevel | None = None
+    # On procedures: those offered by a published service of that agency / province / level.
+    agency: AgencyCode | None = None
+    province: ProvinceCode | None = None
+    online_level: OnlineLevel | None = None
     cursor: Annotated[str | None, Field(max_length=500)] = None
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
 
 
 class ServiceQuery(PageQuery):
-    agency: AgencyCode | None = None
-    province: ProvinceCode | None = None
-    online_level: OnlineLevel | None = None
+    pass
 
 
 class ProcedureQuery(PageQuery):
