@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from contracts.registry import EVENT_TYPES
 from services.catalogue.adapters.tables import agencies, online_service_versions, online_services, service_search
 from services.catalogue.domain.definitions import ServiceDraftChanges
 from services.catalogue.service import editor
-from services.catalogue.service.fixtures import FIXTURES_EDITOR, OFFERS, seed, service_id
+from services.catalogue.service.fixtures import FIXTURES_EDITOR, OFFERS, PROCEDURES, seed, service_id
 from services.kit.db import Database
 from services.kit.errors import Forbidden
 from services.kit.settings import Environment
+from services.kit.tables import outbox
 from tests.support.catalogue import catalogue_settings
 
 pytestmark = pytest.mark.integration
@@ -56,3 +58,24 @@ async def test_fixtures_are_refused_in_production(catalogue_db: Database, infra)
     )
     with pytest.raises(Forbidden):
         await seed(catalogue_db, settings)
+
+
+async def test_every_one_of_the_34_provincial_units_has_its_committee_and_departments(catalogue_db: Database) -> None:
+    async with catalogue_db.transaction() as uow:
+        rows = (await uow.session.execute(select(agencies.c.code, agencies.c.level, agencies.c.province_code))).all()
+    provinces = {r.province_code for r in rows if r.level == "province"}
+    assert len(provinces) == 34
+    departments = [r for r in rows if r.level == "department"]
+    assert {p: sum(1 for d in departments if d.province_code == p) for p in provinces} == dict.fromkeys(provinces, 5)
+
+
+async def test_seeding_publishes_every_service_and_procedure_once_with_valid_events(catalogue_db: Database) -> None:
+    async with catalogue_db.transaction() as uow:
+        rows = (await uow.session.execute(select(outbox.c.type, outbox.c.data, outbox.c.key))).all()
+    published = [r for r in rows if r.type == "catalogue.online_service.published.v1"]
+    assert sorted(r.key for r in published) == sorted(
+        service_id(code, agency) for code, (agency_codes, _) in OFFERS.items() for agency in agency_codes
+    )
+    assert len([r for r in rows if r.type == "catalogue.procedure.published.v1"]) == len(PROCEDURES)
+    for row in rows:
+        EVENT_TYPES[row.type].model_validate(row.data)

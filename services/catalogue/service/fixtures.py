@@ -1,5 +1,5 @@
-"""Development fixtures of the catalogue: a realistic slice of agencies across the 34
-provincial units, the sectors, the procedures named in the domain guide, their FAQ and the
+"""Development fixtures of the catalogue: agencies across the 34 provincial units (each with
+its people's committee and five departments, a few communes), the sectors, the procedures named in the domain guide, their FAQ and the
 online services several agencies offer. Idempotent (written through the editors' use cases:
 unchanged procedures publish nothing, an existing online service keeps its later versions);
 refused in production.
@@ -32,7 +32,7 @@ MINISTRIES = [
     ("000.00.00.G06", "Bộ Tài chính"),
 ]
 
-# province code -> name of the provincial unit (34 since 2025-07-01; a slice of them here)
+# province code -> name of the 34 provincial units since 2025-07-01 (6 cities, 28 provinces)
 PROVINCES = {
     "H22": "Tỉnh Quảng Ninh",
     "H29": "Thành phố Hà Nội",
@@ -40,6 +40,34 @@ PROVINCES = {
     "H48": "Thành phố Đà Nẵng",
     "H46": "Thành phố Huế",
     "H92": "Thành phố Cần Thơ",
+    "H31": "Thành phố Hải Phòng",
+    "H04": "Tỉnh Cao Bằng",
+    "H08": "Tỉnh Tuyên Quang",
+    "H10": "Tỉnh Lào Cai",
+    "H11": "Tỉnh Điện Biên",
+    "H12": "Tỉnh Lai Châu",
+    "H14": "Tỉnh Sơn La",
+    "H19": "Tỉnh Thái Nguyên",
+    "H20": "Tỉnh Lạng Sơn",
+    "H25": "Tỉnh Phú Thọ",
+    "H27": "Tỉnh Bắc Ninh",
+    "H33": "Tỉnh Hưng Yên",
+    "H37": "Tỉnh Ninh Bình",
+    "H38": "Tỉnh Thanh Hóa",
+    "H40": "Tỉnh Nghệ An",
+    "H42": "Tỉnh Hà Tĩnh",
+    "H45": "Tỉnh Quảng Trị",
+    "H51": "Tỉnh Quảng Ngãi",
+    "H56": "Tỉnh Khánh Hòa",
+    "H64": "Tỉnh Gia Lai",
+    "H66": "Tỉnh Đắk Lắk",
+    "H68": "Tỉnh Lâm Đồng",
+    "H72": "Tỉnh Tây Ninh",
+    "H75": "Tỉnh Đồng Nai",
+    "H86": "Tỉnh Vĩnh Long",
+    "H87": "Tỉnh Đồng Tháp",
+    "H89": "Tỉnh An Giang",
+    "H96": "Tỉnh Cà Mau",
 }
 
 # department number -> name; every province above has these Sở
