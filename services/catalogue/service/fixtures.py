@@ -1,8 +1,8 @@
 """Development fixtures of the catalogue: agencies across the 34 provincial units (each with
-its people's committee and five departments, a few communes), the sectors, the procedures named in the domain guide, their FAQ and the
-online services several agencies offer. Idempotent (written through the editors' use cases:
-unchanged procedures publish nothing, an existing online service keeps its later versions);
-refused in production.
+its people's committee and five departments, a few communes), the sectors, the procedures
+named in the domain guide, their FAQ and the online services several agencies offer.
+Idempotent (written through the editors' use cases: unchanged procedures publish nothing, an
+existing online service keeps its later versions); refused in production.
 
 Codes follow the observed shapes (agency ``000.00.01.H22``, procedure ``1.001234``); the
 pairing of a code with a given province is illustrative, not the official register.
