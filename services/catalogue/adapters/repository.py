@@ -43,21 +43,6 @@ def _service_join() -> Any:
     )
 
 
-async def service_summaries(session: AsyncSession, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    query = (
-        select(*_service_columns(), online_service_versions.c.online_level, online_service_versions.c.processing_days)
-        .select_from(
-            _service_join().join(
-                online_service_versions,
-                (online_service_versions.c.service_id == online_services.c.id)
-                & (online_service_versions.c.version == online_services.c.published_version),
-            )
-        )
-        .where(online_services.c.id.in_(list(ids)))
-    )
-    return {str(row.id): dict(row._mapping) for row in await session.execute(query)}
-
-
 async def service_with_version(session: AsyncSession, service_id: str, version: int | None) -> dict[str, Any] | None:
     """A service with one of its published versions (its current one when ``version`` is None)."""
     number = online_services.c.published_version if version is None else version

@@ -398,7 +398,13 @@ async def generate_catalogue(uow: UnitOfWork, plan: Plan) -> Generated:
     )  # fmt: skip
     await search.refresh_procedure_search(uow.session, [code for code, *_ in procs])
     await search.refresh_service_search(uow.session, ids)
-    # Fresh statistics, or the planner guesses the selectivity of words on an empty-looking table.
+    # A bulk load leaves the GIN indexes' pending lists long (every search would scan them)
+    # and the statistics stale (the planner would misjudge how selective words are).
+    await conn.execute(
+        "SELECT gin_clean_pending_list(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'gin' "
+        "AND i.indrelid IN ('service_search'::regclass, 'procedure_search'::regclass)"
+    )
     for table in ("agencies", "procedures", "online_services", "procedure_search", "service_search"):
         await conn.execute(f"ANALYZE {table}")
     return Generated(len(agency_rows), len(SECTORS), len(procs), len(services), len(versions), ids)

@@ -9,7 +9,6 @@ from typing import Any
 from services.kit.db import UnitOfWork
 from services.kit.errors import BadRequest
 
-from ..adapters import repository as repo
 from ..adapters import search
 from ..domain.cursor import InvalidCursor, Position, decode_cursor, encode_cursor, fingerprint
 from ..domain.model import SearchFilters
@@ -42,8 +41,7 @@ async def search_services(uow: UnitOfWork, filters: SearchFilters, cursor: str |
     query = fingerprint({"kind": "services", **asdict(filters)})
     hits = await search.search_services(uow.session, filters, _position(cursor, query), limit + 1)
     hits, next_cursor = _page(hits, limit, query)
-    rows = await repo.service_summaries(uow.session, [h.id for h in hits])
-    return Page([_service_summary(rows[h.id], h.rank) for h in hits if h.id in rows], next_cursor)
+    return Page([_service_summary(h.id, h.row, h.rank) for h in hits], next_cursor)
 
 
 async def search_procedures(uow: UnitOfWork, filters: SearchFilters, cursor: str | None, limit: int) -> Page:
@@ -51,13 +49,12 @@ async def search_procedures(uow: UnitOfWork, filters: SearchFilters, cursor: str
     query = fingerprint({"kind": "procedures", **asdict(filters)})
     hits = await search.search_procedures(uow.session, filters, _position(cursor, query), limit + 1)
     hits, next_cursor = _page(hits, limit, query)
-    rows = await repo.procedure_rows(uow.session, [h.id for h in hits])
-    return Page([_procedure_summary(rows[h.id], h.rank) for h in hits if h.id in rows], next_cursor)
+    return Page([_procedure_summary(h.id, h.row, h.rank) for h in hits], next_cursor)
 
 
-def _service_summary(row: dict[str, Any], rank: float) -> dict[str, Any]:
+def _service_summary(service_id: str, row: dict[str, Any], rank: float) -> dict[str, Any]:
     return {
-        "id": str(row["id"]),
+        "id": service_id,
         "procedure_code": row["procedure_code"],
         "procedure_name": row["procedure_name"],
         "agency_code": row["agency_code"],
@@ -72,9 +69,9 @@ def _service_summary(row: dict[str, Any], rank: float) -> dict[str, Any]:
     }
 
 
-def _procedure_summary(row: dict[str, Any], rank: float) -> dict[str, Any]:
+def _procedure_summary(code: str, row: dict[str, Any], rank: float) -> dict[str, Any]:
     return {
-        "code": row["code"],
+        "code": code,
         "name": row["name"],
         "sector_code": row["sector_code"],
         "level": row["level"],
