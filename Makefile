@@ -13,11 +13,12 @@ export PYTHONPATH := $(CURDIR)
 # Eleven Python processes start at once: compiled bytecode halves their start-up.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install run test lint browser contracts lock clean-data help
+.PHONY: install run test bench lint browser contracts lock clean-data help
 
 help:
 	@echo "make run       start the whole portal (embedded PostgreSQL + Kafka-protocol broker unless configured)"
 	@echo "make test      lint, then the whole test suite on its own throwaway PostgreSQL and broker"
+	@echo "make bench     benchmarks at national scale; report in .data/bench/report.md and report.json"
 	@echo "make lint      ruff, import rules between services, contract schemas up to date"
 	@echo "make lock      re-resolve requirements.lock from pyproject.toml (on purpose only)"
 	@echo "make contracts export the event JSON Schemas after changing a contract model"
@@ -52,6 +53,10 @@ browser: $(CHROMIUM)
 
 test: lint browser
 	$(PY) -m pytest
+
+# A few minutes, bounded: its own PostgreSQL, generated data, load on loopback only.
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
 
 contracts: install
 	$(PY) -m contracts.export
