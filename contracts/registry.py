@@ -11,9 +11,12 @@ from contracts.events.catalogue import (
     ProcedurePublished,
     ProcedureRetired,
 )
+from contracts.events.dossier import DossierRated, DossierSubmitted, FeesAssessed, StatusChanged
 from contracts.events.identity_accounts import AccountLocked, AccountRegistered, AccountUnlocked, AccountVerified
 from contracts.events.identity_oidc import ClientCreated, ClientDisabled, SigningKeyRotated
+from contracts.events.payment import PaymentSucceeded
 from contracts.events.platform import DeadLetterRecorded
+from contracts.events.sync import DossierStatusReported
 
 EVENT_TYPES: dict[str, type[BaseModel]] = {
     "kit.deadletter.recorded.v1": DeadLetterRecorded,
@@ -28,6 +31,13 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
     "catalogue.procedure.retired.v1": ProcedureRetired,
     "catalogue.online_service.published.v1": OnlineServicePublished,
     "catalogue.online_service.retired.v1": OnlineServiceRetired,
+    "dossier.dossier.submitted.v1": DossierSubmitted,
+    "dossier.fees.assessed.v1": FeesAssessed,
+    "dossier.dossier.status_changed.v1": StatusChanged,
+    "dossier.dossier.rated.v1": DossierRated,
+    # Consumed by the dossier service; their producers (sync, payment) come with their issues.
+    "sync.dossier.status_reported.v1": DossierStatusReported,
+    "payment.order.succeeded.v1": PaymentSucceeded,
 }
 
 #: Models exported besides the event types (file name -> model).

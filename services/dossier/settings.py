@@ -1,11 +1,14 @@
 """Settings of the dossier service, read from ``DOSSIER_*`` environment variables."""
 
+from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import ServiceSettings
+from services.kit.settings import Environment, ServiceSettings
+
+MIB = 1024 * 1024
 
 
 class DossierSettings(ServiceSettings):
@@ -14,3 +17,31 @@ class DossierSettings(ServiceSettings):
     service_name: ClassVar[str] = "dossier"
 
     port: int = Field(default=8003, ge=0, le=65535)
+    # One attachment at most 20 MiB; the body limit leaves room for the multipart framing.
+    max_attachment_bytes: int = Field(default=20 * MIB, ge=1024)
+    max_body_bytes: int = Field(default=21 * MIB, ge=1024)
+    max_attachments_per_dossier: int = Field(default=20, ge=1, le=200)
+    # Form data as JSON, bounded before it is validated against the service's schema.
+    max_form_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Where attachments are kept: a folder (development, tests); production sets an
+    # S3-compatible store (not built yet, refused in production until it is).
+    storage_dir: Path = Path(".data/dossier-files")
+    # Public holidays (ISO dates) on top of the built-in calendar; replaces it when
+    # ``holidays_replace`` is true. Weekends are Saturday and Sunday.
+    holidays: list[str] = Field(default_factory=list)
+    holidays_replace: bool = False
+    # The system named in receipts' QR codes, and where a QR's lookup link points.
+    source_system: str = Field(default="DVCQG", max_length=40)
+    lookup_url: str = "http://127.0.0.1:8000/api/v1/dossier/lookup"
+    # Drafts kept per account, and dossiers a page may list.
+    max_drafts_per_owner: int = Field(default=50, ge=1)
+
+    @model_validator(mode="after")
+    def _bounded_body(self) -> "DossierSettings":
+        if self.max_body_bytes < self.max_attachment_bytes:
+            raise ValueError("max_body_bytes must hold one whole attachment (max_attachment_bytes)")
+        return self
+
+    @property
+    def in_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from deploy.local.stack import create_database, database_url
@@ -16,6 +18,8 @@ from services.dossier.app import SERVICE
 from services.dossier.settings import DossierSettings
 from services.kit.db import Database
 from services.kit.migrations import upgrade
+from tests.support.servers import serve
+from tests.support.tokens import ISSUER, Keys, bearer, jwks_server, token
 
 DOSSIER_TEMPLATE = "test_dossier_template"
 
@@ -124,3 +128,124 @@ def procedure_published(code: str, revision: int, **changes: Any) -> dict[str, A
 
 def procedure_retired(code: str, revision: int) -> dict[str, Any]:
     return {"revision": revision, "code": code, "retired_at": (PUBLISHED_AT + timedelta(days=revision)).isoformat()}
+
+
+# --- the dossier API on real HTTP with real tokens ------------------------------------------
+
+INTAKE_FORM = {
+    "type": "object",
+    "required": ["ho_ten", "so_gplx"],
+    "properties": {
+        "ho_ten": {"type": "string", "minLength": 1, "maxLength": 100},
+        "so_gplx": {"type": "string", "pattern": "^[0-9]{12}$"},
+        "noi_cu_tru": {
+            "type": "object",
+            "required": ["tinh"],
+            "properties": {"tinh": {"type": "string"}, "xa": {"type": "string"}},
+            "additionalProperties": False,
+        },
+    },
+    "additionalProperties": False,
+}
+INTAKE_FEES = [
+    {"code": "LP01", "name": "Lệ phí cấp đổi", "amount": 135_000, "currency": "VND", "condition": None},
+    {"code": "PH02", "name": "Phí chuyển phát kết quả", "amount": 25_000, "currency": "VND",
+     "condition": "Khi nhận kết quả qua bưu chính"},
+]  # fmt: skip
+INTAKE_AGENCY = "000.00.01.H22"
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+
+
+def citizen_body(service_id: str, attachments: list[dict[str, str]], **changes: Any) -> dict[str, Any]:
+    return {
+        "service_id": service_id,
+        "applicant": {"kind": "citizen", "identifier": "001099012345", "name": "Nguyễn Văn An",
+                      "phone": "0912345678"},
+        "form": {"ho_ten": "Nguyễn Văn An", "so_gplx": "220123456789", "noi_cu_tru": {"tinh": "Quảng Ninh"}},
+        "attachments": attachments,
+        **changes,
+    }  # fmt: skip
+
+
+@dataclass
+class Intake:
+    """The dossier API over a fresh database that knows one published online service (and one
+    retired one), trusting a test JWKS."""
+
+    url: str
+    db_url: str
+    key: dict
+    service_id: str
+    retired_service_id: str
+
+    def citizen(self, sub: str = "citizen-1", scope: str = "dossier:submit dossier:read") -> dict[str, str]:
+        return bearer(token(self.key, scope=scope, aud="dossier", sub=sub))
+
+    def official(self, *agencies: str, sub: str = "official-1") -> dict[str, str]:
+        return bearer(token(self.key, scope="dossier:read dossier:process", aud="dossier", sub=sub,
+                            agencies=list(agencies)))  # fmt: skip
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url + "/api/v1/dossier", timeout=30)
+
+    async def upload(self, api: httpx.AsyncClient, headers: dict[str, str], content: bytes = PDF,
+                     name: str = "don.pdf", content_type: str = "application/pdf") -> httpx.Response:  # fmt: skip
+        return await api.post("/attachments", headers=headers, files={"file": (name, content, content_type)})
+
+    async def documents(self, api: httpx.AsyncClient, headers: dict[str, str]) -> list[dict[str, str]]:
+        """Uploads the two required documents (TP01, TP02) and names them for a submission."""
+        refs = []
+        for component in ("TP01", "TP02"):
+            answer = await self.upload(api, headers)
+            assert answer.status_code == 201, answer.text
+            refs.append({"id": answer.json()["id"], "component_code": component})
+        return refs
+
+    async def submit(self, api: httpx.AsyncClient, headers: dict[str, str], **changes: Any) -> httpx.Response:
+        body = citizen_body(self.service_id, await self.documents(api, headers), **changes)
+        return await api.post("/dossiers", headers=headers, json=body)
+
+
+async def publish_into(db_url: str, *events: tuple[str, dict[str, Any]]) -> None:
+    """Apply catalogue events to a dossier database as its consumer would."""
+    from services.dossier.service import catalogue_view
+
+    appliers = {
+        "published": catalogue_view.apply_service_published,
+        "retired": catalogue_view.apply_service_retired,
+    }
+    db = Database(db_url, source="dossier", topic="dossier.events")
+    try:
+        for kind, data in events:
+            async with db.transaction() as uow:
+                await appliers[kind](uow, data)
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def dossier_keys() -> Iterator[tuple[Keys, str]]:
+    with jwks_server() as served:
+        yield served
+
+
+@pytest.fixture
+async def intake(dossier_db_url, infra, dossier_keys, tmp_path) -> AsyncIterator[Intake]:  # type: ignore[no-untyped-def]
+    keys, jwks_url = dossier_keys
+    service_id, retired = new_service_id(), new_service_id()
+    published = service_published(service_id, 1, 1, form_schema=INTAKE_FORM, fees=INTAKE_FEES)
+    await publish_into(
+        dossier_db_url,
+        ("published", published),
+        ("published", service_published(retired, 1, 1, form_schema=INTAKE_FORM)),
+        ("retired", service_retired(retired, 2, 1)),
+    )
+    settings = dossier_settings(
+        dossier_db_url, infra.bootstrap, oidc_issuer=ISSUER, oidc_jwks_url=jwks_url, storage_dir=tmp_path / "files"
+    )
+    from services.dossier.app import create_app
+
+    with serve(create_app(settings)) as url:
+        yield Intake(url, dossier_db_url, keys.published[0], service_id, retired)

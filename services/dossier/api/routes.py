@@ -1,3 +1,282 @@
-from fastapi import APIRouter
+"""The dossier API: attachments, drafts, submission and receipt (``dossier:submit``), the
+owner's and officials' reads (``dossier:read``), the owner's supplement, withdrawal and
+rating, and the public lookup by code and verifier (no token).
+
+Another person's dossier, file or draft is answered with the same 404 as one that does not
+exist. Bodies refuse unknown fields; every list, string and file is bounded.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Header, Path, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import Field
+
+from services.kit.app import UnitOfWorkDep
+from services.kit.auth import Principal, require_scopes
+from services.kit.schemas import StrictModel
+
+from ..adapters.storage import FileStorage, LocalFileStorage
+from ..domain.access import Caller
+from ..domain.calendar import VIETNAM_PUBLIC_HOLIDAYS, WorkingCalendar, parse_holidays
+from ..domain.codes import DOSSIER_CODE_MAX_LENGTH
+from ..service import intake, tracking
+from ..settings import DossierSettings
 
 router = APIRouter(tags=["dossier"])
+
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+Id = Annotated[str, Path(pattern=UUID_PATTERN)]
+MAX_PAGE = 100
+
+
+class Runtime:
+    """What the routes need besides the unit of work, made once per app from its settings."""
+
+    def __init__(self, settings: DossierSettings):
+        self.settings = settings
+
+    @cached_property
+    def storage(self) -> FileStorage:
+        return LocalFileStorage(self.settings.storage_dir)
+
+    @cached_property
+    def calendar(self) -> WorkingCalendar:
+        extra = parse_holidays(self.settings.holidays)
+        return WorkingCalendar(extra if self.settings.holidays_replace else VIETNAM_PUBLIC_HOLIDAYS | extra)
+
+    @cached_property
+    def limits(self) -> intake.Limits:
+        s = self.settings
+        return intake.Limits(s.max_attachment_bytes, s.max_attachments_per_dossier, s.max_form_bytes,
+                             s.max_drafts_per_owner)  # fmt: skip
+
+    @cached_property
+    def issuer(self) -> intake.Issuer:
+        return intake.Issuer(self.settings.source_system, self.settings.lookup_url)
+
+
+def runtime(request: Request) -> Runtime:
+    state = request.app.state
+    if getattr(state, "dossier_runtime", None) is None:
+        state.dossier_runtime = Runtime(state.settings)
+    return state.dossier_runtime  # type: ignore[no-any-return]
+
+
+def caller(principal: Principal) -> Caller:
+    return Caller.of(principal.subject, principal.scopes, principal.claims)
+
+
+Submitter = Annotated[Principal, require_scopes("dossier:submit")]
+Reader = Annotated[Principal, require_scopes("dossier:read")]
+
+# --- bodies ---------------------------------------------------------------------------------
+
+
+class ApplicantIn(StrictModel):
+    kind: Literal["citizen", "enterprise"]
+    # A citizen's 12-digit personal identification number, an enterprise's tax code
+    # (10 digits, or 13 with a branch suffix -NNN).
+    identifier: Annotated[str, Field(pattern=r"^([0-9]{12}|[0-9]{10}(-[0-9]{3})?)$")]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    phone: Annotated[str | None, Field(pattern=r"^\+?[0-9]{9,15}$")] = None
+    email: Annotated[str | None, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] = None
+    address: Annotated[str | None, Field(max_length=500)] = None
+
+
+class AttachmentRef(StrictModel):
+    id: Annotated[str, Field(pattern=UUID_PATTERN)]
+    component_code: Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class SubmitBody(StrictModel):
+    service_id: Annotated[str, Field(pattern=UUID_PATTERN)]
+    applicant: ApplicantIn
+    form: dict[str, Any] = Field(default_factory=dict)
+    # Bounded here loosely; the configured count (20 by default) is checked with a clear error.
+    attachments: Annotated[list[AttachmentRef], Field(max_length=200)] = Field(default_factory=list)
+    selected_fees: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=50)] = Field(
+        default_factory=list
+    )
+    draft_id: Annotated[str | None, Field(pattern=UUID_PATTERN)] = None
+
+
+class DraftBody(StrictModel):
+    service_id: Annotated[str, Field(pattern=UUID_PATTERN)]
+    content: dict[str, Any] = Field(default_factory=dict)
+
+
+class WithdrawBody(StrictModel):
+    reason: Annotated[str | None, Field(max_length=1000)] = None
+
+
+class SupplementBody(StrictModel):
+    attachments: Annotated[list[AttachmentRef], Field(min_length=1, max_length=20)]
+    note: Annotated[str | None, Field(max_length=1000)] = None
+
+
+class RatingBody(StrictModel):
+    score: Annotated[int, Field(ge=1, le=5)]
+    comment: Annotated[str | None, Field(max_length=2000)] = None
+
+
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
+]
+
+# --- attachments and drafts -----------------------------------------------------------------
+
+
+@router.post("/attachments", status_code=201, summary="Upload a file (PDF, JPEG, PNG) for a dossier")
+async def upload(
+    request: Request, principal: Submitter, uow: UnitOfWorkDep, file: Annotated[UploadFile, File()]
+) -> dict[str, Any]:
+    rt = runtime(request)
+    return await intake.upload_attachment(uow, rt.storage, rt.limits, principal.subject, file.file, file.filename)
+
+
+@router.post("/drafts", status_code=201, summary="Save a new draft")
+async def create_draft(request: Request, body: DraftBody, principal: Submitter, uow: UnitOfWorkDep) -> dict[str, Any]:
+    return await intake.save_draft(uow, caller(principal), None, body.service_id, body.content, runtime(request).limits)
+
+
+@router.put("/drafts/{draft_id}", summary="Replace a draft")
+async def replace_draft(
+    request: Request, draft_id: Id, body: DraftBody, principal: Submitter, uow: UnitOfWorkDep
+) -> dict[str, Any]:
+    limits = runtime(request).limits
+    return await intake.save_draft(uow, caller(principal), draft_id.lower(), body.service_id, body.content, limits)
+
+
+@router.get("/drafts", summary="The caller's drafts")
+async def list_drafts(principal: Submitter, uow: UnitOfWorkDep) -> dict[str, Any]:
+    return {"items": await intake.list_drafts(uow, caller(principal))}
+
+
+@router.get("/drafts/{draft_id}", summary="One draft")
+async def get_draft(draft_id: Id, principal: Submitter, uow: UnitOfWorkDep) -> dict[str, Any]:
+    return await intake.get_draft(uow, caller(principal), draft_id.lower())
+
+
+@router.delete("/drafts/{draft_id}", status_code=204, summary="Delete a draft")
+async def delete_draft(draft_id: Id, principal: Submitter, uow: UnitOfWorkDep) -> Response:
+    await intake.delete_draft(uow, caller(principal), draft_id.lower())
+    return Response(status_code=204)
+
+
+# --- submission and reads -------------------------------------------------------------------
+
+
+@router.post("/dossiers", status_code=201, summary="Submit a dossier; answers its receipt")
+async def submit(
+    request: Request, body: SubmitBody, principal: Submitter, uow: UnitOfWorkDep, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    rt = runtime(request)
+    receipt, created = await intake.submit(
+        uow, caller(principal), body.model_dump(mode="json"), idempotency_key=idempotency_key,
+        limits=rt.limits, calendar=rt.calendar, issuer=rt.issuer,
+    )  # fmt: skip
+    headers = {"Location": f"{request.url.path}/{receipt['dossier_id']}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(receipt, status_code=201 if created else 200, headers=headers)
+
+
+@router.get("/dossiers", summary="The caller's dossiers (officials: their agencies'), newest first")
+async def list_dossiers(
+    principal: Reader,
+    uow: UnitOfWorkDep,
+    status: Annotated[int | None, Query(ge=1, le=10)] = None,
+    agency: Annotated[str | None, Query(max_length=40, pattern=r"^[0-9A-Za-z.]+$")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+) -> dict[str, Any]:
+    return await tracking.list_dossiers(
+        uow, caller(principal), agency=agency, status=status, cursor=cursor, limit=limit
+    )
+
+
+@router.get("/dossiers/{dossier_id}", summary="A dossier with its documents and timeline")
+async def get_dossier(dossier_id: Id, principal: Reader, uow: UnitOfWorkDep) -> dict[str, Any]:
+    return await tracking.dossier_detail(uow, caller(principal), dossier_id.lower())
+
+
+@router.get("/dossiers/{dossier_id}/timeline", summary="Every status change of a dossier")
+async def get_timeline(dossier_id: Id, principal: Reader, uow: UnitOfWorkDep) -> dict[str, Any]:
+    return {"items": await tracking.timeline(uow, caller(principal), dossier_id.lower())}
+
+
+@router.get("/dossiers/{dossier_id}/receipt", summary="The receipt and appointment")
+async def get_receipt(request: Request, dossier_id: Id, principal: Reader, uow: UnitOfWorkDep) -> dict[str, Any]:
+    return await intake.receipt(uow, caller(principal), dossier_id.lower(), runtime(request).issuer)
+
+
+@router.get(
+    "/dossiers/{dossier_id}/receipt.png",
+    summary="The receipt's QR code for status lookup",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+async def get_receipt_qr(request: Request, dossier_id: Id, principal: Reader, uow: UnitOfWorkDep) -> Response:
+    png = await intake.receipt_png(uow, caller(principal), dossier_id.lower(), runtime(request).issuer)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+
+
+@router.get(
+    "/dossiers/{dossier_id}/attachments/{attachment_id}",
+    summary="A file of a dossier (its owner and its agency's officials only)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}}},
+)
+async def download(
+    request: Request, dossier_id: Id, attachment_id: Id, principal: Reader, uow: UnitOfWorkDep
+) -> StreamingResponse:
+    found = await tracking.attachment_for(uow, caller(principal), dossier_id.lower(), attachment_id.lower())
+    headers = {
+        "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(found['filename'])}",
+        "Content-Length": str(found["size"]),
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+    }
+    chunks = runtime(request).storage.read(found["storage_key"])
+    return StreamingResponse(chunks, media_type=found["content_type"], headers=headers)
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+# --- the owner's actions --------------------------------------------------------------------
+
+
+@router.post("/dossiers/{dossier_id}/withdrawal", summary="Ask to withdraw a dossier not yet finished")
+async def withdraw(dossier_id: Id, body: WithdrawBody, principal: Submitter, uow: UnitOfWorkDep) -> dict[str, Any]:
+    return await tracking.withdraw(uow, caller(principal), dossier_id.lower(), body.reason)
+
+
+@router.post("/dossiers/{dossier_id}/supplements", summary="Add the documents the agency asked for")
+async def supplement(dossier_id: Id, body: SupplementBody, principal: Submitter, uow: UnitOfWorkDep) -> dict[str, Any]:
+    wanted = [item.model_dump() for item in body.attachments]
+    return await tracking.supplement(uow, caller(principal), dossier_id.lower(), wanted, body.note)
+
+
+@router.post("/dossiers/{dossier_id}/rating", status_code=201, summary="Rate the service once the result is back")
+async def rate(dossier_id: Id, body: RatingBody, principal: Submitter, uow: UnitOfWorkDep) -> dict[str, Any]:
+    return await tracking.rate(uow, caller(principal), dossier_id.lower(), body.score, body.comment)
+
+
+# --- public ---------------------------------------------------------------------------------
+
+
+@router.get("/lookup", summary="Public status of a dossier by its code and the applicant identifier's last 4 digits")
+async def lookup(
+    uow: UnitOfWorkDep,
+    code: Annotated[str, Query(min_length=1, max_length=DOSSIER_CODE_MAX_LENGTH, pattern=r"^[0-9A-Za-z.-]+$")],
+    verifier: Annotated[str, Query(pattern=r"^[0-9]{4}$")],
+) -> dict[str, Any]:
+    return await tracking.lookup(uow, code, verifier)

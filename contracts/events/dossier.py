@@ -1,0 +1,113 @@
+"""Events of dossier intake and tracking, published on ``dossier.events`` (key: the dossier id).
+
+``submitted`` carries everything the receiving agency needs to process the dossier without
+calling back (the sync service forwards it); ``fees_assessed`` is what the payment service
+charges (never an amount from a client); ``status_changed`` follows every applied change of
+the national status (1–10); ``rated`` is the owner's rating once the result is returned.
+Personal data travels only in ``submitted`` (the agency needs it); the others carry codes.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Field(ge=1, le=10, description="national dossier status code 1–10")
+
+
+class Applicant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["citizen", "enterprise"]
+    identifier: str = Field(min_length=10, max_length=14, description="personal id number or tax code")
+    name: str = Field(min_length=1, max_length=200)
+    phone: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=254)
+    address: str | None = Field(default=None, max_length=500)
+
+
+class FeeLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=40)
+    name: str = Field(min_length=1, max_length=500)
+    amount: int = Field(ge=0, description="VND")
+
+
+class Attachment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    component_code: str | None = Field(description="the procedure's document component it answers")
+    filename: str
+    content_type: Literal["application/pdf", "image/jpeg", "image/png"]
+    size: int = Field(ge=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class DossierSubmitted(BaseModel):
+    """A dossier was accepted for filing by the portal (status 1) and goes to its agency."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dossier_id: str
+    code: str
+    service_id: str
+    service_version: int = Field(ge=1)
+    procedure_code: str
+    procedure_name: str
+    agency_code: str
+    routing_target: str
+    applicant: Applicant
+    form: dict
+    attachments: list[Attachment]
+    fees: list[FeeLine]
+    received_at: datetime
+    appointment_date: date
+
+
+class FeesAssessed(BaseModel):
+    """The fees due for a dossier, line by line (total = sum of amounts)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dossier_id: str
+    code: str
+    owner: str = Field(description="the account that may pay")
+    agency_code: str
+    lines: list[FeeLine]
+    total: int = Field(ge=0)
+    currency: Literal["VND"] = "VND"
+
+
+class StatusChanged(BaseModel):
+    """The national status of a dossier changed (applied, never a refused update)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dossier_id: str
+    code: str
+    agency_code: str
+    origin: Literal["portal", "mirrored"]
+    previous: int | None = Field(default=None, ge=1, le=10)
+    status: int = Status
+    source: Literal["portal", "owner", "agency", "payment"]
+    occurred_at: datetime
+    received_at: datetime | None = None
+    appointment_date: date | None = None
+
+
+class DossierRated(BaseModel):
+    """The owner rated the service after the result was returned (once)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dossier_id: str
+    code: str
+    agency_code: str
+    service_id: str | None
+    procedure_code: str
+    score: int = Field(ge=1, le=5)
+    rated_at: datetime

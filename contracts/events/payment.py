@@ -1,0 +1,23 @@
+"""Events of the payment service, published on ``payment.events`` (key: the payment order id)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PaymentSucceeded(BaseModel):
+    """A payment order was paid in full: the dossier's assessed fees are settled."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: str
+    dossier_id: str
+    dossier_code: str
+    amount: int = Field(ge=0, description="VND")
+    currency: Literal["VND"] = "VND"
+    provider: str = Field(max_length=40)
+    receipt_number: str = Field(max_length=64)
+    paid_at: datetime

@@ -1,0 +1,239 @@
+"""Reads and writes of dossiers, their sequences, history, files, keys, drafts and ratings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .tables import (
+    attachments,
+    dossier_history,
+    dossier_refused_updates,
+    dossier_sequences,
+    dossiers,
+    drafts,
+    idempotency_keys,
+    ratings,
+    supplement_requests,
+)
+
+
+def _dict(row: Any) -> dict[str, Any] | None:
+    return dict(row._mapping) if row is not None else None
+
+
+# --- sequences and keys ---------------------------------------------------------------------
+
+
+async def next_sequence(session: AsyncSession, agency_code: str, day: date) -> int:
+    """The agency's next number of the day. The row stays locked until the transaction ends, so
+    concurrent submissions take numbers one after another, and a rolled-back one gives its
+    number back: the committed numbers have no gaps."""
+    statement = (
+        insert(dossier_sequences)
+        .values(agency_code=agency_code, day=day, last_value=1)
+        .on_conflict_do_update(
+            index_elements=["agency_code", "day"], set_={"last_value": dossier_sequences.c.last_value + 1}
+        )
+        .returning(dossier_sequences.c.last_value)
+    )
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def lock_idempotency_key(session: AsyncSession, owner: str, key: str) -> dict[str, Any] | None:
+    """Serialise requests with one key (a transaction-scoped advisory lock), then read it."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(owner + "\x1f" + key, 0))))
+    query = select(idempotency_keys).where(idempotency_keys.c.owner == owner, idempotency_keys.c.key == key)
+    return _dict((await session.execute(query)).first())
+
+
+async def save_idempotency_key(session: AsyncSession, owner: str, key: str, request_hash: str, dossier_id: str) -> None:
+    await session.execute(
+        insert(idempotency_keys).values(owner=owner, key=key, request_hash=request_hash, dossier_id=dossier_id)
+    )
+
+
+# --- dossiers -------------------------------------------------------------------------------
+
+
+async def insert_dossier(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert(dossiers).values(**values))
+
+
+async def dossier_by_id(session: AsyncSession, dossier_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+    query = select(dossiers).where(dossiers.c.id == dossier_id)
+    return _dict((await session.execute(query.with_for_update() if lock else query)).first())
+
+
+async def dossier_by_code(session: AsyncSession, code: str, *, lock: bool = False) -> dict[str, Any] | None:
+    query = select(dossiers).where(dossiers.c.code == code)
+    return _dict((await session.execute(query.with_for_update() if lock else query)).first())
+
+
+async def update_dossier(session: AsyncSession, dossier_id: str, values: dict[str, Any]) -> None:
+    await session.execute(update(dossiers).where(dossiers.c.id == dossier_id).values(**values))
+
+
+async def list_dossiers(
+    session: AsyncSession,
+    *,
+    owner: str | None = None,
+    agencies: Sequence[str] | None = None,
+    status: int | None = None,
+    after: tuple[datetime, str] | None = None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Newest first, keyset on (created_at, id)."""
+    conditions = []
+    if owner is not None:
+        conditions.append(dossiers.c.owner == owner)
+    if agencies is not None:
+        conditions.append(dossiers.c.agency_code.in_(list(agencies)))
+    if status is not None:
+        conditions.append(dossiers.c.status == status)
+    if after is not None:
+        created, last_id = after
+        conditions.append(
+            or_(dossiers.c.created_at < created, and_(dossiers.c.created_at == created, dossiers.c.id < last_id))
+        )
+    query = (
+        select(dossiers).where(*conditions).order_by(dossiers.c.created_at.desc(), dossiers.c.id.desc()).limit(limit)
+    )
+    return [dict(row._mapping) for row in await session.execute(query)]
+
+
+# --- history --------------------------------------------------------------------------------
+
+
+async def add_history(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert(dossier_history).values(**values))
+
+
+async def history_has_record(session: AsyncSession, dossier_id: str, record_id: str) -> bool:
+    query = select(dossier_history.c.id).where(
+        dossier_history.c.dossier_id == dossier_id, dossier_history.c.record_id == record_id
+    )
+    return (await session.execute(query)).first() is not None
+
+
+async def timeline(session: AsyncSession, dossier_id: str) -> list[dict[str, Any]]:
+    query = (
+        select(
+            dossier_history.c.occurred_at,
+            dossier_history.c.previous,
+            dossier_history.c.status,
+            dossier_history.c.source,
+            dossier_history.c.note,
+        )
+        .where(dossier_history.c.dossier_id == dossier_id)
+        .order_by(dossier_history.c.id)
+    )
+    return [dict(row._mapping) for row in await session.execute(query)]
+
+
+async def record_refused(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert(dossier_refused_updates).values(**values))
+
+
+# --- attachments ----------------------------------------------------------------------------
+
+
+async def insert_attachment(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert(attachments).values(**values))
+
+
+async def lock_attachments(session: AsyncSession, ids: Sequence[str]) -> list[dict[str, Any]]:
+    query = select(attachments).where(attachments.c.id.in_(list(ids))).order_by(attachments.c.id).with_for_update()
+    return [dict(row._mapping) for row in await session.execute(query)]
+
+
+async def bind_attachments(
+    session: AsyncSession, dossier_id: str, components: dict[str, str | None], supplement_id: int | None = None
+) -> None:
+    for attachment_id, component in components.items():
+        await session.execute(
+            update(attachments)
+            .where(attachments.c.id == attachment_id)
+            .values(dossier_id=dossier_id, component_code=component, supplement_id=supplement_id)
+        )
+
+
+async def attachments_of(session: AsyncSession, dossier_id: str) -> list[dict[str, Any]]:
+    query = select(attachments).where(attachments.c.dossier_id == dossier_id).order_by(attachments.c.created_at)
+    return [dict(row._mapping) for row in await session.execute(query)]
+
+
+async def attachment(session: AsyncSession, attachment_id: str) -> dict[str, Any] | None:
+    return _dict((await session.execute(select(attachments).where(attachments.c.id == attachment_id))).first())
+
+
+# --- supplements, ratings, drafts -----------------------------------------------------------
+
+
+async def open_supplement(session: AsyncSession, dossier_id: str) -> dict[str, Any] | None:
+    query = (
+        select(supplement_requests)
+        .where(supplement_requests.c.dossier_id == dossier_id, supplement_requests.c.fulfilled_at.is_(None))
+        .with_for_update()
+    )
+    return _dict((await session.execute(query)).first())
+
+
+async def request_supplement(session: AsyncSession, dossier_id: str, requested_at: datetime, note: str | None) -> None:
+    statement = insert(supplement_requests).values(dossier_id=dossier_id, requested_at=requested_at, note=note)
+    await session.execute(
+        statement.on_conflict_do_nothing(
+            index_elements=["dossier_id"], index_where=supplement_requests.c.fulfilled_at.is_(None)
+        )
+    )
+
+
+async def fulfil_supplement(session: AsyncSession, supplement_id: int, at: datetime) -> None:
+    await session.execute(
+        update(supplement_requests).where(supplement_requests.c.id == supplement_id).values(fulfilled_at=at)
+    )
+
+
+async def insert_rating(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """False when the dossier was already rated."""
+    result = await session.execute(
+        insert(ratings).values(**values).on_conflict_do_nothing().returning(ratings.c.dossier_id)
+    )
+    return result.first() is not None
+
+
+async def rating_of(session: AsyncSession, dossier_id: str) -> dict[str, Any] | None:
+    return _dict((await session.execute(select(ratings).where(ratings.c.dossier_id == dossier_id))).first())
+
+
+async def save_draft(session: AsyncSession, values: dict[str, Any]) -> None:
+    statement = insert(drafts).values(**values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["id"],
+            set_={"content": statement.excluded.content, "updated_at": func.now()},
+            where=drafts.c.owner == statement.excluded.owner,
+        )
+    )
+
+
+async def draft(session: AsyncSession, draft_id: str) -> dict[str, Any] | None:
+    return _dict((await session.execute(select(drafts).where(drafts.c.id == draft_id))).first())
+
+
+async def drafts_of(session: AsyncSession, owner: str) -> list[dict[str, Any]]:
+    query = select(drafts).where(drafts.c.owner == owner).order_by(drafts.c.updated_at.desc())
+    return [dict(row._mapping) for row in await session.execute(query)]
+
+
+async def count_drafts(session: AsyncSession, owner: str) -> int:
+    return int((await session.execute(select(func.count()).where(drafts.c.owner == owner))).scalar_one())
+
+
+async def delete_draft(session: AsyncSession, draft_id: str) -> None:
+    await session.execute(drafts.delete().where(drafts.c.id == draft_id))

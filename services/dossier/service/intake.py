@@ -1,0 +1,430 @@
+"""Use cases of dossier intake: attachments, drafts, submission and its receipt.
+
+Submission follows Decree 45/2020 art. 11: the portal checks the dossier is complete (the form
+valid against the service's JSON Schema, every required document component attached), then
+confirms the official receipt time, issues the dossier code (receiving agency + ``yymmdd`` +
+that agency's daily sequence) and the appointment date (processing time in working days), and
+assesses the fees. Everything is written in the caller's transaction with its events
+(submitted, fees assessed, status changed) in the outbox: all or nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+from services.kit.db import UnitOfWork
+from services.kit.errors import Conflict, NotFound, PayloadTooLarge, PortalError, ValidationFailed
+
+from ..adapters import dossiers as repo
+from ..adapters.storage import FileStorage
+from ..domain.access import Caller
+from ..domain.calendar import VIETNAM_TZ, WorkingCalendar
+from ..domain.codes import dossier_code
+from ..domain.files import SNIFF_BYTES, FileKind, safe_filename, sniff
+from ..domain.forms import validate_form
+from ..domain.receipt import ReceiptQr, qr_png, qr_text
+from ..domain.status import DossierStatus
+from . import catalogue_view
+
+SUBMITTED = "dossier.dossier.submitted.v1"
+FEES_ASSESSED = "dossier.fees.assessed.v1"
+STATUS_CHANGED = "dossier.dossier.status_changed.v1"
+
+
+class UnsupportedFile(PortalError):
+    status, type, title = 415, "unsupported-file-type", "Only PDF, JPEG and PNG files are accepted"
+
+
+class IdempotencyKeyReused(PortalError):
+    status, type, title = 422, "idempotency-key-reused", "This Idempotency-Key was used for another request"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_attachment_bytes: int
+    max_attachments: int
+    max_form_bytes: int
+    max_drafts: int
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """What a receipt names besides the dossier: the source system and the lookup address."""
+
+    source_system: str
+    lookup_url: str
+
+
+# --- attachments ----------------------------------------------------------------------------
+
+
+def inspect(source: BinaryIO, max_bytes: int) -> tuple[FileKind, int, str]:
+    """The file's kind by its content, size and SHA-256, reading it once (in a thread)."""
+    source.seek(0)
+    head = source.read(SNIFF_BYTES)
+    kind = sniff(head)
+    if kind is None:
+        raise UnsupportedFile("The file is not a PDF, JPEG or PNG (judged by its content, not its name or type).")
+    digest, size = hashlib.sha256(head), len(head)
+    while chunk := source.read(1024 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"An attachment may hold at most {max_bytes} bytes.")
+        digest.update(chunk)
+    if size > max_bytes:
+        raise PayloadTooLarge(f"An attachment may hold at most {max_bytes} bytes.")
+    return kind, size, digest.hexdigest()
+
+
+async def upload_attachment(
+    uow: UnitOfWork, storage: FileStorage, limits: Limits, owner: str, source: BinaryIO, filename: str | None
+) -> dict[str, Any]:
+    """Keep an owner's file for a later submission or supplement. Stored before its row."""
+    kind, size, sha256 = await asyncio.to_thread(inspect, source, limits.max_attachment_bytes)
+    attachment_id = str(uuid.uuid4())
+    key = uuid.uuid4().hex
+    await storage.put(key, source)
+    values = {
+        "id": attachment_id,
+        "owner": owner,
+        "filename": safe_filename(filename, kind),
+        "content_type": kind.value,
+        "size": size,
+        "sha256": sha256,
+        "storage_key": key,
+    }
+    await repo.insert_attachment(uow.session, values)
+    return attachment_view(values)
+
+
+def attachment_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "filename": row["filename"],
+        "content_type": row["content_type"],
+        "size": row["size"],
+        "sha256": row["sha256"],
+        "component_code": row.get("component_code"),
+    }
+
+
+async def bind_new_attachments(
+    uow: UnitOfWork, owner: str, wanted: Sequence[Mapping[str, Any]], field: str
+) -> dict[str, dict[str, Any]]:
+    """Lock the owner's unbound attachments named in ``wanted`` ({id, component_code}); a 422
+    naming the field when one is unknown, someone else's, already used, or named twice."""
+    ids = [str(item["id"]) for item in wanted]
+    rows = {str(r["id"]): r for r in await repo.lock_attachments(uow.session, ids)} if ids else {}
+    errors, seen = [], set()
+    for index, attachment_id in enumerate(ids):
+        row = rows.get(attachment_id)
+        where = f"{field}.{index}.id"
+        if attachment_id in seen:
+            errors.append({"field": where, "location": "body", "message": "Named more than once."})
+        elif row is None or row["owner"] != owner:
+            errors.append({"field": where, "location": "body", "message": "No such attachment of yours."})
+        elif row["dossier_id"] is not None:
+            errors.append({"field": where, "location": "body", "message": "Already part of a dossier."})
+        seen.add(attachment_id)
+    if errors:
+        raise ValidationFailed(errors, "Some attachments cannot be used.")
+    return rows
+
+
+# --- submission -----------------------------------------------------------------------------
+
+
+def request_hash(body: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def _fees(offered: catalogue_view.OfferedVersion, selected: Sequence[str]) -> list[dict[str, Any]]:
+    """The fee lines due: every unconditional fee, and the conditional ones the applicant says
+    apply to their case. A selected code the service does not charge is a 422."""
+    by_code = {fee["code"]: fee for fee in offered.fees}
+    unknown = [i for i, code in enumerate(selected) if code not in by_code]
+    if unknown:
+        message = "Not a fee of this service."
+        errors = [{"field": f"selected_fees.{i}", "location": "body", "message": message} for i in unknown]
+        raise ValidationFailed(errors)
+    due = [fee for fee in offered.fees if fee.get("condition") is None or fee["code"] in set(selected)]
+    return [{"code": fee["code"], "name": fee["name"], "amount": int(fee["amount"])} for fee in due]
+
+
+def _check_documents(
+    offered: catalogue_view.OfferedVersion, wanted: Sequence[Mapping[str, Any]]
+) -> dict[str, str | None]:
+    """Each attachment answers a document component of the procedure; every required one is
+    present. Returns attachment id -> component code."""
+    known = {doc["code"]: doc for doc in offered.documents}
+    errors = []
+    for index, item in enumerate(wanted):
+        if item.get("component_code") not in known:
+            message = "Not a document of this procedure."
+            errors.append({"field": f"attachments.{index}.component_code", "location": "body", "message": message})
+    present = {item.get("component_code") for item in wanted}
+    for code, doc in known.items():
+        if doc.get("required", True) and code not in present:
+            message = f"Required document missing: {doc['name']}."
+            errors.append({"field": f"attachments[{code}]", "location": "body", "message": message})
+    if errors:
+        raise ValidationFailed(errors, "The dossier is not complete.")
+    return {str(item["id"]): item.get("component_code") for item in wanted}
+
+
+async def submit(
+    uow: UnitOfWork,
+    caller: Caller,
+    body: Mapping[str, Any],
+    *,
+    idempotency_key: str | None,
+    limits: Limits,
+    calendar: WorkingCalendar,
+    issuer: Issuer,
+    now: datetime | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """File a dossier. Returns its receipt and whether it was created now (False: the same
+    request was made before with this Idempotency-Key, and this is its dossier)."""
+    owner = caller.subject
+    fingerprint = request_hash(body)
+    if idempotency_key is not None:
+        known = await repo.lock_idempotency_key(uow.session, owner, idempotency_key)
+        if known is not None:
+            if known["request_hash"] != fingerprint:
+                raise IdempotencyKeyReused("The same Idempotency-Key came with a different body.")
+            return await receipt(uow, caller, str(known["dossier_id"]), issuer), False
+
+    offered = await catalogue_view.offered_service(uow, str(body["service_id"]))
+    form = body.get("form") or {}
+    if len(json.dumps(form, ensure_ascii=False).encode()) > limits.max_form_bytes:
+        raise PayloadTooLarge(f"The form data may take at most {limits.max_form_bytes} bytes.")
+    errors = validate_form(offered.form_schema, form)
+    if errors:
+        raise ValidationFailed(errors, "The form data does not satisfy the service's form.")
+    wanted = list(body.get("attachments") or [])
+    if len(wanted) > limits.max_attachments:
+        raise ValidationFailed(
+            [{"field": "attachments", "location": "body", "message": f"At most {limits.max_attachments} files."}]
+        )
+    components = _check_documents(offered, wanted)
+    fees = _fees(offered, list(body.get("selected_fees") or []))
+    files = await bind_new_attachments(uow, owner, wanted, "attachments")
+
+    received_at = (now or datetime.now(UTC)).astimezone(UTC)
+    local_day = received_at.astimezone(VIETNAM_TZ).date()
+    sequence = await repo.next_sequence(uow.session, offered.agency_code, local_day)
+    code = dossier_code(offered.agency_code, local_day, sequence)
+    appointment = calendar.appointment(received_at, offered.processing_days)
+    dossier_id = str(uuid.uuid4())
+    applicant = dict(body["applicant"])
+    results = offered.procedure.get("results") or []
+    values = {
+        "id": dossier_id,
+        "code": code,
+        "origin": "portal",
+        "owner": owner,
+        "applicant_kind": applicant["kind"],
+        "applicant_identifier": applicant["identifier"],
+        "applicant": applicant,
+        "service_id": offered.service_id,
+        "service_version": offered.version,
+        "procedure_code": offered.procedure_code,
+        "procedure_name": offered.procedure.get("name"),
+        "document_name": results[0] if results else offered.procedure.get("name"),
+        "agency_code": offered.agency_code,
+        "agency_name": offered.agency.get("name"),
+        "routing_target": offered.routing_target,
+        "status": int(DossierStatus.NEW),
+        "status_changed_at": received_at,
+        "last_update_at": received_at,
+        "form": form,
+        "fees": fees,
+        "fee_total": sum(line["amount"] for line in fees),
+        "received_at": received_at,
+        "appointment_date": appointment,
+    }
+    await repo.insert_dossier(uow.session, values)
+    await repo.bind_attachments(uow.session, dossier_id, components)
+    await repo.add_history(
+        uow.session,
+        {"dossier_id": dossier_id, "occurred_at": received_at, "previous": None, "status": int(DossierStatus.NEW),
+         "source": "portal", "actor": owner, "note": "Nộp hồ sơ trực tuyến"},
+    )  # fmt: skip
+    if idempotency_key is not None:
+        await repo.save_idempotency_key(uow.session, owner, idempotency_key, fingerprint, dossier_id)
+    if body.get("draft_id"):
+        found = await repo.draft(uow.session, str(body["draft_id"]))
+        if found is not None and found["owner"] == owner:
+            await repo.delete_draft(uow.session, found["id"])
+
+    bound = [{**files[i], "component_code": c} for i, c in components.items()]
+    await _emit_submitted(uow, values, bound)
+    return await receipt(uow, caller, dossier_id, issuer), True
+
+
+async def _emit_submitted(uow: UnitOfWork, values: Mapping[str, Any], files: Sequence[Mapping[str, Any]]) -> None:
+    dossier_id, code = values["id"], values["code"]
+    await uow.emit(
+        SUBMITTED,
+        {
+            "dossier_id": dossier_id,
+            "code": code,
+            "service_id": values["service_id"],
+            "service_version": values["service_version"],
+            "procedure_code": values["procedure_code"],
+            "procedure_name": values["procedure_name"] or values["procedure_code"],
+            "agency_code": values["agency_code"],
+            "routing_target": values["routing_target"],
+            "applicant": values["applicant"],
+            "form": values["form"],
+            "attachments": [{k: v for k, v in attachment_view(f).items()} for f in files],
+            "fees": values["fees"],
+            "received_at": values["received_at"].isoformat(),
+            "appointment_date": values["appointment_date"].isoformat(),
+        },
+        key=dossier_id,
+    )
+    await uow.emit(
+        FEES_ASSESSED,
+        {
+            "dossier_id": dossier_id,
+            "code": code,
+            "owner": values["owner"],
+            "agency_code": values["agency_code"],
+            "lines": values["fees"],
+            "total": values["fee_total"],
+            "currency": "VND",
+        },
+        key=dossier_id,
+    )
+    await uow.emit(
+        STATUS_CHANGED,
+        {
+            "dossier_id": dossier_id,
+            "code": code,
+            "agency_code": values["agency_code"],
+            "origin": "portal",
+            "previous": None,
+            "status": int(DossierStatus.NEW),
+            "source": "portal",
+            "occurred_at": values["received_at"].isoformat(),
+            "received_at": values["received_at"].isoformat(),
+            "appointment_date": values["appointment_date"].isoformat(),
+        },
+        key=dossier_id,
+    )
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+async def visible_dossier(uow: UnitOfWork, caller: Caller, dossier_id: str, *, lock: bool = False) -> dict[str, Any]:
+    """The dossier if the caller may read it; otherwise the same 404 as an unknown id."""
+    found = await repo.dossier_by_id(uow.session, dossier_id, lock=lock)
+    if found is None or not caller.may_read(found):
+        raise NotFound("No such dossier.")
+    return found
+
+
+async def owned_dossier(uow: UnitOfWork, caller: Caller, dossier_id: str) -> dict[str, Any]:
+    """The dossier, locked, if the caller owns it (officials act through their agency system)."""
+    found = await repo.dossier_by_id(uow.session, dossier_id, lock=True)
+    if found is None or not caller.owns(found):
+        raise NotFound("No such dossier.")
+    return found
+
+
+def receipt_qr(dossier: Mapping[str, Any], issuer: Issuer) -> ReceiptQr:
+    return ReceiptQr(
+        dossier_code=dossier["code"],
+        procedure_code=dossier["procedure_code"],
+        applicant_id=dossier["applicant_identifier"],
+        document_name=dossier["document_name"] or dossier["procedure_code"],
+        source_system=issuer.source_system,
+        issued_at=dossier["received_at"] or dossier["created_at"],
+        lookup_url=f"{issuer.lookup_url}?code={dossier['code']}",
+    )
+
+
+async def receipt(uow: UnitOfWork, caller: Caller, dossier_id: str, issuer: Issuer) -> dict[str, Any]:
+    """The receipt and appointment (Circular 01/2018 form 01) as JSON, with its QR text."""
+    dossier = await visible_dossier(uow, caller, dossier_id)
+    files = await repo.attachments_of(uow.session, dossier_id)
+    status = DossierStatus(dossier["status"])
+    return {
+        "dossier_id": str(dossier["id"]),
+        "code": dossier["code"],
+        "status": int(status),
+        "status_label": status.label_vi,
+        "received_at": dossier["received_at"].isoformat() if dossier["received_at"] else None,
+        "appointment_date": dossier["appointment_date"].isoformat() if dossier["appointment_date"] else None,
+        "procedure_code": dossier["procedure_code"],
+        "procedure_name": dossier["procedure_name"],
+        "agency_code": dossier["agency_code"],
+        "agency_name": dossier["agency_name"],
+        "service_id": dossier["service_id"],
+        "service_version": dossier["service_version"],
+        "applicant_name": dossier["applicant"].get("name"),
+        "fees": dossier["fees"],
+        "fee_total": dossier["fee_total"],
+        "fees_paid_at": dossier["fees_paid_at"].isoformat() if dossier["fees_paid_at"] else None,
+        "documents": [attachment_view(f) for f in files],
+        "qr_text": qr_text(receipt_qr(dossier, issuer)),
+    }
+
+
+async def receipt_png(uow: UnitOfWork, caller: Caller, dossier_id: str, issuer: Issuer) -> bytes:
+    dossier = await visible_dossier(uow, caller, dossier_id)
+    return qr_png(qr_text(receipt_qr(dossier, issuer)))
+
+
+# --- drafts ---------------------------------------------------------------------------------
+
+
+async def save_draft(
+    uow: UnitOfWork, caller: Caller, draft_id: str | None, service_id: str, content: Mapping[str, Any], limits: Limits
+) -> dict[str, Any]:
+    """Create (no id) or replace an owner's draft; it is not validated until submitted."""
+    if len(json.dumps(content, ensure_ascii=False).encode()) > limits.max_form_bytes:
+        raise PayloadTooLarge(f"A draft may take at most {limits.max_form_bytes} bytes.")
+    if draft_id is None:
+        if await repo.count_drafts(uow.session, caller.subject) >= limits.max_drafts:
+            raise Conflict(f"At most {limits.max_drafts} drafts are kept; submit or delete one first.")
+        draft_id = str(uuid.uuid4())
+    else:
+        found = await repo.draft(uow.session, draft_id)
+        if found is None or found["owner"] != caller.subject:
+            raise NotFound("No such draft.")
+    await repo.save_draft(
+        uow.session, {"id": draft_id, "owner": caller.subject, "service_id": service_id, "content": dict(content)}
+    )
+    return {"id": draft_id, "service_id": service_id, "content": dict(content)}
+
+
+async def get_draft(uow: UnitOfWork, caller: Caller, draft_id: str) -> dict[str, Any]:
+    found = await repo.draft(uow.session, draft_id)
+    if found is None or found["owner"] != caller.subject:
+        raise NotFound("No such draft.")
+    return {"id": str(found["id"]), "service_id": found["service_id"], "content": found["content"],
+            "updated_at": found["updated_at"].isoformat()}  # fmt: skip
+
+
+async def list_drafts(uow: UnitOfWork, caller: Caller) -> list[dict[str, Any]]:
+    return [
+        {"id": str(d["id"]), "service_id": d["service_id"], "updated_at": d["updated_at"].isoformat()}
+        for d in await repo.drafts_of(uow.session, caller.subject)
+    ]
+
+
+async def delete_draft(uow: UnitOfWork, caller: Caller, draft_id: str) -> None:
+    found = await repo.draft(uow.session, draft_id)
+    if found is None or found["owner"] != caller.subject:
+        raise NotFound("No such draft.")
+    await repo.delete_draft(uow.session, draft_id)

@@ -1,0 +1,406 @@
+"""Use cases of following a dossier: lists, timeline, public lookup, the owner's supplement,
+withdrawal and rating, and the status updates that agencies (through sync) and payments send.
+
+Status follows the national set 1–10 through ``domain.status``. Every applied change is a
+timeline row and a ``status_changed`` event; an update that is stale (older than the latest
+applied one), not allowed from the current status, for an unknown dossier or from the wrong
+agency is recorded in ``dossier_refused_updates`` and never applied.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from contracts.events.payment import PaymentSucceeded
+from contracts.events.sync import DossierStatusReported
+from services.kit.db import UnitOfWork
+from services.kit.errors import BadRequest, Conflict, NotFound, PermanentFailure
+from services.kit.logging import get_logger
+
+from ..adapters import dossiers as repo
+from ..domain.access import Caller
+from ..domain.status import (
+    FINISHED,
+    DossierStatus,
+    TransitionRefused,
+    accepts_supplement,
+    is_allowed,
+    may_rate,
+    may_withdraw,
+)
+from .intake import STATUS_CHANGED, attachment_view, bind_new_attachments, owned_dossier, visible_dossier
+
+log = get_logger(__name__)
+
+RATED = "dossier.dossier.rated.v1"
+STATUS_REPORTED = "sync.dossier.status_reported.v1"
+PAYMENT_SUCCEEDED = "payment.order.succeeded.v1"
+VERIFIER_LENGTH = 4
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def summary(dossier: Mapping[str, Any]) -> dict[str, Any]:
+    status = DossierStatus(dossier["status"])
+    return {
+        "id": str(dossier["id"]),
+        "code": dossier["code"],
+        "origin": dossier["origin"],
+        "status": int(status),
+        "status_label": status.label_vi,
+        "procedure_code": dossier["procedure_code"],
+        "procedure_name": dossier["procedure_name"],
+        "agency_code": dossier["agency_code"],
+        "agency_name": dossier["agency_name"],
+        "received_at": _iso(dossier["received_at"]),
+        "appointment_date": _iso(dossier["appointment_date"]),
+        "finished_at": _iso(dossier["finished_at"]),
+        "returned_at": _iso(dossier["returned_at"]),
+        "fee_total": dossier["fee_total"],
+        "fees_paid_at": _iso(dossier["fees_paid_at"]),
+        "created_at": _iso(dossier["created_at"]),
+    }
+
+
+# --- lists and details ----------------------------------------------------------------------
+
+
+def _cursor(row: Mapping[str, Any]) -> str:
+    raw = f"{row['created_at'].isoformat()}|{row['id']}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _position(cursor: str | None) -> tuple[datetime, str] | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, dossier_id = raw.split("|")
+        return datetime.fromisoformat(created), str(uuid.UUID(dossier_id))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("The cursor is not one this service issued.") from exc
+
+
+async def list_dossiers(
+    uow: UnitOfWork, caller: Caller, *, agency: str | None, status: int | None, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    """The caller's own dossiers, or for an official their agencies' (one agency if named)."""
+    after = _position(cursor)
+    if agency is not None or caller.official:
+        if not caller.official:
+            raise NotFound("No such agency among yours.")
+        if agency is not None and agency not in caller.agencies:
+            raise NotFound("No such agency among yours.")
+        chosen = [agency] if agency is not None else sorted(caller.agencies)
+        rows = await repo.list_dossiers(uow.session, agencies=chosen, status=status, after=after, limit=limit + 1)
+    else:
+        rows = await repo.list_dossiers(uow.session, owner=caller.subject, status=status, after=after, limit=limit + 1)
+    page = rows[:limit]
+    return {
+        "items": [summary(r) for r in page],
+        "next_cursor": _cursor(page[-1]) if len(rows) > limit else None,
+        "limit": limit,
+    }
+
+
+async def dossier_detail(uow: UnitOfWork, caller: Caller, dossier_id: str) -> dict[str, Any]:
+    dossier = await visible_dossier(uow, caller, dossier_id)
+    files = await repo.attachments_of(uow.session, dossier_id)
+    rating = await repo.rating_of(uow.session, dossier_id)
+    return {
+        **summary(dossier),
+        "service_id": dossier["service_id"],
+        "service_version": dossier["service_version"],
+        "applicant": dossier["applicant"],
+        "form": dossier["form"],
+        "fees": dossier["fees"],
+        "documents": [attachment_view(f) for f in files],
+        "rating": {"score": rating["score"], "comment": rating["comment"]} if rating else None,
+        "timeline": await timeline_of(uow, dossier_id),
+    }
+
+
+async def timeline_of(uow: UnitOfWork, dossier_id: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "occurred_at": _iso(row["occurred_at"]),
+            "previous": row["previous"],
+            "status": row["status"],
+            "status_label": DossierStatus(row["status"]).label_vi,
+            "source": row["source"],
+            "note": row["note"],
+        }
+        for row in await repo.timeline(uow.session, dossier_id)
+    ]
+
+
+async def timeline(uow: UnitOfWork, caller: Caller, dossier_id: str) -> list[dict[str, Any]]:
+    await visible_dossier(uow, caller, dossier_id)
+    return await timeline_of(uow, dossier_id)
+
+
+async def attachment_for(uow: UnitOfWork, caller: Caller, dossier_id: str, attachment_id: str) -> dict[str, Any]:
+    """A file of a dossier the caller may read (the owner, or its agency's officials)."""
+    await visible_dossier(uow, caller, dossier_id)
+    found = await repo.attachment(uow.session, attachment_id)
+    if found is None or str(found["dossier_id"]) != dossier_id:
+        raise NotFound("No such file in this dossier.")
+    return found
+
+
+async def lookup(uow: UnitOfWork, code: str, verifier: str) -> dict[str, Any]:
+    """Public lookup by dossier code plus the last digits of the applicant's identifier: status
+    and dates only, nothing personal. A wrong verifier answers like an unknown code."""
+    dossier = await repo.dossier_by_code(uow.session, code)
+    expected = dossier["applicant_identifier"][-VERIFIER_LENGTH:] if dossier else "\x00" * VERIFIER_LENGTH
+    if not hmac.compare_digest(expected.encode(), verifier.encode()) or dossier is None:
+        raise NotFound("No dossier with this code and verifier.")
+    status = DossierStatus(dossier["status"])
+    return {
+        "code": dossier["code"],
+        "status": int(status),
+        "status_label": status.label_vi,
+        "procedure_name": dossier["procedure_name"],
+        "agency_name": dossier["agency_name"],
+        "received_at": _iso(dossier["received_at"]),
+        "appointment_date": _iso(dossier["appointment_date"]),
+        "finished_at": _iso(dossier["finished_at"]),
+        "returned_at": _iso(dossier["returned_at"]),
+    }
+
+
+# --- changing status ------------------------------------------------------------------------
+
+
+async def _change(
+    uow: UnitOfWork,
+    dossier: Mapping[str, Any],
+    target: DossierStatus,
+    *,
+    source: str,
+    actor: str | None,
+    occurred_at: datetime,
+    note: str | None = None,
+    record_id: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Apply an allowed change: the row, the timeline, the event."""
+    previous = DossierStatus(dossier["status"])
+    values: dict[str, Any] = {"status": int(target), "last_update_at": max(occurred_at, dossier["last_update_at"])}
+    if target is not previous:
+        values["status_changed_at"] = occurred_at
+    if target is DossierStatus.PROCESSED or (target in FINISHED and dossier["finished_at"] is None):
+        values["finished_at"] = occurred_at
+    if target is DossierStatus.RESULT_RETURNED:
+        values["returned_at"] = occurred_at
+    values.update(extra or {})
+    await repo.update_dossier(uow.session, str(dossier["id"]), values)
+    await repo.add_history(
+        uow.session,
+        {"dossier_id": str(dossier["id"]), "occurred_at": occurred_at, "previous": int(previous), "status": int(target),
+         "source": source, "actor": actor, "note": note, "record_id": record_id},
+    )  # fmt: skip
+    if target is DossierStatus.SUPPLEMENT_REQUESTED and previous is not target:
+        await repo.request_supplement(uow.session, str(dossier["id"]), occurred_at, note)
+    if target is previous:
+        return  # a progress note: on the timeline, no status event
+    await uow.emit(
+        STATUS_CHANGED,
+        {
+            "dossier_id": str(dossier["id"]),
+            "code": dossier["code"],
+            "agency_code": dossier["agency_code"],
+            "origin": dossier["origin"],
+            "previous": int(previous),
+            "status": int(target),
+            "source": source,
+            "occurred_at": occurred_at.isoformat(),
+            "received_at": _iso(dossier["received_at"]),
+            "appointment_date": _iso(dossier["appointment_date"]),
+        },
+        key=str(dossier["id"]),
+    )
+
+
+async def withdraw(uow: UnitOfWork, caller: Caller, dossier_id: str, reason: str | None) -> dict[str, Any]:
+    dossier = await owned_dossier(uow, caller, dossier_id)
+    current = DossierStatus(dossier["status"])
+    if not may_withdraw(current):
+        raise Conflict(f"A dossier in status {int(current)} ({current.label_en}) cannot be withdrawn.")
+    await _change(
+        uow, dossier, DossierStatus.WITHDRAWAL_REQUESTED, source="owner", actor=caller.subject,
+        occurred_at=datetime.now(UTC), note=reason or "Công dân yêu cầu rút hồ sơ",
+    )  # fmt: skip
+    return summary({**dossier, "status": int(DossierStatus.WITHDRAWAL_REQUESTED)})
+
+
+async def supplement(
+    uow: UnitOfWork, caller: Caller, dossier_id: str, wanted: list[Mapping[str, Any]], note: str | None
+) -> dict[str, Any]:
+    """The owner answers the agency's request for more documents: the files are bound to the
+    open request and the dossier returns to processing."""
+    dossier = await owned_dossier(uow, caller, dossier_id)
+    request = await repo.open_supplement(uow.session, dossier_id)
+    if not accepts_supplement(DossierStatus(dossier["status"])) or request is None:
+        raise Conflict("No supplement was requested for this dossier.")
+    await bind_new_attachments(uow, caller.subject, wanted, "attachments")
+    components = {str(item["id"]): item.get("component_code") for item in wanted}
+    await repo.bind_attachments(uow.session, dossier_id, components, supplement_id=request["id"])
+    now = datetime.now(UTC)
+    await repo.fulfil_supplement(uow.session, request["id"], now)
+    await _change(
+        uow, dossier, DossierStatus.PROCESSING, source="owner", actor=caller.subject, occurred_at=now,
+        note=note or "Công dân bổ sung hồ sơ",
+    )  # fmt: skip
+    return summary({**dossier, "status": int(DossierStatus.PROCESSING)})
+
+
+async def rate(uow: UnitOfWork, caller: Caller, dossier_id: str, score: int, comment: str | None) -> dict[str, Any]:
+    dossier = await owned_dossier(uow, caller, dossier_id)
+    if not may_rate(DossierStatus(dossier["status"])):
+        raise Conflict("A dossier is rated once its result has been returned.")
+    now = datetime.now(UTC)
+    if not await repo.insert_rating(uow.session, {"dossier_id": dossier_id, "score": score, "comment": comment,
+                                                  "rated_at": now}):  # fmt: skip
+        raise Conflict("This dossier was already rated.")
+    await uow.emit(
+        RATED,
+        {"dossier_id": dossier_id, "code": dossier["code"], "agency_code": dossier["agency_code"],
+         "service_id": dossier["service_id"], "procedure_code": dossier["procedure_code"], "score": score,
+         "rated_at": now.isoformat()},
+        key=dossier_id,
+    )  # fmt: skip
+    return {"score": score, "comment": comment, "rated_at": now.isoformat()}
+
+
+# --- updates from other services ------------------------------------------------------------
+
+
+def _parse(contract: type[BaseModel], data: Mapping[str, Any]) -> Any:
+    try:
+        return contract.model_validate(data)
+    except ValidationError as exc:
+        raise PermanentFailure(f"{contract.__name__}: {exc}") from exc
+
+
+async def _refuse(uow: UnitOfWork, code: str, dossier_id: str | None, source: str, record_id: str | None,
+                  reason: str, detail: str, payload: Mapping[str, Any]) -> str:  # fmt: skip
+    await repo.record_refused(
+        uow.session,
+        {"dossier_code": code, "dossier_id": dossier_id, "source": source, "record_id": record_id, "reason": reason,
+         "detail": detail, "payload": dict(payload)},
+    )  # fmt: skip
+    log.info("status update refused", dossier_code=code, reason=reason, source=source)
+    return reason
+
+
+async def apply_status_report(uow: UnitOfWork, data: Mapping[str, Any]) -> str:
+    """An agency's status record (through sync). Returns the outcome: applied, noted, mirrored,
+    duplicate, or the reason it was refused (stale, not-allowed, unknown-dossier, wrong-agency)."""
+    event: DossierStatusReported = _parse(DossierStatusReported, data)
+    target = DossierStatus(event.status)
+    dossier = await repo.dossier_by_code(uow.session, event.code, lock=True)
+    payload = event.model_dump(mode="json")
+    if dossier is None:
+        if event.dossier is None:
+            detail = "No such dossier, and the record does not describe one to mirror."
+            return await _refuse(uow, event.code, None, "agency", event.record_id, "unknown-dossier", detail, payload)
+        await _mirror(uow, event, target)
+        return "mirrored"
+    dossier_id = str(dossier["id"])
+    if dossier["agency_code"] != event.agency_code:
+        return await _refuse(uow, event.code, dossier_id, "agency", event.record_id, "wrong-agency",
+                             f"The dossier belongs to agency {dossier['agency_code']}.", payload)  # fmt: skip
+    if await repo.history_has_record(uow.session, dossier_id, event.record_id):
+        return "duplicate"
+    if event.occurred_at < dossier["last_update_at"]:
+        return await _refuse(uow, event.code, dossier_id, "agency", event.record_id, "stale",
+                             "Older than the latest applied update.", payload)  # fmt: skip
+    current = DossierStatus(dossier["status"])
+    if target is not current and not is_allowed(current, target):
+        detail = str(TransitionRefused(current, target).detail)
+        return await _refuse(uow, event.code, dossier_id, "agency", event.record_id, "not-allowed", detail, payload)
+    await _change(
+        uow, dossier, target, source="agency", actor=event.handler or event.agency_code,
+        occurred_at=event.occurred_at, note=event.note, record_id=event.record_id,
+    )  # fmt: skip
+    return "applied" if target is not current else "noted"
+
+
+async def _mirror(uow: UnitOfWork, event: DossierStatusReported, status: DossierStatus) -> None:
+    """A dossier filed directly at the agency, first seen through its status: created as a mirror."""
+    described = event.dossier
+    assert described is not None
+    dossier_id = str(uuid.uuid4())
+    values = {
+        "id": dossier_id,
+        "code": event.code,
+        "origin": "mirrored",
+        "owner": None,
+        "applicant_kind": described.applicant_kind,
+        "applicant_identifier": described.applicant_identifier,
+        "applicant": {
+            "kind": described.applicant_kind,
+            "identifier": described.applicant_identifier,
+            "name": described.applicant_name,
+        },
+        "procedure_code": described.procedure_code,
+        "procedure_name": described.procedure_name,
+        "document_name": described.procedure_name,
+        "agency_code": event.agency_code,
+        "status": int(status),
+        "status_changed_at": event.occurred_at,
+        "last_update_at": event.occurred_at,
+        "received_at": described.received_at,
+        "appointment_date": described.appointment_date,
+        "finished_at": event.finished_at or (event.occurred_at if status in FINISHED else None),
+        "returned_at": event.returned_at or (event.occurred_at if status is DossierStatus.RESULT_RETURNED else None),
+    }
+    await repo.insert_dossier(uow.session, values)
+    await repo.add_history(
+        uow.session,
+        {"dossier_id": dossier_id, "occurred_at": event.occurred_at, "previous": None, "status": int(status),
+         "source": "agency", "actor": event.handler or event.agency_code, "note": event.note,
+         "record_id": event.record_id},
+    )  # fmt: skip
+    await uow.emit(
+        STATUS_CHANGED,
+        {"dossier_id": dossier_id, "code": event.code, "agency_code": event.agency_code, "origin": "mirrored",
+         "previous": None, "status": int(status), "source": "agency", "occurred_at": event.occurred_at.isoformat(),
+         "received_at": _iso(described.received_at), "appointment_date": _iso(described.appointment_date)},
+        key=dossier_id,
+    )  # fmt: skip
+
+
+async def apply_payment(uow: UnitOfWork, data: Mapping[str, Any]) -> str:
+    """The assessed fees were paid: recorded once; a dossier waiting for payment (6) resumes
+    processing (4). A payment whose amount is not the assessed total is refused (for review)."""
+    event: PaymentSucceeded = _parse(PaymentSucceeded, data)
+    dossier = await repo.dossier_by_id(uow.session, event.dossier_id, lock=True)
+    payload = event.model_dump(mode="json")
+    if dossier is None:
+        return await _refuse(uow, event.dossier_code, None, "payment", event.order_id, "unknown-dossier",
+                             "No such dossier.", payload)  # fmt: skip
+    dossier_id = str(dossier["id"])
+    if dossier["fees_paid_at"] is not None:
+        return "duplicate"
+    if event.amount != dossier["fee_total"]:
+        return await _refuse(uow, dossier["code"], dossier_id, "payment", event.order_id, "amount-mismatch",
+                             f"Paid {event.amount}, assessed {dossier['fee_total']}.", payload)  # fmt: skip
+    current = DossierStatus(dossier["status"])
+    target = DossierStatus.PROCESSING if current is DossierStatus.PAYMENT_REQUESTED else current
+    note = f"Đã thanh toán phí, lệ phí: {event.amount} VND (biên lai {event.receipt_number})"
+    await _change(
+        uow, dossier, target, source="payment", actor=event.provider, occurred_at=event.paid_at, note=note,
+        record_id=f"payment:{event.order_id}", extra={"fees_paid_at": event.paid_at},
+    )  # fmt: skip
+    return "applied"
