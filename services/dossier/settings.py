@@ -23,8 +23,8 @@ class DossierSettings(ServiceSettings):
     max_attachments_per_dossier: int = Field(default=20, ge=1, le=200)
     # Form data as JSON, bounded before it is validated against the service's schema.
     max_form_bytes: int = Field(default=256 * 1024, ge=1024)
-    # Where attachments are kept: a folder (development, tests); production sets an
-    # S3-compatible store (not built yet, refused in production until it is).
+    # Where attachments are kept: a folder (``make run`` puts it under its data folder; in
+    # production a volume shared by the replicas, until the S3-compatible adapter exists).
     storage_dir: Path = Path(".data/dossier-files")
     # Public holidays (ISO dates) on top of the built-in calendar; replaces it when
     # ``holidays_replace`` is true. Weekends are Saturday and Sunday.
