@@ -130,3 +130,47 @@ async def test_files_are_typed_by_content_and_hashed(intake: Intake) -> None:
     assert answer.json()["sha256"] == hashlib.sha256(PNG).hexdigest()
     count = await rows(intake.db_url, select(func.count()).select_from(attachments))
     assert count[0][0] == 1
+
+
+def multipart(intake: Intake, files: list[tuple[str, bytes]], components: list[str]) -> dict[str, Any]:
+    body = citizen_body(intake.service_id, [])
+    return {
+        "data": {"dossier": json.dumps(body, ensure_ascii=False), "components": components},
+        "files": [("files", (name, content)) for name, content in files],
+    }
+
+
+async def test_files_can_come_with_the_submission_in_one_request_and_a_retry_is_recognised(intake: Intake) -> None:
+    from tests.support.dossier import PDF, PNG
+
+    headers = {**intake.citizen(), "Idempotency-Key": "with-files-1"}
+    request = multipart(intake, [("don.pdf", PDF), ("kham.png", PNG)], ["TP01", "TP02"])
+    async with intake.client() as api:
+        first = await api.post("/dossiers/with-files", headers=headers, **request)
+        assert first.status_code == 201, first.text
+        assert sorted((d["component_code"], d["content_type"]) for d in first.json()["documents"]) == [
+            ("TP01", "application/pdf"), ("TP02", "image/png")
+        ]  # fmt: skip
+        again = await api.post("/dossiers/with-files", headers=headers, **request)
+        assert again.status_code == 200 and again.json()["code"] == first.json()["code"]
+        changed = multipart(intake, [("don.pdf", PDF), ("kham.png", PDF)], ["TP01", "TP02"])
+        refused = await api.post("/dossiers/with-files", headers=headers, **changed)
+        assert refused.status_code == 422 and refused.json()["type"] == "/problems/idempotency-key-reused"
+    assert len(await rows(intake.db_url, select(attachments.c.id))) == 2  # the retry stored nothing
+
+
+async def test_a_bad_file_in_a_multipart_submission_writes_nothing(intake: Intake) -> None:
+    from tests.support.dossier import PDF
+
+    request = multipart(intake, [("don.pdf", PDF), ("kham.pdf", b"just text, not a PDF")], ["TP01", "TP02"])
+    async with intake.client() as api:
+        answer = await api.post("/dossiers/with-files", headers=intake.citizen(), **request)
+        assert answer.status_code == 415 and answer.json()["type"] == "/problems/unsupported-file-type"
+        mismatched = multipart(intake, [("don.pdf", PDF)], ["TP01", "TP02"])
+        answer = await api.post("/dossiers/with-files", headers=intake.citizen(), **mismatched)
+        assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "components"
+        broken = {"data": {"dossier": "{not json", "components": ["TP01"]}, "files": [("files", ("a.pdf", PDF))]}
+        answer = await api.post("/dossiers/with-files", headers=intake.citizen(), **broken)
+        assert answer.status_code == 422 and answer.json()["errors"][0]["field"].startswith("dossier")
+    assert await rows(intake.db_url, select(attachments.c.id)) == []
+    assert await rows(intake.db_url, select(dossiers.c.id)) == []

@@ -11,12 +11,13 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Header, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from services.kit.app import UnitOfWorkDep
 from services.kit.auth import Principal, require_scopes
+from services.kit.errors import ValidationFailed
 from services.kit.schemas import StrictModel
 
 from ..adapters.storage import FileStorage, LocalFileStorage
@@ -170,19 +171,71 @@ async def delete_draft(draft_id: Id, principal: Submitter, uow: UnitOfWorkDep) -
 # --- submission and reads -------------------------------------------------------------------
 
 
+async def _submitted(
+    request: Request,
+    uow: Any,
+    principal: Principal,
+    body: dict[str, Any],
+    idempotency_key: str | None,
+    fingerprint: str | None = None,
+) -> JSONResponse:
+    rt = runtime(request)
+    receipt, created = await intake.submit(
+        uow, caller(principal), body, idempotency_key=idempotency_key, fingerprint=fingerprint,
+        limits=rt.limits, calendar=rt.calendar, issuer=rt.issuer,
+    )  # fmt: skip
+    headers = {"Location": f"{request.url.path.removesuffix('/with-files')}/{receipt['dossier_id']}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(receipt, status_code=201 if created else 200, headers=headers)
+
+
 @router.post("/dossiers", status_code=201, summary="Submit a dossier; answers its receipt")
 async def submit(
     request: Request, body: SubmitBody, principal: Submitter, uow: UnitOfWorkDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
+    return await _submitted(request, uow, principal, body.model_dump(mode="json"), idempotency_key)
+
+
+@router.post(
+    "/dossiers/with-files",
+    status_code=201,
+    summary="Submit a dossier and its files in one multipart request; answers its receipt",
+    description="`dossier` is the JSON of a submission (its `attachments` may name files uploaded "
+    "before); each part of `files` comes with the document component it answers, in `components`, "
+    "in the same order. The whole request is bounded by the service's body limit.",
+)
+async def submit_with_files(
+    request: Request,
+    principal: Submitter,
+    uow: UnitOfWorkDep,
+    dossier: Annotated[str, Form(max_length=512 * 1024)],
+    files: Annotated[list[UploadFile], File()],
+    components: Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]], Form()],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    try:
+        body = SubmitBody.model_validate_json(dossier).model_dump(mode="json")
+    except ValidationError as exc:
+        errors = [{"field": ".".join(["dossier", *map(str, e["loc"])]), "location": "body", "message": e["msg"]}
+                  for e in exc.errors()]  # fmt: skip
+        raise ValidationFailed(errors, "The dossier part is not valid.") from exc
+    if len(components) != len(files):
+        raise ValidationFailed([{"field": "components", "location": "body",
+                                 "message": "One component code per file, in the same order."}])  # fmt: skip
     rt = runtime(request)
-    receipt, created = await intake.submit(
-        uow, caller(principal), body.model_dump(mode="json"), idempotency_key=idempotency_key,
-        limits=rt.limits, calendar=rt.calendar, issuer=rt.issuer,
-    )  # fmt: skip
-    headers = {"Location": f"{request.url.path}/{receipt['dossier_id']}"}
-    if not created:
-        headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(receipt, status_code=201 if created else 200, headers=headers)
+    if len(files) + len(body["attachments"]) > rt.limits.max_attachments:
+        message = f"At most {rt.limits.max_attachments} files."
+        raise ValidationFailed([{"field": "files", "location": "body", "message": message}])
+    # A retry is recognised by the dossier part and the files' contents, not by new file ids.
+    digests = [await intake.digest(part.file) for part in files]
+    fingerprint = intake.request_hash({"dossier": body, "files": list(zip(digests, components, strict=True))})
+    if idempotency_key is None or await intake.known_key(uow, principal.subject, idempotency_key) is None:
+        for part, component in zip(files, components, strict=True):
+            stored = await intake.upload_attachment(uow, rt.storage, rt.limits, principal.subject, part.file,
+                                                    part.filename)  # fmt: skip
+            body["attachments"].append({"id": stored["id"], "component_code": component})
+    return await _submitted(request, uow, principal, body, idempotency_key, fingerprint)
 
 
 @router.get("/dossiers", summary="The caller's dossiers (officials: their agencies'), newest first")

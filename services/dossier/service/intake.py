@@ -145,6 +145,25 @@ def request_hash(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
+async def digest(source: BinaryIO) -> str:
+    """SHA-256 of a whole file (in a thread), leaving it at its start."""
+
+    def run() -> str:
+        source.seek(0)
+        value = hashlib.sha256()
+        while chunk := source.read(1024 * 1024):
+            value.update(chunk)
+        source.seek(0)
+        return value.hexdigest()
+
+    return await asyncio.to_thread(run)
+
+
+async def known_key(uow: UnitOfWork, owner: str, key: str) -> dict[str, Any] | None:
+    """The earlier request made with this key, if any (retries with one key are serialised)."""
+    return await repo.lock_idempotency_key(uow.session, owner, key)
+
+
 def _fees(offered: catalogue_view.OfferedVersion, selected: Sequence[str]) -> list[dict[str, Any]]:
     """The fee lines due: every unconditional fee, and the conditional ones the applicant says
     apply to their case. A selected code the service does not charge is a 422."""
@@ -185,15 +204,17 @@ async def submit(
     body: Mapping[str, Any],
     *,
     idempotency_key: str | None,
+    fingerprint: str | None = None,
     limits: Limits,
     calendar: WorkingCalendar,
     issuer: Issuer,
     now: datetime | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """File a dossier. Returns its receipt and whether it was created now (False: the same
-    request was made before with this Idempotency-Key, and this is its dossier)."""
+    request was made before with this Idempotency-Key, and this is its dossier). ``fingerprint``
+    identifies the request for that comparison (default: a hash of ``body``)."""
     owner = caller.subject
-    fingerprint = request_hash(body)
+    fingerprint = fingerprint or request_hash(body)
     if idempotency_key is not None:
         known = await repo.lock_idempotency_key(uow.session, owner, idempotency_key)
         if known is not None:
