@@ -305,7 +305,7 @@ async def _emit_submitted(uow: UnitOfWork, values: Mapping[str, Any], files: Seq
             "routing_target": values["routing_target"],
             "applicant": values["applicant"],
             "form": values["form"],
-            "attachments": [{k: v for k, v in attachment_view(f).items()} for f in files],
+            "attachments": [attachment_view(f) for f in files],
             "fees": values["fees"],
             "received_at": values["received_at"].isoformat(),
             "appointment_date": values["appointment_date"].isoformat(),
@@ -325,21 +325,34 @@ async def _emit_submitted(uow: UnitOfWork, values: Mapping[str, Any], files: Seq
         },
         key=dossier_id,
     )
+    await emit_status_changed(uow, values, None, DossierStatus.NEW, "portal", values["received_at"])
+
+
+async def emit_status_changed(
+    uow: UnitOfWork,
+    dossier: Mapping[str, Any],
+    previous: DossierStatus | None,
+    status: DossierStatus,
+    source: str,
+    occurred_at: datetime,
+) -> None:
+    """``dossier.dossier.status_changed.v1`` for an applied change (key: the dossier id)."""
+    received, appointment = dossier.get("received_at"), dossier.get("appointment_date")
     await uow.emit(
         STATUS_CHANGED,
         {
-            "dossier_id": dossier_id,
-            "code": code,
-            "agency_code": values["agency_code"],
-            "origin": "portal",
-            "previous": None,
-            "status": int(DossierStatus.NEW),
-            "source": "portal",
-            "occurred_at": values["received_at"].isoformat(),
-            "received_at": values["received_at"].isoformat(),
-            "appointment_date": values["appointment_date"].isoformat(),
+            "dossier_id": str(dossier["id"]),
+            "code": dossier["code"],
+            "agency_code": dossier["agency_code"],
+            "origin": dossier["origin"],
+            "previous": int(previous) if previous is not None else None,
+            "status": int(status),
+            "source": source,
+            "occurred_at": occurred_at.isoformat(),
+            "received_at": received.isoformat() if received is not None else None,
+            "appointment_date": appointment.isoformat() if appointment is not None else None,
         },
-        key=dossier_id,
+        key=str(dossier["id"]),
     )
 
 

@@ -35,7 +35,7 @@ from ..domain.status import (
     may_rate,
     may_withdraw,
 )
-from .intake import STATUS_CHANGED, attachment_view, bind_new_attachments, owned_dossier, visible_dossier
+from .intake import attachment_view, bind_new_attachments, emit_status_changed, owned_dossier, visible_dossier
 
 log = get_logger(__name__)
 
@@ -43,6 +43,9 @@ RATED = "dossier.dossier.rated.v1"
 STATUS_REPORTED = "sync.dossier.status_reported.v1"
 PAYMENT_SUCCEEDED = "payment.order.succeeded.v1"
 VERIFIER_LENGTH = 4
+# What the public lookup shows: status and dates, nothing personal, no ids.
+PUBLIC_FIELDS = frozenset({"code", "status", "status_label", "procedure_name", "agency_name", "received_at",
+                           "appointment_date", "finished_at", "returned_at"})  # fmt: skip
 
 
 def _iso(value: Any) -> str | None:
@@ -164,18 +167,7 @@ async def lookup(uow: UnitOfWork, code: str, verifier: str) -> dict[str, Any]:
     expected = dossier["applicant_identifier"][-VERIFIER_LENGTH:] if dossier else "\x00" * VERIFIER_LENGTH
     if not hmac.compare_digest(expected.encode(), verifier.encode()) or dossier is None:
         raise NotFound("No dossier with this code and verifier.")
-    status = DossierStatus(dossier["status"])
-    return {
-        "code": dossier["code"],
-        "status": int(status),
-        "status_label": status.label_vi,
-        "procedure_name": dossier["procedure_name"],
-        "agency_name": dossier["agency_name"],
-        "received_at": _iso(dossier["received_at"]),
-        "appointment_date": _iso(dossier["appointment_date"]),
-        "finished_at": _iso(dossier["finished_at"]),
-        "returned_at": _iso(dossier["returned_at"]),
-    }
+    return {key: value for key, value in summary(dossier).items() if key in PUBLIC_FIELDS}
 
 
 # --- changing status ------------------------------------------------------------------------
@@ -211,24 +203,8 @@ async def _change(
     )  # fmt: skip
     if target is DossierStatus.SUPPLEMENT_REQUESTED and previous is not target:
         await repo.request_supplement(uow.session, str(dossier["id"]), occurred_at, note)
-    if target is previous:
-        return  # a progress note: on the timeline, no status event
-    await uow.emit(
-        STATUS_CHANGED,
-        {
-            "dossier_id": str(dossier["id"]),
-            "code": dossier["code"],
-            "agency_code": dossier["agency_code"],
-            "origin": dossier["origin"],
-            "previous": int(previous),
-            "status": int(target),
-            "source": source,
-            "occurred_at": occurred_at.isoformat(),
-            "received_at": _iso(dossier["received_at"]),
-            "appointment_date": _iso(dossier["appointment_date"]),
-        },
-        key=str(dossier["id"]),
-    )
+    if target is not previous:  # a progress note goes on the timeline without a status event
+        await emit_status_changed(uow, dossier, previous, target, source, occurred_at)
 
 
 async def withdraw(uow: UnitOfWork, caller: Caller, dossier_id: str, reason: str | None) -> dict[str, Any]:
@@ -372,13 +348,7 @@ async def _mirror(uow: UnitOfWork, event: DossierStatusReported, status: Dossier
          "source": "agency", "actor": event.handler or event.agency_code, "note": event.note,
          "record_id": event.record_id},
     )  # fmt: skip
-    await uow.emit(
-        STATUS_CHANGED,
-        {"dossier_id": dossier_id, "code": event.code, "agency_code": event.agency_code, "origin": "mirrored",
-         "previous": None, "status": int(status), "source": "agency", "occurred_at": event.occurred_at.isoformat(),
-         "received_at": _iso(described.received_at), "appointment_date": _iso(described.appointment_date)},
-        key=dossier_id,
-    )  # fmt: skip
+    await emit_status_changed(uow, values, None, status, "agency", event.occurred_at)
 
 
 async def apply_payment(uow: UnitOfWork, data: Mapping[str, Any]) -> str:
