@@ -153,7 +153,6 @@ class Supervisor:
         env.setdefault("PORTAL_OIDC_JWKS_URL", f"{identity}/oauth2/jwks")
         # Dossier attachments beside the database's data, kept across runs like it.
         env.setdefault("DOSSIER_STORAGE_DIR", str(self.settings.data_dir / "dossier-files"))
-        env.setdefault("DOSSIER_LOOKUP_URL", f"{env['PORTAL_OIDC_ISSUER']}/api/v1/dossier/lookup")
         return env
 
     def plan(self, urls: dict[str, str], bootstrap: str) -> list[Child]:

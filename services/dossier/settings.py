@@ -6,7 +6,7 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import Environment, ServiceSettings
+from services.kit.settings import ServiceSettings
 
 MIB = 1024 * 1024
 
@@ -30,9 +30,10 @@ class DossierSettings(ServiceSettings):
     # ``holidays_replace`` is true. Weekends are Saturday and Sunday.
     holidays: list[str] = Field(default_factory=list)
     holidays_replace: bool = False
-    # The system named in receipts' QR codes, and where a QR's lookup link points.
+    # The system named in receipts' QR codes, and where a QR's lookup link points (default: the
+    # public lookup behind the gateway, whose URL is the issuer's).
     source_system: str = Field(default="DVCQG", max_length=40)
-    lookup_url: str = "http://127.0.0.1:8000/api/v1/dossier/lookup"
+    lookup_url: str | None = None
     # Drafts kept per account, and dossiers a page may list.
     max_drafts_per_owner: int = Field(default=50, ge=1)
 
@@ -43,5 +44,5 @@ class DossierSettings(ServiceSettings):
         return self
 
     @property
-    def in_production(self) -> bool:
-        return self.environment is Environment.PRODUCTION
+    def public_lookup_url(self) -> str:
+        return self.lookup_url or f"{self.oidc_issuer.rstrip('/')}/api/v1/dossier/lookup"

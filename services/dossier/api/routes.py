@@ -57,7 +57,7 @@ class Runtime:
 
     @cached_property
     def issuer(self) -> intake.Issuer:
-        return intake.Issuer(self.settings.source_system, self.settings.lookup_url)
+        return intake.Issuer(self.settings.source_system, self.settings.public_lookup_url)
 
 
 def runtime(request: Request) -> Runtime:

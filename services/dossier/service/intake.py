@@ -242,6 +242,11 @@ async def submit(
     local_day = received_at.astimezone(VIETNAM_TZ).date()
     sequence = await repo.next_sequence(uow.session, offered.agency_code, local_day)
     code = dossier_code(offered.agency_code, local_day, sequence)
+    # A dossier filed at the agency's desk and mirrored from its status may hold a number of the
+    # day already: take the next one (the counter is locked, so this is not racing other submissions).
+    while await repo.dossier_by_code(uow.session, code) is not None:
+        sequence = await repo.next_sequence(uow.session, offered.agency_code, local_day)
+        code = dossier_code(offered.agency_code, local_day, sequence)
     appointment = calendar.appointment(received_at, offered.processing_days)
     dossier_id = str(uuid.uuid4())
     applicant = dict(body["applicant"])
