@@ -6,12 +6,12 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import ServiceSettings
+from services.kit.settings import ApplicantKeySettings, ServiceSettings
 
 MIB = 1024 * 1024
 
 
-class DossierSettings(ServiceSettings):
+class DossierSettings(ServiceSettings, ApplicantKeySettings):
     model_config = SettingsConfigDict(env_prefix="DOSSIER_", extra="ignore")
 
     service_name: ClassVar[str] = "dossier"

@@ -5,10 +5,10 @@ from typing import ClassVar
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import ServiceSettings
+from services.kit.settings import ApplicantKeySettings, ServiceSettings
 
 
-class IdentitySettings(ServiceSettings):
+class IdentitySettings(ServiceSettings, ApplicantKeySettings):
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore")
 
     service_name: ClassVar[str] = "identity"

@@ -6,7 +6,7 @@ command line from it, so all five services have the same shape.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +30,15 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """One consumer group of a service: the topics it reads and a use case per event type."""
+    """One consumer group of a service: the topics it reads and a use case per event type.
+    ``handlers`` may also be made from the worker's settings (when a use case needs one)."""
 
     name: str
     topics: Sequence[str]
-    handlers: dict[str, Handler]
+    handlers: Mapping[str, Handler] | Callable[[ServiceSettings], Mapping[str, Handler]]
+
+    def handlers_for(self, settings: ServiceSettings) -> Mapping[str, Handler]:
+        return self.handlers(settings) if callable(self.handlers) else self.handlers
 
 
 Seeder = Callable[[Database, ServiceSettings], Awaitable[None]]

@@ -36,6 +36,7 @@ SHARED_ENV = {
     "oidc_jwks_url": "PORTAL_OIDC_JWKS_URL",
     "log_level": "PORTAL_LOG_LEVEL",
     "log_json": "PORTAL_LOG_JSON",
+    "applicant_key_secret": "PORTAL_APPLICANT_KEY",
 }
 
 
@@ -77,6 +78,14 @@ class KafkaSettings(BaseSettings):
     kafka_enable_idempotence: bool = False
     kafka_topic_partitions: int = Field(default=6, ge=1, le=1000)
     kafka_request_timeout_ms: int = Field(default=10_000, ge=100)
+
+
+class ApplicantKeySettings(BaseSettings):
+    """For the services that share the applicant pseudonym (identity, dossier): one key for the
+    whole deployment, ``PORTAL_APPLICANT_KEY`` (``services.kit.pseudonyms``). Production refuses
+    the development placeholder."""
+
+    applicant_key_secret: SecretStr = SecretStr("development")
 
 
 class ServiceSettings(SharedEnvSettings, KafkaSettings):

@@ -93,7 +93,7 @@ async def test_catalogue_events_from_the_broker_update_the_read_model_and_bad_on
     settings = dossier_settings(dossier_db_url, infra.bootstrap, consumer_max_attempts=5, consumer_backoff_seconds=0.01)
     [spec] = [c for c in SERVICE.consumers if "catalogue.events" in c.topics]
     runner = ConsumerRunner(
-        settings, dossier_db, name=unique("catalogue-view-"), topics=[topic], handlers=spec.handlers
+        settings, dossier_db, name=unique("catalogue-view-"), topics=[topic], handlers=spec.handlers_for(settings)
     )
 
     first, other = new_service_id(), new_service_id()

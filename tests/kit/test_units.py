@@ -116,6 +116,7 @@ def test_production_refuses_development_values() -> None:
         "environment": "production", "oidc_issuer": "https://dichvucong.example",
         "oidc_jwks_url": "http://identity:8000/oauth2/jwks",
         "database_url": SecretStr("postgresql://u:p@db.internal/dossier"),
+        "applicant_key_secret": SecretStr("a-long-random-deployment-key"),
     }  # fmt: skip
     with pytest.raises(ValidationError, match="database_url points at a development host"):
         DossierSettings(environment="production", oidc_issuer="https://dichvucong.example")
@@ -125,6 +126,8 @@ def test_production_refuses_development_values() -> None:
         DossierSettings(**{**public, "oidc_jwks_url": "http://127.0.0.2:8001/oauth2/jwks"})
     with pytest.raises(ValidationError, match="database_url is a placeholder"):
         DossierSettings(**{**public, "database_url": SecretStr("changeme")})
+    with pytest.raises(ValidationError, match="applicant_key_secret is a placeholder"):
+        DossierSettings(**{**public, "applicant_key_secret": SecretStr("development")})
     ok = DossierSettings(**public)
     assert ok.environment == "production"
 

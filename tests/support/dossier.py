@@ -180,8 +180,10 @@ class Intake:
     service_id: str
     retired_service_id: str
 
-    def citizen(self, sub: str = "citizen-1", scope: str = "dossier:submit dossier:read") -> dict[str, str]:
-        return bearer(token(self.key, scope=scope, aud="dossier", sub=sub))
+    def citizen(
+        self, sub: str = "citizen-1", scope: str = "dossier:submit dossier:read", **claims: Any
+    ) -> dict[str, str]:
+        return bearer(token(self.key, scope=scope, aud="dossier", sub=sub, **claims))
 
     def official(self, *agencies: str, sub: str = "official-1") -> dict[str, str]:
         return bearer(token(self.key, scope="dossier:read dossier:process", aud="dossier", sub=sub,

@@ -83,14 +83,19 @@ async def list_dossiers(
     session: AsyncSession,
     *,
     owner: str | None = None,
+    mirrored_for: str | None = None,
     agencies: Sequence[str] | None = None,
     status: int | None = None,
     after: tuple[datetime, str] | None = None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """Newest first, keyset on (created_at, id)."""
+    """Newest first, keyset on (created_at, id). ``owner`` lists an account's own dossiers, and
+    with ``mirrored_for`` (its applicant key) those mirrored for it too."""
     conditions = []
-    if owner is not None:
+    if owner is not None and mirrored_for is not None:
+        mirrored = and_(dossiers.c.origin == "mirrored", dossiers.c.applicant_key == mirrored_for)
+        conditions.append(or_(dossiers.c.owner == owner, mirrored))
+    elif owner is not None:
         conditions.append(dossiers.c.owner == owner)
     if agencies is not None:
         conditions.append(dossiers.c.agency_code.in_(list(agencies)))

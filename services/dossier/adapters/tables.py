@@ -109,6 +109,9 @@ dossiers = Table(
     Column("owner", Text, nullable=True),
     Column("applicant_kind", Text, nullable=False),
     Column("applicant_identifier", Text, nullable=False),
+    # services.kit.pseudonyms.applicant_key of the identifier: how an account's token finds
+    # the dossiers mirrored from agencies' systems for it.
+    Column("applicant_key", Text, nullable=True),
     Column("applicant", JSONB, nullable=False),
     Column("service_id", Text, nullable=True),
     Column("service_version", Integer, nullable=True),
@@ -138,6 +141,13 @@ dossiers = Table(
     # The owner's list, newest first, keyset on (created_at, id).
     Index("dossiers_owner_created", "owner", text("created_at DESC"), text("id DESC")),
     Index("dossiers_applicant", "applicant_identifier", text("created_at DESC")),
+    Index(
+        "dossiers_mirrored_for",
+        "applicant_key",
+        text("created_at DESC"),
+        text("id DESC"),
+        postgresql_where=text("origin = 'mirrored'"),
+    ),
     Index("dossiers_agency_created", "agency_code", text("created_at DESC"), text("id DESC")),
 )
 

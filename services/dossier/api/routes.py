@@ -57,7 +57,8 @@ class Runtime:
 
     @cached_property
     def issuer(self) -> intake.Issuer:
-        return intake.Issuer(self.settings.source_system, self.settings.public_lookup_url)
+        s = self.settings
+        return intake.Issuer(s.source_system, s.public_lookup_url, s.applicant_key_secret.get_secret_value())
 
 
 def runtime(request: Request) -> Runtime:

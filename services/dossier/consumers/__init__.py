@@ -3,6 +3,7 @@
 from contracts.envelope import CloudEvent
 from services.kit.consumer import Handler
 from services.kit.db import UnitOfWork
+from services.kit.settings import ServiceSettings
 
 from ..service import catalogue_view, tracking
 
@@ -23,19 +24,25 @@ async def on_service_retired(uow: UnitOfWork, event: CloudEvent) -> None:
     await catalogue_view.apply_service_retired(uow, event.data)
 
 
-async def on_status_reported(uow: UnitOfWork, event: CloudEvent) -> None:
-    await tracking.apply_status_report(uow, event.data)
-
-
 async def on_payment_succeeded(uow: UnitOfWork, event: CloudEvent) -> None:
     await tracking.apply_payment(uow, event.data)
 
 
-HANDLERS: dict[str, Handler] = {
+CATALOGUE_AND_PAYMENT: dict[str, Handler] = {
     catalogue_view.PROCEDURE_PUBLISHED: on_procedure_published,
     catalogue_view.PROCEDURE_RETIRED: on_procedure_retired,
     catalogue_view.SERVICE_PUBLISHED: on_service_published,
     catalogue_view.SERVICE_RETIRED: on_service_retired,
-    tracking.STATUS_REPORTED: on_status_reported,
     tracking.PAYMENT_SUCCEEDED: on_payment_succeeded,
 }
+
+
+def handlers(settings: ServiceSettings) -> dict[str, Handler]:
+    """Every handler; the agencies' status records need the deployment's applicant key (a
+    mirrored dossier is found by its applicant's pseudonym)."""
+    secret = settings.applicant_key_secret.get_secret_value()  # type: ignore[attr-defined]
+
+    async def on_status_reported(uow: UnitOfWork, event: CloudEvent) -> None:
+        await tracking.apply_status_report(uow, event.data, applicant_secret=secret)
+
+    return {**CATALOGUE_AND_PAYMENT, tracking.STATUS_REPORTED: on_status_reported}

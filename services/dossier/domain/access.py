@@ -2,6 +2,9 @@
 
 - The owner (the account that filed it) reads it, its timeline, receipt and files, and may
   supplement, withdraw and rate it.
+- A dossier mirrored from an agency's system has no owner account: the person or enterprise
+  it was filed for reads it when their token's ``applicant_key`` (a pseudonym of their
+  identifier) is the dossier's.
 - Officials (scope ``dossier:process``) read the dossiers of the agencies named in their token's
   ``agencies`` claim, and only those.
 - Nobody else learns that a dossier exists: a refusal is the same 404 as an unknown id.
@@ -19,18 +22,33 @@ class Caller:
     subject: str
     official: bool
     agencies: frozenset[str]
+    applicant_key: str | None = None
 
     @classmethod
     def of(cls, subject: str, scopes: Iterable[str], claims: Mapping[str, Any]) -> Caller:
         agencies = claims.get("agencies") or []
         official = "dossier:process" in set(scopes)
-        return cls(subject, official, frozenset(a for a in agencies if isinstance(a, str)) if official else frozenset())
+        key = claims.get("applicant_key")
+        return cls(
+            subject,
+            official,
+            frozenset(a for a in agencies if isinstance(a, str)) if official else frozenset(),
+            key if isinstance(key, str) and key else None,
+        )
 
     def owns(self, dossier: Mapping[str, Any]) -> bool:
         return dossier.get("owner") is not None and dossier["owner"] == self.subject
+
+    def filed_for(self, dossier: Mapping[str, Any]) -> bool:
+        """A mirrored dossier of this person or enterprise."""
+        return (
+            dossier.get("origin") == "mirrored"
+            and self.applicant_key is not None
+            and dossier.get("applicant_key") == self.applicant_key
+        )
 
     def processes(self, dossier: Mapping[str, Any]) -> bool:
         return self.official and dossier.get("agency_code") in self.agencies
 
     def may_read(self, dossier: Mapping[str, Any]) -> bool:
-        return self.owns(dossier) or self.processes(dossier)
+        return self.owns(dossier) or self.filed_for(dossier) or self.processes(dossier)

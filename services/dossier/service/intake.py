@@ -15,10 +15,11 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
+from services.kit import pseudonyms
 from services.kit.db import UnitOfWork
 from services.kit.errors import Conflict, NotFound, PayloadTooLarge, PortalError, ValidationFailed
 
@@ -56,10 +57,12 @@ class Limits:
 
 @dataclass(frozen=True)
 class Issuer:
-    """What a receipt names besides the dossier: the source system and the lookup address."""
+    """What a receipt names besides the dossier (the source system, the lookup address), and the
+    deployment's key of applicant pseudonyms."""
 
     source_system: str
     lookup_url: str
+    applicant_secret: str = field(default="", repr=False)
 
 
 # --- attachments ----------------------------------------------------------------------------
@@ -258,6 +261,7 @@ async def submit(
         "owner": owner,
         "applicant_kind": applicant["kind"],
         "applicant_identifier": applicant["identifier"],
+        "applicant_key": pseudonyms.applicant_key(issuer.applicant_secret, applicant["identifier"]),
         "applicant": applicant,
         "service_id": offered.service_id,
         "service_version": offered.version,

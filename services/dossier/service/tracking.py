@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.events.payment import PaymentSucceeded
 from contracts.events.sync import DossierStatusReported
+from services.kit import pseudonyms
 from services.kit.db import UnitOfWork
 from services.kit.errors import BadRequest, Conflict, NotFound, PermanentFailure
 from services.kit.logging import get_logger
@@ -106,7 +107,8 @@ async def list_dossiers(
         chosen = [agency] if agency is not None else sorted(caller.agencies)
         rows = await repo.list_dossiers(uow.session, agencies=chosen, status=status, after=after, limit=limit + 1)
     else:
-        rows = await repo.list_dossiers(uow.session, owner=caller.subject, status=status, after=after, limit=limit + 1)
+        rows = await repo.list_dossiers(uow.session, owner=caller.subject, mirrored_for=caller.applicant_key,
+                                        status=status, after=after, limit=limit + 1)  # fmt: skip
     page = rows[:limit]
     return {
         "items": [summary(r) for r in page],
@@ -279,7 +281,7 @@ async def _refuse(uow: UnitOfWork, code: str, dossier_id: str | None, source: st
     return reason
 
 
-async def apply_status_report(uow: UnitOfWork, data: Mapping[str, Any]) -> str:
+async def apply_status_report(uow: UnitOfWork, data: Mapping[str, Any], *, applicant_secret: str | None = None) -> str:
     """An agency's status record (through sync). Returns the outcome: applied, noted, mirrored,
     duplicate, or the reason it was refused (stale, not-allowed, unknown-dossier, wrong-agency)."""
     event: DossierStatusReported = _parse(DossierStatusReported, data)
@@ -290,7 +292,7 @@ async def apply_status_report(uow: UnitOfWork, data: Mapping[str, Any]) -> str:
         if event.dossier is None:
             detail = "No such dossier, and the record does not describe one to mirror."
             return await _refuse(uow, event.code, None, "agency", event.record_id, "unknown-dossier", detail, payload)
-        await _mirror(uow, event, target)
+        await _mirror(uow, event, target, applicant_secret)
         return "mirrored"
     dossier_id = str(dossier["id"])
     if dossier["agency_code"] != event.agency_code:
@@ -312,7 +314,9 @@ async def apply_status_report(uow: UnitOfWork, data: Mapping[str, Any]) -> str:
     return "applied" if target is not current else "noted"
 
 
-async def _mirror(uow: UnitOfWork, event: DossierStatusReported, status: DossierStatus) -> None:
+async def _mirror(
+    uow: UnitOfWork, event: DossierStatusReported, status: DossierStatus, applicant_secret: str | None
+) -> None:
     """A dossier filed directly at the agency, first seen through its status: created as a mirror."""
     described = event.dossier
     assert described is not None
@@ -324,6 +328,10 @@ async def _mirror(uow: UnitOfWork, event: DossierStatusReported, status: Dossier
         "owner": None,
         "applicant_kind": described.applicant_kind,
         "applicant_identifier": described.applicant_identifier,
+        # Without the deployment's key the mirror is found by code and verifier only.
+        "applicant_key": pseudonyms.applicant_key(applicant_secret, described.applicant_identifier)
+        if applicant_secret is not None
+        else None,
         "applicant": {
             "kind": described.applicant_kind,
             "identifier": described.applicant_identifier,

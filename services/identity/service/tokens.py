@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.kit import jose
+from services.kit import jose, pseudonyms
 from services.kit.db import UnitOfWork
 
+from ..adapters import accounts as accounts_repo
 from ..adapters.oauth import (
     authorization_codes,
     digest,
@@ -42,6 +43,20 @@ def _ts(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
+async def _applicant_key(
+    uow: UnitOfWork, settings: IdentitySettings, account_id: str, scopes: tuple[str, ...]
+) -> str | None:
+    """The pseudonym of the person's identification number or the enterprise's tax code, for
+    tokens meant for the dossier service (it finds the dossiers filed for them elsewhere)."""
+    if not any(scope.startswith("dossier:") for scope in scopes):
+        return None
+    row = await accounts_repo.get_row(uow.session, account_id)
+    identifier = (row["personal_id"] or row["tax_code"]) if row is not None else None
+    if not identifier:
+        return None
+    return pseudonyms.applicant_key(settings.applicant_key_secret.get_secret_value(), identifier)
+
+
 async def _access_token(
     uow: UnitOfWork,
     settings: IdentitySettings,
@@ -54,6 +69,7 @@ async def _access_token(
     agencies: tuple[str, ...],
     code_hash: str | None = None,
     family_id: str | None = None,
+    applicant_key: str | None = None,
 ) -> tuple[str, str]:
     jti = uuid.uuid4().hex
     expires = now + timedelta(seconds=settings.access_token_seconds)
@@ -72,6 +88,8 @@ async def _access_token(
         claims["acr"] = acr
     if agencies:
         claims["agencies"] = list(agencies)
+    if applicant_key:
+        claims[pseudonyms.CLAIM] = applicant_key
     await uow.session.execute(
         insert(issued_access_tokens).values(jti=jti, code_hash=code_hash, family_id=family_id, expires_at=expires)
     )
@@ -160,6 +178,7 @@ async def _user_tokens(
         agencies=agencies,
         code_hash=code_hash,
         family_id=family_id,
+        applicant_key=await _applicant_key(uow, settings, account_id, scopes),
     )
     answer: dict[str, Any] = {
         "access_token": access,

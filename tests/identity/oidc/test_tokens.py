@@ -293,3 +293,21 @@ async def test_a_citizens_token_is_accepted_by_the_services_its_scopes_name_and_
     for service in ("catalogue", "sync"):
         with pytest.raises(Unauthorized):
             await TokenVerifier(jwks, issuer=issuer, audience=service).verify(tokens["access_token"])
+
+
+async def test_a_token_for_the_dossier_service_carries_the_applicants_pseudonym_never_their_number(
+    provider: Provider,
+) -> None:
+    import json
+
+    from services.kit.pseudonyms import applicant_key
+
+    async with provider.client() as browser:
+        for_dossiers = await signed_in_tokens(browser, scope="openid dossier:read")
+        for_payments = await signed_in_tokens(browser, scope="openid payment:pay")
+    claims = jose_jwt.get_unverified_claims(for_dossiers["access_token"])
+    secret = provider.settings.applicant_key_secret.get_secret_value()
+    assert claims["applicant_key"] == applicant_key(secret, "001099012345")
+    assert claims["applicant_key"] != applicant_key(secret + "x", "001099012345")
+    assert "001099012345" not in json.dumps(claims)
+    assert "applicant_key" not in jose_jwt.get_unverified_claims(for_payments["access_token"])
