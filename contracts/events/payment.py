@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class PaymentSucceeded(BaseModel):
@@ -20,4 +19,4 @@ class PaymentSucceeded(BaseModel):
     currency: Literal["VND"] = "VND"
     provider: str = Field(max_length=40)
     receipt_number: str = Field(max_length=64)
-    paid_at: datetime
+    paid_at: AwareDatetime

@@ -348,3 +348,61 @@ async def test_a_payment_of_the_assessed_amount_is_recorded_once(intake: Intake,
         (early["dossier_id"], notes[1].record_id),
     }
     assert len(await refusals(intake.db_url)) == 1
+
+
+def described(identifier: str, **changes: Any) -> dict[str, Any]:
+    return ReportedDossier(
+        procedure_code="1.002804", procedure_name="Cấp đổi giấy phép lái xe",
+        applicant_kind="enterprise" if "-" in identifier or len(identifier) == 10 else "citizen",
+        applicant_identifier=identifier, **changes,
+    ).model_dump(mode="json")  # fmt: skip
+
+
+async def test_a_record_describing_another_applicant_under_a_portal_code_is_a_conflict(
+    intake: Intake, dossier_db: Database
+) -> None:
+    clock = Clock()
+    async with intake.client() as api:
+        receipt = await filed(intake, api)
+    clash = record(receipt["code"], 2, clock.next(), dossier=described("036090001122"))
+    assert await report(dossier_db, clash) == "code-conflict"
+    assert (await dossier_row(intake.db_url, receipt["dossier_id"])).status == 1
+    same = record(receipt["code"], 2, clock.next(), dossier=described("001099012345"))
+    assert await report(dossier_db, same) == "applied"
+
+
+async def test_a_time_without_its_offset_is_refused_as_breaking_the_contract(dossier_db: Database) -> None:
+    from services.kit.errors import PermanentFailure
+
+    data = record(f"{INTAKE_AGENCY}-250630-0001", 2, datetime.now(UTC), dossier=described("036090001122"))
+    data["occurred_at"] = "2025-06-30T09:00:00"  # naive: which zone?
+    with pytest.raises(PermanentFailure, match="occurred_at"):
+        await report(dossier_db, data)
+
+
+async def test_a_branch_of_an_enterprise_is_looked_up_by_the_last_digits_of_its_tax_code(
+    intake: Intake, dossier_db: Database
+) -> None:
+    code = f"{INTAKE_AGENCY}-250630-0500"
+    first_seen_done = record(code, 9, datetime.now(UTC), dossier=described("0101234565-001"))
+    assert await report(dossier_db, first_seen_done) == "mirrored"
+    (row,) = await rows(intake.db_url, select(dossiers).where(dossiers.c.code == code))
+    assert row.finished_at is not None  # first seen as processed: its end is known
+    async with intake.client() as api:
+        found = await api.get("/lookup", params={"code": code, "verifier": "5001"})
+        assert found.status_code == 200 and found.json()["status"] == 9
+
+
+async def test_a_supplement_names_documents_of_the_procedure_only(intake: Intake, dossier_db: Database) -> None:
+    citizen, clock = intake.citizen(), Clock()
+    async with intake.client() as api:
+        receipt = await filed(intake, api)
+        await walk(dossier_db, receipt["code"], clock, 2, 5)
+        upload = await intake.upload(api, citizen, PNG, "them.png", "image/png")
+        body = {"attachments": [{"id": upload.json()["id"], "component_code": "TP99"}]}
+        refused = await api.post(f"/dossiers/{receipt['dossier_id']}/supplements", headers=citizen, json=body)
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "attachments.0.component_code"
+        assert (await dossier_row(intake.db_url, receipt["dossier_id"])).status == 5
+        body["attachments"][0]["component_code"] = "TP02"
+        done = await api.post(f"/dossiers/{receipt['dossier_id']}/supplements", headers=citizen, json=body)
+        assert done.status_code == 200 and done.json()["status"] == 4

@@ -22,7 +22,7 @@ from contracts.events.payment import PaymentSucceeded
 from contracts.events.sync import DossierStatusReported
 from services.kit import pseudonyms
 from services.kit.db import UnitOfWork
-from services.kit.errors import BadRequest, Conflict, NotFound, PermanentFailure
+from services.kit.errors import BadRequest, Conflict, NotFound, PermanentFailure, ValidationFailed
 from services.kit.logging import get_logger
 
 from ..adapters import dossiers as repo
@@ -36,6 +36,7 @@ from ..domain.status import (
     may_rate,
     may_withdraw,
 )
+from . import catalogue_view
 from .intake import attachment_view, bind_new_attachments, emit_status_changed, owned_dossier, visible_dossier
 
 log = get_logger(__name__)
@@ -47,6 +48,11 @@ VERIFIER_LENGTH = 4
 # What the public lookup shows: status and dates, nothing personal, no ids.
 PUBLIC_FIELDS = frozenset({"code", "status", "status_label", "procedure_name", "agency_name", "received_at",
                            "appointment_date", "finished_at", "returned_at"})  # fmt: skip
+
+
+def verifier_of(identifier: str) -> str:
+    """The last 4 digits of an identifier (a branch tax code's ``-NNN`` counts its digits only)."""
+    return "".join(c for c in identifier if c.isdigit())[-VERIFIER_LENGTH:]
 
 
 def _iso(value: Any) -> str | None:
@@ -166,7 +172,7 @@ async def lookup(uow: UnitOfWork, code: str, verifier: str) -> dict[str, Any]:
     """Public lookup by dossier code plus the last digits of the applicant's identifier: status
     and dates only, nothing personal. A wrong verifier answers like an unknown code."""
     dossier = await repo.dossier_by_code(uow.session, code)
-    expected = dossier["applicant_identifier"][-VERIFIER_LENGTH:] if dossier else "\x00" * VERIFIER_LENGTH
+    expected = verifier_of(dossier["applicant_identifier"]) if dossier else "\x00" * VERIFIER_LENGTH
     if not hmac.compare_digest(expected.encode(), verifier.encode()) or dossier is None:
         raise NotFound("No dossier with this code and verifier.")
     return {key: value for key, value in summary(dossier).items() if key in PUBLIC_FIELDS}
@@ -230,6 +236,20 @@ async def supplement(
     request = await repo.open_supplement(uow.session, dossier_id)
     if not accepts_supplement(DossierStatus(dossier["status"])) or request is None:
         raise Conflict("No supplement was requested for this dossier.")
+    if dossier["service_id"] is not None and dossier["service_version"] is not None:
+        filed_under = await catalogue_view.service_version(uow, dossier["service_id"], dossier["service_version"])
+        known = {doc["code"] for doc in filed_under.documents}
+        errors = [
+            {
+                "field": f"attachments.{i}.component_code",
+                "location": "body",
+                "message": "Not a document of this procedure.",
+            }
+            for i, item in enumerate(wanted)
+            if item.get("component_code") not in known
+        ]
+        if errors:
+            raise ValidationFailed(errors, "The supplement names documents the procedure does not have.")
     await bind_new_attachments(uow, caller.subject, wanted, "attachments")
     components = {str(item["id"]): item.get("component_code") for item in wanted}
     await repo.bind_attachments(uow.session, dossier_id, components, supplement_id=request["id"])
@@ -295,6 +315,10 @@ async def apply_status_report(uow: UnitOfWork, data: Mapping[str, Any], *, appli
         await _mirror(uow, event, target, applicant_secret)
         return "mirrored"
     dossier_id = str(dossier["id"])
+    if event.dossier is not None and event.dossier.applicant_identifier != dossier["applicant_identifier"]:
+        # Another dossier under the same code (the agency numbered a desk dossier as the portal did).
+        detail = "The record describes another applicant than the dossier with this code."
+        return await _refuse(uow, event.code, dossier_id, "agency", event.record_id, "code-conflict", detail, payload)
     if dossier["agency_code"] != event.agency_code:
         return await _refuse(uow, event.code, dossier_id, "agency", event.record_id, "wrong-agency",
                              f"The dossier belongs to agency {dossier['agency_code']}.", payload)  # fmt: skip
@@ -346,7 +370,8 @@ async def _mirror(
         "last_update_at": event.occurred_at,
         "received_at": described.received_at,
         "appointment_date": described.appointment_date,
-        "finished_at": event.finished_at or (event.occurred_at if status in FINISHED else None),
+        "finished_at": event.finished_at
+        or (event.occurred_at if status in FINISHED or status is DossierStatus.PROCESSED else None),
         "returned_at": event.returned_at or (event.occurred_at if status is DossierStatus.RESULT_RETURNED else None),
     }
     await repo.insert_dossier(uow.session, values)
