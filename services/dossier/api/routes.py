@@ -20,7 +20,7 @@ from services.kit.auth import Principal, require_scopes
 from services.kit.errors import ValidationFailed
 from services.kit.schemas import StrictModel
 
-from ..adapters.storage import FileStorage, LocalFileStorage
+from ..adapters.storage import FileStorage, LocalFileStorage, S3Storage
 from ..domain.access import Caller
 from ..domain.calendar import VIETNAM_PUBLIC_HOLIDAYS, WorkingCalendar, parse_holidays
 from ..domain.codes import DOSSIER_CODE_MAX_LENGTH
@@ -42,7 +42,11 @@ class Runtime:
 
     @cached_property
     def storage(self) -> FileStorage:
-        return LocalFileStorage(self.settings.storage_dir)
+        s = self.settings
+        if s.storage == "s3":
+            return S3Storage(s.s3_endpoint, s.s3_bucket, s.s3_access_key, s.s3_secret_key.get_secret_value(),
+                             s.s3_region)  # fmt: skip
+        return LocalFileStorage(s.storage_dir)
 
     @cached_property
     def calendar(self) -> WorkingCalendar:

@@ -21,10 +21,18 @@ from typing import Any, BinaryIO
 
 from services.kit import pseudonyms
 from services.kit.db import UnitOfWork
-from services.kit.errors import Conflict, NotFound, PayloadTooLarge, PortalError, ValidationFailed
+from services.kit.errors import (
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    PortalError,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from services.kit.logging import get_logger
 
 from ..adapters import dossiers as repo
-from ..adapters.storage import FileStorage
+from ..adapters.storage import FileStorage, StorageError
 from ..domain.access import Caller
 from ..domain.calendar import VIETNAM_TZ, WorkingCalendar
 from ..domain.codes import dossier_code
@@ -33,6 +41,8 @@ from ..domain.forms import validate_form
 from ..domain.receipt import ReceiptQr, qr_png, qr_text
 from ..domain.status import DossierStatus
 from . import catalogue_view
+
+log = get_logger(__name__)
 
 SUBMITTED = "dossier.dossier.submitted.v1"
 FEES_ASSESSED = "dossier.fees.assessed.v1"
@@ -93,7 +103,11 @@ async def upload_attachment(
     kind, size, sha256 = await asyncio.to_thread(inspect, source, limits.max_attachment_bytes)
     attachment_id = str(uuid.uuid4())
     key = uuid.uuid4().hex
-    await storage.put(key, source)
+    try:
+        await storage.put(key, source)
+    except StorageError as exc:
+        log.warning("attachment not stored", error=str(exc))
+        raise ServiceUnavailable("The document store is not available; try again shortly.") from exc
     values = {
         "id": attachment_id,
         "owner": owner,
