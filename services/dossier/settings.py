@@ -31,7 +31,7 @@ class DossierSettings(ServiceSettings, ApplicantKeySettings):
     s3_bucket: str = Field(default="dossier-files", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     s3_region: str = "us-east-1"
     s3_access_key: str = ""
-    s3_secret_key: SecretStr = SecretStr("")
+    s3_secret_key: SecretStr | None = None
     # Public holidays (ISO dates) on top of the built-in calendar; replaces it when
     # ``holidays_replace`` is true. Weekends are Saturday and Sunday.
     holidays: list[str] = Field(default_factory=list)
@@ -47,9 +47,8 @@ class DossierSettings(ServiceSettings, ApplicantKeySettings):
     def _coherent(self) -> "DossierSettings":
         if self.max_body_bytes < self.max_attachment_bytes:
             raise ValueError("max_body_bytes must hold one whole attachment (max_attachment_bytes)")
-        if self.storage == "s3" and not (
-            self.s3_endpoint and self.s3_access_key and self.s3_secret_key.get_secret_value()
-        ):
+        secret = self.s3_secret_key.get_secret_value() if self.s3_secret_key is not None else ""
+        if self.storage == "s3" and not (self.s3_endpoint and self.s3_access_key and secret):
             raise ValueError("storage 's3' needs s3_endpoint, s3_access_key and s3_secret_key")
         return self
 

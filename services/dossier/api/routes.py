@@ -44,8 +44,8 @@ class Runtime:
     def storage(self) -> FileStorage:
         s = self.settings
         if s.storage == "s3":
-            return S3Storage(s.s3_endpoint, s.s3_bucket, s.s3_access_key, s.s3_secret_key.get_secret_value(),
-                             s.s3_region)  # fmt: skip
+            secret = s.s3_secret_key.get_secret_value() if s.s3_secret_key is not None else ""
+            return S3Storage(s.s3_endpoint, s.s3_bucket, s.s3_access_key, secret, s.s3_region)
         return LocalFileStorage(s.storage_dir)
 
     @cached_property
