@@ -7,11 +7,9 @@ signing keys are encrypted with the key-encryption key from the settings.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
 
-from cryptography.fernet import Fernet
 from sqlalchemy import (
     ARRAY,
     Column,
@@ -148,10 +146,3 @@ def digest(value: str) -> str:
 
 def new_secret(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
-
-
-def fernet(key_encryption_key: str) -> Fernet:
-    """The cipher for private keys. An empty key (development and tests only; production
-    refuses it) derives a fixed development key."""
-    raw = key_encryption_key or "development-only-key-encryption-key"
-    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(raw.encode()).digest()))

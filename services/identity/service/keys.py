@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import insert, select, text
 
 from contracts.events.identity_oidc import SigningKeyRotated
+from services.kit.crypto import fernet
 from services.kit.db import Database, UnitOfWork
 from services.kit.jose import generate_rsa, key_from_jwk, sign_pem
 
-from ..adapters.oauth import fernet, signing_keys
+from ..adapters.oauth import signing_keys
 from ..domain.oauth import KeyTimes, published_kids, signing_kid
 from ..settings import IdentitySettings
 
