@@ -1,0 +1,219 @@
+"""VNPay payment gateway, version 2.1.0: the signed redirect URL and the decision on an IPN. Pure Python.
+
+The citizen is sent to VNPay with a signed URL; VNPay then calls the portal's IPN URL (a GET whose
+query carries the outcome, signed the same way) and expects a JSON answer. The rules:
+
+1. **The signature** is HMAC-SHA512 under the merchant's hash secret, in lower-case hex, over the
+   parameters less ``vnp_SecureHash``, ``vnp_SecureHashType`` and those with an empty value, sorted
+   by name and joined as ``name=value`` pairs with ``&``, each side form-encoded (``quote_plus``:
+   a space is ``+``). The redirect URL's query is that same text plus ``vnp_SecureHash``, so what
+   VNPay checks is exactly what was signed. A received hash is compared in constant time, in either
+   case of hex.
+2. **Amounts are whole dong**; VNPay carries them times 100 (``vnp_Amount=1500000`` is 15,000 VND).
+3. **Times are local**: ``yyyyMMddHHmmss`` in Asia/Ho_Chi_Minh (GMT+7). A time without a time zone
+   is refused rather than guessed; times read back are aware and in UTC.
+4. **An IPN is judged in a fixed order** (:func:`decide_ipn`), each step answering VNPay with its
+   own code: the signature (97), the fields needed to judge it (99), the order exists (01), the
+   amount is the order's (04, and the order is flagged for review, never changed: the amount in a
+   callback is never trusted over the order's), the order is not final yet (02). Then the callback
+   is confirmed (00) and the order moves: paid only when both ``vnp_ResponseCode`` and
+   ``vnp_TransactionStatus`` are ``00``, failed otherwise.
+5. **A repeated callback is a no-op**: once an order is final, every later IPN for it answers 02
+   and changes nothing. A *successful* payment reported for an order that already failed, expired
+   or was cancelled is still 02, but flagged ``late-payment``: money was taken for a closed order
+   and someone must look at it (refund it or reopen the dossier's payment).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote_plus, urlsplit
+from zoneinfo import ZoneInfo
+
+from .orders import TERMINAL, OrderState
+
+VERSION = "2.1.0"
+VIETNAM_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+DATE_FORMAT = "%Y%m%d%H%M%S"
+HASH_FIELDS = frozenset({"vnp_SecureHash", "vnp_SecureHashType"})
+LOCALES = frozenset({"vn", "en"})
+
+FLAG_AMOUNT_MISMATCH = "amount-mismatch"
+FLAG_LATE_PAYMENT = "late-payment"
+
+# What an IPN must carry for the order and its outcome to be judged (besides the signature).
+REQUIRED_IPN_FIELDS = ("vnp_TxnRef", "vnp_Amount", "vnp_ResponseCode", "vnp_TransactionStatus")
+
+_DIGITS = re.compile(r"[0-9]+")
+_PAY_DATE = re.compile(r"[0-9]{14}")
+_TXN_REF = re.compile(r"[A-Za-z0-9]{1,100}")
+
+
+def _sign_data(params: Mapping[str, str]) -> str:
+    signed = sorted((k, v) for k, v in params.items() if k not in HASH_FIELDS and v is not None and v != "")
+    return "&".join(f"{quote_plus(str(k))}={quote_plus(str(v))}" for k, v in signed)
+
+
+def sign(params: Mapping[str, str], secret: str) -> str:
+    """The ``vnp_SecureHash`` of ``params``: HMAC-SHA512 in lower-case hex (see the module's rule 1)."""
+    return hmac.new(secret.encode(), _sign_data(params).encode(), hashlib.sha512).hexdigest()
+
+
+def verify(params: Mapping[str, str], secret: str) -> bool:
+    """True when ``params`` carry a ``vnp_SecureHash`` (either case of hex) that :func:`sign` gives
+    for them under ``secret``; compared in constant time."""
+    received = params.get("vnp_SecureHash")
+    if not isinstance(received, str) or not received:
+        return False
+    expected = sign(params, secret)
+    return hmac.compare_digest(received.lower().encode("utf-8", "replace"), expected.encode())
+
+
+def _local_time(value: datetime, name: str) -> str:
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a datetime with a time zone, not {value!r}.")
+    return value.astimezone(VIETNAM_TZ).strftime(DATE_FORMAT)
+
+
+def payment_url(
+    base_url: str,
+    *,
+    tmn_code: str,
+    secret: str,
+    txn_ref: str,
+    amount_vnd: int,
+    order_info: str,
+    return_url: str,
+    ip_addr: str,
+    created_at: datetime,
+    expires_at: datetime,
+    locale: str = "vn",
+    bank_code: str | None = None,
+) -> str:
+    """The signed URL to send the citizen to VNPay with, for ``amount_vnd`` whole dong.
+
+    ValueError for an amount that is not a positive whole number, a base URL that already has a
+    query or fragment (those parameters would not be signed), an empty merchant code, order
+    description, return URL or IP address, a reference that is not 1–100 ASCII letters and digits,
+    an unknown locale, times without a time zone, or an expiry that is not after the creation."""
+    if isinstance(amount_vnd, bool) or not isinstance(amount_vnd, int) or amount_vnd <= 0:
+        raise ValueError(f"The amount is a positive whole number of dong, not {amount_vnd!r}.")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"The VNPay URL must be an http(s) URL without query or fragment, not {base_url!r}.")
+    if not isinstance(txn_ref, str) or not _TXN_REF.fullmatch(txn_ref):
+        raise ValueError(f"The merchant reference is 1–100 ASCII letters and digits, not {txn_ref!r}.")
+    for name, value in (
+        ("tmn_code", tmn_code),
+        ("order_info", order_info),
+        ("return_url", return_url),
+        ("ip_addr", ip_addr),
+    ):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{name} must not be empty.")
+    if locale not in LOCALES:
+        raise ValueError(f"The locale is one of {sorted(LOCALES)}, not {locale!r}.")
+    create_date = _local_time(created_at, "created_at")
+    expire_date = _local_time(expires_at, "expires_at")
+    if expires_at <= created_at:
+        raise ValueError("The payment must expire after it is created.")
+    params = {
+        "vnp_Version": VERSION,
+        "vnp_Command": "pay",
+        "vnp_TmnCode": tmn_code,
+        "vnp_Amount": str(amount_vnd * 100),
+        "vnp_CurrCode": "VND",
+        "vnp_TxnRef": txn_ref,
+        "vnp_OrderInfo": order_info,
+        "vnp_OrderType": "other",
+        "vnp_Locale": locale,
+        "vnp_ReturnUrl": return_url,
+        "vnp_IpAddr": ip_addr,
+        "vnp_CreateDate": create_date,
+        "vnp_ExpireDate": expire_date,
+    }
+    if bank_code:
+        params["vnp_BankCode"] = bank_code
+    query = _sign_data(params)
+    return f"{base_url}?{query}&vnp_SecureHash={sign(params, secret)}"
+
+
+def parse_pay_date(value: str) -> datetime:
+    """A VNPay time (``yyyyMMddHHmmss`` in GMT+7) as an aware UTC datetime; ValueError if malformed."""
+    if not isinstance(value, str) or not _PAY_DATE.fullmatch(value):
+        raise ValueError(f"A VNPay time is 14 digits yyyyMMddHHmmss, not {value!r}.")
+    local = datetime.strptime(value, DATE_FORMAT).replace(tzinfo=VIETNAM_TZ)
+    return local.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class IpnAnswer:
+    """What the portal answers VNPay's IPN call with."""
+
+    code: str
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"RspCode": self.code, "Message": self.message}
+
+
+CONFIRM_SUCCESS = IpnAnswer("00", "Confirm Success")
+ORDER_NOT_FOUND = IpnAnswer("01", "Order not found")
+ALREADY_CONFIRMED = IpnAnswer("02", "Order already confirmed")
+INVALID_AMOUNT = IpnAnswer("04", "Invalid amount")
+INVALID_SIGNATURE = IpnAnswer("97", "Invalid signature")
+UNKNOWN_ERROR = IpnAnswer("99", "Unknown error")
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """What :func:`decide_ipn` needs to know of the order named by ``vnp_TxnRef``."""
+
+    reference: str
+    amount_vnd: int
+    state: OrderState
+
+
+@dataclass(frozen=True)
+class IpnOutcome:
+    """The answer to give VNPay, the state the order moves to (None: unchanged) and a flag asking
+    for review (None: nothing to review)."""
+
+    answer: IpnAnswer
+    new_state: OrderState | None
+    flag: str | None
+
+
+def is_success(params: Mapping[str, str]) -> bool:
+    """True when VNPay reports the payment made: both the response code and the status are ``00``."""
+    return params.get("vnp_ResponseCode") == "00" and params.get("vnp_TransactionStatus") == "00"
+
+
+def decide_ipn(params: Mapping[str, str], *, secret: str, order: OrderView | None) -> IpnOutcome:
+    """Judge one IPN call. ``order`` is the order whose reference is the call's ``vnp_TxnRef``, or
+    None when there is none. The checks, in order (the module's rule 4): signature, fields, order,
+    amount, finality; then the outcome.
+
+    An order still ``created`` (never marked pending) is judged like a pending one: a success then
+    takes it through ``pending`` to ``succeeded`` (two allowed steps), which is the caller's to apply.
+    """
+    if not verify(params, secret):
+        return IpnOutcome(INVALID_SIGNATURE, None, None)
+    if any(not isinstance(params.get(name), str) or not params.get(name) for name in REQUIRED_IPN_FIELDS):
+        return IpnOutcome(UNKNOWN_ERROR, None, None)
+    if order is None or order.reference != params["vnp_TxnRef"]:
+        return IpnOutcome(ORDER_NOT_FOUND, None, None)
+    amount = params["vnp_Amount"]
+    if not _DIGITS.fullmatch(amount) or int(amount) != order.amount_vnd * 100:
+        return IpnOutcome(INVALID_AMOUNT, None, FLAG_AMOUNT_MISMATCH)
+    success = is_success(params)
+    if OrderState(order.state) in TERMINAL:
+        late = success and order.state in (OrderState.FAILED, OrderState.EXPIRED, OrderState.CANCELLED)
+        return IpnOutcome(ALREADY_CONFIRMED, None, FLAG_LATE_PAYMENT if late else None)
+    return IpnOutcome(CONFIRM_SUCCESS, OrderState.SUCCEEDED if success else OrderState.FAILED, None)
