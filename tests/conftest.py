@@ -23,7 +23,12 @@ from services.kit.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 # Fixtures of the identity service, used by its own tests and by the end-to-end ones.
-pytest_plugins = ["tests.support.identity", "tests.support.catalogue", "tests.support.dossier"]
+pytest_plugins = [
+    "tests.support.identity",
+    "tests.support.catalogue",
+    "tests.support.dossier",
+    "tests.support.payment",
+]
 KIT_TEMPLATE = "test_kit_template"
 
 

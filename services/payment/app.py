@@ -4,12 +4,22 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.kit.app import ConsumerSpec, ServiceSpec, build_app
+from services.kit.app import ConsumerSpec, PeriodicJob, ServiceSpec, build_app
+from services.kit.db import Database
+from services.kit.settings import ServiceSettings
 
 from .adapters.tables import metadata
 from .api.routes import router
 from .consumers import HANDLERS
+from .service import jobs
+from .service.receipts import ensure_receipt_key
 from .settings import PaymentSettings
+
+
+async def _startup(db: Database, settings: ServiceSettings) -> None:
+    assert isinstance(settings, PaymentSettings)
+    await ensure_receipt_key(db, settings)
+
 
 SERVICE = ServiceSpec(
     name="payment",
@@ -19,6 +29,8 @@ SERVICE = ServiceSpec(
     routers=[router],
     consumers=[ConsumerSpec(name="events", topics=["dossier.events"], handlers=HANDLERS)],
     metadata=metadata,
+    on_startup=_startup,
+    periodic=[PeriodicJob("expire-orders", 30.0, jobs.expire_orders)],
 )
 
 

@@ -2,10 +2,10 @@
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import ServiceSettings
+from services.kit.settings import PLACEHOLDER_SECRETS, Environment, ServiceSettings
 
 
 class PaymentSettings(ServiceSettings):
@@ -14,3 +14,40 @@ class PaymentSettings(ServiceSettings):
     service_name: ClassVar[str] = "payment"
 
     port: int = Field(default=8004, ge=0, le=65535)
+
+    # An order not paid within this time expires (the provider is told the same deadline).
+    order_ttl_seconds: int = Field(default=15 * 60, ge=60, le=24 * 3600)
+    # Encrypts the private keys that sign receipts (production refuses an empty one).
+    receipt_key_encryption_key: SecretStr = SecretStr("")
+
+    # VNPay (2.1.0): redirect to its payment page, IPN back to us. In development the sandbox
+    # bank serves a VNPay-compatible page.
+    vnpay_tmn_code: str = Field(default="DVCQG001", min_length=1, max_length=20)
+    vnpay_hash_secret: SecretStr = SecretStr("development")
+    vnpay_pay_url: str = "http://127.0.0.1:8010/vnpay/pay"
+    # Where the payer's browser returns (a page of the web frontend in production).
+    vnpay_return_url: str | None = None
+
+    # VietQR bank transfer to the collecting account; the bank notifies transfers by webhook.
+    vietqr_bank_bin: str = Field(default="970436", pattern=r"^[0-9]{6}$")
+    vietqr_account: str = Field(default="0011001234567", pattern=r"^[0-9A-Za-z]{1,19}$")
+    vietqr_account_name: str = Field(default="KHO BAC NHA NUOC", max_length=25)
+    # Every secret still accepted (the first signs nothing here; all verify): two during rotation.
+    bank_webhook_secrets: list[SecretStr] = Field(default_factory=lambda: [SecretStr("development")], min_length=1)
+    bank_webhook_tolerance_seconds: int = Field(default=300, ge=30, le=3600)
+
+    # Optional allow-lists of callers' addresses per provider (CIDRs); empty: any address.
+    vnpay_allowed_ips: list[str] = Field(default_factory=list)
+    bank_allowed_ips: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _no_placeholder_webhook_secret_in_production(self) -> "PaymentSettings":
+        if self.environment is Environment.PRODUCTION:
+            weak = [s for s in self.bank_webhook_secrets if s.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS]
+            if weak:
+                raise ValueError("refusing production settings: bank_webhook_secrets holds a placeholder")
+        return self
+
+    @property
+    def return_url(self) -> str:
+        return self.vnpay_return_url or f"{self.oidc_issuer.rstrip('/')}/api/v1/payment/return"

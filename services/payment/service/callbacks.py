@@ -1,0 +1,186 @@
+"""The providers' callbacks: VNPay's IPN and the bank's transfer notifications (VietQR).
+
+Every callback is kept as it arrived (``callbacks``, append-only; signatures and credentials
+redacted) with what was made of it. The order is looked up and locked before it is judged, so
+the same callback delivered many times at once changes it once and emits one event.
+
+- VNPay answers follow its protocol (``domain.vnpay.decide_ipn``): 97, 99, 01, 04, 02, 00.
+- Bank notifications are signed ``t=…,v1=…`` (HMAC-SHA256 over timestamp + body) under any of
+  the active secrets (rotation), within a time tolerance; a refused signature is a 401. Any
+  notification whose signature holds is acknowledged with 200 (else the bank retries forever)
+  and its ``result`` says what happened: ``accepted`` (paid, or the same transfer again),
+  ``flagged`` (amount not the order's, a second payment, money for a closed order: for review,
+  never a success), ``unmatched`` (no order named in the transfer: for reconciliation) or
+  ``ignored`` (a transfer to another account).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from services.kit.db import UnitOfWork
+from services.kit.errors import Forbidden, PortalError
+from services.kit.logging import get_logger
+
+from ..adapters import repository as repo
+from ..domain import vnpay, webhook
+from ..domain.orders import TERMINAL, OrderState, find_order_reference
+from ..settings import PaymentSettings
+from .orders import move, succeed
+
+log = get_logger(__name__)
+
+REDACTED = "[redacted]"
+SECRET_HEADERS = frozenset({"authorization", "cookie", "x-signature", "proxy-authorization"})
+
+
+class SignatureInvalid(PortalError):
+    status, type, title = 401, "callback-signature-invalid", "The callback's signature does not hold"
+
+
+@dataclass(frozen=True)
+class RawCallback:
+    """The request as received, for the append-only log."""
+
+    method: str
+    remote_addr: str | None
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def check_address(remote_addr: str | None, allowed: Sequence[str]) -> None:
+    """Refuse a caller outside a configured allow-list (none configured: anyone)."""
+    if not allowed:
+        return
+    try:
+        address = ipaddress.ip_address(remote_addr or "")
+    except ValueError as exc:
+        raise Forbidden("Callbacks are accepted from the provider's addresses only.") from exc
+    if not any(address in ipaddress.ip_network(net, strict=False) for net in allowed):
+        raise Forbidden("Callbacks are accepted from the provider's addresses only.")
+
+
+async def _log(uow: UnitOfWork, provider: str, raw: RawCallback, *, verified: bool, reference: str | None,
+               outcome: str) -> None:  # fmt: skip
+    query = "&".join(f"{k}={REDACTED if k == 'vnp_SecureHash' else v}" for k, v in raw.query.items())
+    headers = {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in raw.headers.items()}
+    await repo.record_callback(
+        uow.session,
+        {"provider": provider, "remote_addr": raw.remote_addr, "method": raw.method, "query": query or None,
+         "headers": headers, "body": raw.body.decode("utf-8", "replace")[:65536] or None, "verified": verified,
+         "order_reference": reference, "outcome": outcome},
+    )  # fmt: skip
+
+
+# --- VNPay IPN ------------------------------------------------------------------------------
+
+
+async def vnpay_ipn(uow: UnitOfWork, settings: PaymentSettings, raw: RawCallback) -> dict[str, str]:
+    check_address(raw.remote_addr, settings.vnpay_allowed_ips)
+    params = dict(raw.query)
+    secret = settings.vnpay_hash_secret.get_secret_value()
+    reference = params.get("vnp_TxnRef")
+    order = None
+    if reference and vnpay.verify(params, secret):
+        order = await repo.order_by_reference(uow.session, reference, lock=True)
+    view = vnpay.OrderView(order["reference"], int(order["amount"]), OrderState(order["state"])) if order else None
+    outcome = vnpay.decide_ipn(params, secret=secret, order=view)
+    verified = outcome.answer != vnpay.INVALID_SIGNATURE
+    if order is not None and outcome.flag:
+        await repo.update_order(uow.session, str(order["id"]), {"flag": outcome.flag})
+        log.warning("payment flagged for review", order_reference=reference, flag=outcome.flag, provider="vnpay")
+    if order is not None and outcome.new_state is OrderState.SUCCEEDED:
+        paid_at = _pay_date(params.get("vnp_PayDate"))
+        await succeed(uow, settings, order, provider_transaction=params.get("vnp_TransactionNo"), paid_at=paid_at,
+                      source="callback")  # fmt: skip
+    elif order is not None and outcome.new_state is OrderState.FAILED:
+        detail = f"vnp_ResponseCode={params.get('vnp_ResponseCode')} vnp_TransactionStatus=" + str(
+            params.get("vnp_TransactionStatus")
+        )
+        await move(uow, order, OrderState.FAILED, source="callback", detail=detail)
+    answer = outcome.answer.as_json()
+    said = f"{answer['RspCode']} {answer['Message']}" + (f" ({outcome.flag})" if outcome.flag else "")
+    await _log(uow, "vnpay", raw, verified=verified, reference=reference, outcome=said)
+    return answer
+
+
+def _pay_date(value: str | None) -> datetime:
+    try:
+        return vnpay.parse_pay_date(value or "")
+    except ValueError:
+        return datetime.now(UTC)
+
+
+# --- bank transfer notifications (VietQR) ---------------------------------------------------
+
+
+class Transfer(BaseModel):
+    """A credit to the collecting account, as the bank notifies it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    transaction_id: Annotated[str, Field(min_length=1, max_length=100)]
+    bank_bin: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+    account: Annotated[str, Field(min_length=1, max_length=19)]
+    amount: Annotated[int, Field(gt=0, strict=True)]  # VND, an integer: never a float
+    description: Annotated[str, Field(max_length=500)] = ""
+    transferred_at: AwareDatetime
+
+
+async def bank_notification(
+    uow: UnitOfWork, settings: PaymentSettings, raw: RawCallback, *, now: datetime | None = None
+) -> dict[str, Any]:
+    check_address(raw.remote_addr, settings.bank_allowed_ips)
+    moment = now or datetime.now(UTC)
+    secrets = [s.get_secret_value() for s in settings.bank_webhook_secrets]
+    header = next((v for k, v in raw.headers.items() if k.lower() == "x-signature"), None)
+    try:
+        webhook.verify(header, raw.body, secrets, now=int(moment.timestamp()),
+                       tolerance_seconds=settings.bank_webhook_tolerance_seconds)  # fmt: skip
+    except webhook.SignatureRefused as refused:
+        # Kept, for the record, in its own transaction: the caller commits before answering 401.
+        await _log(uow, "bank", raw, verified=False, reference=None, outcome=f"refused: {refused.reason}")
+        raise SignatureInvalid(f"Signature refused: {refused.reason}.") from refused
+    try:
+        transfer = Transfer.model_validate(json.loads(raw.body))
+    except (ValueError, ValidationError):
+        await _log(uow, "bank", raw, verified=True, reference=None, outcome="malformed")
+        return {"result": "malformed"}
+    result, reference = await _apply_transfer(uow, settings, transfer)
+    await _log(uow, "bank", raw, verified=True, reference=reference, outcome=result)
+    return {"result": result.split(":")[0], "reference": reference}
+
+
+async def _apply_transfer(uow: UnitOfWork, settings: PaymentSettings, transfer: Transfer) -> tuple[str, str | None]:
+    if transfer.bank_bin != settings.vietqr_bank_bin or transfer.account != settings.vietqr_account:
+        return "ignored", None
+    reference = find_order_reference(transfer.description)
+    order = await repo.order_by_reference(uow.session, reference, lock=True) if reference else None
+    if order is None:
+        log.warning("transfer names no order", provider="bank", transaction=transfer.transaction_id)
+        return "unmatched", reference
+    state = OrderState(order["state"])
+    if state is OrderState.SUCCEEDED and order["provider_transaction"] == transfer.transaction_id:
+        return "accepted", reference  # the same notification again
+    if transfer.amount != int(order["amount"]):
+        return await _flag(uow, order, "amount-mismatch"), reference
+    if state in TERMINAL:
+        flag = "duplicate-payment" if state is OrderState.SUCCEEDED else "late-payment"
+        return await _flag(uow, order, flag), reference
+    await succeed(uow, settings, order, provider_transaction=transfer.transaction_id,
+                  paid_at=transfer.transferred_at, source="callback")  # fmt: skip
+    return "accepted", reference
+
+
+async def _flag(uow: UnitOfWork, order: Mapping[str, Any], flag: str) -> str:
+    await repo.update_order(uow.session, str(order["id"]), {"flag": flag})
+    log.warning("payment flagged for review", order_reference=order["reference"], flag=flag, provider="bank")
+    return f"flagged:{flag}"
