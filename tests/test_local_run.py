@@ -29,6 +29,7 @@ def launch(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen
     env["PORTAL_POSTGRES_PORT"] = str(ports["postgres"])
     env["PORTAL_KAFKA_PORT"] = str(ports["kafka"])
     env["GATEWAY_PORT"] = str(ports["gateway"])
+    env["SANDBOX_BANK_PORT"] = str(ports["sandbox_bank"])
     for name in SERVICE_NAMES:
         env[f"{name.upper()}_PORT"] = str(ports[name])
     with open(log, "ab") as out:
@@ -78,7 +79,7 @@ def assert_stops_cleanly(proc: subprocess.Popen) -> None:
 
 
 def test_make_run_starts_everything_stops_cleanly_and_restarts_on_the_same_data(tmp_path) -> None:
-    ports = {name: free_port() for name in (*SERVICE_NAMES, "postgres", "kafka", "gateway")}
+    ports = {name: free_port() for name in (*SERVICE_NAMES, "postgres", "kafka", "gateway", "sandbox_bank")}
     gateway = f"http://127.0.0.1:{ports['gateway']}"
     log = tmp_path / "run.log"
     data = tmp_path / "data"
@@ -89,7 +90,18 @@ def test_make_run_starts_everything_stops_cleanly_and_restarts_on_the_same_data(
         assert ready["status"] == "ready"
         assert sorted(ready["services"]) == sorted(SERVICE_NAMES)
         assert all(s["ready"] for s in ready["services"].values())
-        assert len(psutil.Process(proc.pid).children(recursive=True)) >= 13  # pg, broker, 5 APIs, 5 workers, gateway
+        # pg, broker, 5 APIs, 5 workers, gateway, sandbox bank
+        assert len(psutil.Process(proc.pid).children(recursive=True)) >= 14
+        bank = f"http://127.0.0.1:{ports['sandbox_bank']}/api/statement.csv"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the sandbox bank is not behind the gateway's readiness
+            try:
+                if httpx.get(bank, timeout=3).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        assert httpx.get(bank, timeout=3).text.startswith("transaction_id,reference,amount")
         psql(
             ports,
             "INSERT INTO kit_outbox (event_id, topic, key, type, source, event_time, data, published_at) "

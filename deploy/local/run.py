@@ -153,6 +153,10 @@ class Supervisor:
         env.setdefault("PORTAL_OIDC_JWKS_URL", f"{identity}/oauth2/jwks")
         # Dossier attachments beside the database's data, kept across runs like it.
         env.setdefault("DOSSIER_STORAGE_DIR", str(self.settings.data_dir / "dossier-files"))
+        # In development the sandbox bank is the payment provider.
+        env.setdefault("SANDBOX_BANK_PORT", "8010")
+        env.setdefault("PAYMENT_VNPAY_PAY_URL", f"http://127.0.0.1:{env['SANDBOX_BANK_PORT']}/vnpay/pay")
+        env.setdefault("PAYMENT_STATUS_QUERY_URL", f"http://127.0.0.1:{env['SANDBOX_BANK_PORT']}")
         return env
 
     def plan(self, urls: dict[str, str], bootstrap: str) -> list[Child]:
@@ -166,6 +170,15 @@ class Supervisor:
                                   self.logs / f"{name}-worker.log"))  # fmt: skip
         children.append(Child("gateway", [sys.executable, "-m", "gateway"], env, self.logs / "gateway.log",
                               url=f"http://127.0.0.1:{self.settings.gateway_port}"))  # fmt: skip
+        if env.get("PORTAL_ENVIRONMENT", "development") == "development":
+            # The payment provider of development: a bank that speaks VNPay and signs transfer
+            # notifications, calling the portal back through the gateway.
+            portal = f"http://127.0.0.1:{self.settings.gateway_port}/api/v1/payment/callbacks"
+            bank_env = {**env, "SANDBOX_BANK_IPN_URL": f"{portal}/vnpay/ipn",
+                        "SANDBOX_BANK_NOTIFICATION_URL": f"{portal}/bank"}  # fmt: skip
+            children.append(Child("sandbox-bank", [sys.executable, "-m", "deploy.sandbox.bank"], bank_env,
+                                  self.logs / "sandbox-bank.log",
+                                  url=f"http://127.0.0.1:{env['SANDBOX_BANK_PORT']}"))  # fmt: skip
         return children
 
     async def wait_ready(self) -> bool:

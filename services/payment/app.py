@@ -9,6 +9,7 @@ from services.kit.db import Database
 from services.kit.settings import ServiceSettings
 
 from .adapters.tables import metadata
+from .api.commands import RECONCILE
 from .api.routes import router
 from .consumers import HANDLERS
 from .service import jobs
@@ -30,7 +31,11 @@ SERVICE = ServiceSpec(
     consumers=[ConsumerSpec(name="events", topics=["dossier.events"], handlers=HANDLERS)],
     metadata=metadata,
     on_startup=_startup,
-    periodic=[PeriodicJob("expire-orders", 30.0, jobs.expire_orders)],
+    commands=[RECONCILE],
+    periodic=[
+        PeriodicJob("expire-orders", 30.0, jobs.expire_orders),
+        PeriodicJob("recheck-pending-orders", 60.0, jobs.recheck_pending_orders),
+    ],
 )
 
 

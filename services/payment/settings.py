@@ -27,6 +27,10 @@ class PaymentSettings(ServiceSettings):
     vnpay_pay_url: str = "http://127.0.0.1:8010/vnpay/pay"
     # Where the payer's browser returns (a page of the web frontend in production).
     vnpay_return_url: str | None = None
+    # The provider's status query for orders whose IPN is late (empty: not asked). Development:
+    # the sandbox bank. Pending orders older than ``recheck_after_seconds`` are asked about.
+    status_query_url: str = ""
+    recheck_after_seconds: int = Field(default=120, ge=10)
 
     # VietQR bank transfer to the collecting account; the bank notifies transfers by webhook.
     vietqr_bank_bin: str = Field(default="970436", pattern=r"^[0-9]{6}$")

@@ -221,3 +221,41 @@ async def test_an_order_past_its_time_expires_and_a_late_payment_is_flagged(paym
         seen = (await api.get(f"/orders/{order['id']}", headers=payments.payer())).json()
     assert seen["state"] == "expired" and await succeeded_events(payments) == 0
     assert await scalar(payments, select(orders.c.flag).where(orders.c.id == order["id"])) == "late-payment"
+
+
+async def test_a_lost_ipn_is_made_good_by_asking_the_provider(payments: Payments) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from deploy.local.components import free_port
+    from deploy.sandbox.bank import SandboxSettings
+    from deploy.sandbox.bank import create_app as create_bank
+    from services.payment.adapters.provider_query import SandboxStatusQuery
+    from services.payment.service.orders import recheck_pending
+    from tests.support.servers import serve
+
+    nowhere = f"http://127.0.0.1:{free_port()}/ipn"  # the IPN never arrives
+    bank = SandboxSettings(tmn_code="PORTAL01", vnpay_hash_secret=VNPAY_SECRET, ipn_url=nowhere)
+    async with payments.client() as api:
+        paid, declined, silent = [await new_order(payments, api) for _ in range(3)]
+    with serve(create_bank(bank)) as bank_url:
+        async with httpx.AsyncClient(base_url=bank_url, timeout=30) as bank_api:
+            for order, decision in ((paid, "approve"), (declined, "decline")):
+                assert (await bank_api.post("/api/vnpay/requests", json=vnpay_query(order["pay"]["url"]))).is_success
+                outcome = await bank_api.post(f"/api/vnpay/{order['reference']}/{decision}", json={})
+                assert "not delivered" in outcome.json()["portal_replies"][0]["error"]
+        db = payments.db()
+        try:
+            async with db.transaction() as uow:
+                counts = await recheck_pending(uow, payments.settings, SandboxStatusQuery(bank_url),
+                                               datetime.now(UTC) + timedelta(minutes=5),
+                                               older_than=timedelta(minutes=2))  # fmt: skip
+        finally:
+            await db.dispose()
+    assert counts == {"paid": 1, "declined": 1, "unchanged": 1}
+    async with payments.client() as api:
+        states = [
+            (await api.get(f"/orders/{o['id']}", headers=payments.payer())).json() for o in (paid, declined, silent)
+        ]
+    assert [s["state"] for s in states] == ["succeeded", "failed", "pending"]
+    assert states[0]["history"][-1]["source"] == "reconciliation" and states[0]["receipt"]
+    assert await succeeded_events(payments) == 1

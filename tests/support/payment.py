@@ -80,6 +80,9 @@ class Payments:
     def payer(self, sub: str = "citizen-1") -> dict[str, str]:
         return bearer(token(self.key, scope="payment:pay", aud="payment", sub=sub))
 
+    def operator(self, scope: str = "payment:admin") -> dict[str, str]:
+        return bearer(token(self.key, scope=scope, aud="payment", sub="operator-1"))
+
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url + "/api/v1/payment", timeout=30)
 

@@ -127,3 +127,30 @@ async def insert_receipt_key(session: AsyncSession, values: dict[str, Any]) -> N
 
 async def advisory_lock(session: AsyncSession, name: str) -> None:
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
+
+
+async def orders_by_references(session: AsyncSession, references: list[str]) -> dict[str, dict[str, Any]]:
+    if not references:
+        return {}
+    query = select(orders).where(orders.c.reference.in_(references))
+    return {row.reference: dict(row._mapping) for row in await session.execute(query)}
+
+
+async def paid_between(session: AsyncSession, provider: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    query = select(orders).where(
+        orders.c.provider == provider,
+        orders.c.state.in_(["succeeded", "refunded"]),
+        orders.c.paid_at >= since,
+        orders.c.paid_at < until,
+    )
+    return [dict(row._mapping) for row in await session.execute(query)]
+
+
+async def pending_since(session: AsyncSession, provider: str, before: datetime, limit: int) -> list[str]:
+    query = (
+        select(orders.c.id)
+        .where(orders.c.provider == provider, orders.c.state == "pending", orders.c.created_at < before)
+        .order_by(orders.c.created_at)
+        .limit(limit)
+    )
+    return [str(r.id) for r in await session.execute(query)]

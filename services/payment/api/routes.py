@@ -3,17 +3,19 @@ protected by their signatures and optional address allow-lists), and the receipt
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from services.kit.app import UnitOfWorkDep
 from services.kit.auth import Principal, require_scopes
+from services.kit.errors import ValidationFailed
 from services.kit.schemas import StrictModel
 
-from ..service import callbacks, orders, receipts
+from ..service import callbacks, orders, receipts, reconciliation
 from ..settings import PaymentSettings
 
 router = APIRouter(tags=["payment"])
@@ -21,6 +23,7 @@ router = APIRouter(tags=["payment"])
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 Id = Annotated[str, Path(pattern=UUID_PATTERN)]
 Payer = Annotated[Principal, require_scopes("payment:pay")]
+Operator = Annotated[Principal, require_scopes("payment:admin")]
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
 ]
@@ -112,3 +115,31 @@ async def bank_notification(request: Request, uow: UnitOfWorkDep) -> dict[str, A
     except callbacks.SignatureInvalid:
         await uow.commit()  # the refused callback stays on record
         raise
+
+
+# --- reconciliation (operators) -------------------------------------------------------------
+
+
+@router.post(
+    "/reconciliations",
+    summary="Reconcile a provider's statement (CSV) with the orders paid in a period",
+    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def reconcile(
+    request: Request,
+    principal: Operator,
+    uow: UnitOfWorkDep,
+    provider: Annotated[Literal["vnpay", "vietqr"], Query()],
+    since: Annotated[datetime, Query()],
+    until: Annotated[datetime, Query()],
+) -> dict[str, Any]:
+    body = await request.body()  # bounded by the service's body limit (PAYMENT_MAX_BODY_BYTES): 413 beyond
+    if since.tzinfo is None or until.tzinfo is None:
+        message = "Give the time zone (e.g. +07:00)."
+        raise ValidationFailed([{"field": "query.since", "location": "query", "message": message}])
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        message = "Not UTF-8 text."
+        raise ValidationFailed([{"field": "body", "location": "body", "message": message}]) from exc
+    return await reconciliation.reconcile_statement(uow, text, provider=provider, since=since, until=until)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from services.kit.db import Database
 from services.kit.logging import get_logger
 from services.kit.settings import ServiceSettings
 
-from .orders import expire_due
+from ..adapters.provider_query import SandboxStatusQuery
+from ..settings import PaymentSettings
+from .orders import expire_due, recheck_pending
 
 log = get_logger(__name__)
 
@@ -18,3 +20,15 @@ async def expire_orders(db: Database, settings: ServiceSettings) -> None:
         expired = await expire_due(uow, datetime.now(UTC))
     if expired:
         log.info("orders expired", count=expired)
+
+
+async def recheck_pending_orders(db: Database, settings: ServiceSettings) -> None:
+    assert isinstance(settings, PaymentSettings)
+    if not settings.status_query_url:
+        return
+    query = SandboxStatusQuery(settings.status_query_url)
+    async with db.transaction() as uow:
+        counts = await recheck_pending(uow, settings, query, datetime.now(UTC),
+                                       older_than=timedelta(seconds=settings.recheck_after_seconds))  # fmt: skip
+    if counts["paid"] or counts["declined"]:
+        log.info("pending orders rechecked", **counts)

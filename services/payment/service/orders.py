@@ -24,6 +24,7 @@ from services.kit.errors import Conflict, NotFound, PermanentFailure, PortalErro
 from services.kit.logging import get_logger
 
 from ..adapters import repository as repo
+from ..adapters.provider_query import StatusQuery
 from ..domain import vietqr, vnpay
 from ..domain.orders import TERMINAL, OrderState, Provider, check_transition, order_reference
 from ..settings import PaymentSettings
@@ -241,3 +242,31 @@ async def expire_due(uow: UnitOfWork, now: datetime, limit: int = 500) -> int:
         if order is not None and OrderState(order["state"]) not in TERMINAL:
             await move(uow, order, OrderState.EXPIRED, source="expiry", detail="time to pay ran out", at=now)
     return len(due)
+
+
+async def recheck_pending(
+    uow: UnitOfWork, settings: PaymentSettings, query: StatusQuery, now: datetime, *, older_than: timedelta,
+    limit: int = 100,
+) -> dict[str, int]:  # fmt: skip
+    """Ask the provider about VNPay orders still pending after ``older_than`` (a late or lost
+    IPN): paid for the order's amount → succeeded; declined → failed; anything else → unchanged
+    (a paid answer for another amount is flagged, never a success)."""
+    counts = {"paid": 0, "declined": 0, "unchanged": 0}
+    for order_id in await repo.pending_since(uow.session, Provider.VNPAY.value, now - older_than, limit):
+        order = await repo.order_by_id(uow.session, order_id, lock=True)
+        if order is None or order["state"] != OrderState.PENDING:
+            continue
+        answer = await query.status(order["reference"])
+        if answer.status == "paid" and answer.amount == int(order["amount"]):
+            await succeed(uow, settings, order, provider_transaction=answer.transaction, paid_at=now,
+                          source="reconciliation")  # fmt: skip
+            counts["paid"] += 1
+        elif answer.status == "paid":
+            await repo.update_order(uow.session, order_id, {"flag": "amount-mismatch"})
+            counts["unchanged"] += 1
+        elif answer.status == "declined":
+            await move(uow, order, OrderState.FAILED, source="reconciliation", detail="declined (status query)")
+            counts["declined"] += 1
+        else:
+            counts["unchanged"] += 1
+    return counts

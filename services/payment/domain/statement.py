@@ -1,0 +1,115 @@
+"""Statement reconciliation: a provider's statement (its settled transactions) set against the
+orders the portal holds as paid in the same period. Pure Python.
+
+Each statement line names an order by its reference (found in the line's reference or
+description text) and an amount in whole VND. The report puts every line and every paid order
+in exactly one bucket:
+
+- ``matched``: a paid order of that reference and amount, and its provider transaction when both
+  sides name one;
+- ``amount_mismatch``: the order exists but the amounts differ (never settled as paid by this);
+- ``missing_ours``: money the provider settled that no paid order of ours accounts for (an
+  unknown reference, or an order we hold as not paid: a lost callback, a late payment);
+- ``missing_theirs``: an order we hold as paid that the statement does not list.
+A reference listed twice in the statement is a duplicate settlement: the second goes to
+``missing_ours``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .orders import find_order_reference
+
+MAX_LINES = 100_000
+COLUMNS = ("transaction_id", "reference", "amount")
+
+
+class StatementInvalid(ValueError):
+    """The statement cannot be read; ``errors`` name the lines and fields."""
+
+    def __init__(self, errors: list[dict[str, str]]):
+        super().__init__(f"{len(errors)} problem(s) in the statement")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Line:
+    number: int  # 1-based, the header being line 1
+    transaction_id: str
+    reference: str | None
+    amount: int
+    text: str
+
+
+@dataclass
+class Report:
+    matched: list[dict[str, Any]] = field(default_factory=list)
+    amount_mismatch: list[dict[str, Any]] = field(default_factory=list)
+    missing_ours: list[dict[str, Any]] = field(default_factory=list)
+    missing_theirs: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        return {name: len(items) for name, items in asdict(self).items()}
+
+
+def parse_statement(text: str) -> list[Line]:
+    """CSV with a header holding at least ``transaction_id, reference, amount`` (a ``status``
+    column, when present, keeps only settled lines: ``00``). Amounts are whole VND integers."""
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise StatementInvalid([{"field": "header", "message": f"Missing column(s): {', '.join(missing)}."}])
+    lines, errors = [], []
+    for number, row in enumerate(reader, start=2):
+        if number - 1 > MAX_LINES:
+            raise StatementInvalid([{"field": "lines", "message": f"At most {MAX_LINES} lines a statement."}])
+        if row.get("status") not in (None, "", "00"):
+            continue
+        raw_amount = (row.get("amount") or "").strip()
+        if not raw_amount.isdigit():
+            errors.append({"field": f"line {number}.amount", "message": "Not a whole number of VND."})
+            continue
+        text = row.get("reference") or ""
+        transaction = (row.get("transaction_id") or "").strip()
+        if not transaction:
+            errors.append({"field": f"line {number}.transaction_id", "message": "Missing."})
+            continue
+        lines.append(Line(number, transaction, find_order_reference(text), int(raw_amount), text))
+    if errors:
+        raise StatementInvalid(errors[:100])
+    return lines
+
+
+def reconcile(lines: Iterable[Line], orders: Mapping[str, Mapping[str, Any]], paid: Iterable[str]) -> Report:
+    """``orders``: every order named by a line or paid in the period, by reference (``amount``,
+    ``state``, ``provider_transaction``); ``paid``: references of the orders paid in the period."""
+    report = Report()
+    seen: set[str] = set()
+    for line in lines:
+        item = {"line": line.number, "transaction_id": line.transaction_id, "reference": line.reference,
+                "amount": line.amount}  # fmt: skip
+        order = orders.get(line.reference) if line.reference else None
+        if order is None or line.reference in seen or order["state"] not in ("succeeded", "refunded"):
+            reason = ("unknown reference" if order is None else "listed twice" if line.reference in seen
+                      else f"order is {order['state']}")  # fmt: skip
+            report.missing_ours.append({**item, "reason": reason})
+            continue
+        seen.add(line.reference)  # type: ignore[arg-type]
+        if int(order["amount"]) != line.amount:
+            report.amount_mismatch.append({**item, "order_amount": int(order["amount"])})
+            continue
+        ours = order.get("provider_transaction")
+        if ours and ours != line.transaction_id:
+            report.missing_ours.append({**item, "reason": f"order was paid by transaction {ours}"})
+            continue
+        report.matched.append(item)
+    for reference in sorted(set(paid) - seen):
+        order = orders[reference]
+        report.missing_theirs.append({"reference": reference, "amount": int(order["amount"]),
+                                      "provider_transaction": order.get("provider_transaction")})  # fmt: skip
+    return report
