@@ -259,3 +259,32 @@ async def test_a_lost_ipn_is_made_good_by_asking_the_provider(payments: Payments
     assert [s["state"] for s in states] == ["succeeded", "failed", "pending"]
     assert states[0]["history"][-1]["source"] == "reconciliation" and states[0]["receipt"]
     assert await succeeded_events(payments) == 1
+
+
+async def test_a_paid_order_changes_again_only_by_an_operators_refund(payments: Payments) -> None:
+    async with payments.client() as api:
+        order = await new_order(payments, api)
+        path = f"/orders/{order['id']}/refund"
+        early = await api.post(path, headers=payments.operator(), json={"reason": "payer asked"})
+        assert early.status_code == 409 and early.json()["type"] == "/problems/order-transition-refused"
+        assert (await ipn(api, vnpay_ipn(VNPAY_SECRET, txn_ref=order["reference"], amount_vnd=TOTAL)))[
+            "RspCode"
+        ] == "00"
+        assert (await api.post(path, headers=payments.payer(), json={"reason": "mine"})).status_code == 403
+        assert (await api.post(f"/orders/{order['id']}/cancel", headers=payments.payer())).status_code == 409
+        done = await api.post(path, headers=payments.operator(), json={"reason": "paid twice by the bank"})
+        assert done.status_code == 200 and done.json()["state"] == "refunded"
+        again = await api.post(path, headers=payments.operator(), json={"reason": "again"})
+        assert again.status_code == 409
+
+
+def test_callers_outside_a_providers_allow_list_are_refused() -> None:
+    from services.kit.errors import Forbidden
+    from services.payment.service.callbacks import check_address
+
+    check_address("127.0.0.1", [])  # no list: anyone (the signature still decides)
+    check_address("203.171.20.7", ["203.171.20.0/24", "2001:db8::/32"])
+    check_address("2001:db8::5", ["203.171.20.0/24", "2001:db8::/32"])
+    for outsider in ("127.0.0.1", "203.171.21.7", None, "not-an-address"):
+        with pytest.raises(Forbidden):
+            check_address(outsider, ["203.171.20.0/24", "2001:db8::/32"])

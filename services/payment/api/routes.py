@@ -117,7 +117,16 @@ async def bank_notification(request: Request, uow: UnitOfWorkDep) -> dict[str, A
         raise
 
 
-# --- reconciliation (operators) -------------------------------------------------------------
+# --- operators ------------------------------------------------------------------------------
+
+
+class RefundBody(StrictModel):
+    reason: Annotated[str, Field(min_length=3, max_length=500)]
+
+
+@router.post("/orders/{order_id}/refund", summary="Record that a paid order was refunded (operators)")
+async def refund_order(order_id: Id, body: RefundBody, principal: Operator, uow: UnitOfWorkDep) -> dict[str, Any]:
+    return await orders.refund(uow, order_id.lower(), body.reason, principal.subject)
 
 
 @router.post(

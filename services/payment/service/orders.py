@@ -200,6 +200,16 @@ async def cancel(uow: UnitOfWork, owner: str, order_id: str) -> dict[str, Any]:
     return _view({**order, "state": OrderState.CANCELLED.value})
 
 
+async def refund(uow: UnitOfWork, order_id: str, reason: str, operator: str) -> dict[str, Any]:
+    """An operator records that a paid order was refunded (the provider moved the money back):
+    the one change a paid order allows."""
+    order = await repo.order_by_id(uow.session, order_id, lock=True)
+    if order is None:
+        raise NotFound("No such order.")
+    await move(uow, order, OrderState.REFUNDED, source="operator", detail=f"{operator}: {reason}")
+    return _view({**order, "state": OrderState.REFUNDED.value})
+
+
 # --- moving an order ------------------------------------------------------------------------
 
 
