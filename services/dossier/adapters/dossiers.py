@@ -17,7 +17,6 @@ from .tables import (
     dossier_sequences,
     dossiers,
     drafts,
-    idempotency_keys,
     ratings,
     supplement_requests,
 )
@@ -43,19 +42,6 @@ async def next_sequence(session: AsyncSession, agency_code: str, day: date) -> i
         .returning(dossier_sequences.c.last_value)
     )
     return int((await session.execute(statement)).scalar_one())
-
-
-async def lock_idempotency_key(session: AsyncSession, owner: str, key: str) -> dict[str, Any] | None:
-    """Serialise requests with one key (a transaction-scoped advisory lock), then read it."""
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(owner + "\x1f" + key, 0))))
-    query = select(idempotency_keys).where(idempotency_keys.c.owner == owner, idempotency_keys.c.key == key)
-    return _dict((await session.execute(query)).first())
-
-
-async def save_idempotency_key(session: AsyncSession, owner: str, key: str, request_hash: str, dossier_id: str) -> None:
-    await session.execute(
-        insert(idempotency_keys).values(owner=owner, key=key, request_hash=request_hash, dossier_id=dossier_id)
-    )
 
 
 # --- dossiers -------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from services.kit.idempotency import idempotency_table
+
 metadata = MetaData()
 
 catalogue_services = Table(
@@ -219,16 +221,7 @@ attachments = Table(
 )
 
 # A retried submission with the same key returns the same dossier; another body is refused.
-idempotency_keys = Table(
-    "idempotency_keys",
-    metadata,
-    Column("owner", Text, nullable=False),
-    Column("key", Text, nullable=False),
-    Column("request_hash", Text, nullable=False),
-    Column("dossier_id", UUID(as_uuid=False), ForeignKey("dossiers.id"), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    PrimaryKeyConstraint("owner", "key"),
-)
+idempotency_keys = idempotency_table(metadata, "dossiers.id")
 
 drafts = Table(
     "drafts",

@@ -15,6 +15,7 @@ from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Respons
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field, ValidationError
 
+from services.kit import idempotency
 from services.kit.app import UnitOfWorkDep
 from services.kit.auth import Principal, require_scopes
 from services.kit.errors import ValidationFailed
@@ -234,8 +235,8 @@ async def submit_with_files(
         raise ValidationFailed([{"field": "files", "location": "body", "message": message}])
     # A retry is recognised by the dossier part and the files' contents, not by new file ids.
     digests = [await intake.digest(part.file) for part in files]
-    fingerprint = intake.request_hash({"dossier": body, "files": list(zip(digests, components, strict=True))})
-    if idempotency_key is None or await intake.known_key(uow, principal.subject, idempotency_key) is None:
+    fingerprint = idempotency.request_hash({"dossier": body, "files": list(zip(digests, components, strict=True))})
+    if idempotency_key is None or await intake.known_key(uow, principal.subject, idempotency_key, fingerprint) is None:
         for part, component in zip(files, components, strict=True):
             stored = await intake.upload_attachment(uow, rt.storage, rt.limits, principal.subject, part.file,
                                                     part.filename)  # fmt: skip

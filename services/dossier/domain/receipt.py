@@ -17,12 +17,11 @@ rules:
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from datetime import datetime
 
-import segno
+from services.kit import qr
 
 from .calendar import VIETNAM_TZ
 
@@ -58,11 +57,5 @@ def qr_text(qr: ReceiptQr) -> str:
 
 
 def qr_png(text: str, *, scale: int = 4) -> bytes:
-    """A PNG of the QR code of ``text``, each module ``scale`` pixels wide. ValueError when the
-    text does not fit in a QR code or the scale is not a positive whole number."""
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"The scale is a whole number of pixels from 1, not {scale!r}.")
-    code = segno.make_qr(text, error="m", boost_error=False)
-    out = io.BytesIO()
-    code.save(out, kind="png", scale=scale, border=4)
-    return out.getvalue()
+    """A PNG of the QR code of ``text``, each module ``scale`` pixels wide (``kit.qr``)."""
+    return qr.png(text, scale=scale)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
-from services.kit import pseudonyms
+from services.kit import idempotency, pseudonyms
 from services.kit.db import UnitOfWork
 from services.kit.errors import (
     Conflict,
@@ -33,6 +33,7 @@ from services.kit.logging import get_logger
 
 from ..adapters import dossiers as repo
 from ..adapters.storage import FileStorage, StorageError
+from ..adapters.tables import idempotency_keys
 from ..domain.access import Caller
 from ..domain.calendar import VIETNAM_TZ, WorkingCalendar
 from ..domain.codes import dossier_code
@@ -51,10 +52,6 @@ STATUS_CHANGED = "dossier.dossier.status_changed.v1"
 
 class UnsupportedFile(PortalError):
     status, type, title = 415, "unsupported-file-type", "Only PDF, JPEG and PNG files are accepted"
-
-
-class IdempotencyKeyReused(PortalError):
-    status, type, title = 422, "idempotency-key-reused", "This Idempotency-Key was used for another request"
 
 
 @dataclass(frozen=True)
@@ -158,10 +155,6 @@ async def bind_new_attachments(
 # --- submission -----------------------------------------------------------------------------
 
 
-def request_hash(body: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
-
-
 async def digest(source: BinaryIO) -> str:
     """SHA-256 of a whole file (in a thread), leaving it at its start."""
 
@@ -176,9 +169,10 @@ async def digest(source: BinaryIO) -> str:
     return await asyncio.to_thread(run)
 
 
-async def known_key(uow: UnitOfWork, owner: str, key: str) -> dict[str, Any] | None:
-    """The earlier request made with this key, if any (retries with one key are serialised)."""
-    return await repo.lock_idempotency_key(uow.session, owner, key)
+async def known_key(uow: UnitOfWork, owner: str, key: str, fingerprint: str) -> str | None:
+    """The dossier an earlier request with this key made, if any (retries with one key are
+    serialised; another request with it is a 422)."""
+    return await idempotency.replayed(uow.session, idempotency_keys, owner, key, fingerprint)
 
 
 def _fees(offered: catalogue_view.OfferedVersion, selected: Sequence[str]) -> list[dict[str, Any]]:
@@ -231,13 +225,11 @@ async def submit(
     request was made before with this Idempotency-Key, and this is its dossier). ``fingerprint``
     identifies the request for that comparison (default: a hash of ``body``)."""
     owner = caller.subject
-    fingerprint = fingerprint or request_hash(body)
+    fingerprint = fingerprint or idempotency.request_hash(body)
     if idempotency_key is not None:
-        known = await repo.lock_idempotency_key(uow.session, owner, idempotency_key)
+        known = await known_key(uow, owner, idempotency_key, fingerprint)
         if known is not None:
-            if known["request_hash"] != fingerprint:
-                raise IdempotencyKeyReused("The same Idempotency-Key came with a different body.")
-            return await receipt(uow, caller, str(known["dossier_id"]), issuer), False
+            return await receipt(uow, caller, known, issuer), False
 
     offered = await catalogue_view.offered_service(uow, str(body["service_id"]))
     form = body.get("form") or {}
@@ -302,7 +294,7 @@ async def submit(
          "source": "portal", "actor": owner, "note": "Nộp hồ sơ trực tuyến"},
     )  # fmt: skip
     if idempotency_key is not None:
-        await repo.save_idempotency_key(uow.session, owner, idempotency_key, fingerprint, dossier_id)
+        await idempotency.remember(uow.session, idempotency_keys, owner, idempotency_key, fingerprint, dossier_id)
     if body.get("draft_id"):
         found = await repo.draft(uow.session, str(body["draft_id"]))
         if found is not None and found["owner"] == owner:

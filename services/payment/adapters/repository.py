@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .tables import (
     assessments,
     callbacks,
-    idempotency_keys,
     order_transitions,
     orders,
     receipt_keys,
@@ -94,18 +93,6 @@ async def expirable(session: AsyncSession, now: datetime, limit: int) -> list[st
 
 async def record_callback(session: AsyncSession, values: dict[str, Any]) -> None:
     await session.execute(insert(callbacks).values(**values))
-
-
-async def lock_idempotency_key(session: AsyncSession, owner: str, key: str) -> dict[str, Any] | None:
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(owner + "\x1f" + key, 0))))
-    query = select(idempotency_keys).where(idempotency_keys.c.owner == owner, idempotency_keys.c.key == key)
-    return _dict((await session.execute(query)).first())
-
-
-async def save_idempotency_key(session: AsyncSession, owner: str, key: str, request_hash: str, order_id: str) -> None:
-    await session.execute(
-        insert(idempotency_keys).values(owner=owner, key=key, request_hash=request_hash, order_id=order_id)
-    )
 
 
 async def insert_receipt(session: AsyncSession, values: dict[str, Any]) -> None:

@@ -17,13 +17,14 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    PrimaryKeyConstraint,
     Table,
     Text,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from services.kit.idempotency import idempotency_table
 
 metadata = MetaData()
 
@@ -112,16 +113,7 @@ callbacks = Table(
     Index("callbacks_reference", "order_reference"),
 )
 
-idempotency_keys = Table(
-    "idempotency_keys",
-    metadata,
-    Column("owner", Text, nullable=False),
-    Column("key", Text, nullable=False),
-    Column("request_hash", Text, nullable=False),
-    Column("order_id", UUID(as_uuid=False), ForeignKey("orders.id"), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    PrimaryKeyConstraint("owner", "key"),
-)
+idempotency_keys = idempotency_table(metadata, "orders.id")
 
 receipts = Table(
     "receipts",

@@ -26,10 +26,9 @@ rules:
 
 from __future__ import annotations
 
-import io
 import re
 
-import segno
+from services.kit import qr
 
 NAPAS_GUID = "A000000727"
 SERVICE_TO_ACCOUNT = "QRIBFTTA"
@@ -166,11 +165,5 @@ def parse(text: str) -> dict[str, str | dict]:
 
 
 def png(text: str, *, scale: int = 6) -> bytes:
-    """A PNG of the QR code of ``text`` (error correction M, quiet zone of 4 modules), each module
-    ``scale`` pixels wide. ValueError when the scale is not a positive whole number."""
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"The scale is a whole number of pixels from 1, not {scale!r}.")
-    code = segno.make_qr(text, error="m", boost_error=False)
-    out = io.BytesIO()
-    code.save(out, kind="png", scale=scale, border=4)
-    return out.getvalue()
+    """A PNG of the QR code of ``text``, each module ``scale`` pixels wide (``kit.qr``)."""
+    return qr.png(text, scale=scale)

@@ -9,8 +9,6 @@ issues the receipt and emits ``payment.order.succeeded.v1`` (the dossier records
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -19,12 +17,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from contracts.events.dossier import FeesAssessed
+from services.kit import idempotency
 from services.kit.db import UnitOfWork
 from services.kit.errors import Conflict, NotFound, PermanentFailure, PortalError
 from services.kit.logging import get_logger
 
 from ..adapters import repository as repo
 from ..adapters.provider_query import StatusQuery
+from ..adapters.tables import idempotency_keys
 from ..domain import vietqr, vnpay
 from ..domain.orders import TERMINAL, OrderState, Provider, check_transition, order_reference
 from ..settings import PaymentSettings
@@ -35,10 +35,6 @@ log = get_logger(__name__)
 FEES_ASSESSED = "dossier.fees.assessed.v1"
 SUCCEEDED = "payment.order.succeeded.v1"
 VIETNAM_OFFSET = timedelta(hours=7)
-
-
-class IdempotencyKeyReused(PortalError):
-    status, type, title = 422, "idempotency-key-reused", "This Idempotency-Key was used for another request"
 
 
 class NothingToPay(PortalError):
@@ -66,10 +62,6 @@ async def apply_fees_assessed(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
 # --- orders ---------------------------------------------------------------------------------
 
 
-def _request_hash(body: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
 async def create_order(
     uow: UnitOfWork,
     settings: PaymentSettings,
@@ -82,13 +74,11 @@ async def create_order(
 ) -> tuple[dict[str, Any], bool]:
     """An order for a dossier's assessed fees with the chosen provider; (view, created now)."""
     now = now or datetime.now(UTC)
-    fingerprint = _request_hash(body)
+    fingerprint = idempotency.request_hash(body)
     if idempotency_key is not None:
-        known = await repo.lock_idempotency_key(uow.session, owner, idempotency_key)
+        known = await idempotency.replayed(uow.session, idempotency_keys, owner, idempotency_key, fingerprint)
         if known is not None:
-            if known["request_hash"] != fingerprint:
-                raise IdempotencyKeyReused("The same Idempotency-Key came with a different body.")
-            return await order_view(uow, settings, owner, str(known["order_id"]), client_ip=client_ip), False
+            return await order_view(uow, settings, owner, known, client_ip=client_ip), False
     dossier_id = str(body["dossier_id"])
     assessed = await repo.assessment(uow.session, dossier_id)
     if assessed is None or assessed["owner"] != owner:
@@ -122,7 +112,7 @@ async def create_order(
                                             "source": "owner", "detail": f"sent to {values['provider']}",
                                             "at": now})  # fmt: skip
     if idempotency_key is not None:
-        await repo.save_idempotency_key(uow.session, owner, idempotency_key, fingerprint, order_id)
+        await idempotency.remember(uow.session, idempotency_keys, owner, idempotency_key, fingerprint, order_id)
     return await order_view(uow, settings, owner, order_id, client_ip=client_ip), True
 
 
