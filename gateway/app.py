@@ -15,10 +15,11 @@ from services.kit.errors import install_problem_handlers
 from services.kit.health import health_router
 from services.kit.http import RequestContextMiddleware
 from services.kit.logging import configure_logging, get_logger
+from services.kit.ratelimit import TokenBucketLimiter
 
 from .openapi import DOCS_STATIC, OpenAPIAggregator, docs_assets, docs_router
 from .proxy import METHODS, forward
-from .ratelimit import RateLimitMiddleware, TokenBucketLimiter
+from .ratelimit import RateLimitMiddleware
 from .readiness import readiness_router
 from .settings import GatewaySettings
 

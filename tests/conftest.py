@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.support.catalogue",
     "tests.support.dossier",
     "tests.support.payment",
+    "tests.support.sync",
 ]
 KIT_TEMPLATE = "test_kit_template"
 

@@ -3,7 +3,7 @@ unit of work, the one owner of the transaction and of the events it emits."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Self
 
@@ -109,6 +109,21 @@ class UnitOfWork:
         )
         await self.add_event(event, key=key, topic=topic or self.topic)
         return event
+
+    async def emit_many(self, type: str, items: Sequence[tuple[str, BaseModel | dict[str, Any]]]) -> None:
+        """Write many events of one type (``(key, data)`` pairs) to the outbox in one statement,
+        in the given order: for batches (a thousand status records) where one INSERT per event
+        would dominate."""
+        if not items:
+            return
+        rows, correlation, traceparent = [], correlation_id_var.get(), current_traceparent()
+        for key, data in items:
+            payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+            event = CloudEvent(source=self.source, type=type, subject=key, correlationid=correlation,
+                               traceparent=traceparent, data=payload)  # fmt: skip
+            rows.append(outbox_row(event, key=key, topic=self.topic))
+            self.emitted.append(event)
+        await self.session.execute(outbox.insert(), rows)
 
     async def add_event(self, event: CloudEvent, *, key: str | None, topic: str) -> None:
         """Write an already built event (the dead-letter path uses this)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.ratelimit import TokenBucketLimiter
+from services.kit.ratelimit import TokenBucketLimiter
 
 
 class Clock:

@@ -92,7 +92,7 @@ GRANTABLE_SCOPES: dict[AccountKind, frozenset[str]] = {
     AccountKind.CITIZEN: frozenset({"dossier:submit", "dossier:read", "payment:pay"}),
     AccountKind.ENTERPRISE: frozenset({"dossier:submit", "dossier:read", "payment:pay"}),
     AccountKind.OFFICIAL: frozenset({"dossier:process", "dossier:read", "catalogue:edit"}),
-    AccountKind.ADMIN: frozenset({"catalogue:admin", "payment:admin", "identity:admin", "dossier:read"}),
+    AccountKind.ADMIN: frozenset({"catalogue:admin", "payment:admin", "sync:admin", "identity:admin", "dossier:read"}),
 }
 
 

@@ -220,7 +220,13 @@ def test_the_scopes_each_kind_may_be_granted() -> None:
     assert GRANTABLE_SCOPES[AccountKind.CITIZEN] == {"dossier:submit", "dossier:read", "payment:pay"}
     assert GRANTABLE_SCOPES[AccountKind.ENTERPRISE] == {"dossier:submit", "dossier:read", "payment:pay"}
     assert GRANTABLE_SCOPES[AccountKind.OFFICIAL] == {"dossier:process", "dossier:read", "catalogue:edit"}
-    assert GRANTABLE_SCOPES[AccountKind.ADMIN] == {"catalogue:admin", "payment:admin", "identity:admin", "dossier:read"}
+    assert GRANTABLE_SCOPES[AccountKind.ADMIN] == {
+        "catalogue:admin",
+        "payment:admin",
+        "sync:admin",
+        "identity:admin",
+        "dossier:read",
+    }
 
 
 def make_account(**kw) -> Account:  # type: ignore[no-untyped-def]

@@ -105,7 +105,7 @@ async def test_grantable_scopes_and_activity_by_account(seeded) -> None:
     assert scopes == {
         SEED_CITIZEN_ID: {"dossier:submit", "dossier:read", "payment:pay"},
         SEED_OFFICIAL_ID: {"dossier:process", "dossier:read", "catalogue:edit"},
-        SEED_ADMIN_ID: {"catalogue:admin", "payment:admin", "identity:admin", "dossier:read"},
+        SEED_ADMIN_ID: {"catalogue:admin", "payment:admin", "sync:admin", "identity:admin", "dossier:read"},
     }
 
 
