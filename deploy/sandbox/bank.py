@@ -35,7 +35,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.payment.domain import vnpay, webhook
+from services.kit import webhooks as webhook
+from services.payment.domain import vnpay
 
 GMT7_FORMAT = "%Y%m%d%H%M%S"
 

@@ -25,12 +25,13 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from services.kit import webhooks as webhook
 from services.kit.db import UnitOfWork
 from services.kit.errors import Forbidden, PortalError
 from services.kit.logging import get_logger
 
 from ..adapters import repository as repo
-from ..domain import vnpay, webhook
+from ..domain import vnpay
 from ..domain.orders import TERMINAL, OrderState, find_order_reference
 from ..settings import PaymentSettings
 from .orders import move, succeed

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from services.payment.domain import webhook
-from services.payment.domain.webhook import SignatureRefused
+from services.kit import webhooks as webhook
+from services.kit.webhooks import SignatureRefused
 from tests.support.payment_protocols import bank_signature, hmac_hex
 
 CURRENT = "whsec_current_2025_12"

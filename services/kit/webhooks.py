@@ -1,7 +1,8 @@
-"""The bank's transfer notification (webhook): its signature and how it is checked. Pure Python.
+"""Signed webhooks: the signature of a POSTed body and how it is checked. Pure Python.
 
-The bank POSTs a JSON body and signs it in the header ``X-Signature: t=<unix seconds>,v1=<hex>``.
-The rules:
+Used both ways: a bank signs its transfer notifications to the portal, and the portal signs the
+dossiers it delivers to agency systems. The sender signs in the header
+``X-Signature: t=<unix seconds>,v1=<hex>``. The rules:
 
 1. **The signature** is HMAC-SHA256, in hex, under a secret shared with the bank, over the
    timestamp, a dot and the raw body exactly as received (``f"{t}.".encode() + body``): the body
