@@ -4,11 +4,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.kit.app import ConsumerSpec, ServiceSpec, build_app
+from services.kit.app import ConsumerSpec, PeriodicJob, ServiceSpec, build_app
 
 from .adapters.tables import metadata
 from .api.routes import router
 from .consumers import HANDLERS
+from .service import jobs
 from .settings import SyncSettings
 
 SERVICE = ServiceSpec(
@@ -19,6 +20,7 @@ SERVICE = ServiceSpec(
     routers=[router],
     consumers=[ConsumerSpec(name="events", topics=["dossier.events"], handlers=HANDLERS)],
     metadata=metadata,
+    periodic=[PeriodicJob("deliver-dossiers", 2.0, jobs.deliver)],
 )
 
 

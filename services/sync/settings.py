@@ -2,7 +2,7 @@
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.settings import ServiceSettings
@@ -22,3 +22,17 @@ class SyncSettings(ServiceSettings):
     # Pushes a client may make per minute (per replica), with bursts up to ``push_burst``.
     push_rate_per_minute: int = Field(default=600, ge=1)
     push_burst: int = Field(default=60, ge=1)
+
+    # --- outbound delivery to agency systems ---
+    delivery_max_attempts: int = Field(default=12, ge=1, le=50)
+    delivery_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    delivery_batch_size: int = Field(default=50, ge=1, le=1000)
+    delivery_concurrency: int = Field(default=10, ge=1, le=100)
+    # A claimed delivery is not claimed again before this (a crashed worker's claims come back).
+    delivery_lease_seconds: int = Field(default=120, ge=10)
+    delivery_backoff_base_seconds: int = Field(default=30, ge=1)
+    # Encrypts the agencies' signing secrets at rest (production refuses an empty one).
+    endpoint_secret_key: SecretStr = SecretStr("")
+    # Development and tests only (production refuses dev_* switches): endpoints on http and on
+    # this machine or a private network.
+    dev_allow_private_endpoints: bool = False

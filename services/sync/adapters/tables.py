@@ -8,12 +8,15 @@ the tables to partition by time (see the scaling note).
 """
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
@@ -85,3 +88,52 @@ dossier_progress = Table(
 )
 
 INBOUND_TABLES = [status_mappings, batches, batch_results, accepted_records, dossier_progress]
+
+
+# --- outbound: delivering dossiers to the agencies' systems -------------------------------------
+# The registry of where each agency takes its dossiers: pushed to its HTTPS endpoint (signed), or
+# pulled from the feed. Endpoints come only from here, never from a request.
+agency_endpoints = Table(
+    "agency_endpoints",
+    metadata,
+    Column("agency_code", Text, primary_key=True),
+    Column("mode", Text, nullable=False),
+    Column("url", Text, nullable=True),
+    Column("secrets", LargeBinary, nullable=True),  # the signing secrets (current first), encrypted
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("mode IN ('push', 'pull')", name="agency_endpoints_mode"),
+    CheckConstraint("mode = 'pull' OR url IS NOT NULL", name="agency_endpoints_url"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),  # also the pull feed's cursor
+    Column("dossier_id", Text, nullable=False, unique=True),  # one delivery per dossier, whatever the redeliveries
+    Column("dossier_code", Text, nullable=False),
+    Column("agency_code", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("state IN ('pending', 'delivered', 'dead')", name="deliveries_state"),
+    Index("deliveries_due", "next_attempt_at", postgresql_where="state = 'pending'"),
+    Index("deliveries_agency", "agency_code", "state", "id"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("delivery_id", BigInteger, ForeignKey("deliveries.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Index("delivery_attempts_delivery", "delivery_id", "id"),
+)
+
+OUTBOUND_TABLES = [agency_endpoints, deliveries, delivery_attempts]

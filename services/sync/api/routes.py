@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import ConfigDict, Field
 
 from services.kit.app import UnitOfWorkDep
@@ -19,7 +19,7 @@ from services.kit.ratelimit import TokenBucketLimiter
 from services.kit.schemas import MAX_STRING, StrictModel
 
 from ..domain.records import MAX_RECORDS
-from ..service import inbound
+from ..service import inbound, outbound
 from ..settings import SyncSettings
 
 router = APIRouter(tags=["sync"])
@@ -102,3 +102,68 @@ async def put_mapping(
     uow: UnitOfWorkDep,
 ) -> dict[str, Any]:
     return await inbound.set_mapping(uow, agency_code, body.mapping)
+
+
+# --- outbound: the registry, the pull feed, operators ---------------------------------------
+
+Admin = Annotated[Principal, require_scopes("sync:admin")]
+
+
+class EndpointBody(StrictModel):
+    mode: Literal["push", "pull"]
+    url: Annotated[str | None, Field(max_length=2000)] = None
+    # Signing secrets, the current one first (two while the agency switches).
+    secrets: Annotated[list[Annotated[str, Field(min_length=32, max_length=200)]], Field(max_length=2)] = Field(
+        default_factory=list
+    )
+
+
+class AckBody(StrictModel):
+    delivery_ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=200)]
+
+
+@router.put("/agencies/{agency_code}/endpoint", summary="Where an agency takes its dossiers (operators)")
+async def put_endpoint(
+    request: Request, agency_code: AgencyCode, body: EndpointBody, principal: Admin, uow: UnitOfWorkDep
+) -> dict[str, Any]:
+    settings: SyncSettings = request.app.state.settings
+    return await outbound.register_endpoint(uow, settings, agency_code, body.mode, body.url, body.secrets)
+
+
+@router.get("/feed", summary="Dossiers for the client's agencies that pull, after a cursor")
+async def get_feed(
+    principal: Annotated[Principal, require_scopes("sync:push")],
+    uow: UnitOfWorkDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=outbound.MAX_FEED_PAGE)] = 50,
+) -> dict[str, Any]:
+    return await outbound.pull(uow, pusher_of(principal), after, limit)
+
+
+@router.post("/feed/ack", summary="Acknowledge dossiers taken from the feed")
+async def ack_feed(
+    body: AckBody, principal: Annotated[Principal, require_scopes("sync:push")], uow: UnitOfWorkDep
+) -> dict[str, Any]:
+    return await outbound.acknowledge(uow, pusher_of(principal), body.delivery_ids)
+
+
+@router.get("/deliveries/failing", summary="Agencies whose deliveries fail, with counts (operators)")
+async def get_failing(principal: Admin, uow: UnitOfWorkDep) -> dict[str, Any]:
+    return await outbound.failing(uow)
+
+
+@router.get("/deliveries/{delivery_id}", summary="A delivery and its attempts (operators)")
+async def get_delivery(delivery_id: Annotated[int, Path(ge=1)], principal: Admin, uow: UnitOfWorkDep) -> dict[str, Any]:
+    return await outbound.delivery_detail(uow, delivery_id)
+
+
+@router.post("/deliveries/{delivery_id}/redeliver", summary="Try a dead delivery again (operators)")
+async def redeliver_one(
+    delivery_id: Annotated[int, Path(ge=1)], principal: Admin, uow: UnitOfWorkDep
+) -> dict[str, Any]:
+    return await outbound.redeliver(uow, delivery_id=delivery_id)
+
+
+@router.post("/agencies/{agency_code}/redeliver", summary="Try an agency's dead deliveries again (operators)")
+async def redeliver_agency(agency_code: AgencyCode, principal: Admin, uow: UnitOfWorkDep) -> dict[str, Any]:
+    return await outbound.redeliver(uow, agency_code=agency_code)

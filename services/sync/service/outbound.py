@@ -1,0 +1,218 @@
+"""Use cases of outbound delivery: the dossiers citizens file reach the responsible agency's
+system, pushed to its registered endpoint (signed, retried with backoff over hours, then
+``dead`` until an operator redelivers) or pulled from the feed and acknowledged.
+
+Claiming and delivering are separate: a worker leases due deliveries in one short transaction
+(``SKIP LOCKED``, so several workers share the work), calls the agencies outside any
+transaction, then records each attempt. A worker that dies mid-way leaves leases that expire,
+and the deliveries are tried again: at least once; the agency drops repeats by ``X-Delivery-Id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import ValidationError
+
+from contracts.events.dossier import DossierSubmitted
+from services.kit import webhooks
+from services.kit.crypto import fernet
+from services.kit.db import Database, UnitOfWork
+from services.kit.errors import NotFound, PermanentFailure, ValidationFailed
+from services.kit.logging import get_logger
+
+from ..adapters import repository as repo
+from ..domain.delivery import EndpointRefused, address_allowed, backoff, check_endpoint_url
+from ..settings import SyncSettings
+from .inbound import Pusher
+
+log = get_logger(__name__)
+
+SUBMITTED = "dossier.dossier.submitted.v1"
+MAX_FEED_PAGE = 200
+
+
+# --- what to deliver ------------------------------------------------------------------------
+
+
+async def record_submission(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
+    """A dossier was filed: one delivery to its agency (a repeated event adds nothing)."""
+    try:
+        event = DossierSubmitted.model_validate(data)
+    except ValidationError as exc:
+        raise PermanentFailure(f"DossierSubmitted: {exc}") from exc
+    await repo.add_delivery(uow.session, {"dossier_id": event.dossier_id, "dossier_code": event.code,
+                                          "agency_code": event.agency_code, "payload": dict(data),
+                                          "state": "pending"})  # fmt: skip
+
+
+# --- the registry ---------------------------------------------------------------------------
+
+
+def _cipher(settings: SyncSettings):  # type: ignore[no-untyped-def]
+    return fernet(settings.endpoint_secret_key.get_secret_value())
+
+
+def _secrets(settings: SyncSettings, sealed: bytes | None) -> list[str]:
+    return json.loads(_cipher(settings).decrypt(sealed)) if sealed else []
+
+
+async def register_endpoint(
+    uow: UnitOfWork, settings: SyncSettings, agency_code: str, mode: str, url: str | None, secrets: Sequence[str]
+) -> dict[str, Any]:
+    dev = settings.dev_allow_private_endpoints
+    if mode == "push":
+        if not url:
+            raise ValidationFailed(
+                [{"field": "body.url", "location": "body", "message": "A push endpoint needs a URL."}]
+            )
+        if not secrets:
+            message = "A push endpoint needs a signing secret."
+            raise ValidationFailed([{"field": "body.secrets", "location": "body", "message": message}])
+        try:
+            check_endpoint_url(url, allow_http=dev, allow_private=dev)
+        except EndpointRefused as exc:
+            raise ValidationFailed([{"field": "body.url", "location": "body", "message": str(exc)}]) from exc
+    sealed = _cipher(settings).encrypt(json.dumps(list(secrets)).encode()) if secrets else None
+    await repo.save_endpoint(uow.session, {"agency_code": agency_code, "mode": mode,
+                                           "url": url if mode == "push" else None, "secrets": sealed})  # fmt: skip
+    return {"agency_code": agency_code, "mode": mode, "url": url if mode == "push" else None,
+            "secrets": len(secrets)}  # fmt: skip
+
+
+# --- pushing --------------------------------------------------------------------------------
+
+
+async def _addresses_allowed(url: str, allow_private: bool) -> str | None:
+    """None when every address of the URL's host is one we may call; else why not."""
+    host = urlsplit(url).hostname or ""
+    port = urlsplit(url).port or (443 if url.startswith("https") else 80)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"cannot resolve {host}: {exc.strerror or exc}"
+    refused = sorted({info[4][0] for info in infos if not address_allowed(info[4][0], allow_private=allow_private)})
+    return f"{host} resolves to a non-public address {refused[0]}" if refused else None
+
+
+async def attempt(client: httpx.AsyncClient, settings: SyncSettings, claim: Mapping[str, Any]) -> dict[str, Any]:
+    """One delivery attempt: (status code or None, error or None, duration)."""
+    started = time.perf_counter()
+    status, error = None, None
+    blocked = await _addresses_allowed(claim["url"], settings.dev_allow_private_endpoints)
+    if blocked:
+        error = blocked
+    else:
+        body = json.dumps(claim["payload"], ensure_ascii=False, separators=(",", ":")).encode()
+        secrets = _secrets(settings, claim["secrets"])
+        headers = {"Content-Type": "application/json", "X-Delivery-Id": str(claim["id"]),
+                   "X-Dossier-Id": claim["dossier_id"],
+                   "X-Signature": webhooks.sign(body, secrets[0], int(time.time()))}  # fmt: skip
+        try:
+            answer = await client.post(claim["url"], content=body, headers=headers)
+            status = answer.status_code
+            if 300 <= status < 400:
+                error = f"redirect to {answer.headers.get('location', '?')!r} not followed"
+            elif not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+    return {"status_code": status, "error": error, "duration_ms": int((time.perf_counter() - started) * 1000)}
+
+
+async def record_attempt(uow: UnitOfWork, settings: SyncSettings, claim: Mapping[str, Any],
+                         result: Mapping[str, Any], now: datetime) -> str:  # fmt: skip
+    current = await repo.delivery(uow.session, claim["id"], lock=True)
+    await repo.add_attempt(uow.session, {"delivery_id": claim["id"], **result})
+    if current is None or current["state"] != "pending":
+        return current["state"] if current else "gone"
+    failures = current["attempts"] + 1
+    if result["error"] is None:
+        await repo.update_delivery(uow.session, claim["id"], {"state": "delivered", "attempts": failures,
+                                                               "delivered_at": now, "last_error": None})  # fmt: skip
+        return "delivered"
+    if failures >= settings.delivery_max_attempts:
+        await repo.update_delivery(uow.session, claim["id"], {"state": "dead", "attempts": failures,
+                                                               "last_error": result["error"]})  # fmt: skip
+        log.warning("delivery dead", agency_code=current["agency_code"], delivery_id=claim["id"], attempts=failures)
+        return "dead"
+    wait = backoff(failures, base=settings.delivery_backoff_base_seconds)
+    await repo.update_delivery(uow.session, claim["id"], {"attempts": failures, "next_attempt_at": now + wait,
+                                                           "last_error": result["error"]})  # fmt: skip
+    return "retrying"
+
+
+async def deliver_due(db: Database, settings: SyncSettings, now: datetime | None = None) -> dict[str, int]:
+    """One round: lease what is due, deliver it concurrently (bounded), record every attempt."""
+    now = now or datetime.now(UTC)
+    async with db.transaction() as uow:
+        claims = await repo.claim_due(uow.session, now, now + timedelta(seconds=settings.delivery_lease_seconds),
+                                      settings.delivery_batch_size)  # fmt: skip
+    if not claims:
+        return {}
+    gate = asyncio.Semaphore(settings.delivery_concurrency)
+    counts: dict[str, int] = {}
+    async with httpx.AsyncClient(timeout=settings.delivery_timeout_seconds, follow_redirects=False,
+                                 trust_env=False) as client:  # fmt: skip
+
+        async def one(claim: Mapping[str, Any]) -> None:
+            async with gate:
+                result = await attempt(client, settings, claim)
+            async with db.transaction() as uow:
+                outcome = await record_attempt(uow, settings, claim, result, datetime.now(UTC))
+            counts[outcome] = counts.get(outcome, 0) + 1
+
+        await asyncio.gather(*(one(c) for c in claims))
+    return counts
+
+
+# --- pulling --------------------------------------------------------------------------------
+
+
+def _feed_item(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"delivery_id": row["id"], "dossier_id": row["dossier_id"], "dossier_code": row["dossier_code"],
+            "agency_code": row["agency_code"], "dossier": row["payload"]}  # fmt: skip
+
+
+async def pull(uow: UnitOfWork, pusher: Pusher, after: int, limit: int) -> dict[str, Any]:
+    rows = await repo.feed(uow.session, sorted(pusher.agencies), after, min(limit, MAX_FEED_PAGE))
+    return {"items": [_feed_item(r) for r in rows], "next_after": rows[-1]["id"] if rows else after}
+
+
+async def acknowledge(uow: UnitOfWork, pusher: Pusher, ids: Sequence[int]) -> dict[str, Any]:
+    done = await repo.acknowledge(uow.session, sorted(pusher.agencies), ids, datetime.now(UTC))
+    return {"acknowledged": done}
+
+
+# --- operators ------------------------------------------------------------------------------
+
+
+async def failing(uow: UnitOfWork) -> dict[str, Any]:
+    return {"agencies": [{**r, "oldest": r["oldest"].isoformat()} for r in await repo.failing(uow.session)]}
+
+
+async def delivery_detail(uow: UnitOfWork, delivery_id: int) -> dict[str, Any]:
+    row = await repo.delivery(uow.session, delivery_id)
+    if row is None:
+        raise NotFound("No such delivery.")
+    attempts = await repo.attempts_of(uow.session, delivery_id)
+    return {"delivery_id": row["id"], "dossier_code": row["dossier_code"], "agency_code": row["agency_code"],
+            "state": row["state"], "attempts": row["attempts"], "last_error": row["last_error"],
+            "next_attempt_at": row["next_attempt_at"].isoformat(),
+            "history": [{"at": a["at"].isoformat(), "status_code": a["status_code"], "error": a["error"],
+                         "duration_ms": a["duration_ms"]} for a in attempts]}  # fmt: skip
+
+
+async def redeliver(
+    uow: UnitOfWork, *, delivery_id: int | None = None, agency_code: str | None = None
+) -> dict[str, int]:
+    return {"redelivering": await repo.revive(uow.session, datetime.now(UTC), delivery_id=delivery_id,
+                                              agency_code=agency_code)}  # fmt: skip
