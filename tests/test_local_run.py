@@ -30,6 +30,7 @@ def launch(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen
     env["PORTAL_KAFKA_PORT"] = str(ports["kafka"])
     env["GATEWAY_PORT"] = str(ports["gateway"])
     env["SANDBOX_BANK_PORT"] = str(ports["sandbox_bank"])
+    env["SANDBOX_AGENCY_PORT"] = str(ports["sandbox_agency"])
     for name in SERVICE_NAMES:
         env[f"{name.upper()}_PORT"] = str(ports[name])
     with open(log, "ab") as out:
@@ -79,7 +80,8 @@ def assert_stops_cleanly(proc: subprocess.Popen) -> None:
 
 
 def test_make_run_starts_everything_stops_cleanly_and_restarts_on_the_same_data(tmp_path) -> None:
-    ports = {name: free_port() for name in (*SERVICE_NAMES, "postgres", "kafka", "gateway", "sandbox_bank")}
+    names = (*SERVICE_NAMES, "postgres", "kafka", "gateway", "sandbox_bank", "sandbox_agency")
+    ports = {name: free_port() for name in names}
     gateway = f"http://127.0.0.1:{ports['gateway']}"
     log = tmp_path / "run.log"
     data = tmp_path / "data"
@@ -90,8 +92,8 @@ def test_make_run_starts_everything_stops_cleanly_and_restarts_on_the_same_data(
         assert ready["status"] == "ready"
         assert sorted(ready["services"]) == sorted(SERVICE_NAMES)
         assert all(s["ready"] for s in ready["services"].values())
-        # pg, broker, 5 APIs, 5 workers, gateway, sandbox bank
-        assert len(psutil.Process(proc.pid).children(recursive=True)) >= 14
+        # pg, broker, 5 APIs, 5 workers, gateway, sandbox bank and agency
+        assert len(psutil.Process(proc.pid).children(recursive=True)) >= 15
         bank = f"http://127.0.0.1:{ports['sandbox_bank']}/api/statement.csv"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # the sandbox bank is not behind the gateway's readiness

@@ -157,6 +157,12 @@ class Supervisor:
         env.setdefault("SANDBOX_BANK_PORT", "8010")
         env.setdefault("PAYMENT_VNPAY_PAY_URL", f"http://127.0.0.1:{env['SANDBOX_BANK_PORT']}/vnpay/pay")
         env.setdefault("PAYMENT_STATUS_QUERY_URL", f"http://127.0.0.1:{env['SANDBOX_BANK_PORT']}")
+        # ... and the agency simulator is the development agency's system.
+        if env.get("PORTAL_ENVIRONMENT") == "development":
+            env.setdefault("SANDBOX_AGENCY_PORT", "8011")
+            env.setdefault("SANDBOX_AGENCY_PORTAL_URL", env["PORTAL_OIDC_ISSUER"])
+            env.setdefault("SYNC_DEV_ALLOW_PRIVATE_ENDPOINTS", "true")
+            env.setdefault("SYNC_DEV_AGENCY_ENDPOINT", f"http://127.0.0.1:{env['SANDBOX_AGENCY_PORT']}/in")
         return env
 
     def plan(self, urls: dict[str, str], bootstrap: str) -> list[Child]:
@@ -179,6 +185,10 @@ class Supervisor:
             children.append(Child("sandbox-bank", [sys.executable, "-m", "deploy.sandbox.bank"], bank_env,
                                   self.logs / "sandbox-bank.log",
                                   url=f"http://127.0.0.1:{env['SANDBOX_BANK_PORT']}"))  # fmt: skip
+            # The development agency's one-stop system: takes deliveries, pushes statuses back.
+            children.append(Child("sandbox-agency", [sys.executable, "-m", "deploy.sandbox.agency"], env,
+                                  self.logs / "sandbox-agency.log",
+                                  url=f"http://127.0.0.1:{env['SANDBOX_AGENCY_PORT']}"))  # fmt: skip
         return children
 
     async def wait_ready(self) -> bool:

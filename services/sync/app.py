@@ -10,6 +10,7 @@ from .adapters.tables import metadata
 from .api.routes import router
 from .consumers import HANDLERS
 from .service import jobs
+from .service.fixtures import seed
 from .settings import SyncSettings
 
 SERVICE = ServiceSpec(
@@ -21,6 +22,7 @@ SERVICE = ServiceSpec(
     consumers=[ConsumerSpec(name="events", topics=["dossier.events"], handlers=HANDLERS)],
     metadata=metadata,
     periodic=[PeriodicJob("deliver-dossiers", 2.0, jobs.deliver)],
+    seed=seed,
 )
 
 

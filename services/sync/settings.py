@@ -36,3 +36,7 @@ class SyncSettings(ServiceSettings):
     # Development and tests only (production refuses dev_* switches): endpoints on http and on
     # this machine or a private network.
     dev_allow_private_endpoints: bool = False
+    # Development fixtures: the agency simulator as the endpoint of this agency's dossiers.
+    dev_agency_endpoint: str = ""
+    dev_agency_code: str = "000.00.01.H22"
+    dev_agency_secret: SecretStr = SecretStr("development-agency-secret-0123456789abcdef")

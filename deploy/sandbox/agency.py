@@ -1,0 +1,111 @@
+"""The agency simulator: a development-only stand-in for a province's one-stop system, so the
+whole loop runs locally with nothing faked inside the portal.
+
+It receives the dossiers the portal delivers (``POST /in``, checking the portal's signature and
+dropping repeats by ``X-Delivery-Id``), then works on each as an agency would: it pushes the
+configured statuses back through the portal's real sync API (``/api/v1/sync/records``), a few
+seconds apart, with a token obtained by client credentials from the portal's issuer.
+``GET /received`` lists what arrived. Command: ``python -m deploy.sandbox.agency``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, HTTPException, Request
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.kit import webhooks
+
+
+class AgencySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SANDBOX_AGENCY_", extra="ignore")
+
+    environment: str = Field(default="development", validation_alias="PORTAL_ENVIRONMENT")
+    port: int = 8011
+    agency_code: str = "000.00.01.H22"
+    # The secret the portal signs deliveries with (registered with the agency's endpoint).
+    secret: str = "development-agency-secret-0123456789abcdef"  # noqa: S105 - development only
+    portal_url: str = "http://127.0.0.1:8000"
+    client_id: str = "demo-province"
+    client_secret: str = "demo-province-development-secret"  # noqa: S105 - the documented development client
+    # What the agency does with each dossier: these national statuses, this many seconds apart.
+    statuses: list[int] = Field(default_factory=lambda: [2, 4])
+    step_seconds: float = Field(default=3.0, ge=0)
+
+
+class Simulator:
+    def __init__(self, settings: AgencySettings, token_source: Any | None = None):
+        self.settings = settings
+        self.received: dict[str, dict[str, Any]] = {}  # delivery id -> dossier
+        self.pushed: list[dict[str, Any]] = []
+        self._token: tuple[str, float] | None = None
+        self._token_source = token_source
+        self.tasks: set[asyncio.Task] = set()
+
+    async def token(self, client: httpx.AsyncClient) -> str:
+        if self._token_source is not None:
+            return self._token_source()  # type: ignore[no-any-return]
+        if self._token is None or self._token[1] < time.monotonic() + 30:
+            grant = {"grant_type": "client_credentials"}
+            credentials = (self.settings.client_id, self.settings.client_secret)
+            answer = await client.post(f"{self.settings.portal_url}/oauth2/token", data=grant, auth=credentials)
+            answer.raise_for_status()
+            body = answer.json()
+            self._token = (body["access_token"], time.monotonic() + float(body.get("expires_in", 300)))
+        return self._token[0]
+
+    async def work_on(self, dossier: dict[str, Any]) -> None:
+        async with httpx.AsyncClient(timeout=10) as client:
+            for step, status in enumerate(self.settings.statuses):
+                await asyncio.sleep(self.settings.step_seconds if step else self.settings.step_seconds / 2)
+                record = {"dossier_code": dossier["code"], "agency_code": dossier["agency_code"], "status": status,
+                          "occurred_at": datetime.now(UTC).isoformat(), "handler": "Sandbox agency",
+                          "note": f"Sandbox: status {status}"}  # fmt: skip
+                headers = {"Authorization": f"Bearer {await self.token(client)}"}
+                answer = await client.post(f"{self.settings.portal_url}/api/v1/sync/records", headers=headers,
+                                           json={"records": [record]})  # fmt: skip
+                self.pushed.append({"code": dossier["code"], "status": status, "answer": answer.status_code})
+
+
+def create_app(settings: AgencySettings | None = None, token_source: Any | None = None) -> FastAPI:
+    settings = settings or AgencySettings()
+    if settings.environment == "production":
+        raise RuntimeError("the agency simulator is for development only")
+    simulator = Simulator(settings, token_source)
+    app = FastAPI(title="Agency simulator (development only)")
+    app.state.simulator = simulator
+
+    @app.post("/in")
+    async def take(request: Request) -> dict[str, str]:
+        body = await request.body()
+        try:
+            webhooks.verify(request.headers.get("x-signature"), body, [settings.secret], now=int(time.time()))
+        except webhooks.SignatureRefused as refused:
+            raise HTTPException(401, f"signature refused: {refused.reason}") from refused
+        delivery = request.headers.get("x-delivery-id", "")
+        if delivery in simulator.received:
+            return {"result": "already received"}
+        dossier = await request.json()
+        simulator.received[delivery] = dossier
+        task = asyncio.create_task(simulator.work_on(dossier))
+        simulator.tasks.add(task)
+        task.add_done_callback(simulator.tasks.discard)
+        return {"result": "received"}
+
+    @app.get("/received")
+    async def received() -> dict[str, Any]:
+        return {"dossiers": [d["code"] for d in simulator.received.values()], "pushed": simulator.pushed}
+
+    return app
+
+
+if __name__ == "__main__":
+    from services.kit.http import serve_factory
+
+    serve_factory("deploy.sandbox.agency:create_app", host="127.0.0.1", port=AgencySettings().port)

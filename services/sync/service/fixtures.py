@@ -1,0 +1,19 @@
+"""Development fixtures of the sync service (``seed``; refused in production): the agency
+simulator registered as the endpoint of the development agency's dossiers."""
+
+from __future__ import annotations
+
+from services.kit.db import Database
+from services.kit.settings import ServiceSettings
+
+from ..settings import SyncSettings
+from .outbound import register_endpoint
+
+
+async def seed(db: Database, settings: ServiceSettings) -> None:
+    assert isinstance(settings, SyncSettings)
+    if not settings.dev_agency_endpoint:
+        return
+    async with db.transaction() as uow:
+        await register_endpoint(uow, settings, settings.dev_agency_code, "push", settings.dev_agency_endpoint,
+                                [settings.dev_agency_secret.get_secret_value()])  # fmt: skip
