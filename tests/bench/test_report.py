@@ -56,3 +56,8 @@ def test_each_phase_is_set_against_the_baseline_of_its_workers_in_the_report(tmp
     saved = json.loads(js.read_text(encoding="utf-8"))
     assert saved["phases"][1]["overall"]["p95_ms"] == 10.0
     assert saved["phases"][1]["kinds"]["plain"]["throughput_rps"] == 250.0
+
+
+def test_a_report_without_load_phases_is_its_figures_only() -> None:
+    run = report.Report("Status ingest end to end", {"applied": "70 records/s"})
+    assert report.markdown(run) == "# Status ingest end to end\n\n- applied: 70 records/s\n"
