@@ -38,5 +38,5 @@ class SyncSettings(ServiceSettings):
     dev_allow_private_endpoints: bool = False
     # Development fixtures: the agency simulator as the endpoint of this agency's dossiers.
     dev_agency_endpoint: str = ""
-    dev_agency_code: str = "000.00.01.H22"
-    dev_agency_secret: SecretStr = SecretStr("development-agency-secret-0123456789abcdef")
+    simulated_agency_code: str = "000.00.01.H22"
+    simulated_agency_secret: SecretStr = SecretStr("development-agency-secret-0123456789abcdef")

@@ -55,7 +55,7 @@ async def test_the_agency_receives_the_dossier_and_its_statuses_reach_the_citize
         oidc = {"oidc_issuer": portal, "oidc_jwks_url": jwks_url, "outbox_poll_seconds": 0.2}
         dossier = dossier_settings(dossier_db_url, infra.bootstrap, storage_dir=tmp_path / "files", **oidc)
         sync = sync_settings(sync_db_url, infra.bootstrap, dev_allow_private_endpoints=True,
-                             dev_agency_endpoint=f"http://127.0.0.1:{agency_port}/in", dev_agency_secret=SECRET,
+                             dev_agency_endpoint=f"http://127.0.0.1:{agency_port}/in", simulated_agency_secret=SECRET,
                              **oidc)  # fmt: skip
         dbs = [Database(dossier_db_url, source="dossier", topic="dossier.events"),
                Database(sync_db_url, source="sync", topic="sync.events")]  # fmt: skip

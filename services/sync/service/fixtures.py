@@ -15,5 +15,5 @@ async def seed(db: Database, settings: ServiceSettings) -> None:
     if not settings.dev_agency_endpoint:
         return
     async with db.transaction() as uow:
-        await register_endpoint(uow, settings, settings.dev_agency_code, "push", settings.dev_agency_endpoint,
-                                [settings.dev_agency_secret.get_secret_value()])  # fmt: skip
+        await register_endpoint(uow, settings, settings.simulated_agency_code, "push", settings.dev_agency_endpoint,
+                                [settings.simulated_agency_secret.get_secret_value()])  # fmt: skip
