@@ -85,13 +85,21 @@ async def test_submit_through_the_gateway_publish_and_follow_a_status_pushed_by_
                         assert qr.status_code == 200 and qr.headers["content-type"] == "image/png"
 
                         # The relay published what the agency and the payment service need.
-                        records = await read_topic(infra.bootstrap, "dossier.events", expected=3)
+                        # The topic is shared with the session's other tests: keep this dossier's records.
+                        key = receipt["dossier_id"].encode()
+
+                        async def ours() -> list | None:
+                            every = await read_topic(infra.bootstrap, "dossier.events", expected=10**6, timeout=2)
+                            mine = [r for r in every if r.key == key]
+                            return mine if len(mine) >= 3 else None
+
+                        records = await eventually(ours)
                         published = [CloudEvent.from_kafka(r.headers, r.value) for r in records]
                         by_type = {e.type: e for e in published if e.data.get("code") == receipt["code"]}
                         assert set(by_type) >= {"dossier.dossier.submitted.v1", "dossier.fees.assessed.v1"}
                         assert by_type["dossier.fees.assessed.v1"].data["total"] == 250_000
                         assert len(by_type["dossier.dossier.submitted.v1"].data["attachments"]) == 2
-                        assert {r.key for r in records} == {receipt["dossier_id"].encode()}
+                        assert len(records) == 3  # submitted, fees assessed, status changed: once each
 
                         # The province accepts it: its record arrives as a sync event.
                         report = CloudEvent(
