@@ -188,14 +188,13 @@ def is_infrastructure_failure(exc: BaseException) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError, OSError, ConnectionError, TimeoutError))
 
 
+# One statement object for every claim (its compiled form is cached; values come as parameters).
+_CLAIM = insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
+
+
 async def claim_inbox(uow: UnitOfWork, consumer: str, event_id: str, event_type: str) -> bool:
     """Insert the inbox row; False when this consumer already processed the event."""
-    result = await uow.session.execute(
-        insert(inbox)
-        .values(consumer=consumer, event_id=event_id, event_type=event_type)
-        .on_conflict_do_nothing()
-        .returning(inbox.c.event_id)
-    )
+    result = await uow.session.execute(_CLAIM, {"consumer": consumer, "event_id": event_id, "event_type": event_type})
     return result.first() is not None
 
 

@@ -127,7 +127,8 @@ class UnitOfWork:
 
     async def add_event(self, event: CloudEvent, *, key: str | None, topic: str) -> None:
         """Write an already built event (the dead-letter path uses this)."""
-        await self.session.execute(outbox.insert().values(**outbox_row(event, key=key, topic=topic)))
+        # A fixed statement with the row as parameters: compiled once and cached, not rebuilt per event.
+        await self.session.execute(outbox.insert(), outbox_row(event, key=key, topic=topic))
         self.emitted.append(event)
 
 

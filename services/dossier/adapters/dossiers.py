@@ -48,7 +48,7 @@ async def next_sequence(session: AsyncSession, agency_code: str, day: date) -> i
 
 
 async def insert_dossier(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(insert(dossiers).values(**values))
+    await session.execute(insert(dossiers), values)
 
 
 async def dossier_by_id(session: AsyncSession, dossier_id: str, *, lock: bool = False) -> dict[str, Any] | None:
@@ -102,7 +102,7 @@ async def list_dossiers(
 
 
 async def add_history(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(insert(dossier_history).values(**values))
+    await session.execute(insert(dossier_history), values)
 
 
 async def history_has_record(session: AsyncSession, dossier_id: str, record_id: str) -> bool:
