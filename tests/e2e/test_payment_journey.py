@@ -6,8 +6,6 @@ the receipt verifies against the published JWKS → the dossier shows the fee pa
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 from jose import jwt
@@ -15,37 +13,26 @@ from jose import jwt
 from deploy.local.components import free_port
 from deploy.sandbox.bank import SandboxSettings
 from deploy.sandbox.bank import create_app as create_bank
-from gateway.app import create_app as create_gateway
-from gateway.settings import GatewaySettings
 from services.dossier.app import SERVICE as DOSSIER
 from services.dossier.app import create_app as create_dossier
-from services.kit.db import Database
-from services.kit.worker import Worker
 from services.payment.app import SERVICE as PAYMENT
 from services.payment.app import create_app as create_payment
 from tests.e2e.test_catalogue_reaches_dossier import eventually
-from tests.support.dossier import INTAKE_FEES, INTAKE_FORM, dossier_settings, new_service_id, publish_into
-from tests.support.dossier import service_published as published_service
-from tests.support.kafka import create_topics
+from tests.support.dossier import dossier_settings
+from tests.support.journey import file_dossier, gateway, intake_service, workers
 from tests.support.payment import payment_settings
 from tests.support.payment_protocols import vnpay_query
 from tests.support.servers import serve
 from tests.support.tokens import bearer, jwks_server, token
 
 pytestmark = pytest.mark.integration
-TOPICS = ("dossier.events", "dossier.dlq", "payment.events", "payment.dlq", "catalogue.events", "sync.events")
 SECRET = "vnpay-e2e-hash-secret"
 
 
 async def test_fees_are_paid_through_the_sandbox_bank_and_the_dossier_shows_it(
     infra, dossier_db_url: str, payment_db_url: str, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    from tests.support.dossier import PDF
-
-    await create_topics(infra.bootstrap, *TOPICS)
-    service_id = new_service_id()
-    await publish_into(dossier_db_url, ("published", published_service(service_id, 1, 1, form_schema=INTAKE_FORM,
-                                                                       fees=INTAKE_FEES)))  # fmt: skip
+    service_id = await intake_service(infra.bootstrap, dossier_db_url)
     gateway_port, bank_port = free_port(), free_port()
     portal = f"http://127.0.0.1:{gateway_port}"
     with jwks_server() as (keys, jwks_url):
@@ -55,68 +42,42 @@ async def test_fees_are_paid_through_the_sandbox_bank_and_the_dossier_shows_it(
                                    vnpay_pay_url=f"http://127.0.0.1:{bank_port}/vnpay/pay", **oidc)  # fmt: skip
         bank = SandboxSettings(port=bank_port, tmn_code="DVCQG001", vnpay_hash_secret=SECRET,
                                ipn_url=f"{portal}/api/v1/payment/callbacks/vnpay/ipn")  # fmt: skip
-        dbs = [Database(dossier_db_url, source="dossier", topic="dossier.events"),
-               Database(payment_db_url, source="payment", topic="payment.events")]  # fmt: skip
-        workers = [Worker(DOSSIER, dossier, dbs[0]), Worker(PAYMENT, payment, dbs[1])]
-        tasks = [asyncio.create_task(w.run()) for w in workers]
-        try:
+        async with workers((DOSSIER, dossier), (PAYMENT, payment)):
             with serve(create_dossier(dossier)) as dossier_url, serve(create_payment(payment)) as payment_url, \
-                 serve(create_bank(bank), port=bank_port) as bank_url:  # fmt: skip
-                gateway = GatewaySettings(port=gateway_port, public_url=portal, dossier_url=dossier_url,
-                                          payment_url=payment_url, oidc_jwks_url=jwks_url, log_json=False,
-                                          rate_limit_per_minute=0)  # fmt: skip
-                with serve(create_gateway(gateway), port=gateway_port) as url:
-                    who = {"iss": portal, "sub": "citizen-pay"}
-                    citizen = bearer(
-                        token(keys.published[0], scope="dossier:submit dossier:read", aud="dossier", **who)
-                    )
-                    payer = bearer(token(keys.published[0], scope="payment:pay", aud="payment", **who))
-                    async with httpx.AsyncClient(base_url=url + "/api/v1", timeout=30) as api:
-                        refs = []
-                        for component in ("TP01", "TP02"):
-                            up = await api.post("/dossier/attachments", headers=citizen, files={"file": ("a.pdf", PDF)})
-                            refs.append({"id": up.json()["id"], "component_code": component})
-                        body = {"service_id": service_id, "attachments": refs,
-                                "applicant": {"kind": "citizen", "identifier": "001099012345", "name": "Nguyễn Văn An"},
-                                "form": {"ho_ten": "Nguyễn Văn An", "so_gplx": "220123456789"}}  # fmt: skip
-                        filed = await api.post("/dossier/dossiers", headers=citizen, json=body)
-                        assert filed.status_code == 201, filed.text
-                        receipt = filed.json()
+                 serve(create_bank(bank), port=bank_port) as bank_url, \
+                 gateway(gateway_port, jwks_url, dossier_url=dossier_url, payment_url=payment_url) as url:  # fmt: skip
+                who = {"iss": portal, "sub": "citizen-pay"}
+                citizen = bearer(token(keys.published[0], scope="dossier:submit dossier:read", aud="dossier", **who))
+                payer = bearer(token(keys.published[0], scope="payment:pay", aud="payment", **who))
+                async with httpx.AsyncClient(base_url=url + "/api/v1", timeout=30) as api:
+                    receipt = await file_dossier(api, citizen, service_id)
+                    wanted = {"dossier_id": receipt["dossier_id"], "provider": "vnpay"}
 
-                        wanted = {"dossier_id": receipt["dossier_id"], "provider": "vnpay"}
+                    async def ordered() -> dict | None:
+                        answer = await api.post("/payment/orders", headers=payer, json=wanted)
+                        return answer.json() if answer.status_code == 201 else None
 
-                        async def ordered() -> dict | None:
-                            answer = await api.post("/payment/orders", headers=payer, json=wanted)
-                            return answer.json() if answer.status_code == 201 else None
+                    order = await eventually(ordered)  # once the assessment has arrived by event
+                    assert order["amount"] == receipt["fee_total"] == 135_000
 
-                        order = await eventually(ordered)  # once the assessment has arrived by event
-                        assert order["amount"] == receipt["fee_total"] == 135_000
+                    async with httpx.AsyncClient(base_url=bank_url, timeout=30) as bank_api:
+                        page = await bank_api.get("/vnpay/pay", params=vnpay_query(order["pay"]["url"]))
+                        assert page.status_code == 200 and "135,000 VND" in page.text
+                        paid = await bank_api.post(f"/api/vnpay/{order['reference']}/approve",
+                                                   json={"duplicates": 1, "failure_after": True})  # fmt: skip
+                    assert [r["RspCode"] for r in paid.json()["portal_replies"]] == ["00", "02", "02"]
 
-                        async with httpx.AsyncClient(base_url=bank_url, timeout=30) as bank_api:
-                            page = await bank_api.get("/vnpay/pay", params=vnpay_query(order["pay"]["url"]))
-                            assert page.status_code == 200 and "135,000 VND" in page.text
-                            paid = await bank_api.post(f"/api/vnpay/{order['reference']}/approve",
-                                                       json={"duplicates": 1, "failure_after": True})  # fmt: skip
-                        replies = [r["RspCode"] for r in paid.json()["portal_replies"]]
-                        assert replies == ["00", "02", "02"]
+                    seen = (await api.get(f"/payment/orders/{order['id']}", headers=payer)).json()
+                    assert seen["state"] == "succeeded"
+                    jwks = (await api.get("/payment/jwks")).json()
+                    kid = jwt.get_unverified_header(seen["receipt"]["jws"])["kid"]
+                    key = next(k for k in jwks["keys"] if k["kid"] == kid)
+                    claims = jwt.decode(seen["receipt"]["jws"], key, algorithms=["RS256"])
+                    assert claims["dossier_code"] == receipt["code"] and claims["amount"] == 135_000
 
-                        seen = (await api.get(f"/payment/orders/{order['id']}", headers=payer)).json()
-                        assert seen["state"] == "succeeded"
-                        jwks = (await api.get("/payment/jwks")).json()
-                        kid = jwt.get_unverified_header(seen["receipt"]["jws"])["kid"]
-                        key = next(k for k in jwks["keys"] if k["kid"] == kid)
-                        claims = jwt.decode(seen["receipt"]["jws"], key, algorithms=["RS256"])
-                        assert claims["dossier_code"] == receipt["code"] and claims["amount"] == 135_000
+                    async def fee_paid() -> dict | None:
+                        d = (await api.get(f"/dossier/dossiers/{receipt['dossier_id']}", headers=citizen)).json()
+                        return d if d["fees_paid_at"] else None
 
-                        async def fee_paid() -> dict | None:
-                            d = (await api.get(f"/dossier/dossiers/{receipt['dossier_id']}", headers=citizen)).json()
-                            return d if d["fees_paid_at"] else None
-
-                        shown = await eventually(fee_paid)
-                        assert shown["timeline"][-1]["source"] == "payment"
-        finally:
-            for worker in workers:
-                worker.stop()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for db in dbs:
-                await db.dispose()
+                    shown = await eventually(fee_paid)
+                    assert shown["timeline"][-1]["source"] == "payment"
