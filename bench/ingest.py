@@ -135,7 +135,8 @@ def run_ingest(out: Path, total: int, clients: int, deadline_s: float) -> report
                    kafka.bootstrap, "PORTAL_OIDC_ISSUER": issuer, "PORTAL_OIDC_JWKS_URL": f"{jwks_base}/jwks",
                    "SYNC_DATABASE_URL": urls["sync"], "DOSSIER_DATABASE_URL": urls["dossier"],
                    "SYNC_PORT": str(sync_port), "SYNC_PUSH_RATE_PER_MINUTE": "100000", "SYNC_PUSH_BURST": "1000",
-                   "SYNC_OUTBOX_POLL_SECONDS": "0.2", "GATEWAY_PORT": str(gateway_port),
+                   "SYNC_OUTBOX_POLL_SECONDS": "0.2", "SYNC_OUTBOX_BATCH_SIZE": "1000",
+                   "GATEWAY_PORT": str(gateway_port),
                    "GATEWAY_SYNC_URL": f"http://127.0.0.1:{sync_port}",
                    "GATEWAY_RATE_LIMIT_PER_MINUTE": "0"}  # fmt: skip
             log = workdir / "processes.log"

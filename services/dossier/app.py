@@ -8,7 +8,7 @@ from services.kit.app import ConsumerSpec, ServiceSpec, build_app
 
 from .adapters.tables import metadata
 from .api.routes import router
-from .consumers import handlers
+from .consumers import batch_handlers, handlers
 from .settings import DossierSettings
 
 SERVICE = ServiceSpec(
@@ -18,7 +18,12 @@ SERVICE = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     routers=[router],
     consumers=[
-        ConsumerSpec(name="events", topics=["catalogue.events", "payment.events", "sync.events"], handlers=handlers)
+        ConsumerSpec(
+            name="events",
+            topics=["catalogue.events", "payment.events", "sync.events"],
+            handlers=handlers,
+            batch_handlers=batch_handlers,
+        )
     ],
     metadata=metadata,
 )

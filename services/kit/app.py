@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict
 
 from .auth import JWKSCache, TokenVerifier
-from .consumer import Handler
+from .consumer import BatchHandler, Handler
 from .db import Database, UnitOfWork
 from .errors import install_problem_handlers
 from .health import health_router, readiness_router
@@ -36,9 +36,16 @@ class ConsumerSpec:
     name: str
     topics: Sequence[str]
     handlers: Mapping[str, Handler] | Callable[[ServiceSettings], Mapping[str, Handler]]
+    # Event types applied in batches (see ``consumer``), likewise a mapping or made from settings.
+    batch_handlers: Mapping[str, BatchHandler] | Callable[[ServiceSettings], Mapping[str, BatchHandler]] = field(
+        default_factory=dict
+    )
 
     def handlers_for(self, settings: ServiceSettings) -> Mapping[str, Handler]:
         return self.handlers(settings) if callable(self.handlers) else self.handlers
+
+    def batch_handlers_for(self, settings: ServiceSettings) -> Mapping[str, BatchHandler]:
+        return self.batch_handlers(settings) if callable(self.batch_handlers) else self.batch_handlers
 
 
 Seeder = Callable[[Database, ServiceSettings], Awaitable[None]]

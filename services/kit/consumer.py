@@ -5,6 +5,12 @@ the handler; commit; only then commit the Kafka offset. A redelivered message fi
 inbox row and is skipped. A handler that keeps failing is retried with backoff a bounded
 number of times; then the message is written, with the error, to the service's dead-letter
 topic (through the outbox, so it is durable) and processing goes on.
+
+Batches: an event type may also have a *batch handler*. Consecutive events of that type in one
+poll of one partition are then applied together, in one transaction, after claiming all their
+inbox rows in one statement (repeats dropped). If the batch handler fails for any reason but a
+lost database or network, nothing of the batch is kept and its events are applied one by one,
+in order, with the usual retries and dead-lettering: order and effect are those of one by one.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from .tracing import new_traceparent, traceparent_var
 log = get_logger(__name__)
 
 Handler = Callable[[UnitOfWork, CloudEvent], Awaitable[None]]
+BatchHandler = Callable[[UnitOfWork, list[CloudEvent]], Awaitable[None]]
 DEAD_LETTER_TYPE = "kit.deadletter.recorded.v1"
 
 EVENTS_HANDLED = Counter("consumer_events_total", "Events seen by consumers", ["consumer", "outcome"])
@@ -51,7 +58,9 @@ class ConsumerRunner:
         name: str,
         topics: Iterable[str],
         handlers: Mapping[str, Handler],
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
     ):
+        self.batch_handlers = dict(batch_handlers or {})
         self.settings = settings
         self.db = db
         self.group_id = f"{settings.service_name}.{name}"
@@ -81,11 +90,62 @@ class ConsumerRunner:
         await self._consumer.start()
         log.info("consumer started", consumer=self.group_id, topics=self.topics)
         while not self._stopping.is_set():
-            batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
+            batches = await self._consumer.getmany(timeout_ms=500, max_records=self.settings.consumer_max_poll_records)
             for tp, records in batches.items():
-                for record in records:
-                    await self.process(record)
+                await self.process_all(records)
                 await self.commit_offset(tp, records[-1].offset + 1)
+
+    async def process_all(self, records: list[ConsumerRecord]) -> None:
+        """One partition's records in order: runs of a batch-handled type together, the rest one by one."""
+        i = 0
+        while i < len(records):
+            run = self._batchable_run(records, i)
+            if len(run) > 1:
+                if not await self._apply_batch(run):
+                    for record, _ in run:
+                        await self.process(record)
+                i += len(run)
+            else:
+                await self.process(records[i])
+                i += 1
+
+    def _batchable_run(self, records: list[ConsumerRecord], start: int) -> list[tuple[ConsumerRecord, CloudEvent]]:
+        run: list[tuple[ConsumerRecord, CloudEvent]] = []
+        for record in records[start:]:
+            try:
+                event = CloudEvent.from_kafka(record.headers, record.value)
+            except InvalidEvent:
+                break
+            if event.type not in self.batch_handlers or (run and event.type != run[0][1].type):
+                break
+            run.append((record, event))
+        return run
+
+    async def _apply_batch(self, run: list[tuple[ConsumerRecord, CloudEvent]]) -> bool:
+        """Apply a run with its batch handler in one transaction; False when it must be done one by one."""
+        events = [event for _, event in run]
+        try:
+            async with self.db.unit_of_work() as uow:
+                claimed = await claim_inbox_many(uow, self.group_id, events)
+                fresh, seen = [], set()
+                for event in events:
+                    if event.id in claimed and event.id not in seen:
+                        fresh.append(event)
+                        seen.add(event.id)
+                if fresh:
+                    await self.batch_handlers[events[0].type](uow, fresh)
+                await uow.commit()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if is_infrastructure_failure(exc):
+                raise
+            log.warning("batch failed; applying its events one by one", consumer=self.group_id,
+                        event_type=events[0].type, events=len(events), error=str(exc))  # fmt: skip
+            return False
+        EVENTS_HANDLED.labels(self.group_id, "applied").inc(len(fresh))
+        EVENTS_HANDLED.labels(self.group_id, "duplicate").inc(len(events) - len(fresh))
+        return True
 
     async def commit_offset(self, tp: TopicPartition, offset: int) -> None:
         """Commit after the database commit; a crash in between only causes a skipped redelivery."""
@@ -186,6 +246,15 @@ def is_infrastructure_failure(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, (OperationalError, InterfaceError, OSError, ConnectionError, TimeoutError))
+
+
+async def claim_inbox_many(uow: UnitOfWork, consumer: str, events: list[CloudEvent]) -> set[str]:
+    """Insert the inbox rows of many events in one statement; the ids not seen before."""
+    rows = {e.id: {"consumer": consumer, "event_id": e.id, "event_type": e.type} for e in events}
+    result = await uow.session.execute(
+        insert(inbox).values(list(rows.values())).on_conflict_do_nothing().returning(inbox.c.event_id)
+    )
+    return {row.event_id for row in result}
 
 
 # One statement object for every claim (its compiled form is cached; values come as parameters).

@@ -120,6 +120,8 @@ class ServiceSettings(SharedEnvSettings, KafkaSettings):
 
     consumer_max_attempts: int = Field(default=5, ge=1, le=50)
     consumer_backoff_seconds: float = Field(default=0.2, ge=0, le=60)
+    # Records taken from the broker per poll (a batch handler applies a partition's share at once).
+    consumer_max_poll_records: int = Field(default=500, ge=1, le=10_000)
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -29,7 +29,14 @@ class Worker:
         self.db = db
         self.relay = OutboxRelay(settings, db)
         self.consumers = [
-            ConsumerRunner(settings, db, name=c.name, topics=c.topics, handlers=c.handlers_for(settings))
+            ConsumerRunner(
+                settings,
+                db,
+                name=c.name,
+                topics=c.topics,
+                handlers=c.handlers_for(settings),
+                batch_handlers=c.batch_handlers_for(settings),
+            )
             for c in spec.consumers
         ]
         self._stopping = asyncio.Event()

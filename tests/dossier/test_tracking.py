@@ -406,3 +406,35 @@ async def test_a_supplement_names_documents_of_the_procedure_only(intake: Intake
         body["attachments"][0]["component_code"] = "TP02"
         done = await api.post(f"/dossiers/{receipt['dossier_id']}/supplements", headers=citizen, json=body)
         assert done.status_code == 200 and done.json()["status"] == 4
+
+
+async def test_a_batch_of_records_follows_the_same_rules_as_one_by_one(intake: Intake, dossier_db: Database) -> None:
+    clock = Clock()
+    async with intake.client() as api:
+        receipt = await filed(intake, api)
+    desk = f"{INTAKE_AGENCY}-250630-0900"
+    accepted = record(receipt["code"], 2, clock.next())
+    older = record(receipt["code"], 4, datetime(2020, 1, 1, tzinfo=UTC))
+    batch = [
+        accepted,
+        accepted,  # the same record again in the same batch
+        record(receipt["code"], 10, clock.next()),  # 2 → 10 is not allowed
+        record(receipt["code"], 4, clock.next()),
+        older,  # older than what this batch already applied
+        record(desk, 2, clock.next(), dossier=described("036090001122")),  # mirrored ...
+        record(desk, 4, clock.next()),  # ... and moved on within the same batch
+        record(f"{INTAKE_AGENCY}-250630-0901", 2, clock.next()),  # unknown, nothing to mirror
+    ]
+    async with dossier_db.transaction() as uow:
+        outcomes = await tracking.apply_status_reports(uow, batch)
+    assert outcomes == ["applied", "duplicate", "not-allowed", "applied", "stale", "mirrored", "applied",
+                        "unknown-dossier"]  # fmt: skip
+    portal = await dossier_row(intake.db_url, receipt["dossier_id"])
+    (mirror,) = await rows(intake.db_url, select(dossiers).where(dossiers.c.code == desk))
+    assert (portal.status, mirror.status, mirror.origin) == (4, 4, "mirrored")
+    assert await changes(intake.db_url, receipt["dossier_id"]) == [(None, 1), (1, 2), (2, 4)]
+    assert await changes(intake.db_url, str(mirror.id)) == [(None, 2), (2, 4)]
+    assert [r.reason for r in await refusals(intake.db_url)] == ["not-allowed", "stale", "unknown-dossier"]
+    async with dossier_db.transaction() as uow:  # the whole batch again: nothing more happens
+        again = await tracking.apply_status_reports(uow, batch)
+    assert again.count("duplicate") == 5 and await changes(intake.db_url, str(mirror.id)) == [(None, 2), (2, 4)]

@@ -276,3 +276,54 @@ async def test_only_one_relay_of_a_service_is_active(db: Database, infra) -> Non
                      "(SELECT oid FROM pg_database WHERE datname = current_database())")
             )  # fmt: skip
     assert holders == 1
+
+
+async def test_a_run_of_batch_handled_events_is_applied_together_and_once(db: Database, infra) -> None:  # type: ignore[no-untyped-def]
+    await make_applied_table(db)
+    topic = unique("batch-")
+    await create_topics(infra.bootstrap, topic, partitions=1)
+    settings = make_settings(unique("svc"), db.engine.url.render_as_string(False), infra.bootstrap)
+    events = [CloudEvent(source="t", type=TYPE, data={"key": "k", "seq": i}) for i in range(30)]
+    for event in [*events[:10], events[3], *events[10:]]:  # one event delivered twice, in the middle
+        await produce_raw(infra.bootstrap, topic, event.kafka_value(), key=b"k", headers=event.kafka_headers())
+    calls: list[int] = []
+
+    async def apply_all(uow: UnitOfWork, batch: list[CloudEvent]) -> None:
+        calls.append(len(batch))
+        for event in batch:
+            await record_applied(uow, event)
+
+    runner = ConsumerRunner(settings, db, name="batcher", topics=[topic], handlers={TYPE: record_applied},
+                            batch_handlers={TYPE: apply_all})  # fmt: skip
+    async with running(runner):
+        rows = await eventually(lambda: _rows_when(db, 30))
+    assert sorted(r[2] for r in rows) == list(range(30)) and len(rows) == 30  # each once
+    assert sum(calls) == 30 and len(calls) < 30  # applied in batches, not one by one
+
+
+async def test_a_failing_batch_is_applied_one_by_one_with_the_bad_event_dead_lettered(db: Database, infra) -> None:  # type: ignore[no-untyped-def]
+    await make_applied_table(db)
+    topic = unique("batchfail-")
+    await create_topics(infra.bootstrap, topic, partitions=1)
+    settings = make_settings(unique("svc"), db.engine.url.render_as_string(False), infra.bootstrap)
+    await create_topics(infra.bootstrap, settings.dead_letter_topic)
+    events = [CloudEvent(source="t", type=TYPE, data={"key": "k", "seq": i}) for i in range(8)]
+    for event in events:
+        await produce_raw(infra.bootstrap, topic, event.kafka_value(), key=b"k", headers=event.kafka_headers())
+
+    async def one(uow: UnitOfWork, event: CloudEvent) -> None:
+        if event.data["seq"] == 5:
+            raise ValueError("seq 5 cannot be applied")
+        await record_applied(uow, event)
+
+    async def all_or_nothing(uow: UnitOfWork, batch: list[CloudEvent]) -> None:
+        for event in batch:
+            await one(uow, event)
+
+    runner = ConsumerRunner(settings, db, name="batcher", topics=[topic], handlers={TYPE: one},
+                            batch_handlers={TYPE: all_or_nothing})  # fmt: skip
+    async with running(runner, OutboxRelay(settings, db)):
+        rows = await eventually(lambda: _rows_when(db, 7))
+        letters = await read_topic(infra.bootstrap, settings.dead_letter_topic, expected=1)
+    assert sorted(r[2] for r in rows) == [0, 1, 2, 3, 4, 6, 7] and len(rows) == 7  # nothing twice, nothing lost
+    assert len(letters) == 1

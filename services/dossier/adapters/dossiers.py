@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +59,52 @@ async def dossier_by_id(session: AsyncSession, dossier_id: str, *, lock: bool = 
 async def dossier_by_code(session: AsyncSession, code: str, *, lock: bool = False) -> dict[str, Any] | None:
     query = select(dossiers).where(dossiers.c.code == code)
     return _dict((await session.execute(query.with_for_update() if lock else query)).first())
+
+
+async def dossiers_by_codes(session: AsyncSession, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The dossiers of these codes, rows locked in code order (no deadlock between batches)."""
+    if not codes:
+        return {}
+    query = select(dossiers).where(dossiers.c.code.in_(sorted(set(codes)))).order_by(dossiers.c.code).with_for_update()
+    return {row.code: dict(row._mapping) for row in await session.execute(query)}
+
+
+async def insert_dossiers(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(dossiers), rows)
+
+
+_STATUS_COLUMNS = ("status", "last_update_at", "status_changed_at", "finished_at", "returned_at")
+_UPDATE_STATUS = (
+    update(dossiers).where(dossiers.c.id == bindparam("_id")).values({c: bindparam(c) for c in _STATUS_COLUMNS})
+)
+
+
+async def update_statuses(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """The status columns of many dossiers in one executemany (``rows`` carry ``id`` and the columns)."""
+    if rows:
+        params = [{"_id": r["id"], **{c: r[c] for c in _STATUS_COLUMNS}} for r in rows]
+        await session.execute(_UPDATE_STATUS, params)
+
+
+async def add_histories(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(dossier_history), rows)
+
+
+async def records_seen(session: AsyncSession, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (dossier id, record id) pairs are already on a timeline."""
+    if not pairs:
+        return set()
+    query = select(dossier_history.c.dossier_id, dossier_history.c.record_id).where(
+        tuple_(dossier_history.c.dossier_id, dossier_history.c.record_id).in_(list(set(pairs)))
+    )
+    return {(str(r.dossier_id), r.record_id) for r in await session.execute(query)}
+
+
+async def record_refusals(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(dossier_refused_updates), rows)
 
 
 async def update_dossier(session: AsyncSession, dossier_id: str, values: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """Event type -> use case, for the events the dossier service consumes."""
 
 from contracts.envelope import CloudEvent
-from services.kit.consumer import Handler
+from services.kit.consumer import BatchHandler, Handler
 from services.kit.db import UnitOfWork
 from services.kit.settings import ServiceSettings
 
@@ -46,3 +46,13 @@ def handlers(settings: ServiceSettings) -> dict[str, Handler]:
         await tracking.apply_status_report(uow, event.data, applicant_secret=secret)
 
     return {**CATALOGUE_AND_PAYMENT, tracking.STATUS_REPORTED: on_status_reported}
+
+
+def batch_handlers(settings: ServiceSettings) -> dict[str, BatchHandler]:
+    """Agencies push status by the thousand: consecutive records are applied set by set."""
+    secret = settings.applicant_key_secret.get_secret_value()  # type: ignore[attr-defined]
+
+    async def on_status_reports(uow: UnitOfWork, events: list[CloudEvent]) -> None:
+        await tracking.apply_status_reports(uow, [e.data for e in events], applicant_secret=secret)
+
+    return {tracking.STATUS_REPORTED: on_status_reports}

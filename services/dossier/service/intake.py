@@ -343,6 +343,26 @@ async def _emit_submitted(uow: UnitOfWork, values: Mapping[str, Any], files: Seq
     await emit_status_changed(uow, values, None, DossierStatus.NEW, "portal", values["received_at"])
 
 
+def status_changed_data(
+    dossier: Mapping[str, Any], previous: DossierStatus | None, status: DossierStatus, source: str,
+    occurred_at: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    """The data of ``dossier.dossier.status_changed.v1`` for an applied change."""
+    received, appointment = dossier.get("received_at"), dossier.get("appointment_date")
+    return {
+        "dossier_id": str(dossier["id"]),
+        "code": dossier["code"],
+        "agency_code": dossier["agency_code"],
+        "origin": dossier["origin"],
+        "previous": int(previous) if previous is not None else None,
+        "status": int(status),
+        "source": source,
+        "occurred_at": occurred_at.isoformat(),
+        "received_at": received.isoformat() if received is not None else None,
+        "appointment_date": appointment.isoformat() if appointment is not None else None,
+    }
+
+
 async def emit_status_changed(
     uow: UnitOfWork,
     dossier: Mapping[str, Any],
@@ -352,23 +372,8 @@ async def emit_status_changed(
     occurred_at: datetime,
 ) -> None:
     """``dossier.dossier.status_changed.v1`` for an applied change (key: the dossier id)."""
-    received, appointment = dossier.get("received_at"), dossier.get("appointment_date")
-    await uow.emit(
-        STATUS_CHANGED,
-        {
-            "dossier_id": str(dossier["id"]),
-            "code": dossier["code"],
-            "agency_code": dossier["agency_code"],
-            "origin": dossier["origin"],
-            "previous": int(previous) if previous is not None else None,
-            "status": int(status),
-            "source": source,
-            "occurred_at": occurred_at.isoformat(),
-            "received_at": received.isoformat() if received is not None else None,
-            "appointment_date": appointment.isoformat() if appointment is not None else None,
-        },
-        key=str(dossier["id"]),
-    )
+    data = status_changed_data(dossier, previous, status, source, occurred_at)
+    await uow.emit(STATUS_CHANGED, data, key=str(dossier["id"]))
 
 
 # --- reads ----------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from __future__ import annotations
 import base64
 import hmac
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +38,15 @@ from ..domain.status import (
     may_withdraw,
 )
 from . import catalogue_view
-from .intake import attachment_view, bind_new_attachments, emit_status_changed, owned_dossier, visible_dossier
+from .intake import (
+    STATUS_CHANGED,
+    attachment_view,
+    bind_new_attachments,
+    emit_status_changed,
+    owned_dossier,
+    status_changed_data,
+    visible_dossier,
+)
 
 log = get_logger(__name__)
 
@@ -181,6 +190,19 @@ async def lookup(uow: UnitOfWork, code: str, verifier: str) -> dict[str, Any]:
 # --- changing status ------------------------------------------------------------------------
 
 
+def status_values(dossier: Mapping[str, Any], target: DossierStatus, occurred_at: datetime) -> dict[str, Any]:
+    """The status columns of a dossier after an allowed change to ``target`` at ``occurred_at``."""
+    previous = DossierStatus(dossier["status"])
+    values: dict[str, Any] = {"status": int(target), "last_update_at": max(occurred_at, dossier["last_update_at"])}
+    if target is not previous:
+        values["status_changed_at"] = occurred_at
+    if target is DossierStatus.PROCESSED or (target in FINISHED and dossier["finished_at"] is None):
+        values["finished_at"] = occurred_at
+    if target is DossierStatus.RESULT_RETURNED:
+        values["returned_at"] = occurred_at
+    return values
+
+
 async def _change(
     uow: UnitOfWork,
     dossier: Mapping[str, Any],
@@ -195,14 +217,7 @@ async def _change(
 ) -> None:
     """Apply an allowed change: the row, the timeline, the event."""
     previous = DossierStatus(dossier["status"])
-    values: dict[str, Any] = {"status": int(target), "last_update_at": max(occurred_at, dossier["last_update_at"])}
-    if target is not previous:
-        values["status_changed_at"] = occurred_at
-    if target is DossierStatus.PROCESSED or (target in FINISHED and dossier["finished_at"] is None):
-        values["finished_at"] = occurred_at
-    if target is DossierStatus.RESULT_RETURNED:
-        values["returned_at"] = occurred_at
-    values.update(extra or {})
+    values = {**status_values(dossier, target, occurred_at), **(extra or {})}
     await repo.update_dossier(uow.session, str(dossier["id"]), values)
     await repo.add_history(
         uow.session,
@@ -303,50 +318,110 @@ async def _refuse(uow: UnitOfWork, code: str, dossier_id: str | None, source: st
 
 async def apply_status_report(uow: UnitOfWork, data: Mapping[str, Any], *, applicant_secret: str | None = None) -> str:
     """An agency's status record (through sync). Returns the outcome: applied, noted, mirrored,
-    duplicate, or the reason it was refused (stale, not-allowed, unknown-dossier, wrong-agency)."""
-    event: DossierStatusReported = _parse(DossierStatusReported, data)
+    duplicate, or the reason it was refused (stale, not-allowed, unknown-dossier, wrong-agency,
+    code-conflict)."""
+    return (await apply_status_reports(uow, [data], applicant_secret=applicant_secret))[0]
+
+
+@dataclass
+class _Batch:
+    """What a batch of status records does, gathered in memory and written set by set."""
+
+    dossiers: dict[str, dict[str, Any]]  # code -> the dossier as it now stands
+    created: set[str] = field(default_factory=set)  # ids of mirrors made in this batch
+    changed: set[str] = field(default_factory=set)  # ids of existing dossiers changed
+    seen: set[tuple[str, str]] = field(default_factory=set)  # (dossier id, record id) on a timeline
+    history: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    supplements: list[tuple[str, datetime, str | None]] = field(default_factory=list)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def refuse(self, event: DossierStatusReported, dossier_id: str | None, reason: str, detail: str) -> str:
+        self.refused.append({"dossier_code": event.code, "dossier_id": dossier_id, "source": "agency",
+                             "record_id": event.record_id, "reason": reason, "detail": detail,
+                             "payload": event.model_dump(mode="json")})  # fmt: skip
+        log.info("status update refused", dossier_code=event.code, reason=reason, source="agency")
+        return reason
+
+
+async def apply_status_reports(
+    uow: UnitOfWork, datas: Sequence[Mapping[str, Any]], *, applicant_secret: str | None = None
+) -> list[str]:
+    """Agencies' status records, in order, with the same rules as one by one, written set by set:
+    one read of the dossiers (locked in code order) and of the records already applied, then one
+    statement per kind of write. Outcomes in the records' order."""
+    events: list[DossierStatusReported] = [_parse(DossierStatusReported, data) for data in datas]
+    found = await repo.dossiers_by_codes(uow.session, [e.code for e in events])
+    pairs = [(str(found[e.code]["id"]), e.record_id) for e in events if e.code in found]
+    batch = _Batch(found, seen=await repo.records_seen(uow.session, pairs))
+    outcomes = [_decide(batch, event, applicant_secret) for event in events]
+    await repo.insert_dossiers(uow.session, [d for d in batch.dossiers.values() if str(d["id"]) in batch.created])
+    await repo.update_statuses(uow.session, [d for d in batch.dossiers.values() if str(d["id"]) in batch.changed])
+    await repo.add_histories(uow.session, batch.history)
+    await repo.record_refusals(uow.session, batch.refused)
+    for dossier_id, at, note in batch.supplements:
+        await repo.request_supplement(uow.session, dossier_id, at, note)
+    await uow.emit_many(STATUS_CHANGED, batch.events)
+    return outcomes
+
+
+def _decide(batch: _Batch, event: DossierStatusReported, applicant_secret: str | None) -> str:
     target = DossierStatus(event.status)
-    dossier = await repo.dossier_by_code(uow.session, event.code, lock=True)
-    payload = event.model_dump(mode="json")
+    dossier = batch.dossiers.get(event.code)
+    actor = event.handler or event.agency_code
     if dossier is None:
         if event.dossier is None:
-            detail = "No such dossier, and the record does not describe one to mirror."
-            return await _refuse(uow, event.code, None, "agency", event.record_id, "unknown-dossier", detail, payload)
-        await _mirror(uow, event, target, applicant_secret)
+            return batch.refuse(event, None, "unknown-dossier",
+                                "No such dossier, and the record does not describe one to mirror.")  # fmt: skip
+        mirror = _mirror_values(event, target, applicant_secret)
+        batch.dossiers[event.code] = mirror
+        batch.created.add(mirror["id"])
+        batch.seen.add((mirror["id"], event.record_id))
+        batch.history.append(_history(mirror["id"], event, None, target, actor))
+        batch.events.append((mirror["id"], status_changed_data(mirror, None, target, "agency", event.occurred_at)))
         return "mirrored"
     dossier_id = str(dossier["id"])
     if event.dossier is not None and event.dossier.applicant_identifier != dossier["applicant_identifier"]:
         # Another dossier under the same code (the agency numbered a desk dossier as the portal did).
-        detail = "The record describes another applicant than the dossier with this code."
-        return await _refuse(uow, event.code, dossier_id, "agency", event.record_id, "code-conflict", detail, payload)
+        return batch.refuse(event, dossier_id, "code-conflict",
+                            "The record describes another applicant than the dossier with this code.")  # fmt: skip
     if dossier["agency_code"] != event.agency_code:
-        return await _refuse(uow, event.code, dossier_id, "agency", event.record_id, "wrong-agency",
-                             f"The dossier belongs to agency {dossier['agency_code']}.", payload)  # fmt: skip
-    if await repo.history_has_record(uow.session, dossier_id, event.record_id):
+        return batch.refuse(
+            event, dossier_id, "wrong-agency", f"The dossier belongs to agency {dossier['agency_code']}."
+        )
+    if (dossier_id, event.record_id) in batch.seen:
         return "duplicate"
     if event.occurred_at < dossier["last_update_at"]:
-        return await _refuse(uow, event.code, dossier_id, "agency", event.record_id, "stale",
-                             "Older than the latest applied update.", payload)  # fmt: skip
+        return batch.refuse(event, dossier_id, "stale", "Older than the latest applied update.")
     current = DossierStatus(dossier["status"])
     if target is not current and not is_allowed(current, target):
-        detail = str(TransitionRefused(current, target).detail)
-        return await _refuse(uow, event.code, dossier_id, "agency", event.record_id, "not-allowed", detail, payload)
-    await _change(
-        uow, dossier, target, source="agency", actor=event.handler or event.agency_code,
-        occurred_at=event.occurred_at, note=event.note, record_id=event.record_id,
-    )  # fmt: skip
-    return "applied" if target is not current else "noted"
+        return batch.refuse(event, dossier_id, "not-allowed", str(TransitionRefused(current, target).detail))
+    dossier.update(status_values(dossier, target, event.occurred_at))
+    if dossier_id not in batch.created:
+        batch.changed.add(dossier_id)
+    batch.seen.add((dossier_id, event.record_id))
+    batch.history.append(_history(dossier_id, event, current, target, actor))
+    if target is DossierStatus.SUPPLEMENT_REQUESTED and current is not target:
+        batch.supplements.append((dossier_id, event.occurred_at, event.note))
+    if target is current:
+        return "noted"  # a progress note: on the timeline, no status event
+    batch.events.append((dossier_id, status_changed_data(dossier, current, target, "agency", event.occurred_at)))
+    return "applied"
 
 
-async def _mirror(
-    uow: UnitOfWork, event: DossierStatusReported, status: DossierStatus, applicant_secret: str | None
-) -> None:
-    """A dossier filed directly at the agency, first seen through its status: created as a mirror."""
+def _history(dossier_id: str, event: DossierStatusReported, previous: DossierStatus | None, status: DossierStatus,
+             actor: str) -> dict[str, Any]:  # fmt: skip
+    return {"dossier_id": dossier_id, "occurred_at": event.occurred_at, "previous": int(previous) if previous else None,
+            "status": int(status), "source": "agency", "actor": actor, "note": event.note,
+            "record_id": event.record_id}  # fmt: skip
+
+
+def _mirror_values(event: DossierStatusReported, status: DossierStatus, applicant_secret: str | None) -> dict[str, Any]:
+    """A dossier filed directly at the agency, first seen through its status: its row as a mirror."""
     described = event.dossier
     assert described is not None
-    dossier_id = str(uuid.uuid4())
-    values = {
-        "id": dossier_id,
+    return {
+        "id": str(uuid.uuid4()),
         "code": event.code,
         "origin": "mirrored",
         "owner": None,
@@ -374,14 +449,6 @@ async def _mirror(
         or (event.occurred_at if status in FINISHED or status is DossierStatus.PROCESSED else None),
         "returned_at": event.returned_at or (event.occurred_at if status is DossierStatus.RESULT_RETURNED else None),
     }
-    await repo.insert_dossier(uow.session, values)
-    await repo.add_history(
-        uow.session,
-        {"dossier_id": dossier_id, "occurred_at": event.occurred_at, "previous": None, "status": int(status),
-         "source": "agency", "actor": event.handler or event.agency_code, "note": event.note,
-         "record_id": event.record_id},
-    )  # fmt: skip
-    await emit_status_changed(uow, values, None, status, "agency", event.occurred_at)
 
 
 async def apply_payment(uow: UnitOfWork, data: Mapping[str, Any]) -> str:
