@@ -96,27 +96,37 @@ class ConsumerRunner:
                 await self.commit_offset(tp, records[-1].offset + 1)
 
     async def process_all(self, records: list[ConsumerRecord]) -> None:
-        """One partition's records in order: runs of a batch-handled type together, the rest one by one."""
+        """One partition's records in order: runs of a batch-handled type together, the rest one
+        by one. Each record is read once."""
+        parsed = [(record, self._parse(record)) for record in records]
         i = 0
-        while i < len(records):
-            run = self._batchable_run(records, i)
+        while i < len(parsed):
+            run = self._batchable_run(parsed, i)
             if len(run) > 1:
                 if not await self._apply_batch(run):
-                    for record, _ in run:
-                        await self.process(record)
+                    for record, event in run:
+                        await self.process(record, event)
                 i += len(run)
             else:
-                await self.process(records[i])
+                await self.process(*parsed[i])
                 i += 1
 
-    def _batchable_run(self, records: list[ConsumerRecord], start: int) -> list[tuple[ConsumerRecord, CloudEvent]]:
+    @staticmethod
+    def _parse(record: ConsumerRecord) -> CloudEvent | InvalidEvent:
+        try:
+            return CloudEvent.from_kafka(record.headers, record.value)
+        except InvalidEvent as exc:
+            return exc
+
+    def _batchable_run(
+        self, parsed: list[tuple[ConsumerRecord, CloudEvent | InvalidEvent]], start: int
+    ) -> list[tuple[ConsumerRecord, CloudEvent]]:
+        """The consecutive events from ``start`` of one type that has a batch handler."""
         run: list[tuple[ConsumerRecord, CloudEvent]] = []
-        for record in records[start:]:
-            try:
-                event = CloudEvent.from_kafka(record.headers, record.value)
-            except InvalidEvent:
+        for record, event in parsed[start:]:
+            if not isinstance(event, CloudEvent) or event.type not in self.batch_handlers:
                 break
-            if event.type not in self.batch_handlers or (run and event.type != run[0][1].type):
+            if run and event.type != run[0][1].type:
                 break
             run.append((record, event))
         return run
@@ -160,12 +170,12 @@ class ConsumerRunner:
             except Exception as exc:  # closing a broken client must not stop the runner
                 log.debug("consumer close failed", error=str(exc))
 
-    async def process(self, record: ConsumerRecord) -> None:
-        """Handle one record to the end: applied, skipped, or dead-lettered. Never raises for bad input."""
-        try:
-            event = CloudEvent.from_kafka(record.headers, record.value)
-        except InvalidEvent as exc:
-            await self._dead_letter(record, None, f"invalid event: {exc}", attempts=1)
+    async def process(self, record: ConsumerRecord, event: CloudEvent | InvalidEvent | None = None) -> None:
+        """Handle one record to the end: applied, skipped, or dead-lettered. Never raises for bad
+        input. ``event`` is the record already read, if it was."""
+        event = self._parse(record) if event is None else event
+        if isinstance(event, InvalidEvent):
+            await self._dead_letter(record, None, f"invalid event: {event}", attempts=1)
             return
         handler = self.handlers.get(event.type)
         if handler is None:

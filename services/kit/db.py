@@ -98,17 +98,15 @@ class UnitOfWork:
     ) -> CloudEvent:
         """Write an event to the outbox inside this transaction. ``key`` is the aggregate id:
         all events of one aggregate keep their order."""
-        payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
-        event = CloudEvent(
-            source=self.source,
-            type=type,
-            subject=subject if subject is not None else key,
-            correlationid=correlation_id_var.get(),
-            traceparent=current_traceparent(),
-            data=payload,
-        )
+        event = self._event(type, data, subject if subject is not None else key)
         await self.add_event(event, key=key, topic=topic or self.topic)
         return event
+
+    def _event(self, type: str, data: BaseModel | dict[str, Any], subject: str) -> CloudEvent:
+        """An event of this service, carrying the request's correlation id and trace context."""
+        payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+        return CloudEvent(source=self.source, type=type, subject=subject, correlationid=correlation_id_var.get(),
+                          traceparent=current_traceparent(), data=payload)  # fmt: skip
 
     async def emit_many(self, type: str, items: Sequence[tuple[str, BaseModel | dict[str, Any]]]) -> None:
         """Write many events of one type (``(key, data)`` pairs) to the outbox in one statement,
@@ -116,14 +114,9 @@ class UnitOfWork:
         would dominate."""
         if not items:
             return
-        rows, correlation, traceparent = [], correlation_id_var.get(), current_traceparent()
-        for key, data in items:
-            payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
-            event = CloudEvent(source=self.source, type=type, subject=key, correlationid=correlation,
-                               traceparent=traceparent, data=payload)  # fmt: skip
-            rows.append(outbox_row(event, key=key, topic=self.topic))
-            self.emitted.append(event)
-        await self.session.execute(outbox.insert(), rows)
+        events = [(key, self._event(type, data, key)) for key, data in items]
+        await self.session.execute(outbox.insert(), [outbox_row(e, key=key, topic=self.topic) for key, e in events])
+        self.emitted.extend(e for _, e in events)
 
     async def add_event(self, event: CloudEvent, *, key: str | None, topic: str) -> None:
         """Write an already built event (the dead-letter path uses this)."""
