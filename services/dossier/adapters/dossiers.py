@@ -151,13 +151,6 @@ async def add_history(session: AsyncSession, values: dict[str, Any]) -> None:
     await session.execute(insert(dossier_history), values)
 
 
-async def history_has_record(session: AsyncSession, dossier_id: str, record_id: str) -> bool:
-    query = select(dossier_history.c.id).where(
-        dossier_history.c.dossier_id == dossier_id, dossier_history.c.record_id == record_id
-    )
-    return (await session.execute(query)).first() is not None
-
-
 async def timeline(session: AsyncSession, dossier_id: str) -> list[dict[str, Any]]:
     query = (
         select(
@@ -171,10 +164,6 @@ async def timeline(session: AsyncSession, dossier_id: str) -> list[dict[str, Any
         .order_by(dossier_history.c.id)
     )
     return [dict(row._mapping) for row in await session.execute(query)]
-
-
-async def record_refused(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(insert(dossier_refused_updates).values(**values))
 
 
 # --- attachments ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -295,19 +296,13 @@ async def download(
 ) -> StreamingResponse:
     found = await tracking.attachment_for(uow, caller(principal), dossier_id.lower(), attachment_id.lower())
     headers = {
-        "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(found['filename'])}",
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found['filename'], safe='')}",
         "Content-Length": str(found["size"]),
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "private, no-store",
     }
     chunks = runtime(request).storage.read(found["storage_key"])
     return StreamingResponse(chunks, media_type=found["content_type"], headers=headers)
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")
 
 
 # --- the owner's actions --------------------------------------------------------------------

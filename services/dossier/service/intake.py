@@ -290,9 +290,8 @@ async def submit(
     await repo.bind_attachments(uow.session, dossier_id, components)
     await repo.add_history(
         uow.session,
-        {"dossier_id": dossier_id, "occurred_at": received_at, "previous": None, "status": int(DossierStatus.NEW),
-         "source": "portal", "actor": owner, "note": "Nộp hồ sơ trực tuyến"},
-    )  # fmt: skip
+        history_row(dossier_id, received_at, None, DossierStatus.NEW, "portal", owner, "Nộp hồ sơ trực tuyến"),
+    )
     if idempotency_key is not None:
         await idempotency.remember(uow.session, idempotency_keys, owner, idempotency_key, fingerprint, dossier_id)
     if body.get("draft_id"):
@@ -341,6 +340,16 @@ async def _emit_submitted(uow: UnitOfWork, values: Mapping[str, Any], files: Seq
         key=dossier_id,
     )
     await emit_status_changed(uow, values, None, DossierStatus.NEW, "portal", values["received_at"])
+
+
+def history_row(
+    dossier_id: str, occurred_at: datetime, previous: DossierStatus | None, status: DossierStatus, source: str,
+    actor: str | None, note: str | None, record_id: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """One line of a dossier's timeline."""
+    return {"dossier_id": dossier_id, "occurred_at": occurred_at,
+            "previous": int(previous) if previous is not None else None, "status": int(status), "source": source,
+            "actor": actor, "note": note, "record_id": record_id}  # fmt: skip
 
 
 def status_changed_data(

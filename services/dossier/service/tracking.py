@@ -43,6 +43,7 @@ from .intake import (
     attachment_view,
     bind_new_attachments,
     emit_status_changed,
+    history_row,
     owned_dossier,
     status_changed_data,
     visible_dossier,
@@ -215,17 +216,13 @@ async def _change(
     record_id: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> None:
-    """Apply an allowed change: the row, the timeline, the event."""
+    """Apply an allowed change made by the owner or a payment: the row, the timeline, the event.
+    (Agencies' records go through :func:`apply_status_reports`.)"""
     previous = DossierStatus(dossier["status"])
     values = {**status_values(dossier, target, occurred_at), **(extra or {})}
     await repo.update_dossier(uow.session, str(dossier["id"]), values)
-    await repo.add_history(
-        uow.session,
-        {"dossier_id": str(dossier["id"]), "occurred_at": occurred_at, "previous": int(previous), "status": int(target),
-         "source": source, "actor": actor, "note": note, "record_id": record_id},
-    )  # fmt: skip
-    if target is DossierStatus.SUPPLEMENT_REQUESTED and previous is not target:
-        await repo.request_supplement(uow.session, str(dossier["id"]), occurred_at, note)
+    row = history_row(str(dossier["id"]), occurred_at, previous, target, source, actor, note, record_id)
+    await repo.add_history(uow.session, row)
     if target is not previous:  # a progress note goes on the timeline without a status event
         await emit_status_changed(uow, dossier, previous, target, source, occurred_at)
 
@@ -305,14 +302,17 @@ def _parse(contract: type[BaseModel], data: Mapping[str, Any]) -> Any:
         raise PermanentFailure(f"{contract.__name__}: {exc}") from exc
 
 
+def _refusal(code: str, dossier_id: str | None, source: str, record_id: str | None, reason: str, detail: str,
+             payload: Mapping[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """The record of an update refused, and its log line."""
+    log.info("status update refused", dossier_code=code, reason=reason, source=source)
+    return {"dossier_code": code, "dossier_id": dossier_id, "source": source, "record_id": record_id,
+            "reason": reason, "detail": detail, "payload": dict(payload)}  # fmt: skip
+
+
 async def _refuse(uow: UnitOfWork, code: str, dossier_id: str | None, source: str, record_id: str | None,
                   reason: str, detail: str, payload: Mapping[str, Any]) -> str:  # fmt: skip
-    await repo.record_refused(
-        uow.session,
-        {"dossier_code": code, "dossier_id": dossier_id, "source": source, "record_id": record_id, "reason": reason,
-         "detail": detail, "payload": dict(payload)},
-    )  # fmt: skip
-    log.info("status update refused", dossier_code=code, reason=reason, source=source)
+    await repo.record_refusals(uow.session, [_refusal(code, dossier_id, source, record_id, reason, detail, payload)])
     return reason
 
 
@@ -337,10 +337,8 @@ class _Batch:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def refuse(self, event: DossierStatusReported, dossier_id: str | None, reason: str, detail: str) -> str:
-        self.refused.append({"dossier_code": event.code, "dossier_id": dossier_id, "source": "agency",
-                             "record_id": event.record_id, "reason": reason, "detail": detail,
-                             "payload": event.model_dump(mode="json")})  # fmt: skip
-        log.info("status update refused", dossier_code=event.code, reason=reason, source="agency")
+        payload = event.model_dump(mode="json")
+        self.refused.append(_refusal(event.code, dossier_id, "agency", event.record_id, reason, detail, payload))
         return reason
 
 
@@ -411,9 +409,7 @@ def _decide(batch: _Batch, event: DossierStatusReported, applicant_secret: str |
 
 def _history(dossier_id: str, event: DossierStatusReported, previous: DossierStatus | None, status: DossierStatus,
              actor: str) -> dict[str, Any]:  # fmt: skip
-    return {"dossier_id": dossier_id, "occurred_at": event.occurred_at, "previous": int(previous) if previous else None,
-            "status": int(status), "source": "agency", "actor": actor, "note": event.note,
-            "record_id": event.record_id}  # fmt: skip
+    return history_row(dossier_id, event.occurred_at, previous, status, "agency", actor, event.note, event.record_id)
 
 
 def _mirror_values(event: DossierStatusReported, status: DossierStatus, applicant_secret: str | None) -> dict[str, Any]:

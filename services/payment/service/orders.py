@@ -153,8 +153,8 @@ def _view(order: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-async def owned_order(uow: UnitOfWork, owner: str, order_id: str) -> dict[str, Any]:
-    order = await repo.order_by_id(uow.session, order_id)
+async def owned_order(uow: UnitOfWork, owner: str, order_id: str, *, lock: bool = False) -> dict[str, Any]:
+    order = await repo.order_by_id(uow.session, order_id, lock=lock)
     if order is None or order["owner"] != owner:
         raise NotFound("No such order.")
     return order
@@ -184,8 +184,7 @@ async def vietqr_png(uow: UnitOfWork, settings: PaymentSettings, owner: str, ord
 
 
 async def cancel(uow: UnitOfWork, owner: str, order_id: str) -> dict[str, Any]:
-    order = await owned_order(uow, owner, order_id)
-    order = await repo.order_by_id(uow.session, order_id, lock=True) or order
+    order = await owned_order(uow, owner, order_id, lock=True)
     await move(uow, order, OrderState.CANCELLED, source="owner", detail="cancelled by the payer")
     return _view({**order, "state": OrderState.CANCELLED.value})
 
