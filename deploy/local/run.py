@@ -156,7 +156,9 @@ class Supervisor:
         # In development the sandbox bank is the payment provider.
         env.setdefault("SANDBOX_BANK_PORT", "8010")
         env.setdefault("PAYMENT_VNPAY_PAY_URL", f"http://127.0.0.1:{env['SANDBOX_BANK_PORT']}/vnpay/pay")
-        env.setdefault("PAYMENT_STATUS_QUERY_URL", f"http://127.0.0.1:{env['SANDBOX_BANK_PORT']}")
+        env.setdefault(
+            "PAYMENT_VNPAY_API_URL", f"http://127.0.0.1:{env['SANDBOX_BANK_PORT']}/merchant_webapi/api/transaction"
+        )
         # ... and the agency simulator is the development agency's system.
         if env.get("PORTAL_ENVIRONMENT") == "development":
             env.setdefault("SANDBOX_AGENCY_PORT", "8011")

@@ -10,7 +10,8 @@ whole payment flow runs locally with nothing faked inside the portal.
 - As the bank holding the collecting account: ``POST /api/transfers`` makes a transfer (the
   payer's banking app after scanning a VietQR) and posts the signed notification
   (``X-Signature: t=…,v1=…``) to the portal, again with ``duplicates`` on request.
-- ``GET /api/vnpay/{reference}`` is the status query; ``GET /api/statement.csv`` the statement.
+- ``POST /merchant_webapi/api/transaction`` is VNPay's status query (``querydr``): the request's
+  signature is checked and the answer signed as VNPay does. ``GET /api/statement.csv`` is the statement.
 
 It keeps its transactions in memory (it is a simulator of someone else's system) and refuses to
 start in production. Command: ``python -m deploy.sandbox.bank``.
@@ -24,6 +25,7 @@ import io
 import itertools
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -168,13 +170,46 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
         bank.pending[body["vnp_TxnRef"]] = body
         return {"reference": body["vnp_TxnRef"]}
 
-    @app.get("/api/vnpay/{reference}")
-    async def query(reference: str) -> dict[str, Any]:
-        found = [t for t in bank.transactions if t.reference == reference and t.kind == "card"]
-        if not found:
-            return {"reference": reference, "status": "unknown"}
-        last = found[-1]
-        return {"reference": reference, "status": last.status, "transaction": last.number, "amount": last.amount}
+    @app.post("/merchant_webapi/api/transaction")
+    async def merchant_api(request: Request) -> dict[str, Any]:
+        """VNPay's merchant web API, querydr only: the answer codes VNPay gives (97 bad signature,
+        02 another merchant, 91 no such payment, 00 with the transaction's status)."""
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or body.get("vnp_Command") != "querydr":
+            return {"vnp_ResponseCode": "99", "vnp_Message": "Unsupported request"}
+        secret = settings.vnpay_hash_secret
+        answer: dict[str, Any] = {
+            "vnp_ResponseId": uuid.uuid4().hex, "vnp_Command": "querydr",
+            "vnp_TmnCode": body.get("vnp_TmnCode"), "vnp_TxnRef": body.get("vnp_TxnRef"),
+        }  # fmt: skip
+        reference = str(body.get("vnp_TxnRef"))
+        card = [t for t in bank.transactions if t.reference == reference and t.kind == "card"]
+        if not vnpay.pipe_verify(body, vnpay.QUERYDR_REQUEST_FIELDS, secret):
+            answer |= {"vnp_ResponseCode": "97", "vnp_Message": "Invalid Checksum"}
+        elif body.get("vnp_TmnCode") != settings.tmn_code:
+            answer |= {"vnp_ResponseCode": "02", "vnp_Message": "Merchant is not valid"}
+        elif card:
+            last = card[-1]
+            request_params = bank.pending[reference]
+            answer |= {
+                "vnp_ResponseCode": "00", "vnp_Message": "QueryDR Success", "vnp_Amount": str(last.amount * 100),
+                "vnp_BankCode": "SANDBOX", "vnp_OrderInfo": request_params["vnp_OrderInfo"],
+                "vnp_PayDate": last.at.astimezone(vnpay.VIETNAM_TZ).strftime(GMT7_FORMAT),
+                "vnp_TransactionNo": last.number, "vnp_TransactionType": "01", "vnp_TransactionStatus": last.status,
+            }  # fmt: skip
+        elif reference in bank.pending:
+            request_params = bank.pending[reference]
+            answer |= {
+                "vnp_ResponseCode": "00", "vnp_Message": "QueryDR Success", "vnp_TransactionStatus": "01",
+                "vnp_Amount": request_params["vnp_Amount"], "vnp_OrderInfo": request_params["vnp_OrderInfo"],
+            }  # fmt: skip
+        else:
+            answer |= {"vnp_ResponseCode": "91", "vnp_Message": "Not found transaction"}
+        answer["vnp_SecureHash"] = vnpay.pipe_sign(answer, vnpay.QUERYDR_RESPONSE_FIELDS, secret)
+        return answer
 
     @app.post("/api/transfers")
     async def transfer(body: TransferIn) -> dict[str, Any]:

@@ -27,9 +27,13 @@ class PaymentSettings(ServiceSettings):
     vnpay_pay_url: str = "http://127.0.0.1:8010/vnpay/pay"
     # Where the payer's browser returns (a page of the web frontend in production).
     vnpay_return_url: str | None = None
-    # The provider's status query for orders whose IPN is late (empty: not asked). Development:
-    # the sandbox bank. Pending orders older than ``recheck_after_seconds`` are asked about.
-    status_query_url: str = ""
+    # VNPay's merchant web API, asked (querydr) about orders whose IPN is late; empty: not asked.
+    # Development: the sandbox bank, which serves the same API. Pending orders older than
+    # ``recheck_after_seconds`` are asked about; ``vnpay_server_ip`` is the portal's outbound
+    # address as VNPay sees it (the request carries it, signed).
+    vnpay_api_url: str = ""
+    vnpay_server_ip: str = Field(default="127.0.0.1", min_length=1, max_length=45)
+    status_query_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     recheck_after_seconds: int = Field(default=120, ge=10)
 
     # VietQR bank transfer to the collecting account; the bank notifies transfers by webhook.

@@ -13,10 +13,14 @@ from services.payment.domain import vnpay
 from services.payment.domain.orders import TERMINAL, OrderState
 from services.payment.domain.vnpay import IpnAnswer, IpnOutcome, OrderView, decide_ipn
 from tests.support.payment_protocols import (
+    QUERYDR_REQUEST,
+    QUERYDR_RESPONSE,
     vnpay_check,
     vnpay_hash,
     vnpay_ipn,
+    vnpay_pipe_hash,
     vnpay_query,
+    vnpay_querydr_answer,
     vnpay_sign_text,
     vnpay_signed,
 )
@@ -383,3 +387,104 @@ def test_an_ipn_paid_at_is_read_back() -> None:
     paid = datetime(2025, 12, 3, 23, 59, 59, tzinfo=GMT7)
     params = vnpay_ipn(SECRET, txn_ref=REF, amount_vnd=AMOUNT, paid_at=paid)
     assert vnpay.parse_pay_date(params["vnp_PayDate"]) == paid
+
+
+# The status query (querydr)
+
+QUERY_AT = datetime(2025, 12, 3, 10, 0, 0, tzinfo=GMT7)
+
+
+def querydr(**overrides: object) -> dict[str, str]:
+    arguments: dict = {
+        "request_id": "a1b2c3", "tmn_code": "PORTAL01", "secret": SECRET, "txn_ref": REF,
+        "transaction_date": datetime(2025, 12, 3, 2, 15, 0, tzinfo=UTC), "now": QUERY_AT, "ip_addr": "203.0.113.9",
+    }  # fmt: skip
+    return vnpay.querydr_request(**(arguments | overrides))
+
+
+def test_a_querydr_request_is_signed_over_its_fields_joined_with_pipes() -> None:
+    body = querydr()
+    text = f"a1b2c3|2.1.0|querydr|PORTAL01|{REF}|20251203091500|20251203100000|203.0.113.9|{body['vnp_OrderInfo']}"
+    assert body["vnp_SecureHash"] == hmac.new(SECRET.encode(), text.encode(), hashlib.sha512).hexdigest()
+    assert body["vnp_SecureHash"] == vnpay_pipe_hash(body, QUERYDR_REQUEST, SECRET)
+    assert body["vnp_TransactionDate"] == "20251203091500"  # the order's creation, in Vietnam time
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"request_id": ""},
+        {"request_id": "x" * 33},
+        {"request_id": "a-b"},
+        {"txn_ref": "DVC 1"},
+        {"tmn_code": ""},
+        {"ip_addr": ""},
+        {"now": datetime(2025, 12, 3, 10, 0)},
+    ],
+)
+def test_a_malformed_querydr_request_is_refused(overrides: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        querydr(**overrides)
+
+
+def read(answer: object, request: dict[str, str] | None = None) -> vnpay.QueryAnswer:
+    return vnpay.read_querydr(answer, request=request or querydr(), secret=SECRET)
+
+
+def test_a_paid_answer_gives_the_transaction_and_the_amount_in_dong() -> None:
+    request = querydr()
+    answer = vnpay_querydr_answer(SECRET, request, amount_vnd=AMOUNT)
+    assert read(answer, request) == vnpay.QueryAnswer("paid", "15283345", AMOUNT)
+
+
+def test_the_promotion_fields_are_signed_even_when_present() -> None:
+    request = querydr()
+    answer = vnpay_querydr_answer(SECRET, request, vnp_PromotionCode="TET2026", vnp_PromotionAmount="1000000")
+    assert read(answer, request).status == "paid"
+    without = {k: v for k, v in answer.items() if k != "vnp_PromotionCode"}
+    assert read(without, request).status == "unknown"
+
+
+@pytest.mark.parametrize(("status", "expected"), [("01", "pending"), ("02", "declined"), ("04", "unknown"),
+                                                  ("05", "unknown"), ("07", "unknown"), ("09", "unknown")])  # fmt: skip
+def test_each_transaction_status_has_its_meaning(status: str, expected: str) -> None:
+    request = querydr()
+    assert read(vnpay_querydr_answer(SECRET, request, transaction_status=status), request).status == expected
+
+
+@pytest.mark.parametrize("code", ["91", "94", "97", "99", "02"])
+def test_a_query_that_did_not_succeed_is_unknown_whatever_the_status_says(code: str) -> None:
+    request = querydr()
+    answer = read(vnpay_querydr_answer(SECRET, request, response_code=code), request)
+    assert answer.status == "unknown" and code in answer.reason
+
+
+def test_an_answer_signed_with_another_secret_or_tampered_is_not_believed() -> None:
+    request = querydr()
+    assert read(vnpay_querydr_answer("another-secret", request), request).status == "unknown"
+    tampered = vnpay_querydr_answer(SECRET, request, amount_vnd=AMOUNT) | {"vnp_Amount": str(AMOUNT * 10 * 100)}
+    assert read(tampered, request).reason.startswith("signature not valid")
+    assert read({k: v for k, v in vnpay_querydr_answer(SECRET, request).items() if k != "vnp_SecureHash"}).status == (
+        "unknown"
+    )
+
+
+@pytest.mark.parametrize("name", ["vnp_TmnCode", "vnp_TxnRef", "vnp_Command"])
+def test_an_answer_about_another_merchant_order_or_command_is_not_believed(name: str) -> None:
+    request = querydr()
+    other = dict(request) | {name: "OTHER2"}
+    answer = read(vnpay_querydr_answer(SECRET, other), request)
+    assert answer.status == "unknown" and name in answer.reason
+
+
+@pytest.mark.parametrize("body", [None, [], "00", {"vnp_Amount": True}, {"vnp_Amount": 1.5}, {"a": None}])
+def test_an_answer_that_is_not_an_object_of_strings_is_unknown(body: object) -> None:
+    assert read(body).status == "unknown"
+
+
+def test_a_paid_amount_that_is_not_whole_dong_is_unknown() -> None:
+    request = querydr()
+    answer = vnpay_querydr_answer(SECRET, request)
+    answer = answer | {"vnp_Amount": "15000050"}
+    answer["vnp_SecureHash"] = vnpay_pipe_hash(answer, QUERYDR_RESPONSE, SECRET)
+    assert read(answer, request).status == "unknown"

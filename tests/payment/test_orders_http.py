@@ -7,17 +7,31 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request, Response
 from jose import jwt
 from sqlalchemy import func, select
 
+from deploy.local.components import free_port
+from deploy.sandbox.bank import SandboxSettings
+from deploy.sandbox.bank import create_app as create_bank
 from services.kit.tables import outbox
+from services.payment.adapters.provider_query import MAX_ANSWER_BYTES, VnpayStatusQuery
 from services.payment.adapters.tables import callbacks, orders
+from services.payment.service.orders import recheck_pending
 from tests.support.payment import BANK_SECRETS, TOTAL, VNPAY_SECRET, Payments, assess
-from tests.support.payment_protocols import bank_signature, vnpay_check, vnpay_ipn, vnpay_query
+from tests.support.payment_protocols import (
+    bank_signature,
+    vnpay_check,
+    vnpay_ipn,
+    vnpay_query,
+    vnpay_querydr_answer,
+)
+from tests.support.servers import serve
 
 pytestmark = pytest.mark.integration
 SUCCEEDED = "payment.order.succeeded.v1"
@@ -223,42 +237,87 @@ async def test_an_order_past_its_time_expires_and_a_late_payment_is_flagged(paym
     assert await scalar(payments, select(orders.c.flag).where(orders.c.id == order["id"])) == "late-payment"
 
 
+def status_query(client: httpx.AsyncClient, bank_url: str, secret: str = VNPAY_SECRET) -> VnpayStatusQuery:
+    return VnpayStatusQuery(client, f"{bank_url}/merchant_webapi/api/transaction", tmn_code="PORTAL01",
+                            secret=secret, ip_addr="127.0.0.1")  # fmt: skip
+
+
+async def recheck(payments: Payments, query: VnpayStatusQuery) -> dict[str, int]:
+    db = payments.db()
+    try:
+        return await recheck_pending(db, payments.settings, query, datetime.now(UTC) + timedelta(minutes=5),
+                                     older_than=timedelta(minutes=2))  # fmt: skip
+    finally:
+        await db.dispose()
+
+
 async def test_a_lost_ipn_is_made_good_by_asking_the_provider(payments: Payments) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from deploy.local.components import free_port
-    from deploy.sandbox.bank import SandboxSettings
-    from deploy.sandbox.bank import create_app as create_bank
-    from services.payment.adapters.provider_query import SandboxStatusQuery
-    from services.payment.service.orders import recheck_pending
-    from tests.support.servers import serve
-
+    """VNPay's querydr against the sandbox bank, which serves the same API: paid and declined
+    payments whose IPN never arrived are settled; one the payer has not finished, and one the bank
+    never saw, stay pending."""
     nowhere = f"http://127.0.0.1:{free_port()}/ipn"  # the IPN never arrives
     bank = SandboxSettings(tmn_code="PORTAL01", vnpay_hash_secret=VNPAY_SECRET, ipn_url=nowhere)
     async with payments.client() as api:
-        paid, declined, silent = [await new_order(payments, api) for _ in range(3)]
+        paid, declined, unfinished, unseen = [await new_order(payments, api) for _ in range(4)]
     with serve(create_bank(bank)) as bank_url:
         async with httpx.AsyncClient(base_url=bank_url, timeout=30) as bank_api:
-            for order, decision in ((paid, "approve"), (declined, "decline")):
+            for order in (paid, declined, unfinished):
                 assert (await bank_api.post("/api/vnpay/requests", json=vnpay_query(order["pay"]["url"]))).is_success
+            for order, decision in ((paid, "approve"), (declined, "decline")):
                 outcome = await bank_api.post(f"/api/vnpay/{order['reference']}/{decision}", json={})
                 assert "not delivered" in outcome.json()["portal_replies"][0]["error"]
-        db = payments.db()
-        try:
-            async with db.transaction() as uow:
-                counts = await recheck_pending(uow, payments.settings, SandboxStatusQuery(bank_url),
-                                               datetime.now(UTC) + timedelta(minutes=5),
-                                               older_than=timedelta(minutes=2))  # fmt: skip
-        finally:
-            await db.dispose()
-    assert counts == {"paid": 1, "declined": 1, "unchanged": 1}
+            # Someone without the merchant's secret learns nothing and changes nothing.
+            assert await recheck(payments, status_query(bank_api, bank_url, secret="guessed")) == {
+                "paid": 0, "declined": 0, "unchanged": 4,
+            }  # fmt: skip
+            counts = await recheck(payments, status_query(bank_api, bank_url))
+    assert counts == {"paid": 1, "declined": 1, "unchanged": 2}
     async with payments.client() as api:
         states = [
-            (await api.get(f"/orders/{o['id']}", headers=payments.payer())).json() for o in (paid, declined, silent)
+            (await api.get(f"/orders/{o['id']}", headers=payments.payer())).json()
+            for o in (paid, declined, unfinished, unseen)
         ]
-    assert [s["state"] for s in states] == ["succeeded", "failed", "pending"]
+    assert [s["state"] for s in states] == ["succeeded", "failed", "pending", "pending"]
     assert states[0]["history"][-1]["source"] == "reconciliation" and states[0]["receipt"]
     assert await succeeded_events(payments) == 1
+
+
+async def test_a_provider_answer_that_cannot_be_believed_changes_nothing(payments: Payments) -> None:
+    """A forged paid answer, a redirect, an error page, an endless body and a dead address: the
+    order stays pending each time, and the query never raises."""
+    async with payments.client() as api:
+        order = await new_order(payments, api)
+    app = FastAPI()
+
+    @app.post("/forged")
+    async def forged(request: Request) -> dict[str, str]:
+        return vnpay_querydr_answer("not-the-merchants-secret", await request.json(), amount_vnd=TOTAL)
+
+    @app.post("/moved")
+    async def moved() -> Response:
+        return Response(status_code=307, headers={"Location": "/forged"})
+
+    @app.post("/broken")
+    async def broken() -> Response:
+        return Response("<html>maintenance</html>", status_code=503)
+
+    @app.post("/endless")
+    async def endless() -> Response:
+        return Response(b"{" + b" " * (MAX_ANSWER_BYTES + 1), media_type="application/json")
+
+    with serve(app) as url:
+        async with httpx.AsyncClient(timeout=5) as client:
+            for path in ("/forged", "/moved", "/broken", "/endless"):
+                query = VnpayStatusQuery(client, f"{url}{path}", tmn_code="PORTAL01", secret=VNPAY_SECRET,
+                                         ip_addr="127.0.0.1")  # fmt: skip
+                assert (await query.status(order["reference"], datetime.now(UTC))).status == "unknown", path
+                assert (await recheck(payments, query))["unchanged"] == 1, path
+            dead = VnpayStatusQuery(client, f"http://127.0.0.1:{free_port()}/x", tmn_code="PORTAL01",
+                                    secret=VNPAY_SECRET, ip_addr="127.0.0.1")  # fmt: skip
+            assert (await dead.status(order["reference"], datetime.now(UTC))).reason == "ConnectError"
+    async with payments.client() as api:
+        seen = (await api.get(f"/orders/{order['id']}", headers=payments.payer())).json()
+    assert seen["state"] == "pending" and await succeeded_events(payments) == 0
 
 
 async def test_a_paid_order_changes_again_only_by_an_operators_refund(payments: Payments) -> None:

@@ -133,11 +133,14 @@ async def paid_between(session: AsyncSession, provider: str, since: datetime, un
     return [dict(row._mapping) for row in await session.execute(query)]
 
 
-async def pending_since(session: AsyncSession, provider: str, before: datetime, limit: int) -> list[str]:
+async def pending_since(
+    session: AsyncSession, provider: str, before: datetime, limit: int
+) -> list[tuple[str, str, datetime]]:
+    """Id, reference and creation time of the oldest orders still pending since before ``before``."""
     query = (
-        select(orders.c.id)
+        select(orders.c.id, orders.c.reference, orders.c.created_at)
         .where(orders.c.provider == provider, orders.c.state == "pending", orders.c.created_at < before)
         .order_by(orders.c.created_at)
         .limit(limit)
     )
-    return [str(r.id) for r in await session.execute(query)]
+    return [(str(r.id), r.reference, r.created_at) for r in await session.execute(query)]

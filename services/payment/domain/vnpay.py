@@ -1,4 +1,4 @@
-"""VNPay payment gateway, version 2.1.0: the signed redirect URL and the decision on an IPN. Pure Python.
+"""VNPay payment gateway, version 2.1.0: the signed redirect URL, the decision on an IPN and the status query.
 
 The citizen is sent to VNPay with a signed URL; VNPay then calls the portal's IPN URL (a GET whose
 query carries the outcome, signed the same way) and expects a JSON answer. The rules:
@@ -22,6 +22,12 @@ query carries the outcome, signed the same way) and expects a JSON answer. The r
    and changes nothing. A *successful* payment reported for an order that already failed, expired
    or was cancelled is still 02, but flagged ``late-payment``: money was taken for a closed order
    and someone must look at it (refund it or reopen the dossier's payment).
+6. **The status query** (``querydr``, on the merchant web API) is a JSON POST whose
+   ``vnp_SecureHash`` is HMAC-SHA512 over a fixed list of fields joined with ``|`` (not the sorted
+   form-encoding of rule 1); VNPay's answer is signed the same way over its own list, in which the
+   promotion fields are signed as empty strings when absent. An answer is believed only when its
+   signature holds and it names our merchant, our order and the command we sent
+   (:func:`read_querydr`).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote_plus, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -217,3 +223,102 @@ def decide_ipn(params: Mapping[str, str], *, secret: str, order: OrderView | Non
         late = success and order.state in (OrderState.FAILED, OrderState.EXPIRED, OrderState.CANCELLED)
         return IpnOutcome(ALREADY_CONFIRMED, None, FLAG_LATE_PAYMENT if late else None)
     return IpnOutcome(CONFIRM_SUCCESS, OrderState.SUCCEEDED if success else OrderState.FAILED, None)
+
+
+# The status query (querydr), VNPay merchant web API 2.1.0.
+
+QUERYDR_REQUEST_FIELDS = (
+    "vnp_RequestId", "vnp_Version", "vnp_Command", "vnp_TmnCode", "vnp_TxnRef", "vnp_TransactionDate",
+    "vnp_CreateDate", "vnp_IpAddr", "vnp_OrderInfo",
+)  # fmt: skip
+QUERYDR_RESPONSE_FIELDS = (
+    "vnp_ResponseId", "vnp_Command", "vnp_ResponseCode", "vnp_Message", "vnp_TmnCode", "vnp_TxnRef", "vnp_Amount",
+    "vnp_BankCode", "vnp_PayDate", "vnp_TransactionNo", "vnp_TransactionType", "vnp_TransactionStatus",
+    "vnp_OrderInfo", "vnp_PromotionCode", "vnp_PromotionAmount",
+)  # fmt: skip
+_REQUEST_ID = re.compile(r"[A-Za-z0-9]{1,32}")
+
+
+def pipe_sign(values: Mapping[str, Any], fields: tuple[str, ...], secret: str) -> str:
+    """HMAC-SHA512 (lower-case hex) over ``fields`` of ``values`` joined with ``|``, an absent one
+    as the empty string (rule 6)."""
+    text = "|".join("" if values.get(name) is None else str(values[name]) for name in fields)
+    return hmac.new(secret.encode(), text.encode(), hashlib.sha512).hexdigest()
+
+
+def pipe_verify(values: Mapping[str, Any], fields: tuple[str, ...], secret: str) -> bool:
+    """True when ``values`` carry the ``vnp_SecureHash`` :func:`pipe_sign` gives; constant time."""
+    received = values.get("vnp_SecureHash")
+    if not isinstance(received, str) or not received:
+        return False
+    expected = pipe_sign(values, fields, secret)
+    return hmac.compare_digest(received.lower().encode("utf-8", "replace"), expected.encode())
+
+
+def querydr_request(
+    *, request_id: str, tmn_code: str, secret: str, txn_ref: str, transaction_date: datetime, now: datetime,
+    ip_addr: str,
+) -> dict[str, str]:  # fmt: skip
+    """The signed JSON body asking VNPay what became of order ``txn_ref``, whose payment URL was
+    made at ``transaction_date`` (its ``vnp_CreateDate``). ``request_id`` is unique per day (1–32
+    ASCII letters and digits). ValueError for malformed inputs."""
+    if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
+        raise ValueError(f"The request id is 1–32 ASCII letters and digits, not {request_id!r}.")
+    if not isinstance(txn_ref, str) or not _TXN_REF.fullmatch(txn_ref):
+        raise ValueError(f"The merchant reference is 1–100 ASCII letters and digits, not {txn_ref!r}.")
+    if not tmn_code or not ip_addr:
+        raise ValueError("The merchant code and the server's IP address must not be empty.")
+    body = {
+        "vnp_RequestId": request_id,
+        "vnp_Version": VERSION,
+        "vnp_Command": "querydr",
+        "vnp_TmnCode": tmn_code,
+        "vnp_TxnRef": txn_ref,
+        "vnp_OrderInfo": f"Truy van giao dich {txn_ref}",
+        "vnp_TransactionDate": _local_time(transaction_date, "transaction_date"),
+        "vnp_CreateDate": _local_time(now, "now"),
+        "vnp_IpAddr": ip_addr,
+    }
+    body["vnp_SecureHash"] = pipe_sign(body, QUERYDR_REQUEST_FIELDS, secret)
+    return body
+
+
+@dataclass(frozen=True)
+class QueryAnswer:
+    """What a status query says of a payment: ``paid`` (with VNPay's transaction number and the
+    amount in whole dong), ``declined``, ``pending`` (the payer has not finished), or ``unknown``
+    (not found, refunded, reversed, held for fraud review, or an answer that cannot be believed),
+    with the reason."""
+
+    status: Literal["paid", "declined", "pending", "unknown"]
+    transaction: str | None = None
+    amount_vnd: int | None = None
+    reason: str = ""
+
+
+def read_querydr(body: Any, *, request: Mapping[str, str], secret: str) -> QueryAnswer:
+    """Judge VNPay's answer ``body`` to the querydr ``request`` we sent. Never raises: an answer
+    that is not a JSON object of strings, is not signed with ``secret`` (constant time), or names
+    another merchant, order or command is ``unknown`` with the reason. Paid needs both the response
+    code and the transaction status ``00`` and a whole-dong amount."""
+    if not isinstance(body, dict) or any(not isinstance(v, str | int) or isinstance(v, bool) for v in body.values()):
+        return QueryAnswer("unknown", reason="not a JSON object of strings")
+    values = {str(k): str(v) for k, v in body.items()}
+    if not pipe_verify(values, QUERYDR_RESPONSE_FIELDS, secret):
+        return QueryAnswer("unknown", reason=f"signature not valid (response code {values.get('vnp_ResponseCode')!r})")
+    for name in ("vnp_TmnCode", "vnp_TxnRef", "vnp_Command"):
+        if values.get(name) != request.get(name):
+            return QueryAnswer("unknown", reason=f"{name} is not the one asked about")
+    if values.get("vnp_ResponseCode") != "00":
+        return QueryAnswer("unknown", reason=f"query answered {values.get('vnp_ResponseCode')!r}")
+    status = values.get("vnp_TransactionStatus")
+    if status == "00":
+        amount = values.get("vnp_Amount", "")
+        if not _DIGITS.fullmatch(amount) or int(amount) % 100:
+            return QueryAnswer("unknown", reason=f"paid, but the amount {amount!r} is not whole dong")
+        return QueryAnswer("paid", values.get("vnp_TransactionNo") or None, int(amount) // 100)
+    if status == "01":
+        return QueryAnswer("pending")
+    if status == "02":
+        return QueryAnswer("declined", values.get("vnp_TransactionNo") or None)
+    return QueryAnswer("unknown", reason=f"transaction status {status!r}")

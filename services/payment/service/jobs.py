@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
+
 from services.kit.db import Database
 from services.kit.logging import get_logger
 from services.kit.settings import ServiceSettings
 
-from ..adapters.provider_query import SandboxStatusQuery
+from ..adapters.provider_query import VnpayStatusQuery
 from ..settings import PaymentSettings
 from .orders import expire_due, recheck_pending
 
@@ -24,11 +26,14 @@ async def expire_orders(db: Database, settings: ServiceSettings) -> None:
 
 async def recheck_pending_orders(db: Database, settings: ServiceSettings) -> None:
     assert isinstance(settings, PaymentSettings)
-    if not settings.status_query_url:
+    if not settings.vnpay_api_url:
         return
-    query = SandboxStatusQuery(settings.status_query_url)
-    async with db.transaction() as uow:
-        counts = await recheck_pending(uow, settings, query, datetime.now(UTC),
+    async with httpx.AsyncClient(timeout=settings.status_query_timeout_seconds, follow_redirects=False) as client:
+        query = VnpayStatusQuery(
+            client, settings.vnpay_api_url, tmn_code=settings.vnpay_tmn_code,
+            secret=settings.vnpay_hash_secret.get_secret_value(), ip_addr=settings.vnpay_server_ip,
+        )  # fmt: skip
+        counts = await recheck_pending(db, settings, query, datetime.now(UTC),
                                        older_than=timedelta(seconds=settings.recheck_after_seconds))  # fmt: skip
     if counts["paid"] or counts["declined"]:
         log.info("pending orders rechecked", **counts)

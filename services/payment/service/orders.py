@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from contracts.events.dossier import FeesAssessed
 from services.kit import idempotency
-from services.kit.db import UnitOfWork
+from services.kit.db import Database, UnitOfWork
 from services.kit.errors import Conflict, NotFound, PermanentFailure, PortalError
 from services.kit.logging import get_logger
 
@@ -244,28 +244,33 @@ async def expire_due(uow: UnitOfWork, now: datetime, limit: int = 500) -> int:
 
 
 async def recheck_pending(
-    uow: UnitOfWork, settings: PaymentSettings, query: StatusQuery, now: datetime, *, older_than: timedelta,
+    db: Database, settings: PaymentSettings, query: StatusQuery, now: datetime, *, older_than: timedelta,
     limit: int = 100,
 ) -> dict[str, int]:  # fmt: skip
     """Ask the provider about VNPay orders still pending after ``older_than`` (a late or lost
     IPN): paid for the order's amount → succeeded; declined → failed; anything else → unchanged
-    (a paid answer for another amount is flagged, never a success)."""
+    (a paid answer for another amount is flagged, never a success).
+
+    The provider is asked with no transaction open (a slow provider holds no connection or row
+    lock); each answer is then applied in its own transaction to the order locked and read again,
+    so an IPN that arrived meanwhile wins and the answer changes nothing."""
+    async with db.transaction() as uow:
+        due = await repo.pending_since(uow.session, Provider.VNPAY.value, now - older_than, limit)
     counts = {"paid": 0, "declined": 0, "unchanged": 0}
-    for order_id in await repo.pending_since(uow.session, Provider.VNPAY.value, now - older_than, limit):
-        order = await repo.order_by_id(uow.session, order_id, lock=True)
-        if order is None or order["state"] != OrderState.PENDING:
-            continue
-        answer = await query.status(order["reference"])
-        if answer.status == "paid" and answer.amount == int(order["amount"]):
-            await succeed(uow, settings, order, provider_transaction=answer.transaction, paid_at=now,
-                          source="reconciliation")  # fmt: skip
-            counts["paid"] += 1
-        elif answer.status == "paid":
-            await repo.update_order(uow.session, order_id, {"flag": "amount-mismatch"})
-            counts["unchanged"] += 1
-        elif answer.status == "declined":
-            await move(uow, order, OrderState.FAILED, source="reconciliation", detail="declined (status query)")
-            counts["declined"] += 1
-        else:
-            counts["unchanged"] += 1
+    for order_id, reference, created_at in due:
+        answer = await query.status(reference, created_at)
+        async with db.transaction() as uow:
+            order = await repo.order_by_id(uow.session, order_id, lock=True)
+            if order is None or order["state"] != OrderState.PENDING or answer.status not in ("paid", "declined"):
+                counts["unchanged"] += 1
+            elif answer.status == "paid" and answer.amount_vnd == int(order["amount"]):
+                await succeed(uow, settings, order, provider_transaction=answer.transaction, paid_at=now,
+                              source="reconciliation")  # fmt: skip
+                counts["paid"] += 1
+            elif answer.status == "paid":
+                await repo.update_order(uow.session, order_id, {"flag": vnpay.FLAG_AMOUNT_MISMATCH})
+                counts["unchanged"] += 1
+            else:
+                await move(uow, order, OrderState.FAILED, source="reconciliation", detail="declined (status query)")
+                counts["declined"] += 1
     return counts
