@@ -16,7 +16,7 @@ from contracts.events.identity_accounts import AccountLocked, AccountRegistered,
 from contracts.events.identity_oidc import ClientCreated, ClientDisabled, SigningKeyRotated
 from contracts.events.payment import PaymentSucceeded
 from contracts.events.platform import DeadLetterRecorded
-from contracts.events.sync import DossierStatusReported
+from contracts.events.sync import DossierStatusesReported, DossierStatusReported
 
 EVENT_TYPES: dict[str, type[BaseModel]] = {
     "kit.deadletter.recorded.v1": DeadLetterRecorded,
@@ -35,7 +35,8 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
     "dossier.fees.assessed.v1": FeesAssessed,
     "dossier.dossier.status_changed.v1": StatusChanged,
     "dossier.dossier.rated.v1": DossierRated,
-    # Consumed by the dossier service; their producers (sync, payment) come with their issues.
+    "sync.dossier.statuses_reported.v1": DossierStatusesReported,
+    # No longer published (sync sends records by the batch); still consumed by the dossier service.
     "sync.dossier.status_reported.v1": DossierStatusReported,
     "payment.order.succeeded.v1": PaymentSucceeded,
 }

@@ -1,8 +1,17 @@
-"""Events of the status sync service, published on ``sync.events`` (key: the dossier code).
+"""Events of the status sync service, published on ``sync.events``.
 
-One accepted status record pushed by an agency system, already validated and mapped to the
-national status set; times carry their offset. ``dossier`` describes the dossier as the agency knows it, so that a
-dossier filed directly at the agency (never on the portal) can be mirrored on first sight.
+``DossierStatusReported`` is one accepted status record pushed by an agency system, already
+validated and mapped to the national status set; times carry their offset. ``dossier``
+describes the dossier as the agency knows it, so that a dossier filed directly at the agency
+(never on the portal) can be mirrored on first sight.
+
+``DossierStatusesReported`` (``sync.dossier.statuses_reported.v1``, key: the agency code) is
+what the sync service publishes: the accepted records of one push for one agency, in the order
+they were pushed, at most ``MAX_RECORDS_PER_EVENT`` and about ``MAX_EVENT_DATA_BYTES`` of JSON
+per event. Agencies push status by the thousand; one event per record cost more than the
+records' own work at every hop (outbox row, broker message, inbox row, parse). Keyed by agency,
+every record of a dossier (whose agency is fixed) travels one partition, in order. The
+one-record ``sync.dossier.status_reported.v1`` is still read by the dossier service.
 """
 
 from __future__ import annotations
@@ -40,3 +49,16 @@ class DossierStatusReported(BaseModel):
     finished_at: AwareDatetime | None = None
     returned_at: AwareDatetime | None = None
     dossier: ReportedDossier | None = None
+
+
+MAX_RECORDS_PER_EVENT = 1000
+MAX_EVENT_DATA_BYTES = 256 * 1024
+
+
+class DossierStatusesReported(BaseModel):
+    """Accepted status records of one agency, in the order they were pushed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agency_code: str = Field(min_length=1, max_length=40)
+    records: list[DossierStatusReported] = Field(min_length=1, max_length=MAX_RECORDS_PER_EVENT)

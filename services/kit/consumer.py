@@ -97,8 +97,9 @@ class ConsumerRunner:
 
     async def process_all(self, records: list[ConsumerRecord]) -> None:
         """One partition's records in order: runs of a batch-handled type together, the rest one
-        by one. Each record is read once."""
-        parsed = [(record, self._parse(record)) for record in records]
+        by one. Each record is read once; one whose ``ce_type`` header names a type this
+        consumer does not handle is passed over unread (topics carry many types)."""
+        parsed = [(record, self._parse(record)) for record in records if not self._unwanted(record)]
         i = 0
         while i < len(parsed):
             run = self._batchable_run(parsed, i)
@@ -110,6 +111,16 @@ class ConsumerRunner:
             else:
                 await self.process(*parsed[i])
                 i += 1
+
+    def _unwanted(self, record: ConsumerRecord) -> bool:
+        for key, raw in record.headers or ():
+            if key == "ce_type":
+                kind = raw.decode(errors="replace") if raw is not None else ""
+                if kind in self.handlers or kind in self.batch_handlers:
+                    return False
+                EVENTS_HANDLED.labels(self.group_id, "ignored").inc()
+                return True
+        return False  # no type: read it, and dead-letter it as invalid
 
     @staticmethod
     def _parse(record: ConsumerRecord) -> CloudEvent | InvalidEvent:
@@ -177,7 +188,7 @@ class ConsumerRunner:
         if isinstance(event, InvalidEvent):
             await self._dead_letter(record, None, f"invalid event: {event}", attempts=1)
             return
-        handler = self.handlers.get(event.type)
+        handler = self.handlers.get(event.type) or self._one_by_one(event.type)
         if handler is None:
             EVENTS_HANDLED.labels(self.group_id, "ignored").inc()
             return
@@ -188,6 +199,17 @@ class ConsumerRunner:
         finally:
             correlation_id_var.reset(correlation)
             traceparent_var.reset(trace)
+
+    def _one_by_one(self, event_type: str) -> Handler | None:
+        """A type with only a batch handler is handled one event at a time by that handler."""
+        batch_handler = self.batch_handlers.get(event_type)
+        if batch_handler is None:
+            return None
+
+        async def handler(uow: UnitOfWork, event: CloudEvent) -> None:
+            await batch_handler(uow, [event])
+
+        return handler
 
     async def _apply_with_retries(self, record: ConsumerRecord, event: CloudEvent, handler: Handler) -> None:
         attempts = 0

@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Self
 
+import orjson
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from contracts.envelope import CloudEvent
 
+from .ids import new_id
 from .logging import correlation_id_var
 from .tables import outbox
 from .tracing import current_traceparent
@@ -25,6 +27,11 @@ def async_url(url: str) -> str:
     return url
 
 
+def json_text(value: Any) -> str:
+    """JSON columns' text (orjson: several times the standard encoder's speed on event data)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def make_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 15_000, **kw: Any) -> AsyncEngine:
     """An engine whose connections carry a statement timeout, so no query hangs forever."""
     return create_async_engine(
@@ -33,6 +40,8 @@ def make_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 15
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        json_serializer=json_text,
+        json_deserializer=orjson.loads,
         connect_args={
             "server_settings": {
                 "statement_timeout": str(statement_timeout_ms),
@@ -104,9 +113,11 @@ class UnitOfWork:
 
     def _event(self, type: str, data: BaseModel | dict[str, Any], subject: str) -> CloudEvent:
         """An event of this service, carrying the request's correlation id and trace context."""
-        payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
-        return CloudEvent(source=self.source, type=type, subject=subject, correlationid=correlation_id_var.get(),
-                          traceparent=current_traceparent(), data=payload)  # fmt: skip
+        payload = _payload(data)
+        return CloudEvent(
+            id=new_id(), source=self.source, type=type, subject=subject, correlationid=correlation_id_var.get(),
+            traceparent=current_traceparent(), data=payload,
+        )  # fmt: skip
 
     async def emit_many(self, type: str, items: Sequence[tuple[str, BaseModel | dict[str, Any]]]) -> None:
         """Write many events of one type (``(key, data)`` pairs) to the outbox in one statement,
@@ -114,7 +125,14 @@ class UnitOfWork:
         would dominate."""
         if not items:
             return
-        events = [(key, self._event(type, data, key)) for key, data in items]
+        # The first event is built and checked; the others are copies of it with their own id,
+        # subject and data (the type, source, correlation and trace are the same: a thousand
+        # validations of the same attributes cost more than the statement).
+        first = self._event(type, items[0][1], items[0][0])
+        events = [(items[0][0], first)] + [
+            (key, first.model_copy(update={"id": new_id(), "subject": key, "data": _payload(data)}))
+            for key, data in items[1:]
+        ]
         await self.session.execute(outbox.insert(), [outbox_row(e, key=key, topic=self.topic) for key, e in events])
         self.emitted.extend(e for _, e in events)
 
@@ -123,6 +141,10 @@ class UnitOfWork:
         # A fixed statement with the row as parameters: compiled once and cached, not rebuilt per event.
         await self.session.execute(outbox.insert(), outbox_row(event, key=key, topic=topic))
         self.emitted.append(event)
+
+
+def _payload(data: BaseModel | dict[str, Any]) -> dict[str, Any]:
+    return data.model_dump(mode="json") if isinstance(data, BaseModel) else data
 
 
 def outbox_row(event: CloudEvent, *, key: str | None, topic: str) -> dict[str, Any]:

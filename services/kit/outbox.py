@@ -43,7 +43,9 @@ def relay_lock_id(service: str) -> int:
 
 
 def event_from_row(row: Any) -> CloudEvent:
-    return CloudEvent(
+    """The event an outbox row holds. Not validated again: only ``UnitOfWork`` writes the outbox,
+    from events it built and checked."""
+    return CloudEvent.model_construct(
         id=row.event_id,
         source=row.source,
         type=row.type,

@@ -438,3 +438,25 @@ async def test_a_batch_of_records_follows_the_same_rules_as_one_by_one(intake: I
     async with dossier_db.transaction() as uow:  # the whole batch again: nothing more happens
         again = await tracking.apply_status_reports(uow, batch)
     assert again.count("duplicate") == 5 and await changes(intake.db_url, str(mirror.id)) == [(None, 2), (2, 4)]
+
+
+async def test_the_batched_events_of_sync_apply_their_records_in_order(intake: Intake, dossier_db: Database) -> None:
+    from services.kit.errors import PermanentFailure
+
+    clock = Clock()
+    async with intake.client() as api:
+        receipt = await filed(intake, api)
+    first = {"agency_code": INTAKE_AGENCY, "records": [record(receipt["code"], 2, clock.next()),
+                                                        record(receipt["code"], 4, clock.next())]}  # fmt: skip
+    second = {"agency_code": INTAKE_AGENCY, "records": [record(receipt["code"], 9, clock.next())]}
+    async with dossier_db.transaction() as uow:
+        assert await tracking.apply_status_batches(uow, [first, second]) == ["applied", "applied", "applied"]
+    assert await changes(intake.db_url, receipt["dossier_id"]) == [(None, 1), (1, 2), (2, 4), (4, 9)]
+    broken = {"agency_code": INTAKE_AGENCY, "records": [{**record(receipt["code"], 10, clock.next()), "status": 11}]}
+    with pytest.raises(PermanentFailure, match=r"records\.0\.status"):
+        async with dossier_db.transaction() as uow:
+            await tracking.apply_status_batches(uow, [broken])
+    with pytest.raises(PermanentFailure):
+        async with dossier_db.transaction() as uow:
+            await tracking.apply_status_batches(uow, [{"agency_code": INTAKE_AGENCY, "records": []}])
+    assert (await dossier_row(intake.db_url, receipt["dossier_id"])).status == 9

@@ -216,7 +216,9 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_next_ones_are
             raise ValueError("cannot apply seq 1")
         await record_applied(uow, event)
 
-    await produce_raw(infra.bootstrap, topic, b"{not json", key=b"k", headers=[("ce_type", b"x")])
+    # Another service's type is passed over unread, however malformed; one of ours is poison.
+    await produce_raw(infra.bootstrap, topic, b"{not json", key=b"k", headers=[("ce_type", b"x.y.z.v1")])
+    await produce_raw(infra.bootstrap, topic, b"{not json", key=b"k", headers=[("ce_type", TYPE.encode())])
     good_before, bad, good_after = [
         CloudEvent(source="tests", type=TYPE, data={"key": "k", "seq": seq}) for seq in (0, 1, 2)
     ]
@@ -233,6 +235,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_next_ones_are
     assert len(letters) == 2
     bodies = [json.loads(r.value) for r in letters]
     assert bodies[0]["value"] == "{not json" and bodies[0]["error"].startswith("invalid event")
+    assert bodies[0]["headers"]["ce_type"] == TYPE  # the other service's message was not dead-lettered
     assert bodies[1]["original_event_id"] == bad.id
     assert "cannot apply seq 1" in bodies[1]["error"]
     assert bodies[1]["attempts"] == settings.consumer_max_attempts

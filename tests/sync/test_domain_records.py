@@ -19,6 +19,7 @@ from services.sync.domain.records import (
     derived_record_id,
     parse_compat_record,
     parse_portal_record,
+    status_events,
 )
 
 AGENCY = "000.00.01.H22"
@@ -587,3 +588,51 @@ def test_the_compat_services_and_limits() -> None:
     assert (MAX_RECORDS, MAX_TEXT) == (1000, 2000)
     with pytest.raises(ValueError):
         compat(compat_progress(), "TraCuuHoSo")
+
+
+# The events that carry accepted records
+
+
+def data(i: int, agency: str = AGENCY, note: str | None = None) -> dict[str, Any]:
+    at = datetime(2025, 12, 3, 9, 0, tzinfo=UTC) + timedelta(seconds=i)
+    return StatusRecord(record_id=f"r{i}", code=f"{CODE}{i}", agency_code=agency, status=4, occurred_at=at,
+                        note=note).event_data()  # fmt: skip
+
+
+def test_records_travel_by_agency_in_their_order() -> None:
+    records = [data(0), data(1, OTHER), data(2), data(3, OTHER), data(4)]
+    events = status_events(records, max_records=1000, max_bytes=256 * 1024)
+    assert [(key, [r["record_id"] for r in d["records"]]) for key, d in events] == [
+        (AGENCY, ["r0", "r2", "r4"]), (OTHER, ["r1", "r3"])
+    ]  # fmt: skip
+    assert all(d["agency_code"] == key for key, d in events)
+
+
+def test_events_are_cut_by_count_and_by_size() -> None:
+    by_count = status_events([data(i) for i in range(7)], max_records=3, max_bytes=10**6)
+    assert [len(d["records"]) for _, d in by_count] == [3, 3, 1]
+    note = "Hồ sơ đang được xử lý " * 90  # about 2 KiB of UTF-8 each
+    big = [data(i, note=note) for i in range(10)]
+    one = len(json.dumps(big[0], ensure_ascii=False, separators=(",", ":")).encode())
+    by_size = status_events(big, max_records=1000, max_bytes=3 * one + 10)
+    assert [len(d["records"]) for _, d in by_size] == [3, 3, 3, 1]
+    for _, event in by_size:  # what the broker carries stays under the bound
+        assert len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()) <= 3 * one + 100
+    alone = status_events(big[:2], max_records=1000, max_bytes=10)
+    assert [len(d["records"]) for _, d in alone] == [1, 1]  # a record over the bound still travels, alone
+    assert [r["record_id"] for _, d in by_size for r in d["records"]] == [f"r{i}" for i in range(10)]
+
+
+def test_the_worst_case_push_fits_the_broker() -> None:
+    """A thousand records with every text field at its longest, in four-byte characters: every
+    event stays under the envelope's limit."""
+    from contracts.envelope import MAX_EVENT_BYTES
+    from contracts.events.sync import MAX_EVENT_DATA_BYTES, MAX_RECORDS_PER_EVENT, DossierStatusesReported
+
+    longest = "𠀀" * MAX_TEXT
+    records = [{**data(i, note=longest), "handler": "𠀀" * 200} for i in range(1000)]
+    events = status_events(records, max_records=MAX_RECORDS_PER_EVENT, max_bytes=MAX_EVENT_DATA_BYTES)
+    assert len(events) > 1
+    for _, event in events:
+        DossierStatusesReported.model_validate(event)
+        assert len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()) < MAX_EVENT_BYTES

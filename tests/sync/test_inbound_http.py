@@ -1,6 +1,7 @@
 """Agency systems push status records on real HTTP with real tokens: every record answered on
-its own, bad ones alone rejected, duplicates and stale ones recorded but never passed on, one
-``sync.dossier.status_reported.v1`` per accepted record, both formats, limits and rates."""
+its own, bad ones alone rejected, duplicates and stale ones recorded but never passed on, the
+accepted records of a push in ``sync.dossier.statuses_reported.v1`` events (one per agency,
+keyed by it), both formats, limits and rates."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from contracts.events.sync import DossierStatusReported
+from contracts.events.sync import DossierStatusesReported
 from services.kit.tables import outbox
 from tests.support.sync import H22, Sync
 
@@ -22,13 +23,20 @@ def portal(status: int, at: str, code: str = CODE, **extra: Any) -> dict[str, An
 
 
 async def published(s: Sync) -> list[dict[str, Any]]:
+    """The records passed on, in order, each with the key of the event that carried it (every
+    event checked against its contract)."""
     db = s.db()
     try:
         async with db.transaction() as uow:
-            rows = await uow.session.execute(select(outbox.c.key, outbox.c.data).order_by(outbox.c.id))
-            return [{"_key": r.key, **r.data} for r in rows]
+            rows = (
+                await uow.session.execute(select(outbox.c.type, outbox.c.key, outbox.c.data).order_by(outbox.c.id))
+            ).all()
     finally:
         await db.dispose()
+    assert {r.type for r in rows} <= {"sync.dossier.statuses_reported.v1"}
+    for r in rows:
+        assert DossierStatusesReported.model_validate(r.data).agency_code == r.key
+    return [{"_key": r.key, **record} for r in rows for record in r.data["records"]]
 
 
 async def test_a_mixed_batch_is_answered_record_by_record(sync_api: Sync) -> None:
@@ -51,9 +59,7 @@ async def test_a_mixed_batch_is_answered_record_by_record(sync_api: Sync) -> Non
                                              "reason": "not an agency this client may push for"}]  # fmt: skip
     assert {e["field"] for e in body["results"][4]["errors"]} >= {"records.4.occurred_at", "records.4.status"}
     events = await published(sync_api)
-    assert [(e["_key"], e["status"]) for e in events] == [(CODE, 2), (CODE, 4)]
-    for event in events:
-        DossierStatusReported.model_validate({k: v for k, v in event.items() if k != "_key"})
+    assert [(e["_key"], e["code"], e["status"]) for e in events] == [(H22, CODE, 2), (H22, CODE, 4)]
 
     async with sync_api.client() as api:
         again = await api.post("/records", headers=sync_api.province(H22), json={"records": batch[:2]})

@@ -55,4 +55,7 @@ def batch_handlers(settings: ServiceSettings) -> dict[str, BatchHandler]:
     async def on_status_reports(uow: UnitOfWork, events: list[CloudEvent]) -> None:
         await tracking.apply_status_reports(uow, [e.data for e in events], applicant_secret=secret)
 
-    return {tracking.STATUS_REPORTED: on_status_reports}
+    async def on_status_batches(uow: UnitOfWork, events: list[CloudEvent]) -> None:
+        await tracking.apply_status_batches(uow, [e.data for e in events], applicant_secret=secret)
+
+    return {tracking.STATUS_REPORTED: on_status_reports, tracking.STATUSES_REPORTED: on_status_batches}

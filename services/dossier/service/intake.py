@@ -29,6 +29,7 @@ from services.kit.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
+from services.kit.ids import new_id
 from services.kit.logging import get_logger
 
 from ..adapters import dossiers as repo
@@ -98,7 +99,7 @@ async def upload_attachment(
 ) -> dict[str, Any]:
     """Keep an owner's file for a later submission or supplement. Stored before its row."""
     kind, size, sha256 = await asyncio.to_thread(inspect, source, limits.max_attachment_bytes)
-    attachment_id = str(uuid.uuid4())
+    attachment_id = new_id()
     key = uuid.uuid4().hex
     try:
         await storage.put(key, source)
@@ -257,7 +258,7 @@ async def submit(
         sequence = await repo.next_sequence(uow.session, offered.agency_code, local_day)
         code = dossier_code(offered.agency_code, local_day, sequence)
     appointment = calendar.appointment(received_at, offered.processing_days)
-    dossier_id = str(uuid.uuid4())
+    dossier_id = new_id()
     applicant = dict(body["applicant"])
     results = offered.procedure.get("results") or []
     values = {
@@ -460,7 +461,7 @@ async def save_draft(
     if draft_id is None:
         if await repo.count_drafts(uow.session, caller.subject) >= limits.max_drafts:
             raise Conflict(f"At most {limits.max_drafts} drafts are kept; submit or delete one first.")
-        draft_id = str(uuid.uuid4())
+        draft_id = new_id()
     else:
         found = await repo.draft(uow.session, draft_id)
         if found is None or found["owner"] != caller.subject:

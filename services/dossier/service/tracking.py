@@ -20,10 +20,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from contracts.events.payment import PaymentSucceeded
-from contracts.events.sync import DossierStatusReported
+from contracts.events.sync import DossierStatusesReported, DossierStatusReported
 from services.kit import pseudonyms
 from services.kit.db import UnitOfWork
 from services.kit.errors import BadRequest, Conflict, NotFound, PermanentFailure, ValidationFailed
+from services.kit.ids import new_id
 from services.kit.logging import get_logger
 
 from ..adapters import dossiers as repo
@@ -52,7 +53,8 @@ from .intake import (
 log = get_logger(__name__)
 
 RATED = "dossier.dossier.rated.v1"
-STATUS_REPORTED = "sync.dossier.status_reported.v1"
+STATUS_REPORTED = "sync.dossier.status_reported.v1"  # one record (no longer published; still read)
+STATUSES_REPORTED = "sync.dossier.statuses_reported.v1"  # an agency's records, in order
 PAYMENT_SUCCEEDED = "payment.order.succeeded.v1"
 VERIFIER_LENGTH = 4
 # What the public lookup shows: status and dates, nothing personal, no ids.
@@ -348,7 +350,21 @@ async def apply_status_reports(
     """Agencies' status records, in order, with the same rules as one by one, written set by set:
     one read of the dossiers (locked in code order) and of the records already applied, then one
     statement per kind of write. Outcomes in the records' order."""
-    events: list[DossierStatusReported] = [_parse(DossierStatusReported, data) for data in datas]
+    return await _apply_reports(uow, [_parse(DossierStatusReported, data) for data in datas], applicant_secret)
+
+
+async def apply_status_batches(
+    uow: UnitOfWork, datas: Sequence[Mapping[str, Any]], *, applicant_secret: str | None = None
+) -> list[str]:
+    """The records of ``sync.dossier.statuses_reported.v1`` events, in order, as
+    :func:`apply_status_reports` applies them (each event checked whole: one bad event fails)."""
+    batches: list[DossierStatusesReported] = [_parse(DossierStatusesReported, data) for data in datas]
+    return await _apply_reports(uow, [r for b in batches for r in b.records], applicant_secret)
+
+
+async def _apply_reports(
+    uow: UnitOfWork, events: list[DossierStatusReported], applicant_secret: str | None
+) -> list[str]:
     found = await repo.dossiers_by_codes(uow.session, [e.code for e in events])
     pairs = [(str(found[e.code]["id"]), e.record_id) for e in events if e.code in found]
     batch = _Batch(found, seen=await repo.records_seen(uow.session, pairs))
@@ -417,7 +433,7 @@ def _mirror_values(event: DossierStatusReported, status: DossierStatus, applican
     described = event.dossier
     assert described is not None
     return {
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         "code": event.code,
         "origin": "mirrored",
         "owner": None,

@@ -9,7 +9,6 @@ commits the unit of work even when one is raised.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -29,6 +28,7 @@ from contracts.events.identity_accounts import (
 )
 from services.kit.db import Database, UnitOfWork
 from services.kit.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from services.kit.ids import new_id
 from services.kit.logging import get_logger, mask
 
 from ..adapters import accounts as store
@@ -176,7 +176,7 @@ async def _issue_code(
     """A new code for the flow (older ones of the flow stop counting), sent by SMS."""
     if not limits_checked:
         await _enforce_send_limits(uow, settings, phone, client_ip, now)
-    code, code_id = new_code(settings.code_digits), str(uuid.uuid4())
+    code, code_id = new_code(settings.code_digits), new_id()
     expires_at = now + timedelta(seconds=settings.code_ttl_seconds)
     await store.insert_code(
         uow.session,
@@ -251,7 +251,7 @@ async def register_citizen(
     _policy(settings).check(password, [values["personal_id"], values["phone"], values["email"] or ""])
     await _refuse_taken(uow, personal_id=values["personal_id"], phone=values["phone"])
     await _enforce_send_limits(uow, settings, values["phone"], client_ip, now)  # before the costly hashing
-    account_id = str(uuid.uuid4())
+    account_id = new_id()
     await store.insert_account(
         uow.session,
         {
@@ -353,7 +353,7 @@ async def register_enterprise(
     await store.advisory_lock(uow.session, f"identifier:{values['tax_code']}")
     if await store.find_by_column(uow.session, "tax_code", values["tax_code"]):
         raise AlreadyRegistered("An enterprise with this tax code is already registered.")
-    account_id = str(uuid.uuid4())
+    account_id = new_id()
     await store.insert_account(
         uow.session,
         {
@@ -557,7 +557,7 @@ async def start_password_reset(
     same whether or not such an account exists (then no message is sent)."""
     number = _validated({"phone": lambda: identifiers.phone(phone)})["phone"]
     row = await store.find_by_column(uow.session, "phone", number)
-    reset_id = str(uuid.uuid4())
+    reset_id = new_id()
     expires_at = await _issue_code(
         uow, settings, flow_id=reset_id, purpose=CodePurpose.PASSWORD_RESET, account_id=row["id"] if row else None,
         phone=number, client_ip=client_ip, now=now, deliver=row is not None,

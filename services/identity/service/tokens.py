@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.kit import jose, pseudonyms
 from services.kit.db import UnitOfWork
+from services.kit.ids import new_id
 
 from ..adapters import accounts as accounts_repo
 from ..adapters.oauth import (
@@ -147,7 +148,7 @@ async def exchange_code(
     verify_pkce(row.code_challenge, form.get("code_verifier"))
     scopes = parse_scope(row.scope)
     return await _user_tokens(
-        uow, settings, now, client, row, scopes, nonce=row.nonce, code_hash=code_hash, family_id=str(uuid.uuid4())
+        uow, settings, now, client, row, scopes, nonce=row.nonce, code_hash=code_hash, family_id=new_id()
     )
 
 

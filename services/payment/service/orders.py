@@ -9,7 +9,6 @@ issues the receipt and emits ``payment.order.succeeded.v1`` (the dossier records
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from contracts.events.dossier import FeesAssessed
 from services.kit import idempotency
 from services.kit.db import Database, UnitOfWork
 from services.kit.errors import Conflict, NotFound, PermanentFailure, PortalError
+from services.kit.ids import new_id
 from services.kit.logging import get_logger
 
 from ..adapters import repository as repo
@@ -92,7 +92,7 @@ async def create_order(
         raise Conflict("An order for this dossier is open; pay or cancel it first.", order_id=str(live["id"]))
     local_day = (now + VIETNAM_OFFSET).date()
     reference = order_reference(local_day, await repo.next_reference_number(uow.session, local_day))
-    order_id = str(uuid.uuid4())
+    order_id = new_id()
     values = {
         "id": order_id,
         "reference": reference,

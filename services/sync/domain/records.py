@@ -61,6 +61,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 MAX_RECORDS = 1000
 """Records in one push, by default (the settings may lower it)."""
 MAX_TEXT = 2000
@@ -584,3 +586,26 @@ def _compat_dossier(fields: _Fields, received_at: datetime | None, appointment: 
     # The appointment is a day: the day of NgayHenTra in Vietnam.
     appointment_date = appointment.astimezone(VIETNAM_TZ).date() if appointment is not None else None
     return _described(procedure_code, procedure_name, kind, identifier, applicant_name, received_at, appointment_date)
+
+
+def status_events(
+    datas: Iterable[Mapping[str, Any]], *, max_records: int, max_bytes: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """The accepted records' event data (:meth:`StatusRecord.event_data`), grouped by agency in
+    their order and cut into events of at most ``max_records`` records and about ``max_bytes``
+    of compact JSON each (a single record larger than that still travels, alone): ``(agency
+    code, data of DossierStatusesReported)`` pairs, in the order of each agency's first record."""
+    by_agency: dict[str, list[list[Mapping[str, Any]]]] = {}
+    sizes: dict[str, int] = {}
+    for data in datas:
+        agency = data["agency_code"]
+        size = len(orjson.dumps(data)) + 1
+        chunks = by_agency.setdefault(agency, [[]])
+        if chunks[-1] and (len(chunks[-1]) >= max_records or sizes[agency] + size > max_bytes):
+            chunks.append([])
+            sizes[agency] = 0
+        chunks[-1].append(data)
+        sizes[agency] = sizes.get(agency, 0) + size
+    return [
+        (agency, {"agency_code": agency, "records": chunk}) for agency, chunks in by_agency.items() for chunk in chunks
+    ]

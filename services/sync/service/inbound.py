@@ -8,29 +8,31 @@ transaction, with an event per accepted record.
 - ``duplicate``: the agency already pushed this record (its id, given or derived).
 - ``stale``: older than the latest accepted update of that dossier: recorded in the answer and
   the batch, never applied. Records of one dossier within a batch are judged in their order.
-- ``accepted``: becomes ``sync.dossier.status_reported.v1`` (key: the dossier code), which the
-  dossier service applies (and mirrors a dossier it has never seen).
+- ``accepted``: travels in ``sync.dossier.statuses_reported.v1`` (the accepted records of one
+  agency, in order; key: the agency code; cut by count and size), which the dossier service
+  applies (and mirrors a dossier it has never seen).
 The dossiers' progress rows are locked in code order, so concurrent batches naming the same
 dossier are judged one after the other.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.events.sync import MAX_EVENT_DATA_BYTES, MAX_RECORDS_PER_EVENT
 from services.kit.db import UnitOfWork
 from services.kit.errors import NotFound, ValidationFailed
+from services.kit.ids import new_id
 from services.kit.logging import get_logger
 
 from ..adapters import repository as repo
-from ..domain.records import RecordRejected, StatusRecord, parse_compat_record, parse_portal_record
+from ..domain.records import RecordRejected, StatusRecord, parse_compat_record, parse_portal_record, status_events
 
 log = get_logger(__name__)
 
-STATUS_REPORTED = "sync.dossier.status_reported.v1"
+STATUSES_REPORTED = "sync.dossier.statuses_reported.v1"
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ async def push(
     progress = await repo.lock_progress(uow.session, [r.code for r in good])
     seen = await repo.seen_records(uow.session, [(r.agency_code, r.record_id) for r in good])
 
-    batch_id = str(uuid.uuid4())
+    batch_id = new_id()
     results, accepted, events, latest = [], [], [], {}
     for position, item in enumerate(parsed):
         if isinstance(item, RecordRejected):
@@ -93,7 +95,7 @@ async def push(
             latest[item.code] = {"dossier_code": item.code, "agency_code": item.agency_code, "status": item.status,
                                  "occurred_at": item.occurred_at, "record_id": item.record_id}  # fmt: skip
             accepted.append({"agency_code": item.agency_code, "record_id": item.record_id, "dossier_code": item.code})
-            events.append((item.code, item.event_data()))
+            events.append(item.event_data())
         results.append({"position": position, "record_id": item.record_id, "dossier_code": item.code,
                         "agency_code": item.agency_code, "outcome": outcome, "errors": None})  # fmt: skip
 
@@ -103,7 +105,8 @@ async def push(
     await repo.save_batch(uow.session, {"id": batch_id, "client_id": pusher.client_id, "format": fmt,
                                         "records": len(parsed), "summary": summary},
                           [{**r, "batch_id": batch_id} for r in results])  # fmt: skip
-    await uow.emit_many(STATUS_REPORTED, events)
+    await uow.emit_many(STATUSES_REPORTED, status_events(events, max_records=MAX_RECORDS_PER_EVENT,
+                                                         max_bytes=MAX_EVENT_DATA_BYTES))  # fmt: skip
     if summary["rejected"]:
         log.info("records rejected", client_id=pusher.client_id, rejected=summary["rejected"], format=fmt)
     return {"batch_id": batch_id, "summary": summary, "results": [_answer(r) for r in results]}
