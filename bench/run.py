@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", default="1,2", help="uvicorn workers to compare, comma-separated")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("PORTAL_DATA_DIR", ROOT / ".data")) / "bench")
     parser.add_argument("--scenario", choices=["all", "search", "ingest"], default="all")
-    parser.add_argument("--ingest-records", type=int, default=20_000, help="status records pushed (batches of 500)")
+    parser.add_argument("--ingest-records", type=int, default=40_000, help="status records pushed (batches of 500)")
     parser.add_argument("--ingest-clients", type=int, default=4, help="agency clients pushing at once")
     parser.add_argument("--ingest-deadline", type=float, default=600, help="seconds to wait for every record")
     return parser.parse_args(argv)

@@ -636,3 +636,17 @@ def test_the_worst_case_push_fits_the_broker() -> None:
     for _, event in events:
         DossierStatusesReported.model_validate(event)
         assert len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()) < MAX_EVENT_BYTES
+
+
+def test_the_refused_characters_are_exactly_unicodes_controls_but_newline_and_tab_and_surrogates() -> None:
+    """Every code point, checked against the Unicode database's categories."""
+    import sys
+    import unicodedata
+
+    from services.sync.domain.records import _REFUSED_CHARACTER
+
+    for point in range(sys.maxunicode + 1):
+        character = chr(point)
+        category = unicodedata.category(character)
+        refused = (category == "Cc" and character not in "\n\t") or category == "Cs"
+        assert bool(_REFUSED_CHARACTER.search(character)) is refused, hex(point)

@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.kit.sqlsets import in_array, pair_in_arrays
 
 from .tables import (
     attachments,
@@ -65,7 +67,7 @@ async def dossiers_by_codes(session: AsyncSession, codes: Sequence[str]) -> dict
     """The dossiers of these codes, rows locked in code order (no deadlock between batches)."""
     if not codes:
         return {}
-    query = select(dossiers).where(dossiers.c.code.in_(sorted(set(codes)))).order_by(dossiers.c.code).with_for_update()
+    query = select(dossiers).where(in_array(dossiers.c.code, set(codes))).order_by(dossiers.c.code).with_for_update()
     return {row.code: dict(row._mapping) for row in await session.execute(query)}
 
 
@@ -97,7 +99,7 @@ async def records_seen(session: AsyncSession, pairs: Sequence[tuple[str, str]]) 
     if not pairs:
         return set()
     query = select(dossier_history.c.dossier_id, dossier_history.c.record_id).where(
-        tuple_(dossier_history.c.dossier_id, dossier_history.c.record_id).in_(list(set(pairs)))
+        pair_in_arrays(dossier_history.c.dossier_id, dossier_history.c.record_id, set(pairs))
     )
     return {(str(r.dossier_id), r.record_id) for r in await session.execute(query)}
 

@@ -6,14 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.kit.sqlsets import in_array, pair_in_arrays
 
 from .tables import (
     accepted_records,
     agency_endpoints,
-    batch_results,
     batches,
     deliveries,
     delivery_attempts,
@@ -41,7 +42,7 @@ async def lock_progress(session: AsyncSession, codes: Sequence[str]) -> dict[str
         return {}
     query = (
         select(dossier_progress)
-        .where(dossier_progress.c.dossier_code.in_(sorted(set(codes))))
+        .where(in_array(dossier_progress.c.dossier_code, set(codes)))
         .order_by(dossier_progress.c.dossier_code)
         .with_for_update()
     )
@@ -52,7 +53,7 @@ async def seen_records(session: AsyncSession, keys: Sequence[tuple[str, str]]) -
     if not keys:
         return set()
     query = select(accepted_records.c.agency_code, accepted_records.c.record_id).where(
-        tuple_(accepted_records.c.agency_code, accepted_records.c.record_id).in_(list(set(keys)))
+        pair_in_arrays(accepted_records.c.agency_code, accepted_records.c.record_id, set(keys))
     )
     return {(r.agency_code, r.record_id) for r in await session.execute(query)}
 
@@ -76,18 +77,13 @@ async def save_progress(session: AsyncSession, rows: list[dict[str, Any]]) -> No
     )
 
 
-async def save_batch(session: AsyncSession, batch: dict[str, Any], results: list[dict[str, Any]]) -> None:
-    await session.execute(insert(batches).values(**batch))
-    if results:
-        await session.execute(insert(batch_results), results)
+async def save_batch(session: AsyncSession, batch: dict[str, Any]) -> None:
+    await session.execute(insert(batches), batch)
 
 
-async def batch_of(session: AsyncSession, batch_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+async def batch_of(session: AsyncSession, batch_id: str) -> dict[str, Any] | None:
     found = (await session.execute(select(batches).where(batches.c.id == batch_id))).first()
-    if found is None:
-        return None
-    query = select(batch_results).where(batch_results.c.batch_id == batch_id).order_by(batch_results.c.position)
-    return dict(found._mapping), [dict(r._mapping) for r in await session.execute(query)]
+    return None if found is None else dict(found._mapping)
 
 
 # --- outbound -------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -48,22 +49,10 @@ batches = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("records", Integer, nullable=False),
     Column("summary", JSONB, nullable=False),
+    # The answer given for each record, in push order (one row per batch, not one per record:
+    # ingest writes a thousand records a second and reads a batch back rarely).
+    Column("results", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Index("batches_client", "client_id", "received_at"),
-)
-
-batch_results = Table(
-    "batch_results",
-    metadata,
-    Column("batch_id", UUID(as_uuid=False), ForeignKey("batches.id"), nullable=False),
-    Column("position", Integer, nullable=False),
-    Column("record_id", Text, nullable=True),
-    Column("dossier_code", Text, nullable=True),
-    Column("agency_code", Text, nullable=True),
-    Column("outcome", Text, nullable=False),  # accepted | duplicate | stale | rejected
-    Column("errors", JSONB, nullable=True),
-    PrimaryKeyConstraint("batch_id", "position"),
-    CheckConstraint("outcome IN ('accepted', 'duplicate', 'stale', 'rejected')", name="batch_results_outcome"),
-    Index("batch_results_rejected_by_agency", "agency_code", postgresql_where="outcome = 'rejected'"),
 )
 
 accepted_records = Table(
@@ -87,7 +76,7 @@ dossier_progress = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-INBOUND_TABLES = [status_mappings, batches, batch_results, accepted_records, dossier_progress]
+INBOUND_TABLES = [status_mappings, batches, accepted_records, dossier_progress]
 
 
 # --- outbound: delivering dossiers to the agencies' systems -------------------------------------

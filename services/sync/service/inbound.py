@@ -76,12 +76,15 @@ async def push(
     seen = await repo.seen_records(uow.session, [(r.agency_code, r.record_id) for r in good])
 
     batch_id = new_id()
-    results, accepted, events, latest = [], [], [], {}
+    results: list[dict[str, Any]] = []
+    accepted, events, latest = [], [], {}
+    summary = {"accepted": 0, "duplicate": 0, "stale": 0, "rejected": 0}
     for position, item in enumerate(parsed):
         if isinstance(item, RecordRejected):
             errors = [{"field": e.field, "reason": e.reason} for e in item.errors]
-            results.append({"position": position, "record_id": None, "dossier_code": None, "agency_code": None,
-                            "outcome": "rejected", "errors": errors})  # fmt: skip
+            results.append({"index": position, "outcome": "rejected", "record_id": None, "dossier_code": None,
+                            "errors": errors})  # fmt: skip
+            summary["rejected"] += 1
             continue
         key = (item.agency_code, item.record_id)
         current = latest.get(item.code) or progress.get(item.code)
@@ -96,37 +99,27 @@ async def push(
                                  "occurred_at": item.occurred_at, "record_id": item.record_id}  # fmt: skip
             accepted.append({"agency_code": item.agency_code, "record_id": item.record_id, "dossier_code": item.code})
             events.append(item.event_data())
-        results.append({"position": position, "record_id": item.record_id, "dossier_code": item.code,
-                        "agency_code": item.agency_code, "outcome": outcome, "errors": None})  # fmt: skip
+        results.append({"index": position, "outcome": outcome, "record_id": item.record_id,
+                        "dossier_code": item.code})  # fmt: skip
+        summary[outcome] += 1
 
-    summary = {k: sum(1 for r in results if r["outcome"] == k) for k in ("accepted", "duplicate", "stale", "rejected")}
     await repo.save_accepted(uow.session, accepted)
     await repo.save_progress(uow.session, list(latest.values()))
     await repo.save_batch(uow.session, {"id": batch_id, "client_id": pusher.client_id, "format": fmt,
-                                        "records": len(parsed), "summary": summary},
-                          [{**r, "batch_id": batch_id} for r in results])  # fmt: skip
+                                        "records": len(parsed), "summary": summary, "results": results})  # fmt: skip
     await uow.emit_many(STATUSES_REPORTED, status_events(events, max_records=MAX_RECORDS_PER_EVENT,
                                                          max_bytes=MAX_EVENT_DATA_BYTES))  # fmt: skip
     if summary["rejected"]:
         log.info("records rejected", client_id=pusher.client_id, rejected=summary["rejected"], format=fmt)
-    return {"batch_id": batch_id, "summary": summary, "results": [_answer(r) for r in results]}
-
-
-def _answer(row: dict[str, Any]) -> dict[str, Any]:
-    answer = {"index": row["position"], "outcome": row["outcome"], "record_id": row["record_id"],
-              "dossier_code": row["dossier_code"]}  # fmt: skip
-    if row["errors"]:
-        answer["errors"] = row["errors"]
-    return answer
+    return {"batch_id": batch_id, "summary": summary, "results": results}
 
 
 async def batch(uow: UnitOfWork, pusher: Pusher, batch_id: str) -> dict[str, Any]:
     found = await repo.batch_of(uow.session, batch_id)
-    if found is None or found[0]["client_id"] != pusher.client_id:
+    if found is None or found["client_id"] != pusher.client_id:
         raise NotFound("No such batch of yours.")
-    head, rows = found
-    return {"batch_id": batch_id, "format": head["format"], "received_at": head["received_at"].isoformat(),
-            "summary": head["summary"], "results": [_answer(r) for r in rows]}  # fmt: skip
+    return {"batch_id": batch_id, "format": found["format"], "received_at": found["received_at"].isoformat(),
+            "summary": found["summary"], "results": found["results"]}  # fmt: skip
 
 
 async def set_mapping(uow: UnitOfWork, agency_code: str, values: dict[str, int]) -> dict[str, Any]:

@@ -20,4 +20,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Made here before revision 0004 folded it into ``batches.results``; 0004's downgrade
+    # makes it again.
+    op.execute("DROP TABLE IF EXISTS batch_results")
     metadata.drop_all(op.get_bind(), tables=INBOUND_TABLES)
