@@ -8,7 +8,7 @@ from services.kit.app import ConsumerSpec, ServiceSpec, build_app
 
 from .adapters.tables import metadata
 from .api.routes import router
-from .consumers import batch_handlers, handlers
+from .consumers import STATISTICS, STATISTICS_BATCHES, batch_handlers, handlers
 from .settings import DossierSettings
 
 SERVICE = ServiceSpec(
@@ -23,7 +23,14 @@ SERVICE = ServiceSpec(
             topics=["catalogue.events", "payment.events", "sync.events"],
             handlers=handlers,
             batch_handlers=batch_handlers,
-        )
+        ),
+        # The public statistics' read model, fed by this service's own events and payments.
+        ConsumerSpec(
+            name="statistics",
+            topics=["dossier.events", "payment.events"],
+            handlers=STATISTICS,
+            batch_handlers=STATISTICS_BATCHES,
+        ),
     ],
     metadata=metadata,
 )

@@ -6,11 +6,12 @@ inbox row and is skipped. A handler that keeps failing is retried with backoff a
 number of times; then the message is written, with the error, to the service's dead-letter
 topic (through the outbox, so it is durable) and processing goes on.
 
-Batches: an event type may also have a *batch handler*. Consecutive events of that type in one
-poll of one partition are then applied together, in one transaction, after claiming all their
-inbox rows in one statement (repeats dropped). If the batch handler fails for any reason but a
-lost database or network, nothing of the batch is kept and its events are applied one by one,
-in order, with the usual retries and dead-lettering: order and effect are those of one by one.
+Batches: an event type may also have a *batch handler*. Consecutive events of that type (or of
+types sharing that handler) in one poll of one partition are then applied together, in one
+transaction, after claiming all their inbox rows in one statement (repeats dropped). If the
+batch handler fails for any reason but a lost database or network, nothing of the batch is
+kept and its events are applied one by one, in order, with the usual retries and
+dead-lettering: order and effect are those of one by one.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ import base64
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from prometheus_client import Counter
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -132,12 +135,13 @@ class ConsumerRunner:
     def _batchable_run(
         self, parsed: list[tuple[ConsumerRecord, CloudEvent | InvalidEvent]], start: int
     ) -> list[tuple[ConsumerRecord, CloudEvent]]:
-        """The consecutive events from ``start`` of one type that has a batch handler."""
+        """The consecutive events from ``start`` whose types share one batch handler (a handler
+        registered for several types takes them mixed, in order)."""
         run: list[tuple[ConsumerRecord, CloudEvent]] = []
         for record, event in parsed[start:]:
             if not isinstance(event, CloudEvent) or event.type not in self.batch_handlers:
                 break
-            if run and event.type != run[0][1].type:
+            if run and self.batch_handlers[event.type] is not self.batch_handlers[run[0][1].type]:
                 break
             run.append((record, event))
         return run
@@ -271,6 +275,18 @@ class ConsumerRunner:
                     topic=self.settings.dead_letter_topic,
                 )
             await uow.commit()
+
+
+Contract = TypeVar("Contract", bound=BaseModel)
+
+
+def event_data(contract: type[Contract], data: Mapping[str, Any]) -> Contract:
+    """An event's data as its contract model; :class:`PermanentFailure` (dead-lettered, never
+    retried) when it does not fit."""
+    try:
+        return contract.model_validate(data)
+    except ValidationError as exc:
+        raise PermanentFailure(f"{contract.__name__}: {exc}") from exc
 
 
 def is_infrastructure_failure(exc: BaseException) -> bool:

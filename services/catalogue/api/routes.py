@@ -7,14 +7,13 @@ rather than a silently ignored filter.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import Field
 
 from services.kit.app import UnitOfWorkDep
+from services.kit.caching import cached_json
 from services.kit.errors import ValidationFailed
 from services.kit.schemas import StrictModel
 
@@ -81,14 +80,7 @@ class NoQuery(StrictModel):
 
 
 def cached(request: Request, body: Any) -> Response:
-    """The JSON answer with its validators: a 304 when the client already holds this body."""
-    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
-    etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    held = request.headers.get("if-none-match", "")
-    if held.strip() == "*" or etag in (tag.strip().removeprefix("W/") for tag in held.split(",")):
-        return Response(status_code=304, headers=headers)
-    return Response(payload, media_type="application/json", headers=headers)
+    return cached_json(request, body, CACHE_CONTROL)
 
 
 def _filters(query: PageQuery) -> SearchFilters:

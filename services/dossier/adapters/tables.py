@@ -9,6 +9,7 @@ the event that set the row.
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -267,3 +268,37 @@ INTAKE_TABLES = [
     supplement_requests,
     ratings,
 ]
+
+# --- public statistics: a read model fed by events (rules in ``domain.statistics``) ---------
+
+# What the statistics know of each dossier (not a foreign key: an event may name a dossier
+# before, or without, its row here).
+stats_dossiers = Table(
+    "stats_dossiers",
+    metadata,
+    Column("dossier_id", Text, primary_key=True),
+    Column("agency_code", Text, nullable=True),
+    Column("origin", Text, nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=True),
+    Column("appointment_date", Date, nullable=True),
+    Column("digitised", Boolean, nullable=False, server_default=text("false")),
+    Column("published", Boolean, nullable=False, server_default=text("false")),
+    Column("processed_at", DateTime(timezone=True), nullable=True),
+    Column("paid_at", DateTime(timezone=True), nullable=True),
+    Column("rated_at", DateTime(timezone=True), nullable=True),
+    Column("rating", SmallInteger, nullable=True),
+)
+
+# The sum of every dossier's contribution, per agency, Vietnam calendar day and metric.
+stats_daily = Table(
+    "stats_daily",
+    metadata,
+    Column("agency_code", Text, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("metric", Text, nullable=False),
+    Column("value", BigInteger, nullable=False),
+    PrimaryKeyConstraint("agency_code", "day", "metric"),
+    Index("stats_daily_day", "day", "agency_code"),
+)
+
+STATISTICS_TABLES = [stats_dossiers, stats_daily]

@@ -1,6 +1,7 @@
 """The dossier API: attachments, drafts, submission and receipt (``dossier:submit``), the
 owner's and officials' reads (``dossier:read``), the owner's supplement, withdrawal and
-rating, and the public lookup by code and verifier (no token).
+rating, the public lookup by code and verifier (no token), and the public statistics per agency
+and period with the service-quality index (no token; cacheable).
 
 Another person's dossier, file or draft is answered with the same 404 as one that does not
 exist. Bodies refuse unknown fields; every list, string and file is bounded.
@@ -8,6 +9,7 @@ exist. Bodies refuse unknown fields; every list, string and file is bounded.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cached_property
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -19,6 +21,7 @@ from pydantic import Field, ValidationError
 from services.kit import idempotency
 from services.kit.app import UnitOfWorkDep
 from services.kit.auth import Principal, require_scopes
+from services.kit.caching import cached_json
 from services.kit.errors import ValidationFailed
 from services.kit.schemas import StrictModel
 
@@ -26,7 +29,7 @@ from ..adapters.storage import FileStorage, LocalFileStorage, S3Storage
 from ..domain.access import Caller
 from ..domain.calendar import VIETNAM_PUBLIC_HOLIDAYS, WorkingCalendar, parse_holidays
 from ..domain.codes import DOSSIER_CODE_MAX_LENGTH
-from ..service import intake, tracking
+from ..service import intake, statistics, tracking
 from ..settings import DossierSettings
 
 router = APIRouter(tags=["dossier"])
@@ -334,3 +337,31 @@ async def lookup(
     verifier: Annotated[str, Query(pattern=r"^[0-9]{4}$")],
 ) -> dict[str, Any]:
     return await tracking.lookup(uow, code, verifier)
+
+
+STATISTICS_CACHE = "public, max-age=300"
+MAX_STATISTICS_DAYS = 366
+MAX_STATISTICS_PAGE = 200
+AgencyCodeQuery = Annotated[str | None, Query(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z.-]+$")]
+
+
+@router.get(
+    "/statistics",
+    summary="Public figures per agency over a period (Vietnam calendar days) and the service-quality index",
+)
+async def statistics_figures(
+    request: Request,
+    uow: UnitOfWorkDep,
+    since: Annotated[date, Query(alias="from", description="first day, yyyy-mm-dd")],
+    until: Annotated[date, Query(alias="to", description="last day, yyyy-mm-dd (at most 366 days after from)")],
+    agency: AgencyCodeQuery = None,
+    after: Annotated[AgencyCodeQuery, Query(description="the `next` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_STATISTICS_PAGE)] = 50,
+) -> Response:
+    if until < since:
+        raise ValidationFailed([{"field": "to", "location": "query", "message": "The period ends before it starts."}])
+    if (until - since).days + 1 > MAX_STATISTICS_DAYS:
+        message = f"A period is at most {MAX_STATISTICS_DAYS} days."
+        raise ValidationFailed([{"field": "to", "location": "query", "message": message}])
+    body = await statistics.figures(uow, since, until, agency=agency, after=after, limit=limit)
+    return cached_json(request, body, STATISTICS_CACHE)

@@ -5,7 +5,8 @@ from services.kit.consumer import BatchHandler, Handler
 from services.kit.db import UnitOfWork
 from services.kit.settings import ServiceSettings
 
-from ..service import catalogue_view, tracking
+from ..domain import statistics as statistics_rules
+from ..service import catalogue_view, statistics, tracking
 
 
 async def on_procedure_published(uow: UnitOfWork, event: CloudEvent) -> None:
@@ -59,3 +60,18 @@ def batch_handlers(settings: ServiceSettings) -> dict[str, BatchHandler]:
         await tracking.apply_status_batches(uow, [e.data for e in events], applicant_secret=secret)
 
     return {tracking.STATUS_REPORTED: on_status_reports, tracking.STATUSES_REPORTED: on_status_batches}
+
+
+# --- the statistics read model (its own consumer group: dossier.events and payment.events) ---
+
+
+async def on_statistics_event(uow: UnitOfWork, event: CloudEvent) -> None:
+    await statistics.apply_events(uow, [(event.type, event.data)])
+
+
+async def on_statistics_events(uow: UnitOfWork, events: list[CloudEvent]) -> None:
+    await statistics.apply_events(uow, [(e.type, e.data) for e in events])
+
+
+STATISTICS: dict[str, Handler] = {kind: on_statistics_event for kind in statistics_rules.EVENT_TYPES}
+STATISTICS_BATCHES: dict[str, BatchHandler] = {kind: on_statistics_events for kind in statistics_rules.EVENT_TYPES}

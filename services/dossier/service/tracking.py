@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from contracts.events.payment import PaymentSucceeded
 from contracts.events.sync import DossierStatusesReported, DossierStatusReported
 from services.kit import pseudonyms
+from services.kit.consumer import event_data
 from services.kit.db import UnitOfWork
-from services.kit.errors import BadRequest, Conflict, NotFound, PermanentFailure, ValidationFailed
+from services.kit.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from services.kit.ids import new_id
 from services.kit.logging import get_logger
 
@@ -297,13 +296,6 @@ async def rate(uow: UnitOfWork, caller: Caller, dossier_id: str, score: int, com
 # --- updates from other services ------------------------------------------------------------
 
 
-def _parse(contract: type[BaseModel], data: Mapping[str, Any]) -> Any:
-    try:
-        return contract.model_validate(data)
-    except ValidationError as exc:
-        raise PermanentFailure(f"{contract.__name__}: {exc}") from exc
-
-
 def _refusal(code: str, dossier_id: str | None, source: str, record_id: str | None, reason: str, detail: str,
              payload: Mapping[str, Any]) -> dict[str, Any]:  # fmt: skip
     """The record of an update refused, and its log line."""
@@ -350,7 +342,7 @@ async def apply_status_reports(
     """Agencies' status records, in order, with the same rules as one by one, written set by set:
     one read of the dossiers (locked in code order) and of the records already applied, then one
     statement per kind of write. Outcomes in the records' order."""
-    return await _apply_reports(uow, [_parse(DossierStatusReported, data) for data in datas], applicant_secret)
+    return await _apply_reports(uow, [event_data(DossierStatusReported, data) for data in datas], applicant_secret)
 
 
 async def apply_status_batches(
@@ -358,7 +350,7 @@ async def apply_status_batches(
 ) -> list[str]:
     """The records of ``sync.dossier.statuses_reported.v1`` events, in order, as
     :func:`apply_status_reports` applies them (each event checked whole: one bad event fails)."""
-    batches: list[DossierStatusesReported] = [_parse(DossierStatusesReported, data) for data in datas]
+    batches: list[DossierStatusesReported] = [event_data(DossierStatusesReported, data) for data in datas]
     return await _apply_reports(uow, [r for b in batches for r in b.records], applicant_secret)
 
 
@@ -466,7 +458,7 @@ def _mirror_values(event: DossierStatusReported, status: DossierStatus, applican
 async def apply_payment(uow: UnitOfWork, data: Mapping[str, Any]) -> str:
     """The assessed fees were paid: recorded once; a dossier waiting for payment (6) resumes
     processing (4). A payment whose amount is not the assessed total is refused (for review)."""
-    event: PaymentSucceeded = _parse(PaymentSucceeded, data)
+    event: PaymentSucceeded = event_data(PaymentSucceeded, data)
     dossier = await repo.dossier_by_id(uow.session, event.dossier_id, lock=True)
     payload = event.model_dump(mode="json")
     if dossier is None:

@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
 from contracts.events.dossier import FeesAssessed
 from services.kit import idempotency
+from services.kit.consumer import event_data
 from services.kit.db import Database, UnitOfWork
 from services.kit.errors import Conflict, NotFound, PermanentFailure, PortalError
 from services.kit.ids import new_id
@@ -45,10 +44,7 @@ class NothingToPay(PortalError):
 
 
 async def apply_fees_assessed(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
-    try:
-        event = FeesAssessed.model_validate(data)
-    except ValidationError as exc:
-        raise PermanentFailure(f"FeesAssessed: {exc}") from exc
+    event = event_data(FeesAssessed, data)
     if sum(line.amount for line in event.lines) != event.total:
         raise PermanentFailure(f"FeesAssessed: lines do not add up to the total for dossier {event.dossier_id}")
     await repo.save_assessment(

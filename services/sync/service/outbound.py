@@ -20,13 +20,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import ValidationError
 
 from contracts.events.dossier import DossierSubmitted
 from services.kit import webhooks
+from services.kit.consumer import event_data
 from services.kit.crypto import fernet
 from services.kit.db import Database, UnitOfWork
-from services.kit.errors import NotFound, PermanentFailure, ValidationFailed
+from services.kit.errors import NotFound, ValidationFailed
 from services.kit.logging import get_logger
 
 from ..adapters import repository as repo
@@ -45,10 +45,7 @@ MAX_FEED_PAGE = 200
 
 async def record_submission(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
     """A dossier was filed: one delivery to its agency (a repeated event adds nothing)."""
-    try:
-        event = DossierSubmitted.model_validate(data)
-    except ValidationError as exc:
-        raise PermanentFailure(f"DossierSubmitted: {exc}") from exc
+    event = event_data(DossierSubmitted, data)
     await repo.add_delivery(uow.session, {"dossier_id": event.dossier_id, "dossier_code": event.code,
                                           "agency_code": event.agency_code, "payload": dict(data),
                                           "state": "pending"})  # fmt: skip
