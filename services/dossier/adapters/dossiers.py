@@ -10,6 +10,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.kit.db import insert_rows
 from services.kit.sqlsets import in_array, pair_in_arrays
 
 from .tables import (
@@ -72,8 +73,7 @@ async def dossiers_by_codes(session: AsyncSession, codes: Sequence[str]) -> dict
 
 
 async def insert_dossiers(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(dossiers), rows)
+    await insert_rows(session, dossiers, rows)
 
 
 _STATUS_COLUMNS = ("status", "last_update_at", "status_changed_at", "finished_at", "returned_at")
@@ -90,8 +90,7 @@ async def update_statuses(session: AsyncSession, rows: list[dict[str, Any]]) -> 
 
 
 async def add_histories(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(dossier_history), rows)
+    await insert_rows(session, dossier_history, rows)
 
 
 async def records_seen(session: AsyncSession, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
