@@ -163,6 +163,9 @@ class Supervisor:
         if env.get("PORTAL_ENVIRONMENT") == "development":
             env.setdefault("SANDBOX_AGENCY_PORT", "8011")
             env.setdefault("SANDBOX_AGENCY_PORTAL_URL", env["PORTAL_OIDC_ISSUER"])
+            # It takes each dossier from received to result returned, two seconds a step.
+            env.setdefault("SANDBOX_AGENCY_STATUSES", "[2, 4, 9, 10]")
+            env.setdefault("SANDBOX_AGENCY_STEP_SECONDS", "2")
             env.setdefault("SYNC_DEV_ALLOW_PRIVATE_ENDPOINTS", "true")
             env.setdefault("SYNC_DEV_AGENCY_ENDPOINT", f"http://127.0.0.1:{env['SANDBOX_AGENCY_PORT']}/in")
         return env

@@ -3,8 +3,10 @@ whole loop runs locally with nothing faked inside the portal.
 
 It receives the dossiers the portal delivers (``POST /in``, checking the portal's signature and
 dropping repeats by ``X-Delivery-Id``), then works on each as an agency would: it pushes the
-configured statuses back through the portal's real sync API (``/api/v1/sync/records``), a few
-seconds apart, with a token obtained by client credentials from the portal's issuer.
+configured statuses back through the portal's real sync API, a few seconds apart, with a token
+obtained by client credentials from the portal's issuer. It speaks the provinces' own format by
+default (``/api/v1/sync/compat``, ``CapNhatTienDoHoSoMC`` progress entries with Vietnamese
+field names and ``yyyyMMddHHmmss`` times in Hanoi), or the portal's JSON (``format=portal``).
 ``GET /received`` lists what arrived. Command: ``python -m deploy.sandbox.agency``.
 """
 
@@ -13,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import FastAPI, HTTPException, Request
@@ -21,6 +24,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.kit import webhooks
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 class AgencySettings(BaseSettings):
@@ -37,6 +42,7 @@ class AgencySettings(BaseSettings):
     # What the agency does with each dossier: these national statuses, this many seconds apart.
     statuses: list[int] = Field(default_factory=lambda: [2, 4])
     step_seconds: float = Field(default=3.0, ge=0)
+    format: Literal["compat", "portal"] = "compat"
 
 
 class Simulator:
@@ -60,17 +66,29 @@ class Simulator:
             self._token = (body["access_token"], time.monotonic() + float(body.get("expires_in", 300)))
         return self._token[0]
 
+    def push(self, dossier: dict[str, Any], status: int) -> tuple[str, dict[str, Any]]:
+        """The path and body of one status push, in this agency's format."""
+        note = f"Sandbox: status {status}"
+        now = datetime.now(UTC)
+        if self.settings.format == "portal":
+            record = {"dossier_code": dossier["code"], "agency_code": dossier["agency_code"], "status": status,
+                      "occurred_at": now.isoformat(), "handler": "Sandbox agency", "note": note}  # fmt: skip
+            return "/api/v1/sync/records", {"records": [record]}
+        entry = {"MaHoSo": dossier["code"], "MaDonVi": dossier["agency_code"], "TrangThai": str(status),
+                 "ThoiDiemXuLy": now.astimezone(HANOI).strftime("%Y%m%d%H%M%S"), "NguoiXuLy": "Cán bộ một cửa",
+                 "PhongBanXuLy": "Bộ phận tiếp nhận và trả kết quả", "NoiDungXuLy": note}  # fmt: skip
+        return "/api/v1/sync/compat", {"service": "CapNhatTienDoHoSoMC", "isUpdating": True, "data": [entry]}
+
     async def work_on(self, dossier: dict[str, Any]) -> None:
         async with httpx.AsyncClient(timeout=10) as client:
             for step, status in enumerate(self.settings.statuses):
                 await asyncio.sleep(self.settings.step_seconds if step else self.settings.step_seconds / 2)
-                record = {"dossier_code": dossier["code"], "agency_code": dossier["agency_code"], "status": status,
-                          "occurred_at": datetime.now(UTC).isoformat(), "handler": "Sandbox agency",
-                          "note": f"Sandbox: status {status}"}  # fmt: skip
+                path, body = self.push(dossier, status)
                 headers = {"Authorization": f"Bearer {await self.token(client)}"}
-                answer = await client.post(f"{self.settings.portal_url}/api/v1/sync/records", headers=headers,
-                                           json={"records": [record]})  # fmt: skip
-                self.pushed.append({"code": dossier["code"], "status": status, "answer": answer.status_code})
+                answer = await client.post(f"{self.settings.portal_url}{path}", headers=headers, json=body)
+                outcome = answer.json()["results"][0]["outcome"] if answer.status_code == 200 else None
+                self.pushed.append({"code": dossier["code"], "status": status, "answer": answer.status_code,
+                                    "path": path, "outcome": outcome})  # fmt: skip
 
 
 def create_app(settings: AgencySettings | None = None, token_source: Any | None = None) -> FastAPI:
