@@ -13,10 +13,11 @@ export PYTHONPATH := $(CURDIR)
 # Eleven Python processes start at once: compiled bytecode halves their start-up.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install run test bench lint browser contracts lock clean-data help
+.PHONY: install run demo test bench lint browser contracts lock clean-data help
 
 help:
 	@echo "make run       start the whole portal (embedded PostgreSQL + Kafka-protocol broker unless configured)"
+	@echo "make demo      walk the whole journey against a running 'make run' and print it as a timeline"
 	@echo "make test      lint, then the whole test suite on its own throwaway PostgreSQL and broker"
 	@echo "make bench     benchmarks at national scale; report in .data/bench/report.md and report.json"
 	@echo "make lint      ruff, import rules between services, contract schemas up to date"
@@ -36,6 +37,11 @@ install: $(STAMP)
 
 run: install
 	$(PY) -m deploy.local.run
+
+# Against a running `make run` (another terminal): sign-in, search, submit, pay, the province's
+# statuses, rating, statistics, and a province's portal signing in through the national SSO.
+demo: install
+	$(PY) -m deploy.demo $(DEMO_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

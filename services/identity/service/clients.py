@@ -266,11 +266,14 @@ async def _verify_assertion(
 
 DEMO_WEB_REDIRECT = "http://127.0.0.1:8765/callback"
 DEMO_PROVINCE_SECRET = "demo-province-development-secret"  # noqa: S105 - documented development fixture
+DEMO_PROVINCE_PORTAL_REDIRECT = "http://127.0.0.1:8766/callback"
+DEMO_PROVINCE_PORTAL_SECRET = "demo-province-portal-development-secret"  # noqa: S105 - documented development fixture
 
 
 async def seed_clients(uow: UnitOfWork, settings: IdentitySettings) -> None:
-    """``demo-web`` (public, code + PKCE) and ``demo-province`` (confidential, client credentials,
-    ``sync:push`` for agency 000.00.01.H22); see the README."""
+    """``demo-web`` (public, code + PKCE), ``demo-province`` (confidential, client credentials,
+    ``sync:push`` for agency 000.00.01.H22) and ``demo-province-portal`` (a province's own portal
+    signing its users in through the national SSO: confidential, code + PKCE); see the README."""
     existing = set((await uow.session.execute(select(clients.c.client_id))).scalars())
     if "demo-web" not in existing:
         await create_client(
@@ -293,4 +296,15 @@ async def seed_clients(uow: UnitOfWork, settings: IdentitySettings) -> None:
             allowed_scopes=["sync:push"],
             agencies=["000.00.01.H22"],
             secret=DEMO_PROVINCE_SECRET,
+        )
+    if "demo-province-portal" not in existing:
+        await create_client(
+            uow,
+            client_id="demo-province-portal",
+            name="Cổng dịch vụ công tỉnh Quảng Ninh (demo)",
+            kind=ClientKind.CONFIDENTIAL,
+            grant_types=["authorization_code", "refresh_token"],
+            redirect_uris=[DEMO_PROVINCE_PORTAL_REDIRECT],
+            post_logout_redirect_uris=["http://127.0.0.1:8766/"],
+            secret=DEMO_PROVINCE_PORTAL_SECRET,
         )

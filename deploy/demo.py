@@ -1,0 +1,299 @@
+"""The whole journey against a running portal (``make run``), printed as a timeline.
+
+A citizen signs in (authorization code + PKCE, the real sign-in form), searches the catalogue
+without diacritics, submits a dossier with its documents to a service with fees, pays through
+the sandbox bank (the receipt verified against the published JWKS); the simulated province
+receives the dossier and pushes its statuses back in its own format; the citizen sees the result
+returned and rates the service; the public lookup and statistics show it; and a province's own
+portal signs its user in through the national SSO. Every line shows data the services answered.
+
+Command: ``python -m deploy.demo`` (``make demo``); ``--portal`` for another address. The same
+journey is an end-to-end test (``tests/e2e/test_demo_journey.py``). Development only: it signs
+in with the documented development fixtures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import secrets
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit
+from zoneinfo import ZoneInfo
+
+import httpx
+from jose import jwt
+
+CITIZEN_LOGIN, CITIZEN_PASSWORD = "001099012345", "Citizen-Demo-2025"
+WEB_CLIENT, WEB_REDIRECT = "demo-web", "http://127.0.0.1:8765/callback"
+PROVINCE_PORTAL = ("demo-province-portal", "demo-province-portal-development-secret")
+PROVINCE_PORTAL_REDIRECT = "http://127.0.0.1:8766/callback"
+SEARCH = "cap doi giay phep lai xe"  # typed without diacritics
+AGENCY = "000.00.01.H22"  # the agency whose system the simulator plays
+# A one-page PDF and a PNG: the portal checks files by their first bytes.
+PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Count 0/Kids[]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+T = TypeVar("T")
+
+
+class JourneyFailed(RuntimeError):
+    """A step did not give what the journey needs; the message says which and what came back."""
+
+
+class _Form(HTMLParser):
+    """The inputs of the sign-in page's form."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "input" and a.get("name"):
+            self.fields[str(a["name"])] = a.get("value") or ""
+
+
+@dataclass
+class Timeline:
+    """Prints each step with the time since the start, and keeps what the test checks."""
+
+    out: Callable[[str], None] = print
+    started: float = field(default_factory=time.monotonic)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def say(self, what: str) -> None:
+        self.out(f"{time.monotonic() - self.started:7.1f}s  {what}")
+
+
+def _mask(identifier: str) -> str:
+    return "*" * (len(identifier) - 4) + identifier[-4:]
+
+
+def _expect(answer: httpx.Response, status: int, what: str) -> Any:
+    if answer.status_code != status:
+        raise JourneyFailed(f"{what}: expected HTTP {status}, got {answer.status_code}: {answer.text[:500]}")
+    return answer.json() if answer.content else None
+
+
+async def _eventually(probe: Callable[[], Awaitable[T | None]], what: str, within: float = 60) -> T:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        value = await probe()
+        if value is not None:
+            return value
+        await asyncio.sleep(0.3)
+    raise JourneyFailed(f"{what}: not seen within {within:.0f} s")
+
+
+def _pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    return verifier, base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+async def sign_in(
+    portal: str, meta: dict[str, Any], client_id: str, redirect: str, scope: str, secret: str | None = None
+) -> dict[str, Any]:
+    """Authorization code + PKCE through the sign-in form, as a browser would; the tokens, with
+    the ID token verified against the published keys."""
+    verifier, challenge = _pkce()
+    state, nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    params = {"client_id": client_id, "redirect_uri": redirect, "response_type": "code", "scope": scope,
+              "state": state, "nonce": nonce, "code_challenge": challenge, "code_challenge_method": "S256"}  # fmt: skip
+    async with httpx.AsyncClient(follow_redirects=False, timeout=30) as browser:
+        page = await browser.get(f"{meta['authorization_endpoint']}?{urlencode(params)}")
+        if page.status_code != 200:
+            raise JourneyFailed(f"sign-in page: HTTP {page.status_code}: {page.text[:300]}")
+        form = _Form()
+        form.feed(page.text)
+        filled = form.fields | {"login": CITIZEN_LOGIN, "password": CITIZEN_PASSWORD}
+        answer = await browser.post(meta["authorization_endpoint"], data=filled)
+    location = answer.headers.get("location", "")
+    if answer.status_code != 303 or not location.startswith(redirect):
+        raise JourneyFailed(f"sign-in: expected a redirect to {redirect}, got {answer.status_code} {location}")
+    back = dict(parse_qsl(urlsplit(location).query))
+    if back.get("state") != state or "code" not in back:
+        raise JourneyFailed(f"sign-in: the redirect lacks the code or the state: {location}")
+    grant = {"grant_type": "authorization_code", "code": back["code"], "redirect_uri": redirect,
+             "code_verifier": verifier}  # fmt: skip
+    async with httpx.AsyncClient(timeout=30) as client:
+        if secret is None:
+            tokens = _expect(await client.post(meta["token_endpoint"], data=grant | {"client_id": client_id}), 200,
+                             "token exchange")  # fmt: skip
+        else:
+            tokens = _expect(await client.post(meta["token_endpoint"], data=grant, auth=(client_id, secret)), 200,
+                             "token exchange (confidential client)")  # fmt: skip
+        jwks = _expect(await client.get(meta["jwks_uri"]), 200, "JWKS")
+    claims = jwt.decode(tokens["id_token"], jwks, algorithms=["RS256"], audience=client_id, issuer=meta["issuer"],
+                        access_token=tokens["access_token"])  # fmt: skip
+    if claims.get("nonce") != nonce:
+        raise JourneyFailed("the ID token's nonce is not the one sent")
+    return {**tokens, "claims": claims}
+
+
+async def journey(portal: str, bank: str, timeline: Timeline) -> dict[str, Any]:
+    """Walk the journey; returns what was seen at each step (``timeline.facts``)."""
+    say, facts = timeline.say, timeline.facts
+    async with httpx.AsyncClient(base_url=portal, timeout=30) as api:
+        meta = _expect(await api.get("/.well-known/openid-configuration"), 200, "discovery")
+        say(f"portal {meta['issuer']}: OpenID provider, {len(meta['scopes_supported'])} scopes")
+
+        tokens = await sign_in(portal, meta, WEB_CLIENT, WEB_REDIRECT,
+                               "openid profile phone dossier:submit dossier:read payment:pay")  # fmt: skip
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        me = _expect(await api.get(meta["userinfo_endpoint"], headers=bearer), 200, "userinfo")
+        facts["citizen"] = me["sub"]
+        say(f"citizen signed in with code + PKCE: {me.get('name')} (subject {me['sub'][:8]}…)")
+
+        found = _expect(await api.get("/api/v1/catalogue/services", params={"q": SEARCH, "limit": 20}), 200,
+                        "catalogue search")  # fmt: skip
+        offered = [s for s in found["items"] if s.get("agency_code") == AGENCY]
+        if not offered:
+            raise JourneyFailed(f"no service of {AGENCY} found for {SEARCH!r}: {found['items'][:3]}")
+        service = _expect(await api.get(f"/api/v1/catalogue/services/{offered[0]['id']}"), 200, "service")
+        fees = sum(f["amount"] for f in service.get("fees", []) if not f.get("condition"))
+        facts["service"] = service["id"]
+        say(f"search {SEARCH!r}: {len(found['items'])} services; chose {offered[0]['procedure_code']} "
+            f"{offered[0]['procedure_name']} at {offered[0]['agency_name']}, fees {fees:,} VND")  # fmt: skip
+
+        dossier_body = {
+            "service_id": service["id"],
+            "applicant": {"kind": "citizen", "identifier": CITIZEN_LOGIN, "name": me.get("name") or "Nguyễn Văn An",
+                          "phone": "0912345678"},
+            "form": {"ho_ten": me.get("name") or "Nguyễn Văn An", "so_dinh_danh": CITIZEN_LOGIN,
+                     "so_gplx": "220123456789"},
+        }  # fmt: skip
+        files = [("files", ("don-de-nghi.pdf", PDF, "application/pdf")),
+                 ("files", ("giay-kham-suc-khoe.png", PNG, "image/png"))]  # fmt: skip
+
+        key = str(uuid.uuid4())
+
+        async def submitted() -> dict[str, Any] | None:
+            answer = await api.post(
+                "/api/v1/dossier/dossiers/with-files", headers=bearer | {"Idempotency-Key": key},
+                data={"dossier": json.dumps(dossier_body, ensure_ascii=False), "components": ["TP01", "TP02"]},
+                files=files,
+            )  # fmt: skip
+            if answer.status_code == 404 and "online service" in answer.text:
+                return None  # a fresh portal: the dossier service is still reading the catalogue's events
+            return _expect(answer, 201, "submission")  # type: ignore[no-any-return]
+
+        receipt = await _eventually(submitted, "the service offered by the dossier service")
+        dossier_id, code = receipt["dossier_id"], receipt["code"]
+        facts.update(dossier_id=dossier_id, code=code, fee_total=receipt["fee_total"])
+        say(f"dossier {code} received at {receipt['received_at']}, appointment {receipt['appointment_date']}, "
+            f"fees {receipt['fee_total']:,} VND, 2 documents")  # fmt: skip
+
+        async def order() -> dict[str, Any] | None:
+            made = await api.post("/api/v1/payment/orders", headers=bearer | {"Idempotency-Key": f"pay-{dossier_id}"},
+                                  json={"dossier_id": dossier_id, "provider": "vnpay"})  # fmt: skip
+            return made.json() if made.status_code in (200, 201) else None
+
+        paying = await _eventually(order, "a payment order for the assessed fees")
+        say(f"payment order {paying['reference']} for {paying['amount']:,} VND (amount from the assessment event)")
+        async with httpx.AsyncClient(base_url=bank, timeout=30) as sandbox:
+            request = dict(parse_qsl(urlsplit(paying["pay"]["url"]).query))
+            _expect(await sandbox.post("/api/vnpay/requests", json=request), 200, "sandbox bank: payment page")
+            approved = _expect(await sandbox.post(f"/api/vnpay/{paying['reference']}/approve", json={}), 200,
+                               "sandbox bank: approval")  # fmt: skip
+        reply = approved["portal_replies"][0]
+        say(f"the payer approved at the sandbox bank; its signed IPN was answered {reply}")
+        paid = _expect(await api.get(f"/api/v1/payment/orders/{paying['id']}", headers=bearer), 200, "order")
+        if paid["state"] != "succeeded" or not paid.get("receipt"):
+            raise JourneyFailed(f"the order is {paid['state']}, not succeeded")
+        keys = _expect(await api.get("/api/v1/payment/jwks"), 200, "payment JWKS")
+        signed = jwt.decode(paid["receipt"]["jws"], keys, algorithms=["RS256"])
+        facts["receipt"] = signed
+        say(f"electronic receipt {signed.get('receipt_number')} verified against the published JWKS "
+            f"({signed['amount']:,} VND for {signed['dossier_code']})")  # fmt: skip
+
+        async def fee_paid() -> dict[str, Any] | None:
+            seen = _expect(await api.get(f"/api/v1/dossier/dossiers/{dossier_id}", headers=bearer), 200, "dossier")
+            return seen if seen.get("fees_paid_at") else None
+
+        shown = await _eventually(fee_paid, "the fee paid on the dossier")
+        say(f"the dossier shows the fee paid at {shown['fees_paid_at']} (payment event over the broker)")
+
+        steps: list[int] = []
+
+        async def returned() -> list[dict[str, Any]] | None:
+            line = _expect(await api.get(f"/api/v1/dossier/dossiers/{dossier_id}/timeline", headers=bearer), 200,
+                           "timeline")  # fmt: skip
+            for item in line["items"]:
+                if item["source"] == "agency" and item["status"] not in steps:
+                    steps.append(item["status"])
+                    say(f"  the province reports status {item['status']}: {item.get('note') or ''}".rstrip())
+            return line["items"] if line["items"][-1]["status"] == 10 else None
+
+        say("the province's system received the dossier; following its status pushes (provinces' format) …")
+        items = await _eventually(returned, "the result returned (status 10)", within=90)
+        facts["timeline"] = [(i["previous"], i["status"], i["source"]) for i in items]
+        say("result returned; timeline " + " → ".join(f"{i['status']} ({i['source']})" for i in items))
+
+        rated = _expect(await api.post(f"/api/v1/dossier/dossiers/{dossier_id}/rating", headers=bearer,
+                                       json={"score": 5, "comment": "Nhanh, đúng hẹn"}), 201, "rating")  # fmt: skip
+        say(f"the citizen rated the service {rated['score']}/5")
+
+        looked = _expect(await api.get("/api/v1/dossier/lookup", params={"code": code, "verifier": CITIZEN_LOGIN[-4:]}),
+                         200, "public lookup")  # fmt: skip
+        say(f"public lookup of {code} with the last 4 digits of {_mask(CITIZEN_LOGIN)}: status {looked['status']}")
+
+        async def counted() -> dict[str, Any] | None:
+            period = {"from": _day(-1), "to": _day(1), "agency": AGENCY}
+            figures = _expect(await api.get("/api/v1/dossier/statistics", params=period), 200, "statistics")
+            items = figures["items"]
+            ready = items and items[0]["ratings"]["count"] >= 1 and items[0]["payments_online"] >= 1
+            return items[0] if ready else None
+
+        stats = await _eventually(counted, "the dossier in the public statistics")
+        facts["statistics"] = stats
+        say(f"public statistics for {AGENCY}: received {stats['received']['total']}, processed {stats['processed']}, "
+            f"on time {stats['on_time']}, paid online {stats['payments_online']}, quality index "
+            f"{stats['quality_index']['overall']}")  # fmt: skip
+
+    province = await sign_in(portal, meta, PROVINCE_PORTAL[0], PROVINCE_PORTAL_REDIRECT, "openid profile",
+                             secret=PROVINCE_PORTAL[1])  # fmt: skip
+    facts["province_portal"] = province["claims"]
+    say(f"a province's portal ({PROVINCE_PORTAL[0]}) signed the same person in through the national SSO: "
+        f"ID token for {province['claims']['aud']}, subject {province['claims']['sub'][:8]}…")  # fmt: skip
+    return facts
+
+
+def _day(offset: int) -> str:
+    """A calendar day in Vietnam, ``offset`` days from today."""
+    return (datetime.now(UTC).astimezone(HANOI) + timedelta(days=offset)).date().isoformat()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--portal", default="http://127.0.0.1:8000", help="the gateway (the issuer)")
+    parser.add_argument("--bank", default="http://127.0.0.1:8010", help="the sandbox bank")
+    options = parser.parse_args(argv)
+    timeline = Timeline()
+    print(f"The journey, against {options.portal}:")
+    try:
+        asyncio.run(journey(options.portal.rstrip("/"), options.bank.rstrip("/"), timeline))
+    except (JourneyFailed, httpx.HTTPError) as exc:
+        print(f"\nThe journey stopped: {exc}", file=sys.stderr)
+        return 1
+    print("Done: every step above is what the services answered.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""``make demo``'s journey is a test: the launcher of ``make run`` brings up the whole portal
+(PostgreSQL, the broker, five services and their workers, the gateway, the sandbox bank and the
+agency simulator), and the demo walks it from sign-in to a province's portal signing in through
+the national SSO; every step checked against what the services answered."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from deploy.demo import AGENCY, Timeline, journey
+from deploy.local.components import free_port
+from services.kit.kafka import SERVICE_NAMES
+from tests.test_local_run import assert_stops_cleanly, launch, wait_ready
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_whole_journey_on_a_fresh_make_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    names = ["postgres", "kafka", "gateway", "sandbox_bank", "sandbox_agency", *SERVICE_NAMES]
+    ports = {name: free_port() for name in names}
+    log = tmp_path / "run.log"
+    proc = launch(tmp_path / "data", ports, log)
+    try:
+        portal = f"http://127.0.0.1:{ports['gateway']}"
+        wait_ready(proc, portal, log)
+        lines: list[str] = []
+        facts = asyncio.run(journey(portal, f"http://127.0.0.1:{ports['sandbox_bank']}", Timeline(out=lines.append)))
+    finally:
+        assert_stops_cleanly(proc)
+
+    assert facts["code"].startswith(f"{AGENCY}-") and facts["fee_total"] > 0
+    assert facts["receipt"]["dossier_code"] == facts["code"] and facts["receipt"]["amount"] == facts["fee_total"]
+    agency_steps = [status for _, status, source in facts["timeline"] if source == "agency"]
+    assert agency_steps == [2, 4, 9, 10]
+    assert ("payment" in {source for _, _, source in facts["timeline"]}) and facts["timeline"][-1][1] == 10
+    figures = facts["statistics"]
+    assert figures["received"]["online"] >= 1 and figures["processed"] >= 1 and figures["payments_online"] >= 1
+    assert figures["ratings"]["count"] >= 1 and figures["quality_index"]["overall"] is not None
+    province = facts["province_portal"]
+    assert province["aud"] == "demo-province-portal" and province["sub"] == facts["citizen"]
+    assert len(lines) >= 15 and all("s  " in line for line in lines)
