@@ -1,21 +1,25 @@
-"""The baseline: a bare FastAPI endpoint doing one trivial asyncpg query, served by uvicorn the
-way the portal's services are. What the framework and driver cost on this machine."""
+"""The baselines: bare FastAPI endpoints doing one trivial asyncpg query (``GET /baseline``) or
+one insert of the posted JSON (``POST /baseline/insert``), served by uvicorn the way the
+portal's services are. What the framework and driver cost on this machine."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 
 def create_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await asyncpg.create_pool(os.environ["BENCH_DATABASE_URL"], min_size=2, max_size=10)
+        await app.state.pool.execute("CREATE TABLE IF NOT EXISTS bench_inserts (id uuid PRIMARY KEY, body jsonb)")
         yield
         await app.state.pool.close()
 
@@ -24,6 +28,14 @@ def create_app() -> FastAPI:
     @app.get("/baseline")
     async def baseline() -> dict[str, int]:
         return {"value": await app.state.pool.fetchval("SELECT 1")}
+
+    @app.post("/baseline/insert", status_code=201)
+    async def insert(request: Request) -> dict[str, str]:
+        """The submission's baseline: the body parsed and one row inserted, nothing else."""
+        body = await request.json()
+        row = str(uuid.uuid4())
+        await app.state.pool.execute("INSERT INTO bench_inserts VALUES ($1, $2::jsonb)", row, json.dumps(body))
+        return {"id": row}
 
     return app
 

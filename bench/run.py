@@ -64,7 +64,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", default="1,8", help="clients per phase, comma-separated")
     parser.add_argument("--workers", default="1,2", help="uvicorn workers to compare, comma-separated")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("PORTAL_DATA_DIR", ROOT / ".data")) / "bench")
-    parser.add_argument("--scenario", choices=["all", "search", "ingest"], default="all")
+    parser.add_argument("--scenario", choices=["all", "search", "ingest", "portal"], default="all")
+    parser.add_argument("--dossiers", type=int, default=1_000_000, help="dossiers generated before the portal phases")
+    parser.add_argument("--accounts", type=int, default=100_000, help="accounts generated before the portal phases")
+    parser.add_argument("--sweep", default="1,4,8,16,32", help="clients per submission phase (the plot's points)")
     parser.add_argument("--ingest-records", type=int, default=40_000, help="status records pushed (batches of 500)")
     parser.add_argument("--ingest-clients", type=int, default=4, help="agency clients pushing at once")
     parser.add_argument("--ingest-deadline", type=float, default=600, help="seconds to wait for every record")
@@ -120,20 +123,23 @@ def page_two_cursors(base: str) -> list[tuple[str, str]]:
 
 
 def measure(
-    target: str, base: str, plan: list[tuple[str, str]], server: subprocess.Popen, postgres_pid: int,
-    concurrency: int, options: argparse.Namespace,
+    target: str, base: str, plan: list, pids: list[int], postgres_pid: int, concurrency: int,
+    options: argparse.Namespace, *, headers: dict[str, str] | None = None, rate: float | None = None,
 ) -> report.Phase:  # fmt: skip
+    """One phase of load from its own process; the CPU of ``pids`` (and their children) and of
+    PostgreSQL per request."""
     plan_file = options.out / "plan.json"
     result_file = options.out / "load.json"
     plan_file.write_text(json.dumps(plan))
-    cpu_before, db_before = cpu_seconds(server.pid), cpu_seconds(postgres_pid)
+    cpu_before, db_before = sum(cpu_seconds(p) for p in pids), cpu_seconds(postgres_pid)
+    extra = (["--headers", json.dumps(headers)] if headers else []) + (["--rate", str(rate)] if rate else [])
     subprocess.run(
         [sys.executable, "-m", "bench.load", "--base", base, "--plan", str(plan_file), "--concurrency",
          str(concurrency), "--seconds", str(options.seconds), "--max-requests", str(options.max_requests),
-         "--out", str(result_file)],
+         "--out", str(result_file), *extra],
         check=True, cwd=ROOT, timeout=options.seconds + 120,
     )  # fmt: skip
-    cpu, db_cpu = cpu_seconds(server.pid) - cpu_before, cpu_seconds(postgres_pid) - db_before
+    cpu, db_cpu = sum(cpu_seconds(p) for p in pids) - cpu_before, cpu_seconds(postgres_pid) - db_before
     result = json.loads(result_file.read_text())
     seconds = result["seconds"]
     kinds = {
@@ -146,7 +152,7 @@ def measure(
     phase = report.Phase(target, concurrency, round(seconds, 1), overall, kinds if len(kinds) > 1 else {},
                          round(cpu * per_request, 3), round(db_cpu * per_request, 3))  # fmt: skip
     print(f"  {target}, {concurrency} clients: p50 {overall.p50_ms} ms, p95 {overall.p95_ms} ms, "
-          f"{overall.throughput_rps} req/s, {overall.errors} errors", flush=True)  # fmt: skip
+          f"p99 {overall.p99_ms} ms, {overall.throughput_rps} req/s, {overall.errors} errors", flush=True)  # fmt: skip
     return phase
 
 
@@ -168,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     options.out.mkdir(parents=True, exist_ok=True)
     if options.scenario in ("all", "search"):
         search(options)
+    if options.scenario in ("all", "portal"):
+        from .portal import run_portal
+
+        portal = run_portal(options)
+        md, _ = report.write(portal, options.out, "portal")
+        print(report.markdown(portal))
+        print(f"report: {md}")
     if options.scenario in ("all", "ingest"):
         from .ingest import run_ingest
 
@@ -222,7 +235,7 @@ def search(options: argparse.Namespace) -> None:
             bare = [("baseline", "/baseline")]
             for c in concurrencies:
                 phase = measure(
-                    f"baseline, {label}", f"http://127.0.0.1:{port}", bare, server, postgres.proc.pid, c, options
+                    f"baseline, {label}", f"http://127.0.0.1:{port}", bare, [server.pid], postgres.proc.pid, c, options
                 )
                 result.phases.append(phase)
             stop_process(server)
@@ -234,7 +247,9 @@ def search(options: argparse.Namespace) -> None:
             base = f"http://127.0.0.1:{port}"
             plan = plan or page_two_cursors(base)
             for c in concurrencies:
-                result.phases.append(measure(f"catalogue, {label}", base, plan, server, postgres.proc.pid, c, options))
+                result.phases.append(
+                    measure(f"catalogue, {label}", base, plan, [server.pid], postgres.proc.pid, c, options)
+                )
             stop_process(server)
         result.setup["total run"] = f"{time.monotonic() - started:.0f} s"
         md, js = report.write(result, options.out)
