@@ -163,6 +163,15 @@ class UnitOfWork:
         await insert_rows(self.session, outbox, [outbox_row(e, key=key, topic=self.topic) for key, e in events])
         self.emitted.extend(e for _, e in events)
 
+    async def emit_all(self, items: Sequence[tuple[str, BaseModel | dict[str, Any], str]]) -> None:
+        """Write events of any types (``(type, data, key)``) to the outbox in one statement, in
+        the given order: a use case that makes several (a submission: submitted, fees assessed,
+        status changed) pays one round trip, not one each."""
+        events = [(key, self._event(type, data, key)) for type, data, key in items]
+        if events:
+            await insert_rows(self.session, outbox, [outbox_row(e, key=key, topic=self.topic) for key, e in events])
+            self.emitted.extend(e for _, e in events)
+
     async def add_event(self, event: CloudEvent, *, key: str | None, topic: str) -> None:
         """Write an already built event (the dead-letter path uses this)."""
         # A fixed statement with the row as parameters: compiled once and cached, not rebuilt per event.

@@ -302,45 +302,40 @@ async def submit(
 
     bound = [{**files[i], "component_code": c} for i, c in components.items()]
     await _emit_submitted(uow, values, bound)
-    return await receipt(uow, caller, dossier_id, issuer), True
+    return receipt_of({**values, "fees_paid_at": None}, bound, issuer), True
 
 
 async def _emit_submitted(uow: UnitOfWork, values: Mapping[str, Any], files: Sequence[Mapping[str, Any]]) -> None:
+    """Submitted, fees assessed and the first status, in that order and one write."""
     dossier_id, code = values["id"], values["code"]
-    await uow.emit(
-        SUBMITTED,
-        {
-            "dossier_id": dossier_id,
-            "code": code,
-            "service_id": values["service_id"],
-            "service_version": values["service_version"],
-            "procedure_code": values["procedure_code"],
-            "procedure_name": values["procedure_name"] or values["procedure_code"],
-            "agency_code": values["agency_code"],
-            "routing_target": values["routing_target"],
-            "applicant": values["applicant"],
-            "form": values["form"],
-            "attachments": [attachment_view(f) for f in files],
-            "fees": values["fees"],
-            "received_at": values["received_at"].isoformat(),
-            "appointment_date": values["appointment_date"].isoformat(),
-        },
-        key=dossier_id,
-    )
-    await uow.emit(
-        FEES_ASSESSED,
-        {
-            "dossier_id": dossier_id,
-            "code": code,
-            "owner": values["owner"],
-            "agency_code": values["agency_code"],
-            "lines": values["fees"],
-            "total": values["fee_total"],
-            "currency": "VND",
-        },
-        key=dossier_id,
-    )
-    await emit_status_changed(uow, values, None, DossierStatus.NEW, "portal", values["received_at"])
+    submitted = {
+        "dossier_id": dossier_id,
+        "code": code,
+        "service_id": values["service_id"],
+        "service_version": values["service_version"],
+        "procedure_code": values["procedure_code"],
+        "procedure_name": values["procedure_name"] or values["procedure_code"],
+        "agency_code": values["agency_code"],
+        "routing_target": values["routing_target"],
+        "applicant": values["applicant"],
+        "form": values["form"],
+        "attachments": [attachment_view(f) for f in files],
+        "fees": values["fees"],
+        "received_at": values["received_at"].isoformat(),
+        "appointment_date": values["appointment_date"].isoformat(),
+    }
+    assessed = {
+        "dossier_id": dossier_id,
+        "code": code,
+        "owner": values["owner"],
+        "agency_code": values["agency_code"],
+        "lines": values["fees"],
+        "total": values["fee_total"],
+        "currency": "VND",
+    }
+    first = status_changed_data(values, None, DossierStatus.NEW, "portal", values["received_at"])
+    await uow.emit_all([(SUBMITTED, submitted, dossier_id), (FEES_ASSESSED, assessed, dossier_id),
+                        (STATUS_CHANGED, first, dossier_id)])  # fmt: skip
 
 
 def history_row(
@@ -420,7 +415,10 @@ def receipt_qr(dossier: Mapping[str, Any], issuer: Issuer) -> ReceiptQr:
 async def receipt(uow: UnitOfWork, caller: Caller, dossier_id: str, issuer: Issuer) -> dict[str, Any]:
     """The receipt and appointment (Circular 01/2018 form 01) as JSON, with its QR text."""
     dossier = await visible_dossier(uow, caller, dossier_id)
-    files = await repo.attachments_of(uow.session, dossier_id)
+    return receipt_of(dossier, await repo.attachments_of(uow.session, dossier_id), issuer)
+
+
+def receipt_of(dossier: Mapping[str, Any], files: Sequence[Mapping[str, Any]], issuer: Issuer) -> dict[str, Any]:
     status = DossierStatus(dossier["status"])
     return {
         "dossier_id": str(dossier["id"]),
