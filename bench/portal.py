@@ -240,7 +240,7 @@ def run_portal(options: argparse.Namespace) -> report.Report:
             log = workdir / "processes.log"
             procs["baseline"] = start_server(["-m", "bench.baseline", "--port", str(ports["baseline"]),
                                               "--workers", "2"], env, ports["baseline"], log)  # fmt: skip
-            procs["dossier api"] = start_server(["-m", "services.dossier", "api", "--workers", "2"], env,
+            procs["dossier api"] = start_server(["-m", "services.dossier", "api", "--workers", str(options.dossier_workers)], env,
                                                 ports["dossier"], log)  # fmt: skip
             procs["dossier worker"] = start_server(["-m", "services.dossier", "worker"], env, None, log)
             procs["identity api"] = start_server(["-m", "services.identity", "api"], env, ports["identity"], log)

@@ -30,6 +30,7 @@ from ..domain.catalogue_view import (
     KnownProcedure,
     OfferedVersion,
     ServiceNotOffered,
+    ServiceStatus,
     UnknownProcedure,
     UnknownService,
     procedure_published,
@@ -154,15 +155,17 @@ async def offered_service(uow: UnitOfWork, service_id: str) -> OfferedVersion:
     """The online service a citizen can file for now, as its current version defines it.
     :class:`UnknownService` (404) when never published here, :class:`ServiceNotOffered` (409)
     when retired."""
+    # One read in the usual case: the current version joined with the service's state. Only
+    # when that finds nothing is the state read alone, to tell "never here" from "withdrawn".
+    offered = await view.offered_version(uow.session, service_id, None)
+    if offered is not None and offered.service_status is ServiceStatus.PUBLISHED:
+        return offered
     state = await view.service_state(uow.session, service_id)
     if state is None:
         raise UnknownService(f"No online service {service_id}.")
-    if not state.accepts_dossiers:
+    if not state.accepts_dossiers or offered is not None:
         raise ServiceNotOffered(f"Online service {service_id} takes no new dossiers.")
-    offered = await view.offered_version(uow.session, service_id, None)
-    if offered is None:  # the current version is stored in the same transaction as the state
-        raise UnknownService(f"No online service {service_id}.")
-    return offered
+    raise UnknownService(f"No online service {service_id}.")  # a state without its current version
 
 
 async def service_version(uow: UnitOfWork, service_id: str, version: int) -> OfferedVersion:
