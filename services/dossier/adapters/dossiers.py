@@ -50,8 +50,12 @@ async def next_sequence(session: AsyncSession, agency_code: str, day: date) -> i
 # --- dossiers -------------------------------------------------------------------------------
 
 
-async def insert_dossier(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(insert(dossiers), values)
+_INSERT_NUMBERED = insert(dossiers).on_conflict_do_nothing(index_elements=["code"]).returning(dossiers.c.id)
+
+
+async def insert_numbered_dossier(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert the dossier unless its code is taken (then nothing is written): True when inserted."""
+    return (await session.execute(_INSERT_NUMBERED, values)).first() is not None
 
 
 async def dossier_by_id(session: AsyncSession, dossier_id: str, *, lock: bool = False) -> dict[str, Any] | None:

@@ -250,20 +250,13 @@ async def submit(
 
     received_at = (now or datetime.now(UTC)).astimezone(UTC)
     local_day = received_at.astimezone(VIETNAM_TZ).date()
-    sequence = await repo.next_sequence(uow.session, offered.agency_code, local_day)
-    code = dossier_code(offered.agency_code, local_day, sequence)
-    # A dossier filed at the agency's desk and mirrored from its status may hold a number of the
-    # day already: take the next one (the counter is locked, so this is not racing other submissions).
-    while await repo.dossier_by_code(uow.session, code) is not None:
-        sequence = await repo.next_sequence(uow.session, offered.agency_code, local_day)
-        code = dossier_code(offered.agency_code, local_day, sequence)
     appointment = calendar.appointment(received_at, offered.processing_days)
     dossier_id = new_id()
     applicant = dict(body["applicant"])
     results = offered.procedure.get("results") or []
     values = {
         "id": dossier_id,
-        "code": code,
+        "code": None,  # numbered below
         "origin": "portal",
         "owner": owner,
         "applicant_kind": applicant["kind"],
@@ -287,7 +280,14 @@ async def submit(
         "received_at": received_at,
         "appointment_date": appointment,
     }
-    await repo.insert_dossier(uow.session, values)
+    # The day's next number at the agency. A dossier filed at the agency's desk and mirrored from
+    # its status may hold that number already: then nothing is inserted and the next one is
+    # taken (the counter row stays locked by this transaction, so no other submission races).
+    while True:
+        sequence = await repo.next_sequence(uow.session, offered.agency_code, local_day)
+        values["code"] = dossier_code(offered.agency_code, local_day, sequence)
+        if await repo.insert_numbered_dossier(uow.session, values):
+            break
     await repo.bind_attachments(uow.session, dossier_id, components)
     await repo.add_history(
         uow.session,
