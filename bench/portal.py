@@ -240,8 +240,8 @@ def run_portal(options: argparse.Namespace) -> report.Report:
             log = workdir / "processes.log"
             procs["baseline"] = start_server(["-m", "bench.baseline", "--port", str(ports["baseline"]),
                                               "--workers", "2"], env, ports["baseline"], log)  # fmt: skip
-            procs["dossier api"] = start_server(["-m", "services.dossier", "api", "--workers", str(options.dossier_workers)], env,
-                                                ports["dossier"], log)  # fmt: skip
+            api = ["-m", "services.dossier", "api", "--workers", str(options.dossier_workers)]
+            procs["dossier api"] = start_server(api, env, ports["dossier"], log)
             procs["dossier worker"] = start_server(["-m", "services.dossier", "worker"], env, None, log)
             procs["identity api"] = start_server(["-m", "services.identity", "api"], env, ports["identity"], log)
             procs["gateway"] = start_server(["-m", "gateway"], env, ports["gateway"], log)
@@ -312,7 +312,8 @@ def _summarise(result: report.Report, options: argparse.Namespace, took: dict[st
         f"{took['accounts']:.0f} s, {SERVICES} online services at {SERVICES} agencies"
     )
     s["processes"] = (
-        "gateway (1 worker), dossier API (2 uvicorn workers), dossier worker (relay + consumers), identity API, "
+        f"gateway (1 worker), dossier API ({options.dossier_workers} uvicorn workers), dossier worker (relay + "
+        "consumers), identity API, "
         "PostgreSQL 18 (fsync off), Tansu broker, the load generator: all on 2 cores"
     )
     subs = [p for p in result.phases if p.target == "submission via gateway"]
