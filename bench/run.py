@@ -79,14 +79,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and all its descendants (Linux /proc)."""
+    """User + system CPU of a process and all its descendants (Linux /proc), those that have
+    ended included (their parents' ``cutime``/``cstime``), so the sum never goes back when, say,
+    a PostgreSQL backend exits during a phase."""
     ticks = os.sysconf("SC_CLK_TCK")
     total, stack = 0.0, [pid]
     while stack:
         current = stack.pop()
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
+            total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / ticks
             for task in Path(f"/proc/{current}/task").iterdir():
                 stack += [int(c) for c in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError, IndexError):
