@@ -1,10 +1,10 @@
 """Tables of the sync service database (the kit adds its outbox and inbox).
 
-Inbound: every pushed batch and each record's result (what the agency is answered, kept for
-it to read again), the accepted record ids (duplicates), the latest accepted update of each
+Inbound: every pushed batch with each record's result in it (what the agency is answered, kept
+for it to read again), the accepted record ids (duplicates), the latest accepted update of each
 dossier (stale ones), and each agency's mapping of its local status values. At national volume
-``batch_results`` and ``accepted_records`` grow by tens of millions of rows a year: they are
-the tables to partition by time (see the scaling note).
+``batches`` and ``accepted_records`` grow by tens of millions of records a year: they are the
+tables to partition by time (see the scaling note).
 """
 
 from sqlalchemy import (

@@ -1,6 +1,6 @@
 """Use cases of inbound status pushes: a batch of records from an agency system, each answered
 ``accepted``, ``duplicate``, ``stale`` or ``rejected`` (with the fields and reasons), in one
-transaction, with an event per accepted record.
+transaction, the accepted records passed on in events by agency.
 
 - A record is read by ``domain.records`` (either format) and checked against the agencies the
   client is registered for (its token's ``agencies``); a bad record is rejected alone and nothing
