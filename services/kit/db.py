@@ -9,7 +9,7 @@ from typing import Any, Self
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy import JSON, Table
+from sqlalchemy import JSON, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from contracts.envelope import CloudEvent
@@ -56,6 +56,10 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
     ]  # fmt: skip
     connection = await session.connection()
     raw = await connection.get_raw_connection()
+    if not raw.driver_connection.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter begins its transaction at the first statement it runs; a
+        # COPY sent before any would be committed on its own, whatever the unit of work decides.
+        await session.execute(text("SELECT 1"))
     await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)
 
 

@@ -59,3 +59,16 @@ async def test_a_duplicate_fails_the_whole_batch(kit_db_url: str) -> None:
             assert await uow.session.scalar(select(func.count()).select_from(outbox)) == 0
     finally:
         await db.dispose()
+
+
+async def test_a_copy_first_in_a_unit_of_work_is_rolled_back_with_it(kit_db_url: str) -> None:
+    """The adapter begins its transaction lazily; a COPY before any statement must still be in it."""
+    db = Database(kit_db_url, source="tests", topic="t")
+    try:
+        async with db.unit_of_work() as uow:
+            await insert_rows(uow.session, outbox, rows(COPY_MIN_ROWS + 8, "first"))
+            await uow.rollback()
+        async with db.transaction() as uow:
+            assert await uow.session.scalar(select(func.count()).select_from(outbox)) == 0
+    finally:
+        await db.dispose()

@@ -431,10 +431,23 @@ def read(answer: object, request: dict[str, str] | None = None) -> vnpay.QueryAn
     return vnpay.read_querydr(answer, request=request or querydr(), secret=SECRET)
 
 
-def test_a_paid_answer_gives_the_transaction_and_the_amount_in_dong() -> None:
+def test_a_paid_answer_gives_the_transaction_the_amount_in_dong_and_when_it_was_paid() -> None:
     request = querydr()
     answer = vnpay_querydr_answer(SECRET, request, amount_vnd=AMOUNT)
-    assert read(answer, request) == vnpay.QueryAnswer("paid", "15283345", AMOUNT)
+    paid_at = datetime(2025, 12, 3, 9, 30, 5, tzinfo=GMT7)  # vnp_PayDate 20251203093005, Hanoi time
+    assert read(answer, request) == vnpay.QueryAnswer("paid", "15283345", AMOUNT, paid_at=paid_at)
+
+
+@pytest.mark.parametrize("kind", ["02", "03", ""])
+def test_a_successful_refund_is_not_a_payment(kind: str) -> None:
+    request = querydr()
+    answer = read(vnpay_querydr_answer(SECRET, request, vnp_TransactionType=kind), request)
+    assert answer.status == "unknown" and "transaction type" in answer.reason
+
+
+def test_a_paid_answer_with_a_malformed_pay_date_is_not_believed() -> None:
+    request = querydr()
+    assert read(vnpay_querydr_answer(SECRET, request, vnp_PayDate="2025-12-03"), request).status == "unknown"
 
 
 def test_the_promotion_fields_are_signed_even_when_present() -> None:

@@ -279,6 +279,9 @@ async def test_a_lost_ipn_is_made_good_by_asking_the_provider(payments: Payments
         ]
     assert [s["state"] for s in states] == ["succeeded", "failed", "pending", "pending"]
     assert states[0]["history"][-1]["source"] == "reconciliation" and states[0]["receipt"]
+    # Paid when the bank says it was paid (to the second), not when the portal asked.
+    paid_at = datetime.fromisoformat(states[0]["paid_at"])
+    assert abs((paid_at - datetime.now(UTC)).total_seconds()) < 60
     assert await succeeded_events(payments) == 1
 
 

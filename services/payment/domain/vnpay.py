@@ -285,8 +285,8 @@ def querydr_request(
 
 @dataclass(frozen=True)
 class QueryAnswer:
-    """What a status query says of a payment: ``paid`` (with VNPay's transaction number and the
-    amount in whole dong), ``declined``, ``pending`` (the payer has not finished), or ``unknown``
+    """What a status query says of a payment: ``paid`` (with VNPay's transaction number, the
+    amount in whole dong and when it was paid), ``declined``, ``pending`` (the payer has not finished), or ``unknown``
     (not found, refunded, reversed, held for fraud review, or an answer that cannot be believed),
     with the reason."""
 
@@ -294,13 +294,15 @@ class QueryAnswer:
     transaction: str | None = None
     amount_vnd: int | None = None
     reason: str = ""
+    paid_at: datetime | None = None
 
 
 def read_querydr(body: Any, *, request: Mapping[str, str], secret: str) -> QueryAnswer:
     """Judge VNPay's answer ``body`` to the querydr ``request`` we sent. Never raises: an answer
-    that is not a JSON object of strings, is not signed with ``secret`` (constant time), or names
-    another merchant, order or command is ``unknown`` with the reason. Paid needs both the response
-    code and the transaction status ``00`` and a whole-dong amount."""
+        that is not a JSON object of strings, is not signed with ``secret`` (constant time), or names
+        another merchant, order or command is ``unknown`` with the reason. Paid needs both the response
+        code and the transaction status ``00``, a payment (not refund) transaction, a whole-dong amount
+    and a well-formed pay date (the order's payment time, not the time of asking)."""
     if not isinstance(body, dict) or any(not isinstance(v, str | int) or isinstance(v, bool) for v in body.values()):
         return QueryAnswer("unknown", reason="not a JSON object of strings")
     values = {str(k): str(v) for k, v in body.items()}
@@ -313,10 +315,16 @@ def read_querydr(body: Any, *, request: Mapping[str, str], secret: str) -> Query
         return QueryAnswer("unknown", reason=f"query answered {values.get('vnp_ResponseCode')!r}")
     status = values.get("vnp_TransactionStatus")
     if status == "00":
+        if values.get("vnp_TransactionType") != "01":  # 02/03 are refunds: a success of those is no payment
+            return QueryAnswer("unknown", reason=f"transaction type {values.get('vnp_TransactionType')!r}")
         amount = values.get("vnp_Amount", "")
         if not _DIGITS.fullmatch(amount) or int(amount) % 100:
             return QueryAnswer("unknown", reason=f"paid, but the amount {amount!r} is not whole dong")
-        return QueryAnswer("paid", values.get("vnp_TransactionNo") or None, int(amount) // 100)
+        try:
+            paid_at = parse_pay_date(values.get("vnp_PayDate", ""))
+        except ValueError:
+            return QueryAnswer("unknown", reason=f"paid, but the pay date {values.get('vnp_PayDate')!r} is malformed")
+        return QueryAnswer("paid", values.get("vnp_TransactionNo") or None, int(amount) // 100, paid_at=paid_at)
     if status == "01":
         return QueryAnswer("pending")
     if status == "02":

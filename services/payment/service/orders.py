@@ -260,8 +260,8 @@ async def recheck_pending(
             if order is None or order["state"] != OrderState.PENDING or answer.status not in ("paid", "declined"):
                 counts["unchanged"] += 1
             elif answer.status == "paid" and answer.amount_vnd == int(order["amount"]):
-                await succeed(uow, settings, order, provider_transaction=answer.transaction, paid_at=now,
-                              source="reconciliation")  # fmt: skip
+                await succeed(uow, settings, order, provider_transaction=answer.transaction,
+                              paid_at=answer.paid_at or now, source="reconciliation")  # fmt: skip
                 counts["paid"] += 1
             elif answer.status == "paid":
                 await repo.update_order(uow.session, order_id, {"flag": vnpay.FLAG_AMOUNT_MISMATCH})
