@@ -164,14 +164,16 @@ class UnitOfWork:
             (key, first.model_copy(update={"id": new_id(), "subject": key, "data": _payload(data)}))
             for key, data in items[1:]
         ]
-        await insert_rows(self.session, outbox, [outbox_row(e, key=key, topic=self.topic) for key, e in events])
-        self.emitted.extend(e for _, e in events)
+        await self._write(events)
 
     async def emit_all(self, items: Sequence[tuple[str, BaseModel | dict[str, Any], str]]) -> None:
         """Write events of any types (``(type, data, key)``) to the outbox in one statement, in
         the given order: a use case that makes several (a submission: submitted, fees assessed,
         status changed) pays one round trip, not one each."""
-        events = [(key, self._event(type, data, key)) for type, data, key in items]
+        await self._write([(key, self._event(type, data, key)) for type, data, key in items])
+
+    async def _write(self, events: Sequence[tuple[str, CloudEvent]]) -> None:
+        """``(key, event)`` pairs to this service's outbox, in order, in one statement."""
         if events:
             await insert_rows(self.session, outbox, [outbox_row(e, key=key, topic=self.topic) for key, e in events])
             self.emitted.extend(e for _, e in events)

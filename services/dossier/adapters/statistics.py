@@ -14,8 +14,7 @@ from services.kit.sqlsets import in_array
 
 from .tables import stats_daily, stats_dossiers
 
-FACT_COLUMNS = ("agency_code", "origin", "received_at", "appointment_date", "digitised", "published", "processed_at",
-                "paid_at", "rated_at", "rating")  # fmt: skip
+FACT_COLUMNS = tuple(c.name for c in stats_dossiers.c if c.name != "dossier_id")
 _SAVE_FACTS = (
     update(stats_dossiers)
     .where(stats_dossiers.c.dossier_id == bindparam("_id"))
