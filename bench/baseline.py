@@ -19,7 +19,10 @@ def create_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await asyncpg.create_pool(os.environ["BENCH_DATABASE_URL"], min_size=2, max_size=10)
-        await app.state.pool.execute("CREATE TABLE IF NOT EXISTS bench_inserts (id uuid PRIMARY KEY, body jsonb)")
+        async with app.state.pool.acquire() as conn, conn.transaction():
+            # Both workers start at once: IF NOT EXISTS alone still races in the catalogue.
+            await conn.execute("SELECT pg_advisory_xact_lock(7243)")
+            await conn.execute("CREATE TABLE IF NOT EXISTS bench_inserts (id uuid PRIMARY KEY, body jsonb)")
         yield
         await app.state.pool.close()
 

@@ -251,7 +251,7 @@ def run_portal(options: argparse.Namespace) -> report.Report:
             citizen = {"Authorization": f"Bearer {sign_pem(claims, pem, 'bench-key')}"}
             plan = [["submit", "/api/v1/dossier/dossiers", "POST", submission(i)] for i in range(SERVICES)]
             db_pid = postgres.proc.pid
-            portal_pids = [procs[n].pid for n in ("dossier api", "dossier worker", "gateway")]
+            portal_pids = {n: procs[n].pid for n in ("gateway", "dossier api", "dossier worker")}
             print("submission: baseline and the portal at rising load ...", flush=True)
             base_plan = [["insert", "/baseline/insert", "POST", submission(0)]]
             for c in sweep:
@@ -300,6 +300,10 @@ def run_portal(options: argparse.Namespace) -> report.Report:
     return result
 
 
+def _share(value: float, baseline: float) -> str:
+    return f"{value / baseline:.2f}" if baseline > 0 else "– (no baseline)"
+
+
 def _phase(result: report.Report, target: str, clients: int) -> report.Phase | None:
     return next((p for p in result.phases if p.target == target and p.concurrency == clients), None)
 
@@ -327,7 +331,8 @@ def _summarise(result: report.Report, options: argparse.Namespace, took: dict[st
         + (f"{top.overall.throughput_rps:.0f}/s with p99 {top.overall.p99_ms} ms ≤ 150 ({top.concurrency} clients)"
            if top else "no load level kept p99 ≤ 150 ms")
         + f"; baseline at most {best_base.overall.throughput_rps:.0f}/s; ratio "
-        f"{best.overall.throughput_rps / best_base.overall.throughput_rps:.2f} (target ≥ 300/s, p99 < 150 ms, ≥ 0.3)"
+        f"{_share(best.overall.throughput_rps, best_base.overall.throughput_rps)} (target ≥ 300/s, p99 < 150 ms, "
+        "≥ 0.3)"
     )  # fmt: skip
     via, direct = _phase(result, "read via gateway", 1), _phase(result, "read direct", 1)
     if via and direct:

@@ -55,6 +55,8 @@ class Phase:
     kinds: dict[str, Figures]
     server_cpu_ms_per_request: float
     database_cpu_ms_per_request: float
+    # The server CPU split by process (when the phase named them): where a path spends its time.
+    cpu_ms_per_request_by_process: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -106,6 +108,12 @@ def markdown(report: Report) -> str:
                 f"{fig.p95_ms} | {fig.p99_ms} | {fig.throughput_rps if kind == 'all' else ''} | {cpu} | {db_cpu} | "
                 f"{versus[0]} | {versus[1] if kind == 'all' else ''} |"
             )
+    split = [p for p in report.phases if p.cpu_ms_per_request_by_process]
+    if split:
+        lines += ["", "Server CPU per request by process (ms):", ""]
+        for phase in split:
+            parts = ", ".join(f"{name} {ms:.2f}" for name, ms in phase.cpu_ms_per_request_by_process.items())
+            lines.append(f"- {phase.target}, {phase.concurrency} clients: {parts}")
     return "\n".join(lines) + "\n"
 
 

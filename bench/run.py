@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -96,6 +97,12 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def _children_cpu() -> float:
+    """CPU of this process's children that have ended (the load generator, once it has)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def start_server(args: list[str], env: dict[str, str], port: int | None, log: Path) -> subprocess.Popen:
     """A process of ours (``python args``), its output to ``log``; waits for ``port`` if given."""
     with log.open("ab") as out:
@@ -126,15 +133,19 @@ def page_two_cursors(base: str) -> list[tuple[str, str]]:
 
 
 def measure(
-    target: str, base: str, plan: list, pids: list[int], postgres_pid: int, concurrency: int,
+    target: str, base: str, plan: list, pids: list[int] | dict[str, int], postgres_pid: int, concurrency: int,
     options: argparse.Namespace, *, headers: dict[str, str] | None = None, rate: float | None = None,
 ) -> report.Phase:  # fmt: skip
     """One phase of load from its own process; the CPU of ``pids`` (and their children) and of
-    PostgreSQL per request."""
+    PostgreSQL per request; when ``pids`` names them (name -> pid), each process's share too."""
+    named = pids if isinstance(pids, dict) else {}
+    pids = list(pids.values()) if isinstance(pids, dict) else pids
     plan_file = options.out / "plan.json"
     result_file = options.out / "load.json"
     plan_file.write_text(json.dumps(plan))
-    cpu_before, db_before = sum(cpu_seconds(p) for p in pids), cpu_seconds(postgres_pid)
+    before = {p: cpu_seconds(p) for p in pids}
+    cpu_before, db_before = sum(before.values()), cpu_seconds(postgres_pid)
+    load_before = _children_cpu()
     extra = (["--headers", json.dumps(headers)] if headers else []) + (["--rate", str(rate)] if rate else [])
     subprocess.run(
         [sys.executable, "-m", "bench.load", "--base", base, "--plan", str(plan_file), "--concurrency",
@@ -142,7 +153,9 @@ def measure(
          "--out", str(result_file), *extra],
         check=True, cwd=ROOT, timeout=options.seconds + 120,
     )  # fmt: skip
-    cpu, db_cpu = sum(cpu_seconds(p) for p in pids) - cpu_before, cpu_seconds(postgres_pid) - db_before
+    after = {p: cpu_seconds(p) for p in pids}
+    load_cpu = _children_cpu() - load_before
+    cpu, db_cpu = sum(after.values()) - cpu_before, cpu_seconds(postgres_pid) - db_before
     result = json.loads(result_file.read_text())
     seconds = result["seconds"]
     kinds = {
@@ -153,7 +166,9 @@ def measure(
     # CPU includes the 2 s warm-up; so do the requests counted for it (at the measured rate).
     per_request = 1000 / max(1.0, overall.requests * (seconds + 2.0) / seconds)
     phase = report.Phase(target, concurrency, round(seconds, 1), overall, kinds if len(kinds) > 1 else {},
-                         round(cpu * per_request, 3), round(db_cpu * per_request, 3))  # fmt: skip
+                         round(cpu * per_request, 3), round(db_cpu * per_request, 3),
+                         {**{name: round((after[pid] - before[pid]) * per_request, 3) for name, pid in named.items()},
+                          "load generator": round(load_cpu * per_request, 3)})  # fmt: skip
     print(f"  {target}, {concurrency} clients: p50 {overall.p50_ms} ms, p95 {overall.p95_ms} ms, "
           f"p99 {overall.p99_ms} ms, {overall.throughput_rps} req/s, {overall.errors} errors", flush=True)  # fmt: skip
     return phase

@@ -3,13 +3,16 @@ unit of work, the one owner of the transaction and of the events it emits."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Self
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy import JSON, Table, text
+from sqlalchemy import JSON, Table, event, text
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from contracts.envelope import CloudEvent
@@ -63,13 +66,20 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
     await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)
 
 
-def make_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 15_000, **kw: Any) -> AsyncEngine:
-    """An engine whose connections carry a statement timeout, so no query hangs forever."""
-    return create_async_engine(
+# A pooled connection idle longer than this is pinged before use (see ``ping_when_idle``).
+IDLE_PING_SECONDS = 5.0
+
+
+def make_engine(
+    url: str, *, pool_size: int = 10, statement_timeout_ms: int = 15_000, idle_ping_seconds: float = IDLE_PING_SECONDS,
+    **kw: Any,
+) -> AsyncEngine:  # fmt: skip
+    """An engine whose connections carry a statement timeout, so no query hangs forever, and are
+    checked before use when they have been idle (``ping_when_idle``)."""
+    engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
         json_serializer=json_text,
         json_deserializer=orjson.loads,
@@ -82,6 +92,59 @@ def make_engine(url: str, *, pool_size: int = 10, statement_timeout_ms: int = 15
         },
         **kw,
     )
+    ping_when_idle(engine, idle_ping_seconds)
+    return engine
+
+
+def ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Check a pooled connection before use only when it has been idle ``idle_seconds``.
+
+    SQLAlchemy's ``pool_pre_ping`` checks every checkout, and with asyncpg a check is three
+    round trips (BEGIN, an empty query, ROLLBACK) — more than a whole submission's own
+    statements cost the server. A connection that was in use a moment ago is as good as its
+    last statement; one that sat idle may have been closed by a restart or a network device. A
+    failed check discards that connection and the pool opens a new one; a connection that
+    breaks in use fails its request (answered 503 with Retry-After, see ``errors``) and makes
+    the pool drop every connection opened before it."""
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since > idle_seconds:
+            try:
+                dbapi_connection.ping()
+            except Exception as exc:  # whatever the driver raised: this connection is not usable
+                raise DisconnectionError(f"idle connection failed its check: {type(exc).__name__}") from exc
+
+
+# SQLSTATEs after which the same request can succeed a moment later: connection exceptions (08),
+# operator intervention (57: shutdown, "cannot connect now", statement timeout), insufficient
+# resources (53), serialization failure and deadlock (40001, 40P01), lock not available (55P03).
+_TRANSIENT_CLASSES = ("08", "53", "57")
+_TRANSIENT_STATES = frozenset({"40001", "40P01", "55P03"})
+
+
+def is_transient_database_error(exc: BaseException) -> bool:
+    """The database could not serve this now (restarting, unreachable, overloaded, a deadlock):
+    not the request's fault, and worth retrying after a pause."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        state = getattr(exc.orig, "sqlstate", None) or ""
+        return (
+            state[:2] in _TRANSIENT_CLASSES
+            or state in _TRANSIENT_STATES
+            or isinstance(exc.orig.__cause__ if exc.orig is not None else None, ConnectionError | TimeoutError)
+        )
+    return isinstance(exc, ConnectionError | TimeoutError)
 
 
 class UnitOfWork:

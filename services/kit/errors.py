@@ -12,12 +12,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .logging import get_logger, request_id_var
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "/problems/"
+# What a client is told to wait when the database is restarting, unreachable or overloaded.
+DATABASE_RETRY_AFTER_SECONDS = 2
 
 log = get_logger(__name__)
 
@@ -180,6 +184,21 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(ConnectionError)  # a refused or reset connection, before any driver wraps it
+    @app.exception_handler(TimeoutError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        from .db import is_transient_database_error
+
+        if not is_transient_database_error(exc):
+            return await _unexpected(request, exc)
+        # Almost always nothing was committed; a connection lost during COMMIT leaves it unknown,
+        # which is what Idempotency-Key is for.
+        log.warning("database unavailable", path=request.url.path, error=type(exc).__name__)
+        error = ServiceUnavailable("The database cannot serve this request right now.", DATABASE_RETRY_AFTER_SECONDS)
+        return await _portal_error(request, error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
