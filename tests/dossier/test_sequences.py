@@ -1,17 +1,17 @@
 """Dossier codes under concurrency: submissions racing to one agency on one day take distinct,
-gap-free sequence numbers, and a transaction that rolls back gives its number back."""
+gap-free sequence numbers, and a number the agency gave a mirrored dossier is skipped (a
+rolled-back submission giving its number back: ``test_filing_statement``)."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from contracts.events.sync import DossierStatusReported, ReportedDossier
-from services.dossier.adapters import dossiers as repo
 from services.dossier.adapters.tables import dossier_sequences, dossiers
 from services.dossier.domain.calendar import VIETNAM_TZ
 from services.dossier.domain.codes import dossier_code, parse_dossier_code
@@ -46,51 +46,6 @@ async def test_parallel_submissions_get_distinct_gap_free_numbers(intake: Intake
     assert len({r.owner for r in stored}) == PARALLEL
     (counter,) = await rows(intake.db_url, select(dossier_sequences))
     assert (counter.agency_code, counter.day, counter.last_value) == (INTAKE_AGENCY, days.pop(), PARALLEL)
-
-
-async def test_a_rolled_back_number_is_given_back(dossier_db: Database) -> None:
-    day, other_day = date(2025, 7, 1), date(2025, 7, 2)
-    async with dossier_db.unit_of_work() as first:
-        assert await repo.next_sequence(first.session, INTAKE_AGENCY, day) == 1
-        assert await repo.next_sequence(first.session, INTAKE_AGENCY, day) == 2
-        await first.rollback()
-
-    async with dossier_db.transaction() as uow:
-        assert await repo.next_sequence(uow.session, INTAKE_AGENCY, day) == 1
-    async with dossier_db.transaction() as uow:
-        assert await repo.next_sequence(uow.session, INTAKE_AGENCY, day) == 2
-        # Each agency and each day counts on its own.
-        assert await repo.next_sequence(uow.session, "000.00.01.H26", day) == 1
-        assert await repo.next_sequence(uow.session, INTAKE_AGENCY, other_day) == 1
-
-    async with dossier_db.transaction() as uow:
-        counters = list(await uow.session.execute(select(dossier_sequences)))
-    assert sorted((r.agency_code, r.day, r.last_value) for r in counters) == [
-        ("000.00.01.H22", day, 2),
-        ("000.00.01.H22", other_day, 1),
-        ("000.00.01.H26", day, 1),
-    ]
-
-
-async def test_a_concurrent_transaction_waits_and_takes_the_number_a_rollback_gave_back(dossier_db: Database) -> None:
-    day = date(2025, 7, 1)
-    taken: list[int] = []
-
-    async def second() -> None:
-        async with dossier_db.transaction() as uow:
-            taken.append(await repo.next_sequence(uow.session, INTAKE_AGENCY, day))
-
-    async with dossier_db.unit_of_work() as first:
-        assert await repo.next_sequence(first.session, INTAKE_AGENCY, day) == 1
-        waiting = asyncio.create_task(second())
-        await asyncio.sleep(0.5)
-        assert not waiting.done()  # queued on the counter's row, not handed number 2
-        await first.rollback()
-    await asyncio.wait_for(waiting, 10)
-    assert taken == [1]
-
-    async with dossier_db.transaction() as uow:
-        assert await repo.next_sequence(uow.session, INTAKE_AGENCY, day) == 2
 
 
 async def test_a_number_the_agency_already_gave_a_mirrored_dossier_is_skipped(intake: Intake) -> None:

@@ -108,6 +108,7 @@ async def offered_version(session: AsyncSession, service_id: str, version: int |
             v.processing_days,
             v.routing_target,
             v.published_at,
+            v.revision,
         )
         .select_from(catalogue_services.join(catalogue_service_versions, v.service_id == s.service_id))
         .where(s.service_id == service_id, v.version == number)

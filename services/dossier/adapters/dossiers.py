@@ -6,18 +6,18 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.kit.db import insert_rows
+from services.kit.db import insert_rows, json_text, outbox_insert_sql
 from services.kit.sqlsets import in_array, pair_in_arrays
 
 from .tables import (
     attachments,
     dossier_history,
     dossier_refused_updates,
-    dossier_sequences,
     dossiers,
     drafts,
     ratings,
@@ -32,30 +32,66 @@ def _dict(row: Any) -> dict[str, Any] | None:
 # --- sequences and keys ---------------------------------------------------------------------
 
 
-async def next_sequence(session: AsyncSession, agency_code: str, day: date) -> int:
-    """The agency's next number of the day. The row stays locked until the transaction ends, so
-    concurrent submissions take numbers one after another, and a rolled-back one gives its
-    number back: the committed numbers have no gaps."""
-    statement = (
-        insert(dossier_sequences)
-        .values(agency_code=agency_code, day=day, last_value=1)
-        .on_conflict_do_update(
-            index_elements=["agency_code", "day"], set_={"last_value": dossier_sequences.c.last_value + 1}
-        )
-        .returning(dossier_sequences.c.last_value)
-    )
-    return int((await session.execute(statement)).scalar_one())
+# --- a submission in one statement ---------------------------------------------------------
+
+# What a portal submission writes to ``dossiers`` (the code is made by the statement).
+FILED_COLUMNS = (
+    "id", "origin", "owner", "applicant_kind", "applicant_identifier", "applicant_key", "applicant", "service_id",
+    "service_version", "procedure_code", "procedure_name", "document_name", "agency_code", "agency_name",
+    "routing_target", "status", "status_changed_at", "last_update_at", "form", "fees", "fee_total", "received_at",
+    "appointment_date",
+)  # fmt: skip
+_HISTORY_COLUMNS = ("occurred_at", "previous", "status", "source", "actor", "note")
+_CODED = "jsonb_set(e.data, '{code}', to_jsonb(d.code))"  # each event's data, with the code just made
+
+
+def _typed(table: Any, name: str, prefix: str = "") -> str:
+    return f"CAST(:{prefix}{name} AS {table.c[name].type.compile(dialect=postgresql.dialect())})"
+
+
+# Every step of filing, in one statement (one round trip, atomic on its own):
+# - ``offered``: the service still offers the version the dossier was checked against (a cached
+#   definition is only used while this holds);
+# - ``number``: the agency's next number of the day — that row stays locked until the caller's
+#   transaction ends, so numbers are taken one after another and a rollback gives its number back;
+# - ``dossier``: the dossier under its code, unless a dossier mirrored from the agency already
+#   holds that code (then nothing below is written and the caller takes the next number);
+# - its first timeline line and its events (their ``code`` filled in here).
+_FILE = text(
+    "WITH offered AS (SELECT 1 FROM catalogue_services s JOIN catalogue_service_versions v USING (service_id) "
+    "WHERE s.service_id = :service_id AND s.status = 'published' AND s.current_version = :service_version "
+    "AND v.version = :service_version AND v.revision = :service_revision), "
+    "number AS (INSERT INTO dossier_sequences (agency_code, day, last_value) "
+    "SELECT :agency_code, CAST(:day AS date), 1 FROM offered ON CONFLICT (agency_code, day) "
+    "DO UPDATE SET last_value = dossier_sequences.last_value + 1 RETURNING last_value), "
+    f"dossier AS (INSERT INTO dossiers (code, {', '.join(FILED_COLUMNS)}) "
+    "SELECT :code_prefix || CASE WHEN n.last_value < 10000 THEN lpad(n.last_value::text, 4, '0') "
+    f"ELSE n.last_value::text END, {', '.join(_typed(dossiers, c) for c in FILED_COLUMNS)} "
+    "FROM number n ON CONFLICT (code) DO NOTHING RETURNING id, code), "
+    f"history AS (INSERT INTO dossier_history (dossier_id, {', '.join(_HISTORY_COLUMNS)}) "
+    f"SELECT d.id, {', '.join(_typed(dossier_history, c, 'history_') for c in _HISTORY_COLUMNS)} FROM dossier d), "
+    f"events AS ({outbox_insert_sql(after='dossier d', data=_CODED)}) "
+    "SELECT EXISTS (SELECT 1 FROM offered) AS offered, (SELECT code FROM dossier) AS code"
+)
+
+
+async def file_dossier(
+    session: AsyncSession, values: dict[str, Any], *, service_revision: int, day: date, code_prefix: str,
+    history: dict[str, Any], events: dict[str, list[Any]],
+) -> tuple[bool, str | None]:  # fmt: skip
+    """Write a submitted dossier, its first timeline line and its staged events (see ``_FILE``).
+    ``(offered, code)``: offered False when the service no longer offers that version (nothing
+    written); code None when the number was already held by a mirrored dossier."""
+    params = {name: values[name] for name in FILED_COLUMNS}
+    for name in ("applicant", "form", "fees"):
+        params[name] = json_text(params[name])
+    params.update({f"history_{name}": history[name] for name in _HISTORY_COLUMNS})
+    params.update(events, service_revision=service_revision, day=day, code_prefix=code_prefix)
+    row = (await session.execute(_FILE, params)).one()
+    return bool(row.offered), row.code
 
 
 # --- dossiers -------------------------------------------------------------------------------
-
-
-_INSERT_NUMBERED = insert(dossiers).on_conflict_do_nothing(index_elements=["code"]).returning(dossiers.c.id)
-
-
-async def insert_numbered_dossier(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Insert the dossier unless its code is taken (then nothing is written): True when inserted."""
-    return (await session.execute(_INSERT_NUMBERED, values)).first() is not None
 
 
 async def dossier_by_id(session: AsyncSession, dossier_id: str, *, lock: bool = False) -> dict[str, Any] | None:

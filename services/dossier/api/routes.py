@@ -29,7 +29,7 @@ from ..adapters.storage import FileStorage, LocalFileStorage, S3Storage
 from ..domain.access import Caller
 from ..domain.calendar import VIETNAM_PUBLIC_HOLIDAYS, WorkingCalendar, parse_holidays
 from ..domain.codes import DOSSIER_CODE_MAX_LENGTH
-from ..service import intake, statistics, tracking
+from ..service import catalogue_view, intake, statistics, tracking
 from ..settings import DossierSettings
 
 router = APIRouter(tags=["dossier"])
@@ -63,6 +63,10 @@ class Runtime:
         s = self.settings
         return intake.Limits(s.max_attachment_bytes, s.max_attachments_per_dossier, s.max_form_bytes,
                              s.max_drafts_per_owner)  # fmt: skip
+
+    @cached_property
+    def offered(self) -> catalogue_view.OfferedCache:
+        return catalogue_view.OfferedCache()
 
     @cached_property
     def issuer(self) -> intake.Issuer:
@@ -192,7 +196,7 @@ async def _submitted(
     rt = runtime(request)
     receipt, created = await intake.submit(
         uow, caller(principal), body, idempotency_key=idempotency_key, fingerprint=fingerprint,
-        limits=rt.limits, calendar=rt.calendar, issuer=rt.issuer,
+        limits=rt.limits, calendar=rt.calendar, issuer=rt.issuer, offered_cache=rt.offered,
     )  # fmt: skip
     headers = {"Location": f"{request.url.path.removesuffix('/with-files')}/{receipt['dossier_id']}"}
     if not created:

@@ -133,6 +133,7 @@ class OfferedVersion:
     processing_days: int
     routing_target: str
     published_at: datetime
+    revision: int = 0  # the catalogue revision that stored this definition (a later one may replace it)
 
     @property
     def procedure_code(self) -> str:

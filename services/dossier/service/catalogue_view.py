@@ -10,6 +10,7 @@ written. Each use case takes the unit of work and never commits.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -38,6 +39,7 @@ from ..domain.catalogue_view import (
     service_published,
     service_retired,
 )
+from ..domain.forms import FormValidator, form_validator
 
 log = get_logger(__name__)
 
@@ -166,6 +168,48 @@ async def offered_service(uow: UnitOfWork, service_id: str) -> OfferedVersion:
     if not state.accepts_dossiers or offered is not None:
         raise ServiceNotOffered(f"Online service {service_id} takes no new dossiers.")
     raise UnknownService(f"No online service {service_id}.")  # a state without its current version
+
+
+class OfferedCache:
+    """The services citizens file for, as last read, with their compiled forms: a process's
+    memory, so a submission does not read the definition (and parse its JSON) every time.
+
+    An entry is only a guess: the submission's own statement checks that the service still
+    offers that version, as stored by that revision, and a submission that finds otherwise
+    drops the entry and reads again. So the cache needs no invalidation and no expiry; it is
+    bounded by count (least recently used out)."""
+
+    def __init__(self, size: int = 2048):
+        self.size = size
+        self._entries: OrderedDict[str, tuple[OfferedVersion, FormValidator]] = OrderedDict()
+
+    def get(self, service_id: str) -> tuple[OfferedVersion, FormValidator] | None:
+        found = self._entries.get(service_id)
+        if found is not None:
+            self._entries.move_to_end(service_id)
+        return found
+
+    def put(self, offered: OfferedVersion) -> tuple[OfferedVersion, FormValidator]:
+        entry = (offered, form_validator(offered.form_schema))
+        self._entries[offered.service_id] = entry
+        self._entries.move_to_end(offered.service_id)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return entry
+
+    def forget(self, service_id: str) -> None:
+        self._entries.pop(service_id, None)
+
+
+async def offered_service_and_form(
+    uow: UnitOfWork, service_id: str, cache: OfferedCache | None = None
+) -> tuple[OfferedVersion, FormValidator]:
+    """:func:`offered_service` with its form's validator, from ``cache`` when it holds them."""
+    found = cache.get(service_id) if cache is not None else None
+    if found is not None:
+        return found
+    offered = await offered_service(uow, service_id)
+    return cache.put(offered) if cache is not None else (offered, form_validator(offered.form_schema))
 
 
 async def service_version(uow: UnitOfWork, service_id: str, version: int) -> OfferedVersion:

@@ -221,42 +221,75 @@ async def submit(
     calendar: WorkingCalendar,
     issuer: Issuer,
     now: datetime | None = None,
+    offered_cache: catalogue_view.OfferedCache | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """File a dossier. Returns its receipt and whether it was created now (False: the same
     request was made before with this Idempotency-Key, and this is its dossier). ``fingerprint``
     identifies the request for that comparison (default: a hash of ``body``)."""
     owner = caller.subject
-    fingerprint = fingerprint or idempotency.request_hash(body)
     if idempotency_key is not None:
+        fingerprint = fingerprint or idempotency.request_hash(body)
         known = await known_key(uow, owner, idempotency_key, fingerprint)
         if known is not None:
             return await receipt(uow, caller, known, issuer), False
 
-    offered = await catalogue_view.offered_service(uow, str(body["service_id"]))
+    service_id = str(body["service_id"])
     form = body.get("form") or {}
     if len(json.dumps(form, ensure_ascii=False).encode()) > limits.max_form_bytes:
         raise PayloadTooLarge(f"The form data may take at most {limits.max_form_bytes} bytes.")
-    errors = validate_form(offered.form_schema, form)
-    if errors:
-        raise ValidationFailed(errors, "The form data does not satisfy the service's form.")
     wanted = list(body.get("attachments") or [])
     if len(wanted) > limits.max_attachments:
         raise ValidationFailed(
             [{"field": "attachments", "location": "body", "message": f"At most {limits.max_attachments} files."}]
         )
-    components = _check_documents(offered, wanted)
-    fees = _fees(offered, list(body.get("selected_fees") or []))
-    files = await bind_new_attachments(uow, owner, wanted, "attachments")
-
     received_at = (now or datetime.now(UTC)).astimezone(UTC)
-    local_day = received_at.astimezone(VIETNAM_TZ).date()
-    appointment = calendar.appointment(received_at, offered.processing_days)
     dossier_id = new_id()
-    applicant = dict(body["applicant"])
+    for _ in range(FILING_ATTEMPTS):
+        offered, validator = await catalogue_view.offered_service_and_form(uow, service_id, offered_cache)
+        errors = validate_form(validator, form)
+        if errors:
+            raise ValidationFailed(errors, "The form data does not satisfy the service's form.")
+        components = _check_documents(offered, wanted)
+        fees = _fees(offered, list(body.get("selected_fees") or []))
+        files = await bind_new_attachments(uow, owner, wanted, "attachments")
+        values = _dossier_values(dossier_id, owner, dict(body["applicant"]), form, fees, offered, received_at,
+                                 calendar, issuer)  # fmt: skip
+        bound = [{**files[i], "component_code": c} for i, c in components.items()]
+        code = await _file(uow, values, offered, bound)
+        if code is not None:
+            break
+        # The service changed since its definition was read: read it again, check again.
+        if offered_cache is not None:
+            offered_cache.forget(service_id)
+    else:
+        raise Conflict("The online service changed while the dossier was being filed; send it again.")
+    values["code"] = code
+    if components:
+        await repo.bind_attachments(uow.session, dossier_id, components)
+    if idempotency_key is not None:
+        assert fingerprint is not None
+        await idempotency.remember(uow.session, idempotency_keys, owner, idempotency_key, fingerprint, dossier_id)
+    if body.get("draft_id"):
+        found = await repo.draft(uow.session, str(body["draft_id"]))
+        if found is not None and found["owner"] == owner:
+            await repo.delete_draft(uow.session, found["id"])
+    return receipt_of({**values, "fees_paid_at": None}, bound, issuer), True
+
+
+# A submission reads its service's definition again when the catalogue changed it meanwhile;
+# twice in one submission is already unlikely, three times means something is wrong.
+FILING_ATTEMPTS = 3
+
+
+def _dossier_values(
+    dossier_id: str, owner: str, applicant: dict[str, Any], form: dict[str, Any], fees: list[dict[str, Any]],
+    offered: catalogue_view.OfferedVersion, received_at: datetime, calendar: WorkingCalendar, issuer: Issuer,
+) -> dict[str, Any]:  # fmt: skip
+    """A portal dossier's row as filed, but for its code."""
     results = offered.procedure.get("results") or []
-    values = {
+    return {
         "id": dossier_id,
-        "code": None,  # numbered below
+        "code": None,  # taken by the filing statement
         "origin": "portal",
         "owner": owner,
         "applicant_kind": applicant["kind"],
@@ -278,35 +311,38 @@ async def submit(
         "fees": fees,
         "fee_total": sum(line["amount"] for line in fees),
         "received_at": received_at,
-        "appointment_date": appointment,
+        "appointment_date": calendar.appointment(received_at, offered.processing_days),
     }
-    # The day's next number at the agency. A dossier filed at the agency's desk and mirrored from
-    # its status may hold that number already: then nothing is inserted and the next one is
-    # taken (the counter row stays locked by this transaction, so no other submission races).
+
+
+async def _file(
+    uow: UnitOfWork, values: dict[str, Any], offered: catalogue_view.OfferedVersion, files: Sequence[Mapping[str, Any]]
+) -> str | None:
+    """Number and write the dossier with its first timeline line and events, in one statement per
+    try. The code it got; None when the service no longer offers the version ``values`` were
+    made from (nothing written)."""
+    received_at = values["received_at"]
+    day = received_at.astimezone(VIETNAM_TZ).date()
+    # The agency's code and the day, checked as a code's; the statement appends the number.
+    code_prefix = dossier_code(offered.agency_code, day, 1).removesuffix("0001")
+    history = history_row(values["id"], received_at, None, DossierStatus.NEW, "portal", values["owner"],
+                          "Nộp hồ sơ trực tuyến")  # fmt: skip
+    events = uow.stage_all(_submitted_events(values, files))
     while True:
-        sequence = await repo.next_sequence(uow.session, offered.agency_code, local_day)
-        values["code"] = dossier_code(offered.agency_code, local_day, sequence)
-        if await repo.insert_numbered_dossier(uow.session, values):
-            break
-    await repo.bind_attachments(uow.session, dossier_id, components)
-    await repo.add_history(
-        uow.session,
-        history_row(dossier_id, received_at, None, DossierStatus.NEW, "portal", owner, "Nộp hồ sơ trực tuyến"),
-    )
-    if idempotency_key is not None:
-        await idempotency.remember(uow.session, idempotency_keys, owner, idempotency_key, fingerprint, dossier_id)
-    if body.get("draft_id"):
-        found = await repo.draft(uow.session, str(body["draft_id"]))
-        if found is not None and found["owner"] == owner:
-            await repo.delete_draft(uow.session, found["id"])
-
-    bound = [{**files[i], "component_code": c} for i, c in components.items()]
-    await _emit_submitted(uow, values, bound)
-    return receipt_of({**values, "fees_paid_at": None}, bound, issuer), True
+        offered_now, code = await repo.file_dossier(
+            uow.session, values, service_revision=offered.revision, day=day, code_prefix=code_prefix,
+            history=history, events=events,
+        )  # fmt: skip
+        if not offered_now or code is not None:
+            return code
+        # A dossier filed at the agency's desk and mirrored here holds that number: take the next.
 
 
-async def _emit_submitted(uow: UnitOfWork, values: Mapping[str, Any], files: Sequence[Mapping[str, Any]]) -> None:
-    """Submitted, fees assessed and the first status, in that order and one write."""
+def _submitted_events(
+    values: Mapping[str, Any], files: Sequence[Mapping[str, Any]]
+) -> list[tuple[str, dict[str, Any], str]]:
+    """Submitted, fees assessed and the first status, in that order (their ``code`` is filled in
+    by the filing statement)."""
     dossier_id, code = values["id"], values["code"]
     submitted = {
         "dossier_id": dossier_id,
@@ -334,8 +370,8 @@ async def _emit_submitted(uow: UnitOfWork, values: Mapping[str, Any], files: Seq
         "currency": "VND",
     }
     first = status_changed_data(values, None, DossierStatus.NEW, "portal", values["received_at"])
-    await uow.emit_all([(SUBMITTED, submitted, dossier_id), (FEES_ASSESSED, assessed, dossier_id),
-                        (STATUS_CHANGED, first, dossier_id)])  # fmt: skip
+    return [(SUBMITTED, submitted, dossier_id), (FEES_ASSESSED, assessed, dossier_id),
+            (STATUS_CHANGED, first, dossier_id)]  # fmt: skip
 
 
 def history_row(
