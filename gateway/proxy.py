@@ -106,10 +106,30 @@ def upstream_url(base_url: str, scope: Scope) -> httpx.URL:
     return base.copy_with(raw_path=base.raw_path.rstrip(b"/") + raw_path + (b"?" + query if query else b""))
 
 
-def _has_body(request: Request) -> bool:
+# Bodies up to this size are read whole and sent on in one piece, in either direction: most API
+# requests and answers are a few KiB, and streaming them costs the gateway a task and several
+# writes each. Larger ones (files) and those of unknown size stream through.
+BUFFER_LIMIT_BYTES = 256 * 1024
+
+
+def _declared_length(value: str | None) -> int | None:
+    """A ``Content-Length`` small enough to buffer, or None."""
+    if value is None or not value.isdigit():
+        return None
+    length = int(value)
+    return length if length <= BUFFER_LIMIT_BYTES else None
+
+
+async def _body(request: Request) -> bytes | AsyncIterator[bytes] | None:
+    """What to send on: nothing, the whole body, or a stream of it."""
     # HTTP/1.1 has a body exactly when one of these is sent; streaming an empty body
     # otherwise would put "Transfer-Encoding: chunked" on every GET.
-    return "content-length" in request.headers or "transfer-encoding" in request.headers
+    if "transfer-encoding" in request.headers:
+        return request.stream()
+    declared = request.headers.get("content-length")
+    if declared is None:
+        return None
+    return await request.body() if _declared_length(declared) is not None else request.stream()
 
 
 async def forward(
@@ -124,11 +144,13 @@ async def forward(
     service, base_url = resolve(request.url.path, upstreams)
     if verifiers is not None and request.url.path.startswith(API_PREFIX):
         await check_bearer(request, verifiers[service])
+    try:
+        content = await _body(request)
+    except ClientDisconnect:
+        log.info("client went away while sending its body", service=service)
+        return Response(status_code=499)
     outgoing = client.build_request(
-        request.method,
-        upstream_url(base_url, request.scope),
-        headers=upstream_headers(request),
-        content=request.stream() if _has_body(request) else None,
+        request.method, upstream_url(base_url, request.scope), headers=upstream_headers(request), content=content
     )
     started = time.perf_counter()
     try:
@@ -146,6 +168,15 @@ async def forward(
     # The query string is left out: it can carry authorization codes and personal data.
     log.info("proxied", service=service, method=request.method, path=request.url.path, status=upstream.status_code,
              ms=round((time.perf_counter() - started) * 1000, 1))  # fmt: skip
+    if _declared_length(upstream.headers.get("content-length")) is not None:
+        try:
+            content = await upstream.aread()
+        except httpx.HTTPError as exc:
+            log.warning("upstream broke off its response", service=service, error=type(exc).__name__)
+            raise BadGateway(f"The {service} service broke off its answer.") from exc
+        finally:
+            await upstream.aclose()
+        return RelayedResponse(upstream, content)
     return UpstreamResponse(upstream, service)
 
 
@@ -167,6 +198,22 @@ def _problem_for(exc: httpx.HTTPError, service: str, retry_after: int) -> Portal
     return BadGateway(f"The {service} service broke off the exchange.")
 
 
+def _relayed_headers(upstream: httpx.Response) -> list[tuple[bytes, bytes]]:
+    return [
+        (name.encode("latin-1"), value.encode("latin-1"))
+        for name, value in strip_hop_by_hop(upstream.headers.multi_items(), _OWN_RESPONSE_HEADERS)
+    ]
+
+
+class RelayedResponse(Response):
+    """A service's small response, read whole and sent on with its status and headers (repeated
+    ones such as Set-Cookie kept, hop-by-hop ones dropped)."""
+
+    def __init__(self, upstream: httpx.Response, content: bytes) -> None:
+        super().__init__(content, status_code=upstream.status_code)
+        self.raw_headers = _relayed_headers(upstream)
+
+
 class UpstreamResponse(StreamingResponse):
     """A service's response relayed as it arrives, status and headers (repeated ones such as
     Set-Cookie included) kept, hop-by-hop ones dropped."""
@@ -174,10 +221,7 @@ class UpstreamResponse(StreamingResponse):
     def __init__(self, upstream: httpx.Response, service: str) -> None:
         super().__init__(_relay(upstream, service), status_code=upstream.status_code,
                          background=BackgroundTask(upstream.aclose))  # fmt: skip
-        self.raw_headers = [
-            (name.encode("latin-1"), value.encode("latin-1"))
-            for name, value in strip_hop_by_hop(upstream.headers.multi_items(), _OWN_RESPONSE_HEADERS)
-        ]
+        self.raw_headers = _relayed_headers(upstream)
         self._upstream = upstream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -4,11 +4,12 @@ real gateway are served by uvicorn in background threads (``tests.support.server
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import create_model
 from starlette.requests import ClientDisconnect
 
@@ -88,6 +89,30 @@ def make_upstream(name: str, *, ready: bool = True) -> tuple[Upstream, FastAPI]:
     async def slow() -> dict[str, bool]:
         await asyncio.sleep(SLOW_SECONDS)
         return {"slow": True}
+
+    @app.get(f"{prefix}/bytes", include_in_schema=False)
+    async def some_bytes(size: int, streamed: bool = False) -> Response:
+        """``size`` bytes of a known pattern, with their length declared or (``streamed``) not."""
+        content = bytes(i % 251 for i in range(size))
+        if streamed:
+
+            async def parts() -> AsyncIterator[bytes]:
+                for start in range(0, size, 64 * 1024):
+                    yield content[start : start + 64 * 1024]
+
+            return StreamingResponse(parts(), media_type="application/octet-stream")
+        return Response(content, media_type="application/octet-stream", headers={"set-cookie": "a=1"})
+
+    @app.get(f"{prefix}/short", include_in_schema=False)
+    async def short() -> Response:
+        """Declares more than it sends: the server breaks the connection off."""
+
+        class Short(Response):
+            def init_headers(self, headers: Any = None) -> None:
+                super().init_headers(headers)
+                self.raw_headers = [(b"content-length", b"1000"), (b"content-type", b"application/json")]
+
+        return Short(b'{"cut": ')
 
     @app.post(f"{prefix}/upload", include_in_schema=False)
     async def upload(request: Request) -> Response:

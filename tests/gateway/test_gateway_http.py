@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.proxy import BUFFER_LIMIT_BYTES
 from gateway.settings import SERVICES
 from tests.gateway.gateway_harness import ALLOWED_ORIGIN, GATEWAY_MAX_BODY, Stack
 
@@ -209,6 +210,28 @@ async def _upload_record(stack: Stack, service: str, tag: str) -> dict[str, Any]
             return records[0]
         await asyncio.sleep(0.02)
     raise AssertionError(f"the service never finished or lost the upload: {stack.upstreams[service].uploads}")
+
+
+@pytest.mark.parametrize(
+    ("size", "streamed"), [(0, False), (1000, False), (BUFFER_LIMIT_BYTES, False), (BUFFER_LIMIT_BYTES + 1, False),
+                           (300 * 1024, True)],
+)  # fmt: skip
+async def test_answers_small_and_large_declared_or_not_arrive_whole(
+    client: httpx.AsyncClient, size: int, streamed: bool
+) -> None:
+    # Up to the limit the gateway reads an answer whole and sends it on; above it, or of unknown
+    # length, it streams it: either way the client gets every byte and the service's headers.
+    response = await client.get("/api/v1/catalogue/bytes", params={"size": size, "streamed": streamed})
+    assert response.status_code == 200
+    assert response.content == bytes(i % 251 for i in range(size))
+    if not streamed:
+        assert response.headers["content-length"] == str(size)
+        assert response.headers["set-cookie"] == "a=1"
+
+
+async def test_a_service_breaking_off_a_small_answer_is_502(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/catalogue/short")
+    assert_problem(response, 502, "bad-gateway", "The service gave no valid answer")
 
 
 async def test_a_service_that_cannot_be_reached_is_503_with_retry_after(stack: Stack) -> None:
