@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,9 @@ from .errors import Forbidden, ServiceUnavailable, Unauthorized
 from .logging import get_logger
 
 log = get_logger(__name__)
+
+# Clock skew allowed between the issuer and this service when judging exp, nbf and iat.
+LEEWAY_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -88,16 +92,30 @@ class JWKSCache:
 
 
 class TokenVerifier:
-    def __init__(self, jwks: JWKSCache, *, issuer: str, audience: str | None):
+    """Checks bearer tokens against the issuer's keys, remembering the ones it has checked.
+
+    A client sends the same access token with every request for its lifetime; the signature and
+    claims of a token string cannot change, so a token checked once is not checked again while
+    it is unexpired and the key that signed it is still the issuer's (a key taken out of the
+    JWKS, or replaced, makes its tokens be checked again, and fail). Bounded by count."""
+
+    def __init__(self, jwks: JWKSCache, *, issuer: str, audience: str | None, remember: int = 4096):
         self.jwks = jwks
         self.issuer = issuer
         self.audience = audience
+        self.remember = remember
+        self._checked: OrderedDict[str, tuple[Any, dict[str, Any]]] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
         try:
             header = jose.unverified_header(token)
             key = await self.jwks.key(header.get("kid"))
-            claims = jose.decode(token, key, issuer=self.issuer, audience=self.audience)
+            claims = self._known(token, key)
+            if claims is None:
+                claims = jose.decode(token, key, issuer=self.issuer, audience=self.audience, leeway=LEEWAY_SECONDS)
+                self._checked[token] = (key, claims)
+                if len(self._checked) > self.remember:
+                    self._checked.popitem(last=False)
         except jose.TokenInvalid as exc:
             raise Unauthorized(str(exc)) from exc
         scopes = frozenset(str(claims.get("scope", "")).split())
@@ -107,6 +125,17 @@ class TokenVerifier:
         return Principal(
             subject=str(subject), scopes=scopes, client_id=claims.get("client_id"), acr=claims.get("acr"), claims=claims
         )
+
+    def _known(self, token: str, key: Any) -> dict[str, Any] | None:
+        """The claims of ``token`` if it was checked with ``key`` and has not expired since."""
+        found = self._checked.get(token)
+        if found is None or found[0] is not key:
+            return None
+        if time.time() >= float(found[1]["exp"]) + LEEWAY_SECONDS:  # as decode would judge it now
+            del self._checked[token]
+            return None
+        self._checked.move_to_end(token)
+        return found[1]
 
 
 def bearer_token(request: Request) -> str:

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from prometheus_client import Counter
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -298,11 +299,21 @@ def is_infrastructure_failure(exc: BaseException) -> bool:
 
 async def claim_inbox_many(uow: UnitOfWork, consumer: str, events: list[CloudEvent]) -> set[str]:
     """Insert the inbox rows of many events in one statement; the ids not seen before."""
-    rows = {e.id: {"consumer": consumer, "event_id": e.id, "event_type": e.type} for e in events}
+    types = {e.id: e.type for e in events}  # an event repeated in the run is claimed once
     result = await uow.session.execute(
-        insert(inbox).values(list(rows.values())).on_conflict_do_nothing().returning(inbox.c.event_id)
+        _CLAIM_MANY, {"consumer": consumer, "event_ids": list(types), "event_types": list(types.values())}
     )
     return {row.event_id for row in result}
+
+
+# One statement whatever the number of events (a multi-row VALUES list would be compiled anew
+# for every batch size).
+_CLAIM_MANY = text(
+    f"INSERT INTO {inbox.name} (consumer, event_id, event_type) "
+    "SELECT :consumer, e.event_id, e.event_type "
+    "FROM unnest(CAST(:event_ids AS text[]), CAST(:event_types AS text[])) AS e(event_id, event_type) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
 
 
 # One statement object for every claim (its compiled form is cached; values come as parameters).
