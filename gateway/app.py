@@ -22,6 +22,7 @@ from .proxy import METHODS, forward
 from .ratelimit import RateLimitMiddleware
 from .readiness import readiness_router
 from .settings import GatewaySettings
+from .upstream import UpstreamPool
 
 log = get_logger(__name__)
 
@@ -37,7 +38,8 @@ KEEPALIVE_EXPIRY_SECONDS = 4.0
 
 
 def upstream_client(settings: GatewaySettings) -> httpx.AsyncClient:
-    """The one pooled client every forwarded request, probe and document fetch shares."""
+    """The one pooled client every probe, document fetch and key fetch shares (forwarded
+    requests go through ``upstream.UpstreamPool``)."""
     timeout = httpx.Timeout(
         connect=settings.connect_timeout_seconds,
         read=settings.upstream_timeout_seconds,
@@ -58,6 +60,14 @@ def upstream_client(settings: GatewaySettings) -> httpx.AsyncClient:
     )
 
 
+def upstream_pool(settings: GatewaySettings, url: str) -> UpstreamPool:
+    """The connections forwarded requests take to one service."""
+    return UpstreamPool(
+        url, max_connections=settings.upstream_max_connections, connect_timeout=settings.connect_timeout_seconds,
+        read_timeout=settings.upstream_timeout_seconds, keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
+    )  # fmt: skip
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     configure_logging("gateway", settings.log_level, settings.log_json)
@@ -66,15 +76,21 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pools = {name: upstream_pool(settings, url) for name, url in settings.upstreams.items()}
         async with upstream_client(settings) as client:
             app.state.client = client
+            app.state.pools = pools
             app.state.verifiers = _verifiers(settings, client) if settings.verify_tokens else None
             app.state.openapi = OpenAPIAggregator(
                 client, settings.upstreams, ttl=settings.openapi_cache_seconds,
                 timeout=settings.readiness_timeout_seconds, title=TITLE, version=VERSION,
             )  # fmt: skip
             log.info("gateway started", host=settings.host, port=settings.port, upstreams=settings.upstreams)
-            yield
+            try:
+                yield
+            finally:
+                for pool in pools.values():
+                    await pool.aclose()
 
     app = FastAPI(title=TITLE, version=VERSION, lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.settings = settings
@@ -97,9 +113,7 @@ def _verifiers(settings: GatewaySettings, client: httpx.AsyncClient) -> dict[str
 
 async def _proxy(request: Request) -> Response:
     state = request.app.state
-    return await forward(
-        request, state.client, state.settings.upstreams, state.settings.retry_after_seconds, state.verifiers
-    )
+    return await forward(request, state.pools, state.settings.retry_after_seconds, state.verifiers)
 
 
 def _add_middleware(app: FastAPI, settings: GatewaySettings) -> None:

@@ -18,7 +18,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from services.kit.errors import NotFound
 from services.kit.logging import get_logger
+from services.kit.settings import Environment
 
 from .proxy import service_for_path
 
@@ -193,7 +195,8 @@ fetch("{openapi_url}").then((response) => response.json()).then((spec) => {{
 
 
 def docs_router(title: str) -> APIRouter:
-    """``/openapi.json`` (merged) and ``/docs`` (Swagger UI from local assets, no CDN)."""
+    """``/openapi.json`` (merged) and ``/docs`` (Swagger UI from local assets, no CDN; not in
+    production)."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/openapi.json")
@@ -201,7 +204,10 @@ def docs_router(title: str) -> APIRouter:
         return JSONResponse(await request.app.state.openapi.document())
 
     @router.get("/docs")
-    async def docs() -> HTMLResponse:
+    async def docs(request: Request) -> HTMLResponse:
+        # Interactive docs are for developers: a production gateway answers as if there were none.
+        if request.app.state.settings.environment == Environment.PRODUCTION:
+            raise NotFound()
         return HTMLResponse(_DOCS_PAGE.format(title=title, static=DOCS_STATIC, openapi_url="/openapi.json"))
 
     return router

@@ -5,10 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 
-import httpx
 from fastapi import Request, Response
 from prometheus_client import Counter, Histogram
-from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -18,6 +16,8 @@ from services.kit.errors import NotFound, PortalError, ServiceUnavailable, Upstr
 from services.kit.logging import correlation_id_var, get_logger, request_id_var
 from services.kit.tracing import traceparent_var
 
+from .upstream import Answer, AnswerTimeout, ConnectFailed, PoolExhausted, UpstreamError, UpstreamPool
+
 log = get_logger(__name__)
 
 API_PREFIX = "/api/v1/"
@@ -26,18 +26,18 @@ IDENTITY_PREFIXES = ("/.well-known/", "/oauth2/")
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy-connection"}
+    {b"connection", b"keep-alive", b"te", b"trailer", b"transfer-encoding", b"upgrade", b"proxy-connection"}
 )
 # Set by the gateway itself, or only meaningful between the client and the gateway: a
 # client must not choose the ids or forwarding chain the services trust, and 100-continue
-# is handled by the gateway's own server.
+# is handled by the gateway's own server. Content-Length is set again for the body as sent.
 _OWN_REQUEST_HEADERS = frozenset(
-    {"host", "expect", "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
-     "x-request-id", "x-correlation-id", "traceparent"}
+    {b"host", b"expect", b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
+     b"x-request-id", b"x-correlation-id", b"traceparent"}
 )  # fmt: skip
 # The gateway's middleware and server write these on every answer; the service's copies
 # would be duplicates (and its traceparent names the service's span, not ours).
-_OWN_RESPONSE_HEADERS = frozenset({"x-request-id", "x-correlation-id", "traceparent", "date", "server"})
+_OWN_RESPONSE_HEADERS = frozenset({b"x-request-id", b"x-correlation-id", b"traceparent", b"date", b"server"})
 
 UPSTREAM_REQUESTS = Counter("gateway_upstream_requests_total", "Requests forwarded", ["service", "status"])
 UPSTREAM_LATENCY = Histogram(
@@ -60,50 +60,51 @@ def service_for_path(path: str, services: Iterable[str]) -> str | None:
     return None
 
 
-def resolve(path: str, upstreams: Mapping[str, str]) -> tuple[str, str]:
-    """The service name and base URL for ``path``; 404 when none serves it.
+def resolve(path: str, services: Iterable[str]) -> str:
+    """The service for ``path``; 404 when none serves it.
 
-    Dot segments are refused: the HTTP client would resolve them and could land the
+    Dot segments are refused: a service's router would resolve them and could land the
     request on a path of the service that the gateway never routed there."""
-    service = service_for_path(path, upstreams)
+    service = service_for_path(path, services)
     if service is None or any(segment in (".", "..") for segment in path.split("/")):
         raise NotFound("No service answers at this path.")
-    return service, upstreams[service]
+    return service
 
 
-def strip_hop_by_hop(headers: Iterable[tuple[str, str]], also: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
-    """``headers`` without hop-by-hop ones: the fixed list, ``Proxy-*``, those named in
-    ``Connection``, and ``also``."""
-    items = [(name.lower(), value) for name, value in headers]
-    named = {token.strip().lower() for name, value in items if name == "connection" for token in value.split(",")}
+def strip_hop_by_hop(
+    headers: Iterable[tuple[bytes, bytes]], also: frozenset[bytes] = frozenset()
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` (lower-case names) without hop-by-hop ones: the fixed list, ``Proxy-*``,
+    those named in ``Connection``, and ``also``."""
+    items = list(headers)
+    named = {token.strip() for name, value in items if name == b"connection" for token in value.lower().split(b",")}
     drop = HOP_BY_HOP | named | also
-    return [(name, value) for name, value in items if name not in drop and not name.startswith("proxy-")]
+    return [(name, value) for name, value in items if name not in drop and not name.startswith(b"proxy-")]
 
 
-def upstream_headers(request: Request) -> list[tuple[str, str]]:
-    raw = ((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw)
-    headers = strip_hop_by_hop(raw, _OWN_REQUEST_HEADERS)
+def upstream_headers(request: Request) -> list[tuple[bytes, bytes]]:
+    # ASGI servers give header names in lower case.
+    headers = strip_hop_by_hop(request.scope["headers"], _OWN_REQUEST_HEADERS | {b"content-length"})
     # The same ids the gateway echoes to the client, so one request has one id everywhere.
-    for name, var in (("x-request-id", request_id_var), ("x-correlation-id", correlation_id_var),
-                      ("traceparent", traceparent_var)):  # fmt: skip
+    for name, var in ((b"x-request-id", request_id_var), (b"x-correlation-id", correlation_id_var),
+                      (b"traceparent", traceparent_var)):  # fmt: skip
         if (value := var.get()) is not None:
-            headers.append((name, value))
+            headers.append((name, value.encode("latin-1")))
     # uvicorn has already replaced the peer address by the one trusted proxies forwarded,
     # so this is the client itself, not a chain the client could have forged.
     if request.client is not None:
-        headers.append(("x-forwarded-for", request.client.host))
-    headers.append(("x-forwarded-proto", request.url.scheme))
+        headers.append((b"x-forwarded-for", request.client.host.encode("latin-1")))
+    headers.append((b"x-forwarded-proto", request.scope.get("scheme", "http").encode("latin-1")))
     if host := request.headers.get("host"):
-        headers.append(("x-forwarded-host", host))
+        headers.append((b"x-forwarded-host", host.encode("latin-1")))
     return headers
 
 
-def upstream_url(base_url: str, scope: Scope) -> httpx.URL:
-    """The service's URL for this request: its base, then the path and query exactly as sent."""
-    base = httpx.URL(base_url)
+def upstream_target(scope: Scope) -> bytes:
+    """The path and query exactly as the client sent them (the pool puts its base path first)."""
     raw_path = scope.get("raw_path") or scope["path"].encode()
     query = scope.get("query_string", b"")
-    return base.copy_with(raw_path=base.raw_path.rstrip(b"/") + raw_path + (b"?" + query if query else b""))
+    return raw_path + (b"?" + query if query else b"")
 
 
 # Bodies up to this size are read whole and sent on in one piece, in either direction: most API
@@ -112,7 +113,7 @@ def upstream_url(base_url: str, scope: Scope) -> httpx.URL:
 BUFFER_LIMIT_BYTES = 256 * 1024
 
 
-def _declared_length(value: str | None) -> int | None:
+def _declared_length(value: bytes | str | None) -> int | None:
     """A ``Content-Length`` small enough to buffer, or None."""
     if value is None or not value.isdigit():
         return None
@@ -120,64 +121,67 @@ def _declared_length(value: str | None) -> int | None:
     return length if length <= BUFFER_LIMIT_BYTES else None
 
 
-async def _body(request: Request) -> bytes | AsyncIterator[bytes] | None:
-    """What to send on: nothing, the whole body, or a stream of it."""
+async def _body(request: Request) -> tuple[bytes | AsyncIterator[bytes] | None, bytes | None]:
+    """What to send on (nothing, the whole body, or a stream of it) and, for a stream of known
+    size, its length."""
     # HTTP/1.1 has a body exactly when one of these is sent; streaming an empty body
     # otherwise would put "Transfer-Encoding: chunked" on every GET.
     if "transfer-encoding" in request.headers:
-        return request.stream()
+        return request.stream(), None
     declared = request.headers.get("content-length")
     if declared is None:
-        return None
-    return await request.body() if _declared_length(declared) is not None else request.stream()
+        return None, None
+    if _declared_length(declared) is not None:
+        return await request.body(), None
+    return request.stream(), declared.encode("latin-1")
 
 
 async def forward(
     request: Request,
-    client: httpx.AsyncClient,
-    upstreams: Mapping[str, str],
+    pools: Mapping[str, UpstreamPool],
     retry_after: int,
     verifiers: Mapping[str, TokenVerifier] | None = None,
 ) -> Response:
-    """Send ``request`` to its service and stream the answer back. With ``verifiers``, a
-    bearer token on an API path must be valid for that service before anything is sent."""
-    service, base_url = resolve(request.url.path, upstreams)
-    if verifiers is not None and request.url.path.startswith(API_PREFIX):
+    """Send ``request`` to its service and relay the answer. With ``verifiers``, a bearer token
+    on an API path must be valid for that service before anything is sent."""
+    path = request.url.path
+    service = resolve(path, pools)
+    if verifiers is not None and path.startswith(API_PREFIX):
         await check_bearer(request, verifiers[service])
     try:
-        content = await _body(request)
+        content, length = await _body(request)
     except ClientDisconnect:
         log.info("client went away while sending its body", service=service)
         return Response(status_code=499)
-    outgoing = client.build_request(
-        request.method, upstream_url(base_url, request.scope), headers=upstream_headers(request), content=content
-    )
+    headers = upstream_headers(request)
+    if length is not None:
+        headers.append((b"content-length", length))
     started = time.perf_counter()
     try:
-        upstream = await client.send(outgoing, stream=True)
+        answer = await pools[service].send(request.method, upstream_target(request.scope), headers, content)
     except ClientDisconnect:
         log.info("client went away while sending its body", service=service)
         return Response(status_code=499)
-    except httpx.HTTPError as exc:
+    except UpstreamError as exc:
         error = _problem_for(exc, service, retry_after)
         UPSTREAM_REQUESTS.labels(service, str(error.status)).inc()
         log.warning("upstream failed", service=service, error=type(exc).__name__, status=error.status)
         raise error from exc
     UPSTREAM_LATENCY.labels(service).observe(time.perf_counter() - started)
-    UPSTREAM_REQUESTS.labels(service, str(upstream.status_code)).inc()
+    UPSTREAM_REQUESTS.labels(service, str(answer.status)).inc()
     # The query string is left out: it can carry authorization codes and personal data.
-    log.info("proxied", service=service, method=request.method, path=request.url.path, status=upstream.status_code,
+    log.info("proxied", service=service, method=request.method, path=path, status=answer.status,
              ms=round((time.perf_counter() - started) * 1000, 1))  # fmt: skip
-    if _declared_length(upstream.headers.get("content-length")) is not None:
+    if request.method == "HEAD" or _declared_length(answer.header(b"content-length")) is not None:
         try:
-            content = await upstream.aread()
-        except httpx.HTTPError as exc:
+            content = b"" if request.method == "HEAD" else await answer.read()
+        except UpstreamError as exc:
             log.warning("upstream broke off its response", service=service, error=type(exc).__name__)
             raise BadGateway(f"The {service} service broke off its answer.") from exc
         finally:
-            await upstream.aclose()
-        return RelayedResponse(upstream, content)
-    return UpstreamResponse(upstream, service)
+            answer.release()
+        return RelayedResponse(answer, content)
+    return UpstreamResponse(answer, service)
 
 
 async def check_bearer(request: Request, verifier: TokenVerifier) -> None:
@@ -188,56 +192,51 @@ async def check_bearer(request: Request, verifier: TokenVerifier) -> None:
         await verifier.verify(header[7:].strip())
 
 
-def _problem_for(exc: httpx.HTTPError, service: str, retry_after: int) -> PortalError:
-    # Not reaching the service (refused, no connection in time, pool exhausted) is 503;
-    # a service that went silent mid-exchange is 504.
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+def _problem_for(exc: UpstreamError, service: str, retry_after: int) -> PortalError:
+    # Not reaching the service (refused, no connection in time, every connection busy) is 503;
+    # a service that went silent is 504; one that broke off the exchange is 502.
+    if isinstance(exc, ConnectFailed | PoolExhausted):
         return ServiceUnavailable(f"The {service} service cannot be reached.", retry_after_seconds=retry_after)
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, AnswerTimeout):
         return UpstreamTimeout(f"The {service} service did not answer in time.", retry_after_seconds=retry_after)
     return BadGateway(f"The {service} service broke off the exchange.")
 
 
-def _relayed_headers(upstream: httpx.Response) -> list[tuple[bytes, bytes]]:
-    return [
-        (name.encode("latin-1"), value.encode("latin-1"))
-        for name, value in strip_hop_by_hop(upstream.headers.multi_items(), _OWN_RESPONSE_HEADERS)
-    ]
+def _relayed_headers(answer: Answer) -> list[tuple[bytes, bytes]]:
+    return strip_hop_by_hop(answer.headers, _OWN_RESPONSE_HEADERS)
 
 
 class RelayedResponse(Response):
     """A service's small response, read whole and sent on with its status and headers (repeated
     ones such as Set-Cookie kept, hop-by-hop ones dropped)."""
 
-    def __init__(self, upstream: httpx.Response, content: bytes) -> None:
-        super().__init__(content, status_code=upstream.status_code)
-        self.raw_headers = _relayed_headers(upstream)
+    def __init__(self, answer: Answer, content: bytes) -> None:
+        super().__init__(content, status_code=answer.status)
+        self.raw_headers = _relayed_headers(answer)
 
 
 class UpstreamResponse(StreamingResponse):
-    """A service's response relayed as it arrives, status and headers (repeated ones such as
-    Set-Cookie included) kept, hop-by-hop ones dropped."""
+    """A service's large or unsized response relayed as it arrives, status and headers kept,
+    hop-by-hop ones dropped."""
 
-    def __init__(self, upstream: httpx.Response, service: str) -> None:
-        super().__init__(_relay(upstream, service), status_code=upstream.status_code,
-                         background=BackgroundTask(upstream.aclose))  # fmt: skip
-        self.raw_headers = _relayed_headers(upstream)
-        self._upstream = upstream
+    def __init__(self, answer: Answer, service: str) -> None:
+        super().__init__(_relay(answer, service), status_code=answer.status)
+        self.raw_headers = _relayed_headers(answer)
+        self._answer = answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            # The background task does not run when streaming fails part-way; the pooled
-            # connection must be released then too.
-            await self._upstream.aclose()
+            # Released whether the relay finished, failed part-way or the client went away.
+            self._answer.release()
 
 
-async def _relay(upstream: httpx.Response, service: str) -> AsyncIterator[bytes]:
+async def _relay(answer: Answer, service: str) -> AsyncIterator[bytes]:
     try:
-        async for chunk in upstream.aiter_raw():
+        async for chunk in answer.stream():
             yield chunk
-    except httpx.HTTPError as exc:
+    except UpstreamError as exc:
         # Headers are already sent: the only honest signal left is to break the connection.
         log.warning("upstream broke off its response", service=service, error=type(exc).__name__)
         raise
