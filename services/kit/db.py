@@ -14,7 +14,7 @@ from sqlalchemy import JSON, Table, event, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from contracts.envelope import CloudEvent
 
@@ -42,7 +42,7 @@ def json_text(value: Any) -> str:
 COPY_MIN_ROWS = 32
 
 
-async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+async def insert_rows(session: AsyncSession | AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows`` (each with the same keys) into ``table`` in this session's transaction:
     by binary COPY when there are many (columns left out take their defaults; statement-level
     triggers fire as for INSERT), else by one executemany INSERT. Plain inserts only: no
@@ -58,13 +58,19 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
               for value, encode in zip((row[name] for name in columns), as_json, strict=True))
         for row in rows
     ]  # fmt: skip
-    connection = await session.connection()
+    driver = await driver_connection(session)
+    await driver.copy_records_to_table(table.name, records=records, columns=columns)
+
+
+async def driver_connection(session: AsyncSession | AsyncConnection) -> Any:
+    """The asyncpg connection under ``session``, inside its transaction (for COPY)."""
+    connection = session if isinstance(session, AsyncConnection) else await session.connection()
     raw = await connection.get_raw_connection()
     if not raw.driver_connection.is_in_transaction():
         # SQLAlchemy's asyncpg adapter begins its transaction at the first statement it runs; a
         # COPY sent before any would be committed on its own, whatever the unit of work decides.
         await session.execute(text("SELECT 1"))
-    await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)
+    return raw.driver_connection
 
 
 # A pooled connection idle longer than this is pinged before use (see ``ping_when_idle``).
@@ -157,21 +163,25 @@ class UnitOfWork:
     consumer runner) does.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], source: str, topic: str):
-        self._sessions = sessions
+    def __init__(self, engine: AsyncEngine, source: str, topic: str):
+        self._engine = engine
         self.source = source
         self.topic = topic
-        self._session: AsyncSession | None = None
+        self._session: AsyncConnection | None = None
         self.emitted: list[CloudEvent] = []
 
     @property
-    def session(self) -> AsyncSession:
+    def session(self) -> AsyncConnection:
+        """The transaction's connection (SQLAlchemy Core: ``execute``, ``scalar``, savepoints). A
+        Core connection rather than an ORM session: the portal maps no objects, and a session's
+        bookkeeping cost more than some statements it ran."""
         if self._session is None:
             raise RuntimeError("unit of work used outside 'async with'")
         return self._session
 
     async def __aenter__(self) -> Self:
-        self._session = self._sessions()
+        self._session = await self._engine.connect()
+        # No round trip: the driver sends BEGIN with the first statement.
         await self._session.begin()
         self.emitted = []
         return self
@@ -313,7 +323,7 @@ class Database:
         self.topic = topic
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self.source, self.topic)
+        return UnitOfWork(self.engine, self.source, self.topic)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from services.kit.db import UnitOfWork
+from services.kit.db import UnitOfWork, driver_connection
 from services.kit.errors import Forbidden
 from services.kit.settings import Environment, ServiceSettings
 
@@ -411,10 +411,8 @@ async def generate_catalogue(uow: UnitOfWork, plan: Plan) -> Generated:
 
 
 async def _driver_connection(uow: UnitOfWork) -> Any:
-    """The asyncpg connection under the unit of work's session, for COPY."""
-    connection = await uow.session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
+    """The asyncpg connection under the unit of work's transaction, for COPY."""
+    return await driver_connection(uow.session)
 
 
 def refuse_in_production(settings: ServiceSettings) -> None:
