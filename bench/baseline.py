@@ -32,7 +32,10 @@ def create_app() -> FastAPI:
     async def baseline() -> dict[str, int]:
         return {"value": await app.state.pool.fetchval("SELECT 1")}
 
+    # The same endpoint under a service's path too, so a gateway can serve it as it serves the
+    # dossier service (token check included): the baseline for the whole serving chain.
     @app.post("/baseline/insert", status_code=201)
+    @app.post("/api/v1/dossier/baseline/insert", status_code=201)
     async def insert(request: Request) -> dict[str, str]:
         """The submission's baseline: the body parsed and one row inserted, nothing else."""
         body = await request.json()

@@ -4,8 +4,9 @@ sending that many requests a second whatever the answers' speed. Writes the late
 as JSON.
 
 A plan item is ``[kind, path]`` (a GET), ``[kind, path, method, json_body]`` or
-``[kind, path, method, fields, "form"]`` (a form-encoded body); ``--headers``
-(a JSON object) is sent with every request. Any 2xx answer is a success.
+``[kind, path, method, fields, "form"]`` (a form-encoded body), optionally followed by headers
+of that request alone (``[kind, path, method, body, encoding, {headers}]``, body None for
+none); ``--headers`` (a JSON object) is sent with every request. Any 2xx answer is a success.
 
 It shares the machine with what it measures, so it costs as little as it can: each request's
 bytes are built once, each client keeps one HTTP/1.1 keep-alive connection, and an answer is
@@ -33,8 +34,8 @@ def encode(item: list[Any], host: str, headers: dict[str, str] | None) -> bytes:
     method = item[2] if len(item) > 2 else "GET"
     body = b""
     lines = [f"{method} {item[1]} HTTP/1.1", f"Host: {host}", "Accept: application/json"]
-    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
-    if len(item) > 3:
+    lines += [f"{name}: {value}" for name, value in {**(headers or {}), **(item[5] if len(item) > 5 else {})}.items()]
+    if len(item) > 3 and item[3] is not None:
         if len(item) > 4 and item[4] == "form":
             body, kind = urlencode(item[3]).encode(), "application/x-www-form-urlencoded"
         else:

@@ -95,12 +95,16 @@ class ConsumerRunner:
         log.info("consumer started", consumer=self.group_id, topics=self.topics)
         while not self._stopping.is_set():
             batches = await self._consumer.getmany(timeout_ms=500, max_records=self.settings.consumer_max_poll_records)
-            for tp, records in batches.items():
-                await self.process_all(records)
-                await self.commit_offset(tp, records[-1].offset + 1)
+            if not batches:
+                continue
+            # Every partition's records together, each partition's in its order: keys never span
+            # partitions, so the order that matters is kept, and one poll costs one transaction
+            # per run of a batch type and one offset commit, not one of each per partition.
+            await self.process_all([record for records in batches.values() for record in records])
+            await self.commit_offsets({tp: records[-1].offset + 1 for tp, records in batches.items()})
 
     async def process_all(self, records: list[ConsumerRecord]) -> None:
-        """One partition's records in order: runs of a batch-handled type together, the rest one
+        """Records in the given order: runs of a batch-handled type together, the rest one
         by one. Each record is read once; one whose ``ce_type`` header names a type this
         consumer does not handle is passed over unread (topics carry many types)."""
         parsed = [(record, self._parse(record)) for record in records if not self._unwanted(record)]
@@ -173,10 +177,10 @@ class ConsumerRunner:
         EVENTS_HANDLED.labels(self.group_id, "duplicate").inc(len(events) - len(fresh))
         return True
 
-    async def commit_offset(self, tp: TopicPartition, offset: int) -> None:
+    async def commit_offsets(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit after the database commit; a crash in between only causes a skipped redelivery."""
         assert self._consumer is not None
-        await self._consumer.commit({tp: offset})
+        await self._consumer.commit(dict(offsets))
 
     async def _close(self) -> None:
         if self._consumer is not None:

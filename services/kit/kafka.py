@@ -48,6 +48,7 @@ def make_consumer(settings: KafkaSettings, group_id: str, topics: Iterable[str])
         isolation_level="read_uncommitted",
         request_timeout_ms=max(settings.kafka_request_timeout_ms, 40_000),
         max_poll_records=200,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
 
 

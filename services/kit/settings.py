@@ -78,6 +78,9 @@ class KafkaSettings(BaseSettings):
     kafka_enable_idempotence: bool = False
     kafka_topic_partitions: int = Field(default=6, ge=1, le=1000)
     kafka_request_timeout_ms: int = Field(default=10_000, ge=100)
+    # How long the broker may hold a consumer's fetch when there is nothing new: the delay an
+    # event can wait before its consumer sees it on a quiet topic (Kafka's own default is 500).
+    kafka_fetch_max_wait_ms: int = Field(default=100, ge=10, le=5_000)
 
 
 class ApplicantKeySettings(BaseSettings):
@@ -120,7 +123,7 @@ class ServiceSettings(SharedEnvSettings, KafkaSettings):
 
     consumer_max_attempts: int = Field(default=5, ge=1, le=50)
     consumer_backoff_seconds: float = Field(default=0.2, ge=0, le=60)
-    # Records taken from the broker per poll (a batch handler applies a partition's share at once).
+    # Records taken from the broker per poll (a batch handler applies a poll's runs of its type at once).
     consumer_max_poll_records: int = Field(default=500, ge=1, le=10_000)
 
     log_level: str = "INFO"

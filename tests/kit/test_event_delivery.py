@@ -164,7 +164,7 @@ class SimulatedCrash(BaseException):
 class CrashBeforeOffsetCommit(ConsumerRunner):
     """Dies, as a killed process would, after its database commit and before the offset commit."""
 
-    async def commit_offset(self, tp, offset):  # type: ignore[no-untyped-def]
+    async def commit_offsets(self, offsets):  # type: ignore[no-untyped-def]
         raise SimulatedCrash
 
 
@@ -330,3 +330,44 @@ async def test_a_failing_batch_is_applied_one_by_one_with_the_bad_event_dead_let
         letters = await read_topic(infra.bootstrap, settings.dead_letter_topic, expected=1)
     assert sorted(r[2] for r in rows) == [0, 1, 2, 3, 4, 6, 7] and len(rows) == 7  # nothing twice, nothing lost
     assert len(letters) == 1
+
+
+async def test_a_poll_over_several_partitions_is_applied_together_in_each_keys_order(db: Database, infra) -> None:  # type: ignore[no-untyped-def]
+    await make_applied_table(db)
+    topic = unique("spread-")
+    await create_topics(infra.bootstrap, topic, partitions=3)
+    settings = make_settings(unique("svc"), db.engine.url.render_as_string(False), infra.bootstrap)
+    keys = ["a", "b", "c", "d", "e", "f"]  # spread over the three partitions by the producer's hash
+    for seq in range(10):
+        for key in keys:
+            event = CloudEvent(source="t", type=TYPE, data={"key": key, "seq": seq})
+            await produce_raw(infra.bootstrap, topic, event.kafka_value(), key=key.encode(),
+                              headers=event.kafka_headers())  # fmt: skip
+    seen: dict[str, list[int]] = {}
+    batches: list[set[str]] = []
+
+    async def apply_all(uow: UnitOfWork, batch: list[CloudEvent]) -> None:
+        batches.append({event.data["key"] for event in batch})
+        for event in batch:
+            seen.setdefault(event.data["key"], []).append(event.data["seq"])
+            await record_applied(uow, event)
+
+    runner = ConsumerRunner(settings, db, name="spread", topics=[topic], handlers={TYPE: record_applied},
+                            batch_handlers={TYPE: apply_all})  # fmt: skip
+    async with running(runner):
+        await eventually(lambda: _rows_when(db, 60))
+        for partition in range(3):  # every partition's offset committed to its end
+            assert await eventually(lambda p=partition: _committed_all(runner, TopicPartition(topic, p)))
+    assert seen == {key: list(range(10)) for key in keys}  # each key in its order, each event once
+    partition_of = {r.key.decode(): r.partition for r in await read_topic(infra.bootstrap, topic, expected=60)}
+    assert len(set(partition_of.values())) > 1
+    # One poll's records from several partitions went into one batch (one transaction).
+    assert any(len({partition_of[key] for key in batch}) > 1 for batch in batches)
+
+
+async def _committed_all(runner: ConsumerRunner, tp: TopicPartition) -> bool:
+    consumer = runner._consumer
+    if consumer is None:
+        return False
+    end = (await consumer.end_offsets([tp]))[tp]
+    return end > 0 and (await consumer.committed(tp) or 0) == end
