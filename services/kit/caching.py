@@ -8,6 +8,11 @@ from typing import Any
 import orjson
 from fastapi import Request, Response
 
+# For the OpenAPI ``responses`` of a route answered with :func:`cached_json`.
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the copy the client holds (If-None-Match) is current"}
+}
+
 
 def cached_json(request: Request, body: Any, cache_control: str) -> Response:
     """The JSON answer with its validators: a 304 when the client already holds this body."""

@@ -88,6 +88,8 @@ def make_engine(
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
+        # Statement values never go into error texts (they reach logs): hashes, secrets, personal data.
+        hide_parameters=True,
         json_serializer=json_text,
         json_deserializer=orjson.loads,
         connect_args={

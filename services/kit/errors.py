@@ -67,6 +67,14 @@ class PayloadTooLarge(PortalError):
     status, type, title = 413, "payload-too-large", "Request body too large"
 
 
+class RequestTimeout(PortalError):
+    status, type, title = 408, "request-timeout", "The request body stopped arriving"
+
+    def __init__(self, idle_seconds: float):
+        # The rest of the body may still come: the connection is not good for another request.
+        super().__init__(f"No part of the body arrived for {idle_seconds:g} seconds.", headers={"Connection": "close"})
+
+
 class ValidationFailed(PortalError):
     status, type, title = 422, "validation-failed", "The request is not valid"
 
@@ -141,6 +149,7 @@ _STATUS_TYPES = {
     406: "not-acceptable",
     409: "conflict",
     413: "payload-too-large",
+    408: "request-timeout",
     415: "unsupported-media-type",
     422: "validation-failed",
     429: "rate-limited",

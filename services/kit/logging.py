@@ -32,6 +32,10 @@ PERSONAL_KEYS = re.compile(
 _PERSONAL_NUMBER = re.compile(r"(?<!\d)(\d{8})(\d{4})(?!\d)")
 _PHONE = re.compile(r"(?<![\d])(\+?84|0)(\d{5,6})(\d{3})(?!\d)")
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(@[A-Za-z0-9.-]+)")
+# A database error's text carries the statement's values (SQLAlchemy's "[parameters: (...)]",
+# asyncpg's "invalid input for query argument $1: <value>"): hashes, secrets, personal data.
+_SQL_PARAMETERS = re.compile(r"\[parameters: .*?\](?=\n|$)", re.DOTALL)
+_QUERY_ARGUMENT = re.compile(r"(query argument \$\d+: ).*?(?= \(|\n|$)")
 
 
 def mask(value: object, keep: int = 3) -> str:
@@ -64,7 +68,15 @@ def scrub(value: Any, key: str = "") -> Any:
     return value
 
 
+def without_statement_values(text: str) -> str:
+    """``text`` (an exception and its traceback) without the values of any SQL statement in it."""
+    text = _SQL_PARAMETERS.sub("[parameters: redacted]", text)
+    return _QUERY_ARGUMENT.sub(r"\1[redacted]", text)
+
+
 def _scrub_processor(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(event_dict.get("exception"), str):
+        event_dict["exception"] = without_statement_values(event_dict["exception"])
     return {k: (v if k in ("timestamp", "level", "logger") else scrub(v, k)) for k, v in event_dict.items()}
 
 

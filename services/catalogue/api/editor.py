@@ -130,7 +130,14 @@ async def procedure_audit(
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"type": "object"}},
+                # Each row is read by the model of its kind (unknown fields refused, per row).
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {kind: {"type": "array", "items": {"type": "object"}} for kind in importer.KINDS},
+                        "additionalProperties": False,
+                    }
+                },
                 "text/csv": {"schema": {"type": "string"}},
             },
         }

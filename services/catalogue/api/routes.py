@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import Field
 
 from services.kit.app import UnitOfWorkDep
-from services.kit.caching import cached_json
+from services.kit.caching import NOT_MODIFIED, cached_json
 from services.kit.errors import ValidationFailed
 from services.kit.schemas import StrictModel
 
@@ -89,20 +89,24 @@ def _filters(query: PageQuery) -> SearchFilters:
     return SearchFilters(**{**values, "q": q})
 
 
-@router.get("/services", summary="Search published online services")
+@router.get("/services", summary="Search published online services", responses=NOT_MODIFIED)
 async def search_services(request: Request, query: Annotated[ServiceQuery, Query()], uow: UnitOfWorkDep) -> Response:
     page = await search.search_services(uow, _filters(query), query.cursor, query.limit)
     return cached(request, {"items": page.items, "next_cursor": page.next_cursor, "limit": query.limit})
 
 
-@router.get("/services/{service_id}", summary="An online service's current published version")
+@router.get("/services/{service_id}", summary="An online service's current published version", responses=NOT_MODIFIED)
 async def get_service(
     request: Request, service_id: ServiceId, query: Annotated[NoQuery, Query()], uow: UnitOfWorkDep
 ) -> Response:
     return cached(request, await catalogue.service_detail(uow, service_id.lower()))
 
 
-@router.get("/services/{service_id}/versions/{version}", summary="One published version of an online service")
+@router.get(
+    "/services/{service_id}/versions/{version}",
+    summary="One published version of an online service",
+    responses=NOT_MODIFIED,
+)
 async def get_service_version(
     request: Request,
     service_id: ServiceId,
@@ -113,7 +117,7 @@ async def get_service_version(
     return cached(request, await catalogue.service_detail(uow, service_id.lower(), version))
 
 
-@router.get("/procedures", summary="Search procedures")
+@router.get("/procedures", summary="Search procedures", responses=NOT_MODIFIED)
 async def search_procedures(
     request: Request, query: Annotated[ProcedureQuery, Query()], uow: UnitOfWorkDep
 ) -> Response:
@@ -121,7 +125,9 @@ async def search_procedures(
     return cached(request, {"items": page.items, "next_cursor": page.next_cursor, "limit": query.limit})
 
 
-@router.get("/procedures/{code}", summary="A procedure with its FAQ and the services offering it")
+@router.get(
+    "/procedures/{code}", summary="A procedure with its FAQ and the services offering it", responses=NOT_MODIFIED
+)
 async def get_procedure(
     request: Request,
     code: Annotated[str, Path(max_length=20, pattern=r"^[0-9]+\.[0-9]+$")],
@@ -131,11 +137,11 @@ async def get_procedure(
     return cached(request, await catalogue.procedure_detail(uow, code))
 
 
-@router.get("/agencies", summary="Agencies, filtered by parent or province")
+@router.get("/agencies", summary="Agencies, filtered by parent or province", responses=NOT_MODIFIED)
 async def list_agencies(request: Request, query: Annotated[AgencyQuery, Query()], uow: UnitOfWorkDep) -> Response:
     return cached(request, {"items": await catalogue.list_agencies(uow, query.parent, query.province)})
 
 
-@router.get("/sectors", summary="Sectors (lĩnh vực)")
+@router.get("/sectors", summary="Sectors (lĩnh vực)", responses=NOT_MODIFIED)
 async def list_sectors(request: Request, query: Annotated[NoQuery, Query()], uow: UnitOfWorkDep) -> Response:
     return cached(request, {"items": await catalogue.list_sectors(uow)})

@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError
 from services.kit import idempotency
 from services.kit.app import UnitOfWorkDep
 from services.kit.auth import Principal, require_scopes
-from services.kit.caching import cached_json
+from services.kit.caching import NOT_MODIFIED, cached_json
 from services.kit.errors import ValidationFailed
 from services.kit.schemas import StrictModel
 
@@ -204,7 +204,12 @@ async def _submitted(
     return JSONResponse(receipt, status_code=201 if created else 200, headers=headers)
 
 
-@router.post("/dossiers", status_code=201, summary="Submit a dossier; answers its receipt")
+# A retry with the same Idempotency-Key answers the first request's receipt.
+REPLAYED = {200: {"description": "The receipt of the dossier filed before with the same Idempotency-Key "
+                                 "(header Idempotent-Replayed: true)"}}  # fmt: skip
+
+
+@router.post("/dossiers", status_code=201, summary="Submit a dossier; answers its receipt", responses=REPLAYED)
 async def submit(
     request: Request, body: SubmitBody, principal: Submitter, uow: UnitOfWorkDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -215,6 +220,7 @@ async def submit(
     "/dossiers/with-files",
     status_code=201,
     summary="Submit a dossier and its files in one multipart request; answers its receipt",
+    responses=REPLAYED,
     description="`dossier` is the JSON of a submission (its `attachments` may name files uploaded "
     "before); each part of `files` comes with the document component it answers, in `components`, "
     "in the same order. The whole request is bounded by the service's body limit.",
@@ -352,6 +358,7 @@ AgencyCodeQuery = Annotated[str | None, Query(min_length=1, max_length=40, patte
 @router.get(
     "/statistics",
     summary="Public figures per agency over a period (Vietnam calendar days) and the service-quality index",
+    responses=NOT_MODIFIED,
 )
 async def statistics_figures(
     request: Request,

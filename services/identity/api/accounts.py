@@ -34,7 +34,7 @@ Admin = Annotated[Principal, require_scopes("identity:admin")]
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 Code = Annotated[str, Field(min_length=1, max_length=16)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
-PathId = Annotated[str, Path(min_length=1, max_length=64)]
+PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z._-]+$")]
 
 
 def _settings(request: Request) -> IdentitySettings:

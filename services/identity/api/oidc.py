@@ -27,6 +27,14 @@ SESSION_COOKIE = "portal_session"
 CSRF_COOKIE = "portal_csrf"
 MAX_FORM_FIELD = 4096
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# The browser endpoints answer HTML pages (or send the browser back to the client), never JSON.
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "An HTML page", "content": _HTML},
+    303: {"description": "The browser is sent back to the client's redirect URI, the outcome in the query",
+          "headers": {"Location": {"schema": {"type": "string"}}}},
+    "4XX": {"description": "An HTML page saying why the request cannot go on", "content": _HTML},
+}  # fmt: skip
 
 
 def _now() -> datetime:
@@ -193,7 +201,7 @@ def _sign_in_page(
     return response
 
 
-@router.get("/oauth2/authorize", response_model=None)
+@router.get("/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=PAGE_RESPONSES)
 async def authorize_get(request: Request) -> Response:
     params = dict(request.query_params)
     return await _authorize(request, params)
@@ -223,7 +231,7 @@ async def _authorize(request: Request, params: dict[str, str]) -> Response:
     return _sign_in_page(request, req)
 
 
-@router.post("/oauth2/authorize", response_model=None)
+@router.post("/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=PAGE_RESPONSES)
 async def authorize_post(request: Request) -> Response:
     """The sign-in form comes back here: check CSRF, sign in, start the session, issue the code."""
     settings, now = _settings(request), _now()
@@ -409,5 +417,11 @@ async def _logout(request: Request) -> Response:
 
 for _method in ("GET", "POST"):
     router.add_api_route(
-        "/oauth2/logout", _logout, methods=[_method], response_model=None, operation_id=f"end_session_{_method.lower()}"
+        "/oauth2/logout",
+        _logout,
+        methods=[_method],
+        response_model=None,
+        response_class=HTMLResponse,
+        responses=PAGE_RESPONSES,
+        operation_id=f"end_session_{_method.lower()}",
     )

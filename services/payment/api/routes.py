@@ -43,7 +43,12 @@ class OrderBody(StrictModel):
     provider: Literal["vnpay", "vietqr"]
 
 
-@router.post("/orders", status_code=201, summary="Create a payment order for a dossier's assessed fees")
+@router.post(
+    "/orders",
+    status_code=201,
+    summary="Create a payment order for a dossier's assessed fees",
+    responses={200: {"description": "The order made before with the same Idempotency-Key (Idempotent-Replayed)"}},
+)
 async def create_order(
     request: Request, body: OrderBody, principal: Payer, uow: UnitOfWorkDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:

@@ -201,10 +201,13 @@ def is_success(params: Mapping[str, str]) -> bool:
     return params.get("vnp_ResponseCode") == "00" and params.get("vnp_TransactionStatus") == "00"
 
 
-def decide_ipn(params: Mapping[str, str], *, secret: str, order: OrderView | None) -> IpnOutcome:
+def decide_ipn(
+    params: Mapping[str, str], *, secret: str, order: OrderView | None, tmn_code: str | None = None
+) -> IpnOutcome:
     """Judge one IPN call. ``order`` is the order whose reference is the call's ``vnp_TxnRef``, or
-    None when there is none. The checks, in order (the module's rule 4): signature, fields, order,
-    amount, finality; then the outcome.
+    None when there is none. The checks, in order (the module's rule 4): signature, fields, order
+    (and, given ``tmn_code``, that the call is about our merchant: another terminal's payment is
+    not one of our orders, whatever its reference), amount, finality; then the outcome.
 
     An order still ``created`` (never marked pending) is judged like a pending one: a success then
     takes it through ``pending`` to ``succeeded`` (two allowed steps), which is the caller's to apply.
@@ -214,6 +217,8 @@ def decide_ipn(params: Mapping[str, str], *, secret: str, order: OrderView | Non
     if any(not isinstance(params.get(name), str) or not params.get(name) for name in REQUIRED_IPN_FIELDS):
         return IpnOutcome(UNKNOWN_ERROR, None, None)
     if order is None or order.reference != params["vnp_TxnRef"]:
+        return IpnOutcome(ORDER_NOT_FOUND, None, None)
+    if tmn_code is not None and params.get("vnp_TmnCode") != tmn_code:
         return IpnOutcome(ORDER_NOT_FOUND, None, None)
     amount = params["vnp_Amount"]
     if not _DIGITS.fullmatch(amount) or int(amount) != order.amount_vnd * 100:

@@ -93,7 +93,7 @@ async def vnpay_ipn(uow: UnitOfWork, settings: PaymentSettings, raw: RawCallback
     if reference and vnpay.verify(params, secret):
         order = await repo.order_by_reference(uow.session, reference, lock=True)
     view = vnpay.OrderView(order["reference"], int(order["amount"]), OrderState(order["state"])) if order else None
-    outcome = vnpay.decide_ipn(params, secret=secret, order=view)
+    outcome = vnpay.decide_ipn(params, secret=secret, order=view, tmn_code=settings.vnpay_tmn_code)
     verified = outcome.answer != vnpay.INVALID_SIGNATURE
     if order is not None and outcome.flag:
         await repo.update_order(uow.session, str(order["id"]), {"flag": outcome.flag})

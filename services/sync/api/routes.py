@@ -26,6 +26,10 @@ router = APIRouter(tags=["sync"])
 MAX_CLIENTS_TRACKED = 10_000
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 AgencyCode = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z.]+$")]
+# Delivery ids are PostgreSQL bigints: a larger number names nothing and is refused (422), not
+# passed to the database (which cannot bind it: a 500).
+MAX_ID = 2**63 - 1
+DeliveryId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def pusher_of(principal: Principal) -> inbound.Pusher:
@@ -119,7 +123,7 @@ class EndpointBody(StrictModel):
 
 
 class AckBody(StrictModel):
-    delivery_ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=200)]
+    delivery_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(min_length=1, max_length=200)]
 
 
 @router.put("/agencies/{agency_code}/endpoint", summary="Where an agency takes its dossiers (operators)")
@@ -134,7 +138,7 @@ async def put_endpoint(
 async def get_feed(
     principal: Annotated[Principal, require_scopes("sync:push")],
     uow: UnitOfWorkDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=outbound.MAX_FEED_PAGE)] = 50,
 ) -> dict[str, Any]:
     return await outbound.pull(uow, pusher_of(principal), after, limit)
@@ -153,14 +157,12 @@ async def get_failing(principal: Admin, uow: UnitOfWorkDep) -> dict[str, Any]:
 
 
 @router.get("/deliveries/{delivery_id}", summary="A delivery and its attempts (operators)")
-async def get_delivery(delivery_id: Annotated[int, Path(ge=1)], principal: Admin, uow: UnitOfWorkDep) -> dict[str, Any]:
+async def get_delivery(delivery_id: DeliveryId, principal: Admin, uow: UnitOfWorkDep) -> dict[str, Any]:
     return await outbound.delivery_detail(uow, delivery_id)
 
 
 @router.post("/deliveries/{delivery_id}/redeliver", summary="Try a dead delivery again (operators)")
-async def redeliver_one(
-    delivery_id: Annotated[int, Path(ge=1)], principal: Admin, uow: UnitOfWorkDep
-) -> dict[str, Any]:
+async def redeliver_one(delivery_id: DeliveryId, principal: Admin, uow: UnitOfWorkDep) -> dict[str, Any]:
     return await outbound.redeliver(uow, delivery_id=delivery_id)
 
 

@@ -17,6 +17,7 @@ be called at all. Pure Python.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -37,14 +38,31 @@ def backoff(failures: int, *, base: int = BASE_BACKOFF_SECONDS, cap: int = MAX_B
 
 
 def address_allowed(address: str, *, allow_private: bool = False) -> bool:
-    """A resolved address we may connect to: public only (``allow_private`` in development)."""
+    """A resolved address we may connect to: public only (``allow_private`` in development).
+    An IPv6 address that carries an IPv4 one (mapped, 6to4, Teredo) is judged by that too."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return False
     if allow_private:
         return True
-    return ip.is_global and not (ip.is_multicast or ip.is_reserved)
+    if not ip.is_global or ip.is_multicast or ip.is_reserved:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+        return all(address_allowed(str(v4)) for v4 in embedded if v4 is not None)
+    return True
+
+
+def _numeric_host(host: str) -> str | None:
+    """The IPv4 address a host written as a number stands for (``2130706433``, ``0x7f000001``,
+    ``0177.1``: forms the system's resolver reads as addresses), or None."""
+    if not host or not all(c in "0123456789abcdefABCDEFxX." for c in host):
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 def check_endpoint_url(url: str, *, allow_http: bool = False, allow_private: bool = False) -> str:
@@ -62,11 +80,12 @@ def check_endpoint_url(url: str, *, allow_http: bool = False, allow_private: boo
     if not host:
         raise EndpointRefused("An agency endpoint names a host.")
     try:
-        literal = ipaddress.ip_address(host)
+        literal: str | None = str(ipaddress.ip_address(host))
     except ValueError:
-        literal = None
-    if literal is not None and not address_allowed(str(literal), allow_private=allow_private):
+        literal = _numeric_host(host)
+    if literal is not None and not address_allowed(literal, allow_private=allow_private):
         raise EndpointRefused("An agency endpoint may not be a private, loopback or reserved address.")
-    if host in ("localhost",) and not allow_private:
+    name = host.rstrip(".").lower()
+    if (name == "localhost" or name.endswith(".localhost")) and not allow_private:  # RFC 6761: always loopback
         raise EndpointRefused("An agency endpoint may not be this machine.")
     return url

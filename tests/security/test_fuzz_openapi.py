@@ -1,0 +1,198 @@
+"""Every operation of the gateway's merged OpenAPI document, fuzzed through the real gateway in
+front of the real services (``tests.support.stack``), once without a token and once with the
+token of the caller each operation is for (``tests.security.routes``).
+
+What must hold for every generated request, valid or not: no 5xx; the status code is one the
+document declares for the operation; the content type is one it declares for that status; the
+body and headers match the declared schemas; and every error is an RFC 9457 problem (the OAuth
+endpoints answer in their own RFC 6749 format, the sign-in page in HTML).
+
+Bounded for CI: a fixed number of examples per operation, derandomized (the same requests every
+run), no example database, no shrinking; the whole module runs in well under three minutes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.security.conftest import register_citizen
+from tests.security.routes import FUZZ_CALLER, RULES, documented
+from tests.support.dossier import PDF
+from tests.support.stack import Principal, Stack
+
+pytestmark = [
+    pytest.mark.integration,
+    # schemathesis' own strategies draw from `random` in places; Hypothesis warns about it on every test.
+    pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
+]
+
+MAX_EXAMPLES = 40
+# Paths whose errors follow their own protocol rather than RFC 9457.
+OWN_ERROR_FORMATS = ("/oauth2/", "/.well-known/")
+
+
+@pytest.fixture(scope="module")
+def merged_document(stack: Stack) -> dict[str, Any]:
+    document: dict[str, Any] = httpx.get(f"{stack.url}/openapi.json", timeout=30).json()
+    assert "x-unavailable-services" not in document, document.get("x-unavailable-services")
+    return document
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fuzz_account(stack: Stack) -> None:
+    """A real account of the fuzzer's own for the account routes (see routes.FUZZ_CALLER)."""
+    if "citizen_fuzz" not in stack.principals:
+        person = register_citizen(stack, 301)
+        citizen = stack.principals["citizen_a"]
+        stack.principals["citizen_fuzz"] = Principal(person.account_id, citizen.scope, citizen.aud)
+
+
+@pytest.fixture(scope="module")
+def merged_api(stack: Stack, merged_document: dict[str, Any]) -> Any:
+    schema = schemathesis.openapi.from_dict(merged_document)
+    schema.config.update(base_url=stack.url, request_timeout=30)
+    return schema
+
+
+def problem_details(ctx: Any, response: Any, case: Any) -> bool | None:
+    """An error answer is ``application/problem+json`` with the RFC 9457 members, its status
+    the response's own, and nothing that looks like a stack trace or SQL."""
+    if response.status_code < 400 or case.path.startswith(OWN_ERROR_FORMATS):
+        return None
+    content_type = response.headers.get("content-type", [""])[0]
+    assert content_type.split(";")[0] == "application/problem+json", f"error answered as {content_type!r}"
+    body = json.loads(response.content)
+    assert isinstance(body.get("type"), str) and isinstance(body.get("title"), str), body
+    assert body.get("status") == response.status_code, body
+    text = response.content.decode("utf-8", "replace")
+    for leak in ("Traceback", 'File "', "sqlalchemy", "asyncpg", "psycopg", "SELECT ", "INSERT INTO"):
+        assert leak not in text, f"the error body leaks {leak!r}: {text[:300]}"
+    return True
+
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
+          response_schema_conformance, problem_details]  # fmt: skip
+
+
+HYPOTHESIS = settings(
+    max_examples=MAX_EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+# One test per operation and caller: without a token (every operation) and with the token of the
+# caller the operation is for (every operation that takes one).
+CALLS = [(method, path, None) for method, path in sorted(RULES)] + [
+    (method, path, FUZZ_CALLER[r.who]) for (method, path), r in sorted(RULES.items()) if r.who != "public"
+]
+
+
+@pytest.mark.parametrize(("method", "path", "caller"), CALLS, ids=[f"{m} {p} {c or 'anonymous'}" for m, p, c in CALLS])
+def test_no_server_error_and_every_answer_as_documented(
+    merged_api: Any, stack: Stack, method: str, path: str, caller: str | None
+) -> None:
+    operation = merged_api[path][method]
+    headers = stack.headers(caller) if caller else {}
+    cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
+
+    @HYPOTHESIS
+    @given(case=cases)
+    def fuzz(case: Any) -> None:
+        case.call_and_validate(headers=headers, checks=CHECKS)
+
+    fuzz()
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(RULES), ids=[f"{m} {p}" for m, p in sorted(RULES)])
+def test_characters_no_column_can_hold_are_refused_in_every_parameter(
+    merged_document: dict[str, Any], stack: Stack, method: str, path: str
+) -> None:
+    """Hypothesis draws from valid UTF-8 text; a hostile client sends anything. Every string
+    parameter of every operation gets NUL and a lone surrogate (percent-encoded as UTF-8 would
+    never spell them): a refusal, never a 500."""
+    operation = merged_document["paths"][path][method.lower()]
+    params = [p for p in operation.get("parameters", []) if p.get("in") in ("path", "query")]
+    if not params:
+        pytest.skip("no path or query parameter")
+    url, query = path, []
+    for param in params:
+        if param["in"] == "path":
+            url = url.replace("{" + param["name"] + "}", "x%00y%ED%A0%80")
+        else:
+            query.append(f"{param['name']}=x%00y%ED%A0%80")
+    who = RULES[(method, path)].who
+    headers = stack.headers(FUZZ_CALLER[who]) if who != "public" else {}
+    with stack.client() as api:
+        answer = api.request(method, url + ("?" + "&".join(query) if query else ""), headers=headers)
+    assert answer.status_code < 500, f"{method} {url}: {answer.status_code} {answer.text[:300]}"
+
+
+def _assert_documented(document: dict[str, Any], method: str, path: str, answer: httpx.Response) -> None:
+    declared = documented(document, method, path, answer.status_code)
+    assert declared is not None, f"{method} {path} answered {answer.status_code}, which its document does not declare"
+
+
+def test_a_revalidated_catalogue_read_answers_a_documented_304(stack: Stack, merged_document: dict[str, Any]) -> None:
+    with stack.client() as api:
+        first = api.get("/api/v1/catalogue/sectors")
+        again = api.get("/api/v1/catalogue/sectors", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    _assert_documented(merged_document, "GET", "/api/v1/catalogue/sectors", again)
+
+
+def test_revalidated_statistics_answer_a_documented_304(stack: Stack, merged_document: dict[str, Any]) -> None:
+    params = {"from": "2026-01-01", "to": "2026-01-31"}
+    with stack.client() as api:
+        first = api.get("/api/v1/dossier/statistics", params=params)
+        again = api.get("/api/v1/dossier/statistics", params=params, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    _assert_documented(merged_document, "GET", "/api/v1/dossier/statistics", again)
+
+
+def test_a_replayed_payment_order_answers_a_documented_200(stack: Stack, merged_document: dict[str, Any]) -> None:
+    from tests.security.conftest import file_dossier, order_for
+
+    b = stack.headers("citizen_b")
+    with stack.client() as api:
+        receipt, _ = file_dossier(api, b, stack.service_id)
+        headers = {**b, "Idempotency-Key": "replay-" + receipt["dossier_id"]}
+        first = order_for(api, headers, receipt["dossier_id"])  # once the fees have arrived by event
+        again = api.post("/api/v1/payment/orders", headers=headers,
+                         json={"dossier_id": receipt["dossier_id"], "provider": "vnpay"})  # fmt: skip
+    assert again.status_code == 200, again.text
+    assert again.headers["idempotent-replayed"] == "true" and again.json()["id"] == first["id"]
+    _assert_documented(merged_document, "POST", "/api/v1/payment/orders", again)
+
+
+def test_a_replayed_submission_answers_a_documented_200(stack: Stack, merged_document: dict[str, Any]) -> None:
+    b = stack.headers("citizen_b")
+    with stack.client() as api:
+        refs = []
+        for component in ("TP01", "TP02"):
+            up = api.post("/api/v1/dossier/attachments", headers=b, files={"file": ("a.pdf", PDF)})
+            refs.append({"id": up.json()["id"], "component_code": component})
+        body = {"service_id": stack.service_id, "attachments": refs,
+                "applicant": {"kind": "citizen", "identifier": "001099012345", "name": "Nguyễn Văn An"},
+                "form": {"ho_ten": "Nguyễn Văn An", "so_gplx": "220123456789"}}  # fmt: skip
+        headers = {**b, "Idempotency-Key": "replay-submission"}
+        first = api.post("/api/v1/dossier/dossiers", headers=headers, json=body)
+        again = api.post("/api/v1/dossier/dossiers", headers=headers, json=body)
+    assert first.status_code == 201 and again.status_code == 200, (first.text, again.text)
+    _assert_documented(merged_document, "POST", "/api/v1/dossier/dossiers", again)
