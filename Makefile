@@ -13,13 +13,14 @@ export PYTHONPATH := $(CURDIR)
 # Eleven Python processes start at once: compiled bytecode halves their start-up.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install run demo test bench lint browser contracts lock clean-data help
+.PHONY: install run demo test bench chaos lint browser contracts lock clean-data help
 
 help:
 	@echo "make run       start the whole portal (embedded PostgreSQL + Kafka-protocol broker unless configured)"
 	@echo "make demo      walk the whole journey against a running 'make run' and print it as a timeline"
 	@echo "make test      lint, then the whole test suite on its own throwaway PostgreSQL and broker"
 	@echo "make bench     benchmarks at national scale; report in .data/bench/report.md and report.json"
+	@echo "make chaos     every fault under load, then a 10-minute soak; report in .data/chaos/"
 	@echo "make lint      ruff, import rules between services, contract schemas up to date"
 	@echo "make lock      re-resolve requirements.lock from pyproject.toml (on purpose only)"
 	@echo "make contracts export the event JSON Schemas after changing a contract model"
@@ -63,6 +64,12 @@ test: lint browser
 # A few minutes, bounded: its own PostgreSQL, generated data, load on loopback only.
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)
+
+# About 25 minutes, bounded: the portal as processes on its own PostgreSQL and broker, a mixed load
+# through the gateway on loopback, each fault in turn against every service (the short form runs in
+# make test), then ten minutes at half the measured capacity. CHAOS_ARGS="--no-faults" soaks only.
+chaos: install
+	$(PY) -m tests.chaos --soak $(CHAOS_ARGS)
 
 contracts: install
 	$(PY) -m contracts.export

@@ -3,10 +3,11 @@ whole payment flow runs locally with nothing faked inside the portal.
 
 - As a VNPay-style gateway: ``GET /vnpay/pay`` checks the signed payment URL the portal made
   (refusing a bad signature as VNPay would), shows the payer a page to approve or decline, then
-  calls the portal's IPN URL with a signed result (VNPay 2.1.0) and sends the browser back to
-  the return URL. ``POST /api/vnpay/{reference}/approve|decline`` does the same without a
-  browser, with ``duplicates`` (the same IPN again) and ``failure_after`` (a failure sent after
-  the success, out of order) on request; it answers with what the portal replied.
+  calls the portal's IPN URL with a signed result (VNPay 2.1.0; again while the portal gives no
+  answer, up to ``SANDBOX_BANK_IPN_ATTEMPTS`` calls) and sends the browser back to the return
+  URL. ``POST /api/vnpay/{reference}/approve|decline`` does the same without a browser, with
+  ``duplicates`` (the same IPN again) and ``failure_after`` (a failure sent after the success,
+  out of order) on request; it answers with what the portal replied.
 - As the bank holding the collecting account: ``POST /api/transfers`` makes a transfer (the
   payer's banking app after scanning a VietQR) and posts the signed notification
   (``X-Signature: t=…,v1=…``) to the portal, again with ``duplicates`` on request.
@@ -19,6 +20,7 @@ start in production. Command: ``python -m deploy.sandbox.bank``.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import html
 import io
@@ -55,6 +57,10 @@ class SandboxSettings(BaseSettings):
     ipn_url: str = "http://127.0.0.1:8000/api/v1/payment/callbacks/vnpay/ipn"
     notification_url: str = "http://127.0.0.1:8000/api/v1/payment/callbacks/bank"
     webhook_secret: str = "development"  # noqa: S105 - the portal's development placeholder
+    # A real gateway calls the IPN again while the merchant gives no answer (an error status or
+    # no connection): this many calls at most, this many seconds apart. 1: no second call.
+    ipn_attempts: int = Field(default=1, ge=1, le=100)
+    ipn_retry_seconds: float = Field(default=1.0, ge=0, le=300)
     bank_bin: str = "970436"
     account: str = "0011001234567"
 
@@ -109,8 +115,7 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     app = FastAPI(title="Sandbox bank (development only)")
     app.state.bank = bank
 
-    async def call_ipn(params: dict[str, str]) -> Any:
-        """Like a real gateway, a failed delivery is the merchant's problem (it can query us)."""
+    async def call_ipn_once(params: dict[str, str]) -> Any:
         try:
             async with httpx.AsyncClient(timeout=10) as client:
                 answer = await client.get(settings.ipn_url, params=params)
@@ -118,6 +123,18 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
             return {"error": f"IPN not delivered: {type(exc).__name__}"}
         json_answer = answer.headers.get("content-type", "").startswith("application/json")
         return answer.json() if json_answer else {"status": answer.status_code}
+
+    async def call_ipn(params: dict[str, str], replies: list[Any]) -> None:
+        """Like a real gateway: called again while the merchant does not answer (up to
+        ``ipn_attempts`` calls); a delivery that still fails is the merchant's problem (it can
+        query us). Every call's reply is kept."""
+        for attempt in range(settings.ipn_attempts):
+            if attempt:
+                await asyncio.sleep(settings.ipn_retry_seconds)
+            reply = await call_ipn_once(params)
+            replies.append(reply)
+            if isinstance(reply, dict) and "RspCode" in reply:
+                return
 
     async def settle(reference: str, approved: bool, decision: Decision) -> Transaction:
         request = bank.pending.get(reference)
@@ -127,9 +144,9 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
         tx = Transaction(number, reference, int(request["vnp_Amount"]) // 100, "card", "00" if approved else "02", at)
         params = bank.ipn_params(request, approved, number, at)
         for _ in range(1 + decision.duplicates):
-            tx.replies.append(await call_ipn(params))
+            await call_ipn(params, tx.replies)
         if approved and decision.failure_after:
-            tx.replies.append(await call_ipn(bank.ipn_params(request, False, str(next(bank.numbers)), at)))
+            await call_ipn(bank.ipn_params(request, False, str(next(bank.numbers)), at), tx.replies)
         bank.transactions.append(tx)
         return tx
 

@@ -75,14 +75,27 @@ async def driver_connection(session: AsyncSession | AsyncConnection) -> Any:
 
 # A pooled connection idle longer than this is pinged before use (see ``ping_when_idle``).
 IDLE_PING_SECONDS = 5.0
+# The client gives up on an answer this long after the server would have cancelled the statement.
+COMMAND_TIMEOUT_MARGIN_SECONDS = 5.0
+# The server ends a transaction whose client has said nothing for this long (at least).
+IDLE_IN_TRANSACTION_MIN_MS = 60_000
+
+
+def command_timeout_seconds(statement_timeout_ms: int) -> float:
+    """How long a client waits for any answer from PostgreSQL. The server cancels a statement
+    after ``statement_timeout``; an answer still missing some seconds later is not coming (it
+    was lost with a connection the network broke without closing, and no packet will ever say
+    so), and waiting for it would hold the connection, and any transaction on it, for ever."""
+    return statement_timeout_ms / 1000 + COMMAND_TIMEOUT_MARGIN_SECONDS
 
 
 def make_engine(
     url: str, *, pool_size: int = 10, statement_timeout_ms: int = 15_000, idle_ping_seconds: float = IDLE_PING_SECONDS,
     **kw: Any,
 ) -> AsyncEngine:  # fmt: skip
-    """An engine whose connections carry a statement timeout, so no query hangs forever, and are
-    checked before use when they have been idle (``ping_when_idle``)."""
+    """An engine whose connections carry a statement timeout, so no query hangs forever (and a
+    client-side timeout a little longer, so no answer lost on the way is waited for forever), and
+    are checked before use when they have been idle (``ping_when_idle``)."""
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
@@ -95,9 +108,15 @@ def make_engine(
         connect_args={
             "server_settings": {
                 "statement_timeout": str(statement_timeout_ms),
+                # The other side of ``command_timeout``: a transaction whose client has gone silent
+                # (its answers lost, its connection half-open) is ended by the server and its locks
+                # released, not held until the kernel gives up on the connection. Longer than any
+                # pause a unit of work makes on purpose (the relay waits up to 15 s for the broker).
+                "idle_in_transaction_session_timeout": str(max(IDLE_IN_TRANSACTION_MIN_MS, 4 * statement_timeout_ms)),
                 "application_name": kw.pop("name", "portal"),
             },
             "timeout": 5,
+            "command_timeout": command_timeout_seconds(statement_timeout_ms),
         },
         **kw,
     )
