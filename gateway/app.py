@@ -16,7 +16,11 @@ from services.kit.health import health_router
 from services.kit.http import RequestContextMiddleware
 from services.kit.logging import configure_logging, get_logger
 from services.kit.ratelimit import TokenBucketLimiter
+from services.kit.settings import Environment
+from services.kit.tracing import configure as configure_tracing
+from services.kit.tracing import flush as flush_spans
 
+from .headers import SecurityHeadersMiddleware
 from .openapi import DOCS_STATIC, OpenAPIAggregator, docs_assets, docs_router
 from .proxy import METHODS, forward
 from .ratelimit import RateLimitMiddleware
@@ -71,6 +75,7 @@ def upstream_pool(settings: GatewaySettings, url: str) -> UpstreamPool:
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     configure_logging("gateway", settings.log_level, settings.log_json)
+    configure_tracing("gateway", settings.otlp_endpoint)
     # The kit turns uvicorn's access line off (it carries the query string); the gateway logs
     # each forwarded request itself, without it (gateway.proxy).
 
@@ -91,6 +96,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             finally:
                 for pool in pools.values():
                     await pool.aclose()
+                flush_spans()
 
     app = FastAPI(title=TITLE, version=VERSION, lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.settings = settings
@@ -98,7 +104,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(health_router("gateway"))  # its /readyz is gateway.readiness
     app.include_router(readiness_router())
     app.include_router(docs_router(TITLE))
-    app.mount(DOCS_STATIC, docs_assets(), name="docs-static")
+    if settings.environment != Environment.PRODUCTION:  # the interactive docs are not served there
+        app.mount(DOCS_STATIC, docs_assets(), name="docs-static")
     # Last, so that every path the gateway answers itself is matched first.
     app.add_api_route("/{path:path}", _proxy, methods=METHODS, include_in_schema=False)
     _add_middleware(app, settings)
@@ -124,7 +131,9 @@ def _add_middleware(app: FastAPI, settings: GatewaySettings) -> None:
             settings.rate_limit_per_minute, settings.rate_limit_burst, settings.rate_limit_max_clients
         )
         app.add_middleware(RateLimitMiddleware, limiter=limiter)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
+                       body_idle_seconds=settings.body_idle_seconds)  # fmt: skip
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.public_url.startswith("https://"))
     # Without configured origins no browser origin is let in; requests pass as they are.
     if settings.cors_origins:
         app.add_middleware(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 
 from fastapi import Request, Response
+from opentelemetry.trace import Span
 from prometheus_client import Counter, Histogram
 from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
@@ -14,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 from services.kit.auth import TokenVerifier
 from services.kit.errors import NotFound, PortalError, ServiceUnavailable, UpstreamTimeout
 from services.kit.logging import correlation_id_var, get_logger, request_id_var
-from services.kit.tracing import traceparent_var
+from services.kit.tracing import client_span, end_client_span, traceparent_of, traceparent_var
 
 from .upstream import Answer, AnswerTimeout, ConnectFailed, PoolExhausted, UpstreamError, UpstreamPool
 
@@ -82,13 +83,15 @@ def strip_hop_by_hop(
     return [(name, value) for name, value in items if name not in drop and not name.startswith(b"proxy-")]
 
 
-def upstream_headers(request: Request) -> list[tuple[bytes, bytes]]:
+def upstream_headers(request: Request, traceparent: str | None = None) -> list[tuple[bytes, bytes]]:
+    """The headers to send on. ``traceparent``: the forward's own span, when spans are exported
+    (else the request's, which the service continues)."""
     # ASGI servers give header names in lower case.
     headers = strip_hop_by_hop(request.scope["headers"], _OWN_REQUEST_HEADERS | {b"content-length"})
     # The same ids the gateway echoes to the client, so one request has one id everywhere.
-    for name, var in ((b"x-request-id", request_id_var), (b"x-correlation-id", correlation_id_var),
-                      (b"traceparent", traceparent_var)):  # fmt: skip
-        if (value := var.get()) is not None:
+    for name, value in ((b"x-request-id", request_id_var.get()), (b"x-correlation-id", correlation_id_var.get()),
+                        (b"traceparent", traceparent or traceparent_var.get())):  # fmt: skip
+        if value is not None:
             headers.append((name, value.encode("latin-1")))
     # uvicorn has already replaced the peer address by the one trusted proxies forwarded,
     # so this is the client itself, not a chain the client could have forged.
@@ -153,12 +156,15 @@ async def forward(
     except ClientDisconnect:
         log.info("client went away while sending its body", service=service)
         return Response(status_code=499)
-    headers = upstream_headers(request)
+    # Exporting spans, the forward is a client span of its own (the service's span is its child).
+    span = client_span(request.method, service)
+    headers = upstream_headers(request, None if span is None else traceparent_of(span))
     if length is not None:
         headers.append((b"content-length", length))
     started = time.perf_counter()
     try:
-        answer = await pools[service].send(request.method, upstream_target(request.scope), headers, content)
+        sending = pools[service].send(request.method, upstream_target(request.scope), headers, content)
+        answer = await (sending if span is None else _traced(sending, span))
     except ClientDisconnect:
         log.info("client went away while sending its body", service=service)
         return Response(status_code=499)
@@ -182,6 +188,17 @@ async def forward(
             answer.release()
         return RelayedResponse(answer, content)
     return UpstreamResponse(answer, service)
+
+
+async def _traced(sending: Awaitable[Answer], span: Span) -> Answer:
+    """``sending``, its client span ended when the service's answer begins (or the exchange fails)."""
+    try:
+        answer = await sending
+    except BaseException as exc:
+        end_client_span(span, error=exc)
+        raise
+    end_client_span(span, status=answer.status)
+    return answer
 
 
 async def check_bearer(request: Request, verifier: TokenVerifier) -> None:

@@ -59,6 +59,8 @@ class GatewaySettings(SharedEnvSettings):
 
     # Dossier attachments are up to 20 MiB; the rest is room for the multipart envelope.
     max_body_bytes: int = Field(default=25 * MIB, ge=1)
+    # A request whose body stops arriving this long is answered 408 and its connection closed.
+    body_idle_seconds: float = Field(default=10.0, gt=0, le=300)
     # Longest silence allowed from a service (per read or write), then 504.
     upstream_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     # Connecting, or waiting for a free pooled connection, longer than this is 503.
@@ -86,6 +88,8 @@ class GatewaySettings(SharedEnvSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+    # Where spans go (OTLP over HTTP); empty: none are made (see services/kit/tracing.py).
+    otlp_endpoint: str = ""
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -24,6 +24,8 @@ from .http import RequestContextMiddleware
 from .kafka import BrokerProbe
 from .logging import configure_logging, get_logger
 from .settings import ServiceSettings
+from .tracing import configure as configure_tracing
+from .tracing import flush as flush_spans
 
 log = get_logger(__name__)
 
@@ -110,9 +112,10 @@ class Problem(BaseModel):
     request_id: str | None = None
 
 
+_PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    "4XX": {"model": Problem, "description": "Client error", "content": {"application/problem+json": {}}},
-    "5XX": {"model": Problem, "description": "Server error", "content": {"application/problem+json": {}}},
+    "4XX": {"model": Problem, "description": "Client error", "content": _PROBLEM_CONTENT},
+    "5XX": {"model": Problem, "description": "Server error", "content": _PROBLEM_CONTENT},
 }
 
 
@@ -131,6 +134,7 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
     """The composition root of one service's HTTP API."""
     settings = settings or spec.load_settings()
     configure_logging(spec.name, settings.log_level, settings.log_json)
+    configure_tracing(spec.name, settings.otlp_endpoint)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -160,6 +164,7 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
             yield
         finally:
             await db.dispose()
+            flush_spans()
 
     app = FastAPI(
         title=f"{spec.title} API",
@@ -170,7 +175,8 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
         redoc_url=None,
     )
     install_problem_handlers(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=True)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
+                       body_idle_seconds=settings.body_idle_seconds, access_log=True)  # fmt: skip
 
     def checks(request: Request) -> dict[str, Callable[[], Awaitable[bool]]]:
         state = request.app.state
@@ -182,7 +188,8 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
         return {"database": database, "broker": state.broker.reachable}
 
     app.include_router(health_router(spec.name))
-    app.include_router(readiness_router(spec.name, checks))
+    # The broker is reported but not required: the outbox holds events while it is away.
+    app.include_router(readiness_router(spec.name, checks, optional={"broker"}))
     for router in spec.routers:
         app.include_router(router, prefix=spec.api_prefix, responses=PROBLEM_RESPONSES)
     for router in spec.root_routers:

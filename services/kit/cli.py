@@ -1,10 +1,12 @@
 """The command line every service has: ``python -m services.<name> <command>``.
 
-api       serve the HTTP API (uvicorn)
-worker    run the outbox relay and the consumers
-migrate   apply the Alembic migrations
-seed      load development fixtures (refused in production)
-replay    mark published events unpublished again, to refill an emptied broker
+api           serve the HTTP API (uvicorn)
+worker        run the outbox relay, the consumers and the periodic jobs (--only: some of them;
+              --metrics-port: /metrics, /healthz and /readyz on that port)
+migrate       apply the Alembic migrations
+seed          load development fixtures (refused in production)
+replay        mark published events unpublished again, to refill an emptied broker
+dead-letters  list the service's dead letters, or retry them (their events consumed again)
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from typing import Any, TypeVar
 
 from .app import ServiceSpec
 from .db import Database
+from .deadletters import add_dead_letter_arguments, run_dead_letters
 from .http import serve_factory
+from .logging import configure_logging
 from .migrations import upgrade
 from .outbox import replay
 from .settings import Environment
+from .worker import PARTS, run_worker
 
 T = TypeVar("T")
 
@@ -39,14 +44,18 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     api = sub.add_parser("api", help="serve the HTTP API")
     api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    worker = sub.add_parser("worker", help="run the outbox relay and consumers")
-    worker.add_argument("--metrics-port", type=int, default=0, help="serve /metrics on this port (0: off)")
+    worker = sub.add_parser("worker", help="run the outbox relay, consumers and periodic jobs")
+    worker.add_argument("--metrics-port", type=int, default=0,
+                        help="serve /metrics, /healthz and /readyz on this port (0: off)")  # fmt: skip
+    worker.add_argument("--only", type=_parts, action="append", metavar="PART[,PART]",
+                        help=f"run only these parts ({', '.join(PARTS)}); repeatable; default: all")  # fmt: skip
     sub.add_parser("migrate", help="apply migrations")
     sub.add_parser("seed", help="load development fixtures")
     rep = sub.add_parser("replay", help="publish already published events again")
     rep.add_argument("--since", type=_aware, required=True, help="ISO time; events created at or after it")
     rep.add_argument("--until", type=_aware, help="ISO time; events created before it")
     rep.add_argument("--topic", help="only this topic")
+    add_dead_letter_arguments(sub.add_parser("dead-letters", help="list or retry the service's dead letters"))
     for command in spec.commands:
         command.add_arguments(sub.add_parser(command.name, help=command.help))
     args = parser.parse_args(argv)
@@ -59,9 +68,8 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
         serve_factory(f"services.{spec.name}.app:create_app", host=settings.host, port=settings.port,
                       workers=args.workers)  # fmt: skip
     elif args.command == "worker":
-        from .worker import run_worker
-
-        run_fast(run_worker(spec, settings, metrics_port=args.metrics_port or None))
+        parts = [part for chosen in args.only or [list(PARTS)] for part in chosen]
+        run_fast(run_worker(spec, settings, metrics_port=args.metrics_port or None, parts=dict.fromkeys(parts)))
     elif args.command == "migrate":
         upgrade(spec.migrations, settings.database_url.get_secret_value())
     elif args.command == "seed":
@@ -74,7 +82,20 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
             _with_db(spec, settings, lambda db, _s: replay(db, since=args.since, until=args.until, topic=args.topic))
         )
         print(f"{count} events marked for publishing again")
+    elif args.command == "dead-letters":
+        # Its logs go to stderr, as every process's do: stdout is the JSON it prints.
+        configure_logging(f"{spec.name}-dead-letters", settings.log_level, settings.log_json)
+        return asyncio.run(_with_db(spec, settings, lambda db, s: run_dead_letters(db, s, args)))
     return 0
+
+
+def _parts(value: str) -> list[str]:
+    """``relay``, ``consumers,jobs``...: the worker's parts named in one ``--only``."""
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    unknown = [part for part in parts if part not in PARTS]
+    if unknown or not parts:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(PARTS)} (not {', '.join(unknown) or 'nothing'})")
+    return parts
 
 
 def run_fast(main: Coroutine[Any, Any, T]) -> T:

@@ -33,14 +33,15 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from contracts.envelope import CloudEvent, InvalidEvent
 from contracts.events.platform import DeadLetterRecorded
 
+from . import tracing
 from .aio import wait_or_stop
 from .db import Database, UnitOfWork
 from .errors import PermanentFailure
 from .kafka import make_consumer
 from .logging import correlation_id_var, get_logger
+from .metrics import dead_lettered
 from .settings import ServiceSettings
 from .tables import inbox
-from .tracing import new_traceparent, traceparent_var
 
 log = get_logger(__name__)
 
@@ -154,6 +155,7 @@ class ConsumerRunner:
     async def _apply_batch(self, run: list[tuple[ConsumerRecord, CloudEvent]]) -> bool:
         """Apply a run with its batch handler in one transaction; False when it must be done one by one."""
         events = [event for _, event in run]
+        spans = tracing.BatchSpans(self.group_id, run)
         try:
             async with self.db.unit_of_work() as uow:
                 claimed = await claim_inbox_many(uow, self.group_id, events)
@@ -168,14 +170,21 @@ class ConsumerRunner:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            spans.end(error=type(exc).__name__)
             if is_infrastructure_failure(exc):
                 raise
             log.warning("batch failed; applying its events one by one", consumer=self.group_id,
                         event_type=events[0].type, events=len(events), error=str(exc))  # fmt: skip
             return False
+        spans.end()
         EVENTS_HANDLED.labels(self.group_id, "applied").inc(len(fresh))
         EVENTS_HANDLED.labels(self.group_id, "duplicate").inc(len(events) - len(fresh))
         return True
+
+    @property
+    def kafka_consumer(self) -> AIOKafkaConsumer | None:
+        """The client while connected (the worker samples its lag from it)."""
+        return self._consumer
 
     async def commit_offsets(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit after the database commit; a crash in between only causes a skipped redelivery."""
@@ -202,12 +211,11 @@ class ConsumerRunner:
             EVENTS_HANDLED.labels(self.group_id, "ignored").inc()
             return
         correlation = correlation_id_var.set(event.correlationid)
-        trace = traceparent_var.set(new_traceparent(event.traceparent))
         try:
-            await self._apply_with_retries(record, event, handler)
+            with tracing.consuming(self.group_id, record, event):  # the event's trace (a span, when exporting)
+                await self._apply_with_retries(record, event, handler)
         finally:
             correlation_id_var.reset(correlation)
-            traceparent_var.reset(trace)
 
     def _one_by_one(self, event_type: str) -> Handler | None:
         """A type with only a batch handler is handled one event at a time by that handler."""
@@ -268,6 +276,7 @@ class ConsumerRunner:
             error=error,
         )
         EVENTS_HANDLED.labels(self.group_id, "dead_lettered").inc()
+        dead_lettered(self.group_id, event.type if event else "invalid")
         event_id = event.id if event else f"{record.topic}/{record.partition}/{record.offset}"
         letter = dead_letter_of(record, event, self.group_id, error, attempts)
         async with self.db.unit_of_work() as uow:

@@ -1,8 +1,10 @@
 """ASGI middleware shared by the services and the gateway: request and correlation ids,
-trace context, body-size limit, and Prometheus request metrics."""
+trace context (and a server span when spans are exported: ``tracing``), body-size limit, and
+Prometheus request metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -12,9 +14,9 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import PROBLEM_BASE, PROBLEM_JSON, PayloadTooLarge
+from .errors import PROBLEM_BASE, PROBLEM_JSON, PayloadTooLarge, RequestTimeout
 from .logging import correlation_id_var, get_logger, request_id_var
-from .tracing import new_traceparent, traceparent_var
+from .tracing import end_server_span, server_span, traceparent_var
 
 log = get_logger(__name__)
 
@@ -67,9 +69,13 @@ class RequestContextMiddleware:
     logs and events, echoes them back, refuses bodies over ``max_body_bytes`` with 413, and
     counts requests by route template."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int | None = None, access_log: bool = False):
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int | None = None, body_idle_seconds: float | None = None,
+        access_log: bool = False,
+    ):  # fmt: skip
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_idle_seconds = body_idle_seconds
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -79,7 +85,8 @@ class RequestContextMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request_id = safe_id(headers.get("x-request-id")) or uuid.uuid4().hex
         correlation_id = safe_id(headers.get("x-correlation-id")) or request_id
-        traceparent = new_traceparent(headers.get("traceparent"))
+        # A new span in the caller's trace (or a new trace); exporting, a real server span too.
+        traceparent, span = server_span(scope["method"], headers.get("traceparent"))
         tokens = (
             request_id_var.set(request_id),
             correlation_id_var.set(correlation_id),
@@ -113,7 +120,8 @@ class RequestContextMiddleware:
                         f"The body may not exceed {limit} bytes.",
                     )
                     return
-                receive = _limited(receive, limit)
+            if limit is not None or self.body_idle_seconds is not None:
+                receive = _limited(receive, limit, self.body_idle_seconds)
             try:
                 await self.app(scope, receive, send_with_ids)
             except PayloadTooLarge:
@@ -125,11 +133,16 @@ class RequestContextMiddleware:
                     "Request body too large",
                     f"The body may not exceed {limit} bytes.",
                 )
+            except RequestTimeout as exc:
+                await send_problem(send_with_ids, 408, "request-timeout", exc.title, str(exc.detail),
+                                   headers=[(b"connection", b"close")])  # fmt: skip
         finally:
             route = _route_template(scope)
             elapsed = time.perf_counter() - start
             REQUESTS.labels(scope["method"], route, str(status_holder["status"])).inc()
             LATENCY.labels(scope["method"], route).observe(elapsed)
+            if span is not None:
+                end_server_span(span, scope["method"], route, status_holder["status"], request_id)
             if self.access_log and route not in QUIET_ROUTES:
                 # The path without its query string: queries may carry codes and tokens.
                 log.info("request", method=scope["method"], path=scope["path"], route=route,
@@ -138,15 +151,27 @@ class RequestContextMiddleware:
                 var.reset(token)
 
 
-def _limited(receive: Receive, limit: int) -> Receive:
+def _limited(receive: Receive, limit: int | None, idle_seconds: float | None) -> Receive:
+    """``receive`` refusing a body over ``limit`` bytes (413) and one that stops arriving for
+    ``idle_seconds`` (408: a client trickling or abandoning a body would hold a connection and a
+    request's resources for ever). Once the body is whole, messages pass as they come (an app
+    waiting for the client to disconnect may wait as long as it likes)."""
     seen = 0
+    complete = False
 
     async def wrapped() -> Message:
-        nonlocal seen
-        message = await receive()
+        nonlocal seen, complete
+        if complete or idle_seconds is None:
+            message = await receive()
+        else:
+            try:
+                message = await asyncio.wait_for(receive(), idle_seconds)
+            except TimeoutError:
+                raise RequestTimeout(idle_seconds) from None
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
-            if seen > limit:
+            complete = not message.get("more_body", False)
+            if limit is not None and seen > limit:
                 raise PayloadTooLarge(f"The body may not exceed {limit} bytes.")
         return message
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import structlog
 
+from .tracing import trace_id, traceparent_var
+
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
@@ -74,10 +76,15 @@ def without_statement_values(text: str) -> str:
     return _QUERY_ARGUMENT.sub(r"\1[redacted]", text)
 
 
+# Written as they are: the record's own fields, and a trace id (hex whose digits could look like
+# a personal number to the free-text masking).
+_UNSCRUBBED = frozenset({"timestamp", "level", "logger", "trace_id"})
+
+
 def _scrub_processor(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     if isinstance(event_dict.get("exception"), str):
         event_dict["exception"] = without_statement_values(event_dict["exception"])
-    return {k: (v if k in ("timestamp", "level", "logger") else scrub(v, k)) for k, v in event_dict.items()}
+    return {k: (v if k in _UNSCRUBBED else scrub(v, k)) for k, v in event_dict.items()}
 
 
 def _add_ids(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -85,6 +92,9 @@ def _add_ids(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, 
         event_dict.setdefault("request_id", rid)
     if (cid := correlation_id_var.get()) is not None:
         event_dict.setdefault("correlation_id", cid)
+    # The trace of the request or event being handled: from a log line to its spans.
+    if (trace := trace_id(traceparent_var.get())) is not None:
+        event_dict.setdefault("trace_id", trace)
     return event_dict
 
 

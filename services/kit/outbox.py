@@ -24,11 +24,12 @@ from sqlalchemy import and_, delete, func, select, text, update
 from contracts.envelope import CloudEvent
 
 from .aio import wait_or_stop
-from .db import Database, async_url
+from .db import Database, async_url, command_timeout_seconds
 from .kafka import make_producer
 from .logging import get_logger
 from .settings import ServiceSettings
 from .tables import OUTBOX_CHANNEL, outbox
+from .tracing import producer_span
 
 log = get_logger(__name__)
 
@@ -91,7 +92,8 @@ class OutboxRelay:
 
     async def _run_with_lock(self) -> None:
         dsn = plain_dsn(self.settings.database_url.get_secret_value())
-        conn: asyncpg.Connection = await asyncpg.connect(dsn, timeout=5)
+        wait = command_timeout_seconds(self.settings.database_statement_timeout_ms)
+        conn: asyncpg.Connection = await asyncpg.connect(dsn, timeout=5, command_timeout=wait)
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", relay_lock_id(self.service)):
                 if await self._sleep(2.0):
@@ -146,7 +148,8 @@ class OutboxRelay:
                 return 0
             futures = []
             for row in rows:
-                event = event_from_row(row)
+                # Exporting spans: a producer span per event, child of the row's trace (tracing.py).
+                event, watch = producer_span(event_from_row(row), row.topic)
                 futures.append(
                     await self._producer.send(
                         row.topic,
@@ -155,6 +158,7 @@ class OutboxRelay:
                         headers=event.kafka_headers(),
                     )
                 )
+                watch(futures[-1])
             # aiokafka keeps one batch in flight per partition, so the order of send() holds.
             timeout = self.settings.kafka_request_timeout_ms / 1000 + 5
             await asyncio.wait_for(asyncio.gather(*futures), timeout)
@@ -185,6 +189,10 @@ class OutboxRelay:
 
     async def _wait_for_work(self) -> None:
         await wait_or_stop(self._wake, self.settings.outbox_poll_seconds)
+        if self._wake.is_set() and self.settings.outbox_gather_ms:
+            # Woken by a commit: the commits of the next moment join its batch. Under load a round
+            # (claim, send, acks, mark) then carries several requests' events, not one's.
+            await self._sleep(self.settings.outbox_gather_ms / 1000)
 
     async def _sleep(self, seconds: float) -> bool:
         return await wait_or_stop(self._stopping, seconds)

@@ -37,6 +37,8 @@ SHARED_ENV = {
     "log_level": "PORTAL_LOG_LEVEL",
     "log_json": "PORTAL_LOG_JSON",
     "applicant_key_secret": "PORTAL_APPLICANT_KEY",
+    # OpenTelemetry's own name for the collector: spans are exported only when it is set.
+    "otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
 }
 
 
@@ -107,6 +109,8 @@ class ServiceSettings(SharedEnvSettings, KafkaSettings):
     port: int = Field(default=8001, ge=0, le=65535)
     # Upper bound on a request body the service itself accepts (the gateway has its own).
     max_body_bytes: int = Field(default=1 * 1024 * 1024, ge=1024)
+    # A request whose body stops arriving this long is answered 408 and its connection closed.
+    body_idle_seconds: float = Field(default=10.0, gt=0, le=300)
 
     oidc_issuer: str = "http://127.0.0.1:8000"
     # Where to fetch signing keys. Inside the deployment this is the identity service directly.
@@ -119,6 +123,8 @@ class ServiceSettings(SharedEnvSettings, KafkaSettings):
     outbox_retention_hours: int = Field(default=7 * 24, ge=1)
     outbox_batch_size: int = Field(default=200, ge=1, le=5000)
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # After a commit wakes the relay, it waits this long for more before claiming a batch.
+    outbox_gather_ms: float = Field(default=10.0, ge=0, le=1000)
     inbox_retention_hours: int = Field(default=30 * 24, ge=1)
 
     consumer_max_attempts: int = Field(default=5, ge=1, le=50)
@@ -128,6 +134,14 @@ class ServiceSettings(SharedEnvSettings, KafkaSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+    # Where spans go (OTLP over HTTP, protobuf): the collector's base URL, e.g. http://collector:4318.
+    # Empty: no exporter, and tracing costs next to nothing (services/kit/tracing.py).
+    otlp_endpoint: str = ""
+
+    # The worker's samplers (outbox backlog and age, consumer lag) look this often.
+    metrics_sample_seconds: float = Field(default=10.0, gt=0, le=300)
+    # The worker's /healthz fails once its event loop has not run its heartbeat for this long.
+    worker_liveness_seconds: float = Field(default=30.0, ge=1, le=600)
 
     @property
     def audience(self) -> str:

@@ -24,6 +24,9 @@ class PaymentSettings(ServiceSettings):
     # bank serves a VNPay-compatible page.
     vnpay_tmn_code: str = Field(default="DVCQG001", min_length=1, max_length=20)
     vnpay_hash_secret: SecretStr = SecretStr("development")
+    # Secrets VNPay may still sign IPNs with while it switches to a new one (docs/runbook.md):
+    # accepted on callbacks only, never used to sign; empty outside a rotation.
+    vnpay_previous_hash_secrets: list[SecretStr] = Field(default_factory=list, max_length=3)
     vnpay_pay_url: str = "http://127.0.0.1:8010/vnpay/pay"
     # Where the payer's browser returns (a page of the web frontend in production).
     vnpay_return_url: str | None = None
@@ -54,6 +57,9 @@ class PaymentSettings(ServiceSettings):
             weak = [s for s in self.bank_webhook_secrets if s.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS]
             if weak:
                 raise ValueError("refusing production settings: bank_webhook_secrets holds a placeholder")
+            previous = self.vnpay_previous_hash_secrets
+            if any(s.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS for s in previous):
+                raise ValueError("refusing production settings: vnpay_previous_hash_secrets holds a placeholder")
         return self
 
     @property

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.kit.app import ConsumerSpec, PeriodicJob, ServiceSpec, build_app
 
 from .adapters.tables import metadata
+from .api.commands import COMMANDS
 from .api.routes import router
 from .consumers import HANDLERS
 from .service import jobs
@@ -23,6 +24,7 @@ SERVICE = ServiceSpec(
     metadata=metadata,
     periodic=[PeriodicJob("deliver-dossiers", 2.0, jobs.deliver)],
     seed=seed,
+    commands=COMMANDS,
 )
 
 

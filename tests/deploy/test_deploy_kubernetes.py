@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from services.kit.health import WORKER_PATHS
 from services.kit.settings import Environment
 
 from .manifests import (
@@ -48,6 +49,7 @@ from .manifests import (
 )
 
 UID = 10001
+WORKER_PORT = 9100
 NAMESPACE = "portal"
 
 
@@ -244,9 +246,23 @@ def test_ports_and_probes_match_the_code(build):
         module = container_argv(container)[2]
         env, _ = container_env(build, container)
         settings = load_settings(module, env)
-        if component in ("worker", "migrate"):
+        if component == "migrate":
             assert not container.get("ports"), f"{obj['metadata']['name']} serves nothing"
             assert not any(p in container for p in ("readinessProbe", "livenessProbe", "startupProbe"))
+            continue
+        if component == "worker":
+            # Its own port, as its command line names it: metrics, liveness (the loop) and readiness.
+            argv = container_argv(container)
+            port = int(argv[argv.index("--metrics-port") + 1])
+            assert [(p["name"], p["containerPort"]) for p in container["ports"]] == [("metrics", port)]
+            assert port == WORKER_PORT
+            for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+                get = container[probe]["httpGet"]
+                assert (get["path"], resolve_port(container, get["port"])) == (path, port), obj["metadata"]["name"]
+                assert path in WORKER_PATHS
+            # Liveness allows a loop stalled for the worker's own threshold before it counts failures.
+            assert container["livenessProbe"]["initialDelaySeconds"] >= 5
+            assert settings.host == "0.0.0.0", f"{obj['metadata']['name']} serves its metrics on loopback only"
             continue
         assert settings.host == "0.0.0.0", f"{obj['metadata']['name']} listens on loopback only"
         assert [p["containerPort"] for p in container["ports"]] == [settings.port], obj["metadata"]["name"]
@@ -438,6 +454,7 @@ EXTERNAL = [
     Endpoint("private-network", address="10.20.30.40"),
     Endpoint("cloud-metadata", address="169.254.169.254"),
     Endpoint("another-namespace", "default", (("app.kubernetes.io/name", "gateway"),)),
+    Endpoint("prometheus", "monitoring", (("app.kubernetes.io/name", "prometheus"),)),
 ]
 INTERNET_CLIENTS = {("identity", "worker"), ("payment", "worker"), ("sync", "worker"), ("dossier", "api")}
 PORTS = {"identity": 8001, "catalogue": 8002, "dossier": 8003, "payment": 8004, "sync": 8005, "gateway": 8000}
@@ -464,11 +481,14 @@ def expected_egress(pod: str, name: str, component: str) -> dict[str, set[tuple[
 
 
 def expected_ingress(pod: str, name: str, component: str, pods: list[Endpoint]) -> dict[str, set[tuple[str, int]]]:
+    # Prometheus scrapes every process (an API's rule names the five APIs' ports; each listens on one).
     if component == "gateway":
-        return {"ingress-controller": tcp(8000)}
+        return {"ingress-controller": tcp(8000), "prometheus": tcp(8000)}
+    if component == "worker":
+        return {"prometheus": tcp(WORKER_PORT)}
     if component != "api":
         return {}
-    want = {"gateway": tcp(PORTS[name])}
+    want = {"gateway": tcp(PORTS[name]), "prometheus": {("TCP", port) for s, port in PORTS.items() if s in SERVICES}}
     if name == "identity":
         want |= {p.name: tcp(8001) for p in pods if p.name.endswith("-api") and p.name != pod}
     return want

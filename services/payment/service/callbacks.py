@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from prometheus_client import Counter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from services.kit import webhooks as webhook
@@ -40,6 +41,14 @@ log = get_logger(__name__)
 
 REDACTED = "[redacted]"
 SECRET_HEADERS = frozenset({"authorization", "cookie", "x-signature", "proxy-authorization"})
+
+
+# Callbacks refused before anything in them was believed: a wrong or missing signature (a secret
+# out of step after a rotation, or someone forging payments) or a caller outside the allow-list.
+VERIFICATION_FAILURES = Counter(
+    "payment_callback_verification_failures_total", "Provider callbacks whose signature or origin was refused",
+    ["provider", "reason"],
+)  # fmt: skip
 
 
 class SignatureInvalid(PortalError):
@@ -84,10 +93,29 @@ async def _log(uow: UnitOfWork, provider: str, raw: RawCallback, *, verified: bo
 # --- VNPay IPN ------------------------------------------------------------------------------
 
 
+def _checked_address(provider: str, remote_addr: str | None, allowed: Sequence[str]) -> None:
+    try:
+        check_address(remote_addr, allowed)
+    except Forbidden:
+        VERIFICATION_FAILURES.labels(provider, "address").inc()
+        raise
+
+
+def _vnpay_secret(settings: PaymentSettings, params: Mapping[str, str]) -> str:
+    """The secret the IPN is signed with: the current one, or one still accepted during a
+    rotation; the current one when none verifies (the call is then refused as unsigned)."""
+    current = settings.vnpay_hash_secret.get_secret_value()
+    if settings.vnpay_previous_hash_secrets and not vnpay.verify(params, current):
+        for previous in settings.vnpay_previous_hash_secrets:
+            if vnpay.verify(params, previous.get_secret_value()):
+                return previous.get_secret_value()
+    return current
+
+
 async def vnpay_ipn(uow: UnitOfWork, settings: PaymentSettings, raw: RawCallback) -> dict[str, str]:
-    check_address(raw.remote_addr, settings.vnpay_allowed_ips)
+    _checked_address("vnpay", raw.remote_addr, settings.vnpay_allowed_ips)
     params = dict(raw.query)
-    secret = settings.vnpay_hash_secret.get_secret_value()
+    secret = _vnpay_secret(settings, params)
     reference = params.get("vnp_TxnRef")
     order = None
     if reference and vnpay.verify(params, secret):
@@ -95,6 +123,8 @@ async def vnpay_ipn(uow: UnitOfWork, settings: PaymentSettings, raw: RawCallback
     view = vnpay.OrderView(order["reference"], int(order["amount"]), OrderState(order["state"])) if order else None
     outcome = vnpay.decide_ipn(params, secret=secret, order=view, tmn_code=settings.vnpay_tmn_code)
     verified = outcome.answer != vnpay.INVALID_SIGNATURE
+    if not verified:
+        VERIFICATION_FAILURES.labels("vnpay", "signature").inc()
     if order is not None and outcome.flag:
         await repo.update_order(uow.session, str(order["id"]), {"flag": outcome.flag})
         log.warning("payment flagged for review", order_reference=reference, flag=outcome.flag, provider="vnpay")
@@ -139,7 +169,7 @@ class Transfer(BaseModel):
 async def bank_notification(
     uow: UnitOfWork, settings: PaymentSettings, raw: RawCallback, *, now: datetime | None = None
 ) -> dict[str, Any]:
-    check_address(raw.remote_addr, settings.bank_allowed_ips)
+    _checked_address("bank", raw.remote_addr, settings.bank_allowed_ips)
     moment = now or datetime.now(UTC)
     secrets = [s.get_secret_value() for s in settings.bank_webhook_secrets]
     header = next((v for k, v in raw.headers.items() if k.lower() == "x-signature"), None)
@@ -147,6 +177,7 @@ async def bank_notification(
         webhook.verify(header, raw.body, secrets, now=int(moment.timestamp()),
                        tolerance_seconds=settings.bank_webhook_tolerance_seconds)  # fmt: skip
     except webhook.SignatureRefused as refused:
+        VERIFICATION_FAILURES.labels("bank", refused.reason).inc()
         # Kept, for the record, in its own transaction: the caller commits before answering 401.
         await _log(uow, "bank", raw, verified=False, reference=None, outcome=f"refused: {refused.reason}")
         raise SignatureInvalid(f"Signature refused: {refused.reason}.") from refused

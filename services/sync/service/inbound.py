@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import Counter
+
 from contracts.events.sync import MAX_EVENT_DATA_BYTES, MAX_RECORDS_PER_EVENT
 from services.kit.db import UnitOfWork
 from services.kit.errors import NotFound, ValidationFailed
@@ -35,10 +37,26 @@ log = get_logger(__name__)
 STATUSES_REPORTED = "sync.dossier.statuses_reported.v1"
 
 
+# Per agency, so an operator sees whose system sends what the portal cannot take (an unmapped
+# local status, a dossier code of another agency). The label is bounded: an agency the client is
+# registered for, else ``unattributed`` (a record naming another agency, or none, when the
+# client pushes for several) — never a value a caller could invent.
+REJECTED = Counter("sync_records_rejected_total", "Pushed status records refused, by agency", ["agency"])
+UNATTRIBUTED = "unattributed"
+
+
 @dataclass(frozen=True)
 class Pusher:
     client_id: str
     agencies: frozenset[str]
+
+
+def rejection_agency(raw: Any, pusher: Pusher) -> str:
+    """The agency a refused record is counted under (see :data:`REJECTED`)."""
+    named = raw.get("agency_code", raw.get("MaDonVi")) if isinstance(raw, dict) else None
+    if isinstance(named, str) and named in pusher.agencies:
+        return named
+    return next(iter(pusher.agencies)) if len(pusher.agencies) == 1 else UNATTRIBUTED
 
 
 def _parsed(
@@ -85,6 +103,7 @@ async def push(
             results.append({"index": position, "outcome": "rejected", "record_id": None, "dossier_code": None,
                             "errors": errors})  # fmt: skip
             summary["rejected"] += 1
+            REJECTED.labels(rejection_agency(raw_records[position], pusher)).inc()
             continue
         key = (item.agency_code, item.record_id)
         current = latest.get(item.code) or progress.get(item.code)

@@ -1,0 +1,44 @@
+"""Operator commands of the sync service: ``python -m services.sync deliveries failing``,
+``deliveries show ID`` and ``deliveries redeliver --agency CODE | --delivery ID`` — the same use
+cases as the operators' API (``/deliveries/failing``, ``/deliveries/{id}``, ``.../redeliver``),
+for when the API is not at hand (docs/runbook.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from services.kit.app import Command
+from services.kit.db import Database
+from services.kit.errors import NotFound
+
+from ..service import outbound
+
+
+def _arguments(parser: Any) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    sub.add_parser("failing", help="agencies whose deliveries fail or are dead, with counts")
+    sub.add_parser("show", help="one delivery and its attempts").add_argument("delivery_id", type=int)
+    redeliver = sub.add_parser("redeliver", help="dead deliveries pending again at once (attempts counted anew)")
+    which = redeliver.add_mutually_exclusive_group(required=True)
+    which.add_argument("--agency", help="every dead delivery to this agency (its code)")
+    which.add_argument("--delivery", type=int, help="this dead delivery (its id)")
+
+
+async def _run(db: Database, _settings: Any, args: Any) -> int:
+    async with db.transaction() as uow:
+        try:
+            if args.action == "failing":
+                out = await outbound.failing(uow)
+            elif args.action == "show":
+                out = await outbound.delivery_detail(uow, args.delivery_id)
+            else:
+                out = await outbound.redeliver(uow, delivery_id=args.delivery, agency_code=args.agency)
+        except NotFound as exc:
+            print(json.dumps({"error": exc.detail or exc.title}))
+            return 1
+    print(json.dumps(out, ensure_ascii=False, indent=2))
+    return 0
+
+
+COMMANDS = [Command("deliveries", "watch and redeliver dossier deliveries to agencies' systems", _arguments, _run)]
