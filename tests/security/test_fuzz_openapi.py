@@ -80,8 +80,11 @@ def problem_details(ctx: Any, response: Any, case: Any) -> bool | None:
     assert isinstance(body.get("type"), str) and isinstance(body.get("title"), str), body
     assert body.get("status") == response.status_code, body
     text = response.content.decode("utf-8", "replace")
+    # What the caller sent may be named back (an unknown field's name): only the rest is a leak.
+    # Hypothesis also draws strings from constants in the code under test, "sqlalchemy.engine" say.
+    sent = json.dumps([case.path_parameters, case.query, case.body], default=str, ensure_ascii=False)
     for leak in ("Traceback", 'File "', "sqlalchemy", "asyncpg", "psycopg", "SELECT ", "INSERT INTO"):
-        assert leak not in text, f"the error body leaks {leak!r}: {text[:300]}"
+        assert leak not in text or leak in sent, f"the error body leaks {leak!r}: {text[:300]}"
     return True
 
 
