@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from bench.ingest import jwks_app
 from deploy.local.components import (
     EmbeddedKafka,
     EmbeddedPostgres,
@@ -77,18 +78,6 @@ def online_service() -> dict[str, Any]:
         "fees": [fee], "processing_days": 5, "routing_target": "one-stop/h22",
         "published_at": datetime(2025, 1, 1, tzinfo=UTC).isoformat(),
     }  # fmt: skip
-
-
-def jwks_app(public: dict[str, Any]) -> Any:
-    from fastapi import FastAPI
-
-    app = FastAPI()
-
-    @app.get("/jwks")
-    async def jwks() -> dict[str, Any]:
-        return {"keys": [public]}
-
-    return app
 
 
 def rss_kib(pid: int) -> int | None:
