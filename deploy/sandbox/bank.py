@@ -61,6 +61,7 @@ class SandboxSettings(BaseSettings):
     # no connection): this many calls at most, this many seconds apart. 1: no second call.
     ipn_attempts: int = Field(default=1, ge=1, le=100)
     ipn_retry_seconds: float = Field(default=1.0, ge=0, le=300)
+    ipn_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     bank_bin: str = "970436"
     account: str = "0011001234567"
 
@@ -117,7 +118,7 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
 
     async def call_ipn_once(params: dict[str, str]) -> Any:
         try:
-            async with httpx.AsyncClient(timeout=10) as client:
+            async with httpx.AsyncClient(timeout=settings.ipn_timeout_seconds) as client:
                 answer = await client.get(settings.ipn_url, params=params)
         except httpx.HTTPError as exc:
             return {"error": f"IPN not delivered: {type(exc).__name__}"}

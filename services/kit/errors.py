@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
 from .logging import get_logger, request_id_var
 
@@ -193,6 +195,13 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The caller hung up before its body was read (the gateway gave up waiting, say): no one is
+        # left to answer, and nothing is wrong with the service. 499 is nginx's name for it.
+        log.info("client went away before its request was read", path=request.url.path)
+        return Response(status_code=499)
 
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeout)

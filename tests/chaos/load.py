@@ -33,7 +33,9 @@ import httpx
 
 from .portal import AGENCY, SERVICE_ID, ChaosPortal
 
-CLIENT_TIMEOUT = 10.0
+# Longer than the gateway can take to answer for itself (with the chaos portal's settings: a free
+# connection 3 s, connecting 3 s, the service's silence 5 s), so a hang is the gateway's, not a wait.
+CLIENT_TIMEOUT = 15.0
 BANK_TIMEOUT = 90.0
 FLOW_DEADLINE = 120.0
 REPEAT_SHARE = 0.1
@@ -172,7 +174,9 @@ class Load:
     # --- running ---------------------------------------------------------------------------
 
     async def start(self, *, schedule: bool = True) -> None:
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=64)
+        # An idle connection is given up well before the servers close it (uvicorn: after 5 s), so a
+        # request never races their close (a reset that would look like the portal's failure).
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=64, keepalive_expiry=2.0)
         self._api = httpx.AsyncClient(base_url=self.portal.gateway, timeout=CLIENT_TIMEOUT, limits=limits,
                                       trust_env=False)  # fmt: skip
         self._bank = httpx.AsyncClient(base_url=self.portal.bank, timeout=BANK_TIMEOUT, limits=limits,

@@ -231,6 +231,7 @@ class ChaosPortal:
             "SANDBOX_BANK_IPN_URL": f"{self.gateway}/api/v1/payment/callbacks/vnpay/ipn",
             # Like VNPay, the bank calls the IPN again until the portal answers.
             "SANDBOX_BANK_IPN_ATTEMPTS": "40", "SANDBOX_BANK_IPN_RETRY_SECONDS": "0.5",
+            "SANDBOX_BANK_IPN_TIMEOUT_SECONDS": "15",
         }  # fmt: skip
         for name in SERVICES:
             self.processes[name] = Process(name, ["-m", f"services.{name}", "api"], env, self.logs / f"{name}.log",
@@ -363,6 +364,16 @@ class ChaosPortal:
     def dead(self) -> list[str]:
         """Processes of ours that exited when nothing asked them to."""
         return [name for name, p in self.processes.items() if p.proc is not None and p.proc.poll() is not None]
+
+    def unhandled_errors(self) -> dict[str, int]:
+        """Per API, the 500s it logged so far (``unhandled error``), answered to anyone or to no one
+        (a gateway that had given up on it)."""
+        found = {}
+        for name in SERVICES:
+            path = self.logs / f"{name}.log"
+            text = path.read_text(errors="replace") if path.exists() else ""
+            found[name] = text.count('"event": "unhandled error"')
+        return found
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.logs / f"{name}.log"

@@ -85,7 +85,8 @@ def write(stem: str, title: str, plan: Plan, reports: list[FaultReport], soak: S
                       f"- failed requests while the fault lasted: {r.failures_during_fault}; slowest request "
                       f"{r.slowest_request_seconds} s; retries answered with the first dossier: "
                       f"{r.idempotent_replays}; flows {r.flows}",
-                      f"- first acknowledged submission after the fault: {r.first_acknowledged_write_seconds} s",
+                      f"- first acknowledged submission after the fault: {r.first_acknowledged_write_seconds} s; "
+                      f"500s the services logged: {r.service_errors or 'none'}",
                       f"- figures: {r.figures}",
                       f"- verdict: {problems or 'passed'}", ""]  # fmt: skip
     if soak is not None:

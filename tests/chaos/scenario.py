@@ -7,9 +7,10 @@ Recovery is timed from the moment the fault ended: to the first successful reque
 it (the prober reads from each service four times a second) and to reconciled figures.
 
 The bounds this suite holds the portal to (``Plan``): a service answers again within
-``first_success_bound`` seconds of a fault's end, and every figure reconciles within
-``reconcile_bound`` seconds of it (the load's remaining ``after`` seconds and the drain of the
-flows then running included).
+``first_success_bound`` seconds of a fault's end (10 s; ``LOST_ANSWERS_BOUND``, 30 s, where
+PostgreSQL's answers were lost), and every figure reconciles within ``reconcile_bound`` seconds
+of it (60 s; the load's remaining ``after`` seconds and the drain of the flows then running
+included). No API may log a 500 meanwhile, answered or not.
 """
 
 from __future__ import annotations
@@ -162,6 +163,7 @@ class FaultReport:
     dead_processes: list[str]
     first_success_bound: float | None = None
     plan: dict[str, Any] = field(default_factory=dict)
+    service_errors: dict[str, int] = field(default_factory=dict)  # 500s the APIs logged meanwhile
 
     @property
     def lost(self) -> int:
@@ -191,6 +193,8 @@ class FaultReport:
         recovery = self.recovery_seconds
         if recovery is None or recovery > bound:
             out.append(f"first success after the fault: {self.first_success_seconds} (bound {bound} s)")
+        if self.service_errors:
+            out.append(f"unhandled errors (500) logged by {self.service_errors}")
         if self.dead_processes:
             out.append(f"processes exited on their own: {self.dead_processes}")
         return out
@@ -198,6 +202,7 @@ class FaultReport:
 
 async def run_fault(portal: ChaosPortal, fault: Fault, plan: Plan, earlier: list[Ledger], seed: int = 1) -> tuple[
         FaultReport, Ledger]:  # fmt: skip
+    errors_before = portal.unhandled_errors()
     load = Load(portal, rate=plan.rate, seed=seed)
     await load.start()
     await asyncio.sleep(plan.warm)
@@ -208,6 +213,7 @@ async def run_fault(portal: ChaosPortal, fault: Fault, plan: Plan, earlier: list
     await load.stop()
     audit: Audit = await settle(portal, load.ledger, earlier, since=ended, deadline_seconds=plan.settle)
     obs = load.obs
+    errors_after = portal.unhandled_errors()
     report = FaultReport(
         name=fault.name, description=fault.description, details=details, fault_seconds=round(ended - began, 1),
         acknowledged=load.ledger.counts(), writes=audit.writes_total, earlier_writes=audit.earlier_writes_total,
@@ -219,6 +225,8 @@ async def run_fault(portal: ChaosPortal, fault: Fault, plan: Plan, earlier: list
         slowest_request_seconds=obs.slowest_through_gateway(),
         idempotent_replays=load.ledger.idempotent_replays, dead_processes=portal.dead(),
         first_success_bound=fault.first_success_bound, plan=asdict(plan),
+        service_errors={name: n - errors_before.get(name, 0) for name, n in errors_after.items()
+                        if n > errors_before.get(name, 0)},
     )  # fmt: skip
     return report, load.ledger
 

@@ -2,13 +2,13 @@
 and broker), a small mixed load through the gateway, and each fault in turn, briefly: the broker
 killed and started again empty (then the outboxes replayed), the dossier service's API and
 worker killed with SIGKILL, PostgreSQL restarted, and the dossier service's link to PostgreSQL
-and the gateway's link to the payment service spoiled through the fault proxy (latency,
-bandwidth, a stall longer than the gateway waits, connections closed, resets).
+and the gateway's link to the payment service spoiled through the fault proxy (connections
+closed, resets, a stall longer than the gateway waits, latency, bandwidth, then answers lost).
 
 After each fault: every acknowledged write is in the databases exactly once (those of the earlier
 faults too), every event applied exactly once in effect (the services' figures reconcile),
 clients saw only 2xx, 502, or 503/504 with Retry-After and never waited out their timeout, and
-the portal recovered by itself within the bounds of ``scenario.SHORT``. Figures in
+the portal recovered by itself within the bounds of ``scenario.SHORT``; no API logged a 500. Figures in
 ``.data/chaos/chaos-short.md`` and ``.json``. About two minutes on two cores.
 """
 
