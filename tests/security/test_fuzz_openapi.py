@@ -123,28 +123,33 @@ def test_no_server_error_and_every_answer_as_documented(
     fuzz()
 
 
-@pytest.mark.parametrize(("method", "path"), sorted(RULES), ids=[f"{m} {p}" for m, p in sorted(RULES)])
 def test_characters_no_column_can_hold_are_refused_in_every_parameter(
-    merged_document: dict[str, Any], stack: Stack, method: str, path: str
+    merged_document: dict[str, Any], stack: Stack
 ) -> None:
     """Hypothesis draws from valid UTF-8 text; a hostile client sends anything. Every string
-    parameter of every operation gets NUL and a lone surrogate (percent-encoded as UTF-8 would
-    never spell them): a refusal, never a 500."""
-    operation = merged_document["paths"][path][method.lower()]
-    params = [p for p in operation.get("parameters", []) if p.get("in") in ("path", "query")]
-    if not params:
-        pytest.skip("no path or query parameter")
-    url, query = path, []
-    for param in params:
-        if param["in"] == "path":
-            url = url.replace("{" + param["name"] + "}", "x%00y%ED%A0%80")
-        else:
-            query.append(f"{param['name']}=x%00y%ED%A0%80")
-    who = RULES[(method, path)].who
-    headers = stack.headers(FUZZ_CALLER[who]) if who != "public" else {}
+    parameter of every operation that has path or query parameters gets NUL and a lone surrogate
+    (percent-encoded as UTF-8 would never spell them): a refusal, never a 500."""
+    failures, tried = [], 0
     with stack.client() as api:
-        answer = api.request(method, url + ("?" + "&".join(query) if query else ""), headers=headers)
-    assert answer.status_code < 500, f"{method} {url}: {answer.status_code} {answer.text[:300]}"
+        for method, path in sorted(RULES):
+            operation = merged_document["paths"][path][method.lower()]
+            params = [p for p in operation.get("parameters", []) if p.get("in") in ("path", "query")]
+            if not params:
+                continue  # nothing to put the characters in (bodies are fuzzed above)
+            url, query = path, []
+            for param in params:
+                if param["in"] == "path":
+                    url = url.replace("{" + param["name"] + "}", "x%00y%ED%A0%80")
+                else:
+                    query.append(f"{param['name']}=x%00y%ED%A0%80")
+            who = RULES[(method, path)].who
+            headers = stack.headers(FUZZ_CALLER[who]) if who != "public" else {}
+            answer = api.request(method, url + ("?" + "&".join(query) if query else ""), headers=headers)
+            tried += 1
+            if answer.status_code >= 500:
+                failures.append(f"{method} {url}: {answer.status_code} {answer.text[:300]}")
+    assert tried > 20, tried  # the operations with parameters were found
+    assert not failures, failures
 
 
 def _assert_documented(document: dict[str, Any], method: str, path: str, answer: httpx.Response) -> None:
