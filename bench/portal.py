@@ -41,8 +41,9 @@ from .ingest import jwks_app
 from .run import measure, start_server
 
 SERVICES = 20  # published online services, each at its own agency (a code's daily sequence is per agency)
-# Citizens whose own tokens the submission and listing phases send, one after another: more than a
-# verifier remembers (4,096), so every token is checked again each round, as for a crowd.
+# Citizens whose own tokens the submission and listing phases send, one after another: each token's
+# first use is checked in full (signature, claims) by the gateway and by the service, and later
+# ones are remembered (each verifier holds 20,000), as when a citizen's session makes several calls.
 CITIZENS = 5_000
 PROPAGATION_RATE = 100.0
 TOKEN_CLIENT = ("bench-province", "bench-province-secret-0123456789abcdef")

@@ -115,7 +115,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 def _verifiers(settings: GatewaySettings, client: httpx.AsyncClient) -> dict[str, TokenVerifier]:
     """One verifier per service (its audience), sharing one cached JWKS."""
     jwks = JWKSCache(settings.jwks_url, client=client)
-    return {name: TokenVerifier(jwks, issuer=settings.public_url, audience=name) for name in settings.upstreams}
+    return {
+        name: TokenVerifier(jwks, issuer=settings.public_url, audience=name, remember=settings.token_memory)
+        for name in settings.upstreams
+    }
 
 
 async def _proxy(request: Request) -> Response:

@@ -76,6 +76,8 @@ class GatewaySettings(SharedEnvSettings):
     verify_tokens: bool = True
     # Where the signing keys are; empty means the identity service's /oauth2/jwks.
     oidc_jwks_url: str = ""
+    # Tokens remembered as checked, per service audience (as ``oidc_token_memory`` of a service).
+    token_memory: int = Field(default=20_000, ge=0, le=1_000_000)
 
     # Per client address, per gateway process (see gateway.ratelimit). 0 turns it off.
     rate_limit_per_minute: int = Field(default=600, ge=0)

@@ -156,6 +156,7 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
             ),
             issuer=settings.oidc_issuer,
             audience=settings.audience,
+            remember=settings.oidc_token_memory,
         )
         if spec.on_startup is not None:
             await spec.on_startup(db, settings)

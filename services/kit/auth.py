@@ -99,7 +99,7 @@ class TokenVerifier:
     it is unexpired and the key that signed it is still the issuer's (a key taken out of the
     JWKS, or replaced, makes its tokens be checked again, and fail). Bounded by count."""
 
-    def __init__(self, jwks: JWKSCache, *, issuer: str, audience: str | None, remember: int = 4096):
+    def __init__(self, jwks: JWKSCache, *, issuer: str, audience: str | None, remember: int = 20_000):
         self.jwks = jwks
         self.issuer = issuer
         self.audience = audience
@@ -113,9 +113,10 @@ class TokenVerifier:
             claims = self._known(token, key)
             if claims is None:
                 claims = jose.decode(token, key, issuer=self.issuer, audience=self.audience, leeway=LEEWAY_SECONDS)
-                self._checked[token] = (key, claims)
-                if len(self._checked) > self.remember:
-                    self._checked.popitem(last=False)
+                if self.remember:
+                    self._checked[token] = (key, claims)
+                    if len(self._checked) > self.remember:
+                        self._checked.popitem(last=False)
         except jose.TokenInvalid as exc:
             raise Unauthorized(str(exc)) from exc
         scopes = frozenset(str(claims.get("scope", "")).split())

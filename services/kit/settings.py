@@ -118,6 +118,10 @@ class ServiceSettings(SharedEnvSettings, KafkaSettings):
     oidc_jwks_cache_seconds: int = Field(default=300, ge=1)
     # A token with an unknown kid triggers a refetch at most this often (keys are published before use).
     oidc_jwks_min_refresh_seconds: float = Field(default=10.0, ge=0)
+    # Tokens remembered as checked (about 2.3 KB each: 20,000 hold some 46 MB). Below the number
+    # of citizens active with one process within a token's lifetime, every request checks its
+    # signature again (an LRU visited in turn by more tokens than it holds keeps none).
+    oidc_token_memory: int = Field(default=20_000, ge=0, le=1_000_000)
 
     # Published outbox rows are kept this long so that an emptied broker can be refilled.
     outbox_retention_hours: int = Field(default=7 * 24, ge=1)

@@ -103,3 +103,32 @@ async def test_memory_is_bounded_and_a_bad_token_is_never_remembered(signing) ->
     assert forged not in verifier._checked
     with pytest.raises(Unauthorized, match="claims"):
         await verifier.verify(token(pem, aud="payment"))
+
+
+async def test_tokens_visited_in_turn_are_all_remembered_up_to_the_bound(signing, monkeypatch) -> None:
+    """Citizens' tokens come round in turn: a memory one short of them keeps none (each new one
+    pushes out the oldest, the next to come back), one that holds them all checks each once."""
+    pem, public, _, _ = signing
+    tokens = [token(pem, sub=f"citizen-{n}") for n in range(40)]
+    for remember, checks in ((39, 3 * 40), (40, 40), (0, 3 * 40)):
+        calls = counting(monkeypatch)
+        verifier = auth.TokenVerifier(KeySet({"k1": public}), issuer=ISSUER, audience="dossier", remember=remember)  # type: ignore[arg-type]
+        for _ in range(3):
+            for n, t in enumerate(tokens):
+                assert (await verifier.verify(t)).subject == f"citizen-{n}"
+        assert len(calls) == checks, remember
+        assert len(verifier._checked) == min(remember, 40)
+        monkeypatch.undo()
+
+
+def test_the_memory_is_a_setting_of_every_service_and_of_the_gateway(monkeypatch) -> None:
+    from gateway.app import _verifiers
+    from gateway.settings import GatewaySettings
+    from services.kit.settings import ServiceSettings
+
+    monkeypatch.setenv("SERVICE_OIDC_TOKEN_MEMORY", "123")
+    assert ServiceSettings().oidc_token_memory == 123
+    monkeypatch.setenv("GATEWAY_TOKEN_MEMORY", "77")
+    verifiers = _verifiers(GatewaySettings(), None)  # type: ignore[arg-type]
+    assert {v.remember for v in verifiers.values()} == {77}
+    assert ServiceSettings.model_fields["oidc_token_memory"].default == 20_000
