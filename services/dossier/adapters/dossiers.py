@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -76,10 +76,11 @@ _FILE = text(
 
 
 async def file_dossier(
-    session: AsyncSession, values: dict[str, Any], *, service_revision: int, day: date, code_prefix: str,
-    history: dict[str, Any], events: dict[str, list[Any]],
+    execute: Callable[[Any, dict[str, Any]], Awaitable[Any]], values: dict[str, Any], *, service_revision: int,
+    day: date, code_prefix: str, history: dict[str, Any], events: dict[str, list[Any]],
 ) -> tuple[bool, str | None]:  # fmt: skip
-    """Write a submitted dossier, its first timeline line and its staged events (see ``_FILE``).
+    """Write a submitted dossier, its first timeline line and its staged events (see ``_FILE``)
+    with ``execute`` (a connection's, or a unit of work's ``execute_alone``).
     ``(offered, code)``: offered False when the service no longer offers that version (nothing
     written); code None when the number was already held by a mirrored dossier."""
     params = {name: values[name] for name in FILED_COLUMNS}
@@ -87,7 +88,7 @@ async def file_dossier(
         params[name] = json_text(params[name])
     params.update({f"history_{name}": history[name] for name in _HISTORY_COLUMNS})
     params.update(events, service_revision=service_revision, day=day, code_prefix=code_prefix)
-    row = (await session.execute(_FILE, params)).one()
+    row = (await execute(_FILE, params)).one()
     return bool(row.offered), row.code
 
 

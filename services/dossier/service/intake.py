@@ -255,7 +255,9 @@ async def submit(
         values = _dossier_values(dossier_id, owner, dict(body["applicant"]), form, fees, offered, received_at,
                                  calendar, issuer)  # fmt: skip
         bound = [{**files[i], "component_code": c} for i, c in components.items()]
-        code = await _file(uow, values, offered, bound)
+        code = await _file(
+            uow, values, offered, bound, alone=not bound and idempotency_key is None and not body.get("draft_id")
+        )
         if code is not None:
             break
         # The service changed since its definition was read: read it again, check again.
@@ -316,11 +318,13 @@ def _dossier_values(
 
 
 async def _file(
-    uow: UnitOfWork, values: dict[str, Any], offered: catalogue_view.OfferedVersion, files: Sequence[Mapping[str, Any]]
-) -> str | None:
+    uow: UnitOfWork, values: dict[str, Any], offered: catalogue_view.OfferedVersion, files: Sequence[Mapping[str, Any]],
+    *, alone: bool,
+) -> str | None:  # fmt: skip
     """Number and write the dossier with its first timeline line and events, in one statement per
     try. The code it got; None when the service no longer offers the version ``values`` were
-    made from (nothing written)."""
+    made from (nothing written). ``alone``: nothing else is written with it (no files to bind, no
+    key to remember, no draft to delete), so the statement may be its own transaction."""
     received_at = values["received_at"]
     day = received_at.astimezone(VIETNAM_TZ).date()
     # The agency's code and the day, checked as a code's; the statement appends the number.
@@ -328,10 +332,11 @@ async def _file(
     history = history_row(values["id"], received_at, None, DossierStatus.NEW, "portal", values["owner"],
                           "Nộp hồ sơ trực tuyến")  # fmt: skip
     events = uow.stage_all(_submitted_events(values, files))
+    execute = uow.execute_alone if alone else uow.session.execute
     while True:
         offered_now, code = await repo.file_dossier(
-            uow.session, values, service_revision=offered.revision, day=day, code_prefix=code_prefix,
-            history=history, events=events,
+            execute, values, service_revision=offered.revision, day=day, code_prefix=code_prefix, history=history,
+            events=events,
         )  # fmt: skip
         if not offered_now or code is not None:
             return code
