@@ -90,16 +90,19 @@ def command_timeout_seconds(statement_timeout_ms: int) -> float:
 
 
 def make_engine(
-    url: str, *, pool_size: int = 10, statement_timeout_ms: int = 15_000, idle_ping_seconds: float = IDLE_PING_SECONDS,
-    **kw: Any,
+    url: str, *, pool_size: int = 10, max_overflow: int = 0, statement_timeout_ms: int = 15_000,
+    idle_ping_seconds: float = IDLE_PING_SECONDS, **kw: Any,
 ) -> AsyncEngine:  # fmt: skip
     """An engine whose connections carry a statement timeout, so no query hangs forever (and a
     client-side timeout a little longer, so no answer lost on the way is waited for forever), and
     are checked before use when they have been idle (``ping_when_idle``)."""
     engine = create_async_engine(
         async_url(url),
+        # A fixed pool by default: a connection opened for a burst and closed after it costs the
+        # server a backend start, authentication and the driver's type introspection, far more
+        # than the wait for a pooled one; under steady load above the pool it churned all the time.
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=max_overflow,
         pool_recycle=1800,
         # Statement values never go into error texts (they reach logs): hashes, secrets, personal data.
         hide_parameters=True,
@@ -354,8 +357,12 @@ def outbox_row(event: CloudEvent, *, key: str | None, topic: str) -> dict[str, A
 class Database:
     """The engine and session factory of one service, made once in the lifespan."""
 
-    def __init__(self, url: str, *, source: str, topic: str, pool_size: int = 10, statement_timeout_ms: int = 15_000):
-        self.engine = make_engine(url, pool_size=pool_size, statement_timeout_ms=statement_timeout_ms, name=source)
+    def __init__(
+        self, url: str, *, source: str, topic: str, pool_size: int = 10, max_overflow: int = 0,
+        statement_timeout_ms: int = 15_000,
+    ):  # fmt: skip
+        self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow,
+                                  statement_timeout_ms=statement_timeout_ms, name=source)  # fmt: skip
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.source = source
         self.topic = topic

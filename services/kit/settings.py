@@ -102,6 +102,8 @@ class ServiceSettings(SharedEnvSettings, KafkaSettings):
 
     environment: Environment = Environment.DEVELOPMENT
     database_url: SecretStr = SecretStr("postgresql+asyncpg://postgres@127.0.0.1:55432/portal")
+    # Connections an API process keeps to PostgreSQL, and never more (no overflow; see db.py):
+    # across every process, a few times the database's cores is where its throughput peaks.
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_statement_timeout_ms: int = Field(default=15_000, ge=100)
 

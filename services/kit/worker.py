@@ -183,6 +183,7 @@ async def run_worker(
         source=spec.name,
         topic=settings.topic,
         pool_size=max(2, len(spec.consumers) + 2),
+        max_overflow=max(2, len(spec.consumers) + 2),  # jobs, replays and retries come on top at times
         statement_timeout_ms=settings.database_statement_timeout_ms,
     )
     worker = Worker(spec, settings, db, parts)
