@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import itertools
 import json
 import time
@@ -98,13 +99,19 @@ async def drive(
     order = itertools.cycle(requests)
     idle = [Connection(host, port) for _ in range(concurrency)]
 
+    failures: collections.Counter[str] = collections.Counter()  # by status or exception, for the report
+
     async def send(request: bytes) -> bool:
         connection = idle.pop() if idle else Connection(host, port)
         try:
             async with asyncio.timeout(TIMEOUT_SECONDS):
-                ok = 200 <= await connection.exchange(request) < 300
-        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError, TimeoutError):
+                status = await connection.exchange(request)
+            ok = 200 <= status < 300
+            if not ok:
+                failures[str(status)] += 1
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError, TimeoutError) as exc:
             connection.close()  # a broken exchange leaves the connection in an unknown state
+            failures[type(exc).__name__] += 1
             ok = False
         idle.append(connection)
         return ok
@@ -112,6 +119,7 @@ async def drive(
     warm_until = time.monotonic() + WARM_UP_SECONDS
     while time.monotonic() < warm_until:  # connections, caches and plans warm
         await asyncio.gather(*(send(next(order)[1]) for _ in range(concurrency)))
+    failures.clear()
     started = time.monotonic()
     deadline = started + seconds
     sent = 0
@@ -141,7 +149,7 @@ async def drive(
     elapsed = time.monotonic() - started
     for connection in idle:
         connection.close()
-    return {"seconds": elapsed, "latencies_ms": latencies, "errors": errors}
+    return {"seconds": elapsed, "latencies_ms": latencies, "errors": errors, "failures": dict(failures)}
 
 
 def main() -> None:

@@ -170,7 +170,8 @@ def measure(
                          {**{name: round((after[pid] - before[pid]) * per_request, 3) for name, pid in named.items()},
                           "load generator": round(load_cpu * per_request, 3)})  # fmt: skip
     print(f"  {target}, {concurrency} clients: p50 {overall.p50_ms} ms, p95 {overall.p95_ms} ms, "
-          f"p99 {overall.p99_ms} ms, {overall.throughput_rps} req/s, {overall.errors} errors", flush=True)  # fmt: skip
+          f"p99 {overall.p99_ms} ms, {overall.throughput_rps} req/s, {overall.errors} errors"
+          + "".join(f", {n}× {why}" for why, n in sorted(result.get("failures", {}).items())), flush=True)  # fmt: skip
     return phase
 
 
