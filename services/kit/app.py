@@ -20,7 +20,7 @@ from .consumer import BatchHandler, Handler
 from .db import Database, UnitOfWork
 from .errors import install_problem_handlers
 from .health import health_router, readiness_router
-from .http import RequestContextMiddleware
+from .http import FastJSONResponse, RequestContextMiddleware
 from .kafka import BrokerProbe
 from .logging import configure_logging, get_logger
 from .settings import ServiceSettings
@@ -174,6 +174,7 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
         openapi_url="/openapi.json",
         docs_url=None,  # the gateway serves the interactive docs of all services, from local assets
         redoc_url=None,
+        default_response_class=FastJSONResponse,
     )
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,

@@ -11,7 +11,9 @@ import time
 import uuid
 from typing import Any
 
+import orjson
 from prometheus_client import Counter, Histogram
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import PROBLEM_BASE, PROBLEM_JSON, PayloadTooLarge, RequestTimeout
@@ -197,3 +199,11 @@ def serve_factory(
         factory, factory=True, host=host, port=port, workers=workers, log_config=None, access_log=False,
         proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips, server_header=False,
     )  # fmt: skip
+
+
+class FastJSONResponse(JSONResponse):
+    """JSON bodies encoded by orjson: the same compact UTF-8 text as Starlette's encoder (no
+    spaces, characters unescaped) at a fraction of its CPU. Every service's default response."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)

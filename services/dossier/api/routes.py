@@ -23,6 +23,7 @@ from services.kit.app import UnitOfWorkDep
 from services.kit.auth import Principal, require_scopes
 from services.kit.caching import NOT_MODIFIED, cached_json
 from services.kit.errors import ValidationFailed
+from services.kit.http import FastJSONResponse
 from services.kit.schemas import StrictModel
 
 from ..adapters.storage import FileStorage, LocalFileStorage, S3Storage
@@ -201,7 +202,7 @@ async def _submitted(
     headers = {"Location": f"{request.url.path.removesuffix('/with-files')}/{receipt['dossier_id']}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(receipt, status_code=201 if created else 200, headers=headers)
+    return FastJSONResponse(receipt, status_code=201 if created else 200, headers=headers)
 
 
 # A retry with the same Idempotency-Key answers the first request's receipt.
