@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,14 @@ def leaks(log: str, secrets: dict[str, str], identifiers: list[str]) -> list[str
 def test_no_secret_nor_personal_identifier_in_the_logs(stack: Stack) -> None:
     handled = drive_flows_that_log(stack)
     log_file: Path = stack.log_dir / "portal.log"
-    log = log_file.read_text(encoding="utf-8")
+    # A request's access line is written once its answer is sent: the last ones may still be on
+    # their way when the client has its answer. Wait for them, a bounded while.
+    deadline = time.monotonic() + 10
+    while True:
+        log = log_file.read_text(encoding="utf-8")
+        if all(rid in log for rid in handled["request_ids"]) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     # The scan sees what it must: every service's requests, this module's flows, the planted error.
     proxied = {line.get("service") for line in lines if line.get("event") == "proxied"}
