@@ -55,7 +55,10 @@ class Connection:
 
     async def exchange(self, request: bytes) -> int:
         """The answer's status; the connection is reopened when the server closes it."""
-        if self.writer is None:
+        if self.writer is None or (self.reader is not None and self.reader.at_eof()):
+            # New, or closed by the server while it sat idle (its keep-alive ran out): a client
+            # opens another rather than write a request no one will read.
+            self.close()
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         reader = self.reader
         assert reader is not None
