@@ -245,8 +245,10 @@ def run_portal(options: argparse.Namespace) -> report.Report:
                    "GATEWAY_RATE_LIMIT_PER_MINUTE": "0", "BENCH_DATABASE_URL":
                    urls["dossier"].replace("+asyncpg", "")}  # fmt: skip
             log = workdir / "processes.log"
+            # Served the same way as the dossier API: the same number of uvicorn workers.
             procs["baseline"] = start_server(["-m", "bench.baseline", "--port", str(ports["baseline"]),
-                                              "--workers", "2"], env, ports["baseline"], log)  # fmt: skip
+                                              "--workers", str(options.dossier_workers)], env, ports["baseline"],
+                                             log)  # fmt: skip
             # The same gateway program in front of the baseline, as the dossier service's upstream.
             baseline_env = {**env, "GATEWAY_PORT": str(ports["baseline gateway"]),
                             "GATEWAY_DOSSIER_URL": f"http://127.0.0.1:{ports['baseline']}"}  # fmt: skip
@@ -356,7 +358,8 @@ def _summarise(result: report.Report, options: argparse.Namespace, took: dict[st
         f"{took['accounts']:.0f} s, {SERVICES} online services at {SERVICES} agencies"
     )
     s["processes"] = (
-        f"gateway (1 worker), dossier API ({options.dossier_workers} uvicorn workers), dossier worker (relay + "
+        f"gateway (1 worker), dossier API and its baseline ({options.dossier_workers} uvicorn "
+        f"worker{'s' if options.dossier_workers > 1 else ''} each), dossier worker (relay + "
         "consumers), identity API, "
         "PostgreSQL 18 (fsync off), Tansu broker, the load generator: all on 2 cores"
     )
