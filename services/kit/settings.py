@@ -129,8 +129,10 @@ class ServiceSettings(SharedEnvSettings, KafkaSettings):
     outbox_retention_hours: int = Field(default=7 * 24, ge=1)
     outbox_batch_size: int = Field(default=200, ge=1, le=5000)
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=60)
-    # After a commit wakes the relay, it waits this long for more before claiming a batch.
-    outbox_gather_ms: float = Field(default=10.0, ge=0, le=1000)
+    # After a commit wakes the relay, it waits this long for more before claiming a batch. Under
+    # load a round (claim, send, acks, mark) carries that many milliseconds of commits: 25 ms cut
+    # the worker's CPU per submission by about a tenth against 10 ms, for ~15 ms more delay.
+    outbox_gather_ms: float = Field(default=25.0, ge=0, le=1000)
     inbox_retention_hours: int = Field(default=30 * 24, ge=1)
 
     consumer_max_attempts: int = Field(default=5, ge=1, le=50)
