@@ -3,6 +3,7 @@ unit of work, the one owner of the transaction and of the events it emits."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -222,10 +223,17 @@ class UnitOfWork:
             return await connection.execute(statement, parameters)
         await connection.execution_options(isolation_level="AUTOCOMMIT")  # the driver's flag: no round trip
         try:
-            return await connection.execute(statement, parameters)  # its rows are fetched: they outlive the end
-        finally:
-            await connection.commit()  # SQLAlchemy's bookkeeping only: nothing is sent
-            await connection.execution_options(isolation_level=connection.default_isolation_level)
+            result = await connection.execute(statement, parameters)  # its rows are fetched: they outlive the end
+        except BaseException:
+            # The statement wrote nothing. Leave the unit transactional again without hiding why it
+            # failed (a lost connection fails its clean-up too; the unit's exit deals with it).
+            with contextlib.suppress(Exception):
+                await connection.rollback()
+                await connection.execution_options(isolation_level=connection.default_isolation_level)
+            raise
+        await connection.commit()  # SQLAlchemy's bookkeeping only: nothing is sent
+        await connection.execution_options(isolation_level=connection.default_isolation_level)
+        return result
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._session is not None

@@ -68,9 +68,11 @@ async def test_a_failing_statement_alone_writes_nothing_and_leaves_the_unit_usab
         async with db.unit_of_work() as uow:
             with pytest.raises(IntegrityError):  # a new event id, then a taken one, in one statement
                 await uow.execute_alone(outbox.insert().values([row("new"), row("first")]), {})
-            await uow.session.execute(outbox.insert(), row("then"))
+            await uow.session.execute(outbox.insert(), row("then"))  # in a transaction again ...
+            await uow.rollback()  # ... so this undoes it
+            await uow.session.execute(outbox.insert(), row("last"))
             await uow.commit()
-        assert await stored(db) == ["first", "then"]
+        assert await stored(db) == ["first", "last"]
     finally:
         await db.dispose()
 
