@@ -16,8 +16,7 @@ import httpx
 import pytest
 
 from deploy.local.components import free_port
-from tests.support.dossier import PDF
-from tests.support.journey import intake_service
+from tests.support.journey import dossier_submission, intake_service
 from tests.support.otlp import Span, otlp_receiver
 from tests.support.processes import portal_env, process, wait_http
 from tests.support.tokens import bearer, jwks_server, token
@@ -60,18 +59,12 @@ async def test_a_submission_is_one_trace_from_the_gateway_to_the_consumer(infra,
             citizen = bearer(token(keys.published[0], scope="dossier:submit dossier:read", aud="dossier",
                                    iss=gateway_url, sub="citizen-traced"))  # fmt: skip
             trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
-            async with httpx.AsyncClient(base_url=f"{gateway_url}/api/v1/dossier", timeout=30) as api_client:
-                refs = []
-                for component in ("TP01", "TP02"):
-                    up = await api_client.post("/attachments", headers=citizen, files={"file": ("a.pdf", PDF)})
-                    assert up.status_code == 201, up.text
-                    refs.append({"id": up.json()["id"], "component_code": component})
-                body = {"service_id": service_id, "attachments": refs,
-                        "applicant": {"kind": "citizen", "identifier": "001099012345", "name": "Nguyễn Văn An"},
-                        "form": {"ho_ten": "Nguyễn Văn An", "so_gplx": "220123456789"}}  # fmt: skip
+            async with httpx.AsyncClient(base_url=f"{gateway_url}/api/v1", timeout=30) as api_client:
+                body = await dossier_submission(api_client, citizen, service_id)
                 filed = await api_client.post(
-                    "/dossiers", json=body, headers={**citizen, "traceparent": f"00-{trace_id}-{caller_span}-01"}
-                )
+                    "/dossier/dossiers", json=body,
+                    headers={**citizen, "traceparent": f"00-{trace_id}-{caller_span}-01"},
+                )  # fmt: skip
             assert filed.status_code == 201, filed.text
             spans = receiver.wait_for(_complete, trace_id, timeout=45)
 

@@ -59,17 +59,23 @@ def gateway(port: int, jwks_url: str, **service_urls: str) -> Iterator[str]:
         yield url
 
 
-async def file_dossier(api: httpx.AsyncClient, citizen: dict[str, str], service_id: str) -> dict[str, Any]:
-    """A complete dossier for the intake service, filed through ``api`` (the gateway's /api/v1);
-    its receipt."""
+async def dossier_submission(api: httpx.AsyncClient, citizen: dict[str, str], service_id: str) -> dict[str, Any]:
+    """A complete submission for the intake service, its files uploaded through ``api`` (the
+    gateway's /api/v1): the body to post to ``/dossier/dossiers``."""
     refs = []
     for component in ("TP01", "TP02"):
         up = await api.post("/dossier/attachments", headers=citizen, files={"file": ("a.pdf", PDF)})
         assert up.status_code == 201, up.text
         refs.append({"id": up.json()["id"], "component_code": component})
-    body = {"service_id": service_id, "attachments": refs,
+    return {"service_id": service_id, "attachments": refs,
             "applicant": {"kind": "citizen", "identifier": "001099012345", "name": "Nguyễn Văn An"},
             "form": {"ho_ten": "Nguyễn Văn An", "so_gplx": "220123456789"}}  # fmt: skip
+
+
+async def file_dossier(api: httpx.AsyncClient, citizen: dict[str, str], service_id: str) -> dict[str, Any]:
+    """A complete dossier for the intake service, filed through ``api`` (the gateway's /api/v1);
+    its receipt."""
+    body = await dossier_submission(api, citizen, service_id)
     filed = await api.post("/dossier/dossiers", headers=citizen, json=body)
     assert filed.status_code == 201, filed.text
     return filed.json()  # type: ignore[no-any-return]
