@@ -137,6 +137,10 @@ async def test_what_the_owner_does_on_the_portal_is_what_the_agency_s_record_is_
     ok = await compat(sync_api, H79, "CapNhatTienDoHoSoMC", progress(CODE, 2, "20251203100000"),
                       progress(CODE, 4, "20251203110000"))  # fmt: skip
     assert [r["outcome"] for r in ok] == ["accepted", "accepted"]
+    # The filing's own first status, however late it comes, does not move the dossier back.
+    await sync_api.consume(STATUS_CHANGED, {
+        "dossier_id": filed["dossier_id"], "code": CODE, "agency_code": H79, "origin": "portal", "previous": None,
+        "status": 1, "source": "portal", "occurred_at": "2025-12-03T02:00:00+00:00"})  # fmt: skip
     # The citizen asks to withdraw at 12:00 (the dossier service says so on dossier.events).
     await sync_api.consume(STATUS_CHANGED, {
         "dossier_id": filed["dossier_id"], "code": CODE, "agency_code": H79, "origin": "portal", "previous": 4,

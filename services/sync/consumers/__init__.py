@@ -30,7 +30,7 @@ async def on_withdrawal_requested(uow: UnitOfWork, event: CloudEvent) -> None:
 async def on_status_changed(uow: UnitOfWork, event: CloudEvent) -> None:
     changed = event_data(StatusChanged, event.data)
     await inbound.dossier_changed(uow, changed.code, changed.agency_code, changed.status, changed.occurred_at,
-                                  changed.source)  # fmt: skip
+                                  changed.source, first=changed.previous is None)  # fmt: skip
 
 
 HANDLERS: dict[str, Handler] = {

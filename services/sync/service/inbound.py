@@ -208,9 +208,10 @@ async def dossier_filed(uow: UnitOfWork, code: str, agency_code: str, identifier
 
 
 async def dossier_changed(
-    uow: UnitOfWork, code: str, agency_code: str, status: int, occurred_at: datetime, source: str
+    uow: UnitOfWork, code: str, agency_code: str, status: int, occurred_at: datetime, source: str, first: bool
 ) -> None:
     """A dossier's status changed on the portal. An agency's change is one sync accepted (and
-    already counts); the portal's, the owner's and a payment's are taken as they come."""
+    already counts), and the first status (``first``: the filing) is known from the filing;
+    the owner's and a payment's changes are taken as they come."""
     row = {"dossier_code": code, "agency_code": agency_code, "status": status, "last_update_at": occurred_at}
-    await repo.dossier_changed(uow.session, row, status=source != "agency")
+    await repo.dossier_changed(uow.session, row, status=source != "agency" and not first)
