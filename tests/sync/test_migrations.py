@@ -46,3 +46,43 @@ async def test_batch_answers_survive_the_move_into_the_batch_row_and_back(infra)
         assert await conn.fetchval("SELECT to_regclass('batch_results')") is None
     finally:
         await conn.close()
+
+
+async def test_deliveries_keep_their_filing_across_revision_0005_and_back(infra) -> None:
+    """0005: a delivery made before it is the dossier's filing (its key the dossier id), the old
+    progress rows go (they could hold another agency's record), and the way back restores the
+    one-filing-per-dossier shape."""
+    spec = load_spec("sync")
+    await create_database(infra.server_url, "mig_sync_0005")
+    url = database_url(infra.server_url, "mig_sync_0005")
+    await asyncio.to_thread(upgrade, spec.migrations, url)
+    await asyncio.to_thread(downgrade, spec.migrations, url, "0004")
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "INSERT INTO deliveries (dossier_id, dossier_code, agency_code, payload, state) "
+            "VALUES ('d-1', 'H22-251203-0001', 'H22', '{}', 'pending')"
+        )
+        await conn.execute(
+            "INSERT INTO dossier_progress (dossier_code, agency_code, status, occurred_at, record_id) "
+            "VALUES ('H22-251203-0001', 'H79', 10, '2099-12-31T00:00:00Z', 'h:x')"
+        )
+        await asyncio.to_thread(upgrade, spec.migrations, url)
+        row = await conn.fetchrow("SELECT kind, delivery_key, dossier_id FROM deliveries")
+        assert dict(row) == {"kind": "filing", "delivery_key": "d-1", "dossier_id": "d-1"}
+        assert await conn.fetchval("SELECT to_regclass('dossier_progress')") is None
+        assert await conn.fetchval("SELECT count(*) FROM known_dossiers") == 0
+        await conn.execute(
+            "INSERT INTO deliveries (kind, delivery_key, dossier_id, dossier_code, agency_code, payload, state) "
+            "VALUES ('supplement', 'supplement:7', 'd-1', 'H22-251203-0001', 'H22', '{}', 'pending')"
+        )
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute(
+                "INSERT INTO deliveries (kind, delivery_key, dossier_id, dossier_code, agency_code, payload, state) "
+                "VALUES ('supplement', 'supplement:7', 'd-1', 'H22-251203-0001', 'H22', '{}', 'pending')"
+            )
+        await asyncio.to_thread(downgrade, spec.migrations, url, "0004")
+        assert [r["dossier_id"] for r in await conn.fetch("SELECT dossier_id FROM deliveries")] == ["d-1"]
+        assert await conn.fetchval("SELECT to_regclass('known_dossiers')") is None
+    finally:
+        await conn.close()
