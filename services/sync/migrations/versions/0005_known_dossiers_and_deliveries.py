@@ -1,5 +1,8 @@
 """What the sync service knows of each dossier (``known_dossiers``, replacing
-``dossier_progress``, whose rows could hold another agency's record and are not carried over);
+``dossier_progress``), filled at once from what sync already holds: every dossier it delivered
+(its filing: agency, applicant, receipt), at the latest status its own agency pushed for it, and
+the mirrors whose code names the agency that pushed them; a progress row of another agency
+(issue 17) or dated beyond the next hour is not carried over;
 deliveries of every kind (filing, supplement, withdrawal) keyed by the fact they deliver; the
 format an agency's system reads.
 
@@ -22,6 +25,31 @@ depends_on = None
 
 def upgrade() -> None:
     metadata.create_all(op.get_bind(), tables=VIEW_TABLES)
+    op.execute(
+        """
+        DO $$
+        BEGIN
+            IF to_regclass('dossier_progress') IS NOT NULL THEN
+                INSERT INTO known_dossiers (dossier_code, agency_code, applicant_digest, status, last_update_at)
+                SELECT DISTINCT ON (d.dossier_code) d.dossier_code, d.agency_code,
+                       encode(sha256(convert_to(d.payload->'applicant'->>'identifier', 'UTF8')), 'hex'),
+                       coalesce(p.status, 1),
+                       coalesce(greatest((d.payload->>'received_at')::timestamptz, p.occurred_at), d.created_at)
+                FROM deliveries d
+                LEFT JOIN dossier_progress p
+                       ON p.dossier_code = d.dossier_code AND p.agency_code = d.agency_code
+                      AND p.occurred_at <= now() + interval '1 hour'
+                ORDER BY d.dossier_code, d.id
+                ON CONFLICT DO NOTHING;
+                INSERT INTO known_dossiers (dossier_code, agency_code, status, last_update_at)
+                SELECT p.dossier_code, p.agency_code, p.status, p.occurred_at
+                FROM dossier_progress p
+                WHERE p.dossier_code LIKE p.agency_code || '-%' AND p.occurred_at <= now() + interval '1 hour'
+                ON CONFLICT DO NOTHING;
+            END IF;
+        END $$
+        """
+    )
     op.execute("DROP TABLE IF EXISTS dossier_progress")
     op.execute("ALTER TABLE agency_endpoints ADD COLUMN IF NOT EXISTS format TEXT NOT NULL DEFAULT 'portal'")
     op.execute("ALTER TABLE agency_endpoints DROP CONSTRAINT IF EXISTS agency_endpoints_format")
