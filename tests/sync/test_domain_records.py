@@ -472,6 +472,11 @@ def test_a_portal_time_that_orders_records_is_not_beyond_the_clock_skew(name: st
     with pytest.raises(RecordRejected) as caught:
         parse_portal_record(raw, prefix="records.0", agencies=ONE, mapping=mapping, not_after=NOW)
     assert [e.field for e in caught.value.errors] == [f"records.0.{name}"]
+    received = portal_returned()
+    received["dossier"] = {**received["dossier"], "received_at": "2099-01-01T00:00:00Z"}
+    with pytest.raises(RecordRejected) as caught:
+        parse_portal_record(received, prefix="records.0", agencies=ONE, mapping=mapping, not_after=NOW)
+    assert [e.field for e in caught.value.errors] == ["records.0.dossier.received_at"]
     # The appointment is ahead by nature: never refused for that.
     ahead = portal_returned()
     ahead["dossier"] = {**ahead["dossier"], "appointment_date": "2099-01-01"}

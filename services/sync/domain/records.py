@@ -604,7 +604,7 @@ def _portal_dossier(fields: _Fields) -> dict[str, Any] | None:
     if not isinstance(raw, Mapping):
         fields.fail("dossier", "expected an object")
         return None
-    inner = _Fields(raw, fields.path("dossier"), lenient=False)
+    inner = _Fields(raw, fields.path("dossier"), lenient=False, not_after=fields.not_after)
     for name in raw:
         if name not in _PORTAL_DOSSIER_FIELDS:
             inner.fail(str(name), "unknown field")
@@ -616,7 +616,7 @@ def _portal_dossier(fields: _Fields) -> dict[str, Any] | None:
         kind = None
     identifier = _identifier(inner, "applicant_identifier", kind)
     applicant_name = inner.text("applicant_name", MAX_APPLICANT_NAME)
-    received_at = inner.iso_time("received_at")
+    received_at = inner.iso_time("received_at", orders=True)
     appointment_date = None
     if inner.given("appointment_date"):
         value = inner.raw["appointment_date"]
