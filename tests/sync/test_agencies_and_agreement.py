@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
+from services.dossier.service import tracking
 from services.dossier.service.tracking import AGENCY_REFUSALS
+from services.kit.db import Database
+from services.sync.domain.records import parse_compat_record
 from tests.support.sync import H22, Sync
 
 pytestmark = pytest.mark.integration
@@ -116,7 +119,9 @@ def _scenarios() -> dict[str, tuple[str, dict[str, Any], str, str]]:
     }  # fmt: skip
 
 
-async def test_every_refusal_the_dossier_service_knows_is_never_answered_accepted(sync_api: Sync) -> None:
+async def test_every_refusal_the_dossier_service_knows_is_never_answered_accepted(
+    sync_api: Sync, dossier_db: Database
+) -> None:
     scenarios = _scenarios()
     assert set(scenarios) == set(AGENCY_REFUSALS)  # a new refusal reason needs its case here
     await sync_api.filed(CODE, agency=H79, received_at="2025-12-03T02:00:00+00:00")
@@ -125,6 +130,21 @@ async def test_every_refusal_the_dossier_service_knows_is_never_answered_accepte
         assert result["outcome"] == answer, (reason, result)
         if field:
             assert [e["field"] for e in result["errors"]] == [field], (reason, result)
+
+    # Each case is what it says: the dossier service, given the record as read without sync's
+    # judgement, refuses it for that very reason (its dossier as sync knows it: H79's, status 1).
+    def unjudged(service: str, record: dict[str, Any]) -> dict[str, Any]:
+        agencies = frozenset({record.get("MaDonVi", H79)})  # the agency it names, else the dossier's
+        read = parse_compat_record(record, service=service, prefix="data.0", agencies=agencies,
+                                   mapping=lambda agency, value: None, owner=lambda code: None)  # fmt: skip
+        return read.event_data()
+
+    async with dossier_db.transaction() as uow:
+        described = unjudged("DongBoHoSoMC", dossier_sync(CODE, 1, MaDonVi=H79))
+        assert await tracking.apply_status_reports(uow, [described]) == ["mirrored"]
+    for reason, (service, record, _, _) in scenarios.items():
+        async with dossier_db.transaction() as uow:
+            assert await tracking.apply_status_reports(uow, [unjudged(service, record)]) == [reason]
     # The dossier stands where it was: a record of its own status is a progress note, accepted.
     [note] = await compat(sync_api, H79, "CapNhatTienDoHoSoMC", progress(CODE, 1, "20251203100000"))
     assert note["outcome"] == "accepted"
