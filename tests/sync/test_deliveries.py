@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request, Response
+from sqlalchemy import text
 
 from services.kit import webhooks
 from services.sync.domain.outgoing import render
@@ -21,7 +22,7 @@ from services.sync.domain.records import DOSSIER_SYNC, parse_compat_record
 from services.sync.service import outbound
 from services.sync.settings import SyncSettings
 from tests.support.servers import serve
-from tests.support.sync import H22, Sync
+from tests.support.sync import H22, Sync, submitted
 
 pytestmark = pytest.mark.integration
 SECRET = "agency-h22-shared-secret-0123456789abcdef"
@@ -193,3 +194,42 @@ def test_a_pinned_request_keeps_the_host_name_for_tls_and_host() -> None:
     assert host == {"Host": "motcua.example.vn"} and extensions == {"sni_hostname": "motcua.example.vn"}
     target, host, _ = outbound.pinned("https://motcua.example.vn:8443/in", "2001:db8::1")
     assert str(target) == "https://[2001:db8::1]:8443/in" and host == {"Host": "motcua.example.vn:8443"}
+
+
+async def test_deliveries_are_added_one_transaction_at_a_time_so_the_feed_never_skips_one(sync_api: Sync) -> None:
+    """A feed reader past id N must never find a smaller id committed later: a second delivery
+    waits for the first one's transaction to end before it takes its id."""
+    import asyncio
+
+    from services.sync.adapters import repository
+
+    first_db, second_db, probe = sync_api.db(), sync_api.db(), sync_api.db()
+    try:
+        async with first_db.transaction() as first:
+            await outbound.record_submission(first, submitted(f"{H22}-251203-0001"))
+            second = asyncio.create_task(_add_in_own_transaction(second_db, f"{H22}-251203-0002"))
+
+            async def waiting() -> bool:
+                async with probe.transaction() as uow:
+                    rows = await uow.session.execute(
+                        text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                             "AND objid = :low"), {"low": repository.DELIVERY_ORDER_LOCK & 0xFFFFFFFF})  # fmt: skip
+                    return bool(rows.scalar())
+
+            for _ in range(600):  # the second is seen waiting (no time is asserted)
+                if await waiting() or second.done():
+                    break
+                await asyncio.sleep(0.05)
+            assert not second.done() and await waiting()
+        await second
+        async with probe.transaction() as uow:
+            rows = (await uow.session.execute(text("SELECT dossier_code FROM deliveries ORDER BY id"))).all()
+        assert [r[0] for r in rows] == [f"{H22}-251203-0001", f"{H22}-251203-0002"]
+    finally:
+        for db in (first_db, second_db, probe):
+            await db.dispose()
+
+
+async def _add_in_own_transaction(db: Any, code: str) -> None:
+    async with db.transaction() as uow:
+        await outbound.record_submission(uow, submitted(code))
