@@ -11,7 +11,14 @@ from contracts.events.catalogue import (
     ProcedurePublished,
     ProcedureRetired,
 )
-from contracts.events.dossier import DossierRated, DossierSubmitted, FeesAssessed, StatusChanged
+from contracts.events.dossier import (
+    DossierRated,
+    DossierSubmitted,
+    DossierSupplemented,
+    FeesAssessed,
+    StatusChanged,
+    WithdrawalRequested,
+)
 from contracts.events.identity_accounts import AccountLocked, AccountRegistered, AccountUnlocked, AccountVerified
 from contracts.events.identity_oidc import ClientCreated, ClientDisabled, SigningKeyRotated
 from contracts.events.payment import PaymentSucceeded
@@ -35,6 +42,8 @@ EVENT_TYPES: dict[str, type[BaseModel]] = {
     "dossier.fees.assessed.v1": FeesAssessed,
     "dossier.dossier.status_changed.v1": StatusChanged,
     "dossier.dossier.rated.v1": DossierRated,
+    "dossier.dossier.supplemented.v1": DossierSupplemented,
+    "dossier.dossier.withdrawal_requested.v1": WithdrawalRequested,
     "sync.dossier.statuses_reported.v1": DossierStatusesReported,
     # No longer published (sync sends records by the batch); still consumed by the dossier service.
     "sync.dossier.status_reported.v1": DossierStatusReported,

@@ -4,6 +4,9 @@
 calling back (the sync service forwards it); ``fees_assessed`` is what the payment service
 charges (never an amount from a client); ``status_changed`` follows every applied change of
 the national status (1–10); ``rated`` is the owner's rating once the result is returned.
+``supplemented`` (the documents the agency asked for, status 5) and ``withdrawal_requested``
+(the citizen asks to withdraw, status 7) are what the citizen does after filing that the agency
+must act on: the sync service delivers them to it as it delivers the filing.
 Personal data travels only in ``submitted`` (the agency needs it); the others carry codes.
 """
 
@@ -111,3 +114,30 @@ class DossierRated(BaseModel):
     procedure_code: str
     score: int = Field(ge=1, le=5)
     rated_at: datetime
+
+
+class DossierSupplemented(BaseModel):
+    """The owner answered the agency's request for documents: these files, bound to the request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dossier_id: str
+    code: str
+    agency_code: str
+    supplement_id: int = Field(ge=1, description="the agency's request it answers (one delivery each)")
+    requested_at: datetime = Field(description="when the agency asked")
+    note: str | None = Field(default=None, max_length=2000)
+    attachments: list[Attachment] = Field(min_length=1)
+    supplemented_at: datetime
+
+
+class WithdrawalRequested(BaseModel):
+    """The owner asked to withdraw the dossier (status 7); the agency stops or declines."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dossier_id: str
+    code: str
+    agency_code: str
+    reason: str | None = Field(default=None, max_length=2000)
+    requested_at: datetime

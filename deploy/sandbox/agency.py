@@ -7,6 +7,11 @@ configured statuses back through the portal's real sync API, a few seconds apart
 obtained by client credentials from the portal's issuer. It speaks the provinces' own format by
 default (``/api/v1/sync/compat``, ``CapNhatTienDoHoSoMC`` progress entries with Vietnamese
 field names and ``yyyyMMddHHmmss`` times in Hanoi), or the portal's JSON (``format=portal``).
+A push answered 429 is tried again after the ``Retry-After`` the portal gives (seconds or an
+HTTP date), at most ``retries`` times and never waiting longer than ``max_retry_after_seconds``
+at once, as an agency system that keeps its work would. Besides the filing, the portal delivers
+what the citizen does next (``X-Delivery-Kind``: ``supplement``, ``withdrawal``): the simulator
+keeps them (``GET /received``) and works only on filings.
 ``GET /received`` lists what arrived. Command: ``python -m deploy.sandbox.agency``.
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -40,15 +46,36 @@ class AgencySettings(BaseSettings):
     client_id: str = "demo-province"
     client_secret: str = "demo-province-development-secret"  # noqa: S105 - the documented development client
     # What the agency does with each dossier: these national statuses, this many seconds apart.
-    statuses: list[int] = Field(default_factory=lambda: [2, 4])
+    statuses: list[int] = Field(default_factory=lambda: [2, 4, 9, 10])
     step_seconds: float = Field(default=3.0, ge=0)
     format: Literal["compat", "portal"] = "compat"
+    # A push answered 429 is tried again after Retry-After: this many times, waiting at most this long.
+    retries: int = Field(default=5, ge=0, le=20)
+    max_retry_after_seconds: float = Field(default=60.0, ge=0, le=600)
+
+
+def retry_after(value: str | None, *, cap: float, now: datetime | None = None) -> float:
+    """Seconds to wait for a ``Retry-After`` value (delay-seconds or an HTTP date), bounded by
+    ``cap``; one second when the value is missing or unreadable."""
+    if not value:
+        return min(1.0, cap)
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return min(float(value), cap)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return min(1.0, cap)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, min((when - (now or datetime.now(UTC))).total_seconds(), cap))
 
 
 class Simulator:
     def __init__(self, settings: AgencySettings, token_source: Any | None = None):
         self.settings = settings
-        self.received: dict[str, dict[str, Any]] = {}  # delivery id -> dossier
+        self.received: dict[str, dict[str, Any]] = {}  # delivery id -> dossier (filings)
+        self.followups: list[dict[str, Any]] = []  # supplements and withdrawals, as delivered
         self.pushed: list[dict[str, Any]] = []
         self._token: tuple[str, float] | None = None
         self._token_source = token_source
@@ -79,13 +106,23 @@ class Simulator:
                  "PhongBanXuLy": "Bộ phận tiếp nhận và trả kết quả", "NoiDungXuLy": note}  # fmt: skip
         return "/api/v1/sync/compat", {"service": "CapNhatTienDoHoSoMC", "isUpdating": True, "data": [entry]}
 
+    async def send(self, client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> httpx.Response:
+        """One push, tried again after ``Retry-After`` while the portal answers 429 (bounded)."""
+        for attempt in range(self.settings.retries + 1):
+            headers = {"Authorization": f"Bearer {await self.token(client)}"}
+            answer = await client.post(f"{self.settings.portal_url}{path}", headers=headers, json=body)
+            if answer.status_code != 429 or attempt == self.settings.retries:
+                return answer
+            wait = retry_after(answer.headers.get("retry-after"), cap=self.settings.max_retry_after_seconds)
+            await asyncio.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def work_on(self, dossier: dict[str, Any]) -> None:
         async with httpx.AsyncClient(timeout=10) as client:
             for step, status in enumerate(self.settings.statuses):
                 await asyncio.sleep(self.settings.step_seconds if step else self.settings.step_seconds / 2)
                 path, body = self.push(dossier, status)
-                headers = {"Authorization": f"Bearer {await self.token(client)}"}
-                answer = await client.post(f"{self.settings.portal_url}{path}", headers=headers, json=body)
+                answer = await self.send(client, path, body)
                 outcome = answer.json()["results"][0]["outcome"] if answer.status_code == 200 else None
                 self.pushed.append({"code": dossier["code"], "status": status, "answer": answer.status_code,
                                     "path": path, "outcome": outcome})  # fmt: skip
@@ -107,8 +144,13 @@ def create_app(settings: AgencySettings | None = None, token_source: Any | None 
         except webhooks.SignatureRefused as refused:
             raise HTTPException(401, f"signature refused: {refused.reason}") from refused
         delivery = request.headers.get("x-delivery-id", "")
-        if delivery in simulator.received:
+        if delivery in simulator.received or any(f["delivery_id"] == delivery for f in simulator.followups):
             return {"result": "already received"}
+        kind = request.headers.get("x-delivery-kind", "filing")
+        if kind != "filing":  # a supplement or a withdrawal: kept for the official
+            simulator.followups.append({"delivery_id": delivery, "kind": kind, "content": await request.json(),
+                                        "dossier_id": request.headers.get("x-dossier-id")})  # fmt: skip
+            return {"result": "received"}
         dossier = await request.json()
         simulator.received[delivery] = dossier
         task = asyncio.create_task(simulator.work_on(dossier))
@@ -118,7 +160,11 @@ def create_app(settings: AgencySettings | None = None, token_source: Any | None 
 
     @app.get("/received")
     async def received() -> dict[str, Any]:
-        return {"dossiers": [d["code"] for d in simulator.received.values()], "pushed": simulator.pushed}
+        return {
+            "dossiers": [d["code"] for d in simulator.received.values()],
+            "pushed": simulator.pushed,
+            "followups": [{"kind": f["kind"], "dossier_id": f["dossier_id"]} for f in simulator.followups],
+        }
 
     return app
 

@@ -22,6 +22,9 @@ class SyncSettings(ServiceSettings):
     # Pushes a client may make per minute (per replica), with bursts up to ``push_burst``.
     push_rate_per_minute: int = Field(default=600, ge=1)
     push_burst: int = Field(default=60, ge=1)
+    # How far ahead of this server's clock a pushed time may be (the agency's clock runs fast):
+    # a record dated later is rejected, so it can never stand as a dossier's latest update.
+    clock_skew_seconds: int = Field(default=300, ge=0, le=3600)
 
     # --- outbound delivery to agency systems ---
     delivery_max_attempts: int = Field(default=12, ge=1, le=50)

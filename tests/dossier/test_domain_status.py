@@ -15,6 +15,7 @@ from services.dossier.domain.status import (
     check_transition,
     may_rate,
     may_withdraw,
+    report_applies,
 )
 from services.kit.errors import Conflict
 
@@ -87,6 +88,20 @@ def test_a_status_to_itself_is_never_a_transition() -> None:
         assert status not in ALLOWED[status]
         with pytest.raises(TransitionRefused):
             check_transition(status, status)
+
+
+def test_an_agency_s_record_of_the_current_status_is_a_progress_note_and_nothing_else_changes() -> None:
+    # One rule for the timeline and the table (issue 17): a command to the same status is
+    # refused, an agency's record of it applies as a note; every other pair as the table says.
+    for current, target in itertools.product(DossierStatus, DossierStatus):
+        assert report_applies(current, target) == (current is target or target in ALLOWED[current])
+
+
+def test_the_table_is_the_contract_the_sync_service_judges_by() -> None:
+    from contracts import statuses
+
+    assert {int(k): {int(t) for t in v} for k, v in ALLOWED.items()} == {k: set(v) for k, v in statuses.ALLOWED.items()}
+    assert {int(s) for s in FINISHED} == set(statuses.FINISHED)
 
 
 def test_finished_statuses_are_terminal_and_the_only_ones() -> None:

@@ -33,6 +33,7 @@ from tests.support.dossier import INTAKE_AGENCY, PNG, Intake
 pytestmark = pytest.mark.integration
 
 STATUS_CHANGED = "dossier.dossier.status_changed.v1"
+WITHDRAWAL_REQUESTED = "dossier.dossier.withdrawal_requested.v1"
 OTHER_AGENCY = "000.00.01.H26"
 ASSESSED = 135_000  # the intake service's unconditional fee
 
@@ -132,6 +133,16 @@ async def test_a_dossier_through_supplement_to_result_and_one_rating(intake: Int
         assert request.fulfilled_at is not None
         (bound,) = await rows(intake.db_url, select(attachments).where(attachments.c.id == extra.json()["id"]))
         assert (str(bound.dossier_id), bound.supplement_id, bound.component_code) == (dossier_id, request.id, "TP02")
+        # The agency that asked gets the documents: an event the sync service delivers to it.
+        (sent,) = await rows(
+            intake.db_url, select(outbox.c.data).where(outbox.c.type == "dossier.dossier.supplemented.v1")
+        )
+        assert (sent.data["code"], sent.data["supplement_id"], sent.data["note"]) == (
+            code,
+            request.id,
+            "Bổ sung giấy khám",
+        )
+        assert [(a["id"], a["component_code"]) for a in sent.data["attachments"]] == [(extra.json()["id"], "TP02")]
 
         await walk(dossier_db, code, clock, 9)
         assert (await api.post(f"{path}/rating", headers=citizen, json={"score": 5})).status_code == 409
@@ -293,6 +304,8 @@ async def test_withdrawal_is_allowed_until_the_dossier_is_finished(intake: Intak
         assert withdrawn.json()["status"] == 7
         pending = await api.post(f"/dossiers/{open_one['dossier_id']}/withdrawal", headers=citizen, json={})
         assert pending.status_code == 409  # already asked
+        (asked,) = await rows(intake.db_url, select(outbox.c.data).where(outbox.c.type == WITHDRAWAL_REQUESTED))
+        assert (asked.data["code"], asked.data["reason"]) == (open_one["code"], "Đã nộp nhầm")
         await walk(dossier_db, open_one["code"], clock, 8)
 
         await walk(dossier_db, done["code"], clock, 2, 9, 10)

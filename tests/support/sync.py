@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,39 @@ class Sync:
 
     def db(self) -> Database:
         return Database(self.db_url, source="sync", topic="sync.events")
+
+    async def consume(self, event_type: str, data: dict[str, Any]) -> None:
+        """Hand one ``dossier.events`` event to the sync service's own handler, as its consumer
+        does (its database, its use case; the broker is not the subject here)."""
+        from contracts.envelope import CloudEvent
+        from services.sync.consumers import HANDLERS
+
+        db = self.db()
+        try:
+            async with db.transaction() as uow:
+                await HANDLERS[event_type](uow, CloudEvent(source="dossier", type=event_type, data=data))
+        finally:
+            await db.dispose()
+
+    async def filed(self, code: str, agency: str = H22, identifier: str = "001099012345",
+                    received_at: str = "2025-12-03T01:00:00+00:00") -> dict[str, Any]:  # fmt: skip
+        """A dossier filed on the portal, as ``dossier.dossier.submitted.v1`` tells sync."""
+        data = submitted(code, agency, identifier, received_at)
+        await self.consume("dossier.dossier.submitted.v1", data)
+        return data
+
+
+def submitted(code: str, agency: str = H22, identifier: str = "001099012345",
+              received_at: str = "2025-12-03T02:00:00+00:00") -> dict[str, Any]:  # fmt: skip
+    """The data of ``dossier.dossier.submitted.v1`` for a dossier filed at ``agency``."""
+    return {
+        "dossier_id": str(uuid.uuid4()), "code": code, "service_id": str(uuid.uuid4()), "service_version": 1,
+        "procedure_code": "1.002804", "procedure_name": "Cấp đổi giấy phép lái xe", "agency_code": agency,
+        "routing_target": f"motcua:{agency}",
+        "applicant": {"kind": "citizen", "identifier": identifier, "name": "Nguyễn Văn An"},
+        "form": {"ho_ten": "Nguyễn Văn An"}, "attachments": [], "fees": [],
+        "received_at": received_at, "appointment_date": "2025-12-10",
+    }  # fmt: skip
 
 
 @pytest.fixture

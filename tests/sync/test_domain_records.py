@@ -26,7 +26,8 @@ AGENCY = "000.00.01.H22"
 OTHER = "000.00.02.H22"
 ONE = frozenset({AGENCY})
 TWO = frozenset({AGENCY, OTHER})
-CODE = "H22.01-251203-0007"
+CODE = f"{AGENCY}-251203-0007"
+OTHER_CODE = f"{OTHER}-251203-0007"
 SYNC, PROGRESS = "DongBoHoSoMC", "CapNhatTienDoHoSoMC"
 
 # AGENCY has its own status values; OTHER reuses the digit "4" for what is nationally "processed".
@@ -340,7 +341,8 @@ def test_a_mapped_local_status_becomes_the_national_one() -> None:
 
 def test_the_mapping_comes_before_the_national_number() -> None:
     # OTHER's own "4" is nationally 9, not 4.
-    record = compat({**compat_progress(), "TrangThai": 4, "MaDonVi": OTHER}, PROGRESS, agencies=TWO)
+    raw = {**compat_progress(), "MaHoSo": OTHER_CODE, "TrangThai": 4, "MaDonVi": OTHER}
+    record = compat(raw, PROGRESS, agencies=TWO)
     assert record.status == 9 and record.agency_code == OTHER
 
 
@@ -389,25 +391,96 @@ def test_a_mapping_giving_no_national_status_is_rejected() -> None:
 
 
 def test_a_portal_agency_the_client_is_not_registered_for_is_rejected() -> None:
-    errors = rejected(portal, {**portal_returned(), "agency_code": OTHER})
+    errors = rejected(portal, {**portal_returned(), "dossier_code": OTHER_CODE, "agency_code": OTHER})
     assert errors == {"records.0.agency_code": "not an agency this client may push for"}
-    assert portal({**portal_returned(), "agency_code": OTHER}, agencies=TWO).agency_code == OTHER
+    record = portal({**portal_returned(), "dossier_code": OTHER_CODE, "agency_code": OTHER}, agencies=TWO)
+    assert record.agency_code == OTHER
 
 
 def test_a_compat_madonvi_the_client_is_not_registered_for_is_rejected() -> None:
-    errors = rejected(compat, {**compat_progress(), "MaDonVi": OTHER}, PROGRESS)
+    errors = rejected(compat, {**compat_progress(), "MaHoSo": OTHER_CODE, "MaDonVi": OTHER}, PROGRESS)
     assert errors == {"data.0.MaDonVi": "not an agency this client may push for"}
 
 
-def test_without_madonvi_the_client_s_single_agency_is_the_record_s() -> None:
+def test_the_dossier_s_agency_comes_from_its_code_not_from_the_optional_field() -> None:
+    # Issue 17: a client of AGENCY names no MaDonVi for OTHER's dossier: refused on the code.
+    errors = rejected(compat, {**compat_returned(), "MaHoSo": OTHER_CODE, "NgayTra": "20991231000000"})
+    assert errors["data.0.MaHoSo"] == f"a dossier of agency {OTHER}, not an agency this client may push for"
+    # A client of several agencies needs no MaDonVi either: the code decides.
+    assert compat({**compat_progress(), "MaHoSo": OTHER_CODE}, PROGRESS, agencies=TWO).agency_code == OTHER
+    # Naming one's own agency for another's dossier is refused on the name, in both formats.
+    errors = rejected(compat, {**compat_progress(), "MaHoSo": OTHER_CODE, "MaDonVi": AGENCY}, PROGRESS)
+    assert errors == {"data.0.MaDonVi": f"the dossier {OTHER_CODE} belongs to agency {OTHER}"}
+    errors = rejected(portal, {**portal_returned(), "dossier_code": OTHER_CODE})
+    assert errors == {"records.0.agency_code": f"the dossier {OTHER_CODE} belongs to agency {OTHER}"}
+
+
+def test_a_known_dossier_s_recorded_agency_decides_over_its_code() -> None:
+    # A desk dossier mirrored under OTHER although its code starts with AGENCY's.
+    def owner(code: str) -> str | None:
+        return OTHER if code == CODE else None
+
+    errors = rejected(parse_compat_record, compat_progress(), service=PROGRESS, prefix="data.0", agencies=ONE,
+                      mapping=mapping, owner=owner)  # fmt: skip
+    assert errors == {"data.0.MaHoSo": f"a dossier of agency {OTHER}, not an agency this client may push for"}
+    record = parse_portal_record({**portal_returned(), "agency_code": OTHER}, prefix="r", agencies=TWO,
+                                 mapping=mapping, owner=owner)  # fmt: skip
+    assert record.agency_code == OTHER
+
+
+def test_without_madonvi_a_code_naming_no_agency_takes_the_client_s_single_agency() -> None:
     assert compat(compat_progress(), PROGRESS).agency_code == AGENCY
-    assert compat(compat_returned(), agencies=frozenset({OTHER})).agency_code == OTHER
+    plain = {**compat_returned(), "MaHoSo": "HS-0007"}
+    assert compat(plain, agencies=frozenset({OTHER})).agency_code == OTHER
 
 
-def test_without_madonvi_a_client_of_several_agencies_is_rejected() -> None:
-    errors = rejected(compat, compat_progress(), PROGRESS, agencies=TWO)
-    assert errors == {"data.0.MaDonVi": "required when the client pushes for several agencies"}
-    assert compat({**compat_progress(), "MaDonVi": OTHER}, PROGRESS, agencies=TWO).agency_code == OTHER
+def test_without_madonvi_a_code_naming_no_agency_from_a_client_of_several_is_rejected() -> None:
+    errors = rejected(compat, {**compat_progress(), "MaHoSo": "HS-0007"}, PROGRESS, agencies=TWO)
+    assert errors == {"data.0.MaDonVi": "required: the code names no agency and the client pushes for several"}
+    assert (
+        compat({**compat_progress(), "MaHoSo": "HS-0007", "MaDonVi": OTHER}, PROGRESS, agencies=TWO).agency_code
+        == OTHER
+    )
+
+
+NOW = datetime(2025, 12, 10, 3, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("service", "name"),
+    [(SYNC, "NgayTiepNhan"), (SYNC, "NgayKetThucXuLy"), (SYNC, "NgayTra"), (PROGRESS, "ThoiDiemXuLy")],
+)
+def test_a_compat_time_that_orders_records_is_not_beyond_the_clock_skew(service: str, name: str) -> None:
+    raw = {**(compat_returned() if service == SYNC else compat_progress()), name: "20991231000000"}
+    with pytest.raises(RecordRejected) as caught:
+        parse_compat_record(raw, service=service, prefix="data.0", agencies=ONE, mapping=mapping,
+                            not_after=NOW + timedelta(minutes=5))  # fmt: skip
+    assert {e.field: e.reason for e in caught.value.errors} == {
+        f"data.0.{name}": "in the future: later than now plus the clock-skew tolerance"
+    }
+    # Within the tolerance (10:04 in Hanoi is 03:04 UTC, the tolerance ends at 03:05) is fine.
+    within = {**raw, name: "20251210100400"}
+    if service == SYNC:
+        within = {**within, "NgayTiepNhan": "20251203083000"} if name != "NgayTiepNhan" else within
+    parse_compat_record(within, service=service, prefix="data.0", agencies=ONE, mapping=mapping,
+                        not_after=NOW + timedelta(minutes=5))  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["occurred_at", "finished_at", "returned_at"])
+def test_a_portal_time_that_orders_records_is_not_beyond_the_clock_skew(name: str) -> None:
+    raw = {**portal_returned(), name: "2099-01-01T00:00:00+07:00"}
+    with pytest.raises(RecordRejected) as caught:
+        parse_portal_record(raw, prefix="records.0", agencies=ONE, mapping=mapping, not_after=NOW)
+    assert [e.field for e in caught.value.errors] == [f"records.0.{name}"]
+    received = portal_returned()
+    received["dossier"] = {**received["dossier"], "received_at": "2099-01-01T00:00:00Z"}
+    with pytest.raises(RecordRejected) as caught:
+        parse_portal_record(received, prefix="records.0", agencies=ONE, mapping=mapping, not_after=NOW)
+    assert [e.field for e in caught.value.errors] == ["records.0.dossier.received_at"]
+    # The appointment is ahead by nature: never refused for that.
+    ahead = portal_returned()
+    ahead["dossier"] = {**ahead["dossier"], "appointment_date": "2099-01-01"}
+    assert parse_portal_record(ahead, prefix="r", agencies=ONE, mapping=mapping, not_after=NOW).dossier
 
 
 # -- record ids ----------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ async def test_a_mixed_batch_is_answered_record_by_record(sync_api: Sync) -> Non
         {"dossier_code": CODE, "agency_code": H22, "occurred_at": "2025-12-03 11:00"},  # no status, bad time
         portal(2, "2025-12-03T09:00:00+07:00", note="Tiếp nhận"),  # the first one again
     ]
+    await sync_api.filed(CODE)
     async with sync_api.client() as api:
         answer = await api.post("/records", headers=sync_api.province(H22), json={"records": batch})
     assert answer.status_code == 200, answer.text
@@ -56,7 +57,7 @@ async def test_a_mixed_batch_is_answered_record_by_record(sync_api: Sync) -> Non
                                                        "duplicate"]  # fmt: skip
     assert body["summary"] == {"accepted": 2, "duplicate": 1, "stale": 1, "rejected": 2}
     assert body["results"][3]["errors"] == [{"field": "records.3.agency_code",
-                                             "reason": "not an agency this client may push for"}]  # fmt: skip
+                                             "reason": f"the dossier {CODE} belongs to agency {H22}"}]  # fmt: skip
     assert {e["field"] for e in body["results"][4]["errors"]} >= {"records.4.occurred_at", "records.4.status"}
     events = await published(sync_api)
     assert [(e["_key"], e["code"], e["status"]) for e in events] == [(H22, CODE, 2), (H22, CODE, 4)]

@@ -46,3 +46,61 @@ async def test_batch_answers_survive_the_move_into_the_batch_row_and_back(infra)
         assert await conn.fetchval("SELECT to_regclass('batch_results')") is None
     finally:
         await conn.close()
+
+
+async def test_deliveries_keep_their_filing_across_revision_0005_and_back(infra) -> None:
+    """0005: a delivery made before it is the dossier's filing (its key the dossier id), the old
+    progress rows go (they could hold another agency's record), and the way back restores the
+    one-filing-per-dossier shape."""
+    spec = load_spec("sync")
+    await create_database(infra.server_url, "mig_sync_0005")
+    url = database_url(infra.server_url, "mig_sync_0005")
+    await asyncio.to_thread(upgrade, spec.migrations, url)
+    await asyncio.to_thread(downgrade, spec.migrations, url, "0004")
+    conn = await asyncpg.connect(url)
+    try:
+        filing = {"applicant": {"identifier": "001099012345"}, "received_at": "2025-12-03T02:00:00+00:00"}
+        await conn.execute(
+            "INSERT INTO deliveries (dossier_id, dossier_code, agency_code, payload, state) VALUES "
+            "('d-1', 'H22-251203-0001', 'H22', '{}', 'pending'), ('d-2', 'H22-251203-0002', 'H22', $1::jsonb, "
+            "'delivered')",
+            json.dumps(filing),
+        )
+        await conn.execute(
+            "INSERT INTO dossier_progress (dossier_code, agency_code, status, occurred_at, record_id) VALUES "
+            "('H22-251203-0001', 'H79', 10, '2099-12-31T00:00:00Z', 'h:x'), "  # another agency's, from 2099
+            "('H22-251203-0002', 'H22', 4, '2025-12-04T02:00:00Z', 'h:y'), "  # its own agency's latest
+            "('H79-251203-0009', 'H79', 2, '2025-12-04T02:00:00Z', 'h:z'), "  # a mirror of H79's
+            "('H79-251203-0010', 'H22', 2, '2025-12-04T02:00:00Z', 'h:w')"  # H22 on H79's code: not kept
+        )
+        await asyncio.to_thread(upgrade, spec.migrations, url)
+        rows = await conn.fetch("SELECT kind, delivery_key, dossier_id FROM deliveries ORDER BY id")
+        assert [dict(r) for r in rows] == [
+            {"kind": "filing", "delivery_key": d, "dossier_id": d} for d in ("d-1", "d-2")
+        ]
+        assert await conn.fetchval("SELECT to_regclass('dossier_progress')") is None
+        known = await conn.fetch(
+            "SELECT dossier_code, agency_code, status, last_update_at, applicant_digest IS NOT NULL AS has_applicant "
+            "FROM known_dossiers ORDER BY dossier_code"
+        )
+        assert [(k["dossier_code"], k["agency_code"], k["status"], k["has_applicant"]) for k in known] == [
+            ("H22-251203-0001", "H22", 1, False),
+            ("H22-251203-0002", "H22", 4, True),
+            ("H79-251203-0009", "H79", 2, False),
+        ]
+        assert known[1]["last_update_at"].isoformat() == "2025-12-04T02:00:00+00:00"
+        await conn.execute(
+            "INSERT INTO deliveries (kind, delivery_key, dossier_id, dossier_code, agency_code, payload, state) "
+            "VALUES ('supplement', 'supplement:7', 'd-1', 'H22-251203-0001', 'H22', '{}', 'pending')"
+        )
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute(
+                "INSERT INTO deliveries (kind, delivery_key, dossier_id, dossier_code, agency_code, payload, state) "
+                "VALUES ('supplement', 'supplement:7', 'd-1', 'H22-251203-0001', 'H22', '{}', 'pending')"
+            )
+        await asyncio.to_thread(downgrade, spec.migrations, url, "0004")
+        kept = await conn.fetch("SELECT dossier_id FROM deliveries ORDER BY id")
+        assert [r["dossier_id"] for r in kept] == ["d-1", "d-2"]
+        assert await conn.fetchval("SELECT to_regclass('known_dossiers')") is None
+    finally:
+        await conn.close()

@@ -1,19 +1,13 @@
 """The life of a dossier: its status codes and the changes allowed between them. Pure Python.
 
 The codes are the ones the provincial one-stop systems already use when they synchronise with
-the portal (``TrangThaiHoSo``), so a status travels between systems as its number. The rules:
-
-1. **Only the changes in :data:`ALLOWED` happen.** A dossier is registered (1), then the agency
-   accepts it (2) or refuses it (3); it may ask for missing documents (5) or for fees and
-   obligations to be paid (6) before or while processing (4); processing ends with a result (9)
-   that is then handed over (10), or is stopped (8).
-2. **A withdrawal is a request, not an outcome.** The citizen asks (7) from any status before
-   the result exists; the agency then either stops processing (8) or declines and resumes where
-   it stands (2, 4, 5 or 6). Once processed (9) the result exists and is handed over instead.
-3. **Finished dossiers do not move.** Not accepted (3), stopped (8) and result returned (10)
-   are terminal: nothing leaves them.
-4. **A status to itself is not a change**: asking for it is refused like any other change not
-   in the table, so a repeated command cannot pass unnoticed as a transition.
+the portal (``TrangThaiHoSo``), so a status travels between systems as its number. The table
+and its rules are the contract ``contracts.statuses`` (the sync service answers agencies by the
+same table): only the changes in :data:`ALLOWED` happen; a withdrawal (7) is a request the
+agency answers; finished dossiers (3, 8, 10) do not move; and **a status to itself is not a
+change**: a command (the owner's, a payment's) asking for it is refused by
+:func:`check_transition`, while an agency's record of the current status is a progress note
+(:func:`report_applies`): on the timeline, no status event.
 """
 
 from __future__ import annotations
@@ -22,6 +16,7 @@ from collections.abc import Mapping
 from enum import IntEnum
 from types import MappingProxyType
 
+from contracts import statuses
 from services.kit.errors import Conflict
 
 
@@ -61,37 +56,10 @@ _LABELS: dict[DossierStatus, tuple[str, str]] = {
 
 _S = DossierStatus
 
-FINISHED: frozenset[DossierStatus] = frozenset({_S.NOT_ACCEPTED, _S.STOPPED, _S.RESULT_RETURNED})
+FINISHED: frozenset[DossierStatus] = frozenset(DossierStatus(s) for s in statuses.FINISHED)
 
 ALLOWED: Mapping[DossierStatus, frozenset[DossierStatus]] = MappingProxyType(
-    {
-        _S.NEW: frozenset(
-            {_S.ACCEPTED, _S.NOT_ACCEPTED, _S.SUPPLEMENT_REQUESTED, _S.PAYMENT_REQUESTED, _S.WITHDRAWAL_REQUESTED}
-        ),
-        _S.ACCEPTED: frozenset(
-            {
-                _S.PROCESSING,
-                _S.SUPPLEMENT_REQUESTED,
-                _S.PAYMENT_REQUESTED,
-                _S.WITHDRAWAL_REQUESTED,
-                _S.STOPPED,
-                _S.PROCESSED,
-            }
-        ),
-        _S.NOT_ACCEPTED: frozenset(),
-        _S.PROCESSING: frozenset(
-            {_S.SUPPLEMENT_REQUESTED, _S.PAYMENT_REQUESTED, _S.WITHDRAWAL_REQUESTED, _S.STOPPED, _S.PROCESSED}
-        ),
-        _S.SUPPLEMENT_REQUESTED: frozenset({_S.PROCESSING, _S.NOT_ACCEPTED, _S.WITHDRAWAL_REQUESTED, _S.STOPPED}),
-        _S.PAYMENT_REQUESTED: frozenset({_S.PROCESSING, _S.WITHDRAWAL_REQUESTED, _S.STOPPED}),
-        # The agency stops processing, or declines the withdrawal and resumes.
-        _S.WITHDRAWAL_REQUESTED: frozenset(
-            {_S.STOPPED, _S.ACCEPTED, _S.PROCESSING, _S.SUPPLEMENT_REQUESTED, _S.PAYMENT_REQUESTED}
-        ),
-        _S.STOPPED: frozenset(),
-        _S.PROCESSED: frozenset({_S.RESULT_RETURNED}),
-        _S.RESULT_RETURNED: frozenset(),
-    }
+    {DossierStatus(k): frozenset(DossierStatus(t) for t in v) for k, v in statuses.ALLOWED.items()}
 )
 
 
@@ -115,6 +83,12 @@ class TransitionRefused(Conflict):
 def is_allowed(current: DossierStatus, target: DossierStatus) -> bool:
     """True when the table allows ``current`` to become ``target`` (never a status to itself)."""
     return target in ALLOWED[current]
+
+
+def report_applies(current: DossierStatus, target: DossierStatus) -> bool:
+    """True when an agency's record of ``target`` applies to a dossier in ``current``: an allowed
+    change, or a progress note (``target`` is ``current``)."""
+    return statuses.report_applies(int(current), int(target))
 
 
 def check_transition(current: DossierStatus, target: DossierStatus) -> None:

@@ -33,9 +33,9 @@ from ..domain.status import (
     DossierStatus,
     TransitionRefused,
     accepts_supplement,
-    is_allowed,
     may_rate,
     may_withdraw,
+    report_applies,
 )
 from . import catalogue_view
 from .intake import (
@@ -52,6 +52,12 @@ from .intake import (
 log = get_logger(__name__)
 
 RATED = "dossier.dossier.rated.v1"
+SUPPLEMENTED = "dossier.dossier.supplemented.v1"  # delivered to the agency by sync
+WITHDRAWAL_REQUESTED = "dossier.dossier.withdrawal_requested.v1"  # delivered to the agency by sync
+# Every reason an agency's status record is refused here. The sync service answers each of these
+# ``rejected`` (or ``stale``) to the agency that pushed it, never ``accepted``
+# (tests/sync/test_agreement.py pushes one of each).
+AGENCY_REFUSALS = ("unknown-dossier", "code-conflict", "wrong-agency", "stale", "not-allowed")
 STATUS_REPORTED = "sync.dossier.status_reported.v1"  # one record (no longer published; still read)
 STATUSES_REPORTED = "sync.dossier.statuses_reported.v1"  # an agency's records, in order
 PAYMENT_SUCCEEDED = "payment.order.succeeded.v1"
@@ -233,9 +239,16 @@ async def withdraw(uow: UnitOfWork, caller: Caller, dossier_id: str, reason: str
     current = DossierStatus(dossier["status"])
     if not may_withdraw(current):
         raise Conflict(f"A dossier in status {int(current)} ({current.label_en}) cannot be withdrawn.")
+    now = datetime.now(UTC)
     await _change(
         uow, dossier, DossierStatus.WITHDRAWAL_REQUESTED, source="owner", actor=caller.subject,
-        occurred_at=datetime.now(UTC), note=reason or "Công dân yêu cầu rút hồ sơ",
+        occurred_at=now, note=reason or "Công dân yêu cầu rút hồ sơ",
+    )  # fmt: skip
+    await uow.emit(
+        WITHDRAWAL_REQUESTED,
+        {"dossier_id": dossier_id, "code": dossier["code"], "agency_code": dossier["agency_code"], "reason": reason,
+         "requested_at": now.isoformat()},
+        key=dossier_id,
     )  # fmt: skip
     return summary({**dossier, "status": int(DossierStatus.WITHDRAWAL_REQUESTED)})
 
@@ -271,6 +284,15 @@ async def supplement(
     await _change(
         uow, dossier, DossierStatus.PROCESSING, source="owner", actor=caller.subject, occurred_at=now,
         note=note or "Công dân bổ sung hồ sơ",
+    )  # fmt: skip
+    files = await repo.attachments_of(uow.session, dossier_id)
+    sent = [attachment_view(f) for f in files if f.get("supplement_id") == request["id"]]
+    await uow.emit(
+        SUPPLEMENTED,
+        {"dossier_id": dossier_id, "code": dossier["code"], "agency_code": dossier["agency_code"],
+         "supplement_id": request["id"], "requested_at": request["requested_at"].isoformat(), "note": note,
+         "attachments": sent, "supplemented_at": now.isoformat()},
+        key=dossier_id,
     )  # fmt: skip
     return summary({**dossier, "status": int(DossierStatus.PROCESSING)})
 
@@ -400,7 +422,7 @@ def _decide(batch: _Batch, event: DossierStatusReported, applicant_secret: str |
     if event.occurred_at < dossier["last_update_at"]:
         return batch.refuse(event, dossier_id, "stale", "Older than the latest applied update.")
     current = DossierStatus(dossier["status"])
-    if target is not current and not is_allowed(current, target):
+    if not report_applies(current, target):  # a status to itself is a progress note
         return batch.refuse(event, dossier_id, "not-allowed", str(TransitionRefused(current, target).detail))
     dossier.update(status_values(dossier, target, event.occurred_at))
     if dossier_id not in batch.created:

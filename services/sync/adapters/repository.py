@@ -18,7 +18,7 @@ from .tables import (
     batches,
     deliveries,
     delivery_attempts,
-    dossier_progress,
+    known_dossiers,
     status_mappings,
 )
 
@@ -35,18 +35,57 @@ async def save_mappings(session: AsyncSession, agency_code: str, values: dict[st
         await session.execute(insert(status_mappings), rows)
 
 
-async def lock_progress(session: AsyncSession, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The latest accepted update of each dossier, rows locked (in code order: no deadlocks
-    between batches naming the same dossiers)."""
+async def lock_known(session: AsyncSession, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """What is known of these dossiers, rows locked (in code order: no deadlocks between batches
+    naming the same dossiers)."""
     if not codes:
         return {}
     query = (
-        select(dossier_progress)
-        .where(in_array(dossier_progress.c.dossier_code, set(codes)))
-        .order_by(dossier_progress.c.dossier_code)
+        select(known_dossiers)
+        .where(in_array(known_dossiers.c.dossier_code, set(codes)))
+        .order_by(known_dossiers.c.dossier_code)
         .with_for_update()
     )
     return {r.dossier_code: dict(r._mapping) for r in await session.execute(query)}
+
+
+async def save_known(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Dossiers as accepted records left them (rows: code, agency, digest, status, time)."""
+    if not rows:
+        return
+    statement = insert(known_dossiers)
+    excluded = statement.excluded
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["dossier_code"],
+            set_={"status": excluded.status, "updated_at": func.now(),
+                  "last_update_at": func.greatest(known_dossiers.c.last_update_at, excluded.last_update_at),
+                  "applicant_digest": func.coalesce(known_dossiers.c.applicant_digest, excluded.applicant_digest)},
+        ),
+        rows,
+    )  # fmt: skip
+
+
+async def dossier_filed(session: AsyncSession, row: dict[str, Any]) -> None:
+    """A dossier filed on the portal (a repeated event, or a code already known, changes nothing)."""
+    await session.execute(insert(known_dossiers).values(**row).on_conflict_do_nothing(index_elements=["dossier_code"]))
+
+
+async def dossier_changed(session: AsyncSession, row: dict[str, Any], *, status: bool) -> None:
+    """A dossier's status changed on the portal: with ``status``, the change is taken (the
+    portal's, the owner's, a payment's); else (an agency's, which sync already applied) only a
+    dossier sync did not know is added."""
+    statement = insert(known_dossiers).values(**row)
+    if not status:
+        await session.execute(statement.on_conflict_do_nothing(index_elements=["dossier_code"]))
+        return
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["dossier_code"],
+            set_={"status": statement.excluded.status, "updated_at": func.now(),
+                  "last_update_at": func.greatest(known_dossiers.c.last_update_at, statement.excluded.last_update_at)},
+        )
+    )  # fmt: skip
 
 
 async def seen_records(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -61,20 +100,6 @@ async def seen_records(session: AsyncSession, keys: Sequence[tuple[str, str]]) -
 async def save_accepted(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     if rows:
         await session.execute(insert(accepted_records).on_conflict_do_nothing(), rows)
-
-
-async def save_progress(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    statement = insert(dossier_progress)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["dossier_code"],
-            set_={c: statement.excluded[c] for c in ("agency_code", "status", "occurred_at", "record_id")},
-            where=dossier_progress.c.occurred_at <= statement.excluded.occurred_at,
-        ),
-        rows,
-    )
 
 
 async def save_batch(session: AsyncSession, batch: dict[str, Any]) -> None:
@@ -94,7 +119,7 @@ async def save_endpoint(session: AsyncSession, values: dict[str, Any]) -> None:
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["agency_code"],
-            set_={"mode": statement.excluded.mode, "url": statement.excluded.url,
+            set_={"mode": statement.excluded.mode, "url": statement.excluded.url, "format": statement.excluded.format,
                   "secrets": statement.excluded.secrets, "updated_at": func.now()},
         )
     )  # fmt: skip
@@ -105,8 +130,17 @@ async def endpoint(session: AsyncSession, agency_code: str) -> dict[str, Any] | 
     return dict(row._mapping) if row else None
 
 
+# One number for the transaction-scoped advisory lock that orders deliveries (see add_delivery).
+DELIVERY_ORDER_LOCK = 0x5953_4E43_4445_4C56 >> 1
+
+
 async def add_delivery(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(insert(deliveries).values(**values).on_conflict_do_nothing(index_elements=["dossier_id"]))
+    """One delivery (a repeated fact adds nothing). Deliveries are added one transaction at a
+    time (an advisory lock held to commit), so their ids — the feed's cursor — are committed in
+    order: a reader that has seen an id never finds a smaller one committed later."""
+    await session.execute(select(func.pg_advisory_xact_lock(DELIVERY_ORDER_LOCK)))
+    statement = insert(deliveries).values(**values).on_conflict_do_nothing(index_elements=["delivery_key"])
+    await session.execute(statement)
 
 
 async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime, limit: int) -> list[dict[str, Any]]:
@@ -124,7 +158,7 @@ async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime,
         return []
     await session.execute(update(deliveries).where(deliveries.c.id.in_(ids)).values(next_attempt_at=lease_until))
     query = (
-        select(deliveries, agency_endpoints.c.url, agency_endpoints.c.secrets)
+        select(deliveries, agency_endpoints.c.url, agency_endpoints.c.secrets, agency_endpoints.c.format)
         .select_from(deliveries.join(agency_endpoints, agency_endpoints.c.agency_code == deliveries.c.agency_code))
         .where(deliveries.c.id.in_(ids))
         .order_by(deliveries.c.id)
@@ -155,7 +189,7 @@ async def attempts_of(session: AsyncSession, delivery_id: int) -> list[dict[str,
 
 async def feed(session: AsyncSession, agencies: Sequence[str], after: int, limit: int) -> list[dict[str, Any]]:
     query = (
-        select(deliveries)
+        select(deliveries, agency_endpoints.c.format)
         .select_from(deliveries.join(agency_endpoints, agency_endpoints.c.agency_code == deliveries.c.agency_code))
         .where(deliveries.c.agency_code.in_(list(agencies)), deliveries.c.id > after,
                deliveries.c.state == "pending", agency_endpoints.c.mode == "pull")

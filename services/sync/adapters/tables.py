@@ -65,18 +65,25 @@ accepted_records = Table(
     PrimaryKeyConstraint("agency_code", "record_id"),
 )
 
-dossier_progress = Table(
-    "dossier_progress",
+INBOUND_TABLES = [status_mappings, batches, accepted_records]
+
+# What the sync service knows of each dossier, to answer a pushed record as the dossier service
+# will judge it: the dossier's agency, applicant (a digest), status and the time of its latest
+# applied update. Filled from ``dossier.events`` (filed, status changed by the portal, the owner
+# or a payment) and from the records this service accepts (before their echo comes back).
+known_dossiers = Table(
+    "known_dossiers",
     metadata,
     Column("dossier_code", Text, primary_key=True),
     Column("agency_code", Text, nullable=False),
+    Column("applicant_digest", Text, nullable=True),
     Column("status", SmallInteger, nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("record_id", Text, nullable=False),
+    Column("last_update_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("status BETWEEN 1 AND 10", name="known_dossiers_status"),
 )
 
-INBOUND_TABLES = [status_mappings, batches, accepted_records, dossier_progress]
+VIEW_TABLES = [known_dossiers]
 
 
 # --- outbound: delivering dossiers to the agencies' systems -------------------------------------
@@ -87,18 +94,28 @@ agency_endpoints = Table(
     metadata,
     Column("agency_code", Text, primary_key=True),
     Column("mode", Text, nullable=False),
+    # What the agency's system reads: the portal's JSON, or the provinces' DongBoHoSoMC.
+    Column("format", Text, nullable=False, server_default="portal"),
     Column("url", Text, nullable=True),
     Column("secrets", LargeBinary, nullable=True),  # the signing secrets (current first), encrypted
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("mode IN ('push', 'pull')", name="agency_endpoints_mode"),
     CheckConstraint("mode = 'pull' OR url IS NOT NULL", name="agency_endpoints_url"),
+    CheckConstraint("format IN ('portal', 'compat')", name="agency_endpoints_format"),
 )
 
 deliveries = Table(
     "deliveries",
     metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),  # also the pull feed's cursor
-    Column("dossier_id", Text, nullable=False, unique=True),  # one delivery per dossier, whatever the redeliveries
+    # Also the pull feed's cursor and order: ids are taken and committed one transaction at a
+    # time (repository.add_delivery), so a reader past an id never misses a smaller one.
+    Column("id", BigInteger, Identity(), primary_key=True),
+    # What is delivered: the filing, a supplement answering the agency's request, a withdrawal.
+    Column("kind", Text, nullable=False, server_default="filing"),
+    # One delivery per fact, whatever the redeliveries: the dossier id for its filing,
+    # ``supplement:<request id>``, ``withdrawal:<dossier id>:<time>``.
+    Column("delivery_key", Text, nullable=False, unique=True),
+    Column("dossier_id", Text, nullable=False),
     Column("dossier_code", Text, nullable=False),
     Column("agency_code", Text, nullable=False),
     Column("payload", JSONB, nullable=False),
@@ -109,6 +126,7 @@ deliveries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     CheckConstraint("state IN ('pending', 'delivered', 'dead')", name="deliveries_state"),
+    CheckConstraint("kind IN ('filing', 'supplement', 'withdrawal')", name="deliveries_kind"),
     Index("deliveries_due", "next_attempt_at", postgresql_where="state = 'pending'"),
     Index("deliveries_agency", "agency_code", "state", "id"),
 )

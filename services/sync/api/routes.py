@@ -56,37 +56,45 @@ async def rate_limited_pusher(
 Pusher = Annotated[inbound.Pusher, Depends(rate_limited_pusher)]
 
 
-class RecordsBody(StrictModel):
+class MachineBody(StrictModel):
+    """A body machines send: types are exact (``true``, not ``1`` or ``"yes"``; ``4``, not
+    ``"4"``), so a sender's bug is refused where it is, not guessed at."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class RecordsBody(MachineBody):
     # Each record is read by the domain, so that one bad record is rejected alone.
     records: Annotated[list[Any], Field(min_length=1, max_length=MAX_RECORDS)]
 
 
-class CompatBody(StrictModel):
+class CompatBody(MachineBody):
     model_config = ConfigDict(extra="forbid", str_max_length=MAX_STRING, str_strip_whitespace=True,
-                              populate_by_name=True)  # fmt: skip
+                              populate_by_name=True, strict=True)  # fmt: skip
 
     service: Literal["DongBoHoSoMC", "CapNhatTienDoHoSoMC"]
     is_updating: bool = Field(default=False, alias="isUpdating")
     data: Annotated[list[Any], Field(min_length=1, max_length=MAX_RECORDS)]
 
 
-class MappingBody(StrictModel):
+class MappingBody(MachineBody):
     mapping: Annotated[dict[Annotated[str, Field(min_length=1, max_length=50)], Annotated[int, Field(ge=1, le=10)]],
                        Field(max_length=200)]  # fmt: skip
 
 
-def _max(request: Request) -> int:
-    return int(request.app.state.settings.max_records_per_batch)
+def _limits(request: Request) -> dict[str, int]:
+    settings: SyncSettings = request.app.state.settings
+    return {"max_records": settings.max_records_per_batch, "clock_skew_seconds": settings.clock_skew_seconds}
 
 
 @router.post("/records", summary="Push status records (the portal's JSON format); answers each record")
 async def push_records(request: Request, body: RecordsBody, pusher: Pusher, uow: UnitOfWorkDep) -> dict[str, Any]:
-    return await inbound.push(uow, pusher, body.records, fmt="portal", prefix="records", max_records=_max(request))
+    return await inbound.push(uow, pusher, body.records, fmt="portal", prefix="records", **_limits(request))
 
 
 @router.post("/compat", summary="Push in the provincial format (DongBoHoSoMC, CapNhatTienDoHoSoMC)")
 async def push_compat(request: Request, body: CompatBody, pusher: Pusher, uow: UnitOfWorkDep) -> dict[str, Any]:
-    return await inbound.push(uow, pusher, body.data, fmt=body.service, prefix="data", max_records=_max(request))
+    return await inbound.push(uow, pusher, body.data, fmt=body.service, prefix="data", **_limits(request))
 
 
 @router.get("/batches/{batch_id}", summary="A batch this client pushed, with every record's result")
@@ -113,8 +121,10 @@ async def put_mapping(
 Admin = Annotated[Principal, require_scopes("sync:admin")]
 
 
-class EndpointBody(StrictModel):
+class EndpointBody(MachineBody):
     mode: Literal["push", "pull"]
+    # What the agency's system reads: the portal's JSON, or the provinces' DongBoHoSoMC.
+    format: Literal["portal", "compat"] = "portal"
     url: Annotated[str | None, Field(max_length=2000)] = None
     # Signing secrets, the current one first (two while the agency switches).
     secrets: Annotated[list[Annotated[str, Field(min_length=32, max_length=200)]], Field(max_length=2)] = Field(
@@ -122,7 +132,7 @@ class EndpointBody(StrictModel):
     )
 
 
-class AckBody(StrictModel):
+class AckBody(MachineBody):
     delivery_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(min_length=1, max_length=200)]
 
 
@@ -131,7 +141,8 @@ async def put_endpoint(
     request: Request, agency_code: AgencyCode, body: EndpointBody, principal: Admin, uow: UnitOfWorkDep
 ) -> dict[str, Any]:
     settings: SyncSettings = request.app.state.settings
-    return await outbound.register_endpoint(uow, settings, agency_code, body.mode, body.url, body.secrets)
+    return await outbound.register_endpoint(uow, settings, agency_code, body.mode, body.url, body.secrets,
+                                            fmt=body.format)  # fmt: skip
 
 
 @router.get("/feed", summary="Dossiers for the client's agencies that pull, after a cursor")

@@ -1,4 +1,4 @@
-"""Delivering dossiers to agency systems: when to try again, which endpoints and addresses may
+"""Delivering to agency systems: when to try again, which endpoints and addresses may
 be called at all. Pure Python.
 
 1. **At least once, in effect once.** A delivery is retried until the agency answers 2xx; every
@@ -10,8 +10,9 @@ be called at all. Pure Python.
 3. **No request decides where we connect** (SSRF): endpoints come from the registry only; a
    registered URL is ``https`` (``http`` only in development), carries no credentials, fragment
    or query, and no IP literal of a private, loopback, link-local or reserved range; at every
-   attempt the host's addresses are resolved and all must be public. Redirects are never
-   followed: a 3xx is a failed attempt.
+   attempt the host's addresses are resolved once and all must be public, and the connection
+   goes to a checked address (the name is not resolved again: no DNS-rebinding window).
+   Redirects are never followed: a 3xx is a failed attempt.
 """
 
 from __future__ import annotations

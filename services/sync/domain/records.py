@@ -29,14 +29,22 @@ The rules:
    mapped first; a value the mapping does not know that is a whole number 1-10 is the national
    status itself (the provincial systems use the national codes); anything else is refused with
    a reason naming the agency, so the operator knows which mapping to complete.
-5. **The agency is one the pushing client is registered for.** Portal format: ``agency_code``.
-   Compatibility format: ``MaDonVi`` when present, else the client's agency when it has exactly
-   one; a client registered for several must say which.
+5. **The agency is the dossier's, and one the pushing client is registered for.** The
+   dossier's agency is decided by what is authoritative (``owner``, given by the caller): the
+   agency the portal recorded for a dossier it knows, else the agency prefix of the code
+   (Decree 61: ``AGENCY-yymmdd-sequence``, :func:`code_agency`). A named agency
+   (``agency_code``; ``MaDonVi``, optional) that differs from it is refused on that field; an
+   agency the client may not push for is refused on the named field, or on the code when
+   none is named. Only for a code that carries no agency and names no known dossier does the
+   named agency (or, in the compatibility format, the client's only agency) decide.
 6. **When it happened.** Portal format: ``occurred_at``. A progress update
    (``CapNhatTienDoHoSoMC``): ``ThoiDiemXuLy``. A dossier sync (``DongBoHoSoMC``) describes the
    dossier *as it now stands*, so its status dates from the latest step it reports: the latest
    of ``NgayTra`` (returned), ``NgayKetThucXuLy`` (processing ended) and ``NgayTiepNhan``
-   (received) that is present.
+   (received) that is present. A time that orders records (those, ``occurred_at``,
+   ``finished_at``, ``returned_at``, ``received_at``; not the appointment, which is ahead by
+   nature) later than ``not_after`` (now plus the clock-skew tolerance, given by the caller) is
+   refused: a record dated in 2099 would otherwise stand as the dossier's latest for ever.
 7. **Every record has an id.** A record without ``record_id`` (every compatibility record) gets
    :func:`derived_record_id`, a hash of its facts: the same record pushed twice has the same id
    (and is recognised as a duplicate downstream), a different update has another.
@@ -85,8 +93,11 @@ PROGRESS_UPDATE = "CapNhatTienDoHoSoMC"
 StatusMapping = Callable[[str, str], int | None]
 """(agency code, local status value) -> national status 1-10, or None when the agency has no
 mapping for that value."""
+DossierOwner = Callable[[str], str | None]
+"""dossier code -> the agency the dossier belongs to, from authoritative facts, or None."""
 
 _CODE = re.compile(r"[0-9A-Za-z.\-]{1,64}")
+_DECREE_61 = re.compile(r"(?P<agency>[0-9A-Za-z.]{1,40})-[0-9]{6}-(?:[0-9]{4}|[1-9][0-9]{4,})")
 _CITIZEN = re.compile(r"[0-9]{12}")
 _ENTERPRISE = re.compile(r"[0-9]{10}(?:-[0-9]{3})?")
 _COMPAT_TIME = re.compile(r"[0-9]{14}")
@@ -127,6 +138,13 @@ _PORTAL_DOSSIER_FIELDS = frozenset(
     }
 )
 _APPLICANT_KINDS = {"1": "citizen", "2": "enterprise"}
+
+
+def code_agency(code: str) -> str | None:
+    """The agency prefix of a Decree 61 dossier code (``000.00.01.H22-251203-0001`` ->
+    ``000.00.01.H22``), or None when the code is not of that form."""
+    match = _DECREE_61.fullmatch(code) if isinstance(code, str) else None
+    return match["agency"] if match else None
 
 
 @dataclass(frozen=True)
@@ -199,26 +217,32 @@ def derived_record_id(agency_code: str, code: str, status: int, occurred_at: dat
     return "h:" + hashlib.sha256(encoded).hexdigest()[:32]
 
 
-def parse_portal_record(raw: object, *, prefix: str, agencies: frozenset[str], mapping: StatusMapping) -> StatusRecord:
+def parse_portal_record(
+    raw: object,
+    *,
+    prefix: str,
+    agencies: frozenset[str],
+    mapping: StatusMapping,
+    owner: DossierOwner = code_agency,
+    not_after: datetime | None = None,
+) -> StatusRecord:
     """Read one record of the portal's own format; RecordRejected lists every field error."""
     if not isinstance(raw, Mapping):
         raise RecordRejected([RecordError(prefix, "expected an object")])
-    fields = _Fields(raw, prefix, lenient=False)
+    fields = _Fields(raw, prefix, lenient=False, not_after=not_after)
     for name in raw:
         if name not in _PORTAL_FIELDS:
             fields.fail(str(name), "unknown field")
 
     code = fields.text("dossier_code", MAX_CODE, required=True, pattern=_CODE, shape=_CODE_SHAPE)
-    agency = fields.text("agency_code", MAX_AGENCY, required=True)
-    if agency is not None and agency not in agencies:
-        fields.fail("agency_code", _NOT_OURS)
-        agency = None
+    named = fields.text("agency_code", MAX_AGENCY, required=True)
+    agency = _record_agency(fields, code, "dossier_code", named, "agency_code", None, agencies, owner)
     status = _portal_status(fields, agency, mapping)
-    occurred_at = fields.iso_time("occurred_at", required=True)
+    occurred_at = fields.iso_time("occurred_at", required=True, orders=True)
     note = fields.text("note", MAX_TEXT)
     handler = fields.text("handler", MAX_HANDLER)
-    finished_at = fields.iso_time("finished_at")
-    returned_at = fields.iso_time("returned_at")
+    finished_at = fields.iso_time("finished_at", orders=True)
+    returned_at = fields.iso_time("returned_at", orders=True)
     dossier = _portal_dossier(fields)
     # A record_id that is given must be usable; only an absent one is derived.
     record_id = fields.text("record_id", MAX_RECORD_ID, required=fields.given("record_id"))
@@ -241,7 +265,14 @@ def parse_portal_record(raw: object, *, prefix: str, agencies: frozenset[str], m
 
 
 def parse_compat_record(
-    raw: object, *, service: str, prefix: str, agencies: frozenset[str], mapping: StatusMapping
+    raw: object,
+    *,
+    service: str,
+    prefix: str,
+    agencies: frozenset[str],
+    mapping: StatusMapping,
+    owner: DossierOwner = code_agency,
+    not_after: datetime | None = None,
 ) -> StatusRecord:
     """Read one item of the ``data`` list of a ``DongBoHoSoMC`` or ``CapNhatTienDoHoSoMC`` push;
     RecordRejected lists every field error. ValueError for another ``service`` (the caller
@@ -250,18 +281,20 @@ def parse_compat_record(
         raise ValueError(f"{service!r} is not one of {sorted(compat_services())}.")
     if not isinstance(raw, Mapping):
         raise RecordRejected([RecordError(prefix, "expected an object")])
-    fields = _Fields(raw, prefix, lenient=True)
+    fields = _Fields(raw, prefix, lenient=True, not_after=not_after)
 
     code = fields.text("MaHoSo", MAX_CODE, required=True, pattern=_CODE, shape=_CODE_SHAPE)
-    agency = _compat_agency(fields, agencies)
+    named = fields.text("MaDonVi", MAX_AGENCY) if fields.given("MaDonVi") else None
+    only = next(iter(agencies)) if len(agencies) == 1 else None
+    agency = _record_agency(fields, code, "MaHoSo", named, "MaDonVi", only, agencies, owner)
     finished_at: datetime | None = None
     returned_at: datetime | None = None
     dossier: dict[str, Any] | None = None
     if service == DOSSIER_SYNC:
         status = _compat_status(fields, "TrangThaiHoSo", agency, mapping)
-        received_at = fields.local_time("NgayTiepNhan", required=True)
-        finished_at = fields.local_time("NgayKetThucXuLy")
-        returned_at = fields.local_time("NgayTra")
+        received_at = fields.local_time("NgayTiepNhan", required=True, orders=True)
+        finished_at = fields.local_time("NgayKetThucXuLy", orders=True)
+        returned_at = fields.local_time("NgayTra", orders=True)
         appointment = fields.local_time("NgayHenTra")
         # The record describes the dossier as it now stands: its status dates from the latest step.
         steps = [moment for moment in (returned_at, finished_at, received_at) if moment is not None]
@@ -271,7 +304,7 @@ def parse_compat_record(
         dossier = _compat_dossier(fields, received_at, appointment)
     else:
         status = _compat_status(fields, "TrangThai", agency, mapping)
-        occurred_at = fields.local_time("ThoiDiemXuLy", required=True)
+        occurred_at = fields.local_time("ThoiDiemXuLy", required=True, orders=True)
         note = fields.text("NoiDungXuLy", MAX_TEXT)
         handler = _compat_handler(fields)
 
@@ -298,11 +331,21 @@ def parse_compat_record(
 class _Fields:
     """The fields of one record, read one by one; errors are collected, not raised."""
 
-    def __init__(self, raw: Mapping[Any, Any], prefix: str, *, lenient: bool) -> None:
+    def __init__(
+        self, raw: Mapping[Any, Any], prefix: str, *, lenient: bool, not_after: datetime | None = None
+    ) -> None:
         self.raw = raw
         self.prefix = prefix
         self.lenient = lenient
+        self.not_after = not_after
         self.errors: list[RecordError] = []
+
+    def plausible(self, name: str, moment: datetime, orders: bool) -> datetime | None:
+        """The moment, unless it orders records and lies beyond ``not_after`` (refused)."""
+        if orders and self.not_after is not None and moment > self.not_after:
+            self.fail(name, "in the future: later than now plus the clock-skew tolerance")
+            return None
+        return moment
 
     def path(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
@@ -344,7 +387,7 @@ class _Fields:
             return None
         return text
 
-    def iso_time(self, name: str, *, required: bool = False) -> datetime | None:
+    def iso_time(self, name: str, *, required: bool = False, orders: bool = False) -> datetime | None:
         """An ISO 8601 date-time with its offset, as aware UTC."""
         if not self.given(name):
             if required:
@@ -363,12 +406,12 @@ class _Fields:
             self.fail(name, "the date-time has no offset: add it (e.g. +07:00, or Z for UTC)")
             return None
         try:
-            return moment.astimezone(UTC)
+            return self.plausible(name, moment.astimezone(UTC), orders)
         except OverflowError:
             self.fail(name, "out of range")
             return None
 
-    def local_time(self, name: str, *, required: bool = False) -> datetime | None:
+    def local_time(self, name: str, *, required: bool = False, orders: bool = False) -> datetime | None:
         """A ``yyyyMMddHHmmss`` date-time in Vietnam time, as aware UTC."""
         if not self.given(name):
             if required:
@@ -391,10 +434,11 @@ class _Fields:
                 int(digits[12:14]),
                 tzinfo=VIETNAM_TZ,
             )
-            return local.astimezone(UTC)
+            moment = local.astimezone(UTC)
         except (ValueError, OverflowError):
             self.fail(name, f"{digits} is not a valid date-time (yyyyMMddHHmmss)")
             return None
+        return self.plausible(name, moment, orders)
 
 
 def _clean(value: str, limit: int) -> tuple[str, str | None]:
@@ -470,21 +514,39 @@ def _compat_status(fields: _Fields, name: str, agency: str | None, mapping: Stat
     return _mapped(fields, name, local, agency, mapping, numeric=True)
 
 
-def _compat_agency(fields: _Fields, agencies: frozenset[str]) -> str | None:
-    if fields.given("MaDonVi"):
-        agency = fields.text("MaDonVi", MAX_AGENCY)
-        if agency is not None and agency not in agencies:
-            fields.fail("MaDonVi", _NOT_OURS)
+def _record_agency(
+    fields: _Fields,
+    code: str | None,
+    code_field: str,
+    named: str | None,
+    named_field: str,
+    fallback: str | None,
+    agencies: frozenset[str],
+    owner: DossierOwner,
+) -> str | None:
+    """The record's agency (rule 5), or None with the error recorded."""
+    if code is None:  # the record is refused already; its other fields are still checked
+        if named is not None and named not in agencies:
+            fields.fail(named_field, _NOT_OURS)
             return None
-        return agency
-    if len(agencies) == 1:
-        (agency,) = agencies
-        return agency
-    if not agencies:
-        fields.fail("MaDonVi", "this client is registered for no agency")
-    else:
-        fields.fail("MaDonVi", "required when the client pushes for several agencies")
-    return None
+        return named or fallback
+    authoritative = owner(code)
+    if authoritative is not None and named is not None and named != authoritative:
+        fields.fail(named_field, f"the dossier {code} belongs to agency {authoritative}")
+        return None
+    agency = authoritative or named or fallback
+    if agency is None:
+        if not agencies:
+            fields.fail(named_field, "this client is registered for no agency")
+        else:
+            fields.fail(named_field, "required: the code names no agency and the client pushes for several")
+        return None
+    if agency not in agencies:
+        where = named_field if named is not None else code_field
+        reason = _NOT_OURS if named is not None else f"a dossier of agency {agency}, {_NOT_OURS}"
+        fields.fail(where, reason)
+        return None
+    return agency
 
 
 def _compat_handler(fields: _Fields) -> str | None:
@@ -542,7 +604,7 @@ def _portal_dossier(fields: _Fields) -> dict[str, Any] | None:
     if not isinstance(raw, Mapping):
         fields.fail("dossier", "expected an object")
         return None
-    inner = _Fields(raw, fields.path("dossier"), lenient=False)
+    inner = _Fields(raw, fields.path("dossier"), lenient=False, not_after=fields.not_after)
     for name in raw:
         if name not in _PORTAL_DOSSIER_FIELDS:
             inner.fail(str(name), "unknown field")
@@ -554,7 +616,7 @@ def _portal_dossier(fields: _Fields) -> dict[str, Any] | None:
         kind = None
     identifier = _identifier(inner, "applicant_identifier", kind)
     applicant_name = inner.text("applicant_name", MAX_APPLICANT_NAME)
-    received_at = inner.iso_time("received_at")
+    received_at = inner.iso_time("received_at", orders=True)
     appointment_date = None
     if inner.given("appointment_date"):
         value = inner.raw["appointment_date"]
