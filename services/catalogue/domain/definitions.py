@@ -14,16 +14,17 @@ from typing import Annotated, Any
 
 from jsonschema import Draft202012Validator, SchemaError
 from jsonschema.validators import validator_for
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from contracts.events.catalogue import DocumentComponent, Fee
+from contracts.events.catalogue import MAX_FEES, DocumentComponent, Fee
+from contracts.money import total_within_bound
+from services.kit.schemas import StrictModel
 
 from .model import AgencyLevel, ImplementingLevel, OnlineLevel
 
 # Bounds on what one definition may hold.
 MAX_FORM_SCHEMA_BYTES = 64 * 1024
 MAX_FORM_SCHEMA_DEPTH = 16
-MAX_FEES = 50
 MAX_DOCUMENTS = 100
 MAX_STEPS = 50
 MAX_LIST_TEXTS = 100
@@ -58,8 +59,15 @@ def service_id(procedure_code: str, agency_code: str) -> str:
     return str(uuid.uuid5(SERVICE_NAMESPACE, f"{procedure_code}@{agency_code}"))
 
 
-class Definition(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Definition(StrictModel):
+    """What an editor writes: the kit's strict body (unknown fields refused, text bounded and
+    stripped, no NUL or lone surrogate anywhere, the form schema's keys and titles included)."""
+
+
+def _fees_sound(fees: list[Fee]) -> None:
+    """Fee codes are unique and the fees add up to an amount every consumer can store."""
+    _unique_codes(fees, "fee")
+    total_within_bound(fee.amount for fee in fees)
 
 
 def _unique_codes(items: Iterable[Any], what: str) -> None:
@@ -99,16 +107,16 @@ class ProcedureInput(Definition):
 
     @field_validator("fees")
     @classmethod
-    def _fees_unique(cls, value: list[Fee]) -> list[Fee]:
-        _unique_codes(value, "fee")
+    def _fees_sound(cls, value: list[Fee]) -> list[Fee]:
+        _fees_sound(value)
         return value
 
 
 class _ServiceChecks(Definition):
     @field_validator("fees", check_fields=False)
     @classmethod
-    def _fees_unique(cls, value: list[Fee] | None) -> list[Fee] | None:
-        _unique_codes(value or [], "fee")
+    def _fees_sound(cls, value: list[Fee] | None) -> list[Fee] | None:
+        _fees_sound(value or [])
         return value
 
     @field_validator("form_schema", check_fields=False)
