@@ -160,7 +160,8 @@ async def test_a_fee_is_bounded_to_what_every_consumer_can_store(
     published = await api.post(f"/services/{NEW_SERVICE}/publish", headers=editing.headers())
     assert published.status_code == 200, published.text
     (event,) = [e for e in await events(editing.db_url, SERVICE_PUBLISHED) if e["_key"] == NEW_SERVICE]
-    assert OnlineServicePublished.model_validate({k: v for k, v in event.items() if k != "_key"}).fees[0].amount == amount
+    announced = OnlineServicePublished.model_validate({k: v for k, v in event.items() if k != "_key"})
+    assert announced.fees[0].amount == amount
 
 
 @pytest.mark.parametrize(("last", "status"), [(MAX_VND - 1, 201), (MAX_VND, 422)])
@@ -177,7 +178,9 @@ async def test_the_fees_of_one_definition_add_up_to_a_storable_amount(
         assert fields(answer) == ["body.fees"] and "add up to" in answer.text
 
 
-async def test_an_import_of_a_fee_over_the_bound_rejects_that_row_only(api: httpx.AsyncClient, editing: Editing) -> None:
+async def test_an_import_of_a_fee_over_the_bound_rejects_that_row_only(
+    api: httpx.AsyncClient, editing: Editing
+) -> None:
     dataset = {"services": [service("1.001193", "000.02.02.H22", fees=[{**FEE, "amount": 2**64}]),
                             service("1.001193", "000.01.01.H48")]}  # fmt: skip
     report = (await api.post("/imports", json=dataset, headers=editing.headers())).json()
