@@ -17,7 +17,7 @@ from contracts.money import MAX_VND
 from services.catalogue.adapters.tables import online_service_versions, procedures
 from services.catalogue.domain.definitions import service_id
 from services.catalogue.service.editor import SERVICE_PUBLISHED
-from tests.catalogue.test_editor import NEW_SERVICE, count, events, new_service
+from tests.catalogue.test_editor import NEW_SERVICE, count, events, nested, new_service
 from tests.catalogue.test_import import as_csv, outbox_size, procedure, scalar, service
 from tests.support.catalogue import Editing
 
@@ -202,3 +202,32 @@ async def test_re_importing_a_row_that_changes_nothing_is_unchanged_after_an_upd
     assert await outbox_size(editing.db_url) == events_before
     detail = (await api.get(f"/services/{service_id('1.002804', '000.00.01.H22')}")).json()
     assert detail["fees"] == [{**FEE, "currency": "VND", "condition": None}, {**conditional, "currency": "VND"}]
+
+
+@pytest.mark.parametrize(
+    ("literal", "reason"),
+    [
+        ("1e400", "NaN or infinite) at $.properties.a.maximum"),
+        ("NaN", "NaN or infinite) at $.properties.a.maximum"),
+        ("-Infinity", "NaN or infinite) at $.properties.a.maximum"),
+    ],
+)
+async def test_a_form_schema_holding_a_number_json_cannot_carry_is_refused_not_stored_as_null(
+    api: httpx.AsyncClient, editing: Editing, literal: str, reason: str
+) -> None:
+    before = await count(editing.db_url, online_service_versions)
+    schema = {"type": "object", "properties": {"a": {"type": "number", "maximum": 7}}}
+    body = json.dumps(new_service(form_schema=schema)).replace('"maximum": 7', f'"maximum": {literal}')
+    headers = {**editing.headers(), "Content-Type": "application/json"}
+    answer = await api.post("/services", content=body.encode(), headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert fields(answer) == ["body.form_schema"] and reason in answer.text
+    imported = await api.post("/imports", content=f'{{"services": [{body}]}}'.encode(), headers=headers)
+    assert [(r["outcome"], r["errors"][0]["field"]) for r in imported.json()["rows"]] == [("rejected", "form_schema")]
+    assert await count(editing.db_url, online_service_versions) == before
+
+
+async def test_a_form_schema_nested_far_deeper_than_allowed_is_a_422(api: httpx.AsyncClient, editing: Editing) -> None:
+    answer = await api.post("/services", json=new_service(form_schema=nested(200)), headers=editing.headers())
+    assert answer.status_code == 422, answer.text
+    assert "nests deeper than 16" in answer.text

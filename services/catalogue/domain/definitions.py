@@ -7,6 +7,7 @@ Pure Python (pydantic and jsonschema only).
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -163,12 +164,17 @@ class AgencyInput(Definition):
     province_code: str | None = Field(default=None, pattern=PROVINCE_CODE)
 
 
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest in ``value`` more than ``limit`` levels; a loop, not a
+    recursion, that stops at the first level too deep (a body may nest far deeper than Python
+    recurses)."""
+    level: list[Any] = [value]
+    for _ in range(limit + 1):
+        containers = [node for node in level if isinstance(node, dict | list)]
+        if not containers:
+            return False
+        level = [item for node in containers for item in (node.values() if isinstance(node, dict) else node)]
+    return True
 
 
 def _refs(value: Any) -> Iterable[Any]:
@@ -182,15 +188,30 @@ def _refs(value: Any) -> Iterable[Any]:
             yield from _refs(item)
 
 
+def _non_finite_at(value: Any, path: str = "$") -> str | None:
+    """Where ``value`` holds NaN or an infinity (Python's JSON reader takes ``NaN`` and ``1e400``;
+    JSON and PostgreSQL's jsonb have no such number), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if (found := _non_finite_at(item, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]")) is not None:
+            return found
+    return None
+
+
 def form_schema_problems(schema: dict[str, Any]) -> list[str]:
-    """Why ``schema`` cannot be a form: too large or deep, not a valid JSON Schema of a known
-    dialect, not an object at its root, or referring outside itself. Empty when it can."""
+    """Why ``schema`` cannot be a form: too large or deep, holding a number JSON cannot carry,
+    not a valid JSON Schema of a known dialect, not an object at its root, or referring outside
+    itself. Empty when it can."""
+    # The depth check comes before anything walks the schema recursively.
+    if _deeper_than(schema, MAX_FORM_SCHEMA_DEPTH):
+        return [f"the form schema nests deeper than {MAX_FORM_SCHEMA_DEPTH} levels"]
+    if (where := _non_finite_at(schema)) is not None:
+        return [f"the form schema holds a number JSON cannot carry (NaN or infinite) at {where}"]
     size = len(json.dumps(schema, ensure_ascii=False).encode())
     if size > MAX_FORM_SCHEMA_BYTES:
         return [f"the form schema is {size} bytes; at most {MAX_FORM_SCHEMA_BYTES} are allowed"]
-    # The depth check comes before anything walks the schema recursively.
-    if _depth(schema) > MAX_FORM_SCHEMA_DEPTH:
-        return [f"the form schema nests deeper than {MAX_FORM_SCHEMA_DEPTH} levels"]
     dialect = schema.get("$schema")
     if dialect is not None and dialect not in FORM_SCHEMA_DIALECTS:
         return [f"unsupported $schema {str(dialect)[:100]!r}; use one of {', '.join(sorted(FORM_SCHEMA_DIALECTS))}"]
