@@ -220,7 +220,7 @@ async def follow_service_changes(
     while True:
         try:
             conn = await asyncpg.connect(dsn, timeout=5, command_timeout=5)
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        except Exception as exc:  # whatever it is, listening is retried (a cancel stops it)
             log.warning("cannot listen for catalogue changes; retrying", error=str(exc))
             await asyncio.sleep(retry_seconds)
             continue
@@ -230,7 +230,7 @@ async def follow_service_changes(
             while True:
                 await asyncio.sleep(check_seconds)
                 await conn.fetchval("SELECT 1")
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        except Exception as exc:  # a lost or broken connection: listen again
             log.warning("lost the catalogue changes' connection; listening again", error=str(exc))
         finally:
             conn.terminate()
