@@ -15,9 +15,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from contracts.money import Vnd, total_within_bound
 
 Code = Field(min_length=1, max_length=40)
+# At most this many fees in one definition (their sum is bounded as one amount is).
+MAX_FEES = 50
 
 
 class Fee(BaseModel):
@@ -27,7 +31,7 @@ class Fee(BaseModel):
 
     code: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=500)
-    amount: int = Field(ge=0, description="VND")
+    amount: Vnd
     currency: Literal["VND"] = "VND"
     condition: str | None = Field(default=None, max_length=500)
 
@@ -57,9 +61,15 @@ class ProcedureDefinition(BaseModel):
     steps: list[str]
     documents: list[DocumentComponent]
     processing_days: int = Field(ge=0)
-    fees: list[Fee]
+    fees: list[Fee] = Field(max_length=MAX_FEES)
     legal_basis: list[str]
     results: list[str]
+
+    @field_validator("fees")
+    @classmethod
+    def _fees_storable(cls, value: list[Fee]) -> list[Fee]:
+        total_within_bound(fee.amount for fee in value)
+        return value
 
 
 class ProcedurePublished(BaseModel):
@@ -104,10 +114,16 @@ class OnlineServicePublished(BaseModel):
     agency: Agency
     online_level: Literal["full", "partial"]
     form_schema: dict
-    fees: list[Fee]
+    fees: list[Fee] = Field(max_length=MAX_FEES)
     processing_days: int = Field(ge=0)
     routing_target: str = Field(min_length=1, max_length=200, description="the agency system dossiers go to")
     published_at: datetime
+
+    @field_validator("fees")
+    @classmethod
+    def _fees_storable(cls, value: list[Fee]) -> list[Fee]:
+        total_within_bound(fee.amount for fee in value)
+        return value
 
 
 class OnlineServiceRetired(BaseModel):

@@ -17,6 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.money import Vnd
+
 Status = Field(ge=1, le=10, description="national dossier status code 1–10")
 
 
@@ -36,7 +38,7 @@ class FeeLine(BaseModel):
 
     code: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=500)
-    amount: int = Field(ge=0, description="VND")
+    amount: Vnd
 
 
 class Attachment(BaseModel):
@@ -81,7 +83,7 @@ class FeesAssessed(BaseModel):
     owner: str = Field(description="the account that may pay")
     agency_code: str
     lines: list[FeeLine]
-    total: int = Field(ge=0)
+    total: Vnd
     currency: Literal["VND"] = "VND"
 
 

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from contracts.money import Vnd
+
 
 class PaymentSucceeded(BaseModel):
     """A payment order was paid in full: the dossier's assessed fees are settled."""
@@ -15,7 +17,7 @@ class PaymentSucceeded(BaseModel):
     order_id: str
     dossier_id: str
     dossier_code: str
-    amount: int = Field(ge=0, description="VND")
+    amount: Vnd
     currency: Literal["VND"] = "VND"
     provider: str = Field(max_length=40)
     receipt_number: str = Field(max_length=64)

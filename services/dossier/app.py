@@ -1,14 +1,19 @@
 """Composition root of the dossier service: what it serves, consumes and migrates."""
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.kit.app import ConsumerSpec, ServiceSpec, build_app
+from services.kit.outbox import plain_dsn
 
 from .adapters.tables import metadata
-from .api.routes import router
+from .api.routes import Runtime, router
 from .consumers import STATISTICS, STATISTICS_BATCHES, batch_handlers, handlers
+from .service import catalogue_view
 from .settings import DossierSettings
 
 SERVICE = ServiceSpec(
@@ -37,4 +42,29 @@ SERVICE = ServiceSpec(
 
 
 def create_app(settings: DossierSettings | None = None) -> FastAPI:
-    return build_app(SERVICE, settings)
+    app = build_app(SERVICE, settings)
+    app.router.lifespan_context = _following_catalogue_changes(app.router.lifespan_context)
+    return app
+
+
+def _following_catalogue_changes(
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The kit's lifespan, and while the API runs, its cache of online services forgets each
+    one as soon as the worker applies the catalogue's event about it."""
+
+    @asynccontextmanager
+    async def run(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            state = app.state
+            state.dossier_runtime = Runtime(state.settings)
+            dsn = plain_dsn(state.settings.database_url.get_secret_value())
+            following = asyncio.create_task(catalogue_view.follow_changes(dsn, state.dossier_runtime.offered))
+            try:
+                yield
+            finally:
+                following.cancel()
+                with suppress(asyncio.CancelledError):
+                    await following
+
+    return run

@@ -7,6 +7,7 @@ Pure Python (pydantic and jsonschema only).
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,16 +15,17 @@ from typing import Annotated, Any
 
 from jsonschema import Draft202012Validator, SchemaError
 from jsonschema.validators import validator_for
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from contracts.events.catalogue import DocumentComponent, Fee
+from contracts.events.catalogue import MAX_FEES, DocumentComponent, Fee
+from contracts.money import total_within_bound
+from services.kit.schemas import StrictModel
 
 from .model import AgencyLevel, ImplementingLevel, OnlineLevel
 
 # Bounds on what one definition may hold.
 MAX_FORM_SCHEMA_BYTES = 64 * 1024
 MAX_FORM_SCHEMA_DEPTH = 16
-MAX_FEES = 50
 MAX_DOCUMENTS = 100
 MAX_STEPS = 50
 MAX_LIST_TEXTS = 100
@@ -58,8 +60,15 @@ def service_id(procedure_code: str, agency_code: str) -> str:
     return str(uuid.uuid5(SERVICE_NAMESPACE, f"{procedure_code}@{agency_code}"))
 
 
-class Definition(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Definition(StrictModel):
+    """What an editor writes: the kit's strict body (unknown fields refused, text bounded and
+    stripped, no NUL or lone surrogate anywhere, the form schema's keys and titles included)."""
+
+
+def _fees_sound(fees: list[Fee]) -> None:
+    """Fee codes are unique and the fees add up to an amount every consumer can store."""
+    _unique_codes(fees, "fee")
+    total_within_bound(fee.amount for fee in fees)
 
 
 def _unique_codes(items: Iterable[Any], what: str) -> None:
@@ -99,16 +108,16 @@ class ProcedureInput(Definition):
 
     @field_validator("fees")
     @classmethod
-    def _fees_unique(cls, value: list[Fee]) -> list[Fee]:
-        _unique_codes(value, "fee")
+    def _fees_sound(cls, value: list[Fee]) -> list[Fee]:
+        _fees_sound(value)
         return value
 
 
 class _ServiceChecks(Definition):
     @field_validator("fees", check_fields=False)
     @classmethod
-    def _fees_unique(cls, value: list[Fee] | None) -> list[Fee] | None:
-        _unique_codes(value or [], "fee")
+    def _fees_sound(cls, value: list[Fee] | None) -> list[Fee] | None:
+        _fees_sound(value or [])
         return value
 
     @field_validator("form_schema", check_fields=False)
@@ -155,12 +164,17 @@ class AgencyInput(Definition):
     province_code: str | None = Field(default=None, pattern=PROVINCE_CODE)
 
 
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest in ``value`` more than ``limit`` levels; a loop, not a
+    recursion, that stops at the first level too deep (a body may nest far deeper than Python
+    recurses)."""
+    level: list[Any] = [value]
+    for _ in range(limit + 1):
+        containers = [node for node in level if isinstance(node, dict | list)]
+        if not containers:
+            return False
+        level = [item for node in containers for item in (node.values() if isinstance(node, dict) else node)]
+    return True
 
 
 def _refs(value: Any) -> Iterable[Any]:
@@ -174,15 +188,30 @@ def _refs(value: Any) -> Iterable[Any]:
             yield from _refs(item)
 
 
+def _non_finite_at(value: Any, path: str = "$") -> str | None:
+    """Where ``value`` holds NaN or an infinity (Python's JSON reader takes ``NaN`` and ``1e400``;
+    JSON and PostgreSQL's jsonb have no such number), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if (found := _non_finite_at(item, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]")) is not None:
+            return found
+    return None
+
+
 def form_schema_problems(schema: dict[str, Any]) -> list[str]:
-    """Why ``schema`` cannot be a form: too large or deep, not a valid JSON Schema of a known
-    dialect, not an object at its root, or referring outside itself. Empty when it can."""
+    """Why ``schema`` cannot be a form: too large or deep, holding a number JSON cannot carry,
+    not a valid JSON Schema of a known dialect, not an object at its root, or referring outside
+    itself. Empty when it can."""
+    # The depth check comes before anything walks the schema recursively.
+    if _deeper_than(schema, MAX_FORM_SCHEMA_DEPTH):
+        return [f"the form schema nests deeper than {MAX_FORM_SCHEMA_DEPTH} levels"]
+    if (where := _non_finite_at(schema)) is not None:
+        return [f"the form schema holds a number JSON cannot carry (NaN or infinite) at {where}"]
     size = len(json.dumps(schema, ensure_ascii=False).encode())
     if size > MAX_FORM_SCHEMA_BYTES:
         return [f"the form schema is {size} bytes; at most {MAX_FORM_SCHEMA_BYTES} are allowed"]
-    # The depth check comes before anything walks the schema recursively.
-    if _depth(schema) > MAX_FORM_SCHEMA_DEPTH:
-        return [f"the form schema nests deeper than {MAX_FORM_SCHEMA_DEPTH} levels"]
     dialect = schema.get("$schema")
     if dialect is not None and dialect not in FORM_SCHEMA_DIALECTS:
         return [f"unsupported $schema {str(dialect)[:100]!r}; use one of {', '.join(sorted(FORM_SCHEMA_DIALECTS))}"]

@@ -9,6 +9,7 @@ from services.kit.db import UnitOfWork
 from services.kit.errors import NotFound
 
 from ..adapters import repository as repo
+from .editor import with_all_keys
 
 
 async def service_detail(uow: UnitOfWork, service_id: str, version: int | None = None) -> dict[str, Any]:
@@ -30,7 +31,7 @@ async def service_detail(uow: UnitOfWork, service_id: str, version: int | None =
         "level": row["level"],
         "online_level": row["online_level"],
         "processing_days": row["processing_days"],
-        "fees": row["fees"],
+        "fees": [with_all_keys(fee) for fee in row["fees"]],
         "routing_target": row["routing_target"],
         "form_schema": row["form_schema"],
     }

@@ -15,6 +15,7 @@ from typing import Any
 
 from contracts.events.catalogue import (
     Agency,
+    Fee,
     OnlineServicePublished,
     OnlineServiceRetired,
     ProcedureDefinition,
@@ -202,7 +203,9 @@ async def edit_draft(uow: UnitOfWork, editor: Editor, sid: str, changes: Service
     """Change fields of the service's draft (opened from its latest version if needed)."""
     await _service_for_editing(uow, editor, sid)
     draft = await _open_draft(uow, sid)
-    given = changes.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+    # Only the top level's None means "left out": a fee's ``condition: null`` is kept, so what
+    # is stored compares equal to what an import gives next time.
+    given = {f: v for f, v in changes.model_dump(mode="json", exclude_unset=True).items() if v is not None}
     if not given:
         raise _field_error("body", "Name at least one field to change.")
     merged = {f: given.get(f, draft[f]) for f in VERSION_FIELDS}
@@ -288,11 +291,25 @@ async def put_service(uow: UnitOfWork, editor: Editor, data: ServiceInput, *, ke
         return Written(Outcome.UNCHANGED, sid)
     wanted = data.model_dump(mode="json", include=set(VERSION_FIELDS))
     current = await repo.service_with_version(uow.session, sid, None)
-    if existing["status"] == "published" and current is not None and {f: current[f] for f in VERSION_FIELDS} == wanted:
+    if existing["status"] == "published" and current is not None and _as_written(current) == wanted:
         return Written(Outcome.UNCHANGED, sid)
     await edit_draft(uow, editor, sid, ServiceDraftChanges.model_validate(wanted))
     await publish(uow, editor, sid)
     return Written(Outcome.UPDATED, sid)
+
+
+def _as_written(version: dict[str, Any]) -> dict[str, Any]:
+    """A stored version's definition as a write spells it (every fee with all its keys, even one
+    stored before ``condition: null`` was kept), so an equal write compares equal."""
+    return {**{f: version[f] for f in VERSION_FIELDS}, "fees": [with_all_keys(fee) for fee in version["fees"]]}
+
+
+def with_all_keys(fee: dict[str, Any]) -> dict[str, Any]:
+    """A stored fee with the keys of the contract's :class:`Fee` it may lack (their defaults)."""
+    return {**FEE_DEFAULTS, **fee}
+
+
+FEE_DEFAULTS = {name: spec.default for name, spec in Fee.model_fields.items() if not spec.is_required()}
 
 
 async def audit_trail(uow: UnitOfWork, editor: Editor, entity: str, limit: int) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError
 
 from services.kit.db import UnitOfWork
 from services.kit.errors import BadRequest, PayloadTooLarge, PortalError, ValidationFailed
-from services.kit.schemas import StrictModel
+from services.kit.schemas import StrictModel, unstorable_at
 
 from ..domain.definitions import AgencyInput, Editor, ProcedureInput, ServiceInput, service_id
 from . import editor
@@ -66,15 +66,23 @@ class Report:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, row: Row, key: str | None, outcome: str, errors: list[dict[str, Any]] | None = None) -> None:
-        entry: dict[str, Any] = {"kind": row.kind, "row": row.number, "key": key, "outcome": outcome}
+        entry: dict[str, Any] = {"kind": row.kind, "row": row.number, "key": _printable(key), "outcome": outcome}
         if errors:
-            entry["errors"] = errors
+            entry["errors"] = [{k: _printable(v) for k, v in e.items()} for e in errors]
         self.rows.append(entry)
 
     def as_dict(self) -> dict[str, Any]:
         counts = Counter(r["outcome"] for r in self.rows)
         summary = {o: counts.get(o, 0) for o in ("created", "updated", "unchanged", "rejected")}
         return {"dry_run": self.dry_run, "summary": summary, "rows": self.rows}
+
+
+def _printable(text: Any) -> Any:
+    """``text`` as the report can carry it: a lone surrogate a rejected row held (JSON may spell
+    one) has no UTF-8 form, so it is shown escaped, as ``\\ud800``."""
+    if isinstance(text, str) and unstorable_at(text) is not None:
+        return text.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00")
+    return text
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -110,8 +118,8 @@ def _unsupported(media: str) -> PortalError:
 def _json_rows(body: bytes, kind: Kind | None) -> list[Row]:
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"The body is not JSON: {exc}.") from exc
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, too deep, a number too long
+        raise BadRequest(f"The body is not JSON: {str(exc)[:200]}.") from exc
     if isinstance(document, list) and kind is not None:
         document = {kind: document}
     if not isinstance(document, dict):
@@ -166,7 +174,7 @@ def _csv_row(kind: Kind, number: int, record: dict[str, str | None]) -> Row:
         if column in JSON_COLUMNS:
             try:
                 data[column] = json.loads(cell)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON, nested too deep, a number too long
                 return Row(kind, number, None, f"Column {column} must hold JSON.")
         else:
             data[column] = cell

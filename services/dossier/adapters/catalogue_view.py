@@ -8,12 +8,17 @@ key rules out) could not let an older revision overwrite a newer one.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+import asyncpg
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.kit.logging import get_logger
 
 from ..domain.catalogue_view import (
     KnownProcedure,
@@ -24,6 +29,11 @@ from ..domain.catalogue_view import (
     ServiceStatus,
 )
 from .tables import catalogue_procedures, catalogue_service_versions, catalogue_services
+
+log = get_logger(__name__)
+
+# Told the id of an online service whose definition or state changed here, when that commits.
+SERVICE_CHANGED_CHANNEL = "dossier_catalogue_service_changed"
 
 # --- online services ------------------------------------------------------------------------
 
@@ -188,3 +198,40 @@ async def _upsert_newer(
         index_elements=keys, set_=changes, where=table.c.revision < statement.excluded.revision
     ).returning(table.c.revision)
     return (await session.execute(statement)).first() is not None
+
+
+# --- changes, told to the API processes -----------------------------------------------------
+
+
+async def announce_service_changed(session: AsyncSession, service_id: str) -> None:
+    """Tell every listener that ``service_id`` changed; PostgreSQL delivers it when (and only if)
+    the transaction commits."""
+    await session.execute(text("SELECT pg_notify(:channel, :service_id)"),
+                          {"channel": SERVICE_CHANGED_CHANNEL, "service_id": service_id})  # fmt: skip
+
+
+async def follow_service_changes(
+    dsn: str, changed: Callable[[str | None], None], *, check_seconds: float = 10.0, retry_seconds: float = 2.0
+) -> None:
+    """Call ``changed(service_id)`` for each announced change until cancelled, on a connection of
+    its own. ``changed(None)`` means "anything may have changed": said whenever listening
+    (re)starts, since what was announced while not listening is lost. The connection is checked
+    every ``check_seconds`` (a half-open one would wait for ever)."""
+    while True:
+        try:
+            conn = await asyncpg.connect(dsn, timeout=5, command_timeout=5)
+        except Exception as exc:  # whatever it is, listening is retried (a cancel stops it)
+            log.warning("cannot listen for catalogue changes; retrying", error=str(exc))
+            await asyncio.sleep(retry_seconds)
+            continue
+        try:
+            await conn.add_listener(SERVICE_CHANGED_CHANNEL, lambda *args: changed(str(args[3])))
+            changed(None)
+            while True:
+                await asyncio.sleep(check_seconds)
+                await conn.fetchval("SELECT 1")
+        except Exception as exc:  # a lost or broken connection: listen again
+            log.warning("lost the catalogue changes' connection; listening again", error=str(exc))
+        finally:
+            conn.terminate()
+        await asyncio.sleep(retry_seconds)

@@ -104,6 +104,8 @@ async def apply_service_published(uow: UnitOfWork, data: Mapping[str, Any]) -> b
                 "published_at": event.published_at,
             },
         )
+    if changed or outcome.store_version:
+        await view.announce_service_changed(session, event.service_id)
     if not changed:
         log.info(
             "stale online service publication",
@@ -124,7 +126,10 @@ async def apply_service_retired(uow: UnitOfWork, data: Mapping[str, Any]) -> boo
     if state is None:
         log.info("stale online service retirement", service_id=event.service_id, revision=event.revision)
         return False
-    return await view.save_retired_service(uow.session, event.service_id, state, event.retired_at)
+    changed = await view.save_retired_service(uow.session, event.service_id, state, event.retired_at)
+    if changed:
+        await view.announce_service_changed(uow.session, event.service_id)
+    return changed
 
 
 async def apply_procedure_published(uow: UnitOfWork, data: Mapping[str, Any]) -> bool:
@@ -176,8 +181,10 @@ class OfferedCache:
 
     An entry is only a guess: the submission's own statement checks that the service still
     offers that version, as stored by that revision, and a submission that finds otherwise
-    drops the entry and reads again. So the cache needs no invalidation and no expiry; it is
-    bounded by count (least recently used out)."""
+    drops the entry and reads again; a dossier an entry refuses is judged again by the current
+    definition before it is refused (:func:`refresh`). So the cache is never wrong for long;
+    entries are also forgotten as soon as the catalogue's event is applied here
+    (:func:`follow_changes`). It is bounded by count (least recently used out)."""
 
     def __init__(self, size: int = 2048):
         self.size = size
@@ -197,8 +204,24 @@ class OfferedCache:
             self._entries.popitem(last=False)
         return entry
 
+    def __contains__(self, service_id: object) -> bool:
+        return service_id in self._entries
+
     def forget(self, service_id: str) -> None:
         self._entries.pop(service_id, None)
+
+    def changed(self, service_id: str | None) -> None:
+        """A service changed (None: any may have): its entry is read again when next needed."""
+        if service_id is None:
+            self._entries.clear()
+        else:
+            self.forget(service_id)
+
+
+async def follow_changes(dsn: str, cache: OfferedCache) -> None:
+    """Forget the cached definition of each online service as soon as the catalogue's event
+    about it is applied here (by any process), until cancelled."""
+    await view.follow_service_changes(dsn, cache.changed)
 
 
 async def offered_service_and_form(
@@ -210,6 +233,18 @@ async def offered_service_and_form(
         return found
     offered = await offered_service(uow, service_id)
     return cache.put(offered) if cache is not None else (offered, form_validator(offered.form_schema))
+
+
+async def refresh(uow: UnitOfWork, held: OfferedVersion, cache: OfferedCache) -> bool:
+    """Read the service's current definition again and remember it: True when it differs from
+    ``held`` (another version, or the same one re-stored by a later revision), so what was
+    judged by ``held`` must be judged again. Raises as :func:`offered_service` does (a service
+    retired meanwhile)."""
+    current = await offered_service(uow, held.service_id)
+    if (current.version, current.revision) == (held.version, held.revision):
+        return False
+    cache.put(current)
+    return True
 
 
 async def service_version(uow: UnitOfWork, service_id: str, version: int) -> OfferedVersion:

@@ -39,7 +39,7 @@ from ..domain.access import Caller
 from ..domain.calendar import VIETNAM_TZ, WorkingCalendar
 from ..domain.codes import dossier_code
 from ..domain.files import SNIFF_BYTES, FileKind, safe_filename, sniff
-from ..domain.forms import validate_form
+from ..domain.forms import FormValidator, validate_form
 from ..domain.receipt import ReceiptQr, qr_png, qr_text
 from ..domain.status import DossierStatus
 from . import catalogue_view
@@ -210,6 +210,18 @@ def _check_documents(
     return {str(item["id"]): item.get("component_code") for item in wanted}
 
 
+def _complete(
+    offered: catalogue_view.OfferedVersion, validator: FormValidator, form: Mapping[str, Any],
+    wanted: Sequence[Mapping[str, Any]], selected: Sequence[str],
+) -> tuple[dict[str, str | None], list[dict[str, Any]]]:  # fmt: skip
+    """The dossier checked against ``offered``: its form, its documents and the fees chosen.
+    Attachment id -> component code, and the fee lines due; :class:`ValidationFailed` if not."""
+    errors = validate_form(validator, form)
+    if errors:
+        raise ValidationFailed(errors, "The form data does not satisfy the service's form.")
+    return _check_documents(offered, wanted), _fees(offered, selected)
+
+
 async def submit(
     uow: UnitOfWork,
     caller: Caller,
@@ -246,11 +258,14 @@ async def submit(
     dossier_id = new_id()
     for _ in range(FILING_ATTEMPTS):
         offered, validator = await catalogue_view.offered_service_and_form(uow, service_id, offered_cache)
-        errors = validate_form(validator, form)
-        if errors:
-            raise ValidationFailed(errors, "The form data does not satisfy the service's form.")
-        components = _check_documents(offered, wanted)
-        fees = _fees(offered, list(body.get("selected_fees") or []))
+        try:
+            components, fees = _complete(offered, validator, form, wanted, list(body.get("selected_fees") or []))
+        except ValidationFailed:
+            # Refused by a remembered definition: judge the dossier by the version the write will
+            # use, the current one, before refusing it.
+            if offered_cache is None or not await catalogue_view.refresh(uow, offered, offered_cache):
+                raise
+            continue
         files = await bind_new_attachments(uow, owner, wanted, "attachments")
         values = _dossier_values(dossier_id, owner, dict(body["applicant"]), form, fees, offered, received_at,
                                  calendar, issuer)  # fmt: skip

@@ -33,7 +33,11 @@ def _arguments(parser: Any) -> None:
 
 
 async def run_reconcile(db: Database, _settings: Any, args: Any) -> int:
-    text = args.statement.read_text(encoding="utf-8-sig")
+    try:
+        text = args.statement.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"refused: the statement cannot be read as UTF-8 text: {exc}", file=sys.stderr)
+        return 2
     try:
         async with db.transaction() as uow:
             report = await reconciliation.reconcile_statement(

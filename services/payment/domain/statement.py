@@ -19,14 +19,22 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from contracts.money import MAX_VND
 
 from .orders import find_order_reference
 
 MAX_LINES = 100_000
 COLUMNS = ("transaction_id", "reference", "amount")
+# A line counts when it has no status column, an empty status, or the providers' "success" code.
+SETTLED = (None, "", "00")
+# ASCII digits only (str.isdigit() also takes "²" and other digits int() refuses), at most as many
+# as the bound has, so int() never sees a long string.
+_AMOUNT = re.compile(f"[0-9]{{1,{len(str(MAX_VND))}}}", re.ASCII)
 
 
 class StatementInvalid(ValueError):
@@ -39,7 +47,7 @@ class StatementInvalid(ValueError):
 
 @dataclass(frozen=True)
 class Line:
-    number: int  # 1-based, the header being line 1
+    number: int  # the line of the text it starts on, the header being line 1
     transaction_id: str
     reference: str | None
     amount: int
@@ -59,30 +67,46 @@ class Report:
 
 def parse_statement(text: str) -> list[Line]:
     """CSV with a header holding at least ``transaction_id, reference, amount`` (a ``status``
-    column, when present, keeps only settled lines: ``00``). Amounts are whole VND integers."""
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise StatementInvalid([{"field": "header", "message": f"Missing column(s): {', '.join(missing)}."}])
-    lines, errors = [], []
-    for number, row in enumerate(reader, start=2):
-        if number - 1 > MAX_LINES:
-            raise StatementInvalid([{"field": "lines", "message": f"At most {MAX_LINES} lines a statement."}])
-        if row.get("status") not in (None, "", "00"):
-            continue
-        raw_amount = (row.get("amount") or "").strip()
-        if not raw_amount.isdigit():
-            errors.append({"field": f"line {number}.amount", "message": "Not a whole number of VND."})
-            continue
-        text = row.get("reference") or ""
-        transaction = (row.get("transaction_id") or "").strip()
-        if not transaction:
-            errors.append({"field": f"line {number}.transaction_id", "message": "Missing."})
-            continue
-        lines.append(Line(number, transaction, find_order_reference(text), int(raw_amount), text))
+    column, when present, keeps only settled lines: empty or ``00``). Amounts are whole VND in
+    ASCII digits, at most :data:`MAX_VND`. Returns the settled lines, or raises
+    :class:`StatementInvalid` naming the lines and fields: nothing else."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise StatementInvalid([{"field": "header", "message": f"Missing column(s): {', '.join(missing)}."}])
+        lines, errors = [], []
+        read = reader.line_num  # the header's lines
+        for count, row in enumerate(reader, start=1):
+            if count > MAX_LINES:
+                raise StatementInvalid([{"field": "lines", "message": f"At most {MAX_LINES} lines a statement."}])
+            # A record is named by the line it starts on (a quoted cell may hold line breaks).
+            number, read = read + 1, reader.line_num
+            if (line := _line(number, row, errors)) is not None:
+                lines.append(line)
+    except csv.Error as exc:  # a field over the csv module's limit, a stray quote, ...
+        # ``line_num`` counts the lines of the records read whole; the failing one starts after them.
+        where = f"line {reader.line_num + 1}"
+        raise StatementInvalid([{"field": where, "message": f"Not CSV: {exc}."}]) from exc
     if errors:
         raise StatementInvalid(errors[:100])
     return lines
+
+
+def _line(number: int, row: Mapping[str | None, Any], errors: list[dict[str, str]]) -> Line | None:
+    """The settled line ``row``, None when it is not settled or not valid (then said in ``errors``)."""
+    if row.get("status") not in SETTLED:
+        return None
+    raw_amount = (row.get("amount") or "").strip()
+    if not _AMOUNT.fullmatch(raw_amount) or int(raw_amount) > MAX_VND:
+        errors.append({"field": f"line {number}.amount", "message": f"Not a whole number of VND up to {MAX_VND}."})
+        return None
+    text = row.get("reference") or ""
+    transaction = (row.get("transaction_id") or "").strip()
+    if not transaction:
+        errors.append({"field": f"line {number}.transaction_id", "message": "Missing."})
+        return None
+    return Line(number, transaction, find_order_reference(text), int(raw_amount), text)
 
 
 def reconcile(lines: Iterable[Line], orders: Mapping[str, Mapping[str, Any]], paid: Iterable[str]) -> Report:
