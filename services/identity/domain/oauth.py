@@ -15,7 +15,8 @@ from services.kit.errors import PortalError
 
 OIDC_SCOPES = frozenset({"openid", "profile", "phone", "email", "offline_access"})
 # Which service an API scope is for: the token's audience is derived from its scopes.
-API_SCOPE = re.compile(r"^(identity|catalogue|dossier|payment|sync):[a-z_]+$")
+SERVICE_AUDIENCES = ("identity", "catalogue", "dossier", "payment", "sync")
+API_SCOPE = re.compile(rf"^({'|'.join(SERVICE_AUDIENCES)}):[a-z_]+$")
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 _CHALLENGE = re.compile(r"^[A-Za-z0-9\-_]{43}$")
 

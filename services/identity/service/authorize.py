@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import insert, select, update
 
 from services.kit import jose
 from services.kit.db import UnitOfWork
+from services.kit.errors import PortalError
 
 from ..adapters.oauth import authorization_codes, browser_sessions, digest, new_secret
 from ..domain.assurance import SignedIn
@@ -186,6 +186,15 @@ async def issue_code(
     return code
 
 
+def _hinted_client(hint: str) -> str:
+    """The client an ID token was issued to (its ``aud``; the first of several), unverified."""
+    aud = jose.unverified_claims(hint).get("aud")
+    first = aud[0] if isinstance(aud, list) and aud else aud
+    if not isinstance(first, str):
+        raise jose.TokenInvalid("token has no aud claim")
+    return first
+
+
 async def end_session(
     uow: UnitOfWork, settings: IdentitySettings, params: dict[str, str], cookie: str | None, now: datetime
 ) -> str | None:
@@ -200,14 +209,21 @@ async def end_session(
             key = await verification_key(uow, settings, header.get("kid"), now)
             if key is None:
                 raise jose.TokenInvalid("unknown key")
-            claims: dict[str, Any] = jose.decode_ignoring_expiry(hint, key, issuer=settings.oidc_issuer)
+            hinted = client_id or _hinted_client(hint)
+            # An expired ID token is still a good hint (OIDC RP-Initiated Logout §2); its
+            # issuer, audience and type are checked all the same.
+            jose.decode(
+                hint, key, issuer=settings.oidc_issuer, audience=hinted, typ=jose.ID_TOKEN_TYPE, verify_expiry=False
+            )
         except jose.TokenInvalid:
-            raise OAuthError("invalid_request", "The id_token_hint is not a token this provider issued.") from None
-        hinted = claims.get("aud")
-        hinted = hinted[0] if isinstance(hinted, list) else hinted
-        if client_id and client_id != hinted:
-            raise OAuthError("invalid_request", "client_id does not match the id_token_hint.")
+            refusal = "The id_token_hint is not an ID token this provider issued for this client."
+            raise OAuthError("invalid_request", refusal) from None
         client_id = hinted
+        if target is None:
+            try:
+                await get_client(uow, client_id)
+            except PortalError:
+                raise OAuthError("invalid_request", "The id_token_hint names no registered client.") from None
     if target is not None:
         if not client_id:
             raise OAuthError("invalid_request", "post_logout_redirect_uri needs id_token_hint or client_id.")

@@ -220,36 +220,37 @@ def _secret_matches(row: Any, secret: str, now: datetime) -> bool:
 
 def _assertion_subject(assertion: str) -> str:
     try:
-        from jose import jwt as _jwt
-
-        return str(_jwt.get_unverified_claims(assertion).get("sub", ""))
-    except Exception:
+        subject = jose.unverified_claims(assertion).get("sub", "")
+    except jose.TokenInvalid:
         raise OAuthError("invalid_client", "Malformed client assertion.", 401) from None
+    return subject if isinstance(subject, str) else ""
 
 
 async def _verify_assertion(
     uow: UnitOfWork, settings: IdentitySettings, row: Any, assertion: str, form: dict[str, str], now: datetime
 ) -> None:
-    """RFC 7523: signed by one of the client's keys, iss = sub = client_id, aud = our token
-    endpoint or issuer, not expired (with leeway), and its ``jti`` never seen before."""
+    """RFC 7523 §3: signed (RS256 only) by one of the client's keys, iss = sub = client_id, an
+    ``aud`` naming our token endpoint or issuer, an ``exp`` not past (with leeway), and a
+    ``jti`` never seen before. Anything else, a malformed header included, is ``invalid_client``."""
     refused = OAuthError("invalid_client", "Client assertion refused.", 401)
     if form.get("client_assertion_type") != ASSERTION_TYPE:
         raise refused
-    header = jose.unverified_header(assertion)
     keys = {k.get("kid"): k for k in (row.jwks or {}).get("keys", [])}
-    if header.get("kid") not in keys:
-        raise refused
     try:
+        header = jose.unverified_header(assertion)
+        if header.get("kid") not in keys:
+            raise refused
         key = jose.key_from_jwk(keys[header["kid"]])
         claims = jose.decode_assertion(
             assertion,
             key,
+            client_id=row.client_id,
             audiences=(settings.oidc_issuer, settings.oidc_issuer + "/oauth2/token"),
             leeway=settings.private_key_jwt_leeway_seconds,
         )
     except jose.TokenInvalid:
         raise refused from None
-    if claims.get("iss") != row.client_id or claims.get("sub") != row.client_id or not claims.get("jti"):
+    if claims.get("sub") != row.client_id or not claims.get("jti"):
         raise refused
     expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo) + timedelta(
         seconds=settings.private_key_jwt_leeway_seconds
