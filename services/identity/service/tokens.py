@@ -346,20 +346,27 @@ async def _introspect_refresh(uow: UnitOfWork, caller: Client, token: str, now: 
 
 async def revoke(uow: UnitOfWork, settings: IdentitySettings, caller: Client, token: str, now: datetime) -> None:
     """RFC 7009: revoke a refresh token (its family) or an access token of the calling client.
-    Unknown or foreign tokens are answered the same way (200), as the RFC asks."""
+    An unknown, invalid or expired token is answered 200 (§2.2: nothing to revoke); a valid token
+    issued to another client is refused with ``unauthorized_client`` (§2.1) and left alone."""
     row = (
         await uow.session.execute(select(refresh_tokens).where(refresh_tokens.c.token_hash == digest(token)))
     ).first()
     if row is not None:
-        if row.client_id == caller.client_id:
-            await revoke_family(uow, row.family_id, now)
+        if row.client_id != caller.client_id:
+            raise _not_yours()
+        await revoke_family(uow, row.family_id, now)
         return
     try:
         claims = await verify_access_token(uow, settings, token, now)
     except OAuthError:
         return
-    if claims.get("client_id") == caller.client_id:
-        expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo)
-        await uow.session.execute(
-            pg_insert(revoked_access_tokens).values(jti=claims["jti"], expires_at=expires).on_conflict_do_nothing()
-        )
+    if claims.get("client_id") != caller.client_id:
+        raise _not_yours()
+    expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo)
+    await uow.session.execute(
+        pg_insert(revoked_access_tokens).values(jti=claims["jti"], expires_at=expires).on_conflict_do_nothing()
+    )
+
+
+def _not_yours() -> OAuthError:
+    return OAuthError("unauthorized_client", "This token was not issued to the client asking to revoke it.")
