@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from services.kit.app import UnitOfWorkDep
 from services.kit.auth import Principal, require_scopes
@@ -31,7 +31,9 @@ Admin = Annotated[Principal, require_scopes("identity:admin")]
 
 # Bounds of request fields; the use cases apply the finer rules (settings-driven lengths,
 # identifier schemes, password policy) and name every failed rule.
-Password = Annotated[str, Field(min_length=1, max_length=1024)]
+# A password is exactly what the person typed (NIST SP 800-63B §5.1.1.2): spaces around it are
+# part of it, never stripped as other text fields are.
+Password = Annotated[str, StringConstraints(strip_whitespace=False), Field(min_length=1, max_length=1024)]
 Code = Annotated[str, Field(min_length=1, max_length=16)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z._-]+$")]
