@@ -17,7 +17,7 @@ from services.kit.app import UnitOfWorkDep
 from services.kit.auth import Principal, require_scopes
 from services.kit.db import UnitOfWork
 from services.kit.errors import NotFound
-from services.kit.schemas import StrictModel
+from services.kit.schemas import Name, PersonalId, StrictModel, TaxCode, VietnameseMobile
 
 from ..domain.accounts import RecordedRefusal
 from ..service import accounts
@@ -64,17 +64,17 @@ async def _keeping_records(uow: UnitOfWork, work: Awaitable[T]) -> T:
 
 
 class CitizenRegistration(StrictModel):
-    personal_id: str = Field(max_length=12, description="12-digit personal identification number")
-    full_name: str = Field(max_length=200)
+    personal_id: PersonalId
+    full_name: Name
     birth_date: date
-    phone: str = Field(max_length=20, description="Vietnamese mobile number, 0… or +84…")
+    phone: VietnameseMobile
     email: str | None = Field(default=None, max_length=254)
     password: Password
 
 
 class EnterpriseRegistration(StrictModel):
-    tax_code: str = Field(max_length=14, description="10 digits, or NNNNNNNNNN-NNN for a branch")
-    name: str = Field(max_length=200)
+    tax_code: TaxCode
+    name: Name
     email: str | None = Field(default=None, max_length=254)
     password: Password
 
@@ -100,7 +100,7 @@ class PasswordChange(StrictModel):
 
 
 class ResetStart(StrictModel):
-    phone: str = Field(max_length=20)
+    phone: VietnameseMobile
 
 
 class ResetOut(BaseModel):
