@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +30,9 @@ from .clients import Client, get_client
 from .keys import verification_key
 
 PROMPTS = {"none", "login", "consent", "select_account"}
+# ASCII digits only (``str.isdigit`` also takes "²", which ``int`` refuses), at most 10^8 seconds.
+MAX_AGE = re.compile(r"(?:[0-9]{1,8}|100000000)")
+MAX_HINT = 512  # state, nonce and login_hint are carried through the sign-in form: bounded
 
 
 class UnsafeRedirect(OAuthError):
@@ -96,11 +100,11 @@ async def parse_request(uow: UnitOfWork, params: dict[str, str]) -> Authorizatio
     if prompt - PROMPTS or ("none" in prompt and len(prompt) > 1):
         raise OAuthError("invalid_request", "Invalid prompt value.")
     max_age = params.get("max_age")
-    if max_age is not None and (not max_age.isdigit() or int(max_age) > 10**8):
+    if max_age is not None and not MAX_AGE.fullmatch(max_age):
         raise OAuthError("invalid_request", "max_age must be a non-negative number of seconds.")
     for name in ("state", "nonce", "login_hint"):
-        if len(params.get(name) or "") > 512:
-            raise OAuthError("invalid_request", f"{name} is longer than 512 characters.")
+        if len(params.get(name) or "") > MAX_HINT:
+            raise OAuthError("invalid_request", f"{name} is longer than {MAX_HINT} characters.")
     return AuthorizationRequest(
         client=client,
         redirect_uri=redirect_uri,
