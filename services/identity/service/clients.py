@@ -269,12 +269,20 @@ DEMO_WEB_REDIRECT = "http://127.0.0.1:8765/callback"
 DEMO_PROVINCE_SECRET = "demo-province-development-secret"  # noqa: S105 - documented development fixture
 DEMO_PROVINCE_PORTAL_REDIRECT = "http://127.0.0.1:8766/callback"
 DEMO_PROVINCE_PORTAL_SECRET = "demo-province-portal-development-secret"  # noqa: S105 - documented development fixture
+DEMO_OPERATOR_REDIRECT = "http://127.0.0.1:8767/callback"
+# What officials and administrators do: process dossiers, edit and administer the catalogue,
+# administer payments, sync mappings and identity. Each is granted only to an account whose kind
+# may hold it (officials and administrators, who sign in with a password and a TOTP code).
+OPERATOR_SCOPES = ["dossier:process", "dossier:read", "catalogue:edit", "catalogue:admin", "payment:admin",
+                   "sync:admin", "identity:admin"]  # fmt: skip
 
 
 async def seed_clients(uow: UnitOfWork, settings: IdentitySettings) -> None:
     """``demo-web`` (public, code + PKCE), ``demo-province`` (confidential, client credentials,
-    ``sync:push`` for agency 000.00.01.H22) and ``demo-province-portal`` (a province's own portal
-    signing its users in through the national SSO: confidential, code + PKCE); see the README."""
+    ``sync:push`` for agency 000.00.01.H22), ``demo-province-portal`` (a province's own portal
+    signing its users in through the national SSO: confidential, code + PKCE) and
+    ``demo-operator`` (the officials' and operators' console: public, code + PKCE, the
+    processing and admin scopes); see the README."""
     existing = set((await uow.session.execute(select(clients.c.client_id))).scalars())
     if "demo-web" not in existing:
         await create_client(
@@ -308,4 +316,15 @@ async def seed_clients(uow: UnitOfWork, settings: IdentitySettings) -> None:
             redirect_uris=[DEMO_PROVINCE_PORTAL_REDIRECT],
             post_logout_redirect_uris=["http://127.0.0.1:8766/"],
             secret=DEMO_PROVINCE_PORTAL_SECRET,
+        )
+    if "demo-operator" not in existing:
+        await create_client(
+            uow,
+            client_id="demo-operator",
+            name="Bảng điều khiển cán bộ và quản trị (demo)",
+            kind=ClientKind.PUBLIC,
+            grant_types=["authorization_code"],  # no refresh token: a console session is short
+            redirect_uris=[DEMO_OPERATOR_REDIRECT],
+            post_logout_redirect_uris=["http://127.0.0.1:8767/"],
+            allowed_scopes=OPERATOR_SCOPES,
         )
