@@ -30,7 +30,7 @@ from deploy.local.components import (
     stop_process,
 )
 from deploy.local.stack import prepare_databases, prepare_topics
-from services.kit.jose import generate_rsa, sign_pem
+from services.kit.jose import ACCESS_TOKEN_TYPE, generate_rsa, sign_pem
 
 from . import report
 from .run import cpu_seconds, start_server
@@ -175,7 +175,7 @@ def run_ingest(out: Path, total: int, clients: int, deadline_s: float) -> report
             now = int(time.time())
             claims = {"iss": issuer, "aud": "sync", "sub": "bench-agency", "client_id": "bench-agency",
                       "scope": "sync:push", "agencies": [AGENCY], "iat": now, "exp": now + 3600}  # fmt: skip
-            token = sign_pem(claims, pem, kid)
+            token = sign_pem(claims, pem, kid, typ=ACCESS_TOKEN_TYPE)
             cpu_before = {name: cpu_seconds(p.pid) for name, p in procs.items()}
             db_before = cpu_seconds(postgres.proc.pid) if postgres.proc else 0.0
             print(f"pushing {total} records in batches of {BATCH} with {clients} clients ...", flush=True)

@@ -34,7 +34,7 @@ import httpx
 
 from deploy.local.components import EmbeddedKafka, EmbeddedPostgres, free_port, serve, stop_process
 from deploy.local.stack import prepare_databases, prepare_topics
-from services.kit.jose import generate_rsa, sign_pem
+from services.kit.jose import ACCESS_TOKEN_TYPE, generate_rsa, sign_pem
 
 from . import report
 from .ingest import jwks_app
@@ -263,7 +263,7 @@ def run_portal(options: argparse.Namespace) -> report.Report:
             def bearer(sub: str) -> dict[str, str]:
                 claims = {"iss": issuer, "aud": "dossier", "sub": sub, "scope": "dossier:submit dossier:read",
                           "iat": now, "exp": now + 3 * 3600}  # fmt: skip
-                return {"Authorization": f"Bearer {sign_pem(claims, pem, 'bench-key')}"}
+                return {"Authorization": f"Bearer {sign_pem(claims, pem, 'bench-key', typ=ACCESS_TOKEN_TYPE)}"}
 
             citizen = bearer("citizen-1")
             # Citizens spread over the generated accounts (their dossiers' owners).

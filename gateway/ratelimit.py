@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+from starlette.datastructures import Headers
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.kit.errors import RateLimited, problem_response
@@ -36,7 +38,35 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         error = RateLimited(max(1, math.ceil(wait)))
-        response = problem_response(
-            error.status, error.type, error.title, error.detail, instance=scope["path"], headers=error.headers
-        )
+        response: Response
+        if scope["path"] in BROWSER_PAGES and _wants_html(Headers(scope=scope).get("accept", "")):
+            response = _page(error)
+        else:
+            response = problem_response(
+                error.status, error.type, error.title, error.detail, instance=scope["path"], headers=error.headers
+            )
         await response(scope, receive, send)
+
+
+# The sign-in and logout pages are opened by browsers: their refusals are pages, as the identity
+# service's own are (the OpenAPI document states text/html, and problem+json for a client that
+# asks for it with Accept).
+BROWSER_PAGES = frozenset({"/oauth2/authorize", "/oauth2/logout"})
+_PAGE = """<!doctype html>
+<html lang="vi"><head><meta charset="utf-8"><title>Quá nhiều yêu cầu / Too many requests</title></head>
+<body><main><h1>Quá nhiều yêu cầu</h1><p role="alert">Vui lòng thử lại sau {seconds} giây.</p>
+<p lang="en">Too many requests. Please try again in {seconds} seconds.</p></main></body></html>
+"""
+
+
+def _wants_html(accept: str) -> bool:
+    """A page unless the client asks for JSON and not for HTML."""
+    accept = accept.lower()
+    return "text/html" in accept or "json" not in accept
+
+
+def _page(error: RateLimited) -> Response:
+    seconds = error.headers["Retry-After"]
+    headers = {**error.headers, "Cache-Control": "no-store",
+               "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"}  # fmt: skip
+    return HTMLResponse(_PAGE.format(seconds=seconds), status_code=error.status, headers=headers)

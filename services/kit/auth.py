@@ -97,9 +97,12 @@ class TokenVerifier:
     A client sends the same access token with every request for its lifetime; the signature and
     claims of a token string cannot change, so a token checked once is not checked again while
     it is unexpired and the key that signed it is still the issuer's (a key taken out of the
-    JWKS, or replaced, makes its tokens be checked again, and fail). Bounded by count."""
+    JWKS, or replaced, makes its tokens be checked again, and fail). Bounded by count.
 
-    def __init__(self, jwks: JWKSCache, *, issuer: str, audience: str | None, remember: int = 20_000):
+    Only access tokens pass (header ``typ`` ``at+jwt``, RFC 9068), carrying ``iss``, ``exp``
+    and an ``aud`` that names ``audience``: an ID token, or a token without an audience, is 401."""
+
+    def __init__(self, jwks: JWKSCache, *, issuer: str, audience: str, remember: int = 20_000):
         self.jwks = jwks
         self.issuer = issuer
         self.audience = audience

@@ -7,12 +7,19 @@ shared secret for an asymmetric algorithm.
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
 from typing import Any
 
 from jose import jwk, jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError
 
 ALLOWED_ALGORITHMS = ("RS256",)
+# The header ``typ`` of access tokens (RFC 9068 §2.1) and of ID tokens. Resource servers accept
+# only the first, so an ID token (or any other JWT this issuer signs) is never an access token.
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
+ID_TOKEN_TYPE = "JWT"  # noqa: S105 - a media type, not a secret
+# Claims every token must carry, whoever reads it (RFC 7519 leaves them optional; this portal does not).
+REQUIRED_CLAIMS = ("iss", "aud", "exp")
 
 
 class TokenInvalid(Exception):
@@ -38,16 +45,39 @@ def key_from_jwk(data: dict[str, Any]) -> Any:
     return jwk.construct(data, algorithm="RS256")
 
 
-def decode(token: str, key: Any, *, issuer: str, audience: str | None, leeway: int = 30) -> dict[str, Any]:
-    """Verify signature, ``iss``, ``aud`` (when given), ``exp``/``nbf``/``iat``; return the claims."""
+def decode(
+    token: str,
+    key: Any,
+    *,
+    issuer: str,
+    audience: str | Collection[str],
+    typ: str | None = ACCESS_TOKEN_TYPE,
+    leeway: int = 30,
+    verify_expiry: bool = True,
+) -> dict[str, Any]:
+    """Verify the signature and the claims every token must carry and this reader must check:
+    ``iss`` (equal to ``issuer``), ``aud`` (naming ``audience``, or one of them), ``exp`` (not
+    past, with ``leeway``, unless ``verify_expiry`` is false), ``nbf``/``iat`` when present,
+    and the header's ``typ`` when ``typ`` is given. A missing ``iss``, ``aud`` or ``exp`` is
+    refused: the library itself skips the audience check when the claim is absent."""
+    accepted = (audience,) if isinstance(audience, str) else tuple(audience)
+    if not accepted or not issuer:
+        raise ValueError("decode needs the expected issuer and at least one audience")
     try:
-        return jwt.decode(
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(
             token,
             key,
             algorithms=list(ALLOWED_ALGORITHMS),
             issuer=issuer,
-            audience=audience,
-            options={"verify_aud": audience is not None, "require_exp": True, "require_iat": True, "leeway": leeway},
+            options={
+                "verify_aud": False,  # checked below: the library skips it when the claim is absent
+                "verify_exp": verify_expiry,
+                "verify_at_hash": False,
+                # RFC 9068 §2.2: an access token carries iat.
+                "require_iat": typ == ACCESS_TOKEN_TYPE,
+                "leeway": leeway,
+            },
         )
     except ExpiredSignatureError as exc:
         raise TokenInvalid("token expired") from exc
@@ -55,12 +85,49 @@ def decode(token: str, key: Any, *, issuer: str, audience: str | None, leeway: i
         raise TokenInvalid(f"token claims rejected: {exc}") from exc
     except JOSEError as exc:
         raise TokenInvalid("token signature or format invalid") from exc
+    for name in REQUIRED_CLAIMS:
+        if name not in claims:
+            raise TokenInvalid(f"token claims rejected: no {name} claim")
+    if not isinstance(claims["exp"], int | float) or isinstance(claims["exp"], bool):
+        raise TokenInvalid("token claims rejected: exp is not a number")
+    if not set(_audiences(claims["aud"])) & set(accepted):
+        raise TokenInvalid("token claims rejected: not for this audience")
+    if typ is not None and not _same_type(header.get("typ"), typ):
+        raise TokenInvalid(f"token type is not {typ}")
+    return claims
 
 
-def sign(claims: dict[str, Any], private_jwk: dict[str, Any]) -> str:
-    """Sign with RS256 and a private JWK (its ``kid`` goes into the header)."""
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The claims of a token, unverified (to find out who claims to have sent it)."""
+    try:
+        claims = jwt.get_unverified_claims(token)
+    except JOSEError as exc:
+        raise TokenInvalid("malformed token") from exc
+    if not isinstance(claims, dict):
+        raise TokenInvalid("malformed token")
+    return claims
+
+
+def _audiences(value: Any) -> list[str]:
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise TokenInvalid("token claims rejected: aud is not a string or a list of strings")
+    return values
+
+
+def _same_type(found: Any, expected: str) -> bool:
+    """RFC 9068 §4 / RFC 8725 §3.11: media types compare case-insensitively, with or without
+    their ``application/`` prefix."""
+    if not isinstance(found, str):
+        return False
+    return found.lower().removeprefix("application/") == expected.lower().removeprefix("application/")
+
+
+def sign(claims: dict[str, Any], private_jwk: dict[str, Any], *, typ: str = "JWT") -> str:
+    """Sign with RS256 and a private JWK (its ``kid`` goes into the header). An access token
+    needs ``typ=ACCESS_TOKEN_TYPE``: nothing else passes a resource server."""
     key = jwk.construct(private_jwk, algorithm="RS256")
-    return jwt.encode(claims, key.to_pem().decode(), algorithm="RS256", headers={"kid": private_jwk["kid"]})
+    return jwt.encode(claims, key.to_pem().decode(), algorithm="RS256", headers={"kid": private_jwk["kid"], "typ": typ})
 
 
 @functools.lru_cache(maxsize=16)
@@ -70,9 +137,10 @@ def _private_key(private_pem: bytes) -> Any:
     return jwk.construct(private_pem.decode(), algorithm="RS256")
 
 
-def sign_pem(claims: dict[str, Any], private_pem: bytes, kid: str) -> str:
-    """Sign with RS256 and a PEM private key (parsed once per key)."""
-    return jwt.encode(claims, _private_key(private_pem), algorithm="RS256", headers={"kid": kid, "typ": "JWT"})
+def sign_pem(claims: dict[str, Any], private_pem: bytes, kid: str, *, typ: str = "JWT") -> str:
+    """Sign with RS256 and a PEM private key (parsed once per key). An access token needs
+    ``typ=ACCESS_TOKEN_TYPE``: nothing else passes a resource server."""
+    return jwt.encode(claims, _private_key(private_pem), algorithm="RS256", headers={"kid": kid, "typ": typ})
 
 
 def generate_rsa(bits: int, kid: str) -> tuple[bytes, dict[str, Any]]:
@@ -91,31 +159,12 @@ def generate_rsa(bits: int, kid: str) -> tuple[bytes, dict[str, Any]]:
     return pem, {"kty": "RSA", "n": public["n"], "e": public["e"], "kid": kid, "alg": "RS256", "use": "sig"}
 
 
-def decode_assertion(token: str, key: Any, *, audiences: tuple[str, ...], leeway: int) -> dict[str, Any]:
-    """A client assertion (RFC 7523): signature, one of ``audiences``, expiry with ``leeway``."""
-    last: Exception | None = None
-    for aud in audiences:
-        try:
-            return jwt.decode(
-                token, key, algorithms=list(ALLOWED_ALGORITHMS), audience=aud,
-                options={"require_exp": True, "leeway": leeway},
-            )  # fmt: skip
-        except JWTClaimsError as exc:
-            last = exc
-        except JOSEError as exc:
-            raise TokenInvalid("assertion signature, format or expiry invalid") from exc
-    raise TokenInvalid(f"assertion audience rejected: {last}")
-
-
-def decode_ignoring_expiry(token: str, key: Any, *, issuer: str) -> dict[str, Any]:
-    """Verify signature and issuer but not expiry nor audience (``id_token_hint`` at logout)."""
-    try:
-        return jwt.decode(
-            token, key, algorithms=list(ALLOWED_ALGORITHMS), issuer=issuer,
-            options={"verify_aud": False, "verify_exp": False, "verify_iat": False, "verify_at_hash": False},
-        )  # fmt: skip
-    except JOSEError as exc:
-        raise TokenInvalid("token signature or format invalid") from exc
+def decode_assertion(
+    token: str, key: Any, *, client_id: str, audiences: tuple[str, ...], leeway: int
+) -> dict[str, Any]:
+    """A client assertion (RFC 7523 §3): signature, ``iss`` = the client, ``aud`` one of
+    ``audiences``, ``exp`` present and not past (with ``leeway``). Any ``typ`` header."""
+    return decode(token, key, issuer=client_id, audience=audiences, typ=None, leeway=leeway)
 
 
 def at_hash(access_token: str) -> str:

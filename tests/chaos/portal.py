@@ -40,7 +40,7 @@ from deploy.local.components import (
     wait_until,
 )
 from deploy.local.stack import prepare_databases, prepare_topics
-from services.kit.jose import generate_rsa, sign_pem
+from services.kit.jose import ACCESS_TOKEN_TYPE, generate_rsa, sign_pem
 from tests.support.faultproxy import FaultProxyClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,7 +162,7 @@ class ChaosPortal:
         now = int(time.time())
         body = {"iss": self.gateway, "aud": aud, "sub": sub, "scope": scope, "iat": now, "exp": now + 6 * 3600,
                 "jti": uuid.uuid4().hex, **claims}  # fmt: skip
-        return sign_pem(body, self.pem, KID)
+        return sign_pem(body, self.pem, KID, typ=ACCESS_TOKEN_TYPE)
 
     def citizen_tokens(self) -> list[str]:
         return [self.token(f"chaos-citizen-{i}", "dossier:submit dossier:read payment:pay", ["dossier", "payment"])

@@ -38,7 +38,7 @@ def token(pem: bytes, lifetime: int = 300, **claims: Any) -> str:
     now = int(time.time())
     body = {"iss": ISSUER, "aud": "dossier", "sub": "citizen-1", "scope": "dossier:read", "iat": now,
             "exp": now + lifetime, **claims}  # fmt: skip
-    return jose.sign_pem(body, pem, "k1")
+    return jose.sign_pem(body, pem, "k1", typ=jose.ACCESS_TOKEN_TYPE)
 
 
 def counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:

@@ -79,6 +79,10 @@ def forgeries(stack: Stack) -> dict[str, str]:
         "unknown key id": signed_token({**key, "kid": "nobody"}, **_token_args(stack)),
         "a stranger's key under a known id": signed_token(stranger, **_token_args(stack)),
         "no expiry": _without(stack, "exp"),
+        "no audience": _without(stack, "aud"),
+        "no issuer": _without(stack, "iss"),
+        "an ID token (typ JWT), not an access token": sign(typ="JWT"),
+        "no type": _untyped(stack),
         "garbage": "not.a.token",
     }
 
@@ -88,11 +92,17 @@ def _token_args(stack: Stack) -> dict[str, Any]:
     return {"scope": citizen.scope, "aud": list(citizen.aud), "iss": stack.issuer, "sub": citizen.sub}
 
 
+def _untyped(stack: Stack) -> str:
+    from services.kit.jose import sign
+
+    return sign(claims_for(stack), stack.key, typ="")
+
+
 def _without(stack: Stack, claim: str) -> str:
     from services.kit.jose import sign
 
     claims = {k: v for k, v in claims_for(stack).items() if k != claim}
-    return sign(claims, stack.key)
+    return sign(claims, stack.key, typ="at+jwt")
 
 
 def test_forged_and_misdirected_tokens_are_refused_by_the_gateway_and_by_the_service(stack: Stack) -> None:

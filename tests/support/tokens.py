@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from jose import jwk
 
-from services.kit.jose import sign
+from services.kit.jose import ACCESS_TOKEN_TYPE, sign
 from tests.support.servers import serve
 
 ISSUER = "http://issuer.test"
@@ -43,9 +43,12 @@ class Keys:
             return {"keys": [public(k) for k in self.published]}
 
 
-def token(key: dict, *, scope: str, aud: str, iss: str = ISSUER, exp: int = 300, sub: str = "acct-1", **extra) -> str:  # type: ignore[no-untyped-def]
+def token(key: dict, *, scope: str, aud: str, iss: str = ISSUER, exp: int = 300, sub: str = "acct-1",  # type: ignore[no-untyped-def]
+          typ: str = ACCESS_TOKEN_TYPE, **extra) -> str:  # fmt: skip
+    """An access token (header ``typ`` ``at+jwt``, as the identity service types them)."""
     now = int(time.time())
-    return sign({"iss": iss, "aud": aud, "sub": sub, "scope": scope, "iat": now, "exp": now + exp, **extra}, key)
+    claims = {"iss": iss, "aud": aud, "sub": sub, "scope": scope, "iat": now, "exp": now + exp, **extra}
+    return sign(claims, key, typ=typ)
 
 
 def bearer(t: str) -> dict[str, str]:

@@ -24,7 +24,7 @@ from services.kit.auth import Principal, require_scopes
 from services.kit.caching import NOT_MODIFIED, cached_json
 from services.kit.errors import ValidationFailed
 from services.kit.http import FastJSONResponse
-from services.kit.schemas import StrictModel
+from services.kit.schemas import StrictModel, VietnamesePhone
 
 from ..adapters.storage import FileStorage, LocalFileStorage, S3Storage
 from ..domain.access import Caller
@@ -98,7 +98,7 @@ class ApplicantIn(StrictModel):
     # (10 digits, or 13 with a branch suffix -NNN).
     identifier: Annotated[str, Field(pattern=r"^([0-9]{12}|[0-9]{10}(-[0-9]{3})?)$")]
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    phone: Annotated[str | None, Field(pattern=r"^\+?[0-9]{9,15}$")] = None
+    phone: VietnamesePhone | None = None  # an allocated Vietnamese number, stored as E.164
     email: Annotated[str | None, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] = None
     address: Annotated[str | None, Field(max_length=500)] = None
 

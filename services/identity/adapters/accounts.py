@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -131,6 +132,18 @@ sent_messages = Table(
 )
 
 ACCOUNT_TABLES = [accounts, one_time_codes, sign_in_audit, sent_messages]
+
+# Failed sign-ins of logins that name no account, counted and locked out exactly as an account's
+# are, so that the answers never tell an existing account from an unknown login. Keyed by a
+# keyed hash of the normalised login: no identifier is stored in clear.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("login_key", Text, primary_key=True),
+    Column("failed_sign_ins", Integer, nullable=False),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
 
 # Production messages wait here, encrypted (they hold one-time codes), until the worker
 # delivers them: no HTTP call inside a use case's transaction, and a rolled-back
@@ -271,6 +284,35 @@ async def failures_from_ip_since(session: AsyncSession, client_ip: str, since: d
     )
     count, oldest = (await session.execute(query)).one()
     return int(count), oldest
+
+
+def login_key(secret_key: str, kind: str, value: str) -> str:
+    """The key of an unknown login in ``login_failures``: an HMAC of its kind and normalised value."""
+    return hmac.new(_subkey(secret_key, "login-failures"), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+async def unknown_login_failures(session: AsyncSession, keys: list[str]) -> tuple[int, datetime | None]:
+    """The failures counted so far against any of ``keys`` (one login, spelled as each thing it
+    could be), and the latest lockout among them; the rows are locked until the transaction ends."""
+    for key in sorted(keys):  # one order, so that two sign-ins never wait on each other's locks
+        await advisory_lock(session, f"login-failures:{key}")
+    query = select(func.max(login_failures.c.failed_sign_ins), func.max(login_failures.c.locked_until)).where(
+        login_failures.c.login_key.in_(keys)
+    )
+    failures, locked_until = (await session.execute(query)).one()
+    return int(failures or 0), locked_until
+
+
+async def count_unknown_login_failure(
+    session: AsyncSession, keys: list[str], failures: int, locked_until: datetime | None, now: datetime
+) -> None:
+    for key in keys:
+        values = {"failed_sign_ins": failures, "locked_until": locked_until, "updated_at": now}
+        await session.execute(
+            pg_insert(login_failures)
+            .values(login_key=key, **values)
+            .on_conflict_do_update(index_elements=[login_failures.c.login_key], set_=values)
+        )
 
 
 # --- passwords ----------------------------------------------------------------------------

@@ -11,13 +11,13 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from services.kit.app import UnitOfWorkDep
 from services.kit.auth import Principal, require_scopes
 from services.kit.db import UnitOfWork
 from services.kit.errors import NotFound
-from services.kit.schemas import StrictModel
+from services.kit.schemas import Name, PersonalId, StrictModel, TaxCode, VietnameseMobile
 
 from ..domain.accounts import RecordedRefusal
 from ..service import accounts
@@ -31,7 +31,9 @@ Admin = Annotated[Principal, require_scopes("identity:admin")]
 
 # Bounds of request fields; the use cases apply the finer rules (settings-driven lengths,
 # identifier schemes, password policy) and name every failed rule.
-Password = Annotated[str, Field(min_length=1, max_length=1024)]
+# A password is exactly what the person typed (NIST SP 800-63B §5.1.1.2): spaces around it are
+# part of it, never stripped as other text fields are.
+Password = Annotated[str, StringConstraints(strip_whitespace=False), Field(min_length=1, max_length=1024)]
 Code = Annotated[str, Field(min_length=1, max_length=16)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z._-]+$")]
@@ -62,17 +64,17 @@ async def _keeping_records(uow: UnitOfWork, work: Awaitable[T]) -> T:
 
 
 class CitizenRegistration(StrictModel):
-    personal_id: str = Field(max_length=12, description="12-digit personal identification number")
-    full_name: str = Field(max_length=200)
+    personal_id: PersonalId
+    full_name: Name
     birth_date: date
-    phone: str = Field(max_length=20, description="Vietnamese mobile number, 0… or +84…")
+    phone: VietnameseMobile
     email: str | None = Field(default=None, max_length=254)
     password: Password
 
 
 class EnterpriseRegistration(StrictModel):
-    tax_code: str = Field(max_length=14, description="10 digits, or NNNNNNNNNN-NNN for a branch")
-    name: str = Field(max_length=200)
+    tax_code: TaxCode
+    name: Name
     email: str | None = Field(default=None, max_length=254)
     password: Password
 
@@ -98,7 +100,7 @@ class PasswordChange(StrictModel):
 
 
 class ResetStart(StrictModel):
-    phone: str = Field(max_length=20)
+    phone: VietnameseMobile
 
 
 class ResetOut(BaseModel):

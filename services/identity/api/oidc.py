@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from services.kit.db import UnitOfWork
 from services.kit.errors import PortalError
 
-from ..domain.oauth import GrantType, OAuthError
+from ..domain.oauth import CODE_CHALLENGE_PATTERN, GrantType, OAuthError
 from ..service import accounts, authorize, clients, keys, tokens
 from ..settings import IdentitySettings
 from .pages import language, refusal, render, texts
@@ -34,7 +34,43 @@ PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     303: {"description": "The browser is sent back to the client's redirect URI, the outcome in the query",
           "headers": {"Location": {"schema": {"type": "string"}}}},
     "4XX": {"description": "An HTML page saying why the request cannot go on", "content": _HTML},
+    # The gateway's rate limit answers these pages too: a page for a browser, and an RFC 9457
+    # problem for a client whose Accept asks for JSON and not HTML.
+    429: {"description": "Too many requests: wait for Retry-After seconds",
+          "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+          "content": {**_HTML, "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
 }  # fmt: skip
+
+
+def _query(name: str, schema: dict[str, Any], description: str, *, required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+
+_PROMPT = "(login|consent|select_account)"
+# The authorization request's parameters as the provider checks them (authorize.parse_request).
+# They are read by hand, not by FastAPI, because an error after the client and redirect URI are
+# known goes back to the client (OIDC Core §3.1.2.6), not into a 422 body; the document states
+# the same rules so that generated clients check them before they send.
+AUTHORIZE_PARAMETERS = [
+    _query("response_type", {"type": "string", "enum": ["code"]}, "Only the code flow.", required=True),
+    _query("client_id", {"type": "string", "minLength": 1}, "A registered, enabled client.", required=True),
+    _query("redirect_uri", {"type": "string", "format": "uri", "minLength": 1},
+           "Exactly one of the client's registered redirect URIs.", required=True),
+    _query("scope", {"type": "string", "pattern": "(^| )openid( |$)"},
+           "Space-separated scopes; openid is required.", required=True),
+    _query("state", {"type": "string", "maxLength": authorize.MAX_HINT}, "Returned unchanged to the client."),
+    _query("nonce", {"type": "string", "maxLength": authorize.MAX_HINT}, "Copied into the ID token."),
+    _query("code_challenge", {"type": "string", "pattern": CODE_CHALLENGE_PATTERN},
+           "PKCE (RFC 7636): BASE64URL(SHA-256(code_verifier)), 43 characters. Required for public clients."),
+    _query("code_challenge_method", {"type": "string", "enum": ["S256"]},
+           "S256 only (plain is refused); required with code_challenge."),
+    _query("prompt", {"type": "string", "pattern": f"^(none|{_PROMPT}( {_PROMPT})*)$"},
+           "none alone, or space-separated login, consent, select_account."),
+    _query("max_age", {"type": "integer", "minimum": 0, "maximum": 10**8},
+           "Seconds since the last sign-in after which the person signs in again."),
+    _query("login_hint", {"type": "string", "maxLength": authorize.MAX_HINT}, "Pre-fills the login field."),
+    _query("ui_locales", {"type": "string"}, "vi (the default) or en."),
+]  # fmt: skip
 
 
 def _now() -> datetime:
@@ -201,7 +237,10 @@ def _sign_in_page(
     return response
 
 
-@router.get("/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=PAGE_RESPONSES)
+@router.get(
+    "/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=PAGE_RESPONSES,
+    openapi_extra={"parameters": AUTHORIZE_PARAMETERS},
+)  # fmt: skip
 async def authorize_get(request: Request) -> Response:
     params = dict(request.query_params)
     return await _authorize(request, params)

@@ -13,7 +13,8 @@
   remainder giving 10 has no valid code), or 13 characters ``NNNNNNNNNN-NNN`` for a branch
   (the 10-digit parent code, then a branch number 001–999).
 - Vietnamese mobile number: ``0`` or ``+84``/``84`` then 9 digits starting with 3, 5, 7, 8
-  or 9 (the mobile ranges since the 2018 renumbering); stored as E.164 ``+84xxxxxxxxx``.
+  or 9 (the mobile ranges since the 2018 renumbering), in a range allocated to an operator (the
+  ``phonenumbers`` numbering plan, region VN); stored as E.164 ``+84xxxxxxxxx``.
 - Agency code (mã định danh cơ quan, Decision 20/2020/QĐ-TTg), as observed: ``000.00.01.H22``.
 - Username of officials and administrators: lower-case letters, digits, ``.``, ``_``, ``-``;
   starts with a letter, so it never looks like a number-based identifier.
@@ -25,6 +26,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+
+from services.kit.schemas import InvalidPhone, vietnamese_phone
 
 # Birth-registration province codes of the personal identification number (63 provinces as
 # numbered before the 2025 merger; numbers already issued keep them).
@@ -39,8 +42,6 @@ TAX_CODE_WEIGHTS = (31, 29, 23, 19, 17, 13, 7, 5, 3)
 _DIGITS12 = re.compile(r"\d{12}")
 _TAX10 = re.compile(r"\d{10}")
 _TAX13 = re.compile(r"(\d{10})-(\d{3})")
-_PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
-_PHONE = re.compile(r"(?:\+84|84|0)([35789]\d{8})")
 _AGENCY = re.compile(r"\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}")
 _USERNAME = re.compile(r"[a-z][a-z0-9._-]{2,63}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+")
@@ -94,12 +95,14 @@ def tax_code(value: str) -> str:
 
 
 def phone(value: str) -> str:
-    """A Vietnamese mobile number in E.164 form (``+84912345678``)."""
-    compact = _PHONE_SEPARATORS.sub("", value.strip())
-    match = _PHONE.fullmatch(compact)
-    if not match:
-        raise InvalidIdentifier("A mobile number is 0 or +84 followed by 9 digits starting with 3, 5, 7, 8 or 9.")
-    return "+84" + match.group(1)
+    """A Vietnamese mobile number in an allocated range, in E.164 form (``+84912345678``)."""
+    try:
+        return vietnamese_phone(value.strip(), mobile=True)
+    except InvalidPhone:
+        raise InvalidIdentifier(
+            "A mobile number is 0 or +84 followed by 9 digits starting with 3, 5, 7, 8 or 9, "
+            "in a range allocated to a Vietnamese operator."
+        ) from None
 
 
 def agency_code(value: str) -> str:

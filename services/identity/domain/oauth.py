@@ -15,9 +15,11 @@ from services.kit.errors import PortalError
 
 OIDC_SCOPES = frozenset({"openid", "profile", "phone", "email", "offline_access"})
 # Which service an API scope is for: the token's audience is derived from its scopes.
-API_SCOPE = re.compile(r"^(identity|catalogue|dossier|payment|sync):[a-z_]+$")
+SERVICE_AUDIENCES = ("identity", "catalogue", "dossier", "payment", "sync")
+API_SCOPE = re.compile(rf"^({'|'.join(SERVICE_AUDIENCES)}):[a-z_]+$")
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
-_CHALLENGE = re.compile(r"^[A-Za-z0-9\-_]{43}$")
+CODE_CHALLENGE_PATTERN = r"^[A-Za-z0-9\-_]{43}$"
+_CHALLENGE = re.compile(CODE_CHALLENGE_PATTERN)
 
 
 class OAuthError(PortalError):
@@ -53,7 +55,7 @@ def pkce_s256(verifier: str) -> str:
 
 
 def valid_challenge(challenge: str | None, method: str | None) -> bool:
-    return challenge is not None and method == "S256" and bool(_CHALLENGE.match(challenge))
+    return challenge is not None and method == "S256" and bool(_CHALLENGE.fullmatch(challenge))
 
 
 def verify_pkce(challenge: str | None, verifier: str | None) -> None:
@@ -62,7 +64,7 @@ def verify_pkce(challenge: str | None, verifier: str | None) -> None:
         return
     if challenge is None:
         raise OAuthError("invalid_grant", "A code_verifier was sent for a code issued without a challenge.")
-    if verifier is None or not _VERIFIER.match(verifier):
+    if verifier is None or not _VERIFIER.fullmatch(verifier):
         raise OAuthError("invalid_grant", "A valid code_verifier is required.")
     if not hmac.compare_digest(pkce_s256(verifier), challenge):
         raise OAuthError("invalid_grant", "The code_verifier does not match the code_challenge.")

@@ -9,6 +9,7 @@ commits the unit of work even when one is raised.
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -424,6 +425,32 @@ async def _count_failure(
     return AccountLocked(seconds, until)
 
 
+def _login_keys(settings: IdentitySettings, login: str) -> list[str]:
+    """Every normalised form a login may take (so ``0912…`` and ``+84912…`` count together)."""
+    candidates = identifiers.login_candidates(login)
+    forms = [(c.kind.value, c.value) for c in candidates] or [("other", login.strip().lower()[:256])]
+    return [store.login_key(_secret(settings), kind, value) for kind, value in forms]
+
+
+async def _refuse_unknown_login(
+    uow: UnitOfWork, settings: IdentitySettings, login: str, password: str, now: datetime, record: _Audit
+) -> AccountLocked | InvalidCredentials:
+    """What a login that names no account gets: exactly what an account gets for a wrong
+    password — the same argon2 time, the same count of failures, the same lockout (429 with the
+    same Retry-After) — so that no answer tells whether the account exists."""
+    keys = _login_keys(settings, login)
+    failures, locked_until = await store.unknown_login_failures(uow.session, keys)
+    if locked_until is not None and locked_until > now:
+        await record(None, "refused", "locked-out")
+        return AccountLocked(math.ceil((locked_until - now).total_seconds()), locked_until)
+    await _verify_password(settings, None, password)
+    seconds = _lockout(settings).lock_seconds(failures + 1)
+    until = now + timedelta(seconds=seconds) if seconds else None
+    await store.count_unknown_login_failure(uow.session, keys, failures + 1, until, now)
+    await record(None, "failure", "unknown-login")
+    return AccountLocked(seconds, until) if until is not None else InvalidCredentials()
+
+
 async def sign_in(
     uow: UnitOfWork,
     settings: IdentitySettings,
@@ -438,8 +465,9 @@ async def sign_in(
 
     Order of checks, so that a refusal reveals as little as possible: the client IP's recent
     failures (429 ``too-many-attempts``); a temporary lockout of the account (429
-    ``account-locked``); the password (401 ``invalid-credentials``, the same answer and the
-    same argon2 time for an unknown login); the account's status (403 ``account-disabled``);
+    ``account-locked``); the password (401 ``invalid-credentials``). A login that names no
+    account is answered the same way at every step: the same argon2 time, its failures counted
+    and locked out as an account's are; the account's status (403 ``account-disabled``);
     the second factor (401 ``second-factor-required``, 403 ``second-factor-not-enrolled``).
     Wrong passwords and wrong TOTP codes count towards the lockout. Every outcome is audited.
     The caller commits even when this raises (all refusals are ``RecordedRefusal``).
@@ -454,9 +482,7 @@ async def sign_in(
 
     row = await _find_for_login(uow, login)
     if row is None:
-        await _verify_password(settings, None, password)
-        await record(None, "failure", "unknown-login")
-        raise InvalidCredentials()
+        raise await _refuse_unknown_login(uow, settings, login, password, now, record)
     account = store.to_account(row)  # type: ignore[arg-type]
     if remaining := account.lockout_remaining(now):
         await record(account.id, "refused", "locked-out")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import insert, select, update
 
 from services.kit import jose
 from services.kit.db import UnitOfWork
+from services.kit.errors import PortalError
 
 from ..adapters.oauth import authorization_codes, browser_sessions, digest, new_secret
 from ..domain.assurance import SignedIn
@@ -29,6 +30,9 @@ from .clients import Client, get_client
 from .keys import verification_key
 
 PROMPTS = {"none", "login", "consent", "select_account"}
+# ASCII digits only (``str.isdigit`` also takes "²", which ``int`` refuses), at most 10^8 seconds.
+MAX_AGE = re.compile(r"(?:[0-9]{1,8}|100000000)")
+MAX_HINT = 512  # state, nonce and login_hint are carried through the sign-in form: bounded
 
 
 class UnsafeRedirect(OAuthError):
@@ -96,11 +100,11 @@ async def parse_request(uow: UnitOfWork, params: dict[str, str]) -> Authorizatio
     if prompt - PROMPTS or ("none" in prompt and len(prompt) > 1):
         raise OAuthError("invalid_request", "Invalid prompt value.")
     max_age = params.get("max_age")
-    if max_age is not None and (not max_age.isdigit() or int(max_age) > 10**8):
+    if max_age is not None and not MAX_AGE.fullmatch(max_age):
         raise OAuthError("invalid_request", "max_age must be a non-negative number of seconds.")
     for name in ("state", "nonce", "login_hint"):
-        if len(params.get(name) or "") > 512:
-            raise OAuthError("invalid_request", f"{name} is longer than 512 characters.")
+        if len(params.get(name) or "") > MAX_HINT:
+            raise OAuthError("invalid_request", f"{name} is longer than {MAX_HINT} characters.")
     return AuthorizationRequest(
         client=client,
         redirect_uri=redirect_uri,
@@ -186,6 +190,15 @@ async def issue_code(
     return code
 
 
+def _hinted_client(hint: str) -> str:
+    """The client an ID token was issued to (its ``aud``; the first of several), unverified."""
+    aud = jose.unverified_claims(hint).get("aud")
+    first = aud[0] if isinstance(aud, list) and aud else aud
+    if not isinstance(first, str):
+        raise jose.TokenInvalid("token has no aud claim")
+    return first
+
+
 async def end_session(
     uow: UnitOfWork, settings: IdentitySettings, params: dict[str, str], cookie: str | None, now: datetime
 ) -> str | None:
@@ -200,14 +213,21 @@ async def end_session(
             key = await verification_key(uow, settings, header.get("kid"), now)
             if key is None:
                 raise jose.TokenInvalid("unknown key")
-            claims: dict[str, Any] = jose.decode_ignoring_expiry(hint, key, issuer=settings.oidc_issuer)
+            hinted = client_id or _hinted_client(hint)
+            # An expired ID token is still a good hint (OIDC RP-Initiated Logout §2); its
+            # issuer, audience and type are checked all the same.
+            jose.decode(
+                hint, key, issuer=settings.oidc_issuer, audience=hinted, typ=jose.ID_TOKEN_TYPE, verify_expiry=False
+            )
         except jose.TokenInvalid:
-            raise OAuthError("invalid_request", "The id_token_hint is not a token this provider issued.") from None
-        hinted = claims.get("aud")
-        hinted = hinted[0] if isinstance(hinted, list) else hinted
-        if client_id and client_id != hinted:
-            raise OAuthError("invalid_request", "client_id does not match the id_token_hint.")
+            refusal = "The id_token_hint is not an ID token this provider issued for this client."
+            raise OAuthError("invalid_request", refusal) from None
         client_id = hinted
+        if target is None:
+            try:
+                await get_client(uow, client_id)
+            except PortalError:
+                raise OAuthError("invalid_request", "The id_token_hint names no registered client.") from None
     if target is not None:
         if not client_id:
             raise OAuthError("invalid_request", "post_logout_redirect_uri needs id_token_hint or client_id.")

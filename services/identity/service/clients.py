@@ -220,36 +220,37 @@ def _secret_matches(row: Any, secret: str, now: datetime) -> bool:
 
 def _assertion_subject(assertion: str) -> str:
     try:
-        from jose import jwt as _jwt
-
-        return str(_jwt.get_unverified_claims(assertion).get("sub", ""))
-    except Exception:
+        subject = jose.unverified_claims(assertion).get("sub", "")
+    except jose.TokenInvalid:
         raise OAuthError("invalid_client", "Malformed client assertion.", 401) from None
+    return subject if isinstance(subject, str) else ""
 
 
 async def _verify_assertion(
     uow: UnitOfWork, settings: IdentitySettings, row: Any, assertion: str, form: dict[str, str], now: datetime
 ) -> None:
-    """RFC 7523: signed by one of the client's keys, iss = sub = client_id, aud = our token
-    endpoint or issuer, not expired (with leeway), and its ``jti`` never seen before."""
+    """RFC 7523 §3: signed (RS256 only) by one of the client's keys, iss = sub = client_id, an
+    ``aud`` naming our token endpoint or issuer, an ``exp`` not past (with leeway), and a
+    ``jti`` never seen before. Anything else, a malformed header included, is ``invalid_client``."""
     refused = OAuthError("invalid_client", "Client assertion refused.", 401)
     if form.get("client_assertion_type") != ASSERTION_TYPE:
         raise refused
-    header = jose.unverified_header(assertion)
     keys = {k.get("kid"): k for k in (row.jwks or {}).get("keys", [])}
-    if header.get("kid") not in keys:
-        raise refused
     try:
+        header = jose.unverified_header(assertion)
+        if header.get("kid") not in keys:
+            raise refused
         key = jose.key_from_jwk(keys[header["kid"]])
         claims = jose.decode_assertion(
             assertion,
             key,
+            client_id=row.client_id,
             audiences=(settings.oidc_issuer, settings.oidc_issuer + "/oauth2/token"),
             leeway=settings.private_key_jwt_leeway_seconds,
         )
     except jose.TokenInvalid:
         raise refused from None
-    if claims.get("iss") != row.client_id or claims.get("sub") != row.client_id or not claims.get("jti"):
+    if claims.get("sub") != row.client_id or not claims.get("jti"):
         raise refused
     expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo) + timedelta(
         seconds=settings.private_key_jwt_leeway_seconds
@@ -268,12 +269,20 @@ DEMO_WEB_REDIRECT = "http://127.0.0.1:8765/callback"
 DEMO_PROVINCE_SECRET = "demo-province-development-secret"  # noqa: S105 - documented development fixture
 DEMO_PROVINCE_PORTAL_REDIRECT = "http://127.0.0.1:8766/callback"
 DEMO_PROVINCE_PORTAL_SECRET = "demo-province-portal-development-secret"  # noqa: S105 - documented development fixture
+DEMO_OPERATOR_REDIRECT = "http://127.0.0.1:8767/callback"
+# What officials and administrators do: process dossiers, edit and administer the catalogue,
+# administer payments, sync mappings and identity. Each is granted only to an account whose kind
+# may hold it (officials and administrators, who sign in with a password and a TOTP code).
+OPERATOR_SCOPES = ["dossier:process", "dossier:read", "catalogue:edit", "catalogue:admin", "payment:admin",
+                   "sync:admin", "identity:admin"]  # fmt: skip
 
 
 async def seed_clients(uow: UnitOfWork, settings: IdentitySettings) -> None:
     """``demo-web`` (public, code + PKCE), ``demo-province`` (confidential, client credentials,
-    ``sync:push`` for agency 000.00.01.H22) and ``demo-province-portal`` (a province's own portal
-    signing its users in through the national SSO: confidential, code + PKCE); see the README."""
+    ``sync:push`` for agency 000.00.01.H22), ``demo-province-portal`` (a province's own portal
+    signing its users in through the national SSO: confidential, code + PKCE) and
+    ``demo-operator`` (the officials' and operators' console: public, code + PKCE, the
+    processing and admin scopes); see the README."""
     existing = set((await uow.session.execute(select(clients.c.client_id))).scalars())
     if "demo-web" not in existing:
         await create_client(
@@ -307,4 +316,15 @@ async def seed_clients(uow: UnitOfWork, settings: IdentitySettings) -> None:
             redirect_uris=[DEMO_PROVINCE_PORTAL_REDIRECT],
             post_logout_redirect_uris=["http://127.0.0.1:8766/"],
             secret=DEMO_PROVINCE_PORTAL_SECRET,
+        )
+    if "demo-operator" not in existing:
+        await create_client(
+            uow,
+            client_id="demo-operator",
+            name="Bảng điều khiển cán bộ và quản trị (demo)",
+            kind=ClientKind.PUBLIC,
+            grant_types=["authorization_code"],  # no refresh token: a console session is short
+            redirect_uris=[DEMO_OPERATOR_REDIRECT],
+            post_logout_redirect_uris=["http://127.0.0.1:8767/"],
+            allowed_scopes=OPERATOR_SCOPES,
         )

@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, text
 from contracts.events.identity_oidc import SigningKeyRotated
 from services.kit.crypto import fernet
 from services.kit.db import Database, UnitOfWork
-from services.kit.jose import generate_rsa, key_from_jwk, sign_pem
+from services.kit.jose import ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, generate_rsa, key_from_jwk, sign_pem
 
 from ..adapters.oauth import signing_keys
 from ..domain.oauth import KeyTimes, published_kids, signing_kid
@@ -26,8 +26,12 @@ class Signer:
     kid: str
     private_pem: bytes
 
-    def sign(self, claims: dict[str, Any]) -> str:
-        return sign_pem(claims, self.private_pem, self.kid)
+    def access_token(self, claims: dict[str, Any]) -> str:
+        """Typed ``at+jwt`` (RFC 9068): resource servers take nothing else as an access token."""
+        return sign_pem(claims, self.private_pem, self.kid, typ=ACCESS_TOKEN_TYPE)
+
+    def id_token(self, claims: dict[str, Any]) -> str:
+        return sign_pem(claims, self.private_pem, self.kid, typ=ID_TOKEN_TYPE)
 
 
 def longest_token(settings: IdentitySettings) -> timedelta:

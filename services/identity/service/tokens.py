@@ -24,6 +24,7 @@ from ..adapters.oauth import (
     revoked_access_tokens,
 )
 from ..domain.oauth import (
+    SERVICE_AUDIENCES,
     GrantType,
     OAuthError,
     RefreshOutcome,
@@ -94,7 +95,7 @@ async def _access_token(
     await uow.session.execute(
         insert(issued_access_tokens).values(jti=jti, code_hash=code_hash, family_id=family_id, expires_at=expires)
     )
-    token = (await signer(uow, settings, now)).sign(claims)
+    token = (await signer(uow, settings, now)).access_token(claims)
     return token, jti
 
 
@@ -202,7 +203,7 @@ async def _user_tokens(
         }
         if nonce:
             id_claims["nonce"] = nonce
-        answer["id_token"] = (await signer(uow, settings, now)).sign(id_claims)
+        answer["id_token"] = (await signer(uow, settings, now)).id_token(id_claims)
     if GrantType.REFRESH_TOKEN in client.grant_types:
         refresh = new_secret()
         await uow.session.execute(
@@ -289,13 +290,16 @@ async def _deny_access_tokens(uow: UnitOfWork, condition: Any) -> None:
 
 
 async def verify_access_token(uow: UnitOfWork, settings: IdentitySettings, token: str, now: datetime) -> dict[str, Any]:
-    """Our own access token: signature by a published key, issuer, expiry, not revoked."""
+    """Our own access token (typed ``at+jwt``): signature by a published key, issuer, expiry,
+    an audience this issuer gives (a service of the portal, or the client itself), not revoked."""
     try:
         header = jose.unverified_header(token)
         key = await verification_key(uow, settings, header.get("kid"), now)
         if key is None:
             raise jose.TokenInvalid("token signed with an unknown key")
-        claims = jose.decode(token, key, issuer=settings.oidc_issuer, audience=None)
+        named_client = jose.unverified_claims(token).get("client_id")
+        audiences = (*SERVICE_AUDIENCES, *([named_client] if isinstance(named_client, str) else []))
+        claims = jose.decode(token, key, issuer=settings.oidc_issuer, audience=audiences)
     except jose.TokenInvalid as exc:
         raise OAuthError("invalid_token", str(exc), 401) from exc
     if "client_id" not in claims or "scope" not in claims:
@@ -342,20 +346,27 @@ async def _introspect_refresh(uow: UnitOfWork, caller: Client, token: str, now: 
 
 async def revoke(uow: UnitOfWork, settings: IdentitySettings, caller: Client, token: str, now: datetime) -> None:
     """RFC 7009: revoke a refresh token (its family) or an access token of the calling client.
-    Unknown or foreign tokens are answered the same way (200), as the RFC asks."""
+    An unknown, invalid or expired token is answered 200 (§2.2: nothing to revoke); a valid token
+    issued to another client is refused with ``unauthorized_client`` (§2.1) and left alone."""
     row = (
         await uow.session.execute(select(refresh_tokens).where(refresh_tokens.c.token_hash == digest(token)))
     ).first()
     if row is not None:
-        if row.client_id == caller.client_id:
-            await revoke_family(uow, row.family_id, now)
+        if row.client_id != caller.client_id:
+            raise _not_yours()
+        await revoke_family(uow, row.family_id, now)
         return
     try:
         claims = await verify_access_token(uow, settings, token, now)
     except OAuthError:
         return
-    if claims.get("client_id") == caller.client_id:
-        expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo)
-        await uow.session.execute(
-            pg_insert(revoked_access_tokens).values(jti=claims["jti"], expires_at=expires).on_conflict_do_nothing()
-        )
+    if claims.get("client_id") != caller.client_id:
+        raise _not_yours()
+    expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo)
+    await uow.session.execute(
+        pg_insert(revoked_access_tokens).values(jti=claims["jti"], expires_at=expires).on_conflict_do_nothing()
+    )
+
+
+def _not_yours() -> OAuthError:
+    return OAuthError("unauthorized_client", "This token was not issued to the client asking to revoke it.")

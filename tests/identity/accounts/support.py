@@ -30,7 +30,7 @@ class Issuer:
     def token(self, subject: str, *, scope: str = "", audience: str = "identity", expires_in: int = 300) -> str:
         now = int(time.time())
         claims = {"iss": ISSUER, "aud": audience, "sub": subject, "scope": scope, "iat": now, "exp": now + expires_in}
-        return jose.sign(claims, self.private_jwk)
+        return jose.sign(claims, self.private_jwk, typ=jose.ACCESS_TOKEN_TYPE)
 
     def bearer(self, subject: str, **kw: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(subject, **kw)}"}

@@ -88,6 +88,40 @@ async def test_a_password_change_needs_the_current_password_and_a_good_new_one(s
     assert await outbox_types(seeded.db) == ["identity.account.registered.v1"] * 4  # the fixtures; nothing for a change
 
 
+async def test_a_password_is_exactly_what_was_typed_spaces_included(seeded) -> None:
+    """NIST SP 800-63B: no silent change to a password. Spaces around it are kept, a password of
+    spaces is judged by the policy like any other, and a hash stored before (of a password then
+    stripped) still signs in when typed as it was stored."""
+    me = seeded.issuer.bearer(SEED_CITIZEN_ID)
+    spaced, only_spaces = "  Mưa-rơi trên phố 7  ", " " * 12
+    async with seeded.client() as client:
+        short = await client.post(
+            "/password/change", json={"current_password": CITIZEN_PASSWORD, "new_password": "   "}, headers=me
+        )
+        changed = await client.post(
+            "/password/change", json={"current_password": CITIZEN_PASSWORD, "new_password": spaced}, headers=me
+        )
+        stripped_as_current = await client.post(
+            "/password/change", json={"current_password": spaced.strip(), "new_password": only_spaces}, headers=me
+        )
+        to_spaces = await client.post(
+            "/password/change", json={"current_password": spaced, "new_password": only_spaces}, headers=me
+        )
+    # "   " is a password too: too short by the policy, not "missing".
+    assert [e["rule"] for e in assert_problem(short, 422, "weak-password")["errors"]] == ["too-short"]
+    assert changed.status_code == 204, changed.text
+    assert_problem(stripped_as_current, 403, "wrong-password")
+    assert to_spaces.status_code == 204, to_spaces.text
+    with pytest.raises(InvalidCredentials):
+        await sign_in(seeded, CITIZEN_LOGIN, " " * 11)
+    assert (await sign_in(seeded, CITIZEN_LOGIN, only_spaces)).account_id == SEED_CITIZEN_ID
+    # A hash made before the change, of a password that was stripped then: typed as stored, it works.
+    async with seeded.db.transaction() as uow:
+        stored = await use_cases._hash_password(seeded.settings, "Old-Stripped-Pass 9")
+        await uow.session.execute(update(accounts).where(accounts.c.id == SEED_CITIZEN_ID).values(password_hash=stored))
+    assert (await sign_in(seeded, CITIZEN_LOGIN, "Old-Stripped-Pass 9")).account_id == SEED_CITIZEN_ID
+
+
 async def test_wrong_current_passwords_count_towards_the_lockout(seeded) -> None:
     me = seeded.issuer.bearer(SEED_CITIZEN_ID)
     body = {"current_password": "Not-It-At-All", "new_password": "Mưa-rơi trên phố 7"}

@@ -113,6 +113,23 @@ def test_numbers_that_are_not_vietnamese_mobiles_are_refused(value: str) -> None
         identifiers.phone(value)
 
 
+@pytest.mark.parametrize("value", ["0552345678", "0992345678", "0892345678", "+84 55 234 5678"])
+def test_a_mobile_number_in_a_range_no_operator_was_given_is_refused(value: str) -> None:
+    """The old pattern (9 digits after 0 starting with 3, 5, 7, 8 or 9) took these; the national
+    numbering plan (``phonenumbers``, region VN) has allocated none of them."""
+    with pytest.raises(InvalidIdentifier, match="allocated"):
+        identifiers.phone(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "e164"),
+    [("0362345678", "+84362345678"), ("0592345678", "+84592345678"), ("0702345678", "+84702345678"),
+     ("0812345678", "+84812345678"), ("0862345678", "+84862345678"), ("0972345678", "+84972345678")],
+)  # fmt: skip
+def test_numbers_in_each_allocated_mobile_range_are_accepted(value: str, e164: str) -> None:
+    assert identifiers.phone(value) == e164
+
+
 def test_agency_codes_usernames_and_emails() -> None:
     assert identifiers.agency_code("000.00.01.H22") == "000.00.01.H22"
     for bad in ("000.00.01.h22", "H22", "000.00.01.H2"):

@@ -187,14 +187,20 @@ async def test_a_registered_personal_id_or_phone_is_refused_with_409(server) -> 
 
 async def test_invalid_input_names_every_field_and_writes_nothing(server) -> None:
     async with server.client() as client:
-        bad_ids = await register(client, personal_id="001098012345", phone="0241234567", email="nope", full_name=" ")
+        bad_ids = await register(client, personal_id="001098012345", email="nope")
+        bad_syntax = await register(client, personal_id="00109801234x", phone="0241234567", full_name=" ")
+        unallocated = await register(client, phone="0552 345 678")
         weak = await register(client, password="0987654321")
         unknown = await register(client, nickname="Hoa")
         too_long = await register(client, personal_id="0" * 13)
         not_a_date = await register(client, birth_date="08/03/1990")
     body = assert_problem(bad_ids, 422, "validation-failed")
-    assert {e["field"] for e in body["errors"]} == {"personal_id", "phone", "email", "full_name"}
+    assert {e["field"] for e in body["errors"]} == {"personal_id", "email"}
     assert "date of birth" in next(e["message"] for e in body["errors"] if e["field"] == "personal_id")
+    # What the OpenAPI document states (patterns, non-empty names) is refused before the use case.
+    syntax = assert_problem(bad_syntax, 422, "validation-failed")["errors"]
+    assert {e["field"] for e in syntax} == {"body.personal_id", "body.phone", "body.full_name"}
+    assert "allocated in Vietnam" in assert_problem(unallocated, 422, "validation-failed")["errors"][0]["message"]
     weak_body = assert_problem(weak, 422, "weak-password")
     assert [e["rule"] for e in weak_body["errors"]] == ["all-digits", "contains-identifier"]
     assert {e["field"] for e in assert_problem(unknown, 422, "validation-failed")["errors"]} == {"body.nickname"}

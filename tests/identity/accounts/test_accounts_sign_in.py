@@ -140,6 +140,52 @@ async def test_a_wrong_password_and_an_unknown_login_get_the_same_answer(seeded,
     assert (await account_row(seeded, SEED_CITIZEN_ID))["failed_sign_ins"] == 1
 
 
+async def _answers(db: Database, settings: Any, login: str, password: str, tries: int, ip_prefix: str) -> list[Any]:
+    """What each of ``tries`` failing sign-ins answers (status, type, Retry-After), each from
+    another address so that only the login's own limit applies."""
+    seen = []
+    for n in range(tries):
+        with pytest.raises(RecordedRefusal) as refused:
+            await attempt(db, settings, login, password, ip=f"{ip_prefix}.{n}")
+        error = refused.value
+        seen.append((error.status, error.type, error.detail, error.headers.get("Retry-After")))  # type: ignore[attr-defined]
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("known", "unknown"),
+    [
+        (CITIZEN[0], "001099000001"),  # personal identification numbers
+        ("0912345678", "0987650001"),  # phone numbers
+        (OFFICIAL[0], "canbo.khongco"),  # officials' user names
+        (ADMIN[0], "quantri.khongco"),
+        (ENTERPRISE[0], "0100109106"),  # tax codes
+    ],
+)
+async def test_the_lockout_answers_an_unknown_login_as_it_answers_an_account(seeded, settings, known, unknown) -> None:
+    """After the threshold an account answers 429 "locked"; a login naming no account must too,
+    at the same attempt and with the same wait, or the lockout tells which accounts exist."""
+    tries = settings.lockout_threshold + 2
+    for_account = await _answers(seeded, settings, known, "Wrong-Password-1", tries, "198.51.100")
+    for_nobody = await _answers(seeded, settings, unknown, "Wrong-Password-1", tries, "203.0.113")
+    assert for_account == for_nobody
+    assert [status for status, *_ in for_nobody] == [401] * (settings.lockout_threshold - 1) + [429] * 3
+    assert for_nobody[-1][3] == "60"  # locked at the threshold, then the same wait (the clock stands still)
+    # Another spelling of the same unknown phone is the same login.
+    if unknown.startswith("09"):
+        with pytest.raises(AccountLocked):
+            await attempt(seeded, settings, "+84" + unknown[1:], "Wrong-Password-1", ip="192.0.2.200")
+    # When the lock ends, the next failure locks again for twice as long, for both alike.
+    later = []
+    for n, login in enumerate((known, unknown)):
+        with pytest.raises(AccountLocked) as again:
+            await attempt(
+                seeded, settings, login, "Wrong-Password-1", ip=f"192.0.2.{201 + n}", now=NOW + timedelta(seconds=61)
+            )
+        later.append(again.value.headers)
+    assert later == [{"Retry-After": "120"}] * 2
+
+
 async def test_an_unknown_login_costs_as_much_hashing_as_a_known_one(seeded, identity_db_url, infra, issuer) -> None:
     from tests.identity.accounts.support import accounts_settings
 

@@ -134,6 +134,22 @@ async def test_a_public_client_must_use_pkce_with_s256(provider: Provider) -> No
         assert query(answer.headers["location"])["error"] == "invalid_request"
 
 
+@pytest.mark.parametrize("max_age", ["²", "-1", "1e3", "100000001", " 5"])
+async def test_a_max_age_that_is_not_ascii_seconds_goes_back_to_the_client_as_invalid_request(
+    provider: Provider, max_age: str
+) -> None:
+    """``"²".isdigit()`` is true but ``int("²")`` fails: only ASCII digits are seconds."""
+    _, challenge = pkce()
+    async with provider.client() as browser:
+        answer = await browser.get("/oauth2/authorize", params=authorize_params(challenge, max_age=max_age))
+        suffixed = await browser.get(
+            "/oauth2/authorize", params=authorize_params("a" * 43 + "\n", code_challenge_method="S256")
+        )
+    for refused in (answer, suffixed):
+        assert refused.status_code == 303, refused.text
+        assert query(refused.headers["location"])["error"] == "invalid_request"
+
+
 async def test_a_wrong_or_missing_code_verifier_is_refused(provider: Provider) -> None:
     _, challenge = pkce()
     other_verifier, _ = pkce()

@@ -311,3 +311,27 @@ async def test_a_token_for_the_dossier_service_carries_the_applicants_pseudonym_
     assert claims["applicant_key"] != applicant_key(secret + "x", "001099012345")
     assert "001099012345" not in json.dumps(claims)
     assert "applicant_key" not in jose_jwt.get_unverified_claims(for_payments["access_token"])
+
+
+async def test_revoking_another_clients_token_is_refused_and_leaves_it_working(provider: Provider) -> None:
+    """RFC 7009 §2.1: the server checks the token was issued to the client asking, and refuses
+    (``unauthorized_client``) when it was not; the token stays valid for its owner."""
+    async with provider.client() as browser:
+        citizen = await signed_in_tokens(browser)
+        province = (
+            await browser.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=PROVINCE)
+        ).json()
+        by_province = [
+            await browser.post("/oauth2/revoke", data={"token": citizen[kind]}, auth=PROVINCE)
+            for kind in ("refresh_token", "access_token")
+        ]
+        by_web = await browser.post("/oauth2/revoke", data={"token": province["access_token"], "client_id": "demo-web"})
+        still = await browser.get("/oauth2/userinfo", headers={"Authorization": f"Bearer {citizen['access_token']}"})
+        refreshed = await refresh(browser, citizen["refresh_token"])
+        own = await browser.post("/oauth2/introspect", data={"token": province["access_token"]}, auth=PROVINCE)
+    for answer in (*by_province, by_web):
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"] == "unauthorized_client"
+    assert still.status_code == 200
+    assert refreshed.status_code == 200
+    assert own.json()["active"] is True
