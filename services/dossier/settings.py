@@ -32,10 +32,13 @@ class DossierSettings(ServiceSettings, ApplicantKeySettings):
     s3_region: str = "us-east-1"
     s3_access_key: str = ""
     s3_secret_key: SecretStr | None = None
-    # Public holidays (ISO dates) on top of the built-in calendar; replaces it when
-    # ``holidays_replace`` is true. Weekends are Saturday and Sunday.
+    # Days off (ISO dates) the government decided on top of the national calendar (the
+    # ``holidays`` package's Vietnam list, any year); they replace it when ``holidays_replace``
+    # is true. ``working_days``: rest days made working days (a swapped Saturday). Weekends are
+    # Saturday and Sunday.
     holidays: list[str] = Field(default_factory=list)
     holidays_replace: bool = False
+    working_days: list[str] = Field(default_factory=list)
     # The system named in receipts' QR codes, and where a QR's lookup link points (default: the
     # public lookup behind the gateway, whose URL is the issuer's).
     source_system: str = Field(default="DVCQG", max_length=40)

@@ -28,7 +28,7 @@ from services.kit.schemas import StrictModel
 
 from ..adapters.storage import FileStorage, LocalFileStorage, S3Storage
 from ..domain.access import Caller
-from ..domain.calendar import VIETNAM_PUBLIC_HOLIDAYS, WorkingCalendar, parse_holidays
+from ..domain.calendar import WorkingCalendar, parse_holidays, vietnam_public_holidays
 from ..domain.codes import DOSSIER_CODE_MAX_LENGTH
 from ..service import catalogue_view, intake, statistics, tracking
 from ..settings import DossierSettings
@@ -56,8 +56,10 @@ class Runtime:
 
     @cached_property
     def calendar(self) -> WorkingCalendar:
-        extra = parse_holidays(self.settings.holidays)
-        return WorkingCalendar(extra if self.settings.holidays_replace else VIETNAM_PUBLIC_HOLIDAYS | extra)
+        s = self.settings
+        national = None if s.holidays_replace else vietnam_public_holidays
+        return WorkingCalendar(parse_holidays(s.holidays), national=national,
+                               working_days=parse_holidays(s.working_days))  # fmt: skip
 
     @cached_property
     def limits(self) -> intake.Limits:
