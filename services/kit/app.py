@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from .auth import JWKSCache, TokenVerifier
 from .consumer import BatchHandler, Handler
 from .db import Database, UnitOfWork
-from .errors import install_problem_handlers
+from .errors import install_problem_handlers, problem_response
 from .health import health_router, readiness_router
 from .http import FastJSONResponse, RequestContextMiddleware
 from .kafka import BrokerProbe
@@ -177,6 +180,7 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
         default_response_class=FastJSONResponse,
     )
     install_problem_handlers(app)
+    install_method_not_allowed(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
                        body_idle_seconds=settings.body_idle_seconds, access_log=True)  # fmt: skip
 
@@ -197,3 +201,34 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
     for router in spec.root_routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)
     return app
+
+
+# The methods a 405 may name: what the services serve (HEAD wherever GET is).
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: FastAPI, scope: dict[str, Any]) -> list[str]:
+    """Every method some route of ``app`` serves at the request's path: those for which a route
+    (included routers' too) matches the path with that method."""
+    routes = app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+
+
+def install_method_not_allowed(app: FastAPI) -> None:
+    """405 answers name every method the resource supports (RFC 9110 §15.5.6). Starlette's own
+    names only those of the first route matching the path, though a path is often served by
+    several routes (``GET /drafts`` and ``POST /drafts``)."""
+
+    async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+        headers = dict(getattr(exc, "headers", None) or {})
+        if allowed := allowed_methods(request.app, dict(request.scope)):
+            headers["Allow"] = ", ".join(allowed)
+        detail = exc.detail if isinstance(exc, StarletteHTTPException) and exc.detail != "Method Not Allowed" else None
+        return problem_response(405, "method-not-allowed", "Method Not Allowed", detail,
+                                instance=request.url.path, headers=headers)  # fmt: skip
+
+    app.add_exception_handler(405, method_not_allowed)
