@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from services.kit.app import ConsumerSpec, ServiceSpec, build_app
 
 from .adapters.tables import metadata
-from .api.routes import router
+from .api.routes import document_limits, router
 from .consumers import STATISTICS, STATISTICS_BATCHES, batch_handlers, handlers
 from .settings import DossierSettings
 
@@ -33,6 +33,7 @@ SERVICE = ServiceSpec(
         ),
     ],
     metadata=metadata,
+    adjust_openapi=document_limits,
 )
 
 

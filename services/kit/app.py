@@ -93,6 +93,9 @@ class ServiceSpec:
     periodic: Sequence[PeriodicJob] = ()
     metadata: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # Adjusts the generated OpenAPI document to the deployment's settings (a limit a setting
+    # chooses is stated as the setting says, not as the model's widest bound).
+    adjust_openapi: Callable[[dict[str, Any], Any], None] | None = None
 
     @property
     def api_prefix(self) -> str:
@@ -181,6 +184,8 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
     )
     install_problem_handlers(app)
     install_method_not_allowed(app)
+    if spec.adjust_openapi is not None:
+        _adjusted_openapi(app, spec.adjust_openapi, settings)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
                        body_idle_seconds=settings.body_idle_seconds, access_log=True)  # fmt: skip
 
@@ -201,6 +206,18 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
     for router in spec.root_routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)
     return app
+
+
+def _adjusted_openapi(app: FastAPI, adjust: Callable[[dict[str, Any], Any], None], settings: Any) -> None:
+    """``app``'s document, generated once and adjusted by ``adjust`` to ``settings``."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            adjust(generate(), settings)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 # The methods a 405 may name: what the services serve (HEAD wherever GET is).

@@ -114,7 +114,8 @@ class SubmitBody(StrictModel):
     service_id: Annotated[str, Field(pattern=UUID_PATTERN)]
     applicant: ApplicantIn
     form: dict[str, Any] = Field(default_factory=dict)
-    # Bounded here loosely; the configured count (20 by default) is checked with a clear error.
+    # Bounded here by the widest setting; the document states the configured count
+    # (``document_limits``), which the use case checks with a clear error.
     attachments: Annotated[list[AttachmentRef], Field(max_length=200)] = Field(default_factory=list)
     selected_fees: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=50)] = Field(
         default_factory=list
@@ -144,6 +145,23 @@ class RatingBody(StrictModel):
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
 ]
+
+
+def document_limits(document: dict[str, Any], settings: DossierSettings) -> None:
+    """State in the OpenAPI document the limits this deployment enforces: the files a dossier may
+    name (``max_attachments_per_dossier``), and in words the form data's size (no schema keyword
+    bounds a JSON object's bytes)."""
+    schemas = document["components"]["schemas"]
+    count = settings.max_attachments_per_dossier
+    schemas["SubmitBody"]["properties"]["attachments"]["maxItems"] = count
+    schemas["SubmitBody"]["properties"]["form"]["description"] = (
+        f"The form's data, at most {settings.max_form_bytes} bytes as JSON."
+    )
+    for name, schema in schemas.items():
+        if name.startswith("Body_submit_with_files"):  # the multipart body: uploaded and named files together
+            schema["properties"]["files"]["maxItems"] = count
+            schema["properties"]["files"]["description"] = f"With the dossier's named attachments, at most {count}."
+
 
 # --- attachments and drafts -----------------------------------------------------------------
 
