@@ -4,11 +4,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.kit.app import ConsumerSpec, ServiceSpec, build_app
+from services.kit.app import ConsumerSpec, PeriodicJob, ServiceSpec, build_app
 
 from .adapters.tables import metadata
 from .api.routes import document_limits, router
 from .consumers import STATISTICS, STATISTICS_BATCHES, batch_handlers, handlers
+from .service.lookup import purge_counts
 from .settings import DossierSettings
 
 SERVICE = ServiceSpec(
@@ -32,6 +33,8 @@ SERVICE = ServiceSpec(
             batch_handlers=STATISTICS_BATCHES,
         ),
     ],
+    # Counts of wrong public lookups whose window is over are dropped.
+    periodic=[PeriodicJob("lookup-counts", 600, purge_counts)],
     metadata=metadata,
     adjust_openapi=document_limits,
 )

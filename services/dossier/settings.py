@@ -45,6 +45,11 @@ class DossierSettings(ServiceSettings, ApplicantKeySettings):
     lookup_url: str | None = None
     # Drafts kept per account, and dossiers a page may list.
     max_drafts_per_owner: int = Field(default=50, ge=1)
+    # Wrong public lookups allowed per dossier code (whatever the address) and per client address
+    # (an IPv6 address's /64) in a window; beyond, 429 until the window ends (service.lookup).
+    lookup_max_failures_per_code: int = Field(default=5, ge=1, le=1000)
+    lookup_max_failures_per_address: int = Field(default=30, ge=1, le=100_000)
+    lookup_window_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
     @model_validator(mode="after")
     def _coherent(self) -> "DossierSettings":

@@ -201,7 +201,8 @@ def test_the_service_counts_with_the_national_calendar_and_the_deployments_decis
     from services.dossier.api.routes import Runtime
     from services.dossier.settings import DossierSettings
 
-    calendar = Runtime(DossierSettings(environment="test", holidays=["2029-01-05"], working_days=["2029-01-13"])).calendar
+    decided = DossierSettings(environment="test", holidays=["2029-01-05"], working_days=["2029-01-13"])
+    calendar = Runtime(decided).calendar
     assert calendar.add_working_days(date(2028, 1, 21), 1) == date(2028, 1, 31)  # over Tết 2028
     assert not calendar.is_working_day(date(2029, 1, 5))
     assert calendar.is_working_day(date(2029, 1, 13))
