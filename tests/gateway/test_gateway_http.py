@@ -420,3 +420,16 @@ async def test_forwarded_requests_are_logged_without_credentials_or_query(
     ]
     for secret in ("QUERY-SECRET-1", "TOKEN-SECRET-2", "COOKIE-SECRET-3"):
         assert secret not in caplog.text
+
+
+# --- methods ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "DELETE", "TRACE", "PROPFIND"])
+async def test_a_405_names_what_the_service_supports_whatever_the_method(
+    client: httpx.AsyncClient, method: str
+) -> None:
+    # Every method is forwarded: the service, which knows the resource, answers 405 and its Allow.
+    answer = await client.request(method, "/api/v1/identity/items")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET"
