@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from services.dossier.api.routes import MAX_PAGE
 from services.dossier.app import create_app
 from services.dossier.settings import DossierSettings
 from tests.support.dossier import PDF, Intake, citizen_body, running_intake
@@ -66,3 +67,11 @@ async def test_the_served_document_and_the_service_agree(small_intake: Intake) -
         # At the count, the dossier is filed.
         filed = await small_intake.submit(api, citizen)
         assert filed.status_code == 201, filed.text
+        # The page size the document states is the one enforced.
+        [limit] = [
+            p for p in document["paths"]["/api/v1/dossier/dossiers"]["get"]["parameters"] if p["name"] == "limit"
+        ]
+        assert limit["schema"]["maximum"] == MAX_PAGE
+        assert (await api.get("/dossiers", headers=citizen, params={"limit": MAX_PAGE})).status_code == 200
+        over = await api.get("/dossiers", headers=citizen, params={"limit": MAX_PAGE + 1})
+        assert over.status_code == 422 and over.headers["content-type"] == "application/problem+json"
