@@ -81,10 +81,6 @@ class Timeline:
         self.out(f"{time.monotonic() - self.started:7.1f}s  {what}")
 
 
-def _mask(identifier: str) -> str:
-    return "*" * (len(identifier) - 4) + identifier[-4:]
-
-
 def _expect(answer: httpx.Response, status: int, what: str) -> Any:
     if answer.status_code != status:
         raise JourneyFailed(f"{what}: expected HTTP {status}, got {answer.status_code}: {answer.text[:500]}")
@@ -249,9 +245,10 @@ async def journey(portal: str, bank: str, timeline: Timeline) -> dict[str, Any]:
                                        json={"score": 5, "comment": "Nhanh, đúng hẹn"}), 201, "rating")  # fmt: skip
         say(f"the citizen rated the service {rated['score']}/5")
 
-        looked = _expect(await api.get("/api/v1/dossier/lookup", params={"code": code, "verifier": CITIZEN_LOGIN[-4:]}),
+        secret = receipt["lookup_secret"]
+        looked = _expect(await api.get("/api/v1/dossier/lookup", params={"code": code, "verifier": secret}),
                          200, "public lookup")  # fmt: skip
-        say(f"public lookup of {code} with the last 4 digits of {_mask(CITIZEN_LOGIN)}: status {looked['status']}")
+        say(f"public lookup of {code} with the receipt's lookup secret: status {looked['status']}")
 
         async def counted() -> dict[str, Any] | None:
             period = {"from": _day(-1), "to": _day(1), "agency": AGENCY}

@@ -9,6 +9,8 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import httpx
 from fastapi import FastAPI, Request, Response
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from services.kit.auth import JWKSCache, TokenVerifier
 from services.kit.errors import install_problem_handlers
@@ -22,7 +24,7 @@ from services.kit.tracing import flush as flush_spans
 
 from .headers import SecurityHeadersMiddleware
 from .openapi import DOCS_STATIC, OpenAPIAggregator, docs_assets, docs_router
-from .proxy import METHODS, forward
+from .proxy import forward
 from .ratelimit import RateLimitMiddleware
 from .readiness import readiness_router
 from .settings import GatewaySettings
@@ -106,8 +108,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(docs_router(TITLE))
     if settings.environment != Environment.PRODUCTION:  # the interactive docs are not served there
         app.mount(DOCS_STATIC, docs_assets(), name="docs-static")
-    # Last, so that every path the gateway answers itself is matched first.
-    app.add_api_route("/{path:path}", _proxy, methods=METHODS, include_in_schema=False)
+    # Last, so that every path the gateway answers itself is matched first. Every method is
+    # forwarded (no list of them): the service says which ones a resource supports, so a 405 and
+    # its Allow header always come from the service that knows (RFC 9110 §15.5.6).
+    app.router.routes.append(Route("/{path:path}", _Forward(), include_in_schema=False))
     _add_middleware(app, settings)
     return app
 
@@ -124,6 +128,15 @@ def _verifiers(settings: GatewaySettings, client: httpx.AsyncClient) -> dict[str
 async def _proxy(request: Request) -> Response:
     state = request.app.state
     return await forward(request, state.pools, state.settings.retry_after_seconds, state.verifiers)
+
+
+class _Forward:
+    """The forwarding route's ASGI app: an app, not a function, so that Starlette's route takes
+    every method rather than GET alone."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await _proxy(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def _add_middleware(app: FastAPI, settings: GatewaySettings) -> None:

@@ -24,7 +24,6 @@ log = get_logger(__name__)
 API_PREFIX = "/api/v1/"
 # The OIDC endpoints live at the issuer (this gateway's public URL) but are served by identity.
 IDENTITY_PREFIXES = ("/.well-known/", "/oauth2/")
-METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"te", b"trailer", b"transfer-encoding", b"upgrade", b"proxy-connection"}

@@ -22,7 +22,7 @@ class RateLimitMiddleware:
     """Answers 429 with ``Retry-After`` once a client address has spent its tokens."""
 
     # Probes come from the orchestrator and must never be throttled into "not alive".
-    EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
+    EXEMPT = frozenset({"/healthz", "/readyz"})
 
     def __init__(self, app: ASGIApp, *, limiter: TokenBucketLimiter) -> None:
         self.app = app

@@ -11,11 +11,18 @@ httpx.
 
 Failures are typed for the gateway's answers: :class:`ConnectFailed` and
 :class:`PoolExhausted` (503), :class:`AnswerTimeout` (504), :class:`BrokenAnswer` (502).
+
+A connection the service has closed is never used for the next request: one that answered 500 is
+not kept (after an unhandled error a service's server closes the connection, a moment after the
+answer), an idle one is checked for a pending close before it is reused, and a request that a
+reused connection lost before a single byte of answer came back is sent once more on a new
+connection when sending it twice is safe (see :meth:`UpstreamPool.send`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
 import time
 from collections import deque
@@ -47,6 +54,17 @@ class AnswerTimeout(UpstreamError):
 
 class BrokenAnswer(UpstreamError):
     """The service closed the connection mid-exchange or answered something that is not HTTP."""
+
+
+class ClosedBeforeAnswer(BrokenAnswer):
+    """The connection closed before any byte of the answer came back."""
+
+
+# Methods RFC 9110 §9.2.2 makes idempotent: sending one twice has the effect of sending it once.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+# A service that had an unhandled error answers this, then closes the connection (uvicorn does
+# when the application raises after answering, as Starlette's error middleware does).
+_CLOSES_AFTER = frozenset({500})
 
 
 class Answer:
@@ -103,7 +121,7 @@ class Answer:
         if self._released:
             return
         self._released = True
-        reusable = self.complete and self.keep_alive and self._error is None
+        reusable = self.complete and self.keep_alive and self._error is None and self.status not in _CLOSES_AFTER
         self._connection.pool.finished(self._connection, reusable=reusable)
 
     # --- fed by the connection ---
@@ -155,6 +173,9 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.used_at = time.monotonic()
         self.head_only = False
+        self.fd = -1
+        # Whether any byte of the current exchange's answer has come back.
+        self.answered = False
         self._writable: asyncio.Future[None] | None = None
         self._paused = False
 
@@ -162,11 +183,14 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        self.fd = sock.fileno() if sock is not None else -1
 
     def data_received(self, data: bytes) -> None:
         if self.answer is None or self.answer.complete:  # a service never talks unasked
             self.close()
             return
+        self.answered = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -238,6 +262,18 @@ class _Connection(asyncio.Protocol):
             self.closed = True
             self.transport.close()
 
+    def pending_close(self) -> bool:
+        """Whether the idle socket has something to read: the service's close (or bytes it sent
+        unasked) waiting for the event loop. Either way the connection cannot carry a request."""
+        if self.fd < 0:
+            return False
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        try:
+            return bool(poller.poll(0))
+        except OSError:
+            return True
+
 
 class UpstreamPool:
     """Keep-alive connections to one service, at most ``max_connections`` exchanges at once.
@@ -245,8 +281,12 @@ class UpstreamPool:
     An exchange holds a slot from :meth:`send` until its answer is released (or the send
     fails). Idle connections are reused newest first and closed once older than
     ``keepalive_expiry`` (kept below the services' own keep-alive timeout, so the gateway never
-    writes to a connection the service is closing). A request is never sent twice: a write
-    that meets a closed connection fails the request (502) rather than risk repeating a POST.
+    writes to a connection the service is closing), and never when the socket already holds the
+    service's close. A request is sent a second time only when that is safe: the first went out
+    on a reused connection that closed before any byte of answer came back, its body is in hand
+    (not a stream already consumed), and its method is idempotent or it carries an
+    ``Idempotency-Key`` (the service answers a repeat with the first answer). Otherwise a
+    connection lost mid-exchange fails the request (502) rather than risk repeating a POST.
     """
 
     def __init__(
@@ -278,8 +318,17 @@ class UpstreamPool:
         except TimeoutError:
             raise PoolExhausted("every connection to the service stayed busy") from None
         try:
-            connection = self._take_idle() or await self._connect()
-            return await self._exchange(connection, method, target, headers, body)
+            connection = self._take_idle()
+            if connection is None:
+                return await self._exchange(await self._connect(), method, target, headers, body)
+            try:
+                return await self._exchange(connection, method, target, headers, body)
+            except ClosedBeforeAnswer:
+                if not replayable(method, headers, body):
+                    raise
+            # The service closed the reused connection before it read the request (or at least
+            # before it answered a byte): once more, on a new connection.
+            return await self._exchange(await self._connect(), method, target, headers, body)
         except BaseException:
             self.slots.release()
             raise
@@ -290,6 +339,7 @@ class UpstreamPool:
     ) -> Answer:  # fmt: skip
         answer = Answer(connection, self.read_timeout)
         connection.answer = answer
+        connection.answered = False
         connection.head_only = method == "HEAD"
         lines = [b"%s %s%s HTTP/1.1" % (method.encode("ascii"), self.base_path, target), b"host: " + self.host_header]
         lines += [name + b": " + value for name, value in headers]
@@ -310,11 +360,13 @@ class UpstreamPool:
                 if not declared:
                     await connection.write(b"0\r\n\r\n")
             await answer.wait_head()
-        except BaseException:
+        except BaseException as exc:
             # The exchange is in an unknown state (a body half sent, say): never reuse it.
             connection.answer = None
             connection.close()
             self.forget(connection)
+            if isinstance(exc, BrokenAnswer) and not connection.answered:
+                raise ClosedBeforeAnswer(str(exc)) from exc
             raise
         return answer
 
@@ -322,7 +374,8 @@ class UpstreamPool:
         now = time.monotonic()
         while self._idle:
             connection = self._idle.pop()
-            if not connection.closed and now - connection.used_at < self.keepalive_expiry:
+            fresh = not connection.closed and now - connection.used_at < self.keepalive_expiry
+            if fresh and not connection.pending_close():
                 return connection
             connection.close()
             self._open.discard(connection)
@@ -364,3 +417,11 @@ class UpstreamPool:
             connection.close()
         self._open.clear()
         self._idle.clear()
+
+
+def replayable(method: str, headers: list[tuple[bytes, bytes]], body: bytes | AsyncIterator[bytes] | None) -> bool:
+    """Whether a request may be sent again after its connection was lost unanswered: its body is
+    in hand, and sending it twice does what sending it once does."""
+    if body is not None and not isinstance(body, bytes):
+        return False
+    return method in IDEMPOTENT_METHODS or any(name == b"idempotency-key" for name, _ in headers)

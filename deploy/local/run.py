@@ -11,6 +11,8 @@ Configuration (environment):
   KAFKA_BOOTSTRAP_SERVERS  an external Kafka cluster (host:port,...)
   PORTAL_POSTGRES_PORT     port of the embedded PostgreSQL (55432)
   PORTAL_KAFKA_PORT        port of the embedded broker (59092)
+  PORTAL_METRICS_PORT      first internal metrics port (9100): the gateway's; the APIs' follow
+                           (9101-9105), then the workers' (9111-9115); /metrics is never public
   GATEWAY_PORT, IDENTITY_PORT, CATALOGUE_PORT, DOSSIER_PORT, PAYMENT_PORT, SYNC_PORT
 """
 
@@ -50,6 +52,8 @@ class RunSettings(BaseSettings):
     kafka_port: int = 59092
     kafka_bootstrap_servers: str | None = Field(default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS"))
     gateway_port: int = Field(default=8000, validation_alias=AliasChoices("GATEWAY_PORT"))
+    # Every process's /metrics is on its own internal port, counted from this one.
+    metrics_port: int = Field(default=9100, ge=1, le=65535 - 20)
     seed: bool = True
     startup_timeout: float = 90.0
 
@@ -61,6 +65,7 @@ class Child:
     env: dict[str, str]
     log: Path
     url: str | None = None
+    metrics: str | None = None
     proc: subprocess.Popen | None = None
     restarts: deque = field(default_factory=deque)
 
@@ -173,14 +178,20 @@ class Supervisor:
     def plan(self, urls: dict[str, str], bootstrap: str) -> list[Child]:
         env = self.child_env(urls, bootstrap)
         children = []
-        for name in SERVICE_NAMES:
+        first = self.settings.metrics_port
+
+        def process(name: str, args: list[str], log: str, metrics: int, url: str | None = None) -> Child:
+            argv = [sys.executable, "-m", *args, "--metrics-port", str(metrics)]
+            return Child(name, argv, env, self.logs / log, url=url, metrics=f"http://127.0.0.1:{metrics}/metrics")
+
+        for number, name in enumerate(SERVICE_NAMES):
             port = load_spec(name).settings_cls().port
-            children.append(Child(f"{name}", [sys.executable, "-m", f"services.{name}", "api"], env,
-                                  self.logs / f"{name}.log", url=f"http://127.0.0.1:{port}"))  # fmt: skip
-            children.append(Child(f"{name}-worker", [sys.executable, "-m", f"services.{name}", "worker"], env,
-                                  self.logs / f"{name}-worker.log"))  # fmt: skip
-        children.append(Child("gateway", [sys.executable, "-m", "gateway"], env, self.logs / "gateway.log",
-                              url=f"http://127.0.0.1:{self.settings.gateway_port}"))  # fmt: skip
+            children.append(process(name, [f"services.{name}", "api"], f"{name}.log", first + 1 + number,
+                                    url=f"http://127.0.0.1:{port}"))  # fmt: skip
+            children.append(process(f"{name}-worker", [f"services.{name}", "worker"], f"{name}-worker.log",
+                                    first + 11 + number))  # fmt: skip
+        children.append(process("gateway", ["gateway"], "gateway.log", first,
+                                url=f"http://127.0.0.1:{self.settings.gateway_port}"))  # fmt: skip
         if env.get("PORTAL_ENVIRONMENT", "development") == "development":
             # The payment provider of development: a bank that speaks VNPay and signs transfer
             # notifications, calling the portal back through the gateway.
@@ -219,7 +230,8 @@ class Supervisor:
         say("\nThe portal is running:")
         for child in self.children:
             where = child.url or "(background: outbox relay and consumers)"
-            say(f"  {child.name:<18} {where:<45} pid {child.proc.pid if child.proc else '-'}")
+            metrics = f"  metrics {child.metrics}" if child.metrics else ""
+            say(f"  {child.name:<18} {where:<45} pid {child.proc.pid if child.proc else '-'}{metrics}")
         gateway = f"http://127.0.0.1:{self.settings.gateway_port}"
         say(f"  {'PostgreSQL':<18} {server_url.split('@')[-1]:<45} databases portal_<service>")
         say(f"  {'Kafka':<18} {bootstrap:<45}")

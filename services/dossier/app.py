@@ -7,13 +7,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.kit.app import ConsumerSpec, ServiceSpec, build_app
+from services.kit.app import ConsumerSpec, PeriodicJob, ServiceSpec, build_app
 from services.kit.outbox import plain_dsn
 
 from .adapters.tables import metadata
-from .api.routes import Runtime, router
+from .api.routes import Runtime, document_limits, router
 from .consumers import STATISTICS, STATISTICS_BATCHES, batch_handlers, handlers
 from .service import catalogue_view
+from .service.lookup import purge_counts
 from .settings import DossierSettings
 
 SERVICE = ServiceSpec(
@@ -37,7 +38,10 @@ SERVICE = ServiceSpec(
             batch_handlers=STATISTICS_BATCHES,
         ),
     ],
+    # Counts of wrong public lookups whose window is over are dropped.
+    periodic=[PeriodicJob("lookup-counts", 600, purge_counts)],
     metadata=metadata,
+    adjust_openapi=document_limits,
 )
 
 

@@ -32,16 +32,24 @@ class DossierSettings(ServiceSettings, ApplicantKeySettings):
     s3_region: str = "us-east-1"
     s3_access_key: str = ""
     s3_secret_key: SecretStr | None = None
-    # Public holidays (ISO dates) on top of the built-in calendar; replaces it when
-    # ``holidays_replace`` is true. Weekends are Saturday and Sunday.
+    # Days off (ISO dates) the government decided on top of the national calendar (the
+    # ``holidays`` package's Vietnam list, any year); they replace it when ``holidays_replace``
+    # is true. ``working_days``: rest days made working days (a swapped Saturday). Weekends are
+    # Saturday and Sunday.
     holidays: list[str] = Field(default_factory=list)
     holidays_replace: bool = False
+    working_days: list[str] = Field(default_factory=list)
     # The system named in receipts' QR codes, and where a QR's lookup link points (default: the
     # public lookup behind the gateway, whose URL is the issuer's).
     source_system: str = Field(default="DVCQG", max_length=40)
     lookup_url: str | None = None
     # Drafts kept per account, and dossiers a page may list.
     max_drafts_per_owner: int = Field(default=50, ge=1)
+    # Wrong public lookups allowed per dossier code (whatever the address) and per client address
+    # (an IPv6 address's /64) in a window; beyond, 429 until the window ends (service.lookup).
+    lookup_max_failures_per_code: int = Field(default=5, ge=1, le=1000)
+    lookup_max_failures_per_address: int = Field(default=30, ge=1, le=100_000)
+    lookup_window_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
     @model_validator(mode="after")
     def _coherent(self) -> "DossierSettings":

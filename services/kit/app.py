@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from .auth import JWKSCache, TokenVerifier
 from .consumer import BatchHandler, Handler
 from .db import Database, UnitOfWork
-from .errors import install_problem_handlers
+from .errors import install_problem_handlers, problem_response
 from .health import health_router, readiness_router
 from .http import FastJSONResponse, RequestContextMiddleware
 from .kafka import BrokerProbe
@@ -90,6 +93,9 @@ class ServiceSpec:
     periodic: Sequence[PeriodicJob] = ()
     metadata: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # Adjusts the generated OpenAPI document to the deployment's settings (a limit a setting
+    # chooses is stated as the setting says, not as the model's widest bound).
+    adjust_openapi: Callable[[dict[str, Any], Any], None] | None = None
 
     @property
     def api_prefix(self) -> str:
@@ -177,6 +183,9 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
         default_response_class=FastJSONResponse,
     )
     install_problem_handlers(app)
+    install_method_not_allowed(app)
+    if spec.adjust_openapi is not None:
+        _adjusted_openapi(app, spec.adjust_openapi, settings)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
                        body_idle_seconds=settings.body_idle_seconds, access_log=True)  # fmt: skip
 
@@ -197,3 +206,46 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
     for router in spec.root_routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)
     return app
+
+
+def _adjusted_openapi(app: FastAPI, adjust: Callable[[dict[str, Any], Any], None], settings: Any) -> None:
+    """``app``'s document, generated once and adjusted by ``adjust`` to ``settings``."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            adjust(generate(), settings)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+# The methods a 405 may name: what the services serve (HEAD wherever GET is).
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: FastAPI, scope: dict[str, Any]) -> list[str]:
+    """Every method some route of ``app`` serves at the request's path: those for which a route
+    (included routers' too) matches the path with that method."""
+    routes = app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+
+
+def install_method_not_allowed(app: FastAPI) -> None:
+    """405 answers name every method the resource supports (RFC 9110 §15.5.6). Starlette's own
+    names only those of the first route matching the path, though a path is often served by
+    several routes (``GET /drafts`` and ``POST /drafts``)."""
+
+    async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+        headers = dict(getattr(exc, "headers", None) or {})
+        if allowed := allowed_methods(request.app, dict(request.scope)):
+            headers["Allow"] = ", ".join(allowed)
+        detail = exc.detail if isinstance(exc, StarletteHTTPException) and exc.detail != "Method Not Allowed" else None
+        return problem_response(405, "method-not-allowed", "Method Not Allowed", detail,
+                                instance=request.url.path, headers=headers)  # fmt: skip
+
+    app.add_exception_handler(405, method_not_allowed)

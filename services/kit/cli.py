@@ -1,6 +1,6 @@
 """The command line every service has: ``python -m services.<name> <command>``.
 
-api           serve the HTTP API (uvicorn)
+api           serve the HTTP API (uvicorn; --metrics-port: /metrics on that internal port)
 worker        run the outbox relay, the consumers and the periodic jobs (--only: some of them;
               --metrics-port: /metrics, /healthz and /readyz on that port)
 migrate       apply the Alembic migrations
@@ -44,6 +44,8 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     api = sub.add_parser("api", help="serve the HTTP API")
     api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    api.add_argument("--metrics-port", type=int, default=0,
+                     help="serve /metrics on this internal port (0: off; never on the API's own port)")  # fmt: skip
     worker = sub.add_parser("worker", help="run the outbox relay, consumers and periodic jobs")
     worker.add_argument("--metrics-port", type=int, default=0,
                         help="serve /metrics, /healthz and /readyz on this port (0: off)")  # fmt: skip
@@ -65,8 +67,11 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
     if args.command in extra:
         return asyncio.run(_with_db(spec, settings, lambda db, s: extra[args.command].run(db, s, args)))
     if args.command == "api":
+        if args.metrics_port and args.workers > 1:
+            parser.error("--metrics-port serves one process's metrics: use it with one worker (a pod per process)")
         serve_factory(f"services.{spec.name}.app:create_app", host=settings.host, port=settings.port,
-                      workers=args.workers)  # fmt: skip
+                      workers=args.workers, metrics_port=args.metrics_port or None,
+                      name=f"{spec.name}-api")  # fmt: skip
     elif args.command == "worker":
         parts = [part for chosen in args.only or [list(PARTS)] for part in chosen]
         run_fast(run_worker(spec, settings, metrics_port=args.metrics_port or None, parts=dict.fromkeys(parts)))

@@ -1,5 +1,10 @@
-"""``/healthz`` (the process answers), ``/readyz`` (its dependencies answer) and ``/metrics``:
-routers for the APIs, and a small threaded server for the workers."""
+"""``/healthz`` (the process answers), ``/readyz`` (its dependencies answer) and ``/metrics``.
+
+The probes are routers of the APIs' and the gateway's public port. Metrics are never served
+there (they describe the deployment's internals to whoever asks): every process serves them on
+its own internal port (``--metrics-port``), from a small threaded server that answers however
+busy the event loop is — for a worker with its probes too (:class:`WorkerHealthServer`), for an
+API or the gateway alone (:func:`metrics_server`)."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from collections.abc import Awaitable, Callable, Collection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -20,16 +25,12 @@ WORKER_PATHS = ("/metrics", "/healthz", "/readyz")
 
 
 def health_router(service: str) -> APIRouter:
-    """``/healthz`` and ``/metrics``: what every process serves."""
+    """``/healthz``: what every process's public port answers (metrics are on the internal one)."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service}
-
-    @router.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
@@ -72,10 +73,11 @@ class WorkerHealthServer:
     database answers). Each check returns ``(ok, details)``."""
 
     def __init__(
-        self, host: str, port: int, name: str, alive: Callable[[], tuple[bool, dict[str, Any]]],
-        ready: Callable[[], tuple[bool, dict[str, Any]]],
+        self, host: str, port: int, name: str, alive: Callable[[], tuple[bool, dict[str, Any]]] | None,
+        ready: Callable[[], tuple[bool, dict[str, Any]]] | None,
     ):  # fmt: skip
-        checks = {"/healthz": ("ok", "unhealthy", alive), "/readyz": ("ready", "not-ready", ready)}
+        named = {"/healthz": ("ok", "unhealthy", alive), "/readyz": ("ready", "not-ready", ready)}
+        checks = {path: check for path, check in named.items() if check[2] is not None}
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # the standard library's name
@@ -85,7 +87,7 @@ class WorkerHealthServer:
                 elif path in checks:
                     good, bad, check = checks[path]
                     try:
-                        ok, details = check()
+                        ok, details = check()  # type: ignore[misc]
                     except Exception as exc:  # a failing check is an answer, not a crash
                         ok, details = False, {"error": type(exc).__name__}
                     body = {"status": good if ok else bad, "service": name, **details}
@@ -116,3 +118,9 @@ class WorkerHealthServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def metrics_server(host: str, port: int, name: str) -> WorkerHealthServer:
+    """An API's or the gateway's internal port: ``/metrics`` only (its probes are on its public
+    port, where the orchestrator already looks)."""
+    return WorkerHealthServer(host, port, name, alive=None, ready=None)

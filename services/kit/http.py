@@ -188,17 +188,29 @@ def _route_template(scope: Scope) -> str:
 
 
 def serve_factory(
-    factory: str, *, host: str, port: int, workers: int = 1, forwarded_allow_ips: str | None = None
-) -> None:
+    factory: str, *, host: str, port: int, workers: int = 1, forwarded_allow_ips: str | None = None,
+    metrics_port: int | None = None, name: str = "api",
+) -> None:  # fmt: skip
     """Serve an app factory (``"package.module:create_app"``) with uvicorn as every process of
     the portal does: the kit's logging (no uvicorn access line), no server header, proxy
-    headers believed only from ``forwarded_allow_ips``."""
+    headers believed only from ``forwarded_allow_ips``; with ``metrics_port``, ``/metrics`` on
+    that internal port (never on the public one). Metrics are a process's own: they need the
+    one process a pod runs in production (several uvicorn workers would each have theirs)."""
     import uvicorn
 
-    uvicorn.run(
-        factory, factory=True, host=host, port=port, workers=workers, log_config=None, access_log=False,
-        proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips, server_header=False,
-    )  # fmt: skip
+    from .health import metrics_server
+
+    if metrics_port and workers > 1:
+        raise ValueError("--metrics-port serves one process's metrics: run one worker per process")
+    server = metrics_server(host, metrics_port, name).start() if metrics_port else None
+    try:
+        uvicorn.run(
+            factory, factory=True, host=host, port=port, workers=workers, log_config=None, access_log=False,
+            proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips, server_header=False,
+        )  # fmt: skip
+    finally:
+        if server is not None:
+            server.stop()
 
 
 class FastJSONResponse(JSONResponse):

@@ -94,10 +94,11 @@ def test_compose_parses_and_names_real_images(stack):
 
 def test_every_portal_process_runs(stack):
     """Each service's migrations, API and worker, and the gateway: the commands are real."""
-    expected = {f"{s}-{role}": [f"services.{s}", role] for s in SERVICES for role in ("migrate", "api")}
-    # Workers serve their metrics and health on their own port.
-    expected |= {f"{s}-worker": [f"services.{s}", "worker", "--metrics-port", str(WORKER_PORT)] for s in SERVICES}
-    expected["gateway"] = ["gateway"]
+    expected = {f"{s}-migrate": [f"services.{s}", "migrate"] for s in SERVICES}
+    # Every other process serves its metrics on its own internal port (workers their health too).
+    metrics = ["--metrics-port", str(WORKER_PORT)]
+    expected |= {f"{s}-{role}": [f"services.{s}", role, *metrics] for s in SERVICES for role in ("api", "worker")}
+    expected["gateway"] = ["gateway", *metrics]
     services = portal_services(stack)
     assert {name: svc["command"] for name, svc in services.items()} == expected
     for svc in services.values():
@@ -179,6 +180,10 @@ def test_ports_and_health_checks_match_the_code(resolved):
             assert "/healthz" in WORKER_PATHS and "/metrics" in WORKER_PATHS
             continue
         assert settings.host == "0.0.0.0", f"{name} listens on loopback only"
+        # Metrics on the internal port its command line names, never on the port it serves.
+        command = svc["command"]
+        assert int(command[command.index("--metrics-port") + 1]) != settings.port, name
+        assert not answers(module, "/metrics"), f"{name} serves /metrics on its public port"
         test = svc["healthcheck"]["test"]
         assert test[:3] == ["CMD", "python", "-c"], f"{name}: the image has no curl; use python"
         urls = re.findall(r"http://127\.0\.0\.1:(\d+)(/\w+)", test[3])

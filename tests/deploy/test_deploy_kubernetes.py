@@ -265,7 +265,14 @@ def test_ports_and_probes_match_the_code(build):
             assert settings.host == "0.0.0.0", f"{obj['metadata']['name']} serves its metrics on loopback only"
             continue
         assert settings.host == "0.0.0.0", f"{obj['metadata']['name']} listens on loopback only"
-        assert [p["containerPort"] for p in container["ports"]] == [settings.port], obj["metadata"]["name"]
+        # Metrics on the internal port its command line names, never on the port it serves.
+        argv = container_argv(container)
+        metrics = int(argv[argv.index("--metrics-port") + 1])
+        assert metrics == WORKER_PORT != settings.port
+        assert [(p["name"], p["containerPort"]) for p in container["ports"]] == [
+            ("http", settings.port), ("metrics", metrics)
+        ], obj["metadata"]["name"]  # fmt: skip
+        assert not answers(module, "/metrics"), f"{module} serves /metrics on its public port"
         # Services: ready when their database and broker are; the gateway: see gateway.yaml.
         wanted = {
             "readinessProbe": "/healthz" if component == "gateway" else "/readyz",
@@ -481,14 +488,14 @@ def expected_egress(pod: str, name: str, component: str) -> dict[str, set[tuple[
 
 
 def expected_ingress(pod: str, name: str, component: str, pods: list[Endpoint]) -> dict[str, set[tuple[str, int]]]:
-    # Prometheus scrapes every process (an API's rule names the five APIs' ports; each listens on one).
+    # Prometheus scrapes every process on its internal metrics port, and only there.
     if component == "gateway":
-        return {"ingress-controller": tcp(8000), "prometheus": tcp(8000)}
+        return {"ingress-controller": tcp(8000), "prometheus": tcp(WORKER_PORT)}
     if component == "worker":
         return {"prometheus": tcp(WORKER_PORT)}
     if component != "api":
         return {}
-    want = {"gateway": tcp(PORTS[name]), "prometheus": {("TCP", port) for s, port in PORTS.items() if s in SERVICES}}
+    want = {"gateway": tcp(PORTS[name]), "prometheus": tcp(WORKER_PORT)}
     if name == "identity":
         want |= {p.name: tcp(8001) for p in pods if p.name.endswith("-api") and p.name != pod}
     return want

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
-from .manifests import DEPLOY, ROOT, SERVICES
+from .manifests import BASE, DEPLOY, ROOT, SERVICES, container_argv, kustomize, pod_containers, workloads
 
 DASHBOARD = DEPLOY / "grafana" / "portal-dashboard.json"
 ALERTS = DEPLOY / "prometheus" / "alerts.yaml"
@@ -200,7 +200,15 @@ def test_the_scrape_config_names_jobs_as_the_dashboard_and_alerts_expect() -> No
     [job] = config["scrape_configs"]
     relabels = job["relabel_configs"]
     ports = next(r for r in relabels if r["source_labels"] == ["__meta_kubernetes_pod_container_port_name"])
-    assert set(ports["regex"].split("|")) == {"http", "metrics"}  # the APIs' and the workers' port names
+    # Only the port every process serves its metrics on (`--metrics-port`), never the public one.
+    assert ports["regex"] == "metrics"
+    build = kustomize(BASE)
+    for obj in workloads(build):
+        for container in pod_containers(obj):
+            if "--metrics-port" in container_argv(container):
+                assert [p["name"] for p in container["ports"]][-1:] == ["metrics"], obj["metadata"]["name"]
+            else:
+                assert "ports" not in container, obj["metadata"]["name"]  # serves nothing (migrations)
     naming = next(r for r in relabels if r.get("target_label") == "job" and r.get("separator") == "-")
     assert naming["source_labels"] == ["__meta_kubernetes_pod_label_app_kubernetes_io_name",
                                        "__meta_kubernetes_pod_label_app_kubernetes_io_component"]  # fmt: skip

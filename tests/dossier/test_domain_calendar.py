@@ -6,14 +6,10 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from services.dossier.domain.calendar import (
-    VIETNAM_PUBLIC_HOLIDAYS,
-    WorkingCalendar,
-    parse_holidays,
-)
+from services.dossier.domain.calendar import WorkingCalendar, parse_holidays, vietnam_public_holidays
 
 PLAIN = WorkingCalendar()
-VIETNAM = WorkingCalendar(VIETNAM_PUBLIC_HOLIDAYS)
+VIETNAM = WorkingCalendar(national=vietnam_public_holidays)
 
 # Dates used below (weekday checked in the first test so a typo cannot pass unnoticed).
 MON_1_DEC_2025 = date(2025, 12, 1)
@@ -107,15 +103,59 @@ def test_a_tet_week() -> None:
     assert PLAIN.add_working_days(date(2025, 1, 24), 1) == date(2025, 1, 27)
 
 
-def test_the_default_holidays_hold_the_obvious_days() -> None:
+def test_the_national_holidays_hold_the_obvious_days() -> None:
     for year in (2025, 2026, 2027):
         for month, day in ((1, 1), (4, 30), (5, 1), (9, 2)):
-            assert date(year, month, day) in VIETNAM_PUBLIC_HOLIDAYS
-    assert date(2025, 1, 29) in VIETNAM_PUBLIC_HOLIDAYS  # Tết 2025
-    assert date(2026, 2, 17) in VIETNAM_PUBLIC_HOLIDAYS  # Tết 2026
-    assert date(2027, 2, 8) in VIETNAM_PUBLIC_HOLIDAYS  # Tết 2027, a Monday
-    assert date(2025, 12, 25) not in VIETNAM_PUBLIC_HOLIDAYS
-    assert all(2025 <= d.year <= 2027 for d in VIETNAM_PUBLIC_HOLIDAYS)
+            assert date(year, month, day) in vietnam_public_holidays(year)
+    assert date(2025, 1, 29) in vietnam_public_holidays(2025)  # Tết 2025
+    assert date(2026, 2, 17) in vietnam_public_holidays(2026)  # Tết 2026
+    assert date(2027, 2, 8) in vietnam_public_holidays(2027)  # Tết 2027, a Monday
+    assert date(2025, 12, 25) not in vietnam_public_holidays(2025)
+    assert all(d.year == 2026 for d in vietnam_public_holidays(2026))
+
+
+def test_the_tet_breaks_of_2025_to_2027_are_days_off() -> None:
+    # Every weekday of the break the government gave (25 Jan-2 Feb 2025, 14-22 Feb 2026) and
+    # 2027's first days (5-10 Feb) are off; the working day after the break is the first one
+    # counted.
+    for first, last in ((date(2025, 1, 25), date(2025, 2, 2)), (date(2026, 2, 14), date(2026, 2, 22)),
+                        (date(2027, 2, 5), date(2027, 2, 10))):  # fmt: skip
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        assert not any(VIETNAM.is_working_day(d) for d in days), first
+    assert VIETNAM.add_working_days(date(2025, 1, 24), 1) == date(2025, 2, 3)
+    assert VIETNAM.add_working_days(date(2026, 2, 13), 1) == date(2026, 2, 23)
+
+
+@pytest.mark.parametrize(
+    ("new_year", "friday_before", "first_working_day_after"),
+    [
+        # Lunar new year's day; the last working day before the break; the first one after it.
+        (date(2028, 1, 26), date(2028, 1, 21), date(2028, 1, 31)),
+        (date(2029, 2, 13), date(2029, 2, 9), date(2029, 2, 19)),
+        (date(2030, 2, 2), date(2030, 1, 30), date(2030, 2, 7)),
+        (date(2031, 1, 23), date(2031, 1, 20), date(2031, 1, 28)),
+    ],
+)
+def test_tet_after_2027_is_off_too(new_year: date, friday_before: date, first_working_day_after: date) -> None:
+    assert new_year in vietnam_public_holidays(new_year.year)
+    break_days = [friday_before + timedelta(days=n) for n in range(1, (first_working_day_after - friday_before).days)]
+    assert not any(VIETNAM.is_working_day(d) for d in break_days)
+    assert VIETNAM.is_working_day(friday_before) and VIETNAM.is_working_day(first_working_day_after)
+    # An appointment one working day after the last day before Tết is the first day after it.
+    assert VIETNAM.add_working_days(friday_before, 1) == first_working_day_after
+    assert PLAIN.add_working_days(friday_before, 1) != first_working_day_after
+
+
+def test_the_deployment_adds_days_off_and_swaps_a_saturday() -> None:
+    # A government decision: Friday 5 Jan 2029 off, Saturday 13 Jan worked instead.
+    decided = WorkingCalendar([date(2029, 1, 5)], national=vietnam_public_holidays, working_days=[date(2029, 1, 13)])
+    assert not decided.is_working_day(date(2029, 1, 5))
+    assert decided.is_working_day(date(2029, 1, 13))
+    assert decided.add_working_days(date(2029, 1, 4), 1) == date(2029, 1, 8)
+    assert decided.add_working_days(date(2029, 1, 12), 1) == date(2029, 1, 13)
+    # Replacing the national list: Tết is then only what the deployment lists.
+    replaced = WorkingCalendar([date(2029, 1, 5)])
+    assert replaced.is_working_day(date(2029, 2, 13))
 
 
 def test_receipt_at_2330_utc_counts_from_the_next_local_date() -> None:
@@ -155,3 +195,17 @@ def test_parse_holidays() -> None:
 def test_parse_holidays_names_the_bad_value(bad: str) -> None:
     with pytest.raises(ValueError, match=bad):
         parse_holidays(["2025-01-01", bad])
+
+
+def test_the_service_counts_with_the_national_calendar_and_the_deployments_decisions() -> None:
+    from services.dossier.api.routes import Runtime
+    from services.dossier.settings import DossierSettings
+
+    decided = DossierSettings(environment="test", holidays=["2029-01-05"], working_days=["2029-01-13"])
+    calendar = Runtime(decided).calendar
+    assert calendar.add_working_days(date(2028, 1, 21), 1) == date(2028, 1, 31)  # over Tết 2028
+    assert not calendar.is_working_day(date(2029, 1, 5))
+    assert calendar.is_working_day(date(2029, 1, 13))
+    replaced = Runtime(DossierSettings(environment="test", holidays=["2029-01-05"], holidays_replace=True)).calendar
+    assert replaced.is_working_day(date(2028, 1, 26))
+    assert not replaced.is_working_day(date(2029, 1, 5))

@@ -120,7 +120,8 @@ async def test_submit_through_the_gateway_publish_and_follow_a_status_pushed_by_
                         assert [(i["previous"], i["status"], i["source"]) for i in items] == [
                             (None, 1, "portal"), (1, 2, "agency")
                         ]  # fmt: skip
-                        lookup = await api.get("/lookup", params={"code": receipt["code"], "verifier": "2345"})
+                        lookup = await api.get("/lookup", params={"code": receipt["code"],
+                                                                  "verifier": receipt["lookup_secret"]})  # fmt: skip
                         assert lookup.status_code == 200 and lookup.json()["status"] == 2
                         assert "Nguyễn" not in json.dumps(lookup.json(), ensure_ascii=False)
         finally:

@@ -12,6 +12,7 @@ import pytest
 
 from gateway.proxy import BUFFER_LIMIT_BYTES
 from gateway.settings import SERVICES
+from services.kit.health import metrics_server
 from tests.gateway.gateway_harness import ALLOWED_ORIGIN, GATEWAY_MAX_BODY, Stack
 
 PROBLEM_JSON = "application/problem+json"
@@ -291,10 +292,21 @@ async def test_readyz_is_503_and_names_the_services_not_ready(stack: Stack) -> N
         assert body["services"][name] == {"ready": True, "status": 200}
 
 
-async def test_metrics_count_forwarded_requests_by_service(client: httpx.AsyncClient) -> None:
+async def test_metrics_count_forwarded_requests_by_service_on_the_internal_port_only(
+    client: httpx.AsyncClient,
+) -> None:
     await client.get("/api/v1/identity/items")
-    response = await client.get("/metrics")
-
+    public = await client.get("/metrics")
+    assert public.status_code == 404
+    assert public.headers["content-type"] == "application/problem+json"
+    assert "gateway_upstream_requests_total" not in public.text
+    # The internal port (``python -m gateway --metrics-port``) serves this process's registry.
+    server = metrics_server("127.0.0.1", 0, "gateway").start()
+    try:
+        async with httpx.AsyncClient() as internal:
+            response = await internal.get(f"http://127.0.0.1:{server.port}/metrics")
+    finally:
+        server.stop()
     assert response.status_code == 200
     assert 'gateway_upstream_requests_total{service="identity",status="200"}' in response.text
 
@@ -408,3 +420,16 @@ async def test_forwarded_requests_are_logged_without_credentials_or_query(
     ]
     for secret in ("QUERY-SECRET-1", "TOKEN-SECRET-2", "COOKIE-SECRET-3"):
         assert secret not in caplog.text
+
+
+# --- methods ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "DELETE", "TRACE", "PROPFIND"])
+async def test_a_405_names_what_the_service_supports_whatever_the_method(
+    client: httpx.AsyncClient, method: str
+) -> None:
+    # Every method is forwarded: the service, which knows the resource, answers 405 and its Allow.
+    answer = await client.request(method, "/api/v1/identity/items")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET"

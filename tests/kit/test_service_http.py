@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from services.kit.app import ServiceSpec, UnitOfWorkDep, build_app
 from services.kit.auth import Principal, require_scopes
 from services.kit.errors import NotFound
+from services.kit.health import metrics_server
 from services.kit.schemas import StrictModel
 from services.kit.tables import outbox
 from tests.conftest import fresh_database, make_settings
@@ -245,9 +246,15 @@ async def test_health_readiness_and_metrics(service) -> None:
     async with httpx.AsyncClient(base_url=url) as client:
         assert (await client.get("/healthz")).json() == {"status": "ok", "service": "things"}
         ready = await client.get("/readyz")
-        metrics = await client.get("/metrics")
+        public = await client.get("/metrics")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": True, "broker": True}
+    assert public.status_code == 404  # metrics are on the internal port (``api --metrics-port``)
+    server = metrics_server("127.0.0.1", 0, "things-api").start()
+    try:
+        metrics = httpx.get(f"http://127.0.0.1:{server.port}/metrics")
+    finally:
+        server.stop()
     assert 'http_requests_total{method="GET",route="/healthz",status="200"}' in metrics.text
 
 

@@ -18,7 +18,7 @@ from services.kit.webhooks import sign as bank_signature
 from tests.conftest import make_settings, unique
 from tests.payment.test_orders_http import ipn, new_order
 from tests.support.kafka import create_topics
-from tests.support.metrics import running_worker, sample, samples, scrape, wait_metrics
+from tests.support.metrics import api_metrics_url, running_worker, sample, samples, scrape, wait_metrics
 from tests.support.payment import BANK_SECRETS, TOTAL, VNPAY_SECRET, Payments, payment_settings
 from tests.support.payment_protocols import vnpay_ipn
 from tests.support.servers import serve
@@ -136,7 +136,7 @@ def verification_failures(metrics: str, provider: str, reason: str) -> float:
 async def test_refused_callback_signatures_are_counted_per_provider(payments: Payments) -> None:
     async with payments.client() as api:
         order = await new_order(payments, api)
-        before = await scrape(payments.url)
+        before = await scrape(api_metrics_url())
         forged = vnpay_ipn("not-the-secret", txn_ref=order["reference"], amount_vnd=TOTAL)
         assert await ipn(api, forged) == {"RspCode": "97", "Message": "Invalid signature"}
         body = b'{"transaction_id": "T1", "bank_bin": "970436", "account": "1", "amount": 1, ' \
@@ -148,7 +148,7 @@ async def test_refused_callback_signatures_are_counted_per_provider(payments: Pa
         assert (wrong.status_code, unsigned.status_code) == (401, 401)
         genuine = vnpay_ipn(VNPAY_SECRET, txn_ref=order["reference"], amount_vnd=TOTAL)
         assert await ipn(api, genuine) == {"RspCode": "00", "Message": "Confirm Success"}
-    after = await scrape(payments.url)
+    after = await scrape(api_metrics_url())
     for provider, reason in (("vnpay", "signature"), ("bank", "mismatch"), ("bank", "malformed")):
         moved = verification_failures(after, provider, reason) - verification_failures(before, provider, reason)
         assert moved == 1, (provider, reason)
@@ -166,14 +166,14 @@ async def test_during_a_vnpay_secret_rotation_the_previous_secret_still_verifies
         p = Payments(url, payment_db_url, keys.published[0], settings)
         async with p.client() as api:
             old, new = await new_order(p, api), await new_order(p, api)
-            before = await scrape(url)
+            before = await scrape(api_metrics_url())
             signed_before = vnpay_ipn(VNPAY_SECRET, txn_ref=old["reference"], amount_vnd=TOTAL)
             signed_after = vnpay_ipn("vnpay-secret-2027", txn_ref=new["reference"], amount_vnd=TOTAL)
             assert await ipn(api, signed_before) == {"RspCode": "00", "Message": "Confirm Success"}
             assert await ipn(api, signed_after) == {"RspCode": "00", "Message": "Confirm Success"}
             forged = vnpay_ipn("neither-secret", txn_ref=old["reference"], amount_vnd=TOTAL)
             assert await ipn(api, forged) == {"RspCode": "97", "Message": "Invalid signature"}
-            after = await scrape(url)
+            after = await scrape(api_metrics_url())
     assert verification_failures(after, "vnpay", "signature") - verification_failures(before, "vnpay", "signature") == 1
     assert BANK_SECRETS  # the bank's secrets rotate the same way: a list, every one of which verifies
 
@@ -188,7 +188,7 @@ async def test_refused_status_records_are_counted_per_agency(sync_api: Sync) -> 
     record = {"dossier_code": "000.00.01.H22-251203-0001", "agency_code": H22, "status": 4,
               "occurred_at": "2025-12-03T14:00:00+07:00"}  # fmt: skip
     async with sync_api.client() as api:
-        before = await scrape(sync_api.url)
+        before = await scrape(api_metrics_url())
         pushed = await api.post("/records", headers=sync_api.province(H22), json={"records": [
             record, {**record, "status": 99}, {**record, "occurred_at": "not a time"}]})  # fmt: skip
         assert pushed.status_code == 200, pushed.text
@@ -198,7 +198,7 @@ async def test_refused_status_records_are_counted_per_agency(sync_api: Sync) -> 
             "/records", headers=both, json={"records": [{**record, "agency_code": "000.00.09.X99"}]}
         )
         assert foreign.json()["summary"]["rejected"] == 1
-    after = await scrape(sync_api.url)
+    after = await scrape(api_metrics_url())
     assert rejected(after, H22) - rejected(before, H22) == 2
     assert rejected(after, "unattributed") - rejected(before, "unattributed") == 1
     assert not [

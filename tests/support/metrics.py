@@ -4,6 +4,7 @@ prometheus_client's parser), and a service's worker running with its own HTTP po
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from deploy.local.components import free_port
 from services.kit.app import ServiceSpec
 from services.kit.db import Database
-from services.kit.health import WorkerHealthServer
+from services.kit.health import WorkerHealthServer, metrics_server
 from services.kit.settings import ServiceSettings
 from services.kit.worker import PARTS, Worker
 
@@ -35,6 +36,14 @@ def samples(text: str, name: str, **labels: str) -> list[tuple[dict[str, str], f
         for found in family.samples
         if found.name == name and all(found.labels.get(k) == v for k, v in labels.items())
     ]
+
+
+@functools.cache
+def api_metrics_url() -> str:
+    """The internal metrics port of the APIs under test, as ``api --metrics-port`` serves it (their
+    public ports answer 404): they run in this test process, so one such server shows theirs."""
+    server = metrics_server("127.0.0.1", 0, "tests-api").start()
+    return f"http://127.0.0.1:{server.port}"
 
 
 async def scrape(url: str) -> str:

@@ -39,7 +39,7 @@ FILED_COLUMNS = (
     "id", "origin", "owner", "applicant_kind", "applicant_identifier", "applicant_key", "applicant", "service_id",
     "service_version", "procedure_code", "procedure_name", "document_name", "agency_code", "agency_name",
     "routing_target", "status", "status_changed_at", "last_update_at", "form", "fees", "fee_total", "received_at",
-    "appointment_date",
+    "appointment_date", "lookup_secret",
 )  # fmt: skip
 _HISTORY_COLUMNS = ("occurred_at", "previous", "status", "source", "actor", "note")
 _CODED = "jsonb_set(e.data, '{code}', to_jsonb(d.code))"  # each event's data, with the code just made

@@ -136,6 +136,10 @@ dossiers = Table(
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Column("returned_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The receipt's lookup secret (domain.receipt; random, compared in constant time): the public
+    # lookup's verifier for the dossiers filed since it exists. Without one (filed before, or
+    # mirrored from an agency) the verifier is the identifier's last 4 digits.
+    Column("lookup_secret", Text, nullable=True),
     CheckConstraint("origin IN ('portal', 'mirrored')", name="dossiers_origin"),
     CheckConstraint("origin = 'mirrored' OR owner IS NOT NULL", name="dossiers_owner"),
     CheckConstraint("status BETWEEN 1 AND 10", name="dossiers_status"),
@@ -302,3 +306,16 @@ stats_daily = Table(
 )
 
 STATISTICS_TABLES = [stats_dossiers, stats_daily]
+
+# Wrong public lookups counted per key (``code:<dossier code>``, ``addr:<client address or its
+# /64>``) in a fixed window: every API process and replica shares the count (service.lookup).
+lookup_failures = Table(
+    "dossier_lookup_failures",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("window_started_at", DateTime(timezone=True), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Index("dossier_lookup_failures_window", "window_started_at"),
+)
+
+LOOKUP_TABLES = [lookup_failures]

@@ -28,9 +28,10 @@ from services.kit.schemas import StrictModel, VietnamesePhone
 
 from ..adapters.storage import FileStorage, LocalFileStorage, S3Storage
 from ..domain.access import Caller
-from ..domain.calendar import VIETNAM_PUBLIC_HOLIDAYS, WorkingCalendar, parse_holidays
+from ..domain.calendar import WorkingCalendar, parse_holidays, vietnam_public_holidays
 from ..domain.codes import DOSSIER_CODE_MAX_LENGTH
 from ..service import catalogue_view, intake, statistics, tracking
+from ..service import lookup as public_lookup
 from ..settings import DossierSettings
 
 router = APIRouter(tags=["dossier"])
@@ -56,14 +57,22 @@ class Runtime:
 
     @cached_property
     def calendar(self) -> WorkingCalendar:
-        extra = parse_holidays(self.settings.holidays)
-        return WorkingCalendar(extra if self.settings.holidays_replace else VIETNAM_PUBLIC_HOLIDAYS | extra)
+        s = self.settings
+        national = None if s.holidays_replace else vietnam_public_holidays
+        return WorkingCalendar(parse_holidays(s.holidays), national=national,
+                               working_days=parse_holidays(s.working_days))  # fmt: skip
 
     @cached_property
     def limits(self) -> intake.Limits:
         s = self.settings
         return intake.Limits(s.max_attachment_bytes, s.max_attachments_per_dossier, s.max_form_bytes,
                              s.max_drafts_per_owner)  # fmt: skip
+
+    @cached_property
+    def lookup_limits(self) -> public_lookup.LookupLimits:
+        s = self.settings
+        return public_lookup.LookupLimits(s.lookup_max_failures_per_code, s.lookup_max_failures_per_address,
+                                          s.lookup_window_seconds)  # fmt: skip
 
     @cached_property
     def offered(self) -> catalogue_view.OfferedCache:
@@ -112,7 +121,8 @@ class SubmitBody(StrictModel):
     service_id: Annotated[str, Field(pattern=UUID_PATTERN)]
     applicant: ApplicantIn
     form: dict[str, Any] = Field(default_factory=dict)
-    # Bounded here loosely; the configured count (20 by default) is checked with a clear error.
+    # Bounded here by the widest setting; the document states the configured count
+    # (``document_limits``), which the use case checks with a clear error.
     attachments: Annotated[list[AttachmentRef], Field(max_length=200)] = Field(default_factory=list)
     selected_fees: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=50)] = Field(
         default_factory=list
@@ -142,6 +152,23 @@ class RatingBody(StrictModel):
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
 ]
+
+
+def document_limits(document: dict[str, Any], settings: DossierSettings) -> None:
+    """State in the OpenAPI document the limits this deployment enforces: the files a dossier may
+    name (``max_attachments_per_dossier``), and in words the form data's size (no schema keyword
+    bounds a JSON object's bytes)."""
+    schemas = document["components"]["schemas"]
+    count = settings.max_attachments_per_dossier
+    schemas["SubmitBody"]["properties"]["attachments"]["maxItems"] = count
+    schemas["SubmitBody"]["properties"]["form"]["description"] = (
+        f"The form's data, at most {settings.max_form_bytes} bytes as JSON."
+    )
+    for name, schema in schemas.items():
+        if name.startswith("Body_submit_with_files"):  # the multipart body: uploaded and named files together
+            schema["properties"]["files"]["maxItems"] = count
+            schema["properties"]["files"]["description"] = f"With the dossier's named attachments, at most {count}."
+
 
 # --- attachments and drafts -----------------------------------------------------------------
 
@@ -341,13 +368,39 @@ async def rate(dossier_id: Id, body: RatingBody, principal: Submitter, uow: Unit
 # --- public ---------------------------------------------------------------------------------
 
 
-@router.get("/lookup", summary="Public status of a dossier by its code and the applicant identifier's last 4 digits")
+LOOKUP_REFUSED = {
+    404: {"description": "No dossier with this code and verifier (a wrong verifier answers the same)"},
+    429: {"description": "Too many wrong lookups of this code, or from this address: retry after `Retry-After` "
+                         "seconds"},
+}  # fmt: skip
+
+
+def client_address(request: Request) -> str:
+    """The address the request came from: the one the gateway forwards (it sets the header
+    itself, from its own peer), else the peer's."""
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded:
+        return forwarded.rsplit(",", 1)[-1].strip()
+    return request.client.host if request.client is not None else "unknown"
+
+
+@router.get(
+    "/lookup",
+    summary="Public status of a dossier by its code and the receipt's lookup secret",
+    description="`verifier` is the lookup secret printed on the receipt (`XXXXX-XXXXX`; case and dash "
+    "do not matter). For a dossier whose receipt has none (filed before receipts carried one, or filed "
+    "at the agency's desk) it is the last 4 digits of the applicant's identifier. Wrong lookups are "
+    "limited per dossier code and per address.",
+    responses=LOOKUP_REFUSED,
+)
 async def lookup(
+    request: Request,
     uow: UnitOfWorkDep,
     code: Annotated[str, Query(min_length=1, max_length=DOSSIER_CODE_MAX_LENGTH, pattern=r"^[0-9A-Za-z.-]+$")],
-    verifier: Annotated[str, Query(pattern=r"^[0-9]{4}$")],
+    verifier: Annotated[str, Query(pattern=r"^([0-9]{4}|[0-9A-Za-z]{5}-?[0-9A-Za-z]{5})$")],
 ) -> dict[str, Any]:
-    return await tracking.lookup(uow, code, verifier)
+    limits = runtime(request).lookup_limits
+    return await public_lookup.lookup(uow, code, verifier, client_address(request), limits)
 
 
 STATISTICS_CACHE = "public, max-age=300"

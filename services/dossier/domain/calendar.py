@@ -12,17 +12,24 @@ carries the appointment date it gives (Decree 45/2020 art. 11). The rules:
 3. **The receipt's date is its date in Vietnam** (Asia/Ho_Chi_Minh, UTC+7): a dossier received
    at 23:30 UTC is counted from the next calendar day there. A receipt time without a time
    zone is refused rather than guessed.
-4. **Holidays are data.** :data:`VIETNAM_PUBLIC_HOLIDAYS` is a default that the deployment
-   replaces by setting (see :func:`parse_holidays`), since compensatory days and swapped working
-   days are decided each year by a government notice.
+4. **Holidays are data.** The national days off (the Labour Code 2019, art. 112: New Year, Tết,
+   the Hùng Kings' commemoration, 30 April, 1 May, National Day, and the compensatory day when
+   one falls on a weekly rest day) come for any year from the ``holidays`` package's Vietnam
+   calendar (:func:`vietnam_public_holidays`; Tết and the Hùng Kings' day follow the lunar
+   calendar). The government's decisions of each year (a weekday given off and a Saturday worked
+   instead, an extra day off) are the deployment's: days off added (or the national list
+   replaced) and working days set (see :func:`parse_holidays` and the dossier's settings).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+import holidays as holiday_data
 
 VIETNAM_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 """The time zone every date of a dossier is read in."""
@@ -32,9 +39,14 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class WorkingCalendar:
-    """Working days: not in ``weekend`` (Python weekday numbers, Monday = 0) and not a holiday."""
+    """Working days: not in ``weekend`` (Python weekday numbers, Monday = 0) and not a holiday —
+    one of ``holidays`` or, with ``national``, of ``national(year)`` — unless named in
+    ``working_days`` (a rest day the government made a working day, in exchange for another)."""
 
-    def __init__(self, holidays: Iterable[date] = (), weekend: frozenset[int] = frozenset({5, 6})) -> None:
+    def __init__(
+        self, holidays: Iterable[date] = (), weekend: frozenset[int] = frozenset({5, 6}), *,
+        national: Callable[[int], frozenset[date]] | None = None, working_days: Iterable[date] = (),
+    ) -> None:  # fmt: skip
         weekend = frozenset(weekend)
         if not weekend <= frozenset(range(7)):
             raise ValueError(f"Weekend days are weekday numbers 0 (Monday) to 6 (Sunday), not {sorted(weekend)}.")
@@ -42,9 +54,15 @@ class WorkingCalendar:
             raise ValueError("A week needs at least one working day.")
         self.holidays: frozenset[date] = frozenset(holidays)
         self.weekend: frozenset[int] = weekend
+        self.national = national
+        self.working_days: frozenset[date] = frozenset(working_days)
 
     def is_working_day(self, d: date) -> bool:
-        return d.weekday() not in self.weekend and d not in self.holidays
+        if d in self.working_days:
+            return True
+        if d.weekday() in self.weekend or d in self.holidays:
+            return False
+        return self.national is None or d not in self.national(d.year)
 
     def add_working_days(self, start: date, days: int) -> date:
         """The date ``days`` working days after ``start`` (counting from the day after it;
@@ -85,45 +103,10 @@ def parse_holidays(values: Iterable[str]) -> frozenset[date]:
     return frozenset(days)
 
 
-def _days(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
-
-
-# Default data, overridden by the deployment's setting: the days off of the Labour Code 2019
-# (art. 112) for 2025-2027. New Year (1 Jan), Tết (the government's chosen span around the lunar
-# new year, weekends included), the Hùng Kings' commemoration (10th day of the 3rd lunar month),
-# Reunification Day (30 Apr), Labour Day (1 May), National Day (2 Sep and an adjacent day).
-# A holiday on a weekly rest day gives a compensatory day after it (listed here where that
-# follows from the Code). Other compensatory and swapped days come from each year's government
-# notice and must be set by the deployment; the list is a plausible default, not the authority.
-VIETNAM_PUBLIC_HOLIDAYS: frozenset[date] = frozenset(
-    [
-        # 2025: Tết is 29 Jan.
-        date(2025, 1, 1),
-        *_days(date(2025, 1, 25), date(2025, 2, 2)),
-        date(2025, 4, 7),
-        date(2025, 4, 30),
-        date(2025, 5, 1),
-        date(2025, 9, 1),
-        date(2025, 9, 2),
-        # 2026: Tết is 17 Feb; Hùng Kings falls on Sunday 26 Apr (compensated on Monday 27 Apr).
-        date(2026, 1, 1),
-        *_days(date(2026, 2, 14), date(2026, 2, 22)),
-        date(2026, 4, 26),
-        date(2026, 4, 27),
-        date(2026, 4, 30),
-        date(2026, 5, 1),
-        date(2026, 9, 1),
-        date(2026, 9, 2),
-        # 2027: Tết is Saturday 6 Feb (5 days from 5 Feb, plus 2 compensatory for the weekend);
-        # Labour Day falls on Saturday 1 May (compensated on Monday 3 May).
-        date(2027, 1, 1),
-        *_days(date(2027, 2, 5), date(2027, 2, 11)),
-        date(2027, 4, 16),
-        date(2027, 4, 30),
-        date(2027, 5, 1),
-        date(2027, 5, 3),
-        date(2027, 9, 2),
-        date(2027, 9, 3),
-    ]
-)
+@lru_cache(maxsize=64)
+def vietnam_public_holidays(year: int) -> frozenset[date]:
+    """The national days off of ``year`` (any year), by the ``holidays`` package's Vietnam
+    calendar: the Labour Code's holidays with Tết's span, the Hùng Kings' day by the lunar
+    calendar and the compensatory days the Code gives; for past years also the swaps the
+    government decided that the package knows. Later decisions are the deployment's settings."""
+    return frozenset(holiday_data.country_holidays("VN", years=year))

@@ -13,11 +13,18 @@ rules:
    a time without a time zone is refused rather than guessed.
 3. **The image is a PNG** of a full QR code (never a Micro QR) with error correction level M and
    the standard quiet zone of 4 modules.
+4. **The lookup secret** printed on the receipt is what the public lookup asks besides the code:
+   10 random characters of Crockford's base32 (50 bits; digits and capitals without I, L, O, U,
+   so nothing reads as something else), drawn by :mod:`secrets`, not derived from the
+   applicant's identifier, shown as ``XXXXX-XXXXX``. Read back, case, dashes and spaces do not
+   matter and O, I and L are read as 0, 1 and 1. The QR's lookup link carries it, so scanning
+   the receipt opens the dossier's status.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +33,28 @@ from services.kit import qr
 from .calendar import VIETNAM_TZ
 
 QR_TIME_FORMAT = "%Y%m%d%H%M%S"
+LOOKUP_SECRET_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # noqa: S105 - an alphabet (Crockford base32)
+LOOKUP_SECRET_LENGTH = 10
+_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
+
+
+def new_lookup_secret() -> str:
+    """A new receipt's lookup secret, as stored (no dash)."""
+    return "".join(secrets.choice(LOOKUP_SECRET_ALPHABET) for _ in range(LOOKUP_SECRET_LENGTH))
+
+
+def shown_lookup_secret(secret: str) -> str:
+    """The secret as the receipt prints it: two groups of five."""
+    half = LOOKUP_SECRET_LENGTH // 2
+    return f"{secret[:half]}-{secret[half:]}"
+
+
+def read_lookup_secret(text: str) -> str | None:
+    """The secret a person typed, as stored; None when it cannot be one."""
+    value = text.upper().translate(_READ_AS)
+    if len(value) != LOOKUP_SECRET_LENGTH or any(c not in LOOKUP_SECRET_ALPHABET for c in value):
+        return None
+    return value
 
 
 @dataclass(frozen=True)

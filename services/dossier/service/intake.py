@@ -40,7 +40,7 @@ from ..domain.calendar import VIETNAM_TZ, WorkingCalendar
 from ..domain.codes import dossier_code
 from ..domain.files import SNIFF_BYTES, FileKind, safe_filename, sniff
 from ..domain.forms import FormValidator, validate_form
-from ..domain.receipt import ReceiptQr, qr_png, qr_text
+from ..domain.receipt import ReceiptQr, new_lookup_secret, qr_png, qr_text, shown_lookup_secret
 from ..domain.status import DossierStatus
 from . import catalogue_view
 
@@ -329,6 +329,7 @@ def _dossier_values(
         "fee_total": sum(line["amount"] for line in fees),
         "received_at": received_at,
         "appointment_date": calendar.appointment(received_at, offered.processing_days),
+        "lookup_secret": new_lookup_secret(),
     }
 
 
@@ -464,8 +465,14 @@ def receipt_qr(dossier: Mapping[str, Any], issuer: Issuer) -> ReceiptQr:
         document_name=dossier["document_name"] or dossier["procedure_code"],
         source_system=issuer.source_system,
         issued_at=dossier["received_at"] or dossier["created_at"],
-        lookup_url=f"{issuer.lookup_url}?code={dossier['code']}",
+        lookup_url=f"{issuer.lookup_url}?code={dossier['code']}" + _verifier_param(dossier),
     )
+
+
+def _verifier_param(dossier: Mapping[str, Any]) -> str:
+    """The lookup link's verifier: the receipt's lookup secret, for a dossier that has one."""
+    secret = dossier.get("lookup_secret")
+    return f"&verifier={shown_lookup_secret(secret)}" if secret else ""
 
 
 async def receipt(uow: UnitOfWork, caller: Caller, dossier_id: str, issuer: Issuer) -> dict[str, Any]:
@@ -494,6 +501,8 @@ def receipt_of(dossier: Mapping[str, Any], files: Sequence[Mapping[str, Any]], i
         "fee_total": dossier["fee_total"],
         "fees_paid_at": dossier["fees_paid_at"].isoformat() if dossier["fees_paid_at"] else None,
         "documents": [attachment_view(f) for f in files],
+        # What the public lookup asks besides the code (printed on the receipt; domain.receipt).
+        "lookup_secret": shown_lookup_secret(dossier["lookup_secret"]) if dossier.get("lookup_secret") else None,
         "qr_text": qr_text(receipt_qr(dossier, issuer)),
     }
 
