@@ -405,17 +405,34 @@ class Load:
                 answer = await self.request("push", "POST", "/api/v1/sync/records", headers=self.agency,
                                             json={"records": records})  # fmt: skip
                 if answer is not None and answer.is_success:
+                    unknown = 0
                     for result in answer.json()["results"]:
                         if result["outcome"] in ("accepted", "duplicate"):
                             self.ledger.records[result["record_id"]] = Record(
                                 result["record_id"], result["dossier_code"], time.monotonic(), result["outcome"]
                             )
+                        elif self._not_heard_of_yet(result, batch[result["index"]]):
+                            unknown += 1
+                            self._queue.append(batch[result["index"]])
                         else:
                             self.obs.violation("push", f"record answered {result}")
+                    if unknown == len(batch):
+                        await asyncio.sleep(0.2)
                     break
                 await self.backoff(answer)
             else:
                 self.obs.violation("push", f"{len(records)} records not acknowledged within {FLOW_DEADLINE:.0f} s")
+
+    @staticmethod
+    def _not_heard_of_yet(result: dict, submission: Submission) -> bool:
+        """A real agency learns of a dossier from its delivery, after sync has heard of the filing;
+        this one pushes as soon as the portal acknowledged it, so while the filing's event is on its
+        way (longer while the broker is down) sync rejects the record as an unknown dossier. The
+        agency tries it again, within the flow's deadline."""
+        return (
+            any(error["reason"].startswith("no such dossier") for error in result["errors"])
+            and time.monotonic() - submission.acked_at < FLOW_DEADLINE
+        )
 
     async def _probe(self) -> None:
         """A read from every service each quarter second (a 404 for an unknown id is a read that
