@@ -185,6 +185,8 @@ async def test_refused_status_records_are_counted_per_agency(sync_api: Sync) -> 
     def rejected(metrics: str, agency: str) -> float:
         return sample(metrics, "sync_records_rejected_total", agency=agency) or 0
 
+    # Each refused for its own reason: a dossier the portal does not have, a status the table does not
+    # know, a time that is not one.
     record = {"dossier_code": "000.00.01.H22-251203-0001", "agency_code": H22, "status": 4,
               "occurred_at": "2025-12-03T14:00:00+07:00"}  # fmt: skip
     async with sync_api.client() as api:
@@ -192,14 +194,14 @@ async def test_refused_status_records_are_counted_per_agency(sync_api: Sync) -> 
         pushed = await api.post("/records", headers=sync_api.province(H22), json={"records": [
             record, {**record, "status": 99}, {**record, "occurred_at": "not a time"}]})  # fmt: skip
         assert pushed.status_code == 200, pushed.text
-        assert pushed.json()["summary"]["rejected"] == 2
+        assert pushed.json()["summary"]["rejected"] == 3
         both = sync_api.province(H22, "000.00.01.H26", client="two-agencies")
         foreign = await api.post(
             "/records", headers=both, json={"records": [{**record, "agency_code": "000.00.09.X99"}]}
         )
         assert foreign.json()["summary"]["rejected"] == 1
     after = await scrape(api_metrics_url())
-    assert rejected(after, H22) - rejected(before, H22) == 2
+    assert rejected(after, H22) - rejected(before, H22) == 3
     assert rejected(after, "unattributed") - rejected(before, "unattributed") == 1
     assert not [
         labels for labels, _ in samples(after, "sync_records_rejected_total") if labels["agency"] == "000.00.09.X99"

@@ -78,8 +78,8 @@ async def test_sync_deliveries_are_listed_shown_and_redelivered(sync_db_url) -> 
     try:
         ids = [
             await conn.fetchval(
-                "INSERT INTO deliveries (dossier_id, dossier_code, agency_code, payload, state, attempts, last_error) "
-                "VALUES ($1, $2, $3, '{}'::jsonb, $4, 12, 'HTTP 503') RETURNING id",
+                "INSERT INTO deliveries (kind, delivery_key, dossier_id, dossier_code, agency_code, payload, state, "
+                "attempts, last_error) VALUES ('filing', $1, $1, $2, $3, '{}'::jsonb, $4, 12, 'HTTP 503') RETURNING id",
                 str(uuid.uuid4()), f"000.00.01.H22-251203-000{n}", agency, "dead",
             )
             for n, agency in enumerate(["000.00.01.H22", "000.00.01.H22", "000.00.01.H26"])

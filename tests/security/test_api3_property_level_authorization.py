@@ -134,9 +134,12 @@ def test_answers_hold_no_secret_and_mask_personal_identifiers(stack: Stack, owne
 def test_the_public_lookup_tells_the_status_and_nothing_about_the_person(stack: Stack, owned: Owned) -> None:
     code = owned.dossier["code"]
     with stack.client() as api:
-        found = api.get("/api/v1/dossier/lookup", params={"code": code, "verifier": "2345"})
+        found = api.get("/api/v1/dossier/lookup", params={"code": code, "verifier": owned.dossier["lookup_secret"]})
         wrong = api.get("/api/v1/dossier/lookup", params={"code": code, "verifier": "0000"})
+        # A new receipt's secret replaces the identifier's last digits: those are guessable.
+        digits = api.get("/api/v1/dossier/lookup", params={"code": code, "verifier": "2345"})
     assert found.status_code == 200 and found.json()["status"] in (1, 2)
+    assert digits.status_code == 404
     text = json.dumps(found.json(), ensure_ascii=False)
     for personal in ("Nguyễn", "001099012345", "220123456789", "0912345678", "an.nguyen"):
         assert personal not in text, personal

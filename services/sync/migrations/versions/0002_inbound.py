@@ -23,4 +23,6 @@ def downgrade() -> None:
     # Made here before revision 0004 folded it into ``batches.results``; 0004's downgrade
     # makes it again.
     op.execute("DROP TABLE IF EXISTS batch_results")
+    # Made here before revision 0005 replaced it with ``known_dossiers``; 0005's downgrade makes it again.
+    op.execute("DROP TABLE IF EXISTS dossier_progress")
     metadata.drop_all(op.get_bind(), tables=INBOUND_TABLES)
