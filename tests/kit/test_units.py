@@ -86,6 +86,12 @@ def test_personal_identifiers_are_masked_and_secrets_dropped() -> None:
     assert mask_text("mail an.nguyen@example.vn or 0912345678") == "mail a***@example.vn or 0******678"
 
 
+def test_digits_inside_a_hex_id_are_not_taken_for_a_person() -> None:
+    ids = "request 4e0be0123456482db76ed46c logscan-0912345678ab trace a001099012345f"
+    assert mask_text(ids) == ids
+    assert mask_text("cccd=001099012345, tel:+84912345678.") == "cccd=*********345, tel:+84******678."
+
+
 def test_log_lines_are_json_and_masked(capsys) -> None:
     configure_logging("dossier", "INFO", json=True)
     logging.getLogger("somewhere").info("applicant %s signed in", "001099012345")
