@@ -87,6 +87,13 @@ class Sync:
         return data
 
 
+def delivery_settings(s: Sync, **overrides: Any) -> SyncSettings:
+    """Settings for driving outbound delivery straight from a test: loopback agencies allowed, few attempts."""
+    values = {"database_url": s.db_url, "environment": "test", "log_json": False, "dev_allow_private_endpoints": True,
+              "delivery_max_attempts": 3}  # fmt: skip
+    return SyncSettings(**{**values, **overrides})
+
+
 def submitted(code: str, agency: str = H22, identifier: str = "001099012345",
               received_at: str = "2025-12-03T02:00:00+00:00") -> dict[str, Any]:  # fmt: skip
     """The data of ``dossier.dossier.submitted.v1`` for a dossier filed at ``agency``."""

@@ -22,7 +22,7 @@ from services.sync.domain.records import DOSSIER_SYNC, parse_compat_record
 from services.sync.service import outbound
 from services.sync.settings import SyncSettings
 from tests.support.servers import serve
-from tests.support.sync import H22, Sync, submitted
+from tests.support.sync import H22, Sync, delivery_settings, submitted
 
 pytestmark = pytest.mark.integration
 SECRET = "agency-h22-shared-secret-0123456789abcdef"
@@ -69,12 +69,6 @@ def agency() -> Iterator[tuple[Agency, str]]:
         yield system, url
 
 
-def settings_for(s: Sync, **overrides: Any) -> SyncSettings:
-    values = {"database_url": s.db_url, "environment": "test", "log_json": False, "dev_allow_private_endpoints": True,
-              "delivery_max_attempts": 3}  # fmt: skip
-    return SyncSettings(**{**values, **overrides})
-
-
 async def everything_happens(s: Sync, settings: SyncSettings, mode: str, url: str | None, fmt: str) -> dict:
     db = s.db()
     try:
@@ -102,7 +96,7 @@ async def test_a_supplement_and_a_withdrawal_are_pushed_signed_retried_and_once(
     sync_api: Sync, agency: tuple[Agency, str]
 ) -> None:
     system, url = agency
-    settings = settings_for(sync_api)
+    settings = delivery_settings(sync_api)
     filed = await everything_happens(sync_api, settings, "push", f"{url}/in", "portal")
     system.answers = [503, 503, 503]  # down for the first round
     assert await rounds(sync_api, settings, 0, 0, 1, 600) == [{"retrying": 3}, {}, {"delivered": 3}, {}]
@@ -117,7 +111,7 @@ async def test_the_provinces_format_carries_the_supplement_in_danhsachhosobosung
     sync_api: Sync, agency: tuple[Agency, str]
 ) -> None:
     system, url = agency
-    settings = settings_for(sync_api)
+    settings = delivery_settings(sync_api)
     await everything_happens(sync_api, settings, "push", f"{url}/in", "compat")
     assert await rounds(sync_api, settings, 0) == [{"delivered": 3}]
     by_kind = {t["kind"]: t["body"] for t in system.taken}
@@ -139,7 +133,7 @@ async def test_the_provinces_format_carries_the_supplement_in_danhsachhosobosung
 
 
 async def test_the_feed_lists_every_kind_in_delivery_order_and_takes_acknowledgements(sync_api: Sync) -> None:
-    settings = settings_for(sync_api)
+    settings = delivery_settings(sync_api)
     filed = await everything_happens(sync_api, settings, "pull", None, "compat")
     later = await sync_api.filed(f"{H22}-251203-0002")
     async with sync_api.client() as api:
@@ -175,7 +169,7 @@ async def test_a_delivery_connects_to_the_address_it_checked_not_to_a_second_ans
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
-    settings = settings_for(sync_api)
+    settings = delivery_settings(sync_api)
     db = sync_api.db()
     try:
         async with db.transaction() as uow:

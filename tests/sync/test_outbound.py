@@ -18,7 +18,7 @@ from services.sync.domain.delivery import EndpointRefused, address_allowed, back
 from services.sync.service import outbound
 from services.sync.settings import SyncSettings
 from tests.support.servers import serve
-from tests.support.sync import H22, Sync
+from tests.support.sync import H22, Sync, delivery_settings
 
 SECRET = "agency-h22-shared-secret-0123456789abcdef"
 
@@ -96,12 +96,6 @@ def agency() -> Iterator[tuple[Agency, str]]:
         yield system, url
 
 
-def settings_for(s: Sync, **overrides: Any) -> SyncSettings:
-    values = {"database_url": s.db_url, "environment": "test", "log_json": False, "dev_allow_private_endpoints": True,
-              "delivery_max_attempts": 3}  # fmt: skip
-    return SyncSettings(**{**values, **overrides})
-
-
 async def setup(s: Sync, settings: SyncSettings, url: str | None, mode: str = "push", count: int = 1) -> list[dict]:
     db = s.db()
     try:
@@ -125,7 +119,7 @@ async def test_an_agency_that_is_down_gets_its_dossiers_later_once_in_effect(
     sync_api: Sync, agency: tuple[Agency, str]
 ) -> None:
     system, url = agency
-    settings = settings_for(sync_api)
+    settings = delivery_settings(sync_api)
     made = await setup(sync_api, settings, f"{url}/in", count=2)
     system.answers = [503, 503]  # down for the first round
     db = sync_api.db()
@@ -147,7 +141,7 @@ async def test_redirects_are_not_followed_and_the_last_failure_is_dead_until_red
     sync_api: Sync, agency: tuple[Agency, str]
 ) -> None:
     system, url = agency
-    settings = settings_for(sync_api)
+    settings = delivery_settings(sync_api)
     await setup(sync_api, settings, f"{url}/in")
     system.answers = [302, 500, 500]
     db = sync_api.db()
@@ -175,8 +169,8 @@ async def test_a_private_address_is_never_called_and_registration_refuses_it(
     sync_api: Sync, agency: tuple[Agency, str]
 ) -> None:
     system, url = agency
-    await setup(sync_api, settings_for(sync_api), f"{url}/in")  # registered while development allowed it
-    production_like = settings_for(sync_api, dev_allow_private_endpoints=False)
+    await setup(sync_api, delivery_settings(sync_api), f"{url}/in")  # registered while development allowed it
+    production_like = delivery_settings(sync_api, dev_allow_private_endpoints=False)
     db = sync_api.db()
     try:
         assert await round_at(db, production_like, 0) == {"retrying": 1}
@@ -193,7 +187,7 @@ async def test_a_private_address_is_never_called_and_registration_refuses_it(
 
 @pytest.mark.integration
 async def test_an_agency_that_pulls_takes_its_dossiers_from_the_feed(sync_api: Sync) -> None:
-    made = await setup(sync_api, settings_for(sync_api), None, mode="pull", count=3)
+    made = await setup(sync_api, delivery_settings(sync_api), None, mode="pull", count=3)
     async with sync_api.client() as api:
         first = (await api.get("/feed", params={"limit": 2}, headers=sync_api.province(H22))).json()
         assert [i["dossier_id"] for i in first["items"]] == [d["dossier_id"] for d in made[:2]]
