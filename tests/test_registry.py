@@ -5,6 +5,7 @@ place it must be added to."""
 from __future__ import annotations
 
 import ast
+import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,11 +14,12 @@ import pytest
 
 import contracts.services as registry
 import tests.conftest
-from contracts.services import METRICS_PORT, WORKER_METRICS_OFFSET, Service, service_names, services
+from contracts.services import METRICS_PORT, WORKER_METRICS_OFFSET, Service, service, service_names, services
 from deploy.local import run
 from gateway.proxy import service_for_path
 from gateway.settings import GatewaySettings, upstream_url_fields
 from services.kit.kafka import SERVICE_NAMES, platform_topics
+from services.kit.settings import ServiceSettings
 from tests.deploy.registry_places import PLACES, gaps
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +96,15 @@ def test_the_services_are_listed_in_the_registry_only() -> None:
 # --- what the code derives ---------------------------------------------------------------------------
 
 
+@pytest.fixture
+def plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The defaults, whatever the shell running the tests has set."""
+    for name in list(os.environ):
+        if name.startswith(("GATEWAY_", "PORTAL_")):
+            monkeypatch.delenv(name)
+
+
+@pytest.mark.usefixtures("plain_environment")
 def test_the_gateway_forwards_to_every_service() -> None:
     settings = GatewaySettings()
     assert list(settings.upstreams) == list(service_names())
@@ -102,6 +113,14 @@ def test_the_gateway_forwards_to_every_service() -> None:
         assert service_for_path(f"{entry.api_prefix}/anything", SERVICE_NAMES) == entry.name
         for path in entry.root_paths:
             assert service_for_path(f"{path}anything", SERVICE_NAMES) == entry.name
+
+
+@pytest.mark.usefixtures("plain_environment")
+def test_the_services_look_for_the_signing_keys_at_identitys_port() -> None:
+    """Written in the kit's settings, which name no service's module: held to the registry here."""
+    default = ServiceSettings.model_fields["oidc_jwks_url"].default
+    assert default == f"http://127.0.0.1:{service('identity').port}/oauth2/jwks"
+    assert GatewaySettings().jwks_url == default
 
 
 def test_topics_and_test_plugins_follow_the_registry() -> None:
