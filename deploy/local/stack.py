@@ -9,7 +9,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from contracts.services import service
 from services.kit.app import ServiceSpec
 from services.kit.kafka import SERVICE_NAMES, ensure_topics, platform_topics
 from services.kit.migrations import upgrade
@@ -17,8 +16,7 @@ from services.kit.settings import KafkaSettings
 
 
 def load_spec(name: str) -> ServiceSpec:
-    """The ``ServiceSpec`` of the registered service ``name``."""
-    return importlib.import_module(service(name).spec_module).SERVICE
+    return importlib.import_module(f"services.{name}.app").SERVICE
 
 
 def database_url(server_url: str, database: str) -> str:
