@@ -12,6 +12,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from contracts.services import root_path_owners
 from services.kit.auth import TokenVerifier
 from services.kit.errors import NotFound, PortalError, ServiceUnavailable, UpstreamTimeout
 from services.kit.logging import correlation_id_var, get_logger, request_id_var
@@ -22,8 +23,9 @@ from .upstream import Answer, AnswerTimeout, ConnectFailed, PoolExhausted, Upstr
 log = get_logger(__name__)
 
 API_PREFIX = "/api/v1/"
-# The OIDC endpoints live at the issuer (this gateway's public URL) but are served by identity.
-IDENTITY_PREFIXES = ("/.well-known/", "/oauth2/")
+# Paths at the root, by the service that serves them (the registry's ``root_paths``): the OIDC
+# endpoints live at the issuer (this gateway's public URL) but are served by identity.
+ROOT_PATHS = root_path_owners()
 
 HOP_BY_HOP = frozenset(
     {b"connection", b"keep-alive", b"te", b"trailer", b"transfer-encoding", b"upgrade", b"proxy-connection"}
@@ -55,8 +57,9 @@ def service_for_path(path: str, services: Iterable[str]) -> str | None:
     if path.startswith(API_PREFIX):
         name = path[len(API_PREFIX) :].split("/", 1)[0]
         return name if name in services else None
-    if path.startswith(IDENTITY_PREFIXES):
-        return "identity"
+    for prefix, service in ROOT_PATHS.items():
+        if path.startswith(prefix):
+            return service
     return None
 
 

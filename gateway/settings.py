@@ -9,13 +9,14 @@ checks tokens against, so one variable keeps them from drifting apart. The prefi
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, create_model, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from contracts.services import services
 from services.kit.settings import (
     Environment,
     SharedEnvSettings,
@@ -25,7 +26,8 @@ from services.kit.settings import (
 )
 
 MIB = 1024 * 1024
-SERVICES = ("identity", "catalogue", "dossier", "payment", "sync")
+# The services the gateway forwards to, by name, in the registry's order (contracts/services.py).
+SERVICES = tuple(entry.name for entry in services())
 
 
 class _GatewaySharedEnvSource(SharedEnvSource):
@@ -38,7 +40,21 @@ class _GatewaySharedEnvSource(SharedEnvSource):
         return super().get_field_value(field, field_name)
 
 
-class GatewaySettings(SharedEnvSettings):
+def upstream_url_fields() -> dict[str, Any]:
+    """A ``<name>_url`` field for every registered service (``GATEWAY_DOSSIER_URL``), by default its
+    API on this machine at the registry's port."""
+    return {f"{entry.name}_url": (str, f"http://127.0.0.1:{entry.port}") for entry in services()}
+
+
+# Each service's base URL is a field of its own (its variable, keyword argument and production's
+# loopback check), made from the registry rather than written out once per service.
+if TYPE_CHECKING:
+    _UpstreamURLs = SharedEnvSettings
+else:
+    _UpstreamURLs = create_model("_UpstreamURLs", __base__=SharedEnvSettings, **upstream_url_fields())
+
+
+class GatewaySettings(_UpstreamURLs):
     model_config = SettingsConfigDict(extra="ignore", env_prefix="GATEWAY_")
     shared_source: ClassVar[type[SharedEnvSource]] = _GatewaySharedEnvSource
 
@@ -51,11 +67,7 @@ class GatewaySettings(SharedEnvSettings):
     # the client address they give is the one rate limits apply to.
     forwarded_allow_ips: str = "127.0.0.1"
 
-    identity_url: str = "http://127.0.0.1:8001"
-    catalogue_url: str = "http://127.0.0.1:8002"
-    dossier_url: str = "http://127.0.0.1:8003"
-    payment_url: str = "http://127.0.0.1:8004"
-    sync_url: str = "http://127.0.0.1:8005"
+    # <name>_url for each service: see upstream_url_fields.
 
     # Dossier attachments are up to 20 MiB; the rest is room for the multipart envelope.
     max_body_bytes: int = Field(default=25 * MIB, ge=1)
@@ -112,12 +124,12 @@ class GatewaySettings(SharedEnvSettings):
 
     @property
     def jwks_url(self) -> str:
-        return self.oidc_jwks_url or f"{self.identity_url}/oauth2/jwks"
+        return self.oidc_jwks_url or f"{self.upstreams['identity']}/oauth2/jwks"
 
     @property
     def upstreams(self) -> dict[str, str]:
         """Base URL of every service, by name, in a fixed order."""
-        return {name: getattr(self, f"{name}_url") for name in SERVICES}
+        return {name: str(getattr(self, f"{name}_url")) for name in SERVICES}
 
     @model_validator(mode="after")
     def _refuse_development_values_in_production(self) -> GatewaySettings:

@@ -16,20 +16,16 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from contracts.services import service_names
 from deploy.local.components import EmbeddedKafka, EmbeddedPostgres, free_port
 from deploy.local.stack import create_database, database_url
 from services.kit.migrations import upgrade
 from services.kit.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-# Fixtures of the identity service, used by its own tests and by the end-to-end ones.
-pytest_plugins = [
-    "tests.support.identity",
-    "tests.support.catalogue",
-    "tests.support.dossier",
-    "tests.support.payment",
-    "tests.support.sync",
-]
+# Each registered service's fixtures (its database templates, apps, clients), used by its own
+# tests and by the end-to-end ones: tests/support/<name>.py.
+pytest_plugins = [f"tests.support.{name}" for name in service_names()]
 KIT_TEMPLATE = "test_kit_template"
 
 

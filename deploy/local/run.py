@@ -11,9 +11,10 @@ Configuration (environment):
   KAFKA_BOOTSTRAP_SERVERS  an external Kafka cluster (host:port,...)
   PORTAL_POSTGRES_PORT     port of the embedded PostgreSQL (55432)
   PORTAL_KAFKA_PORT        port of the embedded broker (59092)
-  PORTAL_METRICS_PORT      first internal metrics port (9100): the gateway's; the APIs' follow
-                           (9101-9105), then the workers' (9111-9115); /metrics is never public
-  GATEWAY_PORT, IDENTITY_PORT, CATALOGUE_PORT, DOSSIER_PORT, PAYMENT_PORT, SYNC_PORT
+  PORTAL_METRICS_PORT      the gateway's internal metrics port (9100); each service's API and
+                           worker have theirs at the registry's offsets from it (9101-9105 and
+                           9111-9115 with the default); /metrics is never public
+  GATEWAY_PORT, <SERVICE>_PORT (IDENTITY_PORT, ...: every service of contracts/services.py)
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ import httpx
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts import services as registry
 from services.kit.aio import wait_or_stop
-from services.kit.kafka import SERVICE_NAMES
 
 from .components import EmbeddedKafka, EmbeddedPostgres, die_with_parent, stop_process
 from .stack import load_spec, prepare_databases, prepare_topics
@@ -53,7 +54,7 @@ class RunSettings(BaseSettings):
     kafka_bootstrap_servers: str | None = Field(default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS"))
     gateway_port: int = Field(default=8000, validation_alias=AliasChoices("GATEWAY_PORT"))
     # Every process's /metrics is on its own internal port, counted from this one.
-    metrics_port: int = Field(default=9100, ge=1, le=65535 - 20)
+    metrics_port: int = Field(default=registry.METRICS_PORT, ge=1, le=65535 - 20)
     seed: bool = True
     startup_timeout: float = 90.0
 
@@ -134,7 +135,7 @@ class Supervisor:
         return server_url, bootstrap
 
     async def seed(self, urls: dict[str, str]) -> None:
-        for name in SERVICE_NAMES:
+        for name in registry.service_names():
             if load_spec(name).seed is None:
                 continue
             proc = await asyncio.create_subprocess_exec(
@@ -184,12 +185,14 @@ class Supervisor:
             argv = [sys.executable, "-m", *args, "--metrics-port", str(metrics)]
             return Child(name, argv, env, self.logs / log, url=url, metrics=f"http://127.0.0.1:{metrics}/metrics")
 
-        for number, name in enumerate(SERVICE_NAMES):
+        shift = first - registry.METRICS_PORT  # the services' metrics ports move with the gateway's
+        for service in registry.services():
+            name = service.name
             port = load_spec(name).settings_cls().port
-            children.append(process(name, [f"services.{name}", "api"], f"{name}.log", first + 1 + number,
+            children.append(process(name, [service.package, "api"], f"{name}.log", service.metrics_port + shift,
                                     url=f"http://127.0.0.1:{port}"))  # fmt: skip
-            children.append(process(f"{name}-worker", [f"services.{name}", "worker"], f"{name}-worker.log",
-                                    first + 11 + number))  # fmt: skip
+            children.append(process(f"{name}-worker", [service.package, "worker"], f"{name}-worker.log",
+                                    service.worker_metrics_port + shift))  # fmt: skip
         children.append(process("gateway", ["gateway"], "gateway.log", first,
                                 url=f"http://127.0.0.1:{self.settings.gateway_port}"))  # fmt: skip
         if env.get("PORTAL_ENVIRONMENT", "development") == "development":

@@ -11,17 +11,20 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import TopicAlreadyExistsError
 
+from contracts import services as registry
+
 from .logging import get_logger
 from .settings import KafkaSettings
 
 log = get_logger(__name__)
 
-SERVICE_NAMES = ("identity", "catalogue", "dossier", "payment", "sync")
+# The services, by name, in the registry's order (contracts/services.py).
+SERVICE_NAMES = registry.service_names()
 
 
 def platform_topics() -> list[str]:
-    """Every topic the platform uses: each service's events and its dead letters."""
-    return [f"{name}.{kind}" for name in SERVICE_NAMES for kind in ("events", "dlq")]
+    """Every topic the platform uses: each registered service's events and its dead letters."""
+    return registry.platform_topics()
 
 
 def make_producer(settings: KafkaSettings, client_id: str) -> AIOKafkaProducer:

@@ -28,6 +28,7 @@ import yaml
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, EnvSettingsSource
 
+from contracts.services import service_names
 from services.kit.settings import SHARED_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +40,7 @@ COMPOSE = DEPLOY / "compose.yaml"
 CONTAINERFILE = DEPLOY / "Containerfile"
 TOPICS = DEPLOY / "topics.yaml"
 
-SERVICES = ("identity", "catalogue", "dossier", "payment", "sync")
+SERVICES = service_names()  # contracts/services.py
 PORTAL_IMAGE = "national-portal"
 
 
@@ -62,21 +63,15 @@ def load_yaml(path: Path) -> Any:
 @cache
 def settings_classes() -> dict[str, type[BaseSettings]]:
     """Each process's settings class, by the module that runs it (``services.dossier``, ``gateway``)."""
-    from gateway.settings import GatewaySettings
-    from services.catalogue.settings import CatalogueSettings
-    from services.dossier.settings import DossierSettings
-    from services.identity.settings import IdentitySettings
-    from services.payment.settings import PaymentSettings
-    from services.sync.settings import SyncSettings
+    import importlib
 
-    return {
-        "services.identity": IdentitySettings,
-        "services.catalogue": CatalogueSettings,
-        "services.dossier": DossierSettings,
-        "services.payment": PaymentSettings,
-        "services.sync": SyncSettings,
-        "gateway": GatewaySettings,
+    from contracts.services import services
+    from gateway.settings import GatewaySettings
+
+    classes: dict[str, type[BaseSettings]] = {
+        entry.package: importlib.import_module(entry.spec_module).SERVICE.settings_cls for entry in services()
     }
+    return {**classes, "gateway": GatewaySettings}
 
 
 def env_fields(cls: type[BaseSettings]) -> dict[str, str]:

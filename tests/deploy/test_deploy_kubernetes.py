@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from contracts.services import services
 from services.kit.health import WORKER_PATHS
 from services.kit.settings import Environment
 
@@ -464,7 +465,7 @@ EXTERNAL = [
     Endpoint("prometheus", "monitoring", (("app.kubernetes.io/name", "prometheus"),)),
 ]
 INTERNET_CLIENTS = {("identity", "worker"), ("payment", "worker"), ("sync", "worker"), ("dossier", "api")}
-PORTS = {"identity": 8001, "catalogue": 8002, "dossier": 8003, "payment": 8004, "sync": 8005, "gateway": 8000}
+PORTS = {**{entry.name: entry.port for entry in services()}, "gateway": 8000}
 
 
 def tcp(port: int) -> set[tuple[str, int]]:

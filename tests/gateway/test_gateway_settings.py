@@ -7,7 +7,7 @@ import os
 import pytest
 from pydantic import ValidationError
 
-from gateway.settings import GatewaySettings
+from gateway.settings import SERVICES, GatewaySettings
 from services.kit.settings import Environment
 
 PRODUCTION_OK = {
@@ -15,7 +15,7 @@ PRODUCTION_OK = {
     "public_url": "https://dichvucong.example.gov.vn",
     "cors_origins": ["https://dichvucong.example.gov.vn"],
     # In a cluster the services are reached by their names, never on loopback.
-    **{f"{name}_url": f"http://{name}:8000" for name in ("identity", "catalogue", "dossier", "payment", "sync")},
+    **{f"{name}_url": f"http://{name}:8000" for name in SERVICES},
 }
 
 

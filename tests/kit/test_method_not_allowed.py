@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-SERVICES = ("identity", "catalogue", "dossier", "payment", "sync")
+from contracts.services import service_names
+
+SERVICES = service_names()
 DOCUMENTED = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 PROBES = ("OPTIONS", "PATCH", "DELETE", "PUT", "POST", "GET")
 SAMPLE = "00000000-0000-4000-8000-000000000000"  # fits every path parameter's pattern

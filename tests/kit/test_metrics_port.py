@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from contracts.services import service_names
 from deploy.local.components import free_port
 from gateway.app import create_app as create_gateway
 from gateway.settings import GatewaySettings
@@ -23,7 +24,7 @@ from services.kit.health import metrics_server
 from tests.conftest import ROOT
 from tests.support.servers import serve
 
-SERVICES = ("identity", "catalogue", "dossier", "payment", "sync")
+SERVICES = service_names()
 
 
 def public(app: object) -> httpx.AsyncClient:

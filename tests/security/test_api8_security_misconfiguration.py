@@ -21,6 +21,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from contracts.services import service_names
 from gateway.app import create_app as create_gateway
 from gateway.headers import SecurityHeadersMiddleware
 from gateway.settings import GatewaySettings
@@ -53,8 +54,7 @@ def test_cors_lets_in_only_the_configured_origins(stack: Stack) -> None:
 
 def test_production_settings_refuse_development_values() -> None:
     production = {"environment": "production", "public_url": "https://dichvucong.example.vn",
-                  **{f"{s}_url": f"https://{s}.internal.example.vn" for s in ("identity", "catalogue", "dossier",
-                                                                                "payment", "sync")}}  # fmt: skip
+                  **{f"{s}_url": f"https://{s}.internal.example.vn" for s in service_names()}}  # fmt: skip
     GatewaySettings(**production, cors_origins=[ALLOWED_ORIGIN])  # the control: a sound configuration
     for bad in ({"cors_origins": ["*"]}, {"cors_origins": ["http://localhost:3000"]},
                 {"identity_url": "http://127.0.0.1:8001"}):  # fmt: skip

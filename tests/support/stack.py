@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request, Response
 
+from contracts.services import service_names
 from deploy.local.components import free_port
 from gateway.app import create_app as create_gateway
 from gateway.settings import GatewaySettings
@@ -46,7 +47,7 @@ from tests.support.servers import serve
 from tests.support.sync import H22, sync_settings
 from tests.support.tokens import Keys, bearer, jwks_server, token
 
-SERVICES = ("identity", "catalogue", "dossier", "payment", "sync")
+SERVICES = service_names()
 OTHER_AGENCY = "000.00.01.H26"
 # Browsers from this origin may call the API (the stack's CORS allow-list).
 ALLOWED_ORIGIN = "https://dichvucong.example.vn"
