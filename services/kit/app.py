@@ -53,7 +53,8 @@ class ConsumerSpec:
         return self.batch_handlers(settings) if callable(self.batch_handlers) else self.batch_handlers
 
 
-Seeder = Callable[[Database, ServiceSettings], Awaitable[None]]
+# A service's seed or start-up step; its settings are an instance of the spec's own ``settings_cls``.
+Seeder = Callable[[Database, Any], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class PeriodicJob:
 
     name: str
     every_seconds: float
-    run: Callable[[Database, ServiceSettings], Awaitable[None]]
+    run: Callable[[Database, Any], Awaitable[None]]  # settings: the spec's ``settings_cls``
 
 
 @dataclass(frozen=True)
