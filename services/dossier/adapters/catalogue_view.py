@@ -194,10 +194,10 @@ async def _upsert_newer(
         changes["updated_at"] = func.now()
     if "stored_at" in table.c:
         changes["stored_at"] = func.now()
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=keys, set_=changes, where=table.c.revision < statement.excluded.revision
     ).returning(table.c.revision)
-    return (await session.execute(statement)).first() is not None
+    return (await session.execute(upsert)).first() is not None
 
 
 # --- changes, told to the API processes -----------------------------------------------------

@@ -46,7 +46,8 @@ _CODED = "jsonb_set(e.data, '{code}', to_jsonb(d.code))"  # each event's data, w
 
 
 def _typed(table: Any, name: str, prefix: str = "") -> str:
-    return f"CAST(:{prefix}{name} AS {table.c[name].type.compile(dialect=postgresql.dialect())})"
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]  # the package's alias of its default dialect
+    return f"CAST(:{prefix}{name} AS {table.c[name].type.compile(dialect=dialect)})"
 
 
 # Every step of filing, in one statement (one round trip, atomic on its own):

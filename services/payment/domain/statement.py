@@ -75,7 +75,8 @@ def parse_statement(text: str) -> list[Line]:
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise StatementInvalid([{"field": "header", "message": f"Missing column(s): {', '.join(missing)}."}])
-        lines, errors = [], []
+        lines: list[Line] = []
+        errors: list[dict[str, str]] = []
         read = reader.line_num  # the header's lines
         for count, row in enumerate(reader, start=1):
             if count > MAX_LINES:
