@@ -79,7 +79,7 @@ class Simulator:
         self.pushed: list[dict[str, Any]] = []
         self._token: tuple[str, float] | None = None
         self._token_source = token_source
-        self.tasks: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
 
     async def token(self, client: httpx.AsyncClient) -> str:
         if self._token_source is not None:
