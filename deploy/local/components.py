@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 PR_SET_PDEATHSIG = 1
 POSTGRES_OS_USER = "portal_pg"
@@ -316,7 +317,7 @@ class EmbeddedS3:
 
 
 @contextmanager
-def serve(app, port: int | None = None, host: str = "127.0.0.1") -> Iterator[str]:  # type: ignore[no-untyped-def]
+def serve(app: ASGIApp, port: int | None = None, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve an ASGI ``app`` with uvicorn in a thread until the block ends; yields its base URL
     (tests and the benchmark's helpers)."""
     port = port or free_port(host)

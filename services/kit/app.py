@@ -40,9 +40,10 @@ class ConsumerSpec:
 
     name: str
     topics: Sequence[str]
-    handlers: Mapping[str, Handler] | Callable[[ServiceSettings], Mapping[str, Handler]]
+    # Made from the service's settings (an instance of its spec's own ``settings_cls``).
+    handlers: Mapping[str, Handler] | Callable[[Any], Mapping[str, Handler]]
     # Event types applied in batches (see ``consumer``), likewise a mapping or made from settings.
-    batch_handlers: Mapping[str, BatchHandler] | Callable[[ServiceSettings], Mapping[str, BatchHandler]] = field(
+    batch_handlers: Mapping[str, BatchHandler] | Callable[[Any], Mapping[str, BatchHandler]] = field(
         default_factory=dict
     )
 
@@ -216,9 +217,9 @@ def _adjusted_openapi(app: FastAPI, adjust: Callable[[dict[str, Any], Any], None
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             adjust(generate(), settings)
-        return app.openapi_schema  # type: ignore[return-value]
+        return app.openapi_schema  # type: ignore[return-value]  # set by generate() just above
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to replace it
 
 
 # The methods a 405 may name: what the services serve (HEAD wherever GET is).

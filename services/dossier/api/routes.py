@@ -88,7 +88,8 @@ def runtime(request: Request) -> Runtime:
     state = request.app.state
     if getattr(state, "dossier_runtime", None) is None:
         state.dossier_runtime = Runtime(state.settings)
-    return state.dossier_runtime  # type: ignore[no-any-return]
+    held: Runtime = state.dossier_runtime
+    return held
 
 
 def caller(principal: Principal) -> Caller:

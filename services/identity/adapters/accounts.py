@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Mapping
 from datetime import date, datetime
 from functools import cache
 from typing import Any, Protocol
@@ -166,7 +167,7 @@ outgoing_messages = Table(
 # --- accounts -----------------------------------------------------------------------------
 
 
-def to_account(row: RowMapping) -> Account:
+def to_account(row: RowMapping | Mapping[str, Any]) -> Account:
     return Account(
         id=row["id"],
         kind=AccountKind(row["kind"]),

@@ -484,7 +484,7 @@ async def sign_in(
     row = await _find_for_login(uow, login)
     if row is None:
         raise await _refuse_unknown_login(uow, settings, login, password, now, record)
-    account = store.to_account(row)  # type: ignore[arg-type]
+    account = store.to_account(row)
     if remaining := account.lockout_remaining(now):
         await record(account.id, "refused", "locked-out")
         assert account.locked_until is not None

@@ -124,7 +124,7 @@ def reconcile(lines: Iterable[Line], orders: Mapping[str, Mapping[str, Any]], pa
                       else f"order is {order['state']}")  # fmt: skip
             report.missing_ours.append({**item, "reason": reason})
             continue
-        seen.add(line.reference)  # type: ignore[arg-type]
+        seen.add(line.reference)  # type: ignore[arg-type]  # an order was found: the reference is set
         if int(order["amount"]) != line.amount:
             report.amount_mismatch.append({**item, "order_amount": int(order["amount"])})
             continue
