@@ -21,7 +21,7 @@ help:
 	@echo "make test      lint, then the whole test suite on its own throwaway PostgreSQL and broker"
 	@echo "make bench     benchmarks at national scale; report in .data/bench/report.md and report.json"
 	@echo "make chaos     every fault under load, then a 10-minute soak; report in .data/chaos/"
-	@echo "make lint      ruff, import rules between services, contract schemas up to date"
+	@echo "make lint      ruff, import rules between services, mypy --strict, contract schemas up to date"
 	@echo "make lock      re-resolve requirements.lock from pyproject.toml (on purpose only)"
 	@echo "make contracts export the event JSON Schemas after changing a contract model"
 
@@ -48,6 +48,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) -m contracts.export --check
 
 # The sign-in page is tested in Debian's Chromium (Playwright drives it; it downloads no browser).

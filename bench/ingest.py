@@ -78,7 +78,9 @@ async def baseline(database_url: str, total: int) -> dict[str, float]:
     return {"seconds": seconds, "rows_per_s": total / seconds}
 
 
-async def drive(gateway: str, token: str, total: int, clients: int, dossier_url: str, deadline_s: float) -> dict:
+async def drive(
+    gateway: str, token: str, total: int, clients: int, dossier_url: str, deadline_s: float
+) -> dict[str, Any]:
     latencies, outcomes = [], {"accepted": 0, "duplicate": 0, "stale": 0, "rejected": 0}
     starts = list(range(0, total, BATCH))
     at = datetime.now(UTC)
@@ -148,7 +150,7 @@ def run_ingest(out: Path, total: int, clients: int, deadline_s: float) -> report
     workdir.mkdir(parents=True)
     postgres = EmbeddedPostgres(workdir / "postgres", free_port(), fast=True)
     kafka = EmbeddedKafka(free_port(), log_path=workdir / "kafka.log")
-    procs: dict[str, subprocess.Popen] = {}
+    procs: dict[str, subprocess.Popen[bytes]] = {}
     kid = "bench-key"
     pem, public = generate_rsa(2048, kid)
     try:

@@ -93,7 +93,7 @@ class Connection:
 async def drive(
     base: str, plan: list[list[Any]], concurrency: int, seconds: float, max_requests: int,
     headers: dict[str, str] | None = None, rate: float | None = None,
-) -> dict:  # fmt: skip
+) -> dict[str, Any]:  # fmt: skip
     url = urlsplit(base)
     host, port = url.hostname or "127.0.0.1", url.port or 80
     requests = [(item[0], encode(item, url.netloc, headers)) for item in plan]

@@ -219,7 +219,7 @@ def run_portal(options: argparse.Namespace) -> report.Report:
     started = time.monotonic()
     postgres = EmbeddedPostgres(workdir / "postgres", free_port(), fast=True)
     kafka = EmbeddedKafka(free_port(), log_path=workdir / "kafka.log")
-    procs: dict[str, subprocess.Popen] = {}
+    procs: dict[str, subprocess.Popen[bytes]] = {}
     pem, public = generate_rsa(2048, "bench-key")
     sweep = [int(c) for c in options.sweep.split(",")]
     result = report.Report("The portal's paths under load", {})

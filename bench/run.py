@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -106,7 +107,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def start_server(args: list[str], env: dict[str, str], port: int | None, log: Path) -> subprocess.Popen:
+def start_server(args: list[str], env: dict[str, str], port: int | None, log: Path) -> subprocess.Popen[bytes]:
     """A process of ours (``python args``), its output to ``log``; waits for ``port`` if given."""
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -136,7 +137,7 @@ def page_two_cursors(base: str) -> list[tuple[str, str]]:
 
 
 def measure(
-    target: str, base: str, plan: list, pids: list[int] | dict[str, int], postgres_pid: int, concurrency: int,
+    target: str, base: str, plan: list[Any], pids: list[int] | dict[str, int], postgres_pid: int, concurrency: int,
     options: argparse.Namespace, *, headers: dict[str, str] | None = None, rate: float | None = None,
 ) -> report.Phase:  # fmt: skip
     """One phase of load from its own process; the CPU of ``pids`` (and their children) and of
@@ -178,7 +179,7 @@ def measure(
     return phase
 
 
-async def generate(url: str, procedures: int, services: int) -> dict:
+async def generate(url: str, procedures: int, services: int) -> dict[str, Any]:
     from services.catalogue.service.generator import Plan, generate_catalogue
     from services.kit.db import Database
 
@@ -218,7 +219,7 @@ def search(options: argparse.Namespace) -> None:
     shutil.rmtree(workdir, ignore_errors=True)  # a fresh cluster every run
     started = time.monotonic()
     postgres = EmbeddedPostgres(workdir, free_port(), fast=True)
-    servers: list[subprocess.Popen] = []
+    servers: list[subprocess.Popen[bytes]] = []
     try:
         postgres.start()
         assert postgres.proc is not None

@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"contract schema out of date: {name}", file=sys.stderr)
         return 1 if stale else 0
     SCHEMA_DIR.mkdir(exist_ok=True)
-    for stale in set(p.name for p in SCHEMA_DIR.glob("*.json")) - rendered_schemas().keys():
-        (SCHEMA_DIR / stale).unlink()
+    for gone in set(p.name for p in SCHEMA_DIR.glob("*.json")) - rendered_schemas().keys():
+        (SCHEMA_DIR / gone).unlink()
     for name, text in rendered_schemas().items():
         (SCHEMA_DIR / name).write_text(text)
     return 0

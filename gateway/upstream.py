@@ -182,7 +182,7 @@ class _Connection(asyncio.Protocol):
     # --- asyncio.Protocol ---
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # a TCP connection's is a Transport
         sock = transport.get_extra_info("socket")
         self.fd = sock.fileno() if sock is not None else -1
 

@@ -13,7 +13,7 @@ duplicates and out-of-order deliveries (after a replay, say) harmless.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -113,7 +113,7 @@ class OnlineServicePublished(BaseModel):
     procedure: ProcedureDefinition
     agency: Agency
     online_level: Literal["full", "partial"]
-    form_schema: dict
+    form_schema: dict[str, Any]
     fees: list[Fee] = Field(max_length=MAX_FEES)
     processing_days: int = Field(ge=0)
     routing_target: str = Field(min_length=1, max_length=200, description="the agency system dossiers go to")

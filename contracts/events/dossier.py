@@ -13,7 +13,7 @@ Personal data travels only in ``submitted`` (the agency needs it); the others ca
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -66,7 +66,7 @@ class DossierSubmitted(BaseModel):
     agency_code: str
     routing_target: str
     applicant: Applicant
-    form: dict
+    form: dict[str, Any]
     attachments: list[Attachment]
     fees: list[FeeLine]
     received_at: datetime

@@ -19,8 +19,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 PR_SET_PDEATHSIG = 1
 POSTGRES_OS_USER = "portal_pg"
@@ -43,7 +45,8 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def port_open(host: str, port: int) -> bool:
@@ -54,7 +57,9 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
+def wait_until(
+    predicate: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -65,7 +70,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str, proc: s
     raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
 
 
-def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 8.0) -> None:
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 8.0) -> None:
     """Signal, wait, then kill. Only the process we started, by its pid."""
     if proc.poll() is not None:
         return
@@ -104,7 +109,7 @@ class EmbeddedPostgres:
         self.host = host
         self.fast = fast
         self.log_path = self.root / "postgres.log"
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self._user = self._os_user()
 
     def url(self, database: str = "postgres") -> str:
@@ -123,7 +128,7 @@ class EmbeddedPostgres:
             )
             return pwd.getpwnam(POSTGRES_OS_USER)
 
-    def _as_user(self) -> dict:
+    def _as_user(self) -> dict[str, Any]:
         if self._user is None:
             return {}
         return {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
@@ -193,7 +198,7 @@ class EmbeddedKafka:
         self.port = port
         self.host = host
         self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -219,7 +224,7 @@ class EmbeddedKafka:
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             preexec_fn=die_with_parent(), start_new_session=True,
         )  # fmt: skip
-        if out is not subprocess.DEVNULL:
+        if not isinstance(out, int):  # a log file we opened, not DEVNULL
             out.close()
         wait_until(lambda: port_open(self.host, self.port), timeout, "Kafka broker", self.proc)
 
@@ -250,7 +255,7 @@ class EmbeddedS3:
         self.host = host
         self.log_path = log_path
         self.port = free_port(host)
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -286,7 +291,7 @@ class EmbeddedS3:
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.data_dir,
             preexec_fn=die_with_parent(), start_new_session=True,
         )  # fmt: skip
-        if out is not subprocess.DEVNULL:
+        if not isinstance(out, int):  # a log file we opened, not DEVNULL
             out.close()
         wait_until(self._bucket_ready, timeout, "S3 object store", self.proc)
 
@@ -312,7 +317,7 @@ class EmbeddedS3:
 
 
 @contextmanager
-def serve(app, port: int | None = None, host: str = "127.0.0.1") -> Iterator[str]:  # type: ignore[no-untyped-def]
+def serve(app: ASGIApp, port: int | None = None, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve an ASGI ``app`` with uvicorn in a thread until the block ends; yields its base URL
     (tests and the benchmark's helpers)."""
     port = port or free_port(host)

@@ -67,8 +67,8 @@ class Child:
     log: Path
     url: str | None = None
     metrics: str | None = None
-    proc: subprocess.Popen | None = None
-    restarts: deque = field(default_factory=deque)
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: deque[float] = field(default_factory=deque)
 
     def start(self) -> None:
         with open(self.log, "ab") as out:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -16,7 +17,8 @@ from services.kit.settings import KafkaSettings
 
 
 def load_spec(name: str) -> ServiceSpec:
-    return importlib.import_module(f"services.{name}.app").SERVICE
+    spec: ServiceSpec = importlib.import_module(f"services.{name}.app").SERVICE
+    return spec
 
 
 def database_url(server_url: str, database: str) -> str:
@@ -42,7 +44,9 @@ async def create_database(server_url: str, name: str) -> bool:
         await conn.close()
 
 
-async def prepare_databases(server_url: str, *, prefix: str = "portal", services=SERVICE_NAMES) -> dict[str, str]:
+async def prepare_databases(
+    server_url: str, *, prefix: str = "portal", services: Iterable[str] = SERVICE_NAMES
+) -> dict[str, str]:
     """Create and migrate each service's database; returns service -> database URL."""
     urls: dict[str, str] = {}
     for name in services:

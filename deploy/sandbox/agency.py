@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
@@ -72,18 +73,18 @@ def retry_after(value: str | None, *, cap: float, now: datetime | None = None) -
 
 
 class Simulator:
-    def __init__(self, settings: AgencySettings, token_source: Any | None = None):
+    def __init__(self, settings: AgencySettings, token_source: Callable[[], str] | None = None):
         self.settings = settings
         self.received: dict[str, dict[str, Any]] = {}  # delivery id -> dossier (filings)
         self.followups: list[dict[str, Any]] = []  # supplements and withdrawals, as delivered
         self.pushed: list[dict[str, Any]] = []
         self._token: tuple[str, float] | None = None
         self._token_source = token_source
-        self.tasks: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
 
     async def token(self, client: httpx.AsyncClient) -> str:
         if self._token_source is not None:
-            return self._token_source()  # type: ignore[no-any-return]
+            return self._token_source()
         if self._token is None or self._token[1] < time.monotonic() + 30:
             grant = {"grant_type": "client_credentials"}
             credentials = (self.settings.client_id, self.settings.client_secret)

@@ -4,8 +4,10 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import Lifespan
 
 from services.kit.app import ConsumerSpec, PeriodicJob, ServiceSpec, build_app
 from services.kit.outbox import plain_dsn
@@ -52,7 +54,7 @@ def create_app(settings: DossierSettings | None = None) -> FastAPI:
 
 
 def _following_catalogue_changes(
-    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    lifespan: Lifespan[Any],
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The kit's lifespan, and while the API runs, its cache of online services forgets each
     one as soon as the worker applies the catalogue's event about it."""

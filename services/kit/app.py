@@ -40,9 +40,10 @@ class ConsumerSpec:
 
     name: str
     topics: Sequence[str]
-    handlers: Mapping[str, Handler] | Callable[[ServiceSettings], Mapping[str, Handler]]
+    # Made from the service's settings (an instance of its spec's own ``settings_cls``).
+    handlers: Mapping[str, Handler] | Callable[[Any], Mapping[str, Handler]]
     # Event types applied in batches (see ``consumer``), likewise a mapping or made from settings.
-    batch_handlers: Mapping[str, BatchHandler] | Callable[[ServiceSettings], Mapping[str, BatchHandler]] = field(
+    batch_handlers: Mapping[str, BatchHandler] | Callable[[Any], Mapping[str, BatchHandler]] = field(
         default_factory=dict
     )
 
@@ -53,7 +54,8 @@ class ConsumerSpec:
         return self.batch_handlers(settings) if callable(self.batch_handlers) else self.batch_handlers
 
 
-Seeder = Callable[[Database, ServiceSettings], Awaitable[None]]
+# A service's seed or start-up step; its settings are an instance of the spec's own ``settings_cls``.
+Seeder = Callable[[Database, Any], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class PeriodicJob:
 
     name: str
     every_seconds: float
-    run: Callable[[Database, ServiceSettings], Awaitable[None]]
+    run: Callable[[Database, Any], Awaitable[None]]  # settings: the spec's ``settings_cls``
 
 
 @dataclass(frozen=True)
@@ -215,9 +217,9 @@ def _adjusted_openapi(app: FastAPI, adjust: Callable[[dict[str, Any], Any], None
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             adjust(generate(), settings)
-        return app.openapi_schema  # type: ignore[return-value]
+        return app.openapi_schema  # type: ignore[return-value]  # set by generate() just above
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to replace it
 
 
 # The methods a 405 may name: what the services serve (HEAD wherever GET is).

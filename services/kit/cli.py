@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -24,7 +24,7 @@ from .http import serve_factory
 from .logging import configure_logging
 from .migrations import upgrade
 from .outbox import replay
-from .settings import Environment
+from .settings import Environment, ServiceSettings
 from .worker import PARTS, run_worker
 
 T = TypeVar("T")
@@ -115,7 +115,9 @@ def run_fast(main: Coroutine[Any, Any, T]) -> T:
         return runner.run(main)
 
 
-async def _with_db(spec, settings, action):  # type: ignore[no-untyped-def]
+async def _with_db(
+    spec: ServiceSpec, settings: ServiceSettings, action: Callable[[Database, ServiceSettings], Awaitable[T]]
+) -> T:
     db = Database(settings.database_url.get_secret_value(), source=spec.name, topic=settings.topic, pool_size=2)
     try:
         return await action(db, settings)

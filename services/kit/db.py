@@ -67,11 +67,12 @@ async def driver_connection(session: AsyncSession | AsyncConnection) -> Any:
     """The asyncpg connection under ``session``, inside its transaction (for COPY)."""
     connection = session if isinstance(session, AsyncConnection) else await session.connection()
     raw = await connection.get_raw_connection()
-    if not raw.driver_connection.is_in_transaction():
+    driver: Any = raw.driver_connection  # asyncpg's connection (asyncpg ships no types)
+    if not driver.is_in_transaction():
         # SQLAlchemy's asyncpg adapter begins its transaction at the first statement it runs; a
         # COPY sent before any would be committed on its own, whatever the unit of work decides.
         await session.execute(text("SELECT 1"))
-    return raw.driver_connection
+    return driver
 
 
 # A pooled connection idle longer than this is pinged before use (see ``ping_when_idle``).
@@ -334,7 +335,7 @@ def outbox_insert_sql(*, after: str | None = None, data: str = "e.data") -> str:
     of that statement), the events are written once per row it returns: none when it wrote
     nothing. ``data`` may rewrite each event's data (``e.data``) with a value only the statement
     knows, such as a number it has just taken."""
-    dialect = postgresql.dialect()
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]  # the package's alias of its default dialect is untyped
     arrays = ", ".join(
         f"CAST(:outbox_{name} AS {outbox.c[name].type.compile(dialect=dialect)}[])" for name in OUTBOX_COLUMNS
     )

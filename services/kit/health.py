@@ -87,7 +87,7 @@ class WorkerHealthServer:
                 elif path in checks:
                     good, bad, check = checks[path]
                     try:
-                        ok, details = check()  # type: ignore[misc]
+                        ok, details = check()  # type: ignore[misc]  # checks holds only those not None
                     except Exception as exc:  # a failing check is an answer, not a crash
                         ok, details = False, {"error": type(exc).__name__}
                     body = {"status": good if ok else bad, "service": name, **details}

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Column, DateTime, ForeignKey, MetaData, PrimaryKeyConstraint, Table, Text, func, select
 from sqlalchemy.dialects.postgresql import UUID, insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .errors import PortalError
 
@@ -46,7 +46,7 @@ def request_hash(request: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
-async def replayed(session: AsyncSession, table: Table, owner: str, key: str, fingerprint: str) -> str | None:
+async def replayed(session: AsyncConnection, table: Table, owner: str, key: str, fingerprint: str) -> str | None:
     """The id made by an earlier request with this key (None: first use). Raises
     :class:`IdempotencyKeyReused` when that request was another one."""
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(owner + "\x1f" + key, 0))))
@@ -59,6 +59,6 @@ async def replayed(session: AsyncSession, table: Table, owner: str, key: str, fi
 
 
 async def remember(
-    session: AsyncSession, table: Table, owner: str, key: str, fingerprint: str, resource_id: str
+    session: AsyncConnection, table: Table, owner: str, key: str, fingerprint: str, resource_id: str
 ) -> None:
     await session.execute(insert(table).values(owner=owner, key=key, request_hash=fingerprint, resource_id=resource_id))

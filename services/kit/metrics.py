@@ -116,8 +116,8 @@ class LagSampler:
         current = {(topic, str(number)) for topic, number in lags}
         for topic, number in self._exported - current:
             _forget(CONSUMER_LAG, self.consumer, topic, number)
-        for (topic, number), lag in lags.items():
-            CONSUMER_LAG.labels(self.consumer, topic, str(number)).set(lag)
+        for (topic, partition), lag in lags.items():
+            CONSUMER_LAG.labels(self.consumer, topic, str(partition)).set(lag)
         self._exported = current
         return lags
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from alembic import command, context
 from alembic.config import Config
-from alembic.operations import Operations
-from sqlalchemy import pool, text
+from sqlalchemy import Connection, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from .db import async_url
@@ -58,7 +57,16 @@ def run_env() -> None:
     asyncio.run(main())
 
 
-def create_kit_tables_v1(op: Operations) -> None:
+class MigrationOps(Protocol):
+    """What the kit's tables need of a migration's ``op``: the ``alembic.op`` module, which stands
+    for the running migration's :class:`alembic.operations.Operations`."""
+
+    def get_bind(self) -> Connection: ...
+
+    def execute(self, sqltext: str) -> None: ...
+
+
+def create_kit_tables_v1(op: MigrationOps) -> None:
     """The outbox and inbox as of version 1; called by each service's first migration."""
     bind = op.get_bind()
     kit_metadata.create_all(bind)
@@ -66,7 +74,7 @@ def create_kit_tables_v1(op: Operations) -> None:
         op.execute(statement)
 
 
-def drop_kit_tables_v1(op: Operations) -> None:
+def drop_kit_tables_v1(op: MigrationOps) -> None:
     for statement in OUTBOX_NOTIFY_DROP:
         op.execute(statement)
     kit_metadata.drop_all(op.get_bind())

@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import zlib
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
-from sqlalchemy import and_, delete, func, select, text, update
+from sqlalchemy import CursorResult, and_, delete, func, select, text, update
 
 from contracts.envelope import CloudEvent
 
@@ -218,7 +218,8 @@ async def delete_published_before(db: Database, age: timedelta, *, batch: int = 
     while True:
         async with db.sessions() as session, session.begin():
             ids = select(outbox.c.id).where(outbox.c.published_at < func.now() - age).limit(batch)
-            result = await session.execute(delete(outbox).where(outbox.c.id.in_(ids.scalar_subquery())))
+            statement = delete(outbox).where(outbox.c.id.in_(ids.scalar_subquery()))
+            result = cast(CursorResult[Any], await session.execute(statement))  # a DML statement's result
         total += result.rowcount or 0
         if (result.rowcount or 0) < batch:
             return total
@@ -233,7 +234,8 @@ async def replay(db: Database, *, since: datetime, until: datetime | None = None
     if topic is not None:
         conditions.append(outbox.c.topic == topic)
     async with db.sessions() as session, session.begin():
-        result = await session.execute(update(outbox).where(and_(*conditions)).values(published_at=None))
+        statement = update(outbox).where(and_(*conditions)).values(published_at=None)
+        result = cast(CursorResult[Any], await session.execute(statement))  # a DML statement's result
         await session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
     return result.rowcount or 0
 

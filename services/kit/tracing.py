@@ -208,7 +208,7 @@ def producer_span(event: Any, topic: str) -> tuple[Any, Callable[[F], F]]:
     sent = event.model_copy(update={"traceparent": traceparent_of(span)})
 
     def watch(future: F) -> F:
-        future.add_done_callback(lambda done: _end_on(span, done))  # type: ignore[attr-defined]
+        future.add_done_callback(lambda done: _end_on(span, done))  # type: ignore[attr-defined]  # F is a future
         return future
 
     return sent, watch

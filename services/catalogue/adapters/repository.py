@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import (
     agencies,
@@ -43,7 +43,7 @@ def _service_join() -> Any:
     )
 
 
-async def service_with_version(session: AsyncSession, service_id: str, version: int | None) -> dict[str, Any] | None:
+async def service_with_version(session: AsyncConnection, service_id: str, version: int | None) -> dict[str, Any] | None:
     """A service with one of its published versions (its current one when ``version`` is None)."""
     number = online_services.c.published_version if version is None else version
     query = (
@@ -70,7 +70,7 @@ async def service_with_version(session: AsyncSession, service_id: str, version: 
     return dict(row._mapping) if row else None
 
 
-async def latest_version(session: AsyncSession, service_id: str) -> dict[str, Any] | None:
+async def latest_version(session: AsyncConnection, service_id: str) -> dict[str, Any] | None:
     query = (
         select(online_service_versions)
         .where(online_service_versions.c.service_id == service_id)
@@ -82,7 +82,7 @@ async def latest_version(session: AsyncSession, service_id: str) -> dict[str, An
     return dict(row._mapping) if row else None
 
 
-async def procedure_rows(session: AsyncSession, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+async def procedure_rows(session: AsyncConnection, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
     query = (
         select(procedures, sectors.c.name.label("sector_name"))
         .select_from(procedures.join(sectors, sectors.c.code == procedures.c.sector_code))
@@ -91,7 +91,7 @@ async def procedure_rows(session: AsyncSession, codes: Sequence[str]) -> dict[st
     return {row.code: dict(row._mapping) for row in await session.execute(query)}
 
 
-async def faqs_of(session: AsyncSession, code: str) -> list[dict[str, Any]]:
+async def faqs_of(session: AsyncConnection, code: str) -> list[dict[str, Any]]:
     query = (
         select(procedure_faqs.c.question, procedure_faqs.c.answer)
         .where(procedure_faqs.c.procedure_code == code)
@@ -100,7 +100,7 @@ async def faqs_of(session: AsyncSession, code: str) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in await session.execute(query)]
 
 
-async def services_of_procedure(session: AsyncSession, code: str) -> list[dict[str, Any]]:
+async def services_of_procedure(session: AsyncConnection, code: str) -> list[dict[str, Any]]:
     query = (
         select(online_services.c.id, online_services.c.agency_code, agencies.c.name.label("agency_name"))
         .select_from(online_services.join(agencies, agencies.c.code == online_services.c.agency_code))
@@ -110,7 +110,7 @@ async def services_of_procedure(session: AsyncSession, code: str) -> list[dict[s
     return [{**row._mapping, "id": str(row.id)} for row in await session.execute(query)]
 
 
-async def agency_rows(session: AsyncSession, parent: str | None, province: str | None) -> list[dict[str, Any]]:
+async def agency_rows(session: AsyncConnection, parent: str | None, province: str | None) -> list[dict[str, Any]]:
     query = select(agencies.c.code, agencies.c.name, agencies.c.level, agencies.c.parent_code, agencies.c.province_code)
     if parent is not None:
         query = query.where(agencies.c.parent_code == parent)
@@ -119,7 +119,7 @@ async def agency_rows(session: AsyncSession, parent: str | None, province: str |
     return [dict(row._mapping) for row in await session.execute(query.order_by(agencies.c.code))]
 
 
-async def sector_rows(session: AsyncSession) -> list[dict[str, Any]]:
+async def sector_rows(session: AsyncConnection) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in await session.execute(select(sectors).order_by(sectors.c.code))]
 
 
@@ -127,7 +127,7 @@ async def sector_rows(session: AsyncSession) -> list[dict[str, Any]]:
 
 
 async def upsert(
-    session: AsyncSession, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str], *, overwrite: bool = True
+    session: AsyncConnection, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str], *, overwrite: bool = True
 ) -> None:
     """Insert ``rows``; existing ones (by ``keys``) are overwritten, or kept when not ``overwrite``."""
     if not rows:
@@ -144,7 +144,7 @@ async def upsert(
 # --- editing --------------------------------------------------------------------------------
 
 
-async def lock_procedure(session: AsyncSession, code: str) -> dict[str, Any] | None:
+async def lock_procedure(session: AsyncConnection, code: str) -> dict[str, Any] | None:
     """The procedure row, locked until the transaction ends (with its sector's name)."""
     query = (
         select(procedures, sectors.c.name.label("sector_name"))
@@ -156,48 +156,48 @@ async def lock_procedure(session: AsyncSession, code: str) -> dict[str, Any] | N
     return dict(row._mapping) if row else None
 
 
-async def ensure_sector(session: AsyncSession, code: str, name: str) -> None:
+async def ensure_sector(session: AsyncConnection, code: str, name: str) -> None:
     """Create the sector when it is new; an existing sector keeps its name."""
     await upsert(session, sectors, [{"code": code, "name": name}], ["code"], overwrite=False)
 
 
-async def sector_exists(session: AsyncSession, code: str) -> bool:
+async def sector_exists(session: AsyncConnection, code: str) -> bool:
     return (await session.scalar(select(sectors.c.code).where(sectors.c.code == code))) is not None
 
 
-async def agency_row(session: AsyncSession, code: str) -> dict[str, Any] | None:
+async def agency_row(session: AsyncConnection, code: str) -> dict[str, Any] | None:
     row = (await session.execute(select(agencies).where(agencies.c.code == code))).first()
     return dict(row._mapping) if row else None
 
 
-async def write_agency(session: AsyncSession, values: dict[str, Any]) -> None:
+async def write_agency(session: AsyncConnection, values: dict[str, Any]) -> None:
     await upsert(session, agencies, [{**values, "updated_at": func.now()}], ["code"])
 
 
-async def replace_faqs(session: AsyncSession, code: str, entries: Sequence[dict[str, str]]) -> None:
+async def replace_faqs(session: AsyncConnection, code: str, entries: Sequence[dict[str, str]]) -> None:
     await session.execute(delete(procedure_faqs).where(procedure_faqs.c.procedure_code == code))
     if entries:
         rows = [{"procedure_code": code, "position": i, **e} for i, e in enumerate(entries, start=1)]
         await session.execute(insert(procedure_faqs).values(rows))
 
 
-async def write_procedure(session: AsyncSession, values: dict[str, Any]) -> None:
+async def write_procedure(session: AsyncConnection, values: dict[str, Any]) -> None:
     """Insert or overwrite the procedure row ``values`` (which carries its new revision)."""
     await upsert(session, procedures, [{**values, "updated_at": func.now()}], ["code"])
 
 
-async def lock_service(session: AsyncSession, service_id: str) -> dict[str, Any] | None:
+async def lock_service(session: AsyncConnection, service_id: str) -> dict[str, Any] | None:
     row = (
         await session.execute(select(online_services).where(online_services.c.id == service_id).with_for_update())
     ).first()
     return dict(row._mapping) if row else None
 
 
-async def insert_service(session: AsyncSession, values: dict[str, Any]) -> None:
+async def insert_service(session: AsyncConnection, values: dict[str, Any]) -> None:
     await session.execute(insert(online_services).values(**values))
 
 
-async def draft_of(session: AsyncSession, service_id: str) -> dict[str, Any] | None:
+async def draft_of(session: AsyncConnection, service_id: str) -> dict[str, Any] | None:
     """The unpublished version being edited, if there is one."""
     query = select(online_service_versions).where(
         online_service_versions.c.service_id == service_id, online_service_versions.c.published_at.is_(None)
@@ -206,11 +206,11 @@ async def draft_of(session: AsyncSession, service_id: str) -> dict[str, Any] | N
     return dict(row._mapping) if row else None
 
 
-async def insert_version(session: AsyncSession, values: dict[str, Any]) -> None:
+async def insert_version(session: AsyncConnection, values: dict[str, Any]) -> None:
     await session.execute(insert(online_service_versions).values(**values))
 
 
-async def update_draft(session: AsyncSession, service_id: str, version: int, values: dict[str, Any]) -> None:
+async def update_draft(session: AsyncConnection, service_id: str, version: int, values: dict[str, Any]) -> None:
     await session.execute(
         update(online_service_versions)
         .where(online_service_versions.c.service_id == service_id, online_service_versions.c.version == version)
@@ -218,7 +218,7 @@ async def update_draft(session: AsyncSession, service_id: str, version: int, val
     )
 
 
-async def publish_version(session: AsyncSession, service_id: str, version: int, revision: int) -> None:
+async def publish_version(session: AsyncConnection, service_id: str, version: int, revision: int) -> None:
     """The draft ``version`` becomes the current one; returns nothing, the caller holds the lock."""
     await session.execute(
         update(online_service_versions)
@@ -228,13 +228,13 @@ async def publish_version(session: AsyncSession, service_id: str, version: int, 
     await set_service_state(session, service_id, status="published", revision=revision, published_version=version)
 
 
-async def set_service_state(session: AsyncSession, service_id: str, **values: Any) -> None:
+async def set_service_state(session: AsyncConnection, service_id: str, **values: Any) -> None:
     await session.execute(
         update(online_services).where(online_services.c.id == service_id).values(**values, updated_at=func.now())
     )
 
 
-async def published_services_of(session: AsyncSession, procedure_code: str) -> list[str]:
+async def published_services_of(session: AsyncConnection, procedure_code: str) -> list[str]:
     query = (
         select(online_services.c.id)
         .where(online_services.c.procedure_code == procedure_code, online_services.c.status == "published")
@@ -243,11 +243,11 @@ async def published_services_of(session: AsyncSession, procedure_code: str) -> l
     return [str(i) for i in await session.scalars(query)]
 
 
-async def record_audit(session: AsyncSession, entry: dict[str, Any]) -> None:
+async def record_audit(session: AsyncConnection, entry: dict[str, Any]) -> None:
     await session.execute(insert(catalogue_audit).values(**entry))
 
 
-async def audit_of(session: AsyncSession, entity: str, limit: int) -> list[dict[str, Any]]:
+async def audit_of(session: AsyncConnection, entity: str, limit: int) -> list[dict[str, Any]]:
     query = (
         select(catalogue_audit.c.at, catalogue_audit.c.actor, catalogue_audit.c.action, catalogue_audit.c.changes,
                catalogue_audit.c.request_id)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.cursor import Position
 from ..domain.model import SearchFilters
@@ -83,7 +83,7 @@ class Words:
 # --- search documents -----------------------------------------------------------------------
 
 
-async def refresh_service_search(session: AsyncSession, service_ids: Sequence[str] | None = None) -> None:
+async def refresh_service_search(session: AsyncConnection, service_ids: Sequence[str] | None = None) -> None:
     """Rebuild the search documents of the given online services (all when ``None``): one row
     per published service of an active procedure."""
     where = "" if service_ids is None else "WHERE service_id = ANY(CAST(:ids AS uuid[]))"
@@ -108,7 +108,7 @@ async def refresh_service_search(session: AsyncSession, service_ids: Sequence[st
     )
 
 
-async def refresh_procedure_search(session: AsyncSession, codes: Sequence[str] | None = None) -> None:
+async def refresh_procedure_search(session: AsyncConnection, codes: Sequence[str] | None = None) -> None:
     """Rebuild the search documents of the given procedures (all when ``None``)."""
     where = "" if codes is None else "WHERE procedure_code = ANY(:codes)"
     params: dict[str, Any] = {} if codes is None else {"codes": list(codes)}
@@ -254,7 +254,7 @@ def _hits(result: Any) -> list[Hit]:
 
 
 async def search_services(
-    session: AsyncSession, filters: SearchFilters, after: Position | None, limit: int
+    session: AsyncConnection, filters: SearchFilters, after: Position | None, limit: int
 ) -> list[Hit]:
     words = normalise_query(filters.q) if filters.q else None
     if words is not None and not words.words:
@@ -280,7 +280,7 @@ def _offered(filters: SearchFilters, params: dict[str, Any]) -> list[str]:
 
 
 async def search_procedures(
-    session: AsyncSession, filters: SearchFilters, after: Position | None, limit: int
+    session: AsyncConnection, filters: SearchFilters, after: Position | None, limit: int
 ) -> list[Hit]:
     words = normalise_query(filters.q) if filters.q else None
     if words is not None and not words.words:

@@ -53,7 +53,7 @@ ProcedureCode = Annotated[str, Path(max_length=20, pattern=PROCEDURE_CODE)]
 class ProcedureBody(ProcedureInput):
     """A procedure's whole definition; its code is in the path."""
 
-    code: str | None = Field(default=None, pattern=PROCEDURE_CODE, description="if given, equal to the path's")
+    code: str | None = Field(default=None, pattern=PROCEDURE_CODE, description="if given, equal to the path's")  # type: ignore[assignment]  # optional here: the path names the procedure
 
 
 class AuditQuery(StrictModel):

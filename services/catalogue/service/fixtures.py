@@ -19,6 +19,7 @@ from services.kit.settings import Environment, ServiceSettings
 from ..adapters import repository as repo
 from ..adapters.tables import agencies
 from ..domain.definitions import Editor, ProcedureInput, ServiceInput, service_id
+from ..domain.model import OnlineLevel
 from . import editor
 
 __all__ = ["OFFERS", "PROCEDURES", "seed", "service_id"]
@@ -450,7 +451,7 @@ def service_inputs() -> list[ServiceInput]:
         ServiceInput(
             procedure_code=code,
             agency_code=agency,
-            online_level=online_level,
+            online_level=OnlineLevel(online_level),
             form_schema=by_code[code]["form"],
             fees=by_code[code]["fees"],
             processing_days=by_code[code]["processing_days"],

@@ -33,11 +33,11 @@ KINDS: tuple[Kind, ...] = ("agencies", "procedures", "services")  # the order ro
 MAX_IMPORT_ROWS = 2_000
 
 # CSV columns of each kind; those holding lists or objects carry them as JSON text.
-AGENCY_COLUMNS = ("code", "name", "level", "parent_code", "province_code")
-PROCEDURE_COLUMNS = ("code", "name", "sector_code", "sector_name", "level", "processing_days", "steps", "documents")
-PROCEDURE_COLUMNS += ("fees", "legal_basis", "results", "faq", "status")
-SERVICE_COLUMNS = ("procedure_code", "agency_code", "online_level", "processing_days", "routing_target", "fees")
-SERVICE_COLUMNS += ("form_schema", "status")
+AGENCY_COLUMNS: tuple[str, ...] = ("code", "name", "level", "parent_code", "province_code")
+PROCEDURE_COLUMNS: tuple[str, ...] = ("code", "name", "sector_code", "sector_name", "level", "processing_days")
+PROCEDURE_COLUMNS += ("steps", "documents", "fees", "legal_basis", "results", "faq", "status")
+SERVICE_COLUMNS: tuple[str, ...] = ("procedure_code", "agency_code", "online_level", "processing_days")
+SERVICE_COLUMNS += ("routing_target", "fees", "form_schema", "status")
 CSV_COLUMNS: dict[str, tuple[str, ...]] = {
     "agencies": AGENCY_COLUMNS,
     "procedures": PROCEDURE_COLUMNS,

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit.logging import get_logger
 
@@ -38,7 +38,7 @@ SERVICE_CHANGED_CHANNEL = "dossier_catalogue_service_changed"
 # --- online services ------------------------------------------------------------------------
 
 
-async def lock_service(session: AsyncSession, service_id: str) -> ServiceState | None:
+async def lock_service(session: AsyncConnection, service_id: str) -> ServiceState | None:
     """The service's current state, its row locked until the transaction ends (None: unknown)."""
     query = (
         select(catalogue_services.c.revision, catalogue_services.c.status, catalogue_services.c.current_version)
@@ -49,7 +49,7 @@ async def lock_service(session: AsyncSession, service_id: str) -> ServiceState |
     return ServiceState(row.revision, ServiceStatus(row.status), row.current_version) if row else None
 
 
-async def lock_version_revision(session: AsyncSession, service_id: str, version: int) -> int | None:
+async def lock_version_revision(session: AsyncConnection, service_id: str, version: int) -> int | None:
     """The revision that stored this version's definition (None: never seen), row locked."""
     query = (
         select(catalogue_service_versions.c.revision)
@@ -60,7 +60,7 @@ async def lock_version_revision(session: AsyncSession, service_id: str, version:
 
 
 async def save_published_service(
-    session: AsyncSession, service_id: str, state: ServiceState, current: dict[str, Any], changed_at: datetime
+    session: AsyncConnection, service_id: str, state: ServiceState, current: dict[str, Any], changed_at: datetime
 ) -> bool:
     """Make ``state`` (published, with ``current``: procedure_code, agency_code, province_code,
     online_level, routing_target of its version) the service's state unless a revision as high
@@ -77,7 +77,7 @@ async def save_published_service(
 
 
 async def save_retired_service(
-    session: AsyncSession, service_id: str, state: ServiceState, changed_at: datetime
+    session: AsyncConnection, service_id: str, state: ServiceState, changed_at: datetime
 ) -> bool:
     """Retire the service at ``state.revision`` unless a revision as high is stored; what
     describes its current version stays. True when written."""
@@ -93,12 +93,12 @@ async def save_retired_service(
     )
 
 
-async def save_version(session: AsyncSession, values: dict[str, Any]) -> bool:
+async def save_version(session: AsyncConnection, values: dict[str, Any]) -> bool:
     """Store one version's definition unless it was stored from a revision as high. True when written."""
     return await _upsert_newer(session, catalogue_service_versions, ["service_id", "version"], values)
 
 
-async def offered_version(session: AsyncSession, service_id: str, version: int | None) -> OfferedVersion | None:
+async def offered_version(session: AsyncConnection, service_id: str, version: int | None) -> OfferedVersion | None:
     """A stored version of a service with the service's current state; its current version
     when ``version`` is None."""
     s, v = catalogue_services.c, catalogue_service_versions.c
@@ -130,7 +130,7 @@ async def offered_version(session: AsyncSession, service_id: str, version: int |
     return OfferedVersion(service_status=ServiceStatus(fields.pop("status")), **fields)
 
 
-async def service_state(session: AsyncSession, service_id: str) -> ServiceState | None:
+async def service_state(session: AsyncConnection, service_id: str) -> ServiceState | None:
     query = select(
         catalogue_services.c.revision, catalogue_services.c.status, catalogue_services.c.current_version
     ).where(catalogue_services.c.service_id == service_id)
@@ -141,7 +141,7 @@ async def service_state(session: AsyncSession, service_id: str) -> ServiceState 
 # --- procedures -----------------------------------------------------------------------------
 
 
-async def lock_procedure(session: AsyncSession, code: str) -> ProcedureState | None:
+async def lock_procedure(session: AsyncConnection, code: str) -> ProcedureState | None:
     query = (
         select(catalogue_procedures.c.revision, catalogue_procedures.c.status)
         .where(catalogue_procedures.c.code == code)
@@ -152,7 +152,7 @@ async def lock_procedure(session: AsyncSession, code: str) -> ProcedureState | N
 
 
 async def save_procedure(
-    session: AsyncSession,
+    session: AsyncConnection,
     code: str,
     state: ProcedureState,
     changed_at: datetime,
@@ -169,7 +169,7 @@ async def save_procedure(
     return await _upsert_newer(session, catalogue_procedures, ["code"], values, update=update)
 
 
-async def procedure(session: AsyncSession, code: str) -> KnownProcedure | None:
+async def procedure(session: AsyncConnection, code: str) -> KnownProcedure | None:
     p = catalogue_procedures.c
     query = select(p.code, p.revision, p.status, p.name, p.definition, p.changed_at).where(p.code == code)
     row = (await session.execute(query)).first()
@@ -183,7 +183,7 @@ async def procedure(session: AsyncSession, code: str) -> KnownProcedure | None:
 
 
 async def _upsert_newer(
-    session: AsyncSession, table: Any, keys: list[str], values: dict[str, Any], update: list[str] | None = None
+    session: AsyncConnection, table: Any, keys: list[str], values: dict[str, Any], update: list[str] | None = None
 ) -> bool:
     """Insert ``values``, or update the stored row (``update`` columns, default all but the keys)
     only where its revision is lower than ``values["revision"]``."""
@@ -194,16 +194,16 @@ async def _upsert_newer(
         changes["updated_at"] = func.now()
     if "stored_at" in table.c:
         changes["stored_at"] = func.now()
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=keys, set_=changes, where=table.c.revision < statement.excluded.revision
     ).returning(table.c.revision)
-    return (await session.execute(statement)).first() is not None
+    return (await session.execute(upsert)).first() is not None
 
 
 # --- changes, told to the API processes -----------------------------------------------------
 
 
-async def announce_service_changed(session: AsyncSession, service_id: str) -> None:
+async def announce_service_changed(session: AsyncConnection, service_id: str) -> None:
     """Tell every listener that ``service_id`` changed; PostgreSQL delivers it when (and only if)
     the transaction commits."""
     await session.execute(text("SELECT pg_notify(:channel, :service_id)"),

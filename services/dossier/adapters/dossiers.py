@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit.db import insert_rows, json_text, outbox_insert_sql
 from services.kit.sqlsets import in_array, pair_in_arrays
@@ -46,7 +46,8 @@ _CODED = "jsonb_set(e.data, '{code}', to_jsonb(d.code))"  # each event's data, w
 
 
 def _typed(table: Any, name: str, prefix: str = "") -> str:
-    return f"CAST(:{prefix}{name} AS {table.c[name].type.compile(dialect=postgresql.dialect())})"
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]  # the package's alias of its default dialect
+    return f"CAST(:{prefix}{name} AS {table.c[name].type.compile(dialect=dialect)})"
 
 
 # Every step of filing, in one statement (one round trip, atomic on its own):
@@ -95,17 +96,17 @@ async def file_dossier(
 # --- dossiers -------------------------------------------------------------------------------
 
 
-async def dossier_by_id(session: AsyncSession, dossier_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+async def dossier_by_id(session: AsyncConnection, dossier_id: str, *, lock: bool = False) -> dict[str, Any] | None:
     query = select(dossiers).where(dossiers.c.id == dossier_id)
     return _dict((await session.execute(query.with_for_update() if lock else query)).first())
 
 
-async def dossier_by_code(session: AsyncSession, code: str, *, lock: bool = False) -> dict[str, Any] | None:
+async def dossier_by_code(session: AsyncConnection, code: str, *, lock: bool = False) -> dict[str, Any] | None:
     query = select(dossiers).where(dossiers.c.code == code)
     return _dict((await session.execute(query.with_for_update() if lock else query)).first())
 
 
-async def dossiers_by_codes(session: AsyncSession, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+async def dossiers_by_codes(session: AsyncConnection, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The dossiers of these codes, rows locked in code order (no deadlock between batches)."""
     if not codes:
         return {}
@@ -113,7 +114,7 @@ async def dossiers_by_codes(session: AsyncSession, codes: Sequence[str]) -> dict
     return {row.code: dict(row._mapping) for row in await session.execute(query)}
 
 
-async def insert_dossiers(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def insert_dossiers(session: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     await insert_rows(session, dossiers, rows)
 
 
@@ -123,18 +124,18 @@ _UPDATE_STATUS = (
 )
 
 
-async def update_statuses(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def update_statuses(session: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """The status columns of many dossiers in one executemany (``rows`` carry ``id`` and the columns)."""
     if rows:
         params = [{"_id": r["id"], **{c: r[c] for c in _STATUS_COLUMNS}} for r in rows]
         await session.execute(_UPDATE_STATUS, params)
 
 
-async def add_histories(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def add_histories(session: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     await insert_rows(session, dossier_history, rows)
 
 
-async def records_seen(session: AsyncSession, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+async def records_seen(session: AsyncConnection, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which (dossier id, record id) pairs are already on a timeline."""
     if not pairs:
         return set()
@@ -144,17 +145,17 @@ async def records_seen(session: AsyncSession, pairs: Sequence[tuple[str, str]]) 
     return {(str(r.dossier_id), r.record_id) for r in await session.execute(query)}
 
 
-async def record_refusals(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def record_refusals(session: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     if rows:
         await session.execute(insert(dossier_refused_updates), rows)
 
 
-async def update_dossier(session: AsyncSession, dossier_id: str, values: dict[str, Any]) -> None:
+async def update_dossier(session: AsyncConnection, dossier_id: str, values: dict[str, Any]) -> None:
     await session.execute(update(dossiers).where(dossiers.c.id == dossier_id).values(**values))
 
 
 async def list_dossiers(
-    session: AsyncSession,
+    session: AsyncConnection,
     *,
     owner: str | None = None,
     mirrored_for: str | None = None,
@@ -189,11 +190,11 @@ async def list_dossiers(
 # --- history --------------------------------------------------------------------------------
 
 
-async def add_history(session: AsyncSession, values: dict[str, Any]) -> None:
+async def add_history(session: AsyncConnection, values: dict[str, Any]) -> None:
     await session.execute(insert(dossier_history), values)
 
 
-async def timeline(session: AsyncSession, dossier_id: str) -> list[dict[str, Any]]:
+async def timeline(session: AsyncConnection, dossier_id: str) -> list[dict[str, Any]]:
     query = (
         select(
             dossier_history.c.occurred_at,
@@ -211,17 +212,17 @@ async def timeline(session: AsyncSession, dossier_id: str) -> list[dict[str, Any
 # --- attachments ----------------------------------------------------------------------------
 
 
-async def insert_attachment(session: AsyncSession, values: dict[str, Any]) -> None:
+async def insert_attachment(session: AsyncConnection, values: dict[str, Any]) -> None:
     await session.execute(insert(attachments).values(**values))
 
 
-async def lock_attachments(session: AsyncSession, ids: Sequence[str]) -> list[dict[str, Any]]:
+async def lock_attachments(session: AsyncConnection, ids: Sequence[str]) -> list[dict[str, Any]]:
     query = select(attachments).where(attachments.c.id.in_(list(ids))).order_by(attachments.c.id).with_for_update()
     return [dict(row._mapping) for row in await session.execute(query)]
 
 
 async def bind_attachments(
-    session: AsyncSession, dossier_id: str, components: dict[str, str | None], supplement_id: int | None = None
+    session: AsyncConnection, dossier_id: str, components: dict[str, str | None], supplement_id: int | None = None
 ) -> None:
     for attachment_id, component in components.items():
         await session.execute(
@@ -231,19 +232,19 @@ async def bind_attachments(
         )
 
 
-async def attachments_of(session: AsyncSession, dossier_id: str) -> list[dict[str, Any]]:
+async def attachments_of(session: AsyncConnection, dossier_id: str) -> list[dict[str, Any]]:
     query = select(attachments).where(attachments.c.dossier_id == dossier_id).order_by(attachments.c.created_at)
     return [dict(row._mapping) for row in await session.execute(query)]
 
 
-async def attachment(session: AsyncSession, attachment_id: str) -> dict[str, Any] | None:
+async def attachment(session: AsyncConnection, attachment_id: str) -> dict[str, Any] | None:
     return _dict((await session.execute(select(attachments).where(attachments.c.id == attachment_id))).first())
 
 
 # --- supplements, ratings, drafts -----------------------------------------------------------
 
 
-async def open_supplement(session: AsyncSession, dossier_id: str) -> dict[str, Any] | None:
+async def open_supplement(session: AsyncConnection, dossier_id: str) -> dict[str, Any] | None:
     query = (
         select(supplement_requests)
         .where(supplement_requests.c.dossier_id == dossier_id, supplement_requests.c.fulfilled_at.is_(None))
@@ -252,7 +253,9 @@ async def open_supplement(session: AsyncSession, dossier_id: str) -> dict[str, A
     return _dict((await session.execute(query)).first())
 
 
-async def request_supplement(session: AsyncSession, dossier_id: str, requested_at: datetime, note: str | None) -> None:
+async def request_supplement(
+    session: AsyncConnection, dossier_id: str, requested_at: datetime, note: str | None
+) -> None:
     statement = insert(supplement_requests).values(dossier_id=dossier_id, requested_at=requested_at, note=note)
     await session.execute(
         statement.on_conflict_do_nothing(
@@ -261,13 +264,13 @@ async def request_supplement(session: AsyncSession, dossier_id: str, requested_a
     )
 
 
-async def fulfil_supplement(session: AsyncSession, supplement_id: int, at: datetime) -> None:
+async def fulfil_supplement(session: AsyncConnection, supplement_id: int, at: datetime) -> None:
     await session.execute(
         update(supplement_requests).where(supplement_requests.c.id == supplement_id).values(fulfilled_at=at)
     )
 
 
-async def insert_rating(session: AsyncSession, values: dict[str, Any]) -> bool:
+async def insert_rating(session: AsyncConnection, values: dict[str, Any]) -> bool:
     """False when the dossier was already rated."""
     result = await session.execute(
         insert(ratings).values(**values).on_conflict_do_nothing().returning(ratings.c.dossier_id)
@@ -275,11 +278,11 @@ async def insert_rating(session: AsyncSession, values: dict[str, Any]) -> bool:
     return result.first() is not None
 
 
-async def rating_of(session: AsyncSession, dossier_id: str) -> dict[str, Any] | None:
+async def rating_of(session: AsyncConnection, dossier_id: str) -> dict[str, Any] | None:
     return _dict((await session.execute(select(ratings).where(ratings.c.dossier_id == dossier_id))).first())
 
 
-async def save_draft(session: AsyncSession, values: dict[str, Any]) -> None:
+async def save_draft(session: AsyncConnection, values: dict[str, Any]) -> None:
     statement = insert(drafts).values(**values)
     await session.execute(
         statement.on_conflict_do_update(
@@ -290,18 +293,18 @@ async def save_draft(session: AsyncSession, values: dict[str, Any]) -> None:
     )
 
 
-async def draft(session: AsyncSession, draft_id: str) -> dict[str, Any] | None:
+async def draft(session: AsyncConnection, draft_id: str) -> dict[str, Any] | None:
     return _dict((await session.execute(select(drafts).where(drafts.c.id == draft_id))).first())
 
 
-async def drafts_of(session: AsyncSession, owner: str) -> list[dict[str, Any]]:
+async def drafts_of(session: AsyncConnection, owner: str) -> list[dict[str, Any]]:
     query = select(drafts).where(drafts.c.owner == owner).order_by(drafts.c.updated_at.desc())
     return [dict(row._mapping) for row in await session.execute(query)]
 
 
-async def count_drafts(session: AsyncSession, owner: str) -> int:
+async def count_drafts(session: AsyncConnection, owner: str) -> int:
     return int((await session.execute(select(func.count()).where(drafts.c.owner == owner))).scalar_one())
 
 
-async def delete_draft(session: AsyncSession, draft_id: str) -> None:
+async def delete_draft(session: AsyncConnection, draft_id: str) -> None:
     await session.execute(drafts.delete().where(drafts.c.id == draft_id))

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit.sqlsets import in_array
 
@@ -26,7 +26,7 @@ _ADD = _ADD.on_conflict_do_update(
 )
 
 
-async def lock_facts(session: AsyncSession, dossier_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+async def lock_facts(session: AsyncConnection, dossier_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The facts of these dossiers, each row made if missing and locked, in id order (two
     transactions naming the same dossiers wait for each other, never deadlock)."""
     ordered = sorted(set(dossier_ids))
@@ -42,19 +42,19 @@ async def lock_facts(session: AsyncSession, dossier_ids: Sequence[str]) -> dict[
     return {row.dossier_id: dict(row._mapping) for row in await session.execute(query)}
 
 
-async def save_facts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+async def save_facts(session: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         await session.execute(_SAVE_FACTS, [{"_id": r["dossier_id"], **{c: r[c] for c in FACT_COLUMNS}} for r in rows])
 
 
-async def add_to_counters(session: AsyncSession, deltas: Sequence[tuple[str, date, str, int]]) -> None:
+async def add_to_counters(session: AsyncConnection, deltas: Sequence[tuple[str, date, str, int]]) -> None:
     """Move each ``(agency, day, metric)`` counter by its amount, in key order."""
     if deltas:
         rows = [{"agency_code": a, "day": d, "metric": m, "value": v} for a, d, m, v in sorted(deltas)]
         await session.execute(_ADD, rows)
 
 
-async def agencies_with_data(session: AsyncSession, since: date, until: date, agency: str | None, after: str | None,
+async def agencies_with_data(session: AsyncConnection, since: date, until: date, agency: str | None, after: str | None,
                              limit: int) -> list[str]:  # fmt: skip
     query = select(stats_daily.c.agency_code).where(stats_daily.c.day.between(since, until)).distinct()
     if agency is not None:
@@ -65,7 +65,9 @@ async def agencies_with_data(session: AsyncSession, since: date, until: date, ag
     return [row.agency_code for row in await session.execute(query)]
 
 
-async def totals(session: AsyncSession, agencies: Sequence[str], since: date, until: date) -> dict[str, dict[str, int]]:
+async def totals(
+    session: AsyncConnection, agencies: Sequence[str], since: date, until: date
+) -> dict[str, dict[str, int]]:
     """Each agency's counters summed over ``[since, until]``."""
     if not agencies:
         return {}

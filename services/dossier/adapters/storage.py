@@ -63,7 +63,7 @@ class LocalFileStorage:
     async def put(self, key: str, source: BinaryIO) -> None:
         await asyncio.to_thread(self._write, key, source)
 
-    async def read(self, key: str) -> AsyncIterator[bytes]:  # type: ignore[override]
+    async def read(self, key: str) -> AsyncIterator[bytes]:
         handle = await asyncio.to_thread(open, self._path(key), "rb")
         try:
             while chunk := await asyncio.to_thread(handle.read, CHUNK):
@@ -153,7 +153,7 @@ class S3Storage:
         if answer.status_code != 200:
             raise StorageError(f"object store refused the upload: HTTP {answer.status_code}")
 
-    async def read(self, key: str) -> AsyncIterator[bytes]:  # type: ignore[override]
+    async def read(self, key: str) -> AsyncIterator[bytes]:
         url = self._url(key)
         async with self._client.stream("GET", url, headers=self._signed("GET", url, EMPTY_SHA256)) as answer:
             if answer.status_code != 200:

@@ -88,7 +88,8 @@ def runtime(request: Request) -> Runtime:
     state = request.app.state
     if getattr(state, "dossier_runtime", None) is None:
         state.dossier_runtime = Runtime(state.settings)
-    return state.dossier_runtime  # type: ignore[no-any-return]
+    held: Runtime = state.dossier_runtime
+    return held
 
 
 def caller(principal: Principal) -> Caller:
@@ -233,8 +234,9 @@ async def _submitted(
 
 
 # A retry with the same Idempotency-Key answers the first request's receipt.
-REPLAYED = {200: {"description": "The receipt of the dossier filed before with the same Idempotency-Key "
-                                 "(header Idempotent-Replayed: true)"}}  # fmt: skip
+REPLAYED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The receipt of the dossier filed before with the same Idempotency-Key "
+                         "(header Idempotent-Replayed: true)"}}  # fmt: skip
 
 
 @router.post("/dossiers", status_code=201, summary="Submit a dossier; answers its receipt", responses=REPLAYED)
@@ -368,7 +370,7 @@ async def rate(dossier_id: Id, body: RatingBody, principal: Submitter, uow: Unit
 # --- public ---------------------------------------------------------------------------------
 
 
-LOOKUP_REFUSED = {
+LOOKUP_REFUSED: dict[int | str, dict[str, Any]] = {
     404: {"description": "No dossier with this code and verifier (a wrong verifier answers the same)"},
     429: {"description": "Too many wrong lookups of this code, or from this address: retry after `Retry-After` "
                          "seconds"},

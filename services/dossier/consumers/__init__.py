@@ -3,10 +3,10 @@
 from contracts.envelope import CloudEvent
 from services.kit.consumer import BatchHandler, Handler
 from services.kit.db import UnitOfWork
-from services.kit.settings import ServiceSettings
 
 from ..domain import statistics as statistics_rules
 from ..service import catalogue_view, statistics, tracking
+from ..settings import DossierSettings
 
 
 async def on_procedure_published(uow: UnitOfWork, event: CloudEvent) -> None:
@@ -38,10 +38,10 @@ CATALOGUE_AND_PAYMENT: dict[str, Handler] = {
 }
 
 
-def handlers(settings: ServiceSettings) -> dict[str, Handler]:
+def handlers(settings: DossierSettings) -> dict[str, Handler]:
     """Every handler; the agencies' status records need the deployment's applicant key (a
     mirrored dossier is found by its applicant's pseudonym)."""
-    secret = settings.applicant_key_secret.get_secret_value()  # type: ignore[attr-defined]
+    secret = settings.applicant_key_secret.get_secret_value()
 
     async def on_status_reported(uow: UnitOfWork, event: CloudEvent) -> None:
         await tracking.apply_status_report(uow, event.data, applicant_secret=secret)
@@ -49,9 +49,9 @@ def handlers(settings: ServiceSettings) -> dict[str, Handler]:
     return {**CATALOGUE_AND_PAYMENT, tracking.STATUS_REPORTED: on_status_reported}
 
 
-def batch_handlers(settings: ServiceSettings) -> dict[str, BatchHandler]:
+def batch_handlers(settings: DossierSettings) -> dict[str, BatchHandler]:
     """Agencies push status by the thousand: consecutive records are applied set by set."""
-    secret = settings.applicant_key_secret.get_secret_value()  # type: ignore[attr-defined]
+    secret = settings.applicant_key_secret.get_secret_value()
 
     async def on_status_reports(uow: UnitOfWork, events: list[CloudEvent]) -> None:
         await tracking.apply_status_reports(uow, [e.data for e in events], applicant_secret=secret)

@@ -37,6 +37,7 @@ from ..adapters.storage import FileStorage, StorageError
 from ..adapters.tables import idempotency_keys
 from ..domain.access import Caller
 from ..domain.calendar import VIETNAM_TZ, WorkingCalendar
+from ..domain.catalogue_view import OfferedVersion
 from ..domain.codes import dossier_code
 from ..domain.files import SNIFF_BYTES, FileKind, safe_filename, sniff
 from ..domain.forms import FormValidator, validate_form
@@ -176,7 +177,7 @@ async def known_key(uow: UnitOfWork, owner: str, key: str, fingerprint: str) -> 
     return await idempotency.replayed(uow.session, idempotency_keys, owner, key, fingerprint)
 
 
-def _fees(offered: catalogue_view.OfferedVersion, selected: Sequence[str]) -> list[dict[str, Any]]:
+def _fees(offered: OfferedVersion, selected: Sequence[str]) -> list[dict[str, Any]]:
     """The fee lines due: every unconditional fee, and the conditional ones the applicant says
     apply to their case. A selected code the service does not charge is a 422."""
     by_code = {fee["code"]: fee for fee in offered.fees}
@@ -189,9 +190,7 @@ def _fees(offered: catalogue_view.OfferedVersion, selected: Sequence[str]) -> li
     return [{"code": fee["code"], "name": fee["name"], "amount": int(fee["amount"])} for fee in due]
 
 
-def _check_documents(
-    offered: catalogue_view.OfferedVersion, wanted: Sequence[Mapping[str, Any]]
-) -> dict[str, str | None]:
+def _check_documents(offered: OfferedVersion, wanted: Sequence[Mapping[str, Any]]) -> dict[str, str | None]:
     """Each attachment answers a document component of the procedure; every required one is
     present. Returns attachment id -> component code."""
     known = {doc["code"]: doc for doc in offered.documents}
@@ -211,7 +210,7 @@ def _check_documents(
 
 
 def _complete(
-    offered: catalogue_view.OfferedVersion, validator: FormValidator, form: Mapping[str, Any],
+    offered: OfferedVersion, validator: FormValidator, form: Mapping[str, Any],
     wanted: Sequence[Mapping[str, Any]], selected: Sequence[str],
 ) -> tuple[dict[str, str | None], list[dict[str, Any]]]:  # fmt: skip
     """The dossier checked against ``offered``: its form, its documents and the fees chosen.
@@ -300,7 +299,7 @@ FILING_ATTEMPTS = 3
 
 def _dossier_values(
     dossier_id: str, owner: str, applicant: dict[str, Any], form: dict[str, Any], fees: list[dict[str, Any]],
-    offered: catalogue_view.OfferedVersion, received_at: datetime, calendar: WorkingCalendar, issuer: Issuer,
+    offered: OfferedVersion, received_at: datetime, calendar: WorkingCalendar, issuer: Issuer,
 ) -> dict[str, Any]:  # fmt: skip
     """A portal dossier's row as filed, but for its code."""
     results = offered.procedure.get("results") or []
@@ -334,7 +333,7 @@ def _dossier_values(
 
 
 async def _file(
-    uow: UnitOfWork, values: dict[str, Any], offered: catalogue_view.OfferedVersion, files: Sequence[Mapping[str, Any]],
+    uow: UnitOfWork, values: dict[str, Any], offered: OfferedVersion, files: Sequence[Mapping[str, Any]],
     *, alone: bool,
 ) -> str | None:  # fmt: skip
     """Number and write the dossier with its first timeline line and events, in one statement per

@@ -36,11 +36,11 @@ CONTRACTS: dict[str, type[BaseModel]] = {
 async def apply_events(uow: UnitOfWork, events: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
     """Fold ``(event type, data)`` pairs, in order, into the read model."""
     parsed = [(kind, event_data(CONTRACTS[kind], data)) for kind, data in events]
-    stored = await repo.lock_facts(uow.session, [data.dossier_id for _, data in parsed])  # type: ignore[attr-defined]
+    stored = await repo.lock_facts(uow.session, [data.dossier_id for _, data in parsed])  # type: ignore[attr-defined]  # all CONTRACTS have one
     before = {dossier_id: Facts(**row) for dossier_id, row in stored.items()}
     after = dict(before)
     for kind, data in parsed:
-        dossier_id = data.dossier_id  # type: ignore[attr-defined]
+        dossier_id = data.dossier_id  # type: ignore[attr-defined]  # every model in CONTRACTS has it
         after[dossier_id] = stats.merge(after[dossier_id], kind, data)
     deltas: Counter[tuple[str, date, str]] = Counter()
     changed = []

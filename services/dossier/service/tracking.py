@@ -254,7 +254,7 @@ async def withdraw(uow: UnitOfWork, caller: Caller, dossier_id: str, reason: str
 
 
 async def supplement(
-    uow: UnitOfWork, caller: Caller, dossier_id: str, wanted: list[Mapping[str, Any]], note: str | None
+    uow: UnitOfWork, caller: Caller, dossier_id: str, wanted: Sequence[Mapping[str, Any]], note: str | None
 ) -> dict[str, Any]:
     """The owner answers the agency's request for more documents: the files are bound to the
     open request and the dossier returns to processing."""

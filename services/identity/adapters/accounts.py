@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Mapping
 from datetime import date, datetime
 from functools import cache
 from typing import Any, Protocol
@@ -33,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit.errors import ServiceUnavailable
 from services.kit.logging import get_logger
@@ -166,7 +167,7 @@ outgoing_messages = Table(
 # --- accounts -----------------------------------------------------------------------------
 
 
-def to_account(row: RowMapping) -> Account:
+def to_account(row: RowMapping | Mapping[str, Any]) -> Account:
     return Account(
         id=row["id"],
         kind=AccountKind(row["kind"]),
@@ -196,20 +197,20 @@ def to_account(row: RowMapping) -> Account:
     )
 
 
-async def get_row(session: AsyncSession, account_id: str, *, for_update: bool = False) -> RowMapping | None:
+async def get_row(session: AsyncConnection, account_id: str, *, for_update: bool = False) -> RowMapping | None:
     query = select(accounts).where(accounts.c.id == account_id)
     if for_update:
         query = query.with_for_update()
     return (await session.execute(query)).mappings().first()
 
 
-async def get_account(session: AsyncSession, account_id: str, *, for_update: bool = False) -> Account | None:
+async def get_account(session: AsyncConnection, account_id: str, *, for_update: bool = False) -> Account | None:
     row = await get_row(session, account_id, for_update=for_update)
     return to_account(row) if row else None
 
 
 async def find_by_column(
-    session: AsyncSession, column: str, value: str, *, for_update: bool = False
+    session: AsyncConnection, column: str, value: str, *, for_update: bool = False
 ) -> RowMapping | None:
     """The account holding ``value`` as a login identifier (pending registrations excluded;
     a phone counts only once verified)."""
@@ -222,16 +223,16 @@ async def find_by_column(
     return (await session.execute(query.limit(1))).mappings().first()
 
 
-async def insert_account(session: AsyncSession, values: dict[str, Any]) -> None:
+async def insert_account(session: AsyncConnection, values: dict[str, Any]) -> None:
     await session.execute(insert(accounts).values(**values))
 
 
-async def update_account(session: AsyncSession, account_id: str, **values: Any) -> None:
+async def update_account(session: AsyncConnection, account_id: str, **values: Any) -> None:
     values.setdefault("updated_at", func.now())
     await session.execute(accounts.update().where(accounts.c.id == account_id).values(**values))
 
 
-async def advisory_lock(session: AsyncSession, key: str) -> None:
+async def advisory_lock(session: AsyncConnection, key: str) -> None:
     """Serialise, until the transaction ends, every transaction that takes the same ``key``
     (counting a rate limit on several replicas, claiming an identifier)."""
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
@@ -241,7 +242,7 @@ async def advisory_lock(session: AsyncSession, key: str) -> None:
 
 
 async def count_codes_since(
-    session: AsyncSession, column: str, value: str, since: datetime
+    session: AsyncConnection, column: str, value: str, since: datetime
 ) -> tuple[int, datetime | None]:
     """How many codes went to (or were asked from) ``value`` since ``since``, and the oldest."""
     col = one_time_codes.c[column]
@@ -252,7 +253,7 @@ async def count_codes_since(
     return int(count), oldest
 
 
-async def latest_code(session: AsyncSession, flow_id: str, purpose: str) -> RowMapping | None:
+async def latest_code(session: AsyncConnection, flow_id: str, purpose: str) -> RowMapping | None:
     query = (
         select(one_time_codes)
         .where(one_time_codes.c.flow_id == flow_id, one_time_codes.c.purpose == purpose)
@@ -263,22 +264,24 @@ async def latest_code(session: AsyncSession, flow_id: str, purpose: str) -> RowM
     return (await session.execute(query)).mappings().first()
 
 
-async def insert_code(session: AsyncSession, values: dict[str, Any]) -> None:
+async def insert_code(session: AsyncConnection, values: dict[str, Any]) -> None:
     await session.execute(insert(one_time_codes).values(**values))
 
 
-async def update_code(session: AsyncSession, code_id: str, **values: Any) -> None:
+async def update_code(session: AsyncConnection, code_id: str, **values: Any) -> None:
     await session.execute(one_time_codes.update().where(one_time_codes.c.id == code_id).values(**values))
 
 
 # --- sign-in audit ------------------------------------------------------------------------
 
 
-async def audit(session: AsyncSession, **values: Any) -> None:
+async def audit(session: AsyncConnection, **values: Any) -> None:
     await session.execute(insert(sign_in_audit).values(**values))
 
 
-async def failures_from_ip_since(session: AsyncSession, client_ip: str, since: datetime) -> tuple[int, datetime | None]:
+async def failures_from_ip_since(
+    session: AsyncConnection, client_ip: str, since: datetime
+) -> tuple[int, datetime | None]:
     query = select(func.count(), func.min(sign_in_audit.c.at)).where(
         sign_in_audit.c.client_ip == client_ip, sign_in_audit.c.outcome == "failure", sign_in_audit.c.at > since
     )
@@ -291,7 +294,7 @@ def login_key(secret_key: str, kind: str, value: str) -> str:
     return hmac.new(_subkey(secret_key, "login-failures"), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
-async def unknown_login_failures(session: AsyncSession, keys: list[str]) -> tuple[int, datetime | None]:
+async def unknown_login_failures(session: AsyncConnection, keys: list[str]) -> tuple[int, datetime | None]:
     """The failures counted so far against any of ``keys`` (one login, spelled as each thing it
     could be), and the latest lockout among them; the rows are locked until the transaction ends."""
     for key in sorted(keys):  # one order, so that two sign-ins never wait on each other's locks
@@ -304,7 +307,7 @@ async def unknown_login_failures(session: AsyncSession, keys: list[str]) -> tupl
 
 
 async def count_unknown_login_failure(
-    session: AsyncSession, keys: list[str], failures: int, locked_until: datetime | None, now: datetime
+    session: AsyncConnection, keys: list[str], failures: int, locked_until: datetime | None, now: datetime
 ) -> None:
     for key in keys:
         values = {"failed_sign_ins": failures, "locked_until": locked_until, "updated_at": now}
@@ -389,7 +392,7 @@ class StoredMessages:
     """Development and tests: messages are written to ``sent_messages`` in the same transaction,
     readable at the development-only endpoint. Never in production (settings refuse it)."""
 
-    def __init__(self, session: AsyncSession):
+    def __init__(self, session: AsyncConnection):
         self._session = session
 
     async def send(self, channel: str, to: str, text: str) -> None:
@@ -400,7 +403,7 @@ class QueuedMessages:
     """Production: the message joins ``outgoing_messages`` in the caller's transaction; the
     worker posts it to the SMS/e-mail gateway (:func:`post_to_webhook`)."""
 
-    def __init__(self, session: AsyncSession, secret_key: str):
+    def __init__(self, session: AsyncConnection, secret_key: str):
         self._session = session
         self._secret_key = secret_key
 
@@ -425,7 +428,7 @@ async def post_to_webhook(client: httpx.AsyncClient, url: str, channel: str, to:
     return None
 
 
-async def messages_to(session: AsyncSession, recipient: str, limit: int) -> list[dict[str, Any]]:
+async def messages_to(session: AsyncConnection, recipient: str, limit: int) -> list[dict[str, Any]]:
     query = (
         select(sent_messages.c.channel, sent_messages.c.recipient, sent_messages.c.body, sent_messages.c.sent_at)
         .where(sent_messages.c.recipient == recipient)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -57,7 +58,7 @@ clients = Table(
 )
 
 
-def sign_in_columns() -> list[Column]:
+def sign_in_columns() -> list[Column[Any]]:
     """Who signed in and how, carried from the browser session to the code to the refresh
     token family: every token issued later says the same ``acr``, ``amr`` and ``auth_time``."""
     return [

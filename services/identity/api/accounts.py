@@ -40,7 +40,8 @@ PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z.
 
 
 def _settings(request: Request) -> IdentitySettings:
-    return request.app.state.settings
+    settings: IdentitySettings = request.app.state.settings
+    return settings
 
 
 def _client_ip(request: Request) -> str:

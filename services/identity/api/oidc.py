@@ -78,7 +78,8 @@ def _now() -> datetime:
 
 
 def _settings(request: Request) -> IdentitySettings:
-    return request.app.state.settings
+    settings: IdentitySettings = request.app.state.settings
+    return settings
 
 
 def _secure(settings: IdentitySettings) -> bool:

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from services.kit.errors import Conflict, Forbidden, PortalError
 
@@ -124,7 +124,8 @@ class LockoutPolicy:
         if consecutive_failures < self.threshold:
             return 0
         doublings = min(consecutive_failures - self.threshold, 32)
-        return min(self.max_seconds, self.base_seconds * 2**doublings)
+        seconds: int = self.base_seconds * 2**doublings  # int ** int is typed Any (a negative power is a float)
+        return min(self.max_seconds, seconds)
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ class SecondFactorRequired(RecordedRefusal, PortalError):
 
     status, type, title = 401, "second-factor-required", "A second factor is required"
 
-    def __init__(self, detail: str | None = None, **extra: object):
+    def __init__(self, detail: str | None = None, **extra: Any):
         super().__init__(detail or "Enter the 6-digit code from your authenticator app.", **extra)
 
 

@@ -20,12 +20,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from contracts.events.identity_accounts import (
-    AccountLocked as AccountLockedEvent,
-)
-from contracts.events.identity_accounts import (
+    AccountKindName,
     AccountRegistered,
     AccountUnlocked,
     AccountVerified,
+)
+from contracts.events.identity_accounts import (
+    AccountLocked as AccountLockedEvent,
 )
 from services.kit.db import Database, UnitOfWork
 from services.kit.errors import Conflict, NotFound, RateLimited, ValidationFailed
@@ -137,7 +138,7 @@ def _birth_date(value: date, now: datetime) -> date:
     return value
 
 
-def _kind(account: Account) -> str:
+def _kind(account: Account) -> AccountKindName:
     return account.kind.value
 
 
@@ -483,7 +484,7 @@ async def sign_in(
     row = await _find_for_login(uow, login)
     if row is None:
         raise await _refuse_unknown_login(uow, settings, login, password, now, record)
-    account = store.to_account(row)  # type: ignore[arg-type]
+    account = store.to_account(row)
     if remaining := account.lockout_remaining(now):
         await record(account.id, "refused", "locked-out")
         assert account.locked_until is not None
@@ -913,7 +914,7 @@ async def seed_accounts(uow: UnitOfWork, settings: IdentitySettings) -> None:
         if "totp" in fixture:
             values["totp_secret"] = store.encrypt_secret(_secret(settings), fixture["totp"])
         inserted = await uow.session.execute(pg_insert(store.accounts).values(**values).on_conflict_do_nothing())
-        if inserted.rowcount:  # type: ignore[attr-defined]
+        if inserted.rowcount:
             await uow.emit(
                 REGISTERED,
                 AccountRegistered(

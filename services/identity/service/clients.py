@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,10 +76,10 @@ async def create_client(
     name: str,
     kind: ClientKind,
     grant_types: list[str],
-    redirect_uris: list[str] = (),  # type: ignore[assignment]
-    post_logout_redirect_uris: list[str] = (),  # type: ignore[assignment]
-    allowed_scopes: list[str] = (),  # type: ignore[assignment]
-    agencies: list[str] = (),  # type: ignore[assignment]
+    redirect_uris: Sequence[str] = (),
+    post_logout_redirect_uris: Sequence[str] = (),
+    allowed_scopes: Sequence[str] = (),
+    agencies: Sequence[str] = (),
     auth_method: str | None = None,
     secret: str | None = None,
     jwks: dict[str, Any] | None = None,

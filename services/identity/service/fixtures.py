@@ -2,13 +2,13 @@
 kit's ``seed`` command refuses to run them when the environment is production."""
 
 from services.kit.db import Database
-from services.kit.settings import ServiceSettings
 
+from ..settings import IdentitySettings
 from .accounts import seed_accounts
 from .clients import seed_clients
 
 
-async def seed(db: Database, settings: ServiceSettings) -> None:
+async def seed(db: Database, settings: IdentitySettings) -> None:
     async with db.transaction() as uow:
         await seed_clients(uow, settings)
         await seed_accounts(uow, settings)

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import (
     assessments,
@@ -24,19 +24,19 @@ def _dict(row: Any) -> dict[str, Any] | None:
     return dict(row._mapping) if row is not None else None
 
 
-async def save_assessment(session: AsyncSession, values: dict[str, Any]) -> None:
+async def save_assessment(session: AsyncConnection, values: dict[str, Any]) -> None:
     """The latest assessment of a dossier (a re-assessment replaces it; only a new order uses it)."""
     statement = insert(assessments).values(**values)
     update_columns = {c: statement.excluded[c] for c in ("lines", "total", "owner", "agency_code", "dossier_code")}
     await session.execute(statement.on_conflict_do_update(index_elements=["dossier_id"], set_=update_columns))
 
 
-async def assessment(session: AsyncSession, dossier_id: str) -> dict[str, Any] | None:
+async def assessment(session: AsyncConnection, dossier_id: str) -> dict[str, Any] | None:
     query = select(assessments).where(assessments.c.dossier_id == dossier_id).with_for_update()
     return _dict((await session.execute(query)).first())
 
 
-async def next_reference_number(session: AsyncSession, day: date) -> int:
+async def next_reference_number(session: AsyncConnection, day: date) -> int:
     statement = (
         insert(reference_sequences)
         .values(day=day, last_value=1)
@@ -46,41 +46,41 @@ async def next_reference_number(session: AsyncSession, day: date) -> int:
     return int((await session.execute(statement)).scalar_one())
 
 
-async def insert_order(session: AsyncSession, values: dict[str, Any]) -> None:
+async def insert_order(session: AsyncConnection, values: dict[str, Any]) -> None:
     await session.execute(insert(orders).values(**values))
 
 
-async def order_by_id(session: AsyncSession, order_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+async def order_by_id(session: AsyncConnection, order_id: str, *, lock: bool = False) -> dict[str, Any] | None:
     query = select(orders).where(orders.c.id == order_id)
     return _dict((await session.execute(query.with_for_update() if lock else query)).first())
 
 
-async def order_by_reference(session: AsyncSession, reference: str, *, lock: bool = False) -> dict[str, Any] | None:
+async def order_by_reference(session: AsyncConnection, reference: str, *, lock: bool = False) -> dict[str, Any] | None:
     query = select(orders).where(orders.c.reference == reference)
     return _dict((await session.execute(query.with_for_update() if lock else query)).first())
 
 
-async def live_order_of(session: AsyncSession, dossier_id: str) -> dict[str, Any] | None:
+async def live_order_of(session: AsyncConnection, dossier_id: str) -> dict[str, Any] | None:
     query = select(orders).where(
         orders.c.dossier_id == dossier_id, orders.c.state.in_(["created", "pending", "succeeded"])
     )
     return _dict((await session.execute(query.with_for_update())).first())
 
 
-async def update_order(session: AsyncSession, order_id: str, values: dict[str, Any]) -> None:
+async def update_order(session: AsyncConnection, order_id: str, values: dict[str, Any]) -> None:
     await session.execute(update(orders).where(orders.c.id == order_id).values(**values, updated_at=func.now()))
 
 
-async def add_transition(session: AsyncSession, values: dict[str, Any]) -> None:
+async def add_transition(session: AsyncConnection, values: dict[str, Any]) -> None:
     await session.execute(insert(order_transitions).values(**values))
 
 
-async def transitions(session: AsyncSession, order_id: str) -> list[dict[str, Any]]:
+async def transitions(session: AsyncConnection, order_id: str) -> list[dict[str, Any]]:
     query = select(order_transitions).where(order_transitions.c.order_id == order_id).order_by(order_transitions.c.id)
     return [dict(r._mapping) for r in await session.execute(query)]
 
 
-async def expirable(session: AsyncSession, now: datetime, limit: int) -> list[str]:
+async def expirable(session: AsyncConnection, now: datetime, limit: int) -> list[str]:
     query = (
         select(orders.c.id)
         .where(orders.c.state.in_(["created", "pending"]), orders.c.expires_at < now)
@@ -91,39 +91,41 @@ async def expirable(session: AsyncSession, now: datetime, limit: int) -> list[st
     return [str(r.id) for r in await session.execute(query)]
 
 
-async def record_callback(session: AsyncSession, values: dict[str, Any]) -> None:
+async def record_callback(session: AsyncConnection, values: dict[str, Any]) -> None:
     await session.execute(insert(callbacks).values(**values))
 
 
-async def insert_receipt(session: AsyncSession, values: dict[str, Any]) -> None:
+async def insert_receipt(session: AsyncConnection, values: dict[str, Any]) -> None:
     await session.execute(insert(receipts).values(**values))
 
 
-async def receipt_of(session: AsyncSession, order_id: str) -> dict[str, Any] | None:
+async def receipt_of(session: AsyncConnection, order_id: str) -> dict[str, Any] | None:
     return _dict((await session.execute(select(receipts).where(receipts.c.order_id == order_id))).first())
 
 
-async def receipt_keys_all(session: AsyncSession) -> list[dict[str, Any]]:
+async def receipt_keys_all(session: AsyncConnection) -> list[dict[str, Any]]:
     query = select(receipt_keys).order_by(receipt_keys.c.created_at.desc())
     return [dict(r._mapping) for r in await session.execute(query)]
 
 
-async def insert_receipt_key(session: AsyncSession, values: dict[str, Any]) -> None:
+async def insert_receipt_key(session: AsyncConnection, values: dict[str, Any]) -> None:
     await session.execute(insert(receipt_keys).values(**values))
 
 
-async def advisory_lock(session: AsyncSession, name: str) -> None:
+async def advisory_lock(session: AsyncConnection, name: str) -> None:
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
 
 
-async def orders_by_references(session: AsyncSession, references: list[str]) -> dict[str, dict[str, Any]]:
+async def orders_by_references(session: AsyncConnection, references: list[str]) -> dict[str, dict[str, Any]]:
     if not references:
         return {}
     query = select(orders).where(orders.c.reference.in_(references))
     return {row.reference: dict(row._mapping) for row in await session.execute(query)}
 
 
-async def paid_between(session: AsyncSession, provider: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
+async def paid_between(
+    session: AsyncConnection, provider: str, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
     query = select(orders).where(
         orders.c.provider == provider,
         orders.c.state.in_(["succeeded", "refunded"]),
@@ -134,7 +136,7 @@ async def paid_between(session: AsyncSession, provider: str, since: datetime, un
 
 
 async def pending_since(
-    session: AsyncSession, provider: str, before: datetime, limit: int
+    session: AsyncConnection, provider: str, before: datetime, limit: int
 ) -> list[tuple[str, str, datetime]]:
     """Id, reference and creation time of the oldest orders still pending since before ``before``."""
     query = (

@@ -31,7 +31,8 @@ MAX_CALLBACK_BYTES = 64 * 1024
 
 
 def settings_of(request: Request) -> PaymentSettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    settings: PaymentSettings = request.app.state.settings
+    return settings
 
 
 def client_ip(request: Request) -> str:

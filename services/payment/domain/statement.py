@@ -75,7 +75,8 @@ def parse_statement(text: str) -> list[Line]:
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise StatementInvalid([{"field": "header", "message": f"Missing column(s): {', '.join(missing)}."}])
-        lines, errors = [], []
+        lines: list[Line] = []
+        errors: list[dict[str, str]] = []
         read = reader.line_num  # the header's lines
         for count, row in enumerate(reader, start=1):
             if count > MAX_LINES:
@@ -123,7 +124,7 @@ def reconcile(lines: Iterable[Line], orders: Mapping[str, Mapping[str, Any]], pa
                       else f"order is {order['state']}")  # fmt: skip
             report.missing_ours.append({**item, "reason": reason})
             continue
-        seen.add(line.reference)  # type: ignore[arg-type]
+        seen.add(line.reference)  # type: ignore[arg-type]  # an order was found: the reference is set
         if int(order["amount"]) != line.amount:
             report.amount_mismatch.append({**item, "order_amount": int(order["amount"])})
             continue

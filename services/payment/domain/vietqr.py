@@ -139,7 +139,7 @@ def _fields(text: str) -> dict[str, str]:
     return fields
 
 
-def parse(text: str) -> dict[str, str | dict]:
+def parse(text: str) -> dict[str, str | dict[str, str | dict[str, str]]]:
     """The fields of a VietQR payload, ``38`` (with its ``01``) and ``62`` decoded into dicts of
     their own. ValueError when the checksum is missing, not last or wrong, or a field is malformed."""
     if not isinstance(text, str) or not text.isascii() or len(text) < 8:
@@ -152,10 +152,10 @@ def parse(text: str) -> dict[str, str | dict]:
     root = _fields(text)
     if list(root)[-1] != "63":
         raise ValueError("The checksum field 63 is not the payload's last field.")
-    decoded: dict[str, str | dict] = {}
+    decoded: dict[str, str | dict[str, str | dict[str, str]]] = {}
     for tag, value in root.items():
         if tag in _NESTED_ROOT:
-            inner: dict[str, str | dict] = {}
+            inner: dict[str, str | dict[str, str]] = {}
             for sub, sub_value in _fields(value).items():
                 inner[sub] = _fields(sub_value) if sub in _NESTED_IN.get(tag, ()) else sub_value
             decoded[tag] = inner

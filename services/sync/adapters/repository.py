@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit.sqlsets import in_array, pair_in_arrays
 
@@ -23,19 +23,19 @@ from .tables import (
 )
 
 
-async def mappings_for(session: AsyncSession, agencies: Sequence[str]) -> dict[tuple[str, str], int]:
+async def mappings_for(session: AsyncConnection, agencies: Sequence[str]) -> dict[tuple[str, str], int]:
     query = select(status_mappings).where(status_mappings.c.agency_code.in_(list(agencies)))
     return {(r.agency_code, r.local_value): int(r.status) for r in await session.execute(query)}
 
 
-async def save_mappings(session: AsyncSession, agency_code: str, values: dict[str, int]) -> None:
+async def save_mappings(session: AsyncConnection, agency_code: str, values: dict[str, int]) -> None:
     await session.execute(status_mappings.delete().where(status_mappings.c.agency_code == agency_code))
     if values:
         rows = [{"agency_code": agency_code, "local_value": k, "status": v} for k, v in values.items()]
         await session.execute(insert(status_mappings), rows)
 
 
-async def lock_known(session: AsyncSession, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+async def lock_known(session: AsyncConnection, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
     """What is known of these dossiers, rows locked (in code order: no deadlocks between batches
     naming the same dossiers)."""
     if not codes:
@@ -49,7 +49,7 @@ async def lock_known(session: AsyncSession, codes: Sequence[str]) -> dict[str, d
     return {r.dossier_code: dict(r._mapping) for r in await session.execute(query)}
 
 
-async def save_known(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def save_known(session: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """Dossiers as accepted records left them (rows: code, agency, digest, status, time)."""
     if not rows:
         return
@@ -66,12 +66,12 @@ async def save_known(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     )  # fmt: skip
 
 
-async def dossier_filed(session: AsyncSession, row: dict[str, Any]) -> None:
+async def dossier_filed(session: AsyncConnection, row: dict[str, Any]) -> None:
     """A dossier filed on the portal (a repeated event, or a code already known, changes nothing)."""
     await session.execute(insert(known_dossiers).values(**row).on_conflict_do_nothing(index_elements=["dossier_code"]))
 
 
-async def dossier_changed(session: AsyncSession, row: dict[str, Any], *, status: bool) -> None:
+async def dossier_changed(session: AsyncConnection, row: dict[str, Any], *, status: bool) -> None:
     """A dossier's status changed on the portal: with ``status``, the change is taken (the
     portal's, the owner's, a payment's); else (an agency's, which sync already applied) only a
     dossier sync did not know is added."""
@@ -88,7 +88,7 @@ async def dossier_changed(session: AsyncSession, row: dict[str, Any], *, status:
     )  # fmt: skip
 
 
-async def seen_records(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+async def seen_records(session: AsyncConnection, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     if not keys:
         return set()
     query = select(accepted_records.c.agency_code, accepted_records.c.record_id).where(
@@ -97,16 +97,16 @@ async def seen_records(session: AsyncSession, keys: Sequence[tuple[str, str]]) -
     return {(r.agency_code, r.record_id) for r in await session.execute(query)}
 
 
-async def save_accepted(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def save_accepted(session: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     if rows:
         await session.execute(insert(accepted_records).on_conflict_do_nothing(), rows)
 
 
-async def save_batch(session: AsyncSession, batch: dict[str, Any]) -> None:
+async def save_batch(session: AsyncConnection, batch: dict[str, Any]) -> None:
     await session.execute(insert(batches), batch)
 
 
-async def batch_of(session: AsyncSession, batch_id: str) -> dict[str, Any] | None:
+async def batch_of(session: AsyncConnection, batch_id: str) -> dict[str, Any] | None:
     found = (await session.execute(select(batches).where(batches.c.id == batch_id))).first()
     return None if found is None else dict(found._mapping)
 
@@ -114,7 +114,7 @@ async def batch_of(session: AsyncSession, batch_id: str) -> dict[str, Any] | Non
 # --- outbound -------------------------------------------------------------------------------
 
 
-async def save_endpoint(session: AsyncSession, values: dict[str, Any]) -> None:
+async def save_endpoint(session: AsyncConnection, values: dict[str, Any]) -> None:
     statement = insert(agency_endpoints).values(**values)
     await session.execute(
         statement.on_conflict_do_update(
@@ -125,7 +125,7 @@ async def save_endpoint(session: AsyncSession, values: dict[str, Any]) -> None:
     )  # fmt: skip
 
 
-async def endpoint(session: AsyncSession, agency_code: str) -> dict[str, Any] | None:
+async def endpoint(session: AsyncConnection, agency_code: str) -> dict[str, Any] | None:
     row = (await session.execute(select(agency_endpoints).where(agency_endpoints.c.agency_code == agency_code))).first()
     return dict(row._mapping) if row else None
 
@@ -134,7 +134,7 @@ async def endpoint(session: AsyncSession, agency_code: str) -> dict[str, Any] | 
 DELIVERY_ORDER_LOCK = 0x5953_4E43_4445_4C56 >> 1
 
 
-async def add_delivery(session: AsyncSession, values: dict[str, Any]) -> None:
+async def add_delivery(session: AsyncConnection, values: dict[str, Any]) -> None:
     """One delivery (a repeated fact adds nothing). Deliveries are added one transaction at a
     time (an advisory lock held to commit), so their ids — the feed's cursor — are committed in
     order: a reader that has seen an id never finds a smaller one committed later."""
@@ -143,7 +143,7 @@ async def add_delivery(session: AsyncSession, values: dict[str, Any]) -> None:
     await session.execute(statement)
 
 
-async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime, limit: int) -> list[dict[str, Any]]:
+async def claim_due(session: AsyncConnection, now: datetime, lease_until: datetime, limit: int) -> list[dict[str, Any]]:
     """Due pushed deliveries, locked past their peers (SKIP LOCKED) and leased until ``lease_until``."""
     due = (
         select(deliveries.c.id)
@@ -166,28 +166,28 @@ async def claim_due(session: AsyncSession, now: datetime, lease_until: datetime,
     return [dict(r._mapping) for r in await session.execute(query)]
 
 
-async def delivery(session: AsyncSession, delivery_id: int, *, lock: bool = False) -> dict[str, Any] | None:
+async def delivery(session: AsyncConnection, delivery_id: int, *, lock: bool = False) -> dict[str, Any] | None:
     query = select(deliveries).where(deliveries.c.id == delivery_id)
     row = (await session.execute(query.with_for_update() if lock else query)).first()
     return dict(row._mapping) if row else None
 
 
-async def update_delivery(session: AsyncSession, delivery_id: int, values: dict[str, Any]) -> None:
+async def update_delivery(session: AsyncConnection, delivery_id: int, values: dict[str, Any]) -> None:
     await session.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
 
 
-async def add_attempt(session: AsyncSession, values: dict[str, Any]) -> None:
+async def add_attempt(session: AsyncConnection, values: dict[str, Any]) -> None:
     await session.execute(insert(delivery_attempts).values(**values))
 
 
-async def attempts_of(session: AsyncSession, delivery_id: int) -> list[dict[str, Any]]:
+async def attempts_of(session: AsyncConnection, delivery_id: int) -> list[dict[str, Any]]:
     query = (
         select(delivery_attempts).where(delivery_attempts.c.delivery_id == delivery_id).order_by(delivery_attempts.c.id)
     )
     return [dict(r._mapping) for r in await session.execute(query)]
 
 
-async def feed(session: AsyncSession, agencies: Sequence[str], after: int, limit: int) -> list[dict[str, Any]]:
+async def feed(session: AsyncConnection, agencies: Sequence[str], after: int, limit: int) -> list[dict[str, Any]]:
     query = (
         select(deliveries, agency_endpoints.c.format)
         .select_from(deliveries.join(agency_endpoints, agency_endpoints.c.agency_code == deliveries.c.agency_code))
@@ -199,7 +199,9 @@ async def feed(session: AsyncSession, agencies: Sequence[str], after: int, limit
     return [dict(r._mapping) for r in await session.execute(query)]
 
 
-async def acknowledge(session: AsyncSession, agencies: Sequence[str], ids: Sequence[int], now: datetime) -> list[int]:
+async def acknowledge(
+    session: AsyncConnection, agencies: Sequence[str], ids: Sequence[int], now: datetime
+) -> list[int]:
     statement = (
         update(deliveries)
         .where(deliveries.c.id.in_(list(ids)), deliveries.c.agency_code.in_(list(agencies)),
@@ -210,7 +212,7 @@ async def acknowledge(session: AsyncSession, agencies: Sequence[str], ids: Seque
     return sorted(r.id for r in await session.execute(statement))
 
 
-async def failing(session: AsyncSession) -> list[dict[str, Any]]:
+async def failing(session: AsyncConnection) -> list[dict[str, Any]]:
     """Per agency: dead deliveries and pending ones that have failed, with the oldest such."""
     query = (
         select(
@@ -227,7 +229,7 @@ async def failing(session: AsyncSession) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in await session.execute(query)]
 
 
-async def revive(session: AsyncSession, now: datetime, *, delivery_id: int | None = None,
+async def revive(session: AsyncConnection, now: datetime, *, delivery_id: int | None = None,
                  agency_code: str | None = None) -> int:  # fmt: skip
     """Dead deliveries (one, or an agency's) pending again at once, their attempts counted anew."""
     conditions = [deliveries.c.state == "dead"]

@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from cryptography.fernet import Fernet
 
 from contracts.events.dossier import DossierSubmitted, DossierSupplemented, WithdrawalRequested
 from services.kit import webhooks
@@ -89,7 +90,7 @@ async def record_withdrawal(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
 # --- the registry ---------------------------------------------------------------------------
 
 
-def _cipher(settings: SyncSettings):  # type: ignore[no-untyped-def]
+def _cipher(settings: SyncSettings) -> Fernet:
     return fernet(settings.endpoint_secret_key.get_secret_value())
 
 

@@ -10,6 +10,7 @@ change to them gets an explicit migration of its own.
 from alembic import op
 
 from services.identity.adapters import oauth
+from services.identity.adapters.tables import metadata
 
 revision = "0003"
 down_revision = "0002"
@@ -29,8 +30,8 @@ TABLES = [
 
 
 def upgrade() -> None:
-    oauth.metadata.create_all(op.get_bind(), tables=TABLES)
+    metadata.create_all(op.get_bind(), tables=TABLES)
 
 
 def downgrade() -> None:
-    oauth.metadata.drop_all(op.get_bind(), tables=list(reversed(TABLES)))
+    metadata.drop_all(op.get_bind(), tables=list(reversed(TABLES)))
