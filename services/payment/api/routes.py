@@ -13,6 +13,7 @@ from pydantic import Field
 from services.kit.app import UnitOfWorkDep
 from services.kit.auth import Principal, require_scopes
 from services.kit.errors import ValidationFailed
+from services.kit.openapi import BINARY, binary_content
 from services.kit.schemas import StrictModel
 
 from ..service import callbacks, orders, receipts, reconciliation
@@ -72,7 +73,8 @@ async def get_order(request: Request, order_id: Id, principal: Payer, uow: UnitO
     "/orders/{order_id}/vietqr.png",
     summary="The VietQR code of an open VietQR order",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}},
+    responses={200: binary_content("image/png")},
+    operation_id="getVietqrCode",
 )
 async def get_vietqr(request: Request, order_id: Id, principal: Payer, uow: UnitOfWorkDep) -> Response:
     png = await orders.vietqr_png(uow, settings_of(request), principal.subject, order_id.lower())
@@ -84,7 +86,7 @@ async def cancel_order(order_id: Id, principal: Payer, uow: UnitOfWorkDep) -> di
     return await orders.cancel(uow, principal.subject, order_id.lower())
 
 
-@router.get("/jwks", summary="The keys that sign payment receipts (public)")
+@router.get("/jwks", summary="The keys that sign payment receipts (public)", operation_id="getReceiptSigningKeys")
 async def receipt_jwks(uow: UnitOfWorkDep) -> JSONResponse:
     return JSONResponse(await receipts.jwks(uow), headers={"Cache-Control": "public, max-age=300"})
 
@@ -107,12 +109,14 @@ async def _raw(request: Request) -> callbacks.RawCallback:
     "/callbacks/vnpay/ipn",
     summary="VNPay IPN (public; signed). Answers {RspCode, Message} as VNPay expects",
     responses={200: {"content": {"application/json": {"example": {"RspCode": "00", "Message": "Confirm Success"}}}}},
+    operation_id="receiveVnpayIpn",
 )
 async def vnpay_ipn(request: Request, uow: UnitOfWorkDep) -> dict[str, str]:
     return await callbacks.vnpay_ipn(uow, settings_of(request), await _raw(request))
 
 
-@router.post("/callbacks/bank", summary="A bank's transfer notification (public; signed t=…,v1=…)")
+@router.post("/callbacks/bank", summary="A bank's transfer notification (public; signed t=…,v1=…)",
+             operation_id="receiveBankNotification")  # fmt: skip
 async def bank_notification(request: Request, uow: UnitOfWorkDep) -> dict[str, Any]:
     raw = await _raw(request)
     try:
@@ -137,7 +141,8 @@ async def refund_order(order_id: Id, body: RefundBody, principal: Operator, uow:
 @router.post(
     "/reconciliations",
     summary="Reconcile a provider's statement (CSV) with the orders paid in a period",
-    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
+    operation_id="reconcilePayments",
+    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": dict(BINARY)}}}},
 )
 async def reconcile(
     request: Request,
