@@ -216,7 +216,8 @@ def _conventional_openapi(app: FastAPI, spec: ServiceSpec, settings: ServiceSett
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = conventional(generate(), spec.name, spec.title)
+            routers = [(spec.api_prefix, spec.routers), ("", spec.root_routers)]
+            document = conventional(generate(), spec.name, spec.title, routers, settings.oidc_issuer)
             if spec.adjust_openapi is not None:
                 spec.adjust_openapi(document, settings)
             app.openapi_schema = document

@@ -4,19 +4,28 @@ Web and mobile teams generate their clients from the gateway's merged document, 
 are an interface: operationIds are short camelCase verbs (``submitDossier``), derived from
 the route function's name unless the route names one; every operation carries its service's
 tag; no schema name carries a Python module path or FastAPI's generated ``Body_…`` prefix;
-binary bodies say ``format: binary`` under their media type.
+binary bodies say ``format: binary`` under their media type; every operation that needs a
+token says so in ``security``, with the scopes its dependencies check (``kit.auth``), as an
+OpenID Connect scheme (our own discovery document) or a plain bearer token.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from fastapi import APIRouter
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+
+from .auth import token_demand
 
 SCHEMA_REF = "#/components/schemas/"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 BINARY = {"type": "string", "format": "binary"}
+# The two ways a client may present the same access token; an operation accepts either.
+OPENID_CONNECT = "openIdConnect"
+BEARER = "bearerToken"
 
 
 def operation_id(route: APIRoute) -> str:
@@ -51,9 +60,51 @@ def form_schema_name(generated: str) -> str:
     return operation[:1].upper() + operation[1:] + "Form"
 
 
-def conventional(document: dict[str, Any], service: str, title: str) -> dict[str, Any]:
+def security_schemes(issuer: str) -> dict[str, Any]:
+    """The portal's security schemes: tokens come from the issuer ``issuer`` (its discovery
+    document says how to get one); a client that already has one may send it as a bearer token."""
+    return {
+        OPENID_CONNECT: {"type": "openIdConnect", "openIdConnectUrl": f"{issuer}/.well-known/openid-configuration",
+                         "description": "An access token from the portal's OpenID provider."},
+        BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                 "description": "The same access token (RFC 9068 JWT) sent as `Authorization: Bearer …`."},
+    }  # fmt: skip
+
+
+def token_security(*alternatives: Iterable[str]) -> list[dict[str, list[str]]]:
+    """An operation's ``security``: an access token holding every scope of one of
+    ``alternatives`` (an empty one: any valid token), presented either way."""
+    return [{scheme: list(scopes)} for scopes in alternatives for scheme in (OPENID_CONNECT, BEARER)]
+
+
+def route_security(route: APIRoute) -> list[dict[str, list[str]]] | None:
+    """The ``security`` of ``route``, from the token demands of its dependencies (every one of
+    them must pass, so their scopes add up); None for a route that checks no token."""
+    demands = [demand for call in _dependency_calls(route.dependant) if (demand := token_demand(call)) is not None]
+    if not demands:
+        return None
+    combined: list[tuple[str, ...]] = [()]
+    for demand in demands:
+        combined = [tuple(sorted({*held, *more})) for held in combined for more in demand]
+    return token_security(*dict.fromkeys(combined))
+
+
+def _dependency_calls(dependant: Dependant) -> Iterator[Any]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _dependency_calls(dependency)
+
+
+Mounted = Sequence[tuple[str, Sequence[APIRouter]]]
+
+
+def conventional(
+    document: dict[str, Any], service: str, title: str, routers: Mounted = (), issuer: str | None = None
+) -> dict[str, Any]:
     """``document`` with the portal's conventions applied: one tag per service, form bodies'
-    schemas named after their operation."""
+    schemas named after their operation, and (given the app's ``routers``, each with the prefix
+    it is mounted at, and the token ``issuer``) the security schemes and each operation's
+    ``security``."""
     for item in (document.get("paths") or {}).values():
         for method in HTTP_METHODS:
             if isinstance(operation := item.get(method), dict):
@@ -67,4 +118,12 @@ def conventional(document: dict[str, Any], service: str, title: str) -> dict[str
                                              document["components"]["schemas"].items()}  # fmt: skip
         for new in renames.values():
             document["components"]["schemas"][new]["title"] = new
+    if issuer is not None:
+        document.setdefault("components", {})["securitySchemes"] = security_schemes(issuer)
+    for prefix, router in ((prefix, router) for prefix, group in routers for router in group):
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.include_in_schema and (security := route_security(route)):
+                for method in route.methods:
+                    operation = document["paths"][prefix + route.path_format][method.lower()]
+                    operation.setdefault("security", security)  # a route's own openapi_extra wins
     return document

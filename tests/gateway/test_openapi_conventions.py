@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import importlib
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from fastapi import APIRouter, Depends
 
 from gateway.openapi import merge
 from gateway.settings import SERVICES
-from services.kit.openapi import HTTP_METHODS
+from services.kit.auth import demands_token, require_scopes
+from services.kit.openapi import HTTP_METHODS, route_security
 
 NOWHERE = {"database_url": "postgresql+asyncpg://u:p@127.0.0.1:1/none", "kafka_bootstrap_servers": "127.0.0.1:1",
            "environment": "test", "log_json": False}  # fmt: skip
@@ -81,3 +83,43 @@ def test_every_2xx_body_has_a_schema(document: dict[str, Any]) -> None:
         for media, content in (answer.get("content") or {}).items() if "schema" not in content
     ]  # fmt: skip
     assert not missing, missing
+
+
+def test_every_operation_states_the_token_it_needs_as_the_services_check_it(document: dict[str, Any]) -> None:
+    """Against the security tests' own table of who may call what (``tests.security.routes``):
+    public operations declare no security; the others accept the portal's access token either
+    way (OpenID Connect or bearer), with the scope the service demands among the alternatives."""
+    from tests.security.routes import RULES
+
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["openIdConnect"]["openIdConnectUrl"].endswith("/.well-known/openid-configuration")
+    assert schemes["bearerToken"] == {**schemes["bearerToken"], "type": "http", "scheme": "bearer"}
+    wrong = []
+    for method, path, op in operations(document):
+        rule, security = RULES[(method, path)], op.get("security")
+        if rule.who == "public":
+            wrong += [(method, path, security)] if security else []
+            continue
+        alternatives = {tuple(scopes) for requirement in security or [] for scopes in requirement.values()}
+        by_scheme = {scheme for requirement in security or [] for scheme in requirement}
+        expected = (rule.scope,) if rule.scope else None
+        if by_scheme != set(schemes) or (expected is not None and expected not in alternatives):
+            wrong.append((method, path, security))
+    assert not wrong, wrong
+
+
+@demands_token({"catalogue:admin"}, {"catalogue:edit"})
+def an_editor() -> None:
+    """A dependency passing either of two scopes (as the catalogue's editors do)."""
+
+
+def test_either_of_a_dependencys_scope_sets_and_every_dependency_must_pass() -> None:
+    router = APIRouter()
+
+    @router.get("/x")
+    def both(a: Annotated[None, Depends(an_editor)], b: Annotated[Any, require_scopes("dossier:read")]) -> None: ...
+
+    assert route_security(router.routes[0]) == [  # type: ignore[arg-type]
+        {"openIdConnect": ["catalogue:admin", "dossier:read"]}, {"bearerToken": ["catalogue:admin", "dossier:read"]},
+        {"openIdConnect": ["catalogue:edit", "dossier:read"]}, {"bearerToken": ["catalogue:edit", "dossier:read"]},
+    ]  # fmt: skip

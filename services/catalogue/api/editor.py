@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import Field
 
 from services.kit.app import UnitOfWorkDep
-from services.kit.auth import Principal, bearer_token
+from services.kit.auth import Principal, bearer_token, demands_token
 from services.kit.errors import Forbidden, ValidationFailed
+from services.kit.openapi import token_security
 from services.kit.schemas import StrictModel
 
 from ..domain.definitions import PROCEDURE_CODE, Editor, ProcedureInput, ServiceDraftChanges, ServiceInput
@@ -30,6 +31,7 @@ def _no_store(response: Response) -> None:
 router = APIRouter(dependencies=[Depends(_no_store)])
 
 
+@demands_token(*({scope} for scope in sorted(EDITOR_SCOPES)))
 async def current_editor(request: Request) -> Editor:
     """The verified caller as an :class:`Editor`: needs ``catalogue:admin`` or ``catalogue:edit``."""
     principal: Principal = await request.app.state.verifier.verify(bearer_token(request))
@@ -44,6 +46,8 @@ async def current_editor(request: Request) -> Editor:
 
 
 EditorDep = Annotated[Editor, Depends(current_editor)]
+# Procedures are the administrators' alone (the use cases refuse other editors).
+ADMINISTRATORS = {"security": token_security(["catalogue:admin"])}
 ServiceId = Annotated[
     str, Path(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ]
@@ -67,7 +71,8 @@ class EditOutcome(StrictModel):
     outcome: editor.Outcome
 
 
-@router.put("/procedures/{code}", summary="Create or replace a procedure (administrators)")
+@router.put("/procedures/{code}", summary="Create or replace a procedure (administrators)",
+            openapi_extra=ADMINISTRATORS)  # fmt: skip
 async def put_procedure(code: ProcedureCode, body: ProcedureBody, uow: UnitOfWorkDep, who: EditorDep) -> EditOutcome:
     if body.code not in (None, code):
         raise ValidationFailed([{"field": "body.code", "location": "body", "message": "Differs from the path."}])
@@ -77,7 +82,8 @@ async def put_procedure(code: ProcedureCode, body: ProcedureBody, uow: UnitOfWor
     return EditOutcome(id=written.id, outcome=written.outcome)
 
 
-@router.post("/procedures/{code}/retire", summary="Retire a procedure and its online services (administrators)")
+@router.post("/procedures/{code}/retire", summary="Retire a procedure and its online services (administrators)",
+             openapi_extra=ADMINISTRATORS)  # fmt: skip
 async def retire_procedure(code: ProcedureCode, uow: UnitOfWorkDep, who: EditorDep) -> EditOutcome:
     written = await editor.retire_procedure(uow, who, code)
     return EditOutcome(id=written.id, outcome=written.outcome)
@@ -123,7 +129,7 @@ async def service_audit(
 
 
 @router.get("/procedures/{code}/audit", summary="Who changed this procedure, newest first (administrators)",
-            operation_id="getProcedureAudit")  # fmt: skip
+            operation_id="getProcedureAudit", openapi_extra=ADMINISTRATORS)  # fmt: skip
 async def procedure_audit(
     code: ProcedureCode, query: Annotated[AuditQuery, Query()], uow: UnitOfWorkDep, who: EditorDep
 ) -> dict[str, Any]:

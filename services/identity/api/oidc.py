@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from services.kit.db import UnitOfWork
 from services.kit.errors import PortalError
+from services.kit.openapi import token_security
 
 from ..domain.oauth import CODE_CHALLENGE_PATTERN, GrantType, OAuthError
 from ..service import accounts, authorize, clients, keys, tokens
@@ -429,6 +430,8 @@ for _method in ("GET", "POST"):
         methods=[_method],
         response_model=None,
         operation_id="getUserinfo" if _method == "GET" else "postUserinfo",
+        # A person's access token with the openid scope, checked here rather than by a dependency.
+        openapi_extra={"security": token_security(["openid"])},
     )
 
 
