@@ -98,13 +98,26 @@ def _dependency_calls(dependant: Dependant) -> Iterator[Any]:
 Mounted = Sequence[tuple[str, Sequence[APIRouter]]]
 
 
+def _binary_files(node: Any) -> None:
+    """Marks the files of a form body ``format: binary``, as generators expect them; FastAPI
+    states an ``UploadFile`` with OpenAPI 3.1's ``contentMediaType`` alone."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and "contentMediaType" in node:
+            node.setdefault("format", "binary")
+        for value in node.values():
+            _binary_files(value)
+    elif isinstance(node, list):
+        for value in node:
+            _binary_files(value)
+
+
 def conventional(
     document: dict[str, Any], service: str, title: str, routers: Mounted = (), issuer: str | None = None
 ) -> dict[str, Any]:
     """``document`` with the portal's conventions applied: one tag per service, form bodies'
-    schemas named after their operation, and (given the app's ``routers``, each with the prefix
-    it is mounted at, and the token ``issuer``) the security schemes and each operation's
-    ``security``."""
+    schemas named after their operation (their files ``format: binary``), and (given the app's
+    ``routers``, each with the prefix it is mounted at, and the token ``issuer``) the security
+    schemes and each operation's ``security``."""
     for item in (document.get("paths") or {}).values():
         for method in HTTP_METHODS:
             if isinstance(operation := item.get(method), dict):
@@ -118,6 +131,7 @@ def conventional(
                                              document["components"]["schemas"].items()}  # fmt: skip
         for new in renames.values():
             document["components"]["schemas"][new]["title"] = new
+            _binary_files(document["components"]["schemas"][new])
     if issuer is not None:
         document.setdefault("components", {})["securitySchemes"] = security_schemes(issuer)
     for prefix, router in ((prefix, router) for prefix, group in routers for router in group):

@@ -73,6 +73,9 @@ def test_binary_answers_and_uploads_are_binary_strings_under_their_media_type(do
     assert paths["/api/v1/payment/orders/{order_id}/vietqr.png"]["get"]["responses"]["200"]["content"] == qr
     for path in ("/api/v1/payment/reconciliations", "/api/v1/catalogue/imports"):
         assert paths[path]["post"]["requestBody"]["content"]["text/csv"] == {"schema": binary}
+    forms = document["components"]["schemas"]
+    assert forms["UploadAttachmentForm"]["properties"]["file"]["format"] == "binary"
+    assert forms["SubmitDossierWithFilesForm"]["properties"]["files"]["items"]["format"] == "binary"
 
 
 def test_every_2xx_body_has_a_schema(document: dict[str, Any]) -> None:
