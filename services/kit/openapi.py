@@ -41,6 +41,12 @@ def binary_content(*media_types: str) -> dict[str, Any]:
     return {"content": {media_type: {"schema": dict(BINARY)} for media_type in media_types}}
 
 
+def json_object() -> dict[str, Any]:
+    """The ``responses`` entry of a JSON object answer a route declares beside its own (the 200
+    of a replayed creation, whose 201 the route's return type states)."""
+    return {"content": {"application/json": {"schema": {"type": "object"}}}}
+
+
 def rewrite_refs(node: Any, renames: Mapping[str, str]) -> Any:
     """A copy of ``node`` whose schema references follow ``renames``. Any string that is a
     whole schema reference is rewritten, which covers discriminator mappings too."""

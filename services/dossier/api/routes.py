@@ -24,7 +24,7 @@ from services.kit.auth import Principal, require_scopes
 from services.kit.caching import NOT_MODIFIED, cached_json
 from services.kit.errors import ValidationFailed
 from services.kit.http import FastJSONResponse
-from services.kit.openapi import binary_content
+from services.kit.openapi import binary_content, json_object
 from services.kit.schemas import StrictModel, VietnamesePhone
 
 from ..adapters.storage import FileStorage, LocalFileStorage, S3Storage
@@ -235,7 +235,7 @@ async def _submitted(
 
 # A retry with the same Idempotency-Key answers the first request's receipt.
 REPLAYED = {200: {"description": "The receipt of the dossier filed before with the same Idempotency-Key "
-                                 "(header Idempotent-Replayed: true)"}}  # fmt: skip
+                                 "(header Idempotent-Replayed: true)", **json_object()}}  # fmt: skip
 
 
 @router.post("/dossiers", status_code=201, summary="Submit a dossier; answers its receipt", responses=REPLAYED,

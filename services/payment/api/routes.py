@@ -13,7 +13,7 @@ from pydantic import Field
 from services.kit.app import UnitOfWorkDep
 from services.kit.auth import Principal, require_scopes
 from services.kit.errors import ValidationFailed
-from services.kit.openapi import BINARY, binary_content
+from services.kit.openapi import BINARY, binary_content, json_object
 from services.kit.schemas import StrictModel
 
 from ..service import callbacks, orders, receipts, reconciliation
@@ -48,7 +48,12 @@ class OrderBody(StrictModel):
     "/orders",
     status_code=201,
     summary="Create a payment order for a dossier's assessed fees",
-    responses={200: {"description": "The order made before with the same Idempotency-Key (Idempotent-Replayed)"}},
+    responses={
+        200: {
+            "description": "The order made before with the same Idempotency-Key (Idempotent-Replayed)",
+            **json_object(),
+        }
+    },
 )
 async def create_order(
     request: Request, body: OrderBody, principal: Payer, uow: UnitOfWorkDep, idempotency_key: IdempotencyKey = None
