@@ -143,7 +143,7 @@ def conventional(
     for prefix, router in ((prefix, router) for prefix, group in routers for router in group):
         for route in router.routes:
             if isinstance(route, APIRoute) and route.include_in_schema and (security := route_security(route)):
-                for method in route.methods:
+                for method in route.methods or ():
                     operation = document["paths"][prefix + route.path_format][method.lower()]
                     operation.setdefault("security", security)  # a route's own openapi_extra wins
     return document
