@@ -20,14 +20,13 @@ from swagger_ui_bundle import swagger_ui_path
 
 from services.kit.errors import NotFound
 from services.kit.logging import get_logger
+from services.kit.openapi import HTTP_METHODS, rewrite_refs
 from services.kit.settings import Environment
 
 from .proxy import service_for_path
 
 log = get_logger(__name__)
 
-SCHEMA_REF = "#/components/schemas/"
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 DOCS_STATIC = "/docs/static"
 # An incomplete document is kept only briefly, so a service that comes back shows up soon.
 DEGRADED_CACHE_SECONDS = 5.0
@@ -90,19 +89,6 @@ def _free_name(wanted: str, taken: set[str]) -> str:
     while name in taken:
         name, n = f"{wanted}{n}", n + 1
     return name
-
-
-def rewrite_refs(node: Any, renames: Mapping[str, str]) -> Any:
-    """A copy of ``node`` whose schema references follow ``renames``. Any string that is a
-    whole schema reference is rewritten, which covers discriminator mappings too."""
-    if isinstance(node, dict):
-        return {key: rewrite_refs(value, renames) for key, value in node.items()}
-    if isinstance(node, list):
-        return [rewrite_refs(value, renames) for value in node]
-    if isinstance(node, str) and renames and node.startswith(SCHEMA_REF):
-        name = node[len(SCHEMA_REF) :]
-        return SCHEMA_REF + renames.get(name, name)
-    return node
 
 
 def _tag_operations(item: dict[str, Any], service: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from .health import health_router, readiness_router
 from .http import FastJSONResponse, RequestContextMiddleware
 from .kafka import BrokerProbe
 from .logging import configure_logging, get_logger
+from .openapi import conventional, operation_id
 from .settings import ServiceSettings
 from .tracing import configure as configure_tracing
 from .tracing import flush as flush_spans
@@ -183,11 +184,11 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
         docs_url=None,  # the gateway serves the interactive docs of all services, from local assets
         redoc_url=None,
         default_response_class=FastJSONResponse,
+        generate_unique_id_function=operation_id,
     )
     install_problem_handlers(app)
     install_method_not_allowed(app)
-    if spec.adjust_openapi is not None:
-        _adjusted_openapi(app, spec.adjust_openapi, settings)
+    _conventional_openapi(app, spec, settings)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
                        body_idle_seconds=settings.body_idle_seconds, access_log=True)  # fmt: skip
 
@@ -210,14 +211,19 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
     return app
 
 
-def _adjusted_openapi(app: FastAPI, adjust: Callable[[dict[str, Any], Any], None], settings: Any) -> None:
-    """``app``'s document, generated once and adjusted by ``adjust`` to ``settings``."""
+def _conventional_openapi(app: FastAPI, spec: ServiceSpec, settings: ServiceSettings) -> None:
+    """``app``'s document, generated once, with the portal's conventions (``kit.openapi``) and
+    adjusted by the spec's ``adjust_openapi`` to ``settings``."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            adjust(generate(), settings)
-        return app.openapi_schema  # type: ignore[return-value]  # set by generate() just above
+            routers = [(spec.api_prefix, spec.routers), ("", spec.root_routers)]
+            document = conventional(generate(), spec.name, spec.title, routers, settings.oidc_issuer)
+            if spec.adjust_openapi is not None:
+                spec.adjust_openapi(document, settings)
+            app.openapi_schema = document
+        return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to replace it
 

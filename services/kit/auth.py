@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from fastapi import Depends, Request
@@ -150,9 +151,33 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+# The attribute on a dependency saying what it asks of the token (see :func:`demands_token`).
+_DEMAND_ATTRIBUTE = "__scopes_demanded__"
+D = TypeVar("D", bound=Callable[..., Any])
+
+
+def demands_token(*alternatives: Iterable[str]) -> Callable[[D], D]:
+    """Marks a dependency that checks the caller's bearer token: it passes a token holding every
+    scope of one of ``alternatives`` (none: any valid token). The services' OpenAPI documents
+    state it as the operation's ``security`` (``kit.openapi``); nothing changes at run time."""
+    demand = tuple(tuple(sorted(set(scopes))) for scopes in alternatives) or ((),)
+
+    def mark(dependency: D) -> D:
+        setattr(dependency, _DEMAND_ATTRIBUTE, demand)
+        return dependency
+
+    return mark
+
+
+def token_demand(dependency: Any) -> tuple[tuple[str, ...], ...] | None:
+    """What ``dependency`` asks of the caller's token (its alternative sets of scopes), if anything."""
+    return getattr(dependency, _DEMAND_ATTRIBUTE, None)
+
+
 def require_scopes(*scopes: str) -> Any:
     """A dependency giving the verified :class:`Principal`, which must hold every scope."""
 
+    @demands_token(scopes)
     async def dependency(request: Request) -> Principal:
         verifier: TokenVerifier = request.app.state.verifier
         principal = await verifier.verify(bearer_token(request))

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import Field
 
 from services.kit.app import UnitOfWorkDep
-from services.kit.auth import Principal, bearer_token
+from services.kit.auth import Principal, bearer_token, demands_token
 from services.kit.errors import Forbidden, ValidationFailed
+from services.kit.openapi import token_security
 from services.kit.schemas import StrictModel
 
 from ..domain.definitions import PROCEDURE_CODE, Editor, ProcedureInput, ServiceDraftChanges, ServiceInput
@@ -27,9 +28,10 @@ def _no_store(response: Response) -> None:
     response.headers["Cache-Control"] = "no-store"
 
 
-router = APIRouter(tags=["catalogue editing"], dependencies=[Depends(_no_store)])
+router = APIRouter(dependencies=[Depends(_no_store)])
 
 
+@demands_token(*({scope} for scope in sorted(EDITOR_SCOPES)))
 async def current_editor(request: Request) -> Editor:
     """The verified caller as an :class:`Editor`: needs ``catalogue:admin`` or ``catalogue:edit``."""
     principal: Principal = await request.app.state.verifier.verify(bearer_token(request))
@@ -44,6 +46,8 @@ async def current_editor(request: Request) -> Editor:
 
 
 EditorDep = Annotated[Editor, Depends(current_editor)]
+# Procedures are the administrators' alone (the use cases refuse other editors).
+ADMINISTRATORS = {"security": token_security(["catalogue:admin"])}
 ServiceId = Annotated[
     str, Path(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ]
@@ -60,25 +64,29 @@ class AuditQuery(StrictModel):
     limit: Annotated[int, Field(ge=1, le=200)] = 50
 
 
-class Outcome(StrictModel):
+class EditOutcome(StrictModel):
+    """What a write did to the procedure ``id``."""
+
     id: str
     outcome: editor.Outcome
 
 
-@router.put("/procedures/{code}", summary="Create or replace a procedure (administrators)")
-async def put_procedure(code: ProcedureCode, body: ProcedureBody, uow: UnitOfWorkDep, who: EditorDep) -> Outcome:
+@router.put("/procedures/{code}", summary="Create or replace a procedure (administrators)",
+            openapi_extra=ADMINISTRATORS)  # fmt: skip
+async def put_procedure(code: ProcedureCode, body: ProcedureBody, uow: UnitOfWorkDep, who: EditorDep) -> EditOutcome:
     if body.code not in (None, code):
         raise ValidationFailed([{"field": "body.code", "location": "body", "message": "Differs from the path."}])
     written = await editor.upsert_procedure(
         uow, who, ProcedureInput.model_validate({**body.model_dump(), "code": code})
     )
-    return Outcome(id=written.id, outcome=written.outcome)
+    return EditOutcome(id=written.id, outcome=written.outcome)
 
 
-@router.post("/procedures/{code}/retire", summary="Retire a procedure and its online services (administrators)")
-async def retire_procedure(code: ProcedureCode, uow: UnitOfWorkDep, who: EditorDep) -> Outcome:
+@router.post("/procedures/{code}/retire", summary="Retire a procedure and its online services (administrators)",
+             openapi_extra=ADMINISTRATORS)  # fmt: skip
+async def retire_procedure(code: ProcedureCode, uow: UnitOfWorkDep, who: EditorDep) -> EditOutcome:
     written = await editor.retire_procedure(uow, who, code)
-    return Outcome(id=written.id, outcome=written.outcome)
+    return EditOutcome(id=written.id, outcome=written.outcome)
 
 
 @router.post("/services", status_code=201, summary="Create an online service; its first version is a draft")
@@ -87,36 +95,41 @@ async def create_service(body: ServiceInput, uow: UnitOfWorkDep, who: EditorDep)
     return await editor.get_draft(uow, who, written.id)
 
 
-@router.get("/services/{service_id}/draft", summary="The draft of an online service")
+@router.get("/services/{service_id}/draft", summary="The draft of an online service", operation_id="getServiceDraft")
 async def get_draft(service_id: ServiceId, uow: UnitOfWorkDep, who: EditorDep) -> dict[str, Any]:
     return await editor.get_draft(uow, who, service_id.lower())
 
 
-@router.patch("/services/{service_id}/draft", summary="Change the draft (opened from the latest version if none)")
+@router.patch("/services/{service_id}/draft", summary="Change the draft (opened from the latest version if none)",
+              operation_id="editServiceDraft")  # fmt: skip
 async def edit_draft(
     service_id: ServiceId, body: ServiceDraftChanges, uow: UnitOfWorkDep, who: EditorDep
 ) -> dict[str, Any]:
     return await editor.edit_draft(uow, who, service_id.lower(), body)
 
 
-@router.post("/services/{service_id}/publish", summary="Publish the draft as the new current version")
+@router.post("/services/{service_id}/publish", summary="Publish the draft as the new current version",
+             operation_id="publishService")  # fmt: skip
 async def publish(service_id: ServiceId, uow: UnitOfWorkDep, who: EditorDep) -> dict[str, Any]:
     return await editor.publish(uow, who, service_id.lower())
 
 
-@router.post("/services/{service_id}/retire", summary="Retire an online service (no new dossiers)")
+@router.post("/services/{service_id}/retire", summary="Retire an online service (no new dossiers)",
+             operation_id="retireService")  # fmt: skip
 async def retire(service_id: ServiceId, uow: UnitOfWorkDep, who: EditorDep) -> dict[str, Any]:
     return await editor.retire(uow, who, service_id.lower())
 
 
-@router.get("/services/{service_id}/audit", summary="Who changed this online service, newest first")
+@router.get("/services/{service_id}/audit", summary="Who changed this online service, newest first",
+            operation_id="getServiceAudit")  # fmt: skip
 async def service_audit(
     service_id: ServiceId, query: Annotated[AuditQuery, Query()], uow: UnitOfWorkDep, who: EditorDep
 ) -> dict[str, Any]:
     return {"items": await editor.audit_trail(uow, who, f"service:{service_id.lower()}", query.limit)}
 
 
-@router.get("/procedures/{code}/audit", summary="Who changed this procedure, newest first (administrators)")
+@router.get("/procedures/{code}/audit", summary="Who changed this procedure, newest first (administrators)",
+            operation_id="getProcedureAudit", openapi_extra=ADMINISTRATORS)  # fmt: skip
 async def procedure_audit(
     code: ProcedureCode, query: Annotated[AuditQuery, Query()], uow: UnitOfWorkDep, who: EditorDep
 ) -> dict[str, Any]:
@@ -138,7 +151,7 @@ async def procedure_audit(
                         "additionalProperties": False,
                     }
                 },
-                "text/csv": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string", "format": "binary"}},
             },
         }
     },

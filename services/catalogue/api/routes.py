@@ -38,7 +38,7 @@ def refuse_repeated_parameters(request: Request) -> None:
         )
 
 
-router = APIRouter(tags=["catalogue"], dependencies=[Depends(refuse_repeated_parameters)])
+router = APIRouter(dependencies=[Depends(refuse_repeated_parameters)])
 
 CACHE_CONTROL = "public, max-age=60"
 AgencyCode = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z.]+$")]

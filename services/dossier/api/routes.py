@@ -24,6 +24,7 @@ from services.kit.auth import Principal, require_scopes
 from services.kit.caching import NOT_MODIFIED, cached_json
 from services.kit.errors import ValidationFailed
 from services.kit.http import FastJSONResponse
+from services.kit.openapi import binary_content, json_object
 from services.kit.schemas import StrictModel, VietnamesePhone
 
 from ..adapters.storage import FileStorage, LocalFileStorage, S3Storage
@@ -165,16 +166,16 @@ def document_limits(document: dict[str, Any], settings: DossierSettings) -> None
     schemas["SubmitBody"]["properties"]["form"]["description"] = (
         f"The form's data, at most {settings.max_form_bytes} bytes as JSON."
     )
-    for name, schema in schemas.items():
-        if name.startswith("Body_submit_with_files"):  # the multipart body: uploaded and named files together
-            schema["properties"]["files"]["maxItems"] = count
-            schema["properties"]["files"]["description"] = f"With the dossier's named attachments, at most {count}."
+    files = schemas["SubmitDossierWithFilesForm"]["properties"]["files"]  # uploaded and named files together
+    files["maxItems"] = count
+    files["description"] = f"With the dossier's named attachments, at most {count}."
 
 
 # --- attachments and drafts -----------------------------------------------------------------
 
 
-@router.post("/attachments", status_code=201, summary="Upload a file (PDF, JPEG, PNG) for a dossier")
+@router.post("/attachments", status_code=201, summary="Upload a file (PDF, JPEG, PNG) for a dossier",
+             operation_id="uploadAttachment")  # fmt: skip
 async def upload(
     request: Request, principal: Submitter, uow: UnitOfWorkDep, file: Annotated[UploadFile, File()]
 ) -> dict[str, Any]:
@@ -236,10 +237,11 @@ async def _submitted(
 # A retry with the same Idempotency-Key answers the first request's receipt.
 REPLAYED: dict[int | str, dict[str, Any]] = {
     200: {"description": "The receipt of the dossier filed before with the same Idempotency-Key "
-                         "(header Idempotent-Replayed: true)"}}  # fmt: skip
+                         "(header Idempotent-Replayed: true)", **json_object()}}  # fmt: skip
 
 
-@router.post("/dossiers", status_code=201, summary="Submit a dossier; answers its receipt", responses=REPLAYED)
+@router.post("/dossiers", status_code=201, summary="Submit a dossier; answers its receipt", responses=REPLAYED,
+             operation_id="submitDossier")  # fmt: skip
 async def submit(
     request: Request, body: SubmitBody, principal: Submitter, uow: UnitOfWorkDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -251,6 +253,7 @@ async def submit(
     status_code=201,
     summary="Submit a dossier and its files in one multipart request; answers its receipt",
     responses=REPLAYED,
+    operation_id="submitDossierWithFiles",
     description="`dossier` is the JSON of a submission (its `attachments` may name files uploaded "
     "before); each part of `files` comes with the document component it answers, in `components`, "
     "in the same order. The whole request is bounded by the service's body limit.",
@@ -307,7 +310,8 @@ async def get_dossier(dossier_id: Id, principal: Reader, uow: UnitOfWorkDep) -> 
     return await tracking.dossier_detail(uow, caller(principal), dossier_id.lower())
 
 
-@router.get("/dossiers/{dossier_id}/timeline", summary="Every status change of a dossier")
+@router.get("/dossiers/{dossier_id}/timeline", summary="Every status change of a dossier",
+            operation_id="getDossierTimeline")  # fmt: skip
 async def get_timeline(dossier_id: Id, principal: Reader, uow: UnitOfWorkDep) -> dict[str, Any]:
     return {"items": await tracking.timeline(uow, caller(principal), dossier_id.lower())}
 
@@ -321,7 +325,8 @@ async def get_receipt(request: Request, dossier_id: Id, principal: Reader, uow: 
     "/dossiers/{dossier_id}/receipt.png",
     summary="The receipt's QR code for status lookup",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}},
+    responses={200: binary_content("image/png")},
+    operation_id="getReceiptQrCode",
 )
 async def get_receipt_qr(request: Request, dossier_id: Id, principal: Reader, uow: UnitOfWorkDep) -> Response:
     png = await intake.receipt_png(uow, caller(principal), dossier_id.lower(), runtime(request).issuer)
@@ -332,7 +337,8 @@ async def get_receipt_qr(request: Request, dossier_id: Id, principal: Reader, uo
     "/dossiers/{dossier_id}/attachments/{attachment_id}",
     summary="A file of a dossier (its owner and its agency's officials only)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}}},
+    responses={200: binary_content("application/pdf", "image/jpeg", "image/png")},
+    operation_id="downloadAttachment",
 )
 async def download(
     request: Request, dossier_id: Id, attachment_id: Id, principal: Reader, uow: UnitOfWorkDep
@@ -351,18 +357,21 @@ async def download(
 # --- the owner's actions --------------------------------------------------------------------
 
 
-@router.post("/dossiers/{dossier_id}/withdrawal", summary="Ask to withdraw a dossier not yet finished")
+@router.post("/dossiers/{dossier_id}/withdrawal", summary="Ask to withdraw a dossier not yet finished",
+             operation_id="withdrawDossier")  # fmt: skip
 async def withdraw(dossier_id: Id, body: WithdrawBody, principal: Submitter, uow: UnitOfWorkDep) -> dict[str, Any]:
     return await tracking.withdraw(uow, caller(principal), dossier_id.lower(), body.reason)
 
 
-@router.post("/dossiers/{dossier_id}/supplements", summary="Add the documents the agency asked for")
+@router.post("/dossiers/{dossier_id}/supplements", summary="Add the documents the agency asked for",
+             operation_id="supplementDossier")  # fmt: skip
 async def supplement(dossier_id: Id, body: SupplementBody, principal: Submitter, uow: UnitOfWorkDep) -> dict[str, Any]:
     wanted = [item.model_dump() for item in body.attachments]
     return await tracking.supplement(uow, caller(principal), dossier_id.lower(), wanted, body.note)
 
 
-@router.post("/dossiers/{dossier_id}/rating", status_code=201, summary="Rate the service once the result is back")
+@router.post("/dossiers/{dossier_id}/rating", status_code=201, summary="Rate the service once the result is back",
+             operation_id="rateDossier")  # fmt: skip
 async def rate(dossier_id: Id, body: RatingBody, principal: Submitter, uow: UnitOfWorkDep) -> dict[str, Any]:
     return await tracking.rate(uow, caller(principal), dossier_id.lower(), body.score, body.comment)
 
@@ -394,6 +403,7 @@ def client_address(request: Request) -> str:
     "at the agency's desk) it is the last 4 digits of the applicant's identifier. Wrong lookups are "
     "limited per dossier code and per address.",
     responses=LOOKUP_REFUSED,
+    operation_id="lookupDossier",
 )
 async def lookup(
     request: Request,
@@ -415,6 +425,7 @@ AgencyCodeQuery = Annotated[str | None, Query(min_length=1, max_length=40, patte
     "/statistics",
     summary="Public figures per agency over a period (Vietnam calendar days) and the service-quality index",
     responses=NOT_MODIFIED,
+    operation_id="getStatistics",
 )
 async def statistics_figures(
     request: Request,

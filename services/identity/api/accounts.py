@@ -23,7 +23,7 @@ from ..domain.accounts import RecordedRefusal
 from ..service import accounts
 from ..settings import IdentitySettings
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter()
 
 T = TypeVar("T")
 AccountHolder = Annotated[Principal, require_scopes()]
@@ -147,7 +147,8 @@ async def verify_registration(body: CodeCheck, request: Request, uow: UnitOfWork
     return RegistrationOut(account_id=account.id, status=account.status.value)
 
 
-@router.post("/registrations/resend", status_code=202, response_model=RegistrationOut)
+@router.post("/registrations/resend", status_code=202, response_model=RegistrationOut,
+             operation_id="resendRegistrationCode")  # fmt: skip
 async def resend_code(body: Resend, request: Request, uow: UnitOfWorkDep) -> RegistrationOut:
     expires_at = await accounts.resend_registration_code(
         uow, _settings(request), account_id=body.account_id, client_ip=_client_ip(request), now=_now()
@@ -204,7 +205,7 @@ async def complete_password_reset(body: ResetComplete, request: Request, uow: Un
 # --- second factor ------------------------------------------------------------------------
 
 
-@router.post("/totp/enrolment", response_model=TotpBegin)
+@router.post("/totp/enrolment", response_model=TotpBegin, operation_id="beginTotpEnrolment")
 async def begin_totp(request: Request, uow: UnitOfWorkDep, who: AccountHolder, response: Response) -> TotpBegin:
     """A new TOTP secret (shown once) to load into an authenticator app, then confirm."""
     response.headers["Cache-Control"] = "no-store"
@@ -212,7 +213,7 @@ async def begin_totp(request: Request, uow: UnitOfWorkDep, who: AccountHolder, r
     return TotpBegin(**enrolment.__dict__)
 
 
-@router.post("/totp/enrolment/confirm", status_code=204)
+@router.post("/totp/enrolment/confirm", status_code=204, operation_id="confirmTotpEnrolment")
 async def confirm_totp(body: TotpConfirm, request: Request, uow: UnitOfWorkDep, who: AccountHolder) -> Response:
     await accounts.confirm_totp_enrolment(uow, _settings(request), account_id=who.subject, code=body.code, now=_now())
     return Response(status_code=204)
@@ -221,19 +222,19 @@ async def confirm_totp(body: TotpConfirm, request: Request, uow: UnitOfWorkDep, 
 # --- own profile, administration ----------------------------------------------------------
 
 
-@router.get("/me")
+@router.get("/me", operation_id="getMyAccount")
 async def me(uow: UnitOfWorkDep, who: AccountHolder) -> dict[str, Any]:
     """The signed-in account's own profile, personal identifiers masked."""
     return await accounts.profile(uow, who.subject)
 
 
-@router.post("/accounts/{account_id}/lock", status_code=204)
+@router.post("/accounts/{account_id}/lock", status_code=204, operation_id="lockAccount")
 async def lock(account_id: PathId, uow: UnitOfWorkDep, _admin: Admin) -> Response:
     await accounts.lock_account(uow, account_id=account_id, now=_now())
     return Response(status_code=204)
 
 
-@router.post("/accounts/{account_id}/unlock", status_code=204)
+@router.post("/accounts/{account_id}/unlock", status_code=204, operation_id="unlockAccount")
 async def unlock(account_id: PathId, uow: UnitOfWorkDep, _admin: Admin) -> Response:
     await accounts.unlock_account(uow, account_id=account_id, now=_now())
     return Response(status_code=204)

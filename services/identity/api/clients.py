@@ -15,7 +15,7 @@ from services.kit.schemas import StrictModel
 from ..domain.oauth import ClientKind, GrantType
 from ..service import clients
 
-router = APIRouter(prefix="/clients", tags=["clients"])
+router = APIRouter(prefix="/clients")
 Admin = Annotated[Principal, require_scopes("identity:admin")]
 
 CLIENT_ID = r"^[a-z0-9][a-z0-9._-]{2,63}$"
@@ -52,7 +52,7 @@ async def create_client(body: ClientCreate, uow: UnitOfWorkDep, _: Admin) -> dic
     return {**client.public_view(), "client_secret": secret}
 
 
-@router.post("/{client_id}/secret")
+@router.post("/{client_id}/secret", operation_id="rotateClientSecret")
 async def rotate_secret(client_id: ClientId, uow: UnitOfWorkDep, _: Admin) -> dict[str, str]:
     return {"client_id": client_id, "client_secret": await clients.rotate_secret(uow, client_id, datetime.now(UTC))}
 

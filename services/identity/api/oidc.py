@@ -15,13 +15,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from services.kit.db import UnitOfWork
 from services.kit.errors import PortalError
+from services.kit.openapi import token_security
 
 from ..domain.oauth import CODE_CHALLENGE_PATTERN, GrantType, OAuthError
 from ..service import accounts, authorize, clients, keys, tokens
 from ..settings import IdentitySettings
 from .pages import language, refusal, render, texts
 
-router = APIRouter(tags=["openid-connect"])
+router = APIRouter()
 
 SESSION_COOKIE = "portal_session"
 CSRF_COOKIE = "portal_csrf"
@@ -110,7 +111,7 @@ def _oauth_json(exc: OAuthError) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status, headers={**NO_STORE, **exc.headers})
 
 
-@router.get("/.well-known/openid-configuration")
+@router.get("/.well-known/openid-configuration", operation_id="getOpenidConfiguration")
 async def discovery(request: Request) -> JSONResponse:
     issuer = _settings(request).oidc_issuer
     document = {
@@ -181,7 +182,7 @@ async def discovery(request: Request) -> JSONResponse:
     return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
 
 
-@router.get("/oauth2/jwks")
+@router.get("/oauth2/jwks", operation_id="getSigningKeys")
 async def jwks(request: Request) -> JSONResponse:
     async with request.app.state.db.transaction() as uow:
         document = await keys.jwks(uow, _settings(request), _now())
@@ -240,7 +241,7 @@ def _sign_in_page(
 
 @router.get(
     "/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=PAGE_RESPONSES,
-    openapi_extra={"parameters": AUTHORIZE_PARAMETERS},
+    openapi_extra={"parameters": AUTHORIZE_PARAMETERS}, operation_id="authorize",
 )  # fmt: skip
 async def authorize_get(request: Request) -> Response:
     params = dict(request.query_params)
@@ -271,7 +272,8 @@ async def _authorize(request: Request, params: dict[str, str]) -> Response:
     return _sign_in_page(request, req)
 
 
-@router.post("/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=PAGE_RESPONSES)
+@router.post("/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=PAGE_RESPONSES,
+             operation_id="signIn")  # fmt: skip
 async def authorize_post(request: Request) -> Response:
     """The sign-in form comes back here: check CSRF, sign in, start the session, issue the code."""
     settings, now = _settings(request), _now()
@@ -385,17 +387,17 @@ async def _revoke(
     await tokens.revoke(uow, settings, client, form.get("token", ""), now)
 
 
-@router.post("/oauth2/token", response_model=None)
+@router.post("/oauth2/token", response_model=None, operation_id="requestToken")
 async def token(request: Request) -> Response:
     return await _as_client(request, _grant)
 
 
-@router.post("/oauth2/introspect", response_model=None)
+@router.post("/oauth2/introspect", response_model=None, operation_id="introspectToken")
 async def introspect(request: Request) -> Response:
     return await _as_client(request, _introspect)
 
 
-@router.post("/oauth2/revoke", response_model=None)
+@router.post("/oauth2/revoke", response_model=None, operation_id="revokeToken")
 async def revoke(request: Request) -> Response:
     return await _as_client(request, _revoke)
 
@@ -428,7 +430,9 @@ for _method in ("GET", "POST"):
         _userinfo,
         methods=[_method],
         response_model=None,
-        operation_id=f"userinfo_{_method.lower()}",
+        operation_id="getUserinfo" if _method == "GET" else "postUserinfo",
+        # A person's access token with the openid scope, checked here rather than by a dependency.
+        openapi_extra={"security": token_security(["openid"])},
     )
 
 
@@ -463,5 +467,5 @@ for _method in ("GET", "POST"):
         response_model=None,
         response_class=HTMLResponse,
         responses=PAGE_RESPONSES,
-        operation_id=f"end_session_{_method.lower()}",
+        operation_id="endSession" if _method == "GET" else "postEndSession",
     )

@@ -13,6 +13,7 @@ from pydantic import Field
 from services.kit.app import UnitOfWorkDep
 from services.kit.auth import Principal, require_scopes
 from services.kit.errors import ValidationFailed
+from services.kit.openapi import BINARY, binary_content, json_object
 from services.kit.schemas import StrictModel
 
 from ..service import callbacks, orders, receipts, reconciliation
@@ -48,7 +49,12 @@ class OrderBody(StrictModel):
     "/orders",
     status_code=201,
     summary="Create a payment order for a dossier's assessed fees",
-    responses={200: {"description": "The order made before with the same Idempotency-Key (Idempotent-Replayed)"}},
+    responses={
+        200: {
+            "description": "The order made before with the same Idempotency-Key (Idempotent-Replayed)",
+            **json_object(),
+        }
+    },
 )
 async def create_order(
     request: Request, body: OrderBody, principal: Payer, uow: UnitOfWorkDep, idempotency_key: IdempotencyKey = None
@@ -73,7 +79,8 @@ async def get_order(request: Request, order_id: Id, principal: Payer, uow: UnitO
     "/orders/{order_id}/vietqr.png",
     summary="The VietQR code of an open VietQR order",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}},
+    responses={200: binary_content("image/png")},
+    operation_id="getVietqrCode",
 )
 async def get_vietqr(request: Request, order_id: Id, principal: Payer, uow: UnitOfWorkDep) -> Response:
     png = await orders.vietqr_png(uow, settings_of(request), principal.subject, order_id.lower())
@@ -85,7 +92,7 @@ async def cancel_order(order_id: Id, principal: Payer, uow: UnitOfWorkDep) -> di
     return await orders.cancel(uow, principal.subject, order_id.lower())
 
 
-@router.get("/jwks", summary="The keys that sign payment receipts (public)")
+@router.get("/jwks", summary="The keys that sign payment receipts (public)", operation_id="getReceiptSigningKeys")
 async def receipt_jwks(uow: UnitOfWorkDep) -> JSONResponse:
     return JSONResponse(await receipts.jwks(uow), headers={"Cache-Control": "public, max-age=300"})
 
@@ -108,12 +115,14 @@ async def _raw(request: Request) -> callbacks.RawCallback:
     "/callbacks/vnpay/ipn",
     summary="VNPay IPN (public; signed). Answers {RspCode, Message} as VNPay expects",
     responses={200: {"content": {"application/json": {"example": {"RspCode": "00", "Message": "Confirm Success"}}}}},
+    operation_id="receiveVnpayIpn",
 )
 async def vnpay_ipn(request: Request, uow: UnitOfWorkDep) -> dict[str, str]:
     return await callbacks.vnpay_ipn(uow, settings_of(request), await _raw(request))
 
 
-@router.post("/callbacks/bank", summary="A bank's transfer notification (public; signed t=…,v1=…)")
+@router.post("/callbacks/bank", summary="A bank's transfer notification (public; signed t=…,v1=…)",
+             operation_id="receiveBankNotification")  # fmt: skip
 async def bank_notification(request: Request, uow: UnitOfWorkDep) -> dict[str, Any]:
     raw = await _raw(request)
     try:
@@ -138,7 +147,8 @@ async def refund_order(order_id: Id, body: RefundBody, principal: Operator, uow:
 @router.post(
     "/reconciliations",
     summary="Reconcile a provider's statement (CSV) with the orders paid in a period",
-    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
+    operation_id="reconcilePayments",
+    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": dict(BINARY)}}}},
 )
 async def reconcile(
     request: Request,

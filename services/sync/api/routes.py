@@ -92,7 +92,8 @@ async def push_records(request: Request, body: RecordsBody, pusher: Pusher, uow:
     return await inbound.push(uow, pusher, body.records, fmt="portal", prefix="records", **_limits(request))
 
 
-@router.post("/compat", summary="Push in the provincial format (DongBoHoSoMC, CapNhatTienDoHoSoMC)")
+@router.post("/compat", summary="Push in the provincial format (DongBoHoSoMC, CapNhatTienDoHoSoMC)",
+             operation_id="pushCompatRecords")  # fmt: skip
 async def push_compat(request: Request, body: CompatBody, pusher: Pusher, uow: UnitOfWorkDep) -> dict[str, Any]:
     return await inbound.push(uow, pusher, body.data, fmt=body.service, prefix="data", **_limits(request))
 
@@ -106,7 +107,8 @@ async def get_batch(
     return await inbound.batch(uow, pusher_of(principal), batch_id.lower())
 
 
-@router.put("/agencies/{agency_code}/status-mappings", summary="An agency's local status values → national 1–10")
+@router.put("/agencies/{agency_code}/status-mappings", summary="An agency's local status values → national 1–10",
+            operation_id="putStatusMapping")  # fmt: skip
 async def put_mapping(
     agency_code: AgencyCode,
     body: MappingBody,
@@ -136,7 +138,8 @@ class AckBody(MachineBody):
     delivery_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(min_length=1, max_length=200)]
 
 
-@router.put("/agencies/{agency_code}/endpoint", summary="Where an agency takes its dossiers (operators)")
+@router.put("/agencies/{agency_code}/endpoint", summary="Where an agency takes its dossiers (operators)",
+            operation_id="putAgencyEndpoint")  # fmt: skip
 async def put_endpoint(
     request: Request, agency_code: AgencyCode, body: EndpointBody, principal: Admin, uow: UnitOfWorkDep
 ) -> dict[str, Any]:
@@ -162,7 +165,8 @@ async def ack_feed(
     return await outbound.acknowledge(uow, pusher_of(principal), body.delivery_ids)
 
 
-@router.get("/deliveries/failing", summary="Agencies whose deliveries fail, with counts (operators)")
+@router.get("/deliveries/failing", summary="Agencies whose deliveries fail, with counts (operators)",
+            operation_id="getFailingDeliveries")  # fmt: skip
 async def get_failing(principal: Admin, uow: UnitOfWorkDep) -> dict[str, Any]:
     return await outbound.failing(uow)
 
@@ -172,7 +176,8 @@ async def get_delivery(delivery_id: DeliveryId, principal: Admin, uow: UnitOfWor
     return await outbound.delivery_detail(uow, delivery_id)
 
 
-@router.post("/deliveries/{delivery_id}/redeliver", summary="Try a dead delivery again (operators)")
+@router.post("/deliveries/{delivery_id}/redeliver", summary="Try a dead delivery again (operators)",
+             operation_id="redeliverDelivery")  # fmt: skip
 async def redeliver_one(delivery_id: DeliveryId, principal: Admin, uow: UnitOfWorkDep) -> dict[str, Any]:
     return await outbound.redeliver(uow, delivery_id=delivery_id)
 

@@ -1,0 +1,149 @@
+"""The conventions of every service's OpenAPI document, in one place.
+
+Web and mobile teams generate their clients from the gateway's merged document, so its names
+are an interface: operationIds are short camelCase verbs (``submitDossier``), derived from
+the route function's name unless the route names one; every operation carries its service's
+tag; no schema name carries a Python module path or FastAPI's generated ``Body_…`` prefix;
+binary bodies say ``format: binary`` under their media type; every operation that needs a
+token says so in ``security``, with the scopes its dependencies check (``kit.auth``), as an
+OpenID Connect scheme (our own discovery document) or a plain bearer token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from .auth import token_demand
+
+SCHEMA_REF = "#/components/schemas/"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+BINARY = {"type": "string", "format": "binary"}
+# The two ways a client may present the same access token; an operation accepts either.
+OPENID_CONNECT = "openIdConnect"
+BEARER = "bearerToken"
+
+
+def operation_id(route: APIRoute) -> str:
+    """The operationId of a route that names none: its function's name in camelCase
+    (``list_dossiers`` → ``listDossiers``). Routes whose function name is too short to stand
+    alone in a portal-wide client (``me``, ``submit``) pass ``operation_id=`` themselves."""
+    head, *rest = route.name.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def binary_content(*media_types: str) -> dict[str, Any]:
+    """The ``responses`` entry of a binary answer (an image, a file) in ``media_types``."""
+    return {"content": {media_type: {"schema": dict(BINARY)} for media_type in media_types}}
+
+
+def json_object() -> dict[str, Any]:
+    """The ``responses`` entry of a JSON object answer a route declares beside its own (the 200
+    of a replayed creation, whose 201 the route's return type states)."""
+    return {"content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+def rewrite_refs(node: Any, renames: Mapping[str, str]) -> Any:
+    """A copy of ``node`` whose schema references follow ``renames``. Any string that is a
+    whole schema reference is rewritten, which covers discriminator mappings too."""
+    if isinstance(node, dict):
+        return {key: rewrite_refs(value, renames) for key, value in node.items()}
+    if isinstance(node, list):
+        return [rewrite_refs(value, renames) for value in node]
+    if isinstance(node, str) and renames and node.startswith(SCHEMA_REF):
+        name = node[len(SCHEMA_REF) :]
+        return SCHEMA_REF + renames.get(name, name)
+    return node
+
+
+def form_schema_name(generated: str) -> str:
+    """``Body_uploadAttachment`` (FastAPI's name for a multipart or form body) → ``UploadAttachmentForm``."""
+    operation = generated.removeprefix("Body_")
+    return operation[:1].upper() + operation[1:] + "Form"
+
+
+def security_schemes(issuer: str) -> dict[str, Any]:
+    """The portal's security schemes: tokens come from the issuer ``issuer`` (its discovery
+    document says how to get one); a client that already has one may send it as a bearer token."""
+    return {
+        OPENID_CONNECT: {"type": "openIdConnect", "openIdConnectUrl": f"{issuer}/.well-known/openid-configuration",
+                         "description": "An access token from the portal's OpenID provider."},
+        BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                 "description": "The same access token (RFC 9068 JWT) sent as `Authorization: Bearer …`."},
+    }  # fmt: skip
+
+
+def token_security(*alternatives: Iterable[str]) -> list[dict[str, list[str]]]:
+    """An operation's ``security``: an access token holding every scope of one of
+    ``alternatives`` (an empty one: any valid token), presented either way."""
+    return [{scheme: list(scopes)} for scopes in alternatives for scheme in (OPENID_CONNECT, BEARER)]
+
+
+def route_security(route: APIRoute) -> list[dict[str, list[str]]] | None:
+    """The ``security`` of ``route``, from the token demands of its dependencies (every one of
+    them must pass, so their scopes add up); None for a route that checks no token."""
+    demands = [demand for call in _dependency_calls(route.dependant) if (demand := token_demand(call)) is not None]
+    if not demands:
+        return None
+    combined: list[tuple[str, ...]] = [()]
+    for demand in demands:
+        combined = [tuple(sorted({*held, *more})) for held in combined for more in demand]
+    return token_security(*dict.fromkeys(combined))
+
+
+def _dependency_calls(dependant: Dependant) -> Iterator[Any]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _dependency_calls(dependency)
+
+
+Mounted = Sequence[tuple[str, Sequence[APIRouter]]]
+
+
+def _binary_files(node: Any) -> None:
+    """Marks the files of a form body ``format: binary``, as generators expect them; FastAPI
+    states an ``UploadFile`` with OpenAPI 3.1's ``contentMediaType`` alone."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and "contentMediaType" in node:
+            node.setdefault("format", "binary")
+        for value in node.values():
+            _binary_files(value)
+    elif isinstance(node, list):
+        for value in node:
+            _binary_files(value)
+
+
+def conventional(
+    document: dict[str, Any], service: str, title: str, routers: Mounted = (), issuer: str | None = None
+) -> dict[str, Any]:
+    """``document`` with the portal's conventions applied: one tag per service, form bodies'
+    schemas named after their operation (their files ``format: binary``), and (given the app's
+    ``routers``, each with the prefix it is mounted at, and the token ``issuer``) the security
+    schemes and each operation's ``security``."""
+    for item in (document.get("paths") or {}).values():
+        for method in HTTP_METHODS:
+            if isinstance(operation := item.get(method), dict):
+                operation["tags"] = [service]
+    document["tags"] = [{"name": service, "description": title}]
+    schemas = (document.get("components") or {}).get("schemas") or {}
+    renames = {name: form_schema_name(name) for name in schemas if name.startswith("Body_")}
+    if renames:
+        document = rewrite_refs(document, renames)
+        document["components"]["schemas"] = {renames.get(name, name): schema for name, schema in
+                                             document["components"]["schemas"].items()}  # fmt: skip
+        for new in renames.values():
+            document["components"]["schemas"][new]["title"] = new
+            _binary_files(document["components"]["schemas"][new])
+    if issuer is not None:
+        document.setdefault("components", {})["securitySchemes"] = security_schemes(issuer)
+    for prefix, router in ((prefix, router) for prefix, group in routers for router in group):
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.include_in_schema and (security := route_security(route)):
+                for method in route.methods or ():
+                    operation = document["paths"][prefix + route.path_format][method.lower()]
+                    operation.setdefault("security", security)  # a route's own openapi_extra wins
+    return document
