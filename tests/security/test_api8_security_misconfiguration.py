@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from gateway.app import create_app as create_gateway
 from gateway.headers import SecurityHeadersMiddleware
 from gateway.settings import GatewaySettings
-from services.kit.errors import install_problem_handlers
+from services.kit.problems import install_problem_handlers
 from tests.security.conftest import WEB_CLIENT, WEB_REDIRECT, pkce_pair
 from tests.support.servers import serve
 from tests.support.stack import ALLOWED_ORIGIN, Stack
