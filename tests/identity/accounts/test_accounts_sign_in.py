@@ -34,6 +34,7 @@ from services.identity.service.accounts import (
     SEED_OFFICIAL_TOTP,
 )
 from services.kit.db import Database
+from services.kit.errors import PortalError
 from services.kit.problems import problem_for
 from tests.identity.accounts.support import outbox_data
 
@@ -151,7 +152,9 @@ async def _answers(db: Database, settings: Any, login: str, password: str, tries
         with pytest.raises(RecordedRefusal) as refused:
             await attempt(db, settings, login, password, ip=f"{ip_prefix}.{n}")
         error = refused.value
-        seen.append((error.status, error.type, error.detail, error.headers.get("Retry-After")))  # type: ignore[attr-defined]
+        assert isinstance(error, PortalError)
+        problem = problem_for(error, PROBLEMS)
+        seen.append((problem.status, problem.type, error.detail, problem.headers.get("Retry-After")))
     return seen
 
 
