@@ -19,7 +19,7 @@ from services.kit.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from services.kit.problems import KIT_PROBLEMS, Problem, error_response, problem_for
+from services.kit.problems import KIT_PROBLEMS, Problem, ProblemTable, error_response, problem_for
 
 SERVICES = ("identity", "catalogue", "dossier", "payment", "sync")
 
@@ -45,7 +45,7 @@ def test_a_subclass_without_an_entry_answers_as_its_parent() -> None:
 
 
 def test_an_app_table_names_its_own_classes_and_falls_back_to_the_kit() -> None:
-    table = {Overbooked: Problem(409, "overbooked", "No room left")}
+    table: ProblemTable = {Overbooked: Problem(409, "overbooked", "No room left")}
     assert problem_for(Overbooked("full"), table).type == "overbooked"
     assert problem_for(NotFound("no such"), table).type == "not-found"
     assert problem_for(Overbooked("full")).type == "bad-request"  # unknown to the kit alone
@@ -69,7 +69,7 @@ def test_a_plain_error_carries_its_detail_and_extras_but_no_http() -> None:
 def test_the_answer_has_the_problem_the_detail_and_the_extras() -> None:
     answer = error_response(ValidationFailed([{"field": "name"}], "Fix it."), instance="/things")
     assert answer.status_code == 422 and answer.media_type == "application/problem+json"
-    assert json.loads(answer.body) == {
+    assert json.loads(bytes(answer.body)) == {
         "type": "/problems/validation-failed",
         "title": "The request is not valid",
         "status": 422,
@@ -79,8 +79,8 @@ def test_the_answer_has_the_problem_the_detail_and_the_extras() -> None:
     }
 
 
-def _subclasses(cls: type) -> set[type]:
-    found = set()
+def _subclasses(cls: type[PortalError]) -> set[type[PortalError]]:
+    found: set[type[PortalError]] = set()
     for sub in cls.__subclasses__():
         found |= {sub, *_subclasses(sub)}
     return found

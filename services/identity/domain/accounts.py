@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from services.kit.errors import Conflict, DomainError, Forbidden
 
@@ -215,7 +215,7 @@ class TooManyAttempts(RecordedRefusal, DomainError):
 class SecondFactorRequired(RecordedRefusal, DomainError):
     """The password was right; a code from the authenticator app is needed too."""
 
-    def __init__(self, detail: str | None = None, **extra: object):
+    def __init__(self, detail: str | None = None, **extra: Any):
         super().__init__(detail or "Enter the 6-digit code from your authenticator app.", **extra)
 
 
