@@ -13,10 +13,10 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from services.kit.auth import JWKSCache, TokenVerifier
-from services.kit.errors import install_problem_handlers
 from services.kit.health import health_router
 from services.kit.http import RequestContextMiddleware
 from services.kit.logging import configure_logging, get_logger
+from services.kit.problems import install_problem_handlers
 from services.kit.ratelimit import TokenBucketLimiter
 from services.kit.settings import Environment
 from services.kit.tracing import configure as configure_tracing
@@ -24,7 +24,7 @@ from services.kit.tracing import flush as flush_spans
 
 from .headers import SecurityHeadersMiddleware
 from .openapi import DOCS_STATIC, OpenAPIAggregator, docs_assets, docs_router
-from .proxy import forward
+from .proxy import GATEWAY_PROBLEMS, forward
 from .ratelimit import RateLimitMiddleware
 from .readiness import readiness_router
 from .settings import GatewaySettings
@@ -102,7 +102,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = FastAPI(title=TITLE, version=VERSION, lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.settings = settings
-    install_problem_handlers(app)
+    install_problem_handlers(app, GATEWAY_PROBLEMS)
     app.include_router(health_router("gateway"))  # its /readyz is gateway.readiness
     app.include_router(readiness_router())
     app.include_router(docs_router(TITLE))

@@ -16,6 +16,7 @@ from contracts.services import root_path_owners
 from services.kit.auth import TokenVerifier
 from services.kit.errors import NotFound, PortalError, ServiceUnavailable, UpstreamTimeout
 from services.kit.logging import correlation_id_var, get_logger, request_id_var
+from services.kit.problems import Problem, ProblemTable, problem_for
 from services.kit.tracing import client_span, end_client_span, traceparent_of, traceparent_var
 
 from .upstream import Answer, AnswerTimeout, ConnectFailed, PoolExhausted, UpstreamError, UpstreamPool
@@ -49,7 +50,11 @@ UPSTREAM_LATENCY = Histogram(
 
 
 class BadGateway(PortalError):
-    status, type, title = 502, "bad-gateway", "The service gave no valid answer"
+    """A service broke off the exchange or gave no valid answer."""
+
+
+# The problems of the gateway's own errors (the kit's are known already).
+GATEWAY_PROBLEMS: ProblemTable = {BadGateway: Problem(502, "bad-gateway", "The service gave no valid answer")}
 
 
 def service_for_path(path: str, services: Iterable[str]) -> str | None:
@@ -172,8 +177,9 @@ async def forward(
         return Response(status_code=499)
     except UpstreamError as exc:
         error = _problem_for(exc, service, retry_after)
-        UPSTREAM_REQUESTS.labels(service, str(error.status)).inc()
-        log.warning("upstream failed", service=service, error=type(exc).__name__, status=error.status)
+        status = problem_for(error, GATEWAY_PROBLEMS).status
+        UPSTREAM_REQUESTS.labels(service, str(status)).inc()
+        log.warning("upstream failed", service=service, error=type(exc).__name__, status=status)
         raise error from exc
     UPSTREAM_LATENCY.labels(service).observe(time.perf_counter() - started)
     UPSTREAM_REQUESTS.labels(service, str(answer.status)).inc()

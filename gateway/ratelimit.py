@@ -14,7 +14,8 @@ from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.kit.errors import RateLimited, problem_response
+from services.kit.errors import RateLimited
+from services.kit.problems import Problem, error_response, problem_for
 from services.kit.ratelimit import TokenBucketLimiter
 
 
@@ -40,11 +41,9 @@ class RateLimitMiddleware:
         error = RateLimited(max(1, math.ceil(wait)))
         response: Response
         if scope["path"] in BROWSER_PAGES and _wants_html(Headers(scope=scope).get("accept", "")):
-            response = _page(error)
+            response = _page(problem_for(error))
         else:
-            response = problem_response(
-                error.status, error.type, error.title, error.detail, instance=scope["path"], headers=error.headers
-            )
+            response = error_response(error, instance=scope["path"])
         await response(scope, receive, send)
 
 
@@ -65,8 +64,8 @@ def _wants_html(accept: str) -> bool:
     return "text/html" in accept or "json" not in accept
 
 
-def _page(error: RateLimited) -> Response:
-    seconds = error.headers["Retry-After"]
-    headers = {**error.headers, "Cache-Control": "no-store",
+def _page(problem: Problem) -> Response:
+    seconds = problem.headers["Retry-After"]
+    headers = {**problem.headers, "Cache-Control": "no-store",
                "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"}  # fmt: skip
-    return HTMLResponse(_PAGE.format(seconds=seconds), status_code=error.status, headers=headers)
+    return HTMLResponse(_PAGE.format(seconds=seconds), status_code=problem.status, headers=headers)

@@ -10,6 +10,7 @@ from .adapters.tables import metadata
 from .api.commands import COMMANDS
 from .api.editor import router as editor_router
 from .api.import_command import IMPORT_COMMANDS
+from .api.problems import PROBLEMS
 from .api.routes import router
 from .consumers import HANDLERS
 from .service.fixtures import seed
@@ -21,6 +22,7 @@ SERVICE = ServiceSpec(
     settings_cls=CatalogueSettings,
     migrations=Path(__file__).parent / "migrations",
     routers=[router, editor_router],
+    problems=PROBLEMS,
     consumers=[ConsumerSpec(name="events", topics=["sync.events"], handlers=HANDLERS)],
     metadata=metadata,
     seed=seed,

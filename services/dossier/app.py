@@ -13,6 +13,7 @@ from services.kit.app import ConsumerSpec, PeriodicJob, ServiceSpec, build_app
 from services.kit.outbox import plain_dsn
 
 from .adapters.tables import metadata
+from .api.problems import PROBLEMS
 from .api.routes import Runtime, document_limits, router
 from .consumers import STATISTICS, STATISTICS_BATCHES, batch_handlers, handlers
 from .service import catalogue_view
@@ -25,6 +26,7 @@ SERVICE = ServiceSpec(
     settings_cls=DossierSettings,
     migrations=Path(__file__).parent / "migrations",
     routers=[router],
+    problems=PROBLEMS,
     consumers=[
         ConsumerSpec(
             name="events",

@@ -11,6 +11,7 @@ from .api.accounts import router as accounts_router
 from .api.clients import router as clients_router
 from .api.commands import COMMANDS
 from .api.oidc import router as oidc_router
+from .api.problems import PROBLEMS
 from .service.accounts import deliver_messages_job, sweep_inactive_job
 from .service.fixtures import seed
 from .service.keys import ensure_signing_key_at_start
@@ -29,6 +30,7 @@ SERVICE = ServiceSpec(
     seed=seed,
     on_startup=ensure_signing_key_at_start,
     commands=COMMANDS,
+    problems=PROBLEMS,
     periodic=[
         PeriodicJob("inactive-accounts", 3600, sweep_inactive_job),
         PeriodicJob("deliver-messages", 2, deliver_messages_job),

@@ -21,12 +21,12 @@ from starlette.routing import Match
 from .auth import JWKSCache, TokenVerifier
 from .consumer import BatchHandler, Handler
 from .db import Database, UnitOfWork
-from .errors import install_problem_handlers, problem_response
 from .health import health_router, readiness_router
 from .http import FastJSONResponse, RequestContextMiddleware
 from .kafka import BrokerProbe
 from .logging import configure_logging, get_logger
 from .openapi import conventional, operation_id
+from .problems import ProblemTable, install_problem_handlers, problem_response
 from .settings import ServiceSettings
 from .tracing import configure as configure_tracing
 from .tracing import flush as flush_spans
@@ -99,6 +99,8 @@ class ServiceSpec:
     # Adjusts the generated OpenAPI document to the deployment's settings (a limit a setting
     # chooses is stated as the setting says, not as the model's widest bound).
     adjust_openapi: Callable[[dict[str, Any], Any], None] | None = None
+    # The problems of the service's own error classes (``problems.KIT_PROBLEMS`` has the kit's).
+    problems: ProblemTable = field(default_factory=dict)
 
     @property
     def api_prefix(self) -> str:
@@ -186,7 +188,7 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
         default_response_class=FastJSONResponse,
         generate_unique_id_function=operation_id,
     )
-    install_problem_handlers(app)
+    install_problem_handlers(app, spec.problems)
     install_method_not_allowed(app)
     _conventional_openapi(app, spec, settings)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,

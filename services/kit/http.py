@@ -16,8 +16,9 @@ from prometheus_client import Counter, Histogram
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import PROBLEM_BASE, PROBLEM_JSON, PayloadTooLarge, RequestTimeout
+from .errors import PayloadTooLarge, PortalError, RequestTimeout
 from .logging import correlation_id_var, get_logger, request_id_var
+from .problems import PROBLEM_BASE, PROBLEM_JSON, problem_for
 from .tracing import end_server_span, server_span, traceparent_var
 
 log = get_logger(__name__)
@@ -64,6 +65,13 @@ async def send_problem(
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(send: Send, error: PortalError) -> None:
+    """``error`` as its problem, from ASGI middleware (outside any app's exception handlers)."""
+    problem = problem_for(error)
+    headers = [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
+    await send_problem(send, problem.status, problem.type, problem.title, str(error.detail), headers=headers)
 
 
 class RequestContextMiddleware:
@@ -114,13 +122,7 @@ class RequestContextMiddleware:
             if limit is not None:
                 declared = headers.get("content-length")
                 if declared is not None and (not declared.isdigit() or int(declared) > limit):
-                    await send_problem(
-                        send_with_ids,
-                        413,
-                        "payload-too-large",
-                        "Request body too large",
-                        f"The body may not exceed {limit} bytes.",
-                    )
+                    await send_error(send_with_ids, PayloadTooLarge(f"The body may not exceed {limit} bytes."))
                     return
             if limit is not None or self.body_idle_seconds is not None:
                 receive = _limited(receive, limit, self.body_idle_seconds)
@@ -128,16 +130,10 @@ class RequestContextMiddleware:
                 await self.app(scope, receive, send_with_ids)
             except PayloadTooLarge:
                 # Raised while the app streamed the body and before it answered.
-                await send_problem(
-                    send_with_ids,
-                    413,
-                    "payload-too-large",
-                    "Request body too large",
-                    f"The body may not exceed {limit} bytes.",
-                )
+                await send_error(send_with_ids, PayloadTooLarge(f"The body may not exceed {limit} bytes."))
             except RequestTimeout as exc:
-                await send_problem(send_with_ids, 408, "request-timeout", exc.title, str(exc.detail),
-                                   headers=[(b"connection", b"close")])  # fmt: skip
+                # The rest of the body may still come: the connection is not good for another request.
+                await send_error(send_with_ids, exc)
         finally:
             route = _route_template(scope)
             elapsed = time.perf_counter() - start

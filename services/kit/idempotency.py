@@ -17,11 +17,11 @@ from sqlalchemy import Column, DateTime, ForeignKey, MetaData, PrimaryKeyConstra
 from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .errors import PortalError
+from .errors import DomainError
 
 
-class IdempotencyKeyReused(PortalError):
-    status, type, title = 422, "idempotency-key-reused", "This Idempotency-Key was used for another request"
+class IdempotencyKeyReused(DomainError):
+    """The same Idempotency-Key came back with another request."""
 
     def __init__(self, detail: str = "The same Idempotency-Key came with a different request."):
         super().__init__(detail)

@@ -10,6 +10,7 @@ from services.kit.settings import ServiceSettings
 
 from .adapters.tables import metadata
 from .api.commands import RECONCILE
+from .api.problems import PROBLEMS
 from .api.routes import router
 from .consumers import HANDLERS
 from .service import jobs
@@ -28,6 +29,7 @@ SERVICE = ServiceSpec(
     settings_cls=PaymentSettings,
     migrations=Path(__file__).parent / "migrations",
     routers=[router],
+    problems=PROBLEMS,
     consumers=[ConsumerSpec(name="events", topics=["dossier.events"], handlers=HANDLERS)],
     metadata=metadata,
     on_startup=_startup,

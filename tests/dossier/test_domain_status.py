@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from services.dossier.api.problems import PROBLEMS
 from services.dossier.domain.status import (
     ALLOWED,
     FINISHED,
@@ -18,6 +19,7 @@ from services.dossier.domain.status import (
     report_applies,
 )
 from services.kit.errors import Conflict
+from services.kit.problems import problem_for
 
 S = DossierStatus
 
@@ -137,9 +139,11 @@ def test_the_table_cannot_be_changed_at_run_time() -> None:
 def test_refusal_is_a_409_problem_naming_both_statuses() -> None:
     error = TransitionRefused(S.RESULT_RETURNED, S.PROCESSING)
     assert isinstance(error, Conflict)
-    assert error.status == 409
-    assert error.type == "transition-refused"
-    assert error.title == "Status change not allowed"
+    assert not hasattr(error, "status")  # a plain exception: the table says what it answers
+    problem = problem_for(error, PROBLEMS)
+    assert problem.status == 409
+    assert problem.type == "transition-refused"
+    assert problem.title == "Status change not allowed"
     assert error.extra == {"current": 10, "target": 4}
     assert type(error.extra["current"]) is int
     assert error.detail is not None

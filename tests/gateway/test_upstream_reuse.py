@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from gateway.app import create_app
 from gateway.settings import SERVICES
 from gateway.upstream import ClosedBeforeAnswer, UpstreamPool
-from services.kit.errors import install_problem_handlers
+from services.kit.problems import install_problem_handlers
 from tests.gateway.gateway_harness import gateway_settings
 from tests.support.servers import serve
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from services.kit.errors import install_problem_handlers
+from services.kit.problems import install_problem_handlers
 
 
 async def test_a_request_whose_client_went_away_is_not_an_error(caplog: Any) -> None:

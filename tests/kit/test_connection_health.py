@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from deploy.local.components import free_port
 from services.kit.db import is_transient_database_error, make_engine
-from services.kit.errors import install_problem_handlers
+from services.kit.problems import install_problem_handlers
 
 pytestmark = pytest.mark.integration
 

@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from services.kit.errors import Conflict
+from services.kit.problems import problem_for
+from services.payment.api.problems import PROBLEMS
 from services.payment.domain.orders import (
     ALLOWED,
     TERMINAL,
@@ -91,8 +93,9 @@ def test_the_refusal_is_a_409_problem_naming_both_states() -> None:
         check_transition(S.FAILED, S.SUCCEEDED)
     error = refused.value
     assert isinstance(error, Conflict)
-    assert error.status == 409
-    assert error.type == "order-transition-refused"
+    problem = problem_for(error, PROBLEMS)
+    assert problem.status == 409
+    assert problem.type == "order-transition-refused"
     assert error.extra == {"current": "failed", "target": "succeeded"}
     assert "failed" in str(error.detail) and "succeeded" in str(error.detail)
 

@@ -25,7 +25,7 @@ from contracts.services import service_names
 from gateway.app import create_app as create_gateway
 from gateway.headers import SecurityHeadersMiddleware
 from gateway.settings import GatewaySettings
-from services.kit.errors import install_problem_handlers
+from services.kit.problems import install_problem_handlers
 from tests.security.conftest import WEB_CLIENT, WEB_REDIRECT, pkce_pair
 from tests.support.servers import serve
 from tests.support.stack import ALLOWED_ORIGIN, Stack

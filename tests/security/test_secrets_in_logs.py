@@ -96,7 +96,7 @@ def drive_flows_that_log(stack: Stack) -> dict[str, Any]:
     try:
         raise RuntimeError(f"INSERT failed\n[parameters: ('{DEMO_PROVINCE_SECRET}', '{CITIZEN_LOGIN}')]")
     except RuntimeError:
-        structlog.get_logger("services.kit.errors").exception("unhandled error", path="/api/v1/dossier/dossiers")
+        structlog.get_logger("services.kit.problems").exception("unhandled error", path="/api/v1/dossier/dossiers")
     return handled
 
 

@@ -19,9 +19,11 @@ from rich.table import Table
 from services.kit.app import Command
 from services.kit.db import Database
 from services.kit.errors import PortalError
+from services.kit.problems import problem_for
 
 from ..domain.definitions import Editor
 from ..service import importer
+from .problems import PROBLEMS
 
 MEDIA_TYPES = {".json": "application/json", ".csv": "text/csv"}
 
@@ -44,7 +46,7 @@ async def run_import(db: Database, _settings: Any, args: Any) -> int:
     try:
         rows = list(importer.ordered(importer.parse(args.file.read_bytes(), media, args.kind, max_rows=None)))
     except PortalError as exc:
-        console.print(f"[red]{exc.detail or exc.title}[/red]")
+        console.print(f"[red]{exc.detail or problem_for(exc, PROBLEMS).title}[/red]")
         for error in exc.extra.get("errors", []):
             console.print(f"  {error['field']}: {error['message']}")
         return 2

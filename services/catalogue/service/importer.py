@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from services.kit.db import UnitOfWork
-from services.kit.errors import BadRequest, PayloadTooLarge, PortalError, ValidationFailed
+from services.kit.errors import BadRequest, DomainError, PayloadTooLarge, PortalError, ValidationFailed
 from services.kit.schemas import StrictModel, unstorable_at
 
 from ..domain.definitions import AgencyInput, Editor, ProcedureInput, ServiceInput, service_id
@@ -107,8 +107,8 @@ def parse(body: bytes, content_type: str, kind: Kind | None, *, max_rows: int | 
     return rows
 
 
-class UnsupportedMediaType(PortalError):
-    status, type, title = 415, "unsupported-media-type", "Unsupported media type"
+class UnsupportedMediaType(DomainError):
+    """An import that is neither JSON nor CSV."""
 
 
 def _unsupported(media: str) -> PortalError:
@@ -266,7 +266,7 @@ async def apply_row(uow: UnitOfWork, who: Editor, row: Row, report: Report) -> N
         fields = exc.extra.get("errors", [])
         report.add(row, key, "rejected", [{"field": e["field"], "message": e["message"]} for e in fields])
     except PortalError as exc:
-        report.add(row, key, "rejected", [{"field": "row", "message": str(exc.detail or exc.title)}])
+        report.add(row, key, "rejected", [{"field": "row", "message": exc.detail or type(exc).__name__}])
     else:
         report.add(row, key, str(outcome))
 

@@ -32,7 +32,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from services.kit.errors import NotFound, PermanentFailure, PortalError
+from services.kit.errors import DomainError, NotFound, PermanentFailure
 
 
 class ServiceStatus(StrEnum):
@@ -170,7 +170,5 @@ class UnknownProcedure(NotFound):
     """No such procedure in this read model."""
 
 
-class ServiceNotOffered(PortalError):
+class ServiceNotOffered(DomainError):
     """The online service exists but takes no new dossiers (it was retired)."""
-
-    status, type, title = 409, "service-not-offered", "The online service takes no new dossiers"

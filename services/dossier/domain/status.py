@@ -64,9 +64,8 @@ ALLOWED: Mapping[DossierStatus, frozenset[DossierStatus]] = MappingProxyType(
 
 
 class TransitionRefused(Conflict):
-    """A status change the state machine does not allow; the problem body carries both codes."""
-
-    type, title = "transition-refused", "Status change not allowed"
+    """A status change the state machine does not allow; ``current`` and ``target`` are also
+    extras (both codes)."""
 
     def __init__(self, current: DossierStatus, target: DossierStatus) -> None:
         current, target = DossierStatus(current), DossierStatus(target)

@@ -23,9 +23,9 @@ from services.kit import idempotency, pseudonyms
 from services.kit.db import UnitOfWork
 from services.kit.errors import (
     Conflict,
+    DomainError,
     NotFound,
     PayloadTooLarge,
-    PortalError,
     ServiceUnavailable,
     ValidationFailed,
 )
@@ -52,8 +52,8 @@ FEES_ASSESSED = "dossier.fees.assessed.v1"
 STATUS_CHANGED = "dossier.dossier.status_changed.v1"
 
 
-class UnsupportedFile(PortalError):
-    status, type, title = 415, "unsupported-file-type", "Only PDF, JPEG and PNG files are accepted"
+class UnsupportedFile(DomainError):
+    """An attachment that is not a PDF, JPEG or PNG file."""
 
 
 @dataclass(frozen=True)

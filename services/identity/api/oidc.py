@@ -16,11 +16,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from services.kit.db import UnitOfWork
 from services.kit.errors import PortalError
 from services.kit.openapi import token_security
+from services.kit.problems import problem_for
 
 from ..domain.oauth import CODE_CHALLENGE_PATTERN, GrantType, OAuthError
 from ..service import accounts, authorize, clients, keys, tokens
 from ..settings import IdentitySettings
 from .pages import language, refusal, render, texts
+from .problems import PROBLEMS
 
 router = APIRouter()
 
@@ -101,14 +103,15 @@ async def _form(request: Request) -> dict[str, str]:
 
 def _oauth_json(exc: OAuthError) -> JSONResponse:
     """RFC 6749 §5.2 error body (with the problem fields too), as application/json."""
+    problem = problem_for(exc, PROBLEMS)
     body = {
         "error": exc.error,
         "error_description": exc.detail,
-        "type": f"/problems/{exc.type}",
-        "title": exc.title,
-        "status": exc.status,
+        "type": f"/problems/{problem.type}",
+        "title": problem.title,
+        "status": problem.status,
     }
-    return JSONResponse(body, status_code=exc.status, headers={**NO_STORE, **exc.headers})
+    return JSONResponse(body, status_code=problem.status, headers={**NO_STORE, **problem.headers})
 
 
 @router.get("/.well-known/openid-configuration", operation_id="getOpenidConfiguration")
@@ -255,7 +258,7 @@ async def _authorize(request: Request, params: dict[str, str]) -> Response:
         try:
             req = await authorize.parse_request(uow, params)
         except authorize.UnsafeRedirect as exc:
-            return _error_page(lang, exc.detail or exc.title)
+            return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
         except OAuthError as exc:
             return _redirect(
                 params["redirect_uri"],
@@ -280,7 +283,7 @@ async def authorize_post(request: Request) -> Response:
     try:
         form = await _form(request)
     except OAuthError as exc:
-        return _error_page("vi", exc.detail or exc.title)
+        return _error_page("vi", exc.detail or problem_for(exc, PROBLEMS).title)
     login, password, totp = form.pop("login", ""), form.pop("password", ""), form.pop("totp", None) or None
     csrf_form, csrf_cookie = form.pop("csrf_token", ""), request.cookies.get(CSRF_COOKIE, "")
     if form.get("prompt") == "login":
@@ -290,7 +293,7 @@ async def authorize_post(request: Request) -> Response:
         try:
             req = await authorize.parse_request(uow, form)
         except OAuthError as exc:
-            return _error_page(lang, exc.detail or exc.title)
+            return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
     if not csrf_cookie or not hmac.compare_digest(csrf_form.encode(), csrf_cookie.encode()):
         return _sign_in_page(request, req, error=texts(lang)["expired"], status=400, login=login)
     client_ip = request.client.host if request.client else "unknown"
@@ -302,21 +305,22 @@ async def authorize_post(request: Request) -> Response:
         except PortalError as exc:
             # Failed attempts and lockouts are recorded even though the sign-in is refused.
             await uow.commit()
-            need_totp = exc.type == "second-factor-required"
-            fallback = exc.detail or exc.title
+            problem = problem_for(exc, PROBLEMS)
+            need_totp = problem.type == "second-factor-required"
+            fallback = exc.detail or problem.title
             message = (
                 texts(lang)["need_totp"]
                 if need_totp and not totp
-                else refusal(lang, exc.type, exc.headers.get("Retry-After"), fallback)
+                else refusal(lang, problem.type, problem.headers.get("Retry-After"), fallback)
             )
             return _sign_in_page(
                 request,
                 req,
                 error=message,
-                status=200 if need_totp else exc.status,
+                status=200 if need_totp else problem.status,
                 need_totp=need_totp,
                 login=login,
-                headers=exc.headers,
+                headers=dict(problem.headers),
             )
         cookie = await authorize.start_session(uow, settings, signed_in, now)
         session = authorize.Session(
@@ -377,7 +381,7 @@ async def _introspect(
     uow: UnitOfWork, settings: IdentitySettings, client: clients.Client, form: dict[str, str], now: datetime
 ) -> dict[str, Any]:
     if client.auth_method == "none":
-        raise OAuthError("invalid_client", "Introspection needs an authenticated client.", 401)
+        raise OAuthError("invalid_client", "Introspection needs an authenticated client.")
     return await tokens.introspect(uow, settings, client, form.get("token", ""), now)
 
 
@@ -412,11 +416,11 @@ async def _userinfo(request: Request) -> JSONResponse:
             claims = await tokens.verify_access_token(uow, settings, bearer.strip(), now)
             scopes = frozenset(claims["scope"].split())
             if "openid" not in scopes or claims["sub"] == claims["client_id"]:
-                raise OAuthError("insufficient_scope", "The token has no openid scope for a person.", 403)
+                raise OAuthError("insufficient_scope", "The token has no openid scope for a person.")
             try:
                 info = await accounts.userinfo_claims(uow, claims["sub"], scopes)
             except PortalError:  # the account is gone or disabled since the token was issued
-                raise OAuthError("invalid_token", "The account behind this token is not active.", 401) from None
+                raise OAuthError("invalid_token", "The account behind this token is not active.") from None
         except OAuthError as exc:
             response = _oauth_json(exc)
             response.headers["WWW-Authenticate"] = f'Bearer error="{exc.error}"'
@@ -446,7 +450,7 @@ async def _logout(request: Request) -> Response:
         try:
             target = await authorize.end_session(uow, settings, params, request.cookies.get(SESSION_COOKIE), now)
         except (OAuthError, PortalError) as exc:
-            return _error_page(lang, exc.detail or exc.title)
+            return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
         await uow.commit()
     if target:
         response: Response = _redirect(target, {"state": params.get("state")}, settings.oidc_issuer)

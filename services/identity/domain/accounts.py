@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from services.kit.errors import Conflict, Forbidden, PortalError
+from services.kit.errors import Conflict, DomainError, Forbidden
 
 from .assurance import AccountKind, Assurance
 
@@ -182,45 +182,39 @@ class RecordedRefusal(Exception):
     events) was written before raising: the caller commits the unit of work anyway."""
 
 
-class InvalidCredentials(RecordedRefusal, PortalError):
-    status, type, title = 401, "invalid-credentials", "Sign-in failed"
+class InvalidCredentials(RecordedRefusal, DomainError):
+    """The login or the password is wrong (which one is not said)."""
 
     def __init__(self) -> None:
         super().__init__("The login or the password is not correct.")
 
 
-class AccountLocked(RecordedRefusal, PortalError):
-    """A temporary lockout after failed sign-ins. 429 (not 423) so that every HTTP client and the
-    gateway treat it as 'wait, then retry', with ``Retry-After``."""
-
-    status, type, title = 429, "account-locked", "Account temporarily locked"
+class AccountLocked(RecordedRefusal, DomainError):
+    """A temporary lockout after failed sign-ins; the caller may try again after
+    ``retry_after_seconds`` (also a member of the problem body)."""
 
     def __init__(self, retry_after_seconds: int, until: datetime):
-        self.retry_after_seconds = retry_after_seconds
         super().__init__(
             f"Too many failed sign-ins. Try again in {retry_after_seconds} seconds "
             f"(after {until.isoformat(timespec='seconds')}).",
-            headers={"Retry-After": str(retry_after_seconds)},
             retry_after_seconds=retry_after_seconds,
         )
+        self.extra["retry_after_seconds"] = retry_after_seconds
 
 
-class TooManyAttempts(RecordedRefusal, PortalError):
-    status, type, title = 429, "too-many-attempts", "Too many attempts"
+class TooManyAttempts(RecordedRefusal, DomainError):
+    """Too many sign-in attempts from one address (or for one login) in the window."""
 
     def __init__(self, retry_after_seconds: int, detail: str | None = None):
-        self.retry_after_seconds = retry_after_seconds
         super().__init__(
             detail or f"Too many attempts from this address. Try again in {retry_after_seconds} seconds.",
-            headers={"Retry-After": str(retry_after_seconds)},
             retry_after_seconds=retry_after_seconds,
         )
+        self.extra["retry_after_seconds"] = retry_after_seconds
 
 
-class SecondFactorRequired(RecordedRefusal, PortalError):
+class SecondFactorRequired(RecordedRefusal, DomainError):
     """The password was right; a code from the authenticator app is needed too."""
-
-    status, type, title = 401, "second-factor-required", "A second factor is required"
 
     def __init__(self, detail: str | None = None, **extra: Any):
         super().__init__(detail or "Enter the 6-digit code from your authenticator app.", **extra)
@@ -234,8 +228,8 @@ class InvalidSecondFactor(SecondFactorRequired):
         super().__init__("The verification code is not correct or was already used.", second_factor="invalid")
 
 
-class SecondFactorNotEnrolled(RecordedRefusal, PortalError):
-    status, type, title = 403, "second-factor-not-enrolled", "A second factor must be set up first"
+class SecondFactorNotEnrolled(RecordedRefusal, DomainError):
+    """An official or administrator without an authenticator app cannot sign in."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -244,8 +238,8 @@ class SecondFactorNotEnrolled(RecordedRefusal, PortalError):
         )
 
 
-class AccountDisabled(RecordedRefusal, PortalError):
-    status, type, title = 403, "account-disabled", "Account locked or disabled"
+class AccountDisabled(RecordedRefusal, DomainError):
+    """The account is locked (after inactivity, by an administrator) or disabled."""
 
     def __init__(self, reason: LockReason | None) -> None:
         if reason is LockReason.INACTIVITY:
@@ -257,18 +251,16 @@ class AccountDisabled(RecordedRefusal, PortalError):
         super().__init__(detail, reason=str(reason) if reason else "disabled")
 
 
-class InvalidCode(RecordedRefusal, PortalError):
-    status, type, title = 400, "invalid-code", "The code is not correct"
+class InvalidCode(RecordedRefusal, DomainError):
+    """A wrong one-time code; ``attempts_left`` more may be tried."""
 
     def __init__(self, attempts_left: int):
         super().__init__(f"The code is not correct. {attempts_left} attempt(s) left.", attempts_left=attempts_left)
 
 
-class CodeNoLongerValid(RecordedRefusal, PortalError):
+class CodeNoLongerValid(RecordedRefusal, DomainError):
     """The code expired, was used, was replaced by a newer one, or had too many wrong attempts:
     ask for a new one."""
-
-    status, type, title = 410, "code-no-longer-valid", "The code can no longer be used"
 
     MESSAGES: ClassVar[dict[str, str]] = {
         "expired": "The code has expired. Ask for a new code.",
@@ -282,11 +274,11 @@ class CodeNoLongerValid(RecordedRefusal, PortalError):
 
 
 class AlreadyRegistered(Conflict):
-    type, title = "already-registered", "Already registered"
+    """An account already holds this identifier."""
 
 
-class WrongPassword(RecordedRefusal, PortalError):
-    status, type, title = 403, "wrong-password", "The current password is not correct"
+class WrongPassword(RecordedRefusal, DomainError):
+    """The current password given to change it is not correct."""
 
 
 class NotAllowed(Forbidden):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from services.kit.errors import PortalError
+from services.kit.errors import DomainError
 
 OIDC_SCOPES = frozenset({"openid", "profile", "phone", "email", "offline_access"})
 # Which service an API scope is for: the token's audience is derived from its scopes.
@@ -22,20 +22,13 @@ CODE_CHALLENGE_PATTERN = r"^[A-Za-z0-9\-_]{43}$"
 _CHALLENGE = re.compile(CODE_CHALLENGE_PATTERN)
 
 
-class OAuthError(PortalError):
-    """An OAuth error answered as RFC 6749 §5.2 asks (``error``, ``error_description``), with
-    the problem fields too."""
+class OAuthError(DomainError):
+    """An OAuth error (RFC 6749 §5.2): its ``error`` code and ``error_description``, both also
+    members of the problem body."""
 
-    status = 400
-    type = "oauth-error"
-    title = "OAuth request refused"
-
-    def __init__(self, error: str, description: str, status: int = 400):
+    def __init__(self, error: str, description: str):
         super().__init__(description, error=error, error_description=description)
         self.error = error
-        self.status = status
-        if status == 401:
-            self.headers = {"WWW-Authenticate": 'Basic realm="oauth2"'}
 
 
 class ClientKind(StrEnum):

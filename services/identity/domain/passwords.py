@@ -71,8 +71,7 @@ def _identifier_forms(identifiers: Iterable[str]) -> set[str]:
 
 
 class WeakPassword(ValidationFailed):
-    type = "weak-password"
-    title = "The password does not meet the password policy"
+    """The password breaks one or more rules of the policy; ``errors`` names each."""
 
     def __init__(self, errors: list[dict[str, str]]):
         rules = ", ".join(e["rule"] for e in errors)

@@ -169,10 +169,10 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
     except (ValueError, UnicodeDecodeError):
-        raise OAuthError("invalid_client", "Malformed Basic credentials.", 401) from None
+        raise OAuthError("invalid_client", "Malformed Basic credentials.") from None
     client_id, sep, secret = decoded.partition(":")
     if not sep:
-        raise OAuthError("invalid_client", "Malformed Basic credentials.", 401)
+        raise OAuthError("invalid_client", "Malformed Basic credentials.")
     # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
     return unquote(client_id.replace("+", " ")), unquote(secret.replace("+", " "))
 
@@ -196,7 +196,7 @@ async def authenticate_client(
             select(clients).where(clients.c.client_id == client_id, clients.c.disabled_at.is_(None))
         )
     ).first()
-    refused = OAuthError("invalid_client", "Client authentication failed.", 401)
+    refused = OAuthError("invalid_client", "Client authentication failed.")
     if row is None or row.auth_method != method:
         raise refused
     if method in ("client_secret_basic", "client_secret_post"):
@@ -223,7 +223,7 @@ def _assertion_subject(assertion: str) -> str:
     try:
         subject = jose.unverified_claims(assertion).get("sub", "")
     except jose.TokenInvalid:
-        raise OAuthError("invalid_client", "Malformed client assertion.", 401) from None
+        raise OAuthError("invalid_client", "Malformed client assertion.") from None
     return subject if isinstance(subject, str) else ""
 
 
@@ -233,7 +233,7 @@ async def _verify_assertion(
     """RFC 7523 §3: signed (RS256 only) by one of the client's keys, iss = sub = client_id, an
     ``aud`` naming our token endpoint or issuer, an ``exp`` not past (with leeway), and a
     ``jti`` never seen before. Anything else, a malformed header included, is ``invalid_client``."""
-    refused = OAuthError("invalid_client", "Client assertion refused.", 401)
+    refused = OAuthError("invalid_client", "Client assertion refused.")
     if form.get("client_assertion_type") != ASSERTION_TYPE:
         raise refused
     keys = {k.get("kid"): k for k in (row.jwks or {}).get("keys", [])}
@@ -263,7 +263,7 @@ async def _verify_assertion(
         .returning(client_assertion_jtis.c.jti)
     )
     if stored.first() is None:
-        raise OAuthError("invalid_client", "Client assertion already used.", 401)
+        raise OAuthError("invalid_client", "Client assertion already used.")
 
 
 DEMO_WEB_REDIRECT = "http://127.0.0.1:8765/callback"

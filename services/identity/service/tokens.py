@@ -301,13 +301,13 @@ async def verify_access_token(uow: UnitOfWork, settings: IdentitySettings, token
         audiences = (*SERVICE_AUDIENCES, *([named_client] if isinstance(named_client, str) else []))
         claims = jose.decode(token, key, issuer=settings.oidc_issuer, audience=audiences)
     except jose.TokenInvalid as exc:
-        raise OAuthError("invalid_token", str(exc), 401) from exc
+        raise OAuthError("invalid_token", str(exc)) from exc
     if "client_id" not in claims or "scope" not in claims:
-        raise OAuthError("invalid_token", "Not an access token.", 401)
+        raise OAuthError("invalid_token", "Not an access token.")
     if await uow.session.scalar(
         select(revoked_access_tokens.c.jti).where(revoked_access_tokens.c.jti == claims.get("jti"))
     ):
-        raise OAuthError("invalid_token", "The access token was revoked.", 401)
+        raise OAuthError("invalid_token", "The access token was revoked.")
     return claims
 
 

@@ -13,8 +13,10 @@ from typing import Any
 from services.kit.app import Command
 from services.kit.db import Database
 from services.kit.errors import PortalError
+from services.kit.problems import problem_for
 
 from ..service import reconciliation
+from .problems import PROBLEMS
 
 
 def _aware(value: str) -> datetime:
@@ -44,7 +46,7 @@ async def run_reconcile(db: Database, _settings: Any, args: Any) -> int:
                 uow, text, provider=args.provider, since=args.since, until=args.until
             )
     except PortalError as exc:
-        print(f"refused: {exc.detail or exc.title}", file=sys.stderr)
+        print(f"refused: {exc.detail or problem_for(exc, PROBLEMS).title}", file=sys.stderr)
         for error in exc.extra.get("errors", []):
             print(f"  {error['field']}: {error['message']}", file=sys.stderr)
         return 2

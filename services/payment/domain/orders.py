@@ -64,9 +64,8 @@ TERMINAL: frozenset[OrderState] = frozenset({_S.SUCCEEDED, _S.FAILED, _S.EXPIRED
 
 
 class TransitionRefused(Conflict):
-    """An order state change the table does not allow; the problem body carries both states."""
-
-    type, title = "order-transition-refused", "Order state change not allowed"
+    """An order state change the table does not allow; ``current`` and ``target`` are also
+    extras (both states)."""
 
     def __init__(self, current: OrderState, target: OrderState) -> None:
         current, target = OrderState(current), OrderState(target)

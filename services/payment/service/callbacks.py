@@ -28,7 +28,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from services.kit import webhooks as webhook
 from services.kit.db import UnitOfWork
-from services.kit.errors import Forbidden, PortalError
+from services.kit.errors import DomainError, Forbidden
 from services.kit.logging import get_logger
 
 from ..adapters import repository as repo
@@ -51,8 +51,8 @@ VERIFICATION_FAILURES = Counter(
 )  # fmt: skip
 
 
-class SignatureInvalid(PortalError):
-    status, type, title = 401, "callback-signature-invalid", "The callback's signature does not hold"
+class SignatureInvalid(DomainError):
+    """A provider's callback whose signature does not hold."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from contracts.events.dossier import FeesAssessed
 from services.kit import idempotency
 from services.kit.consumer import event_data
 from services.kit.db import Database, UnitOfWork
-from services.kit.errors import Conflict, NotFound, PermanentFailure, PortalError
+from services.kit.errors import Conflict, DomainError, NotFound, PermanentFailure
 from services.kit.ids import new_id
 from services.kit.logging import get_logger
 
@@ -36,8 +36,8 @@ SUCCEEDED = "payment.order.succeeded.v1"
 VIETNAM_OFFSET = timedelta(hours=7)
 
 
-class NothingToPay(PortalError):
-    status, type, title = 409, "nothing-to-pay", "No fees are due for this dossier"
+class NothingToPay(DomainError):
+    """No fees are due for the dossier."""
 
 
 # --- assessments ----------------------------------------------------------------------------

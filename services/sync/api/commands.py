@@ -11,6 +11,7 @@ from typing import Any
 from services.kit.app import Command
 from services.kit.db import Database
 from services.kit.errors import NotFound
+from services.kit.problems import problem_for
 
 from ..service import outbound
 
@@ -35,7 +36,7 @@ async def _run(db: Database, _settings: Any, args: Any) -> int:
             else:
                 out = await outbound.redeliver(uow, delivery_id=args.delivery, agency_code=args.agency)
         except NotFound as exc:
-            print(json.dumps({"error": exc.detail or exc.title}))
+            print(json.dumps({"error": exc.detail or problem_for(exc).title}))
             return 1
     print(json.dumps(out, ensure_ascii=False, indent=2))
     return 0

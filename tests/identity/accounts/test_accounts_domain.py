@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pyotp
 import pytest
 
+from services.identity.api.problems import PROBLEMS
 from services.identity.domain import identifiers, second_factor
 from services.identity.domain.accounts import (
     GRANTABLE_SCOPES,
@@ -27,6 +28,7 @@ from services.identity.domain.assurance import AccountKind, Assurance
 from services.identity.domain.identifiers import InvalidIdentifier, LoginKind
 from services.identity.domain.one_time_codes import IssuedCode, check_code, code_hash, new_code
 from services.identity.domain.passwords import PasswordPolicy, WeakPassword
+from services.kit.problems import problem_for
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 
@@ -192,7 +194,8 @@ def test_a_weak_password_raises_one_error_listing_every_rule() -> None:
     with pytest.raises(WeakPassword) as caught:
         POLICY.check("0912345678", ("+84912345678",))
     error = caught.value
-    assert error.status == 422 and error.type == "weak-password"
+    answer = problem_for(error, PROBLEMS)
+    assert answer.status == 422 and answer.type == "weak-password"
     assert [e["rule"] for e in error.extra["errors"]] == ["all-digits", "contains-identifier"]
     assert error.detail == "The password breaks these rules: all-digits, contains-identifier."
     assert all(e["field"] == "password" and e["message"] for e in error.extra["errors"])
@@ -209,9 +212,10 @@ def test_lockout_starts_at_the_threshold_doubles_and_is_capped() -> None:
 
 def test_an_account_lock_says_when_to_retry() -> None:
     error = AccountLocked(120, NOW + timedelta(seconds=120))
-    assert error.status == 429 and error.type == "account-locked"
-    assert error.retry_after_seconds == 120
-    assert error.headers == {"Retry-After": "120"}
+    answer = problem_for(error, PROBLEMS)
+    assert answer.status == 429 and answer.type == "account-locked"
+    assert error.retry_after_seconds == 120 and error.extra == {"retry_after_seconds": 120}
+    assert answer.headers == {"Retry-After": "120"}
     assert "120 seconds" in str(error.detail) and "2025-06-01T08:02:00+00:00" in str(error.detail)
     assert isinstance(error, RecordedRefusal)
 
@@ -309,7 +313,7 @@ def test_a_code_is_checked_for_use_attempts_expiry_then_value() -> None:
         with pytest.raises(CodeNoLongerValid) as dead:
             check_code(code, "123456", KEY, max_attempts=5, now=NOW)
         assert dead.value.extra["reason"] == reason
-        assert dead.value.status == 410
+        assert problem_for(dead.value, PROBLEMS).status == 410
 
 
 # --- TOTP ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from services.identity.adapters.accounts import accounts, encrypt_secret, sign_in_audit
+from services.identity.api.problems import PROBLEMS
 from services.identity.domain.accounts import (
     AccountDisabled,
     AccountLocked,
@@ -33,6 +34,8 @@ from services.identity.service.accounts import (
     SEED_OFFICIAL_TOTP,
 )
 from services.kit.db import Database
+from services.kit.errors import PortalError
+from services.kit.problems import problem_for
 from tests.identity.accounts.support import outbox_data
 
 pytestmark = pytest.mark.integration
@@ -127,10 +130,11 @@ async def test_a_wrong_password_and_an_unknown_login_get_the_same_answer(seeded,
         await attempt(seeded, settings, CITIZEN[0], "Not-The-Password-1")
     with pytest.raises(InvalidCredentials) as unknown:
         await attempt(seeded, settings, "001099000000", "Not-The-Password-1")
-    assert (wrong.value.status, wrong.value.type, wrong.value.detail) == (
-        unknown.value.status, unknown.value.type, unknown.value.detail,
+    assert (problem_for(wrong.value, PROBLEMS), wrong.value.detail) == (
+        problem_for(unknown.value, PROBLEMS), unknown.value.detail,
     )  # fmt: skip
-    assert wrong.value.status == 401 and wrong.value.detail == "The login or the password is not correct."
+    assert problem_for(wrong.value, PROBLEMS).status == 401
+    assert wrong.value.detail == "The login or the password is not correct."
     rows = await audit_rows(seeded)
     assert [(r["account_id"], r["login_masked"], r["outcome"], r["reason"]) for r in rows] == [
         (SEED_CITIZEN_ID, "*********345", "failure", "wrong-password"),
@@ -148,7 +152,9 @@ async def _answers(db: Database, settings: Any, login: str, password: str, tries
         with pytest.raises(RecordedRefusal) as refused:
             await attempt(db, settings, login, password, ip=f"{ip_prefix}.{n}")
         error = refused.value
-        seen.append((error.status, error.type, error.detail, error.headers.get("Retry-After")))  # type: ignore[attr-defined]
+        assert isinstance(error, PortalError)
+        problem = problem_for(error, PROBLEMS)
+        seen.append((problem.status, problem.type, error.detail, problem.headers.get("Retry-After")))
     return seen
 
 
@@ -182,7 +188,7 @@ async def test_the_lockout_answers_an_unknown_login_as_it_answers_an_account(see
             await attempt(
                 seeded, settings, login, "Wrong-Password-1", ip=f"192.0.2.{201 + n}", now=NOW + timedelta(seconds=61)
             )
-        later.append(again.value.headers)
+        later.append(problem_for(again.value, PROBLEMS).headers)
     assert later == [{"Retry-After": "120"}] * 2
 
 
@@ -213,7 +219,8 @@ async def test_failures_lock_the_account_progressively_and_success_resets(seeded
             await attempt(seeded, settings, login, "Wrong-Password-1")
     with pytest.raises(AccountLocked) as first:
         await attempt(seeded, settings, login, "Wrong-Password-1")
-    assert first.value.retry_after_seconds == 60 and first.value.headers == {"Retry-After": "60"}
+    assert first.value.retry_after_seconds == 60
+    assert problem_for(first.value, PROBLEMS).headers == {"Retry-After": "60"}
 
     # While locked, even the right password is refused, and the wait shrinks with time.
     with pytest.raises(AccountLocked) as still:
@@ -269,8 +276,9 @@ async def test_too_many_failures_from_one_address_are_throttled(seeded, identity
             await attempt(seeded, settings, f"00109900000{n}", "Wrong-Password-1", ip="192.0.2.1", now=NOW)
     with pytest.raises(TooManyAttempts) as throttled:
         await attempt(seeded, settings, *CITIZEN, ip="192.0.2.1", now=NOW + timedelta(seconds=100))
-    assert throttled.value.status == 429 and throttled.value.type == "too-many-attempts"
-    assert throttled.value.retry_after_seconds == 200 and throttled.value.headers == {"Retry-After": "200"}
+    answer = problem_for(throttled.value, PROBLEMS)
+    assert answer.status == 429 and answer.type == "too-many-attempts"
+    assert throttled.value.retry_after_seconds == 200 and answer.headers == {"Retry-After": "200"}
     # Another address is not affected; the first may try again once the window has passed.
     assert (await attempt(seeded, settings, *CITIZEN, ip="192.0.2.2", now=NOW + timedelta(seconds=100))).account_id
     assert (await attempt(seeded, settings, *CITIZEN, ip="192.0.2.1", now=NOW + timedelta(seconds=301))).account_id
@@ -286,7 +294,8 @@ async def test_a_locked_or_disabled_account_is_refused_only_after_the_right_pass
         await attempt(seeded, settings, CITIZEN[0], "Wrong-Password-1")
     with pytest.raises(AccountDisabled) as locked:
         await attempt(seeded, settings, *CITIZEN)
-    assert (locked.value.status, locked.value.type, locked.value.extra["reason"]) == (
+    answer = problem_for(locked.value, PROBLEMS)
+    assert (answer.status, answer.type, locked.value.extra["reason"]) == (
         403,
         "account-disabled",
         "inactivity",
@@ -309,12 +318,14 @@ async def test_a_locked_or_disabled_account_is_refused_only_after_the_right_pass
 async def test_officials_and_admins_need_their_totp_code(seeded, settings, login, secret, account_id, kind) -> None:
     with pytest.raises(SecondFactorRequired) as required:
         await attempt(seeded, settings, *login)
-    assert (required.value.status, required.value.type) == (401, "second-factor-required")
+    answer = problem_for(required.value, PROBLEMS)
+    assert (answer.status, answer.type) == (401, "second-factor-required")
     assert not isinstance(required.value, InvalidSecondFactor)
 
     with pytest.raises(InvalidSecondFactor) as wrong:
         await attempt(seeded, settings, *login, totp=pyotp.TOTP(secret).at(NOW - timedelta(minutes=5)))
-    assert wrong.value.type == "second-factor-required" and wrong.value.extra == {"second_factor": "invalid"}
+    assert problem_for(wrong.value, PROBLEMS).type == "second-factor-required"
+    assert wrong.value.extra == {"second_factor": "invalid"}
     assert (await account_row(seeded, account_id))["failed_sign_ins"] == 1
 
     code = pyotp.TOTP(secret).at(NOW)
@@ -336,7 +347,8 @@ async def test_an_official_without_a_second_factor_cannot_sign_in(seeded, settin
     await set_account(seeded, SEED_OFFICIAL_ID, totp_secret=None)
     with pytest.raises(SecondFactorNotEnrolled) as refused:
         await attempt(seeded, settings, *OFFICIAL, totp="123456")
-    assert (refused.value.status, refused.value.type) == (403, "second-factor-not-enrolled")
+    answer = problem_for(refused.value, PROBLEMS)
+    assert (answer.status, answer.type) == (403, "second-factor-not-enrolled")
     assert "authenticator app" in str(refused.value.detail)
 
 

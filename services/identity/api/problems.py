@@ -1,0 +1,48 @@
+"""The problems identity's own errors answer (the kit's kinds answer as ``KIT_PROBLEMS`` says)."""
+
+from __future__ import annotations
+
+from services.kit.problems import Problem, ProblemTable
+
+from ..domain.accounts import (
+    AccountDisabled,
+    AccountLocked,
+    AlreadyRegistered,
+    CodeNoLongerValid,
+    InvalidCode,
+    InvalidCredentials,
+    SecondFactorNotEnrolled,
+    SecondFactorRequired,
+    TooManyAttempts,
+    WrongPassword,
+)
+from ..domain.oauth import OAuthError
+from ..domain.passwords import WeakPassword
+
+# OAuth error codes that mean the client or the token did not authenticate (RFC 6749 §5.2,
+# RFC 6750 §3.1); ``insufficient_scope`` is 403; every other code is a bad request.
+_UNAUTHENTICATED = frozenset({"invalid_client", "invalid_token"})
+
+
+def _oauth(error: OAuthError) -> Problem:
+    if error.error in _UNAUTHENTICATED:
+        return Problem(401, "oauth-error", "OAuth request refused", {"WWW-Authenticate": 'Basic realm="oauth2"'})
+    return Problem(403 if error.error == "insufficient_scope" else 400, "oauth-error", "OAuth request refused")
+
+
+PROBLEMS: ProblemTable = {
+    # A lockout is 429 (not 423) so that every HTTP client and the gateway treat it as 'wait,
+    # then retry', with Retry-After.
+    AccountLocked: Problem(429, "account-locked", "Account temporarily locked"),
+    AccountDisabled: Problem(403, "account-disabled", "Account locked or disabled"),
+    AlreadyRegistered: Problem(409, "already-registered", "Already registered"),
+    CodeNoLongerValid: Problem(410, "code-no-longer-valid", "The code can no longer be used"),
+    InvalidCode: Problem(400, "invalid-code", "The code is not correct"),
+    InvalidCredentials: Problem(401, "invalid-credentials", "Sign-in failed"),
+    OAuthError: _oauth,
+    SecondFactorNotEnrolled: Problem(403, "second-factor-not-enrolled", "A second factor must be set up first"),
+    SecondFactorRequired: Problem(401, "second-factor-required", "A second factor is required"),
+    TooManyAttempts: Problem(429, "too-many-attempts", "Too many attempts"),
+    WeakPassword: Problem(422, "weak-password", "The password does not meet the password policy"),
+    WrongPassword: Problem(403, "wrong-password", "The current password is not correct"),
+}
