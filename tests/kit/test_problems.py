@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from contracts.services import service_names
 from gateway.proxy import GATEWAY_PROBLEMS
 from services.kit.errors import (
     Conflict,
@@ -21,7 +22,7 @@ from services.kit.errors import (
 )
 from services.kit.problems import KIT_PROBLEMS, Problem, ProblemTable, error_response, problem_for
 
-SERVICES = ("identity", "catalogue", "dossier", "payment", "sync")
+SERVICES = service_names()
 
 
 class Withdrawn(NotFound):
