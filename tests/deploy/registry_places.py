@@ -93,15 +93,6 @@ def support_plugin_gaps(entry: Service) -> list[str]:
     return [] if path.is_file() else [f"tests/support/{entry.name}.py: missing (the service's test fixtures)"]
 
 
-def token_audience_gaps(entry: Service) -> list[str]:
-    """Identity issues access tokens for every service (the audience the gateway and the service check)."""
-    from services.identity.domain.oauth import SERVICE_AUDIENCES
-
-    if entry.name in SERVICE_AUDIENCES:
-        return []
-    return [f"services/identity/domain/oauth.py: SERVICE_AUDIENCES lacks {entry.name!r}"]
-
-
 # --- import rules ------------------------------------------------------------------------------------
 
 _SERVICE_MODULE = re.compile(r"^services\.(\w+)((?:\.\w+)*)$")
@@ -291,7 +282,6 @@ def architecture_doc_gaps(entry: Service) -> list[str]:
 PLACES = (
     Place("services/<name>/", folder_gaps),
     Place("tests/support/<name>.py", support_plugin_gaps),
-    Place("services/identity/domain/oauth.py", token_audience_gaps),
     Place("pyproject.toml import-linter", import_rule_gaps),
     Place("deploy/topics.yaml", topic_plan_gaps),
     Place("docs/scaling.md", scaling_doc_gaps),

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from contracts.services import service_names
 from services.kit.errors import DomainError
 
 OIDC_SCOPES = frozenset({"openid", "profile", "phone", "email", "offline_access"})
-# Which service an API scope is for: the token's audience is derived from its scopes.
-SERVICE_AUDIENCES = ("identity", "catalogue", "dossier", "payment", "sync")
+# Which service an API scope is for (any service of the registry): the token's audience is
+# derived from its scopes.
+SERVICE_AUDIENCES = service_names()
 API_SCOPE = re.compile(rf"^({'|'.join(SERVICE_AUDIENCES)}):[a-z_]+$")
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 CODE_CHALLENGE_PATTERN = r"^[A-Za-z0-9\-_]{43}$"
