@@ -6,13 +6,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jose import jwk
 
 from deploy.local.components import free_port
 from services.identity.app import create_app
@@ -114,3 +119,29 @@ async def code_for(browser: httpx.AsyncClient, params: dict[str, str], login: st
     got = query(answer.headers["location"])
     assert got["state"] == params["state"]
     return got["code"]
+
+
+async def private_key_jwt_client(
+    provider: Provider, scopes: tuple[str, ...] = ("dossier:read",)
+) -> tuple[str, bytes, dict[str, Any]]:
+    """A confidential client authenticating with private_key_jwt: its id, private PEM, public JWK."""
+    from services.identity.domain.oauth import ClientKind
+    from services.identity.service.clients import create_client
+    from services.kit.db import Database
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    public = {**jwk.construct(pem.decode(), algorithm="RS256").public_key().to_dict(), "kid": "m1", "alg": "RS256",
+              "use": "sig"}  # fmt: skip
+    client_id = f"ministry-{uuid.uuid4().hex[:6]}"
+    db = Database(provider.db_url, source="identity", topic="identity.events")
+    try:
+        async with db.transaction() as uow:
+            await create_client(
+                uow, client_id=client_id, name="Ministry system", kind=ClientKind.CONFIDENTIAL,
+                grant_types=["client_credentials"], allowed_scopes=list(scopes), auth_method="private_key_jwt",
+                jwks={"keys": [public]},
+            )  # fmt: skip
+    finally:
+        await db.dispose()
+    return client_id, pem, public

@@ -15,19 +15,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk
 from jose import jwt as jose_jwt
 
-from services.identity.domain.oauth import ClientKind
-from services.identity.service.clients import ASSERTION_TYPE, create_client
+from services.identity.service.clients import ASSERTION_TYPE
 from services.identity.service.keys import signer
 from services.kit import jose
 from services.kit.auth import JWKSCache, TokenVerifier
 from services.kit.db import Database
 from services.kit.errors import Unauthorized
-from tests.identity.oidc.conftest import Provider
+from tests.identity.oidc.conftest import Provider, private_key_jwt_client
 from tests.identity.oidc.test_tokens import signed_in_tokens
 
 pytestmark = pytest.mark.integration
@@ -35,26 +32,6 @@ pytestmark = pytest.mark.integration
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-async def _ministry(provider: Provider) -> tuple[str, bytes, dict[str, Any]]:
-    """A confidential client authenticating with private_key_jwt: its id, private PEM, public JWK."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    public = {**jwk.construct(pem.decode(), algorithm="RS256").public_key().to_dict(), "kid": "m1", "alg": "RS256",
-              "use": "sig"}  # fmt: skip
-    client_id = f"ministry-{uuid.uuid4().hex[:6]}"
-    db = Database(provider.db_url, source="identity", topic="identity.events")
-    try:
-        async with db.transaction() as uow:
-            await create_client(
-                uow, client_id=client_id, name="Ministry system", kind=ClientKind.CONFIDENTIAL,
-                grant_types=["client_credentials"], allowed_scopes=["dossier:read"], auth_method="private_key_jwt",
-                jwks={"keys": [public]},
-            )  # fmt: skip
-    finally:
-        await db.dispose()
-    return client_id, pem, public
 
 
 def _assertion_claims(provider: Provider, client_id: str) -> dict[str, Any]:
@@ -70,7 +47,7 @@ async def _token_with(provider: Provider, assertion: str) -> Any:
 
 
 async def test_a_client_assertion_without_aud_iss_or_exp_is_invalid_client(provider: Provider) -> None:
-    client_id, pem, _ = await _ministry(provider)
+    client_id, pem, _ = await private_key_jwt_client(provider)
     sign = lambda body: jose_jwt.encode(body, pem.decode(), algorithm="RS256", headers={"kid": "m1"})  # noqa: E731
     good = await _token_with(provider, sign(_assertion_claims(provider, client_id)))
     assert good.status_code == 200, good.text
@@ -83,7 +60,7 @@ async def test_a_client_assertion_without_aud_iss_or_exp_is_invalid_client(provi
 
 
 async def test_an_unsigned_or_algorithm_confused_assertion_is_invalid_client_not_500(provider: Provider) -> None:
-    client_id, _, public = await _ministry(provider)
+    client_id, _, public = await private_key_jwt_client(provider)
     body = _b64(json.dumps(_assertion_claims(provider, client_id)).encode())
     unsigned = f"{_b64(json.dumps({'alg': 'none', 'kid': 'm1'}).encode())}.{body}."
     public_pem = jwk.construct(public, algorithm="RS256").to_pem()

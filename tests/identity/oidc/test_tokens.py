@@ -26,6 +26,7 @@ from tests.identity.oidc.conftest import (
     authorize_params,
     code_for,
     pkce,
+    private_key_jwt_client,
     query,
 )
 from tests.identity.oidc.credentials import CITIZEN_LOGIN, CITIZEN_PASSWORD
@@ -223,24 +224,7 @@ async def test_logout_ends_the_session_and_redirects_only_to_a_registered_uri(pr
 
 
 async def test_private_key_jwt_client_authentication_refuses_a_replayed_assertion(provider: Provider) -> None:
-    from services.identity.domain.oauth import ClientKind
-    from services.identity.service.clients import create_client
-    from services.kit.db import Database
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    public = jwk.construct(pem.decode(), algorithm="RS256").public_key().to_dict()
-    client_id = f"ministry-{uuid.uuid4().hex[:6]}"
-    db = Database(provider.db_url, source="identity", topic="identity.events")
-    try:
-        async with db.transaction() as uow:
-            await create_client(
-                uow, client_id=client_id, name="Ministry system", kind=ClientKind.CONFIDENTIAL,
-                grant_types=["client_credentials"], allowed_scopes=["sync:push"], auth_method="private_key_jwt",
-                jwks={"keys": [{**public, "kid": "m1", "alg": "RS256", "use": "sig"}]},
-            )  # fmt: skip
-    finally:
-        await db.dispose()
+    client_id, pem, _ = await private_key_jwt_client(provider, ("sync:push",))
     now = int(time.time())
     assertion = jose_jwt.encode(
         {"iss": client_id, "sub": client_id, "aud": provider.settings.oidc_issuer + "/oauth2/token",
