@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from contracts.events.base import Event
 from contracts.money import Vnd, total_within_bound
 
 Code = Field(min_length=1, max_length=40)
@@ -72,20 +73,20 @@ class ProcedureDefinition(BaseModel):
         return value
 
 
-class ProcedurePublished(BaseModel):
+class ProcedurePublished(Event):
     """A procedure is active with this definition (first time or changed)."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "catalogue.procedure.published.v1"
 
     revision: int = Field(ge=1)
     procedure: ProcedureDefinition
     published_at: datetime
 
 
-class ProcedureRetired(BaseModel):
+class ProcedureRetired(Event):
     """A procedure is no longer carried out; its online services are retired with it."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "catalogue.procedure.retired.v1"
 
     revision: int = Field(ge=1)
     code: str = Code
@@ -100,12 +101,12 @@ class Agency(BaseModel):
     province_code: str | None = Field(default=None, max_length=10)
 
 
-class OnlineServicePublished(BaseModel):
+class OnlineServicePublished(Event):
     """Version ``version`` of an online service is the one citizens now file under. Earlier
     versions stay valid for the dossiers filed under them. The procedure is included as it
     stood when this version was published."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "catalogue.online_service.published.v1"
 
     revision: int = Field(ge=1)
     service_id: str = Field(min_length=1, max_length=64)
@@ -126,10 +127,10 @@ class OnlineServicePublished(BaseModel):
         return value
 
 
-class OnlineServiceRetired(BaseModel):
+class OnlineServiceRetired(Event):
     """The online service takes no new dossiers; dossiers already filed continue."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "catalogue.online_service.retired.v1"
 
     revision: int = Field(ge=1)
     service_id: str = Field(min_length=1, max_length=64)

@@ -17,7 +17,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.events.base import Event
 from contracts.money import Vnd
+
+#: Who caused a status change: the portal, the owner, the agency, or a payment.
+ChangeSource = Literal["portal", "owner", "agency", "payment"]
 
 Status = Field(ge=1, le=10, description="national dossier status code 1–10")
 
@@ -52,10 +56,10 @@ class Attachment(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
-class DossierSubmitted(BaseModel):
+class DossierSubmitted(Event):
     """A dossier was accepted for filing by the portal (status 1) and goes to its agency."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "dossier.dossier.submitted.v1"
 
     dossier_id: str
     code: str
@@ -73,10 +77,10 @@ class DossierSubmitted(BaseModel):
     appointment_date: date
 
 
-class FeesAssessed(BaseModel):
+class FeesAssessed(Event):
     """The fees due for a dossier, line by line (total = sum of amounts)."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "dossier.fees.assessed.v1"
 
     dossier_id: str
     code: str
@@ -87,10 +91,10 @@ class FeesAssessed(BaseModel):
     currency: Literal["VND"] = "VND"
 
 
-class StatusChanged(BaseModel):
+class StatusChanged(Event):
     """The national status of a dossier changed (applied, never a refused update)."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "dossier.dossier.status_changed.v1"
 
     dossier_id: str
     code: str
@@ -98,16 +102,16 @@ class StatusChanged(BaseModel):
     origin: Literal["portal", "mirrored"]
     previous: int | None = Field(default=None, ge=1, le=10)
     status: int = Status
-    source: Literal["portal", "owner", "agency", "payment"]
+    source: ChangeSource
     occurred_at: datetime
     received_at: datetime | None = None
     appointment_date: date | None = None
 
 
-class DossierRated(BaseModel):
+class DossierRated(Event):
     """The owner rated the service after the result was returned (once)."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "dossier.dossier.rated.v1"
 
     dossier_id: str
     code: str
@@ -118,10 +122,10 @@ class DossierRated(BaseModel):
     rated_at: datetime
 
 
-class DossierSupplemented(BaseModel):
+class DossierSupplemented(Event):
     """The owner answered the agency's request for documents: these files, bound to the request."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "dossier.dossier.supplemented.v1"
 
     dossier_id: str
     code: str
@@ -133,10 +137,10 @@ class DossierSupplemented(BaseModel):
     supplemented_at: datetime
 
 
-class WithdrawalRequested(BaseModel):
+class WithdrawalRequested(Event):
     """The owner asked to withdraw the dossier (status 7); the agency stops or declines."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "dossier.dossier.withdrawal_requested.v1"
 
     dossier_id: str
     code: str

@@ -8,17 +8,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from contracts.events.base import Event
 
 AccountKindName = Literal["citizen", "enterprise", "official", "admin"]
 
 
-class AccountRegistered(BaseModel):
+class AccountRegistered(Event):
     """An account was created: a citizen's registration waiting for its phone code
     (``status`` ``pending``), or an enterprise registered by its legal representative, or a
     fixture (``active``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "identity.account.registered.v1"
 
     account_id: str = Field(min_length=1, max_length=64)
     kind: AccountKindName
@@ -28,10 +30,10 @@ class AccountRegistered(BaseModel):
     registered_at: datetime
 
 
-class AccountVerified(BaseModel):
+class AccountVerified(Event):
     """The account's phone number was proven with a one-time code; the account is active."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "identity.account.verified.v1"
 
     account_id: str = Field(min_length=1, max_length=64)
     kind: AccountKindName
@@ -39,11 +41,11 @@ class AccountVerified(BaseModel):
     verified_at: datetime
 
 
-class AccountLocked(BaseModel):
+class AccountLocked(Event):
     """The account cannot sign in: ``lockout`` until ``locked_until`` (failed sign-ins; it ends by
     itself, without an unlocked event), ``inactivity`` or ``admin`` until it is unlocked."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "identity.account.locked.v1"
 
     account_id: str = Field(min_length=1, max_length=64)
     kind: AccountKindName
@@ -52,11 +54,11 @@ class AccountLocked(BaseModel):
     locked_until: datetime | None = None
 
 
-class AccountUnlocked(BaseModel):
+class AccountUnlocked(Event):
     """A lock for ``inactivity`` or by an ``admin`` was lifted: by a password reset with a code
     sent to the account's phone, or by an administrator."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "identity.account.unlocked.v1"
 
     account_id: str = Field(min_length=1, max_length=64)
     kind: AccountKindName

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from contracts.events.base import Event
 
 
-class ClientCreated(BaseModel):
+class ClientCreated(Event):
     """A client was registered. Agency-bound clients (provincial and ministry systems) name
     the agency codes they may act for."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "identity.client.created.v1"
 
     client_id: str = Field(max_length=64)
     kind: Literal["public", "confidential"]
@@ -20,17 +22,17 @@ class ClientCreated(BaseModel):
     created_at: datetime
 
 
-class ClientDisabled(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ClientDisabled(Event):
+    TYPE = "identity.client.disabled.v1"
 
     client_id: str = Field(max_length=64)
     disabled_at: datetime
 
 
-class SigningKeyRotated(BaseModel):
+class SigningKeyRotated(Event):
     """A signing key was published; it signs from ``activates_at`` on."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "identity.signingkey.rotated.v1"
 
     kid: str
     activates_at: datetime

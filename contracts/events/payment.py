@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
+from contracts.events.base import Event
 from contracts.money import Vnd
 
 
-class PaymentSucceeded(BaseModel):
+class PaymentSucceeded(Event):
     """A payment order was paid in full: the dossier's assessed fees are settled."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "payment.order.succeeded.v1"
 
     order_id: str
     dossier_id: str

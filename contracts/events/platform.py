@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from contracts.events.base import Event
 
 
-class DeadLetterRecorded(BaseModel):
+class DeadLetterRecorded(Event):
     """A message a consumer could not process after its retries; published to ``<service>.dlq``.
 
     The original message travels whole (value as text, or base64 when it is not UTF-8), so it
     can be inspected and re-driven.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "kit.deadletter.recorded.v1"
 
     consumer: str = Field(description="consumer group that gave up")
     topic: str

@@ -21,6 +21,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from contracts.events.base import Event
+
 
 class ReportedDossier(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -34,10 +36,10 @@ class ReportedDossier(BaseModel):
     appointment_date: date | None = None
 
 
-class DossierStatusReported(BaseModel):
+class DossierStatusReported(Event):
     """An agency system reports a dossier's status as of ``occurred_at``."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "sync.dossier.status_reported.v1"
 
     record_id: str = Field(min_length=1, max_length=100, description="unique per pushed record")
     code: str = Field(min_length=1, max_length=64, description="the dossier code")
@@ -55,10 +57,10 @@ MAX_RECORDS_PER_EVENT = 1000
 MAX_EVENT_DATA_BYTES = 256 * 1024
 
 
-class DossierStatusesReported(BaseModel):
+class DossierStatusesReported(Event):
     """Accepted status records of one agency, in the order they were pushed."""
 
-    model_config = ConfigDict(extra="forbid")
+    TYPE = "sync.dossier.statuses_reported.v1"
 
     agency_code: str = Field(min_length=1, max_length=40)
     records: list[DossierStatusReported] = Field(min_length=1, max_length=MAX_RECORDS_PER_EVENT)

@@ -101,6 +101,9 @@ class ServiceSpec:
     adjust_openapi: Callable[[dict[str, Any], Any], None] | None = None
     # The problems of the service's own error classes (``problems.KIT_PROBLEMS`` has the kit's).
     problems: ProblemTable = field(default_factory=dict)
+    # The service's unit of work: the kit's, with the service's repositories on its connection
+    # (``adapters/unit_of_work.py``). Routes, consumers, jobs and commands all get this one.
+    unit_of_work: type[UnitOfWork] = UnitOfWork
 
     @property
     def api_prefix(self) -> str:
@@ -130,7 +133,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+async def request_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
     """The request's unit of work: committed when the route returns, rolled back on error —
     before the response is sent, so an acknowledged write is a committed one."""
     async with request.app.state.db.unit_of_work() as uow:
@@ -138,7 +141,7 @@ async def _unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
         await uow.commit()
 
 
-UnitOfWorkDep = Annotated[UnitOfWork, Depends(_unit_of_work, scope="function")]
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(request_unit_of_work, scope="function")]
 
 
 def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
@@ -155,6 +158,7 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
             topic=settings.topic,
             pool_size=settings.database_pool_size,
             statement_timeout_ms=settings.database_statement_timeout_ms,
+            unit_of_work=spec.unit_of_work,
         )
         app.state.settings = settings
         app.state.db = db

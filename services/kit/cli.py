@@ -118,7 +118,13 @@ def run_fast(main: Coroutine[Any, Any, T]) -> T:
 async def _with_db(
     spec: ServiceSpec, settings: ServiceSettings, action: Callable[[Database, ServiceSettings], Awaitable[T]]
 ) -> T:
-    db = Database(settings.database_url.get_secret_value(), source=spec.name, topic=settings.topic, pool_size=2)
+    db = Database(
+        settings.database_url.get_secret_value(),
+        source=spec.name,
+        topic=settings.topic,
+        pool_size=2,
+        unit_of_work=spec.unit_of_work,
+    )
     try:
         return await action(db, settings)
     finally:

@@ -47,7 +47,7 @@ log = get_logger(__name__)
 
 Handler = Callable[[UnitOfWork, CloudEvent], Awaitable[None]]
 BatchHandler = Callable[[UnitOfWork, list[CloudEvent]], Awaitable[None]]
-DEAD_LETTER_TYPE = "kit.deadletter.recorded.v1"
+DEAD_LETTER_TYPE = DeadLetterRecorded.TYPE
 
 EVENTS_HANDLED = Counter("consumer_events_total", "Events seen by consumers", ["consumer", "outcome"])
 
@@ -282,7 +282,6 @@ class ConsumerRunner:
         async with self.db.unit_of_work() as uow:
             if await claim_inbox(uow, self.group_id, event_id, event.type if event else "invalid"):
                 await uow.emit(
-                    DEAD_LETTER_TYPE,
                     letter,
                     key=record.key.decode(errors="replace") if record.key else event_id,
                     subject=event_id,
@@ -313,7 +312,7 @@ def is_infrastructure_failure(exc: BaseException) -> bool:
 async def claim_inbox_many(uow: UnitOfWork, consumer: str, events: list[CloudEvent]) -> set[str]:
     """Insert the inbox rows of many events in one statement; the ids not seen before."""
     types = {e.id: e.type for e in events}  # an event repeated in the run is claimed once
-    result = await uow.session.execute(
+    result = await uow.connection.execute(
         _CLAIM_MANY, {"consumer": consumer, "event_ids": list(types), "event_types": list(types.values())}
     )
     return {row.event_id for row in result}
@@ -335,7 +334,8 @@ _CLAIM = insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
 
 async def claim_inbox(uow: UnitOfWork, consumer: str, event_id: str, event_type: str) -> bool:
     """Insert the inbox row; False when this consumer already processed the event."""
-    result = await uow.session.execute(_CLAIM, {"consumer": consumer, "event_id": event_id, "event_type": event_type})
+    parameters = {"consumer": consumer, "event_id": event_id, "event_type": event_type}
+    result = await uow.connection.execute(_CLAIM, parameters)
     return result.first() is not None
 
 

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from typing import Any, Self
 
 import orjson
-from pydantic import BaseModel
 from sqlalchemy import JSON, Table, event, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -18,11 +17,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from contracts.envelope import CloudEvent
+from contracts.events.base import Event
 
-from .ids import new_id
-from .logging import correlation_id_var
 from .tables import outbox
-from .tracing import current_traceparent
+from .unit_of_work import AbstractUnitOfWork, envelope
 
 
 def async_url(url: str) -> str:
@@ -180,7 +178,7 @@ def is_transient_database_error(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | TimeoutError)
 
 
-class UnitOfWork:
+class UnitOfWork(AbstractUnitOfWork):
     """One database transaction and the events it will publish.
 
     ``async with uow:`` begins; ``await uow.commit()`` commits the state change and its
@@ -193,22 +191,22 @@ class UnitOfWork:
         self._engine = engine
         self.source = source
         self.topic = topic
-        self._session: AsyncConnection | None = None
+        self._connection: AsyncConnection | None = None
         self.emitted: list[CloudEvent] = []
 
     @property
-    def session(self) -> AsyncConnection:
+    def connection(self) -> AsyncConnection:
         """The transaction's connection (SQLAlchemy Core: ``execute``, ``scalar``, savepoints). A
         Core connection rather than an ORM session: the portal maps no objects, and a session's
         bookkeeping cost more than some statements it ran."""
-        if self._session is None:
+        if self._connection is None:
             raise RuntimeError("unit of work used outside 'async with'")
-        return self._session
+        return self._connection
 
     async def __aenter__(self) -> Self:
         # The transaction begins with the first statement (SQLAlchemy's autobegin; the driver
         # sends BEGIN just before it), unless that is a statement alone (``execute_alone``).
-        self._session = await self._engine.connect()
+        self._connection = await self._engine.connect()
         self.emitted = []
         return self
 
@@ -219,7 +217,7 @@ class UnitOfWork:
         files, key or draft): two round trips fewer. If the unit has already begun its transaction
         (it read something first), the statement joins it instead, committed with the rest; what
         the unit runs after a statement alone is a new transaction."""
-        connection = self.session
+        connection = self.connection
         if connection.in_transaction():
             return await connection.execute(statement, parameters)
         await connection.execution_options(isolation_level="AUTOCOMMIT")  # the driver's flag: no round trip
@@ -237,78 +235,34 @@ class UnitOfWork:
         return result
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self._session is not None
+        assert self._connection is not None
         try:
-            if self._session.in_transaction():
-                await self._session.rollback()
+            if self._connection.in_transaction():
+                await self._connection.rollback()
         finally:
-            await self._session.close()
-            self._session = None
+            await self._connection.close()
+            self._connection = None
 
     async def commit(self) -> None:
-        await self.session.commit()
+        await self.connection.commit()
 
     async def rollback(self) -> None:
-        await self.session.rollback()
-
-    async def emit(
-        self,
-        type: str,
-        data: BaseModel | dict[str, Any],
-        *,
-        key: str,
-        subject: str | None = None,
-        topic: str | None = None,
-    ) -> CloudEvent:
-        """Write an event to the outbox inside this transaction. ``key`` is the aggregate id:
-        all events of one aggregate keep their order."""
-        event = self._event(type, data, subject if subject is not None else key)
-        await self.add_event(event, key=key, topic=topic or self.topic)
-        return event
-
-    def _event(self, type: str, data: BaseModel | dict[str, Any], subject: str) -> CloudEvent:
-        """An event of this service, carrying the request's correlation id and trace context."""
-        payload = _payload(data)
-        return CloudEvent(
-            id=new_id(), source=self.source, type=type, subject=subject, correlationid=correlation_id_var.get(),
-            traceparent=current_traceparent(), data=payload,
-        )  # fmt: skip
-
-    async def emit_many(self, type: str, items: Sequence[tuple[str, BaseModel | dict[str, Any]]]) -> None:
-        """Write many events of one type (``(key, data)`` pairs) to the outbox in one statement,
-        in the given order: for batches (a thousand status records) where one INSERT per event
-        would dominate."""
-        if not items:
-            return
-        # The first event is built and checked; the others are copies of it with their own id,
-        # subject and data (the type, source, correlation and trace are the same: a thousand
-        # validations of the same attributes cost more than the statement).
-        first = self._event(type, items[0][1], items[0][0])
-        events = [(items[0][0], first)] + [
-            (key, first.model_copy(update={"id": new_id(), "subject": key, "data": _payload(data)}))
-            for key, data in items[1:]
-        ]
-        await self._write(events)
-
-    async def emit_all(self, items: Sequence[tuple[str, BaseModel | dict[str, Any], str]]) -> None:
-        """Write events of any types (``(type, data, key)``) to the outbox in one statement, in
-        the given order: a use case that makes several (a submission: submitted, fees assessed,
-        status changed) pays one round trip, not one each."""
-        await self._write([(key, self._event(type, data, key)) for type, data, key in items])
+        await self.connection.rollback()
 
     async def _write(self, events: Sequence[tuple[str, CloudEvent]]) -> None:
         """``(key, event)`` pairs to this service's outbox, in order, in one statement."""
         if events:
-            await insert_rows(self.session, outbox, [outbox_row(e, key=key, topic=self.topic) for key, e in events])
+            await insert_rows(self.connection, outbox, [outbox_row(e, key=key, topic=self.topic) for key, e in events])
             self.emitted.extend(e for _, e in events)
 
-    def stage_all(self, items: Sequence[tuple[str, BaseModel | dict[str, Any], str]]) -> dict[str, list[Any]]:
-        """Events of any types (``(type, data, key)``) for an outbox insert that is part of the
-        use case's own statement (:func:`outbox_insert_sql`): the statement's parameters. A use
-        case whose whole write is one statement (a submission: number, dossier, history and
-        events) saves a round trip per table; the events are written exactly when that
-        statement writes its rows, in the given order."""
-        rows = [outbox_row(self._event(type, data, key), key=key, topic=self.topic) for type, data, key in items]
+    def stage_all(self, items: Sequence[tuple[Event, str]]) -> dict[str, list[Any]]:
+        """Events of any types (``(event, key)``) for an outbox insert that is part of the use
+        case's own statement (:func:`outbox_insert_sql`): the statement's parameters. A use case
+        whose whole write is one statement (a submission: number, dossier, history and events)
+        saves a round trip per table; the events are written exactly when that statement writes
+        its rows, in the given order."""
+        built = [(key, envelope(event, source=self.source, subject=key)) for event, key in items]
+        rows = [outbox_row(e, key=key, topic=self.topic) for key, e in built]
         return {
             f"outbox_{name}": [json_text(row[name]) if name == "data" else row[name] for row in rows]
             for name in OUTBOX_COLUMNS
@@ -317,12 +271,8 @@ class UnitOfWork:
     async def add_event(self, event: CloudEvent, *, key: str | None, topic: str) -> None:
         """Write an already built event (the dead-letter path uses this)."""
         # A fixed statement with the row as parameters: compiled once and cached, not rebuilt per event.
-        await self.session.execute(outbox.insert(), outbox_row(event, key=key, topic=topic))
+        await self.connection.execute(outbox.insert(), outbox_row(event, key=key, topic=topic))
         self.emitted.append(event)
-
-
-def _payload(data: BaseModel | dict[str, Any]) -> dict[str, Any]:
-    return data.model_dump(mode="json") if isinstance(data, BaseModel) else data
 
 
 OUTBOX_COLUMNS = ("event_id", "topic", "key", "type", "source", "subject", "event_time", "correlation_id",
@@ -368,16 +318,18 @@ class Database:
 
     def __init__(
         self, url: str, *, source: str, topic: str, pool_size: int = 10, max_overflow: int = 0,
-        statement_timeout_ms: int = 15_000,
+        statement_timeout_ms: int = 15_000, unit_of_work: type[UnitOfWork] | None = None,
     ):  # fmt: skip
         self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow,
                                   statement_timeout_ms=statement_timeout_ms, name=source)  # fmt: skip
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.source = source
         self.topic = topic
+        # The service's own unit (its repositories on the connection), or the kit's plain one.
+        self._unit_class = unit_of_work or UnitOfWork
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.source, self.topic)
+        return self._unit_class(self.engine, self.source, self.topic)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:

@@ -209,12 +209,13 @@ async def retry(db: Database, letter: Letter) -> str:
     async with db.transaction() as uow:
         if not await claim_inbox(uow, recorded.consumer + RETRIES_SUFFIX, letter.id, DEAD_LETTER_TYPE):
             return "already_retried"
-        await uow.session.execute(
+        await uow.connection.execute(
             delete(inbox).where(inbox.c.consumer == recorded.consumer, inbox.c.event_id == event.id)
         )
-        again = await uow.session.execute(update(outbox).where(outbox.c.event_id == event.id).values(published_at=None))
+        republish = update(outbox).where(outbox.c.event_id == event.id).values(published_at=None)
+        again = await uow.connection.execute(republish)
         if again.rowcount:
-            await uow.session.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
+            await uow.connection.execute(text(f"NOTIFY {OUTBOX_CHANNEL}"))
         else:
             await uow.add_event(event, key=recorded.key, topic=recorded.topic)
     log.info("dead letter retried", dead_letter=letter.id, consumer=recorded.consumer, event_id=event.id,

@@ -185,6 +185,7 @@ async def run_worker(
         pool_size=max(2, len(spec.consumers) + 2),
         max_overflow=max(2, len(spec.consumers) + 2),  # jobs, replays and retries come on top at times
         statement_timeout_ms=settings.database_statement_timeout_ms,
+        unit_of_work=spec.unit_of_work,
     )
     worker = Worker(spec, settings, db, parts)
     loop = asyncio.get_running_loop()

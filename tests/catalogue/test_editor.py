@@ -44,7 +44,7 @@ async def events(db_url: str, type_: str) -> list[dict[str, Any]]:
     db = Database(db_url, source="catalogue", topic="catalogue.events")
     try:
         async with db.transaction() as uow:
-            rows = await uow.session.execute(select(outbox.c.data, outbox.c.key).where(outbox.c.type == type_))
+            rows = await uow.connection.execute(select(outbox.c.data, outbox.c.key).where(outbox.c.type == type_))
             return [{**row.data, "_key": row.key} for row in rows]
     finally:
         await db.dispose()
@@ -54,7 +54,7 @@ async def count(db_url: str, table: Any) -> int:
     db = Database(db_url, source="catalogue", topic="catalogue.events")
     try:
         async with db.transaction() as uow:
-            return int(await uow.session.scalar(select(func.count()).select_from(table)) or 0)
+            return int(await uow.connection.scalar(select(func.count()).select_from(table)) or 0)
     finally:
         await db.dispose()
 
@@ -281,7 +281,7 @@ async def test_a_draft_that_was_never_published_retires_silently(api: httpx.Asyn
     db = Database(editing.db_url, source="catalogue", topic="catalogue.events")
     try:
         async with db.transaction() as uow:
-            status = await uow.session.scalar(
+            status = await uow.connection.scalar(
                 select(online_services.c.status).where(online_services.c.id == NEW_SERVICE)
             )
     finally:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 async def counts(db: Database) -> tuple[int, int, int]:
     async with db.transaction() as uow:
-        run = uow.session.scalar
+        run = uow.connection.scalar
         return (
             await run(select(func.count()).select_from(online_services)),
             await run(select(func.count()).select_from(online_service_versions)),
@@ -41,14 +41,14 @@ async def test_seeding_twice_changes_nothing_and_keeps_later_versions(catalogue_
     assert await counts(catalogue_db) == before == (services, services + 1, services)
     async with catalogue_db.transaction() as uow:
         assert (
-            await uow.session.scalar(select(online_services.c.published_version).where(online_services.c.id == sid))
+            await uow.connection.scalar(select(online_services.c.published_version).where(online_services.c.id == sid))
             == 2
         )
 
 
 async def test_the_agency_of_the_identity_demo_official_exists(catalogue_db: Database) -> None:
     async with catalogue_db.transaction() as uow:
-        row = (await uow.session.execute(select(agencies).where(agencies.c.code == "000.00.01.H22"))).one()
+        row = (await uow.connection.execute(select(agencies).where(agencies.c.code == "000.00.01.H22"))).one()
     assert (row.level, row.parent_code, row.province_code) == ("department", "000.00.00.H22", "H22")
 
 
@@ -62,7 +62,7 @@ async def test_fixtures_are_refused_in_production(catalogue_db: Database, infra)
 
 async def test_every_one_of_the_34_provincial_units_has_its_committee_and_departments(catalogue_db: Database) -> None:
     async with catalogue_db.transaction() as uow:
-        rows = (await uow.session.execute(select(agencies.c.code, agencies.c.level, agencies.c.province_code))).all()
+        rows = (await uow.connection.execute(select(agencies.c.code, agencies.c.level, agencies.c.province_code))).all()
     provinces = {r.province_code for r in rows if r.level == "province"}
     assert len(provinces) == 34
     departments = [r for r in rows if r.level == "department"]
@@ -71,7 +71,7 @@ async def test_every_one_of_the_34_provincial_units_has_its_committee_and_depart
 
 async def test_seeding_publishes_every_service_and_procedure_once_with_valid_events(catalogue_db: Database) -> None:
     async with catalogue_db.transaction() as uow:
-        rows = (await uow.session.execute(select(outbox.c.type, outbox.c.data, outbox.c.key))).all()
+        rows = (await uow.connection.execute(select(outbox.c.type, outbox.c.data, outbox.c.key))).all()
     published = [r for r in rows if r.type == "catalogue.online_service.published.v1"]
     assert sorted(r.key for r in published) == sorted(
         service_id(code, agency) for code, (agency_codes, _) in OFFERS.items() for agency in agency_codes

@@ -29,7 +29,7 @@ def test_every_vietnamese_letter_folds_to_its_plain_latin_letter() -> None:
 async def test_folding_agrees_with_the_databases_unaccent(catalogue_db: Database) -> None:
     letters = vietnamese_letters()
     async with catalogue_db.unit_of_work() as uow:
-        rows = await uow.session.execute(
+        rows = await uow.connection.execute(
             text("SELECT x.c, lower(unaccent(x.c)) AS folded FROM unnest(CAST(:cs AS text[])) AS x(c)"), {"cs": letters}
         )
         by_database = {row.c: row.folded for row in rows}

@@ -85,7 +85,7 @@ async def scalar(db_url: str, query: Any) -> Any:
     db = Database(db_url, source="catalogue", topic="catalogue.events")
     try:
         async with db.transaction() as uow:
-            return await uow.session.scalar(query)
+            return await uow.connection.scalar(query)
     finally:
         await db.dispose()
 

@@ -92,7 +92,7 @@ async def test_the_statement_spells_the_code_as_the_domain_does(db: Database, do
     today = datetime.now(VIETNAM_TZ).date()
     if last:
         async with db.transaction() as uow:
-            await uow.session.execute(insert(dossier_sequences).values(agency_code=INTAKE_AGENCY, day=today,
+            await uow.connection.execute(insert(dossier_sequences).values(agency_code=INTAKE_AGENCY, day=today,
                                                                        last_value=last))  # fmt: skip
     receipt = await file(db, service_id, None)
     assert receipt["code"] == dossier_code(INTAKE_AGENCY, today, last + 1)

@@ -24,7 +24,7 @@ async def rows(db_url: str, query: Any) -> list[Any]:
     db = Database(db_url, source="dossier", topic="dossier.events")
     try:
         async with db.transaction() as uow:
-            return list(await uow.session.execute(query))
+            return list(await uow.connection.execute(query))
     finally:
         await db.dispose()
 

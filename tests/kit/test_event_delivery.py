@@ -18,11 +18,12 @@ from services.kit.consumer import EVENTS_HANDLED, ConsumerRunner
 from services.kit.db import Database, UnitOfWork
 from services.kit.outbox import OutboxRelay, backlog, replay
 from tests.conftest import make_settings, unique
+from tests.support.events import ThingHappened
 from tests.support.kafka import create_topics, produce_raw, read_topic
 
 pytestmark = pytest.mark.integration
 
-TYPE = "test.thing.happened.v1"
+TYPE = ThingHappened.TYPE
 
 
 @contextlib.asynccontextmanager
@@ -60,17 +61,17 @@ async def emit_many(db: Database, topic: str, keys: list[str], per_key: int) -> 
     for i in range(per_key):
         for key in keys:
             async with db.transaction() as uow:
-                events.append(await uow.emit(TYPE, {"key": key, "seq": i}, key=key, topic=topic))
+                events.append(await uow.emit(ThingHappened(key=key, seq=i), key=key, topic=topic))
     return events
 
 
 async def make_applied_table(db: Database) -> None:
     async with db.transaction() as uow:
-        await uow.session.execute(text("CREATE TABLE applied (event_id text, key text, seq int)"))
+        await uow.connection.execute(text("CREATE TABLE applied (event_id text, key text, seq int)"))
 
 
 async def record_applied(uow: UnitOfWork, event: CloudEvent) -> None:
-    await uow.session.execute(
+    await uow.connection.execute(
         text("INSERT INTO applied VALUES (:id, :key, :seq)"),
         {"id": event.id, "key": event.data["key"], "seq": event.data["seq"]},
     )
@@ -111,7 +112,7 @@ async def test_published_event_is_a_binary_mode_cloudevent(db: Database, infra) 
     await create_topics(infra.bootstrap, topic, partitions=1)
     settings = make_settings(unique("svc"), db.engine.url.render_as_string(False), infra.bootstrap)
     async with db.transaction() as uow:
-        sent = await uow.emit(TYPE, {"key": "k", "seq": 1, "name": "Cấp giấy phép"}, key="agg-1", topic=topic)
+        sent = await uow.emit(ThingHappened(key="k", seq=1, name="Cấp giấy phép"), key="agg-1", topic=topic)
     async with running(OutboxRelay(settings, db)):
         [record] = await read_topic(infra.bootstrap, topic, expected=1)
     headers = {k: v.decode() for k, v in record.headers}

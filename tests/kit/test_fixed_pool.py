@@ -18,11 +18,11 @@ async def test_past_its_size_the_pool_waits_for_a_connection_and_opens_none(kit_
     db = Database(kit_db_url, source="tests", topic="t", pool_size=1)
     try:
         async with db.unit_of_work() as first:
-            held = await first.session.scalar(text("SELECT pg_backend_pid()"))
+            held = await first.connection.scalar(text("SELECT pg_backend_pid()"))
 
             async def second() -> int:
                 async with db.unit_of_work() as uow:
-                    return int(await uow.session.scalar(text("SELECT pg_backend_pid()")))
+                    return int(await uow.connection.scalar(text("SELECT pg_backend_pid()")))
 
             waiting = asyncio.create_task(second())
             await asyncio.sleep(0.5)

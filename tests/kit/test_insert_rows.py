@@ -31,9 +31,9 @@ async def test_rows_are_stored_whole_whichever_way_they_go(kit_db_url: str, coun
     db = Database(kit_db_url, source="tests", topic="t")
     try:
         async with db.transaction() as uow:
-            await insert_rows(uow.session, outbox, rows(count, "e"))
+            await insert_rows(uow.connection, outbox, rows(count, "e"))
         async with db.transaction() as uow:
-            stored = (await uow.session.execute(select(outbox).order_by(outbox.c.id))).all()
+            stored = (await uow.connection.execute(select(outbox).order_by(outbox.c.id))).all()
     finally:
         await db.dispose()
     assert [r.event_id for r in stored] == [f"e-{i}" for i in range(count)]
@@ -54,9 +54,9 @@ async def test_a_duplicate_fails_the_whole_batch(kit_db_url: str) -> None:
         batch[60] = {**batch[60], "event_id": "d-1"}
         with pytest.raises(Exception, match="duplicate key"):
             async with db.transaction() as uow:
-                await insert_rows(uow.session, outbox, batch)
+                await insert_rows(uow.connection, outbox, batch)
         async with db.transaction() as uow:
-            assert await uow.session.scalar(select(func.count()).select_from(outbox)) == 0
+            assert await uow.connection.scalar(select(func.count()).select_from(outbox)) == 0
     finally:
         await db.dispose()
 
@@ -66,9 +66,9 @@ async def test_a_copy_first_in_a_unit_of_work_is_rolled_back_with_it(kit_db_url:
     db = Database(kit_db_url, source="tests", topic="t")
     try:
         async with db.unit_of_work() as uow:
-            await insert_rows(uow.session, outbox, rows(COPY_MIN_ROWS + 8, "first"))
+            await insert_rows(uow.connection, outbox, rows(COPY_MIN_ROWS + 8, "first"))
             await uow.rollback()
         async with db.transaction() as uow:
-            assert await uow.session.scalar(select(func.count()).select_from(outbox)) == 0
+            assert await uow.connection.scalar(select(func.count()).select_from(outbox)) == 0
     finally:
         await db.dispose()

@@ -21,6 +21,7 @@ from services.kit.health import metrics_server
 from services.kit.schemas import StrictModel
 from services.kit.tables import outbox
 from tests.conftest import fresh_database, make_settings
+from tests.support.events import ThingCreated
 from tests.support.servers import serve
 from tests.support.tokens import ISSUER, Keys, bearer, jwks_server, rsa_jwk
 from tests.support.tokens import token as issue
@@ -47,7 +48,7 @@ async def get_thing(thing_id: int, who: Annotated[Principal, require_scopes("thi
 async def create_thing(
     body: ThingCreate, uow: UnitOfWorkDep, who: Annotated[Principal, require_scopes("things:write")]
 ) -> dict:
-    event = await uow.emit("test.thing.created.v1", body, key=str(uuid.uuid4()))
+    event = await uow.emit(ThingCreated.model_validate(body.model_dump()), key=str(uuid.uuid4()))
     if body.name == "explode":
         raise RuntimeError("a bug after the write")
     return {"event_id": event.id}

@@ -35,28 +35,28 @@ async def db(kit_db_url: str) -> AsyncIterator[Database]:
 
 async def stored(db: Database) -> list[str]:
     async with db.transaction() as uow:
-        return list(await uow.session.scalars(select(outbox.c.event_id).order_by(outbox.c.id)))
+        return list(await uow.connection.scalars(select(outbox.c.event_id).order_by(outbox.c.id)))
 
 
 async def test_a_statement_alone_is_committed_when_it_answers(db: Database, kit_db_url: str) -> None:
     async with db.unit_of_work() as uow:
         await uow.execute_alone(outbox.insert(), row("alone"))
-        raw = await uow.session.get_raw_connection()
+        raw = await uow.connection.get_raw_connection()
         assert not raw.driver_connection.is_in_transaction()  # no BEGIN was sent, none is open
         assert await stored_elsewhere(kit_db_url) == ["alone"]  # seen by others before any commit
-        await uow.session.execute(outbox.insert(), row("after"))  # a new transaction ...
+        await uow.connection.execute(outbox.insert(), row("after"))  # a new transaction ...
         await uow.rollback()  # ... which alone is undone
     assert await stored(db) == ["alone"]
 
     async with db.unit_of_work() as uow:  # the same pooled connection, transactional again
-        await uow.session.execute(outbox.insert(), row("undone"))
+        await uow.connection.execute(outbox.insert(), row("undone"))
         await uow.rollback()
     assert await stored(db) == ["alone"]
 
 
 async def test_after_a_read_the_statement_joins_the_units_transaction(db: Database) -> None:
     async with db.unit_of_work() as uow:
-        assert await uow.session.scalar(select(func.count()).select_from(outbox)) == 0
+        assert await uow.connection.scalar(select(func.count()).select_from(outbox)) == 0
         await uow.execute_alone(outbox.insert(), row("joined"))
         await uow.rollback()
     assert await stored(db) == []
@@ -64,13 +64,13 @@ async def test_after_a_read_the_statement_joins_the_units_transaction(db: Databa
 
 async def test_a_failing_statement_alone_writes_nothing_and_leaves_the_unit_usable(db: Database) -> None:
     async with db.transaction() as uow:
-        await uow.session.execute(outbox.insert(), row("first"))
+        await uow.connection.execute(outbox.insert(), row("first"))
     async with db.unit_of_work() as uow:
         with pytest.raises(IntegrityError):  # a new event id, then a taken one, in one statement
             await uow.execute_alone(outbox.insert().values([row("new"), row("first")]), {})
-        await uow.session.execute(outbox.insert(), row("then"))  # in a transaction again ...
+        await uow.connection.execute(outbox.insert(), row("then"))  # in a transaction again ...
         await uow.rollback()  # ... so this undoes it
-        await uow.session.execute(outbox.insert(), row("last"))
+        await uow.connection.execute(outbox.insert(), row("last"))
         await uow.commit()
     assert await stored(db) == ["first", "last"]
 

@@ -17,6 +17,7 @@ from services.kit.errors import PermanentFailure
 from services.kit.webhooks import sign as bank_signature
 from tests.conftest import make_settings, unique
 from tests.payment.test_orders_http import ipn, new_order
+from tests.support.events import numbered
 from tests.support.kafka import create_topics
 from tests.support.metrics import api_metrics_url, running_worker, sample, samples, scrape, wait_metrics
 from tests.support.payment import BANK_SECRETS, TOTAL, VNPAY_SECRET, Payments, payment_settings
@@ -35,7 +36,8 @@ def spec_of(settings, consumers=()) -> ServiceSpec:  # type: ignore[no-untyped-d
 
 async def emit(db: Database, event_type: str, count: int = 1) -> list[str]:
     async with db.transaction() as uow:
-        return [(await uow.emit(event_type, {"n": n}, key=f"k{n}")).id for n in range(count)]
+        model = numbered(event_type)
+        return [(await uow.emit(model(n=n), key=f"k{n}")).id for n in range(count)]
 
 
 # --- outbox -----------------------------------------------------------------------------------------
@@ -47,7 +49,7 @@ async def test_outbox_backlog_and_age_grow_while_the_broker_is_away_and_fall_onc
     await create_topics(infra.bootstrap, f"{name}.events")
     await emit(db, f"{name}.thing.made.v1", 3)
     async with db.transaction() as uow:  # written five minutes ago, as if the broker had been away since
-        await uow.session.execute(text("UPDATE kit_outbox SET created_at = now() - interval '300 seconds'"))
+        await uow.connection.execute(text("UPDATE kit_outbox SET created_at = now() - interval '300 seconds'"))
     await db.dispose()
 
     away = make_settings(name, kit_db_url, "127.0.0.1:9", metrics_sample_seconds=0.2, kafka_request_timeout_ms=500)

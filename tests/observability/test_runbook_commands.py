@@ -19,6 +19,7 @@ from services.dossier.app import SERVICE as DOSSIER
 from services.kit.db import Database
 from services.kit.tables import outbox
 from tests.support.dossier import dossier_settings
+from tests.support.events import Numbered
 from tests.support.journey import TOPICS
 from tests.support.kafka import create_topics, produce_raw
 from tests.support.metrics import running_worker, sample, wait_metrics
@@ -37,10 +38,10 @@ async def test_replay_marks_published_events_for_publishing_again(kit_db_url) ->
     db = Database(kit_db_url, source="dossier", topic="dossier.events")
     async with db.transaction() as uow:
         for n in range(3):
-            await uow.emit("dossier.dossier.rated.v1", {"n": n}, key=f"d{n}")
-        await uow.emit("dossier.dossier.rated.v1", {"n": 9}, key="other", topic="dossier.other")
-        await uow.session.execute(update(outbox).values(published_at=func.now()))
-        await uow.session.execute(
+            await uow.emit(Numbered(n=n), key=f"d{n}")
+        await uow.emit(Numbered(n=9), key="other", topic="dossier.other")
+        await uow.connection.execute(update(outbox).values(published_at=func.now()))
+        await uow.connection.execute(
             update(outbox).where(outbox.c.key == "d0").values(created_at=datetime.now(UTC) - timedelta(days=2))
         )
     since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
@@ -49,7 +50,7 @@ async def test_replay_marks_published_events_for_publishing_again(kit_db_url) ->
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "2 events marked for publishing again"
     async with db.transaction() as uow:
-        unpublished = (await uow.session.execute(select(outbox.c.key).where(outbox.c.published_at.is_(None)))).all()
+        unpublished = (await uow.connection.execute(select(outbox.c.key).where(outbox.c.published_at.is_(None)))).all()
     await db.dispose()
     assert sorted(row.key for row in unpublished) == ["d1", "d2"]
 
@@ -137,7 +138,7 @@ async def test_a_real_services_dead_letters_are_listed_and_retried(dossier_db_ur
         await wait_metrics(url, lambda m: dead_letters(m) == start + 2)
         db = Database(dossier_db_url, source="dossier", topic="dossier.events")
         async with db.transaction() as uow:
-            row = (await uow.session.execute(select(outbox).where(outbox.c.event_id == broken.id))).one()
+            row = (await uow.connection.execute(select(outbox).where(outbox.c.event_id == broken.id))).one()
         await db.dispose()
         assert (row.topic, row.key, row.type, row.source) == ("catalogue.events", "s-1", kind, "catalogue")
         again = printed(run(["services.dossier", "dead-letters", "retry", "--since", since, "--id", broken.id], env))

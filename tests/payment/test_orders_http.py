@@ -41,7 +41,7 @@ async def scalar(p: Payments, query: Any) -> Any:
     db = p.db()
     try:
         async with db.transaction() as uow:
-            return (await uow.session.execute(query)).scalar()
+            return (await uow.connection.execute(query)).scalar()
     finally:
         await db.dispose()
 
@@ -210,7 +210,7 @@ async def test_bank_notifications_that_cannot_be_trusted_change_nothing(payments
     db = payments.db()
     try:
         async with db.transaction() as uow:
-            logged = list(await uow.session.execute(select(callbacks).order_by(callbacks.c.id)))
+            logged = list(await uow.connection.execute(select(callbacks).order_by(callbacks.c.id)))
     finally:
         await db.dispose()
     assert len(logged) == 6 and [row.verified for row in logged[:4]] == [False] * 4

@@ -205,7 +205,7 @@ async def test_deliveries_are_added_one_transaction_at_a_time_so_the_feed_never_
 
             async def waiting() -> bool:
                 async with probe.transaction() as uow:
-                    rows = await uow.session.execute(
+                    rows = await uow.connection.execute(
                         text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
                              "AND objid = :low"), {"low": repository.DELIVERY_ORDER_LOCK & 0xFFFFFFFF})  # fmt: skip
                     return bool(rows.scalar())
@@ -217,7 +217,7 @@ async def test_deliveries_are_added_one_transaction_at_a_time_so_the_feed_never_
             assert not second.done() and await waiting()
         await second
         async with probe.transaction() as uow:
-            rows = (await uow.session.execute(text("SELECT dossier_code FROM deliveries ORDER BY id"))).all()
+            rows = (await uow.connection.execute(text("SELECT dossier_code FROM deliveries ORDER BY id"))).all()
         assert [r[0] for r in rows] == [f"{H22}-251203-0001", f"{H22}-251203-0002"]
     finally:
         for db in (first_db, second_db, probe):

@@ -29,7 +29,7 @@ async def published(s: Sync) -> list[dict[str, Any]]:
     try:
         async with db.transaction() as uow:
             rows = (
-                await uow.session.execute(select(outbox.c.type, outbox.c.key, outbox.c.data).order_by(outbox.c.id))
+                await uow.connection.execute(select(outbox.c.type, outbox.c.key, outbox.c.data).order_by(outbox.c.id))
             ).all()
     finally:
         await db.dispose()

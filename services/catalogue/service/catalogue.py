@@ -15,7 +15,7 @@ from .editor import with_all_keys
 async def service_detail(uow: UnitOfWork, service_id: str, version: int | None = None) -> dict[str, Any]:
     """An online service with its form schema and fees: its current published version, or the
     numbered one (kept readable after newer versions are published)."""
-    row = await repo.service_with_version(uow.session, service_id, version)
+    row = await repo.service_with_version(uow.connection, service_id, version)
     if row is None or (version is None and row["status"] != "published"):
         what = "online service" if version is None else f"version {version} of online service"
         raise NotFound(f"No {what} {service_id}.")
@@ -38,7 +38,7 @@ async def service_detail(uow: UnitOfWork, service_id: str, version: int | None =
 
 
 async def procedure_detail(uow: UnitOfWork, code: str) -> dict[str, Any]:
-    rows = await repo.procedure_rows(uow.session, [code])
+    rows = await repo.procedure_rows(uow.connection, [code])
     if code not in rows:
         raise NotFound(f"No procedure {code}.")
     row = rows[code]
@@ -54,14 +54,14 @@ async def procedure_detail(uow: UnitOfWork, code: str) -> dict[str, Any]:
         "fees": row["fees"],
         "legal_basis": row["legal_basis"],
         "results": row["results"],
-        "faq": await repo.faqs_of(uow.session, code),
-        "online_services": await repo.services_of_procedure(uow.session, code),
+        "faq": await repo.faqs_of(uow.connection, code),
+        "online_services": await repo.services_of_procedure(uow.connection, code),
     }
 
 
 async def list_agencies(uow: UnitOfWork, parent: str | None, province: str | None) -> list[dict[str, Any]]:
-    return await repo.agency_rows(uow.session, parent, province)
+    return await repo.agency_rows(uow.connection, parent, province)
 
 
 async def list_sectors(uow: UnitOfWork) -> list[dict[str, Any]]:
-    return await repo.sector_rows(uow.session)
+    return await repo.sector_rows(uow.connection)

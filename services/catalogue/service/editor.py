@@ -37,10 +37,10 @@ from ..domain.definitions import (
     service_id,
 )
 
-PROCEDURE_PUBLISHED = "catalogue.procedure.published.v1"
-PROCEDURE_RETIRED = "catalogue.procedure.retired.v1"
-SERVICE_PUBLISHED = "catalogue.online_service.published.v1"
-SERVICE_RETIRED = "catalogue.online_service.retired.v1"
+PROCEDURE_PUBLISHED = ProcedurePublished.TYPE
+PROCEDURE_RETIRED = ProcedureRetired.TYPE
+SERVICE_PUBLISHED = OnlineServicePublished.TYPE
+SERVICE_RETIRED = OnlineServiceRetired.TYPE
 
 VERSION_FIELDS = ("online_level", "form_schema", "fees", "processing_days", "routing_target")
 PROCEDURE_FIELDS = ("name", "sector_code", "level", "steps", "documents", "processing_days", "fees", "legal_basis",
@@ -67,7 +67,7 @@ def _now() -> datetime:
 
 async def _audit(uow: UnitOfWork, editor: Editor, action: str, entity: str, changes: dict[str, Any]) -> None:
     await repo.record_audit(
-        uow.session,
+        uow.connection,
         {"actor": editor.actor, "action": action, "entity": entity, "changes": changes,
          "request_id": request_id_var.get()},
     )  # fmt: skip
@@ -89,7 +89,7 @@ async def upsert_procedure(uow: UnitOfWork, editor: Editor, data: ProcedureInput
     (same fields) writes nothing and publishes nothing."""
     if not editor.may_edit_procedures():
         raise Forbidden("Only catalogue administrators edit procedures.")
-    session = uow.session
+    session = uow.connection
     if data.sector_name is not None:
         await repo.ensure_sector(session, data.sector_code, data.sector_name)
     elif not await repo.sector_exists(session, data.sector_code):
@@ -109,7 +109,6 @@ async def upsert_procedure(uow: UnitOfWork, editor: Editor, data: ProcedureInput
     row = await repo.lock_procedure(session, data.code)
     assert row is not None
     await uow.emit(
-        PROCEDURE_PUBLISHED,
         ProcedurePublished(revision=revision, procedure=_procedure_definition(row), published_at=_now()),
         key=data.code,
     )
@@ -124,19 +123,20 @@ async def retire_procedure(uow: UnitOfWork, editor: Editor, code: str) -> Writte
     """The procedure is no longer carried out: it and every online service of it are retired."""
     if not editor.may_edit_procedures():
         raise Forbidden("Only catalogue administrators edit procedures.")
-    current = await repo.lock_procedure(uow.session, code)
+    current = await repo.lock_procedure(uow.connection, code)
     if current is None:
         raise NotFound(f"No procedure {code}.")
     if current["status"] == "retired":
         return Written(Outcome.UNCHANGED, code)
-    for sid in await repo.published_services_of(uow.session, code):
+    for sid in await repo.published_services_of(uow.connection, code):
         await _retire_service(uow, editor, sid)
     revision = current["revision"] + 1
     await repo.write_procedure(
-        uow.session, {**{f: current[f] for f in ("code", *PROCEDURE_FIELDS)}, "status": "retired", "revision": revision}
+        uow.connection,
+        {**{f: current[f] for f in ("code", *PROCEDURE_FIELDS)}, "status": "retired", "revision": revision},
     )
-    await uow.emit(PROCEDURE_RETIRED, ProcedureRetired(revision=revision, code=code, retired_at=_now()), key=code)
-    await search.refresh_procedure_search(uow.session, [code])
+    await uow.emit(ProcedureRetired(revision=revision, code=code, retired_at=_now()), key=code)
+    await search.refresh_procedure_search(uow.connection, [code])
     await _audit(uow, editor, "procedure.retired", f"procedure:{code}", {"status": "retired"})
     return Written(Outcome.UPDATED, code)
 
@@ -145,16 +145,16 @@ async def retire_procedure(uow: UnitOfWork, editor: Editor, code: str) -> Writte
 
 
 async def procedure_exists(uow: UnitOfWork, code: str) -> bool:
-    return await repo.lock_procedure(uow.session, code) is not None
+    return await repo.lock_procedure(uow.connection, code) is not None
 
 
 async def service_exists(uow: UnitOfWork, sid: str) -> bool:
-    return await repo.lock_service(uow.session, sid) is not None
+    return await repo.lock_service(uow.connection, sid) is not None
 
 
 async def _service_for_editing(uow: UnitOfWork, editor: Editor, sid: str) -> dict[str, Any]:
     """The service, locked, once the editor is known to be allowed to touch it."""
-    service = await repo.lock_service(uow.session, sid)
+    service = await repo.lock_service(uow.connection, sid)
     if service is None:
         raise NotFound(f"No online service {sid}.")
     if not editor.may_edit_service_of(service["agency_code"]):
@@ -167,21 +167,21 @@ async def create_service(uow: UnitOfWork, editor: Editor, data: ServiceInput) ->
     """A new online service with its first version as a draft (published by :func:`publish`)."""
     if not editor.may_edit_service_of(data.agency_code):
         raise Forbidden("You may create online services only for your own agency.")
-    procedure = await repo.lock_procedure(uow.session, data.procedure_code)
+    procedure = await repo.lock_procedure(uow.connection, data.procedure_code)
     if procedure is None or procedure["status"] != "active":
         raise _field_error("procedure_code", f"No active procedure {data.procedure_code}.")
-    if await repo.agency_row(uow.session, data.agency_code) is None:
+    if await repo.agency_row(uow.connection, data.agency_code) is None:
         raise _field_error("agency_code", f"No agency {data.agency_code}.")
     sid = service_id(data.procedure_code, data.agency_code)
-    if await repo.lock_service(uow.session, sid) is not None:
+    if await repo.lock_service(uow.connection, sid) is not None:
         raise Conflict(f"Agency {data.agency_code} already offers procedure {data.procedure_code}.", service_id=sid)
     await repo.insert_service(
-        uow.session,
+        uow.connection,
         {"id": sid, "procedure_code": data.procedure_code, "agency_code": data.agency_code, "status": "draft",
          "published_version": None, "revision": 0},
     )  # fmt: skip
     definition = data.model_dump(mode="json", include=set(VERSION_FIELDS))
-    await repo.insert_version(uow.session, {"service_id": sid, "version": 1, **definition, "published_at": None})
+    await repo.insert_version(uow.connection, {"service_id": sid, "version": 1, **definition, "published_at": None})
     await _audit(uow, editor, "service.created", f"service:{sid}",
                  {"procedure_code": data.procedure_code, "agency_code": data.agency_code, **definition})  # fmt: skip
     return Written(Outcome.CREATED, sid)
@@ -189,13 +189,13 @@ async def create_service(uow: UnitOfWork, editor: Editor, data: ServiceInput) ->
 
 async def _open_draft(uow: UnitOfWork, sid: str) -> dict[str, Any]:
     """The draft of ``sid``; one copied from its latest version when none is open."""
-    draft = await repo.draft_of(uow.session, sid)
+    draft = await repo.draft_of(uow.connection, sid)
     if draft is not None:
         return draft
-    latest = await repo.latest_version(uow.session, sid)
+    latest = await repo.latest_version(uow.connection, sid)
     assert latest is not None, "an online service always has a version"
     draft = {**{f: latest[f] for f in VERSION_FIELDS}, "service_id": sid, "version": latest["version"] + 1}
-    await repo.insert_version(uow.session, {**draft, "published_at": None})
+    await repo.insert_version(uow.connection, {**draft, "published_at": None})
     return {**draft, "published_at": None}
 
 
@@ -209,14 +209,14 @@ async def edit_draft(uow: UnitOfWork, editor: Editor, sid: str, changes: Service
     if not given:
         raise _field_error("body", "Name at least one field to change.")
     merged = {f: given.get(f, draft[f]) for f in VERSION_FIELDS}
-    await repo.update_draft(uow.session, sid, draft["version"], given)
+    await repo.update_draft(uow.connection, sid, draft["version"], given)
     await _audit(uow, editor, "service.draft.edited", f"service:{sid}", {"version": draft["version"], **given})
     return _draft_view(sid, {**draft, **merged})
 
 
 async def get_draft(uow: UnitOfWork, editor: Editor, sid: str) -> dict[str, Any]:
     await _service_for_editing(uow, editor, sid)
-    draft = await repo.draft_of(uow.session, sid)
+    draft = await repo.draft_of(uow.connection, sid)
     if draft is None:
         raise NotFound(f"Online service {sid} has no draft.")
     return _draft_view(sid, draft)
@@ -229,16 +229,16 @@ def _draft_view(sid: str, draft: dict[str, Any]) -> dict[str, Any]:
 async def publish(uow: UnitOfWork, editor: Editor, sid: str) -> dict[str, Any]:
     """The draft becomes the version citizens file under; earlier versions stay readable."""
     service = await _service_for_editing(uow, editor, sid)
-    draft = await repo.draft_of(uow.session, sid)
+    draft = await repo.draft_of(uow.connection, sid)
     if draft is None:
         raise Conflict(f"Online service {sid} has no draft to publish.")
-    procedure = await repo.lock_procedure(uow.session, service["procedure_code"])
+    procedure = await repo.lock_procedure(uow.connection, service["procedure_code"])
     assert procedure is not None
     if procedure["status"] != "active":
         raise Conflict(f"Procedure {procedure['code']} is retired; its services cannot be published.")
     revision = service["revision"] + 1
-    await repo.publish_version(uow.session, sid, draft["version"], revision)
-    agency = await repo.agency_row(uow.session, service["agency_code"])
+    await repo.publish_version(uow.connection, sid, draft["version"], revision)
+    agency = await repo.agency_row(uow.connection, service["agency_code"])
     assert agency is not None
     event = OnlineServicePublished(
         revision=revision,
@@ -249,8 +249,8 @@ async def publish(uow: UnitOfWork, editor: Editor, sid: str) -> dict[str, Any]:
         **{f: draft[f] for f in VERSION_FIELDS},
         published_at=_now(),
     )
-    await uow.emit(SERVICE_PUBLISHED, event, key=sid)
-    await search.refresh_service_search(uow.session, [sid])
+    await uow.emit(event, key=sid)
+    await search.refresh_service_search(uow.connection, [sid])
     await _audit(uow, editor, "service.published", f"service:{sid}", {"version": draft["version"]})
     return {"service_id": sid, "status": "published", "version": draft["version"], "revision": revision}
 
@@ -260,13 +260,13 @@ async def _retire_service(uow: UnitOfWork, editor: Editor, sid: str) -> dict[str
     if service["status"] == "retired":
         return {"service_id": sid, "status": "retired", "revision": service["revision"], "changed": False}
     revision = service["revision"] + 1
-    await repo.set_service_state(uow.session, sid, status="retired", revision=revision)
+    await repo.set_service_state(uow.connection, sid, status="retired", revision=revision)
     if service["published_version"] is not None:  # consumers never heard of a service never published
         event = OnlineServiceRetired(
             revision=revision, service_id=sid, last_version=service["published_version"], retired_at=_now()
         )
-        await uow.emit(SERVICE_RETIRED, event, key=sid)
-    await search.refresh_service_search(uow.session, [sid])
+        await uow.emit(event, key=sid)
+    await search.refresh_service_search(uow.connection, [sid])
     await _audit(uow, editor, "service.retired", f"service:{sid}", {"status": "retired"})
     return {"service_id": sid, "status": "retired", "revision": revision, "changed": True}
 
@@ -281,7 +281,7 @@ async def put_service(uow: UnitOfWork, editor: Editor, data: ServiceInput, *, ke
     published anew when its definition differs, untouched when equal (the import's upsert).
     With ``keep_existing`` an existing service is left as it is (the fixtures)."""
     sid = service_id(data.procedure_code, data.agency_code)
-    existing = await repo.lock_service(uow.session, sid)
+    existing = await repo.lock_service(uow.connection, sid)
     if existing is None:
         await create_service(uow, editor, data)
         await publish(uow, editor, sid)
@@ -290,7 +290,7 @@ async def put_service(uow: UnitOfWork, editor: Editor, data: ServiceInput, *, ke
     if keep_existing:
         return Written(Outcome.UNCHANGED, sid)
     wanted = data.model_dump(mode="json", include=set(VERSION_FIELDS))
-    current = await repo.service_with_version(uow.session, sid, None)
+    current = await repo.service_with_version(uow.connection, sid, None)
     if existing["status"] == "published" and current is not None and _as_written(current) == wanted:
         return Written(Outcome.UNCHANGED, sid)
     await edit_draft(uow, editor, sid, ServiceDraftChanges.model_validate(wanted))
@@ -319,7 +319,7 @@ async def audit_trail(uow: UnitOfWork, editor: Editor, entity: str, limit: int) 
         await _service_for_editing(uow, editor, key)
     elif not editor.may_edit_procedures():
         raise Forbidden("Only catalogue administrators read the audit trail of procedures.")
-    rows = await repo.audit_of(uow.session, entity, limit)
+    rows = await repo.audit_of(uow.connection, entity, limit)
     return [{**row, "at": row["at"].isoformat()} for row in rows]
 
 
@@ -327,13 +327,13 @@ async def upsert_agency(uow: UnitOfWork, editor: Editor, data: AgencyInput) -> W
     """Create or change an agency of the hierarchy (administrators); its parent must exist."""
     if not editor.is_admin:
         raise Forbidden("Only catalogue administrators edit agencies.")
-    if data.parent_code is not None and await repo.agency_row(uow.session, data.parent_code) is None:
+    if data.parent_code is not None and await repo.agency_row(uow.connection, data.parent_code) is None:
         raise _field_error("parent_code", f"No agency {data.parent_code}.")
     values = data.model_dump(mode="json")
-    current = await repo.agency_row(uow.session, data.code)
+    current = await repo.agency_row(uow.connection, data.code)
     if current is not None and {k: current[k] for k in values} == values:
         return Written(Outcome.UNCHANGED, data.code)
-    await repo.write_agency(uow.session, values)
+    await repo.write_agency(uow.connection, values)
     outcome = Outcome.CREATED if current is None else Outcome.UPDATED
     await _audit(uow, editor, f"agency.{outcome}", f"agency:{data.code}", values)
     return Written(outcome, data.code)

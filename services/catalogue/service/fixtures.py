@@ -466,7 +466,7 @@ async def seed_catalogue(uow: UnitOfWork) -> None:
     """Load the fixtures through the editors' own use cases, so they are audited and published
     as events like any change. Services that exist are left as they are (they may have later
     versions)."""
-    await repo.upsert(uow.session, agencies, agency_rows(), ["code"])
+    await repo.upsert(uow.connection, agencies, agency_rows(), ["code"])
     for procedure in procedure_inputs():
         await editor.upsert_procedure(uow, FIXTURES_EDITOR, procedure)
     for service in service_inputs():

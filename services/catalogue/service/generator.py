@@ -363,7 +363,7 @@ async def generate_catalogue(uow: UnitOfWork, plan: Plan) -> Generated:
 
     # Through the session first: that begins the transaction the raw connection then shares.
     # Bulk work outlasts the request-sized statement timeout of the service's connections.
-    await uow.session.execute(text("SET LOCAL statement_timeout = 0"))
+    await uow.connection.execute(text("SET LOCAL statement_timeout = 0"))
     conn = await _driver_connection(uow)
     await _copy(conn, "agencies", ("code", "name", "level", "parent_code", "province_code"), agency_rows)
     await _copy(conn, "sectors", ("code", "name"), [(code, s[0]) for code, s in SECTORS.items()])
@@ -396,8 +396,8 @@ async def generate_catalogue(uow: UnitOfWork, plan: Plan) -> Generated:
          "published_at"),
         versions,
     )  # fmt: skip
-    await search.refresh_procedure_search(uow.session, [code for code, *_ in procs])
-    await search.refresh_service_search(uow.session, ids)
+    await search.refresh_procedure_search(uow.connection, [code for code, *_ in procs])
+    await search.refresh_service_search(uow.connection, ids)
     # A bulk load leaves the GIN indexes' pending lists long (every search would scan them)
     # and the statistics stale (the planner would misjudge how selective words are).
     await conn.execute(
@@ -412,7 +412,7 @@ async def generate_catalogue(uow: UnitOfWork, plan: Plan) -> Generated:
 
 async def _driver_connection(uow: UnitOfWork) -> Any:
     """The asyncpg connection under the unit of work's transaction, for COPY."""
-    return await driver_connection(uow.session)
+    return await driver_connection(uow.connection)
 
 
 def refuse_in_production(settings: ServiceSettings) -> None:

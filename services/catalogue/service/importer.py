@@ -258,7 +258,7 @@ async def apply_row(uow: UnitOfWork, who: Editor, row: Row, report: Report) -> N
         report.add(row, key, "rejected", [{"field": "row", "message": problem or "The row is empty."}])
         return
     try:
-        async with uow.session.begin_nested():
+        async with uow.connection.begin_nested():
             outcome = await APPLY[row.kind](uow, who, dict(row.data))
     except ValidationError as exc:
         report.add(row, key, "rejected", _errors(exc))
@@ -280,7 +280,7 @@ def ordered(rows: list[Row]) -> Iterator[Row]:
 async def run(uow: UnitOfWork, who: Editor, rows: list[Row], *, dry_run: bool = False) -> Report:
     """Apply ``rows``; with ``dry_run`` everything is rolled back after the report is made."""
     report = Report(dry_run=dry_run)
-    outer = await uow.session.begin_nested() if dry_run else None
+    outer = await uow.connection.begin_nested() if dry_run else None
     try:
         for row in ordered(rows):
             await apply_row(uow, who, row, report)

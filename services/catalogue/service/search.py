@@ -39,7 +39,7 @@ def _page(hits: list[search.Hit], limit: int, query: str) -> tuple[list[search.H
 async def search_services(uow: UnitOfWork, filters: SearchFilters, cursor: str | None, limit: int) -> Page:
     """Published online services matching the words (diacritics ignored) and filters, best first."""
     query = fingerprint({"kind": "services", **asdict(filters)})
-    hits = await search.search_services(uow.session, filters, _position(cursor, query), limit + 1)
+    hits = await search.search_services(uow.connection, filters, _position(cursor, query), limit + 1)
     hits, next_cursor = _page(hits, limit, query)
     return Page([_service_summary(h.id, h.row, h.rank) for h in hits], next_cursor)
 
@@ -47,7 +47,7 @@ async def search_services(uow: UnitOfWork, filters: SearchFilters, cursor: str |
 async def search_procedures(uow: UnitOfWork, filters: SearchFilters, cursor: str | None, limit: int) -> Page:
     """Active procedures matching the words and filters, best first."""
     query = fingerprint({"kind": "procedures", **asdict(filters)})
-    hits = await search.search_procedures(uow.session, filters, _position(cursor, query), limit + 1)
+    hits = await search.search_procedures(uow.connection, filters, _position(cursor, query), limit + 1)
     hits, next_cursor = _page(hits, limit, query)
     return Page([_procedure_summary(h.id, h.row, h.rank) for h in hits], next_cursor)
 

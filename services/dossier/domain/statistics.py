@@ -45,6 +45,9 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from contracts.events.dossier import DossierRated, DossierSubmitted, StatusChanged
+from contracts.events.payment import PaymentSucceeded
+
 VIETNAM_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PROCESSED_STATUSES = frozenset({9, 10})  # processed, result returned: processing has ended
 
@@ -53,10 +56,10 @@ METRICS = (
     "paid_online", "rated", "rating_sum",
 )  # fmt: skip
 
-SUBMITTED = "dossier.dossier.submitted.v1"
-STATUS_CHANGED = "dossier.dossier.status_changed.v1"
-RATED = "dossier.dossier.rated.v1"
-PAYMENT_SUCCEEDED = "payment.order.succeeded.v1"
+SUBMITTED = DossierSubmitted.TYPE
+STATUS_CHANGED = StatusChanged.TYPE
+RATED = DossierRated.TYPE
+PAYMENT_SUCCEEDED = PaymentSucceeded.TYPE
 EVENT_TYPES = (SUBMITTED, STATUS_CHANGED, RATED, PAYMENT_SUCCEEDED)
 
 

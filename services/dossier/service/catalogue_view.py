@@ -43,10 +43,10 @@ from ..domain.forms import FormValidator, form_validator
 
 log = get_logger(__name__)
 
-PROCEDURE_PUBLISHED = "catalogue.procedure.published.v1"
-PROCEDURE_RETIRED = "catalogue.procedure.retired.v1"
-SERVICE_PUBLISHED = "catalogue.online_service.published.v1"
-SERVICE_RETIRED = "catalogue.online_service.retired.v1"
+PROCEDURE_PUBLISHED = ProcedurePublished.TYPE
+PROCEDURE_RETIRED = ProcedureRetired.TYPE
+SERVICE_PUBLISHED = OnlineServicePublished.TYPE
+SERVICE_RETIRED = OnlineServiceRetired.TYPE
 
 Contract = TypeVar("Contract", bound=BaseModel)
 
@@ -67,7 +67,7 @@ async def apply_service_published(uow: UnitOfWork, data: Mapping[str, Any]) -> b
     holds one from a revision as high, and makes it the current version if the event is newer
     than the service's state. True when the current state changed."""
     event = parse(OnlineServicePublished, data)
-    session = uow.session
+    session = uow.connection
     stored = await view.lock_service(session, event.service_id)
     stored_version = await view.lock_version_revision(session, event.service_id, event.version)
     outcome = service_published(stored, stored_version, revision=event.revision, version=event.version)
@@ -121,14 +121,14 @@ async def apply_service_retired(uow: UnitOfWork, data: Mapping[str, Any]) -> boo
     """An online service takes no new dossiers, unless the event is older than its state.
     True when the current state changed."""
     event = parse(OnlineServiceRetired, data)
-    stored = await view.lock_service(uow.session, event.service_id)
+    stored = await view.lock_service(uow.connection, event.service_id)
     state = service_retired(stored, revision=event.revision)
     if state is None:
         log.info("stale online service retirement", service_id=event.service_id, revision=event.revision)
         return False
-    changed = await view.save_retired_service(uow.session, event.service_id, state, event.retired_at)
+    changed = await view.save_retired_service(uow.connection, event.service_id, state, event.retired_at)
     if changed:
-        await view.announce_service_changed(uow.session, event.service_id)
+        await view.announce_service_changed(uow.connection, event.service_id)
     return changed
 
 
@@ -136,23 +136,23 @@ async def apply_procedure_published(uow: UnitOfWork, data: Mapping[str, Any]) ->
     """A procedure is active with this definition, unless the event is older than its state."""
     event = parse(ProcedurePublished, data)
     code = event.procedure.code
-    state = procedure_published(await view.lock_procedure(uow.session, code), revision=event.revision)
+    state = procedure_published(await view.lock_procedure(uow.connection, code), revision=event.revision)
     if state is None:
         log.info("stale procedure publication", procedure_code=code, revision=event.revision)
         return False
     definition = event.procedure.model_dump(mode="json")
-    return await view.save_procedure(uow.session, code, state, event.published_at, definition)
+    return await view.save_procedure(uow.connection, code, state, event.published_at, definition)
 
 
 async def apply_procedure_retired(uow: UnitOfWork, data: Mapping[str, Any]) -> bool:
     """A procedure is retired (its last definition is kept), unless the event is older than its
     state. Its online services are retired by their own events, not here."""
     event = parse(ProcedureRetired, data)
-    state = procedure_retired(await view.lock_procedure(uow.session, event.code), revision=event.revision)
+    state = procedure_retired(await view.lock_procedure(uow.connection, event.code), revision=event.revision)
     if state is None:
         log.info("stale procedure retirement", procedure_code=event.code, revision=event.revision)
         return False
-    return await view.save_procedure(uow.session, event.code, state, event.retired_at)
+    return await view.save_procedure(uow.connection, event.code, state, event.retired_at)
 
 
 # --- reads for dossier intake ---------------------------------------------------------------
@@ -164,10 +164,10 @@ async def offered_service(uow: UnitOfWork, service_id: str) -> OfferedVersion:
     when retired."""
     # One read in the usual case: the current version joined with the service's state. Only
     # when that finds nothing is the state read alone, to tell "never here" from "withdrawn".
-    offered = await view.offered_version(uow.session, service_id, None)
+    offered = await view.offered_version(uow.connection, service_id, None)
     if offered is not None and offered.service_status is ServiceStatus.PUBLISHED:
         return offered
-    state = await view.service_state(uow.session, service_id)
+    state = await view.service_state(uow.connection, service_id)
     if state is None:
         raise UnknownService(f"No online service {service_id}.")
     if not state.accepts_dossiers or offered is not None:
@@ -250,7 +250,7 @@ async def refresh(uow: UnitOfWork, held: OfferedVersion, cache: OfferedCache) ->
 async def service_version(uow: UnitOfWork, service_id: str, version: int) -> OfferedVersion:
     """Version ``version`` of an online service, whatever the service's status now (a dossier
     filed under it is read against it). :class:`UnknownService` (404) when not stored."""
-    found = await view.offered_version(uow.session, service_id, version)
+    found = await view.offered_version(uow.connection, service_id, version)
     if found is None:
         raise UnknownService(f"No version {version} of online service {service_id}.")
     return found
@@ -258,7 +258,7 @@ async def service_version(uow: UnitOfWork, service_id: str, version: int) -> Off
 
 async def known_procedure(uow: UnitOfWork, code: str) -> KnownProcedure:
     """A procedure as this read model holds it. :class:`UnknownProcedure` (404) when never seen."""
-    found = await view.procedure(uow.session, code)
+    found = await view.procedure(uow.connection, code)
     if found is None:
         raise UnknownProcedure(f"No procedure {code}.")
     return found

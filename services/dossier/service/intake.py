@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
+from contracts.events.base import Event
+from contracts.events.dossier import ChangeSource, DossierSubmitted, FeesAssessed, StatusChanged
 from services.kit import idempotency, pseudonyms
 from services.kit.db import UnitOfWork
 from services.kit.errors import (
@@ -47,9 +49,9 @@ from . import catalogue_view
 
 log = get_logger(__name__)
 
-SUBMITTED = "dossier.dossier.submitted.v1"
-FEES_ASSESSED = "dossier.fees.assessed.v1"
-STATUS_CHANGED = "dossier.dossier.status_changed.v1"
+SUBMITTED = DossierSubmitted.TYPE
+FEES_ASSESSED = FeesAssessed.TYPE
+STATUS_CHANGED = StatusChanged.TYPE
 
 
 class UnsupportedFile(DomainError):
@@ -116,7 +118,7 @@ async def upload_attachment(
         "sha256": sha256,
         "storage_key": key,
     }
-    await repo.insert_attachment(uow.session, values)
+    await repo.insert_attachment(uow.connection, values)
     return attachment_view(values)
 
 
@@ -137,7 +139,7 @@ async def bind_new_attachments(
     """Lock the owner's unbound attachments named in ``wanted`` ({id, component_code}); a 422
     naming the field when one is unknown, someone else's, already used, or named twice."""
     ids = [str(item["id"]) for item in wanted]
-    rows = {str(r["id"]): r for r in await repo.lock_attachments(uow.session, ids)} if ids else {}
+    rows = {str(r["id"]): r for r in await repo.lock_attachments(uow.connection, ids)} if ids else {}
     errors, seen = [], set()
     for index, attachment_id in enumerate(ids):
         row = rows.get(attachment_id)
@@ -174,7 +176,7 @@ async def digest(source: BinaryIO) -> str:
 async def known_key(uow: UnitOfWork, owner: str, key: str, fingerprint: str) -> str | None:
     """The dossier an earlier request with this key made, if any (retries with one key are
     serialised; another request with it is a 422)."""
-    return await idempotency.replayed(uow.session, idempotency_keys, owner, key, fingerprint)
+    return await idempotency.replayed(uow.connection, idempotency_keys, owner, key, fingerprint)
 
 
 def _fees(offered: OfferedVersion, selected: Sequence[str]) -> list[dict[str, Any]]:
@@ -281,14 +283,14 @@ async def submit(
         raise Conflict("The online service changed while the dossier was being filed; send it again.")
     values["code"] = code
     if components:
-        await repo.bind_attachments(uow.session, dossier_id, components)
+        await repo.bind_attachments(uow.connection, dossier_id, components)
     if idempotency_key is not None:
         assert fingerprint is not None
-        await idempotency.remember(uow.session, idempotency_keys, owner, idempotency_key, fingerprint, dossier_id)
+        await idempotency.remember(uow.connection, idempotency_keys, owner, idempotency_key, fingerprint, dossier_id)
     if body.get("draft_id"):
-        found = await repo.draft(uow.session, str(body["draft_id"]))
+        found = await repo.draft(uow.connection, str(body["draft_id"]))
         if found is not None and found["owner"] == owner:
-            await repo.delete_draft(uow.session, found["id"])
+            await repo.delete_draft(uow.connection, found["id"])
     return receipt_of({**values, "fees_paid_at": None}, bound, issuer), True
 
 
@@ -347,7 +349,7 @@ async def _file(
     history = history_row(values["id"], received_at, None, DossierStatus.NEW, "portal", values["owner"],
                           "Nộp hồ sơ trực tuyến")  # fmt: skip
     events = uow.stage_all(_submitted_events(values, files))
-    execute = uow.execute_alone if alone else uow.session.execute
+    execute = uow.execute_alone if alone else uow.connection.execute
     while True:
         offered_now, code = await repo.file_dossier(
             execute, values, service_revision=offered.revision, day=day, code_prefix=code_prefix, history=history,
@@ -358,9 +360,7 @@ async def _file(
         # A dossier filed at the agency's desk and mirrored here holds that number: take the next.
 
 
-def _submitted_events(
-    values: Mapping[str, Any], files: Sequence[Mapping[str, Any]]
-) -> list[tuple[str, dict[str, Any], str]]:
+def _submitted_events(values: Mapping[str, Any], files: Sequence[Mapping[str, Any]]) -> list[tuple[Event, str]]:
     """Submitted, fees assessed and the first status, in that order (their ``code`` is filled in
     by the filing statement)."""
     dossier_id, code = values["id"], values["code"]
@@ -390,8 +390,11 @@ def _submitted_events(
         "currency": "VND",
     }
     first = status_changed_data(values, None, DossierStatus.NEW, "portal", values["received_at"])
-    return [(SUBMITTED, submitted, dossier_id), (FEES_ASSESSED, assessed, dossier_id),
-            (STATUS_CHANGED, first, dossier_id)]  # fmt: skip
+    return [
+        (DossierSubmitted.model_validate(submitted), dossier_id),
+        (FeesAssessed.model_validate(assessed), dossier_id),
+        (first, dossier_id),
+    ]
 
 
 def history_row(
@@ -405,23 +408,16 @@ def history_row(
 
 
 def status_changed_data(
-    dossier: Mapping[str, Any], previous: DossierStatus | None, status: DossierStatus, source: str,
+    dossier: Mapping[str, Any], previous: DossierStatus | None, status: DossierStatus, source: ChangeSource,
     occurred_at: datetime,
-) -> dict[str, Any]:  # fmt: skip
-    """The data of ``dossier.dossier.status_changed.v1`` for an applied change."""
-    received, appointment = dossier.get("received_at"), dossier.get("appointment_date")
-    return {
-        "dossier_id": str(dossier["id"]),
-        "code": dossier["code"],
-        "agency_code": dossier["agency_code"],
-        "origin": dossier["origin"],
-        "previous": int(previous) if previous is not None else None,
-        "status": int(status),
-        "source": source,
-        "occurred_at": occurred_at.isoformat(),
-        "received_at": received.isoformat() if received is not None else None,
-        "appointment_date": appointment.isoformat() if appointment is not None else None,
-    }
+) -> StatusChanged:  # fmt: skip
+    """``dossier.dossier.status_changed.v1`` for an applied change."""
+    return StatusChanged(
+        dossier_id=str(dossier["id"]), code=dossier["code"], agency_code=dossier["agency_code"],
+        origin=dossier["origin"], previous=int(previous) if previous is not None else None, status=int(status),
+        source=source, occurred_at=occurred_at, received_at=dossier.get("received_at"),
+        appointment_date=dossier.get("appointment_date"),
+    )  # fmt: skip
 
 
 async def emit_status_changed(
@@ -429,12 +425,12 @@ async def emit_status_changed(
     dossier: Mapping[str, Any],
     previous: DossierStatus | None,
     status: DossierStatus,
-    source: str,
+    source: ChangeSource,
     occurred_at: datetime,
 ) -> None:
     """``dossier.dossier.status_changed.v1`` for an applied change (key: the dossier id)."""
     data = status_changed_data(dossier, previous, status, source, occurred_at)
-    await uow.emit(STATUS_CHANGED, data, key=str(dossier["id"]))
+    await uow.emit(data, key=str(dossier["id"]))
 
 
 # --- reads ----------------------------------------------------------------------------------
@@ -442,7 +438,7 @@ async def emit_status_changed(
 
 async def visible_dossier(uow: UnitOfWork, caller: Caller, dossier_id: str, *, lock: bool = False) -> dict[str, Any]:
     """The dossier if the caller may read it; otherwise the same 404 as an unknown id."""
-    found = await repo.dossier_by_id(uow.session, dossier_id, lock=lock)
+    found = await repo.dossier_by_id(uow.connection, dossier_id, lock=lock)
     if found is None or not caller.may_read(found):
         raise NotFound("No such dossier.")
     return found
@@ -450,7 +446,7 @@ async def visible_dossier(uow: UnitOfWork, caller: Caller, dossier_id: str, *, l
 
 async def owned_dossier(uow: UnitOfWork, caller: Caller, dossier_id: str) -> dict[str, Any]:
     """The dossier, locked, if the caller owns it (officials act through their agency system)."""
-    found = await repo.dossier_by_id(uow.session, dossier_id, lock=True)
+    found = await repo.dossier_by_id(uow.connection, dossier_id, lock=True)
     if found is None or not caller.owns(found):
         raise NotFound("No such dossier.")
     return found
@@ -477,7 +473,7 @@ def _verifier_param(dossier: Mapping[str, Any]) -> str:
 async def receipt(uow: UnitOfWork, caller: Caller, dossier_id: str, issuer: Issuer) -> dict[str, Any]:
     """The receipt and appointment (Circular 01/2018 form 01) as JSON, with its QR text."""
     dossier = await visible_dossier(uow, caller, dossier_id)
-    return receipt_of(dossier, await repo.attachments_of(uow.session, dossier_id), issuer)
+    return receipt_of(dossier, await repo.attachments_of(uow.connection, dossier_id), issuer)
 
 
 def receipt_of(dossier: Mapping[str, Any], files: Sequence[Mapping[str, Any]], issuer: Issuer) -> dict[str, Any]:
@@ -521,21 +517,21 @@ async def save_draft(
     if len(json.dumps(content, ensure_ascii=False).encode()) > limits.max_form_bytes:
         raise PayloadTooLarge(f"A draft may take at most {limits.max_form_bytes} bytes.")
     if draft_id is None:
-        if await repo.count_drafts(uow.session, caller.subject) >= limits.max_drafts:
+        if await repo.count_drafts(uow.connection, caller.subject) >= limits.max_drafts:
             raise Conflict(f"At most {limits.max_drafts} drafts are kept; submit or delete one first.")
         draft_id = new_id()
     else:
-        found = await repo.draft(uow.session, draft_id)
+        found = await repo.draft(uow.connection, draft_id)
         if found is None or found["owner"] != caller.subject:
             raise NotFound("No such draft.")
     await repo.save_draft(
-        uow.session, {"id": draft_id, "owner": caller.subject, "service_id": service_id, "content": dict(content)}
+        uow.connection, {"id": draft_id, "owner": caller.subject, "service_id": service_id, "content": dict(content)}
     )
     return {"id": draft_id, "service_id": service_id, "content": dict(content)}
 
 
 async def get_draft(uow: UnitOfWork, caller: Caller, draft_id: str) -> dict[str, Any]:
-    found = await repo.draft(uow.session, draft_id)
+    found = await repo.draft(uow.connection, draft_id)
     if found is None or found["owner"] != caller.subject:
         raise NotFound("No such draft.")
     return {"id": str(found["id"]), "service_id": found["service_id"], "content": found["content"],
@@ -545,12 +541,12 @@ async def get_draft(uow: UnitOfWork, caller: Caller, draft_id: str) -> dict[str,
 async def list_drafts(uow: UnitOfWork, caller: Caller) -> list[dict[str, Any]]:
     return [
         {"id": str(d["id"]), "service_id": d["service_id"], "updated_at": d["updated_at"].isoformat()}
-        for d in await repo.drafts_of(uow.session, caller.subject)
+        for d in await repo.drafts_of(uow.connection, caller.subject)
     ]
 
 
 async def delete_draft(uow: UnitOfWork, caller: Caller, draft_id: str) -> None:
-    found = await repo.draft(uow.session, draft_id)
+    found = await repo.draft(uow.connection, draft_id)
     if found is None or found["owner"] != caller.subject:
         raise NotFound("No such draft.")
-    await repo.delete_draft(uow.session, draft_id)
+    await repo.delete_draft(uow.connection, draft_id)

@@ -76,15 +76,15 @@ async def lookup(uow: UnitOfWork, code: str, verifier: str, address: str, limits
         LOOKUP_FAILURES.labels("limited").inc()
         wait = max(1, math.ceil(max(over)))
         raise RateLimited(wait, f"Too many wrong lookups; retry after {wait} seconds.")
-    dossier = await repo.dossier_by_code(uow.session, code)
+    dossier = await repo.dossier_by_code(uow.connection, code)
     if dossier is None or not verifier_matches(dossier, verifier):
         LOOKUP_FAILURES.labels("unknown-code" if dossier is None else "wrong-verifier").inc()
         raise NotFound("No dossier with this code and verifier.")
-    await lookups.uncount(uow.session, list(keys))
+    await lookups.uncount(uow.connection, list(keys))
     return {key: value for key, value in tracking.summary(dossier).items() if key in tracking.PUBLIC_FIELDS}
 
 
 async def purge_counts(db: Database, settings: Any) -> None:
     """The worker's periodic job: drop the counts whose window is over."""
     async with db.transaction() as uow:
-        await lookups.purge(uow.session, settings.lookup_window_seconds)
+        await lookups.purge(uow.connection, settings.lookup_window_seconds)

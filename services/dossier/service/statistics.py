@@ -36,7 +36,7 @@ CONTRACTS: dict[str, type[BaseModel]] = {
 async def apply_events(uow: UnitOfWork, events: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
     """Fold ``(event type, data)`` pairs, in order, into the read model."""
     parsed = [(kind, event_data(CONTRACTS[kind], data)) for kind, data in events]
-    stored = await repo.lock_facts(uow.session, [data.dossier_id for _, data in parsed])  # type: ignore[attr-defined]  # all CONTRACTS have one
+    stored = await repo.lock_facts(uow.connection, [data.dossier_id for _, data in parsed])  # type: ignore[attr-defined]  # all CONTRACTS have one
     before = {dossier_id: Facts(**row) for dossier_id, row in stored.items()}
     after = dict(before)
     for kind, data in parsed:
@@ -48,8 +48,8 @@ async def apply_events(uow: UnitOfWork, events: Sequence[tuple[str, Mapping[str,
         if facts != before[dossier_id]:
             changed.append(facts)
             deltas.update(stats.difference(before[dossier_id], facts))
-    await repo.save_facts(uow.session, [vars(f) for f in changed])
-    await repo.add_to_counters(uow.session, [(*key, amount) for key, amount in deltas.items() if amount])
+    await repo.save_facts(uow.connection, [vars(f) for f in changed])
+    await repo.add_to_counters(uow.connection, [(*key, amount) for key, amount in deltas.items() if amount])
 
 
 def _figures(agency: str, totals: dict[str, int]) -> dict[str, Any]:
@@ -74,9 +74,9 @@ async def figures(
 ) -> dict[str, Any]:
     """Per agency (in code order, ``limit`` at a time after the cursor ``after``), the counts
     over the Vietnam calendar days ``since``..``until`` and the quality index."""
-    agencies = await repo.agencies_with_data(uow.session, since, until, agency, after, limit + 1)
+    agencies = await repo.agencies_with_data(uow.connection, since, until, agency, after, limit + 1)
     page, more = agencies[:limit], len(agencies) > limit
-    totals = await repo.totals(uow.session, page, since, until)
+    totals = await repo.totals(uow.connection, page, since, until)
     return {
         "from": since.isoformat(),
         "to": until.isoformat(),

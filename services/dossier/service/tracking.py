@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.events.dossier import ChangeSource, DossierRated, DossierSupplemented, StatusChanged, WithdrawalRequested
 from contracts.events.payment import PaymentSucceeded
 from contracts.events.sync import DossierStatusesReported, DossierStatusReported
 from services.kit import pseudonyms
@@ -39,7 +40,6 @@ from ..domain.status import (
 )
 from . import catalogue_view
 from .intake import (
-    STATUS_CHANGED,
     attachment_view,
     bind_new_attachments,
     emit_status_changed,
@@ -51,16 +51,16 @@ from .intake import (
 
 log = get_logger(__name__)
 
-RATED = "dossier.dossier.rated.v1"
-SUPPLEMENTED = "dossier.dossier.supplemented.v1"  # delivered to the agency by sync
-WITHDRAWAL_REQUESTED = "dossier.dossier.withdrawal_requested.v1"  # delivered to the agency by sync
+RATED = DossierRated.TYPE
+SUPPLEMENTED = DossierSupplemented.TYPE  # delivered to the agency by sync
+WITHDRAWAL_REQUESTED = WithdrawalRequested.TYPE  # delivered to the agency by sync
 # Every reason an agency's status record is refused here. The sync service answers each of these
 # ``rejected`` (or ``stale``) to the agency that pushed it, never ``accepted``
 # (tests/sync/test_agreement.py pushes one of each).
 AGENCY_REFUSALS = ("unknown-dossier", "code-conflict", "wrong-agency", "stale", "not-allowed")
-STATUS_REPORTED = "sync.dossier.status_reported.v1"  # one record (no longer published; still read)
-STATUSES_REPORTED = "sync.dossier.statuses_reported.v1"  # an agency's records, in order
-PAYMENT_SUCCEEDED = "payment.order.succeeded.v1"
+STATUS_REPORTED = DossierStatusReported.TYPE  # one record (no longer published; still read)
+STATUSES_REPORTED = DossierStatusesReported.TYPE  # an agency's records, in order
+PAYMENT_SUCCEEDED = PaymentSucceeded.TYPE
 VERIFIER_LENGTH = 4
 # What the public lookup shows: status and dates, nothing personal, no ids.
 PUBLIC_FIELDS = frozenset({"code", "status", "status_label", "procedure_name", "agency_name", "received_at",
@@ -128,9 +128,9 @@ async def list_dossiers(
         if agency is not None and agency not in caller.agencies:
             raise NotFound("No such agency among yours.")
         chosen = [agency] if agency is not None else sorted(caller.agencies)
-        rows = await repo.list_dossiers(uow.session, agencies=chosen, status=status, after=after, limit=limit + 1)
+        rows = await repo.list_dossiers(uow.connection, agencies=chosen, status=status, after=after, limit=limit + 1)
     else:
-        rows = await repo.list_dossiers(uow.session, owner=caller.subject, mirrored_for=caller.applicant_key,
+        rows = await repo.list_dossiers(uow.connection, owner=caller.subject, mirrored_for=caller.applicant_key,
                                         status=status, after=after, limit=limit + 1)  # fmt: skip
     page = rows[:limit]
     return {
@@ -142,8 +142,8 @@ async def list_dossiers(
 
 async def dossier_detail(uow: UnitOfWork, caller: Caller, dossier_id: str) -> dict[str, Any]:
     dossier = await visible_dossier(uow, caller, dossier_id)
-    files = await repo.attachments_of(uow.session, dossier_id)
-    rating = await repo.rating_of(uow.session, dossier_id)
+    files = await repo.attachments_of(uow.connection, dossier_id)
+    rating = await repo.rating_of(uow.connection, dossier_id)
     return {
         **summary(dossier),
         "service_id": dossier["service_id"],
@@ -167,7 +167,7 @@ async def timeline_of(uow: UnitOfWork, dossier_id: str) -> list[dict[str, Any]]:
             "source": row["source"],
             "note": row["note"],
         }
-        for row in await repo.timeline(uow.session, dossier_id)
+        for row in await repo.timeline(uow.connection, dossier_id)
     ]
 
 
@@ -179,7 +179,7 @@ async def timeline(uow: UnitOfWork, caller: Caller, dossier_id: str) -> list[dic
 async def attachment_for(uow: UnitOfWork, caller: Caller, dossier_id: str, attachment_id: str) -> dict[str, Any]:
     """A file of a dossier the caller may read (the owner, or its agency's officials)."""
     await visible_dossier(uow, caller, dossier_id)
-    found = await repo.attachment(uow.session, attachment_id)
+    found = await repo.attachment(uow.connection, attachment_id)
     if found is None or str(found["dossier_id"]) != dossier_id:
         raise NotFound("No such file in this dossier.")
     return found
@@ -188,7 +188,7 @@ async def attachment_for(uow: UnitOfWork, caller: Caller, dossier_id: str, attac
 async def lookup(uow: UnitOfWork, code: str, verifier: str) -> dict[str, Any]:
     """Public lookup by dossier code plus the last digits of the applicant's identifier: status
     and dates only, nothing personal. A wrong verifier answers like an unknown code."""
-    dossier = await repo.dossier_by_code(uow.session, code)
+    dossier = await repo.dossier_by_code(uow.connection, code)
     expected = verifier_of(dossier["applicant_identifier"]) if dossier else "\x00" * VERIFIER_LENGTH
     if not hmac.compare_digest(expected.encode(), verifier.encode()) or dossier is None:
         raise NotFound("No dossier with this code and verifier.")
@@ -216,7 +216,7 @@ async def _change(
     dossier: Mapping[str, Any],
     target: DossierStatus,
     *,
-    source: str,
+    source: ChangeSource,
     actor: str | None,
     occurred_at: datetime,
     note: str | None = None,
@@ -227,9 +227,9 @@ async def _change(
     (Agencies' records go through :func:`apply_status_reports`.)"""
     previous = DossierStatus(dossier["status"])
     values = {**status_values(dossier, target, occurred_at), **(extra or {})}
-    await repo.update_dossier(uow.session, str(dossier["id"]), values)
+    await repo.update_dossier(uow.connection, str(dossier["id"]), values)
     row = history_row(str(dossier["id"]), occurred_at, previous, target, source, actor, note, record_id)
-    await repo.add_history(uow.session, row)
+    await repo.add_history(uow.connection, row)
     if target is not previous:  # a progress note goes on the timeline without a status event
         await emit_status_changed(uow, dossier, previous, target, source, occurred_at)
 
@@ -245,9 +245,10 @@ async def withdraw(uow: UnitOfWork, caller: Caller, dossier_id: str, reason: str
         occurred_at=now, note=reason or "Công dân yêu cầu rút hồ sơ",
     )  # fmt: skip
     await uow.emit(
-        WITHDRAWAL_REQUESTED,
-        {"dossier_id": dossier_id, "code": dossier["code"], "agency_code": dossier["agency_code"], "reason": reason,
-         "requested_at": now.isoformat()},
+        WithdrawalRequested.model_validate(
+            {"dossier_id": dossier_id, "code": dossier["code"], "agency_code": dossier["agency_code"], "reason": reason,
+             "requested_at": now.isoformat()}
+        ),
         key=dossier_id,
     )  # fmt: skip
     return summary({**dossier, "status": int(DossierStatus.WITHDRAWAL_REQUESTED)})
@@ -259,7 +260,7 @@ async def supplement(
     """The owner answers the agency's request for more documents: the files are bound to the
     open request and the dossier returns to processing."""
     dossier = await owned_dossier(uow, caller, dossier_id)
-    request = await repo.open_supplement(uow.session, dossier_id)
+    request = await repo.open_supplement(uow.connection, dossier_id)
     if not accepts_supplement(DossierStatus(dossier["status"])) or request is None:
         raise Conflict("No supplement was requested for this dossier.")
     if dossier["service_id"] is not None and dossier["service_version"] is not None:
@@ -278,20 +279,21 @@ async def supplement(
             raise ValidationFailed(errors, "The supplement names documents the procedure does not have.")
     await bind_new_attachments(uow, caller.subject, wanted, "attachments")
     components = {str(item["id"]): item.get("component_code") for item in wanted}
-    await repo.bind_attachments(uow.session, dossier_id, components, supplement_id=request["id"])
+    await repo.bind_attachments(uow.connection, dossier_id, components, supplement_id=request["id"])
     now = datetime.now(UTC)
-    await repo.fulfil_supplement(uow.session, request["id"], now)
+    await repo.fulfil_supplement(uow.connection, request["id"], now)
     await _change(
         uow, dossier, DossierStatus.PROCESSING, source="owner", actor=caller.subject, occurred_at=now,
         note=note or "Công dân bổ sung hồ sơ",
     )  # fmt: skip
-    files = await repo.attachments_of(uow.session, dossier_id)
+    files = await repo.attachments_of(uow.connection, dossier_id)
     sent = [attachment_view(f) for f in files if f.get("supplement_id") == request["id"]]
     await uow.emit(
-        SUPPLEMENTED,
-        {"dossier_id": dossier_id, "code": dossier["code"], "agency_code": dossier["agency_code"],
-         "supplement_id": request["id"], "requested_at": request["requested_at"].isoformat(), "note": note,
-         "attachments": sent, "supplemented_at": now.isoformat()},
+        DossierSupplemented.model_validate(
+            {"dossier_id": dossier_id, "code": dossier["code"], "agency_code": dossier["agency_code"],
+             "supplement_id": request["id"], "requested_at": request["requested_at"].isoformat(), "note": note,
+             "attachments": sent, "supplemented_at": now.isoformat()}
+        ),
         key=dossier_id,
     )  # fmt: skip
     return summary({**dossier, "status": int(DossierStatus.PROCESSING)})
@@ -302,14 +304,15 @@ async def rate(uow: UnitOfWork, caller: Caller, dossier_id: str, score: int, com
     if not may_rate(DossierStatus(dossier["status"])):
         raise Conflict("A dossier is rated once its result has been returned.")
     now = datetime.now(UTC)
-    if not await repo.insert_rating(uow.session, {"dossier_id": dossier_id, "score": score, "comment": comment,
+    if not await repo.insert_rating(uow.connection, {"dossier_id": dossier_id, "score": score, "comment": comment,
                                                   "rated_at": now}):  # fmt: skip
         raise Conflict("This dossier was already rated.")
     await uow.emit(
-        RATED,
-        {"dossier_id": dossier_id, "code": dossier["code"], "agency_code": dossier["agency_code"],
-         "service_id": dossier["service_id"], "procedure_code": dossier["procedure_code"], "score": score,
-         "rated_at": now.isoformat()},
+        DossierRated.model_validate(
+            {"dossier_id": dossier_id, "code": dossier["code"], "agency_code": dossier["agency_code"],
+             "service_id": dossier["service_id"], "procedure_code": dossier["procedure_code"], "score": score,
+             "rated_at": now.isoformat()}
+        ),
         key=dossier_id,
     )  # fmt: skip
     return {"score": score, "comment": comment, "rated_at": now.isoformat()}
@@ -328,7 +331,7 @@ def _refusal(code: str, dossier_id: str | None, source: str, record_id: str | No
 
 async def _refuse(uow: UnitOfWork, code: str, dossier_id: str | None, source: str, record_id: str | None,
                   reason: str, detail: str, payload: Mapping[str, Any]) -> str:  # fmt: skip
-    await repo.record_refusals(uow.session, [_refusal(code, dossier_id, source, record_id, reason, detail, payload)])
+    await repo.record_refusals(uow.connection, [_refusal(code, dossier_id, source, record_id, reason, detail, payload)])
     return reason
 
 
@@ -350,7 +353,7 @@ class _Batch:
     history: list[dict[str, Any]] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
     supplements: list[tuple[str, datetime, str | None]] = field(default_factory=list)
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    events: list[tuple[str, StatusChanged]] = field(default_factory=list)
 
     def refuse(self, event: DossierStatusReported, dossier_id: str | None, reason: str, detail: str) -> str:
         payload = event.model_dump(mode="json")
@@ -379,17 +382,17 @@ async def apply_status_batches(
 async def _apply_reports(
     uow: UnitOfWork, events: list[DossierStatusReported], applicant_secret: str | None
 ) -> list[str]:
-    found = await repo.dossiers_by_codes(uow.session, [e.code for e in events])
+    found = await repo.dossiers_by_codes(uow.connection, [e.code for e in events])
     pairs = [(str(found[e.code]["id"]), e.record_id) for e in events if e.code in found]
-    batch = _Batch(found, seen=await repo.records_seen(uow.session, pairs))
+    batch = _Batch(found, seen=await repo.records_seen(uow.connection, pairs))
     outcomes = [_decide(batch, event, applicant_secret) for event in events]
-    await repo.insert_dossiers(uow.session, [d for d in batch.dossiers.values() if str(d["id"]) in batch.created])
-    await repo.update_statuses(uow.session, [d for d in batch.dossiers.values() if str(d["id"]) in batch.changed])
-    await repo.add_histories(uow.session, batch.history)
-    await repo.record_refusals(uow.session, batch.refused)
+    await repo.insert_dossiers(uow.connection, [d for d in batch.dossiers.values() if str(d["id"]) in batch.created])
+    await repo.update_statuses(uow.connection, [d for d in batch.dossiers.values() if str(d["id"]) in batch.changed])
+    await repo.add_histories(uow.connection, batch.history)
+    await repo.record_refusals(uow.connection, batch.refused)
     for dossier_id, at, note in batch.supplements:
-        await repo.request_supplement(uow.session, dossier_id, at, note)
-    await uow.emit_many(STATUS_CHANGED, batch.events)
+        await repo.request_supplement(uow.connection, dossier_id, at, note)
+    await uow.emit_many(batch.events)
     return outcomes
 
 
@@ -481,7 +484,7 @@ async def apply_payment(uow: UnitOfWork, data: Mapping[str, Any]) -> str:
     """The assessed fees were paid: recorded once; a dossier waiting for payment (6) resumes
     processing (4). A payment whose amount is not the assessed total is refused (for review)."""
     event: PaymentSucceeded = event_data(PaymentSucceeded, data)
-    dossier = await repo.dossier_by_id(uow.session, event.dossier_id, lock=True)
+    dossier = await repo.dossier_by_id(uow.connection, event.dossier_id, lock=True)
     payload = event.model_dump(mode="json")
     if dossier is None:
         return await _refuse(uow, event.dossier_code, None, "payment", event.order_id, "unknown-dossier",

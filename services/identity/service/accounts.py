@@ -67,10 +67,10 @@ from ..settings import IdentitySettings
 
 log = get_logger(__name__)
 
-REGISTERED = "identity.account.registered.v1"
-VERIFIED = "identity.account.verified.v1"
-LOCKED = "identity.account.locked.v1"
-UNLOCKED = "identity.account.unlocked.v1"
+REGISTERED = AccountRegistered.TYPE
+VERIFIED = AccountVerified.TYPE
+LOCKED = AccountLockedEvent.TYPE
+UNLOCKED = AccountUnlocked.TYPE
 
 _LOGIN_COLUMNS = {
     LoginKind.PERSONAL_ID: "personal_id",
@@ -103,8 +103,8 @@ def _policy(settings: IdentitySettings) -> PasswordPolicy:
 
 def notifier(uow: UnitOfWork, settings: IdentitySettings) -> store.Notifier:
     if settings.notifier == "webhook":
-        return store.QueuedMessages(uow.session, _secret(settings))
-    return store.StoredMessages(uow.session)
+        return store.QueuedMessages(uow.connection, _secret(settings))
+    return store.StoredMessages(uow.connection)
 
 
 def _secret(settings: IdentitySettings) -> str:
@@ -155,8 +155,8 @@ async def _enforce_send_limits(
         ("client_ip", client_ip, WindowLimit(settings.code_sends_per_ip, settings.code_ip_window_seconds)),
     )
     for column, value, limit in limits:
-        await store.advisory_lock(uow.session, f"otp:{column}:{value}")
-        count, oldest = await store.count_codes_since(uow.session, column, value, limit.window_start(now))
+        await store.advisory_lock(uow.connection, f"otp:{column}:{value}")
+        count, oldest = await store.count_codes_since(uow.connection, column, value, limit.window_start(now))
         if wait := limit.retry_after(count, oldest, now):
             what = "this phone number" if column == "destination" else "this address"
             raise RateLimited(wait, f"Too many codes were requested for {what}. Try again in {wait} seconds.")
@@ -181,7 +181,7 @@ async def _issue_code(
     code, code_id = new_code(settings.code_digits), new_id()
     expires_at = now + timedelta(seconds=settings.code_ttl_seconds)
     await store.insert_code(
-        uow.session,
+        uow.connection,
         {
             "id": code_id, "flow_id": flow_id, "purpose": purpose.value, "account_id": account_id,
             "destination": phone, "client_ip": client_ip, "created_at": now, "expires_at": expires_at,
@@ -205,14 +205,14 @@ async def _consume_code(
     """Check the newest code of the flow; a wrong one counts an attempt (and raises). The row
     stays locked until the transaction ends, so a code is consumed once. The caller sets
     ``consumed_at`` once the rest of its checks passed (a refused new password keeps the code)."""
-    row = await store.latest_code(uow.session, flow_id, purpose.value)
+    row = await store.latest_code(uow.connection, flow_id, purpose.value)
     if row is None:
         raise CodeNoLongerValid("unknown")
     issued = IssuedCode(row["id"], row["code_hash"], row["expires_at"], row["attempts"], row["consumed_at"])
     try:
         check_code(issued, code, store.code_key(_secret(settings)), max_attempts=settings.code_max_attempts, now=now)
     except InvalidCode:
-        await store.update_code(uow.session, row["id"], attempts=row["attempts"] + 1)
+        await store.update_code(uow.connection, row["id"], attempts=row["attempts"] + 1)
         raise
     return dict(row)
 
@@ -255,7 +255,7 @@ async def register_citizen(
     await _enforce_send_limits(uow, settings, values["phone"], client_ip, now)  # before the costly hashing
     account_id = new_id()
     await store.insert_account(
-        uow.session,
+        uow.connection,
         {
             "id": account_id, "kind": AccountKind.CITIZEN.value, "status": AccountStatus.PENDING.value,
             "name": values["full_name"], "personal_id": values["personal_id"], "birth_date": values["birth_date"],
@@ -269,7 +269,6 @@ async def register_citizen(
         phone=values["phone"], client_ip=client_ip, now=now, limits_checked=True,
     )  # fmt: skip
     await uow.emit(
-        REGISTERED,
         AccountRegistered(account_id=account_id, kind="citizen", status="pending", registered_at=now),
         key=account_id,
     )
@@ -278,16 +277,16 @@ async def register_citizen(
 
 
 async def _refuse_taken(uow: UnitOfWork, *, personal_id: str | None = None, phone: str | None = None) -> None:
-    if personal_id and await store.find_by_column(uow.session, "personal_id", personal_id):
+    if personal_id and await store.find_by_column(uow.connection, "personal_id", personal_id):
         raise AlreadyRegistered("An account with this personal identification number already exists.")
-    if phone and await store.find_by_column(uow.session, "phone", phone):
+    if phone and await store.find_by_column(uow.connection, "phone", phone):
         raise AlreadyRegistered("This phone number already belongs to an account.")
 
 
 async def resend_registration_code(
     uow: UnitOfWork, settings: IdentitySettings, *, account_id: str, client_ip: str, now: datetime
 ) -> datetime:
-    account = await store.get_account(uow.session, account_id, for_update=True)
+    account = await store.get_account(uow.connection, account_id, for_update=True)
     if account is None:
         raise NotFound("There is no registration with this id.")
     if account.status is not AccountStatus.PENDING:
@@ -303,26 +302,24 @@ async def verify_registration(
     uow: UnitOfWork, settings: IdentitySettings, *, account_id: str, code: str, now: datetime
 ) -> Account:
     """Xác thực số điện thoại: the right code activates the account (once)."""
-    account = await store.get_account(uow.session, account_id, for_update=True)
+    account = await store.get_account(uow.connection, account_id, for_update=True)
     if account is None:
         raise NotFound("There is no registration with this id.")
     row = await _consume_code(uow, settings, flow_id=account_id, purpose=CodePurpose.REGISTRATION, code=code, now=now)
     if account.status is not AccountStatus.PENDING:
         raise Conflict("This registration is already verified.")
     # Two pending registrations of one person may race: the first to verify gets the identifiers.
-    await store.advisory_lock(uow.session, f"identifier:{account.personal_id}")
-    await store.advisory_lock(uow.session, f"identifier:{account.phone}")
+    await store.advisory_lock(uow.connection, f"identifier:{account.personal_id}")
+    await store.advisory_lock(uow.connection, f"identifier:{account.phone}")
     await _refuse_taken(uow, personal_id=account.personal_id, phone=account.phone)
-    await store.update_code(uow.session, row["id"], consumed_at=now)
+    await store.update_code(uow.connection, row["id"], consumed_at=now)
     try:
         await store.update_account(
-            uow.session, account_id, status=AccountStatus.ACTIVE.value, phone_verified=True, last_activity_at=now
+            uow.connection, account_id, status=AccountStatus.ACTIVE.value, phone_verified=True, last_activity_at=now
         )
     except IntegrityError as exc:  # the unique indexes are the last guard
         raise AlreadyRegistered("This account was registered by another request.") from exc
-    await uow.emit(
-        VERIFIED, AccountVerified(account_id=account_id, kind=_kind(account), verified_at=now), key=account_id
-    )
+    await uow.emit(AccountVerified(account_id=account_id, kind=_kind(account), verified_at=now), key=account_id)
     account.status, account.phone_verified = AccountStatus.ACTIVE, True
     return account
 
@@ -339,7 +336,7 @@ async def register_enterprise(
     now: datetime,
 ) -> Account:
     """Đăng ký tài khoản doanh nghiệp by a signed-in citizen, who becomes its legal representative."""
-    representative = await store.get_account(uow.session, representative_id)
+    representative = await store.get_account(uow.connection, representative_id)
     if representative is None or representative.kind is not AccountKind.CITIZEN:
         raise NotAllowed("Only a citizen account can register an enterprise as its legal representative.")
     if representative.status is not AccountStatus.ACTIVE:
@@ -352,12 +349,12 @@ async def register_enterprise(
         }
     )
     _policy(settings).check(password, [values["tax_code"], values["email"] or ""])
-    await store.advisory_lock(uow.session, f"identifier:{values['tax_code']}")
-    if await store.find_by_column(uow.session, "tax_code", values["tax_code"]):
+    await store.advisory_lock(uow.connection, f"identifier:{values['tax_code']}")
+    if await store.find_by_column(uow.connection, "tax_code", values["tax_code"]):
         raise AlreadyRegistered("An enterprise with this tax code is already registered.")
     account_id = new_id()
     await store.insert_account(
-        uow.session,
+        uow.connection,
         {
             "id": account_id, "kind": AccountKind.ENTERPRISE.value, "status": AccountStatus.ACTIVE.value,
             "name": values["name"], "tax_code": values["tax_code"], "email": values["email"],
@@ -366,14 +363,13 @@ async def register_enterprise(
         },
     )  # fmt: skip
     await uow.emit(
-        REGISTERED,
         AccountRegistered(
             account_id=account_id, kind="enterprise", status="active",
             legal_representative_id=representative_id, registered_at=now,
         ),
         key=account_id,
     )  # fmt: skip
-    account = await store.get_account(uow.session, account_id)
+    account = await store.get_account(uow.connection, account_id)
     assert account is not None
     return account
 
@@ -383,7 +379,8 @@ async def register_enterprise(
 
 async def _find_for_login(uow: UnitOfWork, login: str) -> dict[str, Any] | None:
     for candidate in identifiers.login_candidates(login):
-        row = await store.find_by_column(uow.session, _LOGIN_COLUMNS[candidate.kind], candidate.value, for_update=True)
+        column = _LOGIN_COLUMNS[candidate.kind]
+        row = await store.find_by_column(uow.connection, column, candidate.value, for_update=True)
         if row is not None:
             return dict(row)
     return None
@@ -395,7 +392,7 @@ class _Audit:
 
     async def __call__(self, account_id: str | None, outcome: str, reason: str, acr: str | None = None) -> None:
         await store.audit(
-            self.uow.session, account_id=account_id, login_masked=self.login, client_ip=self.client_ip,
+            self.uow.connection, account_id=account_id, login_masked=self.login, client_ip=self.client_ip,
             outcome=outcome, reason=reason, acr=acr, at=self.now,
         )  # fmt: skip
 
@@ -411,12 +408,11 @@ async def _count_failure(
     failures = account.failed_sign_ins + 1
     seconds = _lockout(settings).lock_seconds(failures)
     until = now + timedelta(seconds=seconds) if seconds else None
-    await store.update_account(uow.session, account.id, failed_sign_ins=failures, locked_until=until)
+    await store.update_account(uow.connection, account.id, failed_sign_ins=failures, locked_until=until)
     await record(account.id, "failure", reason)
     if until is None:
         return None
     await uow.emit(
-        LOCKED,
         AccountLockedEvent(
             account_id=account.id, kind=_kind(account), reason="lockout", locked_at=now, locked_until=until
         ),
@@ -440,14 +436,14 @@ async def _refuse_unknown_login(
     password — the same argon2 time, the same count of failures, the same lockout (429 with the
     same Retry-After) — so that no answer tells whether the account exists."""
     keys = _login_keys(settings, login)
-    failures, locked_until = await store.unknown_login_failures(uow.session, keys)
+    failures, locked_until = await store.unknown_login_failures(uow.connection, keys)
     if locked_until is not None and locked_until > now:
         await record(None, "refused", "locked-out")
         return AccountLocked(math.ceil((locked_until - now).total_seconds()), locked_until)
     await _verify_password(settings, None, password)
     seconds = _lockout(settings).lock_seconds(failures + 1)
     until = now + timedelta(seconds=seconds) if seconds else None
-    await store.count_unknown_login_failure(uow.session, keys, failures + 1, until, now)
+    await store.count_unknown_login_failure(uow.connection, keys, failures + 1, until, now)
     await record(None, "failure", "unknown-login")
     return AccountLocked(seconds, until) if until is not None else InvalidCredentials()
 
@@ -476,7 +472,7 @@ async def sign_in(
     record = _Audit(uow, login, client_ip, now)
     password = password[: settings.password_max_length + 1]  # longer ones never match; bound the hashing work
     ip_limit = WindowLimit(settings.sign_in_ip_max_failures, settings.sign_in_ip_window_seconds)
-    count, oldest = await store.failures_from_ip_since(uow.session, record.client_ip, ip_limit.window_start(now))
+    count, oldest = await store.failures_from_ip_since(uow.connection, record.client_ip, ip_limit.window_start(now))
     if wait := ip_limit.retry_after(count, oldest, now):
         await record(None, "throttled", "client-ip")
         raise TooManyAttempts(wait)
@@ -502,7 +498,7 @@ async def sign_in(
     if _hashing(settings).needs_rehash(account.password_hash):
         updates["password_hash"] = await _hash_password(settings, password)
     await store.update_account(
-        uow.session, account.id, failed_sign_ins=0, locked_until=None, last_sign_in_at=now, last_activity_at=now,
+        uow.connection, account.id, failed_sign_ins=0, locked_until=None, last_sign_in_at=now, last_activity_at=now,
         inactivity_warnings=0, last_inactivity_warning_at=None, **updates,
     )  # fmt: skip
     await record(account.id, "success", "password+totp" if "otp" in amr else "password", acr.value)
@@ -551,7 +547,7 @@ async def change_password(
     now: datetime,
 ) -> None:
     """Đổi mật khẩu: needs the current password; a wrong one counts towards the lockout."""
-    account = await store.get_account(uow.session, account_id, for_update=True)
+    account = await store.get_account(uow.connection, account_id, for_update=True)
     if account is None or account.status is not AccountStatus.ACTIVE:
         raise NotFound("There is no active account for this token.")
     record = _Audit(uow, account.preferred_username, client_ip, now)
@@ -565,7 +561,7 @@ async def change_password(
     if current_password == new_password:
         raise ValidationFailed([{"field": "new_password", "message": "The new password must differ from the current."}])
     await store.update_account(
-        uow.session, account_id, password_hash=await _hash_password(settings, new_password), failed_sign_ins=0,
+        uow.connection, account_id, password_hash=await _hash_password(settings, new_password), failed_sign_ins=0,
         last_activity_at=now,
     )  # fmt: skip
     log.info("password changed", account_id=account_id)
@@ -583,7 +579,7 @@ async def start_password_reset(
     """Quên mật khẩu: a code to the phone of the account that verified it. The answer is the
     same whether or not such an account exists (then no message is sent)."""
     number = _validated({"phone": lambda: identifiers.phone(phone)})["phone"]
-    row = await store.find_by_column(uow.session, "phone", number)
+    row = await store.find_by_column(uow.connection, "phone", number)
     reset_id = new_id()
     expires_at = await _issue_code(
         uow, settings, flow_id=reset_id, purpose=CodePurpose.PASSWORD_RESET, account_id=row["id"] if row else None,
@@ -598,25 +594,24 @@ async def complete_password_reset(
     """The right code sets the new password, ends a lockout, and unlocks an account locked for
     inactivity (the code proves the owner still holds the phone)."""
     row = await _consume_code(uow, settings, flow_id=reset_id, purpose=CodePurpose.PASSWORD_RESET, code=code, now=now)
-    account = await store.get_account(uow.session, row["account_id"], for_update=True) if row["account_id"] else None
+    account = await store.get_account(uow.connection, row["account_id"], for_update=True) if row["account_id"] else None
     if account is None or account.status in (AccountStatus.PENDING, AccountStatus.DISABLED):
         # Codes of unknown phones were never sent: this is only reached by a lucky guess.
         raise InvalidCode(attempts_left=0)
     if account.status is AccountStatus.LOCKED and account.locked_reason is LockReason.ADMIN:
         raise AccountDisabled(LockReason.ADMIN)
     _policy(settings).check(new_password, account.login_identifiers)
-    await store.update_code(uow.session, row["id"], consumed_at=now)
+    await store.update_code(uow.connection, row["id"], consumed_at=now)
     updates: dict[str, Any] = {"failed_sign_ins": 0, "locked_until": None, "last_activity_at": now}
     if account.status is AccountStatus.LOCKED:
         updates |= {"status": AccountStatus.ACTIVE.value, "locked_reason": None, "inactivity_warnings": 0,
                     "last_inactivity_warning_at": None}  # fmt: skip
         await uow.emit(
-            UNLOCKED,
             AccountUnlocked(account_id=account.id, kind=_kind(account), reason="password-reset", unlocked_at=now),
             key=account.id,
         )
     await store.update_account(
-        uow.session, account.id, password_hash=await _hash_password(settings, new_password), **updates
+        uow.connection, account.id, password_hash=await _hash_password(settings, new_password), **updates
     )
     log.info("password reset", account_id=account.id)
 
@@ -635,14 +630,14 @@ class TotpEnrolment:
 async def begin_totp_enrolment(uow: UnitOfWork, settings: IdentitySettings, *, account_id: str) -> TotpEnrolment:
     """A new secret, kept aside until a code from it is confirmed. An account that already has
     a second factor cannot replace it here (an administrator resets it)."""
-    row = await store.get_row(uow.session, account_id, for_update=True)
+    row = await store.get_row(uow.connection, account_id, for_update=True)
     if row is None or row["status"] != AccountStatus.ACTIVE.value:
         raise NotFound("There is no active account for this token.")
     if row["totp_secret"] is not None:
         raise Conflict("A second factor is already set up for this account.")
     secret = second_factor.new_secret()
     await store.update_account(
-        uow.session, account_id, totp_pending_secret=store.encrypt_secret(_secret(settings), secret)
+        uow.connection, account_id, totp_pending_secret=store.encrypt_secret(_secret(settings), secret)
     )
     account = store.to_account(row)
     uri = second_factor.provisioning_uri(
@@ -654,7 +649,7 @@ async def begin_totp_enrolment(uow: UnitOfWork, settings: IdentitySettings, *, a
 async def confirm_totp_enrolment(
     uow: UnitOfWork, settings: IdentitySettings, *, account_id: str, code: str, now: datetime
 ) -> None:
-    row = await store.get_row(uow.session, account_id, for_update=True)
+    row = await store.get_row(uow.connection, account_id, for_update=True)
     if row is None or row["status"] != AccountStatus.ACTIVE.value:
         raise NotFound("There is no active account for this token.")
     if row["totp_pending_secret"] is None:
@@ -664,7 +659,11 @@ async def confirm_totp_enrolment(
     if step is None:
         raise ValidationFailed([{"field": "code", "message": "The code does not match; check the device's clock."}])
     await store.update_account(
-        uow.session, account_id, totp_secret=row["totp_pending_secret"], totp_pending_secret=None, totp_last_step=step
+        uow.connection,
+        account_id,
+        totp_secret=row["totp_pending_secret"],
+        totp_pending_secret=None,
+        totp_last_step=step,
     )
     log.info("second factor enrolled", account_id=account_id)
 
@@ -674,13 +673,13 @@ async def confirm_totp_enrolment(
 
 async def account_is_active(uow: UnitOfWork, account_id: str) -> bool:
     """True while the account may hold sessions and tokens (a temporary lockout does not end them)."""
-    row = await store.get_row(uow.session, account_id)
+    row = await store.get_row(uow.connection, account_id)
     return row is not None and row["status"] == AccountStatus.ACTIVE.value
 
 
 async def grantable_scopes(uow: UnitOfWork, account_id: str) -> frozenset[str]:
     """The API scopes the account may be granted, by kind; none for an inactive account."""
-    row = await store.get_row(uow.session, account_id)
+    row = await store.get_row(uow.connection, account_id)
     if row is None or row["status"] != AccountStatus.ACTIVE.value:
         return frozenset()
     return GRANTABLE_SCOPES[AccountKind(row["kind"])]
@@ -689,7 +688,7 @@ async def grantable_scopes(uow: UnitOfWork, account_id: str) -> frozenset[str]:
 async def userinfo_claims(uow: UnitOfWork, account_id: str, scopes: frozenset[str]) -> dict[str, Any]:
     """Standard claims by scope (``sub`` and ``account_kind`` always). Raises :class:`NotFound`
     for an unknown or inactive account."""
-    account = await store.get_account(uow.session, account_id)
+    account = await store.get_account(uow.connection, account_id)
     if account is None or account.status is not AccountStatus.ACTIVE:
         raise NotFound("There is no active account with this id.")
     claims: dict[str, Any] = {"sub": account.id, "account_kind": account.kind.value}
@@ -715,14 +714,14 @@ async def userinfo_claims(uow: UnitOfWork, account_id: str, scopes: frozenset[st
 async def record_activity(uow: UnitOfWork, account_id: str, now: datetime) -> None:
     """Count a use of the account that is not a sign-in (e.g. a token refresh) as activity."""
     await store.update_account(
-        uow.session, account_id, last_activity_at=now, inactivity_warnings=0, last_inactivity_warning_at=None
+        uow.connection, account_id, last_activity_at=now, inactivity_warnings=0, last_inactivity_warning_at=None
     )
 
 
 async def profile(uow: UnitOfWork, account_id: str) -> dict[str, Any]:
     """The account's own profile, personal identifiers masked (the owner knows them; a stolen
     token should not reveal them)."""
-    account = await store.get_account(uow.session, account_id)
+    account = await store.get_account(uow.connection, account_id)
     if account is None or account.status is AccountStatus.PENDING:
         raise NotFound("There is no account for this token.")
     email = None
@@ -747,14 +746,13 @@ async def profile(uow: UnitOfWork, account_id: str) -> dict[str, Any]:
 
 async def lock_account(uow: UnitOfWork, *, account_id: str, now: datetime) -> None:
     """An administrator locks an account until unlocked."""
-    account = await store.get_account(uow.session, account_id, for_update=True)
+    account = await store.get_account(uow.connection, account_id, for_update=True)
     if account is None or account.status is AccountStatus.PENDING:
         raise NotFound("There is no account with this id.")
     if account.status is AccountStatus.LOCKED and account.locked_reason is LockReason.ADMIN:
         return
-    await store.update_account(uow.session, account_id, status=AccountStatus.LOCKED.value, locked_reason="admin")
+    await store.update_account(uow.connection, account_id, status=AccountStatus.LOCKED.value, locked_reason="admin")
     await uow.emit(
-        LOCKED,
         AccountLockedEvent(account_id=account_id, kind=_kind(account), reason="admin", locked_at=now),
         key=account_id,
     )
@@ -762,18 +760,17 @@ async def lock_account(uow: UnitOfWork, *, account_id: str, now: datetime) -> No
 
 async def unlock_account(uow: UnitOfWork, *, account_id: str, now: datetime) -> None:
     """An administrator lifts a lock (inactivity, admin) and any temporary lockout."""
-    account = await store.get_account(uow.session, account_id, for_update=True)
+    account = await store.get_account(uow.connection, account_id, for_update=True)
     if account is None or account.status is AccountStatus.PENDING:
         raise NotFound("There is no account with this id.")
     was_locked = account.status is AccountStatus.LOCKED
     await store.update_account(
-        uow.session, account_id, failed_sign_ins=0, locked_until=None,
+        uow.connection, account_id, failed_sign_ins=0, locked_until=None,
         **({"status": AccountStatus.ACTIVE.value, "locked_reason": None, "last_activity_at": now,
             "inactivity_warnings": 0, "last_inactivity_warning_at": None} if was_locked else {}),
     )  # fmt: skip
     if was_locked:
         await uow.emit(
-            UNLOCKED,
             AccountUnlocked(
                 account_id=account_id, kind=_kind(account), reason=UnlockReason.ADMIN.value, unlocked_at=now
             ),
@@ -805,7 +802,7 @@ async def sweep_inactive_accounts(uow: UnitOfWork, settings: IdentitySettings, n
         .with_for_update(skip_locked=True)
     )
     counts = {"warned": 0, "locked": 0}
-    for row in (await uow.session.execute(query)).mappings().all():
+    for row in (await uow.connection.execute(query)).mappings().all():
         account = store.to_account(row)
         action = policy.action(account, now)
         if action is InactivityAction.WARN:
@@ -813,10 +810,9 @@ async def sweep_inactive_accounts(uow: UnitOfWork, settings: IdentitySettings, n
             counts["warned"] += 1
         elif action is InactivityAction.LOCK:
             await store.update_account(
-                uow.session, account.id, status=AccountStatus.LOCKED.value, locked_reason="inactivity"
+                uow.connection, account.id, status=AccountStatus.LOCKED.value, locked_reason="inactivity"
             )
             await uow.emit(
-                LOCKED,
                 AccountLockedEvent(account_id=account.id, kind=_kind(account), reason="inactivity", locked_at=now),
                 key=account.id,
             )
@@ -831,7 +827,7 @@ async def _warn_inactive(
 ) -> None:
     phone = account.phone if account.phone_verified else None
     if phone is None and account.legal_representative_id:  # an enterprise: its representative
-        representative = await store.get_account(uow.session, account.legal_representative_id)
+        representative = await store.get_account(uow.connection, account.legal_representative_id)
         phone = representative.phone if representative and representative.phone_verified else None
     left = policy.warnings - account.inactivity_warnings
     lock_on = (now + timedelta(days=policy.interval_days * left)).date().isoformat()
@@ -843,7 +839,7 @@ async def _warn_inactive(
             f"locked on {lock_on} unless you sign in.",
         )  # fmt: skip
     await store.update_account(
-        uow.session, account.id, inactivity_warnings=account.inactivity_warnings + 1, last_inactivity_warning_at=now
+        uow.connection, account.id, inactivity_warnings=account.inactivity_warnings + 1, last_inactivity_warning_at=now
     )
 
 
@@ -853,7 +849,7 @@ async def _warn_inactive(
 async def development_messages(uow: UnitOfWork, *, to: str, limit: int = 20) -> list[dict[str, Any]]:
     """Messages the development notifier stored for a phone number (newest first)."""
     number = _validated({"to": lambda: identifiers.phone(to)})["to"]
-    return await store.messages_to(uow.session, number, limit)
+    return await store.messages_to(uow.connection, number, limit)
 
 
 # --- fixtures -------------------------------------------------------------------------------
@@ -897,7 +893,7 @@ async def seed_accounts(uow: UnitOfWork, settings: IdentitySettings) -> None:
     now = datetime.now(UTC)
     for fixture in SEED_ACCOUNTS:
         values = {k: v for k, v in fixture.items() if k not in ("password", "totp")}
-        exists = await uow.session.scalar(
+        exists = await uow.connection.scalar(
             select(store.accounts.c.id).where(
                 or_(
                     store.accounts.c.id == values["id"],
@@ -913,10 +909,9 @@ async def seed_accounts(uow: UnitOfWork, settings: IdentitySettings) -> None:
         }  # fmt: skip
         if "totp" in fixture:
             values["totp_secret"] = store.encrypt_secret(_secret(settings), fixture["totp"])
-        inserted = await uow.session.execute(pg_insert(store.accounts).values(**values).on_conflict_do_nothing())
+        inserted = await uow.connection.execute(pg_insert(store.accounts).values(**values).on_conflict_do_nothing())
         if inserted.rowcount:
             await uow.emit(
-                REGISTERED,
                 AccountRegistered(
                     account_id=values["id"], kind=values["kind"], status="active",
                     legal_representative_id=values.get("legal_representative_id"), registered_at=now,
@@ -958,25 +953,25 @@ async def deliver_queued_messages(db: Database, settings: IdentitySettings) -> d
     table = store.outgoing_messages
     async with db.transaction() as uow, httpx.AsyncClient(timeout=settings.notifier_timeout_seconds) as client:
         rows = (
-            await uow.session.execute(
+            await uow.connection.execute(
                 select(table).where(table.c.next_attempt_at <= now).order_by(table.c.id)
                 .limit(DELIVERY_BATCH).with_for_update(skip_locked=True)
             )
         ).all()  # fmt: skip
         for row in rows:
             if (now - row.created_at).total_seconds() > settings.code_ttl_seconds:
-                await uow.session.execute(delete(table).where(table.c.id == row.id))
+                await uow.connection.execute(delete(table).where(table.c.id == row.id))
                 log.warning("message expired undelivered", channel=row.channel, phone=row.recipient)
                 counts["expired"] += 1
                 continue
             text = store.decrypt_message(_secret(settings), row.body_encrypted)
             error = await store.post_to_webhook(client, settings.notifier_webhook_url, row.channel, row.recipient, text)
             if error is None:
-                await uow.session.execute(delete(table).where(table.c.id == row.id))
+                await uow.connection.execute(delete(table).where(table.c.id == row.id))
                 counts["sent"] += 1
                 continue
             delay = min(2 ** (row.attempts + 1), 60)
-            await uow.session.execute(
+            await uow.connection.execute(
                 update(table).where(table.c.id == row.id)
                 .values(attempts=row.attempts + 1, next_attempt_at=now + timedelta(seconds=delay), last_error=error)
             )  # fmt: skip

@@ -131,7 +131,7 @@ class Session:
 async def start_session(uow: UnitOfWork, settings: IdentitySettings, signed_in: SignedIn, now: datetime) -> str:
     """A browser session after a sign-in; returns the cookie value (only its hash is stored)."""
     value = new_secret()
-    await uow.session.execute(
+    await uow.connection.execute(
         insert(browser_sessions).values(
             id_hash=digest(value),
             account_id=signed_in.account_id,
@@ -149,7 +149,7 @@ async def current_session(uow: UnitOfWork, cookie: str | None, now: datetime) ->
     if not cookie:
         return None
     row = (
-        await uow.session.execute(select(browser_sessions).where(browser_sessions.c.id_hash == digest(cookie)))
+        await uow.connection.execute(select(browser_sessions).where(browser_sessions.c.id_hash == digest(cookie)))
     ).first()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
@@ -171,7 +171,7 @@ async def issue_code(
     allowed = await grantable_scopes(uow, session.account_id)
     scopes = grant(request.scopes, allowed & request.client.allowed_scopes)
     code = new_secret()
-    await uow.session.execute(
+    await uow.connection.execute(
         insert(authorization_codes).values(
             code_hash=digest(code),
             client_id=request.client.client_id,
@@ -235,7 +235,7 @@ async def end_session(
         if target not in client.post_logout_redirect_uris:
             raise OAuthError("invalid_request", "post_logout_redirect_uri is not registered for this client.")
     if cookie:
-        await uow.session.execute(
+        await uow.connection.execute(
             update(browser_sessions).where(browser_sessions.c.id_hash == digest(cookie)).values(revoked_at=now)
         )
     return target

@@ -22,8 +22,8 @@ from ..adapters.oauth import client_assertion_jtis, clients, digest, new_secret
 from ..domain.oauth import ClientKind, GrantType, OAuthError
 from ..settings import IdentitySettings
 
-CLIENT_CREATED = "identity.client.created.v1"
-CLIENT_DISABLED = "identity.client.disabled.v1"
+CLIENT_CREATED = ClientCreated.TYPE
+CLIENT_DISABLED = ClientDisabled.TYPE
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 SECRET_ROTATION_GRACE = timedelta(days=7)
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -97,10 +97,10 @@ async def create_client(
         raise OAuthError("invalid_client_metadata", "Grant types not allowed for this client.")
     if GrantType.AUTHORIZATION_CODE in grant_types and not redirect_uris:
         raise OAuthError("invalid_client_metadata", "The authorization code grant needs redirect URIs.")
-    if await uow.session.scalar(select(clients.c.client_id).where(clients.c.client_id == client_id)):
+    if await uow.connection.scalar(select(clients.c.client_id).where(clients.c.client_id == client_id)):
         raise Conflict(f"Client {client_id} already exists.")
     secret = (secret or new_secret()) if method.startswith("client_secret") else None
-    await uow.session.execute(
+    await uow.connection.execute(
         insert(clients).values(
             client_id=client_id,
             name=name,
@@ -117,7 +117,7 @@ async def create_client(
     )
     client = await get_client(uow, client_id)
     event = ClientCreated(client_id=client_id, kind=kind.value, agencies=list(agencies), created_at=datetime.now(UTC))
-    await uow.emit(CLIENT_CREATED, event, key=client_id)
+    await uow.emit(event, key=client_id)
     return client, secret
 
 
@@ -125,24 +125,25 @@ async def get_client(uow: UnitOfWork, client_id: str, *, include_disabled: bool 
     query = select(clients).where(clients.c.client_id == client_id)
     if not include_disabled:
         query = query.where(clients.c.disabled_at.is_(None))
-    row = (await uow.session.execute(query)).first()
+    row = (await uow.connection.execute(query)).first()
     if row is None:
         raise NotFound(f"Client {client_id} does not exist or is disabled.")
     return Client.from_row(row)
 
 
 async def list_clients(uow: UnitOfWork) -> list[dict[str, Any]]:
-    rows = (await uow.session.execute(select(clients).order_by(clients.c.client_id))).all()
+    rows = (await uow.connection.execute(select(clients).order_by(clients.c.client_id))).all()
     return [{**Client.from_row(r).public_view(), "disabled": r.disabled_at is not None} for r in rows]
 
 
 async def rotate_secret(uow: UnitOfWork, client_id: str, now: datetime) -> str:
     """A new secret; the previous one keeps working for a week so the client can roll over."""
-    row = (await uow.session.execute(select(clients).where(clients.c.client_id == client_id).with_for_update())).first()
+    query = select(clients).where(clients.c.client_id == client_id).with_for_update()
+    row = (await uow.connection.execute(query)).first()
     if row is None or row.secret_hash is None:
         raise NotFound(f"Client {client_id} has no secret to rotate.")
     secret = new_secret()
-    await uow.session.execute(
+    await uow.connection.execute(
         update(clients)
         .where(clients.c.client_id == client_id)
         .values(
@@ -155,12 +156,12 @@ async def rotate_secret(uow: UnitOfWork, client_id: str, now: datetime) -> str:
 
 
 async def disable_client(uow: UnitOfWork, client_id: str, now: datetime) -> None:
-    result = await uow.session.execute(
+    result = await uow.connection.execute(
         update(clients).where(clients.c.client_id == client_id, clients.c.disabled_at.is_(None)).values(disabled_at=now)
     )
     if result.rowcount == 0:
         raise NotFound(f"Client {client_id} does not exist or is already disabled.")
-    await uow.emit(CLIENT_DISABLED, ClientDisabled(client_id=client_id, disabled_at=now), key=client_id)
+    await uow.emit(ClientDisabled(client_id=client_id, disabled_at=now), key=client_id)
 
 
 def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
@@ -192,7 +193,7 @@ async def authenticate_client(
     else:
         client_id, secret, method = form.get("client_id", ""), None, "none"
     row = (
-        await uow.session.execute(
+        await uow.connection.execute(
             select(clients).where(clients.c.client_id == client_id, clients.c.disabled_at.is_(None))
         )
     ).first()
@@ -256,7 +257,7 @@ async def _verify_assertion(
     expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo) + timedelta(
         seconds=settings.private_key_jwt_leeway_seconds
     )
-    stored = await uow.session.execute(
+    stored = await uow.connection.execute(
         pg_insert(client_assertion_jtis)
         .values(client_id=row.client_id, jti=str(claims["jti"]), expires_at=expires)
         .on_conflict_do_nothing()
@@ -284,7 +285,7 @@ async def seed_clients(uow: UnitOfWork, settings: IdentitySettings) -> None:
     signing its users in through the national SSO: confidential, code + PKCE) and
     ``demo-operator`` (the officials' and operators' console: public, code + PKCE, the
     processing and admin scopes); see the README."""
-    existing = set((await uow.session.execute(select(clients.c.client_id))).scalars())
+    existing = set((await uow.connection.execute(select(clients.c.client_id))).scalars())
     if "demo-web" not in existing:
         await create_client(
             uow,

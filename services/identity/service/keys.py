@@ -18,7 +18,7 @@ from ..adapters.oauth import signing_keys
 from ..domain.oauth import KeyTimes, published_kids, signing_kid
 from ..settings import IdentitySettings
 
-KEY_ROTATED = "identity.signingkey.rotated.v1"
+KEY_ROTATED = SigningKeyRotated.TYPE
 
 
 @dataclass(frozen=True)
@@ -40,17 +40,17 @@ def longest_token(settings: IdentitySettings) -> timedelta:
 
 
 async def _all_keys(uow: UnitOfWork) -> list[Any]:
-    return list((await uow.session.execute(select(signing_keys))).all())
+    return list((await uow.connection.execute(select(signing_keys))).all())
 
 
 async def create_key(uow: UnitOfWork, settings: IdentitySettings, activates_at: datetime) -> str:
     kid = f"{activates_at:%Y%m%d}-{uuid.uuid4().hex[:12]}"
     pem, public = generate_rsa(settings.signing_key_bits, kid)
     encrypted = fernet(settings.key_encryption_key.get_secret_value()).encrypt(pem)
-    await uow.session.execute(
+    await uow.connection.execute(
         insert(signing_keys).values(kid=kid, private_key=encrypted, public_jwk=public, activates_at=activates_at)
     )
-    await uow.emit(KEY_ROTATED, SigningKeyRotated(kid=kid, activates_at=activates_at), key=kid)
+    await uow.emit(SigningKeyRotated(kid=kid, activates_at=activates_at), key=kid)
     return kid
 
 
@@ -94,5 +94,5 @@ async def ensure_signing_key_at_start(db: Database, settings: IdentitySettings) 
     """On start-up: make the first key if there is none. Replicas starting together serialise
     on an advisory lock so only one key is made."""
     async with db.transaction() as uow:
-        await uow.session.execute(text("SELECT pg_advisory_xact_lock(hashtext('identity-signing-keys'))"))
+        await uow.connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('identity-signing-keys'))"))
         await ensure_signing_key(uow, settings, datetime.now(UTC))

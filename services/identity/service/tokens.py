@@ -52,7 +52,7 @@ async def _applicant_key(
     tokens meant for the dossier service (it finds the dossiers filed for them elsewhere)."""
     if not any(scope.startswith("dossier:") for scope in scopes):
         return None
-    row = await accounts_repo.get_row(uow.session, account_id)
+    row = await accounts_repo.get_row(uow.connection, account_id)
     identifier = (row["personal_id"] or row["tax_code"]) if row is not None else None
     if not identifier:
         return None
@@ -92,7 +92,7 @@ async def _access_token(
         claims["agencies"] = list(agencies)
     if applicant_key:
         claims[pseudonyms.CLAIM] = applicant_key
-    await uow.session.execute(
+    await uow.connection.execute(
         insert(issued_access_tokens).values(jti=jti, code_hash=code_hash, family_id=family_id, expires_at=expires)
     )
     token = (await signer(uow, settings, now)).access_token(claims)
@@ -126,7 +126,7 @@ async def exchange_code(
     code = form.get("code") or ""
     code_hash = digest(code)
     row = (
-        await uow.session.execute(
+        await uow.connection.execute(
             update(authorization_codes)
             .where(authorization_codes.c.code_hash == code_hash, authorization_codes.c.consumed_at.is_(None))
             .values(consumed_at=now)
@@ -134,13 +134,13 @@ async def exchange_code(
         )
     ).first()
     if row is None:
-        if await uow.session.scalar(
+        if await uow.connection.scalar(
             select(authorization_codes.c.code_hash).where(authorization_codes.c.code_hash == code_hash)
         ):
             await revoke_issued_from_code(uow, code_hash, now)
             # Commit the revocation even though the request is refused.
             await uow.commit()
-            await uow.session.begin()
+            await uow.connection.begin()
         raise OAuthError("invalid_grant", "The authorization code is invalid, expired or already used.")
     if row.client_id != client.client_id or row.expires_at <= now:
         raise OAuthError("invalid_grant", "The authorization code is invalid, expired or already used.")
@@ -206,7 +206,7 @@ async def _user_tokens(
         answer["id_token"] = (await signer(uow, settings, now)).id_token(id_claims)
     if GrantType.REFRESH_TOKEN in client.grant_types:
         refresh = new_secret()
-        await uow.session.execute(
+        await uow.connection.execute(
             insert(refresh_tokens).values(
                 token_hash=digest(refresh),
                 family_id=family_id,
@@ -233,7 +233,7 @@ async def refresh(
         raise OAuthError("unauthorized_client", "This client may not use refresh tokens.")
     token_hash = digest(form.get("refresh_token") or "")
     row = (
-        await uow.session.execute(
+        await uow.connection.execute(
             select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash).with_for_update()
         )
     ).first()
@@ -244,12 +244,12 @@ async def refresh(
     if outcome is RefreshOutcome.REUSED:
         await revoke_family(uow, row.family_id, now)
         await uow.commit()
-        await uow.session.begin()
+        await uow.connection.begin()
         raise OAuthError("invalid_grant", "The refresh token was already used; its sessions are revoked.")
     if not await account_is_active(uow, row.account_id):
         raise invalid
     if outcome is RefreshOutcome.ROTATE:
-        await uow.session.execute(
+        await uow.connection.execute(
             update(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash).values(used_at=now)
         )
     scopes = parse_scope(row.scope)
@@ -274,7 +274,7 @@ async def revoke_issued_from_code(uow: UnitOfWork, code_hash: str, now: datetime
 async def _revoke_issued(uow: UnitOfWork, column: str, value: str, now: datetime) -> None:
     """Revoke the refresh tokens and access tokens whose ``column`` (a family or the code they
     came from; both tables record both) is ``value``."""
-    await uow.session.execute(
+    await uow.connection.execute(
         update(refresh_tokens)
         .where(refresh_tokens.c[column] == value, refresh_tokens.c.revoked_at.is_(None))
         .values(revoked_at=now)
@@ -284,7 +284,7 @@ async def _revoke_issued(uow: UnitOfWork, column: str, value: str, now: datetime
 
 async def _deny_access_tokens(uow: UnitOfWork, condition: Any) -> None:
     issued = select(issued_access_tokens.c.jti, issued_access_tokens.c.expires_at).where(condition)
-    await uow.session.execute(
+    await uow.connection.execute(
         pg_insert(revoked_access_tokens).from_select(["jti", "expires_at"], issued).on_conflict_do_nothing()
     )
 
@@ -304,7 +304,7 @@ async def verify_access_token(uow: UnitOfWork, settings: IdentitySettings, token
         raise OAuthError("invalid_token", str(exc)) from exc
     if "client_id" not in claims or "scope" not in claims:
         raise OAuthError("invalid_token", "Not an access token.")
-    if await uow.session.scalar(
+    if await uow.connection.scalar(
         select(revoked_access_tokens.c.jti).where(revoked_access_tokens.c.jti == claims.get("jti"))
     ):
         raise OAuthError("invalid_token", "The access token was revoked.")
@@ -328,7 +328,7 @@ async def introspect(
 
 async def _introspect_refresh(uow: UnitOfWork, caller: Client, token: str, now: datetime) -> dict[str, Any]:
     row = (
-        await uow.session.execute(select(refresh_tokens).where(refresh_tokens.c.token_hash == digest(token)))
+        await uow.connection.execute(select(refresh_tokens).where(refresh_tokens.c.token_hash == digest(token)))
     ).first()
     if row is None or row.client_id != caller.client_id or row.revoked_at is not None or row.expires_at <= now:
         return {"active": False}
@@ -349,7 +349,7 @@ async def revoke(uow: UnitOfWork, settings: IdentitySettings, caller: Client, to
     An unknown, invalid or expired token is answered 200 (§2.2: nothing to revoke); a valid token
     issued to another client is refused with ``unauthorized_client`` (§2.1) and left alone."""
     row = (
-        await uow.session.execute(select(refresh_tokens).where(refresh_tokens.c.token_hash == digest(token)))
+        await uow.connection.execute(select(refresh_tokens).where(refresh_tokens.c.token_hash == digest(token)))
     ).first()
     if row is not None:
         if row.client_id != caller.client_id:
@@ -363,7 +363,7 @@ async def revoke(uow: UnitOfWork, settings: IdentitySettings, caller: Client, to
     if claims.get("client_id") != caller.client_id:
         raise _not_yours()
     expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo)
-    await uow.session.execute(
+    await uow.connection.execute(
         pg_insert(revoked_access_tokens).values(jti=claims["jti"], expires_at=expires).on_conflict_do_nothing()
     )
 

@@ -83,7 +83,7 @@ async def _log(uow: UnitOfWork, provider: str, raw: RawCallback, *, verified: bo
     query = "&".join(f"{k}={REDACTED if k == 'vnp_SecureHash' else v}" for k, v in raw.query.items())
     headers = {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in raw.headers.items()}
     await repo.record_callback(
-        uow.session,
+        uow.connection,
         {"provider": provider, "remote_addr": raw.remote_addr, "method": raw.method, "query": query or None,
          "headers": headers, "body": raw.body.decode("utf-8", "replace")[:65536] or None, "verified": verified,
          "order_reference": reference, "outcome": outcome},
@@ -119,14 +119,14 @@ async def vnpay_ipn(uow: UnitOfWork, settings: PaymentSettings, raw: RawCallback
     reference = params.get("vnp_TxnRef")
     order = None
     if reference and vnpay.verify(params, secret):
-        order = await repo.order_by_reference(uow.session, reference, lock=True)
+        order = await repo.order_by_reference(uow.connection, reference, lock=True)
     view = vnpay.OrderView(order["reference"], int(order["amount"]), OrderState(order["state"])) if order else None
     outcome = vnpay.decide_ipn(params, secret=secret, order=view, tmn_code=settings.vnpay_tmn_code)
     verified = outcome.answer != vnpay.INVALID_SIGNATURE
     if not verified:
         VERIFICATION_FAILURES.labels("vnpay", "signature").inc()
     if order is not None and outcome.flag:
-        await repo.update_order(uow.session, str(order["id"]), {"flag": outcome.flag})
+        await repo.update_order(uow.connection, str(order["id"]), {"flag": outcome.flag})
         log.warning("payment flagged for review", order_reference=reference, flag=outcome.flag, provider="vnpay")
     if order is not None and outcome.new_state is OrderState.SUCCEEDED:
         paid_at = _pay_date(params.get("vnp_PayDate"))
@@ -195,7 +195,7 @@ async def _apply_transfer(uow: UnitOfWork, settings: PaymentSettings, transfer: 
     if transfer.bank_bin != settings.vietqr_bank_bin or transfer.account != settings.vietqr_account:
         return "ignored", None
     reference = find_order_reference(transfer.description)
-    order = await repo.order_by_reference(uow.session, reference, lock=True) if reference else None
+    order = await repo.order_by_reference(uow.connection, reference, lock=True) if reference else None
     if order is None:
         log.warning("transfer names no order", provider="bank", transaction=transfer.transaction_id)
         return "unmatched", reference
@@ -213,6 +213,6 @@ async def _apply_transfer(uow: UnitOfWork, settings: PaymentSettings, transfer: 
 
 
 async def _flag(uow: UnitOfWork, order: Mapping[str, Any], flag: str) -> str:
-    await repo.update_order(uow.session, str(order["id"]), {"flag": flag})
+    await repo.update_order(uow.connection, str(order["id"]), {"flag": flag})
     log.warning("payment flagged for review", order_reference=order["reference"], flag=flag, provider="bank")
     return f"flagged:{flag}"

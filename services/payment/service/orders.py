@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts.events.dossier import FeesAssessed
+from contracts.events.payment import PaymentSucceeded
 from services.kit import idempotency
 from services.kit.consumer import event_data
 from services.kit.db import Database, UnitOfWork
@@ -31,8 +32,8 @@ from . import receipts
 
 log = get_logger(__name__)
 
-FEES_ASSESSED = "dossier.fees.assessed.v1"
-SUCCEEDED = "payment.order.succeeded.v1"
+FEES_ASSESSED = FeesAssessed.TYPE
+SUCCEEDED = PaymentSucceeded.TYPE
 VIETNAM_OFFSET = timedelta(hours=7)
 
 
@@ -48,7 +49,7 @@ async def apply_fees_assessed(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
     if sum(line.amount for line in event.lines) != event.total:
         raise PermanentFailure(f"FeesAssessed: lines do not add up to the total for dossier {event.dossier_id}")
     await repo.save_assessment(
-        uow.session,
+        uow.connection,
         {"dossier_id": event.dossier_id, "dossier_code": event.code, "owner": event.owner,
          "agency_code": event.agency_code, "lines": [line.model_dump() for line in event.lines],
          "total": event.total},
@@ -72,22 +73,22 @@ async def create_order(
     now = now or datetime.now(UTC)
     fingerprint = idempotency.request_hash(body)
     if idempotency_key is not None:
-        known = await idempotency.replayed(uow.session, idempotency_keys, owner, idempotency_key, fingerprint)
+        known = await idempotency.replayed(uow.connection, idempotency_keys, owner, idempotency_key, fingerprint)
         if known is not None:
             return await order_view(uow, settings, owner, known, client_ip=client_ip), False
     dossier_id = str(body["dossier_id"])
-    assessed = await repo.assessment(uow.session, dossier_id)
+    assessed = await repo.assessment(uow.connection, dossier_id)
     if assessed is None or assessed["owner"] != owner:
         raise NotFound("No fees assessed for such a dossier of yours (yet).")
     if assessed["total"] <= 0:
         raise NothingToPay("The dossier's assessed fees are zero.")
-    live = await repo.live_order_of(uow.session, dossier_id)
+    live = await repo.live_order_of(uow.connection, dossier_id)
     if live is not None:
         if live["state"] == OrderState.SUCCEEDED:
             raise Conflict("The fees of this dossier are paid.")
         raise Conflict("An order for this dossier is open; pay or cancel it first.", order_id=str(live["id"]))
     local_day = (now + VIETNAM_OFFSET).date()
-    reference = order_reference(local_day, await repo.next_reference_number(uow.session, local_day))
+    reference = order_reference(local_day, await repo.next_reference_number(uow.connection, local_day))
     order_id = new_id()
     values = {
         "id": order_id,
@@ -101,14 +102,14 @@ async def create_order(
         "expires_at": now + timedelta(seconds=settings.order_ttl_seconds),
         "created_at": now,
     }
-    await repo.insert_order(uow.session, values)
-    await repo.add_transition(uow.session, {"order_id": order_id, "previous": None, "state": "created",
+    await repo.insert_order(uow.connection, values)
+    await repo.add_transition(uow.connection, {"order_id": order_id, "previous": None, "state": "created",
                                             "source": "owner", "detail": None, "at": now})  # fmt: skip
-    await repo.add_transition(uow.session, {"order_id": order_id, "previous": "created", "state": "pending",
+    await repo.add_transition(uow.connection, {"order_id": order_id, "previous": "created", "state": "pending",
                                             "source": "owner", "detail": f"sent to {values['provider']}",
                                             "at": now})  # fmt: skip
     if idempotency_key is not None:
-        await idempotency.remember(uow.session, idempotency_keys, owner, idempotency_key, fingerprint, order_id)
+        await idempotency.remember(uow.connection, idempotency_keys, owner, idempotency_key, fingerprint, order_id)
     return await order_view(uow, settings, owner, order_id, client_ip=client_ip), True
 
 
@@ -150,7 +151,7 @@ def _view(order: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def owned_order(uow: UnitOfWork, owner: str, order_id: str, *, lock: bool = False) -> dict[str, Any]:
-    order = await repo.order_by_id(uow.session, order_id, lock=lock)
+    order = await repo.order_by_id(uow.connection, order_id, lock=lock)
     if order is None or order["owner"] != owner:
         raise NotFound("No such order.")
     return order
@@ -163,11 +164,11 @@ async def order_view(
     view = _view(order)
     if order["state"] == OrderState.PENDING:
         view["pay"] = instructions(settings, order, client_ip)
-    found = await repo.receipt_of(uow.session, order_id)
+    found = await repo.receipt_of(uow.connection, order_id)
     view["receipt"] = {"number": found["number"], "jws": found["jws"]} if found else None
     view["history"] = [
         {"previous": t["previous"], "state": t["state"], "source": t["source"], "at": t["at"].isoformat()}
-        for t in await repo.transitions(uow.session, order_id)
+        for t in await repo.transitions(uow.connection, order_id)
     ]
     return view
 
@@ -188,7 +189,7 @@ async def cancel(uow: UnitOfWork, owner: str, order_id: str) -> dict[str, Any]:
 async def refund(uow: UnitOfWork, order_id: str, reason: str, operator: str) -> dict[str, Any]:
     """An operator records that a paid order was refunded (the provider moved the money back):
     the one change a paid order allows."""
-    order = await repo.order_by_id(uow.session, order_id, lock=True)
+    order = await repo.order_by_id(uow.connection, order_id, lock=True)
     if order is None:
         raise NotFound("No such order.")
     await move(uow, order, OrderState.REFUNDED, source="operator", detail=f"{operator}: {reason}")
@@ -205,8 +206,8 @@ async def move(
     """One allowed transition of a locked order, recorded."""
     current = OrderState(order["state"])
     check_transition(current, target)
-    await repo.update_order(uow.session, str(order["id"]), {"state": target.value, **(extra or {})})
-    await repo.add_transition(uow.session, {"order_id": str(order["id"]), "previous": current.value,
+    await repo.update_order(uow.connection, str(order["id"]), {"state": target.value, **(extra or {})})
+    await repo.add_transition(uow.connection, {"order_id": str(order["id"]), "previous": current.value,
                                             "state": target.value, "source": source, "detail": detail,
                                             "at": at or datetime.now(UTC)})  # fmt: skip
 
@@ -221,19 +222,20 @@ async def succeed(
     paid = {**order, "provider_transaction": provider_transaction}
     receipt = await receipts.issue(uow, settings, paid, paid_at)
     await uow.emit(
-        SUCCEEDED,
-        {"order_id": str(order["id"]), "dossier_id": str(order["dossier_id"]), "dossier_code": order["dossier_code"],
-         "amount": int(order["amount"]), "currency": "VND", "provider": order["provider"],
-         "receipt_number": receipt["number"], "paid_at": paid_at.isoformat()},
+        PaymentSucceeded(
+            order_id=str(order["id"]), dossier_id=str(order["dossier_id"]), dossier_code=order["dossier_code"],
+            amount=int(order["amount"]), currency="VND", provider=order["provider"],
+            receipt_number=receipt["number"], paid_at=paid_at,
+        ),
         key=str(order["id"]),
     )  # fmt: skip
 
 
 async def expire_due(uow: UnitOfWork, now: datetime, limit: int = 500) -> int:
     """Open orders past their time-to-live expire (the provider would refuse them too)."""
-    due = await repo.expirable(uow.session, now, limit)
+    due = await repo.expirable(uow.connection, now, limit)
     for order_id in due:
-        order = await repo.order_by_id(uow.session, order_id, lock=True)
+        order = await repo.order_by_id(uow.connection, order_id, lock=True)
         if order is not None and OrderState(order["state"]) not in TERMINAL:
             await move(uow, order, OrderState.EXPIRED, source="expiry", detail="time to pay ran out", at=now)
     return len(due)
@@ -251,12 +253,12 @@ async def recheck_pending(
     lock); each answer is then applied in its own transaction to the order locked and read again,
     so an IPN that arrived meanwhile wins and the answer changes nothing."""
     async with db.transaction() as uow:
-        due = await repo.pending_since(uow.session, Provider.VNPAY.value, now - older_than, limit)
+        due = await repo.pending_since(uow.connection, Provider.VNPAY.value, now - older_than, limit)
     counts = {"paid": 0, "declined": 0, "unchanged": 0}
     for order_id, reference, created_at in due:
         answer = await query.status(reference, created_at)
         async with db.transaction() as uow:
-            order = await repo.order_by_id(uow.session, order_id, lock=True)
+            order = await repo.order_by_id(uow.connection, order_id, lock=True)
             if order is None or order["state"] != OrderState.PENDING or answer.status not in ("paid", "declined"):
                 counts["unchanged"] += 1
             elif answer.status == "paid" and answer.amount_vnd == int(order["amount"]):
@@ -264,7 +266,7 @@ async def recheck_pending(
                               paid_at=answer.paid_at or now, source="reconciliation")  # fmt: skip
                 counts["paid"] += 1
             elif answer.status == "paid":
-                await repo.update_order(uow.session, order_id, {"flag": vnpay.FLAG_AMOUNT_MISMATCH})
+                await repo.update_order(uow.connection, order_id, {"flag": vnpay.FLAG_AMOUNT_MISMATCH})
                 counts["unchanged"] += 1
             else:
                 await move(uow, order, OrderState.FAILED, source="reconciliation", detail="declined (status query)")

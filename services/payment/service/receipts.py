@@ -25,8 +25,8 @@ RECEIPT_KEY_BITS = 2048
 
 async def ensure_receipt_key(db: Database, settings: PaymentSettings) -> None:
     async with db.transaction() as uow:
-        await repo.advisory_lock(uow.session, "payment.receipt-key")
-        if not await repo.receipt_keys_all(uow.session):
+        await repo.advisory_lock(uow.connection, "payment.receipt-key")
+        if not await repo.receipt_keys_all(uow.connection):
             await create_receipt_key(uow, settings)
 
 
@@ -34,12 +34,12 @@ async def create_receipt_key(uow: UnitOfWork, settings: PaymentSettings) -> str:
     kid = f"receipt-{uuid.uuid4().hex[:12]}"
     pem, public = generate_rsa(RECEIPT_KEY_BITS, kid)
     encrypted = fernet(settings.receipt_key_encryption_key.get_secret_value()).encrypt(pem)
-    await repo.insert_receipt_key(uow.session, {"kid": kid, "private_key": encrypted, "public_jwk": public})
+    await repo.insert_receipt_key(uow.connection, {"kid": kid, "private_key": encrypted, "public_jwk": public})
     return kid
 
 
 async def jwks(uow: UnitOfWork) -> dict[str, Any]:
-    return {"keys": [row["public_jwk"] for row in await repo.receipt_keys_all(uow.session)]}
+    return {"keys": [row["public_jwk"] for row in await repo.receipt_keys_all(uow.connection)]}
 
 
 def receipt_number(reference: str) -> str:
@@ -48,7 +48,7 @@ def receipt_number(reference: str) -> str:
 
 
 async def issue(uow: UnitOfWork, settings: PaymentSettings, order: dict[str, Any], paid_at: datetime) -> dict[str, Any]:
-    keys = await repo.receipt_keys_all(uow.session)
+    keys = await repo.receipt_keys_all(uow.connection)
     if not keys:
         raise RuntimeError("no receipt key (the API makes one at start-up)")
     newest = keys[0]
@@ -69,5 +69,5 @@ async def issue(uow: UnitOfWork, settings: PaymentSettings, order: dict[str, Any
     }
     token = sign_pem(claims, pem, newest["kid"])
     values = {"order_id": str(order["id"]), "number": number, "jws": token, "issued_at": paid_at}
-    await repo.insert_receipt(uow.session, values)
+    await repo.insert_receipt(uow.connection, values)
     return values

@@ -23,8 +23,8 @@ async def reconcile_statement(
     except StatementInvalid as exc:
         errors = [{"field": e["field"], "location": "body", "message": e["message"]} for e in exc.errors]
         raise ValidationFailed(errors, "The statement cannot be read.") from exc
-    paid = await repo.paid_between(uow.session, provider, since, until)
-    named = await repo.orders_by_references(uow.session, sorted({ln.reference for ln in lines if ln.reference}))
+    paid = await repo.paid_between(uow.connection, provider, since, until)
+    named = await repo.orders_by_references(uow.connection, sorted({ln.reference for ln in lines if ln.reference}))
     known = {**named, **{o["reference"]: o for o in paid}}
     report = reconcile(lines, known, [o["reference"] for o in paid])
     return {"provider": provider, "since": since.isoformat(), "until": until.isoformat(), "lines": len(lines),

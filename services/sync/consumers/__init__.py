@@ -10,7 +10,7 @@ from services.kit.db import UnitOfWork
 
 from ..service import inbound, outbound
 
-STATUS_CHANGED = "dossier.dossier.status_changed.v1"
+STATUS_CHANGED = StatusChanged.TYPE
 
 
 async def on_dossier_submitted(uow: UnitOfWork, event: CloudEvent) -> None:

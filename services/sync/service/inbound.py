@@ -29,7 +29,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from contracts.events.sync import MAX_EVENT_DATA_BYTES, MAX_RECORDS_PER_EVENT
+from contracts.events.sync import MAX_EVENT_DATA_BYTES, MAX_RECORDS_PER_EVENT, DossierStatusesReported
 from services.kit.db import UnitOfWork
 from services.kit.errors import NotFound, ValidationFailed
 from services.kit.ids import new_id
@@ -48,7 +48,7 @@ from ..domain.records import (
 
 log = get_logger(__name__)
 
-STATUSES_REPORTED = "sync.dossier.statuses_reported.v1"
+STATUSES_REPORTED = DossierStatusesReported.TYPE
 
 
 # Per agency, so an operator sees whose system sends what the portal cannot take (an unmapped
@@ -134,13 +134,13 @@ async def push(
     if len(raw_records) > max_records:
         message = f"At most {max_records} records a batch."
         raise ValidationFailed([{"field": prefix, "location": "body", "message": message}])
-    mapping = await repo.mappings_for(uow.session, sorted(pusher.agencies))
+    mapping = await repo.mappings_for(uow.connection, sorted(pusher.agencies))
     codes = {code for code in map(_raw_code, raw_records) if code}
-    known = {code: _known(row) for code, row in (await repo.lock_known(uow.session, sorted(codes))).items()}
+    known = {code: _known(row) for code, row in (await repo.lock_known(uow.connection, sorted(codes))).items()}
     not_after = datetime.now(UTC) + timedelta(seconds=clock_skew_seconds)
     parsed = _parsed(raw_records, fmt, prefix, pusher, mapping, known, not_after)
     good = [p for p in parsed if isinstance(p, StatusRecord)]
-    seen = await repo.seen_records(uow.session, [(r.agency_code, r.record_id) for r in good])
+    seen = await repo.seen_records(uow.connection, [(r.agency_code, r.record_id) for r in good])
 
     batch_id = new_id()
     results: list[dict[str, Any]] = []
@@ -170,22 +170,22 @@ async def push(
                         "dossier_code": item.code})  # fmt: skip
         summary[decision.outcome] += 1
 
-    await repo.save_accepted(uow.session, accepted)
-    await repo.save_known(uow.session, [
+    await repo.save_accepted(uow.connection, accepted)
+    await repo.save_known(uow.connection, [
         {"dossier_code": k.code, "agency_code": k.agency_code, "applicant_digest": k.applicant_digest,
          "status": k.status, "last_update_at": k.last_update_at} for k in (known[c] for c in sorted(moved))
     ])  # fmt: skip
-    await repo.save_batch(uow.session, {"id": batch_id, "client_id": pusher.client_id, "format": fmt,
+    await repo.save_batch(uow.connection, {"id": batch_id, "client_id": pusher.client_id, "format": fmt,
                                         "records": len(parsed), "summary": summary, "results": results})  # fmt: skip
-    await uow.emit_many(STATUSES_REPORTED, status_events(events, max_records=MAX_RECORDS_PER_EVENT,
-                                                         max_bytes=MAX_EVENT_DATA_BYTES))  # fmt: skip
+    reported = status_events(events, max_records=MAX_RECORDS_PER_EVENT, max_bytes=MAX_EVENT_DATA_BYTES)
+    await uow.emit_many([(agency, DossierStatusesReported.model_validate(data)) for agency, data in reported])
     if summary["rejected"]:
         log.info("records rejected", client_id=pusher.client_id, rejected=summary["rejected"], format=fmt)
     return {"batch_id": batch_id, "summary": summary, "results": results}
 
 
 async def batch(uow: UnitOfWork, pusher: Pusher, batch_id: str) -> dict[str, Any]:
-    found = await repo.batch_of(uow.session, batch_id)
+    found = await repo.batch_of(uow.connection, batch_id)
     if found is None or found["client_id"] != pusher.client_id:
         raise NotFound("No such batch of yours.")
     return {"batch_id": batch_id, "format": found["format"], "received_at": found["received_at"].isoformat(),
@@ -193,7 +193,7 @@ async def batch(uow: UnitOfWork, pusher: Pusher, batch_id: str) -> dict[str, Any
 
 
 async def set_mapping(uow: UnitOfWork, agency_code: str, values: dict[str, int]) -> dict[str, Any]:
-    await repo.save_mappings(uow.session, agency_code, values)
+    await repo.save_mappings(uow.connection, agency_code, values)
     return {"agency_code": agency_code, "mapping": dict(sorted(values.items()))}
 
 
@@ -202,7 +202,7 @@ async def set_mapping(uow: UnitOfWork, agency_code: str, values: dict[str, int])
 
 async def dossier_filed(uow: UnitOfWork, code: str, agency_code: str, identifier: str, received_at: datetime) -> None:
     """A dossier filed on the portal: known from now on (status 1, updated at its receipt)."""
-    await repo.dossier_filed(uow.session, {"dossier_code": code, "agency_code": agency_code,
+    await repo.dossier_filed(uow.connection, {"dossier_code": code, "agency_code": agency_code,
                                            "applicant_digest": applicant_digest(identifier), "status": 1,
                                            "last_update_at": received_at})  # fmt: skip
 
@@ -214,4 +214,4 @@ async def dossier_changed(
     already counts), and the first status (``first``: the filing) is known from the filing;
     the owner's and a payment's changes are taken as they come."""
     row = {"dossier_code": code, "agency_code": agency_code, "status": status, "last_update_at": occurred_at}
-    await repo.dossier_changed(uow.session, row, status=source != "agency" and not first)
+    await repo.dossier_changed(uow.connection, row, status=source != "agency" and not first)

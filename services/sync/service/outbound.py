@@ -50,9 +50,9 @@ from .inbound import Pusher
 
 log = get_logger(__name__)
 
-SUBMITTED = "dossier.dossier.submitted.v1"
-SUPPLEMENTED = "dossier.dossier.supplemented.v1"
-WITHDRAWAL_REQUESTED = "dossier.dossier.withdrawal_requested.v1"
+SUBMITTED = DossierSubmitted.TYPE
+SUPPLEMENTED = DossierSupplemented.TYPE
+WITHDRAWAL_REQUESTED = WithdrawalRequested.TYPE
 MAX_FEED_PAGE = 200
 
 
@@ -62,7 +62,7 @@ MAX_FEED_PAGE = 200
 async def record_submission(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
     """A dossier was filed: one delivery to its agency (a repeated event adds nothing)."""
     event = event_data(DossierSubmitted, data)
-    await repo.add_delivery(uow.session, {"kind": "filing", "delivery_key": event.dossier_id,
+    await repo.add_delivery(uow.connection, {"kind": "filing", "delivery_key": event.dossier_id,
                                           "dossier_id": event.dossier_id, "dossier_code": event.code,
                                           "agency_code": event.agency_code, "payload": dict(data),
                                           "state": "pending"})  # fmt: skip
@@ -71,7 +71,7 @@ async def record_submission(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
 async def record_supplement(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
     """The citizen answered the agency's request for documents: one delivery per request."""
     event = event_data(DossierSupplemented, data)
-    await repo.add_delivery(uow.session, {"kind": "supplement", "delivery_key": f"supplement:{event.supplement_id}",
+    await repo.add_delivery(uow.connection, {"kind": "supplement", "delivery_key": f"supplement:{event.supplement_id}",
                                           "dossier_id": event.dossier_id, "dossier_code": event.code,
                                           "agency_code": event.agency_code, "payload": dict(data),
                                           "state": "pending"})  # fmt: skip
@@ -81,7 +81,7 @@ async def record_withdrawal(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
     """The citizen asked to withdraw the dossier: one delivery per request."""
     event = event_data(WithdrawalRequested, data)
     key = f"withdrawal:{event.dossier_id}:{event.requested_at.isoformat()}"
-    await repo.add_delivery(uow.session, {"kind": "withdrawal", "delivery_key": key,
+    await repo.add_delivery(uow.connection, {"kind": "withdrawal", "delivery_key": key,
                                           "dossier_id": event.dossier_id, "dossier_code": event.code,
                                           "agency_code": event.agency_code, "payload": dict(data),
                                           "state": "pending"})  # fmt: skip
@@ -122,7 +122,7 @@ async def register_endpoint(
         except EndpointRefused as exc:
             raise ValidationFailed([{"field": "body.url", "location": "body", "message": str(exc)}]) from exc
     sealed = _cipher(settings).encrypt(json.dumps(list(secrets)).encode()) if secrets else None
-    await repo.save_endpoint(uow.session, {"agency_code": agency_code, "mode": mode, "format": fmt,
+    await repo.save_endpoint(uow.connection, {"agency_code": agency_code, "mode": mode, "format": fmt,
                                            "url": url if mode == "push" else None, "secrets": sealed})  # fmt: skip
     return {"agency_code": agency_code, "mode": mode, "format": fmt, "url": url if mode == "push" else None,
             "secrets": len(secrets)}  # fmt: skip
@@ -196,22 +196,22 @@ async def attempt(client: httpx.AsyncClient, settings: SyncSettings, claim: Mapp
 
 async def record_attempt(uow: UnitOfWork, settings: SyncSettings, claim: Mapping[str, Any],
                          result: Mapping[str, Any], now: datetime) -> str:  # fmt: skip
-    current = await repo.delivery(uow.session, claim["id"], lock=True)
-    await repo.add_attempt(uow.session, {"delivery_id": claim["id"], **result})
+    current = await repo.delivery(uow.connection, claim["id"], lock=True)
+    await repo.add_attempt(uow.connection, {"delivery_id": claim["id"], **result})
     if current is None or current["state"] != "pending":
         return current["state"] if current else "gone"
     failures = current["attempts"] + 1
     if result["error"] is None:
-        await repo.update_delivery(uow.session, claim["id"], {"state": "delivered", "attempts": failures,
+        await repo.update_delivery(uow.connection, claim["id"], {"state": "delivered", "attempts": failures,
                                                                "delivered_at": now, "last_error": None})  # fmt: skip
         return "delivered"
     if failures >= settings.delivery_max_attempts:
-        await repo.update_delivery(uow.session, claim["id"], {"state": "dead", "attempts": failures,
+        await repo.update_delivery(uow.connection, claim["id"], {"state": "dead", "attempts": failures,
                                                                "last_error": result["error"]})  # fmt: skip
         log.warning("delivery dead", agency_code=current["agency_code"], delivery_id=claim["id"], attempts=failures)
         return "dead"
     wait = backoff(failures, base=settings.delivery_backoff_base_seconds)
-    await repo.update_delivery(uow.session, claim["id"], {"attempts": failures, "next_attempt_at": now + wait,
+    await repo.update_delivery(uow.connection, claim["id"], {"attempts": failures, "next_attempt_at": now + wait,
                                                            "last_error": result["error"]})  # fmt: skip
     return "retrying"
 
@@ -220,7 +220,7 @@ async def deliver_due(db: Database, settings: SyncSettings, now: datetime | None
     """One round: lease what is due, deliver it concurrently (bounded), record every attempt."""
     now = now or datetime.now(UTC)
     async with db.transaction() as uow:
-        claims = await repo.claim_due(uow.session, now, now + timedelta(seconds=settings.delivery_lease_seconds),
+        claims = await repo.claim_due(uow.connection, now, now + timedelta(seconds=settings.delivery_lease_seconds),
                                       settings.delivery_batch_size)  # fmt: skip
     if not claims:
         return {}
@@ -257,12 +257,12 @@ def _feed_item(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def pull(uow: UnitOfWork, pusher: Pusher, after: int, limit: int) -> dict[str, Any]:
-    rows = await repo.feed(uow.session, sorted(pusher.agencies), after, min(limit, MAX_FEED_PAGE))
+    rows = await repo.feed(uow.connection, sorted(pusher.agencies), after, min(limit, MAX_FEED_PAGE))
     return {"items": [_feed_item(r) for r in rows], "next_after": rows[-1]["id"] if rows else after}
 
 
 async def acknowledge(uow: UnitOfWork, pusher: Pusher, ids: Sequence[int]) -> dict[str, Any]:
-    done = await repo.acknowledge(uow.session, sorted(pusher.agencies), ids, datetime.now(UTC))
+    done = await repo.acknowledge(uow.connection, sorted(pusher.agencies), ids, datetime.now(UTC))
     return {"acknowledged": done}
 
 
@@ -270,14 +270,14 @@ async def acknowledge(uow: UnitOfWork, pusher: Pusher, ids: Sequence[int]) -> di
 
 
 async def failing(uow: UnitOfWork) -> dict[str, Any]:
-    return {"agencies": [{**r, "oldest": r["oldest"].isoformat()} for r in await repo.failing(uow.session)]}
+    return {"agencies": [{**r, "oldest": r["oldest"].isoformat()} for r in await repo.failing(uow.connection)]}
 
 
 async def delivery_detail(uow: UnitOfWork, delivery_id: int) -> dict[str, Any]:
-    row = await repo.delivery(uow.session, delivery_id)
+    row = await repo.delivery(uow.connection, delivery_id)
     if row is None:
         raise NotFound("No such delivery.")
-    attempts = await repo.attempts_of(uow.session, delivery_id)
+    attempts = await repo.attempts_of(uow.connection, delivery_id)
     return {"delivery_id": row["id"], "dossier_code": row["dossier_code"], "agency_code": row["agency_code"],
             "state": row["state"], "attempts": row["attempts"], "last_error": row["last_error"],
             "next_attempt_at": row["next_attempt_at"].isoformat(),
@@ -288,5 +288,5 @@ async def delivery_detail(uow: UnitOfWork, delivery_id: int) -> dict[str, Any]:
 async def redeliver(
     uow: UnitOfWork, *, delivery_id: int | None = None, agency_code: str | None = None
 ) -> dict[str, int]:
-    return {"redelivering": await repo.revive(uow.session, datetime.now(UTC), delivery_id=delivery_id,
+    return {"redelivering": await repo.revive(uow.connection, datetime.now(UTC), delivery_id=delivery_id,
                                               agency_code=agency_code)}  # fmt: skip

@@ -118,7 +118,8 @@ async def test_a_password_is_exactly_what_was_typed_spaces_included(seeded) -> N
     # A hash made before the change, of a password that was stripped then: typed as stored, it works.
     async with seeded.db.transaction() as uow:
         stored = await use_cases._hash_password(seeded.settings, "Old-Stripped-Pass 9")
-        await uow.session.execute(update(accounts).where(accounts.c.id == SEED_CITIZEN_ID).values(password_hash=stored))
+        seeded = accounts.c.id == SEED_CITIZEN_ID
+        await uow.connection.execute(update(accounts).where(seeded).values(password_hash=stored))
     assert (await sign_in(seeded, CITIZEN_LOGIN, "Old-Stripped-Pass 9")).account_id == SEED_CITIZEN_ID
 
 
@@ -180,7 +181,7 @@ async def test_a_reset_for_an_unknown_phone_looks_the_same_but_sends_nothing(see
 
 async def test_a_reset_unlocks_an_account_locked_for_inactivity(seeded) -> None:
     async with seeded.db.transaction() as uow:
-        await uow.session.execute(
+        await uow.connection.execute(
             update(accounts).where(accounts.c.id == SEED_CITIZEN_ID).values(status="locked", locked_reason="inactivity")
         )
     async with seeded.client() as client:

@@ -79,7 +79,7 @@ async def test_userinfo_claims_follow_the_scopes(seeded) -> None:
 
 async def test_userinfo_of_an_unknown_or_locked_account_is_not_found(seeded) -> None:
     async with seeded.transaction() as uow:
-        await uow.session.execute(update(accounts).where(accounts.c.id == SEED_CITIZEN_ID).values(status="disabled"))
+        await uow.connection.execute(update(accounts).where(accounts.c.id == SEED_CITIZEN_ID).values(status="disabled"))
     async with seeded.transaction() as uow:
         for account_id in ("nobody", SEED_CITIZEN_ID):
             with pytest.raises(NotFound):
@@ -94,11 +94,12 @@ async def test_grantable_scopes_and_activity_by_account(seeded) -> None:
         assert await use_cases.grantable_scopes(uow, "nobody") == frozenset()
         assert await use_cases.account_is_active(uow, SEED_ENTERPRISE_ID)
         assert not await use_cases.account_is_active(uow, "nobody")
-        await uow.session.execute(update(accounts).where(accounts.c.id == SEED_ENTERPRISE_ID).values(status="locked"))
+        seeded = accounts.c.id == SEED_ENTERPRISE_ID
+        await uow.connection.execute(update(accounts).where(seeded).values(status="locked"))
         assert not await use_cases.account_is_active(uow, SEED_ENTERPRISE_ID)
         assert await use_cases.grantable_scopes(uow, SEED_ENTERPRISE_ID) == frozenset()
         # A temporary lockout does not end sessions: the owner is not punished for someone's guesses.
-        await uow.session.execute(
+        await uow.connection.execute(
             update(accounts).where(accounts.c.id == SEED_CITIZEN_ID).values(locked_until=NOW + timedelta(hours=1))
         )
         assert await use_cases.account_is_active(uow, SEED_CITIZEN_ID)
@@ -120,8 +121,8 @@ async def sweep(db: Database, settings, now: datetime) -> dict[str, int]:  # typ
 async def test_inactive_accounts_are_warned_twice_monthly_then_locked(seeded, settings) -> None:
     last_used = NOW - timedelta(days=731)
     async with seeded.transaction() as uow:
-        await uow.session.execute(update(accounts).values(last_activity_at=NOW))
-        await uow.session.execute(
+        await uow.connection.execute(update(accounts).values(last_activity_at=NOW))
+        await uow.connection.execute(
             update(accounts)
             .where(accounts.c.id.in_([SEED_CITIZEN_ID, SEED_ENTERPRISE_ID]))
             .values(last_activity_at=last_used)
@@ -164,8 +165,8 @@ async def test_inactive_accounts_are_warned_twice_monthly_then_locked(seeded, se
 
 async def test_signing_in_ends_the_warnings(seeded, settings) -> None:
     async with seeded.transaction() as uow:
-        await uow.session.execute(update(accounts).values(last_activity_at=NOW))
-        await uow.session.execute(
+        await uow.connection.execute(update(accounts).values(last_activity_at=NOW))
+        await uow.connection.execute(
             update(accounts).where(accounts.c.id == SEED_CITIZEN_ID).values(last_activity_at=NOW - timedelta(days=800))
         )
     assert await sweep(seeded, settings, NOW) == {"warned": 1, "locked": 0}
@@ -183,7 +184,7 @@ async def test_the_inactivity_periods_come_from_the_settings(seeded, settings) -
         update={"inactive_warn_after_days": 10, "inactive_warnings": 1, "inactive_warning_interval_days": 2}
     )
     async with seeded.transaction() as uow:
-        await uow.session.execute(update(accounts).values(last_activity_at=NOW - timedelta(days=11)))
+        await uow.connection.execute(update(accounts).values(last_activity_at=NOW - timedelta(days=11)))
     assert await sweep(seeded, quick, NOW) == {"warned": 4, "locked": 0}
     assert await sweep(seeded, quick, NOW + timedelta(days=2)) == {"warned": 0, "locked": 4}
 

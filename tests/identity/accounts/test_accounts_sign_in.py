@@ -89,7 +89,7 @@ async def account_row(db: Database, account_id: str) -> dict[str, Any]:
 
 async def set_account(db: Database, account_id: str, **values: Any) -> None:
     async with db.transaction() as uow:
-        await uow.session.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
+        await uow.connection.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
 
 
 # --- who signs in with what ---------------------------------------------------------------

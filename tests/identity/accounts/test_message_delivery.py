@@ -90,7 +90,7 @@ async def test_a_failed_delivery_is_retried_later_and_an_expired_one_dropped(ide
     assert await deliver_queued_messages(identity_db, settings) == {"sent": 0, "retry": 0, "expired": 0}  # not due
 
     async with identity_db.transaction() as uow:  # make it due, and older than a code's lifetime
-        await uow.session.execute(
+        await uow.connection.execute(
             text("UPDATE outgoing_messages SET next_attempt_at = now(), created_at = now() - interval '1 hour'")
         )
     assert await deliver_queued_messages(identity_db, settings) == {"sent": 0, "retry": 0, "expired": 1}

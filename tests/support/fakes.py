@@ -1,0 +1,51 @@
+"""The fake unit of work: a use case's transaction kept in memory, for fast tests of use cases.
+
+A service's fake (``tests/<service>/fakes.py``) subclasses it and adds its repositories as
+in-memory fakes of the service's ports. Events go through the same envelope code as the real
+unit (:mod:`services.kit.unit_of_work`), so a malformed event fails here just as it would there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Self
+
+from contracts.envelope import CloudEvent
+from services.kit.unit_of_work import AbstractUnitOfWork
+
+
+class FakeUnitOfWork(AbstractUnitOfWork):
+    def __init__(self, source: str = "tests", topic: str = "tests.events") -> None:
+        self.source = source
+        self.topic = topic
+        self.emitted: list[CloudEvent] = []
+        self.committed = 0
+        self.rolled_back = 0
+        self._pending: list[CloudEvent] = []
+
+    async def __aenter__(self) -> Self:
+        self._pending = []
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._pending:
+            await self.rollback()
+
+    async def add_event(self, event: CloudEvent, *, key: str | None, topic: str) -> None:
+        self._pending.append(event)
+
+    async def _write(self, events: Sequence[tuple[str, CloudEvent]]) -> None:
+        self._pending.extend(event for _, event in events)
+
+    async def commit(self) -> None:
+        self.emitted.extend(self._pending)
+        self._pending = []
+        self.committed += 1
+
+    async def rollback(self) -> None:
+        self._pending = []
+        self.rolled_back += 1
+
+    def types(self) -> list[str]:
+        """The types of the committed events, in order."""
+        return [event.type for event in self.emitted]
