@@ -363,7 +363,9 @@ async def _file(
 def _submitted_events(values: Mapping[str, Any], files: Sequence[Mapping[str, Any]]) -> list[tuple[Event, str]]:
     """Submitted, fees assessed and the first status, in that order (their ``code`` is filled in
     by the filing statement)."""
-    dossier_id, code = values["id"], values["code"]
+    # The code is not taken yet: the filing statement takes it and writes it into each event's
+    # data (adapters' ``_CODED``); until then the events carry an empty one.
+    dossier_id, code = values["id"], values["code"] or ""
     submitted = {
         "dossier_id": dossier_id,
         "code": code,
@@ -389,7 +391,7 @@ def _submitted_events(values: Mapping[str, Any], files: Sequence[Mapping[str, An
         "total": values["fee_total"],
         "currency": "VND",
     }
-    first = status_changed_data(values, None, DossierStatus.NEW, "portal", values["received_at"])
+    first = status_changed_data({**values, "code": code}, None, DossierStatus.NEW, "portal", values["received_at"])
     return [
         (DossierSubmitted.model_validate(submitted), dossier_id),
         (FeesAssessed.model_validate(assessed), dossier_id),
