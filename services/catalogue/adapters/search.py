@@ -22,14 +22,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.cursor import Position
-from ..domain.model import SearchFilters
+from ..domain.model import Hit, ProcedureSummary, SearchFilters, ServiceSummary
 
 # Documents are normalised by PostgreSQL: unaccent folds the Vietnamese diacritics and đ/Đ to d;
 # lower folds case. Queries are folded the same way in Python (``fold``), which saves a round
@@ -43,13 +43,6 @@ RELAX_FROM_WORDS = 3
 # ts_rank normalisation: 2 divides by the document length (a name holding the words and
 # little else is closer), 32 maps the rank into [0, 1) so it never crosses a tier.
 _RANK_FLAGS = 2 | 32
-
-
-@dataclass(frozen=True)
-class Hit:
-    id: str
-    rank: float
-    row: dict[str, Any] = field(default_factory=dict, compare=False)  # the summary columns
 
 
 @dataclass(frozen=True)
@@ -249,13 +242,27 @@ _SERVICE_SUMMARY_JOIN = """JOIN online_services os ON os.id = r.service_id
     JOIN agencies ag ON ag.code = os.agency_code"""
 
 
-def _hits(result: Any) -> list[Hit]:
-    return [Hit(row.id, row.rank, dict(row._mapping)) for row in result]
+def _service_hits(result: Any) -> list[Hit[ServiceSummary]]:
+    return [
+        Hit(row.id, row.rank, ServiceSummary(
+            row.id, row.procedure_code, row.procedure_name, row.agency_code, row.agency_name, row.province_code,
+            row.sector_code, row.level, row.online_level, row.processing_days, row.published_version,
+            round(row.rank, 4)))
+        for row in result
+    ]  # fmt: skip
+
+
+def _procedure_hits(result: Any) -> list[Hit[ProcedureSummary]]:
+    return [
+        Hit(row.id, row.rank, ProcedureSummary(row.id, row.name, row.sector_code, row.level, row.processing_days,
+                                               round(row.rank, 4)))
+        for row in result
+    ]  # fmt: skip
 
 
 async def search_services(
     session: AsyncConnection, filters: SearchFilters, after: Position | None, limit: int
-) -> list[Hit]:
+) -> list[Hit[ServiceSummary]]:
     words = normalise_query(filters.q) if filters.q else None
     if words is not None and not words.words:
         return []  # nothing searchable in the words (punctuation only)
@@ -268,7 +275,7 @@ async def search_services(
                  ORDER BY r.rank DESC, r.service_id"""),
         {**params, "limit": limit},
     )
-    return _hits(result)
+    return _service_hits(result)
 
 
 def _offered(filters: SearchFilters, params: dict[str, Any]) -> list[str]:
@@ -281,7 +288,7 @@ def _offered(filters: SearchFilters, params: dict[str, Any]) -> list[str]:
 
 async def search_procedures(
     session: AsyncConnection, filters: SearchFilters, after: Position | None, limit: int
-) -> list[Hit]:
+) -> list[Hit[ProcedureSummary]]:
     words = normalise_query(filters.q) if filters.q else None
     if words is not None and not words.words:
         return []
@@ -308,4 +315,25 @@ async def search_procedures(
                  ORDER BY r.rank DESC, r.id"""),
         {**params, "limit": limit},
     )
-    return _hits(result)
+    return _procedure_hits(result)
+
+
+class SqlSearch:
+    """The search port on PostgreSQL: the documents and the ranked queries above."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def refresh_services(self, service_ids: Sequence[str]) -> None:
+        await refresh_service_search(self.connection, service_ids)
+
+    async def refresh_procedures(self, codes: Sequence[str]) -> None:
+        await refresh_procedure_search(self.connection, codes)
+
+    async def services(self, filters: SearchFilters, after: Position | None, limit: int) -> list[Hit[ServiceSummary]]:
+        return await search_services(self.connection, filters, after, limit)
+
+    async def procedures(
+        self, filters: SearchFilters, after: Position | None, limit: int
+    ) -> list[Hit[ProcedureSummary]]:
+        return await search_procedures(self.connection, filters, after, limit)
