@@ -41,9 +41,12 @@ from .tables import (
     sectors,
 )
 
+# Column values of a row and JSON as stored: they never leave this module (entities do).
+Values = dict[str, Any]
+
 
 async def upsert(
-    connection: AsyncConnection, table: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str], *,
+    connection: AsyncConnection, table: Any, rows: Sequence[Values], keys: Sequence[str], *,
     overwrite: bool = True,
 ) -> None:  # fmt: skip
     """Insert ``rows``; existing ones (by ``keys``) are overwritten, or kept when not ``overwrite``."""
@@ -58,13 +61,13 @@ async def upsert(
     await connection.execute(statement)
 
 
-def fees_of(stored: list[dict[str, Any]]) -> list[Fee]:
+def fees_of(stored: list[Values]) -> list[Fee]:
     # Stored fees were checked by the same model when written; one stored before ``condition:
     # null`` was kept gets its default back.
     return [Fee.model_validate(fee) for fee in stored]
 
 
-def _json(models: Sequence[Fee | DocumentComponent]) -> list[dict[str, Any]]:
+def _json(models: Sequence[Fee | DocumentComponent]) -> list[Values]:
     return [model.model_dump(mode="json") for model in models]
 
 
@@ -90,7 +93,7 @@ def _agency(row: Row[Any, Any, Any, Any, Any]) -> Agency:
     return Agency(row.code, row.name, AgencyLevel(row.level), row.parent_code, row.province_code)
 
 
-def _agency_values(agency: Agency) -> dict[str, Any]:
+def _agency_values(agency: Agency) -> Values:
     return {"code": agency.code, "name": agency.name, "level": agency.level.value, "parent_code": agency.parent_code,
             "province_code": agency.province_code, "updated_at": func.now()}  # fmt: skip
 
@@ -190,7 +193,7 @@ def _version(row: Row[Any]) -> ServiceVersion:
     return ServiceVersion(str(row.service_id), row.version, _definition(row), row.published_at)
 
 
-def _definition_values(definition: VersionDefinition) -> dict[str, Any]:
+def _definition_values(definition: VersionDefinition) -> Values:
     return {"online_level": definition.online_level.value, "form_schema": definition.form_schema,
             "fees": _json(definition.fees), "processing_days": definition.processing_days,
             "routing_target": definition.routing_target}  # fmt: skip

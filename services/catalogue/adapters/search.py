@@ -31,6 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..domain.cursor import Position
 from ..domain.model import Hit, ProcedureSummary, SearchFilters, ServiceSummary
 
+# The bind parameters of a search statement (built and used here only).
+Params = dict[str, Any]
+
 # Documents are normalised by PostgreSQL: unaccent folds the Vietnamese diacritics and đ/Đ to d;
 # lower folds case. Queries are folded the same way in Python (``fold``), which saves a round
 # trip per search; a test checks the two agree on every Vietnamese letter.
@@ -80,7 +83,7 @@ async def refresh_service_search(session: AsyncConnection, service_ids: Sequence
     """Rebuild the search documents of the given online services (all when ``None``): one row
     per published service of an active procedure."""
     where = "" if service_ids is None else "WHERE service_id = ANY(CAST(:ids AS uuid[]))"
-    params: dict[str, Any] = {} if service_ids is None else {"ids": list(service_ids)}
+    params: Params = {} if service_ids is None else {"ids": list(service_ids)}
     await session.execute(text(f"DELETE FROM service_search {where}"), params)
     only = "" if service_ids is None else "AND s.id = ANY(CAST(:ids AS uuid[]))"
     document = _NORMALISE.format("p.name || ' ' || a.name")
@@ -104,7 +107,7 @@ async def refresh_service_search(session: AsyncConnection, service_ids: Sequence
 async def refresh_procedure_search(session: AsyncConnection, codes: Sequence[str] | None = None) -> None:
     """Rebuild the search documents of the given procedures (all when ``None``)."""
     where = "" if codes is None else "WHERE procedure_code = ANY(:codes)"
-    params: dict[str, Any] = {} if codes is None else {"codes": list(codes)}
+    params: Params = {} if codes is None else {"codes": list(codes)}
     await session.execute(text(f"DELETE FROM procedure_search {where}"), params)
     only = "" if codes is None else "AND p.code = ANY(:codes)"
     document = _NORMALISE.format("p.name || ' ' || s.name")
@@ -136,7 +139,7 @@ def normalise_query(q: str) -> Words:
     return Words(folded, tuple(_NOT_WORD.sub(" ", folded).split()))
 
 
-def _equal(filters: SearchFilters, columns: dict[str, str], alias: str, params: dict[str, Any]) -> list[str]:
+def _equal(filters: SearchFilters, columns: dict[str, str], alias: str, params: Params) -> list[str]:
     conditions = []
     for name, column in columns.items():
         value = getattr(filters, name)
@@ -147,7 +150,7 @@ def _equal(filters: SearchFilters, columns: dict[str, str], alias: str, params: 
 
 
 def _ranked_procedures(
-    words: Words, column: str, conditions: list[str], params: dict[str, Any], also: tuple[str, str] | None = None
+    words: Words, column: str, conditions: list[str], params: Params, also: tuple[str, str] | None = None
 ) -> tuple[str, str]:
     """CTEs ``full_p``, ``relaxed_p`` and ``fuzzy_p`` of (code, rank) over procedure_search
     (matching on ``column``), and the union of them (with a ``whole`` flag). ``also`` is one
@@ -190,8 +193,8 @@ _SERVICE_FILTERS = {"agency": "agency_code", "province": "province_code", "onlin
 _PROCEDURE_FILTERS = {"sector": "sector_code", "level": "level"}
 
 
-def _service_query(words: Words | None, filters: SearchFilters, after: Position | None) -> tuple[str, dict[str, Any]]:
-    params: dict[str, Any] = {}
+def _service_query(words: Words | None, filters: SearchFilters, after: Position | None) -> tuple[str, Params]:
+    params: Params = {}
     on_service = _equal(filters, _SERVICE_FILTERS, "s", params)
     on_procedure = _equal(filters, _PROCEDURE_FILTERS, "p", params)
     if after is not None:
@@ -278,7 +281,7 @@ async def search_services(
     return _service_hits(result)
 
 
-def _offered(filters: SearchFilters, params: dict[str, Any]) -> list[str]:
+def _offered(filters: SearchFilters, params: Params) -> list[str]:
     """Procedures offered by a published service of the agency / in the province / at the level."""
     on_service = _equal(filters, _SERVICE_FILTERS, "s", params)
     if not on_service:
@@ -292,7 +295,7 @@ async def search_procedures(
     words = normalise_query(filters.q) if filters.q else None
     if words is not None and not words.words:
         return []
-    params: dict[str, Any] = {}
+    params: Params = {}
     conditions = _equal(filters, _PROCEDURE_FILTERS, "p", params) + _offered(filters, params)
     keyset = ""
     if after is not None:

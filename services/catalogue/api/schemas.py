@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,8 @@ from ..domain.model import (
     Agency,
     AgencyLevel,
     AuditEntry,
+    Changes,
+    FormSchema,
     ImplementingLevel,
     OnlineLevel,
     ProcedureDetail,
@@ -101,8 +103,7 @@ class OnlineServicePublic(Public):
     processing_days: int
     fees: list[Fee]
     routing_target: str
-    # A JSON Schema document: schemaless JSON by nature.
-    form_schema: dict[str, Any] = Field(description="the JSON Schema of the application form")
+    form_schema: FormSchema = Field(description="the JSON Schema of the application form")
 
     @classmethod
     def of(cls, detail: ServiceDetail) -> OnlineServicePublic:
@@ -212,8 +213,7 @@ class OnlineServiceDraftPublic(BaseModel):
     service_id: str
     version: int
     online_level: OnlineLevel
-    # A JSON Schema document: schemaless JSON by nature.
-    form_schema: dict[str, Any]
+    form_schema: FormSchema
     fees: list[Fee]
     processing_days: int
     routing_target: str
@@ -257,8 +257,7 @@ class AuditEntryPublic(Public):
     at: datetime
     actor: str
     action: str
-    # The fields the change set, with their new values: JSON of whatever was changed.
-    changes: dict[str, Any]
+    changes: Changes = Field(description="the fields the change set, with their new values")
     request_id: str | None
 
 

@@ -69,6 +69,9 @@ class SearchFilters:
 # Schema is schemaless JSON by nature (checked by ``definitions.form_schema_problems``).
 
 FormSchema = dict[str, Any]  # a JSON Schema document: schemaless JSON, checked when written
+# What an audit entry records of a change: the fields set with their new values, as JSON
+# (whatever the change was: schemaless by nature).
+Changes = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +299,5 @@ class AuditEntry:
     actor: str
     action: str
     entity: str
-    # The fields a change set, with their new values: JSON of whatever was changed (schemaless).
-    changes: dict[str, Any]
+    changes: Changes
     request_id: str | None = None

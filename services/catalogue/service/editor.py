@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 from contracts.events.catalogue import Agency as AgencyOfEvent
 from contracts.events.catalogue import (
@@ -36,6 +35,7 @@ from ..domain.model import (
     PROCEDURE_FIELDS,
     VERSION_FIELDS,
     AuditEntry,
+    Changes,
     OnlineService,
     Procedure,
     Sector,
@@ -73,10 +73,6 @@ class ServiceState:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-# What an audit entry records of a change: the fields set, as JSON (schemaless by nature).
-Changes = dict[str, Any]
 
 
 async def _audit(uow: CatalogueUnitOfWork, editor: Editor, action: str, entity: str, changes: Changes) -> None:

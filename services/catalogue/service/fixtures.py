@@ -102,16 +102,19 @@ SECTORS = [
 ]
 
 
-# The fixtures are written as an editor's JSON would be (then read by the input models).
-def _fee(code: str, name: str, amount: int, condition: str | None = None) -> dict[str, Any]:
+# The fixtures are written as an editor's JSON would be, then read by the input models.
+Json = dict[str, Any]
+
+
+def _fee(code: str, name: str, amount: int, condition: str | None = None) -> Json:
     return {"code": code, "name": name, "amount": amount, "currency": "VND", "condition": condition}
 
 
-def _doc(code: str, name: str, copies: int = 1, template: str | None = None, required: bool = True) -> dict[str, Any]:
+def _doc(code: str, name: str, copies: int = 1, template: str | None = None, required: bool = True) -> Json:
     return {"code": code, "name": name, "copies": copies, "required": required, "template": template}
 
 
-def _form(title: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+def _form(title: str, properties: Json, required: list[str]) -> Json:
     base = {
         "ho_ten": {"type": "string", "title": "Họ và tên", "minLength": 1, "maxLength": 100},
         "so_dinh_danh": {"type": "string", "title": "Số định danh cá nhân", "pattern": "^[0-9]{12}$"},
@@ -133,7 +136,7 @@ STEPS = [
 ]
 
 # code, name, sector, level, days, fees, documents, legal basis, results, form, faq
-PROCEDURES: list[dict[str, Any]] = [
+PROCEDURES: list[Json] = [
     {
         "code": "1.002804",
         "name": "Cấp đổi giấy phép lái xe",
