@@ -10,7 +10,7 @@ import json
 import math
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from jsonschema import Draft202012Validator, SchemaError
@@ -187,8 +187,15 @@ class ServiceDraftChanges(_ServiceChecks):
         ``condition: null`` is kept, so what is stored compares equal to what an import gives."""
         return {name: getattr(self, name) for name in VERSION_FIELDS if getattr(self, name) is not None}
 
-    def apply_to(self, definition: VersionDefinition) -> VersionDefinition:
-        return replace(definition, **self.given())  # type: ignore[arg-type]  # the fields are VersionDefinition's
+    def apply_to(self, d: VersionDefinition) -> VersionDefinition:
+        """``d`` with the given fields changed."""
+        return VersionDefinition(
+            online_level=d.online_level if self.online_level is None else self.online_level,
+            form_schema=d.form_schema if self.form_schema is None else self.form_schema,
+            fees=d.fees if self.fees is None else list(self.fees),
+            processing_days=d.processing_days if self.processing_days is None else self.processing_days,
+            routing_target=d.routing_target if self.routing_target is None else self.routing_target,
+        )
 
 
 class AgencyInput(Definition):
