@@ -6,17 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from services.kit.app import UnitOfWorkDep
+from services.kit.app import request_unit_of_work
 
 from ..service.unit_of_work import CatalogueUnitOfWork
 
-
-async def catalogue_unit_of_work(uow: UnitOfWorkDep) -> CatalogueUnitOfWork:
-    """The kit's request unit (committed when the route returns), which the service spec makes a
-    catalogue one."""
-    if not isinstance(uow, CatalogueUnitOfWork):
-        raise TypeError("the catalogue's ServiceSpec names its unit of work")
-    return uow
-
-
-CatalogueUnitOfWorkDep = Annotated[CatalogueUnitOfWork, Depends(catalogue_unit_of_work)]
+# The kit's request unit (committed when the route returns): the catalogue's ServiceSpec makes it
+# a SqlCatalogueUnitOfWork, so it is the use cases' CatalogueUnitOfWork as it is (no second
+# dependency to check it, on the search path).
+CatalogueUnitOfWorkDep = Annotated[CatalogueUnitOfWork, Depends(request_unit_of_work, scope="function")]
