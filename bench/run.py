@@ -128,7 +128,7 @@ def page_two_cursors(base: str) -> list[tuple[str, str]]:
     with httpx.Client(base_url=base, timeout=30) as client:
         for kind, path, params in QUERIES:
             if kind == "page2":
-                cursor = client.get(SEARCH + path, params=params).json()["next_cursor"]
+                cursor = client.get(SEARCH + path, params=params).json()["next"]
                 if cursor is None:  # a small catalogue may have one page only
                     continue
                 params = {**params, "cursor": cursor}
@@ -180,12 +180,14 @@ def measure(
 
 
 async def generate(url: str, procedures: int, services: int) -> dict[str, Any]:
+    from services.catalogue.adapters.unit_of_work import SqlCatalogueUnitOfWork
     from services.catalogue.service.generator import Plan, generate_catalogue
     from services.kit.db import Database
 
-    db = Database(url, source="catalogue", topic="catalogue.events", pool_size=1)
+    db = Database(url, source="catalogue", topic="catalogue.events", pool_size=1, unit_of_work=SqlCatalogueUnitOfWork)
     try:
         async with db.transaction() as uow:
+            assert isinstance(uow, SqlCatalogueUnitOfWork)
             made = await generate_catalogue(uow, Plan(procedures=procedures, services=services, seed=1))
     finally:
         await db.dispose()

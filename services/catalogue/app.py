@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.kit.app import ConsumerSpec, ServiceSpec, build_app
 
 from .adapters.tables import metadata
+from .adapters.unit_of_work import SqlCatalogueUnitOfWork
 from .api.commands import COMMANDS
 from .api.editor import router as editor_router
 from .api.import_command import IMPORT_COMMANDS
@@ -27,6 +28,7 @@ SERVICE = ServiceSpec(
     metadata=metadata,
     seed=seed,
     commands=[*COMMANDS, *IMPORT_COMMANDS],
+    unit_of_work=SqlCatalogueUnitOfWork,
 )
 
 

@@ -16,7 +16,6 @@ from contracts.events.catalogue import OnlineServicePublished
 from contracts.money import MAX_VND
 from services.catalogue.adapters.tables import online_service_versions, procedures
 from services.catalogue.domain.definitions import service_id
-from services.catalogue.service.editor import SERVICE_PUBLISHED
 from tests.catalogue.test_editor import NEW_SERVICE, count, events, nested, new_service
 from tests.catalogue.test_import import as_csv, outbox_size, procedure, scalar, service
 from tests.support.catalogue import Editing
@@ -159,7 +158,7 @@ async def test_a_fee_is_bounded_to_what_every_consumer_can_store(
         return
     published = await api.post(f"/services/{NEW_SERVICE}/publish", headers=editing.headers())
     assert published.status_code == 200, published.text
-    (event,) = [e for e in await events(editing.db_url, SERVICE_PUBLISHED) if e["_key"] == NEW_SERVICE]
+    (event,) = [e for e in await events(editing.db_url, OnlineServicePublished.TYPE) if e["_key"] == NEW_SERVICE]
     announced = OnlineServicePublished.model_validate({k: v for k, v in event.items() if k != "_key"})
     assert announced.fees[0].amount == amount
 

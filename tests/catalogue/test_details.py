@@ -36,7 +36,7 @@ async def test_old_versions_stay_readable_after_a_new_one_is_published(
         fees = [{"code": "LP01", "name": "Lệ phí", "amount": 120_000, "currency": "VND", "condition": None}]
         await editor.edit_draft(uow, FIXTURES_EDITOR, RENEWAL_H22, ServiceDraftChanges.model_validate({"fees": fees}))
         published = await editor.publish(uow, FIXTURES_EDITOR, RENEWAL_H22)
-    assert published["version"] == 2
+    assert published.version == 2
     current = (await api.get(f"/services/{RENEWAL_H22}")).json()
     first = (await api.get(f"/services/{RENEWAL_H22}/versions/1")).json()
     second = (await api.get(f"/services/{RENEWAL_H22}/versions/2")).json()

@@ -73,4 +73,11 @@ async def test_generated_services_are_found_without_diacritics(catalogue_db: Dat
     found = [item for item in answer.json()["items"] if item["procedure_code"] == code]
     assert found and found[0]["procedure_name"] == name
     everything = (await api.get("/services", params={"limit": 100})).json()
-    assert everything["next_cursor"] is not None  # fixtures + 300 generated
+    assert everything["next"] is not None  # fixtures + 300 generated
+    # A generated procedure and service read as the editors' ones do (their fees and documents
+    # hold what the contract's models require).
+    detail = await api.get(f"/procedures/{code}")
+    assert detail.status_code == 200, detail.text
+    assert [d["code"] for d in detail.json()["documents"]] == ["TP01"]
+    service = await api.get(f"/services/{found[0]['id']}")
+    assert service.status_code == 200 and service.json()["procedure"]["name"] == name

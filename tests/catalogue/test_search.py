@@ -58,7 +58,7 @@ async def test_a_typo_still_finds_the_service(api: httpx.AsyncClient) -> None:
 
 async def test_nonsense_finds_nothing(api: httpx.AsyncClient) -> None:
     answer = await api.get("/services", params={"q": "qqqxxzzw"})
-    assert answer.json() == {"items": [], "next_cursor": None, "limit": 20}
+    assert answer.json() == {"items": [], "next": None}
 
 
 @pytest.mark.parametrize(
@@ -129,8 +129,8 @@ async def test_procedures_are_filtered_by_online_level_and_combine_with_words_an
 
 async def test_the_procedure_filters_are_part_of_the_cursor(api: httpx.AsyncClient) -> None:
     first = (await api.get("/procedures", params={"province": "H22", "limit": 1})).json()
-    assert first["next_cursor"] is not None
-    other = await api.get("/procedures", params={"province": "H29", "limit": 1, "cursor": first["next_cursor"]})
+    assert first["next"] is not None
+    other = await api.get("/procedures", params={"province": "H29", "limit": 1, "cursor": first["next"]})
     assert other.status_code == 400
 
 

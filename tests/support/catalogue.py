@@ -21,6 +21,11 @@ CATALOGUE_TEMPLATE = "test_catalogue_template"
 CATALOGUE_SEEDED_TEMPLATE = "test_catalogue_seeded_template"
 
 
+def catalogue_database(url: str) -> Database:
+    """The catalogue's database as the service opens it: its units are catalogue units."""
+    return Database(url, source="catalogue", topic="catalogue.events", unit_of_work=SERVICE.unit_of_work)
+
+
 def catalogue_settings(db_url: str, bootstrap: str, **overrides) -> CatalogueSettings:  # type: ignore[no-untyped-def]
     values = {"database_url": db_url, "kafka_bootstrap_servers": bootstrap, "environment": "test", "log_json": False}
     return CatalogueSettings(**{**values, **overrides})
@@ -47,7 +52,7 @@ def catalogue_seeded_template(infra, catalogue_template) -> str:  # type: ignore
         if await create_database(infra.server_url, CATALOGUE_SEEDED_TEMPLATE):
             url = database_url(infra.server_url, CATALOGUE_SEEDED_TEMPLATE)
             await asyncio.to_thread(upgrade, SERVICE.migrations, url)
-            db = Database(url, source="catalogue", topic="catalogue.events")
+            db = catalogue_database(url)
             try:
                 await seed(db, catalogue_settings(url, infra.bootstrap))
             finally:
@@ -67,7 +72,7 @@ async def catalogue_db_url(infra, catalogue_seeded_template) -> str:  # type: ig
 
 @pytest.fixture
 async def catalogue_db(catalogue_db_url: str) -> AsyncIterator[Database]:
-    db = Database(catalogue_db_url, source="catalogue", topic="catalogue.events")
+    db = catalogue_database(catalogue_db_url)
     yield db
     await db.dispose()
 

@@ -22,14 +22,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.cursor import Position
-from ..domain.model import SearchFilters
+from ..domain.model import Hit, ProcedureSummary, SearchFilters, ServiceSummary
+
+# The bind parameters of a search statement (built and used here only).
+Params = dict[str, Any]
 
 # Documents are normalised by PostgreSQL: unaccent folds the Vietnamese diacritics and đ/Đ to d;
 # lower folds case. Queries are folded the same way in Python (``fold``), which saves a round
@@ -43,13 +46,6 @@ RELAX_FROM_WORDS = 3
 # ts_rank normalisation: 2 divides by the document length (a name holding the words and
 # little else is closer), 32 maps the rank into [0, 1) so it never crosses a tier.
 _RANK_FLAGS = 2 | 32
-
-
-@dataclass(frozen=True)
-class Hit:
-    id: str
-    rank: float
-    row: dict[str, Any] = field(default_factory=dict, compare=False)  # the summary columns
 
 
 @dataclass(frozen=True)
@@ -87,7 +83,7 @@ async def refresh_service_search(session: AsyncConnection, service_ids: Sequence
     """Rebuild the search documents of the given online services (all when ``None``): one row
     per published service of an active procedure."""
     where = "" if service_ids is None else "WHERE service_id = ANY(CAST(:ids AS uuid[]))"
-    params: dict[str, Any] = {} if service_ids is None else {"ids": list(service_ids)}
+    params: Params = {} if service_ids is None else {"ids": list(service_ids)}
     await session.execute(text(f"DELETE FROM service_search {where}"), params)
     only = "" if service_ids is None else "AND s.id = ANY(CAST(:ids AS uuid[]))"
     document = _NORMALISE.format("p.name || ' ' || a.name")
@@ -111,7 +107,7 @@ async def refresh_service_search(session: AsyncConnection, service_ids: Sequence
 async def refresh_procedure_search(session: AsyncConnection, codes: Sequence[str] | None = None) -> None:
     """Rebuild the search documents of the given procedures (all when ``None``)."""
     where = "" if codes is None else "WHERE procedure_code = ANY(:codes)"
-    params: dict[str, Any] = {} if codes is None else {"codes": list(codes)}
+    params: Params = {} if codes is None else {"codes": list(codes)}
     await session.execute(text(f"DELETE FROM procedure_search {where}"), params)
     only = "" if codes is None else "AND p.code = ANY(:codes)"
     document = _NORMALISE.format("p.name || ' ' || s.name")
@@ -143,7 +139,7 @@ def normalise_query(q: str) -> Words:
     return Words(folded, tuple(_NOT_WORD.sub(" ", folded).split()))
 
 
-def _equal(filters: SearchFilters, columns: dict[str, str], alias: str, params: dict[str, Any]) -> list[str]:
+def _equal(filters: SearchFilters, columns: dict[str, str], alias: str, params: Params) -> list[str]:
     conditions = []
     for name, column in columns.items():
         value = getattr(filters, name)
@@ -154,7 +150,7 @@ def _equal(filters: SearchFilters, columns: dict[str, str], alias: str, params: 
 
 
 def _ranked_procedures(
-    words: Words, column: str, conditions: list[str], params: dict[str, Any], also: tuple[str, str] | None = None
+    words: Words, column: str, conditions: list[str], params: Params, also: tuple[str, str] | None = None
 ) -> tuple[str, str]:
     """CTEs ``full_p``, ``relaxed_p`` and ``fuzzy_p`` of (code, rank) over procedure_search
     (matching on ``column``), and the union of them (with a ``whole`` flag). ``also`` is one
@@ -197,8 +193,8 @@ _SERVICE_FILTERS = {"agency": "agency_code", "province": "province_code", "onlin
 _PROCEDURE_FILTERS = {"sector": "sector_code", "level": "level"}
 
 
-def _service_query(words: Words | None, filters: SearchFilters, after: Position | None) -> tuple[str, dict[str, Any]]:
-    params: dict[str, Any] = {}
+def _service_query(words: Words | None, filters: SearchFilters, after: Position | None) -> tuple[str, Params]:
+    params: Params = {}
     on_service = _equal(filters, _SERVICE_FILTERS, "s", params)
     on_procedure = _equal(filters, _PROCEDURE_FILTERS, "p", params)
     if after is not None:
@@ -249,13 +245,27 @@ _SERVICE_SUMMARY_JOIN = """JOIN online_services os ON os.id = r.service_id
     JOIN agencies ag ON ag.code = os.agency_code"""
 
 
-def _hits(result: Any) -> list[Hit]:
-    return [Hit(row.id, row.rank, dict(row._mapping)) for row in result]
+def _service_hits(result: Any) -> list[Hit[ServiceSummary]]:
+    return [
+        Hit(row.id, row.rank, ServiceSummary(
+            row.id, row.procedure_code, row.procedure_name, row.agency_code, row.agency_name, row.province_code,
+            row.sector_code, row.level, row.online_level, row.processing_days, row.published_version,
+            round(row.rank, 4)))
+        for row in result
+    ]  # fmt: skip
+
+
+def _procedure_hits(result: Any) -> list[Hit[ProcedureSummary]]:
+    return [
+        Hit(row.id, row.rank, ProcedureSummary(row.id, row.name, row.sector_code, row.level, row.processing_days,
+                                               round(row.rank, 4)))
+        for row in result
+    ]  # fmt: skip
 
 
 async def search_services(
     session: AsyncConnection, filters: SearchFilters, after: Position | None, limit: int
-) -> list[Hit]:
+) -> list[Hit[ServiceSummary]]:
     words = normalise_query(filters.q) if filters.q else None
     if words is not None and not words.words:
         return []  # nothing searchable in the words (punctuation only)
@@ -268,10 +278,10 @@ async def search_services(
                  ORDER BY r.rank DESC, r.service_id"""),
         {**params, "limit": limit},
     )
-    return _hits(result)
+    return _service_hits(result)
 
 
-def _offered(filters: SearchFilters, params: dict[str, Any]) -> list[str]:
+def _offered(filters: SearchFilters, params: Params) -> list[str]:
     """Procedures offered by a published service of the agency / in the province / at the level."""
     on_service = _equal(filters, _SERVICE_FILTERS, "s", params)
     if not on_service:
@@ -281,11 +291,11 @@ def _offered(filters: SearchFilters, params: dict[str, Any]) -> list[str]:
 
 async def search_procedures(
     session: AsyncConnection, filters: SearchFilters, after: Position | None, limit: int
-) -> list[Hit]:
+) -> list[Hit[ProcedureSummary]]:
     words = normalise_query(filters.q) if filters.q else None
     if words is not None and not words.words:
         return []
-    params: dict[str, Any] = {}
+    params: Params = {}
     conditions = _equal(filters, _PROCEDURE_FILTERS, "p", params) + _offered(filters, params)
     keyset = ""
     if after is not None:
@@ -308,4 +318,25 @@ async def search_procedures(
                  ORDER BY r.rank DESC, r.id"""),
         {**params, "limit": limit},
     )
-    return _hits(result)
+    return _procedure_hits(result)
+
+
+class SqlSearch:
+    """The search port on PostgreSQL: the documents and the ranked queries above."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def refresh_services(self, service_ids: Sequence[str]) -> None:
+        await refresh_service_search(self.connection, service_ids)
+
+    async def refresh_procedures(self, codes: Sequence[str]) -> None:
+        await refresh_procedure_search(self.connection, codes)
+
+    async def services(self, filters: SearchFilters, after: Position | None, limit: int) -> list[Hit[ServiceSummary]]:
+        return await search_services(self.connection, filters, after, limit)
+
+    async def procedures(
+        self, filters: SearchFilters, after: Position | None, limit: int
+    ) -> list[Hit[ProcedureSummary]]:
+        return await search_procedures(self.connection, filters, after, limit)

@@ -10,6 +10,7 @@ from services.kit.app import Command
 from services.kit.db import Database
 
 from ..service import generator
+from ..service.unit_of_work import CatalogueUnitOfWork
 
 
 def _generate_arguments(parser: Any) -> None:
@@ -22,6 +23,7 @@ async def _generate(db: Database, settings: Any, args: Any) -> int:
     plan = generator.Plan(procedures=args.procedures, services=args.services, seed=args.seed)
     started = time.monotonic()
     async with db.transaction() as uow:
+        assert isinstance(uow, CatalogueUnitOfWork), "the catalogue's database makes catalogue units"
         made = await generator.generate(uow, settings, plan)
     counts = {k: v for k, v in vars(made).items() if k != "service_ids"}
     print(json.dumps({**counts, "seconds": round(time.monotonic() - started, 1)}))

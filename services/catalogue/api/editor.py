@@ -7,19 +7,30 @@ Writes answer ``Cache-Control: no-store``; the public reads stay in ``routes``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import Field
 
-from services.kit.app import UnitOfWorkDep
 from services.kit.auth import Principal, bearer_token, demands_token
 from services.kit.errors import Forbidden, ValidationFailed
 from services.kit.openapi import token_security
 from services.kit.schemas import StrictModel
 
-from ..domain.definitions import PROCEDURE_CODE, Editor, ProcedureInput, ServiceDraftChanges, ServiceInput
+from ..domain.definitions import PROCEDURE_CODE, Editor, ProcedureInput
 from ..service import editor, importer
+from .dependencies import CatalogueUnitOfWorkDep as UnitOfWorkDep
+from .schemas import (
+    AuditTrail,
+    EditOutcome,
+    ImportReport,
+    OnlineServiceCreate,
+    OnlineServiceDraftPublic,
+    OnlineServiceDraftUpdate,
+    ProcedureUpdate,
+    PublishOutcome,
+    RetireOutcome,
+)
 
 EDITOR_SCOPES = frozenset({"catalogue:admin", "catalogue:edit"})
 
@@ -54,26 +65,13 @@ ServiceId = Annotated[
 ProcedureCode = Annotated[str, Path(max_length=20, pattern=PROCEDURE_CODE)]
 
 
-class ProcedureBody(ProcedureInput):
-    """A procedure's whole definition; its code is in the path."""
-
-    code: str | None = Field(default=None, pattern=PROCEDURE_CODE, description="if given, equal to the path's")  # type: ignore[assignment]  # optional here: the path names the procedure
-
-
 class AuditQuery(StrictModel):
     limit: Annotated[int, Field(ge=1, le=200)] = 50
 
 
-class EditOutcome(StrictModel):
-    """What a write did to the procedure ``id``."""
-
-    id: str
-    outcome: editor.Outcome
-
-
 @router.put("/procedures/{code}", summary="Create or replace a procedure (administrators)",
             openapi_extra=ADMINISTRATORS)  # fmt: skip
-async def put_procedure(code: ProcedureCode, body: ProcedureBody, uow: UnitOfWorkDep, who: EditorDep) -> EditOutcome:
+async def put_procedure(code: ProcedureCode, body: ProcedureUpdate, uow: UnitOfWorkDep, who: EditorDep) -> EditOutcome:
     if body.code not in (None, code):
         raise ValidationFailed([{"field": "body.code", "location": "body", "message": "Differs from the path."}])
     written = await editor.upsert_procedure(
@@ -90,50 +88,50 @@ async def retire_procedure(code: ProcedureCode, uow: UnitOfWorkDep, who: EditorD
 
 
 @router.post("/services", status_code=201, summary="Create an online service; its first version is a draft")
-async def create_service(body: ServiceInput, uow: UnitOfWorkDep, who: EditorDep) -> dict[str, Any]:
+async def create_service(body: OnlineServiceCreate, uow: UnitOfWorkDep, who: EditorDep) -> OnlineServiceDraftPublic:
     written = await editor.create_service(uow, who, body)
-    return await editor.get_draft(uow, who, written.id)
+    return OnlineServiceDraftPublic.of(await editor.get_draft(uow, who, written.id))
 
 
 @router.get("/services/{service_id}/draft", summary="The draft of an online service", operation_id="getServiceDraft")
-async def get_draft(service_id: ServiceId, uow: UnitOfWorkDep, who: EditorDep) -> dict[str, Any]:
-    return await editor.get_draft(uow, who, service_id.lower())
+async def get_draft(service_id: ServiceId, uow: UnitOfWorkDep, who: EditorDep) -> OnlineServiceDraftPublic:
+    return OnlineServiceDraftPublic.of(await editor.get_draft(uow, who, service_id.lower()))
 
 
 @router.patch("/services/{service_id}/draft", summary="Change the draft (opened from the latest version if none)",
               operation_id="editServiceDraft")  # fmt: skip
 async def edit_draft(
-    service_id: ServiceId, body: ServiceDraftChanges, uow: UnitOfWorkDep, who: EditorDep
-) -> dict[str, Any]:
-    return await editor.edit_draft(uow, who, service_id.lower(), body)
+    service_id: ServiceId, body: OnlineServiceDraftUpdate, uow: UnitOfWorkDep, who: EditorDep
+) -> OnlineServiceDraftPublic:
+    return OnlineServiceDraftPublic.of(await editor.edit_draft(uow, who, service_id.lower(), body))
 
 
 @router.post("/services/{service_id}/publish", summary="Publish the draft as the new current version",
              operation_id="publishService")  # fmt: skip
-async def publish(service_id: ServiceId, uow: UnitOfWorkDep, who: EditorDep) -> dict[str, Any]:
-    return await editor.publish(uow, who, service_id.lower())
+async def publish(service_id: ServiceId, uow: UnitOfWorkDep, who: EditorDep) -> PublishOutcome:
+    return PublishOutcome.of(await editor.publish(uow, who, service_id.lower()))
 
 
 @router.post("/services/{service_id}/retire", summary="Retire an online service (no new dossiers)",
              operation_id="retireService")  # fmt: skip
-async def retire(service_id: ServiceId, uow: UnitOfWorkDep, who: EditorDep) -> dict[str, Any]:
-    return await editor.retire(uow, who, service_id.lower())
+async def retire(service_id: ServiceId, uow: UnitOfWorkDep, who: EditorDep) -> RetireOutcome:
+    return RetireOutcome.of(await editor.retire(uow, who, service_id.lower()))
 
 
 @router.get("/services/{service_id}/audit", summary="Who changed this online service, newest first",
             operation_id="getServiceAudit")  # fmt: skip
 async def service_audit(
     service_id: ServiceId, query: Annotated[AuditQuery, Query()], uow: UnitOfWorkDep, who: EditorDep
-) -> dict[str, Any]:
-    return {"items": await editor.audit_trail(uow, who, f"service:{service_id.lower()}", query.limit)}
+) -> AuditTrail:
+    return AuditTrail.of(await editor.audit_trail(uow, who, f"service:{service_id.lower()}", query.limit))
 
 
 @router.get("/procedures/{code}/audit", summary="Who changed this procedure, newest first (administrators)",
             operation_id="getProcedureAudit", openapi_extra=ADMINISTRATORS)  # fmt: skip
 async def procedure_audit(
     code: ProcedureCode, query: Annotated[AuditQuery, Query()], uow: UnitOfWorkDep, who: EditorDep
-) -> dict[str, Any]:
-    return {"items": await editor.audit_trail(uow, who, f"procedure:{code}", query.limit)}
+) -> AuditTrail:
+    return AuditTrail.of(await editor.audit_trail(uow, who, f"procedure:{code}", query.limit))
 
 
 @router.post(
@@ -161,7 +159,7 @@ async def import_catalogue(
     query: Annotated[importer.ImportQuery, Query()],
     uow: UnitOfWorkDep,
     who: EditorDep,
-) -> dict[str, Any]:
+) -> ImportReport:
     """Upsert by code, row by row: each row is created, updated, unchanged or rejected (with the
     field and the reason); a rejected row changes nothing, the others apply. With ``dry_run``
     nothing is written. JSON: ``{"agencies": [...], "procedures": [...], "services": [...]}``;
@@ -169,4 +167,4 @@ async def import_catalogue(
     body = await request.body()
     batch = importer.parse(body, request.headers.get("content-type", ""), query.kind)
     report = await importer.run(uow, who, batch, dry_run=query.dry_run)
-    return report.as_dict()
+    return ImportReport.of(report)

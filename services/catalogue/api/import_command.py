@@ -23,7 +23,9 @@ from services.kit.problems import problem_for
 
 from ..domain.definitions import Editor
 from ..service import importer
+from ..service.unit_of_work import CatalogueUnitOfWork
 from .problems import PROBLEMS
+from .schemas import ImportReport
 
 MEDIA_TYPES = {".json": "application/json", ".csv": "text/csv"}
 
@@ -58,25 +60,27 @@ async def run_import(db: Database, _settings: Any, args: Any) -> int:
         for start in range(0, len(rows), args.batch_size):
             batch = rows[start : start + args.batch_size]
             async with db.transaction() as uow:
+                assert isinstance(uow, CatalogueUnitOfWork), "the catalogue's database makes catalogue units"
                 part = await importer.run(uow, who, batch, dry_run=args.dry_run)
             report.rows.extend(part.rows)
             progress.advance(task, len(batch))
-    result = report.as_dict()
+    result = ImportReport.of(report)
     _print_summary(console, result)
     if args.report is not None:
-        args.report.write_text(json.dumps(result, ensure_ascii=False, indent=2))
-    return 1 if result["summary"]["rejected"] else 0
+        args.report.write_text(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    return 1 if result.summary.rejected else 0
 
 
-def _print_summary(console: Console, result: dict[str, Any]) -> None:
-    table = Table(title="dry run: nothing written" if result["dry_run"] else "import")
-    for outcome in result["summary"]:
+def _print_summary(console: Console, result: ImportReport) -> None:
+    table = Table(title="dry run: nothing written" if result.dry_run else "import")
+    counts = result.summary.model_dump()
+    for outcome in counts:
         table.add_column(outcome, justify="right")
-    table.add_row(*(str(n) for n in result["summary"].values()))
+    table.add_row(*(str(n) for n in counts.values()))
     console.print(table)
-    for row in (r for r in result["rows"] if r["outcome"] == "rejected"):
-        reasons = "; ".join(f"{e['field']}: {e['message']}" for e in row.get("errors", []))
-        console.print(f"[yellow]{row['kind']} row {row['row']} ({row['key']}): {reasons}[/yellow]")
+    for row in (r for r in result.rows if r.outcome == "rejected"):
+        reasons = "; ".join(f"{e.field}: {e.message}" for e in row.errors)
+        console.print(f"[yellow]{row.kind} row {row.row} ({row.key}): {reasons}[/yellow]")
     sys.stderr.flush()
 
 

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import Field
 
-from services.kit.app import UnitOfWorkDep
 from services.kit.caching import NOT_MODIFIED, cached_json
 from services.kit.errors import ValidationFailed
+from services.kit.pagination import Cursor, link_next, page_size
 from services.kit.schemas import StrictModel
 
 from ..domain.model import (
@@ -26,6 +26,17 @@ from ..domain.model import (
     SearchFilters,
 )
 from ..service import catalogue, search
+from .dependencies import CatalogueUnitOfWorkDep as UnitOfWorkDep
+from .schemas import (
+    AgencyList,
+    AgencyPublic,
+    OnlineServicePublic,
+    ProcedurePage,
+    ProcedurePublic,
+    SectorList,
+    SectorPublic,
+    ServicePage,
+)
 
 
 def refuse_repeated_parameters(request: Request) -> None:
@@ -58,8 +69,8 @@ class PageQuery(StrictModel):
     agency: AgencyCode | None = None
     province: ProvinceCode | None = None
     online_level: OnlineLevel | None = None
-    cursor: Annotated[str | None, Field(max_length=500)] = None
-    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
+    cursor: Cursor = None
+    limit: Annotated[int, page_size(MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
 
 
 class ServiceQuery(PageQuery):
@@ -80,7 +91,16 @@ class NoQuery(StrictModel):
 
 
 def cached(request: Request, body: Any) -> Response:
+    """``body`` (JSON, or dataclasses of the domain as their fields) as a cacheable answer."""
     return cached_json(request, body, CACHE_CONTROL)
+
+
+def cached_page(request: Request, items: list[Any], next_cursor: str | None) -> Response:
+    # The domain's summaries go to JSON as they are (no model per row: search is the hot path);
+    # their fields are the page schema's (a test holds the two together).
+    response = cached(request, {"items": items, "next": next_cursor})
+    link_next(request, response, next_cursor)
+    return response
 
 
 def _filters(query: PageQuery) -> SearchFilters:
@@ -89,23 +109,27 @@ def _filters(query: PageQuery) -> SearchFilters:
     return SearchFilters(**{**values, "q": q})
 
 
-@router.get("/services", summary="Search published online services", responses=NOT_MODIFIED)
+@router.get("/services", summary="Search published online services", responses=NOT_MODIFIED,
+            response_model=ServicePage)  # fmt: skip
 async def search_services(request: Request, query: Annotated[ServiceQuery, Query()], uow: UnitOfWorkDep) -> Response:
     page = await search.search_services(uow, _filters(query), query.cursor, query.limit)
-    return cached(request, {"items": page.items, "next_cursor": page.next_cursor, "limit": query.limit})
+    return cached_page(request, page.items, page.next)
 
 
-@router.get("/services/{service_id}", summary="An online service's current published version", responses=NOT_MODIFIED)
+@router.get("/services/{service_id}", summary="An online service's current published version", responses=NOT_MODIFIED,
+            response_model=OnlineServicePublic)  # fmt: skip
 async def get_service(
     request: Request, service_id: ServiceId, query: Annotated[NoQuery, Query()], uow: UnitOfWorkDep
 ) -> Response:
-    return cached(request, await catalogue.service_detail(uow, service_id.lower()))
+    detail = await catalogue.service_detail(uow, service_id.lower())
+    return cached(request, OnlineServicePublic.of(detail).model_dump(mode="json"))
 
 
 @router.get(
     "/services/{service_id}/versions/{version}",
     summary="One published version of an online service",
     responses=NOT_MODIFIED,
+    response_model=OnlineServicePublic,
 )
 async def get_service_version(
     request: Request,
@@ -114,34 +138,38 @@ async def get_service_version(
     query: Annotated[NoQuery, Query()],
     uow: UnitOfWorkDep,
 ) -> Response:
-    return cached(request, await catalogue.service_detail(uow, service_id.lower(), version))
+    detail = await catalogue.service_detail(uow, service_id.lower(), version)
+    return cached(request, OnlineServicePublic.of(detail).model_dump(mode="json"))
 
 
-@router.get("/procedures", summary="Search procedures", responses=NOT_MODIFIED)
+@router.get("/procedures", summary="Search procedures", responses=NOT_MODIFIED, response_model=ProcedurePage)
 async def search_procedures(
     request: Request, query: Annotated[ProcedureQuery, Query()], uow: UnitOfWorkDep
 ) -> Response:
     page = await search.search_procedures(uow, _filters(query), query.cursor, query.limit)
-    return cached(request, {"items": page.items, "next_cursor": page.next_cursor, "limit": query.limit})
+    return cached_page(request, page.items, page.next)
 
 
-@router.get(
-    "/procedures/{code}", summary="A procedure with its FAQ and the services offering it", responses=NOT_MODIFIED
-)
+@router.get("/procedures/{code}", summary="A procedure with its FAQ and the services offering it",
+            responses=NOT_MODIFIED, response_model=ProcedurePublic)  # fmt: skip
 async def get_procedure(
     request: Request,
     code: Annotated[str, Path(max_length=20, pattern=r"^[0-9]+\.[0-9]+$")],
     query: Annotated[NoQuery, Query()],
     uow: UnitOfWorkDep,
 ) -> Response:
-    return cached(request, await catalogue.procedure_detail(uow, code))
+    detail = await catalogue.procedure_detail(uow, code)
+    return cached(request, ProcedurePublic.of(detail).model_dump(mode="json"))
 
 
-@router.get("/agencies", summary="Agencies, filtered by parent or province", responses=NOT_MODIFIED)
+@router.get("/agencies", summary="Agencies, filtered by parent or province", responses=NOT_MODIFIED,
+            response_model=AgencyList)  # fmt: skip
 async def list_agencies(request: Request, query: Annotated[AgencyQuery, Query()], uow: UnitOfWorkDep) -> Response:
-    return cached(request, {"items": await catalogue.list_agencies(uow, query.parent, query.province)})
+    agencies = await catalogue.list_agencies(uow, query.parent, query.province)
+    return cached(request, AgencyList(items=[AgencyPublic.of(a) for a in agencies]).model_dump(mode="json"))
 
 
-@router.get("/sectors", summary="Sectors (lĩnh vực)", responses=NOT_MODIFIED)
+@router.get("/sectors", summary="Sectors (lĩnh vực)", responses=NOT_MODIFIED, response_model=SectorList)
 async def list_sectors(request: Request, query: Annotated[NoQuery, Query()], uow: UnitOfWorkDep) -> Response:
-    return cached(request, {"items": await catalogue.list_sectors(uow)})
+    sectors = await catalogue.list_sectors(uow)
+    return cached(request, SectorList(items=[SectorPublic.of(s) for s in sectors]).model_dump(mode="json"))

@@ -21,7 +21,17 @@ from contracts.events.catalogue import MAX_FEES, DocumentComponent, Fee
 from contracts.money import total_within_bound
 from services.kit.schemas import StrictModel
 
-from .model import AgencyLevel, ImplementingLevel, OnlineLevel
+from .model import (
+    VERSION_FIELDS,
+    Agency,
+    AgencyLevel,
+    Faq,
+    FormSchema,
+    ImplementingLevel,
+    OnlineLevel,
+    Procedure,
+    VersionDefinition,
+)
 
 # Bounds on what one definition may hold.
 MAX_FORM_SCHEMA_BYTES = 64 * 1024
@@ -112,6 +122,17 @@ class ProcedureInput(Definition):
         _fees_sound(value)
         return value
 
+    def procedure(self, sector_name: str) -> Procedure:
+        """The procedure this defines (active; its revision is set when it is written)."""
+        return Procedure(
+            code=self.code, name=self.name, sector_code=self.sector_code, sector_name=sector_name, level=self.level,
+            steps=list(self.steps), documents=list(self.documents), processing_days=self.processing_days,
+            fees=list(self.fees), legal_basis=list(self.legal_basis), results=list(self.results),
+        )  # fmt: skip
+
+    def faq_entries(self) -> list[Faq]:
+        return [Faq(entry.question, entry.answer) for entry in self.faq]
+
 
 class _ServiceChecks(Definition):
     @field_validator("fees", check_fields=False)
@@ -122,7 +143,7 @@ class _ServiceChecks(Definition):
 
     @field_validator("form_schema", check_fields=False)
     @classmethod
-    def _form_schema_is_sound(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+    def _form_schema_is_sound(cls, value: FormSchema | None) -> FormSchema | None:
         problems = form_schema_problems(value) if value is not None else []
         if problems:
             raise ValueError("; ".join(problems))
@@ -133,10 +154,16 @@ class ServiceDefinition(_ServiceChecks):
     """What a version of an online service fixes: how online, the form, fees, time, routing."""
 
     online_level: OnlineLevel
-    form_schema: dict[str, Any]
+    form_schema: FormSchema  # a JSON Schema: schemaless JSON, checked by form_schema_problems
     fees: list[Fee] = Field(default_factory=list, max_length=MAX_FEES)
     processing_days: int = Field(ge=0, le=3650)
     routing_target: str = Field(pattern=ROUTING_TARGET)
+
+    def definition(self) -> VersionDefinition:
+        return VersionDefinition(
+            online_level=self.online_level, form_schema=self.form_schema, fees=list(self.fees),
+            processing_days=self.processing_days, routing_target=self.routing_target,
+        )  # fmt: skip
 
 
 class ServiceInput(ServiceDefinition):
@@ -150,10 +177,25 @@ class ServiceDraftChanges(_ServiceChecks):
     """Fields of the draft to change; those left out keep their value."""
 
     online_level: OnlineLevel | None = None
-    form_schema: dict[str, Any] | None = None
+    form_schema: FormSchema | None = None
     fees: list[Fee] | None = Field(default=None, max_length=MAX_FEES)
     processing_days: int | None = Field(default=None, ge=0, le=3650)
     routing_target: str | None = Field(default=None, pattern=ROUTING_TARGET)
+
+    def given(self) -> dict[str, object]:
+        """The fields to change. Only the top level's None means "left out": a fee's
+        ``condition: null`` is kept, so what is stored compares equal to what an import gives."""
+        return {name: getattr(self, name) for name in VERSION_FIELDS if getattr(self, name) is not None}
+
+    def apply_to(self, d: VersionDefinition) -> VersionDefinition:
+        """``d`` with the given fields changed."""
+        return VersionDefinition(
+            online_level=d.online_level if self.online_level is None else self.online_level,
+            form_schema=d.form_schema if self.form_schema is None else self.form_schema,
+            fees=d.fees if self.fees is None else list(self.fees),
+            processing_days=d.processing_days if self.processing_days is None else self.processing_days,
+            routing_target=d.routing_target if self.routing_target is None else self.routing_target,
+        )
 
 
 class AgencyInput(Definition):
@@ -162,6 +204,9 @@ class AgencyInput(Definition):
     level: AgencyLevel
     parent_code: str | None = Field(default=None, pattern=AGENCY_CODE)
     province_code: str | None = Field(default=None, pattern=PROVINCE_CODE)
+
+    def agency(self) -> Agency:
+        return Agency(self.code, self.name, self.level, self.parent_code, self.province_code)
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
@@ -200,7 +245,7 @@ def _non_finite_at(value: Any, path: str = "$") -> str | None:
     return None
 
 
-def form_schema_problems(schema: dict[str, Any]) -> list[str]:
+def form_schema_problems(schema: FormSchema) -> list[str]:
     """Why ``schema`` cannot be a form: too large or deep, holding a number JSON cannot carry,
     not a valid JSON Schema of a known dialect, not an object at its root, or referring outside
     itself. Empty when it can."""

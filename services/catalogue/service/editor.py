@@ -11,23 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
+from contracts.events.catalogue import Agency as AgencyOfEvent
 from contracts.events.catalogue import (
-    Agency,
-    Fee,
     OnlineServicePublished,
     OnlineServiceRetired,
     ProcedureDefinition,
     ProcedurePublished,
     ProcedureRetired,
 )
-from services.kit.db import UnitOfWork
 from services.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.kit.logging import request_id_var
 
-from ..adapters import repository as repo
-from ..adapters import search
 from ..domain.definitions import (
     AgencyInput,
     Editor,
@@ -36,15 +31,18 @@ from ..domain.definitions import (
     ServiceInput,
     service_id,
 )
-
-PROCEDURE_PUBLISHED = ProcedurePublished.TYPE
-PROCEDURE_RETIRED = ProcedureRetired.TYPE
-SERVICE_PUBLISHED = OnlineServicePublished.TYPE
-SERVICE_RETIRED = OnlineServiceRetired.TYPE
-
-VERSION_FIELDS = ("online_level", "form_schema", "fees", "processing_days", "routing_target")
-PROCEDURE_FIELDS = ("name", "sector_code", "level", "steps", "documents", "processing_days", "fees", "legal_basis",
-                    "results")  # fmt: skip
+from ..domain.model import (
+    PROCEDURE_FIELDS,
+    VERSION_FIELDS,
+    AuditEntry,
+    Changes,
+    OnlineService,
+    Procedure,
+    Sector,
+    ServiceStatus,
+    ServiceVersion,
+)
+from .unit_of_work import CatalogueUnitOfWork
 
 
 class Outcome(StrEnum):
@@ -55,22 +53,32 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Written:
     outcome: Outcome
     id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceState:
+    """An online service after it was published or retired; ``changed`` is False when retiring
+    found it retired already."""
+
+    service_id: str
+    status: ServiceStatus
+    revision: int
+    version: int | None = None
+    changed: bool = True
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _audit(uow: UnitOfWork, editor: Editor, action: str, entity: str, changes: dict[str, Any]) -> None:
-    await repo.record_audit(
-        uow.connection,
-        {"actor": editor.actor, "action": action, "entity": entity, "changes": changes,
-         "request_id": request_id_var.get()},
-    )  # fmt: skip
+async def _audit(uow: CatalogueUnitOfWork, editor: Editor, action: str, entity: str, changes: Changes) -> None:
+    entry = AuditEntry(at=_now(), actor=editor.actor, action=action, entity=entity, changes=changes,
+                       request_id=request_id_var.get())  # fmt: skip
+    await uow.audit.record(entry)
 
 
 def _field_error(field: str, message: str) -> ValidationFailed:
@@ -80,63 +88,73 @@ def _field_error(field: str, message: str) -> ValidationFailed:
 # --- procedures -----------------------------------------------------------------------------
 
 
-def _procedure_definition(row: dict[str, Any]) -> ProcedureDefinition:
-    return ProcedureDefinition.model_validate({f: row[f] for f in ("code", "sector_name", *PROCEDURE_FIELDS)})
+def definition_of(procedure: Procedure) -> ProcedureDefinition:
+    """The procedure as the events carry it."""
+    return ProcedureDefinition(
+        code=procedure.code, name=procedure.name, sector_code=procedure.sector_code,
+        sector_name=procedure.sector_name, level=procedure.level.value, steps=procedure.steps,
+        documents=procedure.documents, processing_days=procedure.processing_days, fees=procedure.fees,
+        legal_basis=procedure.legal_basis, results=procedure.results,
+    )  # fmt: skip
 
 
-async def upsert_procedure(uow: UnitOfWork, editor: Editor, data: ProcedureInput) -> Written:
+async def _sector_of(uow: CatalogueUnitOfWork, data: ProcedureInput) -> Sector:
+    """The procedure's sector; created when the input names it and it is new."""
+    sector = await uow.sectors.get(data.sector_code)
+    if sector is not None:
+        return sector
+    if data.sector_name is None:
+        raise _field_error("sector_code", f"Unknown sector {data.sector_code}; give sector_name to create it.")
+    sector = Sector(data.sector_code, data.sector_name)
+    await uow.sectors.ensure(sector)
+    return sector
+
+
+async def upsert_procedure(uow: CatalogueUnitOfWork, editor: Editor, data: ProcedureInput) -> Written:
     """Create or change a procedure; it is active afterwards. A change nobody could see
     (same fields) writes nothing and publishes nothing."""
     if not editor.may_edit_procedures():
         raise Forbidden("Only catalogue administrators edit procedures.")
-    session = uow.connection
-    if data.sector_name is not None:
-        await repo.ensure_sector(session, data.sector_code, data.sector_name)
-    elif not await repo.sector_exists(session, data.sector_code):
-        raise _field_error("sector_code", f"Unknown sector {data.sector_code}; give sector_name to create it.")
-    values = data.model_dump(mode="json", include=set(PROCEDURE_FIELDS))
-    current = await repo.lock_procedure(session, data.code)
-    faq = [entry.model_dump() for entry in data.faq]
-    if current is not None and current["status"] == "active" and {f: current[f] for f in PROCEDURE_FIELDS} == values:
-        if faq != await repo.faqs_of(session, data.code):
-            await repo.replace_faqs(session, data.code, faq)
-            await _audit(uow, editor, "procedure.faq.replaced", f"procedure:{data.code}", {"faq": faq})
+    sector = await _sector_of(uow, data)
+    wanted = data.procedure(sector.name)
+    faq = data.faq_entries()
+    current = await uow.procedures.get(data.code, lock=True)
+    if current is not None and current.is_active and current.same_definition(wanted):
+        if faq != await uow.procedures.faq(data.code):
+            await uow.procedures.replace_faq(data.code, faq)
+            changes = {"faq": [entry.model_dump() for entry in data.faq]}
+            await _audit(uow, editor, "procedure.faq.replaced", f"procedure:{data.code}", changes)
             return Written(Outcome.UPDATED, data.code)
         return Written(Outcome.UNCHANGED, data.code)
-    revision = 1 if current is None else current["revision"] + 1
-    await repo.write_procedure(session, {"code": data.code, **values, "status": "active", "revision": revision})
-    await repo.replace_faqs(session, data.code, faq)
-    row = await repo.lock_procedure(session, data.code)
-    assert row is not None
-    await uow.emit(
-        ProcedurePublished(revision=revision, procedure=_procedure_definition(row), published_at=_now()),
-        key=data.code,
-    )
-    await search.refresh_procedure_search(session, [data.code])
-    await search.refresh_service_search(session, await repo.published_services_of(session, data.code))
+    procedure = wanted if current is None else current
+    procedure.define(wanted)
+    await uow.procedures.save(procedure)
+    await uow.procedures.replace_faq(data.code, faq)
+    event = ProcedurePublished(revision=procedure.revision, procedure=definition_of(procedure), published_at=_now())
+    await uow.emit(event, key=data.code)
+    await uow.search.refresh_procedures([data.code])
+    await uow.search.refresh_services(await uow.services.published_of(data.code))
     outcome = Outcome.CREATED if current is None else Outcome.UPDATED
+    values = data.model_dump(mode="json", include=set(PROCEDURE_FIELDS))
     await _audit(uow, editor, f"procedure.{outcome}", f"procedure:{data.code}", values)
     return Written(outcome, data.code)
 
 
-async def retire_procedure(uow: UnitOfWork, editor: Editor, code: str) -> Written:
+async def retire_procedure(uow: CatalogueUnitOfWork, editor: Editor, code: str) -> Written:
     """The procedure is no longer carried out: it and every online service of it are retired."""
     if not editor.may_edit_procedures():
         raise Forbidden("Only catalogue administrators edit procedures.")
-    current = await repo.lock_procedure(uow.connection, code)
-    if current is None:
+    procedure = await uow.procedures.get(code, lock=True)
+    if procedure is None:
         raise NotFound(f"No procedure {code}.")
-    if current["status"] == "retired":
+    if not procedure.is_active:
         return Written(Outcome.UNCHANGED, code)
-    for sid in await repo.published_services_of(uow.connection, code):
+    for sid in await uow.services.published_of(code):
         await _retire_service(uow, editor, sid)
-    revision = current["revision"] + 1
-    await repo.write_procedure(
-        uow.connection,
-        {**{f: current[f] for f in ("code", *PROCEDURE_FIELDS)}, "status": "retired", "revision": revision},
-    )
-    await uow.emit(ProcedureRetired(revision=revision, code=code, retired_at=_now()), key=code)
-    await search.refresh_procedure_search(uow.connection, [code])
+    procedure.retire()
+    await uow.procedures.save(procedure)
+    await uow.emit(ProcedureRetired(revision=procedure.revision, code=code, retired_at=_now()), key=code)
+    await uow.search.refresh_procedures([code])
     await _audit(uow, editor, "procedure.retired", f"procedure:{code}", {"status": "retired"})
     return Written(Outcome.UPDATED, code)
 
@@ -144,144 +162,142 @@ async def retire_procedure(uow: UnitOfWork, editor: Editor, code: str) -> Writte
 # --- online services ------------------------------------------------------------------------
 
 
-async def procedure_exists(uow: UnitOfWork, code: str) -> bool:
-    return await repo.lock_procedure(uow.connection, code) is not None
+async def procedure_exists(uow: CatalogueUnitOfWork, code: str) -> bool:
+    return await uow.procedures.get(code, lock=True) is not None
 
 
-async def service_exists(uow: UnitOfWork, sid: str) -> bool:
-    return await repo.lock_service(uow.connection, sid) is not None
+async def service_exists(uow: CatalogueUnitOfWork, sid: str) -> bool:
+    return await uow.services.get(sid, lock=True) is not None
 
 
-async def _service_for_editing(uow: UnitOfWork, editor: Editor, sid: str) -> dict[str, Any]:
+async def _service_for_editing(uow: CatalogueUnitOfWork, editor: Editor, sid: str) -> OnlineService:
     """The service, locked, once the editor is known to be allowed to touch it."""
-    service = await repo.lock_service(uow.connection, sid)
+    service = await uow.services.get(sid, lock=True)
     if service is None:
         raise NotFound(f"No online service {sid}.")
-    if not editor.may_edit_service_of(service["agency_code"]):
+    if not editor.may_edit_service_of(service.agency_code):
         # Officials of other agencies learn nothing more than that they may not.
         raise Forbidden("You may edit only the online services of your own agency.")
     return service
 
 
-async def create_service(uow: UnitOfWork, editor: Editor, data: ServiceInput) -> Written:
+async def create_service(uow: CatalogueUnitOfWork, editor: Editor, data: ServiceInput) -> Written:
     """A new online service with its first version as a draft (published by :func:`publish`)."""
     if not editor.may_edit_service_of(data.agency_code):
         raise Forbidden("You may create online services only for your own agency.")
-    procedure = await repo.lock_procedure(uow.connection, data.procedure_code)
-    if procedure is None or procedure["status"] != "active":
+    procedure = await uow.procedures.get(data.procedure_code, lock=True)
+    if procedure is None or not procedure.is_active:
         raise _field_error("procedure_code", f"No active procedure {data.procedure_code}.")
-    if await repo.agency_row(uow.connection, data.agency_code) is None:
+    if await uow.agencies.get(data.agency_code) is None:
         raise _field_error("agency_code", f"No agency {data.agency_code}.")
     sid = service_id(data.procedure_code, data.agency_code)
-    if await repo.lock_service(uow.connection, sid) is not None:
+    if await uow.services.get(sid, lock=True) is not None:
         raise Conflict(f"Agency {data.agency_code} already offers procedure {data.procedure_code}.", service_id=sid)
-    await repo.insert_service(
-        uow.connection,
-        {"id": sid, "procedure_code": data.procedure_code, "agency_code": data.agency_code, "status": "draft",
-         "published_version": None, "revision": 0},
-    )  # fmt: skip
+    await uow.services.add(OnlineService(sid, data.procedure_code, data.agency_code))
+    await uow.services.add_version(ServiceVersion(sid, 1, data.definition()))
     definition = data.model_dump(mode="json", include=set(VERSION_FIELDS))
-    await repo.insert_version(uow.connection, {"service_id": sid, "version": 1, **definition, "published_at": None})
     await _audit(uow, editor, "service.created", f"service:{sid}",
                  {"procedure_code": data.procedure_code, "agency_code": data.agency_code, **definition})  # fmt: skip
     return Written(Outcome.CREATED, sid)
 
 
-async def _open_draft(uow: UnitOfWork, sid: str) -> dict[str, Any]:
+async def _open_draft(uow: CatalogueUnitOfWork, sid: str) -> ServiceVersion:
     """The draft of ``sid``; one copied from its latest version when none is open."""
-    draft = await repo.draft_of(uow.connection, sid)
+    draft = await uow.services.draft(sid)
     if draft is not None:
         return draft
-    latest = await repo.latest_version(uow.connection, sid)
+    latest = await uow.services.latest(sid)
     assert latest is not None, "an online service always has a version"
-    draft = {**{f: latest[f] for f in VERSION_FIELDS}, "service_id": sid, "version": latest["version"] + 1}
-    await repo.insert_version(uow.connection, {**draft, "published_at": None})
-    return {**draft, "published_at": None}
+    draft = ServiceVersion(sid, latest.version + 1, latest.definition)
+    await uow.services.add_version(draft)
+    return draft
 
 
-async def edit_draft(uow: UnitOfWork, editor: Editor, sid: str, changes: ServiceDraftChanges) -> dict[str, Any]:
+async def edit_draft(
+    uow: CatalogueUnitOfWork, editor: Editor, sid: str, changes: ServiceDraftChanges
+) -> ServiceVersion:
     """Change fields of the service's draft (opened from its latest version if needed)."""
     await _service_for_editing(uow, editor, sid)
+    return await _edit_draft(uow, editor, sid, changes)
+
+
+async def _edit_draft(
+    uow: CatalogueUnitOfWork, editor: Editor, sid: str, changes: ServiceDraftChanges
+) -> ServiceVersion:
     draft = await _open_draft(uow, sid)
-    # Only the top level's None means "left out": a fee's ``condition: null`` is kept, so what
-    # is stored compares equal to what an import gives next time.
-    given = {f: v for f, v in changes.model_dump(mode="json", exclude_unset=True).items() if v is not None}
+    given = changes.model_dump(mode="json", include=set(changes.given()))
     if not given:
         raise _field_error("body", "Name at least one field to change.")
-    merged = {f: given.get(f, draft[f]) for f in VERSION_FIELDS}
-    await repo.update_draft(uow.connection, sid, draft["version"], given)
-    await _audit(uow, editor, "service.draft.edited", f"service:{sid}", {"version": draft["version"], **given})
-    return _draft_view(sid, {**draft, **merged})
+    definition = changes.apply_to(draft.definition)
+    await uow.services.update_draft(sid, draft.version, definition)
+    await _audit(uow, editor, "service.draft.edited", f"service:{sid}", {"version": draft.version, **given})
+    return ServiceVersion(sid, draft.version, definition)
 
 
-async def get_draft(uow: UnitOfWork, editor: Editor, sid: str) -> dict[str, Any]:
+async def get_draft(uow: CatalogueUnitOfWork, editor: Editor, sid: str) -> ServiceVersion:
     await _service_for_editing(uow, editor, sid)
-    draft = await repo.draft_of(uow.connection, sid)
+    draft = await uow.services.draft(sid)
     if draft is None:
         raise NotFound(f"Online service {sid} has no draft.")
-    return _draft_view(sid, draft)
+    return draft
 
 
-def _draft_view(sid: str, draft: dict[str, Any]) -> dict[str, Any]:
-    return {"service_id": sid, "version": draft["version"], **{f: draft[f] for f in VERSION_FIELDS}}
-
-
-async def publish(uow: UnitOfWork, editor: Editor, sid: str) -> dict[str, Any]:
+async def publish(uow: CatalogueUnitOfWork, editor: Editor, sid: str) -> ServiceState:
     """The draft becomes the version citizens file under; earlier versions stay readable."""
     service = await _service_for_editing(uow, editor, sid)
-    draft = await repo.draft_of(uow.connection, sid)
+    draft = await uow.services.draft(sid)
     if draft is None:
         raise Conflict(f"Online service {sid} has no draft to publish.")
-    procedure = await repo.lock_procedure(uow.connection, service["procedure_code"])
+    procedure = await uow.procedures.get(service.procedure_code, lock=True)
     assert procedure is not None
-    if procedure["status"] != "active":
-        raise Conflict(f"Procedure {procedure['code']} is retired; its services cannot be published.")
-    revision = service["revision"] + 1
-    await repo.publish_version(uow.connection, sid, draft["version"], revision)
-    agency = await repo.agency_row(uow.connection, service["agency_code"])
+    if not procedure.is_active:
+        raise Conflict(f"Procedure {procedure.code} is retired; its services cannot be published.")
+    service.publish(draft.version)
+    await uow.services.mark_published(sid, draft.version)
+    await uow.services.save(service)
+    agency = await uow.agencies.get(service.agency_code)
     assert agency is not None
+    terms = draft.definition
     event = OnlineServicePublished(
-        revision=revision,
-        service_id=sid,
-        version=draft["version"],
-        procedure=_procedure_definition(procedure),
-        agency=Agency(code=agency["code"], name=agency["name"], province_code=agency["province_code"]),
-        **{f: draft[f] for f in VERSION_FIELDS},
-        published_at=_now(),
-    )
+        revision=service.revision, service_id=sid, version=draft.version, procedure=definition_of(procedure),
+        agency=AgencyOfEvent(code=agency.code, name=agency.name, province_code=agency.province_code),
+        online_level=terms.online_level.value, form_schema=terms.form_schema, fees=terms.fees,
+        processing_days=terms.processing_days, routing_target=terms.routing_target, published_at=_now(),
+    )  # fmt: skip
     await uow.emit(event, key=sid)
-    await search.refresh_service_search(uow.connection, [sid])
-    await _audit(uow, editor, "service.published", f"service:{sid}", {"version": draft["version"]})
-    return {"service_id": sid, "status": "published", "version": draft["version"], "revision": revision}
+    await uow.search.refresh_services([sid])
+    await _audit(uow, editor, "service.published", f"service:{sid}", {"version": draft.version})
+    return ServiceState(sid, service.status, service.revision, draft.version)
 
 
-async def _retire_service(uow: UnitOfWork, editor: Editor, sid: str) -> dict[str, Any]:
+async def _retire_service(uow: CatalogueUnitOfWork, editor: Editor, sid: str) -> ServiceState:
     service = await _service_for_editing(uow, editor, sid)
-    if service["status"] == "retired":
-        return {"service_id": sid, "status": "retired", "revision": service["revision"], "changed": False}
-    revision = service["revision"] + 1
-    await repo.set_service_state(uow.connection, sid, status="retired", revision=revision)
-    if service["published_version"] is not None:  # consumers never heard of a service never published
+    if not service.retire():
+        return ServiceState(sid, service.status, service.revision, changed=False)
+    await uow.services.save(service)
+    if service.published_version is not None:  # consumers never heard of a service never published
         event = OnlineServiceRetired(
-            revision=revision, service_id=sid, last_version=service["published_version"], retired_at=_now()
+            revision=service.revision, service_id=sid, last_version=service.published_version, retired_at=_now()
         )
         await uow.emit(event, key=sid)
-    await search.refresh_service_search(uow.connection, [sid])
+    await uow.search.refresh_services([sid])
     await _audit(uow, editor, "service.retired", f"service:{sid}", {"status": "retired"})
-    return {"service_id": sid, "status": "retired", "revision": revision, "changed": True}
+    return ServiceState(sid, service.status, service.revision)
 
 
-async def retire(uow: UnitOfWork, editor: Editor, sid: str) -> dict[str, Any]:
+async def retire(uow: CatalogueUnitOfWork, editor: Editor, sid: str) -> ServiceState:
     """The service takes no new dossiers; those already filed continue. Retiring twice is a no-op."""
     return await _retire_service(uow, editor, sid)
 
 
-async def put_service(uow: UnitOfWork, editor: Editor, data: ServiceInput, *, keep_existing: bool = False) -> Written:
+async def put_service(
+    uow: CatalogueUnitOfWork, editor: Editor, data: ServiceInput, *, keep_existing: bool = False
+) -> Written:
     """Make the published service of (procedure, agency) be ``data``: created and published,
     published anew when its definition differs, untouched when equal (the import's upsert).
     With ``keep_existing`` an existing service is left as it is (the fixtures)."""
     sid = service_id(data.procedure_code, data.agency_code)
-    existing = await repo.lock_service(uow.connection, sid)
+    existing = await uow.services.get(sid, lock=True)
     if existing is None:
         await create_service(uow, editor, data)
         await publish(uow, editor, sid)
@@ -289,51 +305,37 @@ async def put_service(uow: UnitOfWork, editor: Editor, data: ServiceInput, *, ke
     await _service_for_editing(uow, editor, sid)
     if keep_existing:
         return Written(Outcome.UNCHANGED, sid)
-    wanted = data.model_dump(mode="json", include=set(VERSION_FIELDS))
-    current = await repo.service_with_version(uow.connection, sid, None)
-    if existing["status"] == "published" and current is not None and _as_written(current) == wanted:
+    wanted = data.definition()
+    current = await uow.services.detail(sid, None)
+    if existing.status == ServiceStatus.PUBLISHED and current is not None and current.definition() == wanted:
         return Written(Outcome.UNCHANGED, sid)
-    await edit_draft(uow, editor, sid, ServiceDraftChanges.model_validate(wanted))
+    changes = ServiceDraftChanges.model_construct(**{name: getattr(wanted, name) for name in VERSION_FIELDS})
+    await _edit_draft(uow, editor, sid, changes)
     await publish(uow, editor, sid)
     return Written(Outcome.UPDATED, sid)
 
 
-def _as_written(version: dict[str, Any]) -> dict[str, Any]:
-    """A stored version's definition as a write spells it (every fee with all its keys, even one
-    stored before ``condition: null`` was kept), so an equal write compares equal."""
-    return {**{f: version[f] for f in VERSION_FIELDS}, "fees": [with_all_keys(fee) for fee in version["fees"]]}
-
-
-def with_all_keys(fee: dict[str, Any]) -> dict[str, Any]:
-    """A stored fee with the keys of the contract's :class:`Fee` it may lack (their defaults)."""
-    return {**FEE_DEFAULTS, **fee}
-
-
-FEE_DEFAULTS = {name: spec.default for name, spec in Fee.model_fields.items() if not spec.is_required()}
-
-
-async def audit_trail(uow: UnitOfWork, editor: Editor, entity: str, limit: int) -> list[dict[str, Any]]:
+async def audit_trail(uow: CatalogueUnitOfWork, editor: Editor, entity: str, limit: int) -> list[AuditEntry]:
     """The latest changes of ``procedure:<code>`` or ``service:<id>``, newest first."""
     kind, _, key = entity.partition(":")
     if kind == "service":
         await _service_for_editing(uow, editor, key)
     elif not editor.may_edit_procedures():
         raise Forbidden("Only catalogue administrators read the audit trail of procedures.")
-    rows = await repo.audit_of(uow.connection, entity, limit)
-    return [{**row, "at": row["at"].isoformat()} for row in rows]
+    return await uow.audit.of(entity, limit)
 
 
-async def upsert_agency(uow: UnitOfWork, editor: Editor, data: AgencyInput) -> Written:
+async def upsert_agency(uow: CatalogueUnitOfWork, editor: Editor, data: AgencyInput) -> Written:
     """Create or change an agency of the hierarchy (administrators); its parent must exist."""
     if not editor.is_admin:
         raise Forbidden("Only catalogue administrators edit agencies.")
-    if data.parent_code is not None and await repo.agency_row(uow.connection, data.parent_code) is None:
+    if data.parent_code is not None and await uow.agencies.get(data.parent_code) is None:
         raise _field_error("parent_code", f"No agency {data.parent_code}.")
-    values = data.model_dump(mode="json")
-    current = await repo.agency_row(uow.connection, data.code)
-    if current is not None and {k: current[k] for k in values} == values:
+    wanted = data.agency()
+    current = await uow.agencies.get(data.code)
+    if current == wanted:
         return Written(Outcome.UNCHANGED, data.code)
-    await repo.write_agency(uow.connection, values)
+    await uow.agencies.save(wanted)
     outcome = Outcome.CREATED if current is None else Outcome.UPDATED
-    await _audit(uow, editor, f"agency.{outcome}", f"agency:{data.code}", values)
+    await _audit(uow, editor, f"agency.{outcome}", f"agency:{data.code}", data.model_dump(mode="json"))
     return Written(outcome, data.code)

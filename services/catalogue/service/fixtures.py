@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.kit.db import Database, UnitOfWork
+from services.kit.db import Database
 from services.kit.errors import Forbidden
 from services.kit.settings import Environment, ServiceSettings
 
-from ..adapters import repository as repo
-from ..adapters.tables import agencies
 from ..domain.definitions import Editor, ProcedureInput, ServiceInput, service_id
-from ..domain.model import OnlineLevel
+from ..domain.model import Agency, AgencyLevel, OnlineLevel
 from . import editor
+from .unit_of_work import CatalogueUnitOfWork
 
 __all__ = ["OFFERS", "PROCEDURES", "seed", "service_id"]
 
@@ -103,15 +102,19 @@ SECTORS = [
 ]
 
 
-def _fee(code: str, name: str, amount: int, condition: str | None = None) -> dict[str, Any]:
+# The fixtures are written as an editor's JSON would be, then read by the input models.
+Json = dict[str, Any]
+
+
+def _fee(code: str, name: str, amount: int, condition: str | None = None) -> Json:
     return {"code": code, "name": name, "amount": amount, "currency": "VND", "condition": condition}
 
 
-def _doc(code: str, name: str, copies: int = 1, template: str | None = None, required: bool = True) -> dict[str, Any]:
+def _doc(code: str, name: str, copies: int = 1, template: str | None = None, required: bool = True) -> Json:
     return {"code": code, "name": name, "copies": copies, "required": required, "template": template}
 
 
-def _form(title: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+def _form(title: str, properties: Json, required: list[str]) -> Json:
     base = {
         "ho_ten": {"type": "string", "title": "Họ và tên", "minLength": 1, "maxLength": 100},
         "so_dinh_danh": {"type": "string", "title": "Số định danh cá nhân", "pattern": "^[0-9]{12}$"},
@@ -133,7 +136,7 @@ STEPS = [
 ]
 
 # code, name, sector, level, days, fees, documents, legal basis, results, form, faq
-PROCEDURES: list[dict[str, Any]] = [
+PROCEDURES: list[Json] = [
     {
         "code": "1.002804",
         "name": "Cấp đổi giấy phép lái xe",
@@ -394,37 +397,17 @@ OFFERS: dict[str, tuple[list[str], str]] = {
 }
 
 
-def agency_rows() -> list[dict[str, Any]]:
-    rows = [
-        {"code": c, "name": n, "level": "ministry", "parent_code": None, "province_code": None} for c, n in MINISTRIES
-    ]
+def agency_rows() -> list[Agency]:
+    rows = [Agency(c, n, AgencyLevel.MINISTRY) for c, n in MINISTRIES]
     for province, name in PROVINCES.items():
         top = f"000.00.00.{province}"
-        rows.append(
-            {"code": top, "name": f"UBND {name}", "level": "province", "parent_code": None, "province_code": province}
-        )
+        rows.append(Agency(top, f"UBND {name}", AgencyLevel.PROVINCE, None, province))
         for number, department in DEPARTMENTS.items():
             short = name.removeprefix("Tỉnh ").removeprefix("Thành phố ")
             label = f"{department} {'tỉnh' if name.startswith('Tỉnh') else 'thành phố'} {short}"
-            rows.append(
-                {
-                    "code": f"000.00.{number}.{province}",
-                    "name": label,
-                    "level": "department",
-                    "parent_code": top,
-                    "province_code": province,
-                }
-            )
+            rows.append(Agency(f"000.00.{number}.{province}", label, AgencyLevel.DEPARTMENT, top, province))
     for code, name, province in COMMUNES:
-        rows.append(
-            {
-                "code": code,
-                "name": name,
-                "level": "commune",
-                "parent_code": f"000.00.00.{province}",
-                "province_code": province,
-            }
-        )
+        rows.append(Agency(code, name, AgencyLevel.COMMUNE, f"000.00.00.{province}", province))
     return rows
 
 
@@ -462,11 +445,11 @@ def service_inputs() -> list[ServiceInput]:
     ]
 
 
-async def seed_catalogue(uow: UnitOfWork) -> None:
+async def seed_catalogue(uow: CatalogueUnitOfWork) -> None:
     """Load the fixtures through the editors' own use cases, so they are audited and published
     as events like any change. Services that exist are left as they are (they may have later
     versions)."""
-    await repo.upsert(uow.connection, agencies, agency_rows(), ["code"])
+    await uow.agencies.save_all(agency_rows())
     for procedure in procedure_inputs():
         await editor.upsert_procedure(uow, FIXTURES_EDITOR, procedure)
     for service in service_inputs():
@@ -477,4 +460,5 @@ async def seed(db: Database, settings: ServiceSettings) -> None:
     if settings.environment == Environment.PRODUCTION:
         raise Forbidden("Development fixtures are refused in production.")
     async with db.transaction() as uow:
+        assert isinstance(uow, CatalogueUnitOfWork), "the catalogue's database makes catalogue units"
         await seed_catalogue(uow)

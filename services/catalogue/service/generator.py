@@ -20,13 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
-
-from services.kit.db import UnitOfWork, driver_connection
 from services.kit.errors import Forbidden
 from services.kit.settings import Environment, ServiceSettings
 
-from ..adapters import search
+from ..domain.model import FormSchema
+from .unit_of_work import BulkCatalogue, CatalogueUnitOfWork
 
 NAMESPACE = uuid.UUID("0b8a3f0e-3c1d-4d57-a7a4-1f7d2a9e6b55")
 FIRST_PUBLISHED = datetime(2024, 1, 1, tzinfo=UTC)
@@ -318,7 +316,7 @@ def offers(
     return result
 
 
-def form_schema(name: str) -> dict[str, Any]:
+def form_schema(name: str) -> FormSchema:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": name,
@@ -336,17 +334,7 @@ def form_schema(name: str) -> dict[str, Any]:
 # --- writing --------------------------------------------------------------------------------
 
 
-async def _copy(conn: Any, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-    """COPY into a staging table, then insert what is not there yet (COPY knows no ON CONFLICT)."""
-    stage = f"generate_{table}"
-    await conn.execute(f"CREATE TEMP TABLE {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
-    await conn.copy_records_to_table(stage, records=rows, columns=list(columns))
-    names = ", ".join(columns)
-    await conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING")
-    await conn.execute(f"DROP TABLE {stage}")
-
-
-async def generate_catalogue(uow: UnitOfWork, plan: Plan) -> Generated:
+async def generate_catalogue(uow: CatalogueUnitOfWork, plan: Plan) -> Generated:
     """Write a generated catalogue in the unit of work's transaction and rebuild search."""
     rng = random.Random(plan.seed)  # noqa: S311 - reproducible test data, not secrets
     agency_rows, communes = province_agencies(plan, rng)
@@ -355,26 +343,16 @@ async def generate_catalogue(uow: UnitOfWork, plan: Plan) -> Generated:
     names = {code: name for code, name, _s, _l in procs}
     # JSON travels as text: the same few documents serialised once.
     steps = json.dumps(["Nộp hồ sơ trực tuyến", "Tiếp nhận và kiểm tra hồ sơ", "Giải quyết và trả kết quả"])
-    documents = json.dumps([{"name": "Đơn đề nghị", "copies": 1, "template": "Mẫu số 01"}])
+    documents = json.dumps([{"code": "TP01", "name": "Đơn đề nghị", "copies": 1, "required": True,
+                             "template": "Mẫu số 01"}])  # fmt: skip
     legal = json.dumps(["Nghị định 118/2025/NĐ-CP"])
     results = json.dumps(["Văn bản giải quyết thủ tục hành chính"])
     no_fees = json.dumps([])
-    fee = json.dumps([{"name": "Lệ phí", "amount": 50_000, "currency": "VND", "condition": None}])
-
-    # Through the session first: that begins the transaction the raw connection then shares.
-    # Bulk work outlasts the request-sized statement timeout of the service's connections.
-    await uow.connection.execute(text("SET LOCAL statement_timeout = 0"))
-    conn = await _driver_connection(uow)
-    await _copy(conn, "agencies", ("code", "name", "level", "parent_code", "province_code"), agency_rows)
-    await _copy(conn, "sectors", ("code", "name"), [(code, s[0]) for code, s in SECTORS.items()])
-    await _copy(
-        conn,
-        "procedures",
-        ("code", "name", "sector_code", "level", "steps", "documents", "processing_days", "fees", "legal_basis",
-         "results", "status"),
-        [(code, name, sector, level, steps, documents, 1 + rng.randrange(20), fee if rng.random() < 0.4 else no_fees,
-          legal, results, "active") for code, name, sector, level in procs],
-    )  # fmt: skip
+    fee = json.dumps([{"code": "LP01", "name": "Lệ phí", "amount": 50_000, "currency": "VND", "condition": None}])
+    procedures = [
+        (code, name, sector, level, steps, documents, 1 + rng.randrange(20), fee if rng.random() < 0.4 else no_fees,
+         legal, results, "active") for code, name, sector, level in procs
+    ]  # fmt: skip
     services, versions, ids = [], [], []
     for number, (code, agency) in enumerate(pairs):
         sid = str(uuid.uuid5(NAMESPACE, f"{plan.seed}:{number}"))
@@ -386,33 +364,9 @@ async def generate_catalogue(uow: UnitOfWork, plan: Plan) -> Generated:
         for version in range(1, latest + 1):
             at = FIRST_PUBLISHED + timedelta(days=rng.randrange(500) + 90 * version)
             versions.append((sid, version, level, schema, no_fees, 1 + rng.randrange(15), f"motcua:{agency}", at))
-    await _copy(
-        conn, "online_services", ("id", "procedure_code", "agency_code", "status", "published_version"), services
-    )
-    await _copy(
-        conn,
-        "online_service_versions",
-        ("service_id", "version", "online_level", "form_schema", "fees", "processing_days", "routing_target",
-         "published_at"),
-        versions,
-    )  # fmt: skip
-    await search.refresh_procedure_search(uow.connection, [code for code, *_ in procs])
-    await search.refresh_service_search(uow.connection, ids)
-    # A bulk load leaves the GIN indexes' pending lists long (every search would scan them)
-    # and the statistics stale (the planner would misjudge how selective words are).
-    await conn.execute(
-        "SELECT gin_clean_pending_list(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-        "JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'gin' "
-        "AND i.indrelid IN ('service_search'::regclass, 'procedure_search'::regclass)"
-    )
-    for table in ("agencies", "procedures", "online_services", "procedure_search", "service_search"):
-        await conn.execute(f"ANALYZE {table}")
+    sectors = [(code, s[0]) for code, s in SECTORS.items()]
+    await uow.bulk.load(BulkCatalogue(agency_rows, sectors, procedures, services, versions))
     return Generated(len(agency_rows), len(SECTORS), len(procs), len(services), len(versions), ids)
-
-
-async def _driver_connection(uow: UnitOfWork) -> Any:
-    """The asyncpg connection under the unit of work's transaction, for COPY."""
-    return await driver_connection(uow.connection)
 
 
 def refuse_in_production(settings: ServiceSettings) -> None:
@@ -420,7 +374,7 @@ def refuse_in_production(settings: ServiceSettings) -> None:
         raise Forbidden("Generated catalogues are refused in production.")
 
 
-async def generate(uow: UnitOfWork, settings: ServiceSettings, plan: Plan) -> Generated:
+async def generate(uow: CatalogueUnitOfWork, settings: ServiceSettings, plan: Plan) -> Generated:
     """The use case: a generated catalogue, never in production."""
     refuse_in_production(settings)
     return await generate_catalogue(uow, plan)

@@ -19,12 +19,12 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from services.kit.db import UnitOfWork
 from services.kit.errors import BadRequest, DomainError, PayloadTooLarge, PortalError, ValidationFailed
 from services.kit.schemas import StrictModel, unstorable_at
 
 from ..domain.definitions import AgencyInput, Editor, ProcedureInput, ServiceInput, service_id
 from . import editor
+from .unit_of_work import CatalogueUnitOfWork
 
 Kind = Literal["agencies", "procedures", "services"]
 KINDS: tuple[Kind, ...] = ("agencies", "procedures", "services")  # the order rows are applied in
@@ -52,35 +52,62 @@ class ImportQuery(StrictModel):
     dry_run: bool = Field(default=False, description="validate and report, write nothing")
 
 
-@dataclass(frozen=True)
+# A row as read, before its kind's model validates it: JSON of any shape (schemaless until then).
+RawRow = dict[str, Any]
+ImportOutcome = Literal["created", "updated", "unchanged", "rejected"]
+OUTCOMES: tuple[ImportOutcome, ...] = ("created", "updated", "unchanged", "rejected")
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
     kind: Kind
     number: int  # 1-based, counted within its kind (a CSV's data lines; a JSON list's items)
-    data: dict[str, Any] | None
+    data: RawRow | None
     problem: str | None = None  # a cell that could not even be read
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class RowError:
+    field: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    kind: Kind
+    row: int
+    key: str | None
+    outcome: ImportOutcome
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+
+
+@dataclass(slots=True)
 class Report:
     dry_run: bool
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[ReportRow] = field(default_factory=list)
 
-    def add(self, row: Row, key: str | None, outcome: str, errors: list[dict[str, Any]] | None = None) -> None:
-        entry: dict[str, Any] = {"kind": row.kind, "row": row.number, "key": _printable(key), "outcome": outcome}
-        if errors:
-            entry["errors"] = [{k: _printable(v) for k, v in e.items()} for e in errors]
-        self.rows.append(entry)
+    def add(self, row: Row, key: str | None, outcome: ImportOutcome, errors: list[RowError] | None = None) -> None:
+        printable = [RowError(_printable(e.field), _printable(e.message)) for e in errors or []]
+        self.rows.append(ReportRow(row.kind, row.number, None if key is None else _printable(key), outcome, printable))
 
-    def as_dict(self) -> dict[str, Any]:
-        counts = Counter(r["outcome"] for r in self.rows)
-        summary = {o: counts.get(o, 0) for o in ("created", "updated", "unchanged", "rejected")}
-        return {"dry_run": self.dry_run, "summary": summary, "rows": self.rows}
+    @property
+    def summary(self) -> Summary:
+        counts = Counter(r.outcome for r in self.rows)
+        return Summary(*(counts.get(o, 0) for o in OUTCOMES))
 
 
-def _printable(text: Any) -> Any:
+def _printable(text: str) -> str:
     """``text`` as the report can carry it: a lone surrogate a rejected row held (JSON may spell
     one) has no UTF-8 form, so it is shown escaped, as ``\\ud800``."""
-    if isinstance(text, str) and unstorable_at(text) is not None:
+    if unstorable_at(text) is not None:
         return text.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00")
     return text
 
@@ -167,7 +194,7 @@ def _csv_rows(body: bytes, kind: Kind) -> list[Row]:
 
 
 def _csv_row(kind: Kind, number: int, record: dict[str, str | None]) -> Row:
-    data: dict[str, Any] = {}
+    data: RawRow = {}
     for column, cell in record.items():
         if cell is None or cell.strip() == "":
             continue  # an empty cell leaves the field out
@@ -184,8 +211,8 @@ def _csv_row(kind: Kind, number: int, record: dict[str, str | None]) -> Row:
 # --- applying ---------------------------------------------------------------------------------
 
 
-def _errors(exc: ValidationError) -> list[dict[str, Any]]:
-    return [{"field": ".".join(str(p) for p in e["loc"]) or "row", "message": e["msg"]} for e in exc.errors()]
+def _errors(exc: ValidationError) -> list[RowError]:
+    return [RowError(".".join(str(p) for p in e["loc"]) or "row", e["msg"]) for e in exc.errors()]
 
 
 def _key(row: Row) -> str | None:
@@ -199,11 +226,11 @@ def _key(row: Row) -> str | None:
     return code if isinstance(code, str) else None
 
 
-async def _apply_agency(uow: UnitOfWork, who: Editor, data: dict[str, Any]) -> str:
+async def _apply_agency(uow: CatalogueUnitOfWork, who: Editor, data: RawRow) -> editor.Outcome:
     return (await editor.upsert_agency(uow, who, AgencyInput.model_validate(data))).outcome
 
 
-async def _apply_procedure(uow: UnitOfWork, who: Editor, data: dict[str, Any]) -> str:
+async def _apply_procedure(uow: CatalogueUnitOfWork, who: Editor, data: RawRow) -> editor.Outcome:
     retired = data.pop("status", "active") == "retired"
     procedure = ProcedureInput.model_validate(data)
     if not retired:
@@ -216,7 +243,7 @@ async def _apply_procedure(uow: UnitOfWork, who: Editor, data: dict[str, Any]) -
     return _retired_outcome(created, changed)
 
 
-async def _apply_service(uow: UnitOfWork, who: Editor, data: dict[str, Any]) -> str:
+async def _apply_service(uow: CatalogueUnitOfWork, who: Editor, data: RawRow) -> editor.Outcome:
     retired = data.pop("status", "published") == "retired"
     service = ServiceInput.model_validate(data)
     if not retired:
@@ -225,17 +252,17 @@ async def _apply_service(uow: UnitOfWork, who: Editor, data: dict[str, Any]) -> 
     created = not await editor.service_exists(uow, sid)
     if created:  # recorded as a draft, never published, then retired: consumers hear nothing
         await editor.create_service(uow, who, service)
-    changed = (await editor.retire(uow, who, sid))["changed"]
+    changed = (await editor.retire(uow, who, sid)).changed
     return _retired_outcome(created, changed)
 
 
-def _retired_outcome(created: bool, changed: bool) -> str:
+def _retired_outcome(created: bool, changed: bool) -> editor.Outcome:
     if created:
         return editor.Outcome.CREATED
     return editor.Outcome.UPDATED if changed else editor.Outcome.UNCHANGED
 
 
-APPLY: dict[str, Callable[[UnitOfWork, Editor, dict[str, Any]], Awaitable[str]]] = {
+APPLY: dict[str, Callable[[CatalogueUnitOfWork, Editor, RawRow], Awaitable[editor.Outcome]]] = {
     "agencies": _apply_agency,
     "procedures": _apply_procedure,
     "services": _apply_service,
@@ -250,25 +277,25 @@ def _status_problem(row: Row) -> str | None:
     return None
 
 
-async def apply_row(uow: UnitOfWork, who: Editor, row: Row, report: Report) -> None:
+async def apply_row(uow: CatalogueUnitOfWork, who: Editor, row: Row, report: Report) -> None:
     """One row, in its own savepoint: applied whole, or rejected with nothing written."""
     key = _key(row)
     problem = row.problem or _status_problem(row)
     if problem is not None or row.data is None:
-        report.add(row, key, "rejected", [{"field": "row", "message": problem or "The row is empty."}])
+        report.add(row, key, "rejected", [RowError("row", problem or "The row is empty.")])
         return
     try:
-        async with uow.connection.begin_nested():
+        async with uow.savepoint():
             outcome = await APPLY[row.kind](uow, who, dict(row.data))
     except ValidationError as exc:
         report.add(row, key, "rejected", _errors(exc))
     except ValidationFailed as exc:
         fields = exc.extra.get("errors", [])
-        report.add(row, key, "rejected", [{"field": e["field"], "message": e["message"]} for e in fields])
+        report.add(row, key, "rejected", [RowError(e["field"], e["message"]) for e in fields])
     except PortalError as exc:
-        report.add(row, key, "rejected", [{"field": "row", "message": exc.detail or type(exc).__name__}])
+        report.add(row, key, "rejected", [RowError("row", exc.detail or type(exc).__name__)])
     else:
-        report.add(row, key, str(outcome))
+        report.add(row, key, outcome.value)
 
 
 def ordered(rows: list[Row]) -> Iterator[Row]:
@@ -277,14 +304,14 @@ def ordered(rows: list[Row]) -> Iterator[Row]:
         yield from (row for row in rows if row.kind == kind)
 
 
-async def run(uow: UnitOfWork, who: Editor, rows: list[Row], *, dry_run: bool = False) -> Report:
+async def run(uow: CatalogueUnitOfWork, who: Editor, rows: list[Row], *, dry_run: bool = False) -> Report:
     """Apply ``rows``; with ``dry_run`` everything is rolled back after the report is made."""
     report = Report(dry_run=dry_run)
-    outer = await uow.connection.begin_nested() if dry_run else None
-    try:
+    if not dry_run:
         for row in ordered(rows):
             await apply_row(uow, who, row, report)
-    finally:
-        if outer is not None:
-            await outer.rollback()
+        return report
+    async with uow.savepoint(undo=True):
+        for row in ordered(rows):
+            await apply_row(uow, who, row, report)
     return report

@@ -3,21 +3,16 @@ without diacritics, ranked, filtered, in keyset pages."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict
+from typing import TypeVar
 
-from services.kit.db import UnitOfWork
 from services.kit.errors import BadRequest
 
-from ..adapters import search
 from ..domain.cursor import InvalidCursor, Position, decode_cursor, encode_cursor, fingerprint
-from ..domain.model import SearchFilters
+from ..domain.model import Hit, ProcedureSummary, SearchFilters, SearchPage, ServiceSummary
+from .unit_of_work import CatalogueUnitOfWork
 
-
-@dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    next_cursor: str | None
+Item = TypeVar("Item")
 
 
 def _position(cursor: str | None, query: str) -> Position | None:
@@ -29,52 +24,26 @@ def _position(cursor: str | None, query: str) -> Position | None:
         raise BadRequest(str(exc)) from exc
 
 
-def _page(hits: list[search.Hit], limit: int, query: str) -> tuple[list[search.Hit], str | None]:
+def _page(hits: list[Hit[Item]], limit: int, query: str) -> SearchPage[Item]:
     if len(hits) <= limit:
-        return hits, None
+        return SearchPage([hit.item for hit in hits], None)
     hits = hits[:limit]
-    return hits, encode_cursor(Position(hits[-1].rank, hits[-1].id), query)
+    return SearchPage([hit.item for hit in hits], encode_cursor(Position(hits[-1].rank, hits[-1].id), query))
 
 
-async def search_services(uow: UnitOfWork, filters: SearchFilters, cursor: str | None, limit: int) -> Page:
+async def search_services(
+    uow: CatalogueUnitOfWork, filters: SearchFilters, cursor: str | None, limit: int
+) -> SearchPage[ServiceSummary]:
     """Published online services matching the words (diacritics ignored) and filters, best first."""
     query = fingerprint({"kind": "services", **asdict(filters)})
-    hits = await search.search_services(uow.connection, filters, _position(cursor, query), limit + 1)
-    hits, next_cursor = _page(hits, limit, query)
-    return Page([_service_summary(h.id, h.row, h.rank) for h in hits], next_cursor)
+    hits = await uow.search.services(filters, _position(cursor, query), limit + 1)
+    return _page(hits, limit, query)
 
 
-async def search_procedures(uow: UnitOfWork, filters: SearchFilters, cursor: str | None, limit: int) -> Page:
+async def search_procedures(
+    uow: CatalogueUnitOfWork, filters: SearchFilters, cursor: str | None, limit: int
+) -> SearchPage[ProcedureSummary]:
     """Active procedures matching the words and filters, best first."""
     query = fingerprint({"kind": "procedures", **asdict(filters)})
-    hits = await search.search_procedures(uow.connection, filters, _position(cursor, query), limit + 1)
-    hits, next_cursor = _page(hits, limit, query)
-    return Page([_procedure_summary(h.id, h.row, h.rank) for h in hits], next_cursor)
-
-
-def _service_summary(service_id: str, row: dict[str, Any], rank: float) -> dict[str, Any]:
-    return {
-        "id": service_id,
-        "procedure_code": row["procedure_code"],
-        "procedure_name": row["procedure_name"],
-        "agency_code": row["agency_code"],
-        "agency_name": row["agency_name"],
-        "province_code": row["province_code"],
-        "sector_code": row["sector_code"],
-        "level": row["level"],
-        "online_level": row["online_level"],
-        "processing_days": row["processing_days"],
-        "version": row["published_version"],
-        "score": round(rank, 4),
-    }
-
-
-def _procedure_summary(code: str, row: dict[str, Any], rank: float) -> dict[str, Any]:
-    return {
-        "code": code,
-        "name": row["name"],
-        "sector_code": row["sector_code"],
-        "level": row["level"],
-        "processing_days": row["processing_days"],
-        "score": round(rank, 4),
-    }
+    hits = await uow.search.procedures(filters, _position(cursor, query), limit + 1)
+    return _page(hits, limit, query)
