@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.kit import idempotency
 
 from ..domain.callbacks import Callback
-from ..domain.orders import OPEN, PAID, Assessment, FeeLine, Order, OrderState, Provider, Transition
+from ..domain.orders import LIVE, OPEN, PAID, Assessment, FeeLine, Order, OrderState, Provider, Transition
 from ..domain.receipts import Receipt, ReceiptKey
 from .tables import (
     assessments,
@@ -27,9 +27,9 @@ from .tables import (
     reference_sequences,
 )
 
-_LIVE = [OrderState.CREATED.value, OrderState.PENDING.value, OrderState.SUCCEEDED.value]
-_OPEN = [state.value for state in OPEN]
-_PAID = [state.value for state in PAID]
+_LIVE = sorted(state.value for state in LIVE)
+_OPEN = sorted(state.value for state in OPEN)
+_PAID = sorted(state.value for state in PAID)
 
 
 def _order(row: Any) -> Order:

@@ -13,6 +13,7 @@ from services.kit.auth import Principal, require_scopes
 from services.kit.errors import ValidationFailed
 from services.kit.openapi import BINARY, binary_content
 
+from ..domain.callbacks import RawCallback
 from ..domain.orders import Provider
 from ..service import callbacks, orders, receipts, reconciliation
 from ..service.unit_of_work import PaymentUnitOfWork
@@ -106,9 +107,9 @@ async def receipt_jwks(response: Response, uow: UnitOfWorkDep) -> ReceiptKeysPub
 # --- callbacks ------------------------------------------------------------------------------
 
 
-async def _raw(request: Request) -> callbacks.RawCallback:
+async def _raw(request: Request) -> RawCallback:
     body = await request.body()
-    return callbacks.RawCallback(
+    return RawCallback(
         method=request.method,
         remote_addr=request.client.host if request.client else None,
         query=dict(request.query_params),

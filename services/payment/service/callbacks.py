@@ -37,8 +37,6 @@ from ..settings import PaymentSettings
 from .orders import move, succeed
 from .unit_of_work import PaymentUnitOfWork
 
-__all__ = ["BankAnswer", "RawCallback", "SignatureInvalid", "bank_notification", "check_address", "vnpay_ipn"]
-
 log = get_logger(__name__)
 
 
