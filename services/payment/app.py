@@ -9,6 +9,7 @@ from services.kit.db import Database
 from services.kit.settings import ServiceSettings
 
 from .adapters.tables import metadata
+from .adapters.unit_of_work import SqlPaymentUnitOfWork
 from .api.commands import RECONCILE
 from .api.problems import PROBLEMS
 from .api.routes import router
@@ -38,6 +39,7 @@ SERVICE = ServiceSpec(
         PeriodicJob("expire-orders", 30.0, jobs.expire_orders),
         PeriodicJob("recheck-pending-orders", 60.0, jobs.recheck_pending_orders),
     ],
+    unit_of_work=SqlPaymentUnitOfWork,
 )
 
 

@@ -11,18 +11,26 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.payment.domain.orders import Order, OrderState, Provider
 from services.payment.domain.statement import Line, StatementInvalid, parse_statement, reconcile
 from tests.conftest import ROOT
 from tests.support.payment import TOTAL, VNPAY_SECRET, Payments
 from tests.support.payment_protocols import vnpay_ipn
 
 
+def order(reference: str, amount: int, state: OrderState, transaction: str | None) -> Order:
+    at = datetime(2025, 12, 3, tzinfo=UTC)
+    return Order(id=reference, reference=reference, dossier_id="d", dossier_code="c", owner="o",
+                 provider=Provider.VNPAY, amount=amount, state=state, created_at=at, expires_at=at,
+                 provider_transaction=transaction)  # fmt: skip
+
+
 def test_each_line_and_each_paid_order_lands_in_one_bucket() -> None:
     orders = {
-        "DVC25120300000001": {"amount": 100, "state": "succeeded", "provider_transaction": "T1"},
-        "DVC25120300000002": {"amount": 200, "state": "succeeded", "provider_transaction": "T2"},
-        "DVC25120300000003": {"amount": 300, "state": "succeeded", "provider_transaction": "T3"},
-        "DVC25120300000004": {"amount": 400, "state": "expired", "provider_transaction": None},
+        "DVC25120300000001": order("DVC25120300000001", 100, OrderState.SUCCEEDED, "T1"),
+        "DVC25120300000002": order("DVC25120300000002", 200, OrderState.SUCCEEDED, "T2"),
+        "DVC25120300000003": order("DVC25120300000003", 300, OrderState.SUCCEEDED, "T3"),
+        "DVC25120300000004": order("DVC25120300000004", 400, OrderState.EXPIRED, None),
     }
     lines = [
         Line(2, "T1", "DVC25120300000001", 100, ""),
@@ -34,8 +42,8 @@ def test_each_line_and_each_paid_order_lands_in_one_bucket() -> None:
     paid = ["DVC25120300000001", "DVC25120300000002", "DVC25120300000003"]
     report = reconcile(lines, orders, paid)
     assert report.summary() == {"matched": 1, "amount_mismatch": 1, "missing_ours": 3, "missing_theirs": 1}
-    assert [m["reason"] for m in report.missing_ours] == ["unknown reference", "order is expired", "listed twice"]
-    assert report.missing_theirs[0]["reference"] == "DVC25120300000003"
+    assert [m.reason for m in report.missing_ours] == ["unknown reference", "order is expired", "listed twice"]
+    assert report.missing_theirs[0].reference == "DVC25120300000003"
 
 
 def test_a_statement_that_cannot_be_read_names_its_lines() -> None:

@@ -26,11 +26,10 @@ import httpx
 import pytest
 from fastapi import Response
 
-from services.kit.db import Database
 from services.payment.adapters.provider_query import MAX_ANSWER_BYTES, VnpayStatusQuery
 from services.payment.service.orders import recheck_pending
 from tests.security.conftest import file_dossier, order_for
-from tests.support.payment import BANK_SECRETS, VNPAY_SECRET
+from tests.support.payment import BANK_SECRETS, VNPAY_SECRET, payment_database
 from tests.support.payment_protocols import bank_signature, vnpay_ipn, vnpay_querydr_answer
 from tests.support.stack import OTHER_AGENCY, Stack
 from tests.support.sync import H22
@@ -57,7 +56,7 @@ def recheck(stack: Stack) -> dict[str, int]:
     settings = stack.settings["payment"]
 
     async def run() -> dict[str, int]:
-        db = Database(settings.database_url.get_secret_value(), source="payment", topic="payment.events")
+        db = payment_database(settings.database_url.get_secret_value())
         try:
             async with httpx.AsyncClient(timeout=5, follow_redirects=False) as client:
                 query = VnpayStatusQuery(client, settings.vnpay_api_url, tmn_code=settings.vnpay_tmn_code,  # type: ignore[attr-defined]

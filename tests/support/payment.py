@@ -12,9 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.events.dossier import FeesAssessed
 from deploy.local.stack import create_database, database_url
 from services.kit.db import Database
 from services.kit.migrations import upgrade
+from services.payment.adapters.unit_of_work import SqlPaymentUnitOfWork
 from services.payment.app import SERVICE
 from services.payment.settings import PaymentSettings
 from tests.support.servers import serve
@@ -61,13 +63,18 @@ async def assess(db_url: str, owner: str = "citizen-1", lines: list[dict[str, An
     data = {"dossier_id": dossier_id, "code": f"000.00.01.H22-251203-{uuid.uuid4().int % 10000:04d}",
             "owner": owner, "agency_code": "000.00.01.H22", "lines": lines,
             "total": sum(line["amount"] for line in lines), "currency": "VND"}  # fmt: skip
-    db = Database(db_url, source="payment", topic="payment.events")
+    db = payment_database(db_url)
     try:
         async with db.transaction() as uow:
-            await apply_fees_assessed(uow, data)
+            await apply_fees_assessed(uow, FeesAssessed.model_validate(data))
     finally:
         await db.dispose()
     return data
+
+
+def payment_database(db_url: str) -> Database:
+    """The payment database as the service opens it (its units have the payment repositories)."""
+    return Database(db_url, source="payment", topic="payment.events", unit_of_work=SqlPaymentUnitOfWork)
 
 
 @dataclass
@@ -87,7 +94,7 @@ class Payments:
         return httpx.AsyncClient(base_url=self.url + "/api/v1/payment", timeout=30)
 
     def db(self) -> Database:
-        return Database(self.db_url, source="payment", topic="payment.events")
+        return payment_database(self.db_url)
 
 
 @pytest.fixture

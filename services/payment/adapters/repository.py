@@ -1,17 +1,25 @@
-"""Reads and writes of the payment service's tables."""
+"""The payment service's repositories on PostgreSQL: each implements a port of
+``service/unit_of_work.py`` on the unit's connection and maps rows to entities."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.kit import idempotency
+
+from ..domain.callbacks import Callback
+from ..domain.orders import LIVE, OPEN, PAID, Assessment, FeeLine, Order, OrderState, Provider, Transition
+from ..domain.receipts import Receipt, ReceiptKey
 from .tables import (
     assessments,
     callbacks,
+    idempotency_keys,
     order_transitions,
     orders,
     receipt_keys,
@@ -19,130 +27,191 @@ from .tables import (
     reference_sequences,
 )
 
-
-def _dict(row: Any) -> dict[str, Any] | None:
-    return dict(row._mapping) if row is not None else None
-
-
-async def save_assessment(session: AsyncConnection, values: dict[str, Any]) -> None:
-    """The latest assessment of a dossier (a re-assessment replaces it; only a new order uses it)."""
-    statement = insert(assessments).values(**values)
-    update_columns = {c: statement.excluded[c] for c in ("lines", "total", "owner", "agency_code", "dossier_code")}
-    await session.execute(statement.on_conflict_do_update(index_elements=["dossier_id"], set_=update_columns))
+_LIVE = sorted(state.value for state in LIVE)
+_OPEN = sorted(state.value for state in OPEN)
+_PAID = sorted(state.value for state in PAID)
 
 
-async def assessment(session: AsyncConnection, dossier_id: str) -> dict[str, Any] | None:
-    query = select(assessments).where(assessments.c.dossier_id == dossier_id).with_for_update()
-    return _dict((await session.execute(query)).first())
+def _order(row: Any) -> Order:
+    return Order(
+        id=row.id, reference=row.reference, dossier_id=row.dossier_id, dossier_code=row.dossier_code,
+        owner=row.owner, provider=Provider(row.provider), amount=row.amount, state=OrderState(row.state),
+        created_at=row.created_at, expires_at=row.expires_at, paid_at=row.paid_at,
+        provider_transaction=row.provider_transaction, flag=row.flag,
+    )  # fmt: skip
 
 
-async def next_reference_number(session: AsyncConnection, day: date) -> int:
-    statement = (
-        insert(reference_sequences)
-        .values(day=day, last_value=1)
-        .on_conflict_do_update(index_elements=["day"], set_={"last_value": reference_sequences.c.last_value + 1})
-        .returning(reference_sequences.c.last_value)
-    )
-    return int((await session.execute(statement)).scalar_one())
+def _insert_transition(order_id: str, transition: Transition) -> Insert:
+    return insert(order_transitions).values(
+        order_id=order_id, previous=transition.previous.value if transition.previous is not None else None,
+        state=transition.state.value, source=transition.source, detail=transition.detail, at=transition.at,
+    )  # fmt: skip
 
 
-async def insert_order(session: AsyncConnection, values: dict[str, Any]) -> None:
-    await session.execute(insert(orders).values(**values))
+class SqlAssessments:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def save(self, assessment: Assessment) -> None:
+        statement = insert(assessments).values(
+            dossier_id=assessment.dossier_id, dossier_code=assessment.dossier_code, owner=assessment.owner,
+            agency_code=assessment.agency_code, total=assessment.total,
+            lines=[{"code": line.code, "name": line.name, "amount": line.amount} for line in assessment.lines],
+        )  # fmt: skip
+        update_columns = {c: statement.excluded[c] for c in ("lines", "total", "owner", "agency_code", "dossier_code")}
+        await self.connection.execute(
+            statement.on_conflict_do_update(index_elements=["dossier_id"], set_=update_columns)
+        )
+
+    async def get(self, dossier_id: str) -> Assessment | None:
+        query = select(assessments).where(assessments.c.dossier_id == dossier_id).with_for_update()
+        row = (await self.connection.execute(query)).first()
+        if row is None:
+            return None
+        return Assessment(
+            dossier_id=row.dossier_id, dossier_code=row.dossier_code, owner=row.owner, agency_code=row.agency_code,
+            lines=tuple(FeeLine(line["code"], line["name"], line["amount"]) for line in row.lines), total=row.total,
+        )  # fmt: skip
 
 
-async def order_by_id(session: AsyncConnection, order_id: str, *, lock: bool = False) -> dict[str, Any] | None:
-    query = select(orders).where(orders.c.id == order_id)
-    return _dict((await session.execute(query.with_for_update() if lock else query)).first())
+class SqlOrders:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def next_reference_number(self, day: date) -> int:
+        statement = (
+            insert(reference_sequences)
+            .values(day=day, last_value=1)
+            .on_conflict_do_update(index_elements=["day"], set_={"last_value": reference_sequences.c.last_value + 1})
+            .returning(reference_sequences.c.last_value)
+        )
+        return int((await self.connection.execute(statement)).scalar_one())
+
+    async def add(self, order: Order, history: Sequence[Transition]) -> None:
+        await self.connection.execute(insert(orders).values(
+            id=order.id, reference=order.reference, dossier_id=order.dossier_id, dossier_code=order.dossier_code,
+            owner=order.owner, provider=order.provider.value, amount=order.amount, state=order.state.value,
+            created_at=order.created_at, expires_at=order.expires_at, paid_at=order.paid_at,
+            provider_transaction=order.provider_transaction, flag=order.flag,
+        ))  # fmt: skip
+        for transition in history:
+            await self.connection.execute(_insert_transition(order.id, transition))
+
+    async def _one(self, query: Any, lock: bool) -> Order | None:
+        row = (await self.connection.execute(query.with_for_update() if lock else query)).first()
+        return _order(row) if row is not None else None
+
+    async def get(self, order_id: str, *, lock: bool = False) -> Order | None:
+        return await self._one(select(orders).where(orders.c.id == order_id), lock)
+
+    async def by_reference(self, reference: str, *, lock: bool = False) -> Order | None:
+        return await self._one(select(orders).where(orders.c.reference == reference), lock)
+
+    async def live_of(self, dossier_id: str) -> Order | None:
+        return await self._one(select(orders).where(orders.c.dossier_id == dossier_id, orders.c.state.in_(_LIVE)),
+                               lock=True)  # fmt: skip
+
+    async def save(self, order: Order, transition: Transition | None = None) -> None:
+        await self.connection.execute(
+            update(orders).where(orders.c.id == order.id).values(
+                state=order.state.value, flag=order.flag, paid_at=order.paid_at,
+                provider_transaction=order.provider_transaction, updated_at=func.now(),
+            )
+        )  # fmt: skip
+        if transition is not None:
+            await self.connection.execute(_insert_transition(order.id, transition))
+
+    async def history(self, order_id: str) -> list[Transition]:
+        query = (
+            select(order_transitions).where(order_transitions.c.order_id == order_id).order_by(order_transitions.c.id)
+        )
+        return [
+            Transition(OrderState(r.previous) if r.previous else None, OrderState(r.state), r.source, r.detail, r.at)
+            for r in await self.connection.execute(query)
+        ]
+
+    async def expirable(self, now: datetime, limit: int) -> list[str]:
+        query = (
+            select(orders.c.id)
+            .where(orders.c.state.in_(_OPEN), orders.c.expires_at < now)
+            .order_by(orders.c.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [str(r.id) for r in await self.connection.execute(query)]
+
+    async def by_references(self, references: Sequence[str]) -> dict[str, Order]:
+        if not references:
+            return {}
+        query = select(orders).where(orders.c.reference.in_(references))
+        return {row.reference: _order(row) for row in await self.connection.execute(query)}
+
+    async def paid_between(self, provider: Provider, since: datetime, until: datetime) -> list[Order]:
+        query = select(orders).where(
+            orders.c.provider == provider.value, orders.c.state.in_(_PAID), orders.c.paid_at >= since,
+            orders.c.paid_at < until,
+        )  # fmt: skip
+        return [_order(row) for row in await self.connection.execute(query)]
+
+    async def pending_since(self, provider: Provider, before: datetime, limit: int) -> list[Order]:
+        query = (
+            select(orders)
+            .where(
+                orders.c.provider == provider.value,
+                orders.c.state == OrderState.PENDING.value,
+                orders.c.created_at < before,
+            )
+            .order_by(orders.c.created_at)
+            .limit(limit)
+        )
+        return [_order(row) for row in await self.connection.execute(query)]
 
 
-async def order_by_reference(session: AsyncConnection, reference: str, *, lock: bool = False) -> dict[str, Any] | None:
-    query = select(orders).where(orders.c.reference == reference)
-    return _dict((await session.execute(query.with_for_update() if lock else query)).first())
+class SqlReceipts:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def add(self, receipt: Receipt) -> None:
+        await self.connection.execute(insert(receipts).values(
+            order_id=receipt.order_id, number=receipt.number, jws=receipt.jws, issued_at=receipt.issued_at,
+        ))  # fmt: skip
+
+    async def of(self, order_id: str) -> Receipt | None:
+        row = (await self.connection.execute(select(receipts).where(receipts.c.order_id == order_id))).first()
+        return Receipt(row.order_id, row.number, row.jws, row.issued_at) if row is not None else None
+
+    async def keys(self) -> list[ReceiptKey]:
+        query = select(receipt_keys).order_by(receipt_keys.c.created_at.desc())
+        return [ReceiptKey(r.kid, r.private_key, r.public_jwk) for r in await self.connection.execute(query)]
+
+    async def add_key(self, key: ReceiptKey) -> None:
+        await self.connection.execute(
+            insert(receipt_keys).values(kid=key.kid, private_key=key.private_key, public_jwk=dict(key.public_jwk))
+        )
+
+    async def lock_keys(self) -> None:
+        name = "payment.receipt-key"
+        await self.connection.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
 
 
-async def live_order_of(session: AsyncConnection, dossier_id: str) -> dict[str, Any] | None:
-    query = select(orders).where(
-        orders.c.dossier_id == dossier_id, orders.c.state.in_(["created", "pending", "succeeded"])
-    )
-    return _dict((await session.execute(query.with_for_update())).first())
+class SqlCallbacks:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def add(self, callback: Callback) -> None:
+        await self.connection.execute(insert(callbacks).values(
+            provider=callback.provider, remote_addr=callback.remote_addr, method=callback.method,
+            query=callback.query, headers=dict(callback.headers), body=callback.body, verified=callback.verified,
+            order_reference=callback.order_reference, outcome=callback.outcome,
+        ))  # fmt: skip
 
 
-async def update_order(session: AsyncConnection, order_id: str, values: dict[str, Any]) -> None:
-    await session.execute(update(orders).where(orders.c.id == order_id).values(**values, updated_at=func.now()))
+class SqlIdempotencyKeys:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
 
+    async def replayed(self, owner: str, key: str, fingerprint: str) -> str | None:
+        return await idempotency.replayed(self.connection, idempotency_keys, owner, key, fingerprint)
 
-async def add_transition(session: AsyncConnection, values: dict[str, Any]) -> None:
-    await session.execute(insert(order_transitions).values(**values))
-
-
-async def transitions(session: AsyncConnection, order_id: str) -> list[dict[str, Any]]:
-    query = select(order_transitions).where(order_transitions.c.order_id == order_id).order_by(order_transitions.c.id)
-    return [dict(r._mapping) for r in await session.execute(query)]
-
-
-async def expirable(session: AsyncConnection, now: datetime, limit: int) -> list[str]:
-    query = (
-        select(orders.c.id)
-        .where(orders.c.state.in_(["created", "pending"]), orders.c.expires_at < now)
-        .order_by(orders.c.expires_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return [str(r.id) for r in await session.execute(query)]
-
-
-async def record_callback(session: AsyncConnection, values: dict[str, Any]) -> None:
-    await session.execute(insert(callbacks).values(**values))
-
-
-async def insert_receipt(session: AsyncConnection, values: dict[str, Any]) -> None:
-    await session.execute(insert(receipts).values(**values))
-
-
-async def receipt_of(session: AsyncConnection, order_id: str) -> dict[str, Any] | None:
-    return _dict((await session.execute(select(receipts).where(receipts.c.order_id == order_id))).first())
-
-
-async def receipt_keys_all(session: AsyncConnection) -> list[dict[str, Any]]:
-    query = select(receipt_keys).order_by(receipt_keys.c.created_at.desc())
-    return [dict(r._mapping) for r in await session.execute(query)]
-
-
-async def insert_receipt_key(session: AsyncConnection, values: dict[str, Any]) -> None:
-    await session.execute(insert(receipt_keys).values(**values))
-
-
-async def advisory_lock(session: AsyncConnection, name: str) -> None:
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
-
-
-async def orders_by_references(session: AsyncConnection, references: list[str]) -> dict[str, dict[str, Any]]:
-    if not references:
-        return {}
-    query = select(orders).where(orders.c.reference.in_(references))
-    return {row.reference: dict(row._mapping) for row in await session.execute(query)}
-
-
-async def paid_between(
-    session: AsyncConnection, provider: str, since: datetime, until: datetime
-) -> list[dict[str, Any]]:
-    query = select(orders).where(
-        orders.c.provider == provider,
-        orders.c.state.in_(["succeeded", "refunded"]),
-        orders.c.paid_at >= since,
-        orders.c.paid_at < until,
-    )
-    return [dict(row._mapping) for row in await session.execute(query)]
-
-
-async def pending_since(
-    session: AsyncConnection, provider: str, before: datetime, limit: int
-) -> list[tuple[str, str, datetime]]:
-    """Id, reference and creation time of the oldest orders still pending since before ``before``."""
-    query = (
-        select(orders.c.id, orders.c.reference, orders.c.created_at)
-        .where(orders.c.provider == provider, orders.c.state == "pending", orders.c.created_at < before)
-        .order_by(orders.c.created_at)
-        .limit(limit)
-    )
-    return [(str(r.id), r.reference, r.created_at) for r in await session.execute(query)]
+    async def remember(self, owner: str, key: str, fingerprint: str, order_id: str) -> None:
+        await idempotency.remember(self.connection, idempotency_keys, owner, key, fingerprint, order_id)

@@ -15,8 +15,11 @@ from services.kit.db import Database
 from services.kit.errors import PortalError
 from services.kit.problems import problem_for
 
+from ..domain.orders import Provider
 from ..service import reconciliation
+from ..service.unit_of_work import transaction
 from .problems import PROBLEMS
+from .schemas import ReconciliationPublic
 
 
 def _aware(value: str) -> datetime:
@@ -41,21 +44,21 @@ async def run_reconcile(db: Database, _settings: Any, args: Any) -> int:
         print(f"refused: the statement cannot be read as UTF-8 text: {exc}", file=sys.stderr)
         return 2
     try:
-        async with db.transaction() as uow:
-            report = await reconciliation.reconcile_statement(
-                uow, text, provider=args.provider, since=args.since, until=args.until
+        async with transaction(db) as uow:
+            done = await reconciliation.reconcile_statement(
+                uow, text, provider=Provider(args.provider), since=args.since, until=args.until
             )
     except PortalError as exc:
         print(f"refused: {exc.detail or problem_for(exc, PROBLEMS).title}", file=sys.stderr)
         for error in exc.extra.get("errors", []):
             print(f"  {error['field']}: {error['message']}", file=sys.stderr)
         return 2
-    for bucket, count in report["summary"].items():
+    for bucket, count in done.report.summary().items():
         print(f"{bucket:<16} {count}")
     if args.report:
+        report = ReconciliationPublic.of(done).model_dump(mode="json")
         args.report.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    summary = report["summary"]
-    return 0 if summary["amount_mismatch"] == summary["missing_ours"] == summary["missing_theirs"] == 0 else 1
+    return 0 if done.report.all_matched else 1
 
 
 RECONCILE = Command("reconcile", "reconcile a provider's statement with the paid orders", _arguments, run_reconcile)

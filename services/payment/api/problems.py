@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from services.kit.problems import Problem, ProblemTable
 
-from ..domain.orders import TransitionRefused
+from ..domain.orders import NothingToPay, TransitionRefused
 from ..service.callbacks import SignatureInvalid
-from ..service.orders import NothingToPay
 
 PROBLEMS: ProblemTable = {
     NothingToPay: Problem(409, "nothing-to-pay", "No fees are due for this dossier"),

@@ -4,24 +4,36 @@ protected by their signatures and optional address allow-lists), and the receipt
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
-from pydantic import Field
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
-from services.kit.app import UnitOfWorkDep
+from services.kit.app import request_unit_of_work
 from services.kit.auth import Principal, require_scopes
 from services.kit.errors import ValidationFailed
-from services.kit.openapi import BINARY, binary_content, json_object
-from services.kit.schemas import StrictModel
+from services.kit.openapi import BINARY, binary_content
 
+from ..domain.callbacks import RawCallback
+from ..domain.orders import Provider
 from ..service import callbacks, orders, receipts, reconciliation
+from ..service.unit_of_work import PaymentUnitOfWork
 from ..settings import PaymentSettings
+from .schemas import (
+    UUID_PATTERN,
+    BankNotificationAnswer,
+    OrderCreate,
+    OrderDetailPublic,
+    OrderPublic,
+    ReceiptKeysPublic,
+    ReconciliationPublic,
+    RefundCreate,
+    VnpayIpnAnswer,
+)
 
 router = APIRouter(tags=["payment"])
 
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# The unit the kit makes from the service's spec (``SqlPaymentUnitOfWork``), as use cases see it.
+UnitOfWorkDep = Annotated[PaymentUnitOfWork, Depends(request_unit_of_work, scope="function")]
 Id = Annotated[str, Path(pattern=UUID_PATTERN)]
 Payer = Annotated[Principal, require_scopes("payment:pay")]
 Operator = Annotated[Principal, require_scopes("payment:admin")]
@@ -40,39 +52,33 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "127.0.0.1"
 
 
-class OrderBody(StrictModel):
-    dossier_id: Annotated[str, Field(pattern=UUID_PATTERN)]
-    provider: Literal["vnpay", "vietqr"]
-
-
 @router.post(
     "/orders",
     status_code=201,
     summary="Create a payment order for a dossier's assessed fees",
-    responses={
-        200: {
-            "description": "The order made before with the same Idempotency-Key (Idempotent-Replayed)",
-            **json_object(),
-        }
-    },
-)
+    responses={200: {"model": OrderDetailPublic,
+                     "description": "The order made before with the same Idempotency-Key (Idempotent-Replayed)"}},
+)  # fmt: skip
 async def create_order(
-    request: Request, body: OrderBody, principal: Payer, uow: UnitOfWorkDep, idempotency_key: IdempotencyKey = None
-) -> JSONResponse:
-    view, created = await orders.create_order(
-        uow, settings_of(request), principal.subject, body.model_dump(), idempotency_key=idempotency_key,
-        client_ip=client_ip(request),
+    request: Request, response: Response, body: OrderCreate, principal: Payer, uow: UnitOfWorkDep,
+    idempotency_key: IdempotencyKey = None,
+) -> OrderDetailPublic:  # fmt: skip
+    details, created = await orders.create_order(
+        uow, settings_of(request), principal.subject, body.dossier_id, Provider(body.provider),
+        idempotency_key=idempotency_key, client_ip=client_ip(request),
     )  # fmt: skip
-    headers = {"Location": f"{request.url.path}/{view['id']}"}
+    response.headers["Location"] = f"{request.url.path}/{details.order.id}"
     if not created:
-        headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(view, status_code=201 if created else 200, headers=headers)
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return OrderDetailPublic.of(details)
 
 
 @router.get("/orders/{order_id}", summary="An order: state, how to pay, receipt, history")
-async def get_order(request: Request, order_id: Id, principal: Payer, uow: UnitOfWorkDep) -> dict[str, Any]:
-    return await orders.order_view(uow, settings_of(request), principal.subject, order_id.lower(),
-                                   client_ip=client_ip(request))  # fmt: skip
+async def get_order(request: Request, order_id: Id, principal: Payer, uow: UnitOfWorkDep) -> OrderDetailPublic:
+    details = await orders.order_details(uow, settings_of(request), principal.subject, order_id.lower(),
+                                         client_ip=client_ip(request))  # fmt: skip
+    return OrderDetailPublic.of(details)
 
 
 @router.get(
@@ -88,21 +94,22 @@ async def get_vietqr(request: Request, order_id: Id, principal: Payer, uow: Unit
 
 
 @router.post("/orders/{order_id}/cancel", summary="Cancel an open order")
-async def cancel_order(order_id: Id, principal: Payer, uow: UnitOfWorkDep) -> dict[str, Any]:
-    return await orders.cancel(uow, principal.subject, order_id.lower())
+async def cancel_order(order_id: Id, principal: Payer, uow: UnitOfWorkDep) -> OrderPublic:
+    return OrderPublic.model_validate(await orders.cancel(uow, principal.subject, order_id.lower()))
 
 
 @router.get("/jwks", summary="The keys that sign payment receipts (public)", operation_id="getReceiptSigningKeys")
-async def receipt_jwks(uow: UnitOfWorkDep) -> JSONResponse:
-    return JSONResponse(await receipts.jwks(uow), headers={"Cache-Control": "public, max-age=300"})
+async def receipt_jwks(response: Response, uow: UnitOfWorkDep) -> ReceiptKeysPublic:
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return ReceiptKeysPublic(keys=[dict(key) for key in await receipts.jwks(uow)])
 
 
 # --- callbacks ------------------------------------------------------------------------------
 
 
-async def _raw(request: Request) -> callbacks.RawCallback:
+async def _raw(request: Request) -> RawCallback:
     body = await request.body()
-    return callbacks.RawCallback(
+    return RawCallback(
         method=request.method,
         remote_addr=request.client.host if request.client else None,
         query=dict(request.query_params),
@@ -117,16 +124,16 @@ async def _raw(request: Request) -> callbacks.RawCallback:
     responses={200: {"content": {"application/json": {"example": {"RspCode": "00", "Message": "Confirm Success"}}}}},
     operation_id="receiveVnpayIpn",
 )
-async def vnpay_ipn(request: Request, uow: UnitOfWorkDep) -> dict[str, str]:
-    return await callbacks.vnpay_ipn(uow, settings_of(request), await _raw(request))
+async def vnpay_ipn(request: Request, uow: UnitOfWorkDep) -> VnpayIpnAnswer:
+    return VnpayIpnAnswer.of(await callbacks.vnpay_ipn(uow, settings_of(request), await _raw(request)))
 
 
 @router.post("/callbacks/bank", summary="A bank's transfer notification (public; signed t=…,v1=…)",
-             operation_id="receiveBankNotification")  # fmt: skip
-async def bank_notification(request: Request, uow: UnitOfWorkDep) -> dict[str, Any]:
+             operation_id="receiveBankNotification", response_model_exclude_unset=True)  # fmt: skip
+async def bank_notification(request: Request, uow: UnitOfWorkDep) -> BankNotificationAnswer:
     raw = await _raw(request)
     try:
-        return await callbacks.bank_notification(uow, settings_of(request), raw)
+        return BankNotificationAnswer.of(await callbacks.bank_notification(uow, settings_of(request), raw))
     except callbacks.SignatureInvalid:
         await uow.commit()  # the refused callback stays on record
         raise
@@ -135,13 +142,9 @@ async def bank_notification(request: Request, uow: UnitOfWorkDep) -> dict[str, A
 # --- operators ------------------------------------------------------------------------------
 
 
-class RefundBody(StrictModel):
-    reason: Annotated[str, Field(min_length=3, max_length=500)]
-
-
 @router.post("/orders/{order_id}/refund", summary="Record that a paid order was refunded (operators)")
-async def refund_order(order_id: Id, body: RefundBody, principal: Operator, uow: UnitOfWorkDep) -> dict[str, Any]:
-    return await orders.refund(uow, order_id.lower(), body.reason, principal.subject)
+async def refund_order(order_id: Id, body: RefundCreate, principal: Operator, uow: UnitOfWorkDep) -> OrderPublic:
+    return OrderPublic.model_validate(await orders.refund(uow, order_id.lower(), body.reason, principal.subject))
 
 
 @router.post(
@@ -157,7 +160,7 @@ async def reconcile(
     provider: Annotated[Literal["vnpay", "vietqr"], Query()],
     since: Annotated[datetime, Query()],
     until: Annotated[datetime, Query()],
-) -> dict[str, Any]:
+) -> ReconciliationPublic:
     body = await request.body()  # bounded by the service's body limit (PAYMENT_MAX_BODY_BYTES): 413 beyond
     if since.tzinfo is None or until.tzinfo is None:
         message = "Give the time zone (e.g. +07:00)."
@@ -167,4 +170,5 @@ async def reconcile(
     except UnicodeDecodeError as exc:
         message = "Not UTF-8 text."
         raise ValidationFailed([{"field": "body", "location": "body", "message": message}]) from exc
-    return await reconciliation.reconcile_statement(uow, text, provider=provider, since=since, until=until)
+    done = await reconciliation.reconcile_statement(uow, text, provider=Provider(provider), since=since, until=until)
+    return ReconciliationPublic.of(done)

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
-from services.kit.errors import Conflict
+from services.kit.errors import Conflict, DomainError, NotFound
 
 
 class OrderState(StrEnum):
@@ -93,6 +94,128 @@ class Provider(StrEnum):
     VNPAY = "vnpay"
     VIETQR = "vietqr"
     SANDBOX = "sandbox"
+
+
+#: States in which a dossier has its one order: open or paid (``orders_one_live_per_dossier``).
+LIVE: frozenset[OrderState] = frozenset({_S.CREATED, _S.PENDING, _S.SUCCEEDED})
+#: States of an order still waiting for its money (the ones that expire).
+OPEN: frozenset[OrderState] = frozenset({_S.CREATED, _S.PENDING})
+#: States of an order whose money was taken (what a statement lists).
+PAID: frozenset[OrderState] = frozenset({_S.SUCCEEDED, _S.REFUNDED})
+#: Orders are referenced by their day in Vietnam (GMT+7 all year).
+VIETNAM_OFFSET = timedelta(hours=7)
+
+
+def local_day(moment: datetime) -> date:
+    """The day in Vietnam at ``moment`` (in UTC): the day of an order made then."""
+    return (moment + VIETNAM_OFFSET).date()
+
+
+class NothingToPay(DomainError):
+    """No fees are due for the dossier."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeeLine:
+    code: str
+    name: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The fees the dossier service assessed for a dossier (its latest word): the only source of
+    an order's amount."""
+
+    dossier_id: str
+    dossier_code: str
+    owner: str
+    agency_code: str
+    lines: tuple[FeeLine, ...]
+    total: int
+
+    @property
+    def adds_up(self) -> bool:
+        return sum(line.amount for line in self.lines) == self.total
+
+    def check_payable_by(self, owner: str) -> None:
+        """Only the dossier's owner pays it (to anyone else there is no such assessment), and
+        only fees above zero."""
+        if self.owner != owner:
+            raise NotFound("No fees assessed for such a dossier of yours (yet).")
+        if self.total <= 0:
+            raise NothingToPay("The dossier's assessed fees are zero.")
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One change of an order's state, as its history keeps it."""
+
+    previous: OrderState | None
+    state: OrderState
+    source: str  # owner | callback | expiry | reconciliation | operator
+    detail: str | None
+    at: datetime
+
+
+@dataclass(slots=True)
+class Order:
+    """A payment order: what a citizen pays for a dossier, and with which provider. Its state
+    changes only through :meth:`move` (the table :data:`ALLOWED`), each change a
+    :class:`Transition` the repository records with it."""
+
+    id: str
+    reference: str
+    dossier_id: str
+    dossier_code: str
+    owner: str
+    provider: Provider
+    amount: int
+    state: OrderState
+    created_at: datetime
+    expires_at: datetime
+    paid_at: datetime | None = None
+    provider_transaction: str | None = None
+    flag: str | None = None  # for review: amount-mismatch, late-payment, ...
+
+    @classmethod
+    def open(
+        cls, *, id: str, reference: str, assessment: Assessment, owner: str, provider: Provider, now: datetime,
+        ttl: timedelta,
+    ) -> tuple[Order, list[Transition]]:  # fmt: skip
+        """A new order for ``owner``'s assessed fees, handed to ``provider`` at once (pending),
+        with the two transitions that say so."""
+        assessment.check_payable_by(owner)
+        order = cls(
+            id=id, reference=reference,
+            dossier_id=assessment.dossier_id, dossier_code=assessment.dossier_code, owner=owner, provider=provider,
+            amount=assessment.total, state=OrderState.CREATED, created_at=now, expires_at=now + ttl,
+        )  # fmt: skip
+        created = Transition(None, OrderState.CREATED, "owner", None, now)
+        return order, [created, order.move(OrderState.PENDING, source="owner", detail=f"sent to {provider}", at=now)]
+
+    def move(self, target: OrderState, *, source: str, at: datetime, detail: str | None = None) -> Transition:
+        """Change the state as the table allows (else :class:`TransitionRefused`); the change made."""
+        check_transition(self.state, target)
+        transition = Transition(self.state, target, source, detail, at)
+        self.state = target
+        return transition
+
+    def succeed(self, *, provider_transaction: str | None, paid_at: datetime, source: str, at: datetime) -> Transition:
+        """The order is paid (by ``provider_transaction``, at ``paid_at``)."""
+        transition = self.move(OrderState.SUCCEEDED, source=source, at=at,
+                               detail=f"provider transaction {provider_transaction}")  # fmt: skip
+        self.paid_at = paid_at
+        self.provider_transaction = provider_transaction
+        return transition
+
+    def flag_for_review(self, flag: str) -> None:
+        self.flag = flag
+
+    @property
+    def is_final(self) -> bool:
+        """A provider's callback changes nothing any more (:data:`TERMINAL`)."""
+        return self.state in TERMINAL
 
 
 REFERENCE_PREFIX = "DVC"

@@ -21,12 +21,12 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.money import MAX_VND
 
-from .orders import find_order_reference
+from .orders import PAID, Order, find_order_reference
 
 MAX_LINES = 100_000
 COLUMNS = ("transaction_id", "reference", "amount")
@@ -54,15 +54,49 @@ class Line:
     text: str
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class Matched:
+    """A statement line that a paid order accounts for."""
+
+    line: int
+    transaction_id: str
+    reference: str | None
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class AmountMismatch(Matched):
+    order_amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class MissingOurs(Matched):
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MissingTheirs:
+    """An order held as paid that the statement does not list."""
+
+    reference: str
+    amount: int
+    provider_transaction: str | None
+
+
+@dataclass(slots=True)
 class Report:
-    matched: list[dict[str, Any]] = field(default_factory=list)
-    amount_mismatch: list[dict[str, Any]] = field(default_factory=list)
-    missing_ours: list[dict[str, Any]] = field(default_factory=list)
-    missing_theirs: list[dict[str, Any]] = field(default_factory=list)
+    matched: list[Matched] = field(default_factory=list)
+    amount_mismatch: list[AmountMismatch] = field(default_factory=list)
+    missing_ours: list[MissingOurs] = field(default_factory=list)
+    missing_theirs: list[MissingTheirs] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
-        return {name: len(items) for name, items in asdict(self).items()}
+        return {"matched": len(self.matched), "amount_mismatch": len(self.amount_mismatch),
+                "missing_ours": len(self.missing_ours), "missing_theirs": len(self.missing_theirs)}  # fmt: skip
+
+    @property
+    def all_matched(self) -> bool:
+        return not (self.amount_mismatch or self.missing_ours or self.missing_theirs)
 
 
 def parse_statement(text: str) -> list[Line]:
@@ -110,31 +144,29 @@ def _line(number: int, row: Mapping[str | None, Any], errors: list[dict[str, str
     return Line(number, transaction, find_order_reference(text), int(raw_amount), text)
 
 
-def reconcile(lines: Iterable[Line], orders: Mapping[str, Mapping[str, Any]], paid: Iterable[str]) -> Report:
-    """``orders``: every order named by a line or paid in the period, by reference (``amount``,
-    ``state``, ``provider_transaction``); ``paid``: references of the orders paid in the period."""
+def reconcile(lines: Iterable[Line], orders: Mapping[str, Order], paid: Iterable[str]) -> Report:
+    """``orders``: every order named by a line or paid in the period, by reference; ``paid``:
+    references of the orders paid in the period."""
     report = Report()
     seen: set[str] = set()
     for line in lines:
-        item = {"line": line.number, "transaction_id": line.transaction_id, "reference": line.reference,
-                "amount": line.amount}  # fmt: skip
+        item = (line.number, line.transaction_id, line.reference, line.amount)
         order = orders.get(line.reference) if line.reference else None
-        if order is None or line.reference in seen or order["state"] not in ("succeeded", "refunded"):
+        if order is None or line.reference is None or line.reference in seen or order.state not in PAID:
             reason = ("unknown reference" if order is None else "listed twice" if line.reference in seen
-                      else f"order is {order['state']}")  # fmt: skip
-            report.missing_ours.append({**item, "reason": reason})
+                      else f"order is {order.state}")  # fmt: skip
+            report.missing_ours.append(MissingOurs(*item, reason=reason))
             continue
-        seen.add(line.reference)  # type: ignore[arg-type]  # an order was found: the reference is set
-        if int(order["amount"]) != line.amount:
-            report.amount_mismatch.append({**item, "order_amount": int(order["amount"])})
+        seen.add(line.reference)
+        if order.amount != line.amount:
+            report.amount_mismatch.append(AmountMismatch(*item, order_amount=order.amount))
             continue
-        ours = order.get("provider_transaction")
+        ours = order.provider_transaction
         if ours and ours != line.transaction_id:
-            report.missing_ours.append({**item, "reason": f"order was paid by transaction {ours}"})
+            report.missing_ours.append(MissingOurs(*item, reason=f"order was paid by transaction {ours}"))
             continue
-        report.matched.append(item)
+        report.matched.append(Matched(*item))
     for reference in sorted(set(paid) - seen):
         order = orders[reference]
-        report.missing_theirs.append({"reference": reference, "amount": int(order["amount"]),
-                                      "provider_transaction": order.get("provider_transaction")})  # fmt: skip
+        report.missing_theirs.append(MissingTheirs(reference, order.amount, order.provider_transaction))
     return report

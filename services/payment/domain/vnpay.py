@@ -165,7 +165,7 @@ class IpnAnswer:
     code: str
     message: str
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> dict[str, str]:
         return {"RspCode": self.code, "Message": self.message}
 
 

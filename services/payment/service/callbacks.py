@@ -21,26 +21,23 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from prometheus_client import Counter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from services.kit import webhooks as webhook
-from services.kit.db import UnitOfWork
 from services.kit.errors import DomainError, Forbidden
 from services.kit.logging import get_logger
 
-from ..adapters import repository as repo
 from ..domain import vnpay
-from ..domain.orders import TERMINAL, OrderState, find_order_reference
+from ..domain.callbacks import Callback, RawCallback
+from ..domain.orders import Order, OrderState, find_order_reference
 from ..settings import PaymentSettings
 from .orders import move, succeed
+from .unit_of_work import PaymentUnitOfWork
 
 log = get_logger(__name__)
-
-REDACTED = "[redacted]"
-SECRET_HEADERS = frozenset({"authorization", "cookie", "x-signature", "proxy-authorization"})
 
 
 # Callbacks refused before anything in them was believed: a wrong or missing signature (a secret
@@ -55,15 +52,17 @@ class SignatureInvalid(DomainError):
     """A provider's callback whose signature does not hold."""
 
 
-@dataclass(frozen=True)
-class RawCallback:
-    """The request as received, for the append-only log."""
+@dataclass(frozen=True, slots=True)
+class BankAnswer:
+    """What a bank notification came to: ``accepted``, ``flagged``, ``unmatched``, ``ignored``,
+    or ``malformed`` (a body that is not a transfer: no reference looked for)."""
 
-    method: str
-    remote_addr: str | None
-    query: Mapping[str, str]
-    headers: Mapping[str, str]
-    body: bytes
+    result: str
+    reference: str | None = None
+
+    @property
+    def malformed(self) -> bool:
+        return self.result == "malformed"
 
 
 def check_address(remote_addr: str | None, allowed: Sequence[str]) -> None:
@@ -78,16 +77,9 @@ def check_address(remote_addr: str | None, allowed: Sequence[str]) -> None:
         raise Forbidden("Callbacks are accepted from the provider's addresses only.")
 
 
-async def _log(uow: UnitOfWork, provider: str, raw: RawCallback, *, verified: bool, reference: str | None,
+async def _log(uow: PaymentUnitOfWork, provider: str, raw: RawCallback, *, verified: bool, reference: str | None,
                outcome: str) -> None:  # fmt: skip
-    query = "&".join(f"{k}={REDACTED if k == 'vnp_SecureHash' else v}" for k, v in raw.query.items())
-    headers = {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in raw.headers.items()}
-    await repo.record_callback(
-        uow.connection,
-        {"provider": provider, "remote_addr": raw.remote_addr, "method": raw.method, "query": query or None,
-         "headers": headers, "body": raw.body.decode("utf-8", "replace")[:65536] or None, "verified": verified,
-         "order_reference": reference, "outcome": outcome},
-    )  # fmt: skip
+    await uow.callbacks.add(Callback.received(provider, raw, verified=verified, reference=reference, outcome=outcome))
 
 
 # --- VNPay IPN ------------------------------------------------------------------------------
@@ -112,21 +104,23 @@ def _vnpay_secret(settings: PaymentSettings, params: Mapping[str, str]) -> str:
     return current
 
 
-async def vnpay_ipn(uow: UnitOfWork, settings: PaymentSettings, raw: RawCallback) -> dict[str, str]:
+async def vnpay_ipn(uow: PaymentUnitOfWork, settings: PaymentSettings, raw: RawCallback) -> vnpay.IpnAnswer:
+    """VNPay's IPN judged as its protocol says (``domain.vnpay.decide_ipn``), applied, and kept."""
     _checked_address("vnpay", raw.remote_addr, settings.vnpay_allowed_ips)
     params = dict(raw.query)
     secret = _vnpay_secret(settings, params)
     reference = params.get("vnp_TxnRef")
     order = None
     if reference and vnpay.verify(params, secret):
-        order = await repo.order_by_reference(uow.connection, reference, lock=True)
-    view = vnpay.OrderView(order["reference"], int(order["amount"]), OrderState(order["state"])) if order else None
+        order = await uow.orders.by_reference(reference, lock=True)
+    view = vnpay.OrderView(order.reference, order.amount, order.state) if order else None
     outcome = vnpay.decide_ipn(params, secret=secret, order=view, tmn_code=settings.vnpay_tmn_code)
     verified = outcome.answer != vnpay.INVALID_SIGNATURE
     if not verified:
         VERIFICATION_FAILURES.labels("vnpay", "signature").inc()
     if order is not None and outcome.flag:
-        await repo.update_order(uow.connection, str(order["id"]), {"flag": outcome.flag})
+        order.flag_for_review(outcome.flag)
+        await uow.orders.save(order)
         log.warning("payment flagged for review", order_reference=reference, flag=outcome.flag, provider="vnpay")
     if order is not None and outcome.new_state is OrderState.SUCCEEDED:
         paid_at = _pay_date(params.get("vnp_PayDate"))
@@ -137,8 +131,8 @@ async def vnpay_ipn(uow: UnitOfWork, settings: PaymentSettings, raw: RawCallback
             params.get("vnp_TransactionStatus")
         )
         await move(uow, order, OrderState.FAILED, source="callback", detail=detail)
-    answer = outcome.answer.as_json()
-    said = f"{answer['RspCode']} {answer['Message']}" + (f" ({outcome.flag})" if outcome.flag else "")
+    answer = outcome.answer
+    said = f"{answer.code} {answer.message}" + (f" ({outcome.flag})" if outcome.flag else "")
     await _log(uow, "vnpay", raw, verified=verified, reference=reference, outcome=said)
     return answer
 
@@ -167,8 +161,8 @@ class Transfer(BaseModel):
 
 
 async def bank_notification(
-    uow: UnitOfWork, settings: PaymentSettings, raw: RawCallback, *, now: datetime | None = None
-) -> dict[str, Any]:
+    uow: PaymentUnitOfWork, settings: PaymentSettings, raw: RawCallback, *, now: datetime | None = None
+) -> BankAnswer:
     _checked_address("bank", raw.remote_addr, settings.bank_allowed_ips)
     moment = now or datetime.now(UTC)
     secrets = [s.get_secret_value() for s in settings.bank_webhook_secrets]
@@ -185,34 +179,36 @@ async def bank_notification(
         transfer = Transfer.model_validate(json.loads(raw.body))
     except (ValueError, ValidationError):
         await _log(uow, "bank", raw, verified=True, reference=None, outcome="malformed")
-        return {"result": "malformed"}
+        return BankAnswer("malformed")
     result, reference = await _apply_transfer(uow, settings, transfer)
     await _log(uow, "bank", raw, verified=True, reference=reference, outcome=result)
-    return {"result": result.split(":")[0], "reference": reference}
+    return BankAnswer(result.split(":")[0], reference)
 
 
-async def _apply_transfer(uow: UnitOfWork, settings: PaymentSettings, transfer: Transfer) -> tuple[str, str | None]:
+async def _apply_transfer(
+    uow: PaymentUnitOfWork, settings: PaymentSettings, transfer: Transfer
+) -> tuple[str, str | None]:
     if transfer.bank_bin != settings.vietqr_bank_bin or transfer.account != settings.vietqr_account:
         return "ignored", None
     reference = find_order_reference(transfer.description)
-    order = await repo.order_by_reference(uow.connection, reference, lock=True) if reference else None
+    order = await uow.orders.by_reference(reference, lock=True) if reference else None
     if order is None:
         log.warning("transfer names no order", provider="bank", transaction=transfer.transaction_id)
         return "unmatched", reference
-    state = OrderState(order["state"])
-    if state is OrderState.SUCCEEDED and order["provider_transaction"] == transfer.transaction_id:
+    if order.state is OrderState.SUCCEEDED and order.provider_transaction == transfer.transaction_id:
         return "accepted", reference  # the same notification again
-    if transfer.amount != int(order["amount"]):
+    if transfer.amount != order.amount:
         return await _flag(uow, order, "amount-mismatch"), reference
-    if state in TERMINAL:
-        flag = "duplicate-payment" if state is OrderState.SUCCEEDED else "late-payment"
+    if order.is_final:
+        flag = "duplicate-payment" if order.state is OrderState.SUCCEEDED else "late-payment"
         return await _flag(uow, order, flag), reference
     await succeed(uow, settings, order, provider_transaction=transfer.transaction_id,
                   paid_at=transfer.transferred_at, source="callback")  # fmt: skip
     return "accepted", reference
 
 
-async def _flag(uow: UnitOfWork, order: Mapping[str, Any], flag: str) -> str:
-    await repo.update_order(uow.connection, str(order["id"]), {"flag": flag})
-    log.warning("payment flagged for review", order_reference=order["reference"], flag=flag, provider="bank")
+async def _flag(uow: PaymentUnitOfWork, order: Order, flag: str) -> str:
+    order.flag_for_review(flag)
+    await uow.orders.save(order)
+    log.warning("payment flagged for review", order_reference=order.reference, flag=flag, provider="bank")
     return f"flagged:{flag}"

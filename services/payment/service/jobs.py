@@ -13,12 +13,13 @@ from services.kit.settings import ServiceSettings
 from ..adapters.provider_query import VnpayStatusQuery
 from ..settings import PaymentSettings
 from .orders import expire_due, recheck_pending
+from .unit_of_work import transaction
 
 log = get_logger(__name__)
 
 
 async def expire_orders(db: Database, settings: ServiceSettings) -> None:
-    async with db.transaction() as uow:
+    async with transaction(db) as uow:
         expired = await expire_due(uow, datetime.now(UTC))
     if expired:
         log.info("orders expired", count=expired)

@@ -1,242 +1,215 @@
 """Use cases of payment orders: the assessments the dossier service sends, creating an order
-for them, the providers' callbacks, expiry, and what the owner sees.
+for them, expiry, what the owner sees, and settling a paid order.
 
 An order's amount is the assessed total, never a number from a client. An order moves only
-along ``domain.orders.ALLOWED``, each move a row of ``order_transitions``; the order row is
-locked for every change, so callbacks delivered many times at once change it once. A success
-issues the receipt and emits ``payment.order.succeeded.v1`` (the dossier records the fee paid).
+along ``domain.orders.ALLOWED`` (:meth:`Order.move`), each move a recorded transition; the order
+is locked for every change, so callbacks delivered many times at once change it once. A success
+issues the receipt and emits :class:`PaymentSucceeded` (the dossier records the fee paid).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from contracts.events.dossier import FeesAssessed
 from contracts.events.payment import PaymentSucceeded
 from services.kit import idempotency
-from services.kit.consumer import event_data
-from services.kit.db import Database, UnitOfWork
-from services.kit.errors import Conflict, DomainError, NotFound, PermanentFailure
+from services.kit.db import Database
+from services.kit.errors import Conflict, NotFound, PermanentFailure
 from services.kit.ids import new_id
-from services.kit.logging import get_logger
 
-from ..adapters import repository as repo
 from ..adapters.provider_query import StatusQuery
-from ..adapters.tables import idempotency_keys
 from ..domain import vietqr, vnpay
-from ..domain.orders import TERMINAL, OrderState, Provider, check_transition, order_reference
+from ..domain.orders import (
+    Assessment,
+    FeeLine,
+    Order,
+    OrderState,
+    Provider,
+    Transition,
+    local_day,
+    order_reference,
+)
+from ..domain.receipts import Receipt
 from ..settings import PaymentSettings
 from . import receipts
-
-log = get_logger(__name__)
-
-FEES_ASSESSED = FeesAssessed.TYPE
-SUCCEEDED = PaymentSucceeded.TYPE
-VIETNAM_OFFSET = timedelta(hours=7)
+from .unit_of_work import PaymentUnitOfWork, transaction
 
 
-class NothingToPay(DomainError):
-    """No fees are due for the dossier."""
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """Pay on the provider's page (VNPay): a signed URL."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class BankTransfer:
+    """Pay by a bank transfer (VietQR): the code's payload and, for typing it in, the account and
+    the note that names the order."""
+
+    payload: str
+    bank_bin: str
+    account: str
+    transfer_note: str
+
+
+PayInstructions = Redirect | BankTransfer
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDetails:
+    """An order as its owner sees it: how to pay it (while pending), its receipt, its history."""
+
+    order: Order
+    pay: PayInstructions | None
+    receipt: Receipt | None
+    history: list[Transition]
 
 
 # --- assessments ----------------------------------------------------------------------------
 
 
-async def apply_fees_assessed(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
-    event = event_data(FeesAssessed, data)
-    if sum(line.amount for line in event.lines) != event.total:
-        raise PermanentFailure(f"FeesAssessed: lines do not add up to the total for dossier {event.dossier_id}")
-    await repo.save_assessment(
-        uow.connection,
-        {"dossier_id": event.dossier_id, "dossier_code": event.code, "owner": event.owner,
-         "agency_code": event.agency_code, "lines": [line.model_dump() for line in event.lines],
-         "total": event.total},
+async def apply_fees_assessed(uow: PaymentUnitOfWork, event: FeesAssessed) -> None:
+    assessment = Assessment(
+        dossier_id=event.dossier_id, dossier_code=event.code, owner=event.owner, agency_code=event.agency_code,
+        lines=tuple(FeeLine(line.code, line.name, line.amount) for line in event.lines), total=event.total,
     )  # fmt: skip
+    if not assessment.adds_up:
+        raise PermanentFailure(f"FeesAssessed: lines do not add up to the total for dossier {event.dossier_id}")
+    await uow.assessments.save(assessment)
 
 
 # --- orders ---------------------------------------------------------------------------------
 
 
 async def create_order(
-    uow: UnitOfWork,
-    settings: PaymentSettings,
-    owner: str,
-    body: Mapping[str, Any],
-    *,
-    idempotency_key: str | None,
-    client_ip: str,
-    now: datetime | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """An order for a dossier's assessed fees with the chosen provider; (view, created now)."""
+    uow: PaymentUnitOfWork, settings: PaymentSettings, owner: str, dossier_id: str, provider: Provider, *,
+    idempotency_key: str | None, client_ip: str, now: datetime | None = None,
+) -> tuple[OrderDetails, bool]:  # fmt: skip
+    """An order for a dossier's assessed fees with the chosen provider; (details, created now).
+    The same ``idempotency_key`` again gives the order it made (not created now)."""
     now = now or datetime.now(UTC)
-    fingerprint = idempotency.request_hash(body)
+    fingerprint = idempotency.request_hash({"dossier_id": dossier_id, "provider": provider.value})
     if idempotency_key is not None:
-        known = await idempotency.replayed(uow.connection, idempotency_keys, owner, idempotency_key, fingerprint)
+        known = await uow.idempotency.replayed(owner, idempotency_key, fingerprint)
         if known is not None:
-            return await order_view(uow, settings, owner, known, client_ip=client_ip), False
-    dossier_id = str(body["dossier_id"])
-    assessed = await repo.assessment(uow.connection, dossier_id)
-    if assessed is None or assessed["owner"] != owner:
+            return await order_details(uow, settings, owner, known, client_ip=client_ip), False
+    assessment = await uow.assessments.get(dossier_id)
+    if assessment is None:
         raise NotFound("No fees assessed for such a dossier of yours (yet).")
-    if assessed["total"] <= 0:
-        raise NothingToPay("The dossier's assessed fees are zero.")
-    live = await repo.live_order_of(uow.connection, dossier_id)
+    assessment.check_payable_by(owner)
+    live = await uow.orders.live_of(dossier_id)
     if live is not None:
-        if live["state"] == OrderState.SUCCEEDED:
+        if live.state is OrderState.SUCCEEDED:
             raise Conflict("The fees of this dossier are paid.")
-        raise Conflict("An order for this dossier is open; pay or cancel it first.", order_id=str(live["id"]))
-    local_day = (now + VIETNAM_OFFSET).date()
-    reference = order_reference(local_day, await repo.next_reference_number(uow.connection, local_day))
-    order_id = new_id()
-    values = {
-        "id": order_id,
-        "reference": reference,
-        "dossier_id": dossier_id,
-        "dossier_code": assessed["dossier_code"],
-        "owner": owner,
-        "provider": str(Provider(body["provider"])),
-        "amount": int(assessed["total"]),
-        "state": OrderState.PENDING.value,
-        "expires_at": now + timedelta(seconds=settings.order_ttl_seconds),
-        "created_at": now,
-    }
-    await repo.insert_order(uow.connection, values)
-    await repo.add_transition(uow.connection, {"order_id": order_id, "previous": None, "state": "created",
-                                            "source": "owner", "detail": None, "at": now})  # fmt: skip
-    await repo.add_transition(uow.connection, {"order_id": order_id, "previous": "created", "state": "pending",
-                                            "source": "owner", "detail": f"sent to {values['provider']}",
-                                            "at": now})  # fmt: skip
+        raise Conflict("An order for this dossier is open; pay or cancel it first.", order_id=live.id)
+    day = local_day(now)
+    order, history = Order.open(
+        id=new_id(), reference=order_reference(day, await uow.orders.next_reference_number(day)),
+        assessment=assessment, owner=owner, provider=provider, now=now,
+        ttl=timedelta(seconds=settings.order_ttl_seconds),
+    )  # fmt: skip
+    await uow.orders.add(order, history)
     if idempotency_key is not None:
-        await idempotency.remember(uow.connection, idempotency_keys, owner, idempotency_key, fingerprint, order_id)
-    return await order_view(uow, settings, owner, order_id, client_ip=client_ip), True
+        await uow.idempotency.remember(owner, idempotency_key, fingerprint, order.id)
+    return OrderDetails(order, instructions(settings, order, client_ip), None, history), True
 
 
-def instructions(settings: PaymentSettings, order: Mapping[str, Any], client_ip: str) -> dict[str, Any]:
+def instructions(settings: PaymentSettings, order: Order, client_ip: str) -> PayInstructions:
     """How the payer pays: a signed VNPay URL, or the VietQR payload to scan. The reference is
     also the QR's purpose, which banking apps copy into the transfer's description: that is
     how the bank's notification names the order."""
-    provider = Provider(order["provider"])
-    info = f"Thanh toan phi ho so {order['dossier_code']}"
-    if provider is Provider.VIETQR:
+    if order.provider is Provider.VIETQR:
         text = vietqr.payload(bank_bin=settings.vietqr_bank_bin, account=settings.vietqr_account,
-                              amount_vnd=int(order["amount"]), reference=order["reference"],
-                              merchant_name=settings.vietqr_account_name,
-                              purpose=order["reference"])  # fmt: skip
-        return {"kind": "vietqr", "payload": text, "bank_bin": settings.vietqr_bank_bin,
-                "account": settings.vietqr_account, "transfer_note": order["reference"]}  # fmt: skip
+                              amount_vnd=order.amount, reference=order.reference,
+                              merchant_name=settings.vietqr_account_name, purpose=order.reference)  # fmt: skip
+        return BankTransfer(payload=text, bank_bin=settings.vietqr_bank_bin, account=settings.vietqr_account,
+                            transfer_note=order.reference)  # fmt: skip
     url = vnpay.payment_url(
         settings.vnpay_pay_url, tmn_code=settings.vnpay_tmn_code, secret=settings.vnpay_hash_secret.get_secret_value(),
-        txn_ref=order["reference"], amount_vnd=int(order["amount"]), order_info=info, return_url=settings.return_url,
-        ip_addr=client_ip, created_at=order["created_at"], expires_at=order["expires_at"],
+        txn_ref=order.reference, amount_vnd=order.amount, order_info=f"Thanh toan phi ho so {order.dossier_code}",
+        return_url=settings.return_url, ip_addr=client_ip, created_at=order.created_at, expires_at=order.expires_at,
     )  # fmt: skip
-    return {"kind": "redirect", "url": url}
+    return Redirect(url)
 
 
-def _view(order: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "id": str(order["id"]),
-        "reference": order["reference"],
-        "dossier_id": str(order["dossier_id"]),
-        "dossier_code": order["dossier_code"],
-        "provider": order["provider"],
-        "amount": int(order["amount"]),
-        "currency": "VND",
-        "state": order["state"],
-        "created_at": order["created_at"].isoformat(),
-        "expires_at": order["expires_at"].isoformat(),
-        "paid_at": order["paid_at"].isoformat() if order["paid_at"] else None,
-    }
-
-
-async def owned_order(uow: UnitOfWork, owner: str, order_id: str, *, lock: bool = False) -> dict[str, Any]:
-    order = await repo.order_by_id(uow.connection, order_id, lock=lock)
-    if order is None or order["owner"] != owner:
+async def owned_order(uow: PaymentUnitOfWork, owner: str, order_id: str, *, lock: bool = False) -> Order:
+    order = await uow.orders.get(order_id, lock=lock)
+    if order is None or order.owner != owner:
         raise NotFound("No such order.")
     return order
 
 
-async def order_view(
-    uow: UnitOfWork, settings: PaymentSettings, owner: str, order_id: str, *, client_ip: str
-) -> dict[str, Any]:
+async def order_details(
+    uow: PaymentUnitOfWork, settings: PaymentSettings, owner: str, order_id: str, *, client_ip: str
+) -> OrderDetails:
     order = await owned_order(uow, owner, order_id)
-    view = _view(order)
-    if order["state"] == OrderState.PENDING:
-        view["pay"] = instructions(settings, order, client_ip)
-    found = await repo.receipt_of(uow.connection, order_id)
-    view["receipt"] = {"number": found["number"], "jws": found["jws"]} if found else None
-    view["history"] = [
-        {"previous": t["previous"], "state": t["state"], "source": t["source"], "at": t["at"].isoformat()}
-        for t in await repo.transitions(uow.connection, order_id)
-    ]
-    return view
+    pay = instructions(settings, order, client_ip) if order.state is OrderState.PENDING else None
+    return OrderDetails(order, pay, await uow.receipts.of(order_id), await uow.orders.history(order_id))
 
 
-async def vietqr_png(uow: UnitOfWork, settings: PaymentSettings, owner: str, order_id: str) -> bytes:
+async def vietqr_png(uow: PaymentUnitOfWork, settings: PaymentSettings, owner: str, order_id: str) -> bytes:
     order = await owned_order(uow, owner, order_id)
-    if order["provider"] != Provider.VIETQR or order["state"] != OrderState.PENDING:
+    pay = instructions(settings, order, "")
+    if not isinstance(pay, BankTransfer) or order.state is not OrderState.PENDING:
         raise Conflict("Only an open VietQR order has a code to scan.")
-    return vietqr.png(instructions(settings, order, "")["payload"])
+    return vietqr.png(pay.payload)
 
 
-async def cancel(uow: UnitOfWork, owner: str, order_id: str) -> dict[str, Any]:
+async def cancel(uow: PaymentUnitOfWork, owner: str, order_id: str) -> Order:
     order = await owned_order(uow, owner, order_id, lock=True)
     await move(uow, order, OrderState.CANCELLED, source="owner", detail="cancelled by the payer")
-    return _view({**order, "state": OrderState.CANCELLED.value})
+    return order
 
 
-async def refund(uow: UnitOfWork, order_id: str, reason: str, operator: str) -> dict[str, Any]:
+async def refund(uow: PaymentUnitOfWork, order_id: str, reason: str, operator: str) -> Order:
     """An operator records that a paid order was refunded (the provider moved the money back):
     the one change a paid order allows."""
-    order = await repo.order_by_id(uow.connection, order_id, lock=True)
+    order = await uow.orders.get(order_id, lock=True)
     if order is None:
         raise NotFound("No such order.")
     await move(uow, order, OrderState.REFUNDED, source="operator", detail=f"{operator}: {reason}")
-    return _view({**order, "state": OrderState.REFUNDED.value})
+    return order
 
 
 # --- moving an order ------------------------------------------------------------------------
 
 
 async def move(
-    uow: UnitOfWork, order: Mapping[str, Any], target: OrderState, *, source: str, detail: str | None = None,
-    extra: Mapping[str, Any] | None = None, at: datetime | None = None,
+    uow: PaymentUnitOfWork, order: Order, target: OrderState, *, source: str, detail: str | None = None,
+    at: datetime | None = None,
 ) -> None:  # fmt: skip
     """One allowed transition of a locked order, recorded."""
-    current = OrderState(order["state"])
-    check_transition(current, target)
-    await repo.update_order(uow.connection, str(order["id"]), {"state": target.value, **(extra or {})})
-    await repo.add_transition(uow.connection, {"order_id": str(order["id"]), "previous": current.value,
-                                            "state": target.value, "source": source, "detail": detail,
-                                            "at": at or datetime.now(UTC)})  # fmt: skip
+    await uow.orders.save(order, order.move(target, source=source, detail=detail, at=at or datetime.now(UTC)))
 
 
 async def succeed(
-    uow: UnitOfWork, settings: PaymentSettings, order: Mapping[str, Any], *, provider_transaction: str | None,
+    uow: PaymentUnitOfWork, settings: PaymentSettings, order: Order, *, provider_transaction: str | None,
     paid_at: datetime, source: str,
-) -> None:  # fmt: skip
+) -> Receipt:  # fmt: skip
     """The order is paid: its state, its receipt, and the event the dossier service applies."""
-    await move(uow, order, OrderState.SUCCEEDED, source=source, detail=f"provider transaction {provider_transaction}",
-               extra={"paid_at": paid_at, "provider_transaction": provider_transaction})  # fmt: skip
-    paid = {**order, "provider_transaction": provider_transaction}
-    receipt = await receipts.issue(uow, settings, paid, paid_at)
+    changed = order.succeed(provider_transaction=provider_transaction, paid_at=paid_at, source=source,
+                            at=datetime.now(UTC))  # fmt: skip
+    await uow.orders.save(order, changed)
+    receipt = await receipts.issue(uow, settings, order, paid_at)
     await uow.emit(
         PaymentSucceeded(
-            order_id=str(order["id"]), dossier_id=str(order["dossier_id"]), dossier_code=order["dossier_code"],
-            amount=int(order["amount"]), currency="VND", provider=order["provider"],
-            receipt_number=receipt["number"], paid_at=paid_at,
+            order_id=order.id, dossier_id=order.dossier_id, dossier_code=order.dossier_code, amount=order.amount,
+            currency="VND", provider=order.provider.value, receipt_number=receipt.number, paid_at=paid_at,
         ),
-        key=str(order["id"]),
+        key=order.id,
     )  # fmt: skip
+    return receipt
 
 
-async def expire_due(uow: UnitOfWork, now: datetime, limit: int = 500) -> int:
+async def expire_due(uow: PaymentUnitOfWork, now: datetime, limit: int = 500) -> int:
     """Open orders past their time-to-live expire (the provider would refuse them too)."""
-    due = await repo.expirable(uow.connection, now, limit)
+    due = await uow.orders.expirable(now, limit)
     for order_id in due:
-        order = await repo.order_by_id(uow.connection, order_id, lock=True)
-        if order is not None and OrderState(order["state"]) not in TERMINAL:
+        order = await uow.orders.get(order_id, lock=True)
+        if order is not None and not order.is_final:
             await move(uow, order, OrderState.EXPIRED, source="expiry", detail="time to pay ran out", at=now)
     return len(due)
 
@@ -247,26 +220,27 @@ async def recheck_pending(
 ) -> dict[str, int]:  # fmt: skip
     """Ask the provider about VNPay orders still pending after ``older_than`` (a late or lost
     IPN): paid for the order's amount → succeeded; declined → failed; anything else → unchanged
-    (a paid answer for another amount is flagged, never a success).
+    (a paid answer for another amount is flagged, never a success). Counts of each.
 
     The provider is asked with no transaction open (a slow provider holds no connection or row
     lock); each answer is then applied in its own transaction to the order locked and read again,
     so an IPN that arrived meanwhile wins and the answer changes nothing."""
-    async with db.transaction() as uow:
-        due = await repo.pending_since(uow.connection, Provider.VNPAY.value, now - older_than, limit)
+    async with transaction(db) as uow:
+        due = await uow.orders.pending_since(Provider.VNPAY, now - older_than, limit)
     counts = {"paid": 0, "declined": 0, "unchanged": 0}
-    for order_id, reference, created_at in due:
-        answer = await query.status(reference, created_at)
-        async with db.transaction() as uow:
-            order = await repo.order_by_id(uow.connection, order_id, lock=True)
-            if order is None or order["state"] != OrderState.PENDING or answer.status not in ("paid", "declined"):
+    for asked in due:
+        answer = await query.status(asked.reference, asked.created_at)
+        async with transaction(db) as uow:
+            order = await uow.orders.get(asked.id, lock=True)
+            if order is None or order.state is not OrderState.PENDING or answer.status not in ("paid", "declined"):
                 counts["unchanged"] += 1
-            elif answer.status == "paid" and answer.amount_vnd == int(order["amount"]):
+            elif answer.status == "paid" and answer.amount_vnd == order.amount:
                 await succeed(uow, settings, order, provider_transaction=answer.transaction,
                               paid_at=answer.paid_at or now, source="reconciliation")  # fmt: skip
                 counts["paid"] += 1
             elif answer.status == "paid":
-                await repo.update_order(uow.connection, order_id, {"flag": vnpay.FLAG_AMOUNT_MISMATCH})
+                order.flag_for_review(vnpay.FLAG_AMOUNT_MISMATCH)
+                await uow.orders.save(order)
                 counts["unchanged"] += 1
             else:
                 await move(uow, order, OrderState.FAILED, source="reconciliation", detail="declined (status query)")

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from services.kit.db import UnitOfWork
 from services.kit.errors import ValidationFailed
 
-from ..adapters import repository as repo
-from ..domain.statement import StatementInvalid, parse_statement, reconcile
+from ..domain.orders import Provider
+from ..domain.statement import Report, StatementInvalid, parse_statement, reconcile
+from .unit_of_work import PaymentUnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """The report on one provider's statement covering [since, until)."""
+
+    provider: Provider
+    since: datetime
+    until: datetime
+    lines: int  # the settled lines the statement holds
+    report: Report
 
 
 async def reconcile_statement(
-    uow: UnitOfWork, text: str, *, provider: str, since: datetime, until: datetime
-) -> dict[str, Any]:
+    uow: PaymentUnitOfWork, text: str, *, provider: Provider, since: datetime, until: datetime
+) -> Reconciliation:
     """The report of a statement covering [since, until) for one provider. Reads only."""
     if until <= since:
         raise ValidationFailed([{"field": "query.until", "location": "query", "message": "Must be after since."}])
@@ -23,9 +34,8 @@ async def reconcile_statement(
     except StatementInvalid as exc:
         errors = [{"field": e["field"], "location": "body", "message": e["message"]} for e in exc.errors]
         raise ValidationFailed(errors, "The statement cannot be read.") from exc
-    paid = await repo.paid_between(uow.connection, provider, since, until)
-    named = await repo.orders_by_references(uow.connection, sorted({ln.reference for ln in lines if ln.reference}))
-    known = {**named, **{o["reference"]: o for o in paid}}
-    report = reconcile(lines, known, [o["reference"] for o in paid])
-    return {"provider": provider, "since": since.isoformat(), "until": until.isoformat(), "lines": len(lines),
-            "summary": report.summary(), **report.__dict__}  # fmt: skip
+    paid = await uow.orders.paid_between(provider, since, until)
+    named = await uow.orders.by_references(sorted({ln.reference for ln in lines if ln.reference}))
+    known = {**named, **{o.reference: o for o in paid}}
+    report = reconcile(lines, known, [o.reference for o in paid])
+    return Reconciliation(provider, since, until, len(lines), report)
