@@ -85,7 +85,8 @@ def _merge_problem_types(merged: list[Document], entries: Sequence[Document], se
         if (first := known.get(entry["slug"])) is None:
             merged.append(entry)
             known[entry["slug"]] = entry
-        elif first != entry:
+        elif (first.get("title"), first.get("statuses")) != (entry.get("title"), entry.get("statuses")):
+            # One type, one title (RFC 9457 §3.1.3); what it means may be told by either service.
             log.warning("conflicting problem type kept from an earlier service", slug=entry["slug"], service=service)
 
 
