@@ -239,6 +239,8 @@ def status_problem(slug: str) -> Problem | None:
     number = slug.removeprefix("http-")
     if not slug.startswith("http-") or not number.isdigit() or int(number) not in HTTPStatus._value2member_map_:
         return None
+    if int(number) < 400:  # not an error: no problem answers with it
+        return None
     status = HTTPStatus(int(number))
     return Problem(status.value, slug, status.phrase, description=status.description + ".")
 

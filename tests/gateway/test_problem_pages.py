@@ -107,7 +107,9 @@ def test_an_error_type_resolves_against_the_url_it_came_from(gateway: str) -> No
 
 def test_a_status_without_a_table_entry_has_its_status_page(gateway: str) -> None:
     page = httpx.get(f"{gateway}/problems/http-418", headers={"Accept": "application/json"}, timeout=10)
+    success = httpx.get(f"{gateway}/problems/http-200", timeout=10)
     assert page.status_code == 200 and page.json()["statuses"] == [418]
+    assert success.status_code == 404  # no problem answers with a success
 
 
 def test_the_index_lists_every_page_and_an_unknown_type_is_a_problem(gateway: str) -> None:
