@@ -24,6 +24,7 @@ from services.kit.tracing import flush as flush_spans
 
 from .headers import SecurityHeadersMiddleware
 from .openapi import DOCS_STATIC, OpenAPIAggregator, docs_assets, docs_router
+from .problem_pages import own_problem_types, problems_router
 from .proxy import GATEWAY_PROBLEMS, forward
 from .ratelimit import RateLimitMiddleware
 from .readiness import readiness_router
@@ -91,6 +92,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             app.state.openapi = OpenAPIAggregator(
                 client, settings.upstreams, ttl=settings.openapi_cache_seconds,
                 timeout=settings.readiness_timeout_seconds, title=TITLE, version=VERSION,
+                problem_types=own_problem_types(GATEWAY_PROBLEMS),
             )  # fmt: skip
             log.info("gateway started", host=settings.host, port=settings.port, upstreams=settings.upstreams)
             try:
@@ -106,8 +108,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(health_router("gateway"))  # its /readyz is gateway.readiness
     app.include_router(readiness_router())
     app.include_router(docs_router(TITLE))
+    app.include_router(problems_router())  # what every error's ``type`` resolves to, production too
     if settings.environment != Environment.PRODUCTION:  # the interactive docs are not served there
-        app.mount(DOCS_STATIC, docs_assets(), name="docs-static")
+        app.mount(DOCS_STATIC, docs_assets(settings), name="docs-static")
     # Last, so that every path the gateway answers itself is matched first. Every method is
     # forwarded (no list of them): the service says which ones a resource supports, so a 405 and
     # its Allow header always come from the service that knows (RFC 9110 §15.5.6).

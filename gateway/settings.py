@@ -99,6 +99,11 @@ class GatewaySettings(_UpstreamURLs):
     # Bound on each call the gateway makes on its own behalf: service /readyz and /openapi.json.
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     openapi_cache_seconds: float = Field(default=60.0, ge=0)
+    # The interactive docs (not served in production): Swagger UI's files, empty for the packaged
+    # ones (a folder of swagger-ui-dist 5 files otherwise), and the public OIDC client its
+    # Authorize button signs in with (code + PKCE, redirect <public_url>/docs/oauth2-redirect.html).
+    docs_assets_dir: str = ""
+    docs_client_id: str = "api-docs"
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -26,7 +26,14 @@ from .http import FastJSONResponse, RequestContextMiddleware
 from .kafka import BrokerProbe
 from .logging import configure_logging, get_logger
 from .openapi import conventional, operation_id
-from .problems import ProblemTable, install_problem_handlers, problem_response
+from .problems import (
+    PROBLEM_BASE,
+    PROBLEM_TYPES,
+    ProblemTable,
+    install_problem_handlers,
+    problem_response,
+    problem_types,
+)
 from .settings import ServiceSettings
 from .tracing import configure as configure_tracing
 from .tracing import flush as flush_spans
@@ -118,7 +125,11 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
 
-    type: str
+    type: str = Field(
+        json_schema_extra={"format": "uri-reference"},
+        description=f"The problem type: a URI reference (`{PROBLEM_BASE}<slug>`) that, resolved against the "
+        "portal's public URL, is a page describing the problem; `x-problem-types` lists them all.",
+    )
     title: str
     status: int
     detail: str | None = None
@@ -226,6 +237,8 @@ def _conventional_openapi(app: FastAPI, spec: ServiceSpec, settings: ServiceSett
         if app.openapi_schema is None:
             routers = [(spec.api_prefix, spec.routers), ("", spec.root_routers)]
             document = conventional(generate(), spec.name, spec.title, routers, settings.oidc_issuer)
+            # What each problem ``type`` means, for the gateway's pages (``gateway.problem_pages``).
+            document[PROBLEM_TYPES] = [problem_type.as_json() for problem_type in problem_types(spec.problems)]
             if spec.adjust_openapi is not None:
                 spec.adjust_openapi(document, settings)
             app.openapi_schema = document

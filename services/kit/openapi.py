@@ -117,6 +117,20 @@ def _binary_files(node: Any) -> None:
             _binary_files(value)
 
 
+def _nothing_empty_required(form: dict[str, Any]) -> None:
+    """A form body cannot send a required field empty: an empty value or list is no field at all
+    to the server (FastAPI reads it as missing). The schema says so: at least one character, or
+    one item."""
+    for name in form.get("required") or ():
+        field = (form.get("properties") or {}).get(name)
+        if not isinstance(field, dict):
+            continue
+        if field.get("type") == "string" and field.get("format") != "binary" and not field.get("minLength"):
+            field["minLength"] = 1
+        elif field.get("type") == "array" and not field.get("minItems"):
+            field["minItems"] = 1
+
+
 def conventional(
     document: dict[str, Any], service: str, title: str, routers: Mounted = (), issuer: str | None = None
 ) -> dict[str, Any]:
@@ -138,6 +152,7 @@ def conventional(
         for new in renames.values():
             document["components"]["schemas"][new]["title"] = new
             _binary_files(document["components"]["schemas"][new])
+            _nothing_empty_required(document["components"]["schemas"][new])
     if issuer is not None:
         document.setdefault("components", {})["securitySchemes"] = security_schemes(issuer)
     for prefix, router in ((prefix, router) for prefix, group in routers for router in group):
@@ -146,4 +161,88 @@ def conventional(
                 for method in route.methods or ():
                     operation = document["paths"][prefix + route.path_format][method.lower()]
                     operation.setdefault("security", security)  # a route's own openapi_extra wins
+    return storable_request_bodies(document)
+
+
+# --- what a request body may hold: no character a text column cannot store ------------------------
+
+#: Refused in every string of a request body, keys included (``kit.schemas.StrictModel``): NUL, which
+#: PostgreSQL cannot store, and lone UTF-16 surrogates, which have no UTF-8 form.
+STORABLE_TEXT = r"^[^\u0000\uD800-\uDFFF]*$"
+# Free-form JSON (a form's data, a record) cannot say it of its nested strings: JSON Schema would
+# need a recursive schema, which client generators do not take. Its description says it instead.
+FREE_JSON_RULE = "No string in it (object keys included) may hold NUL or a lone surrogate."
+# Strings of these formats cannot hold such characters in the first place.
+_PLAIN_FORMATS = frozenset({"binary", "date", "date-time", "time", "uuid", "email", "uri", "byte", "duration"})
+# Members of a schema whose values are data or names, not schemas.
+_NOT_SCHEMAS = frozenset({"enum", "const", "examples", "default", "required", "description", "title"})
+
+
+def _is_any(node: Any) -> bool:
+    return isinstance(node, dict) and not (set(node) - {"title", "description", "examples", "default"})
+
+
+def _says_free_json(node: dict[str, Any]) -> dict[str, Any]:
+    description = node.get("description", "")
+    if FREE_JSON_RULE in description:
+        return node
+    return {**node, "description": f"{description} {FREE_JSON_RULE}".strip()}
+
+
+def _storable(node: Any) -> Any:
+    """``node`` (a request body's schema) stating that its strings hold no unstorable character."""
+    if isinstance(node, list):
+        return [_storable(item) for item in node]
+    if not isinstance(node, dict) or "$ref" in node:
+        return node
+    if _is_any(node):
+        return _says_free_json(node)
+    node = {key: value if key in _NOT_SCHEMAS else
+            {name: _storable(v) for name, v in value.items()} if key == "properties" and isinstance(value, dict)
+            else _storable(value) for key, value in node.items()}  # fmt: skip
+    types = node.get("type")
+    if (types == "string" or (isinstance(types, list) and "string" in types)) and not (
+        {"pattern", "enum", "const", "contentMediaType"} & set(node) or node.get("format") in _PLAIN_FORMATS
+    ):
+        node["pattern"] = STORABLE_TEXT
+    values = node.get("additionalProperties", True)
+    if types == "object" and values is not False and "properties" not in node:
+        node["propertyNames"] = {**(node.get("propertyNames") or {}), "pattern": STORABLE_TEXT}
+        if values is True or _is_any(values):
+            node = _says_free_json(node)
+    return node
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(ref := node.get("$ref"), str) and ref.startswith(SCHEMA_REF):
+            yield ref[len(SCHEMA_REF) :]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def storable_request_bodies(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` stating the rule every request body's model enforces (``StrictModel``): no
+    string in it holds NUL or a lone surrogate. Applies to the schemas request bodies reach."""
+    schemas = (document.get("components") or {}).get("schemas") or {}
+    bodies = [operation["requestBody"] for item in (document.get("paths") or {}).values()
+              for method in HTTP_METHODS if isinstance(operation := item.get(method), dict)
+              and "requestBody" in operation]  # fmt: skip
+    reached: set[str] = set()
+    pending = [name for body in bodies for name in _refs(body)]
+    while pending:
+        name = pending.pop()
+        if name in reached or name not in schemas:
+            continue
+        reached.add(name)
+        pending.extend(_refs(schemas[name]))
+    for name in reached:
+        schemas[name] = _storable(schemas[name])
+    for body in bodies:
+        for media in (body.get("content") or {}).values():
+            if isinstance(media, dict) and "schema" in media:
+                media["schema"] = _storable(media["schema"])
     return document

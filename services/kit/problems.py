@@ -4,14 +4,21 @@ Use cases raise the plain errors of :mod:`services.kit.errors`; they never build
 :data:`KIT_PROBLEMS` maps the kit's error classes to their problems, and each service adds a table
 of its own classes (``ServiceSpec.problems``). An error's problem is that of the first class of its
 MRO found in the table, so a subclass with no entry answers as its parent does.
+
+A problem's ``type`` is the relative URI reference ``/problems/<slug>``: resolved against the
+portal's public origin (the gateway, the only one clients reach) it is a page describing the
+problem (``gateway.problem_pages``). The pages are generated from these same tables
+(:func:`problem_types`): what a problem means is its error classes' docstrings (or the entry's
+``description``), what to do is the entry's ``remedy`` or the usual advice for its status.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -41,6 +48,8 @@ from .logging import get_logger, request_id_var
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "/problems/"
+# The OpenAPI extension listing the problem types a document's operations may answer.
+PROBLEM_TYPES = "x-problem-types"
 # What a client is told to wait when the database is restarting, unreachable or overloaded.
 DATABASE_RETRY_AFTER_SECONDS = 2
 
@@ -50,12 +59,18 @@ log = get_logger(__name__)
 @dataclass(frozen=True)
 class Problem:
     """What an error class answers: status, ``type`` slug (under :data:`PROBLEM_BASE`), title
-    and fixed headers. An error's ``retry_after_seconds`` adds ``Retry-After``."""
+    and fixed headers. An error's ``retry_after_seconds`` adds ``Retry-After``.
+
+    ``description`` (when it happens) and ``remedy`` (what the caller can do) are for the
+    problem's page; left empty, the page says what the error classes' docstrings say, and the
+    usual advice for the status."""
 
     status: int
     type: str
     title: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    description: str = field(default="", compare=False)
+    remedy: str = field(default="", compare=False)
 
     def headers_for(self, error: PortalError) -> dict[str, str]:
         headers = dict(self.headers)
@@ -64,9 +79,42 @@ class Problem:
         return headers
 
 
-# A table entry is the problem itself, or a function of the error for the rare class whose
-# status depends on what it says (an OAuth error's code).
-ProblemOf = Problem | Callable[[Any], Problem]
+E = TypeVar("E", bound=PortalError)
+
+
+@dataclass(frozen=True)
+class ProblemChoice(Generic[E]):
+    """A table entry for the rare class whose problem depends on what the error says (an OAuth
+    error's code): ``choose`` picks one of ``problems``, which name every problem it may pick
+    (so that each has its page). Made with :func:`one_of`."""
+
+    problems: tuple[Problem, ...]
+    choose: Callable[[E], Problem]
+
+    def __call__(self, error: E) -> Problem:
+        problem = self.choose(error)
+        if problem not in self.problems:
+            raise ValueError(f"{problem.type} ({problem.status}) is not one of the problems this entry declares")
+        return problem
+
+
+def one_of(*problems: Problem) -> Callable[[Callable[[E], Problem]], ProblemChoice[E]]:
+    """Decorates the function choosing an error's problem among ``problems``::
+
+    @one_of(Problem(400, "oauth-error", "OAuth request refused"), Problem(401, ...))
+    def _oauth(error: OAuthError) -> Problem: ...
+    """
+
+    def declare(choose: Callable[[E], Problem]) -> ProblemChoice[E]:
+        return ProblemChoice(tuple(problems), choose)
+
+    return declare
+
+
+# A table entry is the problem itself, or (for the rare class whose status depends on what it
+# says) a :class:`ProblemChoice`. A bare function is still answered, but names no problem ahead of
+# time, so its problems have no page: :func:`problem_types` refuses it.
+ProblemOf = Problem | ProblemChoice[Any] | Callable[[Any], Problem]
 ProblemTable = Mapping[type[PortalError], ProblemOf]
 
 KIT_PROBLEMS: ProblemTable = {
@@ -81,8 +129,18 @@ KIT_PROBLEMS: ProblemTable = {
     Conflict: Problem(409, "conflict", "Conflict with the current state"),
     PayloadTooLarge: Problem(413, "payload-too-large", "Request body too large"),
     ValidationFailed: Problem(422, "validation-failed", "The request is not valid"),
-    IdempotencyKeyReused: Problem(422, "idempotency-key-reused", "This Idempotency-Key was used for another request"),
-    RateLimited: Problem(429, "rate-limited", "Too many requests"),
+    IdempotencyKeyReused: Problem(
+        422,
+        "idempotency-key-reused",
+        "This Idempotency-Key was used for another request",
+        remedy="Send a new request with a new `Idempotency-Key`; reuse a key only to retry the very same request.",
+    ),
+    RateLimited: Problem(
+        429,
+        "rate-limited",
+        "Too many requests",
+        description="The caller sent more requests than the portal takes from one caller in this time.",
+    ),
     ServiceUnavailable: Problem(503, "service-unavailable", "Service temporarily unavailable"),
     UpstreamTimeout: Problem(504, "upstream-timeout", "The service did not answer in time"),
 }
@@ -145,20 +203,163 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+# The answers no error class of ours raises: the framework's own refusals, and the last resort.
+HTTP_PROBLEMS: tuple[Problem, ...] = (
+    Problem(405, "method-not-allowed", "Method Not Allowed",
+            description="The resource exists but does not support this HTTP method.",
+            remedy="Use one of the methods the `Allow` header names."),
+    Problem(406, "not-acceptable", "Not Acceptable",
+            description="The resource cannot be answered in any media type the `Accept` header allows.",
+            remedy="Accept one of the media types the operation documents (usually `application/json`)."),
+    Problem(415, "unsupported-media-type", "Unsupported Media Type",
+            description="The request body is in a media type the operation does not take.",
+            remedy="Send the body with one of the media types the operation documents, and say so in "
+                   "`Content-Type`."),
+    Problem(500, "internal-error", "Internal error",
+            description="Something failed inside the portal. Nothing about the request is known to be wrong.",
+            remedy="Try again later. If it keeps failing, tell support the `request_id` of the answer."),
+)  # fmt: skip
 _STATUS_TYPES = {
+    **{problem.status: problem.type for problem in KIT_PROBLEMS.values() if isinstance(problem, Problem)},
     400: "bad-request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not-found",
-    405: "method-not-allowed",
-    406: "not-acceptable",
-    409: "conflict",
-    413: "payload-too-large",
-    408: "request-timeout",
-    415: "unsupported-media-type",
     422: "validation-failed",
-    429: "rate-limited",
+    **{problem.status: problem.type for problem in HTTP_PROBLEMS},
 }
+
+
+def status_type(status: int) -> str:
+    """The ``type`` slug of an HTTP error of ``status`` that no error class of ours raised (a
+    framework's refusal): a known problem's, else ``http-<status>``, whose page
+    (:func:`status_problem`) is that status's."""
+    return _STATUS_TYPES.get(status, f"http-{status}")
+
+
+def status_problem(slug: str) -> Problem | None:
+    """The problem of an ``http-<status>`` slug (any status a framework may answer with)."""
+    number = slug.removeprefix("http-")
+    if not slug.startswith("http-") or not number.isdigit() or int(number) not in HTTPStatus._value2member_map_:
+        return None
+    if int(number) < 400:  # not an error: no problem answers with it
+        return None
+    status = HTTPStatus(int(number))
+    return Problem(status.value, slug, status.phrase, description=status.description + ".")
+
+
+# What a caller can usually do about an answer of each status, for problems that say nothing more.
+REMEDIES = {
+    400: "Correct the request as `detail` says; sent again unchanged it will be refused again.",
+    401: "Get an access token (a new one if yours has expired) from the portal's OpenID provider and "
+         "send it as `Authorization: Bearer <token>`.",
+    403: "The caller may not do this. Sign in as someone who may, or ask for a token with the scope "
+         "the operation's `security` lists.",
+    404: "Check the identifier. The resource does not exist, or is not one the caller may see.",
+    405: "Use one of the methods the `Allow` header names.",
+    408: "Send the whole body without pausing; the connection is closed.",
+    409: "Read the resource's current state, then decide whether the request still makes sense.",
+    410: "Start again from the step that issued what you sent (ask for a new code, say).",
+    413: "Send less: a smaller file, or fewer items in one request.",
+    415: "Send the body in a media type the operation documents.",
+    422: "Correct the fields `errors` names and send the request again.",
+    429: "Wait as many seconds as `Retry-After` says, then try again.",
+    500: "Try again later. If it keeps failing, tell support the `request_id` of the answer.",
+    502: "Try again shortly. A write may or may not have been carried out: retry it with the same "
+         "`Idempotency-Key`.",
+    503: "Wait as many seconds as `Retry-After` says, then try again (with the same `Idempotency-Key` "
+         "for a write).",
+    504: "Try again shortly. A write may or may not have been carried out: retry it with the same "
+         "`Idempotency-Key`.",
+}  # fmt: skip
+
+
+def remedy_for(status: int) -> str:
+    if status in REMEDIES:
+        return REMEDIES[status]
+    return REMEDIES[500] if status >= 500 else REMEDIES[400]
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """One problem type as its page describes it: every status it is answered with (an OAuth
+    error's depends on its code), what it means, what to do, and the headers that come with it."""
+
+    type: str
+    title: str
+    statuses: tuple[int, ...]
+    description: str
+    remedy: str
+    headers: tuple[str, ...] = ()
+
+    @property
+    def uri(self) -> str:
+        return PROBLEM_BASE + self.type
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": self.uri, "slug": self.type, "title": self.title, "statuses": list(self.statuses),
+                "description": self.description, "remedy": self.remedy, "headers": list(self.headers)}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProblemType:
+        statuses = tuple(int(status) for status in data["statuses"])
+        headers = tuple(str(name) for name in data.get("headers", ()))
+        return cls(
+            str(data["slug"]), str(data["title"]), statuses, str(data["description"]), str(data["remedy"]), headers
+        )
+
+
+def declared_problems(entry: ProblemOf) -> tuple[Problem, ...] | None:
+    """The problems a table entry may answer; None for a bare function, which does not say."""
+    if isinstance(entry, Problem):
+        return (entry,)
+    if isinstance(entry, ProblemChoice):
+        return entry.problems
+    return None
+
+
+def undeclared(table: ProblemTable) -> list[str]:
+    """The classes of ``table`` whose entry is a bare function: their problems have no page until
+    the function is declared with :func:`one_of`."""
+    return [f"{cls.__module__}.{cls.__qualname__}" for cls, entry in table.items() if declared_problems(entry) is None]
+
+
+def _doc(cls: type) -> str:
+    """A class's docstring as one paragraph of prose (Sphinx roles reduced to their text)."""
+    text = " ".join((inspect.getdoc(cls) or "").split())
+    return text.replace(":class:", "").replace(":data:", "").replace(":func:", "").replace("``", "`")
+
+
+def problem_types(table: ProblemTable = KIT_PROBLEMS) -> list[ProblemType]:
+    """Every problem type answered by an app whose own table is ``table`` (the kit's, its own,
+    and the framework's), one per slug, sorted by slug."""
+    found: dict[str, list[tuple[Problem, str]]] = {}
+    for cls, entry in {**KIT_PROBLEMS, **table}.items():
+        for problem in declared_problems(entry) or ():  # a bare function names none (see undeclared)
+            found.setdefault(problem.type, []).append((problem, _doc(cls) if cls is not PortalError else ""))
+    for problem in HTTP_PROBLEMS:
+        found.setdefault(problem.type, []).append((problem, ""))
+    types = []
+    for slug, uses in sorted(found.items()):
+        first = uses[0][0]
+        statuses = tuple(sorted({problem.status for problem, _ in uses}))
+        description = next((p.description for p, _ in uses if p.description), "") or " ".join(
+            dict.fromkeys(doc for _, doc in uses if doc)
+        )
+        remedy = next((p.remedy for p, _ in uses if p.remedy), "") or " ".join(
+            dict.fromkeys(remedy_for(status) for status in statuses)
+        )
+        headers = sorted({name for problem, _ in uses for name in problem.headers})
+        if any(status in (429, 503) for status in statuses):
+            headers = sorted({*headers, "Retry-After"})
+        types.append(ProblemType(slug, first.title, statuses, description, remedy, tuple(headers)))
+    return types
+
+
+def merge_problem_types(*catalogues: list[ProblemType]) -> dict[str, ProblemType]:
+    """The problem types of several apps by slug; a slug two apps describe is the first's."""
+    merged: dict[str, ProblemType] = {}
+    for catalogue in catalogues:
+        for problem_type in catalogue:
+            merged.setdefault(problem_type.type, problem_type)
+    return merged
 
 
 def install_problem_handlers(app: FastAPI, problems: ProblemTable | None = None) -> None:
@@ -192,7 +393,7 @@ def install_problem_handlers(app: FastAPI, problems: ProblemTable | None = None)
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
         return problem_response(
             status,
-            _STATUS_TYPES.get(status, f"http-{status}"),
+            status_type(status),
             phrase,
             detail,
             instance=request.url.path,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,7 +13,7 @@ import httpx
 import pytest
 
 from gateway.proxy import BUFFER_LIMIT_BYTES
-from gateway.settings import SERVICES
+from gateway.settings import SERVICES, GatewaySettings
 from services.kit.health import metrics_server
 from tests.gateway.gateway_harness import ALLOWED_ORIGIN, GATEWAY_MAX_BODY, Stack
 
@@ -360,6 +362,51 @@ async def test_docs_page_uses_local_swagger_assets(client: httpx.AsyncClient) ->
     assert script.status_code == 200
     assert "javascript" in script.headers["content-type"]
     assert "SwaggerUIBundle" in script.text
+
+
+async def test_docs_page_is_swagger_ui_5_with_nothing_from_outside(client: httpx.AsyncClient) -> None:
+    """Swagger UI 5 reads OpenAPI 3.1 natively: the page hands it the document as it is, and
+    loads nothing but the gateway's own files (no CDN, no online validator)."""
+    page = await client.get("/docs")
+    script = await client.get("/docs/static/swagger-ui-bundle.js")
+    init = await client.get("/docs/init.js")
+
+    version = re.search(r'PACKAGE_VERSION:"(\d+)\.(\d+)\.(\d+)"', script.text)
+    assert version is not None and int(version.group(1)) >= 5, version and version.group(0)
+    public_url = GatewaySettings().public_url
+    outside = [url for url in re.findall(r"https?://[^\s\"'<>]+", page.text) if not url.startswith(public_url)]
+    assert outside == []
+    for src in re.findall(r'(?:src|href)="([^"]+)"', page.text):
+        assert src.startswith("/"), src  # the gateway's own files
+        assert (await client.get(src)).status_code == 200, src
+    assert init.status_code == 200 and "javascript" in init.headers["content-type"]
+    assert "3.0.3" not in page.text + init.text  # no relabelling of the document
+    assert "validatorUrl: null" in init.text
+    # The page runs no inline script, so its policy allows only the gateway's own.
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-eval" not in csp and "script-src 'self' 'unsafe-inline'" not in csp
+
+
+async def test_docs_authorize_signs_in_with_code_and_pkce_through_our_discovery(client: httpx.AsyncClient) -> None:
+    """The Authorize button: the document's openIdConnect scheme names our discovery document;
+    Swagger UI signs in there as the public docs client, with PKCE, and comes back to the OAuth2
+    redirect page, whose script is served too."""
+    settings = GatewaySettings()
+    page = await client.get("/docs")
+    init = await client.get("/docs/init.js")
+    redirect = await client.get("/docs/oauth2-redirect.html")
+
+    config = json.loads(re.search(r'<script id="docs-config" type="application/json">(.*?)</script>', page.text,
+                                  re.S).group(1))  # type: ignore[union-attr]  # fmt: skip
+    assert config["clientId"] == settings.docs_client_id
+    assert config["redirectUrl"] == f"{settings.public_url}/docs/oauth2-redirect.html"
+    assert "usePkceWithAuthorizationCodeGrant: true" in init.text and "initOAuth" in init.text
+    assert redirect.status_code == 200 and redirect.headers["content-type"].startswith("text/html")
+    scripts = re.findall(r'<script src="([^"]+)"', redirect.text)
+    assert scripts or "swaggerUIRedirectOauth2" in redirect.text  # Swagger UI 5 keeps its script apart
+    for src in scripts:
+        served = await client.get(src)
+        assert served.status_code == 200 and "swaggerUIRedirectOauth2" in served.text, src
 
 
 # --- CORS ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ a province's status batch."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -13,9 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+import schemathesis
 
 from tests.support.dossier import PDF
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import Principal, Stack, running_stack
 from tests.support.sync import H22
 
 
@@ -196,3 +198,51 @@ def sign_in(stack: Stack, login: str, password: str, *, ip: str = "192.0.2.10", 
         )
         assert tokens.status_code == 200, tokens.text
     return {**tokens.json(), "code": code, "code_verifier": verifier}  # type: ignore[no-any-return]
+
+
+# --- the merged document, as the contract tests read it ----------------------------------------
+
+# Paths whose errors follow their own protocol rather than RFC 9457.
+OWN_ERROR_FORMATS = ("/oauth2/", "/.well-known/")
+
+
+@pytest.fixture(scope="module")
+def merged_document(stack: Stack) -> dict[str, Any]:
+    document: dict[str, Any] = httpx.get(f"{stack.url}/openapi.json", timeout=30).json()
+    assert "x-unavailable-services" not in document, document.get("x-unavailable-services")
+    return document
+
+
+@pytest.fixture(scope="module")
+def fuzz_account(stack: Stack) -> None:
+    """A real account of the fuzzer's own for the account routes (see routes.FUZZ_CALLER)."""
+    if "citizen_fuzz" not in stack.principals:
+        person = register_citizen(stack, 301)
+        citizen = stack.principals["citizen_a"]
+        stack.principals["citizen_fuzz"] = Principal(person.account_id, citizen.scope, citizen.aud)
+
+
+@pytest.fixture(scope="module")
+def merged_api(stack: Stack, merged_document: dict[str, Any]) -> Any:
+    schema = schemathesis.openapi.from_dict(merged_document)
+    schema.config.update(base_url=stack.url, request_timeout=30)
+    return schema
+
+
+def problem_details(ctx: Any, response: Any, case: Any) -> bool | None:
+    """An error answer is ``application/problem+json`` with the RFC 9457 members, its status
+    the response's own, and nothing that looks like a stack trace or SQL."""
+    if response.status_code < 400 or case.path.startswith(OWN_ERROR_FORMATS):
+        return None
+    content_type = response.headers.get("content-type", [""])[0]
+    assert content_type.split(";")[0] == "application/problem+json", f"error answered as {content_type!r}"
+    body = json.loads(response.content)
+    assert isinstance(body.get("type"), str) and isinstance(body.get("title"), str), body
+    assert body.get("status") == response.status_code, body
+    text = response.content.decode("utf-8", "replace")
+    # What the caller sent may be named back (an unknown field's name): only the rest is a leak.
+    # Hypothesis also draws strings from constants in the code under test, "sqlalchemy.engine" say.
+    sent = json.dumps([case.path_parameters, case.query, case.body], default=str, ensure_ascii=False)
+    for leak in ("Traceback", 'File "', "sqlalchemy", "asyncpg", "psycopg", "SELECT ", "INSERT INTO"):
+        assert leak not in text or leak in sent, f"the error body leaks {leak!r}: {text[:300]}"
+    return True

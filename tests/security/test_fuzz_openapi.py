@@ -13,12 +13,10 @@ run), no example database, no shrinking; the whole module runs in well under thr
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -30,62 +28,19 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.security.conftest import register_citizen
+from tests.security.conftest import problem_details
 from tests.security.routes import FUZZ_CALLER, RULES, documented
 from tests.support.dossier import PDF
-from tests.support.stack import Principal, Stack
+from tests.support.stack import Stack
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.usefixtures("fuzz_account"),
     # schemathesis' own strategies draw from `random` in places; Hypothesis warns about it on every test.
     pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
 ]
 
 MAX_EXAMPLES = 40
-# Paths whose errors follow their own protocol rather than RFC 9457.
-OWN_ERROR_FORMATS = ("/oauth2/", "/.well-known/")
-
-
-@pytest.fixture(scope="module")
-def merged_document(stack: Stack) -> dict[str, Any]:
-    document: dict[str, Any] = httpx.get(f"{stack.url}/openapi.json", timeout=30).json()
-    assert "x-unavailable-services" not in document, document.get("x-unavailable-services")
-    return document
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fuzz_account(stack: Stack) -> None:
-    """A real account of the fuzzer's own for the account routes (see routes.FUZZ_CALLER)."""
-    if "citizen_fuzz" not in stack.principals:
-        person = register_citizen(stack, 301)
-        citizen = stack.principals["citizen_a"]
-        stack.principals["citizen_fuzz"] = Principal(person.account_id, citizen.scope, citizen.aud)
-
-
-@pytest.fixture(scope="module")
-def merged_api(stack: Stack, merged_document: dict[str, Any]) -> Any:
-    schema = schemathesis.openapi.from_dict(merged_document)
-    schema.config.update(base_url=stack.url, request_timeout=30)
-    return schema
-
-
-def problem_details(ctx: Any, response: Any, case: Any) -> bool | None:
-    """An error answer is ``application/problem+json`` with the RFC 9457 members, its status
-    the response's own, and nothing that looks like a stack trace or SQL."""
-    if response.status_code < 400 or case.path.startswith(OWN_ERROR_FORMATS):
-        return None
-    content_type = response.headers.get("content-type", [""])[0]
-    assert content_type.split(";")[0] == "application/problem+json", f"error answered as {content_type!r}"
-    body = json.loads(response.content)
-    assert isinstance(body.get("type"), str) and isinstance(body.get("title"), str), body
-    assert body.get("status") == response.status_code, body
-    text = response.content.decode("utf-8", "replace")
-    # What the caller sent may be named back (an unknown field's name): only the rest is a leak.
-    # Hypothesis also draws strings from constants in the code under test, "sqlalchemy.engine" say.
-    sent = json.dumps([case.path_parameters, case.query, case.body], default=str, ensure_ascii=False)
-    for leak in ("Traceback", 'File "', "sqlalchemy", "asyncpg", "psycopg", "SELECT ", "INSERT INTO"):
-        assert leak not in text or leak in sent, f"the error body leaks {leak!r}: {text[:300]}"
-    return True
 
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,

@@ -1,0 +1,120 @@
+"""The merged OpenAPI document states every rule the server enforces, and nothing it does not.
+
+Every operation of the gateway's document, through the real gateway in front of the real
+services, once without a token and once with the token of the caller it is for
+(``tests.security.routes``), with *all* of schemathesis' checks: besides the answer conforming
+to the document (status, content type, headers, body, no 5xx), positive-data acceptance (a
+request the document calls valid is not refused as malformed: a 4xx other than 401, 403, 404,
+409 and 429 means the server enforces a rule the document does not state), negative-data
+rejection (a request the document calls invalid is refused: a 2xx means the document states a
+rule the server does not enforce), a required header's absence refused, an undeclared method
+refused with a correct ``Allow``, a declared security requirement enforced; and every error an
+RFC 9457 problem.
+
+Two settings, each for a rule the document states but a generator cannot follow everywhere:
+no NUL is generated (the document's patterns refuse NUL and lone surrogates in every string of a
+request body, but inside free-form JSON, a form's data, only a description can say so: JSON Schema
+would need a recursive schema, which client generators do not take; the NUL refusals are tested
+on their own in ``test_fuzz_openapi``); and 410 counts as an answer to valid data, like 404: the
+thing the request names is gone (a code already used), which is state, not shape.
+
+An operation that declares no input at all has no invalid data to send: its negative run is
+skipped if it reads only its token (its ``security``), or, by name, if it truly reads nothing
+(``READS_NOTHING``); any other such operation fails, since it reads input its document does not
+declare. Valid data never carries a ``cursor``: only one the server issued (and signed) is valid,
+which no generator can make; invalid ones are still sent in the negative run.
+
+Bounded for CI: a fixed number of valid and of invalid examples per operation and caller,
+derandomized (the same requests every run), no example database, no shrinking.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
+
+from tests.security.conftest import problem_details
+from tests.security.routes import FUZZ_CALLER, RULES
+from tests.support.stack import Stack
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.usefixtures("fuzz_account"),
+    # schemathesis' own strategies draw from `random` in places; Hypothesis warns about it on every test.
+    pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
+]
+
+# Per operation, caller and mode (valid data, invalid data).
+EXAMPLES = 12
+
+HYPOTHESIS = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+CALLS = [(method, path, None) for method, path in sorted(RULES)] + [
+    (method, path, FUZZ_CALLER[r.who]) for (method, path), r in sorted(RULES.items()) if r.who != "public"
+]
+MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
+# What an answer to valid data may be: schemathesis' default, and 410 (see above).
+ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "410", "429", "5xx"]
+# Operations that read no parameter, header or body of the caller's (their document declares none).
+READS_NOTHING = {
+    ("GET", "/.well-known/openid-configuration"),
+    ("GET", "/oauth2/jwks"),
+    ("GET", "/api/v1/payment/jwks"),
+    ("GET", "/api/v1/catalogue/sectors"),
+}
+
+
+@pytest.fixture(scope="module")
+def conformance_api(stack: Stack, merged_document: dict[str, Any]) -> Any:
+    schema = schemathesis.openapi.from_dict(merged_document)
+    schema.config.update(base_url=stack.url, request_timeout=30)
+    schema.config.generation.update(allow_x00=False)
+    schema.config.checks.positive_data_acceptance.expected_statuses = ACCEPTED
+    return schema
+
+
+def declares_input(operation: dict[str, Any]) -> bool:
+    return bool(operation.get("parameters") or operation.get("requestBody"))
+
+
+@pytest.mark.parametrize("mode", MODES, ids=[mode.value for mode in MODES])
+@pytest.mark.parametrize(("method", "path", "caller"), CALLS, ids=[f"{m} {p} {c or 'anonymous'}" for m, p, c in CALLS])
+def test_every_operation_conforms_to_the_document(
+    conformance_api: Any,
+    merged_document: dict[str, Any],
+    stack: Stack,
+    method: str,
+    path: str,
+    caller: str | None,
+    mode: GenerationMode,
+) -> None:
+    declared = merged_document["paths"][path][method.lower()]
+    if mode is GenerationMode.NEGATIVE and not declares_input(declared):
+        if declared.get("security"):
+            pytest.skip("the operation reads only its token (checked by ignored_auth), so there is no invalid data")
+        if (method, path) in READS_NOTHING:
+            pytest.skip("the operation reads no input, so there is no invalid data to send")
+        pytest.fail(f"{method} {path} declares no parameter and no body, but reads input: its document must state it")
+    operation = conformance_api[path][method]
+    headers = stack.headers(caller) if caller else {}
+
+    @HYPOTHESIS
+    @given(case=operation.as_strategy(mode))
+    def conforms(case: Any) -> None:
+        if mode is GenerationMode.POSITIVE and case.query:
+            # Only a cursor the server issued is valid (it is signed): no generator can make one.
+            case.query.pop("cursor", None)
+        # No ``checks=``: every check schemathesis has, as its configuration enables them all.
+        case.call_and_validate(headers=headers, additional_checks=[problem_details])
+
+    conforms()
