@@ -7,5 +7,5 @@ from services.kit.problems import Problem, ProblemTable
 from ..service.importer import UnsupportedMediaType
 
 PROBLEMS: ProblemTable = {
-    UnsupportedMediaType: Problem(415, "unsupported-media-type", "Unsupported media type"),
+    UnsupportedMediaType: Problem(415, "unsupported-media-type", "Unsupported Media Type"),
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.kit.problems import Problem, ProblemTable
+from services.kit.problems import Problem, ProblemTable, one_of
 
 from ..domain.accounts import (
     AccountDisabled,
@@ -24,10 +24,17 @@ from ..domain.passwords import WeakPassword
 _UNAUTHENTICATED = frozenset({"invalid_client", "invalid_token"})
 
 
+_REFUSED = "OAuth request refused"
+OAUTH_BAD_REQUEST = Problem(400, "oauth-error", _REFUSED)
+OAUTH_UNAUTHENTICATED = Problem(401, "oauth-error", _REFUSED, {"WWW-Authenticate": 'Basic realm="oauth2"'})
+OAUTH_FORBIDDEN = Problem(403, "oauth-error", _REFUSED)
+
+
+@one_of(OAUTH_BAD_REQUEST, OAUTH_UNAUTHENTICATED, OAUTH_FORBIDDEN)
 def _oauth(error: OAuthError) -> Problem:
     if error.error in _UNAUTHENTICATED:
-        return Problem(401, "oauth-error", "OAuth request refused", {"WWW-Authenticate": 'Basic realm="oauth2"'})
-    return Problem(403 if error.error == "insufficient_scope" else 400, "oauth-error", "OAuth request refused")
+        return OAUTH_UNAUTHENTICATED
+    return OAUTH_FORBIDDEN if error.error == "insufficient_scope" else OAUTH_BAD_REQUEST
 
 
 PROBLEMS: ProblemTable = {
