@@ -34,6 +34,7 @@ CSRF_COOKIE = "portal_csrf"
 MAX_FORM_FIELD = 4096
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # The browser endpoints answer HTML pages (or send the browser back to the client), never JSON.
+# These are OpenAPI document fragments (schemaless JSON, as FastAPI's ``responses`` takes them).
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "An HTML page", "content": _HTML},
@@ -369,7 +370,7 @@ async def _as_client(request: Request, uow: IdentityUnitOfWork, action: ClientAc
     return JSONResponse(answer, headers=NO_STORE)
 
 
-def _token_body(issued: tokens.Tokens) -> dict[str, Any]:
+def _token_body(issued: tokens.Tokens) -> dict[str, str | int]:
     """RFC 6749 §5.1: the members that have a value."""
     return {name: value for name, value in asdict(issued).items() if value is not None}
 
