@@ -6,7 +6,6 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -371,8 +370,18 @@ async def _as_client(request: Request, uow: IdentityUnitOfWork, action: ClientAc
 
 
 def _token_body(issued: tokens.Tokens) -> dict[str, str | int]:
-    """RFC 6749 §5.1: the members that have a value."""
-    return {name: value for name, value in asdict(issued).items() if value is not None}
+    """RFC 6749 §5.1: the members that have a value, in the order clients have always seen."""
+    body: dict[str, str | int] = {
+        "access_token": issued.access_token,
+        "token_type": issued.token_type,
+        "expires_in": issued.expires_in,
+        "scope": issued.scope,
+    }
+    if issued.id_token is not None:
+        body["id_token"] = issued.id_token
+    if issued.refresh_token is not None:
+        body["refresh_token"] = issued.refresh_token
+    return body
 
 
 async def _grant(
