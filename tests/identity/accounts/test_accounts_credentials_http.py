@@ -121,8 +121,8 @@ async def test_a_password_is_exactly_what_was_typed_spaces_included(seeded) -> N
     # A hash made before the change, of a password that was stripped then: typed as stored, it works.
     async with seeded.db.transaction() as uow:
         stored = await credentials.hash_password(seeded.settings, "Old-Stripped-Pass 9")
-        citizen = accounts.c.id == SEED_CITIZEN_ID
-        await uow.connection.execute(update(accounts).where(citizen).values(password_hash=stored))
+        citizen_row = accounts.c.id == SEED_CITIZEN_ID
+        await uow.connection.execute(update(accounts).where(citizen_row).values(password_hash=stored))
     assert (await sign_in(seeded, CITIZEN_LOGIN, "Old-Stripped-Pass 9")).account_id == SEED_CITIZEN_ID
 
 

@@ -98,8 +98,8 @@ async def test_grantable_scopes_and_activity_by_account(seeded) -> None:
         assert await use_cases.grantable_scopes(uow, "nobody") == frozenset()
         assert await use_cases.account_is_active(uow, SEED_ENTERPRISE_ID)
         assert not await use_cases.account_is_active(uow, "nobody")
-        seeded = accounts.c.id == SEED_ENTERPRISE_ID
-        await uow.connection.execute(update(accounts).where(seeded).values(status="locked"))
+        enterprise_row = accounts.c.id == SEED_ENTERPRISE_ID
+        await uow.connection.execute(update(accounts).where(enterprise_row).values(status="locked"))
         assert not await use_cases.account_is_active(uow, SEED_ENTERPRISE_ID)
         assert await use_cases.grantable_scopes(uow, SEED_ENTERPRISE_ID) == frozenset()
         # A temporary lockout does not end sessions: the owner is not punished for someone's guesses.
