@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from deploy.local.stack import create_database, database_url
-from services.identity.adapters.unit_of_work import SqlIdentityUnitOfWork
 from services.identity.app import SERVICE, create_app
 from services.identity.settings import IdentitySettings
 from services.kit.db import Database
@@ -30,7 +29,7 @@ def identity_template(infra) -> str:  # type: ignore[no-untyped-def]
 
 def identity_database(url: str) -> Database:
     """The identity database as the service opens it: its units carry the identity repositories."""
-    return Database(url, source="identity", topic="identity.events", unit_of_work=SqlIdentityUnitOfWork)
+    return Database(url, source="identity", topic="identity.events", unit_of_work=SERVICE.unit_of_work)
 
 
 def identity_settings(db_url: str, bootstrap: str, **overrides) -> IdentitySettings:  # type: ignore[no-untyped-def]

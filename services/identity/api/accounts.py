@@ -1,6 +1,6 @@
 """Routes for accounts: registration, verification, passwords, second factor, own profile.
 
-Thin: parse, call one use case, shape the answer. The unit of work (``IdentityUow``) commits,
+Thin: parse, call one use case, shape the answer. The unit of work (``IdentityUnitOfWorkDep``) commits,
 refusals that recorded something (an attempt, a lockout) included.
 """
 
@@ -16,7 +16,7 @@ from services.kit.errors import NotFound
 
 from ..service import accounts, messages, passwords, registration, second_factor
 from ..settings import IdentitySettings
-from .dependencies import IdentityUow
+from .dependencies import IdentityUnitOfWorkDep
 from .schemas import (
     AccountPublic,
     CitizenRegistration,
@@ -59,7 +59,9 @@ def _now() -> datetime:
 
 
 @router.post("/registrations/citizen", status_code=202, response_model=RegistrationPublic)
-async def register_citizen(body: CitizenRegistration, request: Request, uow: IdentityUow) -> RegistrationPublic:
+async def register_citizen(
+    body: CitizenRegistration, request: Request, uow: IdentityUnitOfWorkDep
+) -> RegistrationPublic:
     """Đăng ký tài khoản công dân: creates a pending account and sends a code to the phone."""
     done = await registration.register_citizen(
         uow, _settings(request), personal_id=body.personal_id, full_name=body.full_name, birth_date=body.birth_date,
@@ -71,7 +73,7 @@ async def register_citizen(body: CitizenRegistration, request: Request, uow: Ide
 
 
 @router.post("/registrations/verify", response_model=RegistrationPublic)
-async def verify_registration(body: CodeCheck, request: Request, uow: IdentityUow) -> RegistrationPublic:
+async def verify_registration(body: CodeCheck, request: Request, uow: IdentityUnitOfWorkDep) -> RegistrationPublic:
     account = await registration.verify_registration(
         uow, _settings(request), account_id=body.account_id, code=body.code, now=_now()
     )
@@ -80,7 +82,7 @@ async def verify_registration(body: CodeCheck, request: Request, uow: IdentityUo
 
 @router.post("/registrations/resend", status_code=202, response_model=RegistrationPublic,
              operation_id="resendRegistrationCode")  # fmt: skip
-async def resend_code(body: Resend, request: Request, uow: IdentityUow) -> RegistrationPublic:
+async def resend_code(body: Resend, request: Request, uow: IdentityUnitOfWorkDep) -> RegistrationPublic:
     expires_at = await registration.resend_registration_code(
         uow, _settings(request), account_id=body.account_id, client_ip=_client_ip(request), now=_now()
     )
@@ -89,7 +91,7 @@ async def resend_code(body: Resend, request: Request, uow: IdentityUow) -> Regis
 
 @router.post("/registrations/enterprise", status_code=201, response_model=RegistrationPublic)
 async def register_enterprise(
-    body: EnterpriseRegistration, request: Request, uow: IdentityUow, who: AccountHolder
+    body: EnterpriseRegistration, request: Request, uow: IdentityUnitOfWorkDep, who: AccountHolder
 ) -> RegistrationPublic:
     """A signed-in citizen registers an enterprise and becomes its legal representative."""
     account = await registration.register_enterprise(
@@ -103,7 +105,9 @@ async def register_enterprise(
 
 
 @router.post("/password/change", status_code=204)
-async def change_password(body: PasswordChange, request: Request, uow: IdentityUow, who: AccountHolder) -> Response:
+async def change_password(
+    body: PasswordChange, request: Request, uow: IdentityUnitOfWorkDep, who: AccountHolder
+) -> Response:
     await passwords.change_password(
         uow, _settings(request), account_id=who.subject, current_password=body.current_password,
         new_password=body.new_password, client_ip=_client_ip(request), now=_now(),
@@ -112,7 +116,7 @@ async def change_password(body: PasswordChange, request: Request, uow: IdentityU
 
 
 @router.post("/password/reset", status_code=202, response_model=PasswordResetPublic)
-async def start_password_reset(body: ResetStart, request: Request, uow: IdentityUow) -> PasswordResetPublic:
+async def start_password_reset(body: ResetStart, request: Request, uow: IdentityUnitOfWorkDep) -> PasswordResetPublic:
     """Quên mật khẩu: the same answer whether or not the phone belongs to an account."""
     reset = await passwords.start_password_reset(
         uow, _settings(request), phone=body.phone, client_ip=_client_ip(request), now=_now()
@@ -121,7 +125,7 @@ async def start_password_reset(body: ResetStart, request: Request, uow: Identity
 
 
 @router.post("/password/reset/complete", status_code=204)
-async def complete_password_reset(body: ResetComplete, request: Request, uow: IdentityUow) -> Response:
+async def complete_password_reset(body: ResetComplete, request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     await passwords.complete_password_reset(
         uow, _settings(request), reset_id=body.reset_id, code=body.code, new_password=body.new_password, now=_now()
     )
@@ -132,7 +136,9 @@ async def complete_password_reset(body: ResetComplete, request: Request, uow: Id
 
 
 @router.post("/totp/enrolment", response_model=TotpEnrolmentPublic, operation_id="beginTotpEnrolment")
-async def begin_totp(request: Request, uow: IdentityUow, who: AccountHolder, response: Response) -> TotpEnrolmentPublic:
+async def begin_totp(
+    request: Request, uow: IdentityUnitOfWorkDep, who: AccountHolder, response: Response
+) -> TotpEnrolmentPublic:
     """A new TOTP secret (shown once) to load into an authenticator app, then confirm."""
     response.headers["Cache-Control"] = "no-store"
     enrolment = await second_factor.begin_totp_enrolment(uow, _settings(request), account_id=who.subject)
@@ -142,7 +148,7 @@ async def begin_totp(request: Request, uow: IdentityUow, who: AccountHolder, res
 
 
 @router.post("/totp/enrolment/confirm", status_code=204, operation_id="confirmTotpEnrolment")
-async def confirm_totp(body: TotpConfirm, request: Request, uow: IdentityUow, who: AccountHolder) -> Response:
+async def confirm_totp(body: TotpConfirm, request: Request, uow: IdentityUnitOfWorkDep, who: AccountHolder) -> Response:
     await second_factor.confirm_totp_enrolment(
         uow, _settings(request), account_id=who.subject, code=body.code, now=_now()
     )
@@ -153,19 +159,19 @@ async def confirm_totp(body: TotpConfirm, request: Request, uow: IdentityUow, wh
 
 
 @router.get("/me", response_model=AccountPublic, operation_id="getMyAccount")
-async def me(uow: IdentityUow, who: AccountHolder) -> AccountPublic:
+async def me(uow: IdentityUnitOfWorkDep, who: AccountHolder) -> AccountPublic:
     """The signed-in account's own profile, personal identifiers masked."""
     return AccountPublic.of(await accounts.profile(uow, who.subject))
 
 
 @router.post("/accounts/{account_id}/lock", status_code=204, operation_id="lockAccount")
-async def lock(account_id: PathId, uow: IdentityUow, _admin: Admin) -> Response:
+async def lock(account_id: PathId, uow: IdentityUnitOfWorkDep, _admin: Admin) -> Response:
     await accounts.lock_account(uow, account_id=account_id, now=_now())
     return Response(status_code=204)
 
 
 @router.post("/accounts/{account_id}/unlock", status_code=204, operation_id="unlockAccount")
-async def unlock(account_id: PathId, uow: IdentityUow, _admin: Admin) -> Response:
+async def unlock(account_id: PathId, uow: IdentityUnitOfWorkDep, _admin: Admin) -> Response:
     await accounts.unlock_account(uow, account_id=account_id, now=_now())
     return Response(status_code=204)
 
@@ -175,7 +181,7 @@ async def unlock(account_id: PathId, uow: IdentityUow, _admin: Admin) -> Respons
 
 @router.get("/dev/messages", include_in_schema=False, response_model=DevelopmentMessages)
 async def development_messages(
-    request: Request, uow: IdentityUow, to: Annotated[str, Query(max_length=20)]
+    request: Request, uow: IdentityUnitOfWorkDep, to: Annotated[str, Query(max_length=20)]
 ) -> DevelopmentMessages:
     """What the development notifier 'sent' to a phone. Answers 404 in production."""
     if _settings(request).environment == "production":

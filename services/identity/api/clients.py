@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path
 from services.kit.auth import Principal, require_scopes
 
 from ..service import clients
-from .dependencies import IdentityUow
+from .dependencies import IdentityUnitOfWorkDep
 from .schemas import CLIENT_ID, ClientCreate, ClientCreatedPublic, ClientPublic, ClientSecretPublic
 
 router = APIRouter(prefix="/clients")
@@ -21,12 +21,12 @@ ClientId = Annotated[str, Path(pattern=CLIENT_ID)]
 
 
 @router.get("", response_model=list[ClientPublic])
-async def list_clients(uow: IdentityUow, _: Admin) -> list[ClientPublic]:
+async def list_clients(uow: IdentityUnitOfWorkDep, _: Admin) -> list[ClientPublic]:
     return [ClientPublic.of(client) for client in await clients.list_clients(uow)]
 
 
 @router.post("", status_code=201, response_model=ClientCreatedPublic)
-async def create_client(body: ClientCreate, uow: IdentityUow, _: Admin) -> ClientCreatedPublic:
+async def create_client(body: ClientCreate, uow: IdentityUnitOfWorkDep, _: Admin) -> ClientCreatedPublic:
     client, secret = await clients.create_client(
         uow, client_id=body.client_id, name=body.name, kind=body.kind, grant_types=[g.value for g in body.grant_types],
         redirect_uris=body.redirect_uris, post_logout_redirect_uris=body.post_logout_redirect_uris,
@@ -37,11 +37,11 @@ async def create_client(body: ClientCreate, uow: IdentityUow, _: Admin) -> Clien
 
 
 @router.post("/{client_id}/secret", response_model=ClientSecretPublic, operation_id="rotateClientSecret")
-async def rotate_secret(client_id: ClientId, uow: IdentityUow, _: Admin) -> ClientSecretPublic:
+async def rotate_secret(client_id: ClientId, uow: IdentityUnitOfWorkDep, _: Admin) -> ClientSecretPublic:
     secret = await clients.rotate_secret(uow, client_id, datetime.now(UTC))
     return ClientSecretPublic(client_id=client_id, client_secret=secret)
 
 
 @router.delete("/{client_id}", status_code=204)
-async def disable_client(client_id: ClientId, uow: IdentityUow, _: Admin) -> None:
+async def disable_client(client_id: ClientId, uow: IdentityUnitOfWorkDep, _: Admin) -> None:
     await clients.disable_client(uow, client_id, datetime.now(UTC))

@@ -30,4 +30,4 @@ async def identity_unit_of_work(request: Request) -> AsyncIterator[IdentityUnitO
         await uow.commit()
 
 
-IdentityUow = Annotated[IdentityUnitOfWork, Depends(identity_unit_of_work, scope="function")]
+IdentityUnitOfWorkDep = Annotated[IdentityUnitOfWork, Depends(identity_unit_of_work, scope="function")]

@@ -21,7 +21,7 @@ from ..domain.oauth import CODE_CHALLENGE_PATTERN, Client, GrantType, OAuthError
 from ..service import accounts, authorize, clients, keys, sign_in, tokens
 from ..service.unit_of_work import IdentityUnitOfWork
 from ..settings import IdentitySettings
-from .dependencies import IdentityUow
+from .dependencies import IdentityUnitOfWorkDep
 from .pages import language, refusal, render, texts
 from .problems import PROBLEMS
 from .schemas import DiscoveryPublic, IntrospectionPublic, JwksPublic, TokenPublic, UserinfoPublic
@@ -196,7 +196,7 @@ async def discovery(request: Request) -> JSONResponse:
 
 @router.get("/oauth2/jwks", operation_id="getSigningKeys", response_model=None,
             responses=_documented(JwksPublic, "The published signing keys"))  # fmt: skip
-async def jwks(request: Request, uow: IdentityUow) -> JSONResponse:
+async def jwks(request: Request, uow: IdentityUnitOfWorkDep) -> JSONResponse:
     document = await keys.jwks(uow, _settings(request), _now())
     # Short enough that a key published ahead of use reaches every cache before it signs.
     return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
@@ -255,7 +255,7 @@ def _sign_in_page(
     "/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=PAGE_RESPONSES,
     openapi_extra={"parameters": AUTHORIZE_PARAMETERS}, operation_id="authorize",
 )  # fmt: skip
-async def authorize_get(request: Request, uow: IdentityUow) -> Response:
+async def authorize_get(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     params = dict(request.query_params)
     settings, now = _settings(request), _now()
     lang = language(params.get("ui_locales"))
@@ -281,7 +281,7 @@ async def authorize_get(request: Request, uow: IdentityUow) -> Response:
 
 @router.post("/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=PAGE_RESPONSES,
              operation_id="signIn")  # fmt: skip
-async def authorize_post(request: Request, uow: IdentityUow) -> Response:
+async def authorize_post(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     """The sign-in form comes back here: check CSRF, sign in, start the session, issue the code.
 
     A refused sign-in answers the sign-in page again, and the request's unit of work commits
@@ -414,13 +414,13 @@ async def _revoke(
 
 @router.post("/oauth2/token", response_model=None, operation_id="requestToken",
              responses=_documented(TokenPublic, "The tokens issued"))  # fmt: skip
-async def token(request: Request, uow: IdentityUow) -> Response:
+async def token(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     return await _as_client(request, uow, _grant)
 
 
 @router.post("/oauth2/introspect", response_model=None, operation_id="introspectToken",
              responses=_documented(IntrospectionPublic, "Whether the token is active, and its claims"))  # fmt: skip
-async def introspect(request: Request, uow: IdentityUow) -> Response:
+async def introspect(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     return await _as_client(request, uow, _introspect)
 
 
@@ -430,11 +430,11 @@ async def introspect(request: Request, uow: IdentityUow) -> Response:
     operation_id="revokeToken",
     responses={200: {"description": "Revoked, or nothing to revoke (RFC 7009 §2.2): an empty body"}},
 )
-async def revoke(request: Request, uow: IdentityUow) -> Response:
+async def revoke(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     return await _as_client(request, uow, _revoke)
 
 
-async def _userinfo(request: Request, uow: IdentityUow) -> JSONResponse:
+async def _userinfo(request: Request, uow: IdentityUnitOfWorkDep) -> JSONResponse:
     settings, now = _settings(request), _now()
     scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" and request.method == "POST":
@@ -468,7 +468,7 @@ for _method in ("GET", "POST"):
     )
 
 
-async def _logout(request: Request, uow: IdentityUow) -> Response:
+async def _logout(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     settings, now = _settings(request), _now()
     params: dict[str, str] = dict(request.query_params)
     if request.method == "POST":
