@@ -147,13 +147,14 @@ async def generate(urls: dict[str, str], dossiers: int, accounts: int) -> dict[s
 
 async def token_client(identity_url: str) -> None:
     """The machine client the token phase authenticates as (through the identity use case)."""
+    from services.identity.adapters.unit_of_work import transaction
     from services.identity.domain.oauth import ClientKind
     from services.identity.service.clients import create_client
     from services.kit.db import Database
 
     db = Database(identity_url, source="identity", topic="identity.events")
     try:
-        async with db.transaction() as uow:
+        async with transaction(db) as uow:
             await create_client(uow, client_id=TOKEN_CLIENT[0], name="Bench province", kind=ClientKind.CONFIDENTIAL,
                                 grant_types=["client_credentials"], allowed_scopes=["sync:push"],
                                 agencies=[_agency(0)], secret=TOKEN_CLIENT[1])  # fmt: skip

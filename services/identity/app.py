@@ -7,14 +7,13 @@ from fastapi import FastAPI
 from services.kit.app import PeriodicJob, ServiceSpec, build_app
 
 from .adapters.tables import metadata
+from .adapters.unit_of_work import SqlIdentityUnitOfWork
 from .api.accounts import router as accounts_router
 from .api.clients import router as clients_router
 from .api.commands import COMMANDS
+from .api.jobs import deliver_messages_job, ensure_signing_key_at_start, seed_fixtures, sweep_inactive_job
 from .api.oidc import router as oidc_router
 from .api.problems import PROBLEMS
-from .service.accounts import deliver_messages_job, sweep_inactive_job
-from .service.fixtures import seed
-from .service.keys import ensure_signing_key_at_start
 from .settings import IdentitySettings
 
 SERVICE = ServiceSpec(
@@ -27,10 +26,11 @@ SERVICE = ServiceSpec(
     root_routers=[oidc_router],
     consumers=[],
     metadata=metadata,
-    seed=seed,
+    seed=seed_fixtures,
     on_startup=ensure_signing_key_at_start,
     commands=COMMANDS,
     problems=PROBLEMS,
+    unit_of_work=SqlIdentityUnitOfWork,
     periodic=[
         PeriodicJob("inactive-accounts", 3600, sweep_inactive_job),
         PeriodicJob("deliver-messages", 2, deliver_messages_job),

@@ -14,9 +14,9 @@ from playwright.async_api import async_playwright
 
 from services.identity.domain.oauth import ClientKind
 from services.identity.service.clients import create_client
-from services.kit.db import Database
 from tests.identity.oidc.conftest import Provider, authorize_params, pkce
 from tests.identity.oidc.credentials import CITIZEN_LOGIN, CITIZEN_PASSWORD, ENTERPRISE_LOGIN
+from tests.support.identity import identity_database
 from tests.support.servers import serve
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,7 @@ MAX_ATTEMPTS_BEFORE_LOCKOUT = 10
 
 async def register_web_client(portal: Provider, redirect_uri: str) -> str:
     """A public web client whose redirect URI is a real page served by the test (the relying party)."""
-    db = Database(portal.db_url, source="identity", topic="identity.events")
+    db = identity_database(portal.db_url)
     try:
         async with db.transaction() as uow:
             await create_client(

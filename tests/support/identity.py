@@ -27,6 +27,11 @@ def identity_template(infra) -> str:  # type: ignore[no-untyped-def]
     return IDENTITY_TEMPLATE
 
 
+def identity_database(url: str) -> Database:
+    """The identity database as the service opens it: its units carry the identity repositories."""
+    return Database(url, source="identity", topic="identity.events", unit_of_work=SERVICE.unit_of_work)
+
+
 def identity_settings(db_url: str, bootstrap: str, **overrides) -> IdentitySettings:  # type: ignore[no-untyped-def]
     values = {"database_url": db_url, "kafka_bootstrap_servers": bootstrap, "environment": "test", "log_json": False}
     return IdentitySettings(**{**values, **overrides})
@@ -42,7 +47,7 @@ async def identity_db_url(infra, identity_template) -> str:  # type: ignore[no-u
 
 @pytest.fixture
 async def identity_db(identity_db_url: str) -> AsyncIterator[Database]:
-    db = Database(identity_db_url, source="identity", topic="identity.events")
+    db = identity_database(identity_db_url)
     yield db
     await db.dispose()
 
@@ -57,12 +62,12 @@ def identity_server(identity_db_url, infra) -> Iterator[tuple[str, IdentitySetti
 
 def seed_identity(db_url: str, settings: IdentitySettings) -> None:
     """Load the development fixtures (demo clients and accounts) into ``db_url``."""
-    from services.identity.service.fixtures import seed
+    from services.identity.api.jobs import seed_fixtures
 
     async def run() -> None:
-        db = Database(db_url, source="identity", topic="identity.events")
+        db = identity_database(db_url)
         try:
-            await seed(db, settings)
+            await seed_fixtures(db, settings)
         finally:
             await db.dispose()
 

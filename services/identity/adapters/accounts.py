@@ -6,10 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from functools import cache
-from typing import Any, Protocol
 
 import httpx
 from argon2 import PasswordHasher, Type
@@ -27,20 +25,29 @@ from sqlalchemy import (
     Integer,
     Table,
     Text,
+    and_,
+    delete,
     func,
     insert,
+    or_,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from services.kit.errors import ServiceUnavailable
 from services.kit.logging import get_logger
 
-from ..domain.accounts import Account, AccountStatus, LockReason
+from ..domain.accounts import Account, AccountStatus, AlreadyRegistered, LockReason, SignInAttempt
 from ..domain.assurance import AccountKind
+from ..domain.identifiers import LoginKind
+from ..domain.messages import QueuedMessage, SentMessage
+from ..domain.one_time_codes import CodePurpose, OneTimeCode
 from .tables import metadata
 
 log = get_logger(__name__)
@@ -167,7 +174,7 @@ outgoing_messages = Table(
 # --- accounts -----------------------------------------------------------------------------
 
 
-def to_account(row: RowMapping | Mapping[str, Any]) -> Account:
+def to_account(row: RowMapping) -> Account:
     return Account(
         id=row["id"],
         kind=AccountKind(row["kind"]),
@@ -194,99 +201,204 @@ def to_account(row: RowMapping | Mapping[str, Any]) -> Account:
         inactivity_warnings=row["inactivity_warnings"],
         last_inactivity_warning_at=row["last_inactivity_warning_at"],
         updated_at=row["updated_at"],
+        totp_secret=row["totp_secret"],
+        totp_pending_secret=row["totp_pending_secret"],
+        totp_last_step=row["totp_last_step"],
+        last_sign_in_at=row["last_sign_in_at"],
+        created_at=row["created_at"],
     )
 
 
-async def get_row(session: AsyncConnection, account_id: str, *, for_update: bool = False) -> RowMapping | None:
-    query = select(accounts).where(accounts.c.id == account_id)
-    if for_update:
-        query = query.with_for_update()
-    return (await session.execute(query)).mappings().first()
+def _account_values(account: Account) -> dict[str, object]:
+    return {
+        "id": account.id, "kind": account.kind.value, "status": account.status.value,
+        "locked_reason": account.locked_reason.value if account.locked_reason else None, "name": account.name,
+        "personal_id": account.personal_id, "tax_code": account.tax_code, "username": account.username,
+        "birth_date": account.birth_date, "phone": account.phone, "phone_verified": account.phone_verified,
+        "email": account.email, "email_verified": account.email_verified,
+        "legal_representative_id": account.legal_representative_id, "agencies": list(account.agencies),
+        "roles": list(account.roles), "verified_in_person": account.verified_in_person,
+        "password_hash": account.password_hash, "totp_secret": account.totp_secret,
+        "totp_pending_secret": account.totp_pending_secret, "totp_last_step": account.totp_last_step,
+        "failed_sign_ins": account.failed_sign_ins, "locked_until": account.locked_until,
+        "last_sign_in_at": account.last_sign_in_at, "last_activity_at": account.last_activity_at,
+        "inactivity_warnings": account.inactivity_warnings,
+        "last_inactivity_warning_at": account.last_inactivity_warning_at,
+    }  # fmt: skip
 
 
-async def get_account(session: AsyncConnection, account_id: str, *, for_update: bool = False) -> Account | None:
-    row = await get_row(session, account_id, for_update=for_update)
-    return to_account(row) if row else None
+# What a use case may change of an account; identity and kind are set once.
+_CHANGEABLE = ("status", "locked_reason", "phone_verified", "password_hash", "totp_secret", "totp_pending_secret",
+               "totp_last_step", "failed_sign_ins", "locked_until", "last_sign_in_at", "last_activity_at",
+               "inactivity_warnings", "last_inactivity_warning_at")  # fmt: skip
 
 
-async def find_by_column(
-    session: AsyncConnection, column: str, value: str, *, for_update: bool = False
-) -> RowMapping | None:
-    """The account holding ``value`` as a login identifier (pending registrations excluded;
-    a phone counts only once verified)."""
-    col = accounts.c[column]
-    query = select(accounts).where(col == value, accounts.c.status != AccountStatus.PENDING.value)
-    if column == "phone":
-        query = query.where(accounts.c.phone_verified)
-    if for_update:
-        query = query.with_for_update()
-    return (await session.execute(query.limit(1))).mappings().first()
+class SqlLocks:
+    def __init__(self, connection: AsyncConnection):
+        self._connection = connection
+
+    async def hold(self, key: str) -> None:
+        await self._connection.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
 
 
-async def insert_account(session: AsyncConnection, values: dict[str, Any]) -> None:
-    await session.execute(insert(accounts).values(**values))
+class SqlAccounts:
+    def __init__(self, connection: AsyncConnection):
+        self._connection = connection
 
+    async def get(self, account_id: str, *, for_update: bool = False) -> Account | None:
+        query = select(accounts).where(accounts.c.id == account_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._connection.execute(query)).mappings().first()
+        return to_account(row) if row else None
 
-async def update_account(session: AsyncConnection, account_id: str, **values: Any) -> None:
-    values.setdefault("updated_at", func.now())
-    await session.execute(accounts.update().where(accounts.c.id == account_id).values(**values))
+    async def holding(self, kind: LoginKind, value: str, *, for_update: bool = False) -> Account | None:
+        query = select(accounts).where(
+            accounts.c[kind.value] == value, accounts.c.status != AccountStatus.PENDING.value
+        )
+        if kind is LoginKind.PHONE:
+            query = query.where(accounts.c.phone_verified)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._connection.execute(query.limit(1))).mappings().first()
+        return to_account(row) if row else None
 
+    async def add(self, account: Account) -> None:
+        values = _account_values(account)
+        values["created_at"] = values["updated_at"] = account.created_at or func.now()
+        await self._connection.execute(insert(accounts).values(**values))
 
-async def advisory_lock(session: AsyncConnection, key: str) -> None:
-    """Serialise, until the transaction ends, every transaction that takes the same ``key``
-    (counting a rate limit on several replicas, claiming an identifier)."""
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+    async def fixture_present(self, account: Account) -> bool:
+        a = accounts.c
+        held = [a[col] == value for col, value in
+                (("personal_id", account.personal_id), ("tax_code", account.tax_code), ("username", account.username))
+                if value]  # fmt: skip
+        if account.phone:
+            held.append(and_(a.phone == account.phone, a.phone_verified))
+        taken = and_(a.status != AccountStatus.PENDING.value, or_(*held)) if held else None
+        exists = await self._connection.scalar(
+            select(a.id).where(or_(a.id == account.id, taken) if taken is not None else a.id == account.id)
+        )
+        return bool(exists)
+
+    async def add_fixture(self, account: Account) -> bool:
+        values = _account_values(account)
+        values["created_at"] = values["updated_at"] = account.created_at or func.now()
+        inserted = await self._connection.execute(pg_insert(accounts).values(**values).on_conflict_do_nothing())
+        return bool(inserted.rowcount)
+
+    async def save(self, account: Account) -> None:
+        values = _account_values(account)
+        changes = {name: values[name] for name in _CHANGEABLE}
+        try:
+            await self._connection.execute(
+                accounts.update().where(accounts.c.id == account.id).values(**changes, updated_at=func.now())
+            )
+        except IntegrityError as exc:  # the unique indexes are the last guard
+            raise AlreadyRegistered("This account was registered by another request.") from exc
+
+    async def record_activity(self, account_id: str, now: datetime) -> None:
+        await self._connection.execute(
+            accounts.update().where(accounts.c.id == account_id).values(
+                last_activity_at=now, inactivity_warnings=0, last_inactivity_warning_at=None, updated_at=func.now()
+            )
+        )  # fmt: skip
+
+    async def inactive(self, *, unused_since: datetime, warned_before: datetime, limit: int) -> list[Account]:
+        a = accounts.c
+        query = (
+            select(accounts)
+            .where(
+                a.status == AccountStatus.ACTIVE.value,
+                a.last_activity_at <= unused_since,
+                or_(a.last_inactivity_warning_at.is_(None), a.last_inactivity_warning_at <= warned_before),
+            )
+            .order_by(a.last_activity_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [to_account(row) for row in (await self._connection.execute(query)).mappings().all()]
 
 
 # --- one-time codes -----------------------------------------------------------------------
 
 
-async def count_codes_since(
-    session: AsyncConnection, column: str, value: str, since: datetime
-) -> tuple[int, datetime | None]:
-    """How many codes went to (or were asked from) ``value`` since ``since``, and the oldest."""
-    col = one_time_codes.c[column]
-    query = select(func.count(), func.min(one_time_codes.c.created_at)).where(
-        col == value, one_time_codes.c.created_at > since
-    )
-    count, oldest = (await session.execute(query)).one()
-    return int(count), oldest
+def _to_code(row: RowMapping) -> OneTimeCode:
+    return OneTimeCode(
+        id=row["id"], flow_id=row["flow_id"], purpose=CodePurpose(row["purpose"]), account_id=row["account_id"],
+        destination=row["destination"], client_ip=row["client_ip"], code_hash=row["code_hash"],
+        created_at=row["created_at"], expires_at=row["expires_at"], attempts=row["attempts"],
+        consumed_at=row["consumed_at"],
+    )  # fmt: skip
 
 
-async def latest_code(session: AsyncConnection, flow_id: str, purpose: str) -> RowMapping | None:
-    query = (
-        select(one_time_codes)
-        .where(one_time_codes.c.flow_id == flow_id, one_time_codes.c.purpose == purpose)
-        .order_by(one_time_codes.c.created_at.desc(), one_time_codes.c.id)
-        .limit(1)
-        .with_for_update()
-    )
-    return (await session.execute(query)).mappings().first()
+class SqlOneTimeCodes:
+    def __init__(self, connection: AsyncConnection):
+        self._connection = connection
+
+    async def add(self, code: OneTimeCode) -> None:
+        await self._connection.execute(
+            insert(one_time_codes).values(
+                id=code.id, flow_id=code.flow_id, purpose=code.purpose.value, account_id=code.account_id,
+                destination=code.destination, client_ip=code.client_ip, code_hash=code.code_hash,
+                created_at=code.created_at, expires_at=code.expires_at, attempts=code.attempts,
+                consumed_at=code.consumed_at,
+            )
+        )  # fmt: skip
+
+    async def latest(self, flow_id: str, purpose: CodePurpose) -> OneTimeCode | None:
+        query = (
+            select(one_time_codes)
+            .where(one_time_codes.c.flow_id == flow_id, one_time_codes.c.purpose == purpose.value)
+            .order_by(one_time_codes.c.created_at.desc(), one_time_codes.c.id)
+            .limit(1)
+            .with_for_update()
+        )
+        row = (await self._connection.execute(query)).mappings().first()
+        return _to_code(row) if row else None
+
+    async def save(self, code: OneTimeCode) -> None:
+        await self._connection.execute(
+            one_time_codes.update()
+            .where(one_time_codes.c.id == code.id)
+            .values(attempts=code.attempts, consumed_at=code.consumed_at)
+        )
+
+    async def sent_to(self, phone: str, since: datetime) -> tuple[int, datetime | None]:
+        return await self._count(one_time_codes.c.destination == phone, since)
+
+    async def asked_from(self, client_ip: str, since: datetime) -> tuple[int, datetime | None]:
+        return await self._count(one_time_codes.c.client_ip == client_ip, since)
+
+    async def _count(self, condition: ColumnElement[bool], since: datetime) -> tuple[int, datetime | None]:
+        query = select(func.count(), func.min(one_time_codes.c.created_at)).where(
+            condition, one_time_codes.c.created_at > since
+        )
+        count, oldest = (await self._connection.execute(query)).one()
+        return int(count), oldest
 
 
-async def insert_code(session: AsyncConnection, values: dict[str, Any]) -> None:
-    await session.execute(insert(one_time_codes).values(**values))
+# --- sign-in audit, failures of unknown logins -------------------------------------------
 
 
-async def update_code(session: AsyncConnection, code_id: str, **values: Any) -> None:
-    await session.execute(one_time_codes.update().where(one_time_codes.c.id == code_id).values(**values))
+class SqlSignInAudit:
+    def __init__(self, connection: AsyncConnection):
+        self._connection = connection
 
+    async def add(self, attempt: SignInAttempt) -> None:
+        await self._connection.execute(
+            insert(sign_in_audit).values(
+                account_id=attempt.account_id, login_masked=attempt.login_masked, client_ip=attempt.client_ip,
+                outcome=attempt.outcome, reason=attempt.reason, acr=attempt.acr, at=attempt.at,
+            )
+        )  # fmt: skip
 
-# --- sign-in audit ------------------------------------------------------------------------
-
-
-async def audit(session: AsyncConnection, **values: Any) -> None:
-    await session.execute(insert(sign_in_audit).values(**values))
-
-
-async def failures_from_ip_since(
-    session: AsyncConnection, client_ip: str, since: datetime
-) -> tuple[int, datetime | None]:
-    query = select(func.count(), func.min(sign_in_audit.c.at)).where(
-        sign_in_audit.c.client_ip == client_ip, sign_in_audit.c.outcome == "failure", sign_in_audit.c.at > since
-    )
-    count, oldest = (await session.execute(query)).one()
-    return int(count), oldest
+    async def failures_from(self, client_ip: str, since: datetime) -> tuple[int, datetime | None]:
+        query = select(func.count(), func.min(sign_in_audit.c.at)).where(
+            sign_in_audit.c.client_ip == client_ip, sign_in_audit.c.outcome == "failure", sign_in_audit.c.at > since
+        )
+        count, oldest = (await self._connection.execute(query)).one()
+        return int(count), oldest
 
 
 def login_key(secret_key: str, kind: str, value: str) -> str:
@@ -294,28 +406,28 @@ def login_key(secret_key: str, kind: str, value: str) -> str:
     return hmac.new(_subkey(secret_key, "login-failures"), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
-async def unknown_login_failures(session: AsyncConnection, keys: list[str]) -> tuple[int, datetime | None]:
-    """The failures counted so far against any of ``keys`` (one login, spelled as each thing it
-    could be), and the latest lockout among them; the rows are locked until the transaction ends."""
-    for key in sorted(keys):  # one order, so that two sign-ins never wait on each other's locks
-        await advisory_lock(session, f"login-failures:{key}")
-    query = select(func.max(login_failures.c.failed_sign_ins), func.max(login_failures.c.locked_until)).where(
-        login_failures.c.login_key.in_(keys)
-    )
-    failures, locked_until = (await session.execute(query)).one()
-    return int(failures or 0), locked_until
+class SqlLoginFailures:
+    def __init__(self, connection: AsyncConnection):
+        self._connection = connection
+        self._locks = SqlLocks(connection)
 
-
-async def count_unknown_login_failure(
-    session: AsyncConnection, keys: list[str], failures: int, locked_until: datetime | None, now: datetime
-) -> None:
-    for key in keys:
-        values = {"failed_sign_ins": failures, "locked_until": locked_until, "updated_at": now}
-        await session.execute(
-            pg_insert(login_failures)
-            .values(login_key=key, **values)
-            .on_conflict_do_update(index_elements=[login_failures.c.login_key], set_=values)
+    async def held(self, keys: list[str]) -> tuple[int, datetime | None]:
+        for key in sorted(keys):  # one order, so that two sign-ins never wait on each other's locks
+            await self._locks.hold(f"login-failures:{key}")
+        query = select(func.max(login_failures.c.failed_sign_ins), func.max(login_failures.c.locked_until)).where(
+            login_failures.c.login_key.in_(keys)
         )
+        failures, locked_until = (await self._connection.execute(query)).one()
+        return int(failures or 0), locked_until
+
+    async def count(self, keys: list[str], failures: int, locked_until: datetime | None, now: datetime) -> None:
+        for key in keys:
+            values = {"failed_sign_ins": failures, "locked_until": locked_until, "updated_at": now}
+            await self._connection.execute(
+                pg_insert(login_failures)
+                .values(login_key=key, **values)
+                .on_conflict_do_update(index_elements=[login_failures.c.login_key], set_=values)
+            )
 
 
 # --- passwords ----------------------------------------------------------------------------
@@ -378,40 +490,57 @@ def decrypt_secret(secret_key: str, value: str) -> str:
         raise ServiceUnavailable("A stored second-factor secret cannot be read with the configured key.") from exc
 
 
-# --- notifiers ----------------------------------------------------------------------------
+# --- messages -----------------------------------------------------------------------------
 
 
-class Notifier(Protocol):
-    """Delivers a short text to a person: ``channel`` is ``sms`` (``to`` an E.164 number) or
-    ``email``."""
+class SqlMessages:
+    """``sent_messages`` (development: kept, readable at the development-only endpoint; never in
+    production, the settings refuse it) and ``outgoing_messages`` (production: queued in the
+    caller's transaction, encrypted, posted by the worker; a rolled-back transaction sends nothing)."""
 
-    async def send(self, channel: str, to: str, text: str) -> None: ...
+    def __init__(self, connection: AsyncConnection):
+        self._connection = connection
 
+    async def keep(self, channel: str, recipient: str, body: str) -> None:
+        await self._connection.execute(insert(sent_messages).values(channel=channel, recipient=recipient, body=body))
 
-class StoredMessages:
-    """Development and tests: messages are written to ``sent_messages`` in the same transaction,
-    readable at the development-only endpoint. Never in production (settings refuse it)."""
-
-    def __init__(self, session: AsyncConnection):
-        self._session = session
-
-    async def send(self, channel: str, to: str, text: str) -> None:
-        await self._session.execute(insert(sent_messages).values(channel=channel, recipient=to, body=text))
-
-
-class QueuedMessages:
-    """Production: the message joins ``outgoing_messages`` in the caller's transaction; the
-    worker posts it to the SMS/e-mail gateway (:func:`post_to_webhook`)."""
-
-    def __init__(self, session: AsyncConnection, secret_key: str):
-        self._session = session
-        self._secret_key = secret_key
-
-    async def send(self, channel: str, to: str, text: str) -> None:
-        body = Fernet(base64.urlsafe_b64encode(_subkey(self._secret_key, "messages"))).encrypt(text.encode()).decode()
-        await self._session.execute(
-            insert(outgoing_messages).values(channel=channel, recipient=to, body_encrypted=body)
+    async def queue(self, channel: str, recipient: str, body_encrypted: str) -> None:
+        await self._connection.execute(
+            insert(outgoing_messages).values(channel=channel, recipient=recipient, body_encrypted=body_encrypted)
         )
+
+    async def kept_for(self, recipient: str, limit: int) -> list[SentMessage]:
+        query = (
+            select(sent_messages.c.channel, sent_messages.c.recipient, sent_messages.c.body, sent_messages.c.sent_at)
+            .where(sent_messages.c.recipient == recipient)
+            .order_by(sent_messages.c.id.desc())
+            .limit(limit)
+        )
+        return [SentMessage(r.channel, r.recipient, r.body, r.sent_at) for r in await self._connection.execute(query)]
+
+    async def due(self, now: datetime, limit: int) -> list[QueuedMessage]:
+        table = outgoing_messages
+        query = (
+            select(table).where(table.c.next_attempt_at <= now).order_by(table.c.id)
+            .limit(limit).with_for_update(skip_locked=True)
+        )  # fmt: skip
+        return [
+            QueuedMessage(r.id, r.channel, r.recipient, r.body_encrypted, r.created_at, r.attempts)
+            for r in await self._connection.execute(query)
+        ]
+
+    async def delivered(self, message_id: int) -> None:
+        await self._connection.execute(delete(outgoing_messages).where(outgoing_messages.c.id == message_id))
+
+    async def retry_later(self, message_id: int, attempts: int, at: datetime, error: str) -> None:
+        await self._connection.execute(
+            update(outgoing_messages).where(outgoing_messages.c.id == message_id)
+            .values(attempts=attempts, next_attempt_at=at, last_error=error)
+        )  # fmt: skip
+
+
+def encrypt_message(secret_key: str, text: str) -> str:
+    return Fernet(base64.urlsafe_b64encode(_subkey(secret_key, "messages"))).encrypt(text.encode()).decode()
 
 
 def decrypt_message(secret_key: str, body_encrypted: str) -> str:
@@ -426,17 +555,3 @@ async def post_to_webhook(client: httpx.AsyncClient, url: str, channel: str, to:
     except httpx.HTTPError as exc:
         return type(exc).__name__
     return None
-
-
-async def messages_to(session: AsyncConnection, recipient: str, limit: int) -> list[dict[str, Any]]:
-    query = (
-        select(sent_messages.c.channel, sent_messages.c.recipient, sent_messages.c.body, sent_messages.c.sent_at)
-        .where(sent_messages.c.recipient == recipient)
-        .order_by(sent_messages.c.id.desc())
-        .limit(limit)
-    )
-    return [dict(r) for r in (await session.execute(query)).mappings()]
-
-
-def as_date(value: date | None) -> str | None:
-    return value.isoformat() if value else None

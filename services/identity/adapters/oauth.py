@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -18,12 +19,20 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     LargeBinary,
+    Row,
     Table,
     Text,
     func,
+    insert,
+    select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
+from ..domain.oauth import AuthorizationCode, BrowserSession, Client, ClientKind, RefreshToken, SigningKey
 from .tables import metadata
 
 signing_keys = Table(
@@ -147,3 +156,228 @@ def digest(value: str) -> str:
 
 def new_secret(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
+
+
+# --- repositories ---------------------------------------------------------------------------
+
+
+def _to_client(row: Row[Any]) -> Client:
+    return Client(
+        client_id=row.client_id, name=row.name, kind=ClientKind(row.kind), auth_method=row.auth_method,
+        redirect_uris=tuple(row.redirect_uris), post_logout_redirect_uris=tuple(row.post_logout_redirect_uris),
+        grant_types=tuple(row.grant_types), allowed_scopes=frozenset(row.allowed_scopes),
+        agencies=tuple(row.agencies), secret_hash=row.secret_hash, previous_secret_hash=row.previous_secret_hash,
+        previous_secret_expires_at=row.previous_secret_expires_at, jwks=row.jwks, disabled_at=row.disabled_at,
+    )  # fmt: skip
+
+
+class SqlClients:
+    def __init__(self, connection: AsyncConnection):
+        self._connection = connection
+
+    async def get(self, client_id: str, *, include_disabled: bool = False, for_update: bool = False) -> Client | None:
+        query = select(clients).where(clients.c.client_id == client_id)
+        if not include_disabled:
+            query = query.where(clients.c.disabled_at.is_(None))
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._connection.execute(query)).first()
+        return _to_client(row) if row else None
+
+    async def all(self) -> list[Client]:
+        return [_to_client(r) for r in await self._connection.execute(select(clients).order_by(clients.c.client_id))]
+
+    async def add(self, client: Client) -> None:
+        await self._connection.execute(
+            insert(clients).values(
+                client_id=client.client_id, name=client.name, kind=client.kind.value, auth_method=client.auth_method,
+                secret_hash=client.secret_hash, jwks=client.jwks, redirect_uris=list(client.redirect_uris),
+                post_logout_redirect_uris=list(client.post_logout_redirect_uris),
+                grant_types=list(client.grant_types), allowed_scopes=sorted(client.allowed_scopes),
+                agencies=list(client.agencies),
+            )
+        )  # fmt: skip
+
+    async def rotate_secret(self, client_id: str, secret_hash: str, previous_expires_at: datetime) -> None:
+        await self._connection.execute(
+            update(clients)
+            .where(clients.c.client_id == client_id)
+            .values(
+                secret_hash=secret_hash,
+                previous_secret_hash=clients.c.secret_hash,
+                previous_secret_expires_at=previous_expires_at,
+            )
+        )
+
+    async def disable(self, client_id: str, now: datetime) -> bool:
+        result = await self._connection.execute(
+            update(clients)
+            .where(clients.c.client_id == client_id, clients.c.disabled_at.is_(None))
+            .values(disabled_at=now)
+        )
+        return bool(result.rowcount)
+
+    async def remember_assertion(self, client_id: str, jti: str, expires_at: datetime) -> bool:
+        stored = await self._connection.execute(
+            pg_insert(client_assertion_jtis)
+            .values(client_id=client_id, jti=jti, expires_at=expires_at)
+            .on_conflict_do_nothing()
+            .returning(client_assertion_jtis.c.jti)
+        )
+        return stored.first() is not None
+
+
+class SqlSigningKeys:
+    def __init__(self, connection: AsyncConnection):
+        self._connection = connection
+
+    async def all(self) -> list[SigningKey]:
+        return [
+            SigningKey(r.kid, r.private_key, r.public_jwk, r.activates_at)
+            for r in await self._connection.execute(select(signing_keys))
+        ]
+
+    async def add(self, key: SigningKey) -> None:
+        await self._connection.execute(
+            insert(signing_keys).values(
+                kid=key.kid, private_key=key.private_key, public_jwk=key.public_jwk, activates_at=key.activates_at
+            )
+        )
+
+
+class SqlBrowserSessions:
+    def __init__(self, connection: AsyncConnection):
+        self._connection = connection
+
+    async def add(self, session: BrowserSession) -> None:
+        await self._connection.execute(
+            insert(browser_sessions).values(
+                id_hash=session.id_hash, account_id=session.account_id, acr=session.acr, amr=list(session.amr),
+                auth_time=session.auth_time, agencies=list(session.agencies), expires_at=session.expires_at,
+            )
+        )  # fmt: skip
+
+    async def get(self, id_hash: str) -> BrowserSession | None:
+        row = (
+            await self._connection.execute(select(browser_sessions).where(browser_sessions.c.id_hash == id_hash))
+        ).first()
+        if row is None:
+            return None
+        return BrowserSession(
+            id_hash=row.id_hash, account_id=row.account_id, acr=row.acr, amr=tuple(row.amr), auth_time=row.auth_time,
+            agencies=tuple(row.agencies), expires_at=row.expires_at, revoked_at=row.revoked_at,
+        )  # fmt: skip
+
+    async def revoke(self, id_hash: str, now: datetime) -> None:
+        await self._connection.execute(
+            update(browser_sessions).where(browser_sessions.c.id_hash == id_hash).values(revoked_at=now)
+        )
+
+
+class SqlAuthorizationCodes:
+    def __init__(self, connection: AsyncConnection):
+        self._connection = connection
+
+    async def add(self, code: AuthorizationCode) -> None:
+        await self._connection.execute(
+            insert(authorization_codes).values(
+                code_hash=code.code_hash, client_id=code.client_id, account_id=code.account_id,
+                redirect_uri=code.redirect_uri, scope=code.scope, nonce=code.nonce,
+                code_challenge=code.code_challenge, acr=code.acr, amr=list(code.amr), auth_time=code.auth_time,
+                agencies=list(code.agencies), expires_at=code.expires_at,
+            )
+        )  # fmt: skip
+
+    async def consume(self, code_hash: str, now: datetime) -> AuthorizationCode | None:
+        row = (
+            await self._connection.execute(
+                update(authorization_codes)
+                .where(authorization_codes.c.code_hash == code_hash, authorization_codes.c.consumed_at.is_(None))
+                .values(consumed_at=now)
+                .returning(authorization_codes)
+            )
+        ).first()
+        if row is None:
+            return None
+        return AuthorizationCode(
+            code_hash=row.code_hash, client_id=row.client_id, account_id=row.account_id,
+            redirect_uri=row.redirect_uri, scope=row.scope, nonce=row.nonce, code_challenge=row.code_challenge,
+            acr=row.acr, amr=tuple(row.amr), auth_time=row.auth_time, agencies=tuple(row.agencies),
+            expires_at=row.expires_at,
+        )  # fmt: skip
+
+    async def exists(self, code_hash: str) -> bool:
+        query = select(authorization_codes.c.code_hash).where(authorization_codes.c.code_hash == code_hash)
+        return bool(await self._connection.scalar(query))
+
+
+class SqlIssuedTokens:
+    def __init__(self, connection: AsyncConnection):
+        self._connection = connection
+
+    async def add_refresh(self, token: RefreshToken) -> None:
+        await self._connection.execute(
+            insert(refresh_tokens).values(
+                token_hash=token.token_hash, family_id=token.family_id, client_id=token.client_id,
+                account_id=token.account_id, scope=token.scope, acr=token.acr, amr=list(token.amr),
+                auth_time=token.auth_time, agencies=list(token.agencies), code_hash=token.code_hash,
+                expires_at=token.expires_at,
+            )
+        )  # fmt: skip
+
+    async def refresh(self, token_hash: str, *, for_update: bool = False) -> RefreshToken | None:
+        query = select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._connection.execute(query)).first()
+        if row is None:
+            return None
+        return RefreshToken(
+            token_hash=row.token_hash, family_id=row.family_id, client_id=row.client_id, account_id=row.account_id,
+            scope=row.scope, acr=row.acr, amr=tuple(row.amr), auth_time=row.auth_time, agencies=tuple(row.agencies),
+            code_hash=row.code_hash, expires_at=row.expires_at, used_at=row.used_at, revoked_at=row.revoked_at,
+        )  # fmt: skip
+
+    async def mark_used(self, token_hash: str, now: datetime) -> None:
+        await self._connection.execute(
+            update(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash).values(used_at=now)
+        )
+
+    async def add_access(self, jti: str, code_hash: str | None, family_id: str | None, expires_at: datetime) -> None:
+        await self._connection.execute(
+            insert(issued_access_tokens).values(
+                jti=jti, code_hash=code_hash, family_id=family_id, expires_at=expires_at
+            )
+        )
+
+    async def revoke_family(self, family_id: str, now: datetime) -> None:
+        await self._revoke_issued(
+            refresh_tokens.c.family_id == family_id, issued_access_tokens.c.family_id == family_id, now
+        )
+
+    async def revoke_from_code(self, code_hash: str, now: datetime) -> None:
+        await self._revoke_issued(
+            refresh_tokens.c.code_hash == code_hash, issued_access_tokens.c.code_hash == code_hash, now
+        )
+
+    async def _revoke_issued(
+        self, refresh_condition: ColumnElement[bool], access_condition: ColumnElement[bool], now: datetime
+    ) -> None:
+        await self._connection.execute(
+            update(refresh_tokens)
+            .where(refresh_condition, refresh_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        issued = select(issued_access_tokens.c.jti, issued_access_tokens.c.expires_at).where(access_condition)
+        await self._connection.execute(
+            pg_insert(revoked_access_tokens).from_select(["jti", "expires_at"], issued).on_conflict_do_nothing()
+        )
+
+    async def revoke_access(self, jti: str, expires_at: datetime) -> None:
+        await self._connection.execute(
+            pg_insert(revoked_access_tokens).values(jti=jti, expires_at=expires_at).on_conflict_do_nothing()
+        )
+
+    async def access_revoked(self, jti: str) -> bool:
+        query = select(revoked_access_tokens.c.jti).where(revoked_access_tokens.c.jti == jti)
+        return bool(await self._connection.scalar(query))

@@ -10,8 +10,10 @@ from typing import Any
 from services.kit.app import Command
 from services.kit.db import Database
 
+from ..adapters.unit_of_work import transaction
 from ..domain.oauth import ClientKind
 from ..service import clients, keys
+from .schemas import ClientCreatedPublic, ClientPublic
 
 
 def _rotate_arguments(parser: Any) -> None:
@@ -20,7 +22,7 @@ def _rotate_arguments(parser: Any) -> None:
 
 async def _rotate(db: Database, settings: Any, args: Any) -> int:
     now = datetime.now(UTC)
-    async with db.transaction() as uow:
+    async with transaction(db) as uow:
         kid = await (keys.create_key(uow, settings, now) if args.now else keys.rotate(uow, settings, now))
     print(json.dumps({"kid": kid, "published": True, "signs_from": "now" if args.now else "after the publish delay"}))
     return 0
@@ -46,9 +48,9 @@ def _clients_arguments(parser: Any) -> None:
 
 async def _clients(db: Database, settings: Any, args: Any) -> int:
     now = datetime.now(UTC)
-    async with db.transaction() as uow:
+    async with transaction(db) as uow:
         if args.action == "list":
-            out: Any = await clients.list_clients(uow)
+            out: Any = [ClientPublic.of(client).model_dump(mode="json") for client in await clients.list_clients(uow)]
         elif args.action == "create":
             jwks = json.loads(open(args.jwks_file).read()) if args.jwks_file else None  # noqa: SIM115, ASYNC230
             client, secret = await clients.create_client(
@@ -56,7 +58,9 @@ async def _clients(db: Database, settings: Any, args: Any) -> int:
                 redirect_uris=args.redirect_uri, post_logout_redirect_uris=args.post_logout_redirect_uri,
                 allowed_scopes=args.scope, agencies=args.agency, auth_method=args.auth_method, jwks=jwks,
             )  # fmt: skip
-            out = {**client.public_view(), "client_secret": secret}
+            out = ClientCreatedPublic(**ClientPublic.of(client).model_dump(), client_secret=secret).model_dump(
+                mode="json"
+            )
         elif args.action == "rotate-secret":
             out = {"client_id": args.client_id, "client_secret": await clients.rotate_secret(uow, args.client_id, now)}
         else:

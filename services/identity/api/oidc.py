@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -13,16 +13,18 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from services.kit.db import UnitOfWork
 from services.kit.errors import PortalError
 from services.kit.openapi import token_security
 from services.kit.problems import problem_for
 
-from ..domain.oauth import CODE_CHALLENGE_PATTERN, GrantType, OAuthError
-from ..service import accounts, authorize, clients, keys, tokens
+from ..domain.oauth import CODE_CHALLENGE_PATTERN, Client, GrantType, OAuthError
+from ..service import accounts, authorize, clients, keys, sign_in, tokens
+from ..service.unit_of_work import IdentityUnitOfWork
 from ..settings import IdentitySettings
+from .dependencies import IdentityUnitOfWorkDep
 from .pages import language, refusal, render, texts
 from .problems import PROBLEMS
+from .schemas import DiscoveryPublic, IntrospectionPublic, JwksPublic, TokenPublic, UserinfoPublic
 
 router = APIRouter()
 
@@ -31,6 +33,7 @@ CSRF_COOKIE = "portal_csrf"
 MAX_FORM_FIELD = 4096
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # The browser endpoints answer HTML pages (or send the browser back to the client), never JSON.
+# These are OpenAPI document fragments (schemaless JSON, as FastAPI's ``responses`` takes them).
 _HTML = {"text/html": {"schema": {"type": "string"}}}
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "An HTML page", "content": _HTML},
@@ -114,7 +117,13 @@ def _oauth_json(exc: OAuthError) -> JSONResponse:
     return JSONResponse(body, status_code=problem.status, headers={**NO_STORE, **problem.headers})
 
 
-@router.get("/.well-known/openid-configuration", operation_id="getOpenidConfiguration")
+def _documented(model: type[Any], description: str) -> dict[int | str, dict[str, Any]]:
+    """A 200 answer's schema for a route that writes its protocol's JSON itself."""
+    return {200: {"model": model, "description": description}}
+
+
+@router.get("/.well-known/openid-configuration", operation_id="getOpenidConfiguration", response_model=None,
+            responses=_documented(DiscoveryPublic, "The provider's metadata"))  # fmt: skip
 async def discovery(request: Request) -> JSONResponse:
     issuer = _settings(request).oidc_issuer
     document = {
@@ -185,10 +194,10 @@ async def discovery(request: Request) -> JSONResponse:
     return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
 
 
-@router.get("/oauth2/jwks", operation_id="getSigningKeys")
-async def jwks(request: Request) -> JSONResponse:
-    async with request.app.state.db.transaction() as uow:
-        document = await keys.jwks(uow, _settings(request), _now())
+@router.get("/oauth2/jwks", operation_id="getSigningKeys", response_model=None,
+            responses=_documented(JwksPublic, "The published signing keys"))  # fmt: skip
+async def jwks(request: Request, uow: IdentityUnitOfWorkDep) -> JSONResponse:
+    document = await keys.jwks(uow, _settings(request), _now())
     # Short enough that a key published ahead of use reaches every cache before it signs.
     return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
 
@@ -246,30 +255,25 @@ def _sign_in_page(
     "/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=PAGE_RESPONSES,
     openapi_extra={"parameters": AUTHORIZE_PARAMETERS}, operation_id="authorize",
 )  # fmt: skip
-async def authorize_get(request: Request) -> Response:
+async def authorize_get(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     params = dict(request.query_params)
-    return await _authorize(request, params)
-
-
-async def _authorize(request: Request, params: dict[str, str]) -> Response:
     settings, now = _settings(request), _now()
     lang = language(params.get("ui_locales"))
-    async with request.app.state.db.transaction() as uow:
-        try:
-            req = await authorize.parse_request(uow, params)
-        except authorize.UnsafeRedirect as exc:
-            return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
-        except OAuthError as exc:
-            return _redirect(
-                params["redirect_uri"],
-                {"error": exc.error, "error_description": exc.detail, "state": params.get("state")},
-                settings.oidc_issuer,
-            )
-        session = await authorize.current_session(uow, request.cookies.get(SESSION_COOKIE), now)
-        if not authorize.needs_sign_in(req, session, now):
-            assert session is not None
-            code = await authorize.issue_code(uow, settings, req, session, now)
-            return _redirect(req.redirect_uri, {"code": code, "state": req.state}, settings.oidc_issuer)
+    try:
+        req = await authorize.parse_request(uow, params)
+    except authorize.UnsafeRedirect as exc:
+        return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
+    except OAuthError as exc:
+        return _redirect(
+            params["redirect_uri"],
+            {"error": exc.error, "error_description": exc.detail, "state": params.get("state")},
+            settings.oidc_issuer,
+        )
+    session = await authorize.current_session(uow, request.cookies.get(SESSION_COOKIE), now)
+    if not authorize.needs_sign_in(req, session, now):
+        assert session is not None
+        code = await authorize.issue_code(uow, settings, req, session, now)
+        return _redirect(req.redirect_uri, {"code": code, "state": req.state}, settings.oidc_issuer)
     if "none" in req.prompt:
         return _redirect(req.redirect_uri, {"error": "login_required", "state": req.state}, settings.oidc_issuer)
     return _sign_in_page(request, req)
@@ -277,8 +281,12 @@ async def _authorize(request: Request, params: dict[str, str]) -> Response:
 
 @router.post("/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=PAGE_RESPONSES,
              operation_id="signIn")  # fmt: skip
-async def authorize_post(request: Request) -> Response:
-    """The sign-in form comes back here: check CSRF, sign in, start the session, issue the code."""
+async def authorize_post(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
+    """The sign-in form comes back here: check CSRF, sign in, start the session, issue the code.
+
+    A refused sign-in answers the sign-in page again, and the request's unit of work commits
+    what the refusal recorded (the failure count, the lockout, the audit line) as it commits a
+    success: one owner of the commit, no commit here."""
     settings, now = _settings(request), _now()
     try:
         form = await _form(request)
@@ -289,45 +297,40 @@ async def authorize_post(request: Request) -> Response:
     if form.get("prompt") == "login":
         form.pop("prompt")
     lang = language(form.get("ui_locales"))
-    async with request.app.state.db.transaction() as uow:
-        try:
-            req = await authorize.parse_request(uow, form)
-        except OAuthError as exc:
-            return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
+    try:
+        req = await authorize.parse_request(uow, form)
+    except OAuthError as exc:
+        return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
     if not csrf_cookie or not hmac.compare_digest(csrf_form.encode(), csrf_cookie.encode()):
         return _sign_in_page(request, req, error=texts(lang)["expired"], status=400, login=login)
     client_ip = request.client.host if request.client else "unknown"
-    async with request.app.state.db.unit_of_work() as uow:
-        try:
-            signed_in = await accounts.sign_in(
-                uow, settings, login=login, password=password, totp_code=totp, client_ip=client_ip, now=now
-            )
-        except PortalError as exc:
-            # Failed attempts and lockouts are recorded even though the sign-in is refused.
-            await uow.commit()
-            problem = problem_for(exc, PROBLEMS)
-            need_totp = problem.type == "second-factor-required"
-            fallback = exc.detail or problem.title
-            message = (
-                texts(lang)["need_totp"]
-                if need_totp and not totp
-                else refusal(lang, problem.type, problem.headers.get("Retry-After"), fallback)
-            )
-            return _sign_in_page(
-                request,
-                req,
-                error=message,
-                status=200 if need_totp else problem.status,
-                need_totp=need_totp,
-                login=login,
-                headers=dict(problem.headers),
-            )
-        cookie = await authorize.start_session(uow, settings, signed_in, now)
-        session = authorize.Session(
-            signed_in.account_id, signed_in.acr.value, signed_in.amr, signed_in.auth_time, signed_in.agencies
+    try:
+        signed_in = await sign_in.sign_in(
+            uow, settings, login=login, password=password, totp_code=totp, client_ip=client_ip, now=now
         )
-        code = await authorize.issue_code(uow, settings, req, session, now)
-        await uow.commit()
+    except PortalError as exc:
+        problem = problem_for(exc, PROBLEMS)
+        need_totp = problem.type == "second-factor-required"
+        fallback = exc.detail or problem.title
+        message = (
+            texts(lang)["need_totp"]
+            if need_totp and not totp
+            else refusal(lang, problem.type, problem.headers.get("Retry-After"), fallback)
+        )
+        return _sign_in_page(
+            request,
+            req,
+            error=message,
+            status=200 if need_totp else problem.status,
+            need_totp=need_totp,
+            login=login,
+            headers=dict(problem.headers),
+        )
+    cookie = await authorize.start_session(uow, settings, signed_in, now)
+    session = authorize.Session(
+        signed_in.account_id, signed_in.acr.value, signed_in.amr, signed_in.auth_time, signed_in.agencies
+    )
+    code = await authorize.issue_code(uow, settings, req, session, now)
     response = _redirect(req.redirect_uri, {"code": code, "state": req.state}, settings.oidc_issuer)
     response.set_cookie(
         SESSION_COOKIE,
@@ -342,89 +345,113 @@ async def authorize_post(request: Request) -> Response:
     return response
 
 
-ClientAction = Callable[[UnitOfWork, IdentitySettings, clients.Client, dict[str, str], datetime], Awaitable[Any]]
+# A client endpoint's answer: the protocol's JSON object (a token response, an introspection
+# answer), or None for an empty 200.
+ClientAnswer = Mapping[str, Any] | None
+ClientAction = Callable[
+    [IdentityUnitOfWork, IdentitySettings, Client, dict[str, str], datetime], Awaitable[ClientAnswer]
+]
 
 
-async def _as_client(request: Request, action: ClientAction) -> Response:
-    """Parse the form, authenticate the calling client, run ``action``. What was recorded on
-    the way (a client assertion's jti, a revoked refresh family) is committed even when the
-    request is refused."""
+async def _as_client(request: Request, uow: IdentityUnitOfWork, action: ClientAction) -> Response:
+    """Parse the form, authenticate the calling client, run ``action``. A refusal answers the
+    OAuth error body and the request's unit of work commits what was recorded on the way (a
+    client assertion's jti, a revoked refresh family, a replayed code's revocations)."""
     settings, now = _settings(request), _now()
-    async with request.app.state.db.unit_of_work() as uow:
-        try:
-            form = await _form(request)
-            client = await clients.authenticate_client(uow, settings, form, request.headers.get("authorization"), now)
-            answer = await action(uow, settings, client, form, now)
-        except OAuthError as exc:
-            await uow.commit()
-            return _oauth_json(exc)
-        await uow.commit()
+    try:
+        form = await _form(request)
+        client = await clients.authenticate_client(uow, settings, form, request.headers.get("authorization"), now)
+        answer = await action(uow, settings, client, form, now)
+    except OAuthError as exc:
+        return _oauth_json(exc)
     if answer is None:
         return Response(status_code=200, headers=NO_STORE)
     return JSONResponse(answer, headers=NO_STORE)
 
 
+def _token_body(issued: tokens.Tokens) -> dict[str, str | int]:
+    """RFC 6749 §5.1: the members that have a value, in the order clients have always seen."""
+    body: dict[str, str | int] = {
+        "access_token": issued.access_token,
+        "token_type": issued.token_type,
+        "expires_in": issued.expires_in,
+        "scope": issued.scope,
+    }
+    if issued.id_token is not None:
+        body["id_token"] = issued.id_token
+    if issued.refresh_token is not None:
+        body["refresh_token"] = issued.refresh_token
+    return body
+
+
 async def _grant(
-    uow: UnitOfWork, settings: IdentitySettings, client: clients.Client, form: dict[str, str], now: datetime
-) -> dict[str, Any]:
+    uow: IdentityUnitOfWork, settings: IdentitySettings, client: Client, form: dict[str, str], now: datetime
+) -> ClientAnswer:
     grant_type = form.get("grant_type")
     if grant_type == GrantType.AUTHORIZATION_CODE:
-        return await tokens.exchange_code(uow, settings, client, form, now)
+        return _token_body(await tokens.exchange_code(uow, settings, client, form, now))
     if grant_type == GrantType.REFRESH_TOKEN:
-        return await tokens.refresh(uow, settings, client, form, now)
+        return _token_body(await tokens.refresh(uow, settings, client, form, now))
     if grant_type == GrantType.CLIENT_CREDENTIALS:
-        return await tokens.client_credentials(uow, settings, client, form.get("scope"), now)
+        return _token_body(await tokens.client_credentials(uow, settings, client, form.get("scope"), now))
     raise OAuthError("unsupported_grant_type", f"Unsupported grant_type {grant_type!r}.")
 
 
 async def _introspect(
-    uow: UnitOfWork, settings: IdentitySettings, client: clients.Client, form: dict[str, str], now: datetime
-) -> dict[str, Any]:
+    uow: IdentityUnitOfWork, settings: IdentitySettings, client: Client, form: dict[str, str], now: datetime
+) -> ClientAnswer:
     if client.auth_method == "none":
         raise OAuthError("invalid_client", "Introspection needs an authenticated client.")
     return await tokens.introspect(uow, settings, client, form.get("token", ""), now)
 
 
 async def _revoke(
-    uow: UnitOfWork, settings: IdentitySettings, client: clients.Client, form: dict[str, str], now: datetime
-) -> None:
+    uow: IdentityUnitOfWork, settings: IdentitySettings, client: Client, form: dict[str, str], now: datetime
+) -> ClientAnswer:
     await tokens.revoke(uow, settings, client, form.get("token", ""), now)
+    return None
 
 
-@router.post("/oauth2/token", response_model=None, operation_id="requestToken")
-async def token(request: Request) -> Response:
-    return await _as_client(request, _grant)
+@router.post("/oauth2/token", response_model=None, operation_id="requestToken",
+             responses=_documented(TokenPublic, "The tokens issued"))  # fmt: skip
+async def token(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
+    return await _as_client(request, uow, _grant)
 
 
-@router.post("/oauth2/introspect", response_model=None, operation_id="introspectToken")
-async def introspect(request: Request) -> Response:
-    return await _as_client(request, _introspect)
+@router.post("/oauth2/introspect", response_model=None, operation_id="introspectToken",
+             responses=_documented(IntrospectionPublic, "Whether the token is active, and its claims"))  # fmt: skip
+async def introspect(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
+    return await _as_client(request, uow, _introspect)
 
 
-@router.post("/oauth2/revoke", response_model=None, operation_id="revokeToken")
-async def revoke(request: Request) -> Response:
-    return await _as_client(request, _revoke)
+@router.post(
+    "/oauth2/revoke",
+    response_model=None,
+    operation_id="revokeToken",
+    responses={200: {"description": "Revoked, or nothing to revoke (RFC 7009 §2.2): an empty body"}},
+)
+async def revoke(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
+    return await _as_client(request, uow, _revoke)
 
 
-async def _userinfo(request: Request) -> JSONResponse:
+async def _userinfo(request: Request, uow: IdentityUnitOfWorkDep) -> JSONResponse:
     settings, now = _settings(request), _now()
     scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" and request.method == "POST":
         bearer = (await _form(request)).get("access_token", "")
-    async with request.app.state.db.transaction() as uow:
+    try:
+        claims = await tokens.verify_access_token(uow, settings, bearer.strip(), now)
+        scopes = frozenset(claims["scope"].split())
+        if "openid" not in scopes or claims["sub"] == claims["client_id"]:
+            raise OAuthError("insufficient_scope", "The token has no openid scope for a person.")
         try:
-            claims = await tokens.verify_access_token(uow, settings, bearer.strip(), now)
-            scopes = frozenset(claims["scope"].split())
-            if "openid" not in scopes or claims["sub"] == claims["client_id"]:
-                raise OAuthError("insufficient_scope", "The token has no openid scope for a person.")
-            try:
-                info = await accounts.userinfo_claims(uow, claims["sub"], scopes)
-            except PortalError:  # the account is gone or disabled since the token was issued
-                raise OAuthError("invalid_token", "The account behind this token is not active.") from None
-        except OAuthError as exc:
-            response = _oauth_json(exc)
-            response.headers["WWW-Authenticate"] = f'Bearer error="{exc.error}"'
-            return response
+            info = await accounts.userinfo_claims(uow, claims["sub"], scopes)
+        except PortalError:  # the account is gone or disabled since the token was issued
+            raise OAuthError("invalid_token", "The account behind this token is not active.") from None
+    except OAuthError as exc:
+        response = _oauth_json(exc)
+        response.headers["WWW-Authenticate"] = f'Bearer error="{exc.error}"'
+        return response
     return JSONResponse({**info, "sub": claims["sub"]}, headers=NO_STORE)
 
 
@@ -434,24 +461,23 @@ for _method in ("GET", "POST"):
         _userinfo,
         methods=[_method],
         response_model=None,
+        responses=_documented(UserinfoPublic, "The claims of the scopes granted"),
         operation_id="getUserinfo" if _method == "GET" else "postUserinfo",
         # A person's access token with the openid scope, checked here rather than by a dependency.
         openapi_extra={"security": token_security(["openid"])},
     )
 
 
-async def _logout(request: Request) -> Response:
+async def _logout(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     settings, now = _settings(request), _now()
-    params: dict[str, Any] = dict(request.query_params)
+    params: dict[str, str] = dict(request.query_params)
     if request.method == "POST":
         params.update(await _form(request))
     lang = language(params.get("ui_locales"))
-    async with request.app.state.db.unit_of_work() as uow:
-        try:
-            target = await authorize.end_session(uow, settings, params, request.cookies.get(SESSION_COOKIE), now)
-        except (OAuthError, PortalError) as exc:
-            return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
-        await uow.commit()
+    try:
+        target = await authorize.end_session(uow, settings, params, request.cookies.get(SESSION_COOKIE), now)
+    except (OAuthError, PortalError) as exc:  # refused before anything was written
+        return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
     if target:
         response: Response = _redirect(target, {"state": params.get("state")}, settings.oidc_issuer)
     else:

@@ -62,6 +62,12 @@ class Account:
     last_inactivity_warning_at: datetime | None = None
     updated_at: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # The second factor as stored: secrets encrypted at rest (the service holds the key).
+    totp_secret: str | None = None
+    totp_pending_secret: str | None = None
+    totp_last_step: int | None = None
+    last_sign_in_at: datetime | None = None
+    created_at: datetime | None = None
 
     @property
     def login_identifiers(self) -> tuple[str, ...]:
@@ -82,6 +88,59 @@ class Account:
         if self.locked_until is None or self.locked_until <= now:
             return 0
         return math.ceil((self.locked_until - now).total_seconds())
+
+    def fail_sign_in(self, policy: LockoutPolicy, now: datetime) -> int:
+        """One more consecutive failure; the seconds of the lockout it starts (0: none)."""
+        self.failed_sign_ins += 1
+        seconds = policy.lock_seconds(self.failed_sign_ins)
+        self.locked_until = now + timedelta(seconds=seconds) if seconds else None
+        return seconds
+
+    def sign_in_succeeded(self, now: datetime) -> None:
+        """A sign-in resets the failures and counts as activity."""
+        self.failed_sign_ins, self.locked_until, self.last_sign_in_at = 0, None, now
+        self.used(now)
+
+    def used(self, now: datetime) -> None:
+        """Activity: the inactivity warnings start again from zero."""
+        self.last_activity_at, self.inactivity_warnings, self.last_inactivity_warning_at = now, 0, None
+
+    def end_lockout(self) -> None:
+        self.failed_sign_ins, self.locked_until = 0, None
+
+    def lock(self, reason: LockReason) -> None:
+        self.status, self.locked_reason = AccountStatus.LOCKED, reason
+
+    def unlock(self, now: datetime) -> None:
+        """Lift a lock (inactivity, admin): active again, as if just used."""
+        self.status, self.locked_reason = AccountStatus.ACTIVE, None
+        self.used(now)
+
+    def verified(self, now: datetime) -> None:
+        """The phone code was right: the registration becomes an active account."""
+        self.status, self.phone_verified, self.last_activity_at = AccountStatus.ACTIVE, True, now
+
+    def warned_inactive(self, now: datetime) -> None:
+        self.inactivity_warnings += 1
+        self.last_inactivity_warning_at = now
+
+    def enrol_second_factor(self, step: int) -> None:
+        """The pending secret was confirmed with a code of ``step``: it becomes the second factor."""
+        self.totp_secret, self.totp_pending_secret, self.totp_last_step = self.totp_pending_secret, None, step
+        self.totp_enrolled = True
+
+
+@dataclass(frozen=True, slots=True)
+class SignInAttempt:
+    """One line of the sign-in audit: never the login in clear."""
+
+    account_id: str | None
+    login_masked: str
+    client_ip: str
+    outcome: str  # success | failure | refused | throttled
+    reason: str
+    at: datetime
+    acr: str | None = None
 
 
 MANDATORY_SECOND_FACTOR = frozenset({AccountKind.OFFICIAL, AccountKind.ADMIN})

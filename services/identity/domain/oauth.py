@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from contracts.services import service_names
 from services.kit.errors import DomainError
@@ -126,3 +127,108 @@ def refresh_outcome(used_at: datetime | None, now: datetime, grace: timedelta) -
     if used_at is None:
         return RefreshOutcome.ROTATE
     return RefreshOutcome.GRACE if now - used_at <= grace else RefreshOutcome.REUSED
+
+
+# --- entities -------------------------------------------------------------------------------
+
+# A JSON Web Key Set or one key of it (RFC 7517): a JSON document whose members depend on the
+# key type and are checked by the JOSE library, not by us, so it stays schemaless.
+JsonWebKey = dict[str, Any]
+JsonWebKeySet = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Client:
+    """A registered OAuth client: a web or mobile app, a provincial portal, a ministry system."""
+
+    client_id: str
+    name: str
+    kind: ClientKind
+    auth_method: str
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    grant_types: tuple[str, ...]
+    allowed_scopes: frozenset[str]
+    agencies: tuple[str, ...]
+    secret_hash: str | None = None
+    # During a secret rotation the previous secret keeps working until this time.
+    previous_secret_hash: str | None = None
+    previous_secret_expires_at: datetime | None = None
+    jwks: JsonWebKeySet | None = None  # public keys for private_key_jwt
+    disabled_at: datetime | None = None
+
+    def secret_matches(self, given_hash: str, now: datetime) -> bool:
+        """``given_hash`` (the digest of the presented secret) is the secret's, or the previous
+        one's while its grace lasts; compared in constant time."""
+        current = hmac.compare_digest(given_hash, self.secret_hash or "")
+        previous = (
+            self.previous_secret_hash is not None
+            and self.previous_secret_expires_at is not None
+            and self.previous_secret_expires_at > now
+            and hmac.compare_digest(given_hash, self.previous_secret_hash)
+        )
+        return current or previous
+
+    def assertion_keys(self) -> dict[str, JsonWebKey]:
+        """The client's public keys by ``kid``."""
+        return {k.get("kid"): k for k in (self.jwks or {}).get("keys", [])}
+
+
+@dataclass(slots=True)
+class SigningKey:
+    kid: str
+    private_key: bytes  # PEM, encrypted with the key-encryption key
+    public_jwk: JsonWebKey
+    activates_at: datetime
+
+    @property
+    def times(self) -> KeyTimes:
+        return KeyTimes(self.kid, self.activates_at)
+
+
+@dataclass(slots=True, kw_only=True)
+class SignInRecord:
+    """Who signed in and how, carried from the browser session to the code to the refresh-token
+    family: every token issued later says the same ``acr``, ``amr`` and ``auth_time``."""
+
+    account_id: str
+    acr: str
+    amr: tuple[str, ...]
+    auth_time: datetime
+    agencies: tuple[str, ...] = ()
+
+
+@dataclass(slots=True, kw_only=True)
+class BrowserSession(SignInRecord):
+    id_hash: str
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+    def valid(self, now: datetime) -> bool:
+        return self.revoked_at is None and self.expires_at > now
+
+
+@dataclass(slots=True, kw_only=True)
+class AuthorizationCode(SignInRecord):
+    code_hash: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    nonce: str | None = None
+    code_challenge: str | None = None
+    expires_at: datetime
+
+
+@dataclass(slots=True, kw_only=True)
+class RefreshToken(SignInRecord):
+    token_hash: str
+    family_id: str
+    client_id: str
+    scope: str
+    code_hash: str | None = None  # the authorization code the family started from
+    expires_at: datetime
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def usable_by(self, client_id: str, now: datetime) -> bool:
+        return self.client_id == client_id and self.revoked_at is None and self.expires_at > now

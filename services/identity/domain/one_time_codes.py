@@ -42,6 +42,27 @@ class IssuedCode:
     consumed_at: datetime | None
 
 
+@dataclass(slots=True)
+class OneTimeCode:
+    """A code of one flow (a registration, a password reset), as stored."""
+
+    id: str
+    flow_id: str
+    purpose: CodePurpose
+    account_id: str | None
+    destination: str  # E.164 phone
+    client_ip: str
+    code_hash: str
+    created_at: datetime
+    expires_at: datetime
+    attempts: int = 0
+    consumed_at: datetime | None = None
+
+    @property
+    def issued(self) -> IssuedCode:
+        return IssuedCode(self.id, self.code_hash, self.expires_at, self.attempts, self.consumed_at)
+
+
 def check_code(issued: IssuedCode, given: str, key: bytes, *, max_attempts: int, now: datetime) -> None:
     """Raise :class:`CodeNoLongerValid` for a dead code and :class:`InvalidCode` for a wrong one
     (the caller counts the attempt); return when ``given`` is right."""

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
-
 from services.kit import jose
-from services.kit.db import UnitOfWork
 from services.kit.errors import PortalError
 
-from ..adapters.oauth import authorization_codes, browser_sessions, digest, new_secret
+from ..adapters.oauth import digest, new_secret
 from ..domain.assurance import SignedIn
 from ..domain.oauth import (
+    AuthorizationCode,
+    BrowserSession,
+    Client,
     ClientKind,
     GrantType,
     OAuthError,
@@ -26,8 +27,9 @@ from ..domain.oauth import (
 )
 from ..settings import IdentitySettings
 from .accounts import account_is_active, grantable_scopes
-from .clients import Client, get_client
+from .clients import get_client
 from .keys import verification_key
+from .unit_of_work import IdentityUnitOfWork
 
 PROMPTS = {"none", "login", "consent", "select_account"}
 # ASCII digits only (``str.isdigit`` also takes "²", which ``int`` refuses), at most 10^8 seconds.
@@ -70,7 +72,7 @@ class AuthorizationRequest:
         return {k: v for k, v in values.items() if v}
 
 
-async def parse_request(uow: UnitOfWork, params: dict[str, str]) -> AuthorizationRequest:
+async def parse_request(uow: IdentityUnitOfWork, params: Mapping[str, str]) -> AuthorizationRequest:
     """Validate in the order OIDC asks: client and redirect URI first (errors there are shown,
     not redirected), then everything else (errors go back to the client's redirect URI)."""
     try:
@@ -128,30 +130,24 @@ class Session:
     agencies: tuple[str, ...] = ()
 
 
-async def start_session(uow: UnitOfWork, settings: IdentitySettings, signed_in: SignedIn, now: datetime) -> str:
+async def start_session(uow: IdentityUnitOfWork, settings: IdentitySettings, signed_in: SignedIn, now: datetime) -> str:
     """A browser session after a sign-in; returns the cookie value (only its hash is stored)."""
     value = new_secret()
-    await uow.connection.execute(
-        insert(browser_sessions).values(
-            id_hash=digest(value),
-            account_id=signed_in.account_id,
-            acr=signed_in.acr.value,
-            amr=list(signed_in.amr),
-            auth_time=signed_in.auth_time,
-            agencies=list(signed_in.agencies),
+    await uow.sessions.add(
+        BrowserSession(
+            id_hash=digest(value), account_id=signed_in.account_id, acr=signed_in.acr.value, amr=signed_in.amr,
+            auth_time=signed_in.auth_time, agencies=signed_in.agencies,
             expires_at=now + timedelta(hours=settings.session_hours),
         )
-    )
+    )  # fmt: skip
     return value
 
 
-async def current_session(uow: UnitOfWork, cookie: str | None, now: datetime) -> Session | None:
+async def current_session(uow: IdentityUnitOfWork, cookie: str | None, now: datetime) -> Session | None:
     if not cookie:
         return None
-    row = (
-        await uow.connection.execute(select(browser_sessions).where(browser_sessions.c.id_hash == digest(cookie)))
-    ).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    row = await uow.sessions.get(digest(cookie))
+    if row is None or not row.valid(now):
         return None
     if not await account_is_active(uow, row.account_id):
         return None
@@ -165,28 +161,20 @@ def needs_sign_in(request: AuthorizationRequest, session: Session | None, now: d
 
 
 async def issue_code(
-    uow: UnitOfWork, settings: IdentitySettings, request: AuthorizationRequest, session: Session, now: datetime
+    uow: IdentityUnitOfWork, settings: IdentitySettings, request: AuthorizationRequest, session: Session, now: datetime
 ) -> str:
     """A single-use code bound to the client, redirect URI, PKCE challenge and nonce."""
     allowed = await grantable_scopes(uow, session.account_id)
     scopes = grant(request.scopes, allowed & request.client.allowed_scopes)
     code = new_secret()
-    await uow.connection.execute(
-        insert(authorization_codes).values(
-            code_hash=digest(code),
-            client_id=request.client.client_id,
-            account_id=session.account_id,
-            redirect_uri=request.redirect_uri,
-            scope=" ".join(scopes),
-            nonce=request.nonce,
-            code_challenge=request.code_challenge,
-            acr=session.acr,
-            amr=list(session.amr),
-            auth_time=session.auth_time,
-            agencies=list(session.agencies),
-            expires_at=now + timedelta(seconds=settings.authorization_code_seconds),
+    await uow.authorization_codes.add(
+        AuthorizationCode(
+            code_hash=digest(code), client_id=request.client.client_id, account_id=session.account_id,
+            redirect_uri=request.redirect_uri, scope=" ".join(scopes), nonce=request.nonce,
+            code_challenge=request.code_challenge, acr=session.acr, amr=session.amr, auth_time=session.auth_time,
+            agencies=session.agencies, expires_at=now + timedelta(seconds=settings.authorization_code_seconds),
         )
-    )
+    )  # fmt: skip
     return code
 
 
@@ -200,7 +188,7 @@ def _hinted_client(hint: str) -> str:
 
 
 async def end_session(
-    uow: UnitOfWork, settings: IdentitySettings, params: dict[str, str], cookie: str | None, now: datetime
+    uow: IdentityUnitOfWork, settings: IdentitySettings, params: Mapping[str, str], cookie: str | None, now: datetime
 ) -> str | None:
     """RP-initiated logout: end the browser session; return where to send the browser (the
     client's registered ``post_logout_redirect_uri``, exactly matched) or None."""
@@ -235,7 +223,5 @@ async def end_session(
         if target not in client.post_logout_redirect_uris:
             raise OAuthError("invalid_request", "post_logout_redirect_uri is not registered for this client.")
     if cookie:
-        await uow.connection.execute(
-            update(browser_sessions).where(browser_sessions.c.id_hash == digest(cookie)).values(revoked_at=now)
-        )
+        await uow.sessions.revoke(digest(cookie), now)
     return target

@@ -3,74 +3,26 @@
 from __future__ import annotations
 
 import base64
-import hmac
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import unquote
-
-from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from contracts.events.identity_oidc import ClientCreated, ClientDisabled
 from services.kit import jose
-from services.kit.db import UnitOfWork
 from services.kit.errors import Conflict, NotFound
 
-from ..adapters.oauth import client_assertion_jtis, clients, digest, new_secret
-from ..domain.oauth import ClientKind, GrantType, OAuthError
+from ..adapters.oauth import digest, new_secret
+from ..domain.oauth import Client, ClientKind, GrantType, JsonWebKeySet, OAuthError
 from ..settings import IdentitySettings
+from .unit_of_work import IdentityUnitOfWork
 
-CLIENT_CREATED = ClientCreated.TYPE
-CLIENT_DISABLED = ClientDisabled.TYPE
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 SECRET_ROTATION_GRACE = timedelta(days=7)
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
-@dataclass(frozen=True)
-class Client:
-    client_id: str
-    name: str
-    kind: ClientKind
-    auth_method: str
-    redirect_uris: tuple[str, ...]
-    post_logout_redirect_uris: tuple[str, ...]
-    grant_types: tuple[str, ...]
-    allowed_scopes: frozenset[str]
-    agencies: tuple[str, ...]
-
-    @classmethod
-    def from_row(cls, row: Any) -> Client:
-        return cls(
-            client_id=row.client_id,
-            name=row.name,
-            kind=ClientKind(row.kind),
-            auth_method=row.auth_method,
-            redirect_uris=tuple(row.redirect_uris),
-            post_logout_redirect_uris=tuple(row.post_logout_redirect_uris),
-            grant_types=tuple(row.grant_types),
-            allowed_scopes=frozenset(row.allowed_scopes),
-            agencies=tuple(row.agencies),
-        )
-
-    def public_view(self) -> dict[str, Any]:
-        return {
-            "client_id": self.client_id,
-            "name": self.name,
-            "kind": self.kind.value,
-            "token_endpoint_auth_method": self.auth_method,
-            "redirect_uris": list(self.redirect_uris),
-            "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
-            "grant_types": list(self.grant_types),
-            "scopes": sorted(self.allowed_scopes),
-            "agencies": list(self.agencies),
-        }
-
-
 async def create_client(
-    uow: UnitOfWork,
+    uow: IdentityUnitOfWork,
     *,
     client_id: str,
     name: str,
@@ -82,7 +34,7 @@ async def create_client(
     agencies: Sequence[str] = (),
     auth_method: str | None = None,
     secret: str | None = None,
-    jwks: dict[str, Any] | None = None,
+    jwks: JsonWebKeySet | None = None,
 ) -> tuple[Client, str | None]:
     """Register a client; returns it and, for a confidential client, its secret (shown once)."""
     method = auth_method or ("none" if kind is ClientKind.PUBLIC else "client_secret_basic")
@@ -97,69 +49,46 @@ async def create_client(
         raise OAuthError("invalid_client_metadata", "Grant types not allowed for this client.")
     if GrantType.AUTHORIZATION_CODE in grant_types and not redirect_uris:
         raise OAuthError("invalid_client_metadata", "The authorization code grant needs redirect URIs.")
-    if await uow.connection.scalar(select(clients.c.client_id).where(clients.c.client_id == client_id)):
+    if await uow.clients.get(client_id, include_disabled=True):
         raise Conflict(f"Client {client_id} already exists.")
     secret = (secret or new_secret()) if method.startswith("client_secret") else None
-    await uow.connection.execute(
-        insert(clients).values(
-            client_id=client_id,
-            name=name,
-            kind=kind.value,
-            auth_method=method,
-            secret_hash=digest(secret) if secret else None,
-            jwks=jwks,
-            redirect_uris=list(redirect_uris),
-            post_logout_redirect_uris=list(post_logout_redirect_uris),
-            grant_types=list(grant_types),
-            allowed_scopes=list(allowed_scopes),
-            agencies=list(agencies),
+    await uow.clients.add(
+        Client(
+            client_id=client_id, name=name, kind=kind, auth_method=method, redirect_uris=tuple(redirect_uris),
+            post_logout_redirect_uris=tuple(post_logout_redirect_uris), grant_types=tuple(grant_types),
+            allowed_scopes=frozenset(allowed_scopes), agencies=tuple(agencies),
+            secret_hash=digest(secret) if secret else None, jwks=jwks,
         )
-    )
+    )  # fmt: skip
     client = await get_client(uow, client_id)
     event = ClientCreated(client_id=client_id, kind=kind.value, agencies=list(agencies), created_at=datetime.now(UTC))
     await uow.emit(event, key=client_id)
     return client, secret
 
 
-async def get_client(uow: UnitOfWork, client_id: str, *, include_disabled: bool = False) -> Client:
-    query = select(clients).where(clients.c.client_id == client_id)
-    if not include_disabled:
-        query = query.where(clients.c.disabled_at.is_(None))
-    row = (await uow.connection.execute(query)).first()
-    if row is None:
+async def get_client(uow: IdentityUnitOfWork, client_id: str, *, include_disabled: bool = False) -> Client:
+    client = await uow.clients.get(client_id, include_disabled=include_disabled)
+    if client is None:
         raise NotFound(f"Client {client_id} does not exist or is disabled.")
-    return Client.from_row(row)
+    return client
 
 
-async def list_clients(uow: UnitOfWork) -> list[dict[str, Any]]:
-    rows = (await uow.connection.execute(select(clients).order_by(clients.c.client_id))).all()
-    return [{**Client.from_row(r).public_view(), "disabled": r.disabled_at is not None} for r in rows]
+async def list_clients(uow: IdentityUnitOfWork) -> list[Client]:
+    return await uow.clients.all()
 
 
-async def rotate_secret(uow: UnitOfWork, client_id: str, now: datetime) -> str:
+async def rotate_secret(uow: IdentityUnitOfWork, client_id: str, now: datetime) -> str:
     """A new secret; the previous one keeps working for a week so the client can roll over."""
-    query = select(clients).where(clients.c.client_id == client_id).with_for_update()
-    row = (await uow.connection.execute(query)).first()
-    if row is None or row.secret_hash is None:
+    client = await uow.clients.get(client_id, include_disabled=True, for_update=True)
+    if client is None or client.secret_hash is None:
         raise NotFound(f"Client {client_id} has no secret to rotate.")
     secret = new_secret()
-    await uow.connection.execute(
-        update(clients)
-        .where(clients.c.client_id == client_id)
-        .values(
-            secret_hash=digest(secret),
-            previous_secret_hash=row.secret_hash,
-            previous_secret_expires_at=now + SECRET_ROTATION_GRACE,
-        )
-    )
+    await uow.clients.rotate_secret(client_id, digest(secret), now + SECRET_ROTATION_GRACE)
     return secret
 
 
-async def disable_client(uow: UnitOfWork, client_id: str, now: datetime) -> None:
-    result = await uow.connection.execute(
-        update(clients).where(clients.c.client_id == client_id, clients.c.disabled_at.is_(None)).values(disabled_at=now)
-    )
-    if result.rowcount == 0:
+async def disable_client(uow: IdentityUnitOfWork, client_id: str, now: datetime) -> None:
+    if not await uow.clients.disable(client_id, now):
         raise NotFound(f"Client {client_id} does not exist or is already disabled.")
     await uow.emit(ClientDisabled(client_id=client_id, disabled_at=now), key=client_id)
 
@@ -179,7 +108,11 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 
 
 async def authenticate_client(
-    uow: UnitOfWork, settings: IdentitySettings, form: dict[str, str], authorization: str | None, now: datetime
+    uow: IdentityUnitOfWork,
+    settings: IdentitySettings,
+    form: Mapping[str, str],
+    authorization: str | None,
+    now: datetime,
 ) -> Client:
     """The calling client, authenticated by the method it registered; 401 ``invalid_client`` otherwise."""
     basic = _basic_credentials(authorization)
@@ -192,32 +125,16 @@ async def authenticate_client(
         client_id, secret, method = form.get("client_id", ""), form["client_secret"], "client_secret_post"
     else:
         client_id, secret, method = form.get("client_id", ""), None, "none"
-    row = (
-        await uow.connection.execute(
-            select(clients).where(clients.c.client_id == client_id, clients.c.disabled_at.is_(None))
-        )
-    ).first()
+    client = await uow.clients.get(client_id)
     refused = OAuthError("invalid_client", "Client authentication failed.")
-    if row is None or row.auth_method != method:
+    if client is None or client.auth_method != method:
         raise refused
     if method in ("client_secret_basic", "client_secret_post"):
-        if not _secret_matches(row, secret or "", now):
+        if not client.secret_matches(digest(secret or ""), now):
             raise refused
     elif method == "private_key_jwt":
-        await _verify_assertion(uow, settings, row, assertion or "", form, now)
-    return Client.from_row(row)
-
-
-def _secret_matches(row: Any, secret: str, now: datetime) -> bool:
-    given = digest(secret)
-    current = hmac.compare_digest(given, row.secret_hash or "")
-    previous = (
-        row.previous_secret_hash is not None
-        and row.previous_secret_expires_at is not None
-        and row.previous_secret_expires_at > now
-        and hmac.compare_digest(given, row.previous_secret_hash)
-    )
-    return current or previous
+        await _verify_assertion(uow, settings, client, assertion or "", form, now)
+    return client
 
 
 def _assertion_subject(assertion: str) -> str:
@@ -229,7 +146,12 @@ def _assertion_subject(assertion: str) -> str:
 
 
 async def _verify_assertion(
-    uow: UnitOfWork, settings: IdentitySettings, row: Any, assertion: str, form: dict[str, str], now: datetime
+    uow: IdentityUnitOfWork,
+    settings: IdentitySettings,
+    client: Client,
+    assertion: str,
+    form: Mapping[str, str],
+    now: datetime,
 ) -> None:
     """RFC 7523 §3: signed (RS256 only) by one of the client's keys, iss = sub = client_id, an
     ``aud`` naming our token endpoint or issuer, an ``exp`` not past (with leeway), and a
@@ -237,7 +159,7 @@ async def _verify_assertion(
     refused = OAuthError("invalid_client", "Client assertion refused.")
     if form.get("client_assertion_type") != ASSERTION_TYPE:
         raise refused
-    keys = {k.get("kid"): k for k in (row.jwks or {}).get("keys", [])}
+    keys = client.assertion_keys()
     try:
         header = jose.unverified_header(assertion)
         if header.get("kid") not in keys:
@@ -246,24 +168,18 @@ async def _verify_assertion(
         claims = jose.decode_assertion(
             assertion,
             key,
-            client_id=row.client_id,
+            client_id=client.client_id,
             audiences=(settings.oidc_issuer, settings.oidc_issuer + "/oauth2/token"),
             leeway=settings.private_key_jwt_leeway_seconds,
         )
     except jose.TokenInvalid:
         raise refused from None
-    if claims.get("sub") != row.client_id or not claims.get("jti"):
+    if claims.get("sub") != client.client_id or not claims.get("jti"):
         raise refused
     expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo) + timedelta(
         seconds=settings.private_key_jwt_leeway_seconds
     )
-    stored = await uow.connection.execute(
-        pg_insert(client_assertion_jtis)
-        .values(client_id=row.client_id, jti=str(claims["jti"]), expires_at=expires)
-        .on_conflict_do_nothing()
-        .returning(client_assertion_jtis.c.jti)
-    )
-    if stored.first() is None:
+    if not await uow.clients.remember_assertion(client.client_id, str(claims["jti"]), expires):
         raise OAuthError("invalid_client", "Client assertion already used.")
 
 
@@ -279,13 +195,13 @@ OPERATOR_SCOPES = ["dossier:process", "dossier:read", "catalogue:edit", "catalog
                    "sync:admin", "identity:admin"]  # fmt: skip
 
 
-async def seed_clients(uow: UnitOfWork, settings: IdentitySettings) -> None:
+async def seed_clients(uow: IdentityUnitOfWork, settings: IdentitySettings) -> None:
     """``demo-web`` (public, code + PKCE), ``demo-province`` (confidential, client credentials,
     ``sync:push`` for agency 000.00.01.H22), ``demo-province-portal`` (a province's own portal
     signing its users in through the national SSO: confidential, code + PKCE) and
     ``demo-operator`` (the officials' and operators' console: public, code + PKCE, the
     processing and admin scopes); see the README."""
-    existing = set((await uow.connection.execute(select(clients.c.client_id))).scalars())
+    existing = {client.client_id for client in await uow.clients.all()}
     if "demo-web" not in existing:
         await create_client(
             uow,

@@ -4,30 +4,23 @@ introspection (RFC 7662), revocation (RFC 7009)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-
 from services.kit import jose, pseudonyms
-from services.kit.db import UnitOfWork
 from services.kit.ids import new_id
 
-from ..adapters import accounts as accounts_repo
-from ..adapters.oauth import (
-    authorization_codes,
-    digest,
-    issued_access_tokens,
-    new_secret,
-    refresh_tokens,
-    revoked_access_tokens,
-)
+from ..adapters.oauth import digest, new_secret
 from ..domain.oauth import (
     SERVICE_AUDIENCES,
+    Client,
     GrantType,
     OAuthError,
     RefreshOutcome,
+    RefreshToken,
+    SignInRecord,
     audience,
     grant,
     parse_scope,
@@ -37,8 +30,24 @@ from ..domain.oauth import (
 )
 from ..settings import IdentitySettings
 from .accounts import account_is_active
-from .clients import Client
-from .keys import signer, verification_key
+from .keys import JwtClaims, signer, verification_key
+from .unit_of_work import IdentityUnitOfWork
+
+# An introspection answer (RFC 7662 §2.2): ``active`` and, for an active token, claims copied
+# from it; a JSON object by definition open to the token's claims.
+Introspection = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """A token response (RFC 6749 §5.1, OIDC Core §3.1.3.3)."""
+
+    access_token: str
+    expires_in: int
+    scope: str
+    token_type: str = "Bearer"  # noqa: S105 - a token type, not a password
+    id_token: str | None = None
+    refresh_token: str | None = None
 
 
 def _ts(moment: datetime) -> int:
@@ -46,21 +55,21 @@ def _ts(moment: datetime) -> int:
 
 
 async def _applicant_key(
-    uow: UnitOfWork, settings: IdentitySettings, account_id: str, scopes: tuple[str, ...]
+    uow: IdentityUnitOfWork, settings: IdentitySettings, account_id: str, scopes: tuple[str, ...]
 ) -> str | None:
     """The pseudonym of the person's identification number or the enterprise's tax code, for
     tokens meant for the dossier service (it finds the dossiers filed for them elsewhere)."""
     if not any(scope.startswith("dossier:") for scope in scopes):
         return None
-    row = await accounts_repo.get_row(uow.connection, account_id)
-    identifier = (row["personal_id"] or row["tax_code"]) if row is not None else None
+    account = await uow.accounts.get(account_id)
+    identifier = (account.personal_id or account.tax_code) if account is not None else None
     if not identifier:
         return None
     return pseudonyms.applicant_key(settings.applicant_key_secret.get_secret_value(), identifier)
 
 
 async def _access_token(
-    uow: UnitOfWork,
+    uow: IdentityUnitOfWork,
     settings: IdentitySettings,
     now: datetime,
     *,
@@ -75,7 +84,7 @@ async def _access_token(
 ) -> tuple[str, str]:
     jti = uuid.uuid4().hex
     expires = now + timedelta(seconds=settings.access_token_seconds)
-    claims: dict[str, Any] = {
+    claims: JwtClaims = {
         "iss": settings.oidc_issuer,
         "sub": subject,
         "aud": audience(scopes, client.client_id),
@@ -92,16 +101,14 @@ async def _access_token(
         claims["agencies"] = list(agencies)
     if applicant_key:
         claims[pseudonyms.CLAIM] = applicant_key
-    await uow.connection.execute(
-        insert(issued_access_tokens).values(jti=jti, code_hash=code_hash, family_id=family_id, expires_at=expires)
-    )
+    await uow.tokens.add_access(jti, code_hash, family_id, expires)
     token = (await signer(uow, settings, now)).access_token(claims)
     return token, jti
 
 
 async def client_credentials(
-    uow: UnitOfWork, settings: IdentitySettings, client: Client, requested: str | None, now: datetime
-) -> dict[str, Any]:
+    uow: IdentityUnitOfWork, settings: IdentitySettings, client: Client, requested: str | None, now: datetime
+) -> Tokens:
     if GrantType.CLIENT_CREDENTIALS not in client.grant_types:
         raise OAuthError("unauthorized_client", "This client may not use client_credentials.")
     scopes = parse_scope(requested) or tuple(sorted(client.allowed_scopes))
@@ -111,36 +118,21 @@ async def client_credentials(
     token, _ = await _access_token(
         uow, settings, now, client=client, subject=client.client_id, scopes=scopes, acr=None, agencies=client.agencies
     )
-    return {
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": settings.access_token_seconds,
-        "scope": " ".join(scopes),
-    }
+    return Tokens(access_token=token, expires_in=settings.access_token_seconds, scope=" ".join(scopes))
 
 
 async def exchange_code(
-    uow: UnitOfWork, settings: IdentitySettings, client: Client, form: dict[str, str], now: datetime
-) -> dict[str, Any]:
-    """Redeem an authorization code once. A second redemption revokes what the first issued."""
+    uow: IdentityUnitOfWork, settings: IdentitySettings, client: Client, form: Mapping[str, str], now: datetime
+) -> Tokens:
+    """Redeem an authorization code once. A second redemption revokes what the first issued
+    (and raises: the token endpoint's unit of work commits the revocation even so, as it
+    commits whatever a refused request recorded)."""
     code = form.get("code") or ""
     code_hash = digest(code)
-    row = (
-        await uow.connection.execute(
-            update(authorization_codes)
-            .where(authorization_codes.c.code_hash == code_hash, authorization_codes.c.consumed_at.is_(None))
-            .values(consumed_at=now)
-            .returning(authorization_codes)
-        )
-    ).first()
+    row = await uow.authorization_codes.consume(code_hash, now)
     if row is None:
-        if await uow.connection.scalar(
-            select(authorization_codes.c.code_hash).where(authorization_codes.c.code_hash == code_hash)
-        ):
-            await revoke_issued_from_code(uow, code_hash, now)
-            # Commit the revocation even though the request is refused.
-            await uow.commit()
-            await uow.connection.begin()
+        if await uow.authorization_codes.exists(code_hash):
+            await uow.tokens.revoke_from_code(code_hash, now)
         raise OAuthError("invalid_grant", "The authorization code is invalid, expired or already used.")
     if row.client_id != client.client_id or row.expires_at <= now:
         raise OAuthError("invalid_grant", "The authorization code is invalid, expired or already used.")
@@ -154,17 +146,17 @@ async def exchange_code(
 
 
 async def _user_tokens(
-    uow: UnitOfWork,
+    uow: IdentityUnitOfWork,
     settings: IdentitySettings,
     now: datetime,
     client: Client,
-    signed_in: Any,
+    signed_in: SignInRecord,
     scopes: tuple[str, ...],
     *,
     nonce: str | None,
     code_hash: str | None,
     family_id: str,
-) -> dict[str, Any]:
+) -> Tokens:
     """Access, ID and refresh tokens for a person. ``signed_in`` is the authorization code or
     refresh token row: it carries who signed in and how (account, acr, amr, auth_time, agencies)."""
     account_id, acr, auth_time = signed_in.account_id, signed_in.acr, signed_in.auth_time
@@ -182,14 +174,9 @@ async def _user_tokens(
         family_id=family_id,
         applicant_key=await _applicant_key(uow, settings, account_id, scopes),
     )
-    answer: dict[str, Any] = {
-        "access_token": access,
-        "token_type": "Bearer",
-        "expires_in": settings.access_token_seconds,
-        "scope": " ".join(scopes),
-    }
+    id_token = refresh = None
     if "openid" in scopes:
-        id_claims: dict[str, Any] = {
+        id_claims: JwtClaims = {
             "iss": settings.oidc_issuer,
             "sub": account_id,
             "aud": client.client_id,
@@ -203,55 +190,42 @@ async def _user_tokens(
         }
         if nonce:
             id_claims["nonce"] = nonce
-        answer["id_token"] = (await signer(uow, settings, now)).id_token(id_claims)
+        id_token = (await signer(uow, settings, now)).id_token(id_claims)
     if GrantType.REFRESH_TOKEN in client.grant_types:
         refresh = new_secret()
-        await uow.connection.execute(
-            insert(refresh_tokens).values(
-                token_hash=digest(refresh),
-                family_id=family_id,
-                client_id=client.client_id,
-                account_id=account_id,
-                scope=" ".join(scopes),
-                acr=acr,
-                amr=list(amr),
-                auth_time=auth_time,
-                agencies=list(agencies),
-                code_hash=code_hash,
-                expires_at=now + timedelta(days=settings.refresh_token_days),
+        await uow.tokens.add_refresh(
+            RefreshToken(
+                token_hash=digest(refresh), family_id=family_id, client_id=client.client_id, account_id=account_id,
+                scope=" ".join(scopes), acr=acr, amr=amr, auth_time=auth_time, agencies=agencies,
+                code_hash=code_hash, expires_at=now + timedelta(days=settings.refresh_token_days),
             )
-        )
-        answer["refresh_token"] = refresh
-    return answer
+        )  # fmt: skip
+    return Tokens(
+        access_token=access, expires_in=settings.access_token_seconds, scope=" ".join(scopes), id_token=id_token,
+        refresh_token=refresh,
+    )  # fmt: skip
 
 
 async def refresh(
-    uow: UnitOfWork, settings: IdentitySettings, client: Client, form: dict[str, str], now: datetime
-) -> dict[str, Any]:
+    uow: IdentityUnitOfWork, settings: IdentitySettings, client: Client, form: Mapping[str, str], now: datetime
+) -> Tokens:
     """Rotate: each refresh token works once. A replay after the grace window revokes the family."""
     if GrantType.REFRESH_TOKEN not in client.grant_types:
         raise OAuthError("unauthorized_client", "This client may not use refresh tokens.")
     token_hash = digest(form.get("refresh_token") or "")
-    row = (
-        await uow.connection.execute(
-            select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash).with_for_update()
-        )
-    ).first()
+    row = await uow.tokens.refresh(token_hash, for_update=True)
     invalid = OAuthError("invalid_grant", "The refresh token is invalid, expired or revoked.")
-    if row is None or row.client_id != client.client_id or row.revoked_at is not None or row.expires_at <= now:
+    if row is None or not row.usable_by(client.client_id, now):
         raise invalid
     outcome = refresh_outcome(row.used_at, now, timedelta(seconds=settings.refresh_grace_seconds))
     if outcome is RefreshOutcome.REUSED:
-        await revoke_family(uow, row.family_id, now)
-        await uow.commit()
-        await uow.connection.begin()
+        # Raised after the revocation: the endpoint's unit of work commits it all the same.
+        await uow.tokens.revoke_family(row.family_id, now)
         raise OAuthError("invalid_grant", "The refresh token was already used; its sessions are revoked.")
     if not await account_is_active(uow, row.account_id):
         raise invalid
     if outcome is RefreshOutcome.ROTATE:
-        await uow.connection.execute(
-            update(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash).values(used_at=now)
-        )
+        await uow.tokens.mark_used(token_hash, now)
     scopes = parse_scope(row.scope)
     narrowed = parse_scope(form.get("scope"))
     if narrowed:
@@ -263,33 +237,9 @@ async def refresh(
     )
 
 
-async def revoke_family(uow: UnitOfWork, family_id: str, now: datetime) -> None:
-    await _revoke_issued(uow, "family_id", family_id, now)
-
-
-async def revoke_issued_from_code(uow: UnitOfWork, code_hash: str, now: datetime) -> None:
-    await _revoke_issued(uow, "code_hash", code_hash, now)
-
-
-async def _revoke_issued(uow: UnitOfWork, column: str, value: str, now: datetime) -> None:
-    """Revoke the refresh tokens and access tokens whose ``column`` (a family or the code they
-    came from; both tables record both) is ``value``."""
-    await uow.connection.execute(
-        update(refresh_tokens)
-        .where(refresh_tokens.c[column] == value, refresh_tokens.c.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    await _deny_access_tokens(uow, issued_access_tokens.c[column] == value)
-
-
-async def _deny_access_tokens(uow: UnitOfWork, condition: Any) -> None:
-    issued = select(issued_access_tokens.c.jti, issued_access_tokens.c.expires_at).where(condition)
-    await uow.connection.execute(
-        pg_insert(revoked_access_tokens).from_select(["jti", "expires_at"], issued).on_conflict_do_nothing()
-    )
-
-
-async def verify_access_token(uow: UnitOfWork, settings: IdentitySettings, token: str, now: datetime) -> dict[str, Any]:
+async def verify_access_token(
+    uow: IdentityUnitOfWork, settings: IdentitySettings, token: str, now: datetime
+) -> JwtClaims:
     """Our own access token (typed ``at+jwt``): signature by a published key, issuer, expiry,
     an audience this issuer gives (a service of the portal, or the client itself), not revoked."""
     try:
@@ -304,16 +254,14 @@ async def verify_access_token(uow: UnitOfWork, settings: IdentitySettings, token
         raise OAuthError("invalid_token", str(exc)) from exc
     if "client_id" not in claims or "scope" not in claims:
         raise OAuthError("invalid_token", "Not an access token.")
-    if await uow.connection.scalar(
-        select(revoked_access_tokens.c.jti).where(revoked_access_tokens.c.jti == claims.get("jti"))
-    ):
+    if await uow.tokens.access_revoked(str(claims.get("jti"))):
         raise OAuthError("invalid_token", "The access token was revoked.")
     return claims
 
 
 async def introspect(
-    uow: UnitOfWork, settings: IdentitySettings, caller: Client, token: str, now: datetime
-) -> dict[str, Any]:
+    uow: IdentityUnitOfWork, settings: IdentitySettings, caller: Client, token: str, now: datetime
+) -> Introspection:
     """RFC 7662, restricted: a client learns only about tokens issued to it or meant for it."""
     try:
         claims = await verify_access_token(uow, settings, token, now)
@@ -326,11 +274,9 @@ async def introspect(
     return {"active": True, "token_type": "access_token", **{k: claims[k] for k in keep if k in claims}}
 
 
-async def _introspect_refresh(uow: UnitOfWork, caller: Client, token: str, now: datetime) -> dict[str, Any]:
-    row = (
-        await uow.connection.execute(select(refresh_tokens).where(refresh_tokens.c.token_hash == digest(token)))
-    ).first()
-    if row is None or row.client_id != caller.client_id or row.revoked_at is not None or row.expires_at <= now:
+async def _introspect_refresh(uow: IdentityUnitOfWork, caller: Client, token: str, now: datetime) -> Introspection:
+    row = await uow.tokens.refresh(digest(token))
+    if row is None or not row.usable_by(caller.client_id, now):
         return {"active": False}
     if row.used_at is not None:
         return {"active": False}
@@ -344,17 +290,17 @@ async def _introspect_refresh(uow: UnitOfWork, caller: Client, token: str, now: 
     }
 
 
-async def revoke(uow: UnitOfWork, settings: IdentitySettings, caller: Client, token: str, now: datetime) -> None:
+async def revoke(
+    uow: IdentityUnitOfWork, settings: IdentitySettings, caller: Client, token: str, now: datetime
+) -> None:
     """RFC 7009: revoke a refresh token (its family) or an access token of the calling client.
     An unknown, invalid or expired token is answered 200 (§2.2: nothing to revoke); a valid token
     issued to another client is refused with ``unauthorized_client`` (§2.1) and left alone."""
-    row = (
-        await uow.connection.execute(select(refresh_tokens).where(refresh_tokens.c.token_hash == digest(token)))
-    ).first()
+    row = await uow.tokens.refresh(digest(token))
     if row is not None:
         if row.client_id != caller.client_id:
             raise _not_yours()
-        await revoke_family(uow, row.family_id, now)
+        await uow.tokens.revoke_family(row.family_id, now)
         return
     try:
         claims = await verify_access_token(uow, settings, token, now)
@@ -363,9 +309,7 @@ async def revoke(uow: UnitOfWork, settings: IdentitySettings, caller: Client, to
     if claims.get("client_id") != caller.client_id:
         raise _not_yours()
     expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo)
-    await uow.connection.execute(
-        pg_insert(revoked_access_tokens).values(jti=claims["jti"], expires_at=expires).on_conflict_do_nothing()
-    )
+    await uow.tokens.revoke_access(str(claims["jti"]), expires)
 
 
 def _not_yours() -> OAuthError:

@@ -20,6 +20,9 @@ from services.identity.domain.accounts import (
 )
 from services.identity.domain.assurance import Assurance, SignedIn
 from services.identity.service import accounts as use_cases
+from services.identity.service import credentials
+from services.identity.service import seed as seed_cases
+from services.identity.service import sign_in as sign_in_cases
 from services.identity.service.accounts import SEED_ADMIN_ID, SEED_CITIZEN_ID, SEED_ENTERPRISE_ID
 from tests.identity.accounts.support import Server, assert_problem, count, outbox_data, outbox_types
 
@@ -31,14 +34,14 @@ CITIZEN_LOGIN, CITIZEN_PASSWORD, CITIZEN_PHONE = "001099012345", "Citizen-Demo-2
 @pytest.fixture
 async def seeded(server: Server) -> Server:
     async with server.db.transaction() as uow:
-        await use_cases.seed_accounts(uow, server.settings)
+        await seed_cases.seed_accounts(uow, server.settings)
     return server
 
 
 async def sign_in(server: Server, login: str, password: str, totp: str | None = None) -> SignedIn:
     async with server.db.unit_of_work() as uow:
         try:
-            return await use_cases.sign_in(
+            return await sign_in_cases.sign_in(
                 uow, server.settings, login=login, password=password, totp_code=totp, client_ip="203.0.113.5",
                 now=datetime.now(UTC),
             )  # fmt: skip
@@ -117,7 +120,7 @@ async def test_a_password_is_exactly_what_was_typed_spaces_included(seeded) -> N
     assert (await sign_in(seeded, CITIZEN_LOGIN, only_spaces)).account_id == SEED_CITIZEN_ID
     # A hash made before the change, of a password that was stripped then: typed as stored, it works.
     async with seeded.db.transaction() as uow:
-        stored = await use_cases._hash_password(seeded.settings, "Old-Stripped-Pass 9")
+        stored = await credentials.hash_password(seeded.settings, "Old-Stripped-Pass 9")
         citizen_row = accounts.c.id == SEED_CITIZEN_ID
         await uow.connection.execute(update(accounts).where(citizen_row).values(password_hash=stored))
     assert (await sign_in(seeded, CITIZEN_LOGIN, "Old-Stripped-Pass 9")).account_id == SEED_CITIZEN_ID

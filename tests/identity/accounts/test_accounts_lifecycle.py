@@ -11,6 +11,9 @@ from sqlalchemy import select, text, update
 from services.identity.adapters.accounts import accounts, sent_messages
 from services.identity.domain.accounts import AccountDisabled, NotAllowed
 from services.identity.service import accounts as use_cases
+from services.identity.service import inactivity
+from services.identity.service import seed as seed_cases
+from services.identity.service import sign_in as sign_in_cases
 from services.identity.service.accounts import (
     SEED_ADMIN_ID,
     SEED_CITIZEN_ID,
@@ -20,6 +23,7 @@ from services.identity.service.accounts import (
 from services.kit.db import Database
 from services.kit.errors import NotFound
 from tests.identity.accounts.support import count, outbox_data, outbox_types
+from tests.support.identity import identity_database
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +33,7 @@ NOW = datetime(2030, 1, 15, 9, 0, tzinfo=UTC)
 @pytest.fixture
 async def seeded(identity_db: Database, settings) -> Database:  # type: ignore[no-untyped-def]
     async with identity_db.transaction() as uow:
-        await use_cases.seed_accounts(uow, settings)
+        await seed_cases.seed_accounts(uow, settings)
     return identity_db
 
 
@@ -38,7 +42,7 @@ async def seeded(identity_db: Database, settings) -> Database:  # type: ignore[n
 
 async def test_the_fixtures_are_seeded_once(seeded, settings) -> None:
     async with seeded.transaction() as uow:
-        await use_cases.seed_accounts(uow, settings)
+        await seed_cases.seed_accounts(uow, settings)
     assert await count(seeded, accounts) == 4
     assert await outbox_types(seeded) == ["identity.account.registered.v1"] * 4
     async with seeded.sessions() as session:
@@ -54,7 +58,7 @@ async def test_the_fixtures_are_refused_in_production(identity_db, settings) -> 
     production = settings.model_copy(update={"environment": "production"})
     async with identity_db.transaction() as uow:
         with pytest.raises(NotAllowed):
-            await use_cases.seed_accounts(uow, production)
+            await seed_cases.seed_accounts(uow, production)
 
 
 # --- the OpenID Connect side's questions --------------------------------------------------
@@ -115,7 +119,8 @@ async def test_grantable_scopes_and_activity_by_account(seeded) -> None:
 
 async def sweep(db: Database, settings, now: datetime) -> dict[str, int]:  # type: ignore[no-untyped-def]
     async with db.transaction() as uow:
-        return await use_cases.sweep_inactive_accounts(uow, settings, now)
+        swept = await inactivity.sweep_inactive_accounts(uow, settings, now)
+    return {"warned": swept.warned, "locked": swept.locked}
 
 
 async def test_inactive_accounts_are_warned_twice_monthly_then_locked(seeded, settings) -> None:
@@ -156,7 +161,7 @@ async def test_inactive_accounts_are_warned_twice_monthly_then_locked(seeded, se
     )
     async with seeded.unit_of_work() as uow:
         with pytest.raises(AccountDisabled) as refused:
-            await use_cases.sign_in(
+            await sign_in_cases.sign_in(
                 uow, settings, login="001099012345", password="Citizen-Demo-2025", totp_code=None,
                 client_ip="203.0.113.9", now=NOW + timedelta(days=91),
             )  # fmt: skip
@@ -171,7 +176,7 @@ async def test_signing_in_ends_the_warnings(seeded, settings) -> None:
         )
     assert await sweep(seeded, settings, NOW) == {"warned": 1, "locked": 0}
     async with seeded.transaction() as uow:
-        await use_cases.sign_in(
+        await sign_in_cases.sign_in(
             uow, settings, login="0912345678", password="Citizen-Demo-2025", totp_code=None,
             client_ip="203.0.113.9", now=NOW + timedelta(days=1),
         )  # fmt: skip
@@ -196,7 +201,7 @@ async def test_the_accounts_migration_goes_down_and_up_again(identity_db_url) ->
     from services.kit.migrations import downgrade, upgrade
 
     await asyncio.to_thread(downgrade, SERVICE.migrations, identity_db_url, "0001")
-    db = Database(identity_db_url, source="identity", topic="identity.events")
+    db = identity_database(identity_db_url)
     try:
         async with db.sessions() as session:
             tables = set((await session.execute(select(text("tablename")).select_from(text("pg_tables")))).scalars())

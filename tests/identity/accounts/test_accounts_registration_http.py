@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from services.identity.adapters.accounts import accounts, one_time_codes, sent_messages
-from services.identity.service import accounts as use_cases
+from services.identity.service import seed as seed_cases
+from services.identity.service import sign_in as sign_in_cases
 from services.identity.service.accounts import SEED_CITIZEN_ID, SEED_OFFICIAL_ID
 from services.kit.settings import Environment
 from tests.identity.accounts.support import assert_problem, count, outbox_data, outbox_types
@@ -83,7 +84,7 @@ async def test_a_citizen_registers_verifies_the_phone_and_signs_in(server) -> No
     assert (verified_event["account_id"], verified_event["channel"]) == (body["account_id"], "sms")
 
     async with server.db.transaction() as uow:
-        signed_in = await use_cases.sign_in(
+        signed_in = await sign_in_cases.sign_in(
             uow, server.settings, login="0987654321", password=CITIZEN["password"], totp_code=None,
             client_ip="203.0.113.10", now=datetime.now(UTC),
         )  # fmt: skip
@@ -261,7 +262,7 @@ ENTERPRISE = {"tax_code": "0100109106-002", "name": "Chi nhánh Công ty Mẫu",
 
 async def test_a_signed_in_citizen_registers_an_enterprise_it_represents(server) -> None:
     async with server.db.transaction() as uow:
-        await use_cases.seed_accounts(uow, server.settings)
+        await seed_cases.seed_accounts(uow, server.settings)
     async with server.client() as client:
         created = await client.post(
             "/registrations/enterprise", json=ENTERPRISE, headers=server.issuer.bearer(SEED_CITIZEN_ID)
@@ -290,7 +291,7 @@ async def test_a_signed_in_citizen_registers_an_enterprise_it_represents(server)
     registered = await outbox_data(server.db, "identity.account.registered.v1")
     assert registered[-1]["legal_representative_id"] == SEED_CITIZEN_ID and registered[-1]["kind"] == "enterprise"
     async with server.db.transaction() as uow:
-        signed_in = await use_cases.sign_in(
+        signed_in = await sign_in_cases.sign_in(
             uow, server.settings, login="0100109106-002", password=ENTERPRISE["password"], totp_code=None,
             client_ip="203.0.113.1", now=datetime.now(UTC),
         )  # fmt: skip

@@ -24,7 +24,9 @@ from services.identity.domain.accounts import (
     TooManyAttempts,
 )
 from services.identity.domain.assurance import AccountKind, Assurance, SignedIn
-from services.identity.service import accounts as use_cases
+from services.identity.service import credentials
+from services.identity.service import seed as seed_cases
+from services.identity.service import sign_in as sign_in_cases
 from services.identity.service.accounts import (
     SEED_ADMIN_ID,
     SEED_ADMIN_TOTP,
@@ -50,7 +52,7 @@ ADMIN = ("quantri.demo", "Admin-Demo-2025!")
 @pytest.fixture
 async def seeded(identity_db: Database, settings) -> Database:  # type: ignore[no-untyped-def]
     async with identity_db.transaction() as uow:
-        await use_cases.seed_accounts(uow, settings)
+        await seed_cases.seed_accounts(uow, settings)
     return identity_db
 
 
@@ -67,7 +69,7 @@ async def attempt(
     """One sign-in as the sign-in page makes it: committed whether it succeeds or is refused."""
     async with db.unit_of_work() as uow:
         try:
-            signed_in = await use_cases.sign_in(
+            signed_in = await sign_in_cases.sign_in(
                 uow, settings, login=login, password=password, totp_code=totp, client_ip=ip, now=now
             )
         except RecordedRefusal:
@@ -199,7 +201,7 @@ async def test_an_unknown_login_costs_as_much_hashing_as_a_known_one(seeded, ide
         identity_db_url, infra.bootstrap, issuer.jwks_url,
         password_hash_time_cost=4, password_hash_memory_kib=16 * 1024, password_hash_parallelism=1,
     )  # fmt: skip
-    await set_account(seeded, SEED_CITIZEN_ID, password_hash=use_cases._hashing(costly).hash("Citizen-Demo-2025"))
+    await set_account(seeded, SEED_CITIZEN_ID, password_hash=credentials.hashing(costly).hash("Citizen-Demo-2025"))
 
     async def timed(login: str) -> float:
         started = time.perf_counter()

@@ -11,7 +11,9 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import select, text
 
 from services.identity.adapters.accounts import outgoing_messages
-from services.identity.service.accounts import deliver_queued_messages, notifier
+from services.identity.api.jobs import deliver_queued_messages
+from services.identity.domain.messages import Channel
+from services.identity.service.messages import send
 from services.kit.db import Database
 from tests.support.identity import identity_settings
 from tests.support.servers import serve
@@ -57,7 +59,7 @@ async def test_a_message_is_queued_encrypted_and_sent_by_the_worker(identity_db:
     gateway, url = sms
     settings = settings_for(identity_db, infra, url)
     async with identity_db.transaction() as uow:
-        await notifier(uow, settings).send("sms", "+84912345678", "Mã xác thực của bạn: 481516")
+        await send(uow, settings, Channel.SMS, "+84912345678", "Mã xác thực của bạn: 481516")
     assert gateway.received == []  # nothing left the building inside the transaction
     [row] = await queued(identity_db)
     assert "481516" not in row.body_encrypted
@@ -71,7 +73,7 @@ async def test_a_rolled_back_transaction_sends_nothing(identity_db: Database, in
     gateway, url = sms
     settings = settings_for(identity_db, infra, url)
     async with identity_db.unit_of_work() as uow:
-        await notifier(uow, settings).send("sms", "+84912345678", "code 1")
+        await send(uow, settings, Channel.SMS, "+84912345678", "code 1")
         await uow.rollback()
     await deliver_queued_messages(identity_db, settings)
     assert gateway.received == []
@@ -81,7 +83,7 @@ async def test_a_failed_delivery_is_retried_later_and_an_expired_one_dropped(ide
     gateway, url = sms
     settings = settings_for(identity_db, infra, url)
     async with identity_db.transaction() as uow:
-        await notifier(uow, settings).send("sms", "+84900000001", "code 2")
+        await send(uow, settings, Channel.SMS, "+84900000001", "code 2")
     gateway.failing = True
     assert await deliver_queued_messages(identity_db, settings) == {"sent": 0, "retry": 1, "expired": 0}
     [row] = await queued(identity_db)

@@ -127,14 +127,14 @@ async def private_key_jwt_client(
     """A confidential client authenticating with private_key_jwt: its id, private PEM, public JWK."""
     from services.identity.domain.oauth import ClientKind
     from services.identity.service.clients import create_client
-    from services.kit.db import Database
+    from tests.support.identity import identity_database
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     public = {**jwk.construct(pem.decode(), algorithm="RS256").public_key().to_dict(), "kid": "m1", "alg": "RS256",
               "use": "sig"}  # fmt: skip
     client_id = f"ministry-{uuid.uuid4().hex[:6]}"
-    db = Database(provider.db_url, source="identity", topic="identity.events")
+    db = identity_database(provider.db_url)
     try:
         async with db.transaction() as uow:
             await create_client(

@@ -11,8 +11,8 @@ from jose import jwt as jose_jwt
 from services.identity.domain.oauth import KeyTimes, published_kids, signing_kid
 from services.identity.service import keys
 from services.identity.service.clients import DEMO_PROVINCE_SECRET
-from services.kit.db import Database
 from tests.identity.oidc.conftest import Provider
+from tests.support.identity import identity_database
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -52,7 +52,7 @@ async def test_rotation_publishes_first_then_signs_and_old_tokens_still_verify(p
 
     before = await token()
     old_kid = jose_jwt.get_unverified_header(before)["kid"]
-    db = Database(provider.db_url, source="identity", topic="identity.events")
+    db = identity_database(provider.db_url)
     try:
         async with db.transaction() as uow:
             ahead = await keys.rotate(uow, provider.settings, datetime.now(UTC))

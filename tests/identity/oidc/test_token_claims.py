@@ -22,10 +22,10 @@ from services.identity.service.clients import ASSERTION_TYPE
 from services.identity.service.keys import signer
 from services.kit import jose
 from services.kit.auth import JWKSCache, TokenVerifier
-from services.kit.db import Database
 from services.kit.errors import Unauthorized
 from tests.identity.oidc.conftest import Provider, private_key_jwt_client
 from tests.identity.oidc.test_tokens import signed_in_tokens
+from tests.support.identity import identity_database
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +75,7 @@ async def test_an_unsigned_or_algorithm_confused_assertion_is_invalid_client_not
 async def _sign_with_provider_key(provider: Provider, claims: dict[str, Any], typ: str = jose.ACCESS_TOKEN_TYPE) -> str:
     """A token signed with the provider's own current signing key (as a leaked key or a bug
     would sign it): only the claims decide whether it is accepted."""
-    db = Database(provider.db_url, source="identity", topic="identity.events")
+    db = identity_database(provider.db_url)
     try:
         async with db.transaction() as uow:
             key = await signer(uow, provider.settings, datetime.now(UTC))

@@ -243,9 +243,9 @@ async def test_private_key_jwt_client_authentication_refuses_a_replayed_assertio
 async def test_client_secret_post_works_for_a_client_registered_for_it(provider: Provider) -> None:
     from services.identity.domain.oauth import ClientKind
     from services.identity.service.clients import create_client
-    from services.kit.db import Database
+    from tests.support.identity import identity_database
 
-    db = Database(provider.db_url, source="identity", topic="identity.events")
+    db = identity_database(provider.db_url)
     try:
         async with db.transaction() as uow:
             _, secret = await create_client(

@@ -1,0 +1,247 @@
+"""The identity API's bodies: what the routes accept (``...Registration``, ``...Create``,
+``...Start``, ``...Complete``) and what they answer (``...Public``). The OpenID Connect
+endpoints' answers are described here too; their wire format is the protocol's (RFC 6749,
+RFC 7662, OIDC Core and Discovery), written as such by the routes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.kit.logging import mask
+from services.kit.schemas import Name, PersonalId, StrictModel, TaxCode, VietnameseMobile
+
+from ..domain.accounts import Account
+from ..domain.messages import SentMessage
+from ..domain.oauth import Client, ClientKind, GrantType, JsonWebKeySet
+
+# Bounds of request fields; the use cases apply the finer rules (settings-driven lengths,
+# identifier schemes, password policy) and name every failed rule.
+# A password is exactly what the person typed (NIST SP 800-63B §5.1.1.2): spaces around it are
+# part of it, never stripped as other text fields are.
+Password = Annotated[str, StringConstraints(strip_whitespace=False), Field(min_length=1, max_length=1024)]
+Code = Annotated[str, Field(min_length=1, max_length=16)]
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+CLIENT_ID = r"^[a-z0-9][a-z0-9._-]{2,63}$"
+
+
+# --- accounts -----------------------------------------------------------------------------
+
+
+class CitizenRegistration(StrictModel):
+    personal_id: PersonalId
+    full_name: Name
+    birth_date: date
+    phone: VietnameseMobile
+    email: str | None = Field(default=None, max_length=254)
+    password: Password
+
+
+class EnterpriseRegistration(StrictModel):
+    tax_code: TaxCode
+    name: Name
+    email: str | None = Field(default=None, max_length=254)
+    password: Password
+
+
+class RegistrationPublic(BaseModel):
+    account_id: str
+    status: str
+    code_expires_at: datetime | None = None
+
+
+class CodeCheck(StrictModel):
+    account_id: Id
+    code: Code
+
+
+class Resend(StrictModel):
+    account_id: Id
+
+
+class PasswordChange(StrictModel):
+    current_password: Password
+    new_password: Password
+
+
+class ResetStart(StrictModel):
+    phone: VietnameseMobile
+
+
+class PasswordResetPublic(BaseModel):
+    reset_id: str
+    code_expires_at: datetime
+
+
+class ResetComplete(StrictModel):
+    reset_id: Id
+    code: Code
+    new_password: Password
+
+
+class TotpEnrolmentPublic(BaseModel):
+    secret: str
+    otpauth_uri: str
+    digits: int
+    period: int
+
+
+class TotpConfirm(StrictModel):
+    code: Code
+
+
+class AccountPublic(BaseModel):
+    """The account's own profile: personal identifiers masked (the owner knows them; a stolen
+    token should not reveal them)."""
+
+    id: str
+    kind: str
+    status: str
+    name: str
+    personal_id: str | None
+    tax_code: str | None
+    username: str | None
+    birth_date: date | None
+    phone: str | None
+    phone_verified: bool
+    email: str | None
+    email_verified: bool
+    legal_representative_id: str | None
+    agencies: list[str]
+    roles: list[str]
+    second_factor_enrolled: bool
+    verified_in_person: bool
+
+    @classmethod
+    def of(cls, account: Account) -> AccountPublic:
+        email = None
+        if account.email:
+            local, _, domain = account.email.partition("@")
+            email = f"{local[:1]}***@{domain}"
+        return cls(
+            id=account.id, kind=account.kind.value, status=account.status.value, name=account.name,
+            personal_id=mask(account.personal_id, 3) if account.personal_id else None, tax_code=account.tax_code,
+            username=account.username, birth_date=account.birth_date,
+            phone=mask(account.phone, 3) if account.phone else None, phone_verified=account.phone_verified,
+            email=email, email_verified=account.email_verified,
+            legal_representative_id=account.legal_representative_id, agencies=list(account.agencies),
+            roles=list(account.roles), second_factor_enrolled=account.totp_enrolled,
+            verified_in_person=account.verified_in_person,
+        )  # fmt: skip
+
+
+class MessagePublic(BaseModel):
+    channel: str
+    recipient: str
+    body: str
+    sent_at: datetime
+
+    @classmethod
+    def of(cls, message: SentMessage) -> MessagePublic:
+        return cls(channel=message.channel, recipient=message.recipient, body=message.body, sent_at=message.sent_at)
+
+
+class DevelopmentMessages(BaseModel):
+    messages: list[MessagePublic]
+
+
+# --- clients ------------------------------------------------------------------------------
+
+
+class ClientCreate(StrictModel):
+    client_id: str = Field(pattern=CLIENT_ID)
+    name: str = Field(min_length=1, max_length=200)
+    kind: ClientKind
+    grant_types: list[GrantType] = Field(min_length=1, max_length=3)
+    redirect_uris: list[str] = Field(default_factory=list, max_length=10)
+    post_logout_redirect_uris: list[str] = Field(default_factory=list, max_length=10)
+    scopes: list[str] = Field(default_factory=list, max_length=50)
+    agencies: list[str] = Field(default_factory=list, max_length=100)
+    token_endpoint_auth_method: str | None = Field(default=None, max_length=40)
+    # The client's public keys for private_key_jwt: a JWK Set (RFC 7517), checked by the JOSE
+    # library when an assertion is verified.
+    jwks: JsonWebKeySet | None = None
+
+
+class ClientPublic(BaseModel):
+    client_id: str
+    name: str
+    kind: str
+    token_endpoint_auth_method: str
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    grant_types: list[str]
+    scopes: list[str]
+    agencies: list[str]
+    disabled: bool = False
+
+    @classmethod
+    def of(cls, client: Client) -> ClientPublic:
+        return cls(
+            client_id=client.client_id, name=client.name, kind=client.kind.value,
+            token_endpoint_auth_method=client.auth_method, redirect_uris=list(client.redirect_uris),
+            post_logout_redirect_uris=list(client.post_logout_redirect_uris), grant_types=list(client.grant_types),
+            scopes=sorted(client.allowed_scopes), agencies=list(client.agencies),
+            disabled=client.disabled_at is not None,
+        )  # fmt: skip
+
+
+class ClientCreatedPublic(ClientPublic):
+    """The new client, with its secret: shown this once (None for a client without one)."""
+
+    client_secret: str | None
+
+
+class ClientSecretPublic(BaseModel):
+    client_id: str
+    client_secret: str
+
+
+# --- OpenID Connect answers (documented; the routes write the protocol's JSON) ----------------
+
+
+class _Open(BaseModel):
+    # Protocol documents may carry members beyond those listed (extensions, claims).
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
+
+
+class TokenPublic(_Open):
+    """RFC 6749 §5.1 and OIDC Core §3.1.3.3."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str
+    id_token: str | None = None
+    refresh_token: str | None = None
+
+
+class IntrospectionPublic(_Open):
+    """RFC 7662 §2.2: ``active``, and for an active token the claims the caller may see."""
+
+    active: bool
+
+
+class UserinfoPublic(_Open):
+    """OIDC Core §5.3.2: the claims of the scopes granted."""
+
+    sub: str
+    account_kind: str
+
+
+class JwksPublic(BaseModel):
+    """RFC 7517 §5: the published public keys."""
+
+    keys: list[dict[str, Any]]  # each a JWK (RFC 7517 §4): members depend on the key type
+
+
+class DiscoveryPublic(_Open):
+    """OpenID Connect Discovery 1.0 §3: the provider's metadata."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    userinfo_endpoint: str
+    jwks_uri: str

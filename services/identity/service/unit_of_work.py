@@ -1,0 +1,182 @@
+"""The identity service's unit of work as its use cases see it: one transaction, the
+repositories that read and write in it (ports, implemented on PostgreSQL in
+``adapters/unit_of_work.py`` and in memory in the tests' fake), and the events it publishes.
+
+Use cases take an :class:`IdentityUnitOfWork` and never commit: the request's unit (a route's
+dependency), a job or a command does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from services.kit.unit_of_work import AbstractUnitOfWork
+
+from ..domain.accounts import Account, SignInAttempt
+from ..domain.identifiers import LoginKind
+from ..domain.messages import QueuedMessage, SentMessage
+from ..domain.oauth import AuthorizationCode, BrowserSession, Client, RefreshToken, SigningKey
+from ..domain.one_time_codes import CodePurpose, OneTimeCode
+
+
+class Locks(Protocol):
+    async def hold(self, key: str) -> None:
+        """Serialise, until the transaction ends, every transaction that holds the same ``key``
+        (counting a rate limit on several replicas, claiming an identifier)."""
+
+
+class Accounts(Protocol):
+    async def get(self, account_id: str, *, for_update: bool = False) -> Account | None: ...
+
+    async def holding(self, kind: LoginKind, value: str, *, for_update: bool = False) -> Account | None:
+        """The account holding ``value`` as a login identifier (pending registrations
+        excluded; a phone counts only once verified)."""
+
+    async def add(self, account: Account) -> None: ...
+
+    async def fixture_present(self, account: Account) -> bool:
+        """An account has this one's id, or holds one of its identifiers."""
+
+    async def add_fixture(self, account: Account) -> bool:
+        """Add unless the id is taken meanwhile; True when added."""
+
+    async def save(self, account: Account) -> None:
+        """Store the account's changeable state. Raises ``AlreadyRegistered`` when another
+        account holds one of its identifiers by now."""
+
+    async def record_activity(self, account_id: str, now: datetime) -> None: ...
+
+    async def inactive(self, *, unused_since: datetime, warned_before: datetime, limit: int) -> list[Account]:
+        """Active accounts unused since ``unused_since`` and not warned since ``warned_before``,
+        locked for this transaction; rows other transactions hold are skipped."""
+
+
+class OneTimeCodes(Protocol):
+    async def add(self, code: OneTimeCode) -> None: ...
+
+    async def latest(self, flow_id: str, purpose: CodePurpose) -> OneTimeCode | None:
+        """The newest code of the flow, locked until the transaction ends."""
+
+    async def save(self, code: OneTimeCode) -> None:
+        """Store its attempts and consumption."""
+
+    async def sent_to(self, phone: str, since: datetime) -> tuple[int, datetime | None]:
+        """How many codes went to ``phone`` since ``since``, and the oldest's time."""
+
+    async def asked_from(self, client_ip: str, since: datetime) -> tuple[int, datetime | None]: ...
+
+
+class SignInAudit(Protocol):
+    async def add(self, attempt: SignInAttempt) -> None: ...
+
+    async def failures_from(self, client_ip: str, since: datetime) -> tuple[int, datetime | None]: ...
+
+
+class LoginFailures(Protocol):
+    """Failed sign-ins of logins that name no account, by keyed hashes of the login's forms."""
+
+    async def held(self, keys: list[str]) -> tuple[int, datetime | None]:
+        """The failures counted against any of ``keys`` and the latest lockout among them,
+        held until the transaction ends."""
+
+    async def count(self, keys: list[str], failures: int, locked_until: datetime | None, now: datetime) -> None: ...
+
+
+class Messages(Protocol):
+    async def keep(self, channel: str, recipient: str, body: str) -> None:
+        """Development: keep the message to read it at the development endpoint."""
+
+    async def queue(self, channel: str, recipient: str, body_encrypted: str) -> None:
+        """Production: queue it for the worker, in this transaction."""
+
+    async def kept_for(self, recipient: str, limit: int) -> list[SentMessage]: ...
+
+    async def due(self, now: datetime, limit: int) -> list[QueuedMessage]:
+        """Queued messages due now, oldest first, locked (others' skipped)."""
+
+    async def delivered(self, message_id: int) -> None: ...
+
+    async def retry_later(self, message_id: int, attempts: int, at: datetime, error: str) -> None: ...
+
+
+class Clients(Protocol):
+    async def get(
+        self, client_id: str, *, include_disabled: bool = False, for_update: bool = False
+    ) -> Client | None: ...
+
+    async def all(self) -> list[Client]: ...
+
+    async def add(self, client: Client) -> None: ...
+
+    async def rotate_secret(self, client_id: str, secret_hash: str, previous_expires_at: datetime) -> None:
+        """The new secret's hash; the current one becomes the previous until ``previous_expires_at``."""
+
+    async def disable(self, client_id: str, now: datetime) -> bool:
+        """False when there is no such enabled client."""
+
+    async def remember_assertion(self, client_id: str, jti: str, expires_at: datetime) -> bool:
+        """Record a client assertion's ``jti``; False when it was seen before."""
+
+
+class SigningKeys(Protocol):
+    async def all(self) -> list[SigningKey]: ...
+
+    async def add(self, key: SigningKey) -> None: ...
+
+
+class BrowserSessions(Protocol):
+    async def add(self, session: BrowserSession) -> None: ...
+
+    async def get(self, id_hash: str) -> BrowserSession | None: ...
+
+    async def revoke(self, id_hash: str, now: datetime) -> None: ...
+
+
+class AuthorizationCodes(Protocol):
+    async def add(self, code: AuthorizationCode) -> None: ...
+
+    async def consume(self, code_hash: str, now: datetime) -> AuthorizationCode | None:
+        """Mark the code consumed and return it; None when unknown or already consumed."""
+
+    async def exists(self, code_hash: str) -> bool: ...
+
+
+class IssuedTokens(Protocol):
+    """Refresh tokens, the access tokens issued (by jti, for revocation) and the revoked ones."""
+
+    async def add_refresh(self, token: RefreshToken) -> None: ...
+
+    async def refresh(self, token_hash: str, *, for_update: bool = False) -> RefreshToken | None: ...
+
+    async def mark_used(self, token_hash: str, now: datetime) -> None: ...
+
+    async def add_access(
+        self, jti: str, code_hash: str | None, family_id: str | None, expires_at: datetime
+    ) -> None: ...
+
+    async def revoke_family(self, family_id: str, now: datetime) -> None:
+        """Revoke the family's refresh tokens and the access tokens issued with them."""
+
+    async def revoke_from_code(self, code_hash: str, now: datetime) -> None:
+        """Revoke what was issued from an authorization code (refresh and access tokens)."""
+
+    async def revoke_access(self, jti: str, expires_at: datetime) -> None: ...
+
+    async def access_revoked(self, jti: str) -> bool: ...
+
+
+class IdentityUnitOfWork(AbstractUnitOfWork):
+    """The identity service's transaction and the repositories in it."""
+
+    locks: Locks
+    accounts: Accounts
+    codes: OneTimeCodes
+    audit: SignInAudit
+    login_failures: LoginFailures
+    messages: Messages
+    clients: Clients
+    signing_keys: SigningKeys
+    sessions: BrowserSessions
+    authorization_codes: AuthorizationCodes
+    tokens: IssuedTokens
