@@ -200,7 +200,8 @@ async def seed_clients(uow: IdentityUnitOfWork, settings: IdentitySettings) -> N
     ``sync:push`` for agency 000.00.01.H22), ``demo-province-portal`` (a province's own portal
     signing its users in through the national SSO: confidential, code + PKCE) and
     ``demo-operator`` (the officials' and operators' console: public, code + PKCE, the
-    processing and admin scopes); see the README."""
+    processing and admin scopes) and ``api-docs`` (the gateway's Swagger UI: public, code +
+    PKCE, back to ``<issuer>/docs/oauth2-redirect.html``, a citizen's scopes); see the README."""
     existing = {client.client_id for client in await uow.clients.all()}
     if "demo-web" not in existing:
         await create_client(
@@ -245,4 +246,14 @@ async def seed_clients(uow: IdentityUnitOfWork, settings: IdentitySettings) -> N
             redirect_uris=[DEMO_OPERATOR_REDIRECT],
             post_logout_redirect_uris=["http://127.0.0.1:8767/"],
             allowed_scopes=OPERATOR_SCOPES,
+        )
+    if "api-docs" not in existing:
+        await create_client(
+            uow,
+            client_id="api-docs",
+            name="Tài liệu API (Swagger UI)",
+            kind=ClientKind.PUBLIC,
+            grant_types=["authorization_code"],
+            redirect_uris=[f"{settings.oidc_issuer.rstrip('/')}/docs/oauth2-redirect.html"],
+            allowed_scopes=["dossier:submit", "dossier:read", "payment:pay"],
         )
