@@ -129,7 +129,8 @@ async def test_the_provinces_format_carries_the_supplement_in_danhsachhosobosung
     # What the portal sends in the provinces' format, the portal itself reads back.
     read = parse_compat_record(filing, service=DOSSIER_SYNC, prefix="data.0", agencies=frozenset({H22}),
                                mapping=lambda agency, value: None)  # fmt: skip
-    assert read.code == CODE and read.status == 1 and read.dossier["applicant_identifier"] == "001099012345"
+    assert read.code == CODE and read.status == 1
+    assert read.dossier is not None and read.dossier.applicant_identifier == "001099012345"
 
 
 async def test_the_feed_lists_every_kind_in_delivery_order_and_takes_acknowledgements(sync_api: Sync) -> None:
