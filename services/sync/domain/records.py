@@ -177,7 +177,7 @@ class DescribedDossier:
     received_at: datetime | None = None
     appointment_date: date | None = None
 
-    def event_data(self) -> dict[str, Any]:
+    def event_data(self) -> dict[str, Any]:  # the contract's wire form (see StatusRecord.event_data)
         """The JSON-able data of ``ReportedDossier``."""
         return {
             "procedure_code": self.procedure_code,

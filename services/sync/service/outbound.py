@@ -168,6 +168,7 @@ async def _checked_address(url: str, allow_private: bool) -> tuple[str | None, s
     return addresses[0], None
 
 
+# The last item is httpx's request ``extensions`` mapping (its type, as httpx declares it).
 def pinned(url: str, address: str) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
     """The URL to ``address`` itself, the ``Host`` header and the request extensions that keep
     the original host name for TLS (SNI and the certificate's name check)."""
