@@ -45,6 +45,7 @@ from .schemas import (
     RedeliveryPublic,
     StatusMappingPublic,
     StatusMappingUpdate,
+    batch_json,
 )
 
 router = APIRouter(tags=["sync"])
@@ -82,10 +83,10 @@ Puller = Annotated[Principal, require_scopes("sync:push")]
 Admin = Annotated[Principal, require_scopes("sync:admin")]
 
 
-def _answer(public: BatchPublic | BatchDetailPublic) -> Response:
-    """A batch's answer as JSON, serialized once from the model (a push answers up to a thousand
-    records: they are not validated again on their way out)."""
-    return Response(public.__pydantic_serializer__.to_json(public), media_type="application/json")
+def _answer(body: bytes) -> Response:
+    """A batch's answer, its JSON already written (a push answers up to a thousand records: they
+    are not validated again on their way out)."""
+    return Response(body, media_type="application/json")
 
 
 async def _push(request: Request, uow: SyncUnitOfWork, client: AgencyClient, records: list[object], fmt: Format,
@@ -93,7 +94,7 @@ async def _push(request: Request, uow: SyncUnitOfWork, client: AgencyClient, rec
     settings: SyncSettings = request.app.state.settings
     batch = await inbound.push(uow, client, records, fmt=fmt, prefix=prefix, max_records=settings.max_records_per_batch,
                                clock_skew_seconds=settings.clock_skew_seconds)  # fmt: skip
-    return _answer(BatchPublic.from_batch(batch))
+    return _answer(batch_json(batch))
 
 
 @router.post("/records", response_model=BatchPublic,
@@ -111,7 +112,9 @@ async def push_compat(request: Request, body: CompatPush, pusher: Pusher, uow: U
 @router.get("/batches/{batch_id}", response_model=BatchDetailPublic,
             summary="A batch this client pushed, with every record's result")  # fmt: skip
 async def get_batch(batch_id: Annotated[str, Path(pattern=UUID_PATTERN)], principal: Puller, uow: Unit) -> Response:
-    return _answer(BatchDetailPublic.from_batch(await inbound.batch(uow, client_of(principal), batch_id.lower())))
+    found = await inbound.batch(uow, client_of(principal), batch_id.lower())
+    public = BatchDetailPublic.from_batch(found)
+    return _answer(public.__pydantic_serializer__.to_json(public))
 
 
 @router.put("/agencies/{agency_code}/status-mappings", summary="An agency's local status values → national 1–10",

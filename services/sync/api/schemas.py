@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.kit.pagination import Page
@@ -137,9 +138,29 @@ class BatchPublic(BaseModel):
 
     @classmethod
     def from_batch(cls, batch: Batch) -> BatchPublic:
-        # Built from entities the use case made (not validated again: a push answers a thousand).
         return cls.model_construct(batch_id=batch.id, summary=SummaryPublic.from_summary(batch.summary),
                                    results=[RecordResultPublic.from_result(r) for r in batch.results])  # fmt: skip
+
+
+def _result_json(result: RecordResult) -> dict[str, object]:
+    out: dict[str, object] = {"index": result.index, "outcome": result.outcome, "record_id": result.record_id,
+                              "dossier_code": result.dossier_code}  # fmt: skip
+    if result.errors:
+        out["errors"] = [{"field": e.field, "reason": e.reason} for e in result.errors]
+    return out
+
+
+def batch_json(batch: Batch) -> bytes:
+    """A push's answer (:class:`BatchPublic`) as JSON, written straight from the entity: a push
+    answers up to a thousand records, and a model for each cost a tenth of the push. The unit
+    tests hold it to :class:`BatchPublic`, field for field."""
+    summary = batch.summary
+    return orjson.dumps({
+        "batch_id": batch.id,
+        "summary": {"accepted": summary.accepted, "duplicate": summary.duplicate, "stale": summary.stale,
+                    "rejected": summary.rejected},
+        "results": [_result_json(r) for r in batch.results],
+    })  # fmt: skip
 
 
 class BatchDetailPublic(BaseModel):

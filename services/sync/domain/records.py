@@ -678,18 +678,25 @@ def _compat_dossier(
     return _described(procedure_code, procedure_name, kind, identifier, applicant_name, received_at, appointment_date)
 
 
+def json_size(record: StatusRecord) -> int:
+    """The size of a record in an event: its compact JSON and a separator."""
+    return len(orjson.dumps(record.event_data())) + 1
+
+
 def status_events(
-    records: Iterable[StatusRecord], *, max_records: int, max_bytes: int
-) -> list[tuple[str, list[StatusRecord]]]:
+    records: Iterable[StatusRecord], *, max_records: int, max_bytes: int,
+    size_of: Callable[[StatusRecord], int] = json_size,
+) -> list[tuple[str, list[StatusRecord]]]:  # fmt: skip
     """The accepted records grouped by agency in their order and cut into events of at most
-    ``max_records`` records and about ``max_bytes`` of compact JSON (:meth:`StatusRecord.event_data`)
-    each (a single record larger than that still travels, alone): ``(agency code, records of
-    one DossierStatusesReported)`` pairs, in the order of each agency's first record."""
+    ``max_records`` records and about ``max_bytes`` of compact JSON (``size_of``: each record's,
+    :func:`json_size`) each (a single record larger than that still travels, alone): ``(agency
+    code, records of one DossierStatusesReported)`` pairs, in the order of each agency's first
+    record."""
     by_agency: dict[str, list[list[StatusRecord]]] = {}
     sizes: dict[str, int] = {}
     for record in records:
         agency = record.agency_code
-        size = len(orjson.dumps(record.event_data())) + 1
+        size = size_of(record)
         chunks = by_agency.setdefault(agency, [[]])
         if chunks[-1] and (len(chunks[-1]) >= max_records or sizes[agency] + size > max_bytes):
             chunks.append([])
