@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.events.dossier import DossierSubmitted
 from deploy.local.stack import create_database, database_url
 from services.kit.db import Database
 from services.kit.migrations import upgrade
@@ -81,9 +82,9 @@ class Sync:
 
     async def filed(self, code: str, agency: str = H22, identifier: str = "001099012345",
                     received_at: str = "2025-12-03T01:00:00+00:00") -> dict[str, Any]:  # fmt: skip
-        """A dossier filed on the portal, as ``dossier.dossier.submitted.v1`` tells sync."""
+        """A dossier filed on the portal, as ``DossierSubmitted`` tells sync."""
         data = submitted(code, agency, identifier, received_at)
-        await self.consume("dossier.dossier.submitted.v1", data)
+        await self.consume(DossierSubmitted.TYPE, data)
         return data
 
 
@@ -96,7 +97,7 @@ def delivery_settings(s: Sync, **overrides: Any) -> SyncSettings:
 
 def submitted(code: str, agency: str = H22, identifier: str = "001099012345",
               received_at: str = "2025-12-03T02:00:00+00:00") -> dict[str, Any]:  # fmt: skip
-    """The data of ``dossier.dossier.submitted.v1`` for a dossier filed at ``agency``."""
+    """The data of ``DossierSubmitted`` for a dossier filed at ``agency``."""
     return {
         "dossier_id": str(uuid.uuid4()), "code": code, "service_id": str(uuid.uuid4()), "service_version": 1,
         "procedure_code": "1.002804", "procedure_name": "Cấp đổi giấy phép lái xe", "agency_code": agency,

@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import text
 
+from contracts.events.dossier import DossierSubmitted, DossierSupplemented, WithdrawalRequested
 from services.kit import webhooks
 from services.sync.domain.outgoing import render
 from services.sync.domain.records import DOSSIER_SYNC, parse_compat_record
@@ -78,9 +79,9 @@ async def everything_happens(s: Sync, settings: SyncSettings, mode: str, url: st
         await db.dispose()
     filed = await s.filed(CODE)
     for _ in range(2):  # every event delivered twice: still one delivery each
-        await s.consume("dossier.dossier.supplemented.v1", supplemented(filed))
-        await s.consume("dossier.dossier.withdrawal_requested.v1", withdrawn(filed))
-    await s.consume("dossier.dossier.submitted.v1", filed)
+        await s.consume(DossierSupplemented.TYPE, supplemented(filed))
+        await s.consume(WithdrawalRequested.TYPE, withdrawn(filed))
+    await s.consume(DossierSubmitted.TYPE, filed)
     return filed
 
 
