@@ -41,7 +41,7 @@ async def test_the_agency_receives_the_dossier_and_its_statuses_reach_the_citize
         sync = sync_settings(sync_db_url, infra.bootstrap, dev_allow_private_endpoints=True,
                              dev_agency_endpoint=f"http://127.0.0.1:{agency_port}/in", simulated_agency_secret=SECRET,
                              **oidc)  # fmt: skip
-        registry = Database(sync_db_url, source="sync", topic="sync.events")
+        registry = Database(sync_db_url, source="sync", topic="sync.events", unit_of_work=SYNC.unit_of_work)
         await seed(registry, sync)  # the simulator is H22's registered endpoint
         await registry.dispose()
         machine = {"sub": "demo-province", "client_id": "demo-province", "agencies": [H22], "iss": portal}

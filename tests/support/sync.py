@@ -11,10 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.events.dossier import DossierSubmitted
 from deploy.local.stack import create_database, database_url
 from services.kit.db import Database
 from services.kit.migrations import upgrade
-from services.sync.app import SERVICE
+from services.sync.app import SERVICE, SqlSyncUnit
 from services.sync.settings import SyncSettings
 from tests.support.servers import serve
 from tests.support.tokens import ISSUER, bearer, token
@@ -64,7 +65,7 @@ class Sync:
         return httpx.AsyncClient(base_url=self.url + "/api/v1/sync", timeout=60)
 
     def db(self) -> Database:
-        return Database(self.db_url, source="sync", topic="sync.events")
+        return Database(self.db_url, source="sync", topic="sync.events", unit_of_work=SqlSyncUnit)
 
     async def consume(self, event_type: str, data: dict[str, Any]) -> None:
         """Hand one ``dossier.events`` event to the sync service's own handler, as its consumer
@@ -81,9 +82,9 @@ class Sync:
 
     async def filed(self, code: str, agency: str = H22, identifier: str = "001099012345",
                     received_at: str = "2025-12-03T01:00:00+00:00") -> dict[str, Any]:  # fmt: skip
-        """A dossier filed on the portal, as ``dossier.dossier.submitted.v1`` tells sync."""
+        """A dossier filed on the portal, as ``DossierSubmitted`` tells sync."""
         data = submitted(code, agency, identifier, received_at)
-        await self.consume("dossier.dossier.submitted.v1", data)
+        await self.consume(DossierSubmitted.TYPE, data)
         return data
 
 
@@ -96,7 +97,7 @@ def delivery_settings(s: Sync, **overrides: Any) -> SyncSettings:
 
 def submitted(code: str, agency: str = H22, identifier: str = "001099012345",
               received_at: str = "2025-12-03T02:00:00+00:00") -> dict[str, Any]:  # fmt: skip
-    """The data of ``dossier.dossier.submitted.v1`` for a dossier filed at ``agency``."""
+    """The data of ``DossierSubmitted`` for a dossier filed at ``agency``."""
     return {
         "dossier_id": str(uuid.uuid4()), "code": code, "service_id": str(uuid.uuid4()), "service_version": 1,
         "procedure_code": "1.002804", "procedure_name": "Cấp đổi giấy phép lái xe", "agency_code": agency,

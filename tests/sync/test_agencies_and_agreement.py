@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from contracts.events.dossier import StatusChanged
 from services.dossier.service import tracking
 from services.dossier.service.tracking import AGENCY_REFUSALS
 from services.kit.db import Database
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 H79 = "000.00.02.H79"
 CODE = f"{H79}-251203-0001"
-STATUS_CHANGED = "dossier.dossier.status_changed.v1"
+STATUS_CHANGED = StatusChanged.TYPE
 
 
 def progress(code: str, status: int | str, at: str, **extra: Any) -> dict[str, Any]:

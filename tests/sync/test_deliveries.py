@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import text
 
+from contracts.events.dossier import DossierSubmitted, DossierSupplemented, WithdrawalRequested
 from services.kit import webhooks
 from services.sync.domain.outgoing import render
 from services.sync.domain.records import DOSSIER_SYNC, parse_compat_record
@@ -78,9 +79,9 @@ async def everything_happens(s: Sync, settings: SyncSettings, mode: str, url: st
         await db.dispose()
     filed = await s.filed(CODE)
     for _ in range(2):  # every event delivered twice: still one delivery each
-        await s.consume("dossier.dossier.supplemented.v1", supplemented(filed))
-        await s.consume("dossier.dossier.withdrawal_requested.v1", withdrawn(filed))
-    await s.consume("dossier.dossier.submitted.v1", filed)
+        await s.consume(DossierSupplemented.TYPE, supplemented(filed))
+        await s.consume(WithdrawalRequested.TYPE, withdrawn(filed))
+    await s.consume(DossierSubmitted.TYPE, filed)
     return filed
 
 
@@ -129,7 +130,8 @@ async def test_the_provinces_format_carries_the_supplement_in_danhsachhosobosung
     # What the portal sends in the provinces' format, the portal itself reads back.
     read = parse_compat_record(filing, service=DOSSIER_SYNC, prefix="data.0", agencies=frozenset({H22}),
                                mapping=lambda agency, value: None)  # fmt: skip
-    assert read.code == CODE and read.status == 1 and read.dossier["applicant_identifier"] == "001099012345"
+    assert read.code == CODE and read.status == 1
+    assert read.dossier is not None and read.dossier.applicant_identifier == "001099012345"
 
 
 async def test_the_feed_lists_every_kind_in_delivery_order_and_takes_acknowledgements(sync_api: Sync) -> None:

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from contracts.events.sync import DossierStatusReported
+from contracts.events.sync import DossierStatusesReported, DossierStatusReported
 from services.sync.domain.records import (
     MAX_RECORDS,
     MAX_TEXT,
+    DescribedDossier,
     RecordError,
     RecordRejected,
     StatusRecord,
@@ -129,15 +130,15 @@ def test_a_dossier_sync_and_the_portal_format_read_the_same_facts_into_the_same_
     assert from_portal.code == CODE and from_portal.agency_code == AGENCY and from_portal.status == 10
     assert from_portal.occurred_at == datetime(2025, 12, 10, 2, 15, tzinfo=UTC)
     assert from_portal.finished_at == datetime(2025, 12, 9, 10, 0, tzinfo=UTC)
-    assert from_portal.dossier == {
-        "procedure_code": "1.001234",
-        "procedure_name": "Đăng ký khai sinh",
-        "applicant_kind": "citizen",
-        "applicant_identifier": "001090012345",
-        "applicant_name": "Nguyễn Văn An",
-        "received_at": datetime(2025, 12, 3, 16, 30, tzinfo=UTC),
-        "appointment_date": date(2025, 12, 10),
-    }
+    assert from_portal.dossier == DescribedDossier(
+        procedure_code="1.001234",
+        procedure_name="Đăng ký khai sinh",
+        applicant_kind="citizen",
+        applicant_identifier="001090012345",
+        applicant_name="Nguyễn Văn An",
+        received_at=datetime(2025, 12, 3, 16, 30, tzinfo=UTC),
+        appointment_date=date(2025, 12, 10),
+    )
     assert from_portal.record_id.startswith("h:")
 
 
@@ -172,7 +173,8 @@ def test_a_dossier_sync_dates_its_status_from_the_latest_step_it_reports() -> No
 def test_the_appointment_is_the_day_of_ngayhentra_in_vietnam() -> None:
     raw = compat_returned()
     raw["NgayHenTra"] = "20251210063000"  # 2025-12-09 23:30 in UTC
-    assert compat(raw).dossier["appointment_date"] == date(2025, 12, 10)
+    described = compat(raw).dossier
+    assert described is not None and described.appointment_date == date(2025, 12, 10)
 
 
 # -- the event ---------------------------------------------------------------------------------------
@@ -199,9 +201,12 @@ def test_the_appointment_is_the_day_of_ngayhentra_in_vietnam() -> None:
     ],
 )
 def test_event_data_is_exactly_a_valid_status_reported_event(record: Any) -> None:
+    from services.sync.service.inbound import reported
+
     data = record().event_data()
     event = DossierStatusReported.model_validate(data)
     assert event.model_dump(mode="json") == data
+    assert reported(record()) == event  # the event the use case builds from the record, field by field
     assert set(data) == set(DossierStatusReported.model_fields)
     assert json.loads(json.dumps(data)) == data
 
@@ -586,8 +591,9 @@ def test_applicant_identifiers_have_the_shape_of_their_kind(kind: str, identifie
         "MaDoiTuong": identifier,
     }
     if accepted:
-        assert portal(raw).dossier["applicant_identifier"] == identifier
-        assert compat(compat_raw).dossier["applicant_kind"] == kind
+        from_portal, from_compat = portal(raw).dossier, compat(compat_raw).dossier
+        assert from_portal is not None and from_portal.applicant_identifier == identifier
+        assert from_compat is not None and from_compat.applicant_kind == kind
     else:
         assert list(rejected(portal, raw)) == ["records.0.dossier.applicant_identifier"]
         assert list(rejected(compat, compat_raw)) == ["data.0.MaDoiTuong"]
@@ -666,49 +672,56 @@ def test_the_compat_services_and_limits() -> None:
 # The events that carry accepted records
 
 
-def data(i: int, agency: str = AGENCY, note: str | None = None) -> dict[str, Any]:
+def data(i: int, agency: str = AGENCY, note: str | None = None) -> StatusRecord:
     at = datetime(2025, 12, 3, 9, 0, tzinfo=UTC) + timedelta(seconds=i)
-    return StatusRecord(record_id=f"r{i}", code=f"{CODE}{i}", agency_code=agency, status=4, occurred_at=at,
-                        note=note).event_data()  # fmt: skip
+    return StatusRecord(record_id=f"r{i}", code=f"{CODE}{i}", agency_code=agency, status=4, occurred_at=at, note=note)
+
+
+def wire(agency: str, chunk: list[StatusRecord]) -> dict[str, Any]:
+    """The data of the DossierStatusesReported that carries ``chunk``, as the broker carries it."""
+    from services.sync.service.inbound import reported
+
+    return DossierStatusesReported(agency_code=agency, records=[reported(r) for r in chunk]).model_dump(mode="json")
 
 
 def test_records_travel_by_agency_in_their_order() -> None:
     records = [data(0), data(1, OTHER), data(2), data(3, OTHER), data(4)]
     events = status_events(records, max_records=1000, max_bytes=256 * 1024)
-    assert [(key, [r["record_id"] for r in d["records"]]) for key, d in events] == [
+    assert [(key, [r.record_id for r in chunk]) for key, chunk in events] == [
         (AGENCY, ["r0", "r2", "r4"]), (OTHER, ["r1", "r3"])
     ]  # fmt: skip
-    assert all(d["agency_code"] == key for key, d in events)
+    assert all(r.agency_code == key for key, chunk in events for r in chunk)
 
 
 def test_events_are_cut_by_count_and_by_size() -> None:
     by_count = status_events([data(i) for i in range(7)], max_records=3, max_bytes=10**6)
-    assert [len(d["records"]) for _, d in by_count] == [3, 3, 1]
+    assert [len(chunk) for _, chunk in by_count] == [3, 3, 1]
     note = "Hồ sơ đang được xử lý " * 90  # about 2 KiB of UTF-8 each
     big = [data(i, note=note) for i in range(10)]
-    one = len(json.dumps(big[0], ensure_ascii=False, separators=(",", ":")).encode())
+    one = len(json.dumps(big[0].event_data(), ensure_ascii=False, separators=(",", ":")).encode())
     by_size = status_events(big, max_records=1000, max_bytes=3 * one + 10)
-    assert [len(d["records"]) for _, d in by_size] == [3, 3, 3, 1]
-    for _, event in by_size:  # what the broker carries stays under the bound
-        assert len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()) <= 3 * one + 100
+    assert [len(chunk) for _, chunk in by_size] == [3, 3, 3, 1]
+    for key, chunk in by_size:  # what the broker carries stays under the bound
+        assert len(json.dumps(wire(key, chunk), ensure_ascii=False, separators=(",", ":")).encode()) <= 3 * one + 100
     alone = status_events(big[:2], max_records=1000, max_bytes=10)
-    assert [len(d["records"]) for _, d in alone] == [1, 1]  # a record over the bound still travels, alone
-    assert [r["record_id"] for _, d in by_size for r in d["records"]] == [f"r{i}" for i in range(10)]
+    assert [len(chunk) for _, chunk in alone] == [1, 1]  # a record over the bound still travels, alone
+    assert [r.record_id for _, chunk in by_size for r in chunk] == [f"r{i}" for i in range(10)]
 
 
 def test_the_worst_case_push_fits_the_broker() -> None:
     """A thousand records with every text field at its longest, in four-byte characters: every
     event stays under the envelope's limit."""
+    from dataclasses import replace
+
     from contracts.envelope import MAX_EVENT_BYTES
-    from contracts.events.sync import MAX_EVENT_DATA_BYTES, MAX_RECORDS_PER_EVENT, DossierStatusesReported
+    from contracts.events.sync import MAX_EVENT_DATA_BYTES, MAX_RECORDS_PER_EVENT
 
     longest = "𠀀" * MAX_TEXT
-    records = [{**data(i, note=longest), "handler": "𠀀" * 200} for i in range(1000)]
+    records = [replace(data(i, note=longest), handler="𠀀" * 200) for i in range(1000)]
     events = status_events(records, max_records=MAX_RECORDS_PER_EVENT, max_bytes=MAX_EVENT_DATA_BYTES)
     assert len(events) > 1
-    for _, event in events:
-        DossierStatusesReported.model_validate(event)
-        assert len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()) < MAX_EVENT_BYTES
+    for key, chunk in events:
+        assert len(json.dumps(wire(key, chunk), ensure_ascii=False, separators=(",", ":")).encode()) < MAX_EVENT_BYTES
 
 
 def test_the_refused_characters_are_exactly_unicodes_controls_but_newline_and_tab_and_surrogates() -> None:

@@ -1,6 +1,6 @@
 """Agency systems push status records on real HTTP with real tokens: every record answered on
 its own, bad ones alone rejected, duplicates and stale ones recorded but never passed on, the
-accepted records of a push in ``sync.dossier.statuses_reported.v1`` events (one per agency,
+accepted records of a push in ``DossierStatusesReported`` events (one per agency,
 keyed by it), both formats, limits and rates."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ async def published(s: Sync) -> list[dict[str, Any]]:
             ).all()
     finally:
         await db.dispose()
-    assert {r.type for r in rows} <= {"sync.dossier.statuses_reported.v1"}
+    assert {r.type for r in rows} <= {DossierStatusesReported.TYPE}
     for r in rows:
         assert DossierStatusesReported.model_validate(r.data).agency_code == r.key
     return [{"_key": r.key, **record} for r in rows for record in r.data["records"]]

@@ -189,10 +189,22 @@ async def test_a_private_address_is_never_called_and_registration_refuses_it(
 async def test_an_agency_that_pulls_takes_its_dossiers_from_the_feed(sync_api: Sync) -> None:
     made = await setup(sync_api, delivery_settings(sync_api), None, mode="pull", count=3)
     async with sync_api.client() as api:
-        first = (await api.get("/feed", params={"limit": 2}, headers=sync_api.province(H22))).json()
+        answer = await api.get("/feed", params={"limit": 2}, headers=sync_api.province(H22))
+        first = answer.json()
         assert [i["dossier_id"] for i in first["items"]] == [d["dossier_id"] for d in made[:2]]
-        rest = (await api.get("/feed", params={"after": first["next_after"]}, headers=sync_api.province(H22))).json()
+        assert first["next"] == str(first["items"][-1]["delivery_id"])
+        assert answer.headers["link"] == f'</api/v1/sync/feed?limit=2&cursor={first["next"]}>; rel="next"'
+        rest = (await api.get("/feed", params={"cursor": first["next"]}, headers=sync_api.province(H22))).json()
         assert [i["dossier_code"] for i in rest["items"]] == [made[2]["code"]]
+        # The page after the last item is empty, with no next (nothing after the cursor yet).
+        end = await api.get("/feed", params={"cursor": rest["next"]}, headers=sync_api.province(H22))
+        assert end.json() == {"items": [], "next": None} and "link" not in end.headers
+        # A client written against the earlier feed still pages by ``after``.
+        legacy = (await api.get("/feed", params={"after": first["next"]}, headers=sync_api.province(H22))).json()
+        assert legacy == rest
+        for bad in ({"cursor": "abc"}, {"cursor": "9" * 19}, {"after": "9" * 40}, {"limit": 201}):
+            refused = await api.get("/feed", params=bad, headers=sync_api.province(H22))
+            assert refused.status_code == 422, bad
         other = (await api.get("/feed", headers=sync_api.province("000.00.01.H29", client="h29"))).json()
         assert other["items"] == []
         ids = [i["delivery_id"] for i in first["items"]]

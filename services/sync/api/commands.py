@@ -8,12 +8,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel
+
 from services.kit.app import Command
 from services.kit.db import Database
 from services.kit.errors import NotFound
 from services.kit.problems import problem_for
 
 from ..service import outbound
+from ..service.unit_of_work import sync_unit
+from .schemas import DeliveryPublic, FailingAgencyPublic, FailingPublic, RedeliveryPublic
 
 
 def _arguments(parser: Any) -> None:
@@ -27,18 +31,21 @@ def _arguments(parser: Any) -> None:
 
 
 async def _run(db: Database, _settings: Any, args: Any) -> int:
-    async with db.transaction() as uow:
+    out: BaseModel
+    async with db.transaction() as unit:
+        uow = sync_unit(unit)
         try:
             if args.action == "failing":
-                out = await outbound.failing(uow)
+                out = FailingPublic(agencies=[FailingAgencyPublic.from_agency(a) for a in await outbound.failing(uow)])
             elif args.action == "show":
-                out = await outbound.delivery_detail(uow, args.delivery_id)
+                out = DeliveryPublic.from_history(await outbound.delivery_detail(uow, args.delivery_id))
             else:
-                out = await outbound.redeliver(uow, delivery_id=args.delivery, agency_code=args.agency)
+                count = await outbound.redeliver(uow, delivery_id=args.delivery, agency_code=args.agency)
+                out = RedeliveryPublic(redelivering=count)
         except NotFound as exc:
             print(json.dumps({"error": exc.detail or problem_for(exc).title}))
             return 1
-    print(json.dumps(out, ensure_ascii=False, indent=2))
+    print(json.dumps(out.model_dump(mode="json"), ensure_ascii=False, indent=2))
     return 0
 
 

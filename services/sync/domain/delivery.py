@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 BASE_BACKOFF_SECONDS = 30
@@ -90,3 +92,145 @@ def check_endpoint_url(url: str, *, allow_http: bool = False, allow_private: boo
     if (name == "localhost" or name.endswith(".localhost")) and not allow_private:  # RFC 6761: always loopback
         raise EndpointRefused("An agency endpoint may not be this machine.")
     return url
+
+
+# --- the deliveries and the registry ------------------------------------------------------------
+
+Kind = Literal["filing", "supplement", "withdrawal"]
+State = Literal["pending", "delivered", "dead"]
+Mode = Literal["push", "pull"]
+EndpointFormat = Literal["portal", "compat"]
+AttemptOutcome = Literal["delivered", "retrying", "dead", "gone"]
+
+# The event's JSON as the portal published it: delivered as it is (the portal format) or rendered
+# into the provinces' (domain.outgoing), so it is kept as JSON, not re-typed on its way through.
+Payload = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where an agency takes its dossiers: pushed to ``url`` (signed with ``secrets``, sealed as
+    the registry keeps them) or pulled from the feed; in the portal's JSON or the provinces'."""
+
+    agency_code: str
+    mode: Mode
+    format: EndpointFormat = "portal"
+    url: str | None = None
+    secrets: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A fact to deliver to the dossier's agency, once (``delivery_key`` names the fact)."""
+
+    kind: Kind
+    delivery_key: str
+    dossier_id: str
+    dossier_code: str
+    agency_code: str
+    payload: Payload
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """What one attempt met: the agency's HTTP status (None when none came) and the error."""
+
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One recorded attempt."""
+
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One delivery to an agency and where it stands."""
+
+    id: int
+    kind: Kind
+    dossier_id: str
+    dossier_code: str
+    agency_code: str
+    payload: Payload
+    state: State
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+
+    def attempted(
+        self, result: AttemptResult, now: datetime, *, max_attempts: int, backoff_base: int
+    ) -> AttemptOutcome:
+        """Take an attempt's result (rule 1, 2): delivered on success; else tried again after
+        its backoff, or dead after the last attempt. Nothing changes unless it is pending."""
+        if self.state == "delivered":
+            return "delivered"
+        if self.state == "dead":
+            return "dead"
+        self.attempts += 1
+        if result.error is None:
+            self.state, self.delivered_at, self.last_error = "delivered", now, None
+            return "delivered"
+        self.last_error = result.error
+        if self.attempts >= max_attempts:
+            self.state = "dead"
+            return "dead"
+        self.next_attempt_at = now + backoff(self.attempts, base=backoff_base)
+        return "retrying"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery leased by a worker, with its agency's endpoint."""
+
+    delivery: Delivery
+    url: str
+    secrets: bytes | None
+    format: EndpointFormat = "portal"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """A pending delivery as the feed reads it, with its agency's format."""
+
+    delivery: Delivery
+    format: EndpointFormat
+
+
+@dataclass(frozen=True, slots=True)
+class FailingAgency:
+    """An agency whose deliveries fail: how many are dead, how many retrying, since when."""
+
+    agency_code: str
+    dead: int
+    retrying: int
+    oldest: datetime
+    an_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryHistory:
+    """A delivery and its attempts, oldest first (what an operator reads)."""
+
+    delivery: Delivery
+    attempts: list[Attempt]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """A delivery as the feed lists it: ``content`` is what the agency reads, in its format."""
+
+    delivery_id: int
+    kind: Kind
+    dossier_id: str
+    dossier_code: str
+    agency_code: str
+    content: Payload

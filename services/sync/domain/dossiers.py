@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from contracts import statuses
 
@@ -43,7 +44,7 @@ FIELDS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class KnownDossier:
     """What sync knows of one dossier (``applicant_digest``: :func:`applicant_digest`)."""
 
@@ -59,9 +60,12 @@ def applicant_digest(identifier: str) -> str:
     return hashlib.sha256(identifier.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+Outcome = Literal["accepted", "duplicate", "stale", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
-    outcome: str  # accepted | duplicate | stale | rejected
+    outcome: Outcome
     errors: tuple[RecordError, ...] = ()
     known: KnownDossier | None = None  # the dossier as it stands once an accepted record applies
 
@@ -76,14 +80,15 @@ def decide(record: StatusRecord, known: KnownDossier | None, *, seen: bool, fmt:
     if known is None:
         if record.dossier is None:
             return rejected("code", "no such dossier on the portal, and the record does not describe one to mirror")
-        identifier = record.dossier.get("applicant_identifier")
         mirror = KnownDossier(record.code, record.agency_code, record.status, record.occurred_at,
-                              applicant_digest(identifier) if identifier else None)  # fmt: skip
+                              applicant_digest(record.dossier.applicant_identifier))  # fmt: skip
         return Decision("accepted", known=mirror)
-    if record.dossier is not None and known.applicant_digest is not None:
-        identifier = record.dossier.get("applicant_identifier")
-        if identifier and applicant_digest(identifier) != known.applicant_digest:
-            return rejected("applicant", f"the dossier {record.code} is another applicant's")
+    if (
+        record.dossier is not None
+        and known.applicant_digest is not None
+        and applicant_digest(record.dossier.applicant_identifier) != known.applicant_digest
+    ):
+        return rejected("applicant", f"the dossier {record.code} is another applicant's")
     if record.agency_code != known.agency_code:
         return rejected("agency", f"the dossier {record.code} belongs to agency {known.agency_code}")
     if seen:

@@ -26,6 +26,9 @@ from typing import Any
 
 from .records import DOSSIER_SYNC, VIETNAM_TZ
 
+# The functions below map one JSON document to another: the event's JSON as the portal published
+# it (the stored payload) to the provinces' wire format, whose shape is theirs. Both are JSON on
+# the wire, not data passed between layers, so they stay dictionaries.
 KINDS = ("filing", "supplement", "withdrawal")
 FORMATS = ("portal", "compat")
 _APPLICANT_KIND = {"citizen": 1, "enterprise": 2}

@@ -65,7 +65,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -137,7 +137,8 @@ _PORTAL_DOSSIER_FIELDS = frozenset(
         "appointment_date",
     }
 )
-_APPLICANT_KINDS = {"1": "citizen", "2": "enterprise"}
+ApplicantKind = Literal["citizen", "enterprise"]
+_APPLICANT_KINDS: dict[str, ApplicantKind] = {"1": "citizen", "2": "enterprise"}
 
 
 def code_agency(code: str) -> str | None:
@@ -147,7 +148,7 @@ def code_agency(code: str) -> str | None:
     return match["agency"] if match else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordError:
     """One refused field: its path inside the push and why."""
 
@@ -163,13 +164,36 @@ class RecordRejected(Exception):
         super().__init__("; ".join(f"{error.field}: {error.reason}" for error in self.errors))
 
 
-@dataclass(frozen=True)
-class StatusRecord:
-    """One accepted status record, whatever format it came in. Times are aware and in UTC.
+@dataclass(frozen=True, slots=True)
+class DescribedDossier:
+    """The dossier as a record describes it (``ReportedDossier`` of the contract), so that a
+    dossier filed at the agency's desk can be mirrored on first sight."""
 
-    ``dossier`` describes the dossier when the record does (the fields of ``ReportedDossier``:
-    ``procedure_code``, ``procedure_name``, ``applicant_kind``, ``applicant_identifier``,
-    ``applicant_name``, ``received_at`` (datetime), ``appointment_date`` (date)), else None."""
+    procedure_code: str
+    applicant_kind: ApplicantKind
+    applicant_identifier: str
+    procedure_name: str | None = None
+    applicant_name: str | None = None
+    received_at: datetime | None = None
+    appointment_date: date | None = None
+
+    def event_data(self) -> dict[str, Any]:  # the contract's wire form (see StatusRecord.event_data)
+        """The JSON-able data of ``ReportedDossier``."""
+        return {
+            "procedure_code": self.procedure_code,
+            "procedure_name": self.procedure_name,
+            "applicant_kind": self.applicant_kind,
+            "applicant_identifier": self.applicant_identifier,
+            "applicant_name": self.applicant_name,
+            "received_at": _json_value(self.received_at),
+            "appointment_date": _json_value(self.appointment_date),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRecord:
+    """One accepted status record, whatever format it came in. Times are aware and in UTC;
+    ``dossier`` describes the dossier when the record does, else None."""
 
     record_id: str
     code: str
@@ -180,8 +204,10 @@ class StatusRecord:
     handler: str | None = None
     finished_at: datetime | None = None
     returned_at: datetime | None = None
-    dossier: dict[str, Any] | None = None
+    dossier: DescribedDossier | None = None
 
+    # The event's JSON (a contract's wire form, not a layer's currency): what sizes the events
+    # that carry accepted records (:func:`status_events`), and what the dossier service reads.
     def event_data(self) -> dict[str, Any]:
         """The JSON-able data of ``DossierStatusReported`` (as that model dumps it in JSON mode)."""
         return {
@@ -194,9 +220,7 @@ class StatusRecord:
             "handler": self.handler,
             "finished_at": _json_value(self.finished_at),
             "returned_at": _json_value(self.returned_at),
-            "dossier": None
-            if self.dossier is None
-            else {name: _json_value(value) for name, value in self.dossier.items()},
+            "dossier": None if self.dossier is None else self.dossier.event_data(),
         }
 
 
@@ -289,7 +313,7 @@ def parse_compat_record(
     agency = _record_agency(fields, code, "MaHoSo", named, "MaDonVi", only, agencies, owner)
     finished_at: datetime | None = None
     returned_at: datetime | None = None
-    dossier: dict[str, Any] | None = None
+    dossier: DescribedDossier | None = None
     if service == DOSSIER_SYNC:
         status = _compat_status(fields, "TrangThaiHoSo", agency, mapping)
         received_at = fields.local_time("NgayTiepNhan", required=True, orders=True)
@@ -580,24 +604,27 @@ def _identifier(fields: _Fields, name: str, kind: str | None) -> str | None:
 def _described(
     procedure_code: str | None,
     procedure_name: str | None,
-    kind: str | None,
+    kind: ApplicantKind | None,
     identifier: str | None,
     applicant_name: str | None,
     received_at: datetime | None,
     appointment_date: date | None,
-) -> dict[str, Any]:
-    return {
-        "procedure_code": procedure_code,
-        "procedure_name": procedure_name,
-        "applicant_kind": kind,
-        "applicant_identifier": identifier,
-        "applicant_name": applicant_name,
-        "received_at": received_at,
-        "appointment_date": appointment_date,
-    }
+) -> DescribedDossier | None:
+    """The dossier described, or None when a required part is refused (the error is recorded)."""
+    if procedure_code is None or kind is None or identifier is None:
+        return None
+    return DescribedDossier(
+        procedure_code=procedure_code,
+        applicant_kind=kind,
+        applicant_identifier=identifier,
+        procedure_name=procedure_name,
+        applicant_name=applicant_name,
+        received_at=received_at,
+        appointment_date=appointment_date,
+    )
 
 
-def _portal_dossier(fields: _Fields) -> dict[str, Any] | None:
+def _portal_dossier(fields: _Fields) -> DescribedDossier | None:
     if not fields.given("dossier"):
         return None
     raw = fields.raw["dossier"]
@@ -630,10 +657,12 @@ def _portal_dossier(fields: _Fields) -> dict[str, Any] | None:
     return _described(procedure_code, procedure_name, kind, identifier, applicant_name, received_at, appointment_date)
 
 
-def _compat_dossier(fields: _Fields, received_at: datetime | None, appointment: datetime | None) -> dict[str, Any]:
+def _compat_dossier(
+    fields: _Fields, received_at: datetime | None, appointment: datetime | None
+) -> DescribedDossier | None:
     procedure_code = fields.text("MaTTHC", MAX_PROCEDURE_CODE, required=True)
     procedure_name = fields.text("TenTTHC", MAX_PROCEDURE_NAME)
-    kind = None
+    kind: ApplicantKind | None = None
     if not fields.given("LoaiDoiTuong"):
         fields.fail("LoaiDoiTuong", _REQUIRED)
     else:
@@ -649,24 +678,29 @@ def _compat_dossier(fields: _Fields, received_at: datetime | None, appointment: 
     return _described(procedure_code, procedure_name, kind, identifier, applicant_name, received_at, appointment_date)
 
 
+def json_size(record: StatusRecord) -> int:
+    """The size of a record in an event: its compact JSON and a separator."""
+    return len(orjson.dumps(record.event_data())) + 1
+
+
 def status_events(
-    datas: Iterable[Mapping[str, Any]], *, max_records: int, max_bytes: int
-) -> list[tuple[str, dict[str, Any]]]:
-    """The accepted records' event data (:meth:`StatusRecord.event_data`), grouped by agency in
-    their order and cut into events of at most ``max_records`` records and about ``max_bytes``
-    of compact JSON each (a single record larger than that still travels, alone): ``(agency
-    code, data of DossierStatusesReported)`` pairs, in the order of each agency's first record."""
-    by_agency: dict[str, list[list[Mapping[str, Any]]]] = {}
+    records: Iterable[StatusRecord], *, max_records: int, max_bytes: int,
+    size_of: Callable[[StatusRecord], int] = json_size,
+) -> list[tuple[str, list[StatusRecord]]]:  # fmt: skip
+    """The accepted records grouped by agency in their order and cut into events of at most
+    ``max_records`` records and about ``max_bytes`` of compact JSON (``size_of``: each record's,
+    :func:`json_size`) each (a single record larger than that still travels, alone): ``(agency
+    code, records of one DossierStatusesReported)`` pairs, in the order of each agency's first
+    record."""
+    by_agency: dict[str, list[list[StatusRecord]]] = {}
     sizes: dict[str, int] = {}
-    for data in datas:
-        agency = data["agency_code"]
-        size = len(orjson.dumps(data)) + 1
+    for record in records:
+        agency = record.agency_code
+        size = size_of(record)
         chunks = by_agency.setdefault(agency, [[]])
         if chunks[-1] and (len(chunks[-1]) >= max_records or sizes[agency] + size > max_bytes):
             chunks.append([])
             sizes[agency] = 0
-        chunks[-1].append(data)
+        chunks[-1].append(record)
         sizes[agency] = sizes.get(agency, 0) + size
-    return [
-        (agency, {"agency_code": agency, "records": chunk}) for agency, chunks in by_agency.items() for chunk in chunks
-    ]
+    return [(agency, chunk) for agency, chunks in by_agency.items() for chunk in chunks]

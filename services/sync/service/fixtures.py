@@ -8,12 +8,14 @@ from services.kit.settings import ServiceSettings
 
 from ..settings import SyncSettings
 from .outbound import register_endpoint
+from .unit_of_work import sync_unit
 
 
 async def seed(db: Database, settings: ServiceSettings) -> None:
     assert isinstance(settings, SyncSettings)
     if not settings.dev_agency_endpoint:
         return
-    async with db.transaction() as uow:
-        await register_endpoint(uow, settings, settings.simulated_agency_code, "push", settings.dev_agency_endpoint,
-                                [settings.simulated_agency_secret.get_secret_value()])  # fmt: skip
+    async with db.transaction() as unit:
+        secret = settings.simulated_agency_secret.get_secret_value()
+        await register_endpoint(sync_unit(unit), settings, settings.simulated_agency_code, "push",
+                                settings.dev_agency_endpoint, [secret])  # fmt: skip

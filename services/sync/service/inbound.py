@@ -13,9 +13,9 @@ transaction, the accepted records passed on in events by agency.
   ``stale``: older than the dossier's latest applied update. Only records allowed to apply
   move a dossier on, so no other agency's push can make a record stale or duplicate. Records
   of one dossier within a batch are judged in their order.
-- ``accepted``: travels in ``sync.dossier.statuses_reported.v1`` (the accepted records of one
-  agency, in order; key: the agency code; cut by count and size), which the dossier service
-  applies (and mirrors a dossier it has never seen).
+- ``accepted``: travels in ``DossierStatusesReported`` (the accepted records of one agency, in
+  order; key: the agency code; cut by count and size), which the dossier service applies (and
+  mirrors a dossier it has never seen).
 The dossiers' rows are locked in code order, so concurrent batches naming the same dossier are
 judged one after the other.
 """
@@ -23,21 +23,27 @@ judged one after the other.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+import orjson
 from prometheus_client import Counter
+from pydantic import TypeAdapter
 
-from contracts.events.sync import MAX_EVENT_DATA_BYTES, MAX_RECORDS_PER_EVENT, DossierStatusesReported
-from services.kit.db import UnitOfWork
+from contracts.events.sync import (
+    MAX_EVENT_DATA_BYTES,
+    MAX_RECORDS_PER_EVENT,
+    DossierStatusesReported,
+    DossierStatusReported,
+    ReportedDossier,
+)
 from services.kit.errors import NotFound, ValidationFailed
 from services.kit.ids import new_id
 from services.kit.logging import get_logger
 
-from ..adapters import repository as repo
+from ..domain.batches import PORTAL, AgencyClient, Batch, Format, RecordResult
 from ..domain.dossiers import KnownDossier, applicant_digest, decide
 from ..domain.records import (
+    DescribedDossier,
     RecordRejected,
     StatusRecord,
     code_agency,
@@ -45,10 +51,9 @@ from ..domain.records import (
     parse_portal_record,
     status_events,
 )
+from .unit_of_work import StatusMappingTable, SyncUnitOfWork
 
 log = get_logger(__name__)
-
-STATUSES_REPORTED = DossierStatusesReported.TYPE
 
 
 # Per agency, so an operator sees whose system sends what the portal cannot take (an unmapped
@@ -59,31 +64,25 @@ REJECTED = Counter("sync_records_rejected_total", "Pushed status records refused
 UNATTRIBUTED = "unattributed"
 
 
-@dataclass(frozen=True)
-class Pusher:
-    client_id: str
-    agencies: frozenset[str]
-
-
-def rejection_agency(raw: Any, pusher: Pusher) -> str:
+def rejection_agency(raw: object, client: AgencyClient) -> str:
     """The agency a refused record is counted under (see :data:`REJECTED`)."""
-    named = raw.get("agency_code", raw.get("MaDonVi")) if isinstance(raw, dict) else None
-    if isinstance(named, str) and named in pusher.agencies:
+    named = raw.get("agency_code", raw.get("MaDonVi")) if isinstance(raw, Mapping) else None
+    if isinstance(named, str) and named in client.agencies:
         return named
-    return next(iter(pusher.agencies)) if len(pusher.agencies) == 1 else UNATTRIBUTED
+    return next(iter(client.agencies)) if len(client.agencies) == 1 else UNATTRIBUTED
 
 
-def _raw_code(raw: Any) -> str | None:
+def _raw_code(raw: object) -> str | None:
     code = raw.get("dossier_code", raw.get("MaHoSo")) if isinstance(raw, Mapping) else None
     return code.strip() if isinstance(code, str) else None
 
 
 def _parsed(
-    raw_records: Sequence[Any],
+    raw_records: Sequence[object],
     fmt: str,
     prefix: str,
-    pusher: Pusher,
-    mapping: dict[tuple[str, str], int],
+    client: AgencyClient,
+    mapping: StatusMappingTable,
     known: Mapping[str, KnownDossier],
     not_after: datetime,
 ) -> list[StatusRecord | RecordRejected]:
@@ -98,65 +97,99 @@ def _parsed(
     for i, raw in enumerate(raw_records):
         where = f"{prefix}.{i}"
         try:
-            if fmt == "portal":
-                out.append(parse_portal_record(raw, prefix=where, agencies=pusher.agencies, mapping=lookup,
+            if fmt == PORTAL:
+                out.append(parse_portal_record(raw, prefix=where, agencies=client.agencies, mapping=lookup,
                                                owner=owner, not_after=not_after))  # fmt: skip
             else:
-                out.append(parse_compat_record(raw, service=fmt, prefix=where, agencies=pusher.agencies,
+                out.append(parse_compat_record(raw, service=fmt, prefix=where, agencies=client.agencies,
                                                mapping=lookup, owner=owner, not_after=not_after))  # fmt: skip
         except RecordRejected as rejected:
             out.append(rejected)
     return out
 
 
-def _known(row: Mapping[str, Any]) -> KnownDossier:
-    return KnownDossier(row["dossier_code"], row["agency_code"], int(row["status"]), row["last_update_at"],
-                        row["applicant_digest"])  # fmt: skip
+def _described(dossier: DescribedDossier | None) -> ReportedDossier | None:
+    if dossier is None:
+        return None
+    return ReportedDossier(
+        procedure_code=dossier.procedure_code, procedure_name=dossier.procedure_name,
+        applicant_kind=dossier.applicant_kind, applicant_identifier=dossier.applicant_identifier,
+        applicant_name=dossier.applicant_name, received_at=dossier.received_at,
+        appointment_date=dossier.appointment_date,
+    )  # fmt: skip
 
 
-def _rejected(position: int, errors: Sequence[Any]) -> dict[str, Any]:
-    return {"index": position, "outcome": "rejected", "record_id": None, "dossier_code": None,
-            "errors": [{"field": e.field, "reason": e.reason} for e in errors]}  # fmt: skip
+def reported(record: StatusRecord) -> DossierStatusReported:
+    """The contract's record of an accepted status record."""
+    return DossierStatusReported(
+        record_id=record.record_id, code=record.code, agency_code=record.agency_code, status=record.status,
+        occurred_at=record.occurred_at, note=record.note, handler=record.handler, finished_at=record.finished_at,
+        returned_at=record.returned_at, dossier=_described(record.dossier),
+    )  # fmt: skip
+
+
+# A push's accepted records, checked against the contract in one call: a thousand models built one
+# by one (``reported``) cost more than the rest of the push's events. Their data is the records'
+# own wire form (StatusRecord.event_data), made once for both the event's size and this check.
+_RECORDS = TypeAdapter(list[DossierStatusReported])
+
+
+def reports(accepted: Sequence[StatusRecord]) -> list[tuple[str, DossierStatusesReported]]:
+    """The events that carry the accepted records: per agency, in their order, cut by count and
+    size; ``(key, event)`` pairs, the key being the agency."""
+    wire: dict[int, dict[str, object]] = {}
+
+    def size_of(record: StatusRecord) -> int:
+        data = wire[id(record)] = record.event_data()
+        return len(orjson.dumps(data)) + 1
+
+    chunks = status_events(accepted, max_records=MAX_RECORDS_PER_EVENT, max_bytes=MAX_EVENT_DATA_BYTES,
+                           size_of=size_of)  # fmt: skip
+    return [
+        (agency, DossierStatusesReported(agency_code=agency,
+                                         records=_RECORDS.validate_python([wire[id(r)] for r in chunk])))
+        for agency, chunk in chunks
+    ]  # fmt: skip
 
 
 async def push(
-    uow: UnitOfWork,
-    pusher: Pusher,
-    raw_records: Sequence[Any],
+    uow: SyncUnitOfWork,
+    client: AgencyClient,
+    raw_records: Sequence[object],
     *,
-    fmt: str,
+    fmt: Format,
     prefix: str,
     max_records: int,
     clock_skew_seconds: int = 300,
-) -> dict[str, Any]:
-    if not pusher.agencies:
+    now: datetime | None = None,
+) -> Batch:
+    """Answer a push record by record (``raw_records``: the records as sent, each read by the
+    domain so that one bad record is refused alone); keep the answers; pass the accepted ones on."""
+    if not client.agencies:
         raise NotFound("This client is registered for no agency.")
     if len(raw_records) > max_records:
         message = f"At most {max_records} records a batch."
         raise ValidationFailed([{"field": prefix, "location": "body", "message": message}])
-    mapping = await repo.mappings_for(uow.connection, sorted(pusher.agencies))
+    mapping = await uow.mappings.for_agencies(client.agencies)
     codes = {code for code in map(_raw_code, raw_records) if code}
-    known = {code: _known(row) for code, row in (await repo.lock_known(uow.connection, sorted(codes))).items()}
-    not_after = datetime.now(UTC) + timedelta(seconds=clock_skew_seconds)
-    parsed = _parsed(raw_records, fmt, prefix, pusher, mapping, known, not_after)
+    known = await uow.dossiers.lock(codes)
+    not_after = (now or datetime.now(UTC)) + timedelta(seconds=clock_skew_seconds)
+    parsed = _parsed(raw_records, fmt, prefix, client, mapping, known, not_after)
     good = [p for p in parsed if isinstance(p, StatusRecord)]
-    seen = await repo.seen_records(uow.connection, [(r.agency_code, r.record_id) for r in good])
+    seen = await uow.records.seen([(r.agency_code, r.record_id) for r in good])
 
-    batch_id = new_id()
-    results: list[dict[str, Any]] = []
-    accepted, events, moved = [], [], set()
-    summary = {"accepted": 0, "duplicate": 0, "stale": 0, "rejected": 0}
+    batch = Batch(id=new_id(), client_id=client.client_id, format=fmt)
+    accepted: list[StatusRecord] = []
+    moved: set[str] = set()
     for position, item in enumerate(parsed):
         if isinstance(item, RecordRejected):
-            results.append(_rejected(position, item.errors))
-            summary["rejected"] += 1
-            REJECTED.labels(rejection_agency(raw_records[position], pusher)).inc()
+            batch.answer(RecordResult.rejected(position, item.errors))
+            REJECTED.labels(rejection_agency(raw_records[position], client)).inc()
             continue
         key = (item.agency_code, item.record_id)
         decision = decide(item, known.get(item.code), seen=key in seen, fmt=fmt, prefix=f"{prefix}.{position}")
         if decision.outcome == "rejected":
-            results.append(_rejected(position, decision.errors))
-            summary["rejected"] += 1
+            batch.answer(RecordResult.rejected(position, decision.errors))
             REJECTED.labels(item.agency_code).inc()
             continue
         if decision.outcome == "accepted":
@@ -164,54 +197,46 @@ async def push(
             seen.add(key)
             known[item.code] = decision.known
             moved.add(item.code)
-            accepted.append({"agency_code": item.agency_code, "record_id": item.record_id, "dossier_code": item.code})
-            events.append(item.event_data())
-        results.append({"index": position, "outcome": decision.outcome, "record_id": item.record_id,
-                        "dossier_code": item.code})  # fmt: skip
-        summary[decision.outcome] += 1
+            accepted.append(item)
+        batch.answer(RecordResult(position, decision.outcome, item.record_id, item.code))
 
-    await repo.save_accepted(uow.connection, accepted)
-    await repo.save_known(uow.connection, [
-        {"dossier_code": k.code, "agency_code": k.agency_code, "applicant_digest": k.applicant_digest,
-         "status": k.status, "last_update_at": k.last_update_at} for k in (known[c] for c in sorted(moved))
-    ])  # fmt: skip
-    await repo.save_batch(uow.connection, {"id": batch_id, "client_id": pusher.client_id, "format": fmt,
-                                        "records": len(parsed), "summary": summary, "results": results})  # fmt: skip
-    reported = status_events(events, max_records=MAX_RECORDS_PER_EVENT, max_bytes=MAX_EVENT_DATA_BYTES)
-    await uow.emit_many([(agency, DossierStatusesReported.model_validate(data)) for agency, data in reported])
-    if summary["rejected"]:
-        log.info("records rejected", client_id=pusher.client_id, rejected=summary["rejected"], format=fmt)
-    return {"batch_id": batch_id, "summary": summary, "results": results}
+    await uow.records.add([(r.agency_code, r.record_id, r.code) for r in accepted])
+    await uow.dossiers.save([known[c] for c in sorted(moved)])
+    await uow.batches.add(batch)
+    await uow.emit_many(reports(accepted))
+    if batch.summary.rejected:
+        log.info("records rejected", client_id=client.client_id, rejected=batch.summary.rejected, format=fmt)
+    return batch
 
 
-async def batch(uow: UnitOfWork, pusher: Pusher, batch_id: str) -> dict[str, Any]:
-    found = await repo.batch_of(uow.connection, batch_id)
-    if found is None or found["client_id"] != pusher.client_id:
+async def batch(uow: SyncUnitOfWork, client: AgencyClient, batch_id: str) -> Batch:
+    found = await uow.batches.get(batch_id)
+    if found is None or not client.owns(found):
         raise NotFound("No such batch of yours.")
-    return {"batch_id": batch_id, "format": found["format"], "received_at": found["received_at"].isoformat(),
-            "summary": found["summary"], "results": found["results"]}  # fmt: skip
+    return found
 
 
-async def set_mapping(uow: UnitOfWork, agency_code: str, values: dict[str, int]) -> dict[str, Any]:
-    await repo.save_mappings(uow.connection, agency_code, values)
-    return {"agency_code": agency_code, "mapping": dict(sorted(values.items()))}
+async def set_mapping(uow: SyncUnitOfWork, agency_code: str, values: Mapping[str, int]) -> dict[str, int]:
+    """The agency's mapping of its local status values to the national ones, from now on; as kept."""
+    await uow.mappings.replace(agency_code, values)
+    return dict(sorted(values.items()))
 
 
 # --- what the portal tells of its dossiers (dossier.events) ---------------------------------
 
 
-async def dossier_filed(uow: UnitOfWork, code: str, agency_code: str, identifier: str, received_at: datetime) -> None:
+async def dossier_filed(
+    uow: SyncUnitOfWork, code: str, agency_code: str, identifier: str, received_at: datetime
+) -> None:
     """A dossier filed on the portal: known from now on (status 1, updated at its receipt)."""
-    await repo.dossier_filed(uow.connection, {"dossier_code": code, "agency_code": agency_code,
-                                           "applicant_digest": applicant_digest(identifier), "status": 1,
-                                           "last_update_at": received_at})  # fmt: skip
+    await uow.dossiers.filed(KnownDossier(code, agency_code, 1, received_at, applicant_digest(identifier)))
 
 
 async def dossier_changed(
-    uow: UnitOfWork, code: str, agency_code: str, status: int, occurred_at: datetime, source: str, first: bool
+    uow: SyncUnitOfWork, code: str, agency_code: str, status: int, occurred_at: datetime, source: str, first: bool
 ) -> None:
     """A dossier's status changed on the portal. An agency's change is one sync accepted (and
     already counts), and the first status (``first``: the filing) is known from the filing;
     the owner's and a payment's changes are taken as they come."""
-    row = {"dossier_code": code, "agency_code": agency_code, "status": status, "last_update_at": occurred_at}
-    await repo.dossier_changed(uow.connection, row, status=source != "agency" and not first)
+    dossier = KnownDossier(code, agency_code, status, occurred_at)
+    await uow.dossiers.changed(dossier, take_status=source != "agency" and not first)

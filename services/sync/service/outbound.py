@@ -38,53 +38,62 @@ from contracts.events.dossier import DossierSubmitted, DossierSupplemented, With
 from services.kit import webhooks
 from services.kit.consumer import event_data
 from services.kit.crypto import fernet
-from services.kit.db import Database, UnitOfWork
+from services.kit.db import Database
 from services.kit.errors import NotFound, ValidationFailed
 from services.kit.logging import get_logger
 
-from ..adapters import repository as repo
-from ..domain.delivery import EndpointRefused, address_allowed, backoff, check_endpoint_url
+from ..domain.batches import AgencyClient
+from ..domain.delivery import (
+    AttemptOutcome,
+    AttemptResult,
+    Claim,
+    Delivery,
+    DeliveryHistory,
+    Endpoint,
+    EndpointFormat,
+    EndpointRefused,
+    FailingAgency,
+    FeedItem,
+    Mode,
+    NewDelivery,
+    Payload,
+    address_allowed,
+    check_endpoint_url,
+)
 from ..domain.outgoing import render
 from ..settings import SyncSettings
-from .inbound import Pusher
+from .unit_of_work import SyncUnitOfWork, sync_unit
 
 log = get_logger(__name__)
 
-SUBMITTED = DossierSubmitted.TYPE
-SUPPLEMENTED = DossierSupplemented.TYPE
-WITHDRAWAL_REQUESTED = WithdrawalRequested.TYPE
 MAX_FEED_PAGE = 200
 
 
 # --- what to deliver ------------------------------------------------------------------------
+# ``data`` is the event's JSON as the dossier service published it: read by its contract model
+# here, and kept as it is to be delivered (the portal format is that JSON, byte for byte).
 
 
-async def record_submission(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
+async def record_submission(uow: SyncUnitOfWork, data: Payload) -> None:
     """A dossier was filed: one delivery to its agency (a repeated event adds nothing)."""
     event = event_data(DossierSubmitted, data)
-    await repo.add_delivery(uow.connection, {"kind": "filing", "delivery_key": event.dossier_id,
-                                          "dossier_id": event.dossier_id, "dossier_code": event.code,
-                                          "agency_code": event.agency_code, "payload": dict(data),
-                                          "state": "pending"})  # fmt: skip
+    await uow.deliveries.add(NewDelivery("filing", event.dossier_id, event.dossier_id, event.code, event.agency_code,
+                                         dict(data)))  # fmt: skip
 
 
-async def record_supplement(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
+async def record_supplement(uow: SyncUnitOfWork, data: Payload) -> None:
     """The citizen answered the agency's request for documents: one delivery per request."""
     event = event_data(DossierSupplemented, data)
-    await repo.add_delivery(uow.connection, {"kind": "supplement", "delivery_key": f"supplement:{event.supplement_id}",
-                                          "dossier_id": event.dossier_id, "dossier_code": event.code,
-                                          "agency_code": event.agency_code, "payload": dict(data),
-                                          "state": "pending"})  # fmt: skip
+    await uow.deliveries.add(NewDelivery("supplement", f"supplement:{event.supplement_id}", event.dossier_id,
+                                         event.code, event.agency_code, dict(data)))  # fmt: skip
 
 
-async def record_withdrawal(uow: UnitOfWork, data: Mapping[str, Any]) -> None:
+async def record_withdrawal(uow: SyncUnitOfWork, data: Payload) -> None:
     """The citizen asked to withdraw the dossier: one delivery per request."""
     event = event_data(WithdrawalRequested, data)
     key = f"withdrawal:{event.dossier_id}:{event.requested_at.isoformat()}"
-    await repo.add_delivery(uow.connection, {"kind": "withdrawal", "delivery_key": key,
-                                          "dossier_id": event.dossier_id, "dossier_code": event.code,
-                                          "agency_code": event.agency_code, "payload": dict(data),
-                                          "state": "pending"})  # fmt: skip
+    await uow.deliveries.add(NewDelivery("withdrawal", key, event.dossier_id, event.code, event.agency_code,
+                                         dict(data)))  # fmt: skip
 
 
 # --- the registry ---------------------------------------------------------------------------
@@ -95,37 +104,41 @@ def _cipher(settings: SyncSettings) -> Fernet:
 
 
 def _secrets(settings: SyncSettings, sealed: bytes | None) -> list[str]:
-    return json.loads(_cipher(settings).decrypt(sealed)) if sealed else []
+    if not sealed:
+        return []
+    opened: list[str] = json.loads(_cipher(settings).decrypt(sealed))
+    return opened
+
+
+def _refused(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed([{"field": field, "location": "body", "message": message}])
 
 
 async def register_endpoint(
-    uow: UnitOfWork,
+    uow: SyncUnitOfWork,
     settings: SyncSettings,
     agency_code: str,
-    mode: str,
+    mode: Mode,
     url: str | None,
     secrets: Sequence[str],
     *,
-    fmt: str = "portal",
-) -> dict[str, Any]:
+    fmt: EndpointFormat = "portal",
+) -> Endpoint:
+    """Where the agency takes its dossiers from now on (its secrets sealed as kept)."""
     dev = settings.dev_allow_private_endpoints
     if mode == "push":
         if not url:
-            raise ValidationFailed(
-                [{"field": "body.url", "location": "body", "message": "A push endpoint needs a URL."}]
-            )
+            raise _refused("body.url", "A push endpoint needs a URL.")
         if not secrets:
-            message = "A push endpoint needs a signing secret."
-            raise ValidationFailed([{"field": "body.secrets", "location": "body", "message": message}])
+            raise _refused("body.secrets", "A push endpoint needs a signing secret.")
         try:
             check_endpoint_url(url, allow_http=dev, allow_private=dev)
         except EndpointRefused as exc:
-            raise ValidationFailed([{"field": "body.url", "location": "body", "message": str(exc)}]) from exc
+            raise _refused("body.url", str(exc)) from exc
     sealed = _cipher(settings).encrypt(json.dumps(list(secrets)).encode()) if secrets else None
-    await repo.save_endpoint(uow.connection, {"agency_code": agency_code, "mode": mode, "format": fmt,
-                                           "url": url if mode == "push" else None, "secrets": sealed})  # fmt: skip
-    return {"agency_code": agency_code, "mode": mode, "format": fmt, "url": url if mode == "push" else None,
-            "secrets": len(secrets)}  # fmt: skip
+    endpoint = Endpoint(agency_code, mode, fmt, url if mode == "push" else None, sealed)
+    await uow.endpoints.save(endpoint)
+    return endpoint
 
 
 # --- pushing --------------------------------------------------------------------------------
@@ -155,6 +168,7 @@ async def _checked_address(url: str, allow_private: bool) -> tuple[str | None, s
     return addresses[0], None
 
 
+# The last item is httpx's request ``extensions`` mapping (its type, as httpx declares it).
 def pinned(url: str, address: str) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
     """The URL to ``address`` itself, the ``Host`` header and the request extensions that keep
     the original host name for TLS (SNI and the certificate's name check)."""
@@ -167,20 +181,21 @@ def pinned(url: str, address: str) -> tuple[httpx.URL, dict[str, str], dict[str,
     return original.copy_with(host=address.split("%", 1)[0]), {"Host": host_header}, extensions
 
 
-async def attempt(client: httpx.AsyncClient, settings: SyncSettings, claim: Mapping[str, Any]) -> dict[str, Any]:
-    """One delivery attempt: (status code or None, error or None, duration)."""
+async def try_delivery(client: httpx.AsyncClient, settings: SyncSettings, claim: Claim) -> AttemptResult:
+    """One delivery attempt: what it met (status code or None, error or None, duration)."""
     started = time.perf_counter()
     status, error = None, None
-    address, blocked = await _checked_address(claim["url"], settings.dev_allow_private_endpoints)
+    delivery = claim.delivery
+    address, blocked = await _checked_address(claim.url, settings.dev_allow_private_endpoints)
     if blocked or address is None:
         error = blocked
     else:
-        content = render(claim.get("kind") or "filing", claim["payload"], claim.get("format") or "portal")
+        content = render(delivery.kind, delivery.payload, claim.format)
         body = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
-        secrets = _secrets(settings, claim["secrets"])
-        target, host, extensions = pinned(claim["url"], address)
-        headers = {**host, "Content-Type": "application/json", "X-Delivery-Id": str(claim["id"]),
-                   "X-Delivery-Kind": claim.get("kind") or "filing", "X-Dossier-Id": claim["dossier_id"],
+        secrets = _secrets(settings, claim.secrets)
+        target, host, extensions = pinned(claim.url, address)
+        headers = {**host, "Content-Type": "application/json", "X-Delivery-Id": str(delivery.id),
+                   "X-Delivery-Kind": delivery.kind, "X-Dossier-Id": delivery.dossier_id,
                    "X-Signature": webhooks.sign(body, secrets[0], int(time.time()))}  # fmt: skip
         try:
             answer = await client.post(target, content=body, headers=headers, extensions=extensions)
@@ -191,37 +206,49 @@ async def attempt(client: httpx.AsyncClient, settings: SyncSettings, claim: Mapp
                 error = f"HTTP {status}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
-    return {"status_code": status, "error": error, "duration_ms": int((time.perf_counter() - started) * 1000)}
+    return AttemptResult(status, error, int((time.perf_counter() - started) * 1000))
 
 
-async def record_attempt(uow: UnitOfWork, settings: SyncSettings, claim: Mapping[str, Any],
-                         result: Mapping[str, Any], now: datetime) -> str:  # fmt: skip
-    current = await repo.delivery(uow.connection, claim["id"], lock=True)
-    await repo.add_attempt(uow.connection, {"delivery_id": claim["id"], **result})
-    if current is None or current["state"] != "pending":
-        return current["state"] if current else "gone"
-    failures = current["attempts"] + 1
-    if result["error"] is None:
-        await repo.update_delivery(uow.connection, claim["id"], {"state": "delivered", "attempts": failures,
-                                                               "delivered_at": now, "last_error": None})  # fmt: skip
-        return "delivered"
-    if failures >= settings.delivery_max_attempts:
-        await repo.update_delivery(uow.connection, claim["id"], {"state": "dead", "attempts": failures,
-                                                               "last_error": result["error"]})  # fmt: skip
-        log.warning("delivery dead", agency_code=current["agency_code"], delivery_id=claim["id"], attempts=failures)
-        return "dead"
-    wait = backoff(failures, base=settings.delivery_backoff_base_seconds)
-    await repo.update_delivery(uow.connection, claim["id"], {"attempts": failures, "next_attempt_at": now + wait,
-                                                           "last_error": result["error"]})  # fmt: skip
-    return "retrying"
+async def attempt(client: httpx.AsyncClient, settings: SyncSettings, claim: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`try_delivery` for a claim given as a mapping (``id``, ``url``, ``payload``,
+    ``dossier_id``, ``secrets``; ``kind`` and ``format`` optional), answered as one: the shape
+    the security tests drive it with."""
+    now = datetime.now(UTC)
+    delivery = Delivery(id=claim["id"], kind=claim.get("kind") or "filing", dossier_id=claim["dossier_id"],
+                        dossier_code=claim.get("dossier_code") or "", agency_code=claim.get("agency_code") or "",
+                        payload=dict(claim["payload"]), state="pending", attempts=0, next_attempt_at=now)  # fmt: skip
+    result = await try_delivery(client, settings, Claim(delivery, claim["url"], claim["secrets"],
+                                                        claim.get("format") or "portal"))  # fmt: skip
+    return {"status_code": result.status_code, "error": result.error, "duration_ms": result.duration_ms}
+
+
+async def record_attempt(
+    uow: SyncUnitOfWork, settings: SyncSettings, delivery_id: int, result: AttemptResult, now: datetime
+) -> AttemptOutcome:
+    """Record an attempt and what it makes of the delivery (delivered, retrying, dead)."""
+    current = await uow.deliveries.get(delivery_id, lock=True)
+    await uow.deliveries.add_attempt(delivery_id, result)
+    if current is None:
+        return "gone"
+    was = current.state
+    outcome = current.attempted(result, now, max_attempts=settings.delivery_max_attempts,
+                                backoff_base=settings.delivery_backoff_base_seconds)  # fmt: skip
+    if was == "pending":
+        await uow.deliveries.update(current)
+    if outcome == "dead" and was == "pending":
+        log.warning("delivery dead", agency_code=current.agency_code, delivery_id=delivery_id,
+                    attempts=current.attempts)  # fmt: skip
+    return outcome
 
 
 async def deliver_due(db: Database, settings: SyncSettings, now: datetime | None = None) -> dict[str, int]:
-    """One round: lease what is due, deliver it concurrently (bounded), record every attempt."""
+    """One round: lease what is due, deliver it concurrently (bounded), record every attempt;
+    how many deliveries came to each outcome."""
     now = now or datetime.now(UTC)
-    async with db.transaction() as uow:
-        claims = await repo.claim_due(uow.connection, now, now + timedelta(seconds=settings.delivery_lease_seconds),
-                                      settings.delivery_batch_size)  # fmt: skip
+    async with db.transaction() as unit:
+        claims = await sync_unit(unit).deliveries.claim_due(
+            now, now + timedelta(seconds=settings.delivery_lease_seconds), settings.delivery_batch_size
+        )
     if not claims:
         return {}
     gate = asyncio.Semaphore(settings.delivery_concurrency)
@@ -231,11 +258,11 @@ async def deliver_due(db: Database, settings: SyncSettings, now: datetime | None
     async with httpx.AsyncClient(timeout=settings.delivery_timeout_seconds, follow_redirects=False,
                                  trust_env=False, limits=no_reuse) as client:  # fmt: skip
 
-        async def one(claim: Mapping[str, Any]) -> None:
+        async def one(claim: Claim) -> None:
             async with gate:
-                result = await attempt(client, settings, claim)
-            async with db.transaction() as uow:
-                outcome = await record_attempt(uow, settings, claim, result, datetime.now(UTC))
+                result = await try_delivery(client, settings, claim)
+            async with db.transaction() as unit:
+                outcome = await record_attempt(sync_unit(unit), settings, claim.delivery.id, result, datetime.now(UTC))
             counts[outcome] = counts.get(outcome, 0) + 1
 
         await asyncio.gather(*(one(c) for c in claims))
@@ -245,48 +272,36 @@ async def deliver_due(db: Database, settings: SyncSettings, now: datetime | None
 # --- pulling --------------------------------------------------------------------------------
 
 
-def _feed_item(row: Mapping[str, Any]) -> dict[str, Any]:
-    """One delivery as the feed lists it: ``content`` is what the agency reads (its format);
-    ``dossier`` is the same for a filing (the field the feed had before other kinds)."""
-    content = render(row["kind"], row["payload"], row.get("format") or "portal")
-    item = {"delivery_id": row["id"], "kind": row["kind"], "dossier_id": row["dossier_id"],
-            "dossier_code": row["dossier_code"], "agency_code": row["agency_code"], "content": content}  # fmt: skip
-    if row["kind"] == "filing":
-        item["dossier"] = content
-    return item
+async def pull(uow: SyncUnitOfWork, client: AgencyClient, after: int, limit: int) -> list[FeedItem]:
+    """The client's agencies' pending deliveries after the delivery id ``after``, in id order;
+    ``content`` in each agency's format."""
+    entries = await uow.deliveries.feed(client.agencies, after, min(limit, MAX_FEED_PAGE))
+    return [
+        FeedItem(e.delivery.id, e.delivery.kind, e.delivery.dossier_id, e.delivery.dossier_code,
+                 e.delivery.agency_code, render(e.delivery.kind, e.delivery.payload, e.format))
+        for e in entries
+    ]  # fmt: skip
 
 
-async def pull(uow: UnitOfWork, pusher: Pusher, after: int, limit: int) -> dict[str, Any]:
-    rows = await repo.feed(uow.connection, sorted(pusher.agencies), after, min(limit, MAX_FEED_PAGE))
-    return {"items": [_feed_item(r) for r in rows], "next_after": rows[-1]["id"] if rows else after}
-
-
-async def acknowledge(uow: UnitOfWork, pusher: Pusher, ids: Sequence[int]) -> dict[str, Any]:
-    done = await repo.acknowledge(uow.connection, sorted(pusher.agencies), ids, datetime.now(UTC))
-    return {"acknowledged": done}
+async def acknowledge(uow: SyncUnitOfWork, client: AgencyClient, ids: Sequence[int]) -> list[int]:
+    """The client's agencies' pending deliveries among ``ids`` delivered now; their ids."""
+    return await uow.deliveries.acknowledge(client.agencies, ids, datetime.now(UTC))
 
 
 # --- operators ------------------------------------------------------------------------------
 
 
-async def failing(uow: UnitOfWork) -> dict[str, Any]:
-    return {"agencies": [{**r, "oldest": r["oldest"].isoformat()} for r in await repo.failing(uow.connection)]}
+async def failing(uow: SyncUnitOfWork) -> list[FailingAgency]:
+    return await uow.deliveries.failing()
 
 
-async def delivery_detail(uow: UnitOfWork, delivery_id: int) -> dict[str, Any]:
-    row = await repo.delivery(uow.connection, delivery_id)
-    if row is None:
+async def delivery_detail(uow: SyncUnitOfWork, delivery_id: int) -> DeliveryHistory:
+    found = await uow.deliveries.get(delivery_id)
+    if found is None:
         raise NotFound("No such delivery.")
-    attempts = await repo.attempts_of(uow.connection, delivery_id)
-    return {"delivery_id": row["id"], "dossier_code": row["dossier_code"], "agency_code": row["agency_code"],
-            "state": row["state"], "attempts": row["attempts"], "last_error": row["last_error"],
-            "next_attempt_at": row["next_attempt_at"].isoformat(),
-            "history": [{"at": a["at"].isoformat(), "status_code": a["status_code"], "error": a["error"],
-                         "duration_ms": a["duration_ms"]} for a in attempts]}  # fmt: skip
+    return DeliveryHistory(found, await uow.deliveries.attempts_of(delivery_id))
 
 
-async def redeliver(
-    uow: UnitOfWork, *, delivery_id: int | None = None, agency_code: str | None = None
-) -> dict[str, int]:
-    return {"redelivering": await repo.revive(uow.connection, datetime.now(UTC), delivery_id=delivery_id,
-                                              agency_code=agency_code)}  # fmt: skip
+async def redeliver(uow: SyncUnitOfWork, *, delivery_id: int | None = None, agency_code: str | None = None) -> int:
+    """Dead deliveries (one, or an agency's) pending again at once; how many."""
+    return await uow.deliveries.revive(datetime.now(UTC), delivery_id=delivery_id, agency_code=agency_code)
