@@ -13,15 +13,7 @@ from .api.routes import router
 from .consumers import HANDLERS
 from .service import jobs
 from .service.fixtures import seed
-from .service.unit_of_work import SyncUnitOfWork
 from .settings import SyncSettings
-
-
-class SqlSyncUnit(SqlSyncUnitOfWork, SyncUnitOfWork):
-    """The unit the service runs on: PostgreSQL's repositories (``adapters``) as the use cases'
-    ports (``service``). Joined here, in the composition root: adapters sit below the service
-    layer and do not import it; the type checker proves the repositories fit the ports."""
-
 
 SERVICE = ServiceSpec(
     name="sync",
@@ -34,7 +26,7 @@ SERVICE = ServiceSpec(
     periodic=[PeriodicJob("deliver-dossiers", 2.0, jobs.deliver)],
     seed=seed,
     commands=COMMANDS,
-    unit_of_work=SqlSyncUnit,
+    unit_of_work=SqlSyncUnitOfWork,
 )
 
 

@@ -15,7 +15,7 @@ from contracts.events.dossier import DossierSubmitted
 from deploy.local.stack import create_database, database_url
 from services.kit.db import Database
 from services.kit.migrations import upgrade
-from services.sync.app import SERVICE, SqlSyncUnit
+from services.sync.app import SERVICE
 from services.sync.settings import SyncSettings
 from tests.support.servers import serve
 from tests.support.tokens import ISSUER, bearer, token
@@ -65,7 +65,7 @@ class Sync:
         return httpx.AsyncClient(base_url=self.url + "/api/v1/sync", timeout=60)
 
     def db(self) -> Database:
-        return Database(self.db_url, source="sync", topic="sync.events", unit_of_work=SqlSyncUnit)
+        return Database(self.db_url, source="sync", topic="sync.events", unit_of_work=SERVICE.unit_of_work)
 
     async def consume(self, event_type: str, data: dict[str, Any]) -> None:
         """Hand one ``dossier.events`` event to the sync service's own handler, as its consumer

@@ -1,6 +1,6 @@
 """The sync service's unit of work on PostgreSQL: the kit's unit with the sync repositories on
-its connection, made when the unit begins. (The use cases' port is ``service/unit_of_work.py``;
-``app.py`` joins the two, since adapters sit below the service layer and do not import it.)"""
+its connection, made when the unit begins; it implements the use cases' port
+(``service/unit_of_work.py``), and the type checker proves each repository fits it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Self
 
 from services.kit.db import UnitOfWork
 
+from ..service.unit_of_work import SyncUnitOfWork
 from .repository import (
     SqlAcceptedRecords,
     SqlBatches,
@@ -18,7 +19,7 @@ from .repository import (
 )
 
 
-class SqlSyncUnitOfWork(UnitOfWork):
+class SqlSyncUnitOfWork(UnitOfWork, SyncUnitOfWork):
     _mappings: SqlStatusMappings
     _dossiers: SqlKnownDossiers
     _records: SqlAcceptedRecords
