@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 
 from services.catalogue.service.fixtures import service_id as catalogue_service_id
-from services.sync.service.outbound import _cipher, attempt
+from services.sync.domain.delivery import AttemptResult, Claim, Delivery
+from services.sync.service.outbound import _cipher, try_delivery
+from services.sync.settings import SyncSettings
 from tests.support.servers import serve
 from tests.support.stack import OTHER_AGENCY, Stack
 from tests.support.sync import H22
@@ -83,28 +85,32 @@ def test_a_remote_schema_reference_is_refused_and_never_fetched(stack: Stack) ->
     assert recorder.hits == []
 
 
-def _claim(settings: Any, url: str) -> dict[str, Any]:
+def _claim(settings: SyncSettings, url: str) -> Claim:
     """A leased delivery as the worker holds it (its secrets sealed as the registry keeps them)."""
     sealed = _cipher(settings).encrypt(json.dumps(["s" * 40]).encode())
-    return {"id": 1, "url": url, "payload": {"code": "x"}, "dossier_id": "d", "secrets": sealed}
+    delivery = Delivery(id=1, kind="filing", dossier_id="d", dossier_code="x", agency_code=OTHER_AGENCY,
+                        payload={"code": "x"}, state="pending", attempts=0,
+                        next_attempt_at=datetime.now(UTC))  # fmt: skip
+    return Claim(delivery, url, sealed)
 
 
 def test_a_delivery_never_calls_a_host_that_resolves_inside_nor_follows_a_redirect(stack: Stack) -> None:
     recorder = Recorder()
     settings = stack.settings["sync"]
+    assert isinstance(settings, SyncSettings)
     development = settings.model_copy(update={"dev_allow_private_endpoints": True})
 
-    async def deliver(url: str, allow: bool) -> dict[str, Any]:
+    async def deliver(url: str, allow: bool) -> AttemptResult:
         async with httpx.AsyncClient(timeout=5, follow_redirects=False, trust_env=False) as client:
             chosen = development if allow else settings
-            return await attempt(client, chosen, _claim(chosen, url))  # type: ignore[arg-type]
+            return await try_delivery(client, chosen, _claim(chosen, url))
 
     with serve(recorder.app) as url:
         port = url.rsplit(":", 1)[1]
         by_name = asyncio.run(deliver(f"http://localhost:{port}/in", allow=False))
         reachable = asyncio.run(deliver(f"http://localhost:{port}/in", allow=True))  # the control: it was there
         redirected = asyncio.run(deliver(f"{url}/moved", allow=True))
-    assert "non-public address" in by_name["error"] and by_name["status_code"] is None
-    assert reachable["error"] is None
-    assert redirected["status_code"] == 307 and "not followed" in redirected["error"]
+    assert by_name.error is not None and "non-public address" in by_name.error and by_name.status_code is None
+    assert reachable.error is None and reachable.status_code == 200
+    assert redirected.status_code == 307 and redirected.error is not None and "not followed" in redirected.error
     assert recorder.hits == ["POST /in", "POST /moved"]  # never /taken, and nothing for the refused name

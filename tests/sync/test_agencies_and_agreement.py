@@ -185,7 +185,7 @@ async def test_what_the_owner_does_on_the_portal_is_what_the_agency_s_record_is_
         ("/compat", {"service": "CapNhatTienDoHoSoMC", "isUpdating": "yes", "data": [{}]}),
         ("/compat", {"service": "CapNhatTienDoHoSoMC", "isUpdating": "true", "data": [{}]}),
         ("/feed/ack", {"delivery_ids": ["1"]}),
-        ("/feed/ack", {"delivery_ids": [1.0]}),
+        ("/feed/ack", {"delivery_ids": [1.5]}),
         ("/feed/ack", {"delivery_ids": [True]}),
     ],
 )
@@ -199,3 +199,35 @@ async def test_machine_bodies_have_exact_types(sync_api: Sync, path: str, body: 
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert mapping.status_code == 422 and endpoint.status_code == 422
+
+
+async def test_a_whole_number_is_an_integer_as_the_document_says(sync_api: Sync) -> None:
+    # JSON Schema counts 4.0 as an integer, and the document says "integer": the server agrees.
+    async with sync_api.client() as api:
+        acked = await api.post("/feed/ack", headers=sync_api.province(H22), json={"delivery_ids": [8626.0, 7]})
+        mapping = await api.put(f"/agencies/{H22}/status-mappings", headers=sync_api.admin(),
+                                json={"mapping": {"DANG_XU_LY": 4.0, "DA_TRA": 10}})  # fmt: skip
+        half = await api.put(f"/agencies/{H22}/status-mappings", headers=sync_api.admin(),
+                             json={"mapping": {"DANG_XU_LY": 4.5}})  # fmt: skip
+    assert acked.status_code == 200 and acked.json() == {"acknowledged": []}  # none of them pending
+    assert mapping.status_code == 200, mapping.text
+    assert mapping.json()["mapping"] == {"DANG_XU_LY": 4, "DA_TRA": 10}
+    assert half.status_code == 422 and half.json()["errors"][0]["field"] == "body.mapping.DANG_XU_LY"
+
+
+async def test_a_push_endpoint_needs_a_public_url_named_by_its_host_and_a_secret(sync_api: Sync) -> None:
+    secret = "agency-h22-shared-secret-0123456789abcdef"
+    path = f"/agencies/{H22}/endpoint"
+    named_url, address_url = "https://motcua.example.vn/in", "https://203.113.131.1/in"
+    async with sync_api.client() as api:
+        bare = await api.put(path, headers=sync_api.admin(), json={"mode": "push"})
+        unsigned = await api.put(path, headers=sync_api.admin(), json={"mode": "push", "url": named_url})
+        address = await api.put(path, headers=sync_api.admin(),
+                                json={"mode": "push", "url": address_url, "secrets": [secret]})  # fmt: skip
+        named = await api.put(path, headers=sync_api.admin(),
+                              json={"mode": "push", "url": named_url, "secrets": [secret]})  # fmt: skip
+        await api.put(path, headers=sync_api.admin(), json={"mode": "pull"})
+    refused = (bare, unsigned, address)
+    assert [a.status_code for a in refused] == [422] * 3
+    assert [a.json()["errors"][0]["field"] for a in refused] == ["body.url", "body.secrets", "body.url"]
+    assert named.status_code == 200 and named.json()["url"] == named_url

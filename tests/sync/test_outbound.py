@@ -11,10 +11,19 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request, Response
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from services.kit import webhooks
 from services.kit.db import Database
-from services.sync.domain.delivery import EndpointRefused, address_allowed, backoff, check_endpoint_url
+from services.sync.domain.delivery import (
+    ENDPOINT_URL_PATTERN,
+    EndpointRefused,
+    address_allowed,
+    backoff,
+    check_endpoint_url,
+)
 from services.sync.service import outbound
 from services.sync.settings import SyncSettings
 from tests.support.servers import serve
@@ -50,6 +59,28 @@ def test_public_https_endpoints_and_addresses_are_accepted() -> None:
         and not address_allowed("not-an-ip")
         and address_allowed("10.0.0.1", allow_private=True)
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://203.113.131.1/in", "https://[2001:4860:4860::8888]/in", "https://agency/in", "https://agency_1.example/in",
+     "https://agency.example/a b", "https://agency.example.123/in", "HTTPS://agency.example/in"],
+)  # fmt: skip
+def test_outside_development_an_endpoint_names_its_host_by_a_dns_name(url: str) -> None:
+    with pytest.raises(EndpointRefused, match="DNS name"):
+        check_endpoint_url(url)
+    # Development calls the local agency simulator by its address.
+    assert check_endpoint_url("http://127.0.0.1:8011/in", allow_http=True, allow_private=True)
+
+
+@examples(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(url=st.from_regex(ENDPOINT_URL_PATTERN, fullmatch=True))
+def test_every_url_the_document_calls_valid_is_registered(url: str) -> None:
+    # The pattern is the document's (the push endpoint's url): what it admits, the server takes,
+    # but for the localhost names its description excludes (RFC 6761).
+    if url.rstrip("/").split("/")[2].split(":")[0].rstrip(".").lower().endswith("localhost"):
+        return
+    assert check_endpoint_url(url) == url
 
 
 def submitted(code: str, agency: str = H22) -> dict[str, Any]:

@@ -12,24 +12,44 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from services.kit.pagination import Page
 from services.kit.schemas import MAX_STRING, StrictModel
 
 from ..domain.batches import Batch, RecordResult, Summary
-from ..domain.delivery import DeliveryHistory, Endpoint, FailingAgency, FeedItem
+from ..domain.delivery import ENDPOINT_URL_PATTERN, MAX_URL_LENGTH, DeliveryHistory, Endpoint, FailingAgency, FeedItem
 from ..domain.records import MAX_RECORDS
 
-# Delivery ids are PostgreSQL bigints: a larger number names nothing and is refused (422), not
-# passed to the database (which cannot bind it: a 500).
-MAX_ID = 2**63 - 1
-DeliveryIdValue = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+def _integral(value: object) -> object:
+    """An integral float as its integer (``4.0`` is 4); anything else as it came, for the strict
+    integer check to judge (``4.5``, ``"4"`` and ``true`` are refused)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer as JSON Schema counts one: ``4`` or ``4.0`` (JSON has one number type, and the
+# document's ``"type": "integer"`` is any whole number). Every integer of a :class:`MachineBody`
+# carries it, last (after its ``Field``, so that the bounds still reach the document):
+# ``Annotated[int, Field(ge=1), WHOLE]``. tests/sync/unit/test_schemas.py holds them to it.
+WHOLE = BeforeValidator(_integral)
+
+# Delivery ids rise from 1 (a PostgreSQL bigint sequence). A larger number names nothing and is
+# refused (422), not passed to the database (which cannot bind one past a bigint: a 500). The
+# bound is 2^53 - 1, the largest integer every JSON client reads exactly (JavaScript's
+# Number.MAX_SAFE_INTEGER), which the document also states exactly: its bounds are written as
+# floats, and the bigint's 2^63 - 1 would read 2^63, a number the server refuses.
+MAX_ID = 2**53 - 1
+DeliveryIdValue = Annotated[int, Field(ge=1, le=MAX_ID), WHOLE]
 
 
 class MachineBody(StrictModel):
     """A body machines send: types are exact (``true``, not ``1`` or ``"yes"``; ``4``, not
-    ``"4"``), so a sender's bug is refused where it is, not guessed at."""
+    ``"4"``), so a sender's bug is refused where it is, not guessed at. A whole number is an
+    integer (``4.0`` is one, as JSON Schema has it): integer fields carry :data:`WHOLE`."""
 
     model_config = ConfigDict(strict=True)
 
@@ -56,7 +76,7 @@ class CompatPush(MachineBody):
 
 
 LocalStatus = Annotated[str, Field(min_length=1, max_length=50)]
-NationalStatus = Annotated[int, Field(ge=1, le=10)]
+NationalStatus = Annotated[int, Field(ge=1, le=10), WHOLE]
 
 
 class StatusMappingUpdate(MachineBody):
@@ -68,11 +88,32 @@ class StatusMappingPublic(BaseModel):
     mapping: dict[str, int] = Field(description="The agency's local status values → national status 1–10.")
 
 
+# A push endpoint needs what it is called at and signed with (the registry refuses it otherwise,
+# outbound.register_endpoint): the document says so with ``if``/``then``, and the URL's rule with
+# its pattern (domain.delivery.ENDPOINT_URL_PATTERN; ``http`` and addresses only in development).
+_PUSH_NEEDS: JsonDict = {
+    "if": {"properties": {"mode": {"const": "push"}}, "required": ["mode"]},
+    "then": {
+        "required": ["url", "secrets"],
+        "properties": {
+            "url": {"type": "string", "pattern": ENDPOINT_URL_PATTERN, "maxLength": MAX_URL_LENGTH},
+            "secrets": {"type": "array", "minItems": 1},
+        },
+    },
+}
+
+
 class EndpointUpdate(MachineBody):
+    """Where an agency takes its dossiers. ``push``: to ``url``, an https URL that names a public
+    host by its DNS name (not an address, not ``localhost``), signed with ``secrets`` (at least
+    one); ``pull``: from the feed, and a ``url`` given is not kept."""
+
+    model_config = ConfigDict(json_schema_extra=_PUSH_NEEDS)
+
     mode: Literal["push", "pull"]
     # What the agency's system reads: the portal's JSON, or the provinces' DongBoHoSoMC.
     format: Literal["portal", "compat"] = "portal"
-    url: Annotated[str | None, Field(max_length=2000)] = None
+    url: Annotated[str | None, Field(max_length=MAX_URL_LENGTH)] = None
     # Signing secrets, the current one first (two while the agency switches).
     secrets: Annotated[list[Annotated[str, Field(min_length=32, max_length=200)]], Field(max_length=2)] = Field(
         default_factory=list

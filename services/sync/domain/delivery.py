@@ -9,7 +9,9 @@ be called at all. Pure Python.
    at 2 h); with the default 12 attempts the last comes about 10 hours after the first.
 3. **No request decides where we connect** (SSRF): endpoints come from the registry only; a
    registered URL is ``https`` (``http`` only in development), carries no credentials, fragment
-   or query, and no IP literal of a private, loopback, link-local or reserved range; at every
+   or query, and no IP literal of a private, loopback, link-local or reserved range nor a
+   ``localhost`` name; outside development it names its host by a DNS name
+   (:data:`ENDPOINT_URL_PATTERN`: the API document states it, and the server holds it); at every
    attempt the host's addresses are resolved once and all must be public, and the connection
    goes to a checked address (the name is not resolved again: no DNS-rebinding window).
    Redirects are never followed: a 3xx is a failed attempt.
@@ -18,6 +20,7 @@ be called at all. Pure Python.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +30,14 @@ from urllib.parse import urlsplit
 BASE_BACKOFF_SECONDS = 30
 MAX_BACKOFF_SECONDS = 2 * 3600
 MAX_URL_LENGTH = 2000
+# An agency endpoint outside development: ``https://``, a host named by its DNS name (labels of
+# letters, digits and hyphens, the last one starting with a letter, so never an address in any
+# spelling), an optional port, and a path of URL characters; no credentials, query or fragment.
+# The API document states it as the URL's pattern (an ECMA 262 and Python regex alike).
+_LABEL = "[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+_TOP_LABEL = "[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?"
+ENDPOINT_URL_PATTERN = rf"^https://({_LABEL}\.)+{_TOP_LABEL}\.?(:[0-9]{{1,5}})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$"
+_ENDPOINT_URL = re.compile(ENDPOINT_URL_PATTERN)
 
 
 class EndpointRefused(ValueError):
@@ -91,6 +102,9 @@ def check_endpoint_url(url: str, *, allow_http: bool = False, allow_private: boo
     name = host.rstrip(".").lower()
     if (name == "localhost" or name.endswith(".localhost")) and not allow_private:  # RFC 6761: always loopback
         raise EndpointRefused("An agency endpoint may not be this machine.")
+    if not (allow_http or allow_private) and not _ENDPOINT_URL.fullmatch(url):
+        raise EndpointRefused("An agency endpoint names its host by a DNS name, not an address: "
+                              "https://name.example.vn[:port][/path], the path in URL characters.")  # fmt: skip
     return url
 
 

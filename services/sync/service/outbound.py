@@ -26,7 +26,7 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,7 +47,6 @@ from ..domain.delivery import (
     AttemptOutcome,
     AttemptResult,
     Claim,
-    Delivery,
     DeliveryHistory,
     Endpoint,
     EndpointFormat,
@@ -207,19 +206,6 @@ async def try_delivery(client: httpx.AsyncClient, settings: SyncSettings, claim:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
     return AttemptResult(status, error, int((time.perf_counter() - started) * 1000))
-
-
-async def attempt(client: httpx.AsyncClient, settings: SyncSettings, claim: Mapping[str, Any]) -> dict[str, Any]:
-    """:func:`try_delivery` for a claim given as a mapping (``id``, ``url``, ``payload``,
-    ``dossier_id``, ``secrets``; ``kind`` and ``format`` optional), answered as one: the shape
-    the security tests drive it with."""
-    now = datetime.now(UTC)
-    delivery = Delivery(id=claim["id"], kind=claim.get("kind") or "filing", dossier_id=claim["dossier_id"],
-                        dossier_code=claim.get("dossier_code") or "", agency_code=claim.get("agency_code") or "",
-                        payload=dict(claim["payload"]), state="pending", attempts=0, next_attempt_at=now)  # fmt: skip
-    result = await try_delivery(client, settings, Claim(delivery, claim["url"], claim["secrets"],
-                                                        claim.get("format") or "portal"))  # fmt: skip
-    return {"status_code": result.status_code, "error": result.error, "duration_ms": result.duration_ms}
 
 
 async def record_attempt(
