@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import Field
 
 from services.kit.auth import Principal, bearer_token, demands_token
-from services.kit.errors import Forbidden, ValidationFailed
+from services.kit.errors import Forbidden
 from services.kit.openapi import token_security
 from services.kit.schemas import StrictModel
 
@@ -72,8 +72,6 @@ class AuditQuery(StrictModel):
 @router.put("/procedures/{code}", summary="Create or replace a procedure (administrators)",
             openapi_extra=ADMINISTRATORS)  # fmt: skip
 async def put_procedure(code: ProcedureCode, body: ProcedureUpdate, uow: UnitOfWorkDep, who: EditorDep) -> EditOutcome:
-    if body.code not in (None, code):
-        raise ValidationFailed([{"field": "body.code", "location": "body", "message": "Differs from the path."}])
     written = await editor.upsert_procedure(
         uow, who, ProcedureInput.model_validate({**body.model_dump(), "code": code})
     )
@@ -149,7 +147,17 @@ async def procedure_audit(
                         "additionalProperties": False,
                     }
                 },
-                "text/csv": {"schema": {"type": "string", "format": "binary"}},
+                # Its header names the columns of one kind (importer.CSV_COLUMNS); each row is then
+                # judged on its own, as the JSON rows are.
+                "text/csv": {
+                    "schema": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "UTF-8 CSV of one kind of row (`kind`, or the first kind whose columns its "
+                        "header names): a header line naming columns of that kind, then one row a line; lists "
+                        "and the form schema as JSON in their cells. An empty file holds no rows.",
+                    }
+                },
             },
         }
     },

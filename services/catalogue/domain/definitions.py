@@ -57,6 +57,27 @@ SECTOR_CODE = r"^[0-9A-Za-z_.-]{1,20}$"
 PROVINCE_CODE = r"^[0-9A-Za-z]{1,10}$"
 ROUTING_TARGET = r"^[a-z][a-z0-9-]{0,30}:[0-9A-Za-z._-]{1,100}$"
 
+# What the document states of a form's JSON Schema, the rules JSON Schema can spell: an object
+# whose "type" is "object", of a known dialect, referring only to itself at its root. The rest
+# (a valid schema of its dialect, at most MAX_FORM_SCHEMA_BYTES and MAX_FORM_SCHEMA_DEPTH levels)
+# is said in words: the meta-schema is recursive, which client generators do not take.
+FORM_SCHEMA_RULES: dict[str, object] = {
+    "description": (
+        'The JSON Schema of the application form: a schema of an object (`"type": "object"`), '
+        "valid under its dialect's meta-schema (`$schema`: 2020-12 when absent, 2019-09 or draft-07), "
+        f"at most {MAX_FORM_SCHEMA_BYTES} bytes and {MAX_FORM_SCHEMA_DEPTH} levels deep, with `$ref`s "
+        "only inside itself (starting with `#`)."
+    ),
+    "required": ["type"],
+    "properties": {
+        "$schema": {"enum": sorted(FORM_SCHEMA_DIALECTS)},
+        "type": {"const": "object"},
+        "$ref": {"type": "string", "pattern": "^#"},
+    },
+}
+# A form's JSON Schema as an editor gives it: schemaless JSON, checked by form_schema_problems.
+FormSchemaInput = Annotated[FormSchema, Field(json_schema_extra=FORM_SCHEMA_RULES)]
+
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 Name = Annotated[str, Field(min_length=1, max_length=500)]
 
@@ -93,10 +114,9 @@ class FaqEntry(Definition):
     answer: Text
 
 
-class ProcedureInput(Definition):
-    """A procedure (thủ tục hành chính) as an editor or an import gives it."""
+class ProcedureFields(Definition):
+    """A procedure's definition but its code: what an editor puts at the procedure's address."""
 
-    code: str = Field(pattern=PROCEDURE_CODE)
     name: Name
     sector_code: str = Field(pattern=SECTOR_CODE)
     # Needed only to create a sector the catalogue does not know yet.
@@ -121,6 +141,12 @@ class ProcedureInput(Definition):
     def _fees_sound(cls, value: list[Fee]) -> list[Fee]:
         _fees_sound(value)
         return value
+
+
+class ProcedureInput(ProcedureFields):
+    """A procedure (thủ tục hành chính) as an editor or an import gives it."""
+
+    code: str = Field(pattern=PROCEDURE_CODE)
 
     def procedure(self, sector_name: str) -> Procedure:
         """The procedure this defines (active; its revision is set when it is written)."""
@@ -154,7 +180,7 @@ class ServiceDefinition(_ServiceChecks):
     """What a version of an online service fixes: how online, the form, fees, time, routing."""
 
     online_level: OnlineLevel
-    form_schema: FormSchema  # a JSON Schema: schemaless JSON, checked by form_schema_problems
+    form_schema: FormSchemaInput
     fees: list[Fee] = Field(default_factory=list, max_length=MAX_FEES)
     processing_days: int = Field(ge=0, le=3650)
     routing_target: str = Field(pattern=ROUTING_TARGET)
@@ -177,7 +203,7 @@ class ServiceDraftChanges(_ServiceChecks):
     """Fields of the draft to change; those left out keep their value."""
 
     online_level: OnlineLevel | None = None
-    form_schema: FormSchema | None = None
+    form_schema: FormSchemaInput | None = None
     fees: list[Fee] | None = Field(default=None, max_length=MAX_FEES)
     processing_days: int | None = Field(default=None, ge=0, le=3650)
     routing_target: str | None = Field(default=None, pattern=ROUTING_TARGET)
