@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -18,7 +18,7 @@ from jsonschema.validators import validator_for
 from pydantic import Field, field_validator
 
 from contracts.events.catalogue import MAX_FEES, DocumentComponent, Fee
-from contracts.money import total_within_bound
+from contracts.money import MAX_VND, total_within_bound
 from services.kit.schemas import StrictModel
 
 from .model import (
@@ -96,7 +96,29 @@ class Definition(StrictModel):
     stripped, no NUL or lone surrogate anywhere, the form schema's keys and titles included)."""
 
 
-def _fees_sound(fees: list[Fee]) -> None:
+# One fee is at most this much, so the fees of one definition (at most MAX_FEES) always add up to an
+# amount every consumer can store: a bound the API's document can state, where one on a sum it
+# cannot (about 180 thousand billion dong a fee).
+MAX_FEE_VND = MAX_VND // MAX_FEES
+
+
+class FeeInput(Fee):
+    """A fee as an editor or an import gives it: the contract's fee, at most :data:`MAX_FEE_VND`."""
+
+    amount: int = Field(ge=0, le=MAX_FEE_VND, description=f"VND, whole dong, at most {MAX_FEE_VND}")
+
+    def fee(self) -> Fee:
+        """The fee as the catalogue keeps and publishes it."""
+        return Fee(code=self.code, name=self.name, amount=self.amount, currency=self.currency,
+                   condition=self.condition)  # fmt: skip
+
+
+def _fees(fees: Sequence[Fee]) -> list[Fee]:
+    """The fees as kept (an input's are :class:`FeeInput`; changes made in code carry kept ones)."""
+    return [fee.fee() if isinstance(fee, FeeInput) else fee for fee in fees]
+
+
+def _fees_sound(fees: Sequence[Fee]) -> None:
     """Fee codes are unique and the fees add up to an amount every consumer can store."""
     _unique_codes(fees, "fee")
     total_within_bound(fee.amount for fee in fees)
@@ -125,7 +147,7 @@ class ProcedureFields(Definition):
     steps: list[Text] = Field(default_factory=list, max_length=MAX_STEPS)
     documents: list[DocumentComponent] = Field(default_factory=list, max_length=MAX_DOCUMENTS)
     processing_days: int = Field(ge=0, le=3650)
-    fees: list[Fee] = Field(default_factory=list, max_length=MAX_FEES)
+    fees: list[FeeInput] = Field(default_factory=list, max_length=MAX_FEES)
     legal_basis: list[Text] = Field(default_factory=list, max_length=MAX_LIST_TEXTS)
     results: list[Text] = Field(default_factory=list, max_length=MAX_LIST_TEXTS)
     faq: list[FaqEntry] = Field(default_factory=list, max_length=MAX_FAQ)
@@ -138,7 +160,7 @@ class ProcedureFields(Definition):
 
     @field_validator("fees")
     @classmethod
-    def _fees_sound(cls, value: list[Fee]) -> list[Fee]:
+    def _fees_sound(cls, value: list[FeeInput]) -> list[FeeInput]:
         _fees_sound(value)
         return value
 
@@ -153,7 +175,7 @@ class ProcedureInput(ProcedureFields):
         return Procedure(
             code=self.code, name=self.name, sector_code=self.sector_code, sector_name=sector_name, level=self.level,
             steps=list(self.steps), documents=list(self.documents), processing_days=self.processing_days,
-            fees=list(self.fees), legal_basis=list(self.legal_basis), results=list(self.results),
+            fees=_fees(self.fees), legal_basis=list(self.legal_basis), results=list(self.results),
         )  # fmt: skip
 
     def faq_entries(self) -> list[Faq]:
@@ -163,7 +185,7 @@ class ProcedureInput(ProcedureFields):
 class _ServiceChecks(Definition):
     @field_validator("fees", check_fields=False)
     @classmethod
-    def _fees_sound(cls, value: list[Fee] | None) -> list[Fee] | None:
+    def _fees_sound(cls, value: list[FeeInput] | None) -> list[FeeInput] | None:
         _fees_sound(value or [])
         return value
 
@@ -181,13 +203,13 @@ class ServiceDefinition(_ServiceChecks):
 
     online_level: OnlineLevel
     form_schema: FormSchemaInput
-    fees: list[Fee] = Field(default_factory=list, max_length=MAX_FEES)
+    fees: list[FeeInput] = Field(default_factory=list, max_length=MAX_FEES)
     processing_days: int = Field(ge=0, le=3650)
     routing_target: str = Field(pattern=ROUTING_TARGET)
 
     def definition(self) -> VersionDefinition:
         return VersionDefinition(
-            online_level=self.online_level, form_schema=self.form_schema, fees=list(self.fees),
+            online_level=self.online_level, form_schema=self.form_schema, fees=_fees(self.fees),
             processing_days=self.processing_days, routing_target=self.routing_target,
         )  # fmt: skip
 
@@ -204,7 +226,7 @@ class ServiceDraftChanges(_ServiceChecks):
 
     online_level: OnlineLevel | None = None
     form_schema: FormSchemaInput | None = None
-    fees: list[Fee] | None = Field(default=None, max_length=MAX_FEES)
+    fees: list[FeeInput] | None = Field(default=None, max_length=MAX_FEES)
     processing_days: int | None = Field(default=None, ge=0, le=3650)
     routing_target: str | None = Field(default=None, pattern=ROUTING_TARGET)
 
@@ -218,7 +240,7 @@ class ServiceDraftChanges(_ServiceChecks):
         return VersionDefinition(
             online_level=d.online_level if self.online_level is None else self.online_level,
             form_schema=d.form_schema if self.form_schema is None else self.form_schema,
-            fees=d.fees if self.fees is None else list(self.fees),
+            fees=d.fees if self.fees is None else _fees(self.fees),
             processing_days=d.processing_days if self.processing_days is None else self.processing_days,
             routing_target=d.routing_target if self.routing_target is None else self.routing_target,
         )

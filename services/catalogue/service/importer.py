@@ -13,7 +13,7 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -169,7 +169,7 @@ def _json_rows(body: bytes, kind: Kind | None) -> list[Row]:
     return rows
 
 
-def kind_of_header(header: list[str]) -> Kind | None:
+def kind_of_header(header: Sequence[str]) -> Kind | None:
     """The kind a CSV's header names columns of: the first of :data:`KINDS` having them all."""
     return next((kind for kind in KINDS if all(column in CSV_COLUMNS[kind] for column in header)), None)
 
