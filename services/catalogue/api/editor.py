@@ -138,6 +138,10 @@ async def procedure_audit(
     openapi_extra={
         "requestBody": {
             "required": True,
+            "description": 'JSON: `{"agencies": [...], "procedures": [...], "services": [...]}`, each row an '
+            "object of its kind's fields. CSV: UTF-8, one kind of row (`kind`, or the first kind whose columns its "
+            "header names): a header line naming columns of that kind, then one row a line; lists and the form "
+            "schema as JSON in their cells; an empty file holds no rows. Each row is judged on its own.",
             "content": {
                 # Each row is read by the model of its kind (unknown fields refused, per row).
                 "application/json": {
@@ -147,17 +151,7 @@ async def procedure_audit(
                         "additionalProperties": False,
                     }
                 },
-                # Its header names the columns of one kind (importer.CSV_COLUMNS); each row is then
-                # judged on its own, as the JSON rows are.
-                "text/csv": {
-                    "schema": {
-                        "type": "string",
-                        "format": "binary",
-                        "description": "UTF-8 CSV of one kind of row (`kind`, or the first kind whose columns its "
-                        "header names): a header line naming columns of that kind, then one row a line; lists "
-                        "and the form schema as JSON in their cells. An empty file holds no rows.",
-                    }
-                },
+                "text/csv": {"schema": {"type": "string", "format": "binary"}},
             },
         }
     },

@@ -202,12 +202,13 @@ async def refund_order(order_id: Id, body: RefundCreate, principal: Operator, uo
 
 
 STATEMENT = {
-    **BINARY,
+    "required": True,
     "description": (
         "The provider's statement: UTF-8 CSV whose header names at least `transaction_id`, `reference` and "
         "`amount` (whole VND in ASCII digits); a `status` column keeps only the settled lines (empty or `00`). "
         "At most 100000 lines."
     ),
+    "content": {"text/csv": {"schema": dict(BINARY)}},
 }
 
 
@@ -215,7 +216,7 @@ STATEMENT = {
     "/reconciliations",
     summary="Reconcile a provider's statement (CSV) with the orders paid in a period",
     operation_id="reconcilePayments",
-    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": STATEMENT}}}},
+    openapi_extra={"requestBody": STATEMENT},
 )
 async def reconcile(
     request: Request,
