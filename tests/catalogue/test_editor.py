@@ -192,6 +192,15 @@ async def test_duplicate_fee_codes_and_unknown_fields_are_refused(api: httpx.Asy
     assert extra.status_code == 422 and extra.json()["errors"][0]["field"] == "body.status"
     empty = await api.patch(f"/services/{RENEWAL_H22}/draft", json={}, headers=editing.headers())
     assert empty.status_code == 422
+    # Null is no value (leave a field out to keep it), as the document says: no "null" in its schema.
+    null = await api.patch(f"/services/{RENEWAL_H22}/draft", json={"form_schema": None, "processing_days": 3},
+                           headers=editing.headers())  # fmt: skip
+    assert null.status_code == 422 and "form_schema" in null.text
+
+    unknown = await api.post("/services", json=new_service(procedure_code="9.999999"), headers=editing.headers())
+    assert unknown.status_code == 409 and unknown.json()["errors"][0]["field"] == "procedure_code"
+    nowhere = await api.post("/services", json=new_service(agency_code="000.99.99.H99"), headers=editing.headers())
+    assert nowhere.status_code == 409 and nowhere.json()["errors"][0]["field"] == "agency_code"
 
 
 async def test_the_same_service_twice_is_a_conflict(api: httpx.AsyncClient, editing: Editing) -> None:
@@ -249,6 +258,25 @@ async def test_a_procedure_code_in_the_body_must_match_the_path(api: httpx.Async
     body = {k: v for k, v in renewal.items() if k not in ("form", "faq")}
     answer = await api.put("/procedures/1.002796", json=body, headers=editing.headers())
     assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "body.code"
+    # The path names the procedure: the body does not repeat its code, even the same one.
+    same = await api.put("/procedures/1.002804", json=body, headers=editing.headers())
+    assert same.status_code == 422 and same.json()["errors"][0]["field"] == "body.code"
+
+
+async def test_a_procedure_in_an_unknown_sector_is_a_conflict_until_the_sector_is_named(
+    api: httpx.AsyncClient, editing: Editing
+) -> None:
+    renewal = next(p for p in PROCEDURES if p["code"] == "1.002804")
+    body = {k: v for k, v in renewal.items() if k not in ("form", "faq", "code")}
+    unknown = await api.put("/procedures/9.000002", json={**body, "sector_code": "CHUACO"}, headers=editing.headers())
+    assert unknown.status_code == 409, unknown.text
+    problem = unknown.json()
+    assert problem["type"].endswith("/problems/unknown-reference")
+    assert "CHUACO" in problem["detail"] and problem["errors"][0]["field"] == "sector_code"
+    assert (await api.get("/procedures/9.000002")).status_code == 404
+    named = {**body, "sector_code": "CHUACO", "sector_name": "Lĩnh vực chưa có"}
+    created = await api.put("/procedures/9.000002", json=named, headers=editing.headers())
+    assert created.json() == {"id": "9.000002", "outcome": "created"}
 
 
 async def test_the_audit_trail_names_who_changed_what(api: httpx.AsyncClient, editing: Editing) -> None:

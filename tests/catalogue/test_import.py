@@ -186,6 +186,26 @@ async def test_a_csv_import_reads_json_cells_and_retires_by_status(api: httpx.As
     assert report["rows"][0]["errors"] == [{"field": "row", "message": "Column documents must hold JSON."}]
 
 
+async def test_a_csv_without_kind_is_the_kind_its_header_names_and_an_empty_one_holds_nothing(
+    api: httpx.AsyncClient, editing: Editing
+) -> None:
+    headers = {**editing.headers(), "Content-Type": "text/csv"}
+    columns = ["code", "name", "sector_code", "level", "processing_days", "documents", "fees"]
+    body = as_csv([procedure("1.900012", "Cấp bản sao giấy khai sinh")], columns).encode()
+    inferred = await api.post("/imports", params={"dry_run": "true"}, content=body, headers=headers)
+    assert inferred.status_code == 200, inferred.text
+    assert outcomes(inferred.json()) == [("procedures", 1, "created")]
+    # Columns of agencies and procedures both: the first kind having them all (agencies).
+    agencies = await api.post("/imports", params={"dry_run": "true"}, content=b"code,name\n000.09.01.H22,x\n",
+                              headers=headers)  # fmt: skip
+    assert [row["kind"] for row in agencies.json()["rows"]] == ["agencies"]
+    for params in ({}, {"kind": "services"}):
+        empty = await api.post("/imports", params=params, content=b"", headers=headers)
+        assert empty.status_code == 200, empty.text
+        assert empty.json() == {"dry_run": False, "rows": [],
+                                "summary": {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("content", "content_type", "params", "status", "says"),
     [
@@ -193,7 +213,7 @@ async def test_a_csv_import_reads_json_cells_and_retires_by_status(api: httpx.As
         (b'{"services": {}}', "application/json", {}, 422, "Must be a list"),
         (b'{"forms": []}', "application/json", {}, 422, "Not a kind of row"),
         (b"code,name,colour\n1.1,a,b\n", "text/csv", {"kind": "procedures"}, 422, "Not a column of procedures"),
-        (b"code,name\n1.1,a\n", "text/csv", {}, 400, "kind="),
+        (b"code,name,routing_target\n1.1,a,b\n", "text/csv", {}, 422, "say which with kind"),
         (b"<xml/>", "application/xml", {}, 415, "application/json or text/csv"),
         (b"\xff\xfe", "text/csv", {"kind": "agencies"}, 400, "UTF-8"),
     ],

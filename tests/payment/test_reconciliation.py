@@ -86,7 +86,12 @@ async def test_operators_reconcile_a_statement_by_api_and_command_line(payments:
                                  headers={**payments.payer(), "Content-Type": "text/csv"})  # fmt: skip
         unreadable = await api.post("/reconciliations", params=params, content="a,b\n1,2\n", headers=headers)
         huge = await api.post("/reconciliations", params=params, content="x" * (2 * 1024 * 1024), headers=headers)
+        backwards = {**params, "since": params["until"], "until": params["since"]}
+        inverted = await api.post("/reconciliations", params=backwards, content=statement, headers=headers)
     assert answer.status_code == 200, answer.text
+    # A period that ends before it starts holds no order: the lines are still judged, none is missing.
+    assert inverted.status_code == 200, inverted.text
+    assert inverted.json()["summary"] == {"matched": 1, "amount_mismatch": 1, "missing_ours": 1, "missing_theirs": 0}
     assert answer.json()["summary"] == {"matched": 1, "amount_mismatch": 1, "missing_ours": 1, "missing_theirs": 0}
     assert (refused.status_code, unreadable.status_code, huge.status_code) == (403, 422, 413)
 

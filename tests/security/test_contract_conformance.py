@@ -30,13 +30,19 @@ derandomized (the same requests every run), no example database, no shrinking.
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
+from contracts.money import MAX_VND
+from services.catalogue.service.importer import CSV_COLUMNS, KINDS
 from tests.security.conftest import problem_details
 from tests.security.routes import FUZZ_CALLER, RULES
 from tests.support.stack import Stack
@@ -74,12 +80,84 @@ READS_NOTHING = {
 }
 
 
+# --- FORMATS ---------------------------------------------------------------------------------
+# Rules the document states that JSON Schema cannot spell, each with a generator of valid data
+# for it, so that "valid data" really is valid (docs/api.md says what each means). Register a
+# string ``format`` with ``schemathesis.openapi.format`` in ``register_formats``, and a body
+# judged by its content (a file of the declared media type) in ``FILES``, by operationId.
+
+
+def _csv(header: list[str], rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+_CELL = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), max_size=20)
+
+
+@st.composite
+def _statement(draw: st.DrawFn, case: Any) -> str:
+    """reconcilePayments: a provider's statement, CSV with ``transaction_id, reference, amount``
+    (and ``status``): each line a transaction id, any reference text, whole VND (payment.domain.statement)."""
+    transaction = st.from_regex(r"[A-Za-z0-9]{1,20}", fullmatch=True)
+    status = st.sampled_from(["00", "", "01"])
+    lines = draw(st.lists(st.tuples(transaction, _CELL, st.integers(0, MAX_VND), status), max_size=4))
+    return _csv(["transaction_id", "reference", "amount", "status"], [[t, r, str(a), s] for t, r, a, s in lines])
+
+
+@st.composite
+def _catalogue_import(draw: st.DrawFn, case: Any) -> str:
+    """importCatalogue as CSV: a header naming columns of the ``kind`` asked (any one kind when
+    none is: the server reads the kind from the header), and rows of any cells (each row is judged
+    on its own, in the report)."""
+    kind = (case.query or {}).get("kind") or draw(st.sampled_from(KINDS))
+    columns = CSV_COLUMNS[kind]
+    header = draw(st.lists(st.sampled_from(columns), min_size=1, max_size=len(columns), unique=True))
+    rows = draw(st.lists(st.lists(_CELL, min_size=len(header), max_size=len(header)), max_size=3))
+    return _csv(header, rows)
+
+
+# Bodies judged by their content, by operationId: real files of the declared media type (as text:
+# schemathesis revalidates a body set here, and a ``format: binary`` string is text to it).
+FILES: dict[str, Callable[[Any], st.SearchStrategy[str]]] = {
+    "reconcilePayments": _statement,
+    "importCatalogue": _catalogue_import,
+}
+
+
+def register_formats(schema: Any) -> None:
+    """Register this module's generators on ``schema`` (only there: other tests fuzz freely)."""
+
+    def flatmap_case(context: Any, case: Any) -> st.SearchStrategy[Any]:
+        files = FILES.get(case.operation.definition.raw.get("operationId", ""))
+        if files is None or case.media_type not in FILE_MEDIA_TYPES or case.meta is None:
+            return st.just(case)
+        if case.meta.generation.mode is not GenerationMode.POSITIVE:
+            return st.just(case)  # invalid data stays as schemathesis makes it
+
+        def with_body(body: str) -> Any:
+            case.body = body
+            return case
+
+        return files(case).map(with_body)
+
+    schema.hook(flatmap_case)
+
+
+# Media types of the bodies FILES makes.
+FILE_MEDIA_TYPES = {"text/csv"}
+
+
 @pytest.fixture(scope="module")
 def conformance_api(stack: Stack, merged_document: dict[str, Any]) -> Any:
     schema = schemathesis.openapi.from_dict(merged_document)
     schema.config.update(base_url=stack.url, request_timeout=30)
     schema.config.generation.update(allow_x00=False)
     schema.config.checks.positive_data_acceptance.expected_statuses = ACCEPTED
+    register_formats(schema)
     return schema
 
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import Field
 
 from services.kit.auth import Principal, bearer_token, demands_token
-from services.kit.errors import Forbidden, ValidationFailed
+from services.kit.errors import Forbidden
 from services.kit.openapi import token_security
 from services.kit.schemas import StrictModel
 
@@ -72,8 +72,6 @@ class AuditQuery(StrictModel):
 @router.put("/procedures/{code}", summary="Create or replace a procedure (administrators)",
             openapi_extra=ADMINISTRATORS)  # fmt: skip
 async def put_procedure(code: ProcedureCode, body: ProcedureUpdate, uow: UnitOfWorkDep, who: EditorDep) -> EditOutcome:
-    if body.code not in (None, code):
-        raise ValidationFailed([{"field": "body.code", "location": "body", "message": "Differs from the path."}])
     written = await editor.upsert_procedure(
         uow, who, ProcedureInput.model_validate({**body.model_dump(), "code": code})
     )
@@ -140,6 +138,10 @@ async def procedure_audit(
     openapi_extra={
         "requestBody": {
             "required": True,
+            "description": 'JSON: `{"agencies": [...], "procedures": [...], "services": [...]}`, each row an '
+            "object of its kind's fields. CSV: UTF-8, one kind of row (`kind`, or the first kind whose columns its "
+            "header names): a header line naming columns of that kind, then one row a line; lists and the form "
+            "schema as JSON in their cells; an empty file holds no rows. Each row is judged on its own.",
             "content": {
                 # Each row is read by the model of its kind (unknown fields refused, per row).
                 "application/json": {

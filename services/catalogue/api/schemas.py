@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.events.catalogue import DocumentComponent, Fee
 from services.kit.pagination import Page
 
-from ..domain.definitions import PROCEDURE_CODE, ProcedureInput, ServiceDraftChanges, ServiceInput
+from ..domain.definitions import ProcedureFields, ServiceDraftChanges, ServiceInput
 from ..domain.model import (
     Agency,
     AgencyLevel,
@@ -186,18 +186,41 @@ class SectorList(BaseModel):
 # --- the editors' API -----------------------------------------------------------------------
 
 
-class ProcedureUpdate(ProcedureInput):
-    """A procedure's whole definition; its code is in the path."""
-
-    code: str | None = Field(default=None, pattern=PROCEDURE_CODE, description="if given, equal to the path's")  # type: ignore[assignment]  # optional here: the path names the procedure
+class ProcedureUpdate(ProcedureFields):
+    """A procedure's whole definition; its code is the path's (the body does not repeat it)."""
 
 
 class OnlineServiceCreate(ServiceInput):
     """A new online service: which agency offers which procedure, and its first version (a draft)."""
 
 
+def _at_least_one_field(schema: dict[str, Any]) -> None:
+    """The document of a draft's change: at least one field, none of them null (left out keeps it)."""
+    schema["minProperties"] = 1
+    for name, field in schema["properties"].items():
+        kinds = [k for k in field.pop("anyOf", []) if k != {"type": "null"}]
+        field.pop("default", None)
+        if kinds:
+            (only,) = kinds
+            schema["properties"][name] = {**only, **field}
+
+
 class OnlineServiceDraftUpdate(ServiceDraftChanges):
-    """Fields of the draft to change; those left out keep their value."""
+    """Fields of the draft to change, at least one; those left out keep their value (null is no
+    value: leave the field out to keep it)."""
+
+    model_config = ConfigDict(json_schema_extra=_at_least_one_field)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if not data:
+                raise ValueError("Name at least one field to change.")
+            nulls = sorted(str(name) for name, value in data.items() if value is None)
+            if nulls:
+                raise ValueError(f"Null is not a value of {', '.join(nulls)}: leave a field out to keep it.")
+        return data
 
 
 class EditOutcome(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -18,7 +18,7 @@ from jsonschema.validators import validator_for
 from pydantic import Field, field_validator
 
 from contracts.events.catalogue import MAX_FEES, DocumentComponent, Fee
-from contracts.money import total_within_bound
+from contracts.money import MAX_VND, total_within_bound
 from services.kit.schemas import StrictModel
 
 from .model import (
@@ -57,6 +57,27 @@ SECTOR_CODE = r"^[0-9A-Za-z_.-]{1,20}$"
 PROVINCE_CODE = r"^[0-9A-Za-z]{1,10}$"
 ROUTING_TARGET = r"^[a-z][a-z0-9-]{0,30}:[0-9A-Za-z._-]{1,100}$"
 
+# What the document states of a form's JSON Schema, the rules JSON Schema can spell: an object
+# whose "type" is "object", of a known dialect, referring only to itself at its root. The rest
+# (a valid schema of its dialect, at most MAX_FORM_SCHEMA_BYTES and MAX_FORM_SCHEMA_DEPTH levels)
+# is said in words: the meta-schema is recursive, which client generators do not take.
+FORM_SCHEMA_RULES: dict[str, object] = {
+    "description": (
+        'The JSON Schema of the application form: a schema of an object (`"type": "object"`), '
+        "valid under its dialect's meta-schema (`$schema`: 2020-12 when absent, 2019-09 or draft-07), "
+        f"at most {MAX_FORM_SCHEMA_BYTES} bytes and {MAX_FORM_SCHEMA_DEPTH} levels deep, with `$ref`s "
+        "only inside itself (starting with `#`)."
+    ),
+    "required": ["type"],
+    "properties": {
+        "$schema": {"enum": sorted(FORM_SCHEMA_DIALECTS)},
+        "type": {"const": "object"},
+        "$ref": {"type": "string", "pattern": "^#"},
+    },
+}
+# A form's JSON Schema as an editor gives it: schemaless JSON, checked by form_schema_problems.
+FormSchemaInput = Annotated[FormSchema, Field(json_schema_extra=FORM_SCHEMA_RULES)]
+
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 Name = Annotated[str, Field(min_length=1, max_length=500)]
 
@@ -75,7 +96,29 @@ class Definition(StrictModel):
     stripped, no NUL or lone surrogate anywhere, the form schema's keys and titles included)."""
 
 
-def _fees_sound(fees: list[Fee]) -> None:
+# One fee is at most this much, so the fees of one definition (at most MAX_FEES) always add up to an
+# amount every consumer can store: a bound the API's document can state, where one on a sum it
+# cannot (about 180 thousand billion dong a fee).
+MAX_FEE_VND = MAX_VND // MAX_FEES
+
+
+class FeeInput(Fee):
+    """A fee as an editor or an import gives it: the contract's fee, at most :data:`MAX_FEE_VND`."""
+
+    amount: int = Field(ge=0, le=MAX_FEE_VND, description=f"VND, whole dong, at most {MAX_FEE_VND}")
+
+    def fee(self) -> Fee:
+        """The fee as the catalogue keeps and publishes it."""
+        return Fee(code=self.code, name=self.name, amount=self.amount, currency=self.currency,
+                   condition=self.condition)  # fmt: skip
+
+
+def _fees(fees: Sequence[Fee]) -> list[Fee]:
+    """The fees as kept (an input's are :class:`FeeInput`; changes made in code carry kept ones)."""
+    return [fee.fee() if isinstance(fee, FeeInput) else fee for fee in fees]
+
+
+def _fees_sound(fees: Sequence[Fee]) -> None:
     """Fee codes are unique and the fees add up to an amount every consumer can store."""
     _unique_codes(fees, "fee")
     total_within_bound(fee.amount for fee in fees)
@@ -93,10 +136,9 @@ class FaqEntry(Definition):
     answer: Text
 
 
-class ProcedureInput(Definition):
-    """A procedure (thủ tục hành chính) as an editor or an import gives it."""
+class ProcedureFields(Definition):
+    """A procedure's definition but its code: what an editor puts at the procedure's address."""
 
-    code: str = Field(pattern=PROCEDURE_CODE)
     name: Name
     sector_code: str = Field(pattern=SECTOR_CODE)
     # Needed only to create a sector the catalogue does not know yet.
@@ -105,7 +147,7 @@ class ProcedureInput(Definition):
     steps: list[Text] = Field(default_factory=list, max_length=MAX_STEPS)
     documents: list[DocumentComponent] = Field(default_factory=list, max_length=MAX_DOCUMENTS)
     processing_days: int = Field(ge=0, le=3650)
-    fees: list[Fee] = Field(default_factory=list, max_length=MAX_FEES)
+    fees: list[FeeInput] = Field(default_factory=list, max_length=MAX_FEES)
     legal_basis: list[Text] = Field(default_factory=list, max_length=MAX_LIST_TEXTS)
     results: list[Text] = Field(default_factory=list, max_length=MAX_LIST_TEXTS)
     faq: list[FaqEntry] = Field(default_factory=list, max_length=MAX_FAQ)
@@ -118,16 +160,22 @@ class ProcedureInput(Definition):
 
     @field_validator("fees")
     @classmethod
-    def _fees_sound(cls, value: list[Fee]) -> list[Fee]:
+    def _fees_sound(cls, value: list[FeeInput]) -> list[FeeInput]:
         _fees_sound(value)
         return value
+
+
+class ProcedureInput(ProcedureFields):
+    """A procedure (thủ tục hành chính) as an editor or an import gives it."""
+
+    code: str = Field(pattern=PROCEDURE_CODE)
 
     def procedure(self, sector_name: str) -> Procedure:
         """The procedure this defines (active; its revision is set when it is written)."""
         return Procedure(
             code=self.code, name=self.name, sector_code=self.sector_code, sector_name=sector_name, level=self.level,
             steps=list(self.steps), documents=list(self.documents), processing_days=self.processing_days,
-            fees=list(self.fees), legal_basis=list(self.legal_basis), results=list(self.results),
+            fees=_fees(self.fees), legal_basis=list(self.legal_basis), results=list(self.results),
         )  # fmt: skip
 
     def faq_entries(self) -> list[Faq]:
@@ -137,7 +185,7 @@ class ProcedureInput(Definition):
 class _ServiceChecks(Definition):
     @field_validator("fees", check_fields=False)
     @classmethod
-    def _fees_sound(cls, value: list[Fee] | None) -> list[Fee] | None:
+    def _fees_sound(cls, value: list[FeeInput] | None) -> list[FeeInput] | None:
         _fees_sound(value or [])
         return value
 
@@ -154,14 +202,14 @@ class ServiceDefinition(_ServiceChecks):
     """What a version of an online service fixes: how online, the form, fees, time, routing."""
 
     online_level: OnlineLevel
-    form_schema: FormSchema  # a JSON Schema: schemaless JSON, checked by form_schema_problems
-    fees: list[Fee] = Field(default_factory=list, max_length=MAX_FEES)
+    form_schema: FormSchemaInput
+    fees: list[FeeInput] = Field(default_factory=list, max_length=MAX_FEES)
     processing_days: int = Field(ge=0, le=3650)
     routing_target: str = Field(pattern=ROUTING_TARGET)
 
     def definition(self) -> VersionDefinition:
         return VersionDefinition(
-            online_level=self.online_level, form_schema=self.form_schema, fees=list(self.fees),
+            online_level=self.online_level, form_schema=self.form_schema, fees=_fees(self.fees),
             processing_days=self.processing_days, routing_target=self.routing_target,
         )  # fmt: skip
 
@@ -177,8 +225,8 @@ class ServiceDraftChanges(_ServiceChecks):
     """Fields of the draft to change; those left out keep their value."""
 
     online_level: OnlineLevel | None = None
-    form_schema: FormSchema | None = None
-    fees: list[Fee] | None = Field(default=None, max_length=MAX_FEES)
+    form_schema: FormSchemaInput | None = None
+    fees: list[FeeInput] | None = Field(default=None, max_length=MAX_FEES)
     processing_days: int | None = Field(default=None, ge=0, le=3650)
     routing_target: str | None = Field(default=None, pattern=ROUTING_TARGET)
 
@@ -192,7 +240,7 @@ class ServiceDraftChanges(_ServiceChecks):
         return VersionDefinition(
             online_level=d.online_level if self.online_level is None else self.online_level,
             form_schema=d.form_schema if self.form_schema is None else self.form_schema,
-            fees=d.fees if self.fees is None else list(self.fees),
+            fees=d.fees if self.fees is None else _fees(self.fees),
             processing_days=d.processing_days if self.processing_days is None else self.processing_days,
             routing_target=d.routing_target if self.routing_target is None else self.routing_target,
         )

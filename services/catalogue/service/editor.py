@@ -81,6 +81,15 @@ async def _audit(uow: CatalogueUnitOfWork, editor: Editor, action: str, entity: 
     await uow.audit.record(entry)
 
 
+class UnknownReference(Conflict):
+    """A write names a sector, procedure or agency the catalogue does not have (or no longer
+    offers): the request is well formed but conflicts with the catalogue as it is, and the same
+    request succeeds once what it names exists (for a sector: or with ``sector_name``)."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail, errors=[{"field": field, "location": "body", "message": detail}])
+
+
 def _field_error(field: str, message: str) -> ValidationFailed:
     return ValidationFailed([{"field": field, "location": "body", "message": message}])
 
@@ -104,7 +113,7 @@ async def _sector_of(uow: CatalogueUnitOfWork, data: ProcedureInput) -> Sector:
     if sector is not None:
         return sector
     if data.sector_name is None:
-        raise _field_error("sector_code", f"Unknown sector {data.sector_code}; give sector_name to create it.")
+        raise UnknownReference("sector_code", f"Unknown sector {data.sector_code}; give sector_name to create it.")
     sector = Sector(data.sector_code, data.sector_name)
     await uow.sectors.ensure(sector)
     return sector
@@ -187,9 +196,9 @@ async def create_service(uow: CatalogueUnitOfWork, editor: Editor, data: Service
         raise Forbidden("You may create online services only for your own agency.")
     procedure = await uow.procedures.get(data.procedure_code, lock=True)
     if procedure is None or not procedure.is_active:
-        raise _field_error("procedure_code", f"No active procedure {data.procedure_code}.")
+        raise UnknownReference("procedure_code", f"No active procedure {data.procedure_code}.")
     if await uow.agencies.get(data.agency_code) is None:
-        raise _field_error("agency_code", f"No agency {data.agency_code}.")
+        raise UnknownReference("agency_code", f"No agency {data.agency_code}.")
     sid = service_id(data.procedure_code, data.agency_code)
     if await uow.services.get(sid, lock=True) is not None:
         raise Conflict(f"Agency {data.agency_code} already offers procedure {data.procedure_code}.", service_id=sid)
@@ -330,7 +339,7 @@ async def upsert_agency(uow: CatalogueUnitOfWork, editor: Editor, data: AgencyIn
     if not editor.is_admin:
         raise Forbidden("Only catalogue administrators edit agencies.")
     if data.parent_code is not None and await uow.agencies.get(data.parent_code) is None:
-        raise _field_error("parent_code", f"No agency {data.parent_code}.")
+        raise UnknownReference("parent_code", f"No agency {data.parent_code}.")
     wanted = data.agency()
     current = await uow.agencies.get(data.code)
     if current == wanted:

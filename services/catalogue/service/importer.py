@@ -13,7 +13,7 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -48,7 +48,11 @@ STATUSES = {"procedures": ("active", "retired"), "services": ("published", "reti
 
 
 class ImportQuery(StrictModel):
-    kind: Kind | None = Field(default=None, description="what a CSV file (or a bare JSON list) holds")
+    kind: Kind | None = Field(
+        default=None,
+        description="what a CSV file (or a bare JSON list) holds; for a CSV without it, the first kind whose "
+        "columns its header names",
+    )
     dry_run: bool = Field(default=False, description="validate and report, write nothing")
 
 
@@ -121,8 +125,6 @@ def parse(body: bytes, content_type: str, kind: Kind | None, *, max_rows: int | 
     if media == "application/json":
         rows = _json_rows(body, kind)
     elif media in ("text/csv", "application/csv"):
-        if kind is None:
-            raise BadRequest("A CSV import holds one kind of row: say which with ?kind=agencies|procedures|services.")
         rows = _csv_rows(body, kind)
     else:
         raise _unsupported(media)
@@ -167,18 +169,32 @@ def _json_rows(body: bytes, kind: Kind | None) -> list[Row]:
     return rows
 
 
-def _csv_rows(body: bytes, kind: Kind) -> list[Row]:
+def kind_of_header(header: Sequence[str]) -> Kind | None:
+    """The kind a CSV's header names columns of: the first of :data:`KINDS` having them all."""
+    return next((kind for kind in KINDS if all(column in CSV_COLUMNS[kind] for column in header)), None)
+
+
+def _csv_rows(body: bytes, kind: Kind | None) -> list[Row]:
+    """The rows of a CSV of one kind: ``kind``, or, when not given, the one its header names
+    (:func:`kind_of_header`). A file without even a header line holds no rows."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadRequest("A CSV import is UTF-8 text.") from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = reader.fieldnames or []
-    unknown = [c for c in header if c not in CSV_COLUMNS[kind]]
-    if unknown or not header:
+    if not header:
+        return []
+    kind = kind or kind_of_header(header)
+    if kind is None:
         raise ValidationFailed(
-            [{"field": c, "location": "header", "message": f"Not a column of {kind}."} for c in unknown]
-            or [{"field": "header", "location": "header", "message": "The file has no header line."}],
+            [{"field": "header", "location": "header", "message": "Not the columns of one kind; say which with kind."}],
+            "; ".join(f"Columns of {k}: {', '.join(CSV_COLUMNS[k])}" for k in KINDS) + ".",
+        )
+    unknown = [c for c in header if c not in CSV_COLUMNS[kind]]
+    if unknown:
+        raise ValidationFailed(
+            [{"field": c, "location": "header", "message": f"Not a column of {kind}."} for c in unknown],
             f"Columns of {kind}: {', '.join(CSV_COLUMNS[kind])}.",
         )
     rows = []
@@ -289,7 +305,7 @@ async def apply_row(uow: CatalogueUnitOfWork, who: Editor, row: Row, report: Rep
             outcome = await APPLY[row.kind](uow, who, dict(row.data))
     except ValidationError as exc:
         report.add(row, key, "rejected", _errors(exc))
-    except ValidationFailed as exc:
+    except (ValidationFailed, editor.UnknownReference) as exc:
         fields = exc.extra.get("errors", [])
         report.add(row, key, "rejected", [RowError(e["field"], e["message"]) for e in fields])
     except PortalError as exc:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
+from services.kit import webhooks as webhook_header
 from services.kit.app import request_unit_of_work
 from services.kit.auth import Principal, require_scopes
 from services.kit.errors import ValidationFailed
@@ -106,6 +107,51 @@ async def receipt_jwks(response: Response, uow: UnitOfWorkDep) -> ReceiptKeysPub
 
 # --- callbacks ------------------------------------------------------------------------------
 
+# What the providers send, declared for the document only: the callbacks read the raw request
+# (the signatures cover it as it arrived), and each protocol answers its own way, so nothing here
+# is validated by the framework (a refusal there would break the protocol's answers).
+_VNPAY_IPN_FIELDS = {
+    "vnp_TmnCode": "The merchant's terminal code (another terminal's payment is answered 01).",
+    "vnp_Amount": "The amount in dong times 100, in ASCII digits (not the order's amount: answered 04).",
+    "vnp_BankCode": "The bank or wallet paid through.",
+    "vnp_BankTranNo": "The bank's transaction number.",
+    "vnp_CardType": "The kind of card or account paid with.",
+    "vnp_PayDate": "When it was paid: yyyyMMddHHmmss in GMT+7.",
+    "vnp_OrderInfo": "The order description sent with the payment.",
+    "vnp_TransactionNo": "VNPay's transaction number.",
+    "vnp_ResponseCode": "00 when the payment was made (with vnp_TransactionStatus 00); other codes: not paid.",
+    "vnp_TransactionStatus": "00 when the payment was made; other codes: not paid.",
+    "vnp_TxnRef": "The order's merchant reference (an unknown one is answered 01).",
+    "vnp_SecureHashType": "The hash algorithm's name (not signed).",
+    "vnp_SecureHash": (
+        "HMAC-SHA512 in hex of the other vnp_ parameters (sorted, form-encoded, empty ones left out) under the "
+        "merchant's hash secret, compared in constant time; a missing or wrong one is answered 97."
+    ),
+}
+VNPAY_IPN_PARAMETERS = [
+    {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": text}
+    for name, text in _VNPAY_IPN_FIELDS.items()
+]
+BANK_NOTIFICATION = {
+    "parameters": [{
+        "name": webhook_header.HEADER, "in": "header", "required": True,
+        "schema": {"type": "string", "minLength": 1},
+        "description": (
+            "`t=<unix seconds>,v1=<hex HMAC-SHA256 of t, a dot and the raw body>` under a secret shared with the "
+            "bank (several v1 during a rotation), within 5 minutes of the portal's clock; compared in constant "
+            "time. Missing, malformed, stale or not matching: 401."
+        ),
+    }],
+    "requestBody": {
+        "required": True,
+        "description": (
+            "The transfer, as JSON, signed as sent. A well-signed body that is not a transfer is acknowledged "
+            "(200, result `malformed`) so that the bank does not send it again."
+        ),
+        "content": {"application/json": {"schema": callbacks.Transfer.model_json_schema()}},
+    },
+}  # fmt: skip
+
 
 async def _raw(request: Request) -> RawCallback:
     body = await request.body()
@@ -123,13 +169,21 @@ async def _raw(request: Request) -> RawCallback:
     summary="VNPay IPN (public; signed). Answers {RspCode, Message} as VNPay expects",
     responses={200: {"content": {"application/json": {"example": {"RspCode": "00", "Message": "Confirm Success"}}}}},
     operation_id="receiveVnpayIpn",
+    description=(
+        "VNPay calls it with the payment's outcome in the query, signed (`vnp_SecureHash`), and reads the answer's "
+        "`RspCode`: 97 signature not valid, 99 a field missing, 01 no such order, 04 not the order's amount, "
+        "02 already confirmed, 00 confirmed. Every call is answered 200 (403 from outside an allow-list): a "
+        "refusal is in `RspCode`, as VNPay's protocol has it. Any other `vnp_` parameter is signed too."
+    ),
+    openapi_extra={"parameters": VNPAY_IPN_PARAMETERS},
 )
 async def vnpay_ipn(request: Request, uow: UnitOfWorkDep) -> VnpayIpnAnswer:
     return VnpayIpnAnswer.of(await callbacks.vnpay_ipn(uow, settings_of(request), await _raw(request)))
 
 
 @router.post("/callbacks/bank", summary="A bank's transfer notification (public; signed t=…,v1=…)",
-             operation_id="receiveBankNotification", response_model_exclude_unset=True)  # fmt: skip
+             operation_id="receiveBankNotification", response_model_exclude_unset=True,
+             openapi_extra=BANK_NOTIFICATION)  # fmt: skip
 async def bank_notification(request: Request, uow: UnitOfWorkDep) -> BankNotificationAnswer:
     raw = await _raw(request)
     try:
@@ -147,19 +201,36 @@ async def refund_order(order_id: Id, body: RefundCreate, principal: Operator, uo
     return OrderPublic.model_validate(await orders.refund(uow, order_id.lower(), body.reason, principal.subject))
 
 
+STATEMENT = {
+    "required": True,
+    "description": (
+        "The provider's statement: UTF-8 CSV whose header names at least `transaction_id`, `reference` and "
+        "`amount` (whole VND in ASCII digits); a `status` column keeps only the settled lines (empty or `00`). "
+        "At most 100000 lines."
+    ),
+    "content": {"text/csv": {"schema": dict(BINARY)}},
+}
+
+
 @router.post(
     "/reconciliations",
     summary="Reconcile a provider's statement (CSV) with the orders paid in a period",
     operation_id="reconcilePayments",
-    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": dict(BINARY)}}}},
+    openapi_extra={"requestBody": STATEMENT},
 )
 async def reconcile(
     request: Request,
     principal: Operator,
     uow: UnitOfWorkDep,
     provider: Annotated[Literal["vnpay", "vietqr"], Query()],
-    since: Annotated[datetime, Query()],
-    until: Annotated[datetime, Query()],
+    since: Annotated[datetime, Query(description="Start of the period (included), with its offset.")],
+    until: Annotated[
+        datetime,
+        Query(
+            description="End of the period (excluded), with its offset; at or before "
+            "`since`, the period is empty: no order is expected in it."
+        ),
+    ],
 ) -> ReconciliationPublic:
     body = await request.body()  # bounded by the service's body limit (PAYMENT_MAX_BODY_BYTES): 413 beyond
     if since.tzinfo is None or until.tzinfo is None:

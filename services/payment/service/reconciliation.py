@@ -26,9 +26,11 @@ class Reconciliation:
 async def reconcile_statement(
     uow: PaymentUnitOfWork, text: str, *, provider: Provider, since: datetime, until: datetime
 ) -> Reconciliation:
-    """The report of a statement covering [since, until) for one provider. Reads only."""
-    if until <= since:
-        raise ValidationFailed([{"field": "query.until", "location": "query", "message": "Must be after since."}])
+    """The report of a statement covering [since, until) for one provider. Reads only.
+
+    A period that ends when or before it starts is empty: no order is expected in it (nothing is
+    ``missing_theirs``), and every line is still judged against the order it names. No rule
+    between the two times, so none the API's document cannot state."""
     try:
         lines = parse_statement(text)
     except StatementInvalid as exc:

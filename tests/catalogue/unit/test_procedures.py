@@ -13,7 +13,7 @@ from contracts.events.catalogue import (
 from services.catalogue.domain.model import ProcedureStatus, ServiceStatus
 from services.catalogue.service import editor
 from services.catalogue.service.editor import Outcome
-from services.kit.errors import Forbidden, NotFound, ValidationFailed
+from services.kit.errors import Conflict, Forbidden, NotFound
 from tests.catalogue.fakes import FakeCatalogueUnitOfWork
 
 from .conftest import ADMIN, H22_TRANSPORT, H29_TRANSPORT, OFFICIAL_H22, procedure_input, service_input
@@ -79,10 +79,16 @@ async def test_only_administrators_edit_procedures(uow: FakeCatalogueUnitOfWork)
 
 async def test_an_unknown_sector_needs_its_name(uow: FakeCatalogueUnitOfWork) -> None:
     async with uow:
-        with pytest.raises(ValidationFailed) as refused:
+        with pytest.raises(editor.UnknownReference) as refused:
             await editor.upsert_procedure(uow, ADMIN, procedure_input(sector_code="XX", sector_name=None))
+    # A conflict with the catalogue as it is (409), not a malformed request: the same body is
+    # accepted once the sector exists, or with its name.
+    assert isinstance(refused.value, Conflict)
     assert refused.value.extra["errors"][0]["field"] == "sector_code"
     assert uow.state.procedures == {}
+    async with uow:
+        written = await editor.upsert_procedure(uow, ADMIN, procedure_input(sector_code="XX", sector_name="Mới"))
+    assert written.outcome is Outcome.CREATED
 
 
 async def test_retiring_a_procedure_retires_its_published_services_first(uow: FakeCatalogueUnitOfWork) -> None:

@@ -99,9 +99,10 @@ async def test_officials_edit_only_their_own_agencys_services(with_procedure: Fa
 async def test_a_service_of_an_unknown_procedure_or_agency_is_refused(with_procedure: FakeCatalogueUnitOfWork) -> None:
     uow = with_procedure
     async with uow:
-        with pytest.raises(ValidationFailed) as no_procedure:
+        # Well formed, but naming what the catalogue does not have: a conflict with its state (409).
+        with pytest.raises(editor.UnknownReference) as no_procedure:
             await editor.create_service(uow, ADMIN, service_input(procedure="9.000001"))
-        with pytest.raises(ValidationFailed) as no_agency:
+        with pytest.raises(editor.UnknownReference) as no_agency:
             await editor.create_service(uow, ADMIN, service_input(agency="000.99.99.H99"))
         await editor.create_service(uow, ADMIN, service_input())
         with pytest.raises(Conflict):
