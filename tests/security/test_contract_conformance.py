@@ -37,6 +37,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 
+from tests.security import formats  # noqa: F401  (registers the custom formats' generators)
 from tests.security.conftest import problem_details
 from tests.security.routes import FUZZ_CALLER, RULES
 from tests.support.stack import Stack

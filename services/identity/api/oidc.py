@@ -46,6 +46,14 @@ PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
           "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
           "content": {**_HTML, "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
 }  # fmt: skip
+# The authorization endpoint names the outcome for a request whose client does not exist.
+AUTHORIZE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **PAGE_RESPONSES,
+    404: {"description": "An HTML page: no enabled client has this client_id (RFC 6749 §4.1.2.1: the browser is "
+                         "not sent back, since there is no registered redirect URI to trust)", "content": _HTML},
+    400: {"description": "An HTML page: the redirect_uri is not one the client registered, or the request "
+                         "cannot go on and cannot safely be sent back to the client", "content": _HTML},
+}  # fmt: skip
 
 
 def _query(name: str, schema: dict[str, Any], description: str, *, required: bool = False) -> dict[str, Any]:
@@ -77,6 +85,81 @@ AUTHORIZE_PARAMETERS = [
     _query("login_hint", {"type": "string", "maxLength": authorize.MAX_HINT}, "Pre-fills the login field."),
     _query("ui_locales", {"type": "string"}, "vi (the default) or en."),
 ]  # fmt: skip
+
+
+def _form_body(fields: dict[str, dict[str, Any]], required: list[str], description: str) -> dict[str, Any]:
+    """An ``application/x-www-form-urlencoded`` request body with ``fields`` (OpenAPI fragment).
+    Each value is text of at most ``MAX_FORM_FIELD`` characters (``_form``); parameters the
+    endpoint does not know are ignored, as RFC 6749 §3.1 and §3.2 ask, up to 50 fields in all."""
+    properties = {name: {"type": "string", "maxLength": MAX_FORM_FIELD, **schema} for name, schema in fields.items()}
+    schema = {"type": "object", "properties": properties, "required": required, "maxProperties": 50,
+              "additionalProperties": {"type": "string", "maxLength": MAX_FORM_FIELD}}  # fmt: skip
+    return {"requestBody": {"required": bool(required), "description": description,
+                            "content": {"application/x-www-form-urlencoded": {"schema": schema}}}}  # fmt: skip
+
+
+# Client authentication in the form (RFC 6749 §2.3.1 client_secret_post, RFC 7523 §2.2
+# private_key_jwt, or a public client's client_id); client_secret_basic is the Authorization header.
+CLIENT_AUTHENTICATION = {
+    "client_id": {"description": "The client (client_secret_post, private_key_jwt, or a public client)."},
+    "client_secret": {"description": "client_secret_post: the client's secret."},
+    "client_assertion_type": {"enum": ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
+                              "description": "private_key_jwt (RFC 7523 §2.2)."},
+    "client_assertion": {"description": "private_key_jwt: a JWT signed with one of the client's keys."},
+}  # fmt: skip
+TOKEN_FORM = _form_body(
+    {
+        "grant_type": {"enum": [g.value for g in GrantType], "description": "RFC 6749 §4.1.3, §4.4.2, §6."},
+        "code": {"description": "authorization_code: the code the authorization endpoint issued."},
+        "redirect_uri": {"description": "authorization_code: the redirect URI of the authorization request."},
+        "code_verifier": {"description": "authorization_code with PKCE (RFC 7636 §4.5)."},
+        "refresh_token": {"description": "refresh_token: the refresh token."},
+        "scope": {"description": "refresh_token and client_credentials: space-separated scopes."},
+        **CLIENT_AUTHENTICATION,
+    },
+    ["grant_type"],
+    "A token request (RFC 6749 §4.1.3, §4.4.2, §6), authenticated as the client registered.",
+)
+_TOKEN_TYPE_HINT = {"description": "access_token or refresh_token; a hint only (an unknown hint is ignored)."}
+INTROSPECT_FORM = _form_body(
+    {"token": {"description": "The token to describe."}, "token_type_hint": _TOKEN_TYPE_HINT,
+     **CLIENT_AUTHENTICATION},
+    ["token"],
+    "An introspection request (RFC 7662 §2.1), by an authenticated client.",
+)  # fmt: skip
+REVOKE_FORM = _form_body(
+    {"token": {"description": "The token to revoke."}, "token_type_hint": _TOKEN_TYPE_HINT, **CLIENT_AUTHENTICATION},
+    ["token"],
+    "A revocation request (RFC 7009 §2.1), authenticated as the client the token was issued to.",
+)
+# The sign-in form posts back the authorization request (as the page carried it) and the
+# person's credentials, with the anti-forgery token its cookie holds.
+SIGN_IN_FORM = _form_body(
+    {
+        **{p["name"]: {k: v for k, v in p["schema"].items() if k != "type"} | {"description": p["description"]}
+           for p in AUTHORIZE_PARAMETERS if p["schema"]["type"] == "string"},
+        "max_age": {"pattern": "^([0-9]{1,8}|100000000)$", "description": "As in the authorization request."},
+        "login": {"description": "Personal id, tax code, username or mobile number."},
+        "password": {"description": "The account's password."},
+        "totp": {"description": "The authenticator app's code, when the account has one."},
+        "csrf_token": {"description": "The anti-forgery token of the page (its cookie holds the same)."},
+    },
+    ["response_type", "client_id", "redirect_uri", "scope"],
+    "The sign-in page's form: the authorization request and the person's credentials.",
+)  # fmt: skip
+# OpenID Connect RP-Initiated Logout 1.0 §2.
+LOGOUT_FIELDS: dict[str, dict[str, Any]] = {
+    "id_token_hint": {"description": "An ID token this provider issued to the client (expired ones too)."},
+    "client_id": {"description": "The client, when no id_token_hint names it."},
+    "post_logout_redirect_uri": {"description": "Exactly one of the client's registered logout redirect URIs; "
+                                                "needs id_token_hint or client_id."},
+    "state": {"description": "Returned unchanged with the redirect."},
+    "ui_locales": {"description": "vi (the default) or en."},
+    "logout_hint": {"description": "Accepted and ignored."},
+}  # fmt: skip
+LOGOUT_PARAMETERS = [_query(name, {"type": "string", "maxLength": MAX_FORM_FIELD}, field["description"])
+                     for name, field in LOGOUT_FIELDS.items()]  # fmt: skip
+LOGOUT_FORM = _form_body(LOGOUT_FIELDS, [], "The same parameters as the query, posted (RP-Initiated Logout §2).")
 
 
 def _now() -> datetime:
@@ -252,7 +335,7 @@ def _sign_in_page(
 
 
 @router.get(
-    "/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=PAGE_RESPONSES,
+    "/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=AUTHORIZE_RESPONSES,
     openapi_extra={"parameters": AUTHORIZE_PARAMETERS}, operation_id="authorize",
 )  # fmt: skip
 async def authorize_get(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
@@ -261,6 +344,8 @@ async def authorize_get(request: Request, uow: IdentityUnitOfWorkDep) -> Respons
     lang = language(params.get("ui_locales"))
     try:
         req = await authorize.parse_request(uow, params)
+    except authorize.UnknownClient as exc:
+        return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title, status=404)
     except authorize.UnsafeRedirect as exc:
         return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
     except OAuthError as exc:
@@ -279,8 +364,8 @@ async def authorize_get(request: Request, uow: IdentityUnitOfWorkDep) -> Respons
     return _sign_in_page(request, req)
 
 
-@router.post("/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=PAGE_RESPONSES,
-             operation_id="signIn")  # fmt: skip
+@router.post("/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=AUTHORIZE_RESPONSES,
+             operation_id="signIn", openapi_extra=SIGN_IN_FORM)  # fmt: skip
 async def authorize_post(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     """The sign-in form comes back here: check CSRF, sign in, start the session, issue the code.
 
@@ -300,7 +385,8 @@ async def authorize_post(request: Request, uow: IdentityUnitOfWorkDep) -> Respon
     try:
         req = await authorize.parse_request(uow, form)
     except OAuthError as exc:
-        return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
+        status = 404 if isinstance(exc, authorize.UnknownClient) else 400
+        return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title, status=status)
     if not csrf_cookie or not hmac.compare_digest(csrf_form.encode(), csrf_cookie.encode()):
         return _sign_in_page(request, req, error=texts(lang)["expired"], status=400, login=login)
     client_ip = request.client.host if request.client else "unknown"
@@ -412,13 +498,13 @@ async def _revoke(
     return None
 
 
-@router.post("/oauth2/token", response_model=None, operation_id="requestToken",
+@router.post("/oauth2/token", response_model=None, operation_id="requestToken", openapi_extra=TOKEN_FORM,
              responses=_documented(TokenPublic, "The tokens issued"))  # fmt: skip
 async def token(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     return await _as_client(request, uow, _grant)
 
 
-@router.post("/oauth2/introspect", response_model=None, operation_id="introspectToken",
+@router.post("/oauth2/introspect", response_model=None, operation_id="introspectToken", openapi_extra=INTROSPECT_FORM,
              responses=_documented(IntrospectionPublic, "Whether the token is active, and its claims"))  # fmt: skip
 async def introspect(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     return await _as_client(request, uow, _introspect)
@@ -428,6 +514,7 @@ async def introspect(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     "/oauth2/revoke",
     response_model=None,
     operation_id="revokeToken",
+    openapi_extra=REVOKE_FORM,
     responses={200: {"description": "Revoked, or nothing to revoke (RFC 7009 §2.2): an empty body"}},
 )
 async def revoke(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
@@ -498,4 +585,5 @@ for _method in ("GET", "POST"):
         response_class=HTMLResponse,
         responses=PAGE_RESPONSES,
         operation_id="endSession" if _method == "GET" else "postEndSession",
+        openapi_extra={"parameters": LOGOUT_PARAMETERS} if _method == "GET" else LOGOUT_FORM,
     )

@@ -41,6 +41,10 @@ class UnsafeRedirect(OAuthError):
     """The client or redirect URI cannot be trusted: answer on our own page, never redirect."""
 
 
+class UnknownClient(UnsafeRedirect):
+    """No enabled client has the request's client_id: the page says so (404), never redirects."""
+
+
 @dataclass(frozen=True)
 class AuthorizationRequest:
     client: Client
@@ -78,7 +82,7 @@ async def parse_request(uow: IdentityUnitOfWork, params: Mapping[str, str]) -> A
     try:
         client = await get_client(uow, params.get("client_id", ""))
     except Exception:
-        raise UnsafeRedirect("invalid_request", "Unknown or disabled client.") from None
+        raise UnknownClient("invalid_request", "Unknown or disabled client.") from None
     redirect_uri = params.get("redirect_uri")
     if not redirect_uri_allowed(redirect_uri, client.redirect_uris):
         raise UnsafeRedirect("invalid_request", "The redirect_uri is not registered for this client.")
