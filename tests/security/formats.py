@@ -26,7 +26,8 @@ from services.kit.schemas import (
 # National significant numbers' leading digits of ranges allocated to operators (mobile) and of
 # fixed-line area codes (Hà Nội 24, TP. Hồ Chí Minh 28, Đà Nẵng 236, Hải Phòng 225).
 _MOBILE_PREFIXES = ("32", "33", "34", "35", "36", "37", "38", "39", "56", "58", "70", "76", "77", "78", "79", "81",
-                    "82", "83", "84", "85", "86", "88", "89", "90", "91", "93", "94", "96", "97", "98", "99")  # fmt: skip
+                    "82", "83", "84", "85", "86", "88", "89", "90", "91", "93", "94", "96", "97", "98",
+                    "99")  # fmt: skip
 _FIXED_PREFIXES = (("24", 8), ("28", 8), ("236", 7), ("225", 7))
 _TRUNK = st.sampled_from(("0", "+84", "84"))
 
