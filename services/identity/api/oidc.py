@@ -149,7 +149,8 @@ SIGN_IN_FORM = _form_body(
 )  # fmt: skip
 # OpenID Connect RP-Initiated Logout 1.0 §2.
 LOGOUT_FIELDS: dict[str, dict[str, Any]] = {
-    "id_token_hint": {"description": "An ID token this provider issued to the client (expired ones too)."},
+    "id_token_hint": {"pattern": authorize.JWS_COMPACT,
+                      "description": "An ID token this provider issued to the client (expired ones too)."},
     "client_id": {"description": "The client, when no id_token_hint names it."},
     "post_logout_redirect_uri": {"description": "Exactly one of the client's registered logout redirect URIs; "
                                                 "needs id_token_hint or client_id."},
@@ -157,9 +158,30 @@ LOGOUT_FIELDS: dict[str, dict[str, Any]] = {
     "ui_locales": {"description": "vi (the default) or en."},
     "logout_hint": {"description": "Accepted and ignored."},
 }  # fmt: skip
-LOGOUT_PARAMETERS = [_query(name, {"type": "string", "maxLength": MAX_FORM_FIELD}, field["description"])
-                     for name, field in LOGOUT_FIELDS.items()]  # fmt: skip
+LOGOUT_PARAMETERS = [
+    _query(name, {"type": "string", "maxLength": MAX_FORM_FIELD, **{k: v for k, v in f.items() if k != "description"}},
+           f["description"])
+    for name, f in LOGOUT_FIELDS.items()
+]  # fmt: skip
+# Where the browser ends up when logout cannot go on.
+LOGOUT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **PAGE_RESPONSES,
+    404: {
+        "description": "An HTML page: the id_token_hint is not an ID token this provider issued, or the "
+        "client named does not exist (the browser is not redirected)",
+        "content": _HTML,
+    },
+    400: {
+        "description": "An HTML page: the request is malformed, or post_logout_redirect_uri is not registered "
+        "for the client or comes without id_token_hint or client_id",
+        "content": _HTML,
+    },
+}
 LOGOUT_FORM = _form_body(LOGOUT_FIELDS, [], "The same parameters as the query, posted (RP-Initiated Logout §2).")
+# A redirect after logout needs the client it is registered for (RP-Initiated Logout §3).
+LOGOUT_FORM["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]["dependentSchemas"] = {
+    "post_logout_redirect_uri": {"anyOf": [{"required": ["id_token_hint"]}, {"required": ["client_id"]}]}
+}
 
 
 def _now() -> datetime:
@@ -344,7 +366,7 @@ async def authorize_get(request: Request, uow: IdentityUnitOfWorkDep) -> Respons
     lang = language(params.get("ui_locales"))
     try:
         req = await authorize.parse_request(uow, params)
-    except authorize.UnknownClient as exc:
+    except authorize.Unrecognised as exc:
         return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title, status=404)
     except authorize.UnsafeRedirect as exc:
         return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
@@ -385,7 +407,7 @@ async def authorize_post(request: Request, uow: IdentityUnitOfWorkDep) -> Respon
     try:
         req = await authorize.parse_request(uow, form)
     except OAuthError as exc:
-        status = 404 if isinstance(exc, authorize.UnknownClient) else 400
+        status = 404 if isinstance(exc, authorize.Unrecognised) else 400
         return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title, status=status)
     if not csrf_cookie or not hmac.compare_digest(csrf_form.encode(), csrf_cookie.encode()):
         return _sign_in_page(request, req, error=texts(lang)["expired"], status=400, login=login)
@@ -558,13 +580,17 @@ for _method in ("GET", "POST"):
 async def _logout(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     settings, now = _settings(request), _now()
     params: dict[str, str] = dict(request.query_params)
-    if request.method == "POST":
-        params.update(await _form(request))
     lang = language(params.get("ui_locales"))
     try:
+        if request.method == "POST":
+            params.update(await _form(request))
+        lang = language(params.get("ui_locales"))
+        if any(len(value) > MAX_FORM_FIELD for value in params.values()):
+            raise OAuthError("invalid_request", f"A parameter is longer than {MAX_FORM_FIELD} characters.")
         target = await authorize.end_session(uow, settings, params, request.cookies.get(SESSION_COOKIE), now)
     except (OAuthError, PortalError) as exc:  # refused before anything was written
-        return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
+        status = 404 if isinstance(exc, authorize.Unrecognised) else 400
+        return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title, status=status)
     if target:
         response: Response = _redirect(target, {"state": params.get("state")}, settings.oidc_issuer)
     else:
@@ -583,7 +609,7 @@ for _method in ("GET", "POST"):
         methods=[_method],
         response_model=None,
         response_class=HTMLResponse,
-        responses=PAGE_RESPONSES,
+        responses=LOGOUT_RESPONSES,
         operation_id="endSession" if _method == "GET" else "postEndSession",
         openapi_extra={"parameters": LOGOUT_PARAMETERS} if _method == "GET" else LOGOUT_FORM,
     )
