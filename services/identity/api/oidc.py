@@ -147,16 +147,18 @@ SIGN_IN_FORM = _form_body(
     ["response_type", "client_id", "redirect_uri", "scope"],
     "The sign-in page's form: the authorization request and the person's credentials.",
 )  # fmt: skip
-# OpenID Connect RP-Initiated Logout 1.0 §2.
+# OpenID Connect RP-Initiated Logout 1.0 §2. Bounded so that every parameter at its longest
+# still makes a URL the servers take (about 64 KiB, a character percent-encoded in up to 12 bytes).
 LOGOUT_FIELDS: dict[str, dict[str, Any]] = {
-    "id_token_hint": {"pattern": authorize.JWS_COMPACT,
+    "id_token_hint": {"pattern": authorize.JWS_COMPACT, "maxLength": 4096,
                       "description": "An ID token this provider issued to the client (expired ones too)."},
-    "client_id": {"description": "The client, when no id_token_hint names it."},
-    "post_logout_redirect_uri": {"description": "Exactly one of the client's registered logout redirect URIs; "
+    "client_id": {"maxLength": 255, "description": "The client, when no id_token_hint names it."},
+    "post_logout_redirect_uri": {"maxLength": 1024,
+                                 "description": "Exactly one of the client's registered logout redirect URIs; "
                                                 "needs id_token_hint or client_id."},
-    "state": {"description": "Returned unchanged with the redirect."},
-    "ui_locales": {"description": "vi (the default) or en."},
-    "logout_hint": {"description": "Accepted and ignored."},
+    "state": {"maxLength": 1024, "description": "Returned unchanged with the redirect."},
+    "ui_locales": {"maxLength": 64, "description": "vi (the default) or en."},
+    "logout_hint": {"maxLength": 512, "description": "Accepted and ignored."},
 }  # fmt: skip
 LOGOUT_PARAMETERS = [
     _query(name, {"type": "string", "maxLength": MAX_FORM_FIELD, **{k: v for k, v in f.items() if k != "description"}},
@@ -585,8 +587,9 @@ async def _logout(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
         if request.method == "POST":
             params.update(await _form(request))
         lang = language(params.get("ui_locales"))
-        if any(len(value) > MAX_FORM_FIELD for value in params.values()):
-            raise OAuthError("invalid_request", f"A parameter is longer than {MAX_FORM_FIELD} characters.")
+        for name, value in params.items():
+            if len(value) > LOGOUT_FIELDS.get(name, {}).get("maxLength", MAX_FORM_FIELD):
+                raise OAuthError("invalid_request", f"The parameter {name} is too long.")
         target = await authorize.end_session(uow, settings, params, request.cookies.get(SESSION_COOKIE), now)
     except (OAuthError, PortalError) as exc:  # refused before anything was written
         status = 404 if isinstance(exc, authorize.Unrecognised) else 400
