@@ -160,11 +160,23 @@ LOGOUT_FIELDS: dict[str, dict[str, Any]] = {
     "ui_locales": {"maxLength": 64, "description": "vi (the default) or en."},
     "logout_hint": {"maxLength": 512, "description": "Accepted and ignored."},
 }  # fmt: skip
-LOGOUT_PARAMETERS = [
-    _query(name, {"type": "string", "maxLength": MAX_FORM_FIELD, **{k: v for k, v in f.items() if k != "description"}},
-           f["description"])
-    for name, f in LOGOUT_FIELDS.items()
-]  # fmt: skip
+LOGOUT_FORM = _form_body(LOGOUT_FIELDS, [], "The same parameters as the query, posted (RP-Initiated Logout §2).")
+_LOGOUT_SCHEMA = LOGOUT_FORM["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+# A redirect after logout needs the client it is registered for (RP-Initiated Logout §3).
+_LOGOUT_SCHEMA["dependentSchemas"] = {
+    "post_logout_redirect_uri": {"anyOf": [{"required": ["id_token_hint"]}, {"required": ["client_id"]}]}
+}
+# The query states the same object: one parameter exploded into its fields (OpenAPI 3.1
+# ``style: form``), so that the rule between two of them can be said.
+# Parameters it does not know are ignored, a few and short ones, so that the URL stays servable.
+MAX_QUERY_EXTRA, MAX_QUERY_NAME, MAX_QUERY_PARAMETERS = 256, 64, 8
+LOGOUT_PARAMETERS = [{
+    "name": "logout_request", "in": "query", "required": False, "style": "form", "explode": True,
+    "schema": {**{k: v for k, v in _LOGOUT_SCHEMA.items() if k != "required"},
+               "maxProperties": MAX_QUERY_PARAMETERS, "propertyNames": {"maxLength": MAX_QUERY_NAME},
+               "additionalProperties": {"type": "string", "maxLength": MAX_QUERY_EXTRA}},
+    "description": "RP-Initiated Logout §2, each field its own query parameter.",
+}]  # fmt: skip
 # Where the browser ends up when logout cannot go on.
 LOGOUT_RESPONSES: dict[int | str, dict[str, Any]] = {
     **PAGE_RESPONSES,
@@ -178,11 +190,6 @@ LOGOUT_RESPONSES: dict[int | str, dict[str, Any]] = {
         "for the client or comes without id_token_hint or client_id",
         "content": _HTML,
     },
-}
-LOGOUT_FORM = _form_body(LOGOUT_FIELDS, [], "The same parameters as the query, posted (RP-Initiated Logout §2).")
-# A redirect after logout needs the client it is registered for (RP-Initiated Logout §3).
-LOGOUT_FORM["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]["dependentSchemas"] = {
-    "post_logout_redirect_uri": {"anyOf": [{"required": ["id_token_hint"]}, {"required": ["client_id"]}]}
 }
 
 
@@ -587,8 +594,12 @@ async def _logout(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
         if request.method == "POST":
             params.update(await _form(request))
         lang = language(params.get("ui_locales"))
+        query = request.query_params
+        if len(query) > MAX_QUERY_PARAMETERS or any(len(name) > MAX_QUERY_NAME for name in query):
+            raise OAuthError("invalid_request", "Too many query parameters, or too long a name.")
         for name, value in params.items():
-            if len(value) > LOGOUT_FIELDS.get(name, {}).get("maxLength", MAX_FORM_FIELD):
+            extra = MAX_FORM_FIELD if request.method == "POST" else MAX_QUERY_EXTRA
+            if len(value) > LOGOUT_FIELDS.get(name, {}).get("maxLength", extra):
                 raise OAuthError("invalid_request", f"The parameter {name} is too long.")
         target = await authorize.end_session(uow, settings, params, request.cookies.get(SESSION_COOKIE), now)
     except (OAuthError, PortalError) as exc:  # refused before anything was written
