@@ -100,7 +100,7 @@ def _form_body(fields: dict[str, dict[str, Any]], required: list[str], descripti
 
 # Client authentication in the form (RFC 6749 §2.3.1 client_secret_post, RFC 7523 §2.2
 # private_key_jwt, or a public client's client_id); client_secret_basic is the Authorization header.
-CLIENT_AUTHENTICATION = {
+CLIENT_AUTHENTICATION: dict[str, dict[str, Any]] = {
     "client_id": {"description": "The client (client_secret_post, private_key_jwt, or a public client)."},
     "client_secret": {"description": "client_secret_post: the client's secret."},
     "client_assertion_type": {"enum": ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],

@@ -6,9 +6,10 @@ RFC 7662, OIDC Core and Discovery), written as such by the routes."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.config import JsonValue
 
 from services.kit.logging import mask
 from services.kit.schemas import Name, PersonalId, StrictModel, TaxCode, VietnameseMobile
@@ -205,7 +206,7 @@ AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_j
 
 
 class ClientCreate(StrictModel):
-    model_config = ConfigDict(json_schema_extra={"allOf": _client_rules()})
+    model_config = ConfigDict(json_schema_extra={"allOf": cast("list[JsonValue]", _client_rules())})
 
     client_id: str = Field(pattern=CLIENT_ID)
     name: str = Field(min_length=1, max_length=200)
