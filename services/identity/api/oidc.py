@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
 
 from services.kit.errors import PortalError
 from services.kit.openapi import token_security
@@ -207,7 +208,10 @@ def _secure(settings: IdentitySettings) -> bool:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    form = await request.form(max_files=0, max_fields=50)
+    try:
+        form = await request.form(max_files=0, max_fields=50)
+    except HTTPException as exc:  # Starlette's refusal of the body (too many fields): the protocol's error
+        raise OAuthError("invalid_request", str(exc.detail)) from None
     out = {}
     for key, value in form.multi_items():
         if not isinstance(value, str) or len(value) > MAX_FORM_FIELD:

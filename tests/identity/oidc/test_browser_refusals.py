@@ -45,3 +45,16 @@ async def test_logout_tells_a_malformed_request_from_an_unknown_hint(provider: P
         assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/html"), answer.text
     assert all("location" not in a.headers for a in (not_a_jwt, foreign, unknown_client, too_long, nobody_named))
     assert right.status_code == 200
+
+
+async def test_a_form_with_too_many_fields_is_refused_in_each_endpoints_own_format(provider: Provider) -> None:
+    crowded = {f"field{n}": "x" for n in range(60)}
+    async with provider.client() as browser:
+        logout = await browser.post("/oauth2/logout", data=crowded)
+        sign_in = await browser.post("/oauth2/authorize", data=crowded)
+        token = await browser.post("/oauth2/token", data={**crowded, "grant_type": "client_credentials"})
+    for page in (logout, sign_in):
+        assert page.status_code == 400 and page.headers["content-type"].startswith("text/html"), page.text
+    # The token endpoint keeps the OAuth error body (RFC 6749 §5.2) that clients read.
+    assert token.status_code == 400 and token.headers["content-type"].startswith("application/json")
+    assert token.json()["error"] == "invalid_request"
