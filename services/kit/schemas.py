@@ -53,16 +53,44 @@ class StrictModel(BaseModel):
 # clients check it before they send; the server enforces the same, and the services add what a
 # pattern cannot say (a phone number's allocation, a tax code's check digit, a province code).
 
+# Custom string formats: rules a pattern cannot spell, named in the document (``format``) and
+# explained in docs/api.md; the server checks them, and a client may check them before it sends.
+# ``vn-phone``/``vn-mobile``: a number in a range allocated in Vietnam (a mobile one), by the
+# ``phonenumbers`` numbering plan (``vietnamese_phone``). ``vn-tax-code``: the tax code's check
+# digit (``tax_code_check_digit``).
+PHONE_FORMAT = "vn-phone"
+MOBILE_FORMAT = "vn-mobile"
+TAX_CODE_FORMAT = "vn-tax-code"
+
 # A Vietnamese phone number as people write it: 0, 84 or +84, then the national number, its
 # digits optionally grouped by single spaces, dots or hyphens.
 PHONE_PATTERN = r"^(\+84|84|0)[ .-]?[1-9]([ .-]?[0-9]){7,9}$"
 # A mobile number: the national number is 9 digits starting with 3, 5, 7, 8 or 9 (the mobile
 # ranges since the 2018 renumbering).
 MOBILE_PATTERN = r"^(\+84|84|0)[ .-]?[35789]([ .-]?[0-9]){8}$"
-# Personal identification number (số định danh cá nhân): 12 digits.
-PERSONAL_ID_PATTERN = r"^[0-9]{12}$"
-# Tax code (mã số thuế): 10 digits, or 10 digits, a hyphen and a 3-digit branch number.
-TAX_CODE_PATTERN = r"^[0-9]{10}(-[0-9]{3})?$"
+# Birth-registration province codes of the personal identification number (Circular
+# 59/2021/TT-BCA: 63 provinces as numbered before the 2025 merger; numbers already issued keep them).
+PROVINCE_CODES = (
+    "001", "002", "004", "006", "008", "010", "011", "012", "014", "015", "017", "019", "020", "022", "024",
+    "025", "026", "027", "030", "031", "033", "034", "035", "036", "037", "038", "040", "042", "044", "045",
+    "046", "048", "049", "051", "052", "054", "056", "058", "060", "062", "064", "066", "067", "068", "070",
+    "072", "074", "075", "077", "079", "080", "082", "083", "084", "086", "087", "089", "091", "092", "093",
+    "094", "095", "096",
+)  # fmt: skip
+# Personal identification number (số định danh cá nhân): a province code, then 9 digits.
+PERSONAL_ID_PATTERN = f"^({'|'.join(PROVINCE_CODES)})[0-9]{{9}}$"
+# Tax code (mã số thuế): 10 digits, or 10 digits, a hyphen and a 3-digit branch number (001-999).
+TAX_CODE_PATTERN = r"^[0-9]{10}(-(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2}))?$"
+TAX_CODE_WEIGHTS = (31, 29, 23, 19, 17, 13, 7, 5, 3)
+
+
+def tax_code_check_digit(first_nine: str) -> int | None:
+    """The check digit of a tax code's first nine digits
+    (``10 - (31·d1 + 29·d2 + 23·d3 + 19·d4 + 17·d5 + 13·d6 + 7·d7 + 5·d8 + 3·d9) mod 11``);
+    None when no digit is valid (the remainder gives 10)."""
+    remainder = sum(w * int(d) for w, d in zip(TAX_CODE_WEIGHTS, first_nine, strict=True)) % 11
+    check = 10 - remainder
+    return None if check == 10 else check
 
 
 class InvalidPhone(ValueError):
@@ -98,6 +126,7 @@ VietnamesePhone = Annotated[
     str,
     Field(
         pattern=PHONE_PATTERN, min_length=9, max_length=20, examples=["0912345678", "+84 24 3825 1234"],
+        json_schema_extra={"format": PHONE_FORMAT},
         description="A phone number allocated in Vietnam: 0, 84 or +84 then the national number. "
         "Stored in E.164 form (+84…).",
     ),
@@ -107,6 +136,7 @@ VietnameseMobile = Annotated[
     str,
     Field(
         pattern=MOBILE_PATTERN, min_length=10, max_length=20, examples=["0912345678", "+84912345678"],
+        json_schema_extra={"format": MOBILE_FORMAT},
         description="A Vietnamese mobile number allocated to an operator: 0, 84 or +84 then 9 digits "
         "starting with 3, 5, 7, 8 or 9. Stored in E.164 form (+84…).",
     ),
@@ -116,14 +146,18 @@ PersonalId = Annotated[
     str,
     Field(
         pattern=PERSONAL_ID_PATTERN, min_length=12, max_length=12, examples=["001099012345"],
-        description="12-digit personal identification number (số định danh cá nhân).",
+        description="12-digit personal identification number (số định danh cá nhân): the code of the "
+        "province where the birth was registered, the century-and-sex digit, the year of birth's last "
+        "two digits, then 6 digits.",
     ),
 ]  # fmt: skip
 TaxCode = Annotated[
     str,
     Field(
         pattern=TAX_CODE_PATTERN, min_length=10, max_length=14, examples=["0101234565", "0101234565-001"],
-        description="Tax code (mã số thuế): 10 digits, or NNNNNNNNNN-NNN for a branch.",
+        json_schema_extra={"format": TAX_CODE_FORMAT},
+        description="Tax code (mã số thuế): 10 digits whose last is a check digit, or NNNNNNNNNN-NNN "
+        "for a branch (001 to 999).",
     ),
 ]  # fmt: skip
 # A person's or an organisation's name: not empty once surrounding spaces are dropped.

@@ -43,6 +43,7 @@ from schemathesis import GenerationMode
 
 from contracts.money import MAX_VND
 from services.catalogue.service.importer import CSV_COLUMNS, KINDS
+from tests.security import formats  # noqa: F401  (registers the custom formats' generators)
 from tests.security.conftest import problem_details
 from tests.security.routes import FUZZ_CALLER, RULES
 from tests.support.stack import Stack

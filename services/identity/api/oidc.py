@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
 
 from services.kit.errors import PortalError
 from services.kit.openapi import token_security
@@ -46,6 +47,14 @@ PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
           "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
           "content": {**_HTML, "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
 }  # fmt: skip
+# The authorization endpoint names the outcome for a request whose client does not exist.
+AUTHORIZE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **PAGE_RESPONSES,
+    404: {"description": "An HTML page: no enabled client has this client_id (RFC 6749 §4.1.2.1: the browser is "
+                         "not sent back, since there is no registered redirect URI to trust)", "content": _HTML},
+    400: {"description": "An HTML page: the redirect_uri is not one the client registered, or the request "
+                         "cannot go on and cannot safely be sent back to the client", "content": _HTML},
+}  # fmt: skip
 
 
 def _query(name: str, schema: dict[str, Any], description: str, *, required: bool = False) -> dict[str, Any]:
@@ -79,6 +88,112 @@ AUTHORIZE_PARAMETERS = [
 ]  # fmt: skip
 
 
+def _form_body(fields: dict[str, dict[str, Any]], required: list[str], description: str) -> dict[str, Any]:
+    """An ``application/x-www-form-urlencoded`` request body with ``fields`` (OpenAPI fragment).
+    Each value is text of at most ``MAX_FORM_FIELD`` characters (``_form``); parameters the
+    endpoint does not know are ignored, as RFC 6749 §3.1 and §3.2 ask, up to 50 fields in all."""
+    properties = {name: {"type": "string", "maxLength": MAX_FORM_FIELD, **schema} for name, schema in fields.items()}
+    schema = {"type": "object", "properties": properties, "required": required, "maxProperties": 50,
+              "additionalProperties": {"type": "string", "maxLength": MAX_FORM_FIELD}}  # fmt: skip
+    return {"requestBody": {"required": bool(required), "description": description,
+                            "content": {"application/x-www-form-urlencoded": {"schema": schema}}}}  # fmt: skip
+
+
+# Client authentication in the form (RFC 6749 §2.3.1 client_secret_post, RFC 7523 §2.2
+# private_key_jwt, or a public client's client_id); client_secret_basic is the Authorization header.
+CLIENT_AUTHENTICATION: dict[str, dict[str, Any]] = {
+    "client_id": {"description": "The client (client_secret_post, private_key_jwt, or a public client)."},
+    "client_secret": {"description": "client_secret_post: the client's secret."},
+    "client_assertion_type": {"enum": ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
+                              "description": "private_key_jwt (RFC 7523 §2.2)."},
+    "client_assertion": {"description": "private_key_jwt: a JWT signed with one of the client's keys."},
+}  # fmt: skip
+TOKEN_FORM = _form_body(
+    {
+        "grant_type": {"enum": [g.value for g in GrantType], "description": "RFC 6749 §4.1.3, §4.4.2, §6."},
+        "code": {"description": "authorization_code: the code the authorization endpoint issued."},
+        "redirect_uri": {"description": "authorization_code: the redirect URI of the authorization request."},
+        "code_verifier": {"description": "authorization_code with PKCE (RFC 7636 §4.5)."},
+        "refresh_token": {"description": "refresh_token: the refresh token."},
+        "scope": {"description": "refresh_token and client_credentials: space-separated scopes."},
+        **CLIENT_AUTHENTICATION,
+    },
+    ["grant_type"],
+    "A token request (RFC 6749 §4.1.3, §4.4.2, §6), authenticated as the client registered.",
+)
+_TOKEN_TYPE_HINT = {"description": "access_token or refresh_token; a hint only (an unknown hint is ignored)."}
+INTROSPECT_FORM = _form_body(
+    {"token": {"description": "The token to describe."}, "token_type_hint": _TOKEN_TYPE_HINT,
+     **CLIENT_AUTHENTICATION},
+    ["token"],
+    "An introspection request (RFC 7662 §2.1), by an authenticated client.",
+)  # fmt: skip
+REVOKE_FORM = _form_body(
+    {"token": {"description": "The token to revoke."}, "token_type_hint": _TOKEN_TYPE_HINT, **CLIENT_AUTHENTICATION},
+    ["token"],
+    "A revocation request (RFC 7009 §2.1), authenticated as the client the token was issued to.",
+)
+# The sign-in form posts back the authorization request (as the page carried it) and the
+# person's credentials, with the anti-forgery token its cookie holds.
+SIGN_IN_FORM = _form_body(
+    {
+        **{p["name"]: {k: v for k, v in p["schema"].items() if k != "type"} | {"description": p["description"]}
+           for p in AUTHORIZE_PARAMETERS if p["schema"]["type"] == "string"},
+        "max_age": {"pattern": "^([0-9]{1,8}|100000000)$", "description": "As in the authorization request."},
+        "login": {"description": "Personal id, tax code, username or mobile number."},
+        "password": {"description": "The account's password."},
+        "totp": {"description": "The authenticator app's code, when the account has one."},
+        "csrf_token": {"description": "The anti-forgery token of the page (its cookie holds the same)."},
+    },
+    ["response_type", "client_id", "redirect_uri", "scope"],
+    "The sign-in page's form: the authorization request and the person's credentials.",
+)  # fmt: skip
+# OpenID Connect RP-Initiated Logout 1.0 §2. Bounded so that every parameter at its longest
+# still makes a URL the servers take (about 64 KiB, a character percent-encoded in up to 12 bytes).
+LOGOUT_FIELDS: dict[str, dict[str, Any]] = {
+    "id_token_hint": {"pattern": authorize.JWS_COMPACT, "maxLength": 4096,
+                      "description": "An ID token this provider issued to the client (expired ones too)."},
+    "client_id": {"maxLength": 255, "description": "The client, when no id_token_hint names it."},
+    "post_logout_redirect_uri": {"maxLength": 1024,
+                                 "description": "Exactly one of the client's registered logout redirect URIs; "
+                                                "needs id_token_hint or client_id."},
+    "state": {"maxLength": 1024, "description": "Returned unchanged with the redirect."},
+    "ui_locales": {"maxLength": 64, "description": "vi (the default) or en."},
+    "logout_hint": {"maxLength": 512, "description": "Accepted and ignored."},
+}  # fmt: skip
+LOGOUT_FORM = _form_body(LOGOUT_FIELDS, [], "The same parameters as the query, posted (RP-Initiated Logout §2).")
+_LOGOUT_SCHEMA = LOGOUT_FORM["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+# A redirect after logout needs the client it is registered for (RP-Initiated Logout §3).
+_LOGOUT_SCHEMA["dependentSchemas"] = {
+    "post_logout_redirect_uri": {"anyOf": [{"required": ["id_token_hint"]}, {"required": ["client_id"]}]}
+}
+# The query states the same object: one parameter exploded into its fields (OpenAPI 3.1
+# ``style: form``), so that the rule between two of them can be said.
+# Parameters it does not know are ignored, a few and short ones, so that the URL stays servable.
+MAX_QUERY_EXTRA, MAX_QUERY_NAME, MAX_QUERY_PARAMETERS = 256, 64, 8
+LOGOUT_PARAMETERS = [{
+    "name": "logout_request", "in": "query", "required": False, "style": "form", "explode": True,
+    "schema": {**{k: v for k, v in _LOGOUT_SCHEMA.items() if k != "required"},
+               "maxProperties": MAX_QUERY_PARAMETERS, "propertyNames": {"maxLength": MAX_QUERY_NAME},
+               "additionalProperties": {"type": "string", "maxLength": MAX_QUERY_EXTRA}},
+    "description": "RP-Initiated Logout §2, each field its own query parameter.",
+}]  # fmt: skip
+# Where the browser ends up when logout cannot go on.
+LOGOUT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **PAGE_RESPONSES,
+    404: {
+        "description": "An HTML page: the id_token_hint is not an ID token this provider issued, or the "
+        "client named does not exist (the browser is not redirected)",
+        "content": _HTML,
+    },
+    400: {
+        "description": "An HTML page: the request is malformed, or post_logout_redirect_uri is not registered "
+        "for the client or comes without id_token_hint or client_id",
+        "content": _HTML,
+    },
+}
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -93,7 +208,10 @@ def _secure(settings: IdentitySettings) -> bool:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    form = await request.form(max_files=0, max_fields=50)
+    try:
+        form = await request.form(max_files=0, max_fields=50)
+    except HTTPException as exc:  # Starlette's refusal of the body (too many fields): the protocol's error
+        raise OAuthError("invalid_request", str(exc.detail)) from None
     out = {}
     for key, value in form.multi_items():
         if not isinstance(value, str) or len(value) > MAX_FORM_FIELD:
@@ -252,7 +370,7 @@ def _sign_in_page(
 
 
 @router.get(
-    "/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=PAGE_RESPONSES,
+    "/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=AUTHORIZE_RESPONSES,
     openapi_extra={"parameters": AUTHORIZE_PARAMETERS}, operation_id="authorize",
 )  # fmt: skip
 async def authorize_get(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
@@ -261,6 +379,8 @@ async def authorize_get(request: Request, uow: IdentityUnitOfWorkDep) -> Respons
     lang = language(params.get("ui_locales"))
     try:
         req = await authorize.parse_request(uow, params)
+    except authorize.Unrecognised as exc:
+        return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title, status=404)
     except authorize.UnsafeRedirect as exc:
         return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
     except OAuthError as exc:
@@ -279,8 +399,8 @@ async def authorize_get(request: Request, uow: IdentityUnitOfWorkDep) -> Respons
     return _sign_in_page(request, req)
 
 
-@router.post("/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=PAGE_RESPONSES,
-             operation_id="signIn")  # fmt: skip
+@router.post("/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=AUTHORIZE_RESPONSES,
+             operation_id="signIn", openapi_extra=SIGN_IN_FORM)  # fmt: skip
 async def authorize_post(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     """The sign-in form comes back here: check CSRF, sign in, start the session, issue the code.
 
@@ -300,7 +420,8 @@ async def authorize_post(request: Request, uow: IdentityUnitOfWorkDep) -> Respon
     try:
         req = await authorize.parse_request(uow, form)
     except OAuthError as exc:
-        return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
+        status = 404 if isinstance(exc, authorize.Unrecognised) else 400
+        return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title, status=status)
     if not csrf_cookie or not hmac.compare_digest(csrf_form.encode(), csrf_cookie.encode()):
         return _sign_in_page(request, req, error=texts(lang)["expired"], status=400, login=login)
     client_ip = request.client.host if request.client else "unknown"
@@ -412,13 +533,13 @@ async def _revoke(
     return None
 
 
-@router.post("/oauth2/token", response_model=None, operation_id="requestToken",
+@router.post("/oauth2/token", response_model=None, operation_id="requestToken", openapi_extra=TOKEN_FORM,
              responses=_documented(TokenPublic, "The tokens issued"))  # fmt: skip
 async def token(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     return await _as_client(request, uow, _grant)
 
 
-@router.post("/oauth2/introspect", response_model=None, operation_id="introspectToken",
+@router.post("/oauth2/introspect", response_model=None, operation_id="introspectToken", openapi_extra=INTROSPECT_FORM,
              responses=_documented(IntrospectionPublic, "Whether the token is active, and its claims"))  # fmt: skip
 async def introspect(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     return await _as_client(request, uow, _introspect)
@@ -428,6 +549,7 @@ async def introspect(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     "/oauth2/revoke",
     response_model=None,
     operation_id="revokeToken",
+    openapi_extra=REVOKE_FORM,
     responses={200: {"description": "Revoked, or nothing to revoke (RFC 7009 §2.2): an empty body"}},
 )
 async def revoke(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
@@ -471,13 +593,22 @@ for _method in ("GET", "POST"):
 async def _logout(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     settings, now = _settings(request), _now()
     params: dict[str, str] = dict(request.query_params)
-    if request.method == "POST":
-        params.update(await _form(request))
     lang = language(params.get("ui_locales"))
     try:
+        if request.method == "POST":
+            params.update(await _form(request))
+        lang = language(params.get("ui_locales"))
+        query = request.query_params
+        if len(query) > MAX_QUERY_PARAMETERS or any(len(name) > MAX_QUERY_NAME for name in query):
+            raise OAuthError("invalid_request", "Too many query parameters, or too long a name.")
+        for name, value in params.items():
+            extra = MAX_FORM_FIELD if request.method == "POST" else MAX_QUERY_EXTRA
+            if len(value) > LOGOUT_FIELDS.get(name, {}).get("maxLength", extra):
+                raise OAuthError("invalid_request", f"The parameter {name} is too long.")
         target = await authorize.end_session(uow, settings, params, request.cookies.get(SESSION_COOKIE), now)
     except (OAuthError, PortalError) as exc:  # refused before anything was written
-        return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
+        status = 404 if isinstance(exc, authorize.Unrecognised) else 400
+        return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title, status=status)
     if target:
         response: Response = _redirect(target, {"state": params.get("state")}, settings.oidc_issuer)
     else:
@@ -496,6 +627,7 @@ for _method in ("GET", "POST"):
         methods=[_method],
         response_model=None,
         response_class=HTMLResponse,
-        responses=PAGE_RESPONSES,
+        responses=LOGOUT_RESPONSES,
         operation_id="endSession" if _method == "GET" else "postEndSession",
+        openapi_extra={"parameters": LOGOUT_PARAMETERS} if _method == "GET" else LOGOUT_FORM,
     )

@@ -15,6 +15,7 @@ from ..domain.accounts import (
     SecondFactorRequired,
     TooManyAttempts,
     WrongPassword,
+    WrongTotpCode,
 )
 from ..domain.oauth import OAuthError
 from ..domain.passwords import WeakPassword
@@ -52,4 +53,5 @@ PROBLEMS: ProblemTable = {
     TooManyAttempts: Problem(429, "too-many-attempts", "Too many attempts"),
     WeakPassword: Problem(422, "weak-password", "The password does not meet the password policy"),
     WrongPassword: Problem(403, "wrong-password", "The current password is not correct"),
+    WrongTotpCode: Problem(403, "wrong-totp-code", "The authenticator code does not match"),
 }

@@ -6,9 +6,10 @@ RFC 7662, OIDC Core and Discovery), written as such by the routes."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.config import JsonValue
 
 from services.kit.logging import mask
 from services.kit.schemas import Name, PersonalId, StrictModel, TaxCode, VietnameseMobile
@@ -16,13 +17,30 @@ from services.kit.schemas import Name, PersonalId, StrictModel, TaxCode, Vietnam
 from ..domain.accounts import Account
 from ..domain.messages import SentMessage
 from ..domain.oauth import Client, ClientKind, GrantType, JsonWebKeySet
+from ..domain.second_factor import DIGITS
 
 # Bounds of request fields; the use cases apply the finer rules (settings-driven lengths,
 # identifier schemes, password policy) and name every failed rule.
 # A password is exactly what the person typed (NIST SP 800-63B §5.1.1.2): spaces around it are
 # part of it, never stripped as other text fields are.
 Password = Annotated[str, StringConstraints(strip_whitespace=False), Field(min_length=1, max_length=1024)]
+# A password the account will have (registration, change, reset): the policy's rules, which a
+# pattern cannot all say (the configured lengths, common passwords, the account's identifiers),
+# are the format ``new-password`` (docs/api.md).
+NEW_PASSWORD_FORMAT = "new-password"  # noqa: S105 - a format's name
+NewPassword = Annotated[
+    str,
+    StringConstraints(strip_whitespace=False),
+    Field(min_length=1, max_length=1024, json_schema_extra={"format": NEW_PASSWORD_FORMAT},
+          description="At least 10 characters (the configured minimum) and at most 128, not digits only, "
+          "not a common password, and not containing the account's identifiers (format new-password)."),
+]  # fmt: skip
 Code = Annotated[str, Field(min_length=1, max_length=16)]
+TotpCode = Annotated[str, Field(pattern=f"^[0-9]{{{DIGITS}}}$", description=f"{DIGITS} digits (RFC 6238).")]
+# A plausible e-mail address, as ``domain.identifiers.email`` checks it: a local part, @, and a
+# domain name with at least one dot.
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9-]{1,63})+$"
+Email = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN, json_schema_extra={"format": "email"})]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 CLIENT_ID = r"^[a-z0-9][a-z0-9._-]{2,63}$"
 
@@ -33,17 +51,26 @@ CLIENT_ID = r"^[a-z0-9][a-z0-9._-]{2,63}$"
 class CitizenRegistration(StrictModel):
     personal_id: PersonalId
     full_name: Name
-    birth_date: date
+    # A past date from 1900 whose century and year the personal id's 4th to 6th digits encode.
+    # JSON Schema could say the agreement only by pairing digit patterns with a date format,
+    # which generators cannot draw from: the description says it (docs/api.md).
+    birth_date: Annotated[
+        date,
+        Field(
+            description="A past date from 1900-01-01. Its year agrees with the "
+            "personal id's 4th to 6th digits (0/1: 1900s, 2/3: 2000s, then the year)."
+        ),
+    ]
     phone: VietnameseMobile
-    email: str | None = Field(default=None, max_length=254)
-    password: Password
+    email: Email | None = None
+    password: NewPassword
 
 
 class EnterpriseRegistration(StrictModel):
     tax_code: TaxCode
     name: Name
-    email: str | None = Field(default=None, max_length=254)
-    password: Password
+    email: Email | None = None
+    password: NewPassword
 
 
 class RegistrationPublic(BaseModel):
@@ -63,7 +90,7 @@ class Resend(StrictModel):
 
 class PasswordChange(StrictModel):
     current_password: Password
-    new_password: Password
+    new_password: NewPassword
 
 
 class ResetStart(StrictModel):
@@ -78,7 +105,7 @@ class PasswordResetPublic(BaseModel):
 class ResetComplete(StrictModel):
     reset_id: Id
     code: Code
-    new_password: Password
+    new_password: NewPassword
 
 
 class TotpEnrolmentPublic(BaseModel):
@@ -89,7 +116,7 @@ class TotpEnrolmentPublic(BaseModel):
 
 
 class TotpConfirm(StrictModel):
-    code: Code
+    code: TotpCode
 
 
 class AccountPublic(BaseModel):
@@ -150,7 +177,37 @@ class DevelopmentMessages(BaseModel):
 # --- clients ------------------------------------------------------------------------------
 
 
+def _client_rules() -> list[dict[str, Any]]:
+    """What ``service.clients.create_client`` refuses as invalid client metadata, stated."""
+
+    def has(field: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"required": [field], "properties": {field: schema}}
+
+    code_grant = {"type": "array", "contains": {"const": GrantType.AUTHORIZATION_CODE.value}}
+    public = {"const": ClientKind.PUBLIC.value}
+    confidential = {"const": ClientKind.CONFIDENTIAL.value}
+    return [
+        # The authorization code grant sends the browser back: the client needs redirect URIs.
+        {"if": has("grant_types", code_grant), "then": has("redirect_uris", {"type": "array", "minItems": 1})},
+        # A public client has no secret: it authenticates with 'none' and cannot use client_credentials.
+        {"if": has("kind", public), "then": {
+            "properties": {"token_endpoint_auth_method": {"enum": ["none", None]},
+                           "grant_types": {"not": {"contains": {"const": GrantType.CLIENT_CREDENTIALS.value}}}}}},
+        {"if": has("kind", confidential),
+         "then": {"properties": {"token_endpoint_auth_method": {"not": {"const": "none"}}}}},
+        # private_key_jwt needs the client's public keys.
+        {"if": has("token_endpoint_auth_method", {"const": "private_key_jwt"}),
+         "then": has("jwks", {"type": "object", "required": ["keys"],
+                              "properties": {"keys": {"type": "array", "minItems": 1}}})},
+    ]  # fmt: skip
+
+
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]  # clients.AUTH_METHODS
+
+
 class ClientCreate(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"allOf": cast("list[JsonValue]", _client_rules())})
+
     client_id: str = Field(pattern=CLIENT_ID)
     name: str = Field(min_length=1, max_length=200)
     kind: ClientKind
@@ -159,7 +216,7 @@ class ClientCreate(StrictModel):
     post_logout_redirect_uris: list[str] = Field(default_factory=list, max_length=10)
     scopes: list[str] = Field(default_factory=list, max_length=50)
     agencies: list[str] = Field(default_factory=list, max_length=100)
-    token_endpoint_auth_method: str | None = Field(default=None, max_length=40)
+    token_endpoint_auth_method: AuthMethod | None = None
     # The client's public keys for private_key_jwt: a JWK Set (RFC 7517), checked by the JOSE
     # library when an assertion is verified.
     jwks: JsonWebKeySet | None = None

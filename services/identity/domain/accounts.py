@@ -340,5 +340,15 @@ class WrongPassword(RecordedRefusal, DomainError):
     """The current password given to change it is not correct."""
 
 
+class WrongTotpCode(DomainError):
+    """The authenticator app's code does not match the secret being enrolled (now, give or take
+    the tolerated steps): the caller has not proven it holds the secret, as with a wrong current
+    password. A well-formed code that does not match is state (the secret, the clock), not a
+    malformed request."""
+
+    def __init__(self) -> None:
+        super().__init__("The code does not match; check the device's clock.")
+
+
 class NotAllowed(Forbidden):
     pass

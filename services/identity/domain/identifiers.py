@@ -3,9 +3,10 @@
 - Personal identification number (số định danh cá nhân, the number on the chip-based citizen
   ID card, Circular 59/2021/TT-BCA): 12 digits ``PPP G YY NNNNNN``:
   ``PPP`` the code of the province where the birth was registered (one of the 63 codes
-  001–096 listed below), ``G`` the century and sex (0/1: 1900s male/female, 2/3: 2000s,
+  001–096), ``G`` the century and sex (0/1: 1900s male/female, 2/3: 2000s,
   4/5: 2100s, 6/7: 2200s, 8/9: 2300s), ``YY`` the last two digits of the year of birth,
-  ``NNNNNN`` a random sequence. What is checked: digits only, length, a known province code,
+  ``NNNNNN`` a random sequence (the codes are ``services.kit.schemas.PROVINCE_CODES``, which the
+  document's pattern lists). What is checked: digits only, length, a known province code,
   and — when the date of birth is known — that century and year agree with it. The sex digit
   cannot be checked (the portal does not ask for sex), nor the random part.
 - Tax code (mã số thuế) of an enterprise: 10 digits whose last is a check digit
@@ -27,17 +28,11 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from services.kit.schemas import PROVINCE_CODES as PERSONAL_ID_PROVINCES
 from services.kit.schemas import InvalidPhone, vietnamese_phone
+from services.kit.schemas import tax_code_check_digit as tax_code_check_digit  # the check, shared with the document
 
-# Birth-registration province codes of the personal identification number (63 provinces as
-# numbered before the 2025 merger; numbers already issued keep them).
-_PROVINCES = (
-    "001 002 004 006 008 010 011 012 014 015 017 019 020 022 024 025 026 027 030 031 033 034 035 036 037 038 "
-    "040 042 044 045 046 048 049 051 052 054 056 058 060 062 064 066 067 068 070 072 074 075 077 079 080 082 "
-    "083 084 086 087 089 091 092 093 094 095 096"
-)
-PROVINCE_CODES = frozenset(_PROVINCES.split())
-TAX_CODE_WEIGHTS = (31, 29, 23, 19, 17, 13, 7, 5, 3)
+PROVINCE_CODES = frozenset(PERSONAL_ID_PROVINCES)
 
 _DIGITS12 = re.compile(r"\d{12}")
 _TAX10 = re.compile(r"\d{10}")
@@ -71,13 +66,6 @@ def personal_id(value: str, birth_date: date | None = None) -> str:
 def birth_year(personal_id_value: str) -> int:
     """The year of birth encoded in a valid personal identification number."""
     return 1900 + 100 * (int(personal_id_value[3]) // 2) + int(personal_id_value[4:6])
-
-
-def tax_code_check_digit(first_nine: str) -> int | None:
-    """The check digit of a tax code's first nine digits; None when no digit is valid."""
-    remainder = sum(w * int(d) for w, d in zip(TAX_CODE_WEIGHTS, first_nine, strict=True)) % 11
-    check = 10 - remainder
-    return None if check == 10 else check
 
 
 def tax_code(value: str) -> str:

@@ -41,6 +41,20 @@ class UnsafeRedirect(OAuthError):
     """The client or redirect URI cannot be trusted: answer on our own page, never redirect."""
 
 
+class Unrecognised(OAuthError):
+    """The request names a client or a token this provider does not know: a well-formed
+    reference to nothing (state, not shape), answered on the provider's page as a 404."""
+
+
+class UnknownClient(UnsafeRedirect, Unrecognised):
+    """No enabled client has the request's client_id: the page says so (404), never redirects."""
+
+
+# An ID token as a hint: a JWS in compact serialization (RFC 7515 §7.1), three base64url parts.
+JWS_COMPACT = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+_JWS_COMPACT = re.compile(JWS_COMPACT)
+
+
 @dataclass(frozen=True)
 class AuthorizationRequest:
     client: Client
@@ -78,7 +92,7 @@ async def parse_request(uow: IdentityUnitOfWork, params: Mapping[str, str]) -> A
     try:
         client = await get_client(uow, params.get("client_id", ""))
     except Exception:
-        raise UnsafeRedirect("invalid_request", "Unknown or disabled client.") from None
+        raise UnknownClient("invalid_request", "Unknown or disabled client.") from None
     redirect_uri = params.get("redirect_uri")
     if not redirect_uri_allowed(redirect_uri, client.redirect_uris):
         raise UnsafeRedirect("invalid_request", "The redirect_uri is not registered for this client.")
@@ -195,6 +209,8 @@ async def end_session(
     target = params.get("post_logout_redirect_uri")
     client_id = params.get("client_id")
     hint = params.get("id_token_hint")
+    if hint is not None and not _JWS_COMPACT.fullmatch(hint):
+        raise OAuthError("invalid_request", "The id_token_hint is not a JWT (three base64url parts).")
     if hint:
         try:
             header = jose.unverified_header(hint)
@@ -209,17 +225,20 @@ async def end_session(
             )
         except jose.TokenInvalid:
             refusal = "The id_token_hint is not an ID token this provider issued for this client."
-            raise OAuthError("invalid_request", refusal) from None
+            raise Unrecognised("invalid_request", refusal) from None
         client_id = hinted
         if target is None:
             try:
                 await get_client(uow, client_id)
             except PortalError:
-                raise OAuthError("invalid_request", "The id_token_hint names no registered client.") from None
+                raise UnknownClient("invalid_request", "The id_token_hint names no registered client.") from None
     if target is not None:
-        if not client_id:
+        if client_id is None:
             raise OAuthError("invalid_request", "post_logout_redirect_uri needs id_token_hint or client_id.")
-        client = await get_client(uow, client_id)
+        try:
+            client = await get_client(uow, client_id)
+        except PortalError:
+            raise UnknownClient("invalid_request", "Unknown or disabled client.") from None
         if target not in client.post_logout_redirect_uris:
             raise OAuthError("invalid_request", "post_logout_redirect_uri is not registered for this client.")
     if cookie:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.kit.errors import Conflict, NotFound, ValidationFailed
+from services.kit.errors import Conflict, NotFound
 from services.kit.logging import get_logger, mask
 
 from ..adapters.accounts import decrypt_secret, encrypt_secret
 from ..domain import second_factor
-from ..domain.accounts import Account, AccountStatus
+from ..domain.accounts import Account, AccountStatus, WrongTotpCode
 from ..settings import IdentitySettings
 from .unit_of_work import IdentityUnitOfWork
 
@@ -58,7 +58,7 @@ async def confirm_totp_enrolment(
     secret = decrypt_secret(settings.accounts_secret_key.get_secret_value(), account.totp_pending_secret)
     step = second_factor.matching_step(secret, code, now, valid_window=settings.totp_valid_window)
     if step is None:
-        raise ValidationFailed([{"field": "code", "message": "The code does not match; check the device's clock."}])
+        raise WrongTotpCode()
     account.enrol_second_factor(step)
     await uow.accounts.save(account)
     log.info("second factor enrolled", account_id=account_id)

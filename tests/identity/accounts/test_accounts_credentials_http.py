@@ -223,7 +223,7 @@ async def test_a_citizen_enrols_a_totp_second_factor(seeded) -> None:
         confirmed = await client.post("/totp/enrolment/confirm", json={"code": pyotp.TOTP(secret).now()}, headers=me)
         twice = await client.post("/totp/enrolment", headers=me)
         profile = (await client.get("/me", headers=me)).json()
-    assert_problem(wrong, 422, "validation-failed")
+    assert_problem(wrong, 403, "wrong-totp-code")  # a well-formed code that does not match
     assert confirmed.status_code == 204
     assert_problem(twice, 409, "conflict")
     assert profile["second_factor_enrolled"] is True

@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from services.identity.domain import second_factor
-from services.identity.domain.accounts import AccountStatus
+from services.identity.domain.accounts import AccountStatus, WrongTotpCode
 from services.identity.service import second_factor as enrolment
-from services.kit.errors import Conflict, NotFound, ValidationFailed
+from services.kit.errors import Conflict, NotFound
 from tests.identity.unit.conftest import NOW, add_citizen, stored
 
 
@@ -23,7 +23,7 @@ async def test_a_confirmed_enrolment_becomes_the_second_factor(uow, settings) ->
     assert pending.totp_pending_secret and begun.secret not in pending.totp_pending_secret  # encrypted at rest
     assert pending.totp_secret is None and not pending.requires_second_factor
 
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(WrongTotpCode):  # a well-formed code that does not match: 403, not a malformed body
         await enrolment.confirm_totp_enrolment(uow, settings, account_id="citizen-1", code="000000", now=NOW)
     step = second_factor.time_step(NOW)
     code = second_factor.code_at(begun.secret, step)
@@ -49,6 +49,6 @@ async def test_a_code_from_a_step_too_far_is_refused(uow, settings) -> None:
     await add_citizen(uow, settings)
     begun = await enrolment.begin_totp_enrolment(uow, settings, account_id="citizen-1")
     old = second_factor.code_at(begun.secret, second_factor.time_step(NOW - timedelta(minutes=5)))
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(WrongTotpCode):  # a well-formed code that does not match: 403, not a malformed body
         await enrolment.confirm_totp_enrolment(uow, settings, account_id="citizen-1", code=old, now=NOW)
     assert stored(uow).totp_secret is None
