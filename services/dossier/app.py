@@ -13,12 +13,19 @@ from services.kit.app import ConsumerSpec, PeriodicJob, ServiceSpec, build_app
 from services.kit.outbox import plain_dsn
 
 from .adapters.tables import metadata
+from .adapters.unit_of_work import SqlDossierUnitOfWork
 from .api.problems import PROBLEMS
 from .api.routes import Runtime, document_limits, router
 from .consumers import STATISTICS, STATISTICS_BATCHES, batch_handlers, handlers
 from .service import catalogue_view
 from .service.lookup import purge_counts
+from .service.unit_of_work import DossierRepositories, DossierUnitOfWork
 from .settings import DossierSettings
+
+# The real unit of work is the use cases' ``DossierUnitOfWork`` (adapters may not import the
+# service layer, so it is registered here; the type checker checks its repositories).
+DossierUnitOfWork.register(SqlDossierUnitOfWork)
+_REPOSITORIES: type[DossierRepositories] = SqlDossierUnitOfWork
 
 SERVICE = ServiceSpec(
     name="dossier",
@@ -46,6 +53,7 @@ SERVICE = ServiceSpec(
     periodic=[PeriodicJob("lookup-counts", 600, purge_counts)],
     metadata=metadata,
     adjust_openapi=document_limits,
+    unit_of_work=SqlDossierUnitOfWork,
 )
 
 

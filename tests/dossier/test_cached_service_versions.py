@@ -22,7 +22,14 @@ from services.kit.outbox import plain_dsn
 from tests.conftest import unique
 from tests.dossier.test_catalogue_events_delivery import catalogue_event, consuming, producer
 from tests.dossier.test_filing_statement import file, optional_documents
-from tests.support.dossier import INTAKE_FORM, dossier_settings, new_service_id, publish_into, service_published
+from tests.support.dossier import (
+    INTAKE_FORM,
+    dossier_database,
+    dossier_settings,
+    new_service_id,
+    publish_into,
+    service_published,
+)
 from tests.support.kafka import create_topics
 from tests.support.servers import serve
 from tests.support.tokens import ISSUER, bearer, token
@@ -57,7 +64,7 @@ async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float
 
 @pytest.fixture
 async def db(dossier_db_url: str) -> AsyncIterator[Database]:
-    database = Database(dossier_db_url, source="dossier", topic="dossier.events")
+    database = dossier_database(dossier_db_url)
     yield database
     await database.dispose()
 

@@ -23,6 +23,7 @@ from services.dossier.service import catalogue_view as uc
 from services.kit.db import Database, UnitOfWork
 from services.kit.migrations import downgrade, upgrade
 from tests.support.dossier import (
+    dossier_database,
     new_service_id,
     procedure_definition,
     procedure_published,
@@ -279,7 +280,7 @@ async def test_procedure_event_breaking_its_contract_writes_nothing(dossier_db: 
 
 async def test_the_catalogue_view_migration_downgrades_and_upgrades_again(dossier_db_url: str) -> None:
     async def tables() -> set[str]:
-        db = Database(dossier_db_url, source="dossier", topic="dossier.events")
+        db = dossier_database(dossier_db_url)
         try:
             async with db.sessions() as session:
                 names = await session.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))

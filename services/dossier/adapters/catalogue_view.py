@@ -235,3 +235,16 @@ async def follow_service_changes(
         finally:
             conn.terminate()
         await asyncio.sleep(retry_seconds)
+
+
+class SqlOfferedServices:
+    """The online services of this read model, for intake (``service.unit_of_work.OfferedServices``)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def version(self, service_id: str, version: int | None) -> OfferedVersion | None:
+        return await offered_version(self._connection, service_id, version)
+
+    async def state(self, service_id: str) -> ServiceState | None:
+        return await service_state(self._connection, service_id)

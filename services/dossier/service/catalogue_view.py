@@ -40,6 +40,7 @@ from ..domain.catalogue_view import (
     service_retired,
 )
 from ..domain.forms import FormValidator, form_validator
+from .unit_of_work import DossierUnitOfWork
 
 log = get_logger(__name__)
 
@@ -158,16 +159,16 @@ async def apply_procedure_retired(uow: UnitOfWork, data: Mapping[str, Any]) -> b
 # --- reads for dossier intake ---------------------------------------------------------------
 
 
-async def offered_service(uow: UnitOfWork, service_id: str) -> OfferedVersion:
+async def offered_service(uow: DossierUnitOfWork, service_id: str) -> OfferedVersion:
     """The online service a citizen can file for now, as its current version defines it.
     :class:`UnknownService` (404) when never published here, :class:`ServiceNotOffered` (409)
     when retired."""
     # One read in the usual case: the current version joined with the service's state. Only
     # when that finds nothing is the state read alone, to tell "never here" from "withdrawn".
-    offered = await view.offered_version(uow.connection, service_id, None)
+    offered = await uow.offered.version(service_id, None)
     if offered is not None and offered.service_status is ServiceStatus.PUBLISHED:
         return offered
-    state = await view.service_state(uow.connection, service_id)
+    state = await uow.offered.state(service_id)
     if state is None:
         raise UnknownService(f"No online service {service_id}.")
     if not state.accepts_dossiers or offered is not None:
@@ -225,7 +226,7 @@ async def follow_changes(dsn: str, cache: OfferedCache) -> None:
 
 
 async def offered_service_and_form(
-    uow: UnitOfWork, service_id: str, cache: OfferedCache | None = None
+    uow: DossierUnitOfWork, service_id: str, cache: OfferedCache | None = None
 ) -> tuple[OfferedVersion, FormValidator]:
     """:func:`offered_service` with its form's validator, from ``cache`` when it holds them."""
     found = cache.get(service_id) if cache is not None else None
@@ -235,7 +236,7 @@ async def offered_service_and_form(
     return cache.put(offered) if cache is not None else (offered, form_validator(offered.form_schema))
 
 
-async def refresh(uow: UnitOfWork, held: OfferedVersion, cache: OfferedCache) -> bool:
+async def refresh(uow: DossierUnitOfWork, held: OfferedVersion, cache: OfferedCache) -> bool:
     """Read the service's current definition again and remember it: True when it differs from
     ``held`` (another version, or the same one re-stored by a later revision), so what was
     judged by ``held`` must be judged again. Raises as :func:`offered_service` does (a service
@@ -247,10 +248,10 @@ async def refresh(uow: UnitOfWork, held: OfferedVersion, cache: OfferedCache) ->
     return True
 
 
-async def service_version(uow: UnitOfWork, service_id: str, version: int) -> OfferedVersion:
+async def service_version(uow: DossierUnitOfWork, service_id: str, version: int) -> OfferedVersion:
     """Version ``version`` of an online service, whatever the service's status now (a dossier
     filed under it is read against it). :class:`UnknownService` (404) when not stored."""
-    found = await view.offered_version(uow.connection, service_id, version)
+    found = await uow.offered.version(service_id, version)
     if found is None:
         raise UnknownService(f"No version {version} of online service {service_id}.")
     return found
