@@ -25,6 +25,7 @@ from services.dossier.domain.dossier import (
     RefusedUpdate,
     SupplementRequest,
 )
+from services.dossier.domain.statistics import Facts
 from services.dossier.service.unit_of_work import DossierUnitOfWork
 from services.kit.idempotency import IdempotencyKeyReused
 from tests.support.fakes import FakeUnitOfWork
@@ -269,6 +270,37 @@ class FakeLookupCounts:
             self.counts[key] = max(0, self.counts.get(key, 0) - 1)
 
 
+class FakeStatistics:
+    def __init__(self) -> None:
+        self.facts: dict[str, Facts] = {}
+        self.counters: dict[tuple[str, Any, str], int] = {}
+
+    async def lock_facts(self, dossier_ids: Sequence[str]) -> dict[str, Facts]:
+        for dossier_id in dossier_ids:
+            self.facts.setdefault(dossier_id, Facts(dossier_id))
+        return {i: self.facts[i] for i in sorted(set(dossier_ids))}
+
+    async def save_facts(self, facts: Sequence[Facts]) -> None:
+        self.facts.update((f.dossier_id, f) for f in facts)
+
+    async def add_to_counters(self, deltas: Sequence[tuple[str, Any, str, int]]) -> None:
+        for agency, day, metric, amount in deltas:
+            self.counters[(agency, day, metric)] = self.counters.get((agency, day, metric), 0) + amount
+
+    async def agencies_with_data(self, since: Any, until: Any, agency: str | None, after: str | None,
+                                 limit: int) -> list[str]:  # fmt: skip
+        found = {a for (a, day, _) in self.counters if since <= day <= until}
+        chosen = sorted(a for a in found if (agency is None or a == agency) and (after is None or a > after))
+        return chosen[:limit]
+
+    async def totals(self, agencies: Sequence[str], since: Any, until: Any) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {a: {} for a in agencies}
+        for (agency, day, metric), value in self.counters.items():
+            if agency in out and since <= day <= until:
+                out[agency][metric] = out[agency].get(metric, 0) + value
+        return out
+
+
 class FakeDossierUnitOfWork(FakeUnitOfWork, DossierUnitOfWork):
     """One in-memory store shared by every ``async with`` of this unit (as a database would be)."""
 
@@ -284,3 +316,4 @@ class FakeDossierUnitOfWork(FakeUnitOfWork, DossierUnitOfWork):
         self.drafts = FakeDrafts()
         self.keys = FakeIdempotencyKeys()
         self.lookups = FakeLookupCounts()
+        self.statistics = FakeStatistics()

@@ -20,6 +20,7 @@ from .dossiers import (
     SqlTimelines,
 )
 from .lookups import SqlLookupCounts
+from .statistics import SqlStatistics
 
 
 class SqlDossierUnitOfWork(UnitOfWork):
@@ -33,6 +34,7 @@ class SqlDossierUnitOfWork(UnitOfWork):
     keys: SqlIdempotencyKeys
     offered: SqlOfferedServices
     lookups: SqlLookupCounts
+    statistics: SqlStatistics
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -47,4 +49,5 @@ class SqlDossierUnitOfWork(UnitOfWork):
         self.keys = SqlIdempotencyKeys(connection)
         self.offered = SqlOfferedServices(connection)
         self.lookups = SqlLookupCounts(connection, self.execute_alone)
+        self.statistics = SqlStatistics(connection)
         return self

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field, ValidationError
 
 from services.kit import idempotency
-from services.kit.app import UnitOfWorkDep, request_unit_of_work
+from services.kit.app import request_unit_of_work
 from services.kit.auth import Principal, require_scopes
 from services.kit.caching import NOT_MODIFIED, cached_json
 from services.kit.errors import ValidationFailed
@@ -53,6 +53,7 @@ from .schemas import (
     RatingCreate,
     RatingPublic,
     ReceiptPublic,
+    StatisticsPage,
     SupplementCreate,
     TimelinePublic,
     WithdrawalCreate,
@@ -414,21 +415,24 @@ AgencyCodeQuery = Annotated[str | None, Query(min_length=1, max_length=40, patte
     "/statistics",
     summary="Public figures per agency over a period (Vietnam calendar days) and the service-quality index",
     responses=NOT_MODIFIED,
+    response_model=StatisticsPage,
     operation_id="getStatistics",
 )
 async def statistics_figures(
     request: Request,
-    uow: UnitOfWorkDep,
+    uow: Unit,
     since: Annotated[date, Query(alias="from", description="first day, yyyy-mm-dd")],
     until: Annotated[date, Query(alias="to", description="last day, yyyy-mm-dd (at most 366 days after from)")],
     agency: AgencyCodeQuery = None,
-    after: Annotated[AgencyCodeQuery, Query(description="the `next` of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_STATISTICS_PAGE)] = 50,
+    cursor: Cursor = None,
+    limit: Annotated[int, page_size(MAX_STATISTICS_PAGE, default=50)] = 50,
 ) -> Response:
     if until < since:
         raise ValidationFailed([{"field": "to", "location": "query", "message": "The period ends before it starts."}])
     if (until - since).days + 1 > MAX_STATISTICS_DAYS:
         message = f"A period is at most {MAX_STATISTICS_DAYS} days."
         raise ValidationFailed([{"field": "to", "location": "query", "message": message}])
-    body = await statistics.figures(uow, since, until, agency=agency, after=after, limit=limit)
-    return cached_json(request, body, STATISTICS_CACHE)
+    page = await statistics.figures(uow, since, until, agency=agency, after=cursor, limit=limit)
+    answer = cached_json(request, StatisticsPage.of(page).model_dump(mode="json", by_alias=True), STATISTICS_CACHE)
+    link_next(request, answer, page.next)
+    return answer

@@ -17,6 +17,7 @@ from services.kit.schemas import StrictModel, VietnamesePhone
 from ..domain.dossier import Applicant, Attachment, Dossier, Draft, FeeLine, HistoryEntry, Rating
 from ..service.intake import AttachmentRef as AttachmentRefValue
 from ..service.intake import Receipt, Submission
+from ..service.statistics import AgencyFigures, FiguresPage
 from ..service.tracking import DossierDetail
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -314,3 +315,69 @@ class DossierPublic(DossierSummaryPublic):
             rating=RatingSummaryPublic.of(found.rating) if found.rating is not None else None,
             timeline=[HistoryEntryPublic.of(e) for e in found.timeline],
         )  # fmt: skip
+
+
+# --- public statistics ----------------------------------------------------------------------
+
+
+class ReceivedPublic(Public):
+    online: int
+    mirrored: int = Field(description="filed at the agency's desk, known from its status records")
+    total: int
+
+
+class RatingsPublic(Public):
+    count: int
+    average: float | None = Field(description="1–5; null without ratings")
+
+
+class QualityIndexPublic(Public):
+    """The service-quality index's five groups (0–100, null without data) and their mean."""
+
+    publicity: float | None
+    progress: float | None
+    digitisation: float | None
+    online: float | None
+    satisfaction: float | None
+    overall: float | None
+
+
+class AgencyFiguresPublic(Public):
+    agency_code: str
+    received: ReceivedPublic
+    digitised: int
+    published: int
+    processed: int
+    on_time: int
+    overdue: int
+    payments_online: int
+    ratings: RatingsPublic
+    quality_index: QualityIndexPublic
+
+    @classmethod
+    def of(cls, f: AgencyFigures) -> AgencyFiguresPublic:
+        q = f.quality_index
+        return cls(
+            agency_code=f.agency_code,
+            received=ReceivedPublic(online=f.received_online, mirrored=f.received_mirrored,
+                                    total=f.received_online + f.received_mirrored),
+            digitised=f.digitised, published=f.published, processed=f.processed, on_time=f.on_time,
+            overdue=f.overdue, payments_online=f.payments_online,
+            ratings=RatingsPublic(count=f.ratings, average=f.rating_average),
+            quality_index=QualityIndexPublic(publicity=q.publicity, progress=q.progress, digitisation=q.digitisation,
+                                             online=q.online, satisfaction=q.satisfaction, overall=q.overall),
+        )  # fmt: skip
+
+
+class StatisticsPage(Page[AgencyFiguresPublic]):
+    """A page of agencies' figures over a period, in agency code order."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    since: date = Field(alias="from", description="the period's first day")
+    until: date = Field(alias="to", description="the period's last day")
+
+    @classmethod
+    def of(cls, page: FiguresPage) -> StatisticsPage:
+        return cls(since=page.since, until=page.until, items=[AgencyFiguresPublic.of(f) for f in page.items],
+                   next=page.next)  # fmt: skip

@@ -82,11 +82,11 @@ def batch_handlers(settings: DossierSettings) -> dict[str, BatchHandler]:
 
 
 async def on_statistics_event(uow: UnitOfWork, event: CloudEvent) -> None:
-    await statistics.apply_events(uow, [(event.type, event.data)])
+    await statistics.apply_events(_dossier_unit(uow), [(event.type, event.data)])
 
 
 async def on_statistics_events(uow: UnitOfWork, events: list[CloudEvent]) -> None:
-    await statistics.apply_events(uow, [(e.type, e.data) for e in events])
+    await statistics.apply_events(_dossier_unit(uow), [(e.type, e.data) for e in events])
 
 
 STATISTICS: dict[str, Handler] = {kind: on_statistics_event for kind in statistics_rules.EVENT_TYPES}

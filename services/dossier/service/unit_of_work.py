@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from services.kit.unit_of_work import AbstractUnitOfWork
@@ -27,6 +27,7 @@ from ..domain.dossier import (
     RefusedUpdate,
     SupplementRequest,
 )
+from ..domain.statistics import Facts
 
 
 class Dossiers(Protocol):
@@ -149,6 +150,30 @@ class LookupCounts(Protocol):
     async def uncount(self, keys: Sequence[str]) -> None: ...
 
 
+class Statistics(Protocol):
+    """The public statistics' read model: per dossier its facts, per agency, day and metric a counter."""
+
+    async def lock_facts(self, dossier_ids: Sequence[str]) -> dict[str, Facts]:
+        """The facts of these dossiers, made if missing, locked in id order."""
+        ...
+
+    async def save_facts(self, facts: Sequence[Facts]) -> None: ...
+
+    async def add_to_counters(self, deltas: Sequence[tuple[str, date, str, int]]) -> None:
+        """Move each ``(agency, day, metric)`` counter by its amount."""
+        ...
+
+    async def agencies_with_data(
+        self, since: date, until: date, agency: str | None, after: str | None, limit: int
+    ) -> list[str]:
+        """The agencies with counters in the period, in code order, after ``after``."""
+        ...
+
+    async def totals(self, agencies: Sequence[str], since: date, until: date) -> dict[str, dict[str, int]]:
+        """Each agency's counters (metric -> sum) over the period."""
+        ...
+
+
 class DossierRepositories(Protocol):
     """The repositories a dossier unit of work offers (the real unit is checked against this by
     the type checker where the app composes it)."""
@@ -183,6 +208,9 @@ class DossierRepositories(Protocol):
     @property
     def lookups(self) -> LookupCounts: ...
 
+    @property
+    def statistics(self) -> Statistics: ...
+
 
 class DossierUnitOfWork(AbstractUnitOfWork, abc.ABC):
     """One transaction of the dossier service, with its repositories. The real one
@@ -198,3 +226,4 @@ class DossierUnitOfWork(AbstractUnitOfWork, abc.ABC):
     keys: IdempotencyKeys
     offered: OfferedServices
     lookups: LookupCounts
+    statistics: Statistics
