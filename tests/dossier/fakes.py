@@ -13,7 +13,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contracts.events.base import Event
-from services.dossier.domain.catalogue_view import OfferedVersion, ServiceState, ServiceStatus
+from contracts.events.catalogue import OnlineServicePublished, ProcedureDefinition
+from services.dossier.domain.catalogue_view import (
+    KnownProcedure,
+    OfferedVersion,
+    ProcedureState,
+    ServiceState,
+    ServiceStatus,
+)
 from services.dossier.domain.dossier import (
     Attachment,
     Dossier,
@@ -67,6 +74,75 @@ class FakeOfferedServices:
 
     async def state(self, service_id: str) -> ServiceState | None:
         return self.states.get(service_id)
+
+
+class FakeCatalogueView:
+    """The catalogue's events applied to the same store :class:`FakeOfferedServices` reads."""
+
+    def __init__(self, offered: FakeOfferedServices) -> None:
+        self._offered = offered
+        self.procedures: dict[str, KnownProcedure] = {}
+        self.announced: list[str] = []
+
+    async def lock_service(self, service_id: str) -> ServiceState | None:
+        return self._offered.states.get(service_id)
+
+    async def lock_version_revision(self, service_id: str, version: int) -> int | None:
+        stored = self._offered.versions.get((service_id, version))
+        return stored.revision if stored is not None else None
+
+    def _newer(self, service_id: str, revision: int) -> bool:
+        held = self._offered.states.get(service_id)
+        return held is None or held.revision < revision
+
+    async def save_published_service(self, state: ServiceState, event: OnlineServicePublished) -> bool:
+        if not self._newer(event.service_id, state.revision):
+            return False
+        self._offered.states[event.service_id] = state
+        return True
+
+    async def save_version(self, event: OnlineServicePublished) -> bool:
+        held = self._offered.versions.get((event.service_id, event.version))
+        if held is not None and held.revision >= event.revision:
+            return False
+        procedure = event.procedure.model_dump(mode="json")
+        self._offered.versions[(event.service_id, event.version)] = OfferedVersion(
+            service_id=event.service_id, version=event.version, service_status=ServiceStatus.PUBLISHED,
+            current_version=event.version, online_level=event.online_level, procedure=procedure,
+            agency=event.agency.model_dump(mode="json"), form_schema=event.form_schema,
+            fees=[f.model_dump(mode="json") for f in event.fees], documents=procedure["documents"],
+            processing_days=event.processing_days, routing_target=event.routing_target,
+            published_at=event.published_at, revision=event.revision,
+        )  # fmt: skip
+        return True
+
+    async def save_retired_service(self, service_id: str, state: ServiceState, changed_at: datetime) -> bool:
+        if not self._newer(service_id, state.revision):
+            return False
+        self._offered.states[service_id] = state
+        return True
+
+    async def announce_service_changed(self, service_id: str) -> None:
+        self.announced.append(service_id)
+
+    async def lock_procedure(self, code: str) -> ProcedureState | None:
+        held = self.procedures.get(code)
+        return ProcedureState(held.revision, held.status) if held is not None else None
+
+    async def save_procedure(
+        self, code: str, state: ProcedureState, changed_at: datetime, definition: ProcedureDefinition | None = None
+    ) -> bool:
+        held = self.procedures.get(code)
+        if held is not None and held.revision >= state.revision:
+            return False
+        stored = definition.model_dump(mode="json") if definition is not None else (held.definition if held else None)
+        name = definition.name if definition is not None else (held.name if held else None)
+        self.procedures[code] = KnownProcedure(code=code, revision=state.revision, status=state.status, name=name,
+                                               definition=stored, changed_at=changed_at)  # fmt: skip
+        return True
+
+    async def procedure(self, code: str) -> KnownProcedure | None:
+        return self.procedures.get(code)
 
 
 class FakeDossiers:
@@ -307,6 +383,7 @@ class FakeDossierUnitOfWork(FakeUnitOfWork, DossierUnitOfWork):
     def __init__(self) -> None:
         super().__init__(source="dossier", topic="dossier.events")
         self.offered = FakeOfferedServices()
+        self.catalogue = FakeCatalogueView(self.offered)
         self.dossiers = FakeDossiers(self)
         self.timelines = FakeTimelines()
         self.refused = FakeRefusedUpdates()

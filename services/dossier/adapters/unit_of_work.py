@@ -8,7 +8,7 @@ from typing import Self
 
 from services.kit.db import UnitOfWork
 
-from .catalogue_view import SqlOfferedServices
+from .catalogue_view import SqlCatalogueView, SqlOfferedServices
 from .dossiers import (
     SqlAttachments,
     SqlDossiers,
@@ -33,6 +33,7 @@ class SqlDossierUnitOfWork(UnitOfWork):
     drafts: SqlDrafts
     keys: SqlIdempotencyKeys
     offered: SqlOfferedServices
+    catalogue: SqlCatalogueView
     lookups: SqlLookupCounts
     statistics: SqlStatistics
 
@@ -48,6 +49,7 @@ class SqlDossierUnitOfWork(UnitOfWork):
         self.drafts = SqlDrafts(connection)
         self.keys = SqlIdempotencyKeys(connection)
         self.offered = SqlOfferedServices(connection)
+        self.catalogue = SqlCatalogueView(connection)
         self.lookups = SqlLookupCounts(connection, self.execute_alone)
         self.statistics = SqlStatistics(connection)
         return self

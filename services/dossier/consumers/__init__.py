@@ -20,25 +20,25 @@ from ..service.unit_of_work import DossierUnitOfWork
 from ..settings import DossierSettings
 
 
-async def on_procedure_published(uow: UnitOfWork, event: CloudEvent) -> None:
-    await catalogue_view.apply_procedure_published(uow, event.data)
-
-
-async def on_procedure_retired(uow: UnitOfWork, event: CloudEvent) -> None:
-    await catalogue_view.apply_procedure_retired(uow, event.data)
-
-
-async def on_service_published(uow: UnitOfWork, event: CloudEvent) -> None:
-    await catalogue_view.apply_service_published(uow, event.data)
-
-
-async def on_service_retired(uow: UnitOfWork, event: CloudEvent) -> None:
-    await catalogue_view.apply_service_retired(uow, event.data)
-
-
 def _dossier_unit(uow: UnitOfWork) -> DossierUnitOfWork:
     """The kit's runner hands the unit the service spec names: the dossier unit of work."""
     return cast(DossierUnitOfWork, uow)
+
+
+async def on_procedure_published(uow: UnitOfWork, event: CloudEvent) -> None:
+    await catalogue_view.apply_procedure_published(_dossier_unit(uow), event.data)
+
+
+async def on_procedure_retired(uow: UnitOfWork, event: CloudEvent) -> None:
+    await catalogue_view.apply_procedure_retired(_dossier_unit(uow), event.data)
+
+
+async def on_service_published(uow: UnitOfWork, event: CloudEvent) -> None:
+    await catalogue_view.apply_service_published(_dossier_unit(uow), event.data)
+
+
+async def on_service_retired(uow: UnitOfWork, event: CloudEvent) -> None:
+    await catalogue_view.apply_service_retired(_dossier_unit(uow), event.data)
 
 
 async def on_payment_succeeded(uow: UnitOfWork, event: CloudEvent) -> None:

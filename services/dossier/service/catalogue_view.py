@@ -22,7 +22,6 @@ from contracts.events.catalogue import (
     ProcedurePublished,
     ProcedureRetired,
 )
-from services.kit.db import UnitOfWork
 from services.kit.logging import get_logger
 
 from ..adapters import catalogue_view as view
@@ -63,50 +62,22 @@ def parse(contract: type[Contract], data: Mapping[str, Any]) -> Contract:
 # --- applying events ------------------------------------------------------------------------
 
 
-async def apply_service_published(uow: UnitOfWork, data: Mapping[str, Any]) -> bool:
+async def apply_service_published(uow: DossierUnitOfWork, data: Mapping[str, Any]) -> bool:
     """A version of an online service is published. Stores the version's definition unless it
     holds one from a revision as high, and makes it the current version if the event is newer
-    than the service's state. True when the current state changed."""
+    than the service's state. True when the current state changed. (``data``: the event's data as
+    delivered, checked here against its contract.)"""
     event = parse(OnlineServicePublished, data)
-    session = uow.connection
-    stored = await view.lock_service(session, event.service_id)
-    stored_version = await view.lock_version_revision(session, event.service_id, event.version)
+    stored = await uow.catalogue.lock_service(event.service_id)
+    stored_version = await uow.catalogue.lock_version_revision(event.service_id, event.version)
     outcome = service_published(stored, stored_version, revision=event.revision, version=event.version)
     changed = False
     if outcome.state is not None:
-        current = {
-            "procedure_code": event.procedure.code,
-            "agency_code": event.agency.code,
-            "province_code": event.agency.province_code,
-            "online_level": event.online_level,
-            "routing_target": event.routing_target,
-        }
-        changed = await view.save_published_service(
-            session, event.service_id, outcome.state, current, event.published_at
-        )
+        changed = await uow.catalogue.save_published_service(outcome.state, event)
     if outcome.store_version:
-        procedure = event.procedure.model_dump(mode="json")
-        await view.save_version(
-            session,
-            {
-                "service_id": event.service_id,
-                "version": event.version,
-                "revision": event.revision,
-                "procedure_code": event.procedure.code,
-                "agency_code": event.agency.code,
-                "online_level": event.online_level,
-                "procedure": procedure,
-                "agency": event.agency.model_dump(mode="json"),
-                "form_schema": event.form_schema,
-                "fees": [fee.model_dump(mode="json") for fee in event.fees],
-                "documents": procedure["documents"],
-                "processing_days": event.processing_days,
-                "routing_target": event.routing_target,
-                "published_at": event.published_at,
-            },
-        )
+        await uow.catalogue.save_version(event)
     if changed or outcome.store_version:
-        await view.announce_service_changed(session, event.service_id)
+        await uow.catalogue.announce_service_changed(event.service_id)
     if not changed:
         log.info(
             "stale online service publication",
@@ -118,42 +89,41 @@ async def apply_service_published(uow: UnitOfWork, data: Mapping[str, Any]) -> b
     return changed
 
 
-async def apply_service_retired(uow: UnitOfWork, data: Mapping[str, Any]) -> bool:
+async def apply_service_retired(uow: DossierUnitOfWork, data: Mapping[str, Any]) -> bool:
     """An online service takes no new dossiers, unless the event is older than its state.
     True when the current state changed."""
     event = parse(OnlineServiceRetired, data)
-    stored = await view.lock_service(uow.connection, event.service_id)
+    stored = await uow.catalogue.lock_service(event.service_id)
     state = service_retired(stored, revision=event.revision)
     if state is None:
         log.info("stale online service retirement", service_id=event.service_id, revision=event.revision)
         return False
-    changed = await view.save_retired_service(uow.connection, event.service_id, state, event.retired_at)
+    changed = await uow.catalogue.save_retired_service(event.service_id, state, event.retired_at)
     if changed:
-        await view.announce_service_changed(uow.connection, event.service_id)
+        await uow.catalogue.announce_service_changed(event.service_id)
     return changed
 
 
-async def apply_procedure_published(uow: UnitOfWork, data: Mapping[str, Any]) -> bool:
+async def apply_procedure_published(uow: DossierUnitOfWork, data: Mapping[str, Any]) -> bool:
     """A procedure is active with this definition, unless the event is older than its state."""
     event = parse(ProcedurePublished, data)
     code = event.procedure.code
-    state = procedure_published(await view.lock_procedure(uow.connection, code), revision=event.revision)
+    state = procedure_published(await uow.catalogue.lock_procedure(code), revision=event.revision)
     if state is None:
         log.info("stale procedure publication", procedure_code=code, revision=event.revision)
         return False
-    definition = event.procedure.model_dump(mode="json")
-    return await view.save_procedure(uow.connection, code, state, event.published_at, definition)
+    return await uow.catalogue.save_procedure(code, state, event.published_at, event.procedure)
 
 
-async def apply_procedure_retired(uow: UnitOfWork, data: Mapping[str, Any]) -> bool:
+async def apply_procedure_retired(uow: DossierUnitOfWork, data: Mapping[str, Any]) -> bool:
     """A procedure is retired (its last definition is kept), unless the event is older than its
     state. Its online services are retired by their own events, not here."""
     event = parse(ProcedureRetired, data)
-    state = procedure_retired(await view.lock_procedure(uow.connection, event.code), revision=event.revision)
+    state = procedure_retired(await uow.catalogue.lock_procedure(event.code), revision=event.revision)
     if state is None:
         log.info("stale procedure retirement", procedure_code=event.code, revision=event.revision)
         return False
-    return await view.save_procedure(uow.connection, event.code, state, event.retired_at)
+    return await uow.catalogue.save_procedure(event.code, state, event.retired_at)
 
 
 # --- reads for dossier intake ---------------------------------------------------------------
@@ -257,9 +227,9 @@ async def service_version(uow: DossierUnitOfWork, service_id: str, version: int)
     return found
 
 
-async def known_procedure(uow: UnitOfWork, code: str) -> KnownProcedure:
+async def known_procedure(uow: DossierUnitOfWork, code: str) -> KnownProcedure:
     """A procedure as this read model holds it. :class:`UnknownProcedure` (404) when never seen."""
-    found = await view.procedure(uow.connection, code)
+    found = await uow.catalogue.procedure(code)
     if found is None:
         raise UnknownProcedure(f"No procedure {code}.")
     return found

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Protocol
 
+from contracts.events.catalogue import OnlineServicePublished, ProcedureDefinition
 from services.kit.unit_of_work import AbstractUnitOfWork
 
-from ..domain.catalogue_view import OfferedVersion, ServiceState
+from ..domain.catalogue_view import KnownProcedure, OfferedVersion, ProcedureState, ServiceState
 from ..domain.dossier import (
     Attachment,
     Dossier,
@@ -141,6 +142,37 @@ class OfferedServices(Protocol):
     async def state(self, service_id: str) -> ServiceState | None: ...
 
 
+class CatalogueView(Protocol):
+    """The catalogue's services and procedures as the catalogue's events leave them here. Each
+    save writes only over a lower revision (True when written)."""
+
+    async def lock_service(self, service_id: str) -> ServiceState | None: ...
+
+    async def lock_version_revision(self, service_id: str, version: int) -> int | None:
+        """The revision that stored this version's definition (None: never seen), locked."""
+        ...
+
+    async def save_published_service(self, state: ServiceState, event: OnlineServicePublished) -> bool: ...
+
+    async def save_version(self, event: OnlineServicePublished) -> bool: ...
+
+    async def save_retired_service(self, service_id: str, state: ServiceState, changed_at: datetime) -> bool: ...
+
+    async def announce_service_changed(self, service_id: str) -> None:
+        """Tell the API processes (their caches of offered services), when this unit commits."""
+        ...
+
+    async def lock_procedure(self, code: str) -> ProcedureState | None: ...
+
+    async def save_procedure(
+        self, code: str, state: ProcedureState, changed_at: datetime, definition: ProcedureDefinition | None = None
+    ) -> bool:
+        """The procedure's state; its definition too when given (a retirement keeps the last one)."""
+        ...
+
+    async def procedure(self, code: str) -> KnownProcedure | None: ...
+
+
 class LookupCounts(Protocol):
     async def count(self, keys: Sequence[str], window_seconds: float) -> dict[str, tuple[int, float]]:
         """Count one lookup against each key, committed whatever the lookup answers; per key, its
@@ -206,6 +238,9 @@ class DossierRepositories(Protocol):
     def offered(self) -> OfferedServices: ...
 
     @property
+    def catalogue(self) -> CatalogueView: ...
+
+    @property
     def lookups(self) -> LookupCounts: ...
 
     @property
@@ -225,5 +260,6 @@ class DossierUnitOfWork(AbstractUnitOfWork, abc.ABC):
     drafts: Drafts
     keys: IdempotencyKeys
     offered: OfferedServices
+    catalogue: CatalogueView
     lookups: LookupCounts
     statistics: Statistics
