@@ -16,8 +16,10 @@ from contracts.events.base import Event
 from contracts.events.catalogue import OnlineServicePublished, ProcedureDefinition
 from services.dossier.domain.catalogue_view import (
     KnownProcedure,
+    OfferedFee,
     OfferedVersion,
     ProcedureState,
+    RequiredDocument,
     ServiceState,
     ServiceStatus,
 )
@@ -105,12 +107,16 @@ class FakeCatalogueView:
         held = self._offered.versions.get((event.service_id, event.version))
         if held is not None and held.revision >= event.revision:
             return False
-        procedure = event.procedure.model_dump(mode="json")
+        procedure = event.procedure
         self._offered.versions[(event.service_id, event.version)] = OfferedVersion(
             service_id=event.service_id, version=event.version, service_status=ServiceStatus.PUBLISHED,
-            current_version=event.version, online_level=event.online_level, procedure=procedure,
-            agency=event.agency.model_dump(mode="json"), form_schema=event.form_schema,
-            fees=[f.model_dump(mode="json") for f in event.fees], documents=procedure["documents"],
+            current_version=event.version, online_level=event.online_level, procedure_code=procedure.code,
+            procedure_name=procedure.name, results=tuple(procedure.results), agency_code=event.agency.code,
+            agency_name=event.agency.name, form_schema=event.form_schema,
+            fees=tuple(OfferedFee(code=f.code, name=f.name, amount=f.amount, condition=f.condition)
+                       for f in event.fees),
+            documents=tuple(RequiredDocument(code=d.code, name=d.name, required=d.required)
+                            for d in procedure.documents),
             processing_days=event.processing_days, routing_target=event.routing_target,
             published_at=event.published_at, revision=event.revision,
         )  # fmt: skip

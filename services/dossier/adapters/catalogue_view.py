@@ -23,9 +23,11 @@ from services.kit.logging import get_logger
 
 from ..domain.catalogue_view import (
     KnownProcedure,
+    OfferedFee,
     OfferedVersion,
     ProcedureState,
     ProcedureStatus,
+    RequiredDocument,
     ServiceState,
     ServiceStatus,
 )
@@ -125,10 +127,24 @@ async def offered_version(session: AsyncConnection, service_id: str, version: in
         .where(s.service_id == service_id, v.version == number)
     )
     row = (await session.execute(query)).first()
-    if row is None:
-        return None
-    fields = dict(row._mapping)
-    return OfferedVersion(service_status=ServiceStatus(fields.pop("status")), **fields)
+    return _offered(row) if row is not None else None
+
+
+def _offered(row: Any) -> OfferedVersion:
+    """A stored version (its procedure, agency, fees and documents as the event's JSON) as the value."""
+    procedure, agency = row.procedure, row.agency
+    return OfferedVersion(
+        service_id=row.service_id, version=row.version, service_status=ServiceStatus(row.status),
+        current_version=row.current_version, online_level=row.online_level, procedure_code=str(procedure["code"]),
+        procedure_name=procedure.get("name"), results=tuple(procedure.get("results") or ()),
+        agency_code=str(agency["code"]), agency_name=agency.get("name"), form_schema=row.form_schema,
+        fees=tuple(OfferedFee(code=f["code"], name=f["name"], amount=int(f["amount"]), condition=f.get("condition"))
+                   for f in row.fees),
+        documents=tuple(RequiredDocument(code=d["code"], name=d["name"], required=d.get("required", True))
+                        for d in row.documents),
+        processing_days=row.processing_days, routing_target=row.routing_target, published_at=row.published_at,
+        revision=row.revision,
+    )  # fmt: skip
 
 
 async def service_state(session: AsyncConnection, service_id: str) -> ServiceState | None:

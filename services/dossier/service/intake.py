@@ -187,20 +187,20 @@ class Submission:
 def _fees(offered: OfferedVersion, selected: Sequence[str]) -> list[FeeLine]:
     """The fee lines due: every unconditional fee, and the conditional ones the applicant says
     apply to their case. A selected code the service does not charge is a 422."""
-    by_code = {fee["code"]: fee for fee in offered.fees}
+    by_code = {fee.code: fee for fee in offered.fees}
     unknown = [i for i, code in enumerate(selected) if code not in by_code]
     if unknown:
         message = "Not a fee of this service."
         errors = [{"field": f"selected_fees.{i}", "location": "body", "message": message} for i in unknown]
         raise ValidationFailed(errors)
-    due = [fee for fee in offered.fees if fee.get("condition") is None or fee["code"] in set(selected)]
-    return [FeeLine(code=fee["code"], name=fee["name"], amount=int(fee["amount"])) for fee in due]
+    due = [fee for fee in offered.fees if fee.condition is None or fee.code in set(selected)]
+    return [FeeLine(code=fee.code, name=fee.name, amount=fee.amount) for fee in due]
 
 
 def _check_documents(offered: OfferedVersion, wanted: Sequence[AttachmentRef]) -> dict[str, str | None]:
     """Each attachment answers a document component of the procedure; every required one is
     present. Returns attachment id -> component code."""
-    known = {doc["code"]: doc for doc in offered.documents}
+    known = {doc.code: doc for doc in offered.documents}
     errors = []
     for index, item in enumerate(wanted):
         if item.component_code not in known:
@@ -208,8 +208,8 @@ def _check_documents(offered: OfferedVersion, wanted: Sequence[AttachmentRef]) -
             errors.append({"field": f"attachments.{index}.component_code", "location": "body", "message": message})
     present = {item.component_code for item in wanted}
     for code, doc in known.items():
-        if doc.get("required", True) and code not in present:
-            message = f"Required document missing: {doc['name']}."
+        if doc.required and code not in present:
+            message = f"Required document missing: {doc.name}."
             errors.append({"field": f"attachments[{code}]", "location": "body", "message": message})
     if errors:
         raise ValidationFailed(errors, "The dossier is not complete.")
@@ -304,15 +304,14 @@ def _new_dossier(
     received_at: datetime, calendar: WorkingCalendar, issuer: Issuer,
 ) -> Dossier:  # fmt: skip
     """A portal dossier as filed, but for its code."""
-    results = offered.procedure.get("results") or []
     applicant = submission.applicant
     return Dossier(
         id=dossier_id, code="", origin="portal", owner=owner, applicant=applicant,
         applicant_key=pseudonyms.applicant_key(issuer.applicant_secret, applicant.identifier),
         service_id=offered.service_id, service_version=offered.version, procedure_code=offered.procedure_code,
-        procedure_name=offered.procedure.get("name"),
-        document_name=results[0] if results else offered.procedure.get("name"),
-        agency_code=offered.agency_code, agency_name=offered.agency.get("name"), routing_target=offered.routing_target,
+        procedure_name=offered.procedure_name,
+        document_name=offered.results[0] if offered.results else offered.procedure_name,
+        agency_code=offered.agency_code, agency_name=offered.agency_name, routing_target=offered.routing_target,
         status=DossierStatus.NEW, status_changed_at=received_at, last_update_at=received_at, form=submission.form,
         fees=fees, fee_total=sum(line.amount for line in fees), received_at=received_at,
         appointment_date=calendar.appointment(received_at, offered.processing_days), lookup_secret=new_lookup_secret(),

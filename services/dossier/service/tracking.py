@@ -189,7 +189,7 @@ async def supplement(
         raise Conflict("No supplement was requested for this dossier.")
     if dossier.service_id is not None and dossier.service_version is not None:
         filed_under = await catalogue_view.service_version(uow, dossier.service_id, dossier.service_version)
-        known = {doc["code"] for doc in filed_under.documents}
+        known = {doc.code for doc in filed_under.documents}
         errors = [
             {
                 "field": f"attachments.{i}.component_code",

@@ -9,7 +9,7 @@ import pytest
 
 from contracts.events.dossier import DossierSubmitted, FeesAssessed, StatusChanged
 from services.dossier.domain.calendar import VIETNAM_TZ
-from services.dossier.domain.catalogue_view import ServiceNotOffered, UnknownService
+from services.dossier.domain.catalogue_view import OfferedFee, ServiceNotOffered, UnknownService
 from services.dossier.domain.codes import dossier_code
 from services.dossier.domain.status import DossierStatus
 from services.dossier.service import catalogue_view, intake
@@ -143,7 +143,7 @@ async def test_a_cached_version_replaced_meanwhile_is_not_filed_against() -> Non
     assert len(uow.dossiers.rows) == 1 and uow.emitted[0].data["service_version"] == 2
 
 
-FEES_V2 = [{"code": "LP01", "name": "Lệ phí", "amount": 1_000, "currency": "VND", "condition": None}]
+FEES_V2 = (OfferedFee(code="LP01", name="Lệ phí", amount=1_000),)
 
 
 async def test_a_retry_with_the_same_key_answers_the_same_dossier_and_another_body_is_refused() -> None:

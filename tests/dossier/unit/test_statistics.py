@@ -16,7 +16,7 @@ OTHER_SERVICE = "5f0c9a8e-0000-4000-8000-000000000002"
 
 async def test_figures_follow_the_events_and_page_through_agencies() -> None:
     uow = world()
-    uow.offered.publish(offered(service_id=OTHER_SERVICE, agency={"code": OTHER_AGENCY, "name": "Sở Y tế"}))
+    uow.offered.publish(offered(service_id=OTHER_SERVICE, agency_code=OTHER_AGENCY, agency_name="Sở Y tế"))
     await submit(uow)
     await submit(uow, citizen("citizen-b"))
     await submit(uow, body=submission((uploaded(uow), "TP01"), service_id=OTHER_SERVICE))

@@ -8,7 +8,7 @@ from typing import Any
 
 from services.dossier.domain.access import Caller
 from services.dossier.domain.calendar import WorkingCalendar
-from services.dossier.domain.catalogue_view import OfferedVersion, ServiceStatus
+from services.dossier.domain.catalogue_view import OfferedFee, OfferedVersion, RequiredDocument, ServiceStatus
 from services.dossier.domain.dossier import Applicant, Attachment
 from services.dossier.service import intake
 from services.kit.ids import new_id
@@ -26,14 +26,14 @@ FORM = {
     "properties": {"ho_ten": {"type": "string", "minLength": 1}},
     "additionalProperties": False,
 }
-FEES = [
-    {"code": "LP01", "name": "Lệ phí cấp đổi", "amount": 135_000, "currency": "VND", "condition": None},
-    {"code": "PH02", "name": "Phí chuyển phát", "amount": 25_000, "currency": "VND", "condition": "Bưu chính"},
-]
-DOCUMENTS = [
-    {"code": "TP01", "name": "Đơn đề nghị", "copies": 1, "required": True, "template": None},
-    {"code": "TP02", "name": "Giấy khám sức khỏe", "copies": 1, "required": False, "template": None},
-]
+FEES = (
+    OfferedFee(code="LP01", name="Lệ phí cấp đổi", amount=135_000),
+    OfferedFee(code="PH02", name="Phí chuyển phát", amount=25_000, condition="Bưu chính"),
+)
+DOCUMENTS = (
+    RequiredDocument(code="TP01", name="Đơn đề nghị", required=True),
+    RequiredDocument(code="TP02", name="Giấy khám sức khỏe", required=False),
+)
 APPLICANT = Applicant(kind="citizen", identifier="001099012345", name="Nguyễn Văn An")
 
 
@@ -41,8 +41,8 @@ def offered(version: int = 1, revision: int = 1, **changes: Any) -> OfferedVersi
     values: dict[str, Any] = {
         "service_id": SERVICE_ID, "version": version, "service_status": ServiceStatus.PUBLISHED,
         "current_version": version, "online_level": "full",
-        "procedure": {"code": "1.002804", "name": "Cấp đổi giấy phép lái xe", "results": ["Giấy phép lái xe"]},
-        "agency": {"code": AGENCY, "name": "Sở Xây dựng"}, "form_schema": FORM, "fees": FEES,
+        "procedure_code": "1.002804", "procedure_name": "Cấp đổi giấy phép lái xe", "results": ("Giấy phép lái xe",),
+        "agency_code": AGENCY, "agency_name": "Sở Xây dựng", "form_schema": FORM, "fees": FEES,
         "documents": DOCUMENTS, "processing_days": 5, "routing_target": "one-stop.h22",
         "published_at": datetime(2025, 7, 1, tzinfo=UTC), "revision": revision, **changes,
     }  # fmt: skip
