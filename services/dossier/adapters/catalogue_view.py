@@ -62,6 +62,10 @@ async def lock_version_revision(session: AsyncConnection, service_id: str, versi
     return (await session.execute(query)).scalar_one_or_none()
 
 
+# Rows as dicts stay in this module: ``SqlCatalogueView`` takes the events' models and hands out
+# values (``ServiceState``, ``OfferedVersion``, ``KnownProcedure``).
+
+
 async def save_published_service(
     session: AsyncConnection, service_id: str, state: ServiceState, current: dict[str, Any], changed_at: datetime
 ) -> bool:

@@ -88,6 +88,7 @@ _FILE = text(
 
 
 # --- rows and entities ----------------------------------------------------------------------
+# Rows as dicts (statement parameters, JSON columns) stay in this module; entities leave it.
 
 
 def _applicant_json(applicant: Applicant) -> dict[str, str]:

@@ -27,6 +27,9 @@ _ADD = _ADD.on_conflict_do_update(
 )
 
 
+# Rows as dicts stay in this module: ``SqlStatistics`` hands out ``Facts``.
+
+
 async def lock_facts(session: AsyncConnection, dossier_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The facts of these dossiers, each row made if missing and locked, in id order (two
     transactions naming the same dossiers wait for each other, never deadlock)."""

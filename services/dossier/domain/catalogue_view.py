@@ -169,6 +169,8 @@ class KnownProcedure:
     revision: int
     status: ProcedureStatus
     name: str | None
+    # The procedure's definition as its event carried it, kept as JSON: nothing here reads into
+    # it (intake files against an online service's version, not this).
     definition: dict[str, Any] | None
     changed_at: datetime
 

@@ -457,7 +457,8 @@ async def save_draft(
     uow: DossierUnitOfWork, caller: Caller, draft_id: str | None, service_id: str, content: dict[str, Any],
     limits: Limits,
 ) -> Draft:  # fmt: skip
-    """Create (no id) or replace an owner's draft; it is not validated until submitted."""
+    """Create (no id) or replace an owner's draft; it is not validated until submitted
+    (``content``: schemaless JSON, whatever the owner has filled in so far)."""
     if len(json.dumps(content, ensure_ascii=False).encode()) > limits.max_form_bytes:
         raise PayloadTooLarge(f"A draft may take at most {limits.max_form_bytes} bytes.")
     if draft_id is None:

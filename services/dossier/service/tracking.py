@@ -239,7 +239,8 @@ async def rate(uow: DossierUnitOfWork, caller: Caller, dossier_id: str, score: i
 
 def _refusal(code: str, dossier_id: str | None, source: str, record_id: str | None, reason: str, detail: str,
              payload: dict[str, Any]) -> RefusedUpdate:  # fmt: skip
-    """The record of an update refused, and its log line."""
+    """The record of an update refused, and its log line (``payload``: the update as received,
+    another system's JSON kept for review)."""
     log.info("status update refused", dossier_code=code, reason=reason, source=source)
     return RefusedUpdate(dossier_code=code, dossier_id=dossier_id, source=source, record_id=record_id, reason=reason,
                          detail=detail, payload=payload)  # fmt: skip
