@@ -69,7 +69,8 @@ async def running_worker(
 ) -> AsyncIterator[tuple[Worker, str]]:
     """The service's worker on this loop with its HTTP port (``/metrics``, ``/healthz``,
     ``/readyz``) as ``worker --metrics-port`` serves it; yields the worker and the port's URL."""
-    db = Database(settings.database_url.get_secret_value(), source=spec.name, topic=settings.topic)
+    db = Database(settings.database_url.get_secret_value(), source=spec.name, topic=settings.topic,
+                  unit_of_work=spec.unit_of_work)  # fmt: skip
     worker = Worker(spec, settings, db, parts)
     loop = asyncio.get_running_loop()
     port = free_port()
