@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.events.catalogue import OnlineServicePublished
 from services.dossier.app import SERVICE, create_app
 from services.dossier.service import catalogue_view
 from services.kit.consumer import ConsumerRunner
@@ -134,9 +135,7 @@ async def test_a_new_version_from_the_broker_reaches_the_apis_cache(
             assert service_id in cache
 
             async with producer(infra.bootstrap) as send, consuming(runner):
-                event = catalogue_event(
-                    catalogue_view.SERVICE_PUBLISHED, version(service_id, 2, 2, FORM_V2), service_id
-                )
+                event = catalogue_event(OnlineServicePublished.TYPE, version(service_id, 2, 2, FORM_V2), service_id)
                 await send(topic, service_id, event)
                 assert await eventually(lambda: service_id not in cache)
 

@@ -43,10 +43,6 @@ from .unit_of_work import DossierUnitOfWork
 
 log = get_logger(__name__)
 
-PROCEDURE_PUBLISHED = ProcedurePublished.TYPE
-PROCEDURE_RETIRED = ProcedureRetired.TYPE
-SERVICE_PUBLISHED = OnlineServicePublished.TYPE
-SERVICE_RETIRED = OnlineServiceRetired.TYPE
 
 Contract = TypeVar("Contract", bound=BaseModel)
 
