@@ -19,13 +19,7 @@ from .api.routes import Runtime, document_limits, router
 from .consumers import STATISTICS, STATISTICS_BATCHES, batch_handlers, handlers
 from .service import catalogue_view
 from .service.lookup import purge_counts
-from .service.unit_of_work import DossierRepositories, DossierUnitOfWork
 from .settings import DossierSettings
-
-# The real unit of work is the use cases' ``DossierUnitOfWork`` (adapters may not import the
-# service layer, so it is registered here; the type checker checks its repositories).
-DossierUnitOfWork.register(SqlDossierUnitOfWork)
-_REPOSITORIES: type[DossierRepositories] = SqlDossierUnitOfWork
 
 SERVICE = ServiceSpec(
     name="dossier",

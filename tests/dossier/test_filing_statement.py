@@ -108,7 +108,7 @@ async def test_the_statement_spells_the_code_as_the_domain_does(db: Database, do
     assert [e.type for e in events] == [DossierSubmitted.TYPE, FeesAssessed.TYPE, StatusChanged.TYPE]
     assert {e.key for e in events} == {receipt["dossier_id"]}
     assert [e.data["code"] for e in events] == [receipt["code"]] * 3
-    assert events[0].data["received_at"] == receipt["received_at"]
+    assert datetime.fromisoformat(events[0].data["received_at"]) == datetime.fromisoformat(receipt["received_at"])
 
 
 async def test_a_cached_definition_is_used_only_while_the_catalogue_still_offers_it(

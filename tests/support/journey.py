@@ -37,7 +37,6 @@ async def intake_service(bootstrap: str, dossier_db_url: str) -> str:
 @asynccontextmanager
 async def workers(*running: tuple[ServiceSpec, ServiceSettings]) -> AsyncIterator[None]:
     """Each service's worker (outbox relay, consumers, periodic jobs) until the block ends."""
-    # Each with the service's own unit of work, as ``run_worker`` opens it.
     dbs = [Database(s.database_url.get_secret_value(), source=spec.name, topic=s.topic, unit_of_work=spec.unit_of_work)
            for spec, s in running]  # fmt: skip
     started = [Worker(spec, s, db) for (spec, s), db in zip(running, dbs, strict=True)]

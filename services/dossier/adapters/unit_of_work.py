@@ -1,6 +1,6 @@
-"""The dossier service's unit of work on PostgreSQL: the kit's, with the service's repositories
-on its connection (``service.unit_of_work`` declares them; ``app`` registers this class as a
-``DossierUnitOfWork``, since adapters sit below the service layer)."""
+"""The dossier service's unit of work on PostgreSQL: the kit's unit with the dossier repositories
+on its connection, made when the unit begins; it implements the use cases' port
+(``service/unit_of_work.py``), and the type checker proves each repository fits it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Self
 
 from services.kit.db import UnitOfWork
 
+from ..service.unit_of_work import DossierUnitOfWork
 from .catalogue_view import SqlCatalogueView, SqlOfferedServices
 from .dossiers import (
     SqlAttachments,
@@ -23,7 +24,7 @@ from .lookups import SqlLookupCounts
 from .statistics import SqlStatistics
 
 
-class SqlDossierUnitOfWork(UnitOfWork):
+class SqlDossierUnitOfWork(UnitOfWork, DossierUnitOfWork):
     dossiers: SqlDossiers
     timelines: SqlTimelines
     refused: SqlRefusedUpdates

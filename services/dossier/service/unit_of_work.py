@@ -1,8 +1,7 @@
 """The dossier service's unit of work as its use cases see it: one transaction, the repositories
 that read and write in it (ports, below), and the events it will publish.
 
-The real unit is ``adapters.unit_of_work.SqlDossierUnitOfWork`` (PostgreSQL; registered as a
-:class:`DossierUnitOfWork` by ``app``, since adapters may not import this layer); the tests' fake
+The real unit is ``adapters.unit_of_work.SqlDossierUnitOfWork`` (PostgreSQL); the tests' fake
 (``tests/dossier/fakes.py``) keeps everything in memory.
 """
 
@@ -206,50 +205,8 @@ class Statistics(Protocol):
         ...
 
 
-class DossierRepositories(Protocol):
-    """The repositories a dossier unit of work offers (the real unit is checked against this by
-    the type checker where the app composes it)."""
-
-    @property
-    def dossiers(self) -> Dossiers: ...
-
-    @property
-    def timelines(self) -> Timelines: ...
-
-    @property
-    def refused(self) -> RefusedUpdates: ...
-
-    @property
-    def attachments(self) -> Attachments: ...
-
-    @property
-    def supplements(self) -> Supplements: ...
-
-    @property
-    def ratings(self) -> Ratings: ...
-
-    @property
-    def drafts(self) -> Drafts: ...
-
-    @property
-    def keys(self) -> IdempotencyKeys: ...
-
-    @property
-    def offered(self) -> OfferedServices: ...
-
-    @property
-    def catalogue(self) -> CatalogueView: ...
-
-    @property
-    def lookups(self) -> LookupCounts: ...
-
-    @property
-    def statistics(self) -> Statistics: ...
-
-
 class DossierUnitOfWork(AbstractUnitOfWork, abc.ABC):
-    """One transaction of the dossier service, with its repositories. The real one
-    (``adapters.unit_of_work``) is registered as one by the app: adapters sit below this layer."""
+    """One transaction of the dossier service, with its repositories."""
 
     dossiers: Dossiers
     timelines: Timelines
