@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 
 from contracts.events.dossier import DossierSubmitted, FeesAssessed, StatusChanged
 from services.dossier.adapters.tables import dossier_history, dossier_sequences, dossiers
-from services.dossier.api.schemas import ReceiptPublic
+from services.dossier.api.schemas import DossierReceiptPublic
 from services.dossier.domain.access import Caller
 from services.dossier.domain.calendar import VIETNAM_TZ, WorkingCalendar
 from services.dossier.domain.codes import dossier_code
@@ -59,7 +59,7 @@ async def submit_in(uow: UnitOfWork, service_id: str, cache: catalogue_view.Offe
         idempotency_key=None, limits=LIMITS, calendar=CALENDAR, issuer=ISSUER, offered_cache=cache,
     )  # fmt: skip
     assert created
-    return ReceiptPublic.of(receipt).model_dump(mode="json")
+    return DossierReceiptPublic.of(receipt).model_dump(mode="json")
 
 
 async def file(db: Database, service_id: str, cache: catalogue_view.OfferedCache | None, **form: str) -> dict:

@@ -43,6 +43,7 @@ from .schemas import (
     DossierCreate,
     DossierLookupPublic,
     DossierPublic,
+    DossierReceiptPublic,
     DossierSummaryPage,
     DossierSummaryPublic,
     DraftCreate,
@@ -52,7 +53,6 @@ from .schemas import (
     HistoryEntryPublic,
     RatingCreate,
     RatingPublic,
-    ReceiptPublic,
     StatisticsPage,
     SupplementCreate,
     TimelinePublic,
@@ -208,18 +208,18 @@ async def _submitted(
     headers = {"Location": f"{request.url.path.removesuffix('/with-files')}/{receipt.dossier.id}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
-    body = ReceiptPublic.of(receipt).model_dump(mode="json")
+    body = DossierReceiptPublic.of(receipt).model_dump(mode="json")
     return FastJSONResponse(body, status_code=201 if created else 200, headers=headers)
 
 
 # A retry with the same Idempotency-Key answers the first request's receipt.
 REPLAYED: dict[int | str, dict[str, Any]] = {
     200: {"description": "The receipt of the dossier filed before with the same Idempotency-Key "
-                         "(header Idempotent-Replayed: true)", "model": ReceiptPublic}}  # fmt: skip
+                         "(header Idempotent-Replayed: true)", "model": DossierReceiptPublic}}  # fmt: skip
 
 
 @router.post("/dossiers", status_code=201, summary="Submit a dossier; answers its receipt", responses=REPLAYED,
-             response_model=ReceiptPublic, operation_id="submitDossier")  # fmt: skip
+             response_model=DossierReceiptPublic, operation_id="submitDossier")  # fmt: skip
 async def submit(
     request: Request, body: DossierCreate, principal: Submitter, uow: Unit, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -232,7 +232,7 @@ async def submit(
     status_code=201,
     summary="Submit a dossier and its files in one multipart request; answers its receipt",
     responses=REPLAYED,
-    response_model=ReceiptPublic,
+    response_model=DossierReceiptPublic,
     operation_id="submitDossierWithFiles",
     description="`dossier` is the JSON of a submission (its `attachments` may name files uploaded "
     "before); each part of `files` comes with the document component it answers, in `components`, "
@@ -306,8 +306,10 @@ async def get_timeline(dossier_id: Id, principal: Reader, uow: Unit) -> Timeline
 
 
 @router.get("/dossiers/{dossier_id}/receipt", summary="The receipt and appointment")
-async def get_receipt(request: Request, dossier_id: Id, principal: Reader, uow: Unit) -> ReceiptPublic:
-    return ReceiptPublic.of(await intake.receipt(uow, caller(principal), dossier_id.lower(), runtime(request).issuer))
+async def get_receipt(request: Request, dossier_id: Id, principal: Reader, uow: Unit) -> DossierReceiptPublic:
+    return DossierReceiptPublic.of(
+        await intake.receipt(uow, caller(principal), dossier_id.lower(), runtime(request).issuer)
+    )
 
 
 @router.get(

@@ -149,7 +149,7 @@ class DraftListPublic(Public):
     items: list[DraftSummaryPublic]
 
 
-class ReceiptPublic(Public):
+class DossierReceiptPublic(Public):
     """The receipt and appointment (Circular 01/2018 form 01), with its QR code's text."""
 
     dossier_id: str
@@ -173,7 +173,7 @@ class ReceiptPublic(Public):
     qr_text: str
 
     @classmethod
-    def of(cls, r: Receipt) -> ReceiptPublic:
+    def of(cls, r: Receipt) -> DossierReceiptPublic:
         d = r.dossier
         return cls(
             dossier_id=d.id, code=d.code, status=int(d.status), status_label=d.status.label_vi,
