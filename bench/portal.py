@@ -27,7 +27,7 @@ import subprocess
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import httpx
@@ -114,15 +114,18 @@ FROM generate_series(1, $1::int) g
 async def generate(urls: dict[str, str], dossiers: int, accounts: int) -> dict[str, float]:
     from argon2 import PasswordHasher
 
+    from services.dossier.adapters.unit_of_work import SqlDossierUnitOfWork
     from services.dossier.service import catalogue_view
+    from services.dossier.service.unit_of_work import DossierUnitOfWork
     from services.kit.db import Database
 
     took: dict[str, float] = {}
-    db = Database(urls["dossier"], source="dossier", topic="dossier.events")
+    db = Database(urls["dossier"], source="dossier", topic="dossier.events", unit_of_work=SqlDossierUnitOfWork)
     try:
         for i in range(SERVICES):
             async with db.transaction() as uow:
-                await catalogue_view.apply_service_published(uow, service_event(i))
+                # The database makes the dossier unit of work (its repositories on the connection).
+                await catalogue_view.apply_service_published(cast(DossierUnitOfWork, uow), service_event(i))
     finally:
         await db.dispose()
     conn = await asyncpg.connect(urls["dossier"].replace("+asyncpg", ""))

@@ -13,6 +13,7 @@ from services.kit.app import ConsumerSpec, PeriodicJob, ServiceSpec, build_app
 from services.kit.outbox import plain_dsn
 
 from .adapters.tables import metadata
+from .adapters.unit_of_work import SqlDossierUnitOfWork
 from .api.problems import PROBLEMS
 from .api.routes import Runtime, document_limits, router
 from .consumers import STATISTICS, STATISTICS_BATCHES, batch_handlers, handlers
@@ -46,6 +47,7 @@ SERVICE = ServiceSpec(
     periodic=[PeriodicJob("lookup-counts", 600, purge_counts)],
     metadata=metadata,
     adjust_openapi=document_limits,
+    unit_of_work=SqlDossierUnitOfWork,
 )
 
 

@@ -257,9 +257,9 @@ class ChaosPortal:
 
     async def _seed(self, dossier_url: str) -> None:
         from services.dossier.service import catalogue_view
-        from services.kit.db import Database
+        from tests.support.dossier import dossier_database
 
-        db = Database(dossier_url, source="dossier", topic="dossier.events", pool_size=1)
+        db = dossier_database(dossier_url, pool_size=1)
         try:
             async with db.transaction() as uow:
                 await catalogue_view.apply_service_published(uow, online_service())

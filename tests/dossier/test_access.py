@@ -16,10 +16,9 @@ from sqlalchemy import func, select
 from contracts.events.sync import DossierStatusReported
 from services.dossier.adapters.tables import attachments, dossier_history, dossiers, ratings, supplement_requests
 from services.dossier.service import tracking
-from services.kit.db import Database
 from services.kit.tables import outbox
 from tests.dossier.test_submission import rows
-from tests.support.dossier import INTAKE_AGENCY, PDF, PNG, Intake, citizen_body
+from tests.support.dossier import INTAKE_AGENCY, PDF, PNG, Intake, citizen_body, dossier_database
 from tests.support.tokens import bearer, token
 
 pytestmark = pytest.mark.integration
@@ -50,7 +49,7 @@ async def report(db_url: str, code: str, status: int, minutes: int, agency: str 
         status=status,
         occurred_at=datetime.now(UTC) + timedelta(minutes=minutes),
     ).model_dump(mode="json")
-    db = Database(db_url, source="dossier", topic="dossier.events")
+    db = dossier_database(db_url)
     try:
         async with db.transaction() as uow:
             return await tracking.apply_status_report(uow, data)
@@ -147,10 +146,12 @@ async def test_the_list_holds_only_the_callers_own_dossiers(intake: Intake) -> N
         # Each status filter and page stays within one's own.
         filtered = await api.get("/dossiers", headers=citizen_a, params={"status": 1, "limit": 1})
         assert [d["id"] for d in filtered.json()["items"]] == [second.json()["dossier_id"]]
-        cursor = filtered.json()["next_cursor"]
+        cursor = filtered.json()["next"]
+        # The next page's address is in the Link header too (same filter, the cursor added).
+        assert filtered.headers["link"].endswith('; rel="next"') and f"cursor={cursor}" in filtered.headers["link"]
         following = await api.get("/dossiers", headers=citizen_a, params={"status": 1, "limit": 1, "cursor": cursor})
         assert [d["id"] for d in following.json()["items"]] == [a["dossier_id"]]
-        assert following.json()["next_cursor"] is None
+        assert following.json()["next"] is None and "link" not in following.headers
         # A citizen asking for an agency's list learns nothing.
         problem(await api.get("/dossiers", headers=citizen_a, params={"agency": INTAKE_AGENCY}), 404, "not-found")
 

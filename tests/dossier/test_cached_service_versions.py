@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.events.catalogue import OnlineServicePublished
 from services.dossier.app import SERVICE, create_app
 from services.dossier.service import catalogue_view
 from services.kit.consumer import ConsumerRunner
@@ -22,7 +23,14 @@ from services.kit.outbox import plain_dsn
 from tests.conftest import unique
 from tests.dossier.test_catalogue_events_delivery import catalogue_event, consuming, producer
 from tests.dossier.test_filing_statement import file, optional_documents
-from tests.support.dossier import INTAKE_FORM, dossier_settings, new_service_id, publish_into, service_published
+from tests.support.dossier import (
+    INTAKE_FORM,
+    dossier_database,
+    dossier_settings,
+    new_service_id,
+    publish_into,
+    service_published,
+)
 from tests.support.kafka import create_topics
 from tests.support.servers import serve
 from tests.support.tokens import ISSUER, bearer, token
@@ -57,7 +65,7 @@ async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float
 
 @pytest.fixture
 async def db(dossier_db_url: str) -> AsyncIterator[Database]:
-    database = Database(dossier_db_url, source="dossier", topic="dossier.events")
+    database = dossier_database(dossier_db_url)
     yield database
     await database.dispose()
 
@@ -127,9 +135,7 @@ async def test_a_new_version_from_the_broker_reaches_the_apis_cache(
             assert service_id in cache
 
             async with producer(infra.bootstrap) as send, consuming(runner):
-                event = catalogue_event(
-                    catalogue_view.SERVICE_PUBLISHED, version(service_id, 2, 2, FORM_V2), service_id
-                )
+                event = catalogue_event(OnlineServicePublished.TYPE, version(service_id, 2, 2, FORM_V2), service_id)
                 await send(topic, service_id, event)
                 assert await eventually(lambda: service_id not in cache)
 

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 
 from contracts.envelope import CloudEvent
+from contracts.events.catalogue import OnlineServicePublished, OnlineServiceRetired
 from services.dossier.app import SERVICE
 from services.dossier.domain.catalogue_view import OfferedVersion, ServiceNotOffered, UnknownService
 from services.dossier.service import catalogue_view as uc
@@ -39,7 +40,7 @@ async def producer(bootstrap: str) -> AsyncIterator[Callable[..., Awaitable[None
         if event is not None:
             value, headers = event.kafka_value(), event.kafka_headers()
         else:
-            value, headers = raw, [("ce_type", uc.SERVICE_PUBLISHED.encode())]
+            value, headers = raw, [("ce_type", OnlineServicePublished.TYPE.encode())]
         await client.send_and_wait(topic, value=value, key=key.encode(), headers=headers)
 
     try:
@@ -97,13 +98,13 @@ async def test_catalogue_events_from_the_broker_update_the_read_model_and_bad_on
     )
 
     first, other = new_service_id(), new_service_id()
-    v1 = catalogue_event(uc.SERVICE_PUBLISHED, service_published(first, revision=1, version=1), first)
+    v1 = catalogue_event(OnlineServicePublished.TYPE, service_published(first, revision=1, version=1), first)
     invalid = catalogue_event(
-        uc.SERVICE_PUBLISHED, {**service_published(first, revision=2, version=9), "online_level": "none"}, first
+        OnlineServicePublished.TYPE, {**service_published(first, revision=2, version=9), "online_level": "none"}, first
     )
-    v2 = catalogue_event(uc.SERVICE_PUBLISHED, service_published(first, revision=3, version=2), first)
-    other_retired = catalogue_event(uc.SERVICE_RETIRED, service_retired(other, revision=2), other)
-    other_late = catalogue_event(uc.SERVICE_PUBLISHED, service_published(other, revision=1, version=1), other)
+    v2 = catalogue_event(OnlineServicePublished.TYPE, service_published(first, revision=3, version=2), first)
+    other_retired = catalogue_event(OnlineServiceRetired.TYPE, service_retired(other, revision=2), other)
+    other_late = catalogue_event(OnlineServicePublished.TYPE, service_published(other, revision=1, version=1), other)
 
     async with producer(infra.bootstrap) as send:
         await send(topic, first, v1)
@@ -121,7 +122,9 @@ async def test_catalogue_events_from_the_broker_update_the_read_model_and_bad_on
             assert await eventually(lambda: _version_stored(dossier_db, other, 1))
 
             # Still consuming: a retirement that arrives now closes the service.
-            retired = catalogue_event(uc.SERVICE_RETIRED, service_retired(first, revision=4, last_version=2), first)
+            retired = catalogue_event(
+                OnlineServiceRetired.TYPE, service_retired(first, revision=4, last_version=2), first
+            )
             await send(topic, first, retired)
             assert await eventually(lambda: _not_offered(dossier_db, first))
 

@@ -13,7 +13,9 @@ from sqlalchemy import text
 from services.dossier.app import SERVICE
 from services.dossier.domain.catalogue_view import (
     InvalidCatalogueEvent,
+    OfferedFee,
     ProcedureStatus,
+    RequiredDocument,
     ServiceNotOffered,
     ServiceStatus,
     UnknownProcedure,
@@ -23,6 +25,7 @@ from services.dossier.service import catalogue_view as uc
 from services.kit.db import Database, UnitOfWork
 from services.kit.migrations import downgrade, upgrade
 from tests.support.dossier import (
+    dossier_database,
     new_service_id,
     procedure_definition,
     procedure_published,
@@ -67,10 +70,13 @@ async def test_published_service_is_offered_with_the_full_definition_its_event_c
     assert (offered.service_id, offered.version, offered.current_version) == (sid, 1, 1)
     assert offered.service_status is ServiceStatus.PUBLISHED
     assert offered.form_schema == data["form_schema"]
-    assert offered.fees == data["fees"]
-    assert offered.documents == procedure_definition()["documents"]
-    assert offered.procedure == data["procedure"]
-    assert offered.agency == data["agency"]
+    assert offered.fees == tuple(OfferedFee(code=f["code"], name=f["name"], amount=f["amount"],
+                                            condition=f["condition"]) for f in data["fees"])  # fmt: skip
+    assert offered.documents == tuple(RequiredDocument(code=d["code"], name=d["name"], required=d["required"])
+                                      for d in procedure_definition()["documents"])  # fmt: skip
+    procedure = data["procedure"]
+    assert (offered.procedure_name, offered.results) == (procedure["name"], tuple(procedure["results"]))
+    assert offered.agency_name == data["agency"]["name"]
     assert (offered.procedure_code, offered.agency_code) == ("1.002804", "000.00.01.H22")
     assert (offered.processing_days, offered.routing_target, offered.online_level) == (5, "one-stop.h22/v1", "full")
     assert offered.published_at.isoformat() == data["published_at"]
@@ -113,7 +119,7 @@ async def test_a_new_version_becomes_current_and_the_old_one_stays_readable(doss
     assert (current.version, current.processing_days, current.online_level) == (2, 3, "partial")
     old = await read(dossier_db, uc.service_version, sid, 1)
     assert (old.version, old.processing_days, old.online_level, old.current_version) == (1, 5, "full", 2)
-    assert old.fees[0]["amount"] == 100_001 and current.fees[0]["amount"] == 100_002
+    assert old.fees[0].amount == 100_001 and current.fees[0].amount == 100_002
 
 
 async def test_a_retired_service_takes_no_dossiers_and_a_late_publication_does_not_resurrect_it(
@@ -279,7 +285,7 @@ async def test_procedure_event_breaking_its_contract_writes_nothing(dossier_db: 
 
 async def test_the_catalogue_view_migration_downgrades_and_upgrades_again(dossier_db_url: str) -> None:
     async def tables() -> set[str]:
-        db = Database(dossier_db_url, source="dossier", topic="dossier.events")
+        db = dossier_database(dossier_db_url)
         try:
             async with db.sessions() as session:
                 names = await session.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))

@@ -35,20 +35,20 @@ def schemas(settings: DossierSettings) -> dict:  # type: ignore[type-arg]
 @pytest.mark.parametrize("count", [1, 20, 200])
 def test_the_document_states_the_configured_count(count: int) -> None:
     found = schemas(DossierSettings(environment="test", max_attachments_per_dossier=count))
-    assert found["SubmitBody"]["properties"]["attachments"]["maxItems"] == count
+    assert found["DossierCreate"]["properties"]["attachments"]["maxItems"] == count
     assert found["SubmitDossierWithFilesForm"]["properties"]["files"]["maxItems"] == count
-    assert "262144 bytes" in found["SubmitBody"]["properties"]["form"]["description"]
+    assert "262144 bytes" in found["DossierCreate"]["properties"]["form"]["description"]
 
 
 def test_the_default_is_twenty() -> None:
-    assert schemas(DossierSettings(environment="test"))["SubmitBody"]["properties"]["attachments"]["maxItems"] == 20
+    assert schemas(DossierSettings(environment="test"))["DossierCreate"]["properties"]["attachments"]["maxItems"] == 20
 
 
 async def test_the_served_document_and_the_service_agree(small_intake: Intake) -> None:
     citizen = small_intake.citizen()
     async with httpx.AsyncClient(base_url=small_intake.url) as root:
         document = (await root.get("/openapi.json")).json()
-    assert document["components"]["schemas"]["SubmitBody"]["properties"]["attachments"]["maxItems"] == COUNT
+    assert document["components"]["schemas"]["DossierCreate"]["properties"]["attachments"]["maxItems"] == COUNT
     async with small_intake.client() as api:
         # One over the documented count: a 422 problem naming the field.
         refs = [{"id": str(uuid.uuid4()), "component_code": "TP01"} for _ in range(COUNT + 1)]

@@ -23,7 +23,7 @@ T0 = datetime(2025, 12, 1, 2, 0, tzinfo=UTC)  # 09:00 in Hanoi
 def changed(dossier: str, previous: int | None, status: int, at: datetime, *, origin: str = "portal",
             source: str = "agency", agency: str = AGENCY, received: datetime | None = T0,
             appointment: date | None = date(2025, 12, 5)) -> tuple[str, Any]:  # fmt: skip
-    return stats.STATUS_CHANGED, StatusChanged(
+    return StatusChanged.TYPE, StatusChanged(
         dossier_id=dossier, code=f"C-{dossier}", agency_code=agency, origin=origin, previous=previous, status=status,
         source=source, occurred_at=at, received_at=received, appointment_date=appointment,
     )  # fmt: skip
@@ -32,7 +32,7 @@ def changed(dossier: str, previous: int | None, status: int, at: datetime, *, or
 def submitted(dossier: str, attachments: int, agency: str = AGENCY) -> tuple[str, Any]:
     attached = [{"id": f"a{i}", "component_code": "TP01", "filename": "x.pdf", "content_type": "application/pdf",
                  "size": 10, "sha256": "0" * 64} for i in range(attachments)]  # fmt: skip
-    return stats.SUBMITTED, DossierSubmitted(
+    return DossierSubmitted.TYPE, DossierSubmitted(
         dossier_id=dossier, code=f"C-{dossier}", service_id="s", service_version=1, procedure_code="1.0",
         procedure_name="p", agency_code=agency, routing_target="r",
         applicant={"kind": "citizen", "identifier": "001099012345", "name": "An"}, form={},
@@ -41,14 +41,14 @@ def submitted(dossier: str, attachments: int, agency: str = AGENCY) -> tuple[str
 
 
 def paid(dossier: str, at: datetime) -> tuple[str, Any]:
-    return stats.PAYMENT_SUCCEEDED, PaymentSucceeded(
+    return PaymentSucceeded.TYPE, PaymentSucceeded(
         order_id=f"o-{dossier}", dossier_id=dossier, dossier_code=f"C-{dossier}", amount=1, provider="vnpay",
         receipt_number="R", paid_at=at,
     )  # fmt: skip
 
 
 def rated(dossier: str, score: int, at: datetime, agency: str = AGENCY) -> tuple[str, Any]:
-    return stats.RATED, DossierRated(dossier_id=dossier, code=f"C-{dossier}", agency_code=agency, service_id=None,
+    return DossierRated.TYPE, DossierRated(dossier_id=dossier, code=f"C-{dossier}", agency_code=agency, service_id=None,
                                      procedure_code="1.0", score=score, rated_at=at)  # fmt: skip
 
 

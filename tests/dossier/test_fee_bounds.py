@@ -11,7 +11,7 @@ from services.dossier.domain.catalogue_view import InvalidCatalogueEvent, Unknow
 from services.dossier.service import catalogue_view
 from services.kit.db import Database
 from tests.dossier.test_filing_statement import file, optional_documents
-from tests.support.dossier import new_service_id, service_published
+from tests.support.dossier import dossier_database, new_service_id, service_published
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ def with_fees(service_id: str, *amounts: int) -> dict:
 
 @pytest.fixture
 async def db(dossier_db_url: str):  # type: ignore[no-untyped-def]
-    database = Database(dossier_db_url, source="dossier", topic="dossier.events")
+    database = dossier_database(dossier_db_url)
     yield database
     await database.dispose()
 

@@ -11,10 +11,13 @@ from datetime import datetime
 import pytest
 from sqlalchemy import insert, select
 
+from contracts.events.dossier import DossierSubmitted, FeesAssessed, StatusChanged
 from services.dossier.adapters.tables import dossier_history, dossier_sequences, dossiers
+from services.dossier.api.schemas import DossierReceiptPublic
 from services.dossier.domain.access import Caller
 from services.dossier.domain.calendar import VIETNAM_TZ, WorkingCalendar
 from services.dossier.domain.codes import dossier_code
+from services.dossier.domain.dossier import Applicant
 from services.dossier.service import catalogue_view, intake
 from services.kit.db import Database, UnitOfWork
 from services.kit.tables import outbox
@@ -23,6 +26,7 @@ from tests.support.dossier import (
     INTAKE_AGENCY,
     INTAKE_FEES,
     INTAKE_FORM,
+    dossier_database,
     new_service_id,
     publish_into,
     service_published,
@@ -40,13 +44,12 @@ class Owner:
     subject = "citizen-9"
 
 
-def body(service_id: str, **form: str) -> dict:
-    return {
-        "service_id": service_id,
-        "applicant": {"kind": "citizen", "identifier": "001099012345", "name": "Nguyễn Văn An"},
-        "form": form or {"ho_ten": "Nguyễn Văn An", "so_gplx": "220123456789"},
-        "attachments": [],
-    }
+def body(service_id: str, **form: str) -> intake.Submission:
+    return intake.Submission(
+        service_id=service_id,
+        applicant=Applicant(kind="citizen", identifier="001099012345", name="Nguyễn Văn An"),
+        form=form or {"ho_ten": "Nguyễn Văn An", "so_gplx": "220123456789"},
+    )
 
 
 async def submit_in(uow: UnitOfWork, service_id: str, cache: catalogue_view.OfferedCache | None = None,
@@ -56,7 +59,7 @@ async def submit_in(uow: UnitOfWork, service_id: str, cache: catalogue_view.Offe
         idempotency_key=None, limits=LIMITS, calendar=CALENDAR, issuer=ISSUER, offered_cache=cache,
     )  # fmt: skip
     assert created
-    return receipt
+    return DossierReceiptPublic.of(receipt).model_dump(mode="json")
 
 
 async def file(db: Database, service_id: str, cache: catalogue_view.OfferedCache | None, **form: str) -> dict:
@@ -81,7 +84,7 @@ def optional_documents() -> dict:
 
 @pytest.fixture
 async def db(dossier_db_url: str):  # type: ignore[no-untyped-def]
-    database = Database(dossier_db_url, source="dossier", topic="dossier.events")
+    database = dossier_database(dossier_db_url)
     yield database
     await database.dispose()
 
@@ -102,7 +105,7 @@ async def test_the_statement_spells_the_code_as_the_domain_does(db: Database, do
     assert (line.dossier_id, line.previous, line.status, line.source, line.actor) == (
         receipt["dossier_id"], None, 1, "portal", Owner.subject)  # fmt: skip
     events = await rows(dossier_db_url, select(outbox.c.type, outbox.c.key, outbox.c.data).order_by(outbox.c.id))
-    assert [e.type for e in events] == [intake.SUBMITTED, intake.FEES_ASSESSED, intake.STATUS_CHANGED]
+    assert [e.type for e in events] == [DossierSubmitted.TYPE, FeesAssessed.TYPE, StatusChanged.TYPE]
     assert {e.key for e in events} == {receipt["dossier_id"]}
     assert [e.data["code"] for e in events] == [receipt["code"]] * 3
     assert datetime.fromisoformat(events[0].data["received_at"]) == datetime.fromisoformat(receipt["received_at"])
@@ -154,11 +157,14 @@ def test_the_cache_is_bounded_and_forgets_the_least_recently_used() -> None:
             service_status=catalogue_view.ServiceStatus.PUBLISHED,
             current_version=1,
             online_level="full",
-            procedure={"code": "1.0"},
-            agency={"code": "A"},
+            procedure_code="1.0",
+            procedure_name=None,
+            results=(),
+            agency_code="A",
+            agency_name=None,
             form_schema={"type": "object"},
-            fees=[],
-            documents=[],
+            fees=(),
+            documents=(),
             processing_days=1,
             routing_target="r",
             published_at=datetime(2025, 1, 1),

@@ -23,8 +23,7 @@ from services.dossier.domain.receipt import (
 )
 from services.dossier.service.lookup import address_key, purge_counts
 from services.dossier.settings import DossierSettings
-from services.kit.db import Database
-from tests.support.dossier import Intake, running_intake
+from tests.support.dossier import Intake, dossier_database, running_intake
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +94,7 @@ async def test_wrong_verifiers_are_limited_per_code_whatever_the_address_across_
     try:
         await conn.execute("UPDATE dossier_lookup_failures SET window_started_at = now() - interval '2 hours'")
         settings = DossierSettings(environment="test", database_url=first.db_url)
-        db = Database(first.db_url, source="dossier", topic="dossier.events")
+        db = dossier_database(first.db_url)
         try:
             await purge_counts(db, settings)
         finally:

@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from services.dossier.service import tracking
-from services.kit.db import Database
 from services.kit.pseudonyms import applicant_key
-from tests.support.dossier import INTAKE_AGENCY, Intake
+from tests.support.dossier import INTAKE_AGENCY, Intake, dossier_database
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +36,7 @@ def record(code: str, identifier: str, status: int = 4) -> dict:
 
 
 async def mirror(db_url: str, data: dict) -> str:
-    db = Database(db_url, source="dossier", topic="dossier.events")
+    db = dossier_database(db_url)
     try:
         async with db.transaction() as uow:
             return await tracking.apply_status_report(uow, data, applicant_secret=SECRET)

@@ -16,9 +16,8 @@ from services.dossier.adapters.tables import dossier_sequences, dossiers
 from services.dossier.domain.calendar import VIETNAM_TZ
 from services.dossier.domain.codes import dossier_code, parse_dossier_code
 from services.dossier.service import tracking
-from services.kit.db import Database
 from tests.dossier.test_submission import rows
-from tests.support.dossier import INTAKE_AGENCY, Intake, citizen_body
+from tests.support.dossier import INTAKE_AGENCY, Intake, citizen_body, dossier_database
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +58,7 @@ async def test_a_number_the_agency_already_gave_a_mirrored_dossier_is_skipped(in
         record_id="desk-1", code=taken, agency_code=INTAKE_AGENCY, status=2, occurred_at=datetime.now(UTC),
         dossier=described,
     ).model_dump(mode="json")  # fmt: skip
-    db = Database(intake.db_url, source="dossier", topic="dossier.events")
+    db = dossier_database(intake.db_url)
     try:
         async with db.transaction() as uow:
             assert await tracking.apply_status_report(uow, data) == "mirrored"

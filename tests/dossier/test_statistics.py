@@ -137,6 +137,9 @@ async def test_the_figures_are_public_cacheable_and_bounded(intake: Intake) -> N
     async with intake.client() as api:
         first = await api.get("/statistics", params={"from": "2025-01-01", "to": "2025-12-31"})
         assert first.status_code == 200 and first.json()["items"] == []
+        # One page shape: items and next (null on the last page, and then no Link), with the period.
+        assert first.json()["next"] is None and "link" not in first.headers
+        assert (first.json()["from"], first.json()["to"]) == ("2025-01-01", "2025-12-31")
         assert first.headers["cache-control"] == "public, max-age=300"
         again = await api.get("/statistics", params={"from": "2025-01-01", "to": "2025-12-31"},
                               headers={"If-None-Match": first.headers["etag"]})  # fmt: skip

@@ -13,15 +13,14 @@ from sqlalchemy import func, select
 from contracts.registry import EVENT_TYPES
 from services.dossier.adapters.tables import attachments, dossiers
 from services.dossier.domain.codes import parse_dossier_code
-from services.kit.db import Database
 from services.kit.tables import outbox
-from tests.support.dossier import INTAKE_AGENCY, Intake, citizen_body
+from tests.support.dossier import INTAKE_AGENCY, Intake, citizen_body, dossier_database
 
 pytestmark = pytest.mark.integration
 
 
 async def rows(db_url: str, query: Any) -> list[Any]:
-    db = Database(db_url, source="dossier", topic="dossier.events")
+    db = dossier_database(db_url)
     try:
         async with db.transaction() as uow:
             return list(await uow.connection.execute(query))

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from contracts.events.dossier import DossierRated, StatusChanged
 from contracts.events.payment import PaymentSucceeded
 from contracts.events.sync import DossierStatusReported, ReportedDossier
 from contracts.registry import EVENT_TYPES
@@ -32,7 +33,7 @@ from tests.support.dossier import INTAKE_AGENCY, PNG, Intake
 
 pytestmark = pytest.mark.integration
 
-STATUS_CHANGED = "dossier.dossier.status_changed.v1"
+STATUS_CHANGED = StatusChanged.TYPE
 WITHDRAWAL_REQUESTED = "dossier.dossier.withdrawal_requested.v1"
 OTHER_AGENCY = "000.00.01.H26"
 ASSESSED = 135_000  # the intake service's unconditional fee
@@ -172,9 +173,9 @@ async def test_a_dossier_through_supplement_to_result_and_one_rating(intake: Int
     assert await changes(intake.db_url, dossier_id) == [(None, 1), (1, 2), (2, 4), (4, 5), (5, 4), (4, 9), (9, 10)]
     for data in await events(intake.db_url, STATUS_CHANGED):
         EVENT_TYPES[STATUS_CHANGED].model_validate({k: v for k, v in data.items() if k != "_key"})
-    rated_events = await events(intake.db_url, tracking.RATED)
+    rated_events = await events(intake.db_url, DossierRated.TYPE)
     assert [(e["dossier_id"], e["score"]) for e in rated_events] == [(dossier_id, 4)]
-    EVENT_TYPES[tracking.RATED].model_validate({k: v for k, v in rated_events[0].items() if k != "_key"})
+    EVENT_TYPES[DossierRated.TYPE].model_validate({k: v for k, v in rated_events[0].items() if k != "_key"})
     assert len(await rows(intake.db_url, select(ratings))) == 1
     assert await refusals(intake.db_url) == []
 

@@ -23,7 +23,7 @@ from services.dossier.service import catalogue_view
 from services.kit.db import Database
 from services.kit.worker import Worker
 from tests.support.catalogue import catalogue_settings
-from tests.support.dossier import dossier_settings
+from tests.support.dossier import dossier_database, dossier_settings
 from tests.support.kafka import create_topics
 from tests.support.servers import serve
 from tests.support.tokens import bearer, jwks_server, token
@@ -76,7 +76,7 @@ async def test_a_change_published_through_the_gateway_reaches_the_dossier_read_m
         catalogue = catalogue_settings(catalogue_db_url, infra.bootstrap, **oidc)
         dossier = dossier_settings(dossier_db_url, infra.bootstrap, **oidc)
         catalogue_db = Database(catalogue_db_url, source="catalogue", topic="catalogue.events")
-        dossier_db = Database(dossier_db_url, source="dossier", topic="dossier.events")
+        dossier_db = dossier_database(dossier_db_url)
         workers = [Worker(CATALOGUE, catalogue, catalogue_db), Worker(DOSSIER, dossier, dossier_db)]
         tasks = [asyncio.create_task(w.run()) for w in workers]
         try:

@@ -25,7 +25,7 @@ from services.kit.db import Database
 from services.kit.worker import Worker
 from tests.e2e.test_catalogue_reaches_dossier import eventually, offered
 from tests.support.catalogue import catalogue_settings
-from tests.support.dossier import PDF, PNG
+from tests.support.dossier import PDF, PNG, dossier_database
 from tests.support.kafka import create_topics, produce_raw, read_topic
 from tests.support.servers import serve
 from tests.support.tokens import bearer, jwks_server, token
@@ -49,7 +49,7 @@ async def test_submit_through_the_gateway_publish_and_follow_a_status_pushed_by_
         catalogue = catalogue_settings(catalogue_db_url, infra.bootstrap, **oidc)
         dossier = dossier_settings(dossier_db_url, infra.bootstrap, storage_dir=tmp_path / "files", **oidc)
         catalogue_db = Database(catalogue_db_url, source="catalogue", topic="catalogue.events")
-        dossier_db = Database(dossier_db_url, source="dossier", topic="dossier.events")
+        dossier_db = dossier_database(dossier_db_url)
         workers = [Worker(CATALOGUE, catalogue, catalogue_db), Worker(DOSSIER, dossier, dossier_db)]
         tasks = [asyncio.create_task(w.run()) for w in workers]
         try:

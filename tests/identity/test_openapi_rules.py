@@ -62,7 +62,7 @@ def test_registration_bodies_state_identifier_phone_and_name_rules(documents) ->
 
 
 def test_the_dossier_applicant_states_its_phone_rule(documents) -> None:
-    phone = _field(documents["dossier"], "ApplicantIn", "phone")
+    phone = _field(documents["dossier"], "ApplicantCreate", "phone")
     assert re.search(phone["pattern"], "+84 24 3825 1234") and not re.search(phone["pattern"], "gọi tôi")
     assert phone["format"] == "vn-phone"  # the kit's type: the same format and check as identity's
 

@@ -116,7 +116,7 @@ def test_a_citizen_finds_files_and_follows_a_dossier_through_the_generated_clien
         uploaded = api("uploadAttachment", "dossier").sync_detailed(client=citizen, body=upload)
         assert uploaded.status_code == 201, uploaded.content
         refs.append({"id": json.loads(uploaded.content)["id"], "component_code": component})
-    submission = models.SubmitBody.from_dict({
+    submission = models.DossierCreate.from_dict({
         "service_id": stack.service_id, "attachments": refs,
         "applicant": {"kind": "citizen", "identifier": "001099012345", "name": "Nguyễn Văn An"},
         "form": {"ho_ten": "Nguyễn Văn An", "so_gplx": "220123456789"},

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from deploy.local.stack import create_database, database_url
+from services.dossier.adapters.unit_of_work import SqlDossierUnitOfWork
 from services.dossier.app import SERVICE
 from services.dossier.settings import DossierSettings
 from services.kit.db import Database
@@ -50,9 +51,15 @@ async def dossier_db_url(infra, dossier_template) -> str:  # type: ignore[no-unt
     return await fresh_database(infra.server_url, dossier_template)
 
 
+def dossier_database(url: str, **options: Any) -> Database:
+    """The dossier service's database as the service opens it: its units of work carry the
+    service's repositories."""
+    return Database(url, source="dossier", topic="dossier.events", unit_of_work=SqlDossierUnitOfWork, **options)
+
+
 @pytest.fixture
 async def dossier_db(dossier_db_url: str) -> AsyncIterator[Database]:
-    db = Database(dossier_db_url, source="dossier", topic="dossier.events")
+    db = dossier_database(dossier_db_url)
     yield db
     await db.dispose()
 
@@ -219,7 +226,7 @@ async def publish_into(db_url: str, *events: tuple[str, dict[str, Any]]) -> None
         "published": catalogue_view.apply_service_published,
         "retired": catalogue_view.apply_service_retired,
     }
-    db = Database(db_url, source="dossier", topic="dossier.events")
+    db = dossier_database(db_url)
     try:
         for kind, data in events:
             async with db.transaction() as uow:

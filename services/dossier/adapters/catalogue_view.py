@@ -18,13 +18,16 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contracts.events.catalogue import OnlineServicePublished, ProcedureDefinition
 from services.kit.logging import get_logger
 
 from ..domain.catalogue_view import (
     KnownProcedure,
+    OfferedFee,
     OfferedVersion,
     ProcedureState,
     ProcedureStatus,
+    RequiredDocument,
     ServiceState,
     ServiceStatus,
 )
@@ -57,6 +60,10 @@ async def lock_version_revision(session: AsyncConnection, service_id: str, versi
         .with_for_update()
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+# Rows as dicts stay in this module: ``SqlCatalogueView`` takes the events' models and hands out
+# values (``ServiceState``, ``OfferedVersion``, ``KnownProcedure``).
 
 
 async def save_published_service(
@@ -124,10 +131,24 @@ async def offered_version(session: AsyncConnection, service_id: str, version: in
         .where(s.service_id == service_id, v.version == number)
     )
     row = (await session.execute(query)).first()
-    if row is None:
-        return None
-    fields = dict(row._mapping)
-    return OfferedVersion(service_status=ServiceStatus(fields.pop("status")), **fields)
+    return _offered(row) if row is not None else None
+
+
+def _offered(row: Any) -> OfferedVersion:
+    """A stored version (its procedure, agency, fees and documents as the event's JSON) as the value."""
+    procedure, agency = row.procedure, row.agency
+    return OfferedVersion(
+        service_id=row.service_id, version=row.version, service_status=ServiceStatus(row.status),
+        current_version=row.current_version, online_level=row.online_level, procedure_code=str(procedure["code"]),
+        procedure_name=procedure.get("name"), results=tuple(procedure.get("results") or ()),
+        agency_code=str(agency["code"]), agency_name=agency.get("name"), form_schema=row.form_schema,
+        fees=tuple(OfferedFee(code=f["code"], name=f["name"], amount=int(f["amount"]), condition=f.get("condition"))
+                   for f in row.fees),
+        documents=tuple(RequiredDocument(code=d["code"], name=d["name"], required=d.get("required", True))
+                        for d in row.documents),
+        processing_days=row.processing_days, routing_target=row.routing_target, published_at=row.published_at,
+        revision=row.revision,
+    )  # fmt: skip
 
 
 async def service_state(session: AsyncConnection, service_id: str) -> ServiceState | None:
@@ -235,3 +256,78 @@ async def follow_service_changes(
         finally:
             conn.terminate()
         await asyncio.sleep(retry_seconds)
+
+
+class SqlOfferedServices:
+    """The online services of this read model, for intake (``service.unit_of_work.OfferedServices``)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def version(self, service_id: str, version: int | None) -> OfferedVersion | None:
+        return await offered_version(self._connection, service_id, version)
+
+    async def state(self, service_id: str) -> ServiceState | None:
+        return await service_state(self._connection, service_id)
+
+
+class SqlCatalogueView:
+    """The catalogue's read model, as its events leave it (``service.unit_of_work.CatalogueView``):
+    the events' contract models become rows here."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def lock_service(self, service_id: str) -> ServiceState | None:
+        return await lock_service(self._connection, service_id)
+
+    async def lock_version_revision(self, service_id: str, version: int) -> int | None:
+        return await lock_version_revision(self._connection, service_id, version)
+
+    async def save_published_service(self, state: ServiceState, event: OnlineServicePublished) -> bool:
+        current = {
+            "procedure_code": event.procedure.code,
+            "agency_code": event.agency.code,
+            "province_code": event.agency.province_code,
+            "online_level": event.online_level,
+            "routing_target": event.routing_target,
+        }
+        return await save_published_service(self._connection, event.service_id, state, current, event.published_at)
+
+    async def save_version(self, event: OnlineServicePublished) -> bool:
+        procedure = event.procedure.model_dump(mode="json")
+        values = {
+            "service_id": event.service_id,
+            "version": event.version,
+            "revision": event.revision,
+            "procedure_code": event.procedure.code,
+            "agency_code": event.agency.code,
+            "online_level": event.online_level,
+            "procedure": procedure,
+            "agency": event.agency.model_dump(mode="json"),
+            "form_schema": event.form_schema,
+            "fees": [fee.model_dump(mode="json") for fee in event.fees],
+            "documents": procedure["documents"],
+            "processing_days": event.processing_days,
+            "routing_target": event.routing_target,
+            "published_at": event.published_at,
+        }
+        return await save_version(self._connection, values)
+
+    async def save_retired_service(self, service_id: str, state: ServiceState, changed_at: datetime) -> bool:
+        return await save_retired_service(self._connection, service_id, state, changed_at)
+
+    async def announce_service_changed(self, service_id: str) -> None:
+        await announce_service_changed(self._connection, service_id)
+
+    async def lock_procedure(self, code: str) -> ProcedureState | None:
+        return await lock_procedure(self._connection, code)
+
+    async def save_procedure(
+        self, code: str, state: ProcedureState, changed_at: datetime, definition: ProcedureDefinition | None = None
+    ) -> bool:
+        stored = definition.model_dump(mode="json") if definition is not None else None
+        return await save_procedure(self._connection, code, state, changed_at, stored)
+
+    async def procedure(self, code: str) -> KnownProcedure | None:
+        return await procedure(self._connection, code)

@@ -1,9 +1,11 @@
-"""Reads and writes of dossiers, their sequences, history, files, keys, drafts and ratings."""
+"""The dossier service's repositories on PostgreSQL: dossiers (numbered and filed in one
+statement), their timelines, refused updates, files, supplement requests, ratings, drafts and
+idempotency keys. Rows become entities here and nowhere else."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
@@ -11,26 +13,35 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contracts.events.base import Event
+from services.kit import idempotency
 from services.kit.db import insert_rows, json_text, outbox_insert_sql
 from services.kit.sqlsets import in_array, pair_in_arrays
 
+from ..domain.dossier import (
+    Applicant,
+    Attachment,
+    Dossier,
+    DossierQuery,
+    Draft,
+    FeeLine,
+    Filing,
+    HistoryEntry,
+    Rating,
+    RefusedUpdate,
+    SupplementRequest,
+)
+from ..domain.status import DossierStatus
 from .tables import (
     attachments,
     dossier_history,
     dossier_refused_updates,
     dossiers,
     drafts,
+    idempotency_keys,
     ratings,
     supplement_requests,
 )
-
-
-def _dict(row: Any) -> dict[str, Any] | None:
-    return dict(row._mapping) if row is not None else None
-
-
-# --- sequences and keys ---------------------------------------------------------------------
-
 
 # --- a submission in one statement ---------------------------------------------------------
 
@@ -76,47 +87,107 @@ _FILE = text(
 )
 
 
+# --- rows and entities ----------------------------------------------------------------------
+# Rows as dicts (statement parameters, JSON columns) stay in this module; entities leave it.
+
+
+def _applicant_json(applicant: Applicant) -> dict[str, str]:
+    return {name: value for name in _APPLICANT_FIELDS if (value := getattr(applicant, name)) is not None}
+
+
+_APPLICANT_FIELDS = ("kind", "identifier", "name", "phone", "email", "address")
+
+
+def _applicant(data: dict[str, Any], kind: str, identifier: str) -> Applicant:
+    return Applicant(
+        kind=data.get("kind", kind), identifier=data.get("identifier", identifier), name=data.get("name"),
+        phone=data.get("phone"), email=data.get("email"), address=data.get("address"),
+    )  # fmt: skip
+
+
+def dossier_of(row: Any) -> Dossier:
+    """A ``dossiers`` row as the entity."""
+    return Dossier(
+        id=str(row.id), code=row.code, origin=row.origin, owner=row.owner,
+        applicant=_applicant(row.applicant, row.applicant_kind, row.applicant_identifier),
+        applicant_key=row.applicant_key, procedure_code=row.procedure_code, agency_code=row.agency_code,
+        status=DossierStatus(row.status), status_changed_at=row.status_changed_at, last_update_at=row.last_update_at,
+        service_id=row.service_id, service_version=row.service_version, procedure_name=row.procedure_name,
+        document_name=row.document_name, agency_name=row.agency_name, routing_target=row.routing_target,
+        form=row.form, fees=[FeeLine(code=f["code"], name=f["name"], amount=int(f["amount"])) for f in row.fees],
+        fee_total=row.fee_total, fees_paid_at=row.fees_paid_at, received_at=row.received_at,
+        appointment_date=row.appointment_date, finished_at=row.finished_at, returned_at=row.returned_at,
+        created_at=row.created_at, lookup_secret=row.lookup_secret,
+    )  # fmt: skip
+
+
+def dossier_row(dossier: Dossier) -> dict[str, Any]:
+    """The entity as a ``dossiers`` row (but ``created_at``, the database's)."""
+    return {
+        "id": dossier.id, "code": dossier.code, "origin": dossier.origin, "owner": dossier.owner,
+        "applicant_kind": dossier.applicant.kind, "applicant_identifier": dossier.applicant.identifier,
+        "applicant_key": dossier.applicant_key, "applicant": _applicant_json(dossier.applicant),
+        "service_id": dossier.service_id, "service_version": dossier.service_version,
+        "procedure_code": dossier.procedure_code, "procedure_name": dossier.procedure_name,
+        "document_name": dossier.document_name, "agency_code": dossier.agency_code,
+        "agency_name": dossier.agency_name, "routing_target": dossier.routing_target, "status": int(dossier.status),
+        "status_changed_at": dossier.status_changed_at, "last_update_at": dossier.last_update_at,
+        "form": dossier.form, "fees": [_fee_json(f) for f in dossier.fees], "fee_total": dossier.fee_total,
+        "fees_paid_at": dossier.fees_paid_at, "received_at": dossier.received_at,
+        "appointment_date": dossier.appointment_date, "finished_at": dossier.finished_at,
+        "returned_at": dossier.returned_at, "lookup_secret": dossier.lookup_secret,
+    }  # fmt: skip
+
+
+def _fee_json(line: FeeLine) -> dict[str, Any]:
+    return {"code": line.code, "name": line.name, "amount": line.amount}
+
+
+def _history_row(entry: HistoryEntry) -> dict[str, Any]:
+    return {"dossier_id": entry.dossier_id, "occurred_at": entry.occurred_at,
+            "previous": int(entry.previous) if entry.previous is not None else None, "status": int(entry.status),
+            "source": entry.source, "actor": entry.actor, "note": entry.note, "record_id": entry.record_id}  # fmt: skip
+
+
+def _attachment_of(row: Any) -> Attachment:
+    return Attachment(
+        id=str(row.id), owner=row.owner, filename=row.filename, content_type=row.content_type, size=row.size,
+        sha256=row.sha256, storage_key=row.storage_key,
+        dossier_id=str(row.dossier_id) if row.dossier_id is not None else None, component_code=row.component_code,
+        supplement_id=row.supplement_id,
+    )  # fmt: skip
+
+
+def _draft_of(row: Any) -> Draft:
+    return Draft(id=str(row.id), owner=row.owner, service_id=row.service_id, content=row.content,
+                 updated_at=row.updated_at)  # fmt: skip
+
+
+# --- a submission in one statement ---------------------------------------------------------
+
+Execute = Callable[[Any, dict[str, Any]], Awaitable[Any]]
+
+
 async def file_dossier(
-    execute: Callable[[Any, dict[str, Any]], Awaitable[Any]], values: dict[str, Any], *, service_revision: int,
-    day: date, code_prefix: str, history: dict[str, Any], events: dict[str, list[Any]],
-) -> tuple[bool, str | None]:  # fmt: skip
+    execute: Execute, dossier: Dossier, filing: Filing, outbox_params: dict[str, list[Any]]
+) -> tuple[bool, str | None]:
     """Write a submitted dossier, its first timeline line and its staged events (see ``_FILE``)
     with ``execute`` (a connection's, or a unit of work's ``execute_alone``).
     ``(offered, code)``: offered False when the service no longer offers that version (nothing
     written); code None when the number was already held by a mirrored dossier."""
-    params = {name: values[name] for name in FILED_COLUMNS}
+    row = dossier_row(dossier)
+    params = {name: row[name] for name in FILED_COLUMNS}
     for name in ("applicant", "form", "fees"):
         params[name] = json_text(params[name])
+    history = _history_row(filing.history)
     params.update({f"history_{name}": history[name] for name in _HISTORY_COLUMNS})
-    params.update(events, service_revision=service_revision, day=day, code_prefix=code_prefix)
-    row = (await execute(_FILE, params)).one()
-    return bool(row.offered), row.code
+    params.update(outbox_params, service_revision=filing.service_revision, day=filing.day,
+                  code_prefix=filing.code_prefix)  # fmt: skip
+    result = (await execute(_FILE, params)).one()
+    return bool(result.offered), result.code
 
 
 # --- dossiers -------------------------------------------------------------------------------
-
-
-async def dossier_by_id(session: AsyncConnection, dossier_id: str, *, lock: bool = False) -> dict[str, Any] | None:
-    query = select(dossiers).where(dossiers.c.id == dossier_id)
-    return _dict((await session.execute(query.with_for_update() if lock else query)).first())
-
-
-async def dossier_by_code(session: AsyncConnection, code: str, *, lock: bool = False) -> dict[str, Any] | None:
-    query = select(dossiers).where(dossiers.c.code == code)
-    return _dict((await session.execute(query.with_for_update() if lock else query)).first())
-
-
-async def dossiers_by_codes(session: AsyncConnection, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The dossiers of these codes, rows locked in code order (no deadlock between batches)."""
-    if not codes:
-        return {}
-    query = select(dossiers).where(in_array(dossiers.c.code, set(codes))).order_by(dossiers.c.code).with_for_update()
-    return {row.code: dict(row._mapping) for row in await session.execute(query)}
-
-
-async def insert_dossiers(session: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    await insert_rows(session, dossiers, rows)
-
 
 _STATUS_COLUMNS = ("status", "last_update_at", "status_changed_at", "finished_at", "returned_at")
 _UPDATE_STATUS = (
@@ -124,187 +195,259 @@ _UPDATE_STATUS = (
 )
 
 
-async def update_statuses(session: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    """The status columns of many dossiers in one executemany (``rows`` carry ``id`` and the columns)."""
-    if rows:
-        params = [{"_id": r["id"], **{c: r[c] for c in _STATUS_COLUMNS}} for r in rows]
-        await session.execute(_UPDATE_STATUS, params)
+def _status_params(dossier: Dossier) -> dict[str, Any]:
+    return {"_id": dossier.id, "status": int(dossier.status), "last_update_at": dossier.last_update_at,
+            "status_changed_at": dossier.status_changed_at, "finished_at": dossier.finished_at,
+            "returned_at": dossier.returned_at}  # fmt: skip
 
 
-async def add_histories(session: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    await insert_rows(session, dossier_history, rows)
+class SqlDossiers:
+    def __init__(self, connection: AsyncConnection, execute_alone: Execute,
+                 stage: Callable[[Sequence[tuple[Event, str]]], dict[str, list[Any]]]) -> None:  # fmt: skip
+        self._connection = connection
+        self._execute_alone = execute_alone
+        self._stage = stage
 
+    async def get(self, dossier_id: str, *, lock: bool = False) -> Dossier | None:
+        query = select(dossiers).where(dossiers.c.id == dossier_id)
+        row = (await self._connection.execute(query.with_for_update() if lock else query)).first()
+        return dossier_of(row) if row is not None else None
 
-async def records_seen(session: AsyncConnection, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which (dossier id, record id) pairs are already on a timeline."""
-    if not pairs:
-        return set()
-    query = select(dossier_history.c.dossier_id, dossier_history.c.record_id).where(
-        pair_in_arrays(dossier_history.c.dossier_id, dossier_history.c.record_id, set(pairs))
-    )
-    return {(str(r.dossier_id), r.record_id) for r in await session.execute(query)}
+    async def by_code(self, code: str) -> Dossier | None:
+        row = (await self._connection.execute(select(dossiers).where(dossiers.c.code == code))).first()
+        return dossier_of(row) if row is not None else None
 
-
-async def record_refusals(session: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(dossier_refused_updates), rows)
-
-
-async def update_dossier(session: AsyncConnection, dossier_id: str, values: dict[str, Any]) -> None:
-    await session.execute(update(dossiers).where(dossiers.c.id == dossier_id).values(**values))
-
-
-async def list_dossiers(
-    session: AsyncConnection,
-    *,
-    owner: str | None = None,
-    mirrored_for: str | None = None,
-    agencies: Sequence[str] | None = None,
-    status: int | None = None,
-    after: tuple[datetime, str] | None = None,
-    limit: int,
-) -> list[dict[str, Any]]:
-    """Newest first, keyset on (created_at, id). ``owner`` lists an account's own dossiers, and
-    with ``mirrored_for`` (its applicant key) those mirrored for it too."""
-    conditions = []
-    if owner is not None and mirrored_for is not None:
-        mirrored = and_(dossiers.c.origin == "mirrored", dossiers.c.applicant_key == mirrored_for)
-        conditions.append(or_(dossiers.c.owner == owner, mirrored))
-    elif owner is not None:
-        conditions.append(dossiers.c.owner == owner)
-    if agencies is not None:
-        conditions.append(dossiers.c.agency_code.in_(list(agencies)))
-    if status is not None:
-        conditions.append(dossiers.c.status == status)
-    if after is not None:
-        created, last_id = after
-        conditions.append(
-            or_(dossiers.c.created_at < created, and_(dossiers.c.created_at == created, dossiers.c.id < last_id))
+    async def by_codes_locked(self, codes: Sequence[str]) -> dict[str, Dossier]:
+        if not codes:
+            return {}
+        query = (
+            select(dossiers).where(in_array(dossiers.c.code, set(codes))).order_by(dossiers.c.code).with_for_update()
         )
-    query = (
-        select(dossiers).where(*conditions).order_by(dossiers.c.created_at.desc(), dossiers.c.id.desc()).limit(limit)
-    )
-    return [dict(row._mapping) for row in await session.execute(query)]
+        return {row.code: dossier_of(row) for row in await self._connection.execute(query)}
 
+    async def file(self, dossier: Dossier, filing: Filing, *, alone: bool) -> tuple[bool, str | None]:
+        execute = self._execute_alone if alone else self._connection.execute
+        return await file_dossier(execute, dossier, filing, self._stage(filing.events))
 
-# --- history --------------------------------------------------------------------------------
+    async def add_many(self, items: Sequence[Dossier]) -> None:
+        await insert_rows(self._connection, dossiers, [dossier_row(d) for d in items])
 
+    async def save_status(self, dossier: Dossier) -> None:
+        values = {**_status_params(dossier), "fees_paid_at": dossier.fees_paid_at}
+        del values["_id"]
+        await self._connection.execute(update(dossiers).where(dossiers.c.id == dossier.id).values(**values))
 
-async def add_history(session: AsyncConnection, values: dict[str, Any]) -> None:
-    await session.execute(insert(dossier_history), values)
+    async def save_statuses(self, items: Sequence[Dossier]) -> None:
+        if items:
+            await self._connection.execute(_UPDATE_STATUS, [_status_params(d) for d in items])
 
-
-async def timeline(session: AsyncConnection, dossier_id: str) -> list[dict[str, Any]]:
-    query = (
-        select(
-            dossier_history.c.occurred_at,
-            dossier_history.c.previous,
-            dossier_history.c.status,
-            dossier_history.c.source,
-            dossier_history.c.note,
+    async def list(self, query: DossierQuery) -> list[Dossier]:
+        conditions = []
+        if query.owner is not None and query.mirrored_for is not None:
+            mirrored = and_(dossiers.c.origin == "mirrored", dossiers.c.applicant_key == query.mirrored_for)
+            conditions.append(or_(dossiers.c.owner == query.owner, mirrored))
+        elif query.owner is not None:
+            conditions.append(dossiers.c.owner == query.owner)
+        if query.agencies is not None:
+            conditions.append(dossiers.c.agency_code.in_(list(query.agencies)))
+        if query.status is not None:
+            conditions.append(dossiers.c.status == int(query.status))
+        if query.after is not None:
+            created, last_id = query.after
+            conditions.append(
+                or_(dossiers.c.created_at < created, and_(dossiers.c.created_at == created, dossiers.c.id < last_id))
+            )
+        statement = (
+            select(dossiers)
+            .where(*conditions)
+            .order_by(dossiers.c.created_at.desc(), dossiers.c.id.desc())
+            .limit(query.limit)
         )
-        .where(dossier_history.c.dossier_id == dossier_id)
-        .order_by(dossier_history.c.id)
-    )
-    return [dict(row._mapping) for row in await session.execute(query)]
+        return [dossier_of(row) for row in await self._connection.execute(statement)]
+
+
+# --- timelines and refusals -----------------------------------------------------------------
+
+_TIMELINE = select(
+    dossier_history.c.dossier_id, dossier_history.c.occurred_at, dossier_history.c.previous,
+    dossier_history.c.status, dossier_history.c.source, dossier_history.c.actor, dossier_history.c.note,
+    dossier_history.c.record_id,
+)  # fmt: skip
+
+
+class SqlTimelines:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, entries: Sequence[HistoryEntry]) -> None:
+        await insert_rows(self._connection, dossier_history, [_history_row(e) for e in entries])
+
+    async def of(self, dossier_id: str) -> list[HistoryEntry]:
+        query = _TIMELINE.where(dossier_history.c.dossier_id == dossier_id).order_by(dossier_history.c.id)
+        return [
+            HistoryEntry(
+                dossier_id=str(r.dossier_id),
+                occurred_at=r.occurred_at,
+                previous=DossierStatus(r.previous) if r.previous is not None else None,
+                status=DossierStatus(r.status),
+                source=r.source,
+                actor=r.actor,
+                note=r.note,
+                record_id=r.record_id,
+            )
+            for r in await self._connection.execute(query)
+        ]
+
+    async def records_seen(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        if not pairs:
+            return set()
+        query = select(dossier_history.c.dossier_id, dossier_history.c.record_id).where(
+            pair_in_arrays(dossier_history.c.dossier_id, dossier_history.c.record_id, set(pairs))
+        )
+        return {(str(r.dossier_id), r.record_id) for r in await self._connection.execute(query)}
+
+
+class SqlRefusedUpdates:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, refused: Sequence[RefusedUpdate]) -> None:
+        if refused:
+            rows = [
+                {"dossier_code": r.dossier_code, "dossier_id": r.dossier_id, "source": r.source,
+                 "record_id": r.record_id, "reason": r.reason, "detail": r.detail, "payload": r.payload}
+                for r in refused
+            ]  # fmt: skip
+            await self._connection.execute(insert(dossier_refused_updates), rows)
 
 
 # --- attachments ----------------------------------------------------------------------------
 
 
-async def insert_attachment(session: AsyncConnection, values: dict[str, Any]) -> None:
-    await session.execute(insert(attachments).values(**values))
+class SqlAttachments:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
+    async def add(self, attachment: Attachment) -> None:
+        await self._connection.execute(
+            insert(attachments).values(
+                id=attachment.id, owner=attachment.owner, filename=attachment.filename,
+                content_type=attachment.content_type, size=attachment.size, sha256=attachment.sha256,
+                storage_key=attachment.storage_key,
+            )
+        )  # fmt: skip
 
-async def lock_attachments(session: AsyncConnection, ids: Sequence[str]) -> list[dict[str, Any]]:
-    query = select(attachments).where(attachments.c.id.in_(list(ids))).order_by(attachments.c.id).with_for_update()
-    return [dict(row._mapping) for row in await session.execute(query)]
+    async def get(self, attachment_id: str) -> Attachment | None:
+        row = (await self._connection.execute(select(attachments).where(attachments.c.id == attachment_id))).first()
+        return _attachment_of(row) if row is not None else None
 
+    async def lock(self, ids: Sequence[str]) -> list[Attachment]:
+        if not ids:
+            return []
+        query = select(attachments).where(attachments.c.id.in_(list(ids))).order_by(attachments.c.id).with_for_update()
+        return [_attachment_of(row) for row in await self._connection.execute(query)]
 
-async def bind_attachments(
-    session: AsyncConnection, dossier_id: str, components: dict[str, str | None], supplement_id: int | None = None
-) -> None:
-    for attachment_id, component in components.items():
-        await session.execute(
-            update(attachments)
-            .where(attachments.c.id == attachment_id)
-            .values(dossier_id=dossier_id, component_code=component, supplement_id=supplement_id)
-        )
+    async def bind(self, dossier_id: str, components: dict[str, str | None], supplement_id: int | None = None) -> None:
+        for attachment_id, component in components.items():
+            await self._connection.execute(
+                update(attachments)
+                .where(attachments.c.id == attachment_id)
+                .values(dossier_id=dossier_id, component_code=component, supplement_id=supplement_id)
+            )
 
-
-async def attachments_of(session: AsyncConnection, dossier_id: str) -> list[dict[str, Any]]:
-    query = select(attachments).where(attachments.c.dossier_id == dossier_id).order_by(attachments.c.created_at)
-    return [dict(row._mapping) for row in await session.execute(query)]
-
-
-async def attachment(session: AsyncConnection, attachment_id: str) -> dict[str, Any] | None:
-    return _dict((await session.execute(select(attachments).where(attachments.c.id == attachment_id))).first())
+    async def of(self, dossier_id: str) -> list[Attachment]:
+        query = select(attachments).where(attachments.c.dossier_id == dossier_id).order_by(attachments.c.created_at)
+        return [_attachment_of(row) for row in await self._connection.execute(query)]
 
 
 # --- supplements, ratings, drafts -----------------------------------------------------------
 
 
-async def open_supplement(session: AsyncConnection, dossier_id: str) -> dict[str, Any] | None:
-    query = (
-        select(supplement_requests)
-        .where(supplement_requests.c.dossier_id == dossier_id, supplement_requests.c.fulfilled_at.is_(None))
-        .with_for_update()
-    )
-    return _dict((await session.execute(query)).first())
+class SqlSupplements:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
-
-async def request_supplement(
-    session: AsyncConnection, dossier_id: str, requested_at: datetime, note: str | None
-) -> None:
-    statement = insert(supplement_requests).values(dossier_id=dossier_id, requested_at=requested_at, note=note)
-    await session.execute(
-        statement.on_conflict_do_nothing(
-            index_elements=["dossier_id"], index_where=supplement_requests.c.fulfilled_at.is_(None)
+    async def open_for(self, dossier_id: str) -> SupplementRequest | None:
+        query = (
+            select(supplement_requests)
+            .where(supplement_requests.c.dossier_id == dossier_id, supplement_requests.c.fulfilled_at.is_(None))
+            .with_for_update()
         )
-    )
+        row = (await self._connection.execute(query)).first()
+        if row is None:
+            return None
+        return SupplementRequest(id=row.id, dossier_id=str(row.dossier_id), requested_at=row.requested_at,
+                                 note=row.note, fulfilled_at=row.fulfilled_at)  # fmt: skip
 
-
-async def fulfil_supplement(session: AsyncConnection, supplement_id: int, at: datetime) -> None:
-    await session.execute(
-        update(supplement_requests).where(supplement_requests.c.id == supplement_id).values(fulfilled_at=at)
-    )
-
-
-async def insert_rating(session: AsyncConnection, values: dict[str, Any]) -> bool:
-    """False when the dossier was already rated."""
-    result = await session.execute(
-        insert(ratings).values(**values).on_conflict_do_nothing().returning(ratings.c.dossier_id)
-    )
-    return result.first() is not None
-
-
-async def rating_of(session: AsyncConnection, dossier_id: str) -> dict[str, Any] | None:
-    return _dict((await session.execute(select(ratings).where(ratings.c.dossier_id == dossier_id))).first())
-
-
-async def save_draft(session: AsyncConnection, values: dict[str, Any]) -> None:
-    statement = insert(drafts).values(**values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["id"],
-            set_={"content": statement.excluded.content, "updated_at": func.now()},
-            where=drafts.c.owner == statement.excluded.owner,
+    async def request(self, dossier_id: str, requested_at: datetime, note: str | None) -> None:
+        statement = insert(supplement_requests).values(dossier_id=dossier_id, requested_at=requested_at, note=note)
+        await self._connection.execute(
+            statement.on_conflict_do_nothing(
+                index_elements=["dossier_id"], index_where=supplement_requests.c.fulfilled_at.is_(None)
+            )
         )
-    )
+
+    async def fulfil(self, supplement_id: int, at: datetime) -> None:
+        await self._connection.execute(
+            update(supplement_requests).where(supplement_requests.c.id == supplement_id).values(fulfilled_at=at)
+        )
 
 
-async def draft(session: AsyncConnection, draft_id: str) -> dict[str, Any] | None:
-    return _dict((await session.execute(select(drafts).where(drafts.c.id == draft_id))).first())
+class SqlRatings:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, rating: Rating) -> bool:
+        statement = insert(ratings).values(
+            dossier_id=rating.dossier_id, score=rating.score, comment=rating.comment, rated_at=rating.rated_at
+        )
+        result = await self._connection.execute(statement.on_conflict_do_nothing().returning(ratings.c.dossier_id))
+        return result.first() is not None
+
+    async def of(self, dossier_id: str) -> Rating | None:
+        row = (await self._connection.execute(select(ratings).where(ratings.c.dossier_id == dossier_id))).first()
+        if row is None:
+            return None
+        return Rating(dossier_id=str(row.dossier_id), score=row.score, comment=row.comment, rated_at=row.rated_at)
 
 
-async def drafts_of(session: AsyncConnection, owner: str) -> list[dict[str, Any]]:
-    query = select(drafts).where(drafts.c.owner == owner).order_by(drafts.c.updated_at.desc())
-    return [dict(row._mapping) for row in await session.execute(query)]
+class SqlDrafts:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def save(self, draft: Draft) -> None:
+        statement = insert(drafts).values(id=draft.id, owner=draft.owner, service_id=draft.service_id,
+                                          content=draft.content)  # fmt: skip
+        await self._connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=["id"],
+                set_={"content": statement.excluded.content, "updated_at": func.now()},
+                where=drafts.c.owner == statement.excluded.owner,
+            )
+        )
+
+    async def get(self, draft_id: str) -> Draft | None:
+        row = (await self._connection.execute(select(drafts).where(drafts.c.id == draft_id))).first()
+        return _draft_of(row) if row is not None else None
+
+    async def of(self, owner: str) -> list[Draft]:
+        query = select(drafts).where(drafts.c.owner == owner).order_by(drafts.c.updated_at.desc())
+        return [_draft_of(row) for row in await self._connection.execute(query)]
+
+    async def count(self, owner: str) -> int:
+        query = select(func.count()).where(drafts.c.owner == owner)
+        return int((await self._connection.execute(query)).scalar_one())
+
+    async def delete(self, draft_id: str) -> None:
+        await self._connection.execute(drafts.delete().where(drafts.c.id == draft_id))
 
 
-async def count_drafts(session: AsyncConnection, owner: str) -> int:
-    return int((await session.execute(select(func.count()).where(drafts.c.owner == owner))).scalar_one())
+class SqlIdempotencyKeys:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
+    async def replayed(self, owner: str, key: str, fingerprint: str) -> str | None:
+        return await idempotency.replayed(self._connection, idempotency_keys, owner, key, fingerprint)
 
-async def delete_draft(session: AsyncConnection, draft_id: str) -> None:
-    await session.execute(drafts.delete().where(drafts.c.id == draft_id))
+    async def remember(self, owner: str, key: str, fingerprint: str, dossier_id: str) -> None:
+        await idempotency.remember(self._connection, idempotency_keys, owner, key, fingerprint, dossier_id)

@@ -3,10 +3,11 @@ and replica shares them (``tables.lookup_failures``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 # One statement for all the request's keys: each counted in its window (a window over starts a
 # new one at 1), with the seconds its window has left. Keys in a fixed order: two requests
@@ -47,3 +48,17 @@ async def uncount(session: Any, keys: Sequence[str]) -> None:
 async def purge(session: Any, window_seconds: float) -> int:
     """Drop the counts whose window is over (a new lookup would start afresh anyway)."""
     return int((await session.execute(_PURGE, {"window": window_seconds})).rowcount or 0)
+
+
+class SqlLookupCounts:
+    """Wrong public lookups counted per key (``service.unit_of_work.LookupCounts``)."""
+
+    def __init__(self, connection: AsyncConnection, execute_alone: Callable[[Any, dict[str, Any]], Awaitable[Any]]):
+        self._connection = connection
+        self._execute_alone = execute_alone
+
+    async def count(self, keys: Sequence[str], window_seconds: float) -> dict[str, tuple[int, float]]:
+        return await count(self._execute_alone, keys, window_seconds)
+
+    async def uncount(self, keys: Sequence[str]) -> None:
+        await uncount(self._connection, keys)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit.sqlsets import in_array
 
+from ..domain.statistics import Facts
 from .tables import stats_daily, stats_dossiers
 
 FACT_COLUMNS = tuple(c.name for c in stats_dossiers.c if c.name != "dossier_id")
@@ -24,6 +25,9 @@ _ADD = insert(stats_daily)
 _ADD = _ADD.on_conflict_do_update(
     index_elements=["agency_code", "day", "metric"], set_={"value": stats_daily.c.value + _ADD.excluded.value}
 )
+
+
+# Rows as dicts stay in this module: ``SqlStatistics`` hands out ``Facts``.
 
 
 async def lock_facts(session: AsyncConnection, dossier_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -80,3 +84,27 @@ async def totals(
     for row in await session.execute(query):
         out[row.agency_code][row.metric] = int(row.total)
     return out
+
+
+class SqlStatistics:
+    """The statistics read model (``service.unit_of_work.Statistics``)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def lock_facts(self, dossier_ids: Sequence[str]) -> dict[str, Facts]:
+        return {i: Facts(**row) for i, row in (await lock_facts(self._connection, dossier_ids)).items()}
+
+    async def save_facts(self, facts: Sequence[Facts]) -> None:
+        await save_facts(self._connection, [vars(f) for f in facts])
+
+    async def add_to_counters(self, deltas: Sequence[tuple[str, date, str, int]]) -> None:
+        await add_to_counters(self._connection, deltas)
+
+    async def agencies_with_data(
+        self, since: date, until: date, agency: str | None, after: str | None, limit: int
+    ) -> list[str]:
+        return await agencies_with_data(self._connection, since, until, agency, after, limit)
+
+    async def totals(self, agencies: Sequence[str], since: date, until: date) -> dict[str, dict[str, int]]:
+        return await totals(self._connection, agencies, since, until)

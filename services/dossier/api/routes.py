@@ -11,35 +11,60 @@ from __future__ import annotations
 
 from datetime import date
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field, ValidationError
 
 from services.kit import idempotency
-from services.kit.app import UnitOfWorkDep
+from services.kit.app import request_unit_of_work
 from services.kit.auth import Principal, require_scopes
 from services.kit.caching import NOT_MODIFIED, cached_json
 from services.kit.errors import ValidationFailed
 from services.kit.http import FastJSONResponse
-from services.kit.openapi import binary_content, json_object
-from services.kit.schemas import StrictModel, VietnamesePhone
+from services.kit.openapi import binary_content
+from services.kit.pagination import Cursor, link_next, page_size
 
 from ..adapters.storage import FileStorage, LocalFileStorage, S3Storage
 from ..domain.access import Caller
 from ..domain.calendar import WorkingCalendar, parse_holidays, vietnam_public_holidays
 from ..domain.codes import DOSSIER_CODE_MAX_LENGTH
+from ..domain.status import DossierStatus
 from ..service import catalogue_view, intake, statistics, tracking
 from ..service import lookup as public_lookup
+from ..service.intake import AttachmentRef as AttachmentRefValue
+from ..service.unit_of_work import DossierUnitOfWork
 from ..settings import DossierSettings
+from .schemas import (
+    UUID_PATTERN,
+    AttachmentPublic,
+    DossierCreate,
+    DossierLookupPublic,
+    DossierPublic,
+    DossierReceiptPublic,
+    DossierSummaryPage,
+    DossierSummaryPublic,
+    DraftCreate,
+    DraftListPublic,
+    DraftPublic,
+    DraftSummaryPublic,
+    HistoryEntryPublic,
+    RatingCreate,
+    RatingPublic,
+    StatisticsPage,
+    SupplementCreate,
+    TimelinePublic,
+    WithdrawalCreate,
+)
 
 router = APIRouter(tags=["dossier"])
 
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 Id = Annotated[str, Path(pattern=UUID_PATTERN)]
 MAX_PAGE = 100
+# The kit builds the unit the service spec names (``adapters.unit_of_work``): the dossier unit.
+Unit = Annotated[DossierUnitOfWork, Depends(request_unit_of_work, scope="function")]
 
 
 class Runtime:
@@ -100,57 +125,6 @@ def caller(principal: Principal) -> Caller:
 Submitter = Annotated[Principal, require_scopes("dossier:submit")]
 Reader = Annotated[Principal, require_scopes("dossier:read")]
 
-# --- bodies ---------------------------------------------------------------------------------
-
-
-class ApplicantIn(StrictModel):
-    kind: Literal["citizen", "enterprise"]
-    # A citizen's 12-digit personal identification number, an enterprise's tax code
-    # (10 digits, or 13 with a branch suffix -NNN).
-    identifier: Annotated[str, Field(pattern=r"^([0-9]{12}|[0-9]{10}(-[0-9]{3})?)$")]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    phone: VietnamesePhone | None = None  # an allocated Vietnamese number, stored as E.164
-    email: Annotated[str | None, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] = None
-    address: Annotated[str | None, Field(max_length=500)] = None
-
-
-class AttachmentRef(StrictModel):
-    id: Annotated[str, Field(pattern=UUID_PATTERN)]
-    component_code: Annotated[str, Field(min_length=1, max_length=40)]
-
-
-class SubmitBody(StrictModel):
-    service_id: Annotated[str, Field(pattern=UUID_PATTERN)]
-    applicant: ApplicantIn
-    form: dict[str, Any] = Field(default_factory=dict)
-    # Bounded here by the widest setting; the document states the configured count
-    # (``document_limits``), which the use case checks with a clear error.
-    attachments: Annotated[list[AttachmentRef], Field(max_length=200)] = Field(default_factory=list)
-    selected_fees: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=50)] = Field(
-        default_factory=list
-    )
-    draft_id: Annotated[str | None, Field(pattern=UUID_PATTERN)] = None
-
-
-class DraftBody(StrictModel):
-    service_id: Annotated[str, Field(pattern=UUID_PATTERN)]
-    content: dict[str, Any] = Field(default_factory=dict)
-
-
-class WithdrawBody(StrictModel):
-    reason: Annotated[str | None, Field(max_length=1000)] = None
-
-
-class SupplementBody(StrictModel):
-    attachments: Annotated[list[AttachmentRef], Field(min_length=1, max_length=20)]
-    note: Annotated[str | None, Field(max_length=1000)] = None
-
-
-class RatingBody(StrictModel):
-    score: Annotated[int, Field(ge=1, le=5)]
-    comment: Annotated[str | None, Field(max_length=2000)] = None
-
-
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
 ]
@@ -162,8 +136,8 @@ def document_limits(document: dict[str, Any], settings: DossierSettings) -> None
     bounds a JSON object's bytes)."""
     schemas = document["components"]["schemas"]
     count = settings.max_attachments_per_dossier
-    schemas["SubmitBody"]["properties"]["attachments"]["maxItems"] = count
-    schemas["SubmitBody"]["properties"]["form"]["description"] = (
+    schemas["DossierCreate"]["properties"]["attachments"]["maxItems"] = count
+    schemas["DossierCreate"]["properties"]["form"]["description"] = (
         f"The form's data, at most {settings.max_form_bytes} bytes as JSON."
     )
     files = schemas["SubmitDossierWithFilesForm"]["properties"]["files"]  # uploaded and named files together
@@ -177,37 +151,40 @@ def document_limits(document: dict[str, Any], settings: DossierSettings) -> None
 @router.post("/attachments", status_code=201, summary="Upload a file (PDF, JPEG, PNG) for a dossier",
              operation_id="uploadAttachment")  # fmt: skip
 async def upload(
-    request: Request, principal: Submitter, uow: UnitOfWorkDep, file: Annotated[UploadFile, File()]
-) -> dict[str, Any]:
+    request: Request, principal: Submitter, uow: Unit, file: Annotated[UploadFile, File()]
+) -> AttachmentPublic:
     rt = runtime(request)
-    return await intake.upload_attachment(uow, rt.storage, rt.limits, principal.subject, file.file, file.filename)
+    stored = await intake.upload_attachment(uow, rt.storage, rt.limits, principal.subject, file.file, file.filename)
+    return AttachmentPublic.of(stored)
 
 
 @router.post("/drafts", status_code=201, summary="Save a new draft")
-async def create_draft(request: Request, body: DraftBody, principal: Submitter, uow: UnitOfWorkDep) -> dict[str, Any]:
-    return await intake.save_draft(uow, caller(principal), None, body.service_id, body.content, runtime(request).limits)
+async def create_draft(request: Request, body: DraftCreate, principal: Submitter, uow: Unit) -> DraftPublic:
+    limits = runtime(request).limits
+    return DraftPublic.of(await intake.save_draft(uow, caller(principal), None, body.service_id, body.content, limits))
 
 
 @router.put("/drafts/{draft_id}", summary="Replace a draft")
 async def replace_draft(
-    request: Request, draft_id: Id, body: DraftBody, principal: Submitter, uow: UnitOfWorkDep
-) -> dict[str, Any]:
+    request: Request, draft_id: Id, body: DraftCreate, principal: Submitter, uow: Unit
+) -> DraftPublic:
     limits = runtime(request).limits
-    return await intake.save_draft(uow, caller(principal), draft_id.lower(), body.service_id, body.content, limits)
+    saved = await intake.save_draft(uow, caller(principal), draft_id.lower(), body.service_id, body.content, limits)
+    return DraftPublic.of(saved)
 
 
 @router.get("/drafts", summary="The caller's drafts")
-async def list_drafts(principal: Submitter, uow: UnitOfWorkDep) -> dict[str, Any]:
-    return {"items": await intake.list_drafts(uow, caller(principal))}
+async def list_drafts(principal: Submitter, uow: Unit) -> DraftListPublic:
+    return DraftListPublic(items=[DraftSummaryPublic.of(d) for d in await intake.list_drafts(uow, caller(principal))])
 
 
 @router.get("/drafts/{draft_id}", summary="One draft")
-async def get_draft(draft_id: Id, principal: Submitter, uow: UnitOfWorkDep) -> dict[str, Any]:
-    return await intake.get_draft(uow, caller(principal), draft_id.lower())
+async def get_draft(draft_id: Id, principal: Submitter, uow: Unit) -> DraftPublic:
+    return DraftPublic.of(await intake.get_draft(uow, caller(principal), draft_id.lower()))
 
 
 @router.delete("/drafts/{draft_id}", status_code=204, summary="Delete a draft")
-async def delete_draft(draft_id: Id, principal: Submitter, uow: UnitOfWorkDep) -> Response:
+async def delete_draft(draft_id: Id, principal: Submitter, uow: Unit) -> Response:
     await intake.delete_draft(uow, caller(principal), draft_id.lower())
     return Response(status_code=204)
 
@@ -217,35 +194,37 @@ async def delete_draft(draft_id: Id, principal: Submitter, uow: UnitOfWorkDep) -
 
 async def _submitted(
     request: Request,
-    uow: Any,
+    uow: DossierUnitOfWork,
     principal: Principal,
-    body: dict[str, Any],
+    submission: intake.Submission,
     idempotency_key: str | None,
-    fingerprint: str | None = None,
+    fingerprint: str,
 ) -> JSONResponse:
     rt = runtime(request)
     receipt, created = await intake.submit(
-        uow, caller(principal), body, idempotency_key=idempotency_key, fingerprint=fingerprint,
+        uow, caller(principal), submission, idempotency_key=idempotency_key, fingerprint=fingerprint,
         limits=rt.limits, calendar=rt.calendar, issuer=rt.issuer, offered_cache=rt.offered,
     )  # fmt: skip
-    headers = {"Location": f"{request.url.path.removesuffix('/with-files')}/{receipt['dossier_id']}"}
+    headers = {"Location": f"{request.url.path.removesuffix('/with-files')}/{receipt.dossier.id}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
-    return FastJSONResponse(receipt, status_code=201 if created else 200, headers=headers)
+    body = DossierReceiptPublic.of(receipt).model_dump(mode="json")
+    return FastJSONResponse(body, status_code=201 if created else 200, headers=headers)
 
 
 # A retry with the same Idempotency-Key answers the first request's receipt.
 REPLAYED: dict[int | str, dict[str, Any]] = {
     200: {"description": "The receipt of the dossier filed before with the same Idempotency-Key "
-                         "(header Idempotent-Replayed: true)", **json_object()}}  # fmt: skip
+                         "(header Idempotent-Replayed: true)", "model": DossierReceiptPublic}}  # fmt: skip
 
 
 @router.post("/dossiers", status_code=201, summary="Submit a dossier; answers its receipt", responses=REPLAYED,
-             operation_id="submitDossier")  # fmt: skip
+             response_model=DossierReceiptPublic, operation_id="submitDossier")  # fmt: skip
 async def submit(
-    request: Request, body: SubmitBody, principal: Submitter, uow: UnitOfWorkDep, idempotency_key: IdempotencyKey = None
+    request: Request, body: DossierCreate, principal: Submitter, uow: Unit, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
-    return await _submitted(request, uow, principal, body.model_dump(mode="json"), idempotency_key)
+    fingerprint = idempotency.request_hash(body.model_dump(mode="json"))
+    return await _submitted(request, uow, principal, body.value(), idempotency_key, fingerprint)
 
 
 @router.post(
@@ -253,6 +232,7 @@ async def submit(
     status_code=201,
     summary="Submit a dossier and its files in one multipart request; answers its receipt",
     responses=REPLAYED,
+    response_model=DossierReceiptPublic,
     operation_id="submitDossierWithFiles",
     description="`dossier` is the JSON of a submission (its `attachments` may name files uploaded "
     "before); each part of `files` comes with the document component it answers, in `components`, "
@@ -261,14 +241,14 @@ async def submit(
 async def submit_with_files(
     request: Request,
     principal: Submitter,
-    uow: UnitOfWorkDep,
+    uow: Unit,
     dossier: Annotated[str, Form(max_length=512 * 1024)],
     files: Annotated[list[UploadFile], File()],
     components: Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]], Form()],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     try:
-        body = SubmitBody.model_validate_json(dossier).model_dump(mode="json")
+        body = DossierCreate.model_validate_json(dossier)
     except ValidationError as exc:
         errors = [{"field": ".".join(["dossier", *map(str, e["loc"])]), "location": "body", "message": e["msg"]}
                   for e in exc.errors()]  # fmt: skip
@@ -277,48 +257,59 @@ async def submit_with_files(
         raise ValidationFailed([{"field": "components", "location": "body",
                                  "message": "One component code per file, in the same order."}])  # fmt: skip
     rt = runtime(request)
-    if len(files) + len(body["attachments"]) > rt.limits.max_attachments:
+    if len(files) + len(body.attachments) > rt.limits.max_attachments:
         message = f"At most {rt.limits.max_attachments} files."
         raise ValidationFailed([{"field": "files", "location": "body", "message": message}])
     # A retry is recognised by the dossier part and the files' contents, not by new file ids.
     digests = [await intake.digest(part.file) for part in files]
-    fingerprint = idempotency.request_hash({"dossier": body, "files": list(zip(digests, components, strict=True))})
+    fingerprint = idempotency.request_hash(
+        {"dossier": body.model_dump(mode="json"), "files": list(zip(digests, components, strict=True))}
+    )
+    uploaded: list[AttachmentRefValue] = []
     if idempotency_key is None or await intake.known_key(uow, principal.subject, idempotency_key, fingerprint) is None:
         for part, component in zip(files, components, strict=True):
             stored = await intake.upload_attachment(uow, rt.storage, rt.limits, principal.subject, part.file,
                                                     part.filename)  # fmt: skip
-            body["attachments"].append({"id": stored["id"], "component_code": component})
-    return await _submitted(request, uow, principal, body, idempotency_key, fingerprint)
+            uploaded.append(AttachmentRefValue(id=stored.id, component_code=component))
+    return await _submitted(request, uow, principal, body.value(uploaded), idempotency_key, fingerprint)
 
 
 @router.get("/dossiers", summary="The caller's dossiers (officials: their agencies'), newest first")
 async def list_dossiers(
+    request: Request,
+    response: Response,
     principal: Reader,
-    uow: UnitOfWorkDep,
+    uow: Unit,
     status: Annotated[int | None, Query(ge=1, le=10)] = None,
     agency: Annotated[str | None, Query(max_length=40, pattern=r"^[0-9A-Za-z.]+$")] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
-) -> dict[str, Any]:
-    return await tracking.list_dossiers(
-        uow, caller(principal), agency=agency, status=status, cursor=cursor, limit=limit
-    )
+    cursor: Cursor = None,
+    limit: Annotated[int, page_size(MAX_PAGE)] = 20,
+) -> DossierSummaryPage:
+    found = await tracking.list_dossiers(
+        uow, caller(principal), agency=agency, status=DossierStatus(status) if status is not None else None,
+        cursor=cursor, limit=limit,
+    )  # fmt: skip
+    link_next(request, response, found.next)
+    return DossierSummaryPage(items=[DossierSummaryPublic.of(d) for d in found.items], next=found.next)
 
 
 @router.get("/dossiers/{dossier_id}", summary="A dossier with its documents and timeline")
-async def get_dossier(dossier_id: Id, principal: Reader, uow: UnitOfWorkDep) -> dict[str, Any]:
-    return await tracking.dossier_detail(uow, caller(principal), dossier_id.lower())
+async def get_dossier(dossier_id: Id, principal: Reader, uow: Unit) -> DossierPublic:
+    return DossierPublic.detail(await tracking.dossier_detail(uow, caller(principal), dossier_id.lower()))
 
 
 @router.get("/dossiers/{dossier_id}/timeline", summary="Every status change of a dossier",
             operation_id="getDossierTimeline")  # fmt: skip
-async def get_timeline(dossier_id: Id, principal: Reader, uow: UnitOfWorkDep) -> dict[str, Any]:
-    return {"items": await tracking.timeline(uow, caller(principal), dossier_id.lower())}
+async def get_timeline(dossier_id: Id, principal: Reader, uow: Unit) -> TimelinePublic:
+    entries = await tracking.timeline(uow, caller(principal), dossier_id.lower())
+    return TimelinePublic(items=[HistoryEntryPublic.of(e) for e in entries])
 
 
 @router.get("/dossiers/{dossier_id}/receipt", summary="The receipt and appointment")
-async def get_receipt(request: Request, dossier_id: Id, principal: Reader, uow: UnitOfWorkDep) -> dict[str, Any]:
-    return await intake.receipt(uow, caller(principal), dossier_id.lower(), runtime(request).issuer)
+async def get_receipt(request: Request, dossier_id: Id, principal: Reader, uow: Unit) -> DossierReceiptPublic:
+    return DossierReceiptPublic.of(
+        await intake.receipt(uow, caller(principal), dossier_id.lower(), runtime(request).issuer)
+    )
 
 
 @router.get(
@@ -328,7 +319,7 @@ async def get_receipt(request: Request, dossier_id: Id, principal: Reader, uow: 
     responses={200: binary_content("image/png")},
     operation_id="getReceiptQrCode",
 )
-async def get_receipt_qr(request: Request, dossier_id: Id, principal: Reader, uow: UnitOfWorkDep) -> Response:
+async def get_receipt_qr(request: Request, dossier_id: Id, principal: Reader, uow: Unit) -> Response:
     png = await intake.receipt_png(uow, caller(principal), dossier_id.lower(), runtime(request).issuer)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
@@ -341,17 +332,17 @@ async def get_receipt_qr(request: Request, dossier_id: Id, principal: Reader, uo
     operation_id="downloadAttachment",
 )
 async def download(
-    request: Request, dossier_id: Id, attachment_id: Id, principal: Reader, uow: UnitOfWorkDep
+    request: Request, dossier_id: Id, attachment_id: Id, principal: Reader, uow: Unit
 ) -> StreamingResponse:
     found = await tracking.attachment_for(uow, caller(principal), dossier_id.lower(), attachment_id.lower())
     headers = {
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found['filename'], safe='')}",
-        "Content-Length": str(found["size"]),
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.filename, safe='')}",
+        "Content-Length": str(found.size),
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "private, no-store",
     }
-    chunks = runtime(request).storage.read(found["storage_key"])
-    return StreamingResponse(chunks, media_type=found["content_type"], headers=headers)
+    chunks = runtime(request).storage.read(found.storage_key)
+    return StreamingResponse(chunks, media_type=found.content_type, headers=headers)
 
 
 # --- the owner's actions --------------------------------------------------------------------
@@ -359,21 +350,22 @@ async def download(
 
 @router.post("/dossiers/{dossier_id}/withdrawal", summary="Ask to withdraw a dossier not yet finished",
              operation_id="withdrawDossier")  # fmt: skip
-async def withdraw(dossier_id: Id, body: WithdrawBody, principal: Submitter, uow: UnitOfWorkDep) -> dict[str, Any]:
-    return await tracking.withdraw(uow, caller(principal), dossier_id.lower(), body.reason)
+async def withdraw(dossier_id: Id, body: WithdrawalCreate, principal: Submitter, uow: Unit) -> DossierSummaryPublic:
+    return DossierSummaryPublic.of(await tracking.withdraw(uow, caller(principal), dossier_id.lower(), body.reason))
 
 
 @router.post("/dossiers/{dossier_id}/supplements", summary="Add the documents the agency asked for",
              operation_id="supplementDossier")  # fmt: skip
-async def supplement(dossier_id: Id, body: SupplementBody, principal: Submitter, uow: UnitOfWorkDep) -> dict[str, Any]:
-    wanted = [item.model_dump() for item in body.attachments]
-    return await tracking.supplement(uow, caller(principal), dossier_id.lower(), wanted, body.note)
+async def supplement(dossier_id: Id, body: SupplementCreate, principal: Submitter, uow: Unit) -> DossierSummaryPublic:
+    wanted = [item.value() for item in body.attachments]
+    return DossierSummaryPublic.of(await tracking.supplement(uow, caller(principal), dossier_id.lower(), wanted,
+                                                            body.note))  # fmt: skip
 
 
 @router.post("/dossiers/{dossier_id}/rating", status_code=201, summary="Rate the service once the result is back",
              operation_id="rateDossier")  # fmt: skip
-async def rate(dossier_id: Id, body: RatingBody, principal: Submitter, uow: UnitOfWorkDep) -> dict[str, Any]:
-    return await tracking.rate(uow, caller(principal), dossier_id.lower(), body.score, body.comment)
+async def rate(dossier_id: Id, body: RatingCreate, principal: Submitter, uow: Unit) -> RatingPublic:
+    return RatingPublic.of(await tracking.rate(uow, caller(principal), dossier_id.lower(), body.score, body.comment))
 
 
 # --- public ---------------------------------------------------------------------------------
@@ -407,12 +399,12 @@ def client_address(request: Request) -> str:
 )
 async def lookup(
     request: Request,
-    uow: UnitOfWorkDep,
+    uow: Unit,
     code: Annotated[str, Query(min_length=1, max_length=DOSSIER_CODE_MAX_LENGTH, pattern=r"^[0-9A-Za-z.-]+$")],
     verifier: Annotated[str, Query(pattern=r"^([0-9]{4}|[0-9A-Za-z]{5}-?[0-9A-Za-z]{5})$")],
-) -> dict[str, Any]:
+) -> DossierLookupPublic:
     limits = runtime(request).lookup_limits
-    return await public_lookup.lookup(uow, code, verifier, client_address(request), limits)
+    return DossierLookupPublic.of(await public_lookup.lookup(uow, code, verifier, client_address(request), limits))
 
 
 STATISTICS_CACHE = "public, max-age=300"
@@ -425,21 +417,24 @@ AgencyCodeQuery = Annotated[str | None, Query(min_length=1, max_length=40, patte
     "/statistics",
     summary="Public figures per agency over a period (Vietnam calendar days) and the service-quality index",
     responses=NOT_MODIFIED,
+    response_model=StatisticsPage,
     operation_id="getStatistics",
 )
 async def statistics_figures(
     request: Request,
-    uow: UnitOfWorkDep,
+    uow: Unit,
     since: Annotated[date, Query(alias="from", description="first day, yyyy-mm-dd")],
     until: Annotated[date, Query(alias="to", description="last day, yyyy-mm-dd (at most 366 days after from)")],
     agency: AgencyCodeQuery = None,
-    after: Annotated[AgencyCodeQuery, Query(description="the `next` of the previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_STATISTICS_PAGE)] = 50,
+    cursor: Cursor = None,
+    limit: Annotated[int, page_size(MAX_STATISTICS_PAGE, default=50)] = 50,
 ) -> Response:
     if until < since:
         raise ValidationFailed([{"field": "to", "location": "query", "message": "The period ends before it starts."}])
     if (until - since).days + 1 > MAX_STATISTICS_DAYS:
         message = f"A period is at most {MAX_STATISTICS_DAYS} days."
         raise ValidationFailed([{"field": "to", "location": "query", "message": message}])
-    body = await statistics.figures(uow, since, until, agency=agency, after=after, limit=limit)
-    return cached_json(request, body, STATISTICS_CACHE)
+    page = await statistics.figures(uow, since, until, agency=agency, after=cursor, limit=limit)
+    answer = cached_json(request, StatisticsPage.of(page).model_dump(mode="json", by_alias=True), STATISTICS_CACHE)
+    link_next(request, answer, page.next)
+    return answer

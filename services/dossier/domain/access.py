@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .dossier import Dossier
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -36,19 +38,15 @@ class Caller:
             key if isinstance(key, str) and key else None,
         )
 
-    def owns(self, dossier: Mapping[str, Any]) -> bool:
-        return dossier.get("owner") is not None and dossier["owner"] == self.subject
+    def owns(self, dossier: Dossier) -> bool:
+        return dossier.owned_by(self.subject)
 
-    def filed_for(self, dossier: Mapping[str, Any]) -> bool:
+    def filed_for(self, dossier: Dossier) -> bool:
         """A mirrored dossier of this person or enterprise."""
-        return (
-            dossier.get("origin") == "mirrored"
-            and self.applicant_key is not None
-            and dossier.get("applicant_key") == self.applicant_key
-        )
+        return dossier.filed_for(self.applicant_key)
 
-    def processes(self, dossier: Mapping[str, Any]) -> bool:
-        return self.official and dossier.get("agency_code") in self.agencies
+    def processes(self, dossier: Dossier) -> bool:
+        return self.official and dossier.agency_code in self.agencies
 
-    def may_read(self, dossier: Mapping[str, Any]) -> bool:
+    def may_read(self, dossier: Dossier) -> bool:
         return self.owns(dossier) or self.filed_for(dossier) or self.processes(dossier)

@@ -115,33 +115,49 @@ def procedure_retired(stored: ProcedureState | None, *, revision: int) -> Proced
     return ProcedureState(revision, ProcedureStatus.RETIRED)
 
 
+@dataclass(frozen=True, slots=True)
+class OfferedFee:
+    """A fee of an online service; a conditional one is due when the applicant says it applies."""
+
+    code: str
+    name: str
+    amount: int  # VND
+    condition: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequiredDocument:
+    """A document component of the procedure, as a dossier answers it with a file."""
+
+    code: str
+    name: str
+    required: bool = True
+
+
 @dataclass(frozen=True)
 class OfferedVersion:
     """One published version of an online service with everything a dossier is filed against:
-    the form to fill, the documents to attach, the fees, the processing time, where it goes."""
+    the form to fill, the documents to attach, the fees, the processing time, where it goes
+    (the procedure and agency as they stood when this version was published)."""
 
     service_id: str
     version: int
     service_status: ServiceStatus
     current_version: int | None
     online_level: str
-    procedure: dict[str, Any]  # the procedure as it stood when this version was published
-    agency: dict[str, Any]
+    procedure_code: str
+    procedure_name: str | None
+    results: tuple[str, ...]  # what the procedure gives the applicant
+    agency_code: str
+    agency_name: str | None
+    # A JSON Schema: schemaless JSON by nature (compiled by ``forms`` to check a dossier's data).
     form_schema: dict[str, Any]
-    fees: list[dict[str, Any]]
-    documents: list[dict[str, Any]]
+    fees: tuple[OfferedFee, ...]
+    documents: tuple[RequiredDocument, ...]
     processing_days: int
     routing_target: str
     published_at: datetime
     revision: int = 0  # the catalogue revision that stored this definition (a later one may replace it)
-
-    @property
-    def procedure_code(self) -> str:
-        return str(self.procedure["code"])
-
-    @property
-    def agency_code(self) -> str:
-        return str(self.agency["code"])
 
 
 @dataclass(frozen=True)
@@ -153,6 +169,8 @@ class KnownProcedure:
     revision: int
     status: ProcedureStatus
     name: str | None
+    # The procedure's definition as its event carried it, kept as JSON: nothing here reads into
+    # it (intake files against an online service's version, not this).
     definition: dict[str, Any] | None
     changed_at: datetime
 

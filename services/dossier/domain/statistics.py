@@ -56,11 +56,8 @@ METRICS = (
     "paid_online", "rated", "rating_sum",
 )  # fmt: skip
 
-SUBMITTED = DossierSubmitted.TYPE
-STATUS_CHANGED = StatusChanged.TYPE
-RATED = DossierRated.TYPE
-PAYMENT_SUCCEEDED = PaymentSucceeded.TYPE
-EVENT_TYPES = (SUBMITTED, STATUS_CHANGED, RATED, PAYMENT_SUCCEEDED)
+#: The events the statistics fold, by their models' types.
+EVENT_TYPES = (DossierSubmitted.TYPE, StatusChanged.TYPE, DossierRated.TYPE, PaymentSucceeded.TYPE)
 
 
 @dataclass(frozen=True)
@@ -89,7 +86,7 @@ def _earliest(current: Any, candidate: Any) -> Any:
 def merge(facts: Facts, event_type: str, data: Any) -> Facts:
     """``facts`` with what one event says. ``data`` is the event's validated model (its contract
     in ``contracts.events``). Commutative, associative and idempotent (the module's rule 1)."""
-    if event_type == STATUS_CHANGED:
+    if event_type == StatusChanged.TYPE:
         received = data.received_at if data.received_at is not None else (
             data.occurred_at if data.previous is None else None
         )  # fmt: skip
@@ -102,7 +99,7 @@ def merge(facts: Facts, event_type: str, data: Any) -> Facts:
             published=facts.published or data.source == "agency",
             processed_at=_earliest(facts.processed_at, data.occurred_at if data.status in PROCESSED_STATUSES else None),
         )
-    if event_type == SUBMITTED:
+    if event_type == DossierSubmitted.TYPE:
         return replace(
             facts,
             agency_code=facts.agency_code or data.agency_code,
@@ -111,9 +108,9 @@ def merge(facts: Facts, event_type: str, data: Any) -> Facts:
             appointment_date=_earliest(facts.appointment_date, data.appointment_date),
             digitised=facts.digitised or bool(data.attachments),
         )
-    if event_type == PAYMENT_SUCCEEDED:
+    if event_type == PaymentSucceeded.TYPE:
         return replace(facts, paid_at=_earliest(facts.paid_at, data.paid_at))
-    if event_type == RATED:
+    if event_type == DossierRated.TYPE:
         # One rating per dossier; were there two, the earliest counts, whatever the order seen.
         if facts.rated_at is None or (data.rated_at, data.score) < (facts.rated_at, facts.rating):
             return replace(facts, agency_code=facts.agency_code or data.agency_code, rated_at=data.rated_at,

@@ -22,7 +22,6 @@ from contracts.events.catalogue import (
     ProcedurePublished,
     ProcedureRetired,
 )
-from services.kit.db import UnitOfWork
 from services.kit.logging import get_logger
 
 from ..adapters import catalogue_view as view
@@ -40,13 +39,10 @@ from ..domain.catalogue_view import (
     service_retired,
 )
 from ..domain.forms import FormValidator, form_validator
+from .unit_of_work import DossierUnitOfWork
 
 log = get_logger(__name__)
 
-PROCEDURE_PUBLISHED = ProcedurePublished.TYPE
-PROCEDURE_RETIRED = ProcedureRetired.TYPE
-SERVICE_PUBLISHED = OnlineServicePublished.TYPE
-SERVICE_RETIRED = OnlineServiceRetired.TYPE
 
 Contract = TypeVar("Contract", bound=BaseModel)
 
@@ -62,50 +58,22 @@ def parse(contract: type[Contract], data: Mapping[str, Any]) -> Contract:
 # --- applying events ------------------------------------------------------------------------
 
 
-async def apply_service_published(uow: UnitOfWork, data: Mapping[str, Any]) -> bool:
+async def apply_service_published(uow: DossierUnitOfWork, data: Mapping[str, Any]) -> bool:
     """A version of an online service is published. Stores the version's definition unless it
     holds one from a revision as high, and makes it the current version if the event is newer
-    than the service's state. True when the current state changed."""
+    than the service's state. True when the current state changed. (``data``: the event's data as
+    delivered, checked here against its contract.)"""
     event = parse(OnlineServicePublished, data)
-    session = uow.connection
-    stored = await view.lock_service(session, event.service_id)
-    stored_version = await view.lock_version_revision(session, event.service_id, event.version)
+    stored = await uow.catalogue.lock_service(event.service_id)
+    stored_version = await uow.catalogue.lock_version_revision(event.service_id, event.version)
     outcome = service_published(stored, stored_version, revision=event.revision, version=event.version)
     changed = False
     if outcome.state is not None:
-        current = {
-            "procedure_code": event.procedure.code,
-            "agency_code": event.agency.code,
-            "province_code": event.agency.province_code,
-            "online_level": event.online_level,
-            "routing_target": event.routing_target,
-        }
-        changed = await view.save_published_service(
-            session, event.service_id, outcome.state, current, event.published_at
-        )
+        changed = await uow.catalogue.save_published_service(outcome.state, event)
     if outcome.store_version:
-        procedure = event.procedure.model_dump(mode="json")
-        await view.save_version(
-            session,
-            {
-                "service_id": event.service_id,
-                "version": event.version,
-                "revision": event.revision,
-                "procedure_code": event.procedure.code,
-                "agency_code": event.agency.code,
-                "online_level": event.online_level,
-                "procedure": procedure,
-                "agency": event.agency.model_dump(mode="json"),
-                "form_schema": event.form_schema,
-                "fees": [fee.model_dump(mode="json") for fee in event.fees],
-                "documents": procedure["documents"],
-                "processing_days": event.processing_days,
-                "routing_target": event.routing_target,
-                "published_at": event.published_at,
-            },
-        )
+        await uow.catalogue.save_version(event)
     if changed or outcome.store_version:
-        await view.announce_service_changed(session, event.service_id)
+        await uow.catalogue.announce_service_changed(event.service_id)
     if not changed:
         log.info(
             "stale online service publication",
@@ -117,57 +85,56 @@ async def apply_service_published(uow: UnitOfWork, data: Mapping[str, Any]) -> b
     return changed
 
 
-async def apply_service_retired(uow: UnitOfWork, data: Mapping[str, Any]) -> bool:
+async def apply_service_retired(uow: DossierUnitOfWork, data: Mapping[str, Any]) -> bool:
     """An online service takes no new dossiers, unless the event is older than its state.
     True when the current state changed."""
     event = parse(OnlineServiceRetired, data)
-    stored = await view.lock_service(uow.connection, event.service_id)
+    stored = await uow.catalogue.lock_service(event.service_id)
     state = service_retired(stored, revision=event.revision)
     if state is None:
         log.info("stale online service retirement", service_id=event.service_id, revision=event.revision)
         return False
-    changed = await view.save_retired_service(uow.connection, event.service_id, state, event.retired_at)
+    changed = await uow.catalogue.save_retired_service(event.service_id, state, event.retired_at)
     if changed:
-        await view.announce_service_changed(uow.connection, event.service_id)
+        await uow.catalogue.announce_service_changed(event.service_id)
     return changed
 
 
-async def apply_procedure_published(uow: UnitOfWork, data: Mapping[str, Any]) -> bool:
+async def apply_procedure_published(uow: DossierUnitOfWork, data: Mapping[str, Any]) -> bool:
     """A procedure is active with this definition, unless the event is older than its state."""
     event = parse(ProcedurePublished, data)
     code = event.procedure.code
-    state = procedure_published(await view.lock_procedure(uow.connection, code), revision=event.revision)
+    state = procedure_published(await uow.catalogue.lock_procedure(code), revision=event.revision)
     if state is None:
         log.info("stale procedure publication", procedure_code=code, revision=event.revision)
         return False
-    definition = event.procedure.model_dump(mode="json")
-    return await view.save_procedure(uow.connection, code, state, event.published_at, definition)
+    return await uow.catalogue.save_procedure(code, state, event.published_at, event.procedure)
 
 
-async def apply_procedure_retired(uow: UnitOfWork, data: Mapping[str, Any]) -> bool:
+async def apply_procedure_retired(uow: DossierUnitOfWork, data: Mapping[str, Any]) -> bool:
     """A procedure is retired (its last definition is kept), unless the event is older than its
     state. Its online services are retired by their own events, not here."""
     event = parse(ProcedureRetired, data)
-    state = procedure_retired(await view.lock_procedure(uow.connection, event.code), revision=event.revision)
+    state = procedure_retired(await uow.catalogue.lock_procedure(event.code), revision=event.revision)
     if state is None:
         log.info("stale procedure retirement", procedure_code=event.code, revision=event.revision)
         return False
-    return await view.save_procedure(uow.connection, event.code, state, event.retired_at)
+    return await uow.catalogue.save_procedure(event.code, state, event.retired_at)
 
 
 # --- reads for dossier intake ---------------------------------------------------------------
 
 
-async def offered_service(uow: UnitOfWork, service_id: str) -> OfferedVersion:
+async def offered_service(uow: DossierUnitOfWork, service_id: str) -> OfferedVersion:
     """The online service a citizen can file for now, as its current version defines it.
     :class:`UnknownService` (404) when never published here, :class:`ServiceNotOffered` (409)
     when retired."""
     # One read in the usual case: the current version joined with the service's state. Only
     # when that finds nothing is the state read alone, to tell "never here" from "withdrawn".
-    offered = await view.offered_version(uow.connection, service_id, None)
+    offered = await uow.offered.version(service_id, None)
     if offered is not None and offered.service_status is ServiceStatus.PUBLISHED:
         return offered
-    state = await view.service_state(uow.connection, service_id)
+    state = await uow.offered.state(service_id)
     if state is None:
         raise UnknownService(f"No online service {service_id}.")
     if not state.accepts_dossiers or offered is not None:
@@ -225,7 +192,7 @@ async def follow_changes(dsn: str, cache: OfferedCache) -> None:
 
 
 async def offered_service_and_form(
-    uow: UnitOfWork, service_id: str, cache: OfferedCache | None = None
+    uow: DossierUnitOfWork, service_id: str, cache: OfferedCache | None = None
 ) -> tuple[OfferedVersion, FormValidator]:
     """:func:`offered_service` with its form's validator, from ``cache`` when it holds them."""
     found = cache.get(service_id) if cache is not None else None
@@ -235,7 +202,7 @@ async def offered_service_and_form(
     return cache.put(offered) if cache is not None else (offered, form_validator(offered.form_schema))
 
 
-async def refresh(uow: UnitOfWork, held: OfferedVersion, cache: OfferedCache) -> bool:
+async def refresh(uow: DossierUnitOfWork, held: OfferedVersion, cache: OfferedCache) -> bool:
     """Read the service's current definition again and remember it: True when it differs from
     ``held`` (another version, or the same one re-stored by a later revision), so what was
     judged by ``held`` must be judged again. Raises as :func:`offered_service` does (a service
@@ -247,18 +214,18 @@ async def refresh(uow: UnitOfWork, held: OfferedVersion, cache: OfferedCache) ->
     return True
 
 
-async def service_version(uow: UnitOfWork, service_id: str, version: int) -> OfferedVersion:
+async def service_version(uow: DossierUnitOfWork, service_id: str, version: int) -> OfferedVersion:
     """Version ``version`` of an online service, whatever the service's status now (a dossier
     filed under it is read against it). :class:`UnknownService` (404) when not stored."""
-    found = await view.offered_version(uow.connection, service_id, version)
+    found = await uow.offered.version(service_id, version)
     if found is None:
         raise UnknownService(f"No version {version} of online service {service_id}.")
     return found
 
 
-async def known_procedure(uow: UnitOfWork, code: str) -> KnownProcedure:
+async def known_procedure(uow: DossierUnitOfWork, code: str) -> KnownProcedure:
     """A procedure as this read model holds it. :class:`UnknownProcedure` (404) when never seen."""
-    found = await view.procedure(uow.connection, code)
+    found = await uow.catalogue.procedure(code)
     if found is None:
         raise UnknownProcedure(f"No procedure {code}.")
     return found

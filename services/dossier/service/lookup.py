@@ -25,13 +25,14 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from services.kit.db import Database, UnitOfWork
+from services.kit.db import Database
 from services.kit.errors import NotFound, RateLimited
 
-from ..adapters import dossiers as repo
 from ..adapters import lookups
+from ..domain.dossier import Dossier
 from ..domain.receipt import read_lookup_secret
 from . import tracking
+from .unit_of_work import DossierUnitOfWork
 
 LOOKUP_FAILURES = Counter("dossier_lookup_failures_total", "Public dossier lookups refused, by reason", ["reason"])
 for _reason in ("wrong-verifier", "unknown-code", "limited"):
@@ -57,31 +58,31 @@ def address_key(address: str) -> str:
     return f"addr:{ip}"
 
 
-def verifier_matches(dossier: dict[str, Any], verifier: str) -> bool:
-    secret = dossier.get("lookup_secret")
+def verifier_matches(dossier: Dossier, verifier: str) -> bool:
+    secret = dossier.lookup_secret
     if secret:
         typed = read_lookup_secret(verifier) or ""
         return hmac.compare_digest(secret.encode(), typed.encode())
-    expected = tracking.verifier_of(dossier["applicant_identifier"])
+    expected = tracking.verifier_of(dossier.applicant.identifier)
     return hmac.compare_digest(expected.encode(), verifier.encode())
 
 
-async def lookup(uow: UnitOfWork, code: str, verifier: str, address: str, limits: LookupLimits) -> dict[str, Any]:
-    """The public view of dossier ``code`` (status and dates, nothing personal) when ``verifier``
-    opens it and neither the code nor ``address`` is over its limit of wrong lookups."""
+async def lookup(uow: DossierUnitOfWork, code: str, verifier: str, address: str, limits: LookupLimits) -> Dossier:
+    """Dossier ``code`` when ``verifier`` opens it and neither the code nor ``address`` is over
+    its limit of wrong lookups (the caller shows its public view: status and dates only)."""
     keys = {f"code:{code}": limits.per_code, address_key(address): limits.per_address}
-    counts = await lookups.count(uow.execute_alone, list(keys), limits.window_seconds)
+    counts = await uow.lookups.count(list(keys), limits.window_seconds)
     over = [counts[key][1] for key, limit in keys.items() if counts[key][0] > limit]
     if over:
         LOOKUP_FAILURES.labels("limited").inc()
         wait = max(1, math.ceil(max(over)))
         raise RateLimited(wait, f"Too many wrong lookups; retry after {wait} seconds.")
-    dossier = await repo.dossier_by_code(uow.connection, code)
+    dossier = await uow.dossiers.by_code(code)
     if dossier is None or not verifier_matches(dossier, verifier):
         LOOKUP_FAILURES.labels("unknown-code" if dossier is None else "wrong-verifier").inc()
         raise NotFound("No dossier with this code and verifier.")
-    await lookups.uncount(uow.connection, list(keys))
-    return {key: value for key, value in tracking.summary(dossier).items() if key in tracking.PUBLIC_FIELDS}
+    await uow.lookups.uncount(list(keys))
+    return dossier
 
 
 async def purge_counts(db: Database, settings: Any) -> None:
