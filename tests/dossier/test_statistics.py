@@ -123,7 +123,8 @@ async def test_the_figures_reconcile_with_the_dossiers_under_shuffled_and_repeat
     since, until = date.today() - timedelta(days=60), date.today() + timedelta(days=60)
     expected = await independent_figures(intake.db_url, since, until)
     async with intake.client() as api:
-        answer = await api.get("/statistics", params={"from": since.isoformat(), "to": until.isoformat()})
+        days = (until - since).days + 1
+        answer = await api.get("/statistics", params={"from": since.isoformat(), "days": days})
     assert answer.status_code == 200, answer.text
     assert {item["agency_code"]: shown(item) for item in answer.json()["items"]} == expected
     mine = expected[INTAKE_AGENCY]
@@ -135,23 +136,32 @@ async def test_the_figures_reconcile_with_the_dossiers_under_shuffled_and_repeat
 
 async def test_the_figures_are_public_cacheable_and_bounded(intake: Intake) -> None:
     async with intake.client() as api:
-        first = await api.get("/statistics", params={"from": "2025-01-01", "to": "2025-12-31"})
+        first = await api.get("/statistics", params={"from": "2025-01-01", "days": 365})
         assert first.status_code == 200 and first.json()["items"] == []
         # One page shape: items and next (null on the last page, and then no Link), with the period.
         assert first.json()["next"] is None and "link" not in first.headers
         assert (first.json()["from"], first.json()["to"]) == ("2025-01-01", "2025-12-31")
         assert first.headers["cache-control"] == "public, max-age=300"
-        again = await api.get("/statistics", params={"from": "2025-01-01", "to": "2025-12-31"},
+        again = await api.get("/statistics", params={"from": "2025-01-01", "days": 365},
                               headers={"If-None-Match": first.headers["etag"]})  # fmt: skip
         assert again.status_code == 304
         for params, field in (
-            ({"from": "2025-02-01", "to": "2025-01-01"}, "to"),
-            ({"from": "2024-01-01", "to": "2025-12-31"}, "to"),
-            ({"from": "2025-01-01", "to": "2025-01-31", "limit": "201"}, "limit"),
-            ({"from": "2025-13-01", "to": "2025-12-31"}, "from"),
-            ({"from": "2025-01-01", "to": "2025-01-31", "agency": "x;drop"}, "agency"),
+            ({"from": "2025-02-01"}, "days"),
+            ({"from": "2025-02-01", "days": "0"}, "days"),
+            ({"from": "2024-01-01", "days": "367"}, "days"),
+            ({"from": "2025-01-01", "days": "31", "limit": "201"}, "limit"),
+            ({"from": "2025-13-01", "days": "31"}, "from"),
+            ({"from": "2025-01-01", "days": "31", "agency": "x;drop"}, "agency"),
         ):
             refused = await api.get("/statistics", params=params)
             assert refused.status_code == 422, params
             assert refused.headers["content-type"].startswith("application/problem+json")
             assert field in str(refused.json()["errors"]), refused.json()
+
+
+async def test_a_period_is_its_first_day_and_its_length_up_to_the_calendars_end(intake: Intake) -> None:
+    async with intake.client() as api:
+        leap = await api.get("/statistics", params={"from": "2024-01-01", "days": 366})
+        last = await api.get("/statistics", params={"from": "9999-12-01", "days": 366})
+    assert (leap.json()["from"], leap.json()["to"]) == ("2024-01-01", "2024-12-31")
+    assert last.status_code == 200 and (last.json()["from"], last.json()["to"]) == ("9999-12-01", "9999-12-31")

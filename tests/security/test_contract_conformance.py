@@ -44,6 +44,7 @@ from schemathesis import GenerationMode
 
 from contracts.money import MAX_VND
 from services.catalogue.service.importer import CSV_COLUMNS, KINDS
+from services.dossier.settings import DossierSettings
 from tests.security import formats  # noqa: F401  (registers the custom formats' generators)
 from tests.security.conftest import problem_details
 from tests.security.routes import FUZZ_CALLER, RULES
@@ -146,9 +147,44 @@ def _citizen(draw: st.DrawFn, case: Any) -> Any:
             "personal_id": f"{number[:3]}{century_and_sex}{born.year % 100:02d}{number[6:]}"}  # fmt: skip
 
 
-# JSON bodies whose fields obey a rule between them, by operationId: valid data made valid.
+MAX_FILES = DossierSettings.model_fields["max_attachments_per_dossier"].default
+
+
+def _files(*names: str, paired: str | None = None) -> Callable[[Any], st.SearchStrategy[Any]]:
+    """Multipart bodies whose file parts are judged by their first bytes: each file part a PDF
+    (``%PDF-`` and some text; dossier.domain.files.sniff), the other parts as generated, except
+    ``paired``: one item per file, in order (the file's document component code)."""
+
+    @st.composite
+    def parts(draw: st.DrawFn, case: Any) -> Any:
+        body = case.body
+        if not isinstance(body, dict):
+            return body
+        pdf = st.builds(lambda text: "%PDF-1.7\n" + text, _CELL)
+        made = dict(body)
+        for name in names:
+            if isinstance(made.get(name), list):
+                made[name] = [draw(pdf) for _ in made[name]]
+            elif name in made:
+                made[name] = draw(pdf)
+        if paired is not None and isinstance(made.get(names[0]), list) and isinstance(made.get(paired), list):
+            given = made[paired] or ["code"]
+            made[paired] = [given[i % len(given)] for i in range(len(made[names[0]]))]
+            dossier = made.get("dossier")
+            if isinstance(dossier, dict) and isinstance(dossier.get("attachments"), list):
+                # The files sent and the files named before count together against one limit.
+                room = max(0, MAX_FILES - len(made[names[0]]))
+                made["dossier"] = {**dossier, "attachments": dossier["attachments"][:room]}
+        return made
+
+    return parts
+
+
+# Bodies whose fields obey a rule JSON Schema cannot state, by operationId: valid data made valid.
 BODIES: dict[str, Callable[[Any], st.SearchStrategy[Any]]] = {
     "registerCitizen": _citizen,
+    "uploadAttachment": _files("file"),
+    "submitDossierWithFiles": _files("files", paired="components"),
 }
 
 

@@ -121,7 +121,7 @@ def test_a_revalidated_catalogue_read_answers_a_documented_304(stack: Stack, mer
 
 
 def test_revalidated_statistics_answer_a_documented_304(stack: Stack, merged_document: dict[str, Any]) -> None:
-    params = {"from": "2026-01-01", "to": "2026-01-31"}
+    params = {"from": "2026-01-01", "days": 31}
     with stack.client() as api:
         first = api.get("/api/v1/dossier/statistics", params=params)
         again = api.get("/api/v1/dossier/statistics", params=params, headers={"If-None-Match": first.headers["etag"]})

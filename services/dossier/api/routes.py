@@ -9,7 +9,7 @@ exist. Bodies refuse unknown fields; every list, string and file is bounded.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field, ValidationError
 
+from contracts.services import service
 from services.kit import idempotency
 from services.kit.app import request_unit_of_work
 from services.kit.auth import Principal, require_scopes
@@ -31,6 +32,7 @@ from ..adapters.storage import FileStorage, LocalFileStorage, S3Storage
 from ..domain.access import Caller
 from ..domain.calendar import WorkingCalendar, parse_holidays, vietnam_public_holidays
 from ..domain.codes import DOSSIER_CODE_MAX_LENGTH
+from ..domain.files import FileKind
 from ..domain.status import DossierStatus
 from ..service import catalogue_view, intake, statistics, tracking
 from ..service import lookup as public_lookup
@@ -59,6 +61,7 @@ from .schemas import (
     WithdrawalCreate,
 )
 
+SERVICE_PREFIX = service("dossier").api_prefix
 router = APIRouter(tags=["dossier"])
 
 Id = Annotated[str, Path(pattern=UUID_PATTERN)]
@@ -140,9 +143,20 @@ def document_limits(document: dict[str, Any], settings: DossierSettings) -> None
     schemas["DossierCreate"]["properties"]["form"]["description"] = (
         f"The form's data, at most {settings.max_form_bytes} bytes as JSON."
     )
-    files = schemas["SubmitDossierWithFilesForm"]["properties"]["files"]  # uploaded and named files together
+    form = schemas["SubmitDossierWithFilesForm"]["properties"]
+    files = form["files"]  # uploaded and named files together
     files["maxItems"] = count
     files["description"] = f"With the dossier's named attachments, at most {count}."
+    # The dossier part is a submission's JSON, as its own media type says (OpenAPI 3.1 encoding).
+    form["dossier"] = {"$ref": "#/components/schemas/DossierCreate",
+                       "description": "The submission, as a JSON part (at most 512 KiB)."}  # fmt: skip
+    # A file is judged by its first bytes, not its name or declared type: these kinds only.
+    kinds = ", ".join(kind.value for kind in FileKind)
+    parts = {"/dossiers/with-files": {"dossier": "application/json", "files": kinds}, "/attachments": {"file": kinds}}
+    for path, operations in document["paths"].items():
+        if (fields := parts.get(path.removeprefix(SERVICE_PREFIX))) is not None:
+            body = operations["post"]["requestBody"]["content"]["multipart/form-data"]
+            body["encoding"] = {name: {"contentType": media} for name, media in fields.items()}
 
 
 # --- attachments and drafts -----------------------------------------------------------------
@@ -424,16 +438,14 @@ async def statistics_figures(
     request: Request,
     uow: Unit,
     since: Annotated[date, Query(alias="from", description="first day, yyyy-mm-dd")],
-    until: Annotated[date, Query(alias="to", description="last day, yyyy-mm-dd (at most 366 days after from)")],
+    days: Annotated[int, Query(ge=1, le=MAX_STATISTICS_DAYS, description="how many days the period holds (1–366)")],
     agency: AgencyCodeQuery = None,
     cursor: Cursor = None,
     limit: Annotated[int, page_size(MAX_STATISTICS_PAGE, default=50)] = 50,
 ) -> Response:
-    if until < since:
-        raise ValidationFailed([{"field": "to", "location": "query", "message": "The period ends before it starts."}])
-    if (until - since).days + 1 > MAX_STATISTICS_DAYS:
-        message = f"A period is at most {MAX_STATISTICS_DAYS} days."
-        raise ValidationFailed([{"field": "to", "location": "query", "message": message}])
+    # The period is its first day and its length, so the document states every bound (a last
+    # day would need a rule between two parameters). It stops at the calendar's last day.
+    until = since + timedelta(days=days - 1) if (date.max - since).days >= days - 1 else date.max
     page = await statistics.figures(uow, since, until, agency=agency, after=cursor, limit=limit)
     answer = cached_json(request, StatisticsPage.of(page).model_dump(mode="json", by_alias=True), STATISTICS_CACHE)
     link_next(request, answer, page.next)
