@@ -137,7 +137,8 @@ def test_a_citizen_finds_files_and_follows_a_dossier_through_the_generated_clien
     assert "Nguyễn" not in looked_up.content.decode()
 
     today = date.today()
-    figures = api("getStatistics", "dossier").sync_detailed(client=anonymous, from_=today.replace(day=1), days=today.day)
+    statistics = api("getStatistics", "dossier")
+    figures = statistics.sync_detailed(client=anonymous, from_=today.replace(day=1), days=today.day)
     assert figures.status_code == 200 and "items" in json.loads(figures.content)
 
     refused = api("getDossier", "dossier").sync_detailed(
