@@ -252,7 +252,7 @@ async def journey(portal: str, bank: str, timeline: Timeline) -> dict[str, Any]:
         say(f"public lookup of {code} with the receipt's lookup secret: status {looked['status']}")
 
         async def counted() -> dict[str, Any] | None:
-            period = {"from": _day(-1), "to": _day(1), "agency": AGENCY}
+            period = {"from": _day(-1), "days": "3", "agency": AGENCY}
             figures = _expect(await api.get("/api/v1/dossier/statistics", params=period), 200, "statistics")
             items = figures["items"]
             ready = items and items[0]["ratings"]["count"] >= 1 and items[0]["payments_online"] >= 1

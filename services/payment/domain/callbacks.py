@@ -17,6 +17,12 @@ SECRET_PARAMETERS = frozenset({"vnp_SecureHash"})
 MAX_BODY_CHARS = 65536
 
 
+def storable(text: str) -> str:
+    """``text`` as a text column can hold it: a NUL or a lone surrogate (which a caller can send
+    in a query or a body) becomes U+FFFD, so the record of any call is kept as it came."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 @dataclass(frozen=True, slots=True)
 class RawCallback:
     """The request as received."""
@@ -49,6 +55,8 @@ class Callback:
         """The record of ``raw``, its secrets redacted."""
         query = "&".join(f"{k}={REDACTED if k in SECRET_PARAMETERS else v}" for k, v in raw.query.items())
         headers = {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in raw.headers.items()}
-        return cls(provider=provider, method=raw.method, remote_addr=raw.remote_addr, query=query or None,
-                   headers=headers, body=raw.body.decode("utf-8", "replace")[:MAX_BODY_CHARS] or None,
+        body = raw.body.decode("utf-8", "replace")[:MAX_BODY_CHARS]
+        return cls(provider=provider, method=raw.method, remote_addr=raw.remote_addr,
+                   query=storable(query) or None, headers={storable(k): storable(v) for k, v in headers.items()},
+                   body=storable(body) or None,
                    verified=verified, order_reference=reference, outcome=outcome)  # fmt: skip

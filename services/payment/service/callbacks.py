@@ -31,7 +31,7 @@ from services.kit.errors import DomainError, Forbidden
 from services.kit.logging import get_logger
 
 from ..domain import vnpay
-from ..domain.callbacks import Callback, RawCallback
+from ..domain.callbacks import Callback, RawCallback, storable
 from ..domain.orders import Order, OrderState, find_order_reference
 from ..settings import PaymentSettings
 from .orders import move, succeed
@@ -107,7 +107,9 @@ def _vnpay_secret(settings: PaymentSettings, params: Mapping[str, str]) -> str:
 async def vnpay_ipn(uow: PaymentUnitOfWork, settings: PaymentSettings, raw: RawCallback) -> vnpay.IpnAnswer:
     """VNPay's IPN judged as its protocol says (``domain.vnpay.decide_ipn``), applied, and kept."""
     _checked_address("vnpay", raw.remote_addr, settings.vnpay_allowed_ips)
-    params = dict(raw.query)
+    # A NUL or a lone surrogate is no character VNPay signs: as U+FFFD the parameter simply fails
+    # the signature, rather than the hash or the database failing on it.
+    params = {storable(k): storable(v) for k, v in raw.query.items()}
     secret = _vnpay_secret(settings, params)
     reference = params.get("vnp_TxnRef")
     order = None

@@ -12,7 +12,7 @@ import pytest
 from jose import jwt
 
 from contracts.events.payment import PaymentSucceeded
-from services.payment.domain.callbacks import REDACTED, RawCallback
+from services.payment.domain.callbacks import REDACTED, Callback, RawCallback
 from services.payment.domain.orders import Order, OrderState, Provider
 from services.payment.service import callbacks, orders
 from services.payment.settings import PaymentSettings
@@ -146,3 +146,13 @@ async def test_bank_notifications_that_pay_nothing_say_why(
     with pytest.raises(callbacks.SignatureInvalid):
         await notify(uow, settings, transfer(order.reference), secret="not-ours")
     assert uow.callbacks.rows[-1].verified is False and uow.callbacks.rows[-1].outcome.startswith("refused")
+
+
+def test_the_record_of_a_call_holds_only_what_a_text_column_can() -> None:
+    raw = RawCallback(method="POST", remote_addr="127.0.0.1", query={"vnp_TxnRef": "a\x00b", "x": "\ud800"},
+                      headers={"x-note": "ok"}, body=b"\x00{}")  # fmt: skip
+    kept = Callback.received("bank", raw, verified=False, reference=None, outcome="bad-signature")
+    assert kept.query is not None and kept.body is not None
+    assert "\x00" not in kept.query + kept.body and kept.query.startswith("vnp_TxnRef=a\ufffdb&x=")
+    assert kept.body == "\ufffd{}"
+    kept.query.encode("utf-8")  # no lone surrogate left: it would raise
