@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from hypothesis import HealthCheck, Phase, settings
+
 HTTP_METHODS = ("get", "put", "post", "patch", "delete")
 
 # Kinds of caller:
@@ -166,3 +168,16 @@ def documented(document: dict[str, Any], method: str, path: str, status: int) ->
     """The response object the document declares for ``status`` (exact, then ``4XX``-style), or None."""
     responses = document["paths"][path][method.lower()].get("responses", {})
     return responses.get(str(status)) or responses.get(f"{str(status)[0]}XX")
+
+
+#: Every operation once without a token, and once more with the token of the caller it is for.
+CALLS = [(method, path, None) for method, path in sorted(RULES)] + [
+    (method, path, FUZZ_CALLER[r.who]) for (method, path), r in sorted(RULES.items()) if r.who != "public"
+]
+CALL_IDS = [f"{m} {p} {c or 'anonymous'}" for m, p, c in CALLS]
+
+
+def fuzz_settings(max_examples: int) -> settings:
+    """Hypothesis settings of the schema-driven tests: the same cases on every run, no database."""
+    return settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
+                    phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))  # fmt: skip

@@ -38,7 +38,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
@@ -47,7 +47,7 @@ from services.catalogue.service.importer import CSV_COLUMNS, KINDS
 from services.dossier.settings import DossierSettings
 from tests.security import formats  # noqa: F401  (registers the custom formats' generators)
 from tests.security.conftest import problem_details
-from tests.security.routes import FUZZ_CALLER, RULES
+from tests.security.routes import CALL_IDS, CALLS, fuzz_settings
 from tests.support.stack import Stack
 
 pytestmark = [
@@ -60,17 +60,7 @@ pytestmark = [
 # Per operation, caller and mode (valid data, invalid data).
 EXAMPLES = 12
 
-HYPOTHESIS = settings(
-    max_examples=EXAMPLES,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=list(HealthCheck),
-)
-CALLS = [(method, path, None) for method, path in sorted(RULES)] + [
-    (method, path, FUZZ_CALLER[r.who]) for (method, path), r in sorted(RULES.items()) if r.who != "public"
-]
+HYPOTHESIS = fuzz_settings(EXAMPLES)
 MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 # What an answer to valid data may be: schemathesis' default, and 410 (see above).
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "410", "429", "5xx"]
@@ -235,7 +225,7 @@ def declares_input(operation: dict[str, Any]) -> bool:
 
 
 @pytest.mark.parametrize("mode", MODES, ids=[mode.value for mode in MODES])
-@pytest.mark.parametrize(("method", "path", "caller"), CALLS, ids=[f"{m} {p} {c or 'anonymous'}" for m, p, c in CALLS])
+@pytest.mark.parametrize(("method", "path", "caller"), CALLS, ids=CALL_IDS)
 def test_every_operation_conforms_to_the_document(
     conformance_api: Any,
     merged_document: dict[str, Any],

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.security.conftest import problem_details
-from tests.security.routes import FUZZ_CALLER, RULES, documented
+from tests.security.routes import CALL_IDS, CALLS, FUZZ_CALLER, RULES, documented, fuzz_settings
 from tests.support.dossier import PDF
 from tests.support.stack import Stack
 
@@ -47,22 +47,10 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, problem_details]  # fmt: skip
 
 
-HYPOTHESIS = settings(
-    max_examples=MAX_EXAMPLES,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=list(HealthCheck),
-)
-# One test per operation and caller: without a token (every operation) and with the token of the
-# caller the operation is for (every operation that takes one).
-CALLS = [(method, path, None) for method, path in sorted(RULES)] + [
-    (method, path, FUZZ_CALLER[r.who]) for (method, path), r in sorted(RULES.items()) if r.who != "public"
-]
+HYPOTHESIS = fuzz_settings(MAX_EXAMPLES)
 
 
-@pytest.mark.parametrize(("method", "path", "caller"), CALLS, ids=[f"{m} {p} {c or 'anonymous'}" for m, p, c in CALLS])
+@pytest.mark.parametrize(("method", "path", "caller"), CALLS, ids=CALL_IDS)
 def test_no_server_error_and_every_answer_as_documented(
     merged_api: Any, stack: Stack, method: str, path: str, caller: str | None
 ) -> None:
