@@ -211,7 +211,9 @@ def serve_factory(
 
 class FastJSONResponse(JSONResponse):
     """JSON bodies encoded by orjson: the same compact UTF-8 text as Starlette's encoder (no
-    spaces, characters unescaped) at a fraction of its CPU. Every service's default response."""
+    spaces, characters unescaped) at a fraction of its CPU. Every service's default response.
+    Datetimes written straight (a list's fast path) come out as pydantic writes them: RFC 3339,
+    UTC as ``Z``."""
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)

@@ -7,10 +7,13 @@ build one. ``next`` is null on the last page, and then there is no link.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+
+from .http import FastJSONResponse
 
 #: The longest cursor the portal hands out or accepts.
 MAX_CURSOR_LENGTH = 500
@@ -52,3 +55,14 @@ def link_next(request: Request, response: Response, next_cursor: str | None) -> 
         return
     query = request.url.include_query_params(cursor=next_cursor).query
     response.headers.append("Link", f'<{request.url.path}?{query}>; rel="next"')
+
+
+def page_response(request: Request, items: Sequence[Mapping[str, object]], next_cursor: str | None) -> Response:
+    """A page written straight to JSON from its items' JSON shapes, with its ``Link``: a busy
+    list's fast path, where building and validating a model per item again cost more than the
+    query. Declare the page model as the route's ``response_model`` for the document, and map each
+    item with the function its ``XPublic`` model validates (``XPublic.of`` = the model of
+    ``XPublic.json_of``), so the shape written is the shape documented."""
+    response = FastJSONResponse({"items": items, "next": next_cursor})
+    link_next(request, response, next_cursor)
+    return response

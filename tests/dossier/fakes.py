@@ -27,6 +27,7 @@ from services.dossier.domain.dossier import (
     Attachment,
     Dossier,
     DossierQuery,
+    DossierSummary,
     Draft,
     Filing,
     HistoryEntry,
@@ -201,7 +202,7 @@ class FakeDossiers:
         for dossier in dossiers:
             self._store(dossier)
 
-    async def list(self, query: DossierQuery) -> list[Dossier]:
+    async def summaries(self, query: DossierQuery) -> list[DossierSummary]:
         def shown(d: Dossier) -> bool:
             if query.owner is not None and not (d.owner == query.owner or d.filed_for(query.mirrored_for)):
                 return False
@@ -213,7 +214,7 @@ class FakeDossiers:
             return query.after is None or (d.created_at, d.id) < query.after
 
         found = sorted((d for d in self.rows.values() if shown(d)), key=lambda d: (d.created_at, d.id), reverse=True)
-        return [replace(d) for d in found[: query.limit]]
+        return [d.summary() for d in found[: query.limit]]
 
 
 def _coded(event: Event, code: str) -> Event:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from contracts.events.sync import DossierStatusReported
 from services.dossier.adapters.tables import attachments, dossier_history, dossiers, ratings, supplement_requests
+from services.dossier.api.schemas import DossierSummaryPublic
 from services.dossier.service import tracking
 from services.kit.tables import outbox
 from tests.dossier.test_submission import rows
@@ -139,6 +140,11 @@ async def test_the_list_holds_only_the_callers_own_dossiers(intake: Intake) -> N
         mine = await api.get("/dossiers", headers=citizen_a)
         assert mine.status_code == 200
         assert [d["id"] for d in mine.json()["items"]] == [second.json()["dossier_id"], a["dossier_id"]]
+        # The list writes its items straight, without a model: each is what the summary model writes
+        # of the same dossier (its detail is written by the model).
+        listed = mine.json()["items"][1]
+        detail = (await api.get(f"/dossiers/{a['dossier_id']}", headers=citizen_a)).json()
+        assert listed == {name: detail[name] for name in DossierSummaryPublic.model_fields}
         theirs = await api.get("/dossiers", headers=citizen_b)
         assert [d["id"] for d in theirs.json()["items"]] == [b["dossier_id"]]
         nobody = await api.get("/dossiers", headers=intake.citizen("citizen-c"))

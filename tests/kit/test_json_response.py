@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from services.kit.app import ServiceSpec, build_app
@@ -28,3 +30,19 @@ def test_it_is_every_services_default() -> None:
     spec = ServiceSpec(name="things", title="Things", settings_cls=ServiceSettings, migrations=Path("."), routers=[])
     app = build_app(spec, ServiceSettings(log_json=False))
     assert app.router.default_response_class is FastJSONResponse
+
+
+class Stamped(BaseModel):
+    at: datetime
+    on: date
+
+
+@pytest.mark.parametrize(
+    "value",
+    [datetime(2025, 12, 3, 8, 0, tzinfo=UTC), datetime(2025, 12, 3, 8, 0, 0, 123456, tzinfo=UTC),
+     datetime(2025, 12, 3, 15, 0, tzinfo=timezone(timedelta(hours=7)))],
+)  # fmt: skip
+def test_datetimes_written_straight_are_what_the_models_write(value: datetime) -> None:
+    # A list's fast path writes its items' values without a model: the same text as the model's.
+    straight = {"at": value, "on": value.date()}
+    assert FastJSONResponse(straight).body == Stamped(at=value, on=value.date()).model_dump_json().encode()

@@ -5,6 +5,7 @@ idempotency keys. Rows become entities here and nowhere else."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..domain.dossier import (
     Attachment,
     Dossier,
     DossierQuery,
+    DossierSummary,
     Draft,
     FeeLine,
     Filing,
@@ -241,7 +243,7 @@ class SqlDossiers:
         if items:
             await self._connection.execute(_UPDATE_STATUS, [_status_params(d) for d in items])
 
-    async def list(self, query: DossierQuery) -> list[Dossier]:
+    async def summaries(self, query: DossierQuery) -> list[DossierSummary]:
         conditions = []
         if query.owner is not None and query.mirrored_for is not None:
             mirrored = and_(dossiers.c.origin == "mirrored", dossiers.c.applicant_key == query.mirrored_for)
@@ -258,12 +260,18 @@ class SqlDossiers:
                 or_(dossiers.c.created_at < created, and_(dossiers.c.created_at == created, dossiers.c.id < last_id))
             )
         statement = (
-            select(dossiers)
-            .where(*conditions)
-            .order_by(dossiers.c.created_at.desc(), dossiers.c.id.desc())
-            .limit(query.limit)
+            _SUMMARY.where(*conditions).order_by(dossiers.c.created_at.desc(), dossiers.c.id.desc()).limit(query.limit)
         )
-        return [dossier_of(row) for row in await self._connection.execute(statement)]
+        # One statement, one snapshot: it needs no transaction of its own (no BEGIN and COMMIT).
+        rows = await self._execute_alone(statement, {})
+        return [
+            DossierSummary(str(id_), code, origin, DossierStatus(status), *rest)
+            for id_, code, origin, status, *rest in rows
+        ]
+
+
+# A list's columns, in DossierSummary's order: no applicant, form or fee lines to decode.
+_SUMMARY = select(*(dossiers.c[f.name] for f in fields(DossierSummary)))
 
 
 # --- timelines and refusals -----------------------------------------------------------------

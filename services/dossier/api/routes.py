@@ -26,7 +26,7 @@ from services.kit.caching import NOT_MODIFIED, cached_json
 from services.kit.errors import ValidationFailed
 from services.kit.http import FastJSONResponse
 from services.kit.openapi import binary_content
-from services.kit.pagination import Cursor, link_next, page_size
+from services.kit.pagination import Cursor, link_next, page_response, page_size
 
 from ..adapters.storage import FileStorage, LocalFileStorage, S3Storage
 from ..domain.access import Caller
@@ -288,23 +288,22 @@ async def submit_with_files(
     return await _submitted(request, uow, principal, body.value(uploaded), idempotency_key, fingerprint)
 
 
-@router.get("/dossiers", summary="The caller's dossiers (officials: their agencies'), newest first")
+@router.get("/dossiers", summary="The caller's dossiers (officials: their agencies'), newest first",
+            response_model=DossierSummaryPage)  # fmt: skip
 async def list_dossiers(
     request: Request,
-    response: Response,
     principal: Reader,
     uow: Unit,
     status: Annotated[int | None, Query(ge=1, le=10)] = None,
     agency: Annotated[str | None, Query(max_length=40, pattern=r"^[0-9A-Za-z.]+$")] = None,
     cursor: Cursor = None,
     limit: Annotated[int, page_size(MAX_PAGE)] = 20,
-) -> DossierSummaryPage:
+) -> Response:
     found = await tracking.list_dossiers(
         uow, caller(principal), agency=agency, status=DossierStatus(status) if status is not None else None,
         cursor=cursor, limit=limit,
     )  # fmt: skip
-    link_next(request, response, found.next)
-    return DossierSummaryPage(items=[DossierSummaryPublic.of(d) for d in found.items], next=found.next)
+    return page_response(request, [DossierSummaryPublic.json_of(s) for s in found.items], found.next)
 
 
 @router.get("/dossiers/{dossier_id}", summary="A dossier with its documents and timeline")
@@ -365,15 +364,16 @@ async def download(
 @router.post("/dossiers/{dossier_id}/withdrawal", summary="Ask to withdraw a dossier not yet finished",
              operation_id="withdrawDossier")  # fmt: skip
 async def withdraw(dossier_id: Id, body: WithdrawalCreate, principal: Submitter, uow: Unit) -> DossierSummaryPublic:
-    return DossierSummaryPublic.of(await tracking.withdraw(uow, caller(principal), dossier_id.lower(), body.reason))
+    withdrawn = await tracking.withdraw(uow, caller(principal), dossier_id.lower(), body.reason)
+    return DossierSummaryPublic.of(withdrawn.summary())
 
 
 @router.post("/dossiers/{dossier_id}/supplements", summary="Add the documents the agency asked for",
              operation_id="supplementDossier")  # fmt: skip
 async def supplement(dossier_id: Id, body: SupplementCreate, principal: Submitter, uow: Unit) -> DossierSummaryPublic:
     wanted = [item.value() for item in body.attachments]
-    return DossierSummaryPublic.of(await tracking.supplement(uow, caller(principal), dossier_id.lower(), wanted,
-                                                            body.note))  # fmt: skip
+    supplemented = await tracking.supplement(uow, caller(principal), dossier_id.lower(), wanted, body.note)
+    return DossierSummaryPublic.of(supplemented.summary())
 
 
 @router.post("/dossiers/{dossier_id}/rating", status_code=201, summary="Rate the service once the result is back",

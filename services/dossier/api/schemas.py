@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.kit.pagination import Page
 from services.kit.schemas import StrictModel, VietnamesePhone
 
-from ..domain.dossier import Applicant, Attachment, Dossier, Draft, FeeLine, HistoryEntry, Rating
+from ..domain.dossier import Applicant, Attachment, Dossier, DossierSummary, Draft, FeeLine, HistoryEntry, Rating
 from ..service.intake import AttachmentRef as AttachmentRefValue
 from ..service.intake import Receipt, Submission
 from ..service.statistics import AgencyFigures, FiguresPage
@@ -225,14 +225,20 @@ class DossierSummaryPublic(Public):
     created_at: datetime | None
 
     @classmethod
-    def of(cls, d: Dossier) -> DossierSummaryPublic:
-        return cls(
-            id=d.id, code=d.code, origin=d.origin, status=int(d.status), status_label=d.status.label_vi,
-            procedure_code=d.procedure_code, procedure_name=d.procedure_name, agency_code=d.agency_code,
-            agency_name=d.agency_name, received_at=d.received_at, appointment_date=d.appointment_date,
-            finished_at=d.finished_at, returned_at=d.returned_at, fee_total=d.fee_total, fees_paid_at=d.fees_paid_at,
-            created_at=d.created_at,
-        )  # fmt: skip
+    def of(cls, d: DossierSummary) -> DossierSummaryPublic:
+        return cls.model_validate(cls.json_of(d))
+
+    @staticmethod
+    def json_of(d: DossierSummary) -> dict[str, object]:
+        """The summary's JSON shape, written straight by the list (``page_response``); ``of``
+        validates it, so the tests of every route that answers a summary check it."""
+        return {
+            "id": d.id, "code": d.code, "origin": d.origin, "status": int(d.status), "status_label": d.status.label_vi,
+            "procedure_code": d.procedure_code, "procedure_name": d.procedure_name, "agency_code": d.agency_code,
+            "agency_name": d.agency_name, "received_at": d.received_at, "appointment_date": d.appointment_date,
+            "finished_at": d.finished_at, "returned_at": d.returned_at, "fee_total": d.fee_total,
+            "fees_paid_at": d.fees_paid_at, "created_at": d.created_at,
+        }  # fmt: skip
 
 
 class DossierSummaryPage(Page[DossierSummaryPublic]):
@@ -304,17 +310,14 @@ class DossierPublic(DossierSummaryPublic):
     @classmethod
     def detail(cls, found: DossierDetail) -> DossierPublic:
         d = found.dossier
-        return cls(
-            id=d.id, code=d.code, origin=d.origin, status=int(d.status), status_label=d.status.label_vi,
-            procedure_code=d.procedure_code, procedure_name=d.procedure_name, agency_code=d.agency_code,
-            agency_name=d.agency_name, received_at=d.received_at, appointment_date=d.appointment_date,
-            finished_at=d.finished_at, returned_at=d.returned_at, fee_total=d.fee_total, fees_paid_at=d.fees_paid_at,
-            created_at=d.created_at, service_id=d.service_id, service_version=d.service_version,
-            applicant=ApplicantPublic.of(d.applicant), form=d.form, fees=[FeeLinePublic.of(f) for f in d.fees],
-            documents=[AttachmentPublic.of(a) for a in found.documents],
-            rating=RatingSummaryPublic.of(found.rating) if found.rating is not None else None,
-            timeline=[HistoryEntryPublic.of(e) for e in found.timeline],
-        )  # fmt: skip
+        return cls.model_validate({
+            **DossierSummaryPublic.json_of(d.summary()), "service_id": d.service_id,
+            "service_version": d.service_version,
+            "applicant": ApplicantPublic.of(d.applicant), "form": d.form, "fees": [FeeLinePublic.of(f) for f in d.fees],
+            "documents": [AttachmentPublic.of(a) for a in found.documents],
+            "rating": RatingSummaryPublic.of(found.rating) if found.rating is not None else None,
+            "timeline": [HistoryEntryPublic.of(e) for e in found.timeline],
+        })  # fmt: skip
 
 
 # --- public statistics ----------------------------------------------------------------------

@@ -118,6 +118,37 @@ class Dossier:
         """An update that happened before the latest applied one."""
         return occurred_at < self.last_update_at
 
+    def summary(self) -> DossierSummary:
+        return DossierSummary(
+            id=self.id, code=self.code, origin=self.origin, status=self.status, procedure_code=self.procedure_code,
+            procedure_name=self.procedure_name, agency_code=self.agency_code, agency_name=self.agency_name,
+            received_at=self.received_at, appointment_date=self.appointment_date, finished_at=self.finished_at,
+            returned_at=self.returned_at, fee_total=self.fee_total, fees_paid_at=self.fees_paid_at,
+            created_at=self.created_at,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class DossierSummary:
+    """A dossier as a list shows it: where it stands, without its applicant, form and fee lines
+    (a list reads these columns only)."""
+
+    id: str
+    code: str
+    origin: Origin
+    status: DossierStatus
+    procedure_code: str
+    procedure_name: str | None
+    agency_code: str
+    agency_name: str | None
+    received_at: datetime | None
+    appointment_date: date | None
+    finished_at: datetime | None
+    returned_at: datetime | None
+    fee_total: int
+    fees_paid_at: datetime | None
+    created_at: datetime | None
+
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:

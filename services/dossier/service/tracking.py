@@ -31,6 +31,7 @@ from ..domain.dossier import (
     Attachment,
     Dossier,
     DossierQuery,
+    DossierSummary,
     HistoryEntry,
     Rating,
     RefusedUpdate,
@@ -66,11 +67,11 @@ def verifier_of(identifier: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class DossierPage:
-    items: list[Dossier]
+    items: list[DossierSummary]
     next: str | None  # the cursor of the next page
 
 
-def _cursor(dossier: Dossier) -> str:
+def _cursor(dossier: DossierSummary) -> str:
     assert dossier.created_at is not None
     raw = f"{dossier.created_at.isoformat()}|{dossier.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -103,7 +104,7 @@ async def list_dossiers(
     else:
         query = DossierQuery(limit=limit + 1, owner=caller.subject, mirrored_for=caller.applicant_key, status=status,
                              after=after)  # fmt: skip
-    found = await uow.dossiers.list(query)
+    found = await uow.dossiers.summaries(query)
     page = found[:limit]
     return DossierPage(items=page, next=_cursor(page[-1]) if len(found) > limit else None)
 

@@ -20,6 +20,7 @@ from ..domain.dossier import (
     Attachment,
     Dossier,
     DossierQuery,
+    DossierSummary,
     Draft,
     Filing,
     HistoryEntry,
@@ -56,7 +57,7 @@ class Dossiers(Protocol):
         """The status columns of many dossiers at once."""
         ...
 
-    async def list(self, query: DossierQuery) -> list[Dossier]: ...
+    async def summaries(self, query: DossierQuery) -> list[DossierSummary]: ...
 
 
 class Timelines(Protocol):
