@@ -4,6 +4,7 @@ code redemption once (a replay revokes what the first redemption issued), refres
 from __future__ import annotations
 
 import base64
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +18,14 @@ from tests.identity.unit.conftest import add_citizen, make_settings
 
 SETTINGS = make_settings(oidc_issuer="http://issuer.test")
 VERIFIER = "v" * 43
-NOW = datetime.now(UTC)  # the JOSE library checks expiry against the clock
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture(autouse=True)
+def _now(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The JOSE library checks expiry against the clock: each test's NOW is the clock when it
+    # starts, not when the module was collected (a long suite reaches it after the tokens' 600 s).
+    monkeypatch.setattr(sys.modules[__name__], "NOW", datetime.now(UTC))
 
 
 async def provider(uow):  # type: ignore[no-untyped-def]
