@@ -19,6 +19,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from .auth import token_demand
+from .schemas import NOT_BLANK_TEXT, NOT_STORABLE, WHITESPACE
 
 SCHEMA_REF = "#/components/schemas/"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -168,7 +169,11 @@ def conventional(
 
 #: Refused in every string of a request body, keys included (``kit.schemas.StrictModel``): NUL, which
 #: PostgreSQL cannot store, and lone UTF-16 surrogates, which have no UTF-8 form.
-STORABLE_TEXT = r"^[^\u0000\uD800-\uDFFF]*$"
+STORABLE_TEXT = f"^[^{NOT_STORABLE}]*$"
+# Patterns that do not exclude those characters, each with one that states both rules.
+_AND_STORABLE = {
+    NOT_BLANK_TEXT: f"^[^{NOT_STORABLE}]*[^{WHITESPACE}{NOT_STORABLE}][^{NOT_STORABLE}]*$",
+}
 # Free-form JSON (a form's data, a record) cannot say it of its nested strings: JSON Schema would
 # need a recursive schema, which client generators do not take. Its description says it instead.
 FREE_JSON_RULE = "No string in it (object keys included) may hold NUL or a lone surrogate."
@@ -201,6 +206,8 @@ def _storable(node: Any) -> Any:
             {name: _storable(v) for name, v in value.items()} if key == "properties" and isinstance(value, dict)
             else _storable(value) for key, value in node.items()}  # fmt: skip
     types = node.get("type")
+    if (both := _AND_STORABLE.get(node.get("pattern"))) is not None:
+        node["pattern"] = both
     if (types == "string" or (isinstance(types, list) and "string" in types)) and not (
         {"pattern", "enum", "const", "contentMediaType"} & set(node) or node.get("format") in _PLAIN_FORMATS
     ):

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.kit.schemas import StrictModel
+from services.kit.schemas import NotBlank, StrictModel
 
 from ..domain import vnpay
 from ..domain.orders import OrderState, Provider
@@ -26,7 +26,7 @@ class OrderCreate(StrictModel):
 
 
 class RefundCreate(StrictModel):
-    reason: Annotated[str, Field(min_length=3, max_length=500)]
+    reason: Annotated[str, Field(min_length=3, max_length=500), NotBlank()]
 
 
 class Public(BaseModel):
