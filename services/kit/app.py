@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -21,6 +21,7 @@ from starlette.routing import Match
 from .auth import JWKSCache, TokenVerifier
 from .consumer import BatchHandler, Handler
 from .db import Database, UnitOfWork
+from .errors import RecordedRefusal
 from .health import health_router, readiness_router
 from .http import FastJSONResponse, RequestContextMiddleware
 from .kafka import BrokerProbe
@@ -37,6 +38,7 @@ from .problems import (
 from .settings import ServiceSettings
 from .tracing import configure as configure_tracing
 from .tracing import flush as flush_spans
+from .unit_of_work import AbstractUnitOfWork
 
 log = get_logger(__name__)
 
@@ -146,13 +148,23 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 async def request_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
     """The request's unit of work: committed when the route returns, rolled back on error —
-    before the response is sent, so an acknowledged write is a committed one."""
+    before the response is sent, so an acknowledged write is a committed one. The one owner of
+    the commit on the HTTP side (use cases never commit). A :class:`~.errors.RecordedRefusal` is
+    committed too before it answers as a problem, so that what it recorded stays."""
     async with request.app.state.db.unit_of_work() as uow:
-        yield uow
+        try:
+            yield uow
+        except RecordedRefusal:
+            await uow.commit()
+            raise
         await uow.commit()
 
 
-UnitOfWorkDep = Annotated[UnitOfWork, Depends(request_unit_of_work, scope="function")]
+UnitT = TypeVar("UnitT", bound=AbstractUnitOfWork)
+# The request's unit of work as a route takes it, typed as the service's unit (the spec's
+# ``unit_of_work`` is one): each service names it once, in ``api/dependencies.py``:
+# ``PermitUnitOfWorkDep = UnitOfWorkDep[PermitUnitOfWork]``.
+UnitOfWorkDep = Annotated[UnitT, Depends(request_unit_of_work, scope="function")]
 
 
 def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:

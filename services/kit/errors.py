@@ -93,6 +93,12 @@ class UpstreamTimeout(PortalError):
         super().__init__(detail, retry_after_seconds=retry_after_seconds)
 
 
+class RecordedRefusal(Exception):
+    """Mixin of refusals whose record was written before raising (a failure counted, an attempt
+    audited, a lock event emitted): the request fails, but its unit of work is committed anyway
+    (``kit.app.request_unit_of_work``), so that the record stays."""
+
+
 class PermanentFailure(Exception):
     """Raised by an event handler for a message that can never be applied (its data breaks
     the contract, say): the consumer dead-letters it at once instead of retrying it."""
