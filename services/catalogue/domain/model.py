@@ -262,8 +262,8 @@ class ServiceSummary:
     agency_name: str
     province_code: str | None
     sector_code: str
-    level: str
-    online_level: str
+    level: ImplementingLevel
+    online_level: OnlineLevel
     processing_days: int
     version: int
     score: float
@@ -276,7 +276,7 @@ class ProcedureSummary:
     code: str
     name: str
     sector_code: str
-    level: str
+    level: ImplementingLevel
     processing_days: int
     score: float
 
