@@ -18,6 +18,8 @@ from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from contracts.json import JsonSchema, OpenApi
+
 from .auth import token_demand
 from .schemas import NOT_BLANK_TEXT, NOT_STORABLE, WHITESPACE
 
@@ -37,12 +39,12 @@ def operation_id(route: APIRoute) -> str:
     return head + "".join(word[:1].upper() + word[1:] for word in rest)
 
 
-def binary_content(*media_types: str) -> dict[str, Any]:
+def binary_content(*media_types: str) -> OpenApi:
     """The ``responses`` entry of a binary answer (an image, a file) in ``media_types``."""
     return {"content": {media_type: {"schema": dict(BINARY)} for media_type in media_types}}
 
 
-def json_object() -> dict[str, Any]:
+def json_object() -> OpenApi:
     """The ``responses`` entry of a JSON object answer a route declares beside its own (the 200
     of a replayed creation, whose 201 the route's return type states)."""
     return {"content": {"application/json": {"schema": {"type": "object"}}}}
@@ -67,7 +69,7 @@ def form_schema_name(generated: str) -> str:
     return operation[:1].upper() + operation[1:] + "Form"
 
 
-def security_schemes(issuer: str) -> dict[str, Any]:
+def security_schemes(issuer: str) -> OpenApi:
     """The portal's security schemes: tokens come from the issuer ``issuer`` (its discovery
     document says how to get one); a client that already has one may send it as a bearer token."""
     return {
@@ -118,7 +120,7 @@ def _binary_files(node: Any) -> None:
             _binary_files(value)
 
 
-def _nothing_empty_required(form: dict[str, Any]) -> None:
+def _nothing_empty_required(form: JsonSchema) -> None:
     """A form body cannot send a required field empty: an empty value or list is no field at all
     to the server (FastAPI reads it as missing). The schema says so: at least one character, or
     one item."""
@@ -133,8 +135,8 @@ def _nothing_empty_required(form: dict[str, Any]) -> None:
 
 
 def conventional(
-    document: dict[str, Any], service: str, title: str, routers: Mounted = (), issuer: str | None = None
-) -> dict[str, Any]:
+    document: OpenApi, service: str, title: str, routers: Mounted = (), issuer: str | None = None
+) -> OpenApi:
     """``document`` with the portal's conventions applied: one tag per service, form bodies'
     schemas named after their operation (their files ``format: binary``), and (given the app's
     ``routers``, each with the prefix it is mounted at, and the token ``issuer``) the security
@@ -187,7 +189,7 @@ def _is_any(node: Any) -> bool:
     return isinstance(node, dict) and not (set(node) - {"title", "description", "examples", "default"})
 
 
-def _says_free_json(node: dict[str, Any]) -> dict[str, Any]:
+def _says_free_json(node: JsonSchema) -> JsonSchema:
     description = node.get("description", "")
     if FREE_JSON_RULE in description:
         return node
@@ -231,7 +233,7 @@ def _refs(node: Any) -> Iterator[str]:
             yield from _refs(value)
 
 
-def storable_request_bodies(document: dict[str, Any]) -> dict[str, Any]:
+def storable_request_bodies(document: OpenApi) -> OpenApi:
     """``document`` stating the rule every request body's model enforces (``StrictModel``): no
     string in it holds NUL or a lone surrogate. Applies to the schemas request bodies reach."""
     schemas = (document.get("components") or {}).get("schemas") or {}

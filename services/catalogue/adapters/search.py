@@ -32,7 +32,7 @@ from ..domain.cursor import Position
 from ..domain.model import Hit, ImplementingLevel, OnlineLevel, ProcedureSummary, SearchFilters, ServiceSummary
 
 # The bind parameters of a search statement (built and used here only).
-Params = dict[str, Any]
+Params = dict[str, object]
 
 # Documents are normalised by PostgreSQL: unaccent folds the Vietnamese diacritics and đ/Đ to d;
 # lower folds case. Queries are folded the same way in Python (``fold``), which saves a round

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from contracts.events.catalogue import DocumentComponent, Fee
+from contracts.json import JsonSchema
 from services.kit.pagination import Page
 
 from ..domain.definitions import ProcedureFields, ServiceDraftChanges, ServiceInput
@@ -198,7 +199,7 @@ class OnlineServiceCreate(ServiceInput):
     """A new online service: which agency offers which procedure, and its first version (a draft)."""
 
 
-def _at_least_one_field(schema: dict[str, Any]) -> None:
+def _at_least_one_field(schema: JsonSchema) -> None:
     """The document of a draft's change: at least one field, none of them null (left out keeps it)."""
     schema["minProperties"] = 1
     for name, field in schema["properties"].items():

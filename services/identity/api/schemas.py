@@ -6,11 +6,12 @@ RFC 7662, OIDC Core and Discovery), written as such by the routes."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonValue
 
+from contracts.json import JsonSchema, Jwk
 from services.kit.logging import mask
 from services.kit.schemas import Name, NotBlank, PersonalId, StrictModel, TaxCode, Verbatim, VietnameseMobile
 
@@ -177,10 +178,10 @@ class DevelopmentMessages(BaseModel):
 # --- clients ------------------------------------------------------------------------------
 
 
-def _client_rules() -> list[dict[str, Any]]:
+def _client_rules() -> list[JsonSchema]:
     """What ``service.clients.create_client`` refuses as invalid client metadata, stated."""
 
-    def has(field: str, schema: dict[str, Any]) -> dict[str, Any]:
+    def has(field: str, schema: JsonSchema) -> JsonSchema:
         return {"required": [field], "properties": {field: schema}}
 
     code_grant = {"type": "array", "contains": {"const": GrantType.AUTHORIZATION_CODE.value}}
@@ -291,7 +292,7 @@ class UserinfoPublic(_Open):
 class JwksPublic(BaseModel):
     """RFC 7517 §5: the published public keys."""
 
-    keys: list[dict[str, Any]]  # each a JWK (RFC 7517 §4): members depend on the key type
+    keys: list[Jwk]
 
 
 class DiscoveryPublic(_Open):
