@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
     AfterValidator,
@@ -14,9 +14,8 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
-    ValidationInfo,
-    ValidatorFunctionWrapHandler,
     field_validator,
+    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
@@ -74,25 +73,33 @@ class StrictModel(BaseModel):
     the document states too (a pattern)."""
 
     model_config = ConfigDict(extra="forbid", str_max_length=MAX_STRING)
-    # The fields kept as sent (marked Verbatim), found once per class.
-    _verbatim: ClassVar[frozenset[str]] = frozenset()
+    # The fields whose text is trimmed once validated (all but those marked Verbatim), found once
+    # per class: one pass over the model, cheaper than a validator around every field.
+    _trimmed_fields: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        cls._verbatim = frozenset(
-            name for name, field in cls.model_fields.items() if any(isinstance(m, Verbatim) for m in field.metadata)
+        cls._trimmed_fields = tuple(
+            name for name, field in cls.model_fields.items() if not any(isinstance(m, Verbatim) for m in field.metadata)
         )
 
-    @field_validator("*", mode="wrap")
+    @field_validator("*", mode="before")
     @classmethod
-    def _storable_trimmed(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+    def _storable_text(cls, value: Any) -> Any:
         if (where := unstorable_at(value)) is not None:
             inside = f" (at {'.'.join(where)})" if where else ""
             raise ValueError(f"NUL characters and lone surrogates are not allowed{inside}")
-        if info.field_name in cls._verbatim:
-            return handler(value)
-        return _trimmed(handler(value))
+        return value
+
+    @model_validator(mode="after")
+    def _trim_text(self) -> Self:
+        values = self.__dict__
+        for name in self._trimmed_fields:
+            value = values[name]
+            if (trimmed := _trimmed(value)) is not value:
+                values[name] = trimmed
+        return self
 
 
 # What ``str.strip()`` drops (``str.isspace``), spelled out so that a pattern says the same in
