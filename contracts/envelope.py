@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from contracts.json import EventData
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -41,7 +42,7 @@ class CloudEvent(BaseModel):
     datacontenttype: str = CONTENT_TYPE
     correlationid: str | None = Field(default=None, max_length=200)
     traceparent: str | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: EventData = Field(default_factory=dict)
 
     @field_validator("specversion")
     @classmethod
@@ -84,7 +85,8 @@ class CloudEvent(BaseModel):
         cls, headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...], value: bytes | None
     ) -> CloudEvent:
         """Read a binary-mode message. Raises :class:`InvalidEvent` on anything malformed."""
-        attrs: dict[str, Any] = {}
+        # The envelope's attributes as the headers spell them, and the data: checked by the model.
+        attrs: dict[str, str | EventData | None] = {}
         try:
             for key, raw in headers or ():
                 text = raw.decode() if raw is not None else None

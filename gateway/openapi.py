@@ -21,10 +21,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from contracts.json import OpenApi
 from services.kit.errors import NotFound
 from services.kit.logging import get_logger
 from services.kit.openapi import HTTP_METHODS, rewrite_refs
-from services.kit.problems import PROBLEM_TYPES
+from services.kit.problems import PROBLEM_TYPES, ProblemTypeJson
 from services.kit.settings import Environment
 
 from .proxy import service_for_path
@@ -36,11 +37,15 @@ DOCS_STATIC = "/docs/static"
 # An incomplete document is kept only briefly, so a service that comes back shows up soon.
 DEGRADED_CACHE_SECONDS = 5.0
 
-Document = dict[str, Any]
+Document = OpenApi
 
 
 def merge(
-    documents: Mapping[str, Document | None], *, title: str, version: str, problem_types: Sequence[Document] = ()
+    documents: Mapping[str, Document | None],
+    *,
+    title: str,
+    version: str,
+    problem_types: Sequence[ProblemTypeJson] = (),
 ) -> Document:
     """Merge the services' documents, in order; a None document is a service that is down.
     ``problem_types`` are the gateway's own (``x-problem-types``), listed before the services'."""
@@ -114,14 +119,14 @@ def _free_name(wanted: str, taken: set[str]) -> str:
     return name
 
 
-def _tag_operations(item: dict[str, Any], service: str) -> dict[str, Any]:
+def _tag_operations(item: OpenApi, service: str) -> OpenApi:
     for method in HTTP_METHODS:
         if isinstance(operation := item.get(method), dict) and not operation.get("tags"):
             operation["tags"] = [service]
     return item
 
 
-def _merge_first_wins(target: dict[str, Any], entries: Mapping[str, Any], where: str, service: str) -> None:
+def _merge_first_wins(target: OpenApi, entries: Mapping[str, Any], where: str, service: str) -> None:
     for name, value in entries.items():
         if name not in target:
             target[name] = value
@@ -134,7 +139,7 @@ class OpenAPIAggregator:
     """Fetches and merges the services' documents, caching the result for ``ttl`` seconds."""
 
     def __init__(self, client: httpx.AsyncClient, upstreams: Mapping[str, str], *, ttl: float, timeout: float,
-                 title: str, version: str, problem_types: Sequence[Document] = ()) -> None:  # fmt: skip
+                 title: str, version: str, problem_types: Sequence[ProblemTypeJson] = ()) -> None:  # fmt: skip
         self._client = client
         self._upstreams = dict(upstreams)
         self._ttl = ttl

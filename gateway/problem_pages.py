@@ -28,6 +28,7 @@ from services.kit.problems import (
     PROBLEM_TYPES,
     ProblemTable,
     ProblemType,
+    ProblemTypeJson,
     problem_types,
     remedy_for,
     status_problem,
@@ -41,7 +42,7 @@ CACHE_CONTROL = "public, max-age=86400"
 _CODE = re.compile(r"`([^`]+)`")
 
 
-def own_problem_types(table: ProblemTable) -> list[dict[str, Any]]:
+def own_problem_types(table: ProblemTable) -> list[ProblemTypeJson]:
     """The gateway's own problem types (its table's and the kit's), as ``x-problem-types`` lists them."""
     return [problem_type.as_json() for problem_type in problem_types(table)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import NotRequired, TypedDict
 
 import httpx
 from fastapi import APIRouter, Request
@@ -15,13 +15,23 @@ from services.kit.logging import get_logger
 log = get_logger(__name__)
 
 
-async def check_upstreams(client: httpx.AsyncClient, upstreams: Mapping[str, str], seconds: float) -> dict[str, Any]:
+class UpstreamReadiness(TypedDict):
+    """One service's readiness as the gateway's ``/readyz`` reports it."""
+
+    ready: bool
+    status: int | None  # the HTTP status of its /readyz; None when it did not answer
+    error: NotRequired[str]  # why it did not answer (timeout, or the transport error's class)
+
+
+async def check_upstreams(
+    client: httpx.AsyncClient, upstreams: Mapping[str, str], seconds: float
+) -> dict[str, UpstreamReadiness]:
     """Each service's ``/readyz`` answer, asked concurrently, each bounded by ``seconds``."""
     results = await asyncio.gather(*(_check(client, url, seconds) for url in upstreams.values()))
     return dict(zip(upstreams, results, strict=True))
 
 
-async def _check(client: httpx.AsyncClient, base_url: str, seconds: float) -> dict[str, Any]:
+async def _check(client: httpx.AsyncClient, base_url: str, seconds: float) -> UpstreamReadiness:
     try:
         # httpx bounds each phase separately; this bounds the whole call.
         async with asyncio.timeout(seconds):

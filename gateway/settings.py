@@ -40,7 +40,7 @@ class _GatewaySharedEnvSource(SharedEnvSource):
         return super().get_field_value(field, field_name)
 
 
-def upstream_url_fields() -> dict[str, Any]:
+def upstream_url_fields() -> dict[str, tuple[type[str], str]]:
     """A ``<name>_url`` field for every registered service (``GATEWAY_DOSSIER_URL``), by default its
     API on this machine at the registry's port."""
     return {f"{entry.name}_url": (str, f"http://127.0.0.1:{entry.port}") for entry in services()}

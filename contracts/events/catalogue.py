@@ -13,11 +13,12 @@ duplicates and out-of-order deliveries (after a replay, say) harmless.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.events.base import Event
+from contracts.json import JsonSchema
 from contracts.money import Vnd, total_within_bound
 
 Code = Field(min_length=1, max_length=40)
@@ -114,7 +115,7 @@ class OnlineServicePublished(Event):
     procedure: ProcedureDefinition
     agency: Agency
     online_level: Literal["full", "partial"]
-    form_schema: dict[str, Any]
+    form_schema: JsonSchema
     fees: list[Fee] = Field(max_length=MAX_FEES)
     processing_days: int = Field(ge=0)
     routing_target: str = Field(min_length=1, max_length=200, description="the agency system dossiers go to")

@@ -13,11 +13,12 @@ Personal data travels only in ``submitted`` (the agency needs it); the others ca
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.events.base import Event
+from contracts.json import FormData
 from contracts.money import Vnd
 
 #: Who caused a status change: the portal, the owner, the agency, or a payment.
@@ -70,7 +71,7 @@ class DossierSubmitted(Event):
     agency_code: str
     routing_target: str
     applicant: Applicant
-    form: dict[str, Any]
+    form: FormData
     attachments: list[Attachment]
     fees: list[FeeLine]
     received_at: datetime

@@ -10,17 +10,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import Scope
+
+from contracts.json import OpenApi
 
 from .auth import JWKSCache, TokenVerifier
 from .consumer import BatchHandler, Handler
 from .db import Database, UnitOfWork
+from .errors import RecordedRefusal
 from .health import health_router, readiness_router
 from .http import FastJSONResponse, RequestContextMiddleware
 from .kafka import BrokerProbe
@@ -37,6 +41,7 @@ from .problems import (
 from .settings import ServiceSettings
 from .tracing import configure as configure_tracing
 from .tracing import flush as flush_spans
+from .unit_of_work import AbstractUnitOfWork
 
 log = get_logger(__name__)
 
@@ -102,10 +107,9 @@ class ServiceSpec:
     commands: Sequence[Command] = ()
     periodic: Sequence[PeriodicJob] = ()
     metadata: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
     # Adjusts the generated OpenAPI document to the deployment's settings (a limit a setting
     # chooses is stated as the setting says, not as the model's widest bound).
-    adjust_openapi: Callable[[dict[str, Any], Any], None] | None = None
+    adjust_openapi: Callable[[OpenApi, Any], None] | None = None
     # The problems of the service's own error classes (``problems.KIT_PROBLEMS`` has the kit's).
     problems: ProblemTable = field(default_factory=dict)
     # The service's unit of work: the kit's, with the service's repositories on its connection
@@ -138,7 +142,7 @@ class Problem(BaseModel):
 
 
 _PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+PROBLEM_RESPONSES: dict[int | str, OpenApi] = {
     "4XX": {"model": Problem, "description": "Client error", "content": _PROBLEM_CONTENT},
     "5XX": {"model": Problem, "description": "Server error", "content": _PROBLEM_CONTENT},
 }
@@ -146,13 +150,23 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 async def request_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
     """The request's unit of work: committed when the route returns, rolled back on error —
-    before the response is sent, so an acknowledged write is a committed one."""
+    before the response is sent, so an acknowledged write is a committed one. The one owner of
+    the commit on the HTTP side (use cases never commit). A :class:`~.errors.RecordedRefusal` is
+    committed too before it answers as a problem, so that what it recorded stays."""
     async with request.app.state.db.unit_of_work() as uow:
-        yield uow
+        try:
+            yield uow
+        except RecordedRefusal:
+            await uow.commit()
+            raise
         await uow.commit()
 
 
-UnitOfWorkDep = Annotated[UnitOfWork, Depends(request_unit_of_work, scope="function")]
+UnitT = TypeVar("UnitT", bound=AbstractUnitOfWork)
+# The request's unit of work as a route takes it, typed as the service's unit (the spec's
+# ``unit_of_work`` is one): each service names it once, in ``api/dependencies.py``:
+# ``PermitUnitOfWorkDep = UnitOfWorkDep[PermitUnitOfWork]``.
+UnitOfWorkDep = Annotated[UnitT, Depends(request_unit_of_work, scope="function")]
 
 
 def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
@@ -233,7 +247,7 @@ def _conventional_openapi(app: FastAPI, spec: ServiceSpec, settings: ServiceSett
     adjusted by the spec's ``adjust_openapi`` to ``settings``."""
     generate = app.openapi
 
-    def openapi() -> dict[str, Any]:
+    def openapi() -> OpenApi:
         if app.openapi_schema is None:
             routers = [(spec.api_prefix, spec.routers), ("", spec.root_routers)]
             document = conventional(generate(), spec.name, spec.title, routers, settings.oidc_issuer)
@@ -251,7 +265,7 @@ def _conventional_openapi(app: FastAPI, spec: ServiceSpec, settings: ServiceSett
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-def allowed_methods(app: FastAPI, scope: dict[str, Any]) -> list[str]:
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
     """Every method some route of ``app`` serves at the request's path: those for which a route
     (included routers' too) matches the path with that method."""
     routes = app.router.routes
@@ -269,7 +283,7 @@ def install_method_not_allowed(app: FastAPI) -> None:
 
     async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
         headers = dict(getattr(exc, "headers", None) or {})
-        if allowed := allowed_methods(request.app, dict(request.scope)):
+        if allowed := allowed_methods(request.app, request.scope):
             headers["Allow"] = ", ".join(allowed)
         detail = exc.detail if isinstance(exc, StarletteHTTPException) and exc.detail != "Method Not Allowed" else None
         return problem_response(405, "method-not-allowed", "Method Not Allowed", detail,

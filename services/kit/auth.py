@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import httpx
 from fastapi import Depends, Request
 
+from contracts.json import JwtClaims
+
 from . import jose
 from .errors import Forbidden, ServiceUnavailable, Unauthorized
 from .logging import get_logger
@@ -34,7 +36,7 @@ class Principal:
     scopes: frozenset[str]
     client_id: str | None = None
     acr: str | None = None
-    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    claims: JwtClaims = field(default_factory=dict, compare=False, repr=False)
 
     def has(self, *scopes: str) -> bool:
         return set(scopes) <= self.scopes
@@ -51,7 +53,7 @@ class JWKSCache:
         self.ttl = ttl
         self.min_refresh_interval = min_refresh_interval
         self._client = client
-        self._keys: dict[str, Any] = {}
+        self._keys: dict[str, jose.Key] = {}
         self._fetched_at = float("-inf")
         self._lock = asyncio.Lock()
 
@@ -108,7 +110,7 @@ class TokenVerifier:
         self.issuer = issuer
         self.audience = audience
         self.remember = remember
-        self._checked: OrderedDict[str, tuple[Any, dict[str, Any]]] = OrderedDict()
+        self._checked: OrderedDict[str, tuple[jose.Key, JwtClaims]] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
         try:
@@ -131,7 +133,7 @@ class TokenVerifier:
             subject=str(subject), scopes=scopes, client_id=claims.get("client_id"), acr=claims.get("acr"), claims=claims
         )
 
-    def _known(self, token: str, key: Any) -> dict[str, Any] | None:
+    def _known(self, token: str, key: jose.Key) -> JwtClaims | None:
         """The claims of ``token`` if it was checked with ``key`` and has not expired since."""
         found = self._checked.get(token)
         if found is None or found[0] is not key:

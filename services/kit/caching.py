@@ -8,8 +8,10 @@ from typing import Any
 import orjson
 from fastapi import Request, Response
 
+from contracts.json import OpenApi
+
 # For the OpenAPI ``responses`` of a route answered with :func:`cached_json`.
-NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+NOT_MODIFIED: dict[int | str, OpenApi] = {
     304: {"description": "Not modified: the copy the client holds (If-None-Match) is current"}
 }
 

@@ -7,7 +7,8 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Self
+from datetime import datetime
+from typing import Any, Literal, Self, TypedDict, get_args
 
 import orjson
 from sqlalchemy import JSON, Table, event, text
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from contracts.envelope import CloudEvent
 from contracts.events.base import Event
+from contracts.json import EventData
 
 from .tables import outbox
 from .unit_of_work import AbstractUnitOfWork, envelope
@@ -41,7 +43,12 @@ def json_text(value: Any) -> str:
 COPY_MIN_ROWS = 32
 
 
-async def insert_rows(session: AsyncSession | AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+#: A statement's bind parameters by name, as SQLAlchemy takes them: each value is what its column
+#: or placeholder takes.
+SqlParams = Mapping[str, Any]
+
+
+async def insert_rows(session: AsyncSession | AsyncConnection, table: Table, rows: Sequence[SqlParams]) -> None:
     """Insert ``rows`` (each with the same keys) into ``table`` in this session's transaction:
     by binary COPY when there are many (columns left out take their defaults; statement-level
     triggers fire as for INSERT), else by one executemany INSERT. Plain inserts only: no
@@ -210,7 +217,7 @@ class UnitOfWork(AbstractUnitOfWork):
         self.emitted = []
         return self
 
-    async def execute_alone(self, statement: Any, parameters: Mapping[str, Any]) -> Any:
+    async def execute_alone(self, statement: Any, parameters: SqlParams) -> Any:
         """Run ``statement`` and commit it at once, without BEGIN and COMMIT: PostgreSQL makes a
         statement sent outside a transaction a transaction of its own, atomic and committed when
         it answers. For a use case whose whole write is this one statement (a submission with no
@@ -275,8 +282,9 @@ class UnitOfWork(AbstractUnitOfWork):
         self.emitted.append(event)
 
 
-OUTBOX_COLUMNS = ("event_id", "topic", "key", "type", "source", "subject", "event_time", "correlation_id",
-                  "traceparent", "data")  # fmt: skip
+OutboxColumn = Literal["event_id", "topic", "key", "type", "source", "subject", "event_time", "correlation_id",
+                       "traceparent", "data"]  # fmt: skip
+OUTBOX_COLUMNS: tuple[OutboxColumn, ...] = get_args(OutboxColumn)
 
 
 def outbox_insert_sql(*, after: str | None = None, data: str = "e.data") -> str:
@@ -298,7 +306,25 @@ def outbox_insert_sql(*, after: str | None = None, data: str = "e.data") -> str:
     )
 
 
-def outbox_row(event: CloudEvent, *, key: str | None, topic: str) -> dict[str, Any]:
+class OutboxRow(TypedDict):
+    """The values of a ``kit_outbox`` row as a unit writes it (the table fills in the rest)."""
+
+    event_id: str
+    topic: str
+    key: str | None
+    type: str
+    source: str
+    subject: str | None
+    event_time: datetime
+    correlation_id: str | None
+    traceparent: str | None
+    data: EventData
+
+
+assert tuple(OutboxRow.__annotations__) == OUTBOX_COLUMNS, "an outbox row has a value for each column written"
+
+
+def outbox_row(event: CloudEvent, *, key: str | None, topic: str) -> OutboxRow:
     return {
         "event_id": event.id,
         "topic": topic,

@@ -27,7 +27,7 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -47,6 +47,22 @@ log = get_logger(__name__)
 RETRIES_SUFFIX = ".dead-letter-retries"
 
 
+class LetterView(TypedDict):
+    """A dead letter as ``dead-letters list`` prints it (one JSON line)."""
+
+    id: str
+    failed_at: str
+    consumer: str
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    event_id: str | None
+    event_type: str | None
+    attempts: int
+    error: str
+
+
 @dataclass(frozen=True)
 class Letter:
     """One dead letter: its own event id, where it lies in the dead-letter topic, what it says."""
@@ -56,7 +72,7 @@ class Letter:
     offset: int
     recorded: DeadLetterRecorded
 
-    def view(self) -> dict[str, Any]:
+    def view(self) -> LetterView:
         r = self.recorded
         error = r.error.splitlines()[0][:300] if r.error else ""
         return {"id": self.id, "failed_at": r.failed_at.isoformat(), "consumer": r.consumer, "topic": r.topic,

@@ -12,8 +12,12 @@ import this module (an import-linter contract holds it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+#: One refused field of a request: ``field`` (its dotted path), ``location`` (``body``, ``query``,
+#: ``header``) and ``message``, all text.
+FieldError = Mapping[str, str]
 
 
 class PortalError(Exception):
@@ -39,7 +43,7 @@ class BadRequest(DomainError):
 class ValidationFailed(DomainError):
     """One or more fields break a rule; ``errors`` names each (field, location, message)."""
 
-    def __init__(self, errors: Sequence[dict[str, Any]], detail: str | None = None) -> None:
+    def __init__(self, errors: Sequence[FieldError], detail: str | None = None) -> None:
         super().__init__(detail or "One or more fields are not valid.", errors=list(errors))
 
 
@@ -91,6 +95,12 @@ class UpstreamTimeout(PortalError):
 
     def __init__(self, detail: str | None = None, retry_after_seconds: int = 5) -> None:
         super().__init__(detail, retry_after_seconds=retry_after_seconds)
+
+
+class RecordedRefusal(Exception):
+    """Mixin of refusals whose record was written before raising (a failure counted, an attempt
+    audited, a lock event emitted): the request fails, but its unit of work is committed anyway
+    (``kit.app.request_unit_of_work``), so that the record stays."""
 
 
 class PermanentFailure(Exception):

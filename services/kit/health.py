@@ -13,13 +13,34 @@ import json
 import threading
 from collections.abc import Awaitable, Callable, Collection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 Check = Callable[[], Awaitable[bool]]
+
+
+class Readiness(TypedDict):
+    """An API's ``/readyz`` answer."""
+
+    status: str  # ready, not-ready
+    service: str
+    checks: dict[str, bool]  # each check's outcome, by name
+    degraded: NotRequired[list[str]]  # the optional checks that failed
+
+
+class WorkerCheckDetails(TypedDict, total=False):
+    """What a worker's ``/healthz`` or ``/readyz`` adds to its answer."""
+
+    heartbeat_age_seconds: float  # /healthz: since the loop last beat
+    parts: list[str]  # /healthz: what the worker runs (relay, consumers, jobs)
+    checks: dict[str, bool]  # /readyz: each check's outcome, by name
+    error: str  # the check itself failed: its error's class
+
+
+WorkerCheck = Callable[[], tuple[bool, WorkerCheckDetails]]
 # What a worker's own port serves (``WorkerHealthServer``).
 WORKER_PATHS = ("/metrics", "/healthz", "/readyz")
 
@@ -51,7 +72,7 @@ def readiness_router(
         results = await asyncio.gather(*(_run(check, timeout) for check in named.values()))
         detail = dict(zip(named, results, strict=True))
         ready = all(ok for name, ok in detail.items() if name not in optional)
-        body: dict[str, Any] = {"status": "ready" if ready else "not-ready", "service": service, "checks": detail}
+        body: Readiness = {"status": "ready" if ready else "not-ready", "service": service, "checks": detail}
         if degraded := [name for name, ok in detail.items() if not ok and name in optional]:
             body["degraded"] = degraded
         return JSONResponse(body, status_code=200 if ready else 503, headers={"Cache-Control": "no-store"})
@@ -73,8 +94,7 @@ class WorkerHealthServer:
     database answers). Each check returns ``(ok, details)``."""
 
     def __init__(
-        self, host: str, port: int, name: str, alive: Callable[[], tuple[bool, dict[str, Any]]] | None,
-        ready: Callable[[], tuple[bool, dict[str, Any]]] | None,
+        self, host: str, port: int, name: str, alive: WorkerCheck | None, ready: WorkerCheck | None,
     ):  # fmt: skip
         named = {"/healthz": ("ok", "unhealthy", alive), "/readyz": ("ready", "not-ready", ready)}
         checks = {path: check for path, check in named.items() if check[2] is not None}

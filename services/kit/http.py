@@ -16,6 +16,8 @@ from prometheus_client import Counter, Histogram
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts.json import ProblemJson
+
 from .errors import PayloadTooLarge, PortalError, RequestTimeout
 from .logging import correlation_id_var, get_logger, request_id_var
 from .problems import PROBLEM_BASE, PROBLEM_JSON, problem_for
@@ -41,7 +43,7 @@ def safe_id(value: str | None) -> str | None:
 
 
 def problem_bytes(status: int, type_: str, title: str, detail: str, instance: str | None = None) -> bytes:
-    body: dict[str, Any] = {"type": PROBLEM_BASE + type_, "title": title, "status": status, "detail": detail}
+    body: ProblemJson = {"type": PROBLEM_BASE + type_, "title": title, "status": status, "detail": detail}
     if instance:
         body["instance"] = instance
     if (rid := request_id_var.get()) is not None:

@@ -7,11 +7,16 @@ shared secret for an asymmetric algorithm.
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from jose import jwk, jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError
+
+from contracts.json import JoseHeader, Jwk, JwtClaims
+
+#: A key object of python-jose (made by :func:`key_from_jwk`): the library ships no types.
+Key = Any
 
 ALLOWED_ALGORITHMS = ("RS256",)
 # The header ``typ`` of access tokens (RFC 9068 §2.1) and of ID tokens. Resource servers accept
@@ -26,7 +31,7 @@ class TokenInvalid(Exception):
     """The token is malformed, badly signed, expired or for someone else."""
 
 
-def unverified_header(token: str) -> dict[str, Any]:
+def unverified_header(token: str) -> JoseHeader:
     try:
         header = jwt.get_unverified_header(token)
     except JOSEError as exc:
@@ -36,7 +41,7 @@ def unverified_header(token: str) -> dict[str, Any]:
     return header
 
 
-def key_from_jwk(data: dict[str, Any]) -> Any:
+def key_from_jwk(data: Jwk) -> Key:
     """A verification key object from one JWK; refuses keys for other algorithms."""
     if data.get("kty") != "RSA" or data.get("alg", "RS256") not in ALLOWED_ALGORITHMS:
         raise TokenInvalid("signing key of an unsupported type")
@@ -47,14 +52,14 @@ def key_from_jwk(data: dict[str, Any]) -> Any:
 
 def decode(
     token: str,
-    key: Any,
+    key: Key,
     *,
     issuer: str,
     audience: str | Collection[str],
     typ: str | None = ACCESS_TOKEN_TYPE,
     leeway: int = 30,
     verify_expiry: bool = True,
-) -> dict[str, Any]:
+) -> JwtClaims:
     """Verify the signature and the claims every token must carry and this reader must check:
     ``iss`` (equal to ``issuer``), ``aud`` (naming ``audience``, or one of them), ``exp`` (not
     past, with ``leeway``, unless ``verify_expiry`` is false), ``nbf``/``iat`` when present,
@@ -97,7 +102,7 @@ def decode(
     return claims
 
 
-def unverified_claims(token: str) -> dict[str, Any]:
+def unverified_claims(token: str) -> JwtClaims:
     """The claims of a token, unverified (to find out who claims to have sent it)."""
     try:
         claims = jwt.get_unverified_claims(token)
@@ -123,11 +128,13 @@ def _same_type(found: Any, expected: str) -> bool:
     return found.lower().removeprefix("application/") == expected.lower().removeprefix("application/")
 
 
-def sign(claims: dict[str, Any], private_jwk: dict[str, Any], *, typ: str = "JWT") -> str:
+def sign(claims: Mapping[str, object], private_jwk: Jwk, *, typ: str = "JWT") -> str:
     """Sign with RS256 and a private JWK (its ``kid`` goes into the header). An access token
     needs ``typ=ACCESS_TOKEN_TYPE``: nothing else passes a resource server."""
     key = jwk.construct(private_jwk, algorithm="RS256")
-    return jwt.encode(claims, key.to_pem().decode(), algorithm="RS256", headers={"kid": private_jwk["kid"], "typ": typ})
+    return jwt.encode(
+        dict(claims), key.to_pem().decode(), algorithm="RS256", headers={"kid": private_jwk["kid"], "typ": typ}
+    )
 
 
 @functools.lru_cache(maxsize=16)
@@ -137,13 +144,13 @@ def _private_key(private_pem: bytes) -> Any:
     return jwk.construct(private_pem.decode(), algorithm="RS256")
 
 
-def sign_pem(claims: dict[str, Any], private_pem: bytes, kid: str, *, typ: str = "JWT") -> str:
+def sign_pem(claims: Mapping[str, object], private_pem: bytes, kid: str, *, typ: str = "JWT") -> str:
     """Sign with RS256 and a PEM private key (parsed once per key). An access token needs
     ``typ=ACCESS_TOKEN_TYPE``: nothing else passes a resource server."""
-    return jwt.encode(claims, _private_key(private_pem), algorithm="RS256", headers={"kid": kid, "typ": typ})
+    return jwt.encode(dict(claims), _private_key(private_pem), algorithm="RS256", headers={"kid": kid, "typ": typ})
 
 
-def generate_rsa(bits: int, kid: str) -> tuple[bytes, dict[str, Any]]:
+def generate_rsa(bits: int, kid: str) -> tuple[bytes, Jwk]:
     """A new RSA signing key: (PKCS#8 PEM of the private key, public JWK)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -159,9 +166,7 @@ def generate_rsa(bits: int, kid: str) -> tuple[bytes, dict[str, Any]]:
     return pem, {"kty": "RSA", "n": public["n"], "e": public["e"], "kid": kid, "alg": "RS256", "use": "sig"}
 
 
-def decode_assertion(
-    token: str, key: Any, *, client_id: str, audiences: tuple[str, ...], leeway: int
-) -> dict[str, Any]:
+def decode_assertion(token: str, key: Key, *, client_id: str, audiences: tuple[str, ...], leeway: int) -> JwtClaims:
     """A client assertion (RFC 7523 §3): signature, ``iss`` = the client, ``aud`` one of
     ``audiences``, ``exp`` present and not past (with ``leeway``). Any ``typ`` header."""
     return decode(token, key, issuer=client_id, audience=audiences, typ=None, leeway=leeway)

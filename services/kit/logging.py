@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import structlog
+from structlog.typing import EventDict
 
 from .tracing import trace_id, traceparent_var
 
@@ -83,13 +84,13 @@ def without_statement_values(text: str) -> str:
 _UNSCRUBBED = frozenset({"timestamp", "level", "logger", "trace_id"})
 
 
-def _scrub_processor(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _scrub_processor(_logger: Any, _name: str, event_dict: EventDict) -> EventDict:
     if isinstance(event_dict.get("exception"), str):
         event_dict["exception"] = without_statement_values(event_dict["exception"])
     return {k: (v if k in _UNSCRUBBED else scrub(v, k)) for k, v in event_dict.items()}
 
 
-def _add_ids(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _add_ids(_logger: Any, _name: str, event_dict: EventDict) -> EventDict:
     if (rid := request_id_var.get()) is not None:
         event_dict.setdefault("request_id", rid)
     if (cid := correlation_id_var.get()) is not None:

@@ -18,7 +18,10 @@ from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from contracts.json import JsonSchema, OpenApi
+
 from .auth import token_demand
+from .schemas import NOT_BLANK_TEXT, NOT_STORABLE, WHITESPACE
 
 SCHEMA_REF = "#/components/schemas/"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -36,12 +39,12 @@ def operation_id(route: APIRoute) -> str:
     return head + "".join(word[:1].upper() + word[1:] for word in rest)
 
 
-def binary_content(*media_types: str) -> dict[str, Any]:
+def binary_content(*media_types: str) -> OpenApi:
     """The ``responses`` entry of a binary answer (an image, a file) in ``media_types``."""
     return {"content": {media_type: {"schema": dict(BINARY)} for media_type in media_types}}
 
 
-def json_object() -> dict[str, Any]:
+def json_object() -> OpenApi:
     """The ``responses`` entry of a JSON object answer a route declares beside its own (the 200
     of a replayed creation, whose 201 the route's return type states)."""
     return {"content": {"application/json": {"schema": {"type": "object"}}}}
@@ -66,7 +69,7 @@ def form_schema_name(generated: str) -> str:
     return operation[:1].upper() + operation[1:] + "Form"
 
 
-def security_schemes(issuer: str) -> dict[str, Any]:
+def security_schemes(issuer: str) -> OpenApi:
     """The portal's security schemes: tokens come from the issuer ``issuer`` (its discovery
     document says how to get one); a client that already has one may send it as a bearer token."""
     return {
@@ -117,7 +120,7 @@ def _binary_files(node: Any) -> None:
             _binary_files(value)
 
 
-def _nothing_empty_required(form: dict[str, Any]) -> None:
+def _nothing_empty_required(form: JsonSchema) -> None:
     """A form body cannot send a required field empty: an empty value or list is no field at all
     to the server (FastAPI reads it as missing). The schema says so: at least one character, or
     one item."""
@@ -132,8 +135,8 @@ def _nothing_empty_required(form: dict[str, Any]) -> None:
 
 
 def conventional(
-    document: dict[str, Any], service: str, title: str, routers: Mounted = (), issuer: str | None = None
-) -> dict[str, Any]:
+    document: OpenApi, service: str, title: str, routers: Mounted = (), issuer: str | None = None
+) -> OpenApi:
     """``document`` with the portal's conventions applied: one tag per service, form bodies'
     schemas named after their operation (their files ``format: binary``), and (given the app's
     ``routers``, each with the prefix it is mounted at, and the token ``issuer``) the security
@@ -168,7 +171,11 @@ def conventional(
 
 #: Refused in every string of a request body, keys included (``kit.schemas.StrictModel``): NUL, which
 #: PostgreSQL cannot store, and lone UTF-16 surrogates, which have no UTF-8 form.
-STORABLE_TEXT = r"^[^\u0000\uD800-\uDFFF]*$"
+STORABLE_TEXT = f"^[^{NOT_STORABLE}]*$"
+# Patterns that do not exclude those characters, each with one that states both rules.
+_AND_STORABLE = {
+    NOT_BLANK_TEXT: f"^[^{NOT_STORABLE}]*[^{WHITESPACE}{NOT_STORABLE}][^{NOT_STORABLE}]*$",
+}
 # Free-form JSON (a form's data, a record) cannot say it of its nested strings: JSON Schema would
 # need a recursive schema, which client generators do not take. Its description says it instead.
 FREE_JSON_RULE = "No string in it (object keys included) may hold NUL or a lone surrogate."
@@ -182,7 +189,7 @@ def _is_any(node: Any) -> bool:
     return isinstance(node, dict) and not (set(node) - {"title", "description", "examples", "default"})
 
 
-def _says_free_json(node: dict[str, Any]) -> dict[str, Any]:
+def _says_free_json(node: JsonSchema) -> JsonSchema:
     description = node.get("description", "")
     if FREE_JSON_RULE in description:
         return node
@@ -201,6 +208,8 @@ def _storable(node: Any) -> Any:
             {name: _storable(v) for name, v in value.items()} if key == "properties" and isinstance(value, dict)
             else _storable(value) for key, value in node.items()}  # fmt: skip
     types = node.get("type")
+    if (both := _AND_STORABLE.get(node.get("pattern"))) is not None:
+        node["pattern"] = both
     if (types == "string" or (isinstance(types, list) and "string" in types)) and not (
         {"pattern", "enum", "const", "contentMediaType"} & set(node) or node.get("format") in _PLAIN_FORMATS
     ):
@@ -224,7 +233,7 @@ def _refs(node: Any) -> Iterator[str]:
             yield from _refs(value)
 
 
-def storable_request_bodies(document: dict[str, Any]) -> dict[str, Any]:
+def storable_request_bodies(document: OpenApi) -> OpenApi:
     """``document`` stating the rule every request body's model enforces (``StrictModel``): no
     string in it holds NUL or a lone surrogate. Applies to the schemas request bodies reach."""
     schemas = (document.get("components") or {}).get("schemas") or {}

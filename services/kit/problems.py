@@ -18,7 +18,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,9 +29,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from contracts.json import ProblemJson
+
 from .errors import (
     BadRequest,
     Conflict,
+    FieldError,
     Forbidden,
     NotFound,
     PayloadTooLarge,
@@ -168,7 +171,7 @@ def problem_response(
     **extra: Any,
 ) -> JSONResponse:
     """Build one ``application/problem+json`` response."""
-    body: dict[str, Any] = {"type": PROBLEM_BASE + type_, "title": title, "status": status}
+    body: ProblemJson = {"type": PROBLEM_BASE + type_, "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if instance:
@@ -195,8 +198,8 @@ def error_response(
     )
 
 
-def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    errors = []
+def _field_errors(exc: RequestValidationError) -> list[FieldError]:
+    errors: list[FieldError] = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
         errors.append({"field": ".".join(loc), "location": loc[0] if loc else "", "message": err.get("msg", "invalid")})
@@ -277,6 +280,18 @@ def remedy_for(status: int) -> str:
     return REMEDIES[500] if status >= 500 else REMEDIES[400]
 
 
+class ProblemTypeJson(TypedDict):
+    """A problem type as the document lists it (``x-problem-types``) and its page describes it."""
+
+    type: str
+    slug: str
+    title: str
+    statuses: list[int]
+    description: str
+    remedy: str
+    headers: list[str]
+
+
 @dataclass(frozen=True)
 class ProblemType:
     """One problem type as its page describes it: every status it is answered with (an OAuth
@@ -293,7 +308,7 @@ class ProblemType:
     def uri(self) -> str:
         return PROBLEM_BASE + self.type
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> ProblemTypeJson:
         return {"type": self.uri, "slug": self.type, "title": self.title, "statuses": list(self.statuses),
                 "description": self.description, "remedy": self.remedy, "headers": list(self.headers)}  # fmt: skip
 

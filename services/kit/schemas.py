@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 # Bound on any string in a request body unless a field says otherwise.
 MAX_STRING = 10_000
@@ -33,11 +45,44 @@ def unstorable_at(value: Any, path: tuple[str, ...] = ()) -> tuple[str, ...] | N
     return None
 
 
-class StrictModel(BaseModel):
-    """A request body: unknown fields are refused, strings are bounded and stripped, and no
-    string anywhere in it (free-form JSON included) holds a character that cannot be stored."""
+def _trimmed(value: Any) -> Any:
+    """``value`` (a field's validated value) with the whitespace around its text dropped: a string,
+    or each string of a list or tuple of them. Free-form JSON (a mapping), enumerations and models
+    are left as they are."""
+    if type(value) is str:
+        return value.strip()
+    if type(value) in (list, tuple) and any(type(item) is str for item in value):
+        return type(value)(item.strip() if type(item) is str else item for item in value)
+    return value
 
-    model_config = ConfigDict(extra="forbid", str_max_length=MAX_STRING, str_strip_whitespace=True)
+
+@dataclass(frozen=True, slots=True)
+class Verbatim:
+    """A field annotation: :class:`StrictModel` keeps this text exactly as sent (a password: the
+    spaces around it are part of it)."""
+
+
+class StrictModel(BaseModel):
+    """A request body: unknown fields are refused, strings are bounded, no string anywhere in it
+    (free-form JSON included) holds a character that cannot be stored, and text fields are
+    stripped of surrounding whitespace (but those marked :class:`Verbatim`).
+
+    Lengths (``maxLength``, ``minLength``, ``str_max_length``) and patterns apply to the text as
+    sent, which is what the OpenAPI document states and a client checks; the whitespace around it is
+    dropped after. A field that must hold more than whitespace says so with :class:`NotBlank`, which
+    the document states too (a pattern)."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=MAX_STRING)
+    # The fields whose text is trimmed once validated (all but those marked Verbatim), found once
+    # per class: one pass over the model, cheaper than a validator around every field.
+    _trimmed_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls._trimmed_fields = tuple(
+            name for name, field in cls.model_fields.items() if not any(isinstance(m, Verbatim) for m in field.metadata)
+        )
 
     @field_validator("*", mode="before")
     @classmethod
@@ -46,6 +91,45 @@ class StrictModel(BaseModel):
             inside = f" (at {'.'.join(where)})" if where else ""
             raise ValueError(f"NUL characters and lone surrogates are not allowed{inside}")
         return value
+
+    @model_validator(mode="after")
+    def _trim_text(self) -> Self:
+        values = self.__dict__
+        for name in self._trimmed_fields:
+            value = values[name]
+            if (trimmed := _trimmed(value)) is not value:
+                values[name] = trimmed
+        return self
+
+
+# What ``str.strip()`` drops (``str.isspace``), spelled out so that a pattern says the same in
+# every regular-expression dialect (ECMA-262's ``\s`` and Python's differ).
+WHITESPACE = r"\t\n\u000B\u000C\r\u001C-\u001F \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
+#: The characters no request string may hold (NUL and lone surrogates), as a pattern's class.
+NOT_STORABLE = r"\u0000\uD800-\uDFFF"
+#: Text holding at least one character besides whitespace. The service's document states it with the
+#: rule of every request string (no NUL or lone surrogate) as one pattern, ``kit.openapi``.
+NOT_BLANK_TEXT = f"[^{WHITESPACE}]"
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("string_blank", "Text must hold more than whitespace")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class NotBlank:
+    """A string annotation: the text holds more than whitespace (which :class:`StrictModel`
+    strips), stated in the document as :data:`NOT_BLANK_TEXT`."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(_not_blank, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {**handler(schema), "pattern": NOT_BLANK_TEXT}
 
 
 # --- identifiers of people and enterprises, as request fields ------------------------------
@@ -160,5 +244,6 @@ TaxCode = Annotated[
         "for a branch (001 to 999).",
     ),
 ]  # fmt: skip
-# A person's or an organisation's name: not empty once surrounding spaces are dropped.
-Name = Annotated[str, Field(min_length=1, max_length=200, examples=["Nguyễn Văn An"])]
+# A person's or an organisation's name: at most 200 characters as sent, not blank; stored without
+# the spaces around it.
+Name = Annotated[str, Field(min_length=1, max_length=200, examples=["Nguyễn Văn An"]), NotBlank()]

@@ -185,7 +185,7 @@ def end_client_span(span: Span | None, *, status: int | None = None, error: Base
 # --- events -------------------------------------------------------------------------------------
 
 
-def _event_attributes(event: Any, topic: str) -> dict[str, Any]:
+def _event_attributes(event: Any, topic: str) -> dict[str, str | int]:
     return {"messaging.system": "kafka", "messaging.destination.name": topic, "messaging.message.id": event.id,
             "cloudevents.event_id": event.id, "cloudevents.event_type": event.type,
             "cloudevents.event_source": event.source}  # fmt: skip
@@ -223,7 +223,7 @@ def _end_on(span: Span, future: Any) -> None:
     span.end()
 
 
-def _consumer_attributes(consumer: str, record: Any, event: Any) -> dict[str, Any]:
+def _consumer_attributes(consumer: str, record: Any, event: Any) -> dict[str, str | int]:
     return {**_event_attributes(event, record.topic), "messaging.operation.type": "process",
             "messaging.consumer.group.name": consumer, "messaging.destination.partition.id": str(record.partition),
             "messaging.kafka.offset": record.offset}  # fmt: skip

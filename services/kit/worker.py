@@ -15,7 +15,6 @@ import time
 import zlib
 from collections.abc import Collection
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import delete, func, text
 
@@ -23,7 +22,7 @@ from .aio import wait_or_stop
 from .app import PeriodicJob, ServiceSpec
 from .consumer import ConsumerRunner
 from .db import Database
-from .health import WorkerHealthServer
+from .health import WorkerCheckDetails, WorkerHealthServer
 from .logging import configure_logging, get_logger
 from .metrics import LOOP_DELAY, LagSampler, sample_outbox
 from .outbox import OutboxRelay
@@ -105,13 +104,13 @@ class Worker:
             LOOP_DELAY.labels(self.spec.name).set(max(0.0, now - before - HEARTBEAT_SECONDS))
             self.heartbeat_at = now
 
-    def alive(self) -> tuple[bool, dict[str, Any]]:
+    def alive(self) -> tuple[bool, WorkerCheckDetails]:
         """For ``/healthz`` (another thread): the loop beat within ``worker_liveness_seconds``."""
         age = time.monotonic() - self.heartbeat_at
         return age < self.settings.worker_liveness_seconds, {"heartbeat_age_seconds": round(age, 3),
                                                               "parts": sorted(self.parts)}  # fmt: skip
 
-    def ready(self, loop: asyncio.AbstractEventLoop, timeout: float = 3.0) -> tuple[bool, dict[str, Any]]:
+    def ready(self, loop: asyncio.AbstractEventLoop, timeout: float = 3.0) -> tuple[bool, WorkerCheckDetails]:
         """For ``/readyz`` (another thread): the database answers, asked from the worker's loop."""
         future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(self.db.ping(), timeout), loop)
         try:

@@ -216,8 +216,8 @@ class FakeSearch:
             d = self.state.versions[(sid, s.published_version or 0)].definition
             version = s.published_version or 0
             summary = ServiceSummary(sid, procedure.code, procedure.name, agency.code, agency.name,
-                                     agency.province_code, procedure.sector_code, procedure.level.value,
-                                     d.online_level.value, d.processing_days, version, 0.0)  # fmt: skip
+                                     agency.province_code, procedure.sector_code, procedure.level,
+                                     d.online_level, d.processing_days, version, 0.0)  # fmt: skip
             hits.append(Hit(sid, 0.0, summary))
         return hits[:limit]
 
@@ -225,7 +225,7 @@ class FakeSearch:
         self, filters: SearchFilters, after: Position | None, limit: int
     ) -> list[Hit[ProcedureSummary]]:
         hits = [
-            Hit(p.code, 0.0, ProcedureSummary(p.code, p.name, p.sector_code, p.level.value, p.processing_days, 0.0))
+            Hit(p.code, 0.0, ProcedureSummary(p.code, p.name, p.sector_code, p.level, p.processing_days, 0.0))
             for code, p in sorted(self.state.procedures.items())
             if p.status == ProcedureStatus.ACTIVE and (after is None or code > after.id)
         ]

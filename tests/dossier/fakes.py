@@ -142,7 +142,7 @@ class FakeCatalogueView:
         held = self.procedures.get(code)
         if held is not None and held.revision >= state.revision:
             return False
-        stored = definition.model_dump(mode="json") if definition is not None else (held.definition if held else None)
+        stored = definition if definition is not None else (held.definition if held else None)
         name = definition.name if definition is not None else (held.name if held else None)
         self.procedures[code] = KnownProcedure(code=code, revision=state.revision, status=state.status, name=name,
                                                definition=stored, changed_at=changed_at)  # fmt: skip

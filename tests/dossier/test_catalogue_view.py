@@ -243,11 +243,15 @@ async def test_procedure_follows_its_highest_revision_and_keeps_its_definition_w
 
     known = await read(dossier_db, uc.known_procedure, code)
     assert (known.revision, known.status, known.name) == (3, ProcedureStatus.RETIRED, "Đăng ký KM")
-    assert known.definition == procedure_definition(code, name="Đăng ký KM")
+    assert known.definition is not None
+    assert known.definition.model_dump(mode="json") == procedure_definition(code, name="Đăng ký KM")
 
     assert await apply(dossier_db, uc.apply_procedure_published, procedure_published(code, 4, processing_days=7))
     again = await read(dossier_db, uc.known_procedure, code)
-    assert (again.status, again.definition["processing_days"]) == (ProcedureStatus.ACTIVE, 7)
+    assert again.definition is not None and (again.status, again.definition.processing_days) == (
+        ProcedureStatus.ACTIVE,
+        7,
+    )
 
 
 async def test_a_procedure_retirement_seen_first_is_recorded_without_a_definition(dossier_db: Database) -> None:

@@ -42,7 +42,7 @@ from .tables import (
 )
 
 # Column values of a row and JSON as stored: they never leave this module (entities do).
-Values = dict[str, Any]
+Values = dict[str, object]
 
 
 async def upsert(
@@ -150,7 +150,7 @@ class SqlProcedures:
         return _procedure(row) if row else None
 
     async def save(self, procedure: Procedure) -> None:
-        values = {
+        values: Values = {
             "code": procedure.code, "name": procedure.name, "sector_code": procedure.sector_code,
             "level": procedure.level.value, "steps": procedure.steps, "documents": _json(procedure.documents),
             "processing_days": procedure.processing_days, "fees": _json(procedure.fees),

@@ -29,10 +29,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.cursor import Position
-from ..domain.model import Hit, ProcedureSummary, SearchFilters, ServiceSummary
+from ..domain.model import Hit, ImplementingLevel, OnlineLevel, ProcedureSummary, SearchFilters, ServiceSummary
 
 # The bind parameters of a search statement (built and used here only).
-Params = dict[str, Any]
+Params = dict[str, object]
 
 # Documents are normalised by PostgreSQL: unaccent folds the Vietnamese diacritics and đ/Đ to d;
 # lower folds case. Queries are folded the same way in Python (``fold``), which saves a round
@@ -245,11 +245,18 @@ _SERVICE_SUMMARY_JOIN = """JOIN online_services os ON os.id = r.service_id
     JOIN agencies ag ON ag.code = os.agency_code"""
 
 
+# A column's text as its enumeration's member: a lookup, about 40 times cheaper than calling the
+# enumeration, on the hot path.
+_LEVEL = {member.value: member for member in ImplementingLevel}
+_ONLINE_LEVEL = {member.value: member for member in OnlineLevel}
+
+
 def _service_hits(result: Any) -> list[Hit[ServiceSummary]]:
     return [
         Hit(row.id, row.rank, ServiceSummary(
             row.id, row.procedure_code, row.procedure_name, row.agency_code, row.agency_name, row.province_code,
-            row.sector_code, row.level, row.online_level, row.processing_days, row.published_version,
+            row.sector_code, _LEVEL[row.level], _ONLINE_LEVEL[row.online_level], row.processing_days,
+            row.published_version,
             round(row.rank, 4)))
         for row in result
     ]  # fmt: skip
@@ -257,8 +264,8 @@ def _service_hits(result: Any) -> list[Hit[ServiceSummary]]:
 
 def _procedure_hits(result: Any) -> list[Hit[ProcedureSummary]]:
     return [
-        Hit(row.id, row.rank, ProcedureSummary(row.id, row.name, row.sector_code, row.level, row.processing_days,
-                                               round(row.rank, 4)))
+        Hit(row.id, row.rank, ProcedureSummary(row.id, row.name, row.sector_code, _LEVEL[row.level],
+                                               row.processing_days, round(row.rank, 4)))
         for row in result
     ]  # fmt: skip
 

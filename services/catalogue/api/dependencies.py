@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends
-
-from services.kit.app import request_unit_of_work
+from services.kit.app import UnitOfWorkDep
 
 from ..service.unit_of_work import CatalogueUnitOfWork
 
 # The kit's request unit (committed when the route returns): the catalogue's ServiceSpec makes it
 # a SqlCatalogueUnitOfWork, so it is the use cases' CatalogueUnitOfWork as it is (no second
 # dependency to check it, on the search path).
-CatalogueUnitOfWorkDep = Annotated[CatalogueUnitOfWork, Depends(request_unit_of_work, scope="function")]
+CatalogueUnitOfWorkDep = UnitOfWorkDep[CatalogueUnitOfWork]

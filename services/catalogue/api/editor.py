@@ -19,7 +19,7 @@ from services.kit.schemas import StrictModel
 
 from ..domain.definitions import PROCEDURE_CODE, Editor, ProcedureInput
 from ..service import editor, importer
-from .dependencies import CatalogueUnitOfWorkDep as UnitOfWorkDep
+from .dependencies import CatalogueUnitOfWorkDep
 from .schemas import (
     AuditTrail,
     EditOutcome,
@@ -71,7 +71,9 @@ class AuditQuery(StrictModel):
 
 @router.put("/procedures/{code}", summary="Create or replace a procedure (administrators)",
             openapi_extra=ADMINISTRATORS)  # fmt: skip
-async def put_procedure(code: ProcedureCode, body: ProcedureUpdate, uow: UnitOfWorkDep, who: EditorDep) -> EditOutcome:
+async def put_procedure(
+    code: ProcedureCode, body: ProcedureUpdate, uow: CatalogueUnitOfWorkDep, who: EditorDep
+) -> EditOutcome:
     written = await editor.upsert_procedure(
         uow, who, ProcedureInput.model_validate({**body.model_dump(), "code": code})
     )
@@ -80,46 +82,48 @@ async def put_procedure(code: ProcedureCode, body: ProcedureUpdate, uow: UnitOfW
 
 @router.post("/procedures/{code}/retire", summary="Retire a procedure and its online services (administrators)",
              openapi_extra=ADMINISTRATORS)  # fmt: skip
-async def retire_procedure(code: ProcedureCode, uow: UnitOfWorkDep, who: EditorDep) -> EditOutcome:
+async def retire_procedure(code: ProcedureCode, uow: CatalogueUnitOfWorkDep, who: EditorDep) -> EditOutcome:
     written = await editor.retire_procedure(uow, who, code)
     return EditOutcome(id=written.id, outcome=written.outcome)
 
 
 @router.post("/services", status_code=201, summary="Create an online service; its first version is a draft")
-async def create_service(body: OnlineServiceCreate, uow: UnitOfWorkDep, who: EditorDep) -> OnlineServiceDraftPublic:
+async def create_service(
+    body: OnlineServiceCreate, uow: CatalogueUnitOfWorkDep, who: EditorDep
+) -> OnlineServiceDraftPublic:
     written = await editor.create_service(uow, who, body)
     return OnlineServiceDraftPublic.of(await editor.get_draft(uow, who, written.id))
 
 
 @router.get("/services/{service_id}/draft", summary="The draft of an online service", operation_id="getServiceDraft")
-async def get_draft(service_id: ServiceId, uow: UnitOfWorkDep, who: EditorDep) -> OnlineServiceDraftPublic:
+async def get_draft(service_id: ServiceId, uow: CatalogueUnitOfWorkDep, who: EditorDep) -> OnlineServiceDraftPublic:
     return OnlineServiceDraftPublic.of(await editor.get_draft(uow, who, service_id.lower()))
 
 
 @router.patch("/services/{service_id}/draft", summary="Change the draft (opened from the latest version if none)",
               operation_id="editServiceDraft")  # fmt: skip
 async def edit_draft(
-    service_id: ServiceId, body: OnlineServiceDraftUpdate, uow: UnitOfWorkDep, who: EditorDep
+    service_id: ServiceId, body: OnlineServiceDraftUpdate, uow: CatalogueUnitOfWorkDep, who: EditorDep
 ) -> OnlineServiceDraftPublic:
     return OnlineServiceDraftPublic.of(await editor.edit_draft(uow, who, service_id.lower(), body))
 
 
 @router.post("/services/{service_id}/publish", summary="Publish the draft as the new current version",
              operation_id="publishService")  # fmt: skip
-async def publish(service_id: ServiceId, uow: UnitOfWorkDep, who: EditorDep) -> PublishOutcome:
+async def publish(service_id: ServiceId, uow: CatalogueUnitOfWorkDep, who: EditorDep) -> PublishOutcome:
     return PublishOutcome.of(await editor.publish(uow, who, service_id.lower()))
 
 
 @router.post("/services/{service_id}/retire", summary="Retire an online service (no new dossiers)",
              operation_id="retireService")  # fmt: skip
-async def retire(service_id: ServiceId, uow: UnitOfWorkDep, who: EditorDep) -> RetireOutcome:
+async def retire(service_id: ServiceId, uow: CatalogueUnitOfWorkDep, who: EditorDep) -> RetireOutcome:
     return RetireOutcome.of(await editor.retire(uow, who, service_id.lower()))
 
 
 @router.get("/services/{service_id}/audit", summary="Who changed this online service, newest first",
             operation_id="getServiceAudit")  # fmt: skip
 async def service_audit(
-    service_id: ServiceId, query: Annotated[AuditQuery, Query()], uow: UnitOfWorkDep, who: EditorDep
+    service_id: ServiceId, query: Annotated[AuditQuery, Query()], uow: CatalogueUnitOfWorkDep, who: EditorDep
 ) -> AuditTrail:
     return AuditTrail.of(await editor.audit_trail(uow, who, f"service:{service_id.lower()}", query.limit))
 
@@ -127,7 +131,7 @@ async def service_audit(
 @router.get("/procedures/{code}/audit", summary="Who changed this procedure, newest first (administrators)",
             operation_id="getProcedureAudit", openapi_extra=ADMINISTRATORS)  # fmt: skip
 async def procedure_audit(
-    code: ProcedureCode, query: Annotated[AuditQuery, Query()], uow: UnitOfWorkDep, who: EditorDep
+    code: ProcedureCode, query: Annotated[AuditQuery, Query()], uow: CatalogueUnitOfWorkDep, who: EditorDep
 ) -> AuditTrail:
     return AuditTrail.of(await editor.audit_trail(uow, who, f"procedure:{code}", query.limit))
 
@@ -159,7 +163,7 @@ async def procedure_audit(
 async def import_catalogue(
     request: Request,
     query: Annotated[importer.ImportQuery, Query()],
-    uow: UnitOfWorkDep,
+    uow: CatalogueUnitOfWorkDep,
     who: EditorDep,
 ) -> ImportReport:
     """Upsert by code, row by row: each row is created, updated, unchanged or rejected (with the

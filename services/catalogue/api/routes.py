@@ -26,7 +26,7 @@ from ..domain.model import (
     SearchFilters,
 )
 from ..service import catalogue, search
-from .dependencies import CatalogueUnitOfWorkDep as UnitOfWorkDep
+from .dependencies import CatalogueUnitOfWorkDep
 from .schemas import (
     AgencyList,
     AgencyPublic,
@@ -111,7 +111,9 @@ def _filters(query: PageQuery) -> SearchFilters:
 
 @router.get("/services", summary="Search published online services", responses=NOT_MODIFIED,
             response_model=ServicePage)  # fmt: skip
-async def search_services(request: Request, query: Annotated[ServiceQuery, Query()], uow: UnitOfWorkDep) -> Response:
+async def search_services(
+    request: Request, query: Annotated[ServiceQuery, Query()], uow: CatalogueUnitOfWorkDep
+) -> Response:
     page = await search.search_services(uow, _filters(query), query.cursor, query.limit)
     return cached_page(request, page.items, page.next)
 
@@ -119,7 +121,7 @@ async def search_services(request: Request, query: Annotated[ServiceQuery, Query
 @router.get("/services/{service_id}", summary="An online service's current published version", responses=NOT_MODIFIED,
             response_model=OnlineServicePublic)  # fmt: skip
 async def get_service(
-    request: Request, service_id: ServiceId, query: Annotated[NoQuery, Query()], uow: UnitOfWorkDep
+    request: Request, service_id: ServiceId, query: Annotated[NoQuery, Query()], uow: CatalogueUnitOfWorkDep
 ) -> Response:
     detail = await catalogue.service_detail(uow, service_id.lower())
     return cached(request, OnlineServicePublic.of(detail).model_dump(mode="json"))
@@ -136,7 +138,7 @@ async def get_service_version(
     service_id: ServiceId,
     version: Annotated[int, Path(ge=1, le=1_000_000)],
     query: Annotated[NoQuery, Query()],
-    uow: UnitOfWorkDep,
+    uow: CatalogueUnitOfWorkDep,
 ) -> Response:
     detail = await catalogue.service_detail(uow, service_id.lower(), version)
     return cached(request, OnlineServicePublic.of(detail).model_dump(mode="json"))
@@ -144,7 +146,7 @@ async def get_service_version(
 
 @router.get("/procedures", summary="Search procedures", responses=NOT_MODIFIED, response_model=ProcedurePage)
 async def search_procedures(
-    request: Request, query: Annotated[ProcedureQuery, Query()], uow: UnitOfWorkDep
+    request: Request, query: Annotated[ProcedureQuery, Query()], uow: CatalogueUnitOfWorkDep
 ) -> Response:
     page = await search.search_procedures(uow, _filters(query), query.cursor, query.limit)
     return cached_page(request, page.items, page.next)
@@ -156,7 +158,7 @@ async def get_procedure(
     request: Request,
     code: Annotated[str, Path(max_length=20, pattern=r"^[0-9]+\.[0-9]+$")],
     query: Annotated[NoQuery, Query()],
-    uow: UnitOfWorkDep,
+    uow: CatalogueUnitOfWorkDep,
 ) -> Response:
     detail = await catalogue.procedure_detail(uow, code)
     return cached(request, ProcedurePublic.of(detail).model_dump(mode="json"))
@@ -164,12 +166,14 @@ async def get_procedure(
 
 @router.get("/agencies", summary="Agencies, filtered by parent or province", responses=NOT_MODIFIED,
             response_model=AgencyList)  # fmt: skip
-async def list_agencies(request: Request, query: Annotated[AgencyQuery, Query()], uow: UnitOfWorkDep) -> Response:
+async def list_agencies(
+    request: Request, query: Annotated[AgencyQuery, Query()], uow: CatalogueUnitOfWorkDep
+) -> Response:
     agencies = await catalogue.list_agencies(uow, query.parent, query.province)
     return cached(request, AgencyList(items=[AgencyPublic.of(a) for a in agencies]).model_dump(mode="json"))
 
 
 @router.get("/sectors", summary="Sectors (lĩnh vực)", responses=NOT_MODIFIED, response_model=SectorList)
-async def list_sectors(request: Request, query: Annotated[NoQuery, Query()], uow: UnitOfWorkDep) -> Response:
+async def list_sectors(request: Request, query: Annotated[NoQuery, Query()], uow: CatalogueUnitOfWorkDep) -> Response:
     sectors = await catalogue.list_sectors(uow)
     return cached(request, SectorList(items=[SectorPublic.of(s) for s in sectors]).model_dump(mode="json"))

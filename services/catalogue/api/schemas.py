@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from contracts.events.catalogue import DocumentComponent, Fee
+from contracts.json import JsonSchema
 from services.kit.pagination import Page
 
 from ..domain.definitions import ProcedureFields, ServiceDraftChanges, ServiceInput
@@ -22,9 +24,11 @@ from ..domain.model import (
     OnlineLevel,
     ProcedureDetail,
     ProcedureStatus,
+    ProcedureSummary,
     Sector,
     ServiceDetail,
     ServiceStatus,
+    ServiceSummary,
     ServiceVersion,
 )
 from ..service import editor
@@ -40,32 +44,33 @@ class Public(BaseModel):
 # --- the public reads -----------------------------------------------------------------------
 
 
-class ServiceSummaryPublic(Public):
+def _described(**descriptions: str) -> Callable[[dict[str, JsonValue]], None]:
+    """A JSON Schema hook giving the named properties these descriptions."""
+
+    def describe(schema: dict[str, JsonValue]) -> None:
+        properties = schema["properties"]
+        assert isinstance(properties, dict)
+        for name, description in descriptions.items():
+            prop = properties[name]
+            assert isinstance(prop, dict)
+            prop["description"] = description
+
+    return describe
+
+
+# Search pages are written from the domain's summaries as they are (the hot path): these are
+# those dataclasses, named and described for the document.
+class ServiceSummaryPublic(ServiceSummary):
     """A published online service found by a search."""
 
-    id: str
-    procedure_code: str
-    procedure_name: str
-    agency_code: str
-    agency_name: str
-    province_code: str | None
-    sector_code: str
-    level: ImplementingLevel
-    online_level: OnlineLevel
-    processing_days: int
-    version: int = Field(description="the current published version")
-    score: float = Field(description="how well it matches the words (higher first)")
+    __pydantic_config__ = ConfigDict(json_schema_extra=_described(
+        version="the current published version", score="how well it matches the words (higher first)"))  # fmt: skip
 
 
-class ProcedureSummaryPublic(Public):
+class ProcedureSummaryPublic(ProcedureSummary):
     """An active procedure found by a search."""
 
-    code: str
-    name: str
-    sector_code: str
-    level: ImplementingLevel
-    processing_days: int
-    score: float
+    __pydantic_config__ = ConfigDict()  # its own, not the page's
 
 
 class ServicePage(Page[ServiceSummaryPublic]):
@@ -194,7 +199,7 @@ class OnlineServiceCreate(ServiceInput):
     """A new online service: which agency offers which procedure, and its first version (a draft)."""
 
 
-def _at_least_one_field(schema: dict[str, Any]) -> None:
+def _at_least_one_field(schema: JsonSchema) -> None:
     """The document of a draft's change: at least one field, none of them null (left out keeps it)."""
     schema["minProperties"] = 1
     for name, field in schema["properties"].items():

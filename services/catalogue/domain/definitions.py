@@ -19,7 +19,7 @@ from pydantic import Field, field_validator
 
 from contracts.events.catalogue import MAX_FEES, DocumentComponent, Fee
 from contracts.money import MAX_VND, total_within_bound
-from services.kit.schemas import StrictModel
+from services.kit.schemas import NotBlank, StrictModel
 
 from .model import (
     VERSION_FIELDS,
@@ -78,8 +78,8 @@ FORM_SCHEMA_RULES: dict[str, object] = {
 # A form's JSON Schema as an editor gives it: schemaless JSON, checked by form_schema_problems.
 FormSchemaInput = Annotated[FormSchema, Field(json_schema_extra=FORM_SCHEMA_RULES)]
 
-Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
-Name = Annotated[str, Field(min_length=1, max_length=500)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), NotBlank()]
+Name = Annotated[str, Field(min_length=1, max_length=500), NotBlank()]
 
 # Fixed namespace: the id of the online service of (procedure, agency) is the same everywhere,
 # so an import of the same dataset twice, or the fixtures, update rather than duplicate.

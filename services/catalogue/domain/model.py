@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from contracts.events.catalogue import DocumentComponent, Fee
+from contracts.json import JsonObject, JsonSchema
 
 Item = TypeVar("Item")
 
@@ -68,10 +69,10 @@ class SearchFilters:
 # Fees and documents are the contracts' models (the events carry them as they are); a form's JSON
 # Schema is schemaless JSON by nature (checked by ``definitions.form_schema_problems``).
 
-FormSchema = dict[str, Any]  # a JSON Schema document: schemaless JSON, checked when written
-# What an audit entry records of a change: the fields set with their new values, as JSON
-# (whatever the change was: schemaless by nature).
-Changes = dict[str, Any]
+FormSchema = JsonSchema  # checked when written
+# What an audit entry records of a change: the fields set with their new values, as JSON. Like a
+# log event's fields, it is whatever the change set, of whichever entity it changed.
+Changes = JsonObject
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,8 +263,8 @@ class ServiceSummary:
     agency_name: str
     province_code: str | None
     sector_code: str
-    level: str
-    online_level: str
+    level: ImplementingLevel
+    online_level: OnlineLevel
     processing_days: int
     version: int
     score: float
@@ -276,7 +277,7 @@ class ProcedureSummary:
     code: str
     name: str
     sector_code: str
-    level: str
+    level: ImplementingLevel
     processing_days: int
     score: float
 

@@ -10,13 +10,14 @@ pairing of a code with a given province is illustrative, not the official regist
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
+from contracts.json import JsonSchema
 from services.kit.db import Database
 from services.kit.errors import Forbidden
 from services.kit.settings import Environment, ServiceSettings
 
-from ..domain.definitions import Editor, ProcedureInput, ServiceInput, service_id
+from ..domain.definitions import Editor, FeeInput, ProcedureInput, ServiceInput, service_id
 from ..domain.model import Agency, AgencyLevel, OnlineLevel
 from . import editor
 from .unit_of_work import CatalogueUnitOfWork
@@ -103,18 +104,49 @@ SECTORS = [
 
 
 # The fixtures are written as an editor's JSON would be, then read by the input models.
-Json = dict[str, Any]
 
 
-def _fee(code: str, name: str, amount: int, condition: str | None = None) -> Json:
+class FeeJson(TypedDict):
+    code: str
+    name: str
+    amount: int
+    currency: str
+    condition: str | None
+
+
+class DocumentJson(TypedDict):
+    code: str
+    name: str
+    copies: int
+    required: bool
+    template: str | None
+
+
+class ProcedureJson(TypedDict):
+    """A procedure as an editor writes it, its form and its questions and answers besides."""
+
+    code: str
+    name: str
+    sector_code: str
+    level: str
+    processing_days: int
+    fees: list[FeeJson]
+    documents: list[DocumentJson]
+    legal_basis: list[str]
+    results: list[str]
+    form: JsonSchema
+    faq: list[tuple[str, str]]
+
+
+def _fee(code: str, name: str, amount: int, condition: str | None = None) -> FeeJson:
     return {"code": code, "name": name, "amount": amount, "currency": "VND", "condition": condition}
 
 
-def _doc(code: str, name: str, copies: int = 1, template: str | None = None, required: bool = True) -> Json:
+def _doc(code: str, name: str, copies: int = 1, template: str | None = None, required: bool = True) -> DocumentJson:
     return {"code": code, "name": name, "copies": copies, "required": required, "template": template}
 
 
-def _form(title: str, properties: Json, required: list[str]) -> Json:
+def _form(title: str, properties: JsonSchema, required: list[str]) -> JsonSchema:
     base = {
         "ho_ten": {"type": "string", "title": "Họ và tên", "minLength": 1, "maxLength": 100},
         "so_dinh_danh": {"type": "string", "title": "Số định danh cá nhân", "pattern": "^[0-9]{12}$"},
@@ -136,7 +168,7 @@ STEPS = [
 ]
 
 # code, name, sector, level, days, fees, documents, legal basis, results, form, faq
-PROCEDURES: list[Json] = [
+PROCEDURES: list[ProcedureJson] = [
     {
         "code": "1.002804",
         "name": "Cấp đổi giấy phép lái xe",
@@ -436,7 +468,7 @@ def service_inputs() -> list[ServiceInput]:
             agency_code=agency,
             online_level=OnlineLevel(online_level),
             form_schema=by_code[code]["form"],
-            fees=by_code[code]["fees"],
+            fees=[FeeInput.model_validate(fee) for fee in by_code[code]["fees"]],
             processing_days=by_code[code]["processing_days"],
             routing_target=f"motcua:{agency}",
         )

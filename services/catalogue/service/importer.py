@@ -15,10 +15,11 @@ import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, ValidationError
 
+from contracts.json import AsReceived
 from services.kit.errors import BadRequest, DomainError, PayloadTooLarge, PortalError, ValidationFailed
 from services.kit.schemas import StrictModel, unstorable_at
 
@@ -56,8 +57,8 @@ class ImportQuery(StrictModel):
     dry_run: bool = Field(default=False, description="validate and report, write nothing")
 
 
-# A row as read, before its kind's model validates it: JSON of any shape (schemaless until then).
-RawRow = dict[str, Any]
+# A row as read, before its kind's model validates it.
+RawRow = AsReceived
 ImportOutcome = Literal["created", "updated", "unchanged", "rejected"]
 OUTCOMES: tuple[ImportOutcome, ...] = ("created", "updated", "unchanged", "rejected")
 

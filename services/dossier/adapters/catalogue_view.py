@@ -64,10 +64,11 @@ async def lock_version_revision(session: AsyncConnection, service_id: str, versi
 
 # Rows as dicts stay in this module: ``SqlCatalogueView`` takes the events' models and hands out
 # values (``ServiceState``, ``OfferedVersion``, ``KnownProcedure``).
+Row = dict[str, object]  # a row's values by column, made here from an event's model and written
 
 
 async def save_published_service(
-    session: AsyncConnection, service_id: str, state: ServiceState, current: dict[str, Any], changed_at: datetime
+    session: AsyncConnection, service_id: str, state: ServiceState, current: Row, changed_at: datetime
 ) -> bool:
     """Make ``state`` (published, with ``current``: procedure_code, agency_code, province_code,
     online_level, routing_target of its version) the service's state unless a revision as high
@@ -100,7 +101,7 @@ async def save_retired_service(
     )
 
 
-async def save_version(session: AsyncConnection, values: dict[str, Any]) -> bool:
+async def save_version(session: AsyncConnection, values: Row) -> bool:
     """Store one version's definition unless it was stored from a revision as high. True when written."""
     return await _upsert_newer(session, catalogue_service_versions, ["service_id", "version"], values)
 
@@ -177,15 +178,15 @@ async def save_procedure(
     code: str,
     state: ProcedureState,
     changed_at: datetime,
-    definition: dict[str, Any] | None = None,
+    definition: ProcedureDefinition | None = None,
 ) -> bool:
     """Write the procedure's state unless a revision as high is stored; ``definition`` (None
     for a retirement) replaces the stored one only when given. True when written."""
-    values: dict[str, Any] = {"code": code, "revision": state.revision, "status": state.status.value}
+    values: Row = {"code": code, "revision": state.revision, "status": state.status.value}
     values["changed_at"] = changed_at
     update = ["revision", "status", "changed_at"]
     if definition is not None:
-        values |= {"name": definition["name"], "definition": definition}
+        values |= {"name": definition.name, "definition": definition.model_dump(mode="json")}
         update += ["name", "definition"]
     return await _upsert_newer(session, catalogue_procedures, ["code"], values, update=update)
 
@@ -196,21 +197,22 @@ async def procedure(session: AsyncConnection, code: str) -> KnownProcedure | Non
     row = (await session.execute(query)).first()
     if row is None:
         return None
-    fields = dict(row._mapping)
-    return KnownProcedure(**{**fields, "status": ProcedureStatus(fields["status"])})
+    definition = ProcedureDefinition.model_validate(row.definition) if row.definition is not None else None
+    return KnownProcedure(code=row.code, revision=row.revision, status=ProcedureStatus(row.status), name=row.name,
+                          definition=definition, changed_at=row.changed_at)  # fmt: skip
 
 
 # --- shared ---------------------------------------------------------------------------------
 
 
 async def _upsert_newer(
-    session: AsyncConnection, table: Any, keys: list[str], values: dict[str, Any], update: list[str] | None = None
+    session: AsyncConnection, table: Any, keys: list[str], values: Row, update: list[str] | None = None
 ) -> bool:
     """Insert ``values``, or update the stored row (``update`` columns, default all but the keys)
     only where its revision is lower than ``values["revision"]``."""
     statement = insert(table).values(**values)
     columns = update if update is not None else [c for c in values if c not in keys]
-    changes: dict[str, Any] = {c: statement.excluded[c] for c in columns}
+    changes: dict[str, object] = {c: statement.excluded[c] for c in columns}
     if "updated_at" in table.c:
         changes["updated_at"] = func.now()
     if "stored_at" in table.c:
@@ -285,7 +287,7 @@ class SqlCatalogueView:
         return await lock_version_revision(self._connection, service_id, version)
 
     async def save_published_service(self, state: ServiceState, event: OnlineServicePublished) -> bool:
-        current = {
+        current: Row = {
             "procedure_code": event.procedure.code,
             "agency_code": event.agency.code,
             "province_code": event.agency.province_code,
@@ -296,7 +298,7 @@ class SqlCatalogueView:
 
     async def save_version(self, event: OnlineServicePublished) -> bool:
         procedure = event.procedure.model_dump(mode="json")
-        values = {
+        values: Row = {
             "service_id": event.service_id,
             "version": event.version,
             "revision": event.revision,
@@ -326,8 +328,7 @@ class SqlCatalogueView:
     async def save_procedure(
         self, code: str, state: ProcedureState, changed_at: datetime, definition: ProcedureDefinition | None = None
     ) -> bool:
-        stored = definition.model_dump(mode="json") if definition is not None else None
-        return await save_procedure(self._connection, code, state, changed_at, stored)
+        return await save_procedure(self._connection, code, state, changed_at, definition)
 
     async def procedure(self, code: str) -> KnownProcedure | None:
         return await procedure(self._connection, code)

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.kit.db import SqlParams
+
 # One statement for all the request's keys: each counted in its window (a window over starts a
 # new one at 1), with the seconds its window has left. Keys in a fixed order: two requests
 # counting the same two keys lock them in the same order.
@@ -53,7 +55,7 @@ async def purge(session: Any, window_seconds: float) -> int:
 class SqlLookupCounts:
     """Wrong public lookups counted per key (``service.unit_of_work.LookupCounts``)."""
 
-    def __init__(self, connection: AsyncConnection, execute_alone: Callable[[Any, dict[str, Any]], Awaitable[Any]]):
+    def __init__(self, connection: AsyncConnection, execute_alone: Callable[[Any, SqlParams], Awaitable[Any]]):
         self._connection = connection
         self._execute_alone = execute_alone
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -27,10 +26,7 @@ _ADD = _ADD.on_conflict_do_update(
 )
 
 
-# Rows as dicts stay in this module: ``SqlStatistics`` hands out ``Facts``.
-
-
-async def lock_facts(session: AsyncConnection, dossier_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+async def lock_facts(session: AsyncConnection, dossier_ids: Sequence[str]) -> dict[str, Facts]:
     """The facts of these dossiers, each row made if missing and locked, in id order (two
     transactions naming the same dossiers wait for each other, never deadlock)."""
     ordered = sorted(set(dossier_ids))
@@ -43,11 +39,12 @@ async def lock_facts(session: AsyncConnection, dossier_ids: Sequence[str]) -> di
         .order_by(stats_dossiers.c.dossier_id)
         .with_for_update()
     )
-    return {row.dossier_id: dict(row._mapping) for row in await session.execute(query)}
+    return {row.dossier_id: Facts(**row._mapping) for row in await session.execute(query)}
 
 
-async def save_facts(session: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
+async def save_facts(session: AsyncConnection, facts: Sequence[Facts]) -> None:
+    if facts:
+        rows = [vars(f) for f in facts]
         await session.execute(_SAVE_FACTS, [{"_id": r["dossier_id"], **{c: r[c] for c in FACT_COLUMNS}} for r in rows])
 
 
@@ -93,10 +90,10 @@ class SqlStatistics:
         self._connection = connection
 
     async def lock_facts(self, dossier_ids: Sequence[str]) -> dict[str, Facts]:
-        return {i: Facts(**row) for i, row in (await lock_facts(self._connection, dossier_ids)).items()}
+        return await lock_facts(self._connection, dossier_ids)
 
     async def save_facts(self, facts: Sequence[Facts]) -> None:
-        await save_facts(self._connection, [vars(f) for f in facts])
+        await save_facts(self._connection, facts)
 
     async def add_to_counters(self, deltas: Sequence[tuple[str, date, str, int]]) -> None:
         await add_to_counters(self._connection, deltas)

@@ -30,8 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
+from contracts.events.catalogue import ProcedureDefinition
+from contracts.json import JsonSchema
 from services.kit.errors import DomainError, NotFound, PermanentFailure
 
 
@@ -150,8 +151,8 @@ class OfferedVersion:
     results: tuple[str, ...]  # what the procedure gives the applicant
     agency_code: str
     agency_name: str | None
-    # A JSON Schema: schemaless JSON by nature (compiled by ``forms`` to check a dossier's data).
-    form_schema: dict[str, Any]
+    # The service's form (compiled by ``forms`` to check a dossier's data).
+    form_schema: JsonSchema
     fees: tuple[OfferedFee, ...]
     documents: tuple[RequiredDocument, ...]
     processing_days: int
@@ -169,9 +170,9 @@ class KnownProcedure:
     revision: int
     status: ProcedureStatus
     name: str | None
-    # The procedure's definition as its event carried it, kept as JSON: nothing here reads into
-    # it (intake files against an online service's version, not this).
-    definition: dict[str, Any] | None
+    # The procedure's definition as its event carried it: nothing here reads into it (intake files
+    # against an online service's version, not this).
+    definition: ProcedureDefinition | None
     changed_at: datetime
 
 

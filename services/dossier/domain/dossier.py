@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from contracts.events.base import Event
+from contracts.json import AsReceived, FormData
 
 from .status import FINISHED, DossierStatus, accepts_supplement, may_rate, may_withdraw
 
@@ -66,8 +67,8 @@ class Dossier:
     document_name: str | None = None
     agency_name: str | None = None
     routing_target: str | None = None
-    # The form's data: schemaless JSON, validated against the service's JSON Schema at filing.
-    form: dict[str, Any] = field(default_factory=dict)
+    # The form's data, validated against the service's JSON Schema at filing.
+    form: FormData = field(default_factory=dict)
     fees: list[FeeLine] = field(default_factory=list)
     fee_total: int = 0
     fees_paid_at: datetime | None = None
@@ -175,7 +176,7 @@ class RefusedUpdate:
     reason: str
     detail: str
     # The update as received: another system's JSON, kept for review as it came.
-    payload: dict[str, Any]
+    payload: AsReceived
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +221,8 @@ class Draft:
     id: str
     owner: str
     service_id: str
-    # What the owner has filled in so far: schemaless JSON (the form is validated at submission).
-    content: dict[str, Any]
+    # What the owner has filled in so far (the form is validated at submission).
+    content: FormData
     updated_at: datetime | None = None  # set by the database
 
 

@@ -6,13 +6,14 @@ RFC 7662, OIDC Core and Discovery), written as such by the routes."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonValue
 
+from contracts.json import JsonSchema, Jwk
 from services.kit.logging import mask
-from services.kit.schemas import Name, PersonalId, StrictModel, TaxCode, VietnameseMobile
+from services.kit.schemas import Name, NotBlank, PersonalId, StrictModel, TaxCode, Verbatim, VietnameseMobile
 
 from ..domain.accounts import Account
 from ..domain.messages import SentMessage
@@ -23,25 +24,25 @@ from ..domain.second_factor import DIGITS
 # identifier schemes, password policy) and name every failed rule.
 # A password is exactly what the person typed (NIST SP 800-63B §5.1.1.2): spaces around it are
 # part of it, never stripped as other text fields are.
-Password = Annotated[str, StringConstraints(strip_whitespace=False), Field(min_length=1, max_length=1024)]
+Password = Annotated[str, Verbatim(), Field(min_length=1, max_length=1024)]
 # A password the account will have (registration, change, reset): the policy's rules, which a
 # pattern cannot all say (the configured lengths, common passwords, the account's identifiers),
 # are the format ``new-password`` (docs/api.md).
 NEW_PASSWORD_FORMAT = "new-password"  # noqa: S105 - a format's name
 NewPassword = Annotated[
     str,
-    StringConstraints(strip_whitespace=False),
+    Verbatim(),
     Field(min_length=1, max_length=1024, json_schema_extra={"format": NEW_PASSWORD_FORMAT},
           description="At least 10 characters (the configured minimum) and at most 128, not digits only, "
           "not a common password, and not containing the account's identifiers (format new-password)."),
 ]  # fmt: skip
-Code = Annotated[str, Field(min_length=1, max_length=16)]
+Code = Annotated[str, Field(min_length=1, max_length=16), NotBlank()]
 TotpCode = Annotated[str, Field(pattern=f"^[0-9]{{{DIGITS}}}$", description=f"{DIGITS} digits (RFC 6238).")]
 # A plausible e-mail address, as ``domain.identifiers.email`` checks it: a local part, @, and a
 # domain name with at least one dot.
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9-]{1,63})+$"
 Email = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN, json_schema_extra={"format": "email"})]
-Id = Annotated[str, Field(min_length=1, max_length=64)]
+Id = Annotated[str, Field(min_length=1, max_length=64), NotBlank()]
 CLIENT_ID = r"^[a-z0-9][a-z0-9._-]{2,63}$"
 
 
@@ -177,10 +178,10 @@ class DevelopmentMessages(BaseModel):
 # --- clients ------------------------------------------------------------------------------
 
 
-def _client_rules() -> list[dict[str, Any]]:
+def _client_rules() -> list[JsonSchema]:
     """What ``service.clients.create_client`` refuses as invalid client metadata, stated."""
 
-    def has(field: str, schema: dict[str, Any]) -> dict[str, Any]:
+    def has(field: str, schema: JsonSchema) -> JsonSchema:
         return {"required": [field], "properties": {field: schema}}
 
     code_grant = {"type": "array", "contains": {"const": GrantType.AUTHORIZATION_CODE.value}}
@@ -209,7 +210,7 @@ class ClientCreate(StrictModel):
     model_config = ConfigDict(json_schema_extra={"allOf": cast("list[JsonValue]", _client_rules())})
 
     client_id: str = Field(pattern=CLIENT_ID)
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[str, Field(min_length=1, max_length=200), NotBlank()]
     kind: ClientKind
     grant_types: list[GrantType] = Field(min_length=1, max_length=3)
     redirect_uris: list[str] = Field(default_factory=list, max_length=10)
@@ -291,7 +292,7 @@ class UserinfoPublic(_Open):
 class JwksPublic(BaseModel):
     """RFC 7517 §5: the published public keys."""
 
-    keys: list[dict[str, Any]]  # each a JWK (RFC 7517 §4): members depend on the key type
+    keys: list[Jwk]
 
 
 class DiscoveryPublic(_Open):

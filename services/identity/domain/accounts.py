@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from services.kit.errors import Conflict, DomainError, Forbidden
+from services.kit.errors import Conflict, DomainError, Forbidden, RecordedRefusal
 
 from .assurance import AccountKind, Assurance
 
@@ -234,11 +234,6 @@ class InactivityPolicy:
 
 
 # --- errors -------------------------------------------------------------------------------
-
-
-class RecordedRefusal(Exception):
-    """Mixin of refusals whose bookkeeping (failure counters, audit rows, attempt counts, lock
-    events) was written before raising: the caller commits the unit of work anyway."""
 
 
 class InvalidCredentials(RecordedRefusal, DomainError):

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
+from contracts.json import Jwk, JwkSet
 from contracts.services import service_names
 from services.kit.errors import DomainError
 
@@ -131,10 +131,10 @@ def refresh_outcome(used_at: datetime | None, now: datetime, grace: timedelta) -
 
 # --- entities -------------------------------------------------------------------------------
 
-# A JSON Web Key Set or one key of it (RFC 7517): a JSON document whose members depend on the
-# key type and are checked by the JOSE library, not by us, so it stays schemaless.
-JsonWebKey = dict[str, Any]
-JsonWebKeySet = dict[str, Any]
+# A JSON Web Key Set or one key of it (RFC 7517): members depend on the key type and are checked
+# by the JOSE library, not by us (``contracts.json``).
+JsonWebKey = Jwk
+JsonWebKeySet = JwkSet
 
 
 @dataclass(slots=True)

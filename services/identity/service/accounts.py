@@ -4,7 +4,7 @@ its claims), the owner's own profile, and an administrator's lock and unlock."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Required, TypedDict
 
 from contracts.events.identity_accounts import AccountLocked, AccountUnlocked
 from services.kit.errors import NotFound
@@ -30,9 +30,24 @@ __all__ = [
     "unlock_account", "userinfo_claims",
 ]  # fmt: skip
 
-# OpenID Connect claims (OIDC Core §5.1): a JSON object whose members depend on the scopes
-# granted; it goes out as the userinfo answer unchanged.
-Claims = dict[str, Any]
+
+class UserinfoClaims(TypedDict, total=False):
+    """The claims of the userinfo answer (OIDC Core §5.1), as the scopes granted allow them: ``sub``
+    and ``account_kind`` always, the others by scope (``profile``, ``phone``, ``email``) and, for
+    an official, the agencies and roles. It goes out unchanged."""
+
+    sub: Required[str]
+    account_kind: Required[str]
+    name: str
+    preferred_username: str
+    birthdate: str
+    updated_at: int
+    phone_number: str
+    phone_number_verified: bool
+    email: str
+    email_verified: bool
+    agencies: list[str]
+    roles: list[str]
 
 
 async def account_is_active(uow: IdentityUnitOfWork, account_id: str) -> bool:
@@ -49,13 +64,13 @@ async def grantable_scopes(uow: IdentityUnitOfWork, account_id: str) -> frozense
     return GRANTABLE_SCOPES[account.kind]
 
 
-async def userinfo_claims(uow: IdentityUnitOfWork, account_id: str, scopes: frozenset[str]) -> Claims:
+async def userinfo_claims(uow: IdentityUnitOfWork, account_id: str, scopes: frozenset[str]) -> UserinfoClaims:
     """Standard claims by scope (``sub`` and ``account_kind`` always). Raises :class:`NotFound`
     for an unknown or inactive account."""
     account = await uow.accounts.get(account_id)
     if account is None or account.status is not AccountStatus.ACTIVE:
         raise NotFound("There is no active account with this id.")
-    claims: Claims = {"sub": account.id, "account_kind": account.kind.value}
+    claims: UserinfoClaims = {"sub": account.id, "account_kind": account.kind.value}
     if "profile" in scopes:
         claims["name"] = account.name
         claims["preferred_username"] = account.preferred_username

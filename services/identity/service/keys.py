@@ -8,15 +8,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from contracts.events.identity_oidc import SigningKeyRotated
+from contracts.json import JwtClaims as JwtClaims  # the claims of a token we sign; the use cases name it from here
 from services.kit.crypto import fernet
 from services.kit.jose import ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, generate_rsa, key_from_jwk, sign_pem
 
 from ..domain.oauth import JsonWebKeySet, SigningKey, published_kids, signing_kid
 from ..settings import IdentitySettings
 from .unit_of_work import IdentityUnitOfWork
-
-# The claims of a token we sign (RFC 7519): a JSON object of registered and private claims.
-JwtClaims = dict[str, Any]
 
 
 @dataclass(frozen=True)

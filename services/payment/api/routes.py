@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from services.kit import webhooks as webhook_header
-from services.kit.app import request_unit_of_work
 from services.kit.auth import Principal, require_scopes
 from services.kit.errors import ValidationFailed
 from services.kit.openapi import BINARY, binary_content
@@ -17,8 +16,8 @@ from services.kit.openapi import BINARY, binary_content
 from ..domain.callbacks import RawCallback
 from ..domain.orders import Provider
 from ..service import callbacks, orders, receipts, reconciliation
-from ..service.unit_of_work import PaymentUnitOfWork
 from ..settings import PaymentSettings
+from .dependencies import PaymentUnitOfWorkDep
 from .schemas import (
     UUID_PATTERN,
     BankNotificationAnswer,
@@ -33,8 +32,6 @@ from .schemas import (
 
 router = APIRouter(tags=["payment"])
 
-# The unit the kit makes from the service's spec (``SqlPaymentUnitOfWork``), as use cases see it.
-UnitOfWorkDep = Annotated[PaymentUnitOfWork, Depends(request_unit_of_work, scope="function")]
 Id = Annotated[str, Path(pattern=UUID_PATTERN)]
 Payer = Annotated[Principal, require_scopes("payment:pay")]
 Operator = Annotated[Principal, require_scopes("payment:admin")]
@@ -61,7 +58,7 @@ def client_ip(request: Request) -> str:
                      "description": "The order made before with the same Idempotency-Key (Idempotent-Replayed)"}},
 )  # fmt: skip
 async def create_order(
-    request: Request, response: Response, body: OrderCreate, principal: Payer, uow: UnitOfWorkDep,
+    request: Request, response: Response, body: OrderCreate, principal: Payer, uow: PaymentUnitOfWorkDep,
     idempotency_key: IdempotencyKey = None,
 ) -> OrderDetailPublic:  # fmt: skip
     details, created = await orders.create_order(
@@ -76,7 +73,7 @@ async def create_order(
 
 
 @router.get("/orders/{order_id}", summary="An order: state, how to pay, receipt, history")
-async def get_order(request: Request, order_id: Id, principal: Payer, uow: UnitOfWorkDep) -> OrderDetailPublic:
+async def get_order(request: Request, order_id: Id, principal: Payer, uow: PaymentUnitOfWorkDep) -> OrderDetailPublic:
     details = await orders.order_details(uow, settings_of(request), principal.subject, order_id.lower(),
                                          client_ip=client_ip(request))  # fmt: skip
     return OrderDetailPublic.of(details)
@@ -89,18 +86,18 @@ async def get_order(request: Request, order_id: Id, principal: Payer, uow: UnitO
     responses={200: binary_content("image/png")},
     operation_id="getVietqrCode",
 )
-async def get_vietqr(request: Request, order_id: Id, principal: Payer, uow: UnitOfWorkDep) -> Response:
+async def get_vietqr(request: Request, order_id: Id, principal: Payer, uow: PaymentUnitOfWorkDep) -> Response:
     png = await orders.vietqr_png(uow, settings_of(request), principal.subject, order_id.lower())
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, no-store"})
 
 
 @router.post("/orders/{order_id}/cancel", summary="Cancel an open order")
-async def cancel_order(order_id: Id, principal: Payer, uow: UnitOfWorkDep) -> OrderPublic:
+async def cancel_order(order_id: Id, principal: Payer, uow: PaymentUnitOfWorkDep) -> OrderPublic:
     return OrderPublic.model_validate(await orders.cancel(uow, principal.subject, order_id.lower()))
 
 
 @router.get("/jwks", summary="The keys that sign payment receipts (public)", operation_id="getReceiptSigningKeys")
-async def receipt_jwks(response: Response, uow: UnitOfWorkDep) -> ReceiptKeysPublic:
+async def receipt_jwks(response: Response, uow: PaymentUnitOfWorkDep) -> ReceiptKeysPublic:
     response.headers["Cache-Control"] = "public, max-age=300"
     return ReceiptKeysPublic(keys=[dict(key) for key in await receipts.jwks(uow)])
 
@@ -177,14 +174,14 @@ async def _raw(request: Request) -> RawCallback:
     ),
     openapi_extra={"parameters": VNPAY_IPN_PARAMETERS},
 )
-async def vnpay_ipn(request: Request, uow: UnitOfWorkDep) -> VnpayIpnAnswer:
+async def vnpay_ipn(request: Request, uow: PaymentUnitOfWorkDep) -> VnpayIpnAnswer:
     return VnpayIpnAnswer.of(await callbacks.vnpay_ipn(uow, settings_of(request), await _raw(request)))
 
 
 @router.post("/callbacks/bank", summary="A bank's transfer notification (public; signed t=…,v1=…)",
              operation_id="receiveBankNotification", response_model_exclude_unset=True,
              openapi_extra=BANK_NOTIFICATION)  # fmt: skip
-async def bank_notification(request: Request, uow: UnitOfWorkDep) -> BankNotificationAnswer:
+async def bank_notification(request: Request, uow: PaymentUnitOfWorkDep) -> BankNotificationAnswer:
     raw = await _raw(request)
     try:
         return BankNotificationAnswer.of(await callbacks.bank_notification(uow, settings_of(request), raw))
@@ -197,7 +194,7 @@ async def bank_notification(request: Request, uow: UnitOfWorkDep) -> BankNotific
 
 
 @router.post("/orders/{order_id}/refund", summary="Record that a paid order was refunded (operators)")
-async def refund_order(order_id: Id, body: RefundCreate, principal: Operator, uow: UnitOfWorkDep) -> OrderPublic:
+async def refund_order(order_id: Id, body: RefundCreate, principal: Operator, uow: PaymentUnitOfWorkDep) -> OrderPublic:
     return OrderPublic.model_validate(await orders.refund(uow, order_id.lower(), body.reason, principal.subject))
 
 
@@ -221,7 +218,7 @@ STATEMENT = {
 async def reconcile(
     request: Request,
     principal: Operator,
-    uow: UnitOfWorkDep,
+    uow: PaymentUnitOfWorkDep,
     provider: Annotated[Literal["vnpay", "vietqr"], Query()],
     since: Annotated[datetime, Query(description="Start of the period (included), with its offset.")],
     until: Annotated[

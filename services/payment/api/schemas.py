@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.kit.schemas import StrictModel
+from contracts.json import Jwk
+from services.kit.schemas import NotBlank, StrictModel
 
 from ..domain import vnpay
 from ..domain.orders import OrderState, Provider
@@ -26,7 +27,7 @@ class OrderCreate(StrictModel):
 
 
 class RefundCreate(StrictModel):
-    reason: Annotated[str, Field(min_length=3, max_length=500)]
+    reason: Annotated[str, Field(min_length=3, max_length=500), NotBlank()]
 
 
 class Public(BaseModel):
@@ -99,8 +100,7 @@ class OrderDetailPublic(OrderPublic):
 class ReceiptKeysPublic(BaseModel):
     """A JSON Web Key Set (RFC 7517) of the keys that sign receipts."""
 
-    # JWKs: their members depend on the key's type, published as they are.
-    keys: list[dict[str, Any]]
+    keys: list[Jwk]
 
 
 class VnpayIpnAnswer(BaseModel):

@@ -6,10 +6,11 @@ series, so an order has one receipt and its number says which order it is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
+
+from contracts.json import Jwk
 
 from .orders import Order
 
@@ -30,8 +31,7 @@ class ReceiptKey:
 
     kid: str
     private_key: bytes
-    # A JWK: JSON whose members depend on the key's type (RFC 7517), published as it is.
-    public_jwk: Mapping[str, Any]
+    public_jwk: Jwk
 
 
 def receipt_number(reference: str) -> str:
@@ -39,8 +39,23 @@ def receipt_number(reference: str) -> str:
     return f"{RECEIPT_PREFIX}{reference}"
 
 
-# A JWT's payload: the JSON object the signer serializes (its members are the receipt's format).
-def claims(order: Order, *, issuer: str, paid_at: datetime) -> dict[str, Any]:
+class ReceiptClaims(TypedDict):
+    """A receipt's signed claims (a JWT's payload): the receipt's format."""
+
+    iss: str
+    typ: str
+    receipt_number: str
+    order_reference: str
+    dossier_code: str
+    amount: int
+    currency: str
+    provider: str
+    provider_transaction: str | None
+    paid_at: str
+    iat: int
+
+
+def claims(order: Order, *, issuer: str, paid_at: datetime) -> ReceiptClaims:
     """The signed claims of ``order``'s receipt."""
     return {
         "iss": issuer,

@@ -24,8 +24,10 @@ import re
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
+
+from contracts.json import EventData
 
 BASE_BACKOFF_SECONDS = 30
 MAX_BACKOFF_SECONDS = 2 * 3600
@@ -116,9 +118,10 @@ Mode = Literal["push", "pull"]
 EndpointFormat = Literal["portal", "compat"]
 AttemptOutcome = Literal["delivered", "retrying", "dead", "gone"]
 
-# The event's JSON as the portal published it: delivered as it is (the portal format) or rendered
-# into the provinces' (domain.outgoing), so it is kept as JSON, not re-typed on its way through.
-Payload = dict[str, Any]
+# The event's data as the portal published it (its model is the event's contract: DossierSubmitted,
+# DossierSupplemented, WithdrawalRequested): delivered as it is (the portal format) or rendered into
+# the provinces' (domain.outgoing), so it is kept as the event's JSON, not re-typed on its way.
+Payload = EventData
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from .records import DOSSIER_SYNC, VIETNAM_TZ
 
-# The functions below map one JSON document to another: the event's JSON as the portal published
-# it (the stored payload) to the provinces' wire format, whose shape is theirs. Both are JSON on
-# the wire, not data passed between layers, so they stay dictionaries.
+# The functions below map the event's JSON as the portal published it (the stored payload, read as
+# its contract's JSON) to the provinces' wire format, whose members are typed here.
 KINDS = ("filing", "supplement", "withdrawal")
 FORMATS = ("portal", "compat")
 _APPLICANT_KIND = {"citizen": 1, "enterprise": 2}
@@ -44,16 +43,76 @@ def _day(value: str | None) -> str | None:
     return date.fromisoformat(value).strftime("%Y%m%d000000") if value else None
 
 
-def _files(attachments: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+class CompatFile(TypedDict):
+    TepDinhKemId: str
+    TenTepDinhKem: str
+    IsDeleted: bool
+    MaThanhPhanHoSo: str | None
+
+
+class CompatFee(TypedDict):
+    MaPhiLePhi: str
+    TenPhiLePhi: str
+    Gia: int
+
+
+class CompatSupplementEntry(TypedDict):
+    MaYeuCauBoSung: str
+    NgayYeuCauBoSung: str | None
+    NgayBoSung: str | None
+    NoiDungBoSung: str | None
+    TaiLieuNop: list[CompatFile]
+
+
+class CompatFiling(TypedDict):
+    """A filing: the whole dossier."""
+
+    MaHoSo: str
+    MaDonVi: str
+    MaTTHC: str
+    TenTTHC: str
+    ChuHoSo: str
+    LoaiDoiTuong: int
+    MaDoiTuong: str
+    Email: str | None
+    SoDienThoai: str | None
+    NgayTiepNhan: str | None
+    NgayHenTra: str | None
+    TrangThaiHoSo: str
+    TaiLieuNop: list[CompatFile]
+    DanhSachLePhi: list[CompatFee]
+    DanhSachHoSoBoSung: list[CompatSupplementEntry]
+
+
+class CompatSupplement(TypedDict):
+    """A supplement: the dossier processing again, with the documents sent."""
+
+    MaHoSo: str
+    MaDonVi: str
+    TrangThaiHoSo: str
+    DanhSachHoSoBoSung: list[CompatSupplementEntry]
+
+
+class CompatWithdrawal(TypedDict):
+    """A withdrawal: the dossier's status 7, the reason and when it was asked."""
+
+    MaHoSo: str
+    MaDonVi: str
+    TrangThaiHoSo: str
+    GhiChu: str | None
+    NgayYeuCauRut: str | None
+
+
+def _files(attachments: Sequence[Mapping[str, Any]]) -> list[CompatFile]:
     return [{"TepDinhKemId": a["id"], "TenTepDinhKem": a["filename"], "IsDeleted": False,
              "MaThanhPhanHoSo": a.get("component_code")} for a in attachments]  # fmt: skip
 
 
-def _fee(line: Mapping[str, Any]) -> dict[str, Any]:
+def _fee(line: Mapping[str, Any]) -> CompatFee:
     return {"MaPhiLePhi": line["code"], "TenPhiLePhi": line["name"], "Gia": line["amount"]}
 
 
-def _filing(data: Mapping[str, Any]) -> dict[str, Any]:
+def _filing(data: Mapping[str, Any]) -> CompatFiling:
     applicant = data["applicant"]
     return {
         "MaHoSo": data["code"],
@@ -74,7 +133,7 @@ def _filing(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _supplement(data: Mapping[str, Any]) -> dict[str, Any]:
+def _supplement(data: Mapping[str, Any]) -> CompatSupplement:
     return {
         "MaHoSo": data["code"],
         "MaDonVi": data["agency_code"],
@@ -91,7 +150,7 @@ def _supplement(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _withdrawal(data: Mapping[str, Any]) -> dict[str, Any]:
+def _withdrawal(data: Mapping[str, Any]) -> CompatWithdrawal:
     return {
         "MaHoSo": data["code"],
         "MaDonVi": data["agency_code"],
@@ -107,5 +166,11 @@ def render(kind: str, payload: Mapping[str, Any], fmt: str) -> dict[str, Any]:
         raise ValueError(f"unknown delivery kind {kind!r} or format {fmt!r}")
     if fmt == "portal":
         return dict(payload)
-    record = {"filing": _filing, "supplement": _supplement, "withdrawal": _withdrawal}[kind](payload)
+    record: CompatFiling | CompatSupplement | CompatWithdrawal
+    if kind == "filing":
+        record = _filing(payload)
+    elif kind == "supplement":
+        record = _supplement(payload)
+    else:
+        record = _withdrawal(payload)
     return {"service": DOSSIER_SYNC, "isUpdating": kind != "filing", "data": [record]}

@@ -28,7 +28,6 @@ import socket
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -167,8 +166,7 @@ async def _checked_address(url: str, allow_private: bool) -> tuple[str | None, s
     return addresses[0], None
 
 
-# The last item is httpx's request ``extensions`` mapping (its type, as httpx declares it).
-def pinned(url: str, address: str) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+def pinned(url: str, address: str) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
     """The URL to ``address`` itself, the ``Host`` header and the request extensions that keep
     the original host name for TLS (SNI and the certificate's name check)."""
     original = httpx.URL(url)

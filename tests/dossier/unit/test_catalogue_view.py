@@ -57,7 +57,7 @@ async def test_procedures_keep_their_last_definition_when_retired() -> None:
     assert await catalogue_view.apply_procedure_published(uow, procedure_published("1.002804", 1)) is False
     known = await catalogue_view.known_procedure(uow, "1.002804")
     assert (known.status, known.revision, known.name) == (ProcedureStatus.RETIRED, 2, "Cấp đổi giấy phép lái xe")
-    assert known.definition is not None and known.definition["code"] == "1.002804"
+    assert known.definition is not None and known.definition.code == "1.002804"
     with pytest.raises(UnknownProcedure):
         await catalogue_view.known_procedure(uow, "9.999999")
 

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 
 from contracts.events.identity_accounts import AccountLocked as AccountLockedEvent
-from services.identity.api.dependencies import identity_unit_of_work
 from services.identity.domain.accounts import AccountLocked, InvalidCredentials
 from services.identity.service.sign_in import sign_in
+from services.kit.app import request_unit_of_work
 from services.kit.errors import NotFound
 from tests.identity.fakes import FakeIdentityUnitOfWork
 from tests.identity.unit.conftest import NOW, PERSONAL_ID, add_citizen, make_settings, stored
@@ -22,7 +22,7 @@ def request_for(uow: FakeIdentityUnitOfWork) -> SimpleNamespace:
 
 async def run_route(uow: FakeIdentityUnitOfWork, route) -> None:  # type: ignore[no-untyped-def]
     """What FastAPI does with the dependency around a route: the route's error is thrown in."""
-    dependency = identity_unit_of_work(request_for(uow))  # type: ignore[arg-type]
+    dependency = request_unit_of_work(request_for(uow))  # type: ignore[arg-type]
     given = await anext(dependency)
     try:
         await route(given)
