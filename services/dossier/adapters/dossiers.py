@@ -4,10 +4,10 @@ idempotency keys. Rows become entities here and nowhere else."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql
@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.events.base import Event
 from services.kit import idempotency
-from services.kit.db import insert_rows, json_text, outbox_insert_sql
+from services.kit.db import SqlParams, insert_rows, json_text, outbox_insert_sql
 from services.kit.sqlsets import in_array, pair_in_arrays
 
 from ..domain.dossier import (
     Applicant,
+    ApplicantKind,
     Attachment,
     Dossier,
     DossierQuery,
@@ -100,9 +101,10 @@ def _applicant_json(applicant: Applicant) -> dict[str, str]:
 _APPLICANT_FIELDS = ("kind", "identifier", "name", "phone", "email", "address")
 
 
-def _applicant(data: dict[str, Any], kind: str, identifier: str) -> Applicant:
+def _applicant(data: Mapping[str, str], kind: ApplicantKind, identifier: str) -> Applicant:
+    # Who it is comes from the typed columns; the rest from the JSON the filing stored.
     return Applicant(
-        kind=data.get("kind", kind), identifier=data.get("identifier", identifier), name=data.get("name"),
+        kind=kind, identifier=identifier, name=data.get("name"),
         phone=data.get("phone"), email=data.get("email"), address=data.get("address"),
     )  # fmt: skip
 
@@ -123,7 +125,7 @@ def dossier_of(row: Any) -> Dossier:
     )  # fmt: skip
 
 
-def dossier_row(dossier: Dossier) -> dict[str, Any]:
+def dossier_row(dossier: Dossier) -> dict[str, object]:
     """The entity as a ``dossiers`` row (but ``created_at``, the database's)."""
     return {
         "id": dossier.id, "code": dossier.code, "origin": dossier.origin, "owner": dossier.owner,
@@ -141,11 +143,17 @@ def dossier_row(dossier: Dossier) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _fee_json(line: FeeLine) -> dict[str, Any]:
+class _FeeJson(TypedDict):
+    code: str
+    name: str
+    amount: int
+
+
+def _fee_json(line: FeeLine) -> _FeeJson:
     return {"code": line.code, "name": line.name, "amount": line.amount}
 
 
-def _history_row(entry: HistoryEntry) -> dict[str, Any]:
+def _history_row(entry: HistoryEntry) -> dict[str, object]:
     return {"dossier_id": entry.dossier_id, "occurred_at": entry.occurred_at,
             "previous": int(entry.previous) if entry.previous is not None else None, "status": int(entry.status),
             "source": entry.source, "actor": entry.actor, "note": entry.note, "record_id": entry.record_id}  # fmt: skip
@@ -167,7 +175,7 @@ def _draft_of(row: Any) -> Draft:
 
 # --- a submission in one statement ---------------------------------------------------------
 
-Execute = Callable[[Any, dict[str, Any]], Awaitable[Any]]
+Execute = Callable[[Any, SqlParams], Awaitable[Any]]
 
 
 async def file_dossier(
@@ -197,7 +205,7 @@ _UPDATE_STATUS = (
 )
 
 
-def _status_params(dossier: Dossier) -> dict[str, Any]:
+def _status_params(dossier: Dossier) -> dict[str, object]:
     return {"_id": dossier.id, "status": int(dossier.status), "last_update_at": dossier.last_update_at,
             "status_changed_at": dossier.status_changed_at, "finished_at": dossier.finished_at,
             "returned_at": dossier.returned_at}  # fmt: skip

@@ -9,7 +9,3 @@ from ..service.unit_of_work import DossierUnitOfWork
 # The kit's request unit (committed when the route returns, and on a RecordedRefusal): the
 # dossier ServiceSpec makes it a SqlDossierUnitOfWork.
 DossierUnitOfWorkDep = UnitOfWorkDep[DossierUnitOfWork]
-
-# Deprecated: the name routes.py gave it (``Unit``). Use DossierUnitOfWorkDep; this alias goes
-# once routes.py imports the new name.
-Unit = DossierUnitOfWorkDep

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field, ValidationError
 
+from contracts.json import OpenApi
 from contracts.services import service
 from services.kit import idempotency
-from services.kit.app import request_unit_of_work
 from services.kit.auth import Principal, require_scopes
 from services.kit.caching import NOT_MODIFIED, cached_json
 from services.kit.errors import ValidationFailed
@@ -39,6 +39,7 @@ from ..service import lookup as public_lookup
 from ..service.intake import AttachmentRef as AttachmentRefValue
 from ..service.unit_of_work import DossierUnitOfWork
 from ..settings import DossierSettings
+from .dependencies import DossierUnitOfWorkDep
 from .schemas import (
     UUID_PATTERN,
     AttachmentPublic,
@@ -66,10 +67,9 @@ router = APIRouter(tags=["dossier"])
 
 Id = Annotated[str, Path(pattern=UUID_PATTERN)]
 MAX_PAGE = 100
+
+
 # The kit builds the unit the service spec names (``adapters.unit_of_work``): the dossier unit.
-Unit = Annotated[DossierUnitOfWork, Depends(request_unit_of_work, scope="function")]
-
-
 class Runtime:
     """What the routes need besides the unit of work, made once per app from its settings."""
 
@@ -133,7 +133,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-def document_limits(document: dict[str, Any], settings: DossierSettings) -> None:
+def document_limits(document: OpenApi, settings: DossierSettings) -> None:
     """State in the OpenAPI document the limits this deployment enforces: the files a dossier may
     name (``max_attachments_per_dossier``), and in words the form data's size (no schema keyword
     bounds a JSON object's bytes)."""
@@ -165,7 +165,7 @@ def document_limits(document: dict[str, Any], settings: DossierSettings) -> None
 @router.post("/attachments", status_code=201, summary="Upload a file (PDF, JPEG, PNG) for a dossier",
              operation_id="uploadAttachment")  # fmt: skip
 async def upload(
-    request: Request, principal: Submitter, uow: Unit, file: Annotated[UploadFile, File()]
+    request: Request, principal: Submitter, uow: DossierUnitOfWorkDep, file: Annotated[UploadFile, File()]
 ) -> AttachmentPublic:
     rt = runtime(request)
     stored = await intake.upload_attachment(uow, rt.storage, rt.limits, principal.subject, file.file, file.filename)
@@ -173,14 +173,16 @@ async def upload(
 
 
 @router.post("/drafts", status_code=201, summary="Save a new draft")
-async def create_draft(request: Request, body: DraftCreate, principal: Submitter, uow: Unit) -> DraftPublic:
+async def create_draft(
+    request: Request, body: DraftCreate, principal: Submitter, uow: DossierUnitOfWorkDep
+) -> DraftPublic:
     limits = runtime(request).limits
     return DraftPublic.of(await intake.save_draft(uow, caller(principal), None, body.service_id, body.content, limits))
 
 
 @router.put("/drafts/{draft_id}", summary="Replace a draft")
 async def replace_draft(
-    request: Request, draft_id: Id, body: DraftCreate, principal: Submitter, uow: Unit
+    request: Request, draft_id: Id, body: DraftCreate, principal: Submitter, uow: DossierUnitOfWorkDep
 ) -> DraftPublic:
     limits = runtime(request).limits
     saved = await intake.save_draft(uow, caller(principal), draft_id.lower(), body.service_id, body.content, limits)
@@ -188,17 +190,17 @@ async def replace_draft(
 
 
 @router.get("/drafts", summary="The caller's drafts")
-async def list_drafts(principal: Submitter, uow: Unit) -> DraftListPublic:
+async def list_drafts(principal: Submitter, uow: DossierUnitOfWorkDep) -> DraftListPublic:
     return DraftListPublic(items=[DraftSummaryPublic.of(d) for d in await intake.list_drafts(uow, caller(principal))])
 
 
 @router.get("/drafts/{draft_id}", summary="One draft")
-async def get_draft(draft_id: Id, principal: Submitter, uow: Unit) -> DraftPublic:
+async def get_draft(draft_id: Id, principal: Submitter, uow: DossierUnitOfWorkDep) -> DraftPublic:
     return DraftPublic.of(await intake.get_draft(uow, caller(principal), draft_id.lower()))
 
 
 @router.delete("/drafts/{draft_id}", status_code=204, summary="Delete a draft")
-async def delete_draft(draft_id: Id, principal: Submitter, uow: Unit) -> Response:
+async def delete_draft(draft_id: Id, principal: Submitter, uow: DossierUnitOfWorkDep) -> Response:
     await intake.delete_draft(uow, caller(principal), draft_id.lower())
     return Response(status_code=204)
 
@@ -227,7 +229,7 @@ async def _submitted(
 
 
 # A retry with the same Idempotency-Key answers the first request's receipt.
-REPLAYED: dict[int | str, dict[str, Any]] = {
+REPLAYED: dict[int | str, OpenApi] = {
     200: {"description": "The receipt of the dossier filed before with the same Idempotency-Key "
                          "(header Idempotent-Replayed: true)", "model": DossierReceiptPublic}}  # fmt: skip
 
@@ -235,7 +237,11 @@ REPLAYED: dict[int | str, dict[str, Any]] = {
 @router.post("/dossiers", status_code=201, summary="Submit a dossier; answers its receipt", responses=REPLAYED,
              response_model=DossierReceiptPublic, operation_id="submitDossier")  # fmt: skip
 async def submit(
-    request: Request, body: DossierCreate, principal: Submitter, uow: Unit, idempotency_key: IdempotencyKey = None
+    request: Request,
+    body: DossierCreate,
+    principal: Submitter,
+    uow: DossierUnitOfWorkDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     fingerprint = idempotency.request_hash(body.model_dump(mode="json"))
     return await _submitted(request, uow, principal, body.value(), idempotency_key, fingerprint)
@@ -255,7 +261,7 @@ async def submit(
 async def submit_with_files(
     request: Request,
     principal: Submitter,
-    uow: Unit,
+    uow: DossierUnitOfWorkDep,
     dossier: Annotated[str, Form(max_length=512 * 1024)],
     files: Annotated[list[UploadFile], File()],
     components: Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]], Form()],
@@ -293,7 +299,7 @@ async def submit_with_files(
 async def list_dossiers(
     request: Request,
     principal: Reader,
-    uow: Unit,
+    uow: DossierUnitOfWorkDep,
     status: Annotated[int | None, Query(ge=1, le=10)] = None,
     agency: Annotated[str | None, Query(max_length=40, pattern=r"^[0-9A-Za-z.]+$")] = None,
     cursor: Cursor = None,
@@ -307,19 +313,21 @@ async def list_dossiers(
 
 
 @router.get("/dossiers/{dossier_id}", summary="A dossier with its documents and timeline")
-async def get_dossier(dossier_id: Id, principal: Reader, uow: Unit) -> DossierPublic:
+async def get_dossier(dossier_id: Id, principal: Reader, uow: DossierUnitOfWorkDep) -> DossierPublic:
     return DossierPublic.detail(await tracking.dossier_detail(uow, caller(principal), dossier_id.lower()))
 
 
 @router.get("/dossiers/{dossier_id}/timeline", summary="Every status change of a dossier",
             operation_id="getDossierTimeline")  # fmt: skip
-async def get_timeline(dossier_id: Id, principal: Reader, uow: Unit) -> TimelinePublic:
+async def get_timeline(dossier_id: Id, principal: Reader, uow: DossierUnitOfWorkDep) -> TimelinePublic:
     entries = await tracking.timeline(uow, caller(principal), dossier_id.lower())
     return TimelinePublic(items=[HistoryEntryPublic.of(e) for e in entries])
 
 
 @router.get("/dossiers/{dossier_id}/receipt", summary="The receipt and appointment")
-async def get_receipt(request: Request, dossier_id: Id, principal: Reader, uow: Unit) -> DossierReceiptPublic:
+async def get_receipt(
+    request: Request, dossier_id: Id, principal: Reader, uow: DossierUnitOfWorkDep
+) -> DossierReceiptPublic:
     return DossierReceiptPublic.of(
         await intake.receipt(uow, caller(principal), dossier_id.lower(), runtime(request).issuer)
     )
@@ -332,7 +340,7 @@ async def get_receipt(request: Request, dossier_id: Id, principal: Reader, uow: 
     responses={200: binary_content("image/png")},
     operation_id="getReceiptQrCode",
 )
-async def get_receipt_qr(request: Request, dossier_id: Id, principal: Reader, uow: Unit) -> Response:
+async def get_receipt_qr(request: Request, dossier_id: Id, principal: Reader, uow: DossierUnitOfWorkDep) -> Response:
     png = await intake.receipt_png(uow, caller(principal), dossier_id.lower(), runtime(request).issuer)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
@@ -345,7 +353,7 @@ async def get_receipt_qr(request: Request, dossier_id: Id, principal: Reader, uo
     operation_id="downloadAttachment",
 )
 async def download(
-    request: Request, dossier_id: Id, attachment_id: Id, principal: Reader, uow: Unit
+    request: Request, dossier_id: Id, attachment_id: Id, principal: Reader, uow: DossierUnitOfWorkDep
 ) -> StreamingResponse:
     found = await tracking.attachment_for(uow, caller(principal), dossier_id.lower(), attachment_id.lower())
     headers = {
@@ -363,14 +371,18 @@ async def download(
 
 @router.post("/dossiers/{dossier_id}/withdrawal", summary="Ask to withdraw a dossier not yet finished",
              operation_id="withdrawDossier")  # fmt: skip
-async def withdraw(dossier_id: Id, body: WithdrawalCreate, principal: Submitter, uow: Unit) -> DossierSummaryPublic:
+async def withdraw(
+    dossier_id: Id, body: WithdrawalCreate, principal: Submitter, uow: DossierUnitOfWorkDep
+) -> DossierSummaryPublic:
     withdrawn = await tracking.withdraw(uow, caller(principal), dossier_id.lower(), body.reason)
     return DossierSummaryPublic.of(withdrawn.summary())
 
 
 @router.post("/dossiers/{dossier_id}/supplements", summary="Add the documents the agency asked for",
              operation_id="supplementDossier")  # fmt: skip
-async def supplement(dossier_id: Id, body: SupplementCreate, principal: Submitter, uow: Unit) -> DossierSummaryPublic:
+async def supplement(
+    dossier_id: Id, body: SupplementCreate, principal: Submitter, uow: DossierUnitOfWorkDep
+) -> DossierSummaryPublic:
     wanted = [item.value() for item in body.attachments]
     supplemented = await tracking.supplement(uow, caller(principal), dossier_id.lower(), wanted, body.note)
     return DossierSummaryPublic.of(supplemented.summary())
@@ -378,14 +390,14 @@ async def supplement(dossier_id: Id, body: SupplementCreate, principal: Submitte
 
 @router.post("/dossiers/{dossier_id}/rating", status_code=201, summary="Rate the service once the result is back",
              operation_id="rateDossier")  # fmt: skip
-async def rate(dossier_id: Id, body: RatingCreate, principal: Submitter, uow: Unit) -> RatingPublic:
+async def rate(dossier_id: Id, body: RatingCreate, principal: Submitter, uow: DossierUnitOfWorkDep) -> RatingPublic:
     return RatingPublic.of(await tracking.rate(uow, caller(principal), dossier_id.lower(), body.score, body.comment))
 
 
 # --- public ---------------------------------------------------------------------------------
 
 
-LOOKUP_REFUSED: dict[int | str, dict[str, Any]] = {
+LOOKUP_REFUSED: dict[int | str, OpenApi] = {
     404: {"description": "No dossier with this code and verifier (a wrong verifier answers the same)"},
     429: {"description": "Too many wrong lookups of this code, or from this address: retry after `Retry-After` "
                          "seconds"},
@@ -413,7 +425,7 @@ def client_address(request: Request) -> str:
 )
 async def lookup(
     request: Request,
-    uow: Unit,
+    uow: DossierUnitOfWorkDep,
     code: Annotated[str, Query(min_length=1, max_length=DOSSIER_CODE_MAX_LENGTH, pattern=r"^[0-9A-Za-z.-]+$")],
     verifier: Annotated[str, Query(pattern=r"^([0-9]{4}|[0-9A-Za-z]{5}-?[0-9A-Za-z]{5})$")],
 ) -> DossierLookupPublic:
@@ -436,7 +448,7 @@ AgencyCodeQuery = Annotated[str | None, Query(min_length=1, max_length=40, patte
 )
 async def statistics_figures(
     request: Request,
-    uow: Unit,
+    uow: DossierUnitOfWorkDep,
     since: Annotated[date, Query(alias="from", description="first day, yyyy-mm-dd")],
     days: Annotated[int, Query(ge=1, le=MAX_STATISTICS_DAYS, description="how many days the period holds (1–366)")],
     agency: AgencyCodeQuery = None,

@@ -7,12 +7,13 @@ the use cases' entities and value objects here, and nowhere else.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.json import FormData
 from services.kit.pagination import Page
-from services.kit.schemas import StrictModel, VietnamesePhone
+from services.kit.schemas import Name, NotBlank, StrictModel, VietnamesePhone
 
 from ..domain.dossier import Applicant, Attachment, Dossier, DossierSummary, Draft, FeeLine, HistoryEntry, Rating
 from ..service.intake import AttachmentRef as AttachmentRefValue
@@ -30,7 +31,7 @@ class ApplicantCreate(StrictModel):
     # A citizen's 12-digit personal identification number, an enterprise's tax code
     # (10 digits, or 13 with a branch suffix -NNN).
     identifier: Annotated[str, Field(pattern=r"^([0-9]{12}|[0-9]{10}(-[0-9]{3})?)$")]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Name
     phone: VietnamesePhone | None = None  # an allocated Vietnamese number, stored as E.164
     email: Annotated[str | None, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] = None
     address: Annotated[str | None, Field(max_length=500)] = None
@@ -42,7 +43,7 @@ class ApplicantCreate(StrictModel):
 
 class AttachmentRef(StrictModel):
     id: Annotated[str, Field(pattern=UUID_PATTERN)]
-    component_code: Annotated[str, Field(min_length=1, max_length=40)]
+    component_code: Annotated[str, Field(min_length=1, max_length=40), NotBlank()]
 
     def value(self) -> AttachmentRefValue:
         return AttachmentRefValue(id=self.id, component_code=self.component_code)
@@ -52,7 +53,7 @@ class DossierCreate(StrictModel):
     service_id: Annotated[str, Field(pattern=UUID_PATTERN)]
     applicant: ApplicantCreate
     # The form's data: schemaless JSON, validated against the service's JSON Schema.
-    form: dict[str, Any] = Field(default_factory=dict)
+    form: FormData = Field(default_factory=dict)
     # Bounded here by the widest setting; the document states the configured count
     # (``routes.document_limits``), which the use case checks with a clear error.
     attachments: Annotated[list[AttachmentRef], Field(max_length=200)] = Field(default_factory=list)
@@ -73,7 +74,7 @@ class DossierCreate(StrictModel):
 class DraftCreate(StrictModel):
     service_id: Annotated[str, Field(pattern=UUID_PATTERN)]
     # What the owner has filled in so far: schemaless JSON, validated only when submitted.
-    content: dict[str, Any] = Field(default_factory=dict)
+    content: FormData = Field(default_factory=dict)
 
 
 class WithdrawalCreate(StrictModel):
@@ -127,7 +128,7 @@ class FeeLinePublic(Public):
 class DraftPublic(Public):
     id: str
     service_id: str
-    content: dict[str, Any]  # schemaless JSON, as the owner saved it
+    content: FormData  # as the owner saved it
     updated_at: datetime | None = Field(default=None, description="null in the answer that saves it")
 
     @classmethod
@@ -301,7 +302,7 @@ class DossierPublic(DossierSummaryPublic):
     service_id: str | None
     service_version: int | None
     applicant: ApplicantPublic
-    form: dict[str, Any]  # schemaless JSON, as validated by the service's form when filed
+    form: FormData  # as validated by the service's form when filed
     fees: list[FeeLinePublic]
     documents: list[AttachmentPublic]
     rating: RatingSummaryPublic | None

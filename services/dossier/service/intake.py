@@ -18,11 +18,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from contracts.events import dossier as events
 from contracts.events.base import Event
 from contracts.events.dossier import ChangeSource, DossierSubmitted, FeesAssessed, StatusChanged
+from contracts.json import FormData
 from services.kit import idempotency, pseudonyms
 from services.kit.errors import (
     Conflict,
@@ -174,7 +175,7 @@ class Submission:
     service_id: str
     applicant: Applicant
     # The form's data: schemaless JSON, validated here against the service's JSON Schema.
-    form: dict[str, Any] = field(default_factory=dict)
+    form: FormData = field(default_factory=dict)
     attachments: Sequence[AttachmentRef] = ()
     selected_fees: Sequence[str] = ()
     draft_id: str | None = None
@@ -454,7 +455,7 @@ async def receipt_png(uow: DossierUnitOfWork, caller: Caller, dossier_id: str, i
 
 
 async def save_draft(
-    uow: DossierUnitOfWork, caller: Caller, draft_id: str | None, service_id: str, content: dict[str, Any],
+    uow: DossierUnitOfWork, caller: Caller, draft_id: str | None, service_id: str, content: FormData,
     limits: Limits,
 ) -> Draft:  # fmt: skip
     """Create (no id) or replace an owner's draft; it is not validated until submitted

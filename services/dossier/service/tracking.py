@@ -19,6 +19,7 @@ from typing import Any
 from contracts.events.dossier import ChangeSource, DossierRated, DossierSupplemented, StatusChanged, WithdrawalRequested
 from contracts.events.payment import PaymentSucceeded
 from contracts.events.sync import DossierStatusesReported, DossierStatusReported
+from contracts.json import AsReceived
 from services.kit import pseudonyms
 from services.kit.consumer import event_data
 from services.kit.errors import BadRequest, Conflict, NotFound, ValidationFailed
@@ -239,7 +240,7 @@ async def rate(uow: DossierUnitOfWork, caller: Caller, dossier_id: str, score: i
 
 
 def _refusal(code: str, dossier_id: str | None, source: str, record_id: str | None, reason: str, detail: str,
-             payload: dict[str, Any]) -> RefusedUpdate:  # fmt: skip
+             payload: AsReceived) -> RefusedUpdate:  # fmt: skip
     """The record of an update refused, and its log line (``payload``: the update as received,
     another system's JSON kept for review)."""
     log.info("status update refused", dossier_code=code, reason=reason, source=source)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
+from contracts.json import JsonSchema, OpenApi
 from services.kit.errors import PortalError
 from services.kit.openapi import token_security
 from services.kit.problems import problem_for
@@ -36,7 +37,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # The browser endpoints answer HTML pages (or send the browser back to the client), never JSON.
 # These are OpenAPI document fragments (schemaless JSON, as FastAPI's ``responses`` takes them).
 _HTML = {"text/html": {"schema": {"type": "string"}}}
-PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+PAGE_RESPONSES: dict[int | str, OpenApi] = {
     200: {"description": "An HTML page", "content": _HTML},
     303: {"description": "The browser is sent back to the client's redirect URI, the outcome in the query",
           "headers": {"Location": {"schema": {"type": "string"}}}},
@@ -48,7 +49,7 @@ PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
           "content": {**_HTML, "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
 }  # fmt: skip
 # The authorization endpoint names the outcome for a request whose client does not exist.
-AUTHORIZE_RESPONSES: dict[int | str, dict[str, Any]] = {
+AUTHORIZE_RESPONSES: dict[int | str, OpenApi] = {
     **PAGE_RESPONSES,
     404: {"description": "An HTML page: no enabled client has this client_id (RFC 6749 §4.1.2.1: the browser is "
                          "not sent back, since there is no registered redirect URI to trust)", "content": _HTML},
@@ -57,7 +58,7 @@ AUTHORIZE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def _query(name: str, schema: dict[str, Any], description: str, *, required: bool = False) -> dict[str, Any]:
+def _query(name: str, schema: JsonSchema, description: str, *, required: bool = False) -> OpenApi:
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
 
 
@@ -88,7 +89,7 @@ AUTHORIZE_PARAMETERS = [
 ]  # fmt: skip
 
 
-def _form_body(fields: dict[str, dict[str, Any]], required: list[str], description: str) -> dict[str, Any]:
+def _form_body(fields: dict[str, JsonSchema], required: list[str], description: str) -> OpenApi:
     """An ``application/x-www-form-urlencoded`` request body with ``fields`` (OpenAPI fragment).
     Each value is text of at most ``MAX_FORM_FIELD`` characters (``_form``); parameters the
     endpoint does not know are ignored, as RFC 6749 §3.1 and §3.2 ask, up to 50 fields in all."""
@@ -101,7 +102,7 @@ def _form_body(fields: dict[str, dict[str, Any]], required: list[str], descripti
 
 # Client authentication in the form (RFC 6749 §2.3.1 client_secret_post, RFC 7523 §2.2
 # private_key_jwt, or a public client's client_id); client_secret_basic is the Authorization header.
-CLIENT_AUTHENTICATION: dict[str, dict[str, Any]] = {
+CLIENT_AUTHENTICATION: dict[str, JsonSchema] = {
     "client_id": {"description": "The client (client_secret_post, private_key_jwt, or a public client)."},
     "client_secret": {"description": "client_secret_post: the client's secret."},
     "client_assertion_type": {"enum": ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
@@ -150,7 +151,7 @@ SIGN_IN_FORM = _form_body(
 )  # fmt: skip
 # OpenID Connect RP-Initiated Logout 1.0 §2. Bounded so that every parameter at its longest
 # still makes a URL the servers take (about 64 KiB, a character percent-encoded in up to 12 bytes).
-LOGOUT_FIELDS: dict[str, dict[str, Any]] = {
+LOGOUT_FIELDS: dict[str, JsonSchema] = {
     "id_token_hint": {"pattern": authorize.JWS_COMPACT, "maxLength": 4096,
                       "description": "An ID token this provider issued to the client (expired ones too)."},
     "client_id": {"maxLength": 255, "description": "The client, when no id_token_hint names it."},
@@ -179,7 +180,7 @@ LOGOUT_PARAMETERS = [{
     "description": "RP-Initiated Logout §2, each field its own query parameter.",
 }]  # fmt: skip
 # Where the browser ends up when logout cannot go on.
-LOGOUT_RESPONSES: dict[int | str, dict[str, Any]] = {
+LOGOUT_RESPONSES: dict[int | str, OpenApi] = {
     **PAGE_RESPONSES,
     404: {
         "description": "An HTML page: the id_token_hint is not an ID token this provider issued, or the "
@@ -235,7 +236,7 @@ def _oauth_json(exc: OAuthError) -> JSONResponse:
     return JSONResponse(body, status_code=problem.status, headers={**NO_STORE, **problem.headers})
 
 
-def _documented(model: type[Any], description: str) -> dict[int | str, dict[str, Any]]:
+def _documented(model: type[Any], description: str) -> dict[int | str, OpenApi]:
     """A 200 answer's schema for a route that writes its protocol's JSON itself."""
     return {200: {"model": model, "description": description}}
 

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from services.kit import jose, pseudonyms
 from services.kit.ids import new_id
@@ -35,7 +34,7 @@ from .unit_of_work import IdentityUnitOfWork
 
 # An introspection answer (RFC 7662 §2.2): ``active`` and, for an active token, claims copied
 # from it; a JSON object by definition open to the token's claims.
-Introspection = dict[str, Any]
+Introspection = JwtClaims
 
 
 @dataclass(frozen=True, slots=True)

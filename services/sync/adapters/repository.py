@@ -57,7 +57,7 @@ def _known(row: Row[Any]) -> KnownDossier:
     return KnownDossier(row.dossier_code, row.agency_code, int(row.status), row.last_update_at, row.applicant_digest)
 
 
-def _known_row(dossier: KnownDossier) -> dict[str, Any]:
+def _known_row(dossier: KnownDossier) -> dict[str, object]:
     return {"dossier_code": dossier.code, "agency_code": dossier.agency_code, "status": dossier.status,
             "last_update_at": dossier.last_update_at, "applicant_digest": dossier.applicant_digest}  # fmt: skip
 
@@ -131,10 +131,10 @@ class SqlAcceptedRecords:
             await self.connection.execute(insert(accepted_records).on_conflict_do_nothing(), rows)
 
 
-def _result_json(result: RecordResult) -> dict[str, Any]:
+def _result_json(result: RecordResult) -> dict[str, object]:
     """One record's answer as the batch keeps it (and as the API answers it): ``errors`` only
     on a rejected record."""
-    out: dict[str, Any] = {"index": result.index, "outcome": result.outcome, "record_id": result.record_id,
+    out: dict[str, object] = {"index": result.index, "outcome": result.outcome, "record_id": result.record_id,
                            "dossier_code": result.dossier_code}  # fmt: skip
     if result.outcome == "rejected":
         out["errors"] = [{"field": e.field, "reason": e.reason} for e in result.errors]

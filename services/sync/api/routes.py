@@ -17,7 +17,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from services.kit.app import request_unit_of_work
 from services.kit.auth import Principal, require_scopes
 from services.kit.errors import RateLimited
 from services.kit.pagination import link_next, page_size
@@ -27,6 +26,7 @@ from ..domain.batches import PORTAL, AgencyClient, Format
 from ..service import inbound, outbound
 from ..service.unit_of_work import SyncUnitOfWork
 from ..settings import SyncSettings
+from .dependencies import SyncUnitOfWorkDep
 from .schemas import (
     MAX_ID,
     AcknowledgementCreate,
@@ -53,8 +53,6 @@ MAX_CLIENTS_TRACKED = 10_000
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 AgencyCode = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z.]+$")]
 DeliveryId = Annotated[int, Path(ge=1, le=MAX_ID)]
-# The request's unit of work (the kit's dependency), as the sync unit it is (ServiceSpec).
-Unit = Annotated[SyncUnitOfWork, Depends(request_unit_of_work, scope="function")]
 
 
 def client_of(principal: Principal) -> AgencyClient:
@@ -99,19 +97,21 @@ async def _push(request: Request, uow: SyncUnitOfWork, client: AgencyClient, rec
 
 @router.post("/records", response_model=BatchPublic,
              summary="Push status records (the portal's JSON format); answers each record")  # fmt: skip
-async def push_records(request: Request, body: RecordsPush, pusher: Pusher, uow: Unit) -> Response:
+async def push_records(request: Request, body: RecordsPush, pusher: Pusher, uow: SyncUnitOfWorkDep) -> Response:
     return await _push(request, uow, pusher, body.records, PORTAL, "records")
 
 
 @router.post("/compat", response_model=BatchPublic, operation_id="pushCompatRecords",
              summary="Push in the provincial format (DongBoHoSoMC, CapNhatTienDoHoSoMC)")  # fmt: skip
-async def push_compat(request: Request, body: CompatPush, pusher: Pusher, uow: Unit) -> Response:
+async def push_compat(request: Request, body: CompatPush, pusher: Pusher, uow: SyncUnitOfWorkDep) -> Response:
     return await _push(request, uow, pusher, body.data, body.service, "data")
 
 
 @router.get("/batches/{batch_id}", response_model=BatchDetailPublic,
             summary="A batch this client pushed, with every record's result")  # fmt: skip
-async def get_batch(batch_id: Annotated[str, Path(pattern=UUID_PATTERN)], principal: Puller, uow: Unit) -> Response:
+async def get_batch(
+    batch_id: Annotated[str, Path(pattern=UUID_PATTERN)], principal: Puller, uow: SyncUnitOfWorkDep
+) -> Response:
     found = await inbound.batch(uow, client_of(principal), batch_id.lower())
     public = BatchDetailPublic.from_batch(found)
     return _answer(public.__pydantic_serializer__.to_json(public))
@@ -120,7 +120,7 @@ async def get_batch(batch_id: Annotated[str, Path(pattern=UUID_PATTERN)], princi
 @router.put("/agencies/{agency_code}/status-mappings", summary="An agency's local status values → national 1–10",
             operation_id="putStatusMapping")  # fmt: skip
 async def put_mapping(
-    agency_code: AgencyCode, body: StatusMappingUpdate, principal: Admin, uow: Unit
+    agency_code: AgencyCode, body: StatusMappingUpdate, principal: Admin, uow: SyncUnitOfWorkDep
 ) -> StatusMappingPublic:
     mapping = await inbound.set_mapping(uow, agency_code, body.mapping)
     return StatusMappingPublic(agency_code=agency_code, mapping=mapping)
@@ -132,7 +132,7 @@ async def put_mapping(
 @router.put("/agencies/{agency_code}/endpoint", summary="Where an agency takes its dossiers (operators)",
             operation_id="putAgencyEndpoint")  # fmt: skip
 async def put_endpoint(
-    request: Request, agency_code: AgencyCode, body: EndpointUpdate, principal: Admin, uow: Unit
+    request: Request, agency_code: AgencyCode, body: EndpointUpdate, principal: Admin, uow: SyncUnitOfWorkDep
 ) -> EndpointPublic:
     settings: SyncSettings = request.app.state.settings
     endpoint = await outbound.register_endpoint(uow, settings, agency_code, body.mode, body.url, body.secrets,
@@ -156,7 +156,7 @@ async def get_feed(
     request: Request,
     response: Response,
     principal: Puller,
-    uow: Unit,
+    uow: SyncUnitOfWorkDep,
     cursor: FeedCursor = None,
     limit: Annotated[int, page_size(outbound.MAX_FEED_PAGE, 50)] = 50,
     after: Annotated[
@@ -173,27 +173,27 @@ async def get_feed(
 
 
 @router.post("/feed/ack", summary="Acknowledge dossiers taken from the feed")
-async def ack_feed(body: AcknowledgementCreate, principal: Puller, uow: Unit) -> AcknowledgementPublic:
+async def ack_feed(body: AcknowledgementCreate, principal: Puller, uow: SyncUnitOfWorkDep) -> AcknowledgementPublic:
     return AcknowledgementPublic(acknowledged=await outbound.acknowledge(uow, client_of(principal), body.delivery_ids))
 
 
 @router.get("/deliveries/failing", summary="Agencies whose deliveries fail, with counts (operators)",
             operation_id="getFailingDeliveries")  # fmt: skip
-async def get_failing(principal: Admin, uow: Unit) -> FailingPublic:
+async def get_failing(principal: Admin, uow: SyncUnitOfWorkDep) -> FailingPublic:
     return FailingPublic(agencies=[FailingAgencyPublic.from_agency(a) for a in await outbound.failing(uow)])
 
 
 @router.get("/deliveries/{delivery_id}", summary="A delivery and its attempts (operators)")
-async def get_delivery(delivery_id: DeliveryId, principal: Admin, uow: Unit) -> DeliveryPublic:
+async def get_delivery(delivery_id: DeliveryId, principal: Admin, uow: SyncUnitOfWorkDep) -> DeliveryPublic:
     return DeliveryPublic.from_history(await outbound.delivery_detail(uow, delivery_id))
 
 
 @router.post("/deliveries/{delivery_id}/redeliver", summary="Try a dead delivery again (operators)",
              operation_id="redeliverDelivery")  # fmt: skip
-async def redeliver_one(delivery_id: DeliveryId, principal: Admin, uow: Unit) -> RedeliveryPublic:
+async def redeliver_one(delivery_id: DeliveryId, principal: Admin, uow: SyncUnitOfWorkDep) -> RedeliveryPublic:
     return RedeliveryPublic(redelivering=await outbound.redeliver(uow, delivery_id=delivery_id))
 
 
 @router.post("/agencies/{agency_code}/redeliver", summary="Try an agency's dead deliveries again (operators)")
-async def redeliver_agency(agency_code: AgencyCode, principal: Admin, uow: Unit) -> RedeliveryPublic:
+async def redeliver_agency(agency_code: AgencyCode, principal: Admin, uow: SyncUnitOfWorkDep) -> RedeliveryPublic:
     return RedeliveryPublic(redelivering=await outbound.redeliver(uow, agency_code=agency_code))

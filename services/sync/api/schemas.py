@@ -15,8 +15,9 @@ import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from contracts.json import JsonObject
 from services.kit.pagination import Page
-from services.kit.schemas import MAX_STRING, StrictModel
+from services.kit.schemas import NotBlank, StrictModel, Verbatim
 
 from ..domain.batches import Batch, RecordResult, Summary
 from ..domain.delivery import ENDPOINT_URL_PATTERN, MAX_URL_LENGTH, DeliveryHistory, Endpoint, FailingAgency, FeedItem
@@ -67,15 +68,14 @@ class RecordsPush(MachineBody):
 class CompatPush(MachineBody):
     """Status records in the provinces' format (``DongBoHoSoMC``, ``CapNhatTienDoHoSoMC``)."""
 
-    model_config = ConfigDict(extra="forbid", str_max_length=MAX_STRING, str_strip_whitespace=True,
-                              populate_by_name=True, strict=True)  # fmt: skip
+    model_config = ConfigDict(populate_by_name=True)
 
     service: Literal["DongBoHoSoMC", "CapNhatTienDoHoSoMC"]
     is_updating: bool = Field(default=False, alias="isUpdating")
     data: Annotated[list[RawRecord], Field(min_length=1, max_length=MAX_RECORDS)]
 
 
-LocalStatus = Annotated[str, Field(min_length=1, max_length=50)]
+LocalStatus = Annotated[str, Field(min_length=1, max_length=50), NotBlank()]
 NationalStatus = Annotated[int, Field(ge=1, le=10), WHOLE]
 
 
@@ -103,6 +103,9 @@ _PUSH_NEEDS: JsonDict = {
 }
 
 
+Secret = Annotated[str, Verbatim(), Field(min_length=32, max_length=200)]
+
+
 class EndpointUpdate(MachineBody):
     """Where an agency takes its dossiers. ``push``: to ``url``, an https URL that names a public
     host by its DNS name (not an address, not ``localhost``), signed with ``secrets`` (at least
@@ -114,9 +117,9 @@ class EndpointUpdate(MachineBody):
     # What the agency's system reads: the portal's JSON, or the provinces' DongBoHoSoMC.
     format: Literal["portal", "compat"] = "portal"
     url: Annotated[str | None, Field(max_length=MAX_URL_LENGTH)] = None
-    # Signing secrets, the current one first (two while the agency switches).
-    secrets: Annotated[list[Annotated[str, Field(min_length=32, max_length=200)]], Field(max_length=2)] = Field(
-        default_factory=list
+    # Signing secrets, the current one first (two while the agency switches), kept as given.
+    secrets: Annotated[list[Annotated[str, Verbatim(), Field(min_length=32, max_length=200)]], Field(max_length=2)] = (
+        Field(default_factory=list)
     )
 
 
@@ -226,7 +229,7 @@ class BatchDetailPublic(BaseModel):
 
 # What the agency reads, in its format: the portal's JSON as the dossier service published it,
 # or the provinces' DongBoHoSoMC envelope. Its schema is theirs (docs/guide.md), not restated here.
-AgencyContent = dict[str, Any]
+AgencyContent = JsonObject
 
 
 class FeedItemPublic(BaseModel):
@@ -243,9 +246,10 @@ class FeedItemPublic(BaseModel):
 
     @classmethod
     def from_item(cls, item: FeedItem) -> FeedItemPublic:
+        content: AgencyContent = dict(item.content)  # the provinces' envelope is not restated in the document
         return cls(delivery_id=item.delivery_id, kind=item.kind, dossier_id=item.dossier_id,
-                   dossier_code=item.dossier_code, agency_code=item.agency_code, content=item.content,
-                   dossier=item.content if item.kind == "filing" else None)  # fmt: skip
+                   dossier_code=item.dossier_code, agency_code=item.agency_code, content=content,
+                   dossier=content if item.kind == "filing" else None)  # fmt: skip
 
 
 class FeedPage(Page[FeedItemPublic]):

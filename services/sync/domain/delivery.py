@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 from contracts.json import EventData
 
+from .outgoing import CompatEnvelope
+
 BASE_BACKOFF_SECONDS = 30
 MAX_BACKOFF_SECONDS = 2 * 3600
 MAX_URL_LENGTH = 2000
@@ -250,4 +252,4 @@ class FeedItem:
     dossier_id: str
     dossier_code: str
     agency_code: str
-    content: Payload
+    content: EventData | CompatEnvelope

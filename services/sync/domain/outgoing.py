@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, TypedDict
 
+from contracts.json import EventData
+
 from .records import DOSSIER_SYNC, VIETNAM_TZ
 
 # The functions below map the event's JSON as the portal published it (the stored payload, read as
@@ -160,7 +162,15 @@ def _withdrawal(data: Mapping[str, Any]) -> CompatWithdrawal:
     }
 
 
-def render(kind: str, payload: Mapping[str, Any], fmt: str) -> dict[str, Any]:
+class CompatEnvelope(TypedDict):
+    """The provinces' envelope around one dossier (``DongBoHoSoMC``)."""
+
+    service: str
+    isUpdating: bool  # the provinces' field name
+    data: list[CompatFiling | CompatSupplement | CompatWithdrawal]
+
+
+def render(kind: str, payload: Mapping[str, Any], fmt: str) -> EventData | CompatEnvelope:
     """What the agency reads for a delivery of ``kind`` whose stored payload is ``payload``."""
     if kind not in KINDS or fmt not in FORMATS:
         raise ValueError(f"unknown delivery kind {kind!r} or format {fmt!r}")

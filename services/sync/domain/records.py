@@ -70,6 +70,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from contracts.json import EventData
+
 MAX_RECORDS = 1000
 """Records in one push, by default (the settings may lower it)."""
 MAX_TEXT = 2000
@@ -177,7 +179,7 @@ class DescribedDossier:
     received_at: datetime | None = None
     appointment_date: date | None = None
 
-    def event_data(self) -> dict[str, Any]:  # the contract's wire form (see StatusRecord.event_data)
+    def event_data(self) -> EventData:  # the contract's wire form (see StatusRecord.event_data)
         """The JSON-able data of ``ReportedDossier``."""
         return {
             "procedure_code": self.procedure_code,
@@ -208,7 +210,7 @@ class StatusRecord:
 
     # The event's JSON (a contract's wire form, not a layer's currency): what sizes the events
     # that carry accepted records (:func:`status_events`), and what the dossier service reads.
-    def event_data(self) -> dict[str, Any]:
+    def event_data(self) -> EventData:
         """The JSON-able data of ``DossierStatusReported`` (as that model dumps it in JSON mode)."""
         return {
             "record_id": self.record_id,
