@@ -26,6 +26,7 @@ from services.dossier.domain.catalogue_view import (
 from services.dossier.domain.dossier import (
     Attachment,
     Dossier,
+    DossierDetail,
     DossierQuery,
     DossierSummary,
     Draft,
@@ -202,6 +203,15 @@ class FakeDossiers:
         for dossier in dossiers:
             self._store(dossier)
 
+    async def detail(self, dossier_id: str) -> DossierDetail | None:
+        dossier = await self.get(dossier_id)
+        if dossier is None:
+            return None
+        uow = self._uow
+        documents, rating = await uow.attachments.of(dossier_id), uow.ratings.rows.get(dossier_id)
+        return DossierDetail(dossier=dossier, documents=documents, rating=rating,
+                             timeline=await uow.timelines.of(dossier_id))  # fmt: skip
+
     async def summaries(self, query: DossierQuery) -> list[DossierSummary]:
         def shown(d: Dossier) -> bool:
             if query.owner is not None and not (d.owner == query.owner or d.filed_for(query.mirrored_for)):
@@ -294,9 +304,6 @@ class FakeRatings:
             return False
         self.rows[rating.dossier_id] = rating
         return True
-
-    async def of(self, dossier_id: str) -> Rating | None:
-        return self.rows.get(dossier_id)
 
 
 class FakeDrafts:

@@ -168,7 +168,10 @@ async def test_a_dossier_through_supplement_to_result_and_one_rating(intake: Int
     assert detail["timeline"] == items
     assert detail["status"] == 10 and detail["finished_at"] and detail["returned_at"]
     assert detail["rating"] == {"score": 4, "comment": "Nhanh, đúng hẹn"}
-    assert len(detail["documents"]) == 3
+    # The files in the order they came: the filing's, then the supplement's.
+    shown = [(d["id"], d["component_code"], d["content_type"]) for d in detail["documents"]]
+    assert shown == [*[(d["id"], d["component_code"], d["content_type"]) for d in receipt["documents"]],
+                     (extra.json()["id"], "TP02", "image/png")]  # fmt: skip
 
     assert await changes(intake.db_url, dossier_id) == [(None, 1), (1, 2), (2, 4), (4, 5), (5, 4), (4, 9), (9, 10)]
     for data in await events(intake.db_url, STATUS_CHANGED):

@@ -15,11 +15,20 @@ from contracts.json import FormData
 from services.kit.pagination import Page
 from services.kit.schemas import Name, NotBlank, StrictModel, VietnamesePhone
 
-from ..domain.dossier import Applicant, Attachment, Dossier, DossierSummary, Draft, FeeLine, HistoryEntry, Rating
+from ..domain.dossier import (
+    Applicant,
+    Attachment,
+    Dossier,
+    DossierDetail,
+    DossierSummary,
+    Draft,
+    FeeLine,
+    HistoryEntry,
+    Rating,
+)
 from ..service.intake import AttachmentRef as AttachmentRefValue
 from ..service.intake import Receipt, Submission
 from ..service.statistics import AgencyFigures, FiguresPage
-from ..service.tracking import DossierDetail
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 

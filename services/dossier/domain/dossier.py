@@ -248,3 +248,13 @@ class DossierQuery:
     agencies: Sequence[str] | None = None
     status: DossierStatus | None = None
     after: tuple[datetime, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DossierDetail:
+    """A dossier with what its page shows: its files, its rating and its timeline."""
+
+    dossier: Dossier
+    documents: list[Attachment]
+    rating: Rating | None
+    timeline: list[HistoryEntry]

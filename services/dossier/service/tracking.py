@@ -31,6 +31,7 @@ from ..domain.dossier import (
     Applicant,
     Attachment,
     Dossier,
+    DossierDetail,
     DossierQuery,
     DossierSummary,
     HistoryEntry,
@@ -110,19 +111,13 @@ async def list_dossiers(
     return DossierPage(items=page, next=_cursor(page[-1]) if len(found) > limit else None)
 
 
-@dataclass(frozen=True, slots=True)
-class DossierDetail:
-    dossier: Dossier
-    documents: list[Attachment]
-    rating: Rating | None
-    timeline: list[HistoryEntry]
-
-
 async def dossier_detail(uow: DossierUnitOfWork, caller: Caller, dossier_id: str) -> DossierDetail:
-    dossier = await visible_dossier(uow, caller, dossier_id)
-    files = await uow.attachments.of(dossier_id)
-    rating = await uow.ratings.of(dossier_id)
-    return DossierDetail(dossier=dossier, documents=files, rating=rating, timeline=await uow.timelines.of(dossier_id))
+    """The dossier with its files, rating and timeline, if the caller may read it; otherwise the
+    same 404 as an unknown id."""
+    found = await uow.dossiers.detail(dossier_id)
+    if found is None or not caller.may_read(found.dossier):
+        raise NotFound("No such dossier.")
+    return found
 
 
 async def timeline(uow: DossierUnitOfWork, caller: Caller, dossier_id: str) -> list[HistoryEntry]:

@@ -19,6 +19,7 @@ from ..domain.catalogue_view import KnownProcedure, OfferedVersion, ProcedureSta
 from ..domain.dossier import (
     Attachment,
     Dossier,
+    DossierDetail,
     DossierQuery,
     DossierSummary,
     Draft,
@@ -58,6 +59,10 @@ class Dossiers(Protocol):
         ...
 
     async def summaries(self, query: DossierQuery) -> list[DossierSummary]: ...
+
+    async def detail(self, dossier_id: str) -> DossierDetail | None:
+        """The dossier with its files (oldest first), rating and timeline, read together."""
+        ...
 
 
 class Timelines(Protocol):
@@ -104,8 +109,6 @@ class Ratings(Protocol):
     async def add(self, rating: Rating) -> bool:
         """False when the dossier was already rated."""
         ...
-
-    async def of(self, dossier_id: str) -> Rating | None: ...
 
 
 class Drafts(Protocol):
