@@ -56,6 +56,9 @@ def make_consumer(settings: KafkaSettings, group_id: str, topics: Iterable[str])
     )
 
 
+LEAVE_GROUP_SECONDS = 2.0
+
+
 async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
     """Stop ``consumer``, leaving its group even in the group's first generation.
 
@@ -66,14 +69,18 @@ async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
     its session, about 13 s later than a join otherwise takes, consuming nothing meanwhile.
     """
     coordinator = getattr(consumer, "_coordinator", None)
-    if coordinator is not None and coordinator.generation == 0 and coordinator.member_id:
-        # No heartbeat must find the member gone and join the group again before it closes.
-        await coordinator._stop_heartbeat_task()
-        try:
-            await coordinator._send_req(LeaveGroupRequest(coordinator.group_id, coordinator.member_id))
-        except (KafkaError, OSError) as exc:  # as aiokafka's own leave: one attempt, the session ends it anyway
-            log.debug("leaving the consumer group failed", group=coordinator.group_id, error=str(exc))
-    await consumer.stop()
+    try:
+        if coordinator is not None and coordinator.generation == 0 and coordinator.member_id:
+            # No heartbeat must find the member gone and join the group again before it closes.
+            await coordinator._stop_heartbeat_task()
+            leave = LeaveGroupRequest(coordinator.group_id, coordinator.member_id)
+            # One attempt, as aiokafka's own leave, and a short one: the broker may be the reason
+            # the consumer stops; its session ends the membership anyway.
+            await asyncio.wait_for(coordinator._send_req(leave), LEAVE_GROUP_SECONDS)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        log.debug("leaving the consumer group failed", group=consumer._group_id, error=str(exc))
+    finally:
+        await consumer.stop()
 
 
 async def ensure_topics(settings: KafkaSettings, topics: Iterable[str], *, partitions: int | None = None) -> None:
