@@ -24,7 +24,6 @@ from services.kit.db import Database
 from services.kit.worker import Worker
 from tests.support.catalogue import catalogue_settings
 from tests.support.dossier import dossier_database, dossier_settings
-from tests.support.journey import consuming
 from tests.support.kafka import create_topics
 from tests.support.servers import serve
 from tests.support.tokens import bearer, jwks_server, token
@@ -81,7 +80,6 @@ async def test_a_change_published_through_the_gateway_reaches_the_dossier_read_m
         workers = [Worker(CATALOGUE, catalogue, catalogue_db), Worker(DOSSIER, dossier, dossier_db)]
         tasks = [asyncio.create_task(w.run()) for w in workers]
         try:
-            await consuming(*workers)
             with serve(create_catalogue(catalogue)) as catalogue_url:
                 gateway = GatewaySettings(
                     port=gateway_port, public_url=issuer, catalogue_url=catalogue_url, oidc_jwks_url=jwks_url,

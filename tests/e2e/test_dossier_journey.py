@@ -26,7 +26,6 @@ from services.kit.worker import Worker
 from tests.e2e.test_catalogue_reaches_dossier import eventually, offered
 from tests.support.catalogue import catalogue_settings
 from tests.support.dossier import PDF, PNG, dossier_database
-from tests.support.journey import consuming
 from tests.support.kafka import create_topics, produce_raw, read_topic
 from tests.support.servers import serve
 from tests.support.tokens import bearer, jwks_server, token
@@ -54,7 +53,6 @@ async def test_submit_through_the_gateway_publish_and_follow_a_status_pushed_by_
         workers = [Worker(CATALOGUE, catalogue, catalogue_db), Worker(DOSSIER, dossier, dossier_db)]
         tasks = [asyncio.create_task(w.run()) for w in workers]
         try:
-            await consuming(*workers)
             await eventually(lambda: offered(dossier_db, RENEWAL_H22, 1))
             with serve(create_dossier(dossier)) as dossier_url:
                 gateway = GatewaySettings(

@@ -42,7 +42,6 @@ async def workers(*running: tuple[ServiceSpec, ServiceSettings]) -> AsyncIterato
     started = [Worker(spec, s, db) for (spec, s), db in zip(running, dbs, strict=True)]
     tasks = [asyncio.create_task(w.run()) for w in started]
     try:
-        await consuming(*started)
         yield
     finally:
         for worker in started:
@@ -50,19 +49,6 @@ async def workers(*running: tuple[ServiceSpec, ServiceSettings]) -> AsyncIterato
         await asyncio.gather(*tasks, return_exceptions=True)
         for db in dbs:
             await db.dispose()
-
-
-async def consuming(*started: Worker, within: float = 60.0) -> None:
-    """Until every consumer of the started workers has its partitions. The broker gathers a
-    group's members for half a session (5 s) before it assigns any: a test that acted before would
-    spend its own deadline for a change to arrive on that join."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    consumers = [c for worker in started for c in worker.consumers]
-    while not all(c.kafka_consumer is not None and c.kafka_consumer.assignment() for c in consumers):
-        if loop.time() > deadline:
-            raise AssertionError(f"consumers without partitions after {within} s: {[c.group_id for c in consumers]}")
-        await asyncio.sleep(0.05)
 
 
 @contextmanager
