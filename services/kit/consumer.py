@@ -37,7 +37,7 @@ from . import tracing
 from .aio import wait_or_stop
 from .db import Database, UnitOfWork
 from .errors import PermanentFailure
-from .kafka import make_consumer
+from .kafka import make_consumer, stop_consumer
 from .logging import correlation_id_var, get_logger
 from .metrics import dead_lettered
 from .settings import ServiceSettings
@@ -195,7 +195,7 @@ class ConsumerRunner:
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
             try:
-                await asyncio.wait_for(consumer.stop(), 10)
+                await asyncio.wait_for(stop_consumer(consumer), 10)
             except Exception as exc:  # closing a broken client must not stop the runner
                 log.debug("consumer close failed", error=str(exc))
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 
 from contracts.envelope import CloudEvent
@@ -192,6 +193,35 @@ async def test_consumer_that_dies_before_committing_its_offset_does_not_apply_tw
     rows = await applied_rows(db)
     assert sorted(r[2] for r in rows) == [0, 1, 2, 3, 4]
     assert len({r[0] for r in rows}) == len(events)
+
+
+async def test_a_stopped_consumer_leaves_its_group_even_in_its_first_generation(db: Database, infra) -> None:
+    """The local broker numbers a group's first generation 0: a member that did not leave would
+    keep the next member of its group (a restarted worker, the next test's) waiting for partitions
+    until the broker dropped it at the end of its session."""
+    topic = unique("leave-")
+    await create_topics(infra.bootstrap, topic, partitions=1)
+    settings = make_settings(unique("svc"), db.engine.url.render_as_string(False), infra.bootstrap)
+    first = ConsumerRunner(settings, db, name="applier", topics=[topic], handlers={TYPE: record_applied})
+    async with running(first):
+        assert await eventually(lambda: _assigned(first))
+        assert await _members(infra.bootstrap, first.group_id) == 1
+    assert await _members(infra.bootstrap, first.group_id) == 0
+
+
+async def _assigned(runner: ConsumerRunner) -> bool:
+    return runner.kafka_consumer is not None and bool(runner.kafka_consumer.assignment())
+
+
+async def _members(bootstrap: str, group: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [described] = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    [(_, _, _, _, _, members, *_)] = described.groups
+    return len(members)
 
 
 async def _counted(group: str, outcome: str, n: int) -> bool:

@@ -15,6 +15,9 @@ from services.kit.migrations import upgrade
 from tests.support.servers import serve
 
 IDENTITY_TEMPLATE = "test_identity_template"
+# argon2id at its cheapest, for the tests that are not about hashing (the production costs take
+# about 0.2 s a hash on two cores; tests/identity/unit/test_passwords.py keeps them checked).
+FAST_HASHING = {"password_hash_time_cost": 1, "password_hash_memory_kib": 1024, "password_hash_parallelism": 1}
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +36,9 @@ def identity_database(url: str) -> Database:
 
 
 def identity_settings(db_url: str, bootstrap: str, **overrides) -> IdentitySettings:  # type: ignore[no-untyped-def]
-    values = {"database_url": db_url, "kafka_bootstrap_servers": bootstrap, "environment": "test", "log_json": False}
+    """The service's settings for a test; hashing at :data:`FAST_HASHING` unless ``overrides`` say."""
+    values = {"database_url": db_url, "kafka_bootstrap_servers": bootstrap, "environment": "test", "log_json": False,
+              **FAST_HASHING}  # fmt: skip
     return IdentitySettings(**{**values, **overrides})
 
 

@@ -17,7 +17,6 @@ from services.kit.tables import outbox
 from tests.support.identity import identity_settings
 
 ISSUER = "http://issuer.accounts.test"
-FAST_HASHING = {"password_hash_time_cost": 1, "password_hash_memory_kib": 1024, "password_hash_parallelism": 1}
 
 
 @dataclass
@@ -37,7 +36,7 @@ class Issuer:
 
 
 def accounts_settings(db_url: str, bootstrap: str, jwks_url: str, **overrides: Any) -> IdentitySettings:
-    values = {"oidc_issuer": ISSUER, "oidc_jwks_url": jwks_url, **FAST_HASHING, **overrides}
+    values = {"oidc_issuer": ISSUER, "oidc_jwks_url": jwks_url, **overrides}
     return identity_settings(db_url, bootstrap, **values)
 
 

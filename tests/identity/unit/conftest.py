@@ -12,11 +12,11 @@ from services.identity.domain.assurance import AccountKind
 from services.identity.service import credentials
 from services.identity.settings import IdentitySettings
 from tests.identity.fakes import FakeIdentityUnitOfWork
+from tests.support.identity import FAST_HASHING
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NOWHERE = {"database_url": "postgresql+asyncpg://u:p@127.0.0.1:1/none", "kafka_bootstrap_servers": "127.0.0.1:1",
            "environment": "test", "log_json": False}  # fmt: skip
-FAST_HASHING = {"password_hash_time_cost": 1, "password_hash_memory_kib": 1024, "password_hash_parallelism": 1}
 CITIZEN_ID, CITIZEN_PASSWORD = "citizen-1", "Mưa-rơi trên phố 7"
 PERSONAL_ID, PHONE = "001099012345", "+84912345678"
 

@@ -18,8 +18,9 @@ from services.identity.domain.accounts import (
 )
 from services.identity.domain.passwords import WeakPassword
 from services.identity.service import credentials, passwords
+from services.identity.settings import IdentitySettings
 from services.kit.errors import NotFound, ValidationFailed
-from tests.identity.unit.conftest import CITIZEN_PASSWORD, NOW, PHONE, add_citizen, make_settings, stored
+from tests.identity.unit.conftest import CITIZEN_PASSWORD, NOW, NOWHERE, PHONE, add_citizen, make_settings, stored
 
 NEW_PASSWORD = "Hạ-Long xanh biếc 2026"
 
@@ -114,3 +115,12 @@ async def test_a_refused_new_password_keeps_the_code_and_an_admin_lock_stays(uow
             uow, settings, reset_id=reset.reset_id, code=code, new_password=NEW_PASSWORD, now=NOW
         )
     assert uow.codes.rows[0].consumed_at is None and stored(uow).status is AccountStatus.LOCKED
+
+
+async def test_passwords_are_hashed_at_the_production_costs_by_default() -> None:
+    """The other tests hash at the cheapest costs (``FAST_HASHING``): the service's own are these."""
+    production = IdentitySettings(**NOWHERE)
+    hashed = await credentials.hash_password(production, CITIZEN_PASSWORD)
+    assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=2$")
+    assert await credentials.verify_password(production, hashed, CITIZEN_PASSWORD)
+    assert not credentials.hashing(production).needs_rehash(hashed)
