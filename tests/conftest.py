@@ -38,9 +38,23 @@ class Infra:
     workdir: Path
 
 
+# The throwaway cluster grows to a few GB (a database per test): in memory it makes each test's
+# database in a third of the time (about 25 ms instead of 75) and goes in a moment at the end.
+MEMORY_DISK = Path("/dev/shm")  # noqa: S108  # only the parent of a private mkdtemp directory
+MEMORY_DISK_NEEDED = 8 * 2**30
+
+
+def _scratch_dir() -> str | None:
+    """Where the session's servers keep their data: the memory disk if this machine has one with
+    room enough, else the usual temporary directory."""
+    if MEMORY_DISK.is_dir() and shutil.disk_usage(MEMORY_DISK).free >= MEMORY_DISK_NEEDED:
+        return str(MEMORY_DISK)
+    return None
+
+
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
-    workdir = Path(tempfile.mkdtemp(prefix="portal-test-"))
+    workdir = Path(tempfile.mkdtemp(prefix="portal-test-", dir=_scratch_dir()))
     postgres = kafka = None
     server_url = os.environ.get("TEST_DATABASE_URL")
     bootstrap = os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS")
