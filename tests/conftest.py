@@ -38,6 +38,10 @@ class Infra:
     workdir: Path
 
 
+# Consumers of the tests' broker are heard from every 2 s and given up after 6 (Kafka's least): the
+# local broker holds each group's join for half of it, and a session starts many workers.
+os.environ.setdefault("KAFKA_SESSION_TIMEOUT_MS", "6000")
+
 # The throwaway cluster grows to a few GB (a database per test): in memory it makes each test's
 # database in a third of the time (about 25 ms instead of 75) and goes in a moment at the end.
 MEMORY_DISK = Path("/dev/shm")  # noqa: S108  # only the parent of a private mkdtemp directory

@@ -53,6 +53,8 @@ def make_consumer(settings: KafkaSettings, group_id: str, topics: Iterable[str])
         request_timeout_ms=max(settings.kafka_request_timeout_ms, 40_000),
         max_poll_records=200,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_session_timeout_ms // 3,
     )
 
 

@@ -32,6 +32,7 @@ SHARED_ENV = {
     "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
     "kafka_enable_idempotence": "KAFKA_ENABLE_IDEMPOTENCE",
     "kafka_topic_partitions": "KAFKA_TOPIC_PARTITIONS",
+    "kafka_session_timeout_ms": "KAFKA_SESSION_TIMEOUT_MS",
     "oidc_issuer": "PORTAL_OIDC_ISSUER",
     "oidc_jwks_url": "PORTAL_OIDC_JWKS_URL",
     "log_level": "PORTAL_LOG_LEVEL",
@@ -83,6 +84,11 @@ class KafkaSettings(BaseSettings):
     # How long the broker may hold a consumer's fetch when there is nothing new: the delay an
     # event can wait before its consumer sees it on a quiet topic (Kafka's own default is 500).
     kafka_fetch_max_wait_ms: int = Field(default=100, ge=10, le=5_000)
+    # How long a consumer may go unheard before its group gives its partitions to the others (it
+    # beats every third of it). Shorter: a dead worker's partitions move sooner, and a broker that
+    # holds a group's join for half of it (the local one does) lets a starting worker in sooner;
+    # longer: a worker whose loop stalls is not taken for dead. Kafka's brokers allow 6 s and up.
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=6_000, le=300_000)
 
 
 class ApplicantKeySettings(BaseSettings):
