@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from services.kit.auth import JWKSCache, TokenVerifier
 from services.kit.health import health_router
+from services.kit.heap import settle_heap
 from services.kit.http import RequestContextMiddleware
 from services.kit.logging import configure_logging, get_logger
 from services.kit.problems import install_problem_handlers
@@ -94,6 +95,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 timeout=settings.readiness_timeout_seconds, title=TITLE, version=VERSION,
                 problem_types=own_problem_types(GATEWAY_PROBLEMS),
             )  # fmt: skip
+            settle_heap()
             log.info("gateway started", host=settings.host, port=settings.port, upstreams=settings.upstreams)
             try:
                 yield

@@ -26,6 +26,7 @@ from .consumer import BatchHandler, Handler
 from .db import Database, UnitOfWork
 from .errors import RecordedRefusal
 from .health import health_router, readiness_router
+from .heap import settle_heap
 from .http import FastJSONResponse, RequestContextMiddleware
 from .kafka import BrokerProbe
 from .logging import configure_logging, get_logger
@@ -200,6 +201,7 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
         )
         if spec.on_startup is not None:
             await spec.on_startup(db, settings)
+        settle_heap()
         log.info("service started", host=settings.host, port=settings.port)
         try:
             yield

@@ -23,6 +23,7 @@ from .app import PeriodicJob, ServiceSpec
 from .consumer import ConsumerRunner
 from .db import Database
 from .health import WorkerCheckDetails, WorkerHealthServer
+from .heap import settle_heap
 from .logging import configure_logging, get_logger
 from .metrics import LOOP_DELAY, LagSampler, sample_outbox
 from .outbox import OutboxRelay
@@ -74,6 +75,7 @@ class Worker:
             consumer.stop()
 
     async def run(self) -> None:
+        settle_heap()
         tasks = [asyncio.create_task(self._heartbeat(), name="heartbeat")]
         if self.relay is not None:
             tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
