@@ -224,8 +224,7 @@ async def _submitted(
     headers = {"Location": f"{request.url.path.removesuffix('/with-files')}/{receipt.dossier.id}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
-    body = DossierReceiptPublic.of(receipt).model_dump(mode="json")
-    return FastJSONResponse(body, status_code=201 if created else 200, headers=headers)
+    return FastJSONResponse(DossierReceiptPublic.json_of(receipt), status_code=201 if created else 200, headers=headers)
 
 
 # A retry with the same Idempotency-Key answers the first request's receipt.

@@ -184,16 +184,24 @@ class DossierReceiptPublic(Public):
 
     @classmethod
     def of(cls, r: Receipt) -> DossierReceiptPublic:
+        return cls.model_validate(cls.json_of(r))
+
+    @staticmethod
+    def json_of(r: Receipt) -> dict[str, object]:
+        """The receipt's JSON shape, written straight by the submission (each filing answers one);
+        ``of`` validates it, so the receipt's own route checks the shape the submission writes."""
         d = r.dossier
-        return cls(
-            dossier_id=d.id, code=d.code, status=int(d.status), status_label=d.status.label_vi,
-            received_at=d.received_at, appointment_date=d.appointment_date, procedure_code=d.procedure_code,
-            procedure_name=d.procedure_name, agency_code=d.agency_code, agency_name=d.agency_name,
-            service_id=d.service_id, service_version=d.service_version, applicant_name=d.applicant.name,
-            fees=[FeeLinePublic.of(f) for f in d.fees], fee_total=d.fee_total, fees_paid_at=d.fees_paid_at,
-            documents=[AttachmentPublic.of(a) for a in r.documents], lookup_secret=r.lookup_secret,
-            qr_text=r.qr_text,
-        )  # fmt: skip
+        return {
+            "dossier_id": d.id, "code": d.code, "status": int(d.status), "status_label": d.status.label_vi,
+            "received_at": d.received_at, "appointment_date": d.appointment_date, "procedure_code": d.procedure_code,
+            "procedure_name": d.procedure_name, "agency_code": d.agency_code, "agency_name": d.agency_name,
+            "service_id": d.service_id, "service_version": d.service_version, "applicant_name": d.applicant.name,
+            "fees": [{"code": f.code, "name": f.name, "amount": f.amount} for f in d.fees], "fee_total": d.fee_total,
+            "fees_paid_at": d.fees_paid_at,
+            "documents": [{"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size,
+                           "sha256": a.sha256, "component_code": a.component_code} for a in r.documents],
+            "lookup_secret": r.lookup_secret, "qr_text": r.qr_text,
+        }  # fmt: skip
 
 
 class DossierLookupPublic(Public):
