@@ -7,10 +7,14 @@ unit (:mod:`services.kit.unit_of_work`), so a malformed event fails here just as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Self
+from collections.abc import Awaitable, Callable, Sequence
+from types import SimpleNamespace
+from typing import Any, Self
+
+import pytest
 
 from contracts.envelope import CloudEvent
+from services.kit.app import request_unit_of_work
 from services.kit.unit_of_work import AbstractUnitOfWork
 
 
@@ -49,3 +53,19 @@ class FakeUnitOfWork(AbstractUnitOfWork):
     def types(self) -> list[str]:
         """The types of the committed events, in order."""
         return [event.type for event in self.emitted]
+
+
+async def run_in_request_unit(uow: FakeUnitOfWork, route: Callable[[Any], Awaitable[None]]) -> None:
+    """What FastAPI does with the kit's request unit around a route, on a fake unit: the route's
+    error is thrown into the dependency, which must raise it again."""
+    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(db=SimpleNamespace(unit_of_work=lambda: uow))))
+    dependency = request_unit_of_work(request)  # type: ignore[arg-type]
+    given = await anext(dependency)
+    try:
+        await route(given)
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            await dependency.athrow(exc)
+        raise
+    with pytest.raises(StopAsyncIteration):
+        await anext(dependency)

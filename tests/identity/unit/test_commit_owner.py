@@ -3,35 +3,14 @@ sign-in recorded (its failure count, its lock event) and rolls back any other er
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
 from contracts.events.identity_accounts import AccountLocked as AccountLockedEvent
 from services.identity.domain.accounts import AccountLocked, InvalidCredentials
 from services.identity.service.sign_in import sign_in
-from services.kit.app import request_unit_of_work
 from services.kit.errors import NotFound
-from tests.identity.fakes import FakeIdentityUnitOfWork
 from tests.identity.unit.conftest import NOW, PERSONAL_ID, add_citizen, make_settings, stored
-
-
-def request_for(uow: FakeIdentityUnitOfWork) -> SimpleNamespace:
-    return SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(db=SimpleNamespace(unit_of_work=lambda: uow))))
-
-
-async def run_route(uow: FakeIdentityUnitOfWork, route) -> None:  # type: ignore[no-untyped-def]
-    """What FastAPI does with the dependency around a route: the route's error is thrown in."""
-    dependency = request_unit_of_work(request_for(uow))  # type: ignore[arg-type]
-    given = await anext(dependency)
-    try:
-        await route(given)
-    except Exception as exc:
-        with pytest.raises(type(exc)):
-            await dependency.athrow(exc)
-        raise
-    with pytest.raises(StopAsyncIteration):
-        await anext(dependency)
+from tests.support.fakes import run_in_request_unit
 
 
 async def test_a_refused_sign_in_keeps_its_failure_count_and_lock_event(uow) -> None:
@@ -43,7 +22,7 @@ async def test_a_refused_sign_in_keeps_its_failure_count_and_lock_event(uow) -> 
                       client_ip="203.0.113.5", now=NOW)  # fmt: skip
 
     with pytest.raises(AccountLocked):
-        await run_route(uow, wrong_password)
+        await run_in_request_unit(uow, wrong_password)
     assert uow.committed == 1 and uow.rolled_back == 0
     assert uow.types() == [AccountLockedEvent.TYPE] and stored(uow).failed_sign_ins == 1
 
@@ -54,13 +33,13 @@ async def test_other_errors_roll_back_and_success_commits(uow, settings) -> None
         raise NotFound("gone")
 
     with pytest.raises(NotFound):
-        await run_route(uow, refused)
+        await run_in_request_unit(uow, refused)
     assert uow.committed == 0 and uow.emitted == []
 
     async def fine(given) -> None:  # type: ignore[no-untyped-def]
         await given.emit(AccountLockedEvent(account_id="a", kind="citizen", reason="admin", locked_at=NOW), key="a")
 
-    await run_route(uow, fine)
+    await run_in_request_unit(uow, fine)
     assert uow.committed == 1 and uow.types() == [AccountLockedEvent.TYPE]
 
 
