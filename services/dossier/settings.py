@@ -6,12 +6,15 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import ApplicantKeySettings, ServiceSettings
+from services.kit.settings import ApplicantKeySettings, CalendarSettings, ServiceSettings
 
 MIB = 1024 * 1024
 
 
-class DossierSettings(ServiceSettings, ApplicantKeySettings):
+class DossierSettings(ServiceSettings, ApplicantKeySettings, CalendarSettings):
+    """The kit's mixins are read with this prefix too: the working days of ``CalendarSettings``
+    as ``DOSSIER_HOLIDAYS``, ``DOSSIER_HOLIDAYS_REPLACE`` and ``DOSSIER_WORKING_DAYS``."""
+
     model_config = SettingsConfigDict(env_prefix="DOSSIER_", extra="ignore")
 
     service_name: ClassVar[str] = "dossier"
@@ -32,13 +35,6 @@ class DossierSettings(ServiceSettings, ApplicantKeySettings):
     s3_region: str = "us-east-1"
     s3_access_key: str = ""
     s3_secret_key: SecretStr | None = None
-    # Days off (ISO dates) the government decided on top of the national calendar (the
-    # ``holidays`` package's Vietnam list, any year); they replace it when ``holidays_replace``
-    # is true. ``working_days``: rest days made working days (a swapped Saturday). Weekends are
-    # Saturday and Sunday.
-    holidays: list[str] = Field(default_factory=list)
-    holidays_replace: bool = False
-    working_days: list[str] = Field(default_factory=list)
     # The system named in receipts' QR codes, and where a QR's lookup link points (default: the
     # public lookup behind the gateway, whose URL is the issuer's).
     source_system: str = Field(default="DVCQG", max_length=40)

@@ -99,6 +99,19 @@ class ApplicantKeySettings(BaseSettings):
     applicant_key_secret: SecretStr = SecretStr("development")
 
 
+class CalendarSettings(BaseSettings):
+    """For the services that count working days (:func:`services.kit.calendar.calendar_of`
+    builds their calendar); read with the service's prefix (``DOSSIER_HOLIDAYS``)."""
+
+    # Days off (ISO dates) the government decided on top of the national calendar (the
+    # ``holidays`` package's Vietnam list, any year); they replace it when ``holidays_replace``
+    # is true. ``working_days``: rest days made working days (a swapped Saturday). Weekends are
+    # Saturday and Sunday.
+    holidays: list[str] = Field(default_factory=list)
+    holidays_replace: bool = False
+    working_days: list[str] = Field(default_factory=list)
+
+
 class ServiceSettings(SharedEnvSettings, KafkaSettings):
     """Settings every service has. A service subclasses it and sets ``env_prefix``."""
 

@@ -1,6 +1,8 @@
-"""Dossier settings: limits that hold together, and the receipt's lookup link."""
+"""Dossier settings: limits that hold together, the receipt's lookup link, the working days."""
 
 from __future__ import annotations
+
+from datetime import date
 
 import pytest
 from pydantic import ValidationError
@@ -28,3 +30,20 @@ def test_s3_storage_needs_its_endpoint_and_credentials_and_local_needs_none() ->
     assert DossierSettings(storage="s3", s3_endpoint="https://s3.example", s3_access_key="k",
                            s3_secret_key="s").storage == "s3"  # fmt: skip
     assert DossierSettings().s3_secret_key is None
+
+
+def test_the_working_days_are_read_as_dossier_settings_and_counted_by_the_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from services.dossier.api.routes import Runtime
+
+    monkeypatch.setenv("DOSSIER_HOLIDAYS", '["2029-01-05"]')
+    monkeypatch.setenv("DOSSIER_WORKING_DAYS", '["2029-01-13"]')
+    calendar = Runtime(DossierSettings(environment="test")).calendar
+    assert calendar.add_working_days(date(2028, 1, 21), 1) == date(2028, 1, 31)  # over Tết 2028
+    assert not calendar.is_working_day(date(2029, 1, 5))
+    assert calendar.is_working_day(date(2029, 1, 13))
+    monkeypatch.setenv("DOSSIER_HOLIDAYS_REPLACE", "true")
+    replaced = Runtime(DossierSettings(environment="test")).calendar
+    assert replaced.is_working_day(date(2028, 1, 26))
+    assert not replaced.is_working_day(date(2029, 1, 5))

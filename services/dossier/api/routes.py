@@ -23,6 +23,7 @@ from contracts.services import service
 from services.kit import idempotency
 from services.kit.auth import Principal, require_scopes
 from services.kit.caching import NOT_MODIFIED, cached_json
+from services.kit.calendar import WorkingCalendar, calendar_of
 from services.kit.errors import ValidationFailed
 from services.kit.http import FastJSONResponse
 from services.kit.openapi import binary_content
@@ -30,7 +31,6 @@ from services.kit.pagination import Cursor, link_next, page_response, page_size
 
 from ..adapters.storage import FileStorage, LocalFileStorage, S3Storage
 from ..domain.access import Caller
-from ..domain.calendar import WorkingCalendar, parse_holidays, vietnam_public_holidays
 from ..domain.codes import DOSSIER_CODE_MAX_LENGTH
 from ..domain.files import FileKind
 from ..domain.status import DossierStatus
@@ -86,10 +86,7 @@ class Runtime:
 
     @cached_property
     def calendar(self) -> WorkingCalendar:
-        s = self.settings
-        national = None if s.holidays_replace else vietnam_public_holidays
-        return WorkingCalendar(parse_holidays(s.holidays), national=national,
-                               working_days=parse_holidays(s.working_days))  # fmt: skip
+        return calendar_of(self.settings)
 
     @cached_property
     def limits(self) -> intake.Limits:

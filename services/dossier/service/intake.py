@@ -25,6 +25,7 @@ from contracts.events.base import Event
 from contracts.events.dossier import ChangeSource, DossierSubmitted, FeesAssessed, StatusChanged
 from contracts.json import FormData
 from services.kit import idempotency, pseudonyms
+from services.kit.calendar import VIETNAM_TZ, WorkingCalendar
 from services.kit.errors import (
     Conflict,
     DomainError,
@@ -38,7 +39,6 @@ from services.kit.logging import get_logger
 
 from ..adapters.storage import FileStorage, StorageError
 from ..domain.access import Caller
-from ..domain.calendar import VIETNAM_TZ, WorkingCalendar
 from ..domain.catalogue_view import OfferedVersion
 from ..domain.codes import dossier_code
 from ..domain.dossier import Applicant, Attachment, Dossier, Draft, FeeLine, Filing, HistoryEntry
