@@ -25,6 +25,7 @@ from services.kit.auth import Principal, require_scopes
 from services.kit.caching import NOT_MODIFIED, cached_json
 from services.kit.calendar import WorkingCalendar, calendar_of
 from services.kit.errors import ValidationFailed
+from services.kit.files import FileKind
 from services.kit.http import FastJSONResponse
 from services.kit.openapi import binary_content
 from services.kit.pagination import Cursor, link_next, page_response, page_size
@@ -32,7 +33,6 @@ from services.kit.pagination import Cursor, link_next, page_response, page_size
 from ..adapters.storage import FileStorage, LocalFileStorage, S3Storage
 from ..domain.access import Caller
 from ..domain.codes import DOSSIER_CODE_MAX_LENGTH
-from ..domain.files import FileKind
 from ..domain.status import DossierStatus
 from ..service import catalogue_view, intake, statistics, tracking
 from ..service import lookup as public_lookup
