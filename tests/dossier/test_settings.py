@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -30,6 +31,23 @@ def test_s3_storage_needs_its_endpoint_and_credentials_and_local_needs_none() ->
     assert DossierSettings(storage="s3", s3_endpoint="https://s3.example", s3_access_key="k",
                            s3_secret_key="s").storage == "s3"  # fmt: skip
     assert DossierSettings().s3_secret_key is None
+
+
+async def test_the_kits_storage_settings_keep_dossiers_names_folder_and_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.dossier.api.routes import Runtime
+    from services.kit.storage import LocalFileStorage, S3Storage
+
+    default = DossierSettings()
+    assert (default.storage_dir, default.s3_bucket) == (Path(".data/dossier-files"), "dossier-files")
+    assert isinstance(Runtime(default).storage, LocalFileStorage)
+    for name, value in [("STORAGE", "s3"), ("S3_ENDPOINT", "https://s3.example"), ("S3_ACCESS_KEY", "k"),
+                        ("S3_SECRET_KEY", "s")]:  # fmt: skip
+        monkeypatch.setenv(f"DOSSIER_{name}", value)
+    with pytest.raises(ValidationError, match="s3_bucket"):
+        DossierSettings(s3_bucket="Not_A_Bucket")
+    store = Runtime(DossierSettings()).storage
+    assert isinstance(store, S3Storage) and store.base == "https://s3.example/dossier-files"
+    await store.close()
 
 
 def test_the_working_days_are_read_as_dossier_settings_and_counted_by_the_service(

@@ -29,8 +29,8 @@ from services.kit.files import FileKind
 from services.kit.http import FastJSONResponse
 from services.kit.openapi import binary_content
 from services.kit.pagination import Cursor, link_next, page_response, page_size
+from services.kit.storage import FileStorage, storage_of
 
-from ..adapters.storage import FileStorage, LocalFileStorage, S3Storage
 from ..domain.access import Caller
 from ..domain.codes import DOSSIER_CODE_MAX_LENGTH
 from ..domain.status import DossierStatus
@@ -78,11 +78,7 @@ class Runtime:
 
     @cached_property
     def storage(self) -> FileStorage:
-        s = self.settings
-        if s.storage == "s3":
-            secret = s.s3_secret_key.get_secret_value() if s.s3_secret_key is not None else ""
-            return S3Storage(s.s3_endpoint, s.s3_bucket, s.s3_access_key, secret, s.s3_region)
-        return LocalFileStorage(s.storage_dir)
+        return storage_of(self.settings)
 
     @cached_property
     def calendar(self) -> WorkingCalendar:

@@ -36,8 +36,8 @@ from services.kit.errors import (
 from services.kit.files import inspect, safe_filename
 from services.kit.ids import new_id
 from services.kit.logging import get_logger
+from services.kit.storage import FileStorage, StorageError
 
-from ..adapters.storage import FileStorage, StorageError
 from ..domain.access import Caller
 from ..domain.catalogue_view import OfferedVersion
 from ..domain.codes import dossier_code
