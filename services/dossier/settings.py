@@ -1,17 +1,21 @@
 """Settings of the dossier service, read from ``DOSSIER_*`` environment variables."""
 
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import ApplicantKeySettings, ServiceSettings
+from services.kit.settings import ApplicantKeySettings, CalendarSettings, S3Bucket, ServiceSettings, StorageSettings
 
 MIB = 1024 * 1024
 
 
-class DossierSettings(ServiceSettings, ApplicantKeySettings):
+class DossierSettings(ServiceSettings, ApplicantKeySettings, CalendarSettings, StorageSettings):
+    """The kit's mixins are read with this prefix too: the working days of ``CalendarSettings``
+    as ``DOSSIER_HOLIDAYS``, ``DOSSIER_HOLIDAYS_REPLACE`` and ``DOSSIER_WORKING_DAYS``, the file
+    store of ``StorageSettings`` as ``DOSSIER_STORAGE``, ``DOSSIER_STORAGE_DIR``, ``DOSSIER_S3_*``."""
+
     model_config = SettingsConfigDict(env_prefix="DOSSIER_", extra="ignore")
 
     service_name: ClassVar[str] = "dossier"
@@ -23,22 +27,9 @@ class DossierSettings(ServiceSettings, ApplicantKeySettings):
     max_attachments_per_dossier: int = Field(default=20, ge=1, le=200)
     # Form data as JSON, bounded before it is validated against the service's schema.
     max_form_bytes: int = Field(default=256 * 1024, ge=1024)
-    # Where attachments are kept: ``local`` is a folder (``make run`` puts it under its data
-    # folder), ``s3`` a bucket of an S3-compatible store (production: every replica sees it).
-    storage: Literal["local", "s3"] = "local"
+    # Where attachments are kept (the kit's StorageSettings): dossier's own folder and bucket.
     storage_dir: Path = Path(".data/dossier-files")
-    s3_endpoint: str = ""
-    s3_bucket: str = Field(default="dossier-files", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-    s3_region: str = "us-east-1"
-    s3_access_key: str = ""
-    s3_secret_key: SecretStr | None = None
-    # Days off (ISO dates) the government decided on top of the national calendar (the
-    # ``holidays`` package's Vietnam list, any year); they replace it when ``holidays_replace``
-    # is true. ``working_days``: rest days made working days (a swapped Saturday). Weekends are
-    # Saturday and Sunday.
-    holidays: list[str] = Field(default_factory=list)
-    holidays_replace: bool = False
-    working_days: list[str] = Field(default_factory=list)
+    s3_bucket: S3Bucket = "dossier-files"
     # The system named in receipts' QR codes, and where a QR's lookup link points (default: the
     # public lookup behind the gateway, whose URL is the issuer's).
     source_system: str = Field(default="DVCQG", max_length=40)
@@ -55,9 +46,6 @@ class DossierSettings(ServiceSettings, ApplicantKeySettings):
     def _coherent(self) -> "DossierSettings":
         if self.max_body_bytes < self.max_attachment_bytes:
             raise ValueError("max_body_bytes must hold one whole attachment (max_attachment_bytes)")
-        secret = self.s3_secret_key.get_secret_value() if self.s3_secret_key is not None else ""
-        if self.storage == "s3" and not (self.s3_endpoint and self.s3_access_key and secret):
-            raise ValueError("storage 's3' needs s3_endpoint, s3_access_key and s3_secret_key")
         return self
 
     @property

@@ -46,6 +46,7 @@ from .errors import (
     UpstreamTimeout,
     ValidationFailed,
 )
+from .files import UnsupportedFile
 from .idempotency import IdempotencyKeyReused
 from .logging import get_logger, request_id_var
 
@@ -131,6 +132,7 @@ KIT_PROBLEMS: ProblemTable = {
     RequestTimeout: Problem(408, "request-timeout", "The request body stopped arriving", {"Connection": "close"}),
     Conflict: Problem(409, "conflict", "Conflict with the current state"),
     PayloadTooLarge: Problem(413, "payload-too-large", "Request body too large"),
+    UnsupportedFile: Problem(415, "unsupported-file-type", "Only PDF, JPEG and PNG files are accepted"),
     ValidationFailed: Problem(422, "validation-failed", "The request is not valid"),
     IdempotencyKeyReused: Problem(
         422,

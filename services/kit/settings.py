@@ -8,10 +8,11 @@ shared by the whole deployment and may also be given once without a prefix
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, StringConstraints, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -97,6 +98,46 @@ class ApplicantKeySettings(BaseSettings):
     the development placeholder."""
 
     applicant_key_secret: SecretStr = SecretStr("development")
+
+
+class CalendarSettings(BaseSettings):
+    """For the services that count working days (:func:`services.kit.calendar.calendar_of`
+    builds their calendar); read with the service's prefix (``DOSSIER_HOLIDAYS``)."""
+
+    # Days off (ISO dates) the government decided on top of the national calendar (the
+    # ``holidays`` package's Vietnam list, any year); they replace it when ``holidays_replace``
+    # is true. ``working_days``: rest days made working days (a swapped Saturday). Weekends are
+    # Saturday and Sunday.
+    holidays: list[str] = Field(default_factory=list)
+    holidays_replace: bool = False
+    working_days: list[str] = Field(default_factory=list)
+
+
+#: An S3 bucket's name, for a service that sets its own default bucket (``s3_bucket: S3Bucket = ...``).
+S3Bucket = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+
+
+class StorageSettings(BaseSettings):
+    """For the services that keep files (:func:`services.kit.storage.storage_of` builds their
+    store); read with the service's prefix (``DOSSIER_STORAGE``). A service sets its own default
+    folder and bucket (dossier's: ``.data/dossier-files``, ``dossier-files``)."""
+
+    # Where files are kept: ``local`` is a folder (``make run`` puts it under its data folder),
+    # ``s3`` a bucket of an S3-compatible store (production: every replica sees it).
+    storage: Literal["local", "s3"] = "local"
+    storage_dir: Path = Path(".data/files")
+    s3_endpoint: str = ""
+    s3_bucket: S3Bucket = "portal-files"
+    s3_region: str = "us-east-1"
+    s3_access_key: str = ""
+    s3_secret_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _s3_needs_its_endpoint_and_keys(self) -> StorageSettings:
+        secret = self.s3_secret_key.get_secret_value() if self.s3_secret_key is not None else ""
+        if self.storage == "s3" and not (self.s3_endpoint and self.s3_access_key and secret):
+            raise ValueError("storage 's3' needs s3_endpoint, s3_access_key and s3_secret_key")
+        return self
 
 
 class ServiceSettings(SharedEnvSettings, KafkaSettings):

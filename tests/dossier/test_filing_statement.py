@@ -15,10 +15,10 @@ from contracts.events.dossier import DossierSubmitted, FeesAssessed, StatusChang
 from services.dossier.adapters.tables import dossier_history, dossier_sequences, dossiers
 from services.dossier.api.schemas import DossierReceiptPublic
 from services.dossier.domain.access import Caller
-from services.dossier.domain.calendar import VIETNAM_TZ, WorkingCalendar
 from services.dossier.domain.codes import dossier_code
 from services.dossier.domain.dossier import Applicant
 from services.dossier.service import catalogue_view, intake
+from services.kit.calendar import VIETNAM_TZ, WorkingCalendar
 from services.kit.db import Database, UnitOfWork
 from services.kit.tables import outbox
 from tests.dossier.test_submission import rows

@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from contracts.events.sync import DossierStatusReported, ReportedDossier
 from services.dossier.adapters.tables import dossier_sequences, dossiers
-from services.dossier.domain.calendar import VIETNAM_TZ
 from services.dossier.domain.codes import dossier_code, parse_dossier_code
 from services.dossier.service import tracking
+from services.kit.calendar import VIETNAM_TZ
 from tests.dossier.test_submission import rows
 from tests.support.dossier import INTAKE_AGENCY, Intake, citizen_body, dossier_database
 

@@ -142,7 +142,7 @@ MAX_FILES = DossierSettings.model_fields["max_attachments_per_dossier"].default
 
 def _files(*names: str, paired: str | None = None) -> Callable[[Any], st.SearchStrategy[Any]]:
     """Multipart bodies whose file parts are judged by their first bytes: each file part a PDF
-    (``%PDF-`` and some text; dossier.domain.files.sniff), the other parts as generated, except
+    (``%PDF-`` and some text; kit.files.sniff), the other parts as generated, except
     ``paired``: one item per file, in order (the file's document component code)."""
 
     @st.composite

@@ -6,10 +6,8 @@ from services.kit.problems import Problem, ProblemTable
 
 from ..domain.catalogue_view import ServiceNotOffered
 from ..domain.status import TransitionRefused
-from ..service.intake import UnsupportedFile
 
 PROBLEMS: ProblemTable = {
     ServiceNotOffered: Problem(409, "service-not-offered", "The online service takes no new dossiers"),
     TransitionRefused: Problem(409, "transition-refused", "Status change not allowed"),
-    UnsupportedFile: Problem(415, "unsupported-file-type", "Only PDF, JPEG and PNG files are accepted"),
 }

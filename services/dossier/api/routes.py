@@ -23,16 +23,16 @@ from contracts.services import service
 from services.kit import idempotency
 from services.kit.auth import Principal, require_scopes
 from services.kit.caching import NOT_MODIFIED, cached_json
+from services.kit.calendar import WorkingCalendar, calendar_of
 from services.kit.errors import ValidationFailed
+from services.kit.files import FileKind
 from services.kit.http import FastJSONResponse
 from services.kit.openapi import binary_content
 from services.kit.pagination import Cursor, link_next, page_response, page_size
+from services.kit.storage import FileStorage, storage_of
 
-from ..adapters.storage import FileStorage, LocalFileStorage, S3Storage
 from ..domain.access import Caller
-from ..domain.calendar import WorkingCalendar, parse_holidays, vietnam_public_holidays
 from ..domain.codes import DOSSIER_CODE_MAX_LENGTH
-from ..domain.files import FileKind
 from ..domain.status import DossierStatus
 from ..service import catalogue_view, intake, statistics, tracking
 from ..service import lookup as public_lookup
@@ -78,18 +78,11 @@ class Runtime:
 
     @cached_property
     def storage(self) -> FileStorage:
-        s = self.settings
-        if s.storage == "s3":
-            secret = s.s3_secret_key.get_secret_value() if s.s3_secret_key is not None else ""
-            return S3Storage(s.s3_endpoint, s.s3_bucket, s.s3_access_key, secret, s.s3_region)
-        return LocalFileStorage(s.storage_dir)
+        return storage_of(self.settings)
 
     @cached_property
     def calendar(self) -> WorkingCalendar:
-        s = self.settings
-        national = None if s.holidays_replace else vietnam_public_holidays
-        return WorkingCalendar(parse_holidays(s.holidays), national=national,
-                               working_days=parse_holidays(s.working_days))  # fmt: skip
+        return calendar_of(self.settings)
 
     @cached_property
     def limits(self) -> intake.Limits:

@@ -29,8 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.kit import qr
-
-from .calendar import VIETNAM_TZ
+from services.kit.calendar import VIETNAM_TZ
 
 QR_TIME_FORMAT = "%Y%m%d%H%M%S"
 LOOKUP_SECRET_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # noqa: S105 - an alphabet (Crockford base32)

@@ -25,24 +25,23 @@ from contracts.events.base import Event
 from contracts.events.dossier import ChangeSource, DossierSubmitted, FeesAssessed, StatusChanged
 from contracts.json import FormData
 from services.kit import idempotency, pseudonyms
+from services.kit.calendar import VIETNAM_TZ, WorkingCalendar
 from services.kit.errors import (
     Conflict,
-    DomainError,
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
     ValidationFailed,
 )
+from services.kit.files import inspect, safe_filename
 from services.kit.ids import new_id
 from services.kit.logging import get_logger
+from services.kit.storage import FileStorage, StorageError
 
-from ..adapters.storage import FileStorage, StorageError
 from ..domain.access import Caller
-from ..domain.calendar import VIETNAM_TZ, WorkingCalendar
 from ..domain.catalogue_view import OfferedVersion
 from ..domain.codes import dossier_code
 from ..domain.dossier import Applicant, Attachment, Dossier, Draft, FeeLine, Filing, HistoryEntry
-from ..domain.files import SNIFF_BYTES, FileKind, safe_filename, sniff
 from ..domain.forms import FormValidator, validate_form
 from ..domain.receipt import ReceiptQr, new_lookup_secret, qr_png, qr_text, shown_lookup_secret
 from ..domain.status import DossierStatus
@@ -50,10 +49,6 @@ from . import catalogue_view
 from .unit_of_work import DossierUnitOfWork
 
 log = get_logger(__name__)
-
-
-class UnsupportedFile(DomainError):
-    """An attachment that is not a PDF, JPEG or PNG file."""
 
 
 @dataclass(frozen=True)
@@ -75,24 +70,6 @@ class Issuer:
 
 
 # --- attachments ----------------------------------------------------------------------------
-
-
-def inspect(source: BinaryIO, max_bytes: int) -> tuple[FileKind, int, str]:
-    """The file's kind by its content, size and SHA-256, reading it once (in a thread)."""
-    source.seek(0)
-    head = source.read(SNIFF_BYTES)
-    kind = sniff(head)
-    if kind is None:
-        raise UnsupportedFile("The file is not a PDF, JPEG or PNG (judged by its content, not its name or type).")
-    digest, size = hashlib.sha256(head), len(head)
-    while chunk := source.read(1024 * 1024):
-        size += len(chunk)
-        if size > max_bytes:
-            raise PayloadTooLarge(f"An attachment may hold at most {max_bytes} bytes.")
-        digest.update(chunk)
-    if size > max_bytes:
-        raise PayloadTooLarge(f"An attachment may hold at most {max_bytes} bytes.")
-    return kind, size, digest.hexdigest()
 
 
 async def upload_attachment(

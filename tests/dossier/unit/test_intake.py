@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 
 from contracts.events.dossier import DossierSubmitted, FeesAssessed, StatusChanged
-from services.dossier.domain.calendar import VIETNAM_TZ
 from services.dossier.domain.catalogue_view import OfferedFee, ServiceNotOffered, UnknownService
 from services.dossier.domain.codes import dossier_code
 from services.dossier.domain.status import DossierStatus
 from services.dossier.service import catalogue_view, intake
+from services.kit.calendar import VIETNAM_TZ
 from services.kit.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from services.kit.idempotency import IdempotencyKeyReused
 from tests.dossier.unit.world import (

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from services.dossier.domain.calendar import VIETNAM_TZ
 from services.dossier.domain.statistics import EVENT_TYPES
 from services.dossier.service import statistics
+from services.kit.calendar import VIETNAM_TZ
 from tests.dossier.unit.world import AGENCY, OTHER_AGENCY, citizen, offered, submission, submit, uploaded, world
 
 OTHER_SERVICE = "5f0c9a8e-0000-4000-8000-000000000002"

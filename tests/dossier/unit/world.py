@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.dossier.domain.access import Caller
-from services.dossier.domain.calendar import WorkingCalendar
 from services.dossier.domain.catalogue_view import OfferedFee, OfferedVersion, RequiredDocument, ServiceStatus
 from services.dossier.domain.dossier import Applicant, Attachment
 from services.dossier.service import intake
+from services.kit.calendar import WorkingCalendar
 from services.kit.ids import new_id
 from tests.dossier.fakes import FakeDossierUnitOfWork
 

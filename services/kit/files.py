@@ -2,10 +2,12 @@
 
 The rules:
 
-1. **Content decides the kind, never the name or the declared type.** A dossier accepts PDF,
+1. **Content decides the kind, never the name or the declared type.** The portal accepts PDF,
    JPEG and PNG; :func:`sniff` tells them apart by their leading magic bytes (the caller passes
    the first :data:`SNIFF_BYTES` bytes). A text file named ``.pdf``, or a PNG sent as
-   ``image/jpeg``, is what its bytes say: not a PDF, a PNG.
+   ``image/jpeg``, is what its bytes say: not a PDF, a PNG. :func:`inspect` reads a whole
+   upload once: its kind (else :class:`UnsupportedFile`, a 415 in every service), its size
+   (bounded: :class:`~services.kit.errors.PayloadTooLarge`) and its SHA-256.
 2. **A file name is only a label.** It never chooses a path: :func:`safe_filename` keeps the
    base name after either kind of slash, drops control and invisible formatting characters
    (a right-to-left override can disguise an extension) and quotes (the name goes into a
@@ -16,8 +18,12 @@ The rules:
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from enum import StrEnum
+from typing import BinaryIO
+
+from .errors import DomainError, PayloadTooLarge
 
 SNIFF_BYTES = 16
 MAX_FILENAME_LENGTH = 200
@@ -28,6 +34,10 @@ _PNG = b"\x89PNG\r\n\x1a\n"
 
 _QUOTES = frozenset("\"'`\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u00ab\u00bb")
 _MAX_EXTENSION = 16  # a longer "extension" is not kept whole when a name is cut
+
+
+class UnsupportedFile(DomainError):
+    """An attachment that is not a PDF, JPEG or PNG file."""
 
 
 class FileKind(StrEnum):
@@ -75,3 +85,23 @@ def safe_filename(name: str | None, kind: FileKind) -> str:
         else:
             text = text[:MAX_FILENAME_LENGTH].rstrip()
     return text or "tep" + kind.extension
+
+
+def inspect(source: BinaryIO, max_bytes: int) -> tuple[FileKind, int, str]:
+    """The file's kind by its content, size and SHA-256, reading it once (blocking: call it in a
+    thread). :class:`UnsupportedFile` when it is none of the accepted kinds, ``PayloadTooLarge``
+    past ``max_bytes``."""
+    source.seek(0)
+    head = source.read(SNIFF_BYTES)
+    kind = sniff(head)
+    if kind is None:
+        raise UnsupportedFile("The file is not a PDF, JPEG or PNG (judged by its content, not its name or type).")
+    digest, size = hashlib.sha256(head), len(head)
+    while chunk := source.read(1024 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"An attachment may hold at most {max_bytes} bytes.")
+        digest.update(chunk)
+    if size > max_bytes:
+        raise PayloadTooLarge(f"An attachment may hold at most {max_bytes} bytes.")
+    return kind, size, digest.hexdigest()

@@ -1,5 +1,5 @@
-"""The S3 storage adapter against a real S3-compatible store (SeaweedFS, which verifies AWS
-Signature V4), alone and behind the dossier API."""
+"""The kit's S3 storage adapter against a real S3-compatible store (SeaweedFS, which verifies AWS
+Signature V4), alone and behind the dossier API (its settings choosing it)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from services.dossier.adapters.storage import S3Storage, StorageError
+from services.kit.storage import S3Storage, StorageError
 from tests.support.dossier import PDF, PNG, running_intake
 
 pytestmark = pytest.mark.integration

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from pydantic_settings import SettingsConfigDict
 
-from services.dossier.domain.calendar import WorkingCalendar, parse_holidays, vietnam_public_holidays
+from services.kit.calendar import WorkingCalendar, calendar_of, parse_holidays, vietnam_public_holidays
+from services.kit.settings import CalendarSettings
 
 PLAIN = WorkingCalendar()
 VIETNAM = WorkingCalendar(national=vietnam_public_holidays)
@@ -197,15 +199,29 @@ def test_parse_holidays_names_the_bad_value(bad: str) -> None:
         parse_holidays(["2025-01-01", bad])
 
 
-def test_the_service_counts_with_the_national_calendar_and_the_deployments_decisions() -> None:
-    from services.dossier.api.routes import Runtime
-    from services.dossier.settings import DossierSettings
+class Settings(CalendarSettings):
+    model_config = SettingsConfigDict(env_prefix="TEST_")
 
-    decided = DossierSettings(environment="test", holidays=["2029-01-05"], working_days=["2029-01-13"])
-    calendar = Runtime(decided).calendar
+
+def test_a_service_counts_with_the_national_calendar_and_the_deployments_decisions() -> None:
+    calendar = calendar_of(Settings(holidays=["2029-01-05"], working_days=["2029-01-13"]))
     assert calendar.add_working_days(date(2028, 1, 21), 1) == date(2028, 1, 31)  # over Tết 2028
     assert not calendar.is_working_day(date(2029, 1, 5))
     assert calendar.is_working_day(date(2029, 1, 13))
-    replaced = Runtime(DossierSettings(environment="test", holidays=["2029-01-05"], holidays_replace=True)).calendar
+    replaced = calendar_of(Settings(holidays=["2029-01-05"], holidays_replace=True))
     assert replaced.is_working_day(date(2028, 1, 26))
     assert not replaced.is_working_day(date(2029, 1, 5))
+
+
+def test_the_calendar_settings_are_read_with_the_services_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_HOLIDAYS", '["2029-01-05"]')
+    monkeypatch.setenv("TEST_HOLIDAYS_REPLACE", "true")
+    monkeypatch.setenv("TEST_WORKING_DAYS", '["2029-01-13"]')
+    read = Settings()
+    assert (read.holidays, read.holidays_replace, read.working_days) == (["2029-01-05"], True, ["2029-01-13"])
+    assert Settings.model_fields.keys() == {"holidays", "holidays_replace", "working_days"}
+
+
+def test_a_settings_date_that_is_not_one_is_named() -> None:
+    with pytest.raises(ValueError, match="2029-02-30"):
+        calendar_of(Settings(holidays=["2029-02-30"]))

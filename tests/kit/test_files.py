@@ -1,12 +1,17 @@
-"""Attached files: kind by magic bytes only, and names that are labels, never paths."""
+"""Attached files: kind by magic bytes only, names that are labels, never paths, and one read of
+an upload for its kind, size and digest."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import unicodedata
 
 import pytest
 
-from services.dossier.domain.files import SNIFF_BYTES, FileKind, safe_filename, sniff
+from services.kit.errors import PayloadTooLarge
+from services.kit.files import SNIFF_BYTES, FileKind, UnsupportedFile, inspect, safe_filename, sniff
+from services.kit.problems import problem_for, status_type
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
@@ -118,3 +123,29 @@ def test_the_result_never_contains_a_separator_control_or_quote() -> None:
     result = safe_filename(nasty, FileKind.PDF)
     assert not any(c in result for c in "/\\\"'\x7f\x1b\u200b")
     assert result == "z[31m.pdf"
+
+
+def test_inspect_reads_the_kind_size_and_digest_from_the_start_whatever_the_position() -> None:
+    content = PNG + bytes(3 * 1024 * 1024)
+    source = io.BytesIO(content)
+    source.seek(100)
+    assert inspect(source, len(content)) == (FileKind.PNG, len(content), hashlib.sha256(content).hexdigest())
+
+
+def test_inspect_refuses_other_kinds_and_files_over_the_limit() -> None:
+    with pytest.raises(UnsupportedFile, match="not a PDF, JPEG or PNG"):
+        inspect(io.BytesIO(b"<html>%PDF-1.7</html>"), 1024)
+    with pytest.raises(UnsupportedFile):
+        inspect(io.BytesIO(b""), 1024)
+    with pytest.raises(PayloadTooLarge, match="at most 16 bytes"):
+        inspect(io.BytesIO(PDF), 16)
+    with pytest.raises(PayloadTooLarge):
+        inspect(io.BytesIO(PDF + bytes(2 * 1024 * 1024)), 1024 * 1024)
+
+
+def test_an_unsupported_file_is_a_415_in_every_service() -> None:
+    problem = problem_for(UnsupportedFile("x"))
+    assert (problem.status, problem.type, problem.title) == (
+        415, "unsupported-file-type", "Only PDF, JPEG and PNG files are accepted"
+    )  # fmt: skip
+    assert status_type(415) == "unsupported-media-type"  # a framework's own 415 is still that

@@ -1,4 +1,5 @@
-"""Where attachment bytes live, behind one small interface.
+"""Where attachment bytes live, behind one small interface; :func:`storage_of` makes the store a
+service's :class:`~services.kit.settings.StorageSettings` choose.
 
 ``LocalFileStorage`` keeps them in a folder (development): written to a temporary file,
 flushed to disk, then renamed into place, so a key is either whole or absent.
@@ -24,6 +25,8 @@ from typing import BinaryIO, Protocol
 from urllib.parse import quote, urlsplit
 
 import httpx
+
+from .settings import StorageSettings
 
 CHUNK = 256 * 1024
 _KEY = re.compile(r"^[0-9a-f]{32}$")
@@ -170,3 +173,11 @@ class S3Storage:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def storage_of(settings: StorageSettings) -> FileStorage:
+    """The store ``settings`` choose: a bucket (``storage`` = ``s3``) or a folder."""
+    if settings.storage == "s3":
+        secret = settings.s3_secret_key.get_secret_value() if settings.s3_secret_key is not None else ""
+        return S3Storage(settings.s3_endpoint, settings.s3_bucket, settings.s3_access_key, secret, settings.s3_region)
+    return LocalFileStorage(settings.storage_dir)

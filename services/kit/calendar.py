@@ -1,4 +1,4 @@
-"""Working days and the appointment date on a receipt. Pure Python.
+"""Working days and the appointment date on a receipt. Pure Python: domain modules import it.
 
 A procedure's processing time is a number of working days (Decree 61/2018); the receipt
 carries the appointment date it gives (Decree 45/2020 art. 11). The rules:
@@ -18,7 +18,8 @@ carries the appointment date it gives (Decree 45/2020 art. 11). The rules:
    calendar (:func:`vietnam_public_holidays`; Tết and the Hùng Kings' day follow the lunar
    calendar). The government's decisions of each year (a weekday given off and a Saturday worked
    instead, an extra day off) are the deployment's: days off added (or the national list
-   replaced) and working days set (see :func:`parse_holidays` and the dossier's settings).
+   replaced) and working days set (see :func:`parse_holidays`, and :func:`calendar_of` for a
+   service whose settings inherit :class:`services.kit.settings.CalendarSettings`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import holidays as holiday_data
 
+if TYPE_CHECKING:
+    from .settings import CalendarSettings
+
 VIETNAM_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-"""The time zone every date of a dossier is read in."""
+"""The time zone every date of a filing (a dossier's receipt, its appointment) is read in."""
 
 _ONE_DAY = timedelta(days=1)
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -110,3 +115,13 @@ def vietnam_public_holidays(year: int) -> frozenset[date]:
     calendar and the compensatory days the Code gives; for past years also the swaps the
     government decided that the package knows. Later decisions are the deployment's settings."""
     return frozenset(holiday_data.country_holidays("VN", years=year))
+
+
+def calendar_of(settings: CalendarSettings) -> WorkingCalendar:
+    """The working calendar a service's settings describe: the national days off of any year
+    plus ``holidays`` (or ``holidays`` alone with ``holidays_replace``), ``working_days`` worked,
+    Saturday and Sunday off. Raises ValueError naming a setting's date that is not one."""
+    national = None if settings.holidays_replace else vietnam_public_holidays
+    return WorkingCalendar(
+        parse_holidays(settings.holidays), national=national, working_days=parse_holidays(settings.working_days)
+    )
