@@ -322,7 +322,8 @@ def run_portal(options: argparse.Namespace) -> report.Report:
             token_plan = [["token", "/oauth2/token", "POST", {"grant_type": "client_credentials"}, "form"]]
             for c in (8,):
                 result.phases.append(measure("client-credentials token via gateway", issuer, token_plan,
-                                             [procs["identity api"].pid, procs["gateway"].pid], db_pid, c, options,
+                                             {"identity api": procs["identity api"].pid,
+                                              "gateway": procs["gateway"].pid}, db_pid, c, options,
                                              headers={"Authorization": f"Basic {basic}"}))  # fmt: skip
     finally:
         for proc in procs.values():

@@ -20,6 +20,16 @@ from contracts.events.dossier import (
     StatusChanged,
     WithdrawalRequested,
 )
+from contracts.events.feedback import (
+    FeedbackAnswered,
+    FeedbackClassified,
+    FeedbackInformationRequested,
+    FeedbackOverdue,
+    FeedbackPublished,
+    FeedbackReceived,
+    FeedbackTransferred,
+    FeedbackWithdrawn,
+)
 from contracts.events.identity_accounts import AccountLocked, AccountRegistered, AccountUnlocked, AccountVerified
 from contracts.events.identity_oidc import ClientCreated, ClientDisabled, SigningKeyRotated
 from contracts.events.payment import PaymentSucceeded
@@ -49,6 +59,14 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     DossierStatusesReported,
     DossierStatusReported,
     PaymentSucceeded,
+    FeedbackReceived,
+    FeedbackClassified,
+    FeedbackTransferred,
+    FeedbackInformationRequested,
+    FeedbackAnswered,
+    FeedbackPublished,
+    FeedbackOverdue,
+    FeedbackWithdrawn,
 )
 # DossierStatusReported is no longer published (sync sends records by the batch); the dossier
 # service still consumes it.

@@ -66,6 +66,7 @@ def test_make_run_keeps_its_ports() -> None:
         "dossier": (8003, 9103, 9113),
         "payment": (8004, 9104, 9114),
         "sync": (8005, 9105, 9115),
+        "feedback": (8006, 9106, 9116),
     }
 
 

@@ -70,6 +70,7 @@ class DossierSubmitted(Event):
     procedure_name: str
     agency_code: str
     routing_target: str
+    owner: str | None = Field(default=None, description="the account that filed it (for what may name it later)")
     applicant: Applicant
     form: FormData
     attachments: list[Attachment]

@@ -78,7 +78,8 @@ class PeriodicJob:
     workers, each run takes an advisory lock so one of them does it at a time."""
 
     name: str
-    every_seconds: float
+    # Seconds between runs, or made from the service's settings (an instance of ``settings_cls``).
+    every_seconds: float | Callable[[Any], float]
     run: Callable[[Database, Any], Awaitable[None]]  # settings: the spec's ``settings_cls``
 
 

@@ -149,6 +149,7 @@ class Worker:
     async def _periodic(self, job: PeriodicJob) -> None:
         """Run ``job`` every ``every_seconds``; one worker at a time across replicas."""
         lock = zlib.crc32(f"periodic:{self.spec.name}:{job.name}".encode())
+        every = job.every_seconds(self.settings) if callable(job.every_seconds) else job.every_seconds
         while not self._stopping.is_set():
             try:
                 async with self.db.engine.connect() as conn:
@@ -160,7 +161,7 @@ class Worker:
                             await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock})
             except Exception as exc:
                 log.warning("periodic job failed", job=job.name, error=str(exc))
-            await wait_or_stop(self._stopping, job.every_seconds)
+            await wait_or_stop(self._stopping, every)
 
     async def _housekeeping(self) -> None:
         """Forget inbox rows older than their retention, once an hour."""

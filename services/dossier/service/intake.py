@@ -340,7 +340,7 @@ def _submitted_events(dossier: Dossier, files: Sequence[Attachment]) -> list[tup
         dossier_id=dossier.id, code=dossier.code, service_id=dossier.service_id,
         service_version=dossier.service_version, procedure_code=dossier.procedure_code,
         procedure_name=dossier.procedure_name or dossier.procedure_code, agency_code=dossier.agency_code,
-        routing_target=dossier.routing_target,
+        routing_target=dossier.routing_target, owner=dossier.owner,
         applicant=events.Applicant(kind=applicant.kind, identifier=applicant.identifier, name=applicant.name,
                                    phone=applicant.phone, email=applicant.email, address=applicant.address),
         form=dossier.form, attachments=[event_attachment(f) for f in files], fees=_event_fees(dossier.fees),

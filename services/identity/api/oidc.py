@@ -265,6 +265,8 @@ async def discovery(request: Request) -> JSONResponse:
             "dossier:process",
             "payment:pay",
             "payment:admin",
+            "feedback:send",
+            "feedback:process",
             "sync:push",
             "catalogue:edit",
             "catalogue:admin",

@@ -148,9 +148,9 @@ MANDATORY_SECOND_FACTOR = frozenset({AccountKind.OFFICIAL, AccountKind.ADMIN})
 # API scopes an account may be granted, by kind. The OpenID scopes (openid, profile, phone,
 # email) are the provider's business, not listed here.
 GRANTABLE_SCOPES: dict[AccountKind, frozenset[str]] = {
-    AccountKind.CITIZEN: frozenset({"dossier:submit", "dossier:read", "payment:pay"}),
-    AccountKind.ENTERPRISE: frozenset({"dossier:submit", "dossier:read", "payment:pay"}),
-    AccountKind.OFFICIAL: frozenset({"dossier:process", "dossier:read", "catalogue:edit"}),
+    AccountKind.CITIZEN: frozenset({"dossier:submit", "dossier:read", "payment:pay", "feedback:send"}),
+    AccountKind.ENTERPRISE: frozenset({"dossier:submit", "dossier:read", "payment:pay", "feedback:send"}),
+    AccountKind.OFFICIAL: frozenset({"dossier:process", "dossier:read", "feedback:process", "catalogue:edit"}),
     AccountKind.ADMIN: frozenset({"catalogue:admin", "payment:admin", "sync:admin", "identity:admin", "dossier:read"}),
 }
 

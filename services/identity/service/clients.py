@@ -191,8 +191,10 @@ DEMO_OPERATOR_REDIRECT = "http://127.0.0.1:8767/callback"
 # What officials and administrators do: process dossiers, edit and administer the catalogue,
 # administer payments, sync mappings and identity. Each is granted only to an account whose kind
 # may hold it (officials and administrators, who sign in with a password and a TOTP code).
-OPERATOR_SCOPES = ["dossier:process", "dossier:read", "catalogue:edit", "catalogue:admin", "payment:admin",
-                   "sync:admin", "identity:admin"]  # fmt: skip
+OPERATOR_SCOPES = ["dossier:process", "dossier:read", "feedback:process", "catalogue:edit", "catalogue:admin",
+                   "payment:admin", "sync:admin", "identity:admin"]  # fmt: skip
+# What a citizen's or an enterprise's apps ask for: file and follow dossiers, pay, send feedback.
+CITIZEN_SCOPES = ["dossier:submit", "dossier:read", "payment:pay", "feedback:send"]
 
 
 async def seed_clients(uow: IdentityUnitOfWork, settings: IdentitySettings) -> None:
@@ -212,7 +214,7 @@ async def seed_clients(uow: IdentityUnitOfWork, settings: IdentitySettings) -> N
             grant_types=["authorization_code", "refresh_token"],
             redirect_uris=[DEMO_WEB_REDIRECT],
             post_logout_redirect_uris=["http://127.0.0.1:8765/"],
-            allowed_scopes=["dossier:submit", "dossier:read", "payment:pay"],
+            allowed_scopes=CITIZEN_SCOPES,
         )
     if "demo-province" not in existing:
         await create_client(
@@ -255,5 +257,5 @@ async def seed_clients(uow: IdentityUnitOfWork, settings: IdentitySettings) -> N
             kind=ClientKind.PUBLIC,
             grant_types=["authorization_code"],
             redirect_uris=[f"{settings.oidc_issuer.rstrip('/')}/docs/oauth2-redirect.html"],
-            allowed_scopes=["dossier:submit", "dossier:read", "payment:pay"],
+            allowed_scopes=CITIZEN_SCOPES,
         )

@@ -1,0 +1,267 @@
+"""The feedback service's repositories on a PostgreSQL connection (SQLAlchemy Core): rows in,
+entities out. They implement the ports of ``service/unit_of_work.py``. Public reads (the search,
+one published answer, the figures) are one statement each, sent without BEGIN and COMMIT."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, FunctionFilter, Row, and_, func, literal_column, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.kit.calendar import VIETNAM_TZ
+from services.kit.db import SqlParams
+
+from ..domain.feedback import Category, Channel, Feedback, Refusal, Sender, Status, Step, Topic
+from ..domain.routing import KnownDossier, Offer, Procedure
+from ..service.unit_of_work import AgencyFigures, AnswerQuery, PublishedAnswer
+from .tables import feedback, feedback_codes, feedback_steps, known_dossiers, offers, procedures, published_answers
+
+Execute = Callable[[Any, SqlParams], Awaitable[Any]]
+
+_ANSWER_COLUMNS = [c for c in published_answers.c if c.name not in ("words", "search")]
+
+
+def _row(item: Feedback) -> dict[str, object]:
+    s = item.sender
+    return {
+        "id": item.id, "code": item.code, "sender_account": s.account, "sender_kind": s.kind,
+        "sender_name": s.name, "sender_phone": s.phone, "sender_email": s.email, "sender_address": s.address,
+        "sender_organisation": s.organisation, "channel": item.channel.value, "topic": item.topic.value,
+        "procedure_code": item.procedure_code, "dossier_code": item.dossier_code, "agency_code": item.agency_code,
+        "title": item.title, "content": item.content, "consent_to_publish": item.consent_to_publish,
+        "status": item.status.value, "received_at": item.received_at, "classify_due": item.classify_due,
+        "answer_due": item.answer_due, "category": item.category.value if item.category else None,
+        "refusal": item.refusal.value if item.refusal else None, "days_left": item.days_left,
+        "answer": item.answer, "answered_at": item.answered_at, "answered_on_time": item.answered_on_time,
+        "published_at": item.published_at, "rating": item.rating, "overdue_classify": item.overdue_classify,
+        "overdue_answer": item.overdue_answer, "attachment_ids": list(item.attachment_ids),
+    }  # fmt: skip
+
+
+def _entity(row: Row[Any], steps: tuple[Step, ...] = ()) -> Feedback:
+    return Feedback(
+        id=row.id, code=row.code,
+        sender=Sender(row.sender_account, row.sender_kind, row.sender_name, row.sender_phone, row.sender_email,
+                      row.sender_address, row.sender_organisation),
+        channel=Channel(row.channel), topic=Topic(row.topic), procedure_code=row.procedure_code,
+        dossier_code=row.dossier_code, agency_code=row.agency_code, title=row.title, content=row.content,
+        consent_to_publish=row.consent_to_publish, status=Status(row.status), received_at=row.received_at,
+        classify_due=row.classify_due, answer_due=row.answer_due,
+        category=Category(row.category) if row.category else None,
+        refusal=Refusal(row.refusal) if row.refusal else None, days_left=row.days_left, answer=row.answer,
+        answered_at=row.answered_at, answered_on_time=row.answered_on_time, published_at=row.published_at,
+        rating=row.rating, overdue_classify=row.overdue_classify, overdue_answer=row.overdue_answer,
+        attachment_ids=tuple(row.attachment_ids), steps=steps,
+    )  # fmt: skip
+
+
+def _step_rows(item: Feedback, start: int) -> list[dict[str, object]]:
+    return [
+        {"feedback_id": item.id, "seq": seq, "at": s.at, "kind": s.kind, "agency_code": s.agency_code, "note": s.note}
+        for seq, s in enumerate(item.steps[start:], start=start + 1)
+    ]
+
+
+class SqlFeedbacks:
+    def __init__(self, connection: AsyncConnection, execute_alone: Execute) -> None:
+        self.connection = connection
+        self._execute_alone = execute_alone
+        # Timeline lengths as read, so ``save`` writes only the steps added since.
+        self._read_steps: dict[str, int] = {}
+
+    async def next_sequence(self) -> int:
+        return int((await self.connection.execute(select(feedback_codes.next_value()))).scalar_one())
+
+    async def add(self, item: Feedback) -> None:
+        await self.connection.execute(feedback.insert(), [_row(item)])
+        if item.steps:
+            await self.connection.execute(feedback_steps.insert(), _step_rows(item, 0))
+        self._read_steps[item.id] = len(item.steps)
+
+    async def get(self, feedback_id: str, *, lock: bool = False) -> Feedback | None:
+        query = select(feedback).where(feedback.c.id == feedback_id)
+        row = (await self.connection.execute(query.with_for_update() if lock else query)).first()
+        if row is None:
+            return None
+        found = await self.connection.execute(
+            select(feedback_steps).where(feedback_steps.c.feedback_id == feedback_id).order_by(feedback_steps.c.seq)
+        )
+        steps = tuple(Step(s.at, s.kind, s.agency_code, s.note) for s in found)
+        self._read_steps[feedback_id] = len(steps)
+        return _entity(row, steps)
+
+    async def save(self, item: Feedback) -> None:
+        row = _row(item)
+        del row["id"]
+        await self.connection.execute(feedback.update().where(feedback.c.id == item.id).values(**row))
+        start = self._read_steps.get(item.id, len(item.steps))
+        if len(item.steps) > start:
+            await self.connection.execute(feedback_steps.insert(), _step_rows(item, start))
+        self._read_steps[item.id] = len(item.steps)
+
+    async def sent_since(self, account: str, since: datetime) -> int:
+        query = select(func.count()).where(feedback.c.sender_account == account, feedback.c.received_at >= since)
+        return int((await self.connection.execute(query)).scalar_one())
+
+    async def of_sender(self, account: str, after: tuple[datetime, str] | None, limit: int) -> list[Feedback]:
+        query = select(feedback).where(feedback.c.sender_account == account)
+        if after is not None:
+            query = query.where(tuple_(feedback.c.received_at, feedback.c.id) < tuple_(*after))
+        query = query.order_by(feedback.c.received_at.desc(), feedback.c.id.desc()).limit(limit)
+        return [_entity(row) for row in await self._execute_alone(query, {})]
+
+    async def queue(
+        self, agencies: Collection[str], status: Status | None, overdue: bool | None,
+        after: tuple[datetime, str] | None, limit: int,
+    ) -> list[Feedback]:  # fmt: skip
+        query = select(feedback).where(feedback.c.agency_code.in_(sorted(agencies)))
+        if status is not None:
+            query = query.where(feedback.c.status == status.value)
+        if overdue is not None:
+            late = or_(feedback.c.overdue_classify, feedback.c.overdue_answer)
+            query = query.where(late if overdue else ~late)
+        if after is not None:
+            query = query.where(tuple_(feedback.c.received_at, feedback.c.id) > tuple_(*after))
+        query = query.order_by(feedback.c.received_at, feedback.c.id).limit(limit)
+        return [_entity(row) for row in await self._execute_alone(query, {})]
+
+    async def late(self, today: date, limit: int) -> list[Feedback]:
+        open_ = feedback.c.status.in_([Status.RECEIVED.value, Status.HANDLING.value])
+        classify = and_(feedback.c.status == Status.RECEIVED.value, feedback.c.classify_due < today,
+                        ~feedback.c.overdue_classify)  # fmt: skip
+        answer = and_(feedback.c.answer_due < today, ~feedback.c.overdue_answer)
+        query = (
+            select(feedback.c.id).where(open_, or_(classify, answer))
+            .order_by(feedback.c.answer_due).limit(limit).with_for_update(skip_locked=True)
+        )  # fmt: skip
+        ids = [row.id for row in await self.connection.execute(query)]
+        found = [await self.get(feedback_id) for feedback_id in ids]
+        return [item for item in found if item is not None]
+
+    async def figures(self, received_from: datetime, received_to: datetime, today: date,
+                      agency_code: str | None) -> list[AgencyFigures]:  # fmt: skip
+        answered = feedback.c.answered_at.is_not(None) & feedback.c.refusal.is_(None)
+        open_ = feedback.c.status.in_([s.value for s in (Status.RECEIVED, Status.HANDLING,
+                                                          Status.INFORMATION_REQUESTED)])  # fmt: skip
+        overdue = or_(
+            answered & ~feedback.c.answered_on_time,
+            feedback.c.status.in_([Status.RECEIVED.value, Status.HANDLING.value]) & (feedback.c.answer_due < today),
+            feedback.c.overdue_answer,
+        )
+        query = (
+            select(feedback.c.agency_code, func.count().label("received"), _count(answered).label("answered"),
+                   _count(answered & feedback.c.answered_on_time).label("on_time"), _count(overdue).label("overdue"),
+                   _count(open_).label("open"))
+            .where(feedback.c.received_at >= received_from, feedback.c.received_at < received_to)
+            .group_by(feedback.c.agency_code).order_by(feedback.c.agency_code)
+        )  # fmt: skip
+        if agency_code is not None:
+            query = query.where(feedback.c.agency_code == agency_code)
+        rows = await self._execute_alone(query, {})
+        return [AgencyFigures(r.agency_code, r.received, r.answered, r.on_time, r.overdue, r.open) for r in rows]
+
+
+def _count(condition: ColumnElement[bool]) -> FunctionFilter[int]:
+    """``count(*) FILTER (WHERE condition)``."""
+    return func.count().filter(condition)
+
+
+def _answer(row: Row[Any]) -> PublishedAnswer:
+    return PublishedAnswer(
+        feedback_id=row.feedback_id, code=row.code, agency_code=row.agency_code, agency_name=row.agency_name,
+        procedure_code=row.procedure_code, procedure_name=row.procedure_name, sector_code=row.sector_code,
+        title=row.title, content=row.content, answer=row.answer, answered_at=row.answered_at,
+        published_at=row.published_at,
+    )  # fmt: skip
+
+
+class SqlPublishedAnswers:
+    def __init__(self, connection: AsyncConnection, execute_alone: Execute) -> None:
+        self.connection = connection
+        self._execute_alone = execute_alone
+
+    async def add(self, answer: PublishedAnswer, words: str) -> None:
+        row = {c.name: getattr(answer, c.name) for c in _ANSWER_COLUMNS}
+        await self.connection.execute(insert(published_answers).values(**row, words=words).on_conflict_do_nothing())
+
+    async def search(self, query: AnswerQuery, after: tuple[datetime, str] | None, limit: int) -> list[PublishedAnswer]:
+        t = published_answers.c
+        statement = select(*_ANSWER_COLUMNS)
+        if query.words:
+            statement = statement.where(
+                t.search.op("@@")(func.plainto_tsquery(literal_column("'simple'"), query.words))
+            )
+        for column, value in ((t.agency_code, query.agency_code), (t.procedure_code, query.procedure_code),
+                              (t.sector_code, query.sector_code)):  # fmt: skip
+            if value is not None:
+                statement = statement.where(column == value)
+        if query.published_from is not None:
+            statement = statement.where(t.published_at >= _vietnam_midnight(query.published_from))
+        if query.published_to is not None:
+            statement = statement.where(t.published_at < _vietnam_midnight(query.published_to, next_day=True))
+        if after is not None:
+            statement = statement.where(tuple_(t.published_at, t.feedback_id) < tuple_(*after))
+        statement = statement.order_by(t.published_at.desc(), t.feedback_id.desc()).limit(limit)
+        return [_answer(row) for row in await self._execute_alone(statement, {})]
+
+    async def get(self, feedback_id: str) -> PublishedAnswer | None:
+        query = select(*_ANSWER_COLUMNS).where(published_answers.c.feedback_id == feedback_id)
+        row = (await self._execute_alone(query, {})).first()
+        return _answer(row) if row is not None else None
+
+
+def _vietnam_midnight(day: date, *, next_day: bool = False) -> datetime:
+    return datetime.combine(day + timedelta(days=1) if next_day else day, time(), VIETNAM_TZ)
+
+
+class SqlCatalogue:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def save_procedure(self, procedure: Procedure) -> None:
+        row = {"code": procedure.code, "name": procedure.name, "sector_code": procedure.sector_code,
+               "sector_name": procedure.sector_name}  # fmt: skip
+        statement = insert(procedures).values(**row)
+        await self.connection.execute(statement.on_conflict_do_update(index_elements=["code"], set_=row))
+
+    async def retire_procedure(self, code: str) -> None:
+        await self.connection.execute(procedures.delete().where(procedures.c.code == code))
+
+    async def save_offer(self, service_id: str, procedure_code: str, offer: Offer) -> None:
+        row = {"service_id": service_id, "procedure_code": procedure_code, "agency_code": offer.agency_code,
+               "agency_name": offer.agency_name}  # fmt: skip
+        statement = insert(offers).values(**row)
+        await self.connection.execute(statement.on_conflict_do_update(index_elements=["service_id"], set_=row))
+
+    async def retire_offer(self, service_id: str) -> None:
+        await self.connection.execute(offers.delete().where(offers.c.service_id == service_id))
+
+    async def procedure(self, code: str) -> Procedure | None:
+        row = (await self.connection.execute(select(procedures).where(procedures.c.code == code))).first()
+        return Procedure(row.code, row.name, row.sector_code, row.sector_name) if row is not None else None
+
+    async def offers(self, procedure_code: str) -> list[Offer]:
+        query = select(offers.c.agency_code, offers.c.agency_name).where(offers.c.procedure_code == procedure_code)
+        return [Offer(r.agency_code, r.agency_name) for r in await self.connection.execute(query.distinct())]
+
+    async def offers_of_agency(self, agency_code: str) -> list[Offer]:
+        query = select(offers.c.agency_code, offers.c.agency_name).where(offers.c.agency_code == agency_code).limit(1)
+        return [Offer(r.agency_code, r.agency_name) for r in await self.connection.execute(query)]
+
+
+class SqlDossiers:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def filed(self, dossier: KnownDossier) -> None:
+        row = {"code": dossier.code, "owner": dossier.owner, "agency_code": dossier.agency_code,
+               "procedure_code": dossier.procedure_code}  # fmt: skip
+        await self.connection.execute(insert(known_dossiers).values(**row).on_conflict_do_nothing())
+
+    async def get(self, code: str) -> KnownDossier | None:
+        row = (await self.connection.execute(select(known_dossiers).where(known_dossiers.c.code == code))).first()
+        return KnownDossier(row.code, row.owner, row.agency_code, row.procedure_code) if row is not None else None

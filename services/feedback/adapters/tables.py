@@ -1,0 +1,152 @@
+"""Tables of the feedback service database (the kit adds its outbox and inbox).
+
+- ``feedback``: each piece with its sender's contact details (never published), its agency,
+  state and deadlines; ``feedback_steps`` its timeline.
+- ``published_answers``: the public copy (plain, redacted text) with a ``tsvector`` of its folded
+  words (``simple`` configuration: the words are already without diacritics and lower-case) and
+  a GIN index, so a search among a million answers reads only the matching rows.
+- ``procedures``, ``offers``, ``known_dossiers``: what the catalogue's and the dossier service's
+  events told, for routing.
+"""
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Computed,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Sequence,
+    SmallInteger,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR, UUID
+
+metadata = MetaData()
+
+feedback_codes = Sequence("feedback_codes", metadata=metadata, start=1)
+
+STATUSES = "'received','handling','information_requested','answered','closed','withdrawn'"
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("code", Text, nullable=False, unique=True),
+    Column("sender_account", Text, nullable=False),  # '' when an official recorded it
+    Column("sender_kind", Text, nullable=False),
+    Column("sender_name", Text, nullable=False),
+    Column("sender_phone", Text, nullable=False),
+    Column("sender_email", Text),
+    Column("sender_address", Text, nullable=False),
+    Column("sender_organisation", Text),
+    Column("channel", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("procedure_code", Text),
+    Column("dossier_code", Text),
+    Column("agency_code", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("consent_to_publish", Boolean, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("classify_due", Date, nullable=False),
+    Column("answer_due", Date, nullable=False),
+    Column("category", Text),
+    Column("refusal", Text),
+    Column("days_left", Integer),
+    Column("answer", Text),
+    Column("answered_at", DateTime(timezone=True)),
+    Column("answered_on_time", Boolean),
+    Column("published_at", DateTime(timezone=True)),
+    Column("rating", SmallInteger),
+    Column("overdue_classify", Boolean, nullable=False, server_default=text("false")),
+    Column("overdue_answer", Boolean, nullable=False, server_default=text("false")),
+    Column("attachment_ids", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    CheckConstraint(f"status IN ({STATUSES})", name="feedback_status"),
+    CheckConstraint("channel IN ('portal','phone','mail','in_person')", name="feedback_channel"),
+    CheckConstraint("topic IN ('procedure','dossier','general')", name="feedback_topic"),
+    CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="feedback_rating"),
+)
+# A sender's list and daily count; an agency's queue (oldest first); the overdue check's open rows.
+Index("feedback_sender", feedback.c.sender_account, feedback.c.received_at.desc(), feedback.c.id.desc())
+Index("feedback_queue", feedback.c.agency_code, feedback.c.received_at, feedback.c.id)
+Index(
+    "feedback_open_due",
+    feedback.c.answer_due,
+    postgresql_where=text("status IN ('received','handling') AND NOT (overdue_classify AND overdue_answer)"),
+)
+
+feedback_steps = Table(
+    "feedback_steps",
+    metadata,
+    Column("feedback_id", UUID(as_uuid=False), ForeignKey("feedback.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", SmallInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("agency_code", Text, nullable=False),
+    Column("note", Text),
+    PrimaryKeyConstraint("feedback_id", "seq"),
+)
+
+published_answers = Table(
+    "published_answers",
+    metadata,
+    Column("feedback_id", UUID(as_uuid=False), primary_key=True),
+    Column("code", Text, nullable=False),
+    Column("agency_code", Text, nullable=False),
+    Column("agency_name", Text),
+    Column("procedure_code", Text),
+    Column("procedure_name", Text),
+    Column("sector_code", Text),
+    Column("title", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("words", Text, nullable=False),
+    Column("search", TSVECTOR, Computed("to_tsvector('simple', words)", persisted=True), nullable=False),
+)
+Index("published_answers_newest", published_answers.c.published_at.desc(), published_answers.c.feedback_id.desc())
+Index("published_answers_search", published_answers.c.search, postgresql_using="gin")
+Index("published_answers_agency", published_answers.c.agency_code, published_answers.c.published_at.desc())
+Index("published_answers_procedure", published_answers.c.procedure_code, published_answers.c.published_at.desc())
+Index("published_answers_sector", published_answers.c.sector_code, published_answers.c.published_at.desc())
+
+procedures = Table(
+    "procedures",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("sector_code", Text, nullable=False),
+    Column("sector_name", Text, nullable=False),
+)
+
+offers = Table(
+    "offers",
+    metadata,
+    Column("service_id", Text, primary_key=True),
+    Column("procedure_code", Text, nullable=False),
+    Column("agency_code", Text, nullable=False),
+    Column("agency_name", Text, nullable=False),
+)
+Index("offers_procedure", offers.c.procedure_code)
+Index("offers_agency", offers.c.agency_code)
+
+known_dossiers = Table(
+    "known_dossiers",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("owner", Text),
+    Column("agency_code", Text, nullable=False),
+    Column("procedure_code", Text, nullable=False),
+)
+
+TABLES = [feedback, feedback_steps, published_answers, procedures, offers, known_dossiers]

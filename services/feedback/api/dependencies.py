@@ -1,0 +1,60 @@
+"""The request's feedback unit of work, who calls, and what the deployment decided (``Rules``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.kit.app import UnitOfWorkDep
+from services.kit.auth import SECOND_FACTOR_ACRS, Principal, require_scopes
+from services.kit.clock import Clock
+from services.kit.errors import Forbidden
+
+from ..domain.access import PROCESS_SCOPE, SEND_SCOPE, Caller
+from ..service.rules import Rules, rules_of
+from ..service.unit_of_work import FeedbackUnitOfWork
+from ..settings import FeedbackSettings
+
+# The kit's request unit (committed when the route returns): a SqlFeedbackUnitOfWork.
+FeedbackUnitOfWorkDep = UnitOfWorkDep[FeedbackUnitOfWork]
+
+
+def _runtime(request: Request) -> tuple[Rules, Clock]:
+    state = request.app.state
+    held: tuple[Rules, Clock] | None = getattr(state, "feedback_runtime", None)
+    if held is None:
+        settings: FeedbackSettings = state.settings
+        held = state.feedback_runtime = (rules_of(settings), Clock(settings.dev_clock_offset_file))
+    return held
+
+
+def rules(request: Request) -> Rules:
+    return _runtime(request)[0]
+
+
+def clock(request: Request) -> Clock:
+    return _runtime(request)[1]
+
+
+RulesDep = Annotated[Rules, Depends(rules)]
+ClockDep = Annotated[Clock, Depends(clock)]
+
+
+async def _sender(principal: Annotated[Principal, require_scopes(SEND_SCOPE)]) -> Caller:
+    if principal.client_id is not None and principal.subject == principal.client_id:
+        raise Forbidden("Feedback is sent by a person, not by a machine client.")
+    return Caller.of(principal.subject, principal.scopes, principal.claims)
+
+
+async def _official(principal: Annotated[Principal, require_scopes(PROCESS_SCOPE)]) -> Caller:
+    if principal.acr not in SECOND_FACTOR_ACRS:
+        raise Forbidden("Officials handle feedback signed in with a second factor.")
+    caller = Caller.of(principal.subject, principal.scopes, principal.claims)
+    if not caller.agencies:
+        raise Forbidden("Your token names no agency.")
+    return caller
+
+
+SenderDep = Annotated[Caller, Depends(_sender)]
+OfficialDep = Annotated[Caller, Depends(_official)]

@@ -1,0 +1,74 @@
+"""What anyone may read without signing in: published answers, searched without diacritics, and
+each agency's figures over a period."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from services.kit.calendar import VIETNAM_TZ
+from services.kit.cursors import time_cursor, time_position
+from services.kit.errors import NotFound, ValidationFailed
+
+from ..domain.feedback import local_date
+from ..domain.text import fold
+from .unit_of_work import AgencyFigures, AnswerQuery, FeedbackUnitOfWork, PublishedAnswer
+
+#: The longest period the figures cover in one request (days).
+MAX_PERIOD_DAYS = 366
+#: Words a search may hold (after folding).
+MAX_WORDS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerPage:
+    items: list[PublishedAnswer]
+    next: str | None
+
+
+async def search(uow: FeedbackUnitOfWork, query: AnswerQuery, cursor: str | None, limit: int) -> AnswerPage:
+    words = fold(query.words)
+    if len(words.split()) > MAX_WORDS:
+        raise ValidationFailed([{"field": "q", "location": "query", "message": f"At most {MAX_WORDS} words."}])
+    if query.published_from and query.published_to and query.published_from > query.published_to:
+        raise ValidationFailed([{"field": "from", "location": "query", "message": "The period ends before it starts."}])
+    found = await uow.published.search(
+        AnswerQuery(
+            words, query.agency_code, query.procedure_code, query.sector_code, query.published_from, query.published_to
+        ),
+        time_position(cursor),
+        limit + 1,
+    )
+    more = len(found) > limit
+    found = found[:limit]
+    return AnswerPage(found, time_cursor(found[-1].published_at, found[-1].feedback_id) if more else None)
+
+
+async def published(uow: FeedbackUnitOfWork, feedback_id: str) -> PublishedAnswer:
+    answer = await uow.published.get(feedback_id)
+    if answer is None:
+        raise NotFound("No published answer has this id.")
+    return answer
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    period_from: date
+    period_to: date
+    agencies: list[AgencyFigures]
+
+
+async def figures(
+    uow: FeedbackUnitOfWork, period_from: date, period_to: date, agency: str | None, now: datetime
+) -> Figures:
+    """Per agency, of the feedback received in the period (Vietnam dates, inclusive): received,
+    answered, answered on time, overdue (answered late, or open past its deadline) and open."""
+    if period_from > period_to:
+        raise ValidationFailed([{"field": "from", "location": "query", "message": "The period ends before it starts."}])
+    if (period_to - period_from).days >= MAX_PERIOD_DAYS:
+        raise ValidationFailed([{"field": "to", "location": "query",
+                                 "message": f"A period covers at most {MAX_PERIOD_DAYS} days."}])  # fmt: skip
+    start = datetime.combine(period_from, time(), VIETNAM_TZ)
+    end = datetime.combine(period_to + timedelta(days=1), time(), VIETNAM_TZ)
+    rows = await uow.feedbacks.figures(start, end, local_date(now), agency)
+    return Figures(period_from, period_to, rows)

@@ -1,0 +1,139 @@
+"""What a person does with feedback: send it, follow it, add what was asked, withdraw it, rate
+the answer. Officials record feedback that came by phone, mail or in person through
+:func:`receive` too, with its channel."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from contracts.events.feedback import FeedbackReceived, FeedbackWithdrawn
+from services.kit.calendar import VIETNAM_TZ
+from services.kit.cursors import time_cursor, time_position
+from services.kit.errors import NotFound, RateLimited
+
+from ..domain.access import Caller
+from ..domain.feedback import Channel, Feedback, Sender, Status, Step, Topic, due_dates, feedback_code, local_date
+from ..domain.routing import route
+from .rules import Rules
+from .unit_of_work import FeedbackUnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class NewFeedback:
+    """Feedback as sent (texts already checked for length and trimmed by the API's schema)."""
+
+    topic: Topic
+    title: str
+    content: str
+    consent_to_publish: bool
+    sender: Sender
+    procedure_code: str | None = None
+    dossier_code: str | None = None
+    agency_code: str | None = None
+    channel: Channel = Channel.PORTAL
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackPage:
+    items: list[Feedback]
+    next: str | None
+
+
+def _start_of_day(at: datetime) -> datetime:
+    return datetime.combine(local_date(at), time(), VIETNAM_TZ)
+
+
+async def receive(uow: FeedbackUnitOfWork, rules: Rules, new: NewFeedback, now: datetime) -> Feedback:
+    """Take feedback in: the account's daily limit, the agency it goes to, its deadlines, its
+    code; ``received`` is emitted with it."""
+    account = new.sender.account
+    if account and new.channel is Channel.PORTAL:
+        sent = await uow.feedbacks.sent_since(account, _start_of_day(now))
+        if sent >= rules.limits.per_account_per_day:
+            midnight = _start_of_day(now) + timedelta(days=1)
+            wait = max(1, int((midnight - now).total_seconds()))
+            raise RateLimited(wait, f"At most {rules.limits.per_account_per_day} pieces of feedback a day.")
+    procedure = offers = dossier = None
+    if new.topic is Topic.PROCEDURE and new.procedure_code:
+        procedure = await uow.catalogue.procedure(new.procedure_code)
+        offers = await uow.catalogue.offers(new.procedure_code)
+    elif new.topic is Topic.DOSSIER and new.dossier_code:
+        dossier = await uow.dossiers.get(new.dossier_code)
+    elif new.topic is Topic.GENERAL and new.agency_code:
+        offers = await uow.catalogue.offers_of_agency(new.agency_code)
+    agency = route(
+        new.topic, sender=account, receiving_agency=rules.receiving_agency, named_agency=new.agency_code,
+        procedure=procedure, offers=offers or [], dossier=dossier,
+    )  # fmt: skip
+    classify_due, answer_due = due_dates(now, rules.calendar, rules.deadlines)
+    feedback = Feedback(
+        id=str(uuid.uuid4()), code=feedback_code(now, await uow.feedbacks.next_sequence()), sender=new.sender,
+        channel=new.channel, topic=new.topic,
+        procedure_code=dossier.procedure_code if dossier else new.procedure_code,
+        dossier_code=new.dossier_code if new.topic is Topic.DOSSIER else None, agency_code=agency,
+        title=new.title, content=new.content, consent_to_publish=new.consent_to_publish, status=Status.RECEIVED,
+        received_at=now, classify_due=classify_due, answer_due=answer_due,
+        steps=(Step(now, "received", agency, new.channel.value),),
+    )  # fmt: skip
+    await uow.feedbacks.add(feedback)
+    await uow.emit(
+        FeedbackReceived(
+            feedback_id=feedback.id,
+            code=feedback.code,
+            sender=account,
+            channel=new.channel.value,
+            topic=new.topic.value,
+            procedure_code=feedback.procedure_code,
+            dossier_code=feedback.dossier_code,
+            agency_code=agency,
+            received_at=now,
+            classify_due=classify_due,
+            answer_due=answer_due,
+        ),
+        key=feedback.id,
+    )
+    return feedback
+
+
+async def own(uow: FeedbackUnitOfWork, caller: Caller, feedback_id: str, *, lock: bool = True) -> Feedback:
+    """The caller's own feedback (locked unless ``lock`` is False); anyone else's is the same 404
+    as no feedback at all."""
+    feedback = await uow.feedbacks.get(feedback_id, lock=lock)
+    if feedback is None or not caller.sent(feedback):
+        raise NotFound("No such feedback.")
+    return feedback
+
+
+async def mine(uow: FeedbackUnitOfWork, caller: Caller, cursor: str | None, limit: int) -> FeedbackPage:
+    items = await uow.feedbacks.of_sender(caller.subject, time_position(cursor), limit + 1)
+    more = len(items) > limit
+    items = items[:limit]
+    return FeedbackPage(items, time_cursor(items[-1].received_at, items[-1].id) if more else None)
+
+
+async def add_information(
+    uow: FeedbackUnitOfWork, rules: Rules, caller: Caller, feedback_id: str, note: str, now: datetime
+) -> Feedback:
+    feedback = (await own(uow, caller, feedback_id)).add_information(note, now, rules.calendar)
+    await uow.feedbacks.save(feedback)
+    return feedback
+
+
+async def withdraw(uow: FeedbackUnitOfWork, caller: Caller, feedback_id: str, now: datetime) -> Feedback:
+    feedback = (await own(uow, caller, feedback_id)).withdraw(now)
+    await uow.feedbacks.save(feedback)
+    await uow.emit(
+        FeedbackWithdrawn(
+            feedback_id=feedback.id, code=feedback.code, agency_code=feedback.agency_code, withdrawn_at=now
+        ),
+        key=feedback.id,
+    )
+    return feedback
+
+
+async def rate(uow: FeedbackUnitOfWork, caller: Caller, feedback_id: str, score: int, now: datetime) -> Feedback:
+    feedback = (await own(uow, caller, feedback_id)).rate(score, now)
+    await uow.feedbacks.save(feedback)
+    return feedback
