@@ -20,11 +20,17 @@ from typing import Any
 FieldError = Mapping[str, str]
 
 
+#: The members of every RFC 9457 problem the kit writes: an error's extras may not reuse them.
+RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "request_id"})
+
+
 class PortalError(Exception):
     """Base of every error answered as a problem: a refusal (:class:`DomainError`) or a
     dependency that cannot serve the request now."""
 
     def __init__(self, detail: str | None = None, *, retry_after_seconds: int | None = None, **extra: Any) -> None:
+        if clash := RESERVED_MEMBERS & extra.keys():
+            raise TypeError(f"{sorted(clash)} are members every problem has; name the extra otherwise")
         super().__init__(*(() if detail is None else (detail,)))
         self.detail = detail
         self.retry_after_seconds = retry_after_seconds

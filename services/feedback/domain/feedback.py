@@ -188,7 +188,7 @@ class Feedback:
 
     def _check(self, action: str) -> None:
         if self.status not in ALLOWED[action]:
-            raise Conflict(f"Feedback {self.status.value} cannot be {_PAST[action]}.", status=self.status.value)
+            raise Conflict(f"Feedback {self.status.value} cannot be {_PAST[action]}.", state=self.status.value)
 
     def _step(self, at: datetime, kind: str, note: str | None = None, **changes: object) -> Feedback:
         step = Step(at, kind, str(changes.get("agency_code", self.agency_code)), note)
