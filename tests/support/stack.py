@@ -1,4 +1,4 @@
-"""The whole portal behind the real gateway for one test session: the five services' APIs on real
+"""The whole portal behind the real gateway for one test session: the services' APIs on real
 HTTP, each over its own fresh database on the session's PostgreSQL, the dossier and payment
 workers on the session's broker, and the gateway in front (its URL is the issuer).
 
@@ -40,6 +40,7 @@ from services.identity.service.accounts import SEED_ADMIN_ID, SEED_CITIZEN_ID, S
 from services.kit.settings import ServiceSettings
 from tests.support.catalogue import catalogue_settings
 from tests.support.dossier import dossier_settings
+from tests.support.feedback import feedback_settings
 from tests.support.identity import identity_settings, seed_identity
 from tests.support.journey import intake_service, workers
 from tests.support.payment import BANK_SECRETS, VNPAY_SECRET, payment_settings
@@ -217,7 +218,7 @@ def _databases(infra: Any) -> dict[str, str]:
 
     templates = {"identity": "test_identity_template", "catalogue": "test_catalogue_seeded_template",
                  "dossier": "test_dossier_template", "payment": "test_payment_template",
-                 "sync": "test_sync_template"}  # fmt: skip
+                 "sync": "test_sync_template", "feedback": "test_feedback_template"}  # fmt: skip
 
     async def make() -> dict[str, str]:
         return {name: await fresh_database(infra.server_url, template) for name, template in templates.items()}
@@ -253,6 +254,7 @@ def running_stack(infra: Any, workdir: Path, **gateway_overrides: Any) -> Iterat
                                         vnpay_api_url=f"{provider_url}/merchant_webapi/api/transaction",
                                         bank_webhook_secrets=BANK_SECRETS, **common),
             "sync": sync_settings(urls["sync"], infra.bootstrap, push_rate_per_minute=60, push_burst=60, **common),
+            "feedback": feedback_settings(urls["feedback"], infra.bootstrap, **common),
         }  # fmt: skip
         seed_identity(urls["identity"], settings["identity"])  # type: ignore[arg-type]
         service_id = asyncio.run(intake_service(infra.bootstrap, urls["dossier"]))
