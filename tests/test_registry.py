@@ -24,8 +24,14 @@ from tests.deploy.registry_places import PLACES, gaps
 
 ROOT = Path(__file__).resolve().parents[1]
 GATEWAY_PORT = GatewaySettings.model_fields["port"].default
-# A service that does not exist, registered by the last tests.
-NEWCOMER = Service("permit", port=8006, metrics_port=9106, consumes=("dossier.events",))
+# A service that does not exist, registered by the last tests: on the next free ports, so that no
+# place it must be added to already holds them for a real service (the Containerfile's EXPOSE).
+NEWCOMER = Service(
+    "permit",
+    port=max(entry.port for entry in services()) + 1,
+    metrics_port=max(entry.metrics_port for entry in services()) + 1,
+    consumes=("dossier.events",),
+)
 
 
 # --- the registry itself -----------------------------------------------------------------------------
@@ -170,7 +176,7 @@ def test_a_new_entry_is_asked_for_in_every_place(newcomer: Service) -> None:
 
 def test_a_new_entry_is_routed_served_and_started_without_more(newcomer: Service, tmp_path: Path) -> None:
     assert "permit_url" in upstream_url_fields()
-    assert upstream_url_fields()["permit_url"] == (str, "http://127.0.0.1:8006")
+    assert upstream_url_fields()["permit_url"] == (str, f"http://127.0.0.1:{newcomer.port}")
     assert platform_topics()[-2:] == ["permit.events", "permit.dlq"]
     assert service_for_path("/api/v1/permit/permits", service_names()) == "permit"
     real = run.load_spec
@@ -185,7 +191,8 @@ def test_a_new_entry_is_routed_served_and_started_without_more(newcomer: Service
         supervisor = run.Supervisor(run.RunSettings(data_dir=tmp_path))
         urls = {name: f"postgresql://postgres@127.0.0.1:55432/portal_{name}" for name in service_names()}
         children = {child.name: child for child in supervisor.plan(urls, "127.0.0.1:59092")}
-    assert children["permit"].args[1:] == ["-m", "services.permit", "api", "--metrics-port", "9106"]
-    assert children["permit"].url == "http://127.0.0.1:8006"
-    assert children["permit-worker"].args[1:] == ["-m", "services.permit", "worker", "--metrics-port", "9116"]
-    assert children["permit"].env["GATEWAY_PERMIT_URL"] == "http://127.0.0.1:8006"
+    assert children["permit"].args[1:] == ["-m", "services.permit", "api", "--metrics-port", str(newcomer.metrics_port)]
+    assert children["permit"].url == f"http://127.0.0.1:{newcomer.port}"
+    worker = ["-m", "services.permit", "worker", "--metrics-port", str(newcomer.worker_metrics_port)]
+    assert children["permit-worker"].args[1:] == worker
+    assert children["permit"].env["GATEWAY_PERMIT_URL"] == f"http://127.0.0.1:{newcomer.port}"
