@@ -23,7 +23,12 @@ from tests.support.sync import H22
 
 @pytest.fixture(scope="session")
 def stack(  # type: ignore[no-untyped-def]
-    infra, identity_template, catalogue_seeded_template, dossier_template, payment_template, sync_template,
+    infra,
+    identity_template,
+    catalogue_seeded_template,
+    dossier_template,
+    payment_template,
+    sync_template,
     feedback_template,
 ) -> Iterator[Stack]:
     with running_stack(infra, infra.workdir / "security") as running:
@@ -47,6 +52,7 @@ class Owned:
     draft_id: str
     order: dict[str, Any]
     batch_id: str
+    feedback_id: str  # general feedback, at the receiving office (no official of the stack's agencies has it)
 
 
 def file_dossier(api: httpx.Client, headers: dict[str, str], service_id: str) -> tuple[dict[str, Any], list[str]]:
@@ -89,7 +95,12 @@ def owned(stack: Stack) -> Owned:
             {"dossier_code": receipt["code"], "agency_code": H22, "status": 2, "occurred_at": _now(),
              "record_id": uuid.uuid4().hex}]})  # fmt: skip
         assert pushed.status_code == 200, pushed.text
-    return Owned(receipt, files[0], draft.json()["id"], order, pushed.json()["batch_id"])
+        sent = api.post("/api/v1/feedback/feedback", headers=a, json={
+            "topic": "general", "title": "Góp ý về thủ tục", "content": "Nội dung góp ý của công dân A, đủ dài.",
+            "consent_to_publish": False, "contact": {"kind": "citizen", "name": "Nguyễn Văn An",
+            "phone": "0912345678", "email": "an@example.vn", "address": "Hà Nội"}})  # fmt: skip
+        assert sent.status_code == 201, sent.text
+    return Owned(receipt, files[0], draft.json()["id"], order, pushed.json()["batch_id"], sent.json()["id"])
 
 
 def _now() -> str:

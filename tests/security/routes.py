@@ -25,6 +25,8 @@ HTTP_METHODS = ("get", "put", "post", "patch", "delete")
 #   editor    a catalogue editor: an administrator, or an official for their agencies' services
 #   admin     an administrator or operator (identity:admin, catalogue:admin, payment:admin, sync:admin)
 #   province  an agency's system (client credentials, sync:push)
+#   sender    a person sending feedback (feedback:send): only their own
+#   handler   an official handling feedback (feedback:process, second factor): their agencies' only
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ _C = "/api/v1/catalogue"
 _D = "/api/v1/dossier"
 _Y = "/api/v1/payment"
 _S = "/api/v1/sync"
+_F = "/api/v1/feedback"
+SENDER = Rule("sender", "feedback:send")
+HANDLER = Rule("handler", "feedback:process")
 
 RULES: dict[tuple[str, str], Rule] = {
     # identity: accounts
@@ -132,13 +137,31 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{_S}/deliveries/{{delivery_id}}"): Rule("admin", "sync:admin"),
     ("POST", f"{_S}/deliveries/{{delivery_id}}/redeliver"): Rule("admin", "sync:admin"),
     ("POST", f"{_S}/agencies/{{agency_code}}/redeliver"): Rule("admin", "sync:admin"),
+    # feedback
+    ("POST", f"{_F}/feedback"): SENDER,
+    ("GET", f"{_F}/feedback"): SENDER,
+    ("GET", f"{_F}/feedback/{{feedback_id}}"): SENDER,
+    ("POST", f"{_F}/feedback/{{feedback_id}}/information"): SENDER,
+    ("POST", f"{_F}/feedback/{{feedback_id}}/withdrawal"): SENDER,
+    ("POST", f"{_F}/feedback/{{feedback_id}}/rating"): SENDER,
+    ("GET", f"{_F}/queue"): HANDLER,
+    ("POST", f"{_F}/recorded"): HANDLER,
+    ("GET", f"{_F}/queue/{{feedback_id}}"): HANDLER,
+    ("POST", f"{_F}/queue/{{feedback_id}}/classification"): HANDLER,
+    ("POST", f"{_F}/queue/{{feedback_id}}/transfer"): HANDLER,
+    ("POST", f"{_F}/queue/{{feedback_id}}/information-request"): HANDLER,
+    ("POST", f"{_F}/queue/{{feedback_id}}/answer"): HANDLER,
+    ("POST", f"{_F}/queue/{{feedback_id}}/publication"): HANDLER,
+    ("GET", f"{_F}/answers"): PUBLIC,
+    ("GET", f"{_F}/answers/{{feedback_id}}"): PUBLIC,
+    ("GET", f"{_F}/statistics"): PUBLIC,
 }
 
 # The token the fuzzer sends for each kind of caller (names in tests.support.stack.PRINCIPALS). The
 # account routes (password change, second factor) get an account of the fuzzer's own: random wrong
 # passwords lock an account, and no other test should find citizen A locked.
 FUZZ_CALLER = {"account": "citizen_fuzz", "citizen": "citizen_a", "reader": "citizen_a", "editor": "admin",
-               "admin": "admin", "province": "province_fuzz"}  # fmt: skip
+               "admin": "admin", "province": "province_fuzz", "sender": "citizen_a", "handler": "official"}  # fmt: skip
 
 
 def operations(document: dict[str, Any]) -> list[tuple[str, str]]:

@@ -45,6 +45,7 @@ def objects(owned: Owned) -> dict[str, str]:
         "account_id": SEED_CITIZEN_ID,
         "client_id": "demo-web",
         "delivery_id": "1",
+        "feedback_id": owned.feedback_id,
     }
 
 
@@ -57,12 +58,14 @@ INTRUDERS = {
     "editor": ["official_other"],
     "province": ["province_other"],
     "admin": ["citizen_b_everywhere", "official_other", "province_other"],
+    "sender": ["citizen_b_everywhere"],
+    "handler": ["official_other", "citizen_b_everywhere"],
 }
 
 
 def bodies(stack: Stack, intruder_file: str) -> dict[tuple[str, str], dict[str, Any]]:
     """Valid bodies for the writes, so that only the question of whose object it is remains."""
-    d, y, s, c = "/api/v1/dossier", "/api/v1/payment", "/api/v1/sync", "/api/v1/catalogue"
+    d, y, s, c, f = "/api/v1/dossier", "/api/v1/payment", "/api/v1/sync", "/api/v1/catalogue", "/api/v1/feedback"
     return {
         ("PUT", f"{d}/drafts/{{draft_id}}"): {"service_id": stack.service_id, "content": {"ho_ten": "Kẻ lạ"}},
         ("POST", f"{d}/dossiers/{{dossier_id}}/withdrawal"): {"reason": "không phải của tôi"},
@@ -73,6 +76,12 @@ def bodies(stack: Stack, intruder_file: str) -> dict[tuple[str, str], dict[str, 
         ("PUT", f"{s}/agencies/{{agency_code}}/status-mappings"): {"mapping": {"X": 10}},
         ("PUT", f"{s}/agencies/{{agency_code}}/endpoint"): {"mode": "pull"},
         ("PATCH", f"{c}/services/{{service_id}}/draft"): {"processing_days": 1},
+        ("POST", f"{f}/feedback/{{feedback_id}}/information"): {"note": "không phải của tôi"},
+        ("POST", f"{f}/feedback/{{feedback_id}}/rating"): {"score": 1},
+        ("POST", f"{f}/queue/{{feedback_id}}/classification"): {"category": "within_remit"},
+        ("POST", f"{f}/queue/{{feedback_id}}/transfer"): {"agency_code": H22, "reason": "chuyển đi"},
+        ("POST", f"{f}/queue/{{feedback_id}}/information-request"): {"note": "hỏi thêm"},
+        ("POST", f"{f}/queue/{{feedback_id}}/answer"): {"answer": "Câu trả lời của người lạ."},
         ("PUT", f"{c}/procedures/{{code}}"): {"name": "Thủ tục bị sửa", "sector_code": "DB", "level": "province",
                                               "processing_days": 1},
     }  # fmt: skip
@@ -124,8 +133,12 @@ def test_someone_elses_object_is_refused_on_every_id_bearing_route(
         "/api/v1/dossier/drafts/{draft_id}",
         "/api/v1/sync/batches/{batch_id}",
         "/api/v1/dossier/dossiers/{dossier_id}/attachments/{attachment_id}",
+        "/api/v1/feedback/feedback/{feedback_id}",
+        "/api/v1/feedback/queue/{feedback_id}",
     }
-    assert all(p.startswith("/api/v1/catalogue/") and "{" in p for p in public), public
+    # Public: catalogue reads, and published feedback answers (the owned feedback is unpublished:
+    # that route answers 404 to everyone, checked in the owner's test below).
+    assert all(p.startswith(("/api/v1/catalogue/", "/api/v1/feedback/answers/")) and "{" in p for p in public), public
 
 
 def test_the_owner_still_has_everything_and_nothing_changed(stack: Stack, owned: Owned) -> None:
@@ -140,6 +153,8 @@ def test_the_owner_still_has_everything_and_nothing_changed(stack: Stack, owned:
         file = api.get(f"/api/v1/dossier/dossiers/{dossier_id}/attachments/{owned.attachment_id}", headers=a)
         batch = api.get(f"/api/v1/sync/batches/{owned.batch_id}", headers=stack.headers("province"))
         official = api.get(f"/api/v1/dossier/dossiers/{dossier_id}", headers=stack.headers("official"))
+        feedback = api.get(f"/api/v1/feedback/feedback/{owned.feedback_id}", headers=a)
+        unpublished = api.get(f"/api/v1/feedback/answers/{owned.feedback_id}")
     assert dossier.status_code == 200 and dossier.json()["rating"] is None
     assert dossier.json()["status"] in (1, 2) and len(dossier.json()["documents"]) == 2
     assert draft.status_code == 200 and draft.json()["content"] == {"ho_ten": "Nguyễn Văn An"}
@@ -147,6 +162,9 @@ def test_the_owner_still_has_everything_and_nothing_changed(stack: Stack, owned:
     assert file.status_code == 200 and file.content == PDF
     assert batch.status_code == 200
     assert official.status_code == 200  # H22's official reads H22's dossier: the refusals were about ownership
+    assert feedback.status_code == 200 and feedback.json()["status"] == "received", feedback.text
+    assert [step["kind"] for step in feedback.json()["timeline"]] == ["received"]
+    assert unpublished.status_code == 404
 
 
 def test_an_id_is_not_a_capability_even_spelt_differently(stack: Stack, owned: Owned) -> None:

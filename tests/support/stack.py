@@ -53,6 +53,7 @@ OTHER_AGENCY = "000.00.01.H26"
 # Browsers from this origin may call the API (the stack's CORS allow-list).
 ALLOWED_ORIGIN = "https://dichvucong.example.vn"
 TOKEN_SECONDS = 3 * 3600  # the whole session
+MFA = "urn:portal:acr:mfa"  # officials sign in with a second factor
 
 
 @dataclass(frozen=True)
@@ -68,18 +69,19 @@ class Principal:
 # The callers the tests act as. Citizen A, the official and the administrator are the
 # development fixtures' accounts (so identity knows them); citizen B is a second person.
 PRINCIPALS: dict[str, Principal] = {
-    "citizen_a": Principal(SEED_CITIZEN_ID, "openid profile dossier:submit dossier:read payment:pay",
-                           ("identity", "dossier", "payment")),
+    "citizen_a": Principal(SEED_CITIZEN_ID, "openid profile dossier:submit dossier:read payment:pay feedback:send",
+                           ("identity", "dossier", "payment", "feedback")),
     "citizen_b": Principal("7b0c5f4e-2d1a-4c3b-9e8f-b1c2d3e4f5a6", "openid profile dossier:submit dossier:read "
-                           "payment:pay", ("identity", "dossier", "payment")),
+                           "payment:pay feedback:send", ("identity", "dossier", "payment", "feedback")),
     # Citizen B with a token every service accepts (the audience of all five): what a service's own
     # checks refuse, rather than the gateway's audience check.
     "citizen_b_everywhere": Principal("7b0c5f4e-2d1a-4c3b-9e8f-b1c2d3e4f5a6", "openid profile dossier:submit "
-                                      "dossier:read payment:pay", SERVICES),
-    "official": Principal(SEED_OFFICIAL_ID, "openid dossier:process dossier:read catalogue:edit",
-                          ("identity", "dossier", "catalogue"), {"agencies": [H22]}),
+                                      "dossier:read payment:pay feedback:send", SERVICES),
+    "official": Principal(SEED_OFFICIAL_ID, "openid dossier:process dossier:read catalogue:edit feedback:process",
+                          ("identity", "dossier", "catalogue", "feedback"), {"agencies": [H22], "acr": MFA}),
     "official_other": Principal("0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0", "openid dossier:process dossier:read "
-                                "catalogue:edit", ("identity", "dossier", "catalogue"), {"agencies": [OTHER_AGENCY]}),
+                                "catalogue:edit feedback:process", ("identity", "dossier", "catalogue", "feedback"),
+                                {"agencies": [OTHER_AGENCY], "acr": MFA}),
     "admin": Principal(SEED_ADMIN_ID, "openid catalogue:admin payment:admin sync:admin identity:admin dossier:read",
                        SERVICES),
     "province": Principal("demo-province", "sync:push", ("sync",), {"client_id": "demo-province", "agencies": [H22]}),
