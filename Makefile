@@ -40,7 +40,8 @@ run: install
 	$(PY) -m deploy.local.run
 
 # Against a running `make run` (another terminal): sign-in, search, submit, pay, the province's
-# statuses, rating, statistics, and a province's portal signing in through the national SSO.
+# statuses, rating, statistics, feedback answered by an official, and a province's portal signing in
+# through the national SSO.
 demo: install
 	$(PY) -m deploy.demo $(DEMO_ARGS)
 

@@ -4,8 +4,10 @@ A citizen signs in (authorization code + PKCE, the real sign-in form), searches 
 without diacritics, submits a dossier with its documents to a service with fees, pays through
 the sandbox bank (the receipt verified against the published JWKS); the simulated province
 receives the dossier and pushes its statuses back in its own format; the citizen sees the result
-returned and rates the service; the public lookup and statistics show it; and a province's own
-portal signs its user in through the national SSO. Every line shows data the services answered.
+returned and rates the service; the public lookup and statistics show it; the citizen sends
+feedback about the procedure, the agency's official (password and TOTP code) classifies, answers
+and publishes it, and the public search finds the answer; and a province's own portal signs its
+user in through the national SSO. Every line shows data the services answered.
 
 Command: ``python -m deploy.demo`` (``make demo``); ``--portal`` for another address. The same
 journey is an end-to-end test (``tests/e2e/test_demo_journey.py``). Development only: it signs
@@ -32,10 +34,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
+import pyotp
 from jose import jwt
 
 CITIZEN_LOGIN, CITIZEN_PASSWORD = "001099012345", "Citizen-Demo-2025"
 WEB_CLIENT, WEB_REDIRECT = "demo-web", "http://127.0.0.1:8765/callback"
+# The seeded official of the journey's agency, signing in to the officials' console.
+OFFICIAL = ("canbo.demo", "Official-Demo-2025", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")  # login, password, TOTP secret
+OPERATOR_CLIENT, OPERATOR_REDIRECT = "demo-operator", "http://127.0.0.1:8767/callback"
+FEEDBACK_SEARCH = "rut ngan thoi han cap doi"  # words of the answer below, typed without diacritics
+FEEDBACK_ANSWER = (
+    "Sở đã rút ngắn thời hạn cấp đổi giấy phép lái xe trực tuyến và nhắc nhở bộ phận một cửa trả kết quả đúng hẹn."
+)
 PROVINCE_PORTAL = ("demo-province-portal", "demo-province-portal-development-secret")
 PROVINCE_PORTAL_REDIRECT = "http://127.0.0.1:8766/callback"
 SEARCH = "cap doi giay phep lai xe"  # typed without diacritics
@@ -103,22 +113,32 @@ def _pkce() -> tuple[str, str]:
 
 
 async def sign_in(
-    portal: str, meta: dict[str, Any], client_id: str, redirect: str, scope: str, secret: str | None = None
-) -> dict[str, Any]:
-    """Authorization code + PKCE through the sign-in form, as a browser would; the tokens, with
-    the ID token verified against the published keys."""
+    portal: str, meta: dict[str, Any], client_id: str, redirect: str, scope: str, secret: str | None = None,
+    who: tuple[str, str, str | None] = (CITIZEN_LOGIN, CITIZEN_PASSWORD, None),
+) -> dict[str, Any]:  # fmt: skip
+    """Authorization code + PKCE through the sign-in form, as a browser would, for ``who`` (login,
+    password, and the TOTP secret of an account with a second factor); the tokens, with the ID
+    token verified against the published keys."""
+    login, password, totp_secret = who
     verifier, challenge = _pkce()
     state, nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     params = {"client_id": client_id, "redirect_uri": redirect, "response_type": "code", "scope": scope,
               "state": state, "nonce": nonce, "code_challenge": challenge, "code_challenge_method": "S256"}  # fmt: skip
     async with httpx.AsyncClient(follow_redirects=False, timeout=30) as browser:
-        page = await browser.get(f"{meta['authorization_endpoint']}?{urlencode(params)}")
-        if page.status_code != 200:
-            raise JourneyFailed(f"sign-in page: HTTP {page.status_code}: {page.text[:300]}")
-        form = _Form()
-        form.feed(page.text)
-        filled = form.fields | {"login": CITIZEN_LOGIN, "password": CITIZEN_PASSWORD}
-        answer = await browser.post(meta["authorization_endpoint"], data=filled)
+        for attempt in range(2 if totp_secret else 1):
+            page = await browser.get(f"{meta['authorization_endpoint']}?{urlencode(params)}")
+            if page.status_code != 200:
+                raise JourneyFailed(f"sign-in page: HTTP {page.status_code}: {page.text[:300]}")
+            form = _Form()
+            form.feed(page.text)
+            filled = form.fields | {"login": login, "password": password}
+            if totp_secret:
+                filled["totp"] = pyotp.TOTP(totp_secret).now()  # the authenticator app's code
+            answer = await browser.post(meta["authorization_endpoint"], data=filled)
+            if answer.status_code == 303 or not totp_secret or attempt:
+                break
+            # This 30-second step's code was used already (a demo moments ago): the next step's.
+            await asyncio.sleep(30.5 - time.time() % 30)
     location = answer.headers.get("location", "")
     if answer.status_code != 303 or not location.startswith(redirect):
         raise JourneyFailed(f"sign-in: expected a redirect to {redirect}, got {answer.status_code} {location}")
@@ -149,8 +169,8 @@ async def journey(portal: str, bank: str, timeline: Timeline) -> dict[str, Any]:
         meta = _expect(await api.get("/.well-known/openid-configuration"), 200, "discovery")
         say(f"portal {meta['issuer']}: OpenID provider, {len(meta['scopes_supported'])} scopes")
 
-        tokens = await sign_in(portal, meta, WEB_CLIENT, WEB_REDIRECT,
-                               "openid profile phone dossier:submit dossier:read payment:pay")  # fmt: skip
+        scope = "openid profile phone dossier:submit dossier:read payment:pay feedback:send"
+        tokens = await sign_in(portal, meta, WEB_CLIENT, WEB_REDIRECT, scope)
         bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
         me = _expect(await api.get(meta["userinfo_endpoint"], headers=bearer), 200, "userinfo")
         facts["citizen"] = me["sub"]
@@ -264,12 +284,84 @@ async def journey(portal: str, bank: str, timeline: Timeline) -> dict[str, Any]:
             f"on time {stats['on_time']}, paid online {stats['payments_online']}, quality index "
             f"{stats['quality_index']['overall']}")  # fmt: skip
 
+        await feedback(api, meta, bearer, offered[0], me, timeline)
+
     province = await sign_in(portal, meta, PROVINCE_PORTAL[0], PROVINCE_PORTAL_REDIRECT, "openid profile",
                              secret=PROVINCE_PORTAL[1])  # fmt: skip
     facts["province_portal"] = province["claims"]
     say(f"a province's portal ({PROVINCE_PORTAL[0]}) signed the same person in through the national SSO: "
         f"ID token for {province['claims']['aud']}, subject {province['claims']['sub'][:8]}…")  # fmt: skip
     return facts
+
+
+async def feedback(
+    api: httpx.AsyncClient, meta: dict[str, Any], citizen: dict[str, str], service: dict[str, Any],
+    me: dict[str, Any], timeline: Timeline,
+) -> None:  # fmt: skip
+    """The citizen sends feedback about the journey's procedure; the agency's official signs in
+    with a password and a TOTP code, classifies, answers and publishes it; the public search
+    finds the answer typed without diacritics."""
+    say, facts = timeline.say, timeline.facts
+    procedure = service["procedure_code"]
+    body = {
+        "topic": "procedure", "procedure_code": procedure, "agency_code": AGENCY,
+        "title": "Thời hạn cấp đổi giấy phép lái xe", "consent_to_publish": True,
+        "content": "Thủ tục cấp đổi giấy phép lái xe trực tuyến cần rút ngắn thời hạn và thông báo rõ từng bước.",
+        "contact": {"kind": "citizen", "name": me.get("name") or "Nguyễn Văn An", "phone": "0912345678",
+                    "email": "an@example.vn", "address": "12 Tràng Tiền, Hoàn Kiếm, Hà Nội"},
+    }  # fmt: skip
+
+    async def sent() -> dict[str, Any] | None:
+        answer = await api.post("/api/v1/feedback/feedback", headers=citizen, json=body)
+        if answer.status_code == 422 and "procedure_code" in answer.text:
+            return None  # a fresh portal: the feedback service is still reading the catalogue's events
+        if answer.status_code == 429:
+            raise JourneyFailed(f"the citizen has sent today's feedback already ({answer.json().get('detail')}); "
+                                "FEEDBACK_MAX_PER_ACCOUNT_PER_DAY sets how many a day")  # fmt: skip
+        receipt: dict[str, Any] = _expect(answer, 201, "feedback")
+        return receipt
+
+    receipt = await _eventually(sent, "the procedure known to the feedback service")
+    fid = receipt["id"]
+    facts["feedback"] = receipt
+    say(f"feedback {receipt['code']} sent about {procedure}, routed to {receipt['agency_code']}: classify by "
+        f"{receipt['classify_due']}, answer by {receipt['answer_due']} (working days)")  # fmt: skip
+
+    tokens = await sign_in(str(api.base_url), meta, OPERATOR_CLIENT, OPERATOR_REDIRECT,
+                           "openid profile feedback:process", who=OFFICIAL)  # fmt: skip
+    official = {"Authorization": f"Bearer {tokens['access_token']}"}
+    claims = jwt.get_unverified_claims(tokens["access_token"])
+    facts["official"] = claims
+    agencies = ", ".join(claims.get("agencies", []))
+    person = _expect(await api.get(meta["userinfo_endpoint"], headers=official), 200, "the official's userinfo")
+    say(f"official {person.get('name') or OFFICIAL[0]} signed in with password and TOTP code: "
+        f"scope {tokens['scope']}, agencies {agencies}, acr {claims.get('acr')}")  # fmt: skip
+
+    queue = _expect(await api.get("/api/v1/feedback/queue", params={"status": "received", "limit": 100},
+                                  headers=official), 200, "the agency's feedback queue")  # fmt: skip
+    if fid not in [item["id"] for item in queue["items"]]:
+        raise JourneyFailed(f"feedback {receipt['code']} is not in {AGENCY}'s queue: {queue['items'][:3]}")
+    say(f"{AGENCY}'s queue: {len(queue['items'])} piece(s) to classify, {receipt['code']} among them")
+
+    path = f"/api/v1/feedback/queue/{fid}"
+    classified = _expect(await api.post(f"{path}/classification", json={"category": "implementation"},
+                                        headers=official), 200, "classification")  # fmt: skip
+    say(f"the official classified it {classified['category']} (Decree 20/2008): status {classified['status']}")
+    answered = _expect(await api.post(f"{path}/answer", json={"answer": FEEDBACK_ANSWER}, headers=official), 200,
+                       "answer")  # fmt: skip
+    say(f"answered at {answered['answered_at']}, on time: {answered['answered_on_time']}")
+    published = _expect(await api.post(f"{path}/publication", headers=official), 200, "publication")
+    facts["feedback_published"] = published
+    say(f"answer published (with the sender's consent, without their name): status {published['status']}")
+
+    search = {"q": FEEDBACK_SEARCH, "procedure": procedure, "limit": 100}
+    found = _expect(await api.get("/api/v1/feedback/answers", params=search), 200, "answer search")
+    match = [item for item in found["items"] if item["id"] == fid]
+    if not match:
+        raise JourneyFailed(f"the public search for {FEEDBACK_SEARCH!r} does not find {receipt['code']}")
+    facts["feedback_found"] = match[0]
+    say(f"public search {FEEDBACK_SEARCH!r}: {len(found['items'])} answer(s), {match[0]['code']} "
+        f"from {match[0]['agency_code']}: {match[0]['answer'][:60]}…")  # fmt: skip
 
 
 def _day(offset: int) -> str:

@@ -1,4 +1,4 @@
-"""``make run`` as a person uses it: the launcher brings up PostgreSQL, the broker, five
+"""``make run`` as a person uses it: the launcher brings up PostgreSQL, the broker, six
 services with their workers and the gateway; SIGTERM stops every process within 10 s; a
 second start finds the same data."""
 
@@ -92,8 +92,8 @@ def test_make_run_starts_everything_stops_cleanly_and_restarts_on_the_same_data(
         assert ready["status"] == "ready"
         assert sorted(ready["services"]) == sorted(SERVICE_NAMES)
         assert all(s["ready"] for s in ready["services"].values())
-        # pg, broker, 5 APIs, 5 workers, gateway, sandbox bank and agency
-        assert len(psutil.Process(proc.pid).children(recursive=True)) >= 15
+        # pg, broker, 6 APIs, 6 workers, gateway, sandbox bank and agency
+        assert len(psutil.Process(proc.pid).children(recursive=True)) >= 17
         bank = f"http://127.0.0.1:{ports['sandbox_bank']}/api/statement.csv"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # the sandbox bank is not behind the gateway's readiness

@@ -12,8 +12,8 @@ Configuration (environment):
   PORTAL_POSTGRES_PORT     port of the embedded PostgreSQL (55432)
   PORTAL_KAFKA_PORT        port of the embedded broker (59092)
   PORTAL_METRICS_PORT      the gateway's internal metrics port (9100); each service's API and
-                           worker have theirs at the registry's offsets from it (9101-9105 and
-                           9111-9115 with the default); /metrics is never public
+                           worker have theirs at the registry's offsets from it (9101-9106 and
+                           9111-9116 with the default); /metrics is never public
   GATEWAY_PORT, <SERVICE>_PORT (IDENTITY_PORT, ...: every service of contracts/services.py)
 """
 

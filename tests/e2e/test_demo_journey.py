@@ -1,5 +1,5 @@
 """``make demo``'s journey is a test: the launcher of ``make run`` brings up the whole portal
-(PostgreSQL, the broker, five services and their workers, the gateway, the sandbox bank and the
+(PostgreSQL, the broker, six services and their workers, the gateway, the sandbox bank and the
 agency simulator), and the demo walks it from sign-in to a province's portal signing in through
 the national SSO; every step checked against what the services answered."""
 
@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from deploy.demo import AGENCY, Timeline, journey
+from deploy.demo import AGENCY, FEEDBACK_ANSWER, Timeline, journey
 from deploy.local.components import free_port
 from services.kit.kafka import SERVICE_NAMES
 from tests.test_local_run import assert_stops_cleanly, launch, wait_ready
@@ -38,6 +38,14 @@ def test_the_whole_journey_on_a_fresh_make_run(tmp_path) -> None:  # type: ignor
     figures = facts["statistics"]
     assert figures["received"]["online"] >= 1 and figures["processed"] >= 1 and figures["payments_online"] >= 1
     assert figures["ratings"]["count"] >= 1 and figures["quality_index"]["overall"] is not None
+    sent, official = facts["feedback"], facts["official"]
+    assert sent["code"].startswith("PAKN.") and sent["agency_code"] == AGENCY and sent["status"] == "received"
+    assert official["acr"] == "urn:portal:acr:mfa" and official["agencies"] == [AGENCY]
+    assert "feedback:process" in official["scope"].split()
+    published = facts["feedback_published"]
+    assert (published["status"], published["published"], published["answered_on_time"]) == ("closed", True, True)
+    found = facts["feedback_found"]
+    assert found["id"] == sent["id"] and found["answer"] == FEEDBACK_ANSWER and "contact" not in found
     province = facts["province_portal"]
     assert province["aud"] == "demo-province-portal" and province["sub"] == facts["citizen"]
-    assert len(lines) >= 15 and all("s  " in line for line in lines)
+    assert len(lines) >= 22 and all("s  " in line for line in lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
@@ -14,20 +15,25 @@ async def create_topics(bootstrap: str, *topics: str, partitions: int = 3) -> No
     await ensure_topics(KafkaSettings(kafka_bootstrap_servers=bootstrap), topics, partitions=partitions)
 
 
+async def _from_beginning(consumer: AIOKafkaConsumer, topic: str, deadline: float) -> None:
+    """Assign every partition of ``topic`` (once the broker knows it, until ``deadline``), each at its start."""
+    partitions = consumer.partitions_for_topic(topic)
+    while not partitions and asyncio.get_running_loop().time() < deadline:
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(topic)
+        await asyncio.sleep(0.2)
+    tps = [TopicPartition(topic, p) for p in sorted(partitions or ())]
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+
+
 async def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list[ConsumerRecord]:
     """Every record of ``topic`` from the beginning, waiting until ``expected`` arrived or ``timeout``."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic)
         deadline = asyncio.get_running_loop().time() + timeout
-        while not partitions and asyncio.get_running_loop().time() < deadline:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic)
-            await asyncio.sleep(0.2)
-        tps = [TopicPartition(topic, p) for p in sorted(partitions or ())]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        await _from_beginning(consumer, topic, deadline)
         records: list[ConsumerRecord] = []
         while len(records) < expected and asyncio.get_running_loop().time() < deadline:
             for batch in (await consumer.getmany(timeout_ms=300)).values():
@@ -44,3 +50,23 @@ async def produce_raw(bootstrap: str, topic: str, value: bytes, key: bytes | Non
         await producer.send_and_wait(topic, value=value, key=key, headers=list(headers))
     finally:
         await producer.stop()
+
+
+async def first_record(
+    bootstrap: str, topic: str, match: Callable[[ConsumerRecord], bool], timeout: float = 20.0
+) -> ConsumerRecord | None:
+    """The first record of ``topic``, from the beginning, for which ``match`` holds; None when none
+    arrived within ``timeout`` seconds."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        await _from_beginning(consumer, topic, deadline)
+        while asyncio.get_running_loop().time() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=300)).values():
+                for record in batch:
+                    if match(record):
+                        return record
+        return None
+    finally:
+        await consumer.stop()
