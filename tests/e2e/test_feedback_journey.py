@@ -56,7 +56,7 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, timeou
 
 def around_today() -> dict[str, str]:
     today = datetime.now(UTC).date()
-    return {"from": str(today - timedelta(days=2)), "to": str(today + timedelta(days=2)), "agency": AGENCY}
+    return {"from": str(today - timedelta(days=2)), "days": "5", "agency": AGENCY}
 
 
 def overdue_of(feedback_id: str, deadline: str) -> Callable[[ConsumerRecord], bool]:

@@ -24,20 +24,20 @@ from ..service.unit_of_work import AnswerQuery
 from .dependencies import ClockDep, FeedbackUnitOfWorkDep, OfficialDep, RulesDep, SenderDep
 from .schemas import (
     AgencyCode,
-    AgencyFiguresPublic,
+    AgencyFeedbackFiguresPublic,
     AnswerCreate,
     AnswerPage,
     AnswerPublic,
     ClassificationCreate,
     FeedbackCreate,
+    FeedbackFiguresPublic,
     FeedbackForAgency,
     FeedbackPage,
     FeedbackPublic,
+    FeedbackRatingCreate,
     FeedbackSummaryPublic,
-    FiguresPublic,
     NoteCreate,
     ProcedureCode,
-    RatingCreate,
     RecordedFeedbackCreate,
     TransferCreate,
 )
@@ -95,7 +95,7 @@ async def withdraw(feedback_id: Id, caller: SenderDep, uow: FeedbackUnitOfWorkDe
 
 @router.post("/feedback/{feedback_id}/rating", summary="Rate the answer (once)", operation_id="rateFeedbackAnswer")
 async def rate(
-    feedback_id: Id, body: RatingCreate, caller: SenderDep, uow: FeedbackUnitOfWorkDep, clock: ClockDep
+    feedback_id: Id, body: FeedbackRatingCreate, caller: SenderDep, uow: FeedbackUnitOfWorkDep, clock: ClockDep
 ) -> FeedbackPublic:
     return FeedbackPublic.detail(await sending.rate(uow, caller, feedback_id.lower(), body.score, clock.now()))
 
@@ -206,14 +206,17 @@ async def get_answer(feedback_id: Id, uow: FeedbackUnitOfWorkDep) -> AnswerPubli
 
 
 @router.get("/statistics", summary="Feedback per agency over a period: received, answered, on time, overdue",
-            responses=NOT_MODIFIED, response_model=FiguresPublic, operation_id="getFeedbackStatistics")  # fmt: skip
+            responses=NOT_MODIFIED, response_model=FeedbackFiguresPublic,
+            operation_id="getFeedbackStatistics")  # fmt: skip
 async def statistics(
     request: Request, uow: FeedbackUnitOfWorkDep, clock: ClockDep,
     period_from: Annotated[date, Query(alias="from", description="first day received, yyyy-mm-dd")],
-    period_to: Annotated[date, Query(alias="to", description="last day received, yyyy-mm-dd")],
+    days: Annotated[int, Query(ge=1, le=public.MAX_PERIOD_DAYS, description="how many days the period holds")],
     agency: Annotated[AgencyCode | None, Query()] = None,
 ) -> Response:  # fmt: skip
-    found = await public.figures(uow, period_from, period_to, agency, clock.now())
-    body = FiguresPublic(period_from=found.period_from, period_to=found.period_to,
-                         agencies=[AgencyFiguresPublic.of(a) for a in found.agencies])  # fmt: skip
+    # The period is its first day and its length, so the document states every bound (a last day
+    # would need a rule between two parameters).
+    found = await public.figures(uow, period_from, days, agency, clock.now())
+    body = FeedbackFiguresPublic(period_from=found.period_from, period_to=found.period_to,
+                         agencies=[AgencyFeedbackFiguresPublic.of(a) for a in found.agencies])  # fmt: skip
     return cached_json(request, body.model_dump(mode="json", by_alias=True), STATISTICS_CACHE)

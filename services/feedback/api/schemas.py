@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from services.kit.pagination import Page
 from services.kit.schemas import Name, NotBlank, StrictModel, VietnamesePhone
@@ -43,73 +43,138 @@ AnswerText = Annotated[str, Field(min_length=ANSWER_LENGTH[0], max_length=ANSWER
 Address = Annotated[str, Field(min_length=1, max_length=500), NotBlank()]
 
 
-class ContactCreate(StrictModel):
-    """Who sends it and how to reach them (Decision 31/2021, Regulation art. 41: name, address,
-    phone and e-mail). Never published."""
+class _Contact(StrictModel):
+    """How to reach the sender (Decision 31/2021, Regulation art. 41: name, address, phone and
+    e-mail). Never published."""
 
-    kind: Literal["citizen", "enterprise"]
     name: Name
-    organisation: Annotated[str | None, Field(min_length=1, max_length=200)] = Field(
-        default=None, description="the enterprise or organisation, for its representative"
-    )
     phone: VietnamesePhone
     email: Email
     address: Address
 
-    @model_validator(mode="after")
-    def _enterprise_named(self) -> ContactCreate:
-        if self.kind == "enterprise" and not self.organisation:
-            raise ValueError("An enterprise's representative names the enterprise (organisation).")
-        return self
+
+class CitizenContact(_Contact):
+    kind: Literal["citizen"]
+
+    def value(self, account: str) -> Sender:
+        return Sender(account, self.kind, self.name, self.phone, self.email, self.address)
+
+
+class EnterpriseContact(_Contact):
+    """An enterprise's representative, who names the enterprise."""
+
+    kind: Literal["enterprise"]
+    organisation: Name
 
     def value(self, account: str) -> Sender:
         return Sender(account, self.kind, self.name, self.phone, self.email, self.address, self.organisation)
 
 
-class FeedbackCreate(StrictModel):
-    """Feedback about a procedure (its code), one of the sender's dossiers (its code) or in
-    general; ``agency_code`` names the agency when the sender knows it."""
+def tagged_by(field: str, *tags: str) -> Discriminator:
+    """A union told apart by the value of ``field``, one of ``tags`` (a callable discriminator: the
+    kit's request models check every field before validation, which a field discriminator does
+    not allow)."""
 
-    topic: Topic
-    procedure_code: ProcedureCode | None = None
-    dossier_code: DossierCode | None = None
-    agency_code: AgencyCode | None = None
+    def tag(value: object) -> object:
+        return value.get(field) if isinstance(value, dict) else getattr(value, field, None)
+
+    message = f"{field} must be one of: {', '.join(tags)}."
+    return Discriminator(tag, custom_error_type=f"invalid_{field}", custom_error_message=message)
+
+
+Contact = Annotated[
+    Annotated[CitizenContact, Tag("citizen")] | Annotated[EnterpriseContact, Tag("enterprise")],
+    tagged_by("kind", "citizen", "enterprise"),
+]
+
+
+class _FeedbackCreate(StrictModel):
+    topic: str  # each kind's own literal
     title: Title
     content: Content
     consent_to_publish: bool = Field(description="whether the answer may be published (without the sender)")
-    contact: ContactCreate
+    contact: Contact
 
-    @model_validator(mode="after")
-    def _subject_named(self) -> FeedbackCreate:
-        if (self.topic is Topic.PROCEDURE) != (self.procedure_code is not None):
-            raise ValueError("procedure_code goes with the topic procedure, and only with it.")
-        if (self.topic is Topic.DOSSIER) != (self.dossier_code is not None):
-            raise ValueError("dossier_code goes with the topic dossier, and only with it.")
-        if self.topic is Topic.DOSSIER and self.agency_code is not None:
-            raise ValueError("A dossier's feedback goes to the dossier's agency: agency_code is not taken.")
-        return self
+    def _codes(self) -> tuple[str | None, str | None, str | None]:
+        """(procedure, dossier, agency) codes, as the topic has them."""
+        raise NotImplementedError
 
     def value(self, account: str, channel: Channel = Channel.PORTAL) -> NewFeedback:
+        procedure, dossier, agency = self._codes()
         return NewFeedback(
-            topic=self.topic, title=self.title, content=self.content, consent_to_publish=self.consent_to_publish,
-            sender=self.contact.value(account), procedure_code=self.procedure_code, dossier_code=self.dossier_code,
-            agency_code=self.agency_code, channel=channel,
+            topic=Topic(self.topic), title=self.title, content=self.content,
+            consent_to_publish=self.consent_to_publish, sender=self.contact.value(account), procedure_code=procedure,
+            dossier_code=dossier, agency_code=agency, channel=channel,
         )  # fmt: skip
 
 
-class RecordedFeedbackCreate(FeedbackCreate):
-    """Feedback an official records from a phone call, a letter or a visit: its channel, and no
-    account (the contact details are what the person gave)."""
+class ProcedureFeedbackCreate(_FeedbackCreate):
+    """About a procedure of the catalogue; ``agency_code`` names the agency when the sender knows
+    which of those offering it is meant."""
 
-    channel: Literal["phone", "mail", "in_person"]
-    topic: Literal[Topic.PROCEDURE, Topic.GENERAL]  # a dossier's owner is an account: they send it themselves
+    topic: Literal["procedure"]
+    procedure_code: ProcedureCode
+    agency_code: AgencyCode | None = None
+
+    def _codes(self) -> tuple[str | None, str | None, str | None]:
+        return self.procedure_code, None, self.agency_code
+
+
+class DossierFeedbackCreate(_FeedbackCreate):
+    """About the handling of one of the sender's dossiers (it goes to the dossier's agency)."""
+
+    topic: Literal["dossier"]
+    dossier_code: DossierCode
+
+    def _codes(self) -> tuple[str | None, str | None, str | None]:
+        return None, self.dossier_code, None
+
+
+class GeneralFeedbackCreate(_FeedbackCreate):
+    """About nothing in particular; to the agency named, else the receiving office."""
+
+    topic: Literal["general"]
+    agency_code: AgencyCode | None = None
+
+    def _codes(self) -> tuple[str | None, str | None, str | None]:
+        return None, None, self.agency_code
+
+
+FeedbackCreate = Annotated[
+    Annotated[ProcedureFeedbackCreate, Tag("procedure")]
+    | Annotated[DossierFeedbackCreate, Tag("dossier")]
+    | Annotated[GeneralFeedbackCreate, Tag("general")],
+    tagged_by("topic", "procedure", "dossier", "general"),
+]
+
+RecordedChannel = Literal["phone", "mail", "in_person"]
+
+
+class RecordedProcedureFeedbackCreate(ProcedureFeedbackCreate):
+    """Feedback about a procedure an official records from a phone call, a letter or a visit."""
+
+    channel: RecordedChannel
+
+
+class RecordedGeneralFeedbackCreate(GeneralFeedbackCreate):
+    """General feedback an official records from a phone call, a letter or a visit."""
+
+    channel: RecordedChannel
+
+
+# A dossier's owner has an account: they send feedback about it themselves.
+RecordedFeedbackCreate = Annotated[
+    Annotated[RecordedProcedureFeedbackCreate, Tag("procedure")]
+    | Annotated[RecordedGeneralFeedbackCreate, Tag("general")],
+    tagged_by("topic", "procedure", "general"),
+]
 
 
 class NoteCreate(StrictModel):
     note: Note
 
 
-class RatingCreate(StrictModel):
+class FeedbackRatingCreate(StrictModel):
     score: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied)")
 
 
@@ -248,7 +313,7 @@ class AnswerPublic(Public):
 AnswerPage = Page[AnswerPublic]
 
 
-class AgencyFiguresPublic(Public):
+class AgencyFeedbackFiguresPublic(Public):
     agency_code: str
     received: int
     answered: int
@@ -258,13 +323,13 @@ class AgencyFiguresPublic(Public):
     on_time_rate: float | None = Field(description="answered on time / answered; null before any answer")
 
     @classmethod
-    def of(cls, f: AgencyFigures) -> AgencyFiguresPublic:
+    def of(cls, f: AgencyFigures) -> AgencyFeedbackFiguresPublic:
         rate = round(f.answered_on_time / f.answered, 4) if f.answered else None
         return cls(agency_code=f.agency_code, received=f.received, answered=f.answered,
                    answered_on_time=f.answered_on_time, overdue=f.overdue, open=f.open, on_time_rate=rate)  # fmt: skip
 
 
-class FiguresPublic(Public):
+class FeedbackFiguresPublic(Public):
     period_from: date = Field(serialization_alias="from")
     period_to: date = Field(serialization_alias="to")
-    agencies: list[AgencyFiguresPublic]
+    agencies: list[AgencyFeedbackFiguresPublic]

@@ -58,16 +58,19 @@ class Figures:
     agencies: list[AgencyFigures]
 
 
-async def figures(
-    uow: FeedbackUnitOfWork, period_from: date, period_to: date, agency: str | None, now: datetime
-) -> Figures:
-    """Per agency, of the feedback received in the period (Vietnam dates, inclusive): received,
-    answered, answered on time, overdue (answered late, or open past its deadline) and open."""
-    if period_from > period_to:
-        raise ValidationFailed([{"field": "from", "location": "query", "message": "The period ends before it starts."}])
-    if (period_to - period_from).days >= MAX_PERIOD_DAYS:
-        raise ValidationFailed([{"field": "to", "location": "query",
-                                 "message": f"A period covers at most {MAX_PERIOD_DAYS} days."}])  # fmt: skip
+async def figures(uow: FeedbackUnitOfWork, period_from: date, days: int, agency: str | None, now: datetime) -> Figures:
+    """Per agency, of the feedback received in the ``days`` days from ``period_from`` (Vietnam
+    dates): received, answered, answered on time, overdue (answered late, or open past its
+    deadline) and open."""
+    if not 1 <= days <= MAX_PERIOD_DAYS:
+        raise ValidationFailed(
+            [{"field": "days", "location": "query", "message": f"A period covers 1 to {MAX_PERIOD_DAYS} days."}]
+        )
+    if (date.max - period_from).days < days:
+        raise ValidationFailed(
+            [{"field": "from", "location": "query", "message": "The period ends past the calendar."}]
+        )
+    period_to = period_from + timedelta(days=days - 1)
     start = datetime.combine(period_from, time(), VIETNAM_TZ)
     end = datetime.combine(period_to + timedelta(days=1), time(), VIETNAM_TZ)
     rows = await uow.feedbacks.figures(start, end, local_date(now), agency)
