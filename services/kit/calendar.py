@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -125,3 +125,22 @@ def calendar_of(settings: CalendarSettings) -> WorkingCalendar:
     return WorkingCalendar(
         parse_holidays(settings.holidays), national=national, working_days=parse_holidays(settings.working_days)
     )
+
+
+# The instants a driver can send, whatever the day: the calendar's first day starts before year 1
+# in UTC and its last one ends after year 9999.
+_FIRST_SENDABLE_DAY = date(1, 1, 2)
+_LAST_SENDABLE_INSTANT = datetime(9999, 12, 31, 16, 59, 59, tzinfo=UTC)
+
+
+def day_start(day: date) -> datetime:
+    """When ``day`` starts in Vietnam (from the calendar's second day for its first)."""
+    return datetime.combine(max(day, _FIRST_SENDABLE_DAY), time(), VIETNAM_TZ)
+
+
+def day_end(day: date) -> datetime:
+    """When the day after ``day`` starts in Vietnam: the exclusive end of ``day`` (the last
+    instant a driver can send for the calendar's last day)."""
+    if day == date.max:
+        return _LAST_SENDABLE_INSTANT
+    return day_start(day + _ONE_DAY)

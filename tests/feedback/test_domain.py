@@ -25,7 +25,7 @@ from services.feedback.domain.feedback import (
 from services.feedback.domain.routing import KnownDossier, Offer, Procedure, route
 from services.feedback.domain.text import fold, plain_text, redact
 from services.kit.calendar import WorkingCalendar
-from services.kit.errors import Conflict, ValidationFailed
+from services.kit.errors import Conflict, NotFound, ValidationFailed
 
 # Monday 5 January 2026, 09:00 in Vietnam; no national holiday in the weeks that follow but the
 # one this calendar names (Friday 9 January).
@@ -144,19 +144,19 @@ def test_routing() -> None:
     assert route(Topic.PROCEDURE, named_agency=None, procedure=proc, offers=one, **common) == "A"
     assert route(Topic.PROCEDURE, named_agency=None, procedure=proc, offers=two, **common) == "R"
     assert route(Topic.PROCEDURE, named_agency="B", procedure=proc, offers=two, **common) == "B"
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(NotFound):
         route(Topic.PROCEDURE, named_agency="C", procedure=proc, offers=two, **common)
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(NotFound):
         route(Topic.PROCEDURE, named_agency=None, procedure=None, offers=[], **common)
     mine, theirs = KnownDossier("D1", "me", "A", "1.001"), KnownDossier("D2", "you", "A", "1.001")
     base = {"sender": "me", "receiving_agency": "R", "named_agency": None, "procedure": None, "offers": []}
     assert route(Topic.DOSSIER, dossier=mine, **base) == "A"
     for unknown in (theirs, None, KnownDossier("D3", None, "A", "1.001")):  # a mirrored dossier has no owner
-        with pytest.raises(ValidationFailed):
+        with pytest.raises(NotFound):
             route(Topic.DOSSIER, dossier=unknown, **base)
     assert route(Topic.GENERAL, dossier=None, **base) == "R"
     assert route(Topic.GENERAL, dossier=None, **{**base, "named_agency": "A", "offers": one}) == "A"
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(NotFound):
         route(Topic.GENERAL, dossier=None, **{**base, "named_agency": "Z"})
 
 

@@ -138,13 +138,13 @@ async def test_routing(feedback_api: FeedbackApi) -> None:
 
         # Someone else's dossier reads as unknown; so do unknown codes and agencies.
         others = {**mine, "dossier_code": "000.00.01.H22-260105-0002"}
-        body = problem(await c.post("/feedback", json=others, headers=api.citizen()), 422)
-        assert body["errors"][0]["field"] == "dossier_code"
-        body = problem(await c.post("/feedback", json=about_procedure("9.999999"), headers=api.citizen("c2")), 422)
-        assert body["errors"][0]["field"] == "procedure_code"
+        body = problem(await c.post("/feedback", json=others, headers=api.citizen()), 404)
+        assert body["detail"].startswith("dossier_code: ")
+        body = problem(await c.post("/feedback", json=about_procedure("9.999999"), headers=api.citizen("c2")), 404)
+        assert body["detail"].startswith("procedure_code: ")
         wrong = about_procedure(PROCEDURE, agency_code=H26)
-        assert problem(await c.post("/feedback", json=wrong, headers=api.citizen("c2")), 422)["errors"][0]["field"] == (
-            "agency_code"
+        assert problem(await c.post("/feedback", json=wrong, headers=api.citizen("c2")), 404)["detail"].startswith(
+            "agency_code: "
         )
     assert len(await api.rows("SELECT id FROM feedback")) == 5  # the refused ones wrote nothing
     assert len(await events(api)) == 5
@@ -216,12 +216,17 @@ async def test_limits_and_refusals(feedback_api: FeedbackApi) -> None:
         problem(await c.post(f"/queue/{fid}/classification", json={"category": "not_accepted"}, headers=official), 422)
         problem(await c.post(f"/queue/{fid}/classification", json={"category": "outside_remit"}, headers=official), 422)
         problem(await c.post(f"/queue/{fid}/transfer", json={"agency_code": "9.9.9", "reason": "không rõ"},
-                             headers=official), 422)  # fmt: skip
-        problem(await c.get("/answers", params={"q": " ".join(["tu"] * 13)}), 422)
+                             headers=official), 404)  # fmt: skip
+        assert (await c.get("/answers", params={"q": " ".join(["tu"] * 13)})).json()["items"] == []
+        assert (await c.get("/answers", params={"from": "2026-02-01", "to": "2026-01-01"})).json()["items"] == []
         problem(await c.get("/answers", params={"cursor": "not-a-cursor"}), 400)
         problem(await c.get("/statistics", params={"from": "2026-02-01", "days": "0"}), 422)
         problem(await c.get("/statistics", params={"from": "2024-01-01", "days": "367"}), 422)
-        problem(await c.get("/statistics", params={"from": "9999-12-30", "days": "5"}), 422)
+        # The calendar's ends are answered, not failed on (the first day starts before year 1 in UTC).
+        assert (await c.get("/statistics", params={"from": "0001-01-01", "days": "1"})).json()["agencies"] == []
+        assert (await c.get("/statistics", params={"from": "9999-12-31", "days": "1"})).json()["agencies"] == []
+        for edge in ({"from": "0001-01-01"}, {"to": "9999-12-31"}, {"from": "9999-12-31", "to": "9999-12-31"}):
+            assert (await c.get("/answers", params=edge)).status_code == 200
         problem(await c.get("/feedback/not-a-uuid", headers=api.citizen()), 422)
     assert len(await api.rows("SELECT id FROM feedback")) == 6
     assert [r.status for r in await api.rows("SELECT status FROM feedback WHERE id = :i", i=fid)] == ["received"]

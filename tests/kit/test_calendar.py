@@ -225,3 +225,15 @@ def test_the_calendar_settings_are_read_with_the_services_prefix(monkeypatch: py
 def test_a_settings_date_that_is_not_one_is_named() -> None:
     with pytest.raises(ValueError, match="2029-02-30"):
         calendar_of(Settings(holidays=["2029-02-30"]))
+
+
+def test_a_day_starts_and_ends_in_vietnam_and_the_calendars_ends_can_be_sent() -> None:
+    from datetime import UTC, datetime
+
+    from services.kit.calendar import day_end, day_start
+
+    assert day_start(date(2026, 1, 5)) == datetime(2026, 1, 4, 17, 0, tzinfo=UTC)
+    assert day_end(date(2026, 1, 5)) == datetime(2026, 1, 5, 17, 0, tzinfo=UTC)
+    # Year 1's first day would start in year 0 in UTC; the calendar's last has no next day.
+    assert day_start(date.min).astimezone(UTC).year == 1
+    assert day_end(date.max) > day_start(date.max) and day_end(date.max).astimezone(UTC).year == 9999

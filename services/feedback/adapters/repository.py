@@ -5,14 +5,14 @@ one published answer, the figures) are one statement each, sent without BEGIN an
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, FunctionFilter, Row, and_, func, literal_column, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.kit.calendar import VIETNAM_TZ
+from services.kit.calendar import day_end, day_start
 from services.kit.db import SqlParams
 
 from ..domain.feedback import Category, Channel, Feedback, Refusal, Sender, Status, Step, Topic
@@ -200,9 +200,9 @@ class SqlPublishedAnswers:
             if value is not None:
                 statement = statement.where(column == value)
         if query.published_from is not None:
-            statement = statement.where(t.published_at >= _vietnam_midnight(query.published_from))
+            statement = statement.where(t.published_at >= day_start(query.published_from))
         if query.published_to is not None:
-            statement = statement.where(t.published_at < _vietnam_midnight(query.published_to, next_day=True))
+            statement = statement.where(t.published_at < day_end(query.published_to))
         if after is not None:
             statement = statement.where(tuple_(t.published_at, t.feedback_id) < tuple_(*after))
         statement = statement.order_by(t.published_at.desc(), t.feedback_id.desc()).limit(limit)
@@ -212,10 +212,6 @@ class SqlPublishedAnswers:
         query = select(*_ANSWER_COLUMNS).where(published_answers.c.feedback_id == feedback_id)
         row = (await self._execute_alone(query, {})).first()
         return _answer(row) if row is not None else None
-
-
-def _vietnam_midnight(day: date, *, next_day: bool = False) -> datetime:
-    return datetime.combine(day + timedelta(days=1) if next_day else day, time(), VIETNAM_TZ)
 
 
 class SqlCatalogue:

@@ -184,7 +184,8 @@ async def publish(
             responses=NOT_MODIFIED, response_model=AnswerPage, operation_id="searchFeedbackAnswers")  # fmt: skip
 async def search_answers(
     request: Request, uow: FeedbackUnitOfWorkDep,
-    q: Annotated[str, Query(max_length=200, description="words, with or without diacritics")] = "",
+    q: Annotated[str, Query(max_length=200, description="words, with or without diacritics and in any case; "
+                                               f"the first {public.MAX_WORDS} count")] = "",
     agency: Annotated[AgencyCode | None, Query()] = None,
     procedure: Annotated[ProcedureCode | None, Query()] = None,
     sector: Annotated[str | None, Query(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z._-]+$")] = None,

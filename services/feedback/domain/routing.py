@@ -8,8 +8,8 @@ Pure Python.
   office, which classifies it and transfers it to the competent agency.
 - **General**: the agency the sender names (one the catalogue knows), else the receiving office.
 
-A procedure or a dossier this service has not heard of (yet: the events may lag a moment) is a
-field error the person can act on, not a guess.
+A procedure, dossier or agency this service has not heard of (yet: the events may lag a moment)
+is not found, as someone else's dossier is; the detail names the field, so the person can act.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.kit.errors import ValidationFailed
+from services.kit.errors import NotFound
 
 from .feedback import Topic
 
@@ -46,8 +46,8 @@ class KnownDossier:
     procedure_code: str
 
 
-def _refused(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed([{"field": field, "location": "body", "message": message}])
+def _refused(field: str, message: str) -> NotFound:
+    return NotFound(f"{field}: {message}")
 
 
 def route(

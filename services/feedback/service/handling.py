@@ -16,7 +16,7 @@ from contracts.events.feedback import (
     FeedbackTransferred,
 )
 from services.kit.cursors import time_cursor, time_position
-from services.kit.errors import NotFound, ValidationFailed
+from services.kit.errors import NotFound
 
 from ..domain.access import Caller
 from ..domain.feedback import Category, Feedback, Refusal, Status, local_date
@@ -78,9 +78,7 @@ async def transfer(
     """Send it to the competent agency (one the catalogue knows, or the receiving office)."""
     before = await handled(uow, caller, feedback_id)
     if to_agency != rules.receiving_agency and not await uow.catalogue.offers_of_agency(to_agency):
-        raise ValidationFailed(
-            [{"field": "agency_code", "location": "body", "message": "No agency of the portal has this code."}]
-        )
+        raise NotFound("agency_code: No agency of the portal has this code.")
     feedback = before.transfer(to_agency, reason, now, rules.calendar, rules.deadlines)
     await uow.feedbacks.save(feedback)
     await uow.emit(

@@ -4,9 +4,9 @@ each agency's figures over a period."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
-from services.kit.calendar import VIETNAM_TZ
+from services.kit.calendar import day_end, day_start
 from services.kit.cursors import time_cursor, time_position
 from services.kit.errors import NotFound, ValidationFailed
 
@@ -27,11 +27,11 @@ class AnswerPage:
 
 
 async def search(uow: FeedbackUnitOfWork, query: AnswerQuery, cursor: str | None, limit: int) -> AnswerPage:
-    words = fold(query.words)
-    if len(words.split()) > MAX_WORDS:
-        raise ValidationFailed([{"field": "q", "location": "query", "message": f"At most {MAX_WORDS} words."}])
+    """Newest first. The words are folded and only the first :data:`MAX_WORDS` count; a period
+    that ends before it starts holds nothing."""
+    words = " ".join(fold(query.words).split()[:MAX_WORDS])
     if query.published_from and query.published_to and query.published_from > query.published_to:
-        raise ValidationFailed([{"field": "from", "location": "query", "message": "The period ends before it starts."}])
+        return AnswerPage([], None)
     found = await uow.published.search(
         AnswerQuery(
             words, query.agency_code, query.procedure_code, query.sector_code, query.published_from, query.published_to
@@ -66,12 +66,8 @@ async def figures(uow: FeedbackUnitOfWork, period_from: date, days: int, agency:
         raise ValidationFailed(
             [{"field": "days", "location": "query", "message": f"A period covers 1 to {MAX_PERIOD_DAYS} days."}]
         )
-    if (date.max - period_from).days < days:
-        raise ValidationFailed(
-            [{"field": "from", "location": "query", "message": "The period ends past the calendar."}]
-        )
-    period_to = period_from + timedelta(days=days - 1)
-    start = datetime.combine(period_from, time(), VIETNAM_TZ)
-    end = datetime.combine(period_to + timedelta(days=1), time(), VIETNAM_TZ)
+    # The period stops at the calendar's last day.
+    period_to = period_from + timedelta(days=days - 1) if (date.max - period_from).days >= days else date.max
+    start, end = day_start(period_from), day_end(period_to)
     rows = await uow.feedbacks.figures(start, end, local_date(now), agency)
     return Figures(period_from, period_to, rows)
