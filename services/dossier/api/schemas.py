@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.json import FormData
 from services.kit.pagination import Page
-from services.kit.schemas import Name, NotBlank, StrictModel, VietnamesePhone
+from services.kit.schemas import Email, Name, NotBlank, StrictModel, VietnamesePhone
 
 from ..domain.dossier import (
     Applicant,
@@ -42,7 +42,7 @@ class ApplicantCreate(StrictModel):
     identifier: Annotated[str, Field(pattern=r"^([0-9]{12}|[0-9]{10}(-[0-9]{3})?)$")]
     name: Name
     phone: VietnamesePhone | None = None  # an allocated Vietnamese number, stored as E.164
-    email: Annotated[str | None, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] = None
+    email: Email | None = None
     address: Annotated[str | None, Field(max_length=500)] = None
 
     def value(self) -> Applicant:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from services.kit.pagination import Page
-from services.kit.schemas import Name, NotBlank, StrictModel, VietnamesePhone
+from services.kit.schemas import Email, Name, NotBlank, StrictModel, VietnamesePhone
 
 from ..domain.feedback import (
     ANSWER_LENGTH,
@@ -35,7 +35,6 @@ from ..service.unit_of_work import AgencyFigures, PublishedAnswer
 AgencyCode = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z.]+$")]
 ProcedureCode = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z.-]+$")]
 DossierCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z.-]+$")]
-Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["an@example.vn"])]
 Title = Annotated[str, Field(min_length=TITLE_LENGTH[0], max_length=TITLE_LENGTH[1]), NotBlank()]
 Content = Annotated[str, Field(min_length=CONTENT_LENGTH[0], max_length=CONTENT_LENGTH[1]), NotBlank()]
 Note = Annotated[str, Field(min_length=NOTE_LENGTH[0], max_length=NOTE_LENGTH[1]), NotBlank()]
