@@ -8,7 +8,7 @@ from services.kit.app import ConsumerSpec, PeriodicJob, ServiceSpec, build_app
 
 from .adapters.tables import metadata
 from .adapters.unit_of_work import SqlFeedbackUnitOfWork
-from .api.routes import router
+from .api.routes import document_limits, router
 from .consumers import HANDLERS
 from .service import jobs
 from .service.seed import seed
@@ -25,6 +25,7 @@ SERVICE = ServiceSpec(
     periodic=[PeriodicJob("flag-overdue", jobs.every, jobs.overdue)],
     seed=seed,
     unit_of_work=SqlFeedbackUnitOfWork,
+    adjust_openapi=document_limits,
 )
 
 

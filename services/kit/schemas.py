@@ -247,6 +247,9 @@ TaxCode = Annotated[
 # A person's or an organisation's name: at most 200 characters as sent, not blank; stored without
 # the spaces around it.
 Name = Annotated[str, Field(min_length=1, max_length=200, examples=["Nguyễn Văn An"]), NotBlank()]
+#: The ids the services hand out (UUIDs), in either case.
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
 # An e-mail address as people give one: something, an @, a domain with a dot; no whitespace (spelled
 # out, so that every regular-expression dialect reads the pattern alike) and at most 254 characters.
 EMAIL_PATTERN = f"^[^@{WHITESPACE}]+@[^@{WHITESPACE}]+\\.[^@{WHITESPACE}]+$"

@@ -327,3 +327,61 @@ async def test_officials_record_feedback_that_came_by_phone_mail_or_in_person(fe
     received = [d for kind, d in await events(api) if kind == "received"]
     assert [d["channel"] for d in received] == ["phone", "mail", "in_person"] * 2
     assert {d["sender"] for d in received} == {""}
+
+
+async def test_files_sent_with_feedback(feedback_api: FeedbackApi) -> None:
+    """Files are judged by their content, bound once to their owner's feedback, read back only by the
+    sender and the handling agency, and limited in size, number and uploads a day."""
+    from tests.support.dossier import PDF, PNG
+
+    api = feedback_api
+    await api.offered(PROCEDURE, H22)
+    mine, other = api.citizen(), api.citizen("citizen-2")
+    async with api.client() as c:
+
+        async def upload(content: bytes, name: str = "a.pdf", who: dict[str, str] = mine) -> httpx.Response:
+            return await c.post("/attachments", files={"file": (name, content, "application/pdf")}, headers=who)
+
+        pdf, png = (await upload(PDF, "đơn.pdf")).json(), (await upload(PNG, "../../etc/ảnh.pdf")).json()
+        assert (pdf["content_type"], png["content_type"]) == ("application/pdf", "image/png")  # by content
+        assert png["filename"] == "ảnh.pdf" and pdf["size"] == len(PDF)
+        problem(await upload(b"<html>not a pdf</html>"), 415)
+        problem(await upload(b"%PDF-" + b"x" * (64 * 1024)), 413)
+        problem(await upload(b"%PDF-" + b"x" * (100 * 1024)), 413)  # past the body limit too
+        theirs = (await upload(PDF, who=other)).json()
+
+        refused = [
+            ([theirs["id"]], 404), (["00000000-0000-4000-8000-000000000000"], 404),
+            ([pdf["id"], pdf["id"]], 422), ([pdf["id"]] * 4, 422),
+        ]  # fmt: skip
+        for ids, status in refused:
+            problem(await c.post("/feedback", json={**about_procedure(), "attachments": ids}, headers=mine), status)
+        sent = await send(api, c, {**about_procedure(), "attachments": [pdf["id"]]})
+        assert [a["id"] for a in sent["attachments"]] == [pdf["id"]]
+        problem(await c.post("/feedback", json={**about_procedure(), "attachments": [pdf["id"]]}, headers=mine), 409)
+
+        fid = sent["id"]
+        file = await c.get(f"/feedback/{fid}/attachments/{pdf['id']}", headers=mine)
+        assert file.content == PDF and file.headers["content-type"] == "application/pdf"
+        assert file.headers["x-content-type-options"] == "nosniff"
+        official = api.official(H22)
+        assert (await c.get(f"/queue/{fid}/attachments/{pdf['id']}", headers=official)).content == PDF
+        problem(await c.get(f"/feedback/{fid}/attachments/{pdf['id']}", headers=other), 404)
+        problem(await c.get(f"/queue/{fid}/attachments/{pdf['id']}", headers=api.official(H26)), 404)
+        problem(await c.get(f"/feedback/{fid}/attachments/{png['id']}", headers=mine), 404)  # not this feedback's
+
+        # Asked for more, the sender adds a file with the note.
+        await c.post(f"/queue/{fid}/classification", json={"category": "within_remit"}, headers=official)
+        await c.post(f"/queue/{fid}/information-request", json={"note": "Ảnh chụp?"}, headers=official)
+        r = await c.post(f"/feedback/{fid}/information", json={"note": "Đây", "attachments": [png["id"]]}, headers=mine)
+        assert [a["id"] for a in r.json()["attachments"]] == [pdf["id"], png["id"]], r.text
+
+        for _ in range(6):  # 2 kept so far (refused files do not count): 8 a day in these settings
+            assert (await upload(PDF)).status_code == 201
+        assert problem(await upload(PDF), 429)["detail"] == "At most 8 files a day."
+        assert (await upload(PDF, who=other)).status_code == 201  # another account counts its own
+
+    document = (await httpx.AsyncClient(base_url=api.url).get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    assert schemas["ProcedureFeedbackCreate"]["properties"]["attachments"]["maxItems"] == 3
+    assert schemas["InformationCreate"]["properties"]["attachments"]["maxItems"] == 3

@@ -138,6 +138,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{_S}/deliveries/{{delivery_id}}/redeliver"): Rule("admin", "sync:admin"),
     ("POST", f"{_S}/agencies/{{agency_code}}/redeliver"): Rule("admin", "sync:admin"),
     # feedback
+    ("POST", f"{_F}/attachments"): SENDER,
+    ("GET", f"{_F}/feedback/{{feedback_id}}/attachments/{{attachment_id}}"): SENDER,
+    ("GET", f"{_F}/queue/{{feedback_id}}/attachments/{{attachment_id}}"): HANDLER,
     ("POST", f"{_F}/feedback"): SENDER,
     ("GET", f"{_F}/feedback"): SENDER,
     ("GET", f"{_F}/feedback/{{feedback_id}}"): SENDER,

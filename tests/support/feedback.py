@@ -149,7 +149,9 @@ async def feedback_api(feedback_db_url, infra, dossier_keys, tmp_path) -> AsyncI
     keys, jwks_url = dossier_keys
     clock_file = tmp_path / "clock-offset"
     settings = feedback_settings(feedback_db_url, infra.bootstrap, oidc_issuer=ISSUER, oidc_jwks_url=jwks_url,
-                                 dev_clock_offset_file=clock_file)  # fmt: skip
+                                 dev_clock_offset_file=clock_file, storage_dir=tmp_path / "files",
+                                 max_attachment_bytes=64 * 1024, max_body_bytes=80 * 1024,
+                                 max_uploads_per_account_per_day=8, max_attachments=3)  # fmt: skip
     from services.feedback.app import create_app
 
     with serve(create_app(settings)) as url:

@@ -256,7 +256,8 @@ def running_stack(infra: Any, workdir: Path, **gateway_overrides: Any) -> Iterat
                                         vnpay_api_url=f"{provider_url}/merchant_webapi/api/transaction",
                                         bank_webhook_secrets=BANK_SECRETS, **common),
             "sync": sync_settings(urls["sync"], infra.bootstrap, push_rate_per_minute=60, push_burst=60, **common),
-            "feedback": feedback_settings(urls["feedback"], infra.bootstrap, **common),
+            "feedback": feedback_settings(urls["feedback"], infra.bootstrap, storage_dir=workdir / "feedback-files",
+                                          **common),
         }  # fmt: skip
         seed_identity(urls["identity"], settings["identity"])  # type: ignore[arg-type]
         service_id = asyncio.run(intake_service(infra.bootstrap, urls["dossier"]))

@@ -29,6 +29,7 @@ from services.kit.files import FileKind
 from services.kit.http import FastJSONResponse
 from services.kit.openapi import binary_content
 from services.kit.pagination import Cursor, link_next, page_response, page_size
+from services.kit.schemas import UUID_PATTERN
 from services.kit.storage import FileStorage, storage_of
 
 from ..domain.access import Caller
@@ -41,7 +42,6 @@ from ..service.unit_of_work import DossierUnitOfWork
 from ..settings import DossierSettings
 from .dependencies import DossierUnitOfWorkDep
 from .schemas import (
-    UUID_PATTERN,
     AttachmentPublic,
     DossierCreate,
     DossierLookupPublic,

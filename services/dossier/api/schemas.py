@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.json import FormData
 from services.kit.pagination import Page
-from services.kit.schemas import Email, Name, NotBlank, StrictModel, VietnamesePhone
+from services.kit.schemas import UUID_PATTERN, Email, Name, NotBlank, StrictModel, VietnamesePhone
 
 from ..domain.dossier import (
     Applicant,
@@ -29,8 +29,6 @@ from ..domain.dossier import (
 from ..service.intake import AttachmentRef as AttachmentRefValue
 from ..service.intake import Receipt, Submission
 from ..service.statistics import AgencyFigures, FiguresPage
-
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 # --- requests -------------------------------------------------------------------------------
 

@@ -15,10 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.kit.calendar import day_end, day_start
 from services.kit.db import SqlParams
 
+from ..domain.attachments import Attachment
 from ..domain.feedback import Category, Channel, Feedback, Refusal, Sender, Status, Step, Topic
 from ..domain.routing import KnownDossier, Offer, Procedure
 from ..service.unit_of_work import AgencyFigures, AnswerQuery, PublishedAnswer
-from .tables import feedback, feedback_codes, feedback_steps, known_dossiers, offers, procedures, published_answers
+from .tables import (
+    attachments,
+    feedback,
+    feedback_codes,
+    feedback_steps,
+    known_dossiers,
+    offers,
+    procedures,
+    published_answers,
+)
 
 Execute = Callable[[Any, SqlParams], Awaitable[Any]]
 
@@ -38,11 +48,11 @@ def _row(item: Feedback) -> dict[str, object]:
         "refusal": item.refusal.value if item.refusal else None, "days_left": item.days_left,
         "answer": item.answer, "answered_at": item.answered_at, "answered_on_time": item.answered_on_time,
         "published_at": item.published_at, "rating": item.rating, "overdue_classify": item.overdue_classify,
-        "overdue_answer": item.overdue_answer, "attachment_ids": list(item.attachment_ids),
+        "overdue_answer": item.overdue_answer,
     }  # fmt: skip
 
 
-def _entity(row: Row[Any], steps: tuple[Step, ...] = ()) -> Feedback:
+def _entity(row: Row[Any], steps: tuple[Step, ...] = (), files: tuple[Attachment, ...] = ()) -> Feedback:
     return Feedback(
         id=row.id, code=row.code,
         sender=Sender(row.sender_account, row.sender_kind, row.sender_name, row.sender_phone, row.sender_email,
@@ -55,7 +65,7 @@ def _entity(row: Row[Any], steps: tuple[Step, ...] = ()) -> Feedback:
         refusal=Refusal(row.refusal) if row.refusal else None, days_left=row.days_left, answer=row.answer,
         answered_at=row.answered_at, answered_on_time=row.answered_on_time, published_at=row.published_at,
         rating=row.rating, overdue_classify=row.overdue_classify, overdue_answer=row.overdue_answer,
-        attachment_ids=tuple(row.attachment_ids), steps=steps,
+        attachments=files, steps=steps,
     )  # fmt: skip
 
 
@@ -64,6 +74,35 @@ def _step_rows(item: Feedback, start: int) -> list[dict[str, object]]:
         {"feedback_id": item.id, "seq": seq, "at": s.at, "kind": s.kind, "agency_code": s.agency_code, "note": s.note}
         for seq, s in enumerate(item.steps[start:], start=start + 1)
     ]
+
+
+def _attachment(row: Row[Any]) -> Attachment:
+    return Attachment(row.id, row.owner, row.filename, row.content_type, row.size, row.sha256, row.storage_key,
+                      row.uploaded_at, row.feedback_id)  # fmt: skip
+
+
+class SqlAttachments:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def add(self, attachment: Attachment) -> None:
+        a = attachment
+        await self.connection.execute(attachments.insert().values(
+            id=a.id, owner=a.owner, filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256,
+            storage_key=a.storage_key, uploaded_at=a.uploaded_at, feedback_id=a.feedback_id,
+        ))  # fmt: skip
+
+    async def lock(self, ids: Collection[str]) -> dict[str, Attachment]:
+        query = select(attachments).where(attachments.c.id.in_(sorted(ids))).order_by(attachments.c.id)
+        return {row.id: _attachment(row) for row in await self.connection.execute(query.with_for_update())}
+
+    async def bind(self, ids: Collection[str], feedback_id: str) -> None:
+        statement = attachments.update().where(attachments.c.id.in_(sorted(ids))).values(feedback_id=feedback_id)
+        await self.connection.execute(statement)
+
+    async def uploaded_since(self, owner: str, since: datetime) -> int:
+        query = select(func.count()).where(attachments.c.owner == owner, attachments.c.uploaded_at >= since)
+        return int((await self.connection.execute(query)).scalar_one())
 
 
 class SqlFeedbacks:
@@ -92,7 +131,10 @@ class SqlFeedbacks:
         )
         steps = tuple(Step(s.at, s.kind, s.agency_code, s.note) for s in found)
         self._read_steps[feedback_id] = len(steps)
-        return _entity(row, steps)
+        files = await self.connection.execute(
+            select(attachments).where(attachments.c.feedback_id == feedback_id).order_by(attachments.c.uploaded_at)
+        )
+        return _entity(row, steps, tuple(_attachment(f) for f in files))
 
     async def save(self, item: Feedback) -> None:
         row = _row(item)

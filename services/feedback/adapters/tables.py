@@ -5,11 +5,13 @@
 - ``published_answers``: the public copy (plain, redacted text) with a ``tsvector`` of its folded
   words (``simple`` configuration: the words are already without diacritics and lower-case) and
   a GIN index, so a search among a million answers reads only the matching rows.
+- ``attachments``: files sent with feedback (bytes in the file store, this row names them).
 - ``procedures``, ``offers``, ``known_dossiers``: what the catalogue's and the dossier service's
   events told, for routing.
 """
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -27,7 +29,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR, UUID
+from sqlalchemy.dialects.postgresql import TSVECTOR, UUID
 
 metadata = MetaData()
 
@@ -69,7 +71,6 @@ feedback = Table(
     Column("rating", SmallInteger),
     Column("overdue_classify", Boolean, nullable=False, server_default=text("false")),
     Column("overdue_answer", Boolean, nullable=False, server_default=text("false")),
-    Column("attachment_ids", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     CheckConstraint(f"status IN ({STATUSES})", name="feedback_status"),
     CheckConstraint("channel IN ('portal','phone','mail','in_person')", name="feedback_channel"),
     CheckConstraint("topic IN ('procedure','dossier','general')", name="feedback_topic"),
@@ -149,4 +150,22 @@ known_dossiers = Table(
     Column("procedure_code", Text, nullable=False),
 )
 
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("storage_key", Text, nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    Column("feedback_id", UUID(as_uuid=False), ForeignKey("feedback.id", ondelete="CASCADE")),
+)
+# An account's uploads of a day (its limit); a feedback's files.
+Index("attachments_owner", attachments.c.owner, attachments.c.uploaded_at)
+Index("attachments_feedback", attachments.c.feedback_id, postgresql_where=text("feedback_id IS NOT NULL"))
+
 TABLES = [feedback, feedback_steps, published_answers, procedures, offers, known_dossiers]
+ATTACHMENT_TABLES = [attachments]

@@ -9,7 +9,7 @@ from typing import Self
 from services.kit.db import UnitOfWork
 
 from ..service.unit_of_work import FeedbackUnitOfWork
-from .repository import SqlCatalogue, SqlDossiers, SqlFeedbacks, SqlPublishedAnswers
+from .repository import SqlAttachments, SqlCatalogue, SqlDossiers, SqlFeedbacks, SqlPublishedAnswers
 
 
 class SqlFeedbackUnitOfWork(UnitOfWork, FeedbackUnitOfWork):
@@ -17,6 +17,7 @@ class SqlFeedbackUnitOfWork(UnitOfWork, FeedbackUnitOfWork):
     _published: SqlPublishedAnswers
     _catalogue: SqlCatalogue
     _dossiers: SqlDossiers
+    _attachments: SqlAttachments
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -25,6 +26,7 @@ class SqlFeedbackUnitOfWork(UnitOfWork, FeedbackUnitOfWork):
         self._published = SqlPublishedAnswers(connection, self.execute_alone)
         self._catalogue = SqlCatalogue(connection)
         self._dossiers = SqlDossiers(connection)
+        self._attachments = SqlAttachments(connection)
         return self
 
     @property
@@ -42,3 +44,7 @@ class SqlFeedbackUnitOfWork(UnitOfWork, FeedbackUnitOfWork):
     @property
     def dossiers(self) -> SqlDossiers:
         return self._dossiers
+
+    @property
+    def attachments(self) -> SqlAttachments:
+        return self._attachments

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,6 +11,7 @@ from services.kit.app import UnitOfWorkDep
 from services.kit.auth import SECOND_FACTOR_ACRS, Principal, require_scopes
 from services.kit.clock import Clock
 from services.kit.errors import Forbidden
+from services.kit.storage import FileStorage, storage_of
 
 from ..domain.access import PROCESS_SCOPE, SEND_SCOPE, Caller
 from ..service.rules import Rules, rules_of
@@ -20,25 +22,41 @@ from ..settings import FeedbackSettings
 FeedbackUnitOfWorkDep = UnitOfWorkDep[FeedbackUnitOfWork]
 
 
-def _runtime(request: Request) -> tuple[Rules, Clock]:
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What the routes need besides the unit of work, made once per app from its settings."""
+
+    rules: Rules
+    clock: Clock
+    storage: FileStorage
+
+
+def _runtime(request: Request) -> Runtime:
     state = request.app.state
-    held: tuple[Rules, Clock] | None = getattr(state, "feedback_runtime", None)
+    held: Runtime | None = getattr(state, "feedback_runtime", None)
     if held is None:
         settings: FeedbackSettings = state.settings
-        held = state.feedback_runtime = (rules_of(settings), Clock(settings.dev_clock_offset_file))
+        held = state.feedback_runtime = Runtime(
+            rules_of(settings), Clock(settings.dev_clock_offset_file), storage_of(settings)
+        )
     return held
 
 
 def rules(request: Request) -> Rules:
-    return _runtime(request)[0]
+    return _runtime(request).rules
 
 
 def clock(request: Request) -> Clock:
-    return _runtime(request)[1]
+    return _runtime(request).clock
+
+
+def storage(request: Request) -> FileStorage:
+    return _runtime(request).storage
 
 
 RulesDep = Annotated[Rules, Depends(rules)]
 ClockDep = Annotated[Clock, Depends(clock)]
+StorageDep = Annotated[FileStorage, Depends(storage)]
 
 
 async def _sender(principal: Annotated[Principal, require_scopes(SEND_SCOPE)]) -> Caller:

@@ -12,22 +12,31 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
 
+from contracts.json import OpenApi
 from services.kit.caching import NOT_MODIFIED, cached_json
+from services.kit.openapi import binary_content
 from services.kit.pagination import Cursor, link_next, page_size
+from services.kit.schemas import UUID_PATTERN
+from services.kit.storage import FileStorage
 
+from ..domain.attachments import Attachment
 from ..domain.feedback import Channel, Status
 from ..service import handling, public, sending
 from ..service.unit_of_work import AnswerQuery
-from .dependencies import ClockDep, FeedbackUnitOfWorkDep, OfficialDep, RulesDep, SenderDep
+from ..settings import FeedbackSettings
+from .dependencies import ClockDep, FeedbackUnitOfWorkDep, OfficialDep, RulesDep, SenderDep, StorageDep
 from .schemas import (
     AgencyCode,
     AgencyFeedbackFiguresPublic,
     AnswerCreate,
     AnswerPage,
     AnswerPublic,
+    AttachmentPublic,
     ClassificationCreate,
     FeedbackCreate,
     FeedbackFiguresPublic,
@@ -36,6 +45,7 @@ from .schemas import (
     FeedbackPublic,
     FeedbackRatingCreate,
     FeedbackSummaryPublic,
+    InformationCreate,
     NoteCreate,
     ProcedureCode,
     RecordedFeedbackCreate,
@@ -44,12 +54,61 @@ from .schemas import (
 
 router = APIRouter(tags=["feedback"])
 
-Id = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+Id = Annotated[str, Path(pattern=UUID_PATTERN)]
 MAX_PAGE = 100
 PUBLIC_CACHE = "public, max-age=60"
 STATISTICS_CACHE = "public, max-age=300"
 
 # --- the sender -------------------------------------------------------------------------------
+
+
+@router.post("/attachments", status_code=201, summary="Upload a file (PDF, JPEG, PNG) to send with feedback",
+             operation_id="uploadFeedbackAttachment")  # fmt: skip
+async def upload(
+    file: Annotated[UploadFile, File()], caller: SenderDep, uow: FeedbackUnitOfWorkDep, rules: RulesDep,
+    storage: StorageDep, clock: ClockDep,
+) -> AttachmentPublic:  # fmt: skip
+    return AttachmentPublic.of(
+        await sending.upload(uow, rules, storage, caller.subject, file.file, file.filename, clock.now())
+    )
+
+
+def document_limits(document: OpenApi, settings: FeedbackSettings) -> None:
+    """State in the OpenAPI document the limits this deployment enforces: the files one piece of
+    feedback (or one addition) may name, and one file's bytes."""
+    for schema in document["components"]["schemas"].values():
+        files = schema.get("properties", {}).get("attachments")
+        if isinstance(files, dict) and files.get("type") == "array":
+            files["maxItems"] = settings.max_attachments
+    for path, item in document["paths"].items():
+        if path.endswith("/attachments") and "post" in item:
+            item["post"]["description"] = (
+                f"A PDF, JPEG or PNG (judged by its content) of at most {settings.max_attachment_bytes} bytes; "
+                f"at most {settings.max_uploads_per_account_per_day} files an account a day."
+            )
+
+
+FILE_RESPONSES: dict[int | str, OpenApi] = {200: binary_content("application/pdf", "image/jpeg", "image/png")}
+
+
+def _file(storage: FileStorage, attachment: Attachment) -> StreamingResponse:
+    headers = {
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(attachment.filename, safe='')}",
+        "Content-Length": str(attachment.size),
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+    }
+    return StreamingResponse(storage.read(attachment.storage_key), media_type=attachment.content_type, headers=headers)
+
+
+@router.get("/feedback/{feedback_id}/attachments/{attachment_id}", summary="A file sent with one's feedback",
+            response_class=StreamingResponse, responses=FILE_RESPONSES,
+            operation_id="downloadMyFeedbackAttachment")  # fmt: skip
+async def download_mine(
+    feedback_id: Id, attachment_id: Id, caller: SenderDep, uow: FeedbackUnitOfWorkDep, storage: StorageDep
+) -> StreamingResponse:
+    feedback = await sending.own(uow, caller, feedback_id.lower(), lock=False)
+    return _file(storage, await sending.attachment(uow, feedback, attachment_id.lower()))
 
 
 @router.post("/feedback", status_code=201, summary="Send feedback or a recommendation", operation_id="sendFeedback")
@@ -81,10 +140,17 @@ async def get_mine(feedback_id: Id, caller: SenderDep, uow: FeedbackUnitOfWorkDe
 @router.post("/feedback/{feedback_id}/information", summary="Add the information the agency asked for",
              operation_id="addFeedbackInformation")  # fmt: skip
 async def add_information(
-    feedback_id: Id, body: NoteCreate, caller: SenderDep, uow: FeedbackUnitOfWorkDep, rules: RulesDep, clock: ClockDep
+    feedback_id: Id,
+    body: InformationCreate,
+    caller: SenderDep,
+    uow: FeedbackUnitOfWorkDep,
+    rules: RulesDep,
+    clock: ClockDep,
 ) -> FeedbackPublic:
-    return FeedbackPublic.detail(await sending.add_information(uow, rules, caller, feedback_id.lower(), body.note,
-                                                               clock.now()))  # fmt: skip
+    feedback = await sending.add_information(
+        uow, rules, caller, feedback_id.lower(), body.note, clock.now(), tuple(body.attachments)
+    )
+    return FeedbackPublic.detail(feedback)
 
 
 @router.post("/feedback/{feedback_id}/withdrawal", summary="Withdraw feedback not yet answered",
@@ -129,6 +195,16 @@ async def record(
             operation_id="getAgencyFeedback")  # fmt: skip
 async def get_handled(feedback_id: Id, caller: OfficialDep, uow: FeedbackUnitOfWorkDep) -> FeedbackForAgency:
     return FeedbackForAgency.for_agency(await handling.handled(uow, caller, feedback_id.lower(), lock=False))
+
+
+@router.get("/queue/{feedback_id}/attachments/{attachment_id}", summary="A file sent with your agencies' feedback",
+            response_class=StreamingResponse, responses=FILE_RESPONSES,
+            operation_id="downloadAgencyFeedbackAttachment")  # fmt: skip
+async def download_handled(
+    feedback_id: Id, attachment_id: Id, caller: OfficialDep, uow: FeedbackUnitOfWorkDep, storage: StorageDep
+) -> StreamingResponse:
+    feedback = await handling.handled(uow, caller, feedback_id.lower(), lock=False)
+    return _file(storage, await sending.attachment(uow, feedback, attachment_id.lower()))
 
 
 @router.post("/queue/{feedback_id}/classification", summary="Classify it (Decree 20/2008's groups)",

@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from services.kit.pagination import Page
-from services.kit.schemas import Email, Name, NotBlank, StrictModel, VietnamesePhone
+from services.kit.schemas import UUID_PATTERN, Email, Name, NotBlank, StrictModel, VietnamesePhone
 
+from ..domain.attachments import Attachment
 from ..domain.feedback import (
     ANSWER_LENGTH,
     CONTENT_LENGTH,
@@ -87,12 +88,33 @@ Contact = Annotated[
 ]
 
 
+AttachmentId = Annotated[str, Field(pattern=UUID_PATTERN)]
+# The most files a deployment may allow on one piece of feedback; the document states its own
+# (``document_limits``).
+MAX_ATTACHMENTS = 20
+
+
+def _once_each(ids: list[str]) -> list[str]:
+    if len({i.lower() for i in ids}) != len(ids):
+        raise ValueError("A file is named more than once.")
+    return [i.lower() for i in ids]
+
+
+Attachments = Annotated[
+    list[AttachmentId],
+    Field(max_length=MAX_ATTACHMENTS, json_schema_extra={"uniqueItems": True},
+          description="files uploaded before (POST /attachments), each once"),
+    AfterValidator(_once_each),
+]  # fmt: skip
+
+
 class _FeedbackCreate(StrictModel):
     topic: str  # each kind's own literal
     title: Title
     content: Content
     consent_to_publish: bool = Field(description="whether the answer may be published (without the sender)")
     contact: Contact
+    attachments: Attachments = Field(default_factory=list)
 
     def _codes(self) -> tuple[str | None, str | None, str | None]:
         """(procedure, dossier, agency) codes, as the topic has them."""
@@ -103,7 +125,7 @@ class _FeedbackCreate(StrictModel):
         return NewFeedback(
             topic=Topic(self.topic), title=self.title, content=self.content,
             consent_to_publish=self.consent_to_publish, sender=self.contact.value(account), procedure_code=procedure,
-            dossier_code=dossier, agency_code=agency, channel=channel,
+            dossier_code=dossier, agency_code=agency, channel=channel, attachment_ids=tuple(self.attachments),
         )  # fmt: skip
 
 
@@ -173,6 +195,32 @@ class NoteCreate(StrictModel):
     note: Note
 
 
+class InformationCreate(StrictModel):
+    """What the sender adds when the agency asks: a note, and files uploaded before."""
+
+    note: Note
+    attachments: Attachments = Field(default_factory=list)
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+class Public(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class AttachmentPublic(Public):
+    id: str
+    filename: str
+    content_type: Literal["application/pdf", "image/jpeg", "image/png"]
+    size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, a: Attachment) -> AttachmentPublic:
+        return cls(id=a.id, filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256)  # type: ignore[arg-type]  # a kit FileKind value
+
+
 class FeedbackRatingCreate(StrictModel):
     score: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied)")
 
@@ -191,13 +239,6 @@ class TransferCreate(StrictModel):
 
 class AnswerCreate(StrictModel):
     answer: AnswerText = Field(description="plain text; markup is removed")
-
-
-# --- answers ---------------------------------------------------------------------------------
-
-
-class Public(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 class StepPublic(Public):
@@ -248,6 +289,7 @@ class FeedbackPublic(FeedbackSummaryPublic):
     answered_at: datetime | None
     answered_on_time: bool | None
     rating: int | None
+    attachments: list[AttachmentPublic]
     timeline: list[StepPublic]
 
     @classmethod
@@ -255,7 +297,8 @@ class FeedbackPublic(FeedbackSummaryPublic):
         return cls(
             **FeedbackSummaryPublic.of(f).model_dump(), content=f.content, consent_to_publish=f.consent_to_publish,
             category=f.category, refusal=f.refusal, answer=f.answer, answered_at=f.answered_at,
-            answered_on_time=f.answered_on_time, rating=f.rating, timeline=[StepPublic.of(s) for s in f.steps],
+            answered_on_time=f.answered_on_time, rating=f.rating,
+            attachments=[AttachmentPublic.of(a) for a in f.attachments], timeline=[StepPublic.of(s) for s in f.steps],
         )  # fmt: skip
 
 

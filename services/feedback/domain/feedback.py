@@ -26,6 +26,8 @@ from enum import StrEnum
 from services.kit.calendar import VIETNAM_TZ, WorkingCalendar
 from services.kit.errors import Conflict, ValidationFailed
 
+from .attachments import Attachment
+
 
 class Status(StrEnum):
     RECEIVED = "received"  # waiting for its agency to classify it
@@ -168,7 +170,8 @@ class Feedback:
     rating: int | None = None
     overdue_classify: bool = False
     overdue_answer: bool = False
-    attachment_ids: tuple[str, ...] = ()
+    # Its files (read with the feedback, not with lists), in the order sent.
+    attachments: tuple[Attachment, ...] = field(default=(), compare=False)
     steps: tuple[Step, ...] = field(default=(), compare=False)
     version: int = 0
 
@@ -227,10 +230,13 @@ class Feedback:
         left = working_days_between(calendar, local_date(at), self.answer_due)
         return self._step(at, "information_requested", note, status=Status.INFORMATION_REQUESTED, days_left=left)
 
-    def add_information(self, note: str, at: datetime, calendar: WorkingCalendar) -> Feedback:
+    def add_information(
+        self, note: str, at: datetime, calendar: WorkingCalendar, files: tuple[Attachment, ...] = ()
+    ) -> Feedback:
         self._check("add_information")
         due = calendar.add_working_days(local_date(at), self.days_left or 0)
-        return self._step(at, "information_added", note, status=Status.HANDLING, days_left=None, answer_due=due)
+        return self._step(at, "information_added", note, status=Status.HANDLING, days_left=None, answer_due=due,
+                          attachments=self.attachments + files)  # fmt: skip
 
     def give_answer(self, answer: str, at: datetime) -> Feedback:
         self._check("answer")

@@ -17,6 +17,10 @@ class Limits:
     per_account_per_day: int = 5
     #: Files one piece of feedback (or one addition) may carry.
     attachments: int = 5
+    #: The bytes of one file; beyond, 413.
+    attachment_bytes: int = 10 * 1024 * 1024
+    #: Files one account may upload a day (Vietnam time); beyond, 429 until midnight there.
+    uploads_per_day: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,5 +37,8 @@ def rules_of(settings: FeedbackSettings) -> Rules:
     return Rules(
         calendar=calendar_of(settings), receiving_agency=settings.receiving_agency,
         deadlines=Deadlines(settings.classify_days, settings.answer_days),
-        limits=Limits(settings.max_per_account_per_day, settings.max_attachments),
+        limits=Limits(
+            settings.max_per_account_per_day, settings.max_attachments, settings.max_attachment_bytes,
+            settings.max_uploads_per_account_per_day,
+        ),
     )  # fmt: skip

@@ -4,16 +4,21 @@ the answer. Officials record feedback that came by phone, mail or in person thro
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
+from typing import BinaryIO
 
 from contracts.events.feedback import FeedbackReceived, FeedbackWithdrawn
 from services.kit.calendar import VIETNAM_TZ
 from services.kit.cursors import time_cursor, time_position
-from services.kit.errors import NotFound, RateLimited
+from services.kit.errors import NotFound, RateLimited, ServiceUnavailable, ValidationFailed
+from services.kit.files import inspect, safe_filename
+from services.kit.storage import FileStorage, StorageError
 
 from ..domain.access import Caller
+from ..domain.attachments import Attachment, check_bindable
 from ..domain.feedback import Channel, Feedback, Sender, Status, Step, Topic, due_dates, feedback_code, local_date
 from ..domain.routing import route
 from .rules import Rules
@@ -33,6 +38,7 @@ class NewFeedback:
     dossier_code: str | None = None
     agency_code: str | None = None
     channel: Channel = Channel.PORTAL
+    attachment_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,11 @@ def _start_of_day(at: datetime) -> datetime:
     return datetime.combine(local_date(at), time(), VIETNAM_TZ)
 
 
+def _until_midnight(now: datetime) -> int:
+    """Seconds until the next day starts in Vietnam (at least 1)."""
+    return max(1, int((_start_of_day(now) + timedelta(days=1) - now).total_seconds()))
+
+
 async def receive(uow: FeedbackUnitOfWork, rules: Rules, new: NewFeedback, now: datetime) -> Feedback:
     """Take feedback in: the account's daily limit, the agency it goes to, its deadlines, its
     code; ``received`` is emitted with it."""
@@ -52,9 +63,8 @@ async def receive(uow: FeedbackUnitOfWork, rules: Rules, new: NewFeedback, now: 
     if account and new.channel is Channel.PORTAL:
         sent = await uow.feedbacks.sent_since(account, _start_of_day(now))
         if sent >= rules.limits.per_account_per_day:
-            midnight = _start_of_day(now) + timedelta(days=1)
-            wait = max(1, int((midnight - now).total_seconds()))
-            raise RateLimited(wait, f"At most {rules.limits.per_account_per_day} pieces of feedback a day.")
+            limit = rules.limits.per_account_per_day
+            raise RateLimited(_until_midnight(now), f"At most {limit} pieces of feedback a day.")
     procedure = offers = dossier = None
     if new.topic is Topic.PROCEDURE and new.procedure_code:
         procedure = await uow.catalogue.procedure(new.procedure_code)
@@ -77,7 +87,10 @@ async def receive(uow: FeedbackUnitOfWork, rules: Rules, new: NewFeedback, now: 
         received_at=now, classify_due=classify_due, answer_due=answer_due,
         steps=(Step(now, "received", agency, new.channel.value),),
     )  # fmt: skip
+    files = await _bind(uow, rules, account, new.attachment_ids, "attachments")
+    feedback = replace(feedback, attachments=files)
     await uow.feedbacks.add(feedback)
+    await uow.attachments.bind([f.id for f in files], feedback.id)
     await uow.emit(
         FeedbackReceived(
             feedback_id=feedback.id,
@@ -97,6 +110,48 @@ async def receive(uow: FeedbackUnitOfWork, rules: Rules, new: NewFeedback, now: 
     return feedback
 
 
+async def _bind(
+    uow: FeedbackUnitOfWork, rules: Rules, owner: str, ids: tuple[str, ...], field: str
+) -> tuple[Attachment, ...]:
+    """The owner's unused files named in ``ids``, locked (to be bound to the feedback)."""
+    if not ids:
+        return ()
+    if len(ids) > rules.limits.attachments:  # the document states the deployment's limit (maxItems)
+        message = f"At most {rules.limits.attachments} files."
+        raise ValidationFailed([{"field": field, "location": "body", "message": message}])
+    found = await uow.attachments.lock(ids)
+    check_bindable(owner, ids, found, field)
+    return tuple(found[i] for i in ids)
+
+
+async def upload(
+    uow: FeedbackUnitOfWork, rules: Rules, storage: FileStorage, owner: str, source: BinaryIO, filename: str | None,
+    now: datetime,
+) -> Attachment:  # fmt: skip
+    """Keep a file of ``owner``'s for feedback they will send: judged by its content (the kit's
+    file rules), at most ``attachment_bytes``, stored before its row; the account's daily uploads
+    are limited."""
+    if await uow.attachments.uploaded_since(owner, _start_of_day(now)) >= rules.limits.uploads_per_day:
+        raise RateLimited(_until_midnight(now), f"At most {rules.limits.uploads_per_day} files a day.")
+    kind, size, sha256 = await asyncio.to_thread(inspect, source, rules.limits.attachment_bytes)
+    key = uuid.uuid4().hex
+    try:
+        await storage.put(key, source)
+    except StorageError as exc:
+        raise ServiceUnavailable("The file store is not available; try again shortly.") from exc
+    attachment = Attachment(str(uuid.uuid4()), owner, safe_filename(filename, kind), kind.value, size, sha256, key, now)
+    await uow.attachments.add(attachment)
+    return attachment
+
+
+async def attachment(uow: FeedbackUnitOfWork, feedback: Feedback, attachment_id: str) -> Attachment:
+    """One file of a feedback the caller may read (the same 404 for any other)."""
+    for file in feedback.attachments:
+        if file.id == attachment_id:
+            return file
+    raise NotFound("No such file of this feedback.")
+
+
 async def own(uow: FeedbackUnitOfWork, caller: Caller, feedback_id: str, *, lock: bool = True) -> Feedback:
     """The caller's own feedback (locked unless ``lock`` is False); anyone else's is the same 404
     as no feedback at all."""
@@ -114,10 +169,14 @@ async def mine(uow: FeedbackUnitOfWork, caller: Caller, cursor: str | None, limi
 
 
 async def add_information(
-    uow: FeedbackUnitOfWork, rules: Rules, caller: Caller, feedback_id: str, note: str, now: datetime
-) -> Feedback:
-    feedback = (await own(uow, caller, feedback_id)).add_information(note, now, rules.calendar)
+    uow: FeedbackUnitOfWork, rules: Rules, caller: Caller, feedback_id: str, note: str, now: datetime,
+    attachment_ids: tuple[str, ...] = (),
+) -> Feedback:  # fmt: skip
+    before = await own(uow, caller, feedback_id)
+    files = await _bind(uow, rules, caller.subject, attachment_ids, "attachments")
+    feedback = before.add_information(note, now, rules.calendar, files)
     await uow.feedbacks.save(feedback)
+    await uow.attachments.bind([f.id for f in files], feedback.id)
     return feedback
 
 

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from services.kit.unit_of_work import AbstractUnitOfWork
 
+from ..domain.attachments import Attachment
 from ..domain.feedback import Feedback, Status
 from ..domain.routing import KnownDossier, Offer, Procedure
 
@@ -125,6 +126,17 @@ class Dossiers(Protocol):
     async def get(self, code: str) -> KnownDossier | None: ...
 
 
+class Attachments(Protocol):
+    async def add(self, attachment: Attachment) -> None: ...
+
+    async def lock(self, ids: Collection[str]) -> dict[str, Attachment]:
+        """These files (those that exist), locked until the transaction ends."""
+
+    async def bind(self, ids: Collection[str], feedback_id: str) -> None: ...
+
+    async def uploaded_since(self, owner: str, since: datetime) -> int: ...
+
+
 class FeedbackUnitOfWork(AbstractUnitOfWork):
     """What the feedback use cases depend on: the repositories, read-only (a unit sets its own
     when it begins)."""
@@ -144,6 +156,10 @@ class FeedbackUnitOfWork(AbstractUnitOfWork):
     @property
     @abc.abstractmethod
     def dossiers(self) -> Dossiers: ...
+
+    @property
+    @abc.abstractmethod
+    def attachments(self) -> Attachments: ...
 
 
 def feedback_unit(uow: AbstractUnitOfWork) -> FeedbackUnitOfWork:

@@ -12,6 +12,7 @@ from services.kit import webhooks as webhook_header
 from services.kit.auth import Principal, require_scopes
 from services.kit.errors import ValidationFailed
 from services.kit.openapi import BINARY, binary_content
+from services.kit.schemas import UUID_PATTERN
 
 from ..domain.callbacks import RawCallback
 from ..domain.orders import Provider
@@ -19,7 +20,6 @@ from ..service import callbacks, orders, receipts, reconciliation
 from ..settings import PaymentSettings
 from .dependencies import PaymentUnitOfWorkDep
 from .schemas import (
-    UUID_PATTERN,
     BankNotificationAnswer,
     OrderCreate,
     OrderDetailPublic,

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.json import Jwk
-from services.kit.schemas import NotBlank, StrictModel
+from services.kit.schemas import UUID_PATTERN, NotBlank, StrictModel
 
 from ..domain import vnpay
 from ..domain.orders import OrderState, Provider
@@ -17,7 +17,6 @@ from ..service.callbacks import BankAnswer
 from ..service.orders import BankTransfer, OrderDetails, Redirect
 from ..service.reconciliation import Reconciliation
 
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 OnlineProvider = Literal["vnpay", "vietqr"]
 
 
