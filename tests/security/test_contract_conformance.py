@@ -174,6 +174,7 @@ def _files(*names: str, paired: str | None = None) -> Callable[[Any], st.SearchS
 BODIES: dict[str, Callable[[Any], st.SearchStrategy[Any]]] = {
     "registerCitizen": _citizen,
     "uploadAttachment": _files("file"),
+    "uploadFeedbackAttachment": _files("file"),
     "submitDossierWithFiles": _files("files", paired="components"),
 }
 
