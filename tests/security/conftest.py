@@ -23,7 +23,12 @@ from tests.support.sync import H22
 
 @pytest.fixture(scope="session")
 def stack(  # type: ignore[no-untyped-def]
-    infra, identity_template, catalogue_seeded_template, dossier_template, payment_template, sync_template,
+    infra,
+    identity_template,
+    catalogue_seeded_template,
+    dossier_template,
+    payment_template,
+    sync_template,
     feedback_template,
 ) -> Iterator[Stack]:
     with running_stack(infra, infra.workdir / "security") as running:
