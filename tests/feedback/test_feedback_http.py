@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from contracts.registry import EVENT_TYPES
+from services.kit.cursors import time_cursor
 from services.kit.tables import outbox
 from tests.support.feedback import H22, H26, RECEIVING, FeedbackApi, about_procedure, contact
 
@@ -93,6 +94,10 @@ async def test_from_sending_to_a_published_answer_found_without_diacritics(feedb
         assert "0912345678" not in published["content"] and "an@example.vn" not in published["content"]
         assert "Nguyễn Văn An" not in str(published) and "contact" not in published
         assert (await c.get("/answers", params={"q": "khong co tu nay"})).json()["items"] == []
+        at = datetime.fromisoformat(published["published_at"])  # a next page: the cursor's id is a uuid
+        after = {"q": "giay phep", "cursor": time_cursor(at + timedelta(seconds=1), fid)}
+        assert [a["id"] for a in (await c.get("/answers", params=after)).json()["items"]] == [fid]
+        assert (await c.get("/answers", params={**after, "cursor": time_cursor(at, fid)})).json()["items"] == []
         assert (await c.get("/answers", params={"agency": H26})).json()["items"] == []
         assert (await c.get(f"/answers/{fid}")).json()["code"] == sent["code"]
 

@@ -204,7 +204,9 @@ class SqlPublishedAnswers:
         if query.published_to is not None:
             statement = statement.where(t.published_at < _vietnam_midnight(query.published_to, next_day=True))
         if after is not None:
-            statement = statement.where(tuple_(t.published_at, t.feedback_id) < tuple_(*after))
+            # Typed as the columns: a cursor's id bound as VARCHAR has no ``<`` with a uuid.
+            position = tuple_(*after, types=[t.published_at.type, t.feedback_id.type])
+            statement = statement.where(tuple_(t.published_at, t.feedback_id) < position)
         statement = statement.order_by(t.published_at.desc(), t.feedback_id.desc()).limit(limit)
         return [_answer(row) for row in await self._execute_alone(statement, {})]
 
