@@ -66,7 +66,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", default="1,8", help="clients per phase, comma-separated")
     parser.add_argument("--workers", default="1,2", help="uvicorn workers to compare, comma-separated")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("PORTAL_DATA_DIR", ROOT / ".data")) / "bench")
-    parser.add_argument("--scenario", choices=["all", "search", "ingest", "portal"], default="all")
+    parser.add_argument("--scenario", choices=["all", "search", "ingest", "portal", "feedback"], default="all")
     parser.add_argument("--dossiers", type=int, default=1_000_000, help="dossiers generated before the portal phases")
     parser.add_argument("--accounts", type=int, default=100_000, help="accounts generated before the portal phases")
     # One, as in production (a process per pod, more pods for more load): on these two cores a
@@ -74,6 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dossier-workers", type=int, default=1,
                         help="uvicorn workers of the dossier API and of its baseline")  # fmt: skip
     parser.add_argument("--sweep", default="1,4,8,16,32", help="clients per submission phase (the plot's points)")
+    parser.add_argument("--answers", type=int, default=1_000_000, help="published answers the feedback search reads")
     parser.add_argument("--ingest-records", type=int, default=40_000, help="status records pushed (batches of 500)")
     parser.add_argument("--ingest-clients", type=int, default=4, help="agency clients pushing at once")
     parser.add_argument("--ingest-deadline", type=float, default=600, help="seconds to wait for every record")
@@ -205,6 +206,14 @@ def main(argv: list[str] | None = None) -> int:
         portal = run_portal(options)
         md, _ = report.write(portal, options.out, "portal")
         print(report.markdown(portal))
+        print(f"report: {md}")
+    if options.scenario in ("all", "feedback"):
+        from .feedback import run_feedback
+
+        feedback = run_feedback(options)
+        md, _ = report.write(feedback, options.out, "feedback")
+        print(report.markdown(feedback))
+        print(f"feedback search: {feedback.setup['target']}")
         print(f"report: {md}")
     if options.scenario in ("all", "ingest"):
         from .ingest import run_ingest

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from contracts.registry import EVENT_TYPES
+from services.kit.cursors import time_cursor
 from services.kit.tables import outbox
 from tests.support.feedback import H22, H26, RECEIVING, FeedbackApi, about_procedure, contact
 
@@ -97,6 +98,10 @@ async def test_from_sending_to_a_published_answer_found_without_diacritics(feedb
         assert "0912345678" not in published["content"] and "an@example.vn" not in published["content"]
         assert "Nguyễn Văn An" not in str(published) and "contact" not in published
         assert (await c.get("/answers", params={"q": "khong co tu nay"})).json()["items"] == []
+        at = datetime.fromisoformat(published["published_at"])  # a next page: the cursor's id is a uuid
+        after = {"q": "giay phep", "cursor": time_cursor(at + timedelta(seconds=1), fid)}
+        assert [a["id"] for a in (await c.get("/answers", params=after)).json()["items"]] == [fid]
+        assert (await c.get("/answers", params={**after, "cursor": time_cursor(at, fid)})).json()["items"] == []
         assert (await c.get("/answers", params={"agency": H26})).json()["items"] == []
         assert (await c.get(f"/answers/{fid}")).json()["code"] == sent["code"]
 
@@ -385,3 +390,23 @@ async def test_files_sent_with_feedback(feedback_api: FeedbackApi) -> None:
     schemas = document["components"]["schemas"]
     assert schemas["ProcedureFeedbackCreate"]["properties"]["attachments"]["maxItems"] == 3
     assert schemas["InformationCreate"]["properties"]["attachments"]["maxItems"] == 3
+
+
+async def test_a_senders_list_and_an_agencys_queue_page_on(feedback_api: FeedbackApi) -> None:
+    api = feedback_api
+    await api.offered(PROCEDURE, H22)
+    async with api.client() as c:
+        sent = [(await send(api, c, about_procedure()))["id"] for _ in range(5)]
+        pages: dict[str, list[str]] = {"/feedback": [], "/queue": []}
+        for path, who in (("/feedback", api.citizen()), ("/queue", api.official(H22))):
+            params: dict[str, str] = {"limit": "2"}
+            for _ in range(4):  # bounded: 5 items, 2 a page
+                r = await c.get(path, params=params, headers=who)
+                assert r.status_code == 200, r.text
+                pages[path] += [i["id"] for i in r.json()["items"]]
+                if r.json()["next"] is None:
+                    break
+                assert r.headers["link"].endswith('>; rel="next"')
+                params["cursor"] = r.json()["next"]
+    assert pages["/feedback"] == sent[::-1]  # newest first
+    assert pages["/queue"] == sent  # oldest first

@@ -3,8 +3,9 @@
 - ``feedback``: each piece with its sender's contact details (never published), its agency,
   state and deadlines; ``feedback_steps`` its timeline.
 - ``published_answers``: the public copy (plain, redacted text) with a ``tsvector`` of its folded
-  words (``simple`` configuration: the words are already without diacritics and lower-case) and
-  a GIN index, so a search among a million answers reads only the matching rows.
+  words (``simple`` configuration: the words are already without diacritics and lower-case), a
+  GIN index on it, for rare words, and the newest-first index, for common ones (read in order
+  until a page matches; ``SqlPublishedAnswers.search`` chooses between them).
 - ``attachments``: files sent with feedback (bytes in the file store, this row names them).
 - ``procedures``, ``offers``, ``known_dossiers``: what the catalogue's and the dossier service's
   events told, for routing.

@@ -1,0 +1,83 @@
+"""The public search's reading plan on a real PostgreSQL: whichever way it reads the answers
+(the newest in order, on in larger windows, or the older matches through the GIN index), it
+finds what a plain newest-first filter finds: the newest matches, in order, page after page."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+
+from services.feedback.adapters.repository import SqlPublishedAnswers
+from services.feedback.app import SERVICE
+from services.feedback.service.unit_of_work import AnswerQuery, PublishedAnswer
+from services.kit.calendar import VIETNAM_TZ
+from services.kit.db import Database
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2026, 3, 1, 1, tzinfo=UTC)
+
+
+def answer(i: int) -> tuple[PublishedAnswer, str]:
+    """Answer ``i`` (published ``i`` hours after START) and its words: "ho so" in every one,
+    "vua" in one in three, "hiem" in one in twenty."""
+    words = " ".join(["ho so", "vua" if i % 3 == 0 else "", "hiem" if i % 20 == 7 else "", f"so {i}"])
+    at = START + timedelta(hours=i)
+    published = PublishedAnswer(
+        feedback_id=f"00000000-0000-0000-0000-{i:012d}", code=f"PAKN.{i}", agency_code=f"A{i % 2}",
+        agency_name=None, procedure_code=None, procedure_name=None, sector_code=None, title=f"Câu hỏi {i}",
+        content="Nội dung", answer="Trả lời", answered_at=at, published_at=at,
+    )  # fmt: skip
+    return published, " ".join(words.split())
+
+
+def expected(query: AnswerQuery, count: int) -> list[str]:
+    """The ids a plain filter finds, newest first."""
+    since = datetime.combine(query.published_from or date.min, time(), VIETNAM_TZ)  # the day in Vietnam
+    found = []
+    for i in reversed(range(count)):
+        published, words = answer(i)
+        if all(word in words.split() for word in query.words.split()) and query.agency_code in (
+            None, published.agency_code,
+        ) and (query.published_from is None or published.published_at >= since):  # fmt: skip
+            found.append(published.feedback_id)
+    return found
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        AnswerQuery("ho so"),  # in every answer: in order, then on in a smaller window
+        AnswerQuery("vua"),  # one in three: on in order or to the index, by what the first window shows
+        AnswerQuery("hiem"),  # one in twenty: the index
+        AnswerQuery("khong co"),  # in none
+        AnswerQuery("vua so", agency_code="A1"),
+        AnswerQuery("ho so", published_from=date(2026, 3, 3)),
+        AnswerQuery(),
+    ],
+)
+async def test_every_page_holds_the_newest_matches_whichever_way_they_are_read(  # type: ignore[no-untyped-def]
+    feedback_db_url, monkeypatch, query: AnswerQuery
+) -> None:
+    monkeypatch.setattr(SqlPublishedAnswers, "PROBE", 4)
+    monkeypatch.setattr(SqlPublishedAnswers, "DENSE", 3)
+    monkeypatch.setattr(SqlPublishedAnswers, "ORDERED_AT_MOST", 12)
+    count = 100
+    db = Database(feedback_db_url, source="feedback", topic="feedback.events", unit_of_work=SERVICE.unit_of_work)
+    try:
+        async with db.transaction() as uow:
+            for i in range(count):
+                await uow.published.add(*answer(i))  # type: ignore[attr-defined]
+        found: list[str] = []
+        after: tuple[datetime, str] | None = None
+        for _ in range(count):
+            async with db.transaction() as uow:
+                page = await uow.published.search(query, after, 5)  # type: ignore[attr-defined]
+            found += [a.feedback_id for a in page]
+            if len(page) < 5:
+                break
+            after = (page[-1].published_at, page[-1].feedback_id)
+    finally:
+        await db.dispose()
+    assert found == expected(query, count)
