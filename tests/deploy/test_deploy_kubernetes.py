@@ -45,6 +45,7 @@ from .manifests import (
     resolve_port,
     secret_env_names,
     settings_classes,
+    storage_services,
     topic_plan,
     workloads,
 )
@@ -464,7 +465,11 @@ EXTERNAL = [
     Endpoint("another-namespace", "default", (("app.kubernetes.io/name", "gateway"),)),
     Endpoint("prometheus", "monitoring", (("app.kubernetes.io/name", "prometheus"),)),
 ]
-INTERNET_CLIENTS = {("identity", "worker"), ("payment", "worker"), ("sync", "worker"), ("dossier", "api")}
+# The SMS gateway, VNPay's querydr, agencies' systems; and the object store, from the API of every
+# service that keeps files (a new one is held to it by its settings class).
+INTERNET_CLIENTS = {("identity", "worker"), ("payment", "worker"), ("sync", "worker")} | {
+    (name, "api") for name in storage_services()
+}
 PORTS = {**{entry.name: entry.port for entry in services()}, "gateway": 8000}
 
 
