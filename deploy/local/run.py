@@ -157,8 +157,10 @@ class Supervisor:
             env.setdefault(f"GATEWAY_{name.upper()}_URL", f"http://127.0.0.1:{port}")
         identity = env["GATEWAY_IDENTITY_URL"]
         env.setdefault("PORTAL_OIDC_JWKS_URL", f"{identity}/oauth2/jwks")
-        # Dossier attachments beside the database's data, kept across runs like it.
+        # Dossier attachments and the files sent with feedback beside the database's data, kept
+        # across runs like it.
         env.setdefault("DOSSIER_STORAGE_DIR", str(self.settings.data_dir / "dossier-files"))
+        env.setdefault("FEEDBACK_STORAGE_DIR", str(self.settings.data_dir / "feedback-files"))
         # In development the sandbox bank is the payment provider.
         env.setdefault("SANDBOX_BANK_PORT", "8010")
         env.setdefault("PAYMENT_VNPAY_PAY_URL", f"http://127.0.0.1:{env['SANDBOX_BANK_PORT']}/vnpay/pay")

@@ -29,7 +29,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, EnvSettingsSource
 
 from contracts.services import service_names
-from services.kit.settings import SHARED_ENV
+from services.kit.settings import SHARED_ENV, StorageSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -111,8 +111,21 @@ def _holds_secret(annotation: Any) -> bool:
     return any(_holds_secret(arg) for arg in typing.get_args(annotation))
 
 
-# Credentials whose fields are plain strings (so the type alone does not say so).
-CREDENTIALS_TYPED_AS_TEXT = frozenset({"DOSSIER_S3_ACCESS_KEY"})
+def storage_services() -> dict[str, type[BaseSettings]]:
+    """The services that keep files (their settings inherit the kit's ``StorageSettings``), by name:
+    each must be deployed with its store (compose: a volume; Kubernetes: S3, its keys, the egress)."""
+    return {
+        module.removeprefix("services."): cls
+        for module, cls in settings_classes().items()
+        if module.startswith("services.") and issubclass(cls, StorageSettings)
+    }
+
+
+# Credentials whose fields are plain strings (so the type alone does not say so), by the settings
+# class that has them: the object store's access key, in every service that keeps files.
+CREDENTIAL_FIELDS_TYPED_AS_TEXT: dict[type[BaseSettings], frozenset[str]] = {
+    StorageSettings: frozenset({"s3_access_key"}),
+}
 
 
 def secret_env_names(cls: type[BaseSettings]) -> set[str]:
@@ -120,9 +133,10 @@ def secret_env_names(cls: type[BaseSettings]) -> set[str]:
     in a list), and the credentials typed as text."""
     fields = env_fields(cls)
     secret_fields = {name for name, info in cls.model_fields.items() if _holds_secret(info.annotation)}
-    return {env for env, field in fields.items() if field in secret_fields} | (
-        CREDENTIALS_TYPED_AS_TEXT & fields.keys()
-    )
+    for owner, credentials in CREDENTIAL_FIELDS_TYPED_AS_TEXT.items():
+        if issubclass(cls, owner):
+            secret_fields |= credentials
+    return {env for env, field in fields.items() if field in secret_fields}
 
 
 def required_env_names(cls: type[BaseSettings]) -> set[str]:

@@ -19,6 +19,7 @@ from .manifests import (
     compose,
     compose_argv,
     compose_environment,
+    containerfile_stages,
     env_fields,
     interpolate,
     interpolated_names,
@@ -28,6 +29,7 @@ from .manifests import (
     required_env_names,
     secret_env_names,
     settings_classes,
+    storage_services,
     topic_plan,
 )
 
@@ -240,6 +242,31 @@ def test_portal_containers_are_locked_down(stack):
         assert svc["cap_drop"] == ["ALL"], name
         assert "no-new-privileges:true" in svc["security_opt"], name
         assert "/tmp" in svc["tmpfs"], name  # noqa: S108 (the container's own tmpfs)
+
+
+def test_services_that_keep_files_keep_them_on_a_volume(resolved):
+    """One host: each service whose settings inherit the kit's StorageSettings keeps its files in a
+    folder on a named volume of its own, mounted in its API (which reads and writes them), and the
+    image makes that folder, owned by the portal's user, so a new volume starts writable."""
+    assert storage_services(), "no service keeps files"
+    runtime = " ".join(rest for name, rest in containerfile_stages()[-1].instructions if name == "RUN")
+    made = {p for m in re.finditer(r"mkdir -p ((?:/\S+ ?)+)", runtime) for p in m.group(1).split()}
+    owned = re.findall(rf"chown -R {UID}:{UID} (/\S+)", runtime)
+    declared = set(resolved.get("volumes") or {})
+    for name in storage_services():
+        folders = set()
+        for role in ("migrate", "api", "worker"):
+            settings = load_settings(f"services.{name}", compose_environment(resolved["services"][f"{name}-{role}"]))
+            assert settings.storage == "local", f"{name}-{role}: storage {settings.storage}"
+            folders.add(str(settings.storage_dir))
+        assert len(folders) == 1, f"{name}: its processes name different folders {sorted(folders)}"
+        folder = folders.pop()
+        assert folder.startswith("/"), f"{name}: {folder} is relative to the working directory"
+        mounts = [v.split(":") for v in resolved["services"][f"{name}-api"].get("volumes", [])]
+        assert [f"{name}-files", folder] in [m[:2] for m in mounts], f"{name}-api does not mount {folder}"
+        assert f"{name}-files" in declared, f"volume {name}-files is not declared"
+        assert folder in made, f"the image does not make {folder}"
+        assert any(folder.startswith(parent.rstrip("/") + "/") for parent in owned), f"{folder} is root's"
 
 
 def test_one_database_per_service(resolved, stack):

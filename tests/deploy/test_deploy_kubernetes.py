@@ -45,6 +45,7 @@ from .manifests import (
     resolve_port,
     secret_env_names,
     settings_classes,
+    storage_services,
     topic_plan,
     workloads,
 )
@@ -236,6 +237,28 @@ def test_the_scaling_doc_lists_every_secret_to_create(build):
     }
     listed = set(re.findall(r"^\| `([a-z0-9-]+)` \| `([a-z0-9-]+)` \|", doc, re.MULTILINE))
     assert listed == pairs, f"missing from docs/scaling.md: {pairs - listed}; stale there: {listed - pairs}"
+
+
+def test_services_that_keep_files_keep_them_in_the_object_store(build):
+    """Every replica must see every file: each pod of a service whose settings inherit the kit's
+    StorageSettings reads ``s3``, its own bucket, and the keys from that service's Secret."""
+    assert storage_services(), "no service keeps files"
+    seen = set()
+    for obj, container in portal_containers(build):
+        name, component = role(obj)
+        if name not in storage_services():
+            continue
+        env, from_secrets = container_env(build, container)
+        settings = load_settings(container_argv(container)[2], env)
+        where = obj["metadata"]["name"]
+        assert settings.storage == "s3", f"{where}: files kept in the pod ({settings.storage})"
+        assert settings.s3_bucket == f"{name}-files", f"{where}: bucket {settings.s3_bucket}"
+        prefix = name.upper()
+        assert {f"{prefix}_S3_ACCESS_KEY", f"{prefix}_S3_SECRET_KEY"} <= from_secrets, where
+        stores = {item["valueFrom"]["secretKeyRef"]["name"] for item in container["env"] if "_S3_" in item["name"]}
+        assert stores == {f"{name}-object-store"}, f"{where}: keys from {stores}"
+        seen.add((name, component))
+    assert seen == {(s, c) for s in storage_services() for c in ("api", "worker", "migrate")}
 
 
 # --- ports, probes and routing --------------------------------------------------------------------------
@@ -464,7 +487,11 @@ EXTERNAL = [
     Endpoint("another-namespace", "default", (("app.kubernetes.io/name", "gateway"),)),
     Endpoint("prometheus", "monitoring", (("app.kubernetes.io/name", "prometheus"),)),
 ]
-INTERNET_CLIENTS = {("identity", "worker"), ("payment", "worker"), ("sync", "worker"), ("dossier", "api")}
+# The SMS gateway, VNPay's querydr, agencies' systems; and the object store, from the API of every
+# service that keeps files (a new one is held to it by its settings class).
+INTERNET_CLIENTS = {("identity", "worker"), ("payment", "worker"), ("sync", "worker")} | {
+    (name, "api") for name in storage_services()
+}
 PORTS = {**{entry.name: entry.port for entry in services()}, "gateway": 8000}
 
 

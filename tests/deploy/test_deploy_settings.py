@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .manifests import env_fields, load_settings, required_env_names, secret_env_names, settings_classes
+from .manifests import (
+    env_fields,
+    load_settings,
+    required_env_names,
+    secret_env_names,
+    settings_classes,
+    storage_services,
+)
 
 
 def test_prefixed_and_shared_names():
@@ -26,6 +33,13 @@ def test_secrets_and_required_fields_are_found():
         payment
     )
     assert "PAYMENT_VNPAY_PAY_URL" not in secret_env_names(payment)
+    # The object store's keys, in every service that keeps files (the access key is typed as text).
+    assert {"dossier", "feedback"} <= set(storage_services())
+    for name, cls in storage_services().items():
+        prefix = name.upper()
+        assert {f"{prefix}_S3_ACCESS_KEY", f"{prefix}_S3_SECRET_KEY"} <= secret_env_names(cls), name
+        assert f"{prefix}_S3_BUCKET" not in secret_env_names(cls), name
+    assert "catalogue" not in storage_services()
 
     class Needs(BaseSettings):
         model_config = SettingsConfigDict(env_prefix="X_")
