@@ -18,7 +18,8 @@ NOT_MODIFIED: dict[int | str, OpenApi] = {
 
 def cached_json(request: Request, body: Any, cache_control: str) -> Response:
     """The JSON answer with its validators: a 304 when the client already holds this body."""
-    payload = orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS, default=str)
+    # UTC times end in Z, as pydantic writes them: a body written straight reads as a model's would.
+    payload = orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z, default=str)
     etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": cache_control}
     held = request.headers.get("if-none-match", "")

@@ -166,6 +166,10 @@ class SqlFeedbacks:
             await self.connection.execute(feedback_steps.insert(), _step_rows(item, start))
         self._read_steps[item.id] = len(item.steps)
 
+    async def hold_account(self, account: str) -> None:
+        # A transaction-scoped advisory lock on the account's hash (released at commit).
+        await self.connection.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(account, 7243))))
+
     async def sent_since(self, account: str, since: datetime) -> int:
         query = select(func.count()).where(feedback.c.sender_account == account, feedback.c.received_at >= since)
         return int((await self.connection.execute(query)).scalar_one())

@@ -271,8 +271,8 @@ async def search_answers(
 ) -> Response:  # fmt: skip
     query = AnswerQuery(q, agency, procedure, sector, published_from, published_to)
     found = await public.search(uow, query, cursor, limit)
-    body = AnswerPage(items=[AnswerPublic.of(a) for a in found.items], next=found.next)
-    answer_ = cached_json(request, body.model_dump(mode="json"), PUBLIC_CACHE)
+    body = {"items": [AnswerPublic.json_of(a) for a in found.items], "next": found.next}
+    answer_ = cached_json(request, body, PUBLIC_CACHE)
     link_next(request, answer_, found.next)
     return answer_
 

@@ -345,11 +345,18 @@ class AnswerPublic(Public):
 
     @classmethod
     def of(cls, a: PublishedAnswer) -> AnswerPublic:
-        return cls(
-            id=a.feedback_id, code=a.code, agency_code=a.agency_code, agency_name=a.agency_name,
-            procedure_code=a.procedure_code, procedure_name=a.procedure_name, sector_code=a.sector_code,
-            title=a.title, content=a.content, answer=a.answer, answered_at=a.answered_at, published_at=a.published_at,
-        )  # fmt: skip
+        return cls.model_validate(cls.json_of(a))
+
+    @staticmethod
+    def json_of(a: PublishedAnswer) -> dict[str, object]:
+        """The answer's JSON shape, written straight by the search (a busy public list); ``of``
+        validates it, so the route of one answer checks the shape the search writes."""
+        return {
+            "id": a.feedback_id, "code": a.code, "agency_code": a.agency_code, "agency_name": a.agency_name,
+            "procedure_code": a.procedure_code, "procedure_name": a.procedure_name, "sector_code": a.sector_code,
+            "title": a.title, "content": a.content, "answer": a.answer, "answered_at": a.answered_at,
+            "published_at": a.published_at,
+        }  # fmt: skip
 
 
 AnswerPage = Page[AnswerPublic]

@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import BinaryIO
 
 from contracts.events.feedback import FeedbackReceived, FeedbackWithdrawn
-from services.kit.calendar import VIETNAM_TZ
+from services.kit.calendar import day_end, day_start
 from services.kit.cursors import time_cursor, time_position
 from services.kit.errors import NotFound, RateLimited, ServiceUnavailable, ValidationFailed
 from services.kit.files import inspect, safe_filename
@@ -48,12 +48,12 @@ class FeedbackPage:
 
 
 def _start_of_day(at: datetime) -> datetime:
-    return datetime.combine(local_date(at), time(), VIETNAM_TZ)
+    return day_start(local_date(at))
 
 
 def _until_midnight(now: datetime) -> int:
     """Seconds until the next day starts in Vietnam (at least 1)."""
-    return max(1, int((_start_of_day(now) + timedelta(days=1) - now).total_seconds()))
+    return max(1, int((day_end(local_date(now)) - now).total_seconds()))
 
 
 async def receive(uow: FeedbackUnitOfWork, rules: Rules, new: NewFeedback, now: datetime) -> Feedback:
@@ -61,6 +61,7 @@ async def receive(uow: FeedbackUnitOfWork, rules: Rules, new: NewFeedback, now: 
     code; ``received`` is emitted with it."""
     account = new.sender.account
     if account and new.channel is Channel.PORTAL:
+        await uow.feedbacks.hold_account(account)  # two sends at once count one after the other
         sent = await uow.feedbacks.sent_since(account, _start_of_day(now))
         if sent >= rules.limits.per_account_per_day:
             limit = rules.limits.per_account_per_day
@@ -131,6 +132,7 @@ async def upload(
     """Keep a file of ``owner``'s for feedback they will send: judged by its content (the kit's
     file rules), at most ``attachment_bytes``, stored before its row; the account's daily uploads
     are limited."""
+    await uow.feedbacks.hold_account(owner)  # two uploads at once count one after the other
     if await uow.attachments.uploaded_since(owner, _start_of_day(now)) >= rules.limits.uploads_per_day:
         raise RateLimited(_until_midnight(now), f"At most {rules.limits.uploads_per_day} files a day.")
     kind, size, sha256 = await asyncio.to_thread(inspect, source, rules.limits.attachment_bytes)

@@ -70,6 +70,10 @@ class Feedbacks(Protocol):
     async def save(self, feedback: Feedback) -> None:
         """Its state, and the timeline steps it gained since it was read."""
 
+    async def hold_account(self, account: str) -> None:
+        """Hold the account's counts until the transaction ends: another request of the same
+        account that counts waits for this one (no two pass a limit together)."""
+
     async def sent_since(self, account: str, since: datetime) -> int:
         """How many the account sent at or after ``since``."""
 
