@@ -57,9 +57,11 @@ def expected(query: AnswerQuery, count: int) -> list[str]:
         AnswerQuery(),
     ],
 )
+@pytest.mark.parametrize("rare", [0, 25])  # the words' counts never decide, or decide for the rarer ones
 async def test_every_page_holds_the_newest_matches_whichever_way_they_are_read(  # type: ignore[no-untyped-def]
-    feedback_db_url, monkeypatch, query: AnswerQuery
+    feedback_db_url, monkeypatch, query: AnswerQuery, rare: int
 ) -> None:
+    monkeypatch.setattr(SqlPublishedAnswers, "RARE", rare)
     monkeypatch.setattr(SqlPublishedAnswers, "PROBE", 4)
     monkeypatch.setattr(SqlPublishedAnswers, "DENSE", 3)
     monkeypatch.setattr(SqlPublishedAnswers, "ORDERED_AT_MOST", 12)
@@ -81,3 +83,22 @@ async def test_every_page_holds_the_newest_matches_whichever_way_they_are_read( 
     finally:
         await db.dispose()
     assert found == expected(query, count)
+
+
+async def test_each_answer_counts_once_for_each_of_its_words(feedback_db_url) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from services.feedback.adapters.tables import answer_words
+
+    db = Database(feedback_db_url, source="feedback", topic="feedback.events", unit_of_work=SERVICE.unit_of_work)
+    try:
+        async with db.transaction() as uow:
+            for i in (0, 7, 27):
+                await uow.published.add(*answer(i))  # type: ignore[attr-defined]
+            await uow.published.add(*answer(7))  # type: ignore[attr-defined]  # published again: not counted again
+        async with db.transaction() as uow:
+            rows = dict((await uow.connection.execute(select(answer_words))).all())  # type: ignore[attr-defined]
+    finally:
+        await db.dispose()
+    assert rows["ho"] == 3 and rows["hiem"] == 2 and rows["vua"] == 2 and rows["27"] == 1
+    assert rows["so"] == 3  # twice in each answer ("ho so", "so 7"), one answer each time

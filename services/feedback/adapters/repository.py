@@ -24,7 +24,7 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit.calendar import day_end, day_start
@@ -35,6 +35,7 @@ from ..domain.feedback import Category, Channel, Feedback, Refusal, Sender, Stat
 from ..domain.routing import KnownDossier, Offer, Procedure
 from ..service.unit_of_work import AgencyFigures, AnswerQuery, PublishedAnswer
 from .tables import (
+    answer_words,
     attachments,
     feedback,
     feedback_codes,
@@ -237,6 +238,12 @@ def _count(condition: ColumnElement[bool]) -> FunctionFilter[int]:
     return func.count().filter(condition)
 
 
+# How many of the words are known, and in how many answers the rarest is.
+_RAREST = select(func.count(), func.coalesce(func.min(answer_words.c.answers), 0)).where(
+    answer_words.c.word == func.any(bindparam("words", type_=ARRAY(Text())))
+)
+
+
 def _answer(row: Row[Any]) -> PublishedAnswer:
     return PublishedAnswer(
         feedback_id=row.feedback_id, code=row.code, agency_code=row.agency_code, agency_name=row.agency_name,
@@ -248,6 +255,7 @@ def _answer(row: Row[Any]) -> PublishedAnswer:
 
 class SqlPublishedAnswers:
     # How a search with words reads the answers (see ``search``).
+    RARE = 2000
     PROBE = 1000
     DENSE = 500
     ORDERED_AT_MOST = 32_000
@@ -260,7 +268,14 @@ class SqlPublishedAnswers:
 
     async def add(self, answer: PublishedAnswer, words: str) -> None:
         row = {c.name: getattr(answer, c.name) for c in _ANSWER_COLUMNS}
-        await self.connection.execute(insert(published_answers).values(**row, words=words).on_conflict_do_nothing())
+        statement = insert(published_answers).values(**row, words=words).on_conflict_do_nothing()
+        added = await self.connection.execute(statement.returning(published_answers.c.feedback_id))
+        if added.first() is None:
+            return  # published before: its words are counted
+        counted = insert(answer_words).values([{"word": w, "answers": 1} for w in sorted(set(words.split()))])
+        await self.connection.execute(
+            counted.on_conflict_do_update(index_elements=["word"], set_={"answers": answer_words.c.answers + 1})
+        )
 
     async def search(self, query: AnswerQuery, after: tuple[datetime, str] | None, limit: int) -> list[PublishedAnswer]:
         """The newest ``limit`` answers that match, newest first.
@@ -273,7 +288,11 @@ class SqlPublishedAnswers:
         made here, on what the newest answers show: they are read in order and checked, ``PROBE``
         first, then on while at least one in ``DENSE`` matches (the rest of the page is then
         expected within ``limit × DENSE`` answers), up to ``ORDERED_AT_MOST``; when the words are
-        rarer than that, the older matches come through the GIN index."""
+        rarer than that, the older matches come through the GIN index.
+
+        Before that, the count of answers holding each word (``answer_words``) settles the plain
+        cases: a word no answer holds finds nothing, and when the rarest word is in at most
+        ``RARE`` answers, so are all the matches: they come through the GIN index at once."""
         values: dict[str, Any] = {
             "agency": query.agency_code, "procedure": query.procedure_code, "sector": query.sector_code,
             "since": day_start(query.published_from) if query.published_from else None,
@@ -287,6 +306,14 @@ class SqlPublishedAnswers:
             values.update(self._position(after))
             shape = ("newest", *filters, *(("after",) if after else ()))
             return [_answer(row) for row in await self._execute_alone(self._statement(shape), values)]
+        wanted = sorted(set(query.words.split()))
+        known, rarest = (await self._execute_alone(_RAREST, {"words": wanted})).one()
+        if known < len(wanted):
+            return []  # a word no published answer holds
+        if rarest <= self.RARE:  # at most that many matches: read them all through the GIN index
+            shape = ("index", *filters, *(() if after else ("first",)))
+            index = {**values, **self._position(after)}
+            return [_answer(row) for row in await self._execute_alone(self._statement(shape), index)]
         found: list[PublishedAnswer] = []
         position, read, window = after, 0, self.PROBE
         while True:
@@ -319,8 +346,8 @@ class SqlPublishedAnswers:
         - ``in order``: the next ``window`` of them after a position, each checked against the
           words: those that match (``hit``), at most ``limit``, and the last one read (``nth``
           equal to ``window``) unless ``limit`` matched before it;
-        - ``index``: every match after a position through the GIN index (a CTE of its own, so
-          that no ordered index is tried), newest first."""
+        - ``index``: every match (after a position, unless ``first``) through the GIN index (a CTE
+          of its own, so that no ordered index is tried), newest first."""
         statement = cls._statements.get(shape)
         if statement is not None:
             return statement
@@ -333,7 +360,7 @@ class SqlPublishedAnswers:
             conditions.append(t.published_at >= bindparam("since"))
         if "until" in shape:
             conditions.append(t.published_at < bindparam("until"))
-        if "after" in shape or shape[0] == "index":
+        if "after" in shape or (shape[0] == "index" and "first" not in shape):
             # Typed as the columns: a cursor's id bound as VARCHAR has no ``<`` with a uuid.
             position = tuple_(bindparam("after_at", type_=t.published_at.type),
                               bindparam("after_id", type_=t.feedback_id.type))  # fmt: skip

@@ -6,6 +6,7 @@
   words (``simple`` configuration: the words are already without diacritics and lower-case), a
   GIN index on it, for rare words, and the newest-first index, for common ones (read in order
   until a page matches; ``SqlPublishedAnswers.search`` chooses between them).
+- ``answer_words``: how many published answers hold each word (the search's choice of index).
 - ``attachments``: files sent with feedback (bytes in the file store, this row names them).
 - ``procedures``, ``offers``, ``known_dossiers``: what the catalogue's and the dossier service's
   events told, for routing.
@@ -122,6 +123,15 @@ Index("published_answers_agency", published_answers.c.agency_code, published_ans
 Index("published_answers_procedure", published_answers.c.procedure_code, published_answers.c.published_at.desc())
 Index("published_answers_sector", published_answers.c.sector_code, published_answers.c.published_at.desc())
 
+# How many published answers hold each word: how rare a search's rarest word is, read before
+# choosing how to search (``SqlPublishedAnswers.search``). Kept as answers are published.
+answer_words = Table(
+    "answer_words",
+    metadata,
+    Column("word", Text, primary_key=True),
+    Column("answers", Integer, nullable=False),
+)
+
 procedures = Table(
     "procedures",
     metadata,
@@ -170,3 +180,4 @@ Index("attachments_feedback", attachments.c.feedback_id, postgresql_where=text("
 
 TABLES = [feedback, feedback_steps, published_answers, procedures, offers, known_dossiers]
 ATTACHMENT_TABLES = [attachments]
+WORD_TABLES = [answer_words]
