@@ -5,8 +5,7 @@ Kafka -> dossier consumer, with nothing called back."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +23,7 @@ from services.kit.db import Database
 from services.kit.worker import Worker
 from tests.support.catalogue import catalogue_settings
 from tests.support.dossier import dossier_database, dossier_settings
+from tests.support.journey import eventually
 from tests.support.kafka import create_topics
 from tests.support.servers import serve
 from tests.support.tokens import bearer, jwks_server, token
@@ -31,18 +31,6 @@ from tests.support.tokens import bearer, jwks_server, token
 pytestmark = pytest.mark.integration
 
 RENEWAL_H22 = service_id("1.002804", "000.00.01.H22")
-T = TypeVar("T")
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 30.0) -> T:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if value is not None:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("the change did not arrive in time")
-        await asyncio.sleep(0.2)
 
 
 async def offered(db: Database, sid: str, version: int) -> Any:

@@ -7,13 +7,12 @@ is moved past its deadlines, and the worker's periodic check raises ``overdue`` 
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -29,7 +28,7 @@ from services.feedback.app import create_app as create_feedback
 from services.kit.db import Database
 from tests.support.catalogue import catalogue_settings
 from tests.support.feedback import MFA, about_procedure, feedback_settings
-from tests.support.journey import gateway, workers
+from tests.support.journey import eventually, gateway, workers
 from tests.support.kafka import create_topics, first_record
 from tests.support.servers import serve
 from tests.support.tokens import bearer, jwks_server, token
@@ -40,18 +39,6 @@ PROCEDURE, AGENCY = "1.002804", "000.00.01.H22"  # the driving-licence renewal, 
 TOPICS = ("catalogue.events", "catalogue.dlq", "dossier.events", "dossier.dlq", "feedback.events", "feedback.dlq")
 #: Past both deadlines (5 and 20 working days), whatever holidays fall in between.
 DAYS_AHEAD = 90
-T = TypeVar("T")
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = 30.0) -> T:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if value is not None:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what}: not seen within {timeout:.0f} s")
-        await asyncio.sleep(0.2)
 
 
 def around_today() -> dict[str, str]:

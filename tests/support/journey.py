@@ -5,9 +5,9 @@ a complete dossier through it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -80,3 +80,19 @@ async def file_dossier(api: httpx.AsyncClient, citizen: dict[str, str], service_
     filed = await api.post("/dossier/dossiers", headers=citizen, json=body)
     assert filed.status_code == 201, filed.text
     return filed.json()  # type: ignore[no-any-return]
+
+
+T = TypeVar("T")
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], what: str = "the change", timeout: float = 30.0) -> T:
+    """What ``probe`` gives once it gives something (not None), polled every 0.2 s for at most
+    ``timeout`` seconds: for what arrives through the broker."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await probe()
+        if value is not None:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what}: not seen within {timeout:.0f} s")
+        await asyncio.sleep(0.2)
