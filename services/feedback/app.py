@@ -9,7 +9,7 @@ from services.kit.app import ConsumerSpec, PeriodicJob, ServiceSpec, build_app
 from .adapters.tables import metadata
 from .adapters.unit_of_work import SqlFeedbackUnitOfWork
 from .api.routes import document_limits, router
-from .consumers import HANDLERS
+from .consumers import BATCH_HANDLERS, HANDLERS
 from .service import jobs
 from .service.seed import seed
 from .settings import FeedbackSettings
@@ -20,7 +20,14 @@ SERVICE = ServiceSpec(
     settings_cls=FeedbackSettings,
     migrations=Path(__file__).parent / "migrations",
     routers=[router],
-    consumers=[ConsumerSpec(name="events", topics=["catalogue.events", "dossier.events"], handlers=HANDLERS)],
+    consumers=[
+        ConsumerSpec(
+            name="events",
+            topics=["catalogue.events", "dossier.events"],
+            handlers=HANDLERS,
+            batch_handlers=BATCH_HANDLERS,
+        )
+    ],
     metadata=metadata,
     periodic=[PeriodicJob("flag-overdue", jobs.every, jobs.overdue)],
     seed=seed,

@@ -92,7 +92,9 @@ async def test_feedback_from_the_catalogue_to_a_published_answer_and_an_overdue_
                 api = await stack.enter_async_context(httpx.AsyncClient(base_url=url + "/api/v1", timeout=30))
                 # The catalogue's seeded services were published as events: they reach the
                 # feedback service's read model over the broker; the catalogue search finds one.
-                await eventually(offered, "the catalogue's online service in the feedback read model")
+                # In the whole suite the consumer first reads every event the session's broker
+                # holds (dossiers filed by other tests come in batches): give it longer.
+                await eventually(offered, "the catalogue's online service in the feedback read model", timeout=90)
                 found = (await api.get("/catalogue/services", params={"q": "cap doi giay phep lai xe",
                                                                       "agency": AGENCY})).json()  # fmt: skip
                 assert found["items"][0]["procedure_code"] == PROCEDURE

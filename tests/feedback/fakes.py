@@ -5,7 +5,7 @@ business (tested on PostgreSQL); here they are the simplest reading of their con
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -121,6 +121,10 @@ class FakeDossiers:
 
     async def filed(self, dossier: KnownDossier) -> None:
         self.rows.setdefault(dossier.code, dossier)
+
+    async def filed_many(self, dossiers: Sequence[KnownDossier]) -> None:
+        for dossier in dossiers:
+            self.rows.setdefault(dossier.code, dossier)
 
     async def get(self, code: str) -> KnownDossier | None:
         return self.rows.get(code)

@@ -4,7 +4,7 @@ one published answer, the figures) are one statement each, sent without BEGIN an
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar
 
@@ -435,9 +435,14 @@ class SqlDossiers:
         self.connection = connection
 
     async def filed(self, dossier: KnownDossier) -> None:
-        row = {"code": dossier.code, "owner": dossier.owner, "agency_code": dossier.agency_code,
-               "procedure_code": dossier.procedure_code}  # fmt: skip
-        await self.connection.execute(insert(known_dossiers).values(**row).on_conflict_do_nothing())
+        await self.filed_many([dossier])
+
+    async def filed_many(self, dossiers: Sequence[KnownDossier]) -> None:
+        if not dossiers:
+            return
+        rows = [{"code": d.code, "owner": d.owner, "agency_code": d.agency_code, "procedure_code": d.procedure_code}
+                for d in dossiers]  # fmt: skip
+        await self.connection.execute(insert(known_dossiers).values(rows).on_conflict_do_nothing())
 
     async def get(self, code: str) -> KnownDossier | None:
         row = (await self.connection.execute(select(known_dossiers).where(known_dossiers.c.code == code))).first()

@@ -36,8 +36,8 @@ from .schemas import (
     AnswerCreate,
     AnswerPage,
     AnswerPublic,
-    AttachmentPublic,
     ClassificationCreate,
+    FeedbackAttachmentPublic,
     FeedbackCreate,
     FeedbackFiguresPublic,
     FeedbackForAgency,
@@ -67,8 +67,8 @@ STATISTICS_CACHE = "public, max-age=300"
 async def upload(
     file: Annotated[UploadFile, File()], caller: SenderDep, uow: FeedbackUnitOfWorkDep, rules: RulesDep,
     storage: StorageDep, clock: ClockDep,
-) -> AttachmentPublic:  # fmt: skip
-    return AttachmentPublic.of(
+) -> FeedbackAttachmentPublic:  # fmt: skip
+    return FeedbackAttachmentPublic.of(
         await sending.upload(uow, rules, storage, caller.subject, file.file, file.filename, clock.now())
     )
 
@@ -199,7 +199,7 @@ async def get_handled(feedback_id: Id, caller: OfficialDep, uow: FeedbackUnitOfW
 
 @router.get("/queue/{feedback_id}/attachments/{attachment_id}", summary="A file sent with your agencies' feedback",
             response_class=StreamingResponse, responses=FILE_RESPONSES,
-            operation_id="downloadAgencyFeedbackAttachment")  # fmt: skip
+            operation_id="downloadHandledAttachment")  # fmt: skip
 async def download_handled(
     feedback_id: Id, attachment_id: Id, caller: OfficialDep, uow: FeedbackUnitOfWorkDep, storage: StorageDep
 ) -> StreamingResponse:

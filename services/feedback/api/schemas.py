@@ -209,7 +209,7 @@ class Public(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class AttachmentPublic(Public):
+class FeedbackAttachmentPublic(Public):
     id: str
     filename: str
     content_type: Literal["application/pdf", "image/jpeg", "image/png"]
@@ -217,7 +217,7 @@ class AttachmentPublic(Public):
     sha256: str
 
     @classmethod
-    def of(cls, a: Attachment) -> AttachmentPublic:
+    def of(cls, a: Attachment) -> FeedbackAttachmentPublic:
         return cls(id=a.id, filename=a.filename, content_type=a.content_type, size=a.size, sha256=a.sha256)  # type: ignore[arg-type]  # a kit FileKind value
 
 
@@ -289,7 +289,7 @@ class FeedbackPublic(FeedbackSummaryPublic):
     answered_at: datetime | None
     answered_on_time: bool | None
     rating: int | None
-    attachments: list[AttachmentPublic]
+    attachments: list[FeedbackAttachmentPublic]
     timeline: list[StepPublic]
 
     @classmethod
@@ -298,7 +298,8 @@ class FeedbackPublic(FeedbackSummaryPublic):
             **FeedbackSummaryPublic.of(f).model_dump(), content=f.content, consent_to_publish=f.consent_to_publish,
             category=f.category, refusal=f.refusal, answer=f.answer, answered_at=f.answered_at,
             answered_on_time=f.answered_on_time, rating=f.rating,
-            attachments=[AttachmentPublic.of(a) for a in f.attachments], timeline=[StepPublic.of(s) for s in f.steps],
+            attachments=[FeedbackAttachmentPublic.of(a) for a in f.attachments],
+            timeline=[StepPublic.of(s) for s in f.steps],
         )  # fmt: skip
 
 
@@ -324,7 +325,8 @@ class FeedbackForAgency(FeedbackPublic):
         return cls(**FeedbackPublic.detail(f).model_dump(), contact=contact)
 
 
-FeedbackPage = Page[FeedbackSummaryPublic]
+class FeedbackPage(Page[FeedbackSummaryPublic]):
+    """A page of feedback, newest first (a sender's) or oldest first (a queue)."""
 
 
 class AnswerPublic(Public):
@@ -359,7 +361,8 @@ class AnswerPublic(Public):
         }  # fmt: skip
 
 
-AnswerPage = Page[AnswerPublic]
+class AnswerPage(Page[AnswerPublic]):
+    """A page of published answers, newest first."""
 
 
 class AgencyFeedbackFiguresPublic(Public):

@@ -4,6 +4,8 @@ owner and agency (``dossier.events``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from contracts.events.catalogue import (
     OnlineServicePublished,
     OnlineServiceRetired,
@@ -40,3 +42,7 @@ async def online_service_retired(uow: FeedbackUnitOfWork, event: OnlineServiceRe
 
 async def dossier_submitted(uow: FeedbackUnitOfWork, event: DossierSubmitted) -> None:
     await uow.dossiers.filed(KnownDossier(event.code, event.owner, event.agency_code, event.procedure_code))
+
+
+async def dossiers_submitted(uow: FeedbackUnitOfWork, events: Sequence[DossierSubmitted]) -> None:
+    await uow.dossiers.filed_many([KnownDossier(e.code, e.owner, e.agency_code, e.procedure_code) for e in events])

@@ -5,7 +5,7 @@ them on PostgreSQL (``adapters/``); the tests' fake keeps them in memory."""
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -126,6 +126,9 @@ class Dossiers(Protocol):
     """What the dossier service's events told: each dossier's owner and agency."""
 
     async def filed(self, dossier: KnownDossier) -> None: ...
+
+    async def filed_many(self, dossiers: Sequence[KnownDossier]) -> None:
+        """Dossiers filed (a code already known changes nothing), in one statement."""
 
     async def get(self, code: str) -> KnownDossier | None: ...
 

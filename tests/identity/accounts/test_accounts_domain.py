@@ -238,9 +238,19 @@ def test_remaining_lockout_is_rounded_up() -> None:
 
 
 def test_the_scopes_each_kind_may_be_granted() -> None:
-    assert GRANTABLE_SCOPES[AccountKind.CITIZEN] == {"dossier:submit", "dossier:read", "payment:pay"}
-    assert GRANTABLE_SCOPES[AccountKind.ENTERPRISE] == {"dossier:submit", "dossier:read", "payment:pay"}
-    assert GRANTABLE_SCOPES[AccountKind.OFFICIAL] == {"dossier:process", "dossier:read", "catalogue:edit"}
+    assert GRANTABLE_SCOPES[AccountKind.CITIZEN] == {"dossier:submit", "dossier:read", "payment:pay", "feedback:send"}
+    assert GRANTABLE_SCOPES[AccountKind.ENTERPRISE] == {
+        "dossier:submit",
+        "dossier:read",
+        "payment:pay",
+        "feedback:send",
+    }
+    assert GRANTABLE_SCOPES[AccountKind.OFFICIAL] == {
+        "dossier:process",
+        "dossier:read",
+        "feedback:process",
+        "catalogue:edit",
+    }
     assert GRANTABLE_SCOPES[AccountKind.ADMIN] == {
         "catalogue:admin",
         "payment:admin",

@@ -108,8 +108,8 @@ async def test_grantable_scopes_and_activity_by_account(seeded) -> None:
         )
         assert await use_cases.account_is_active(uow, SEED_CITIZEN_ID)
     assert scopes == {
-        SEED_CITIZEN_ID: {"dossier:submit", "dossier:read", "payment:pay"},
-        SEED_OFFICIAL_ID: {"dossier:process", "dossier:read", "catalogue:edit"},
+        SEED_CITIZEN_ID: {"dossier:submit", "dossier:read", "payment:pay", "feedback:send"},
+        SEED_OFFICIAL_ID: {"dossier:process", "dossier:read", "feedback:process", "catalogue:edit"},
         SEED_ADMIN_ID: {"catalogue:admin", "payment:admin", "sync:admin", "identity:admin", "dossier:read"},
     }
 
