@@ -70,3 +70,26 @@ async def first_record(
         return None
     finally:
         await consumer.stop()
+
+
+async def skip_backlog(bootstrap: str, group_id: str, *topics: str, timeout: float = 20.0) -> None:
+    """Commit ``group_id``'s offsets at the end of ``topics``: a consumer of that group starting
+    next reads only what is published from now on, not what earlier tests of the session left on
+    the shared broker."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        partitions: list[TopicPartition] = []
+        for topic in topics:
+            found = consumer.partitions_for_topic(topic)
+            while not found and asyncio.get_running_loop().time() < deadline:
+                await consumer._client.force_metadata_update()
+                found = consumer.partitions_for_topic(topic)
+                await asyncio.sleep(0.2)
+            partitions += [TopicPartition(topic, p) for p in sorted(found or ())]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit({tp: offset for tp, offset in ends.items()})
+    finally:
+        await consumer.stop()
