@@ -227,6 +227,11 @@ async def test_limits_and_refusals(feedback_api: FeedbackApi) -> None:
         assert (await c.get("/answers", params={"q": " ".join(["tu"] * 13)})).json()["items"] == []
         assert (await c.get("/answers", params={"from": "2026-02-01", "to": "2026-01-01"})).json()["items"] == []
         problem(await c.get("/answers", params={"cursor": "not-a-cursor"}), 400)
+        import base64
+
+        forged = base64.urlsafe_b64encode(b"2026-01-01T00:00:00+00:00|not-an-id").decode().rstrip("=")
+        for path, who in (("/answers", {}), ("/feedback", api.citizen()), ("/queue", official)):
+            problem(await c.get(path, params={"cursor": forged}, headers=who), 400)  # never reaches the database
         problem(await c.get("/statistics", params={"from": "2026-02-01", "days": "0"}), 422)
         problem(await c.get("/statistics", params={"from": "2024-01-01", "days": "367"}), 422)
         # The calendar's ends are answered, not failed on (the first day starts before year 1 in UTC).

@@ -9,8 +9,6 @@ agency is recorded in ``dossier_refused_updates`` and never applied.
 
 from __future__ import annotations
 
-import base64
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -22,7 +20,8 @@ from contracts.events.sync import DossierStatusesReported, DossierStatusReported
 from contracts.json import AsReceived
 from services.kit import pseudonyms
 from services.kit.consumer import event_data
-from services.kit.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from services.kit.cursors import time_cursor, time_position
+from services.kit.errors import Conflict, NotFound, ValidationFailed
 from services.kit.ids import new_id
 from services.kit.logging import get_logger
 
@@ -73,21 +72,9 @@ class DossierPage:
     next: str | None  # the cursor of the next page
 
 
-def _cursor(dossier: DossierSummary) -> str:
+def _next(dossier: DossierSummary) -> str:
     assert dossier.created_at is not None
-    raw = f"{dossier.created_at.isoformat()}|{dossier.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _position(cursor: str | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, dossier_id = raw.split("|")
-        return datetime.fromisoformat(created), str(uuid.UUID(dossier_id))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("The cursor is not one this service issued.") from exc
+    return time_cursor(dossier.created_at, dossier.id)
 
 
 async def list_dossiers(
@@ -95,7 +82,7 @@ async def list_dossiers(
     limit: int,
 ) -> DossierPage:  # fmt: skip
     """The caller's own dossiers, or for an official their agencies' (one agency if named)."""
-    after = _position(cursor)
+    after = time_position(cursor)
     if agency is not None or caller.official:
         if not caller.official:
             raise NotFound("No such agency among yours.")
@@ -108,7 +95,7 @@ async def list_dossiers(
                              after=after)  # fmt: skip
     found = await uow.dossiers.summaries(query)
     page = found[:limit]
-    return DossierPage(items=page, next=_cursor(page[-1]) if len(found) > limit else None)
+    return DossierPage(items=page, next=_next(page[-1]) if len(found) > limit else None)
 
 
 async def dossier_detail(uow: DossierUnitOfWork, caller: Caller, dossier_id: str) -> DossierDetail:

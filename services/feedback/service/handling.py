@@ -15,7 +15,7 @@ from contracts.events.feedback import (
     FeedbackPublished,
     FeedbackTransferred,
 )
-from services.kit.cursors import time_cursor, time_position
+from services.kit.cursors import time_page, time_position
 from services.kit.errors import NotFound
 
 from ..domain.access import Caller
@@ -47,9 +47,7 @@ async def queue(
     if not agencies:
         return FeedbackPage([], None)
     items = await uow.feedbacks.queue(agencies, status, overdue, time_position(cursor), limit + 1)
-    more = len(items) > limit
-    items = items[:limit]
-    return FeedbackPage(items, time_cursor(items[-1].received_at, items[-1].id) if more else None)
+    return FeedbackPage(*time_page(items, limit, lambda f: (f.received_at, f.id)))
 
 
 async def classify(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from services.kit.calendar import day_end, day_start
-from services.kit.cursors import time_cursor, time_position
+from services.kit.cursors import time_page, time_position
 from services.kit.errors import NotFound, ValidationFailed
 
 from ..domain.feedback import local_date
@@ -39,9 +39,7 @@ async def search(uow: FeedbackUnitOfWork, query: AnswerQuery, cursor: str | None
         time_position(cursor),
         limit + 1,
     )
-    more = len(found) > limit
-    found = found[:limit]
-    return AnswerPage(found, time_cursor(found[-1].published_at, found[-1].feedback_id) if more else None)
+    return AnswerPage(*time_page(found, limit, lambda a: (a.published_at, a.feedback_id)))
 
 
 async def published(uow: FeedbackUnitOfWork, feedback_id: str) -> PublishedAnswer:

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from contracts.events.feedback import FeedbackReceived, FeedbackWithdrawn
 from services.kit.calendar import day_end, day_start
-from services.kit.cursors import time_cursor, time_position
+from services.kit.cursors import time_page, time_position
 from services.kit.errors import NotFound, RateLimited, ServiceUnavailable, ValidationFailed
 from services.kit.files import inspect, safe_filename
 from services.kit.storage import FileStorage, StorageError
@@ -165,9 +165,7 @@ async def own(uow: FeedbackUnitOfWork, caller: Caller, feedback_id: str, *, lock
 
 async def mine(uow: FeedbackUnitOfWork, caller: Caller, cursor: str | None, limit: int) -> FeedbackPage:
     items = await uow.feedbacks.of_sender(caller.subject, time_position(cursor), limit + 1)
-    more = len(items) > limit
-    items = items[:limit]
-    return FeedbackPage(items, time_cursor(items[-1].received_at, items[-1].id) if more else None)
+    return FeedbackPage(*time_page(items, limit, lambda f: (f.received_at, f.id)))
 
 
 async def add_information(
