@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import cached_property
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -26,7 +25,7 @@ from services.kit.caching import NOT_MODIFIED, cached_json
 from services.kit.calendar import WorkingCalendar, calendar_of
 from services.kit.errors import ValidationFailed
 from services.kit.files import FileKind
-from services.kit.http import FastJSONResponse
+from services.kit.http import FastJSONResponse, stored_file
 from services.kit.openapi import binary_content
 from services.kit.pagination import Cursor, link_next, page_response, page_size
 from services.kit.schemas import UUID_PATTERN
@@ -348,14 +347,7 @@ async def download(
     request: Request, dossier_id: Id, attachment_id: Id, principal: Reader, uow: DossierUnitOfWorkDep
 ) -> StreamingResponse:
     found = await tracking.attachment_for(uow, caller(principal), dossier_id.lower(), attachment_id.lower())
-    headers = {
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.filename, safe='')}",
-        "Content-Length": str(found.size),
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "private, no-store",
-    }
-    chunks = runtime(request).storage.read(found.storage_key)
-    return StreamingResponse(chunks, media_type=found.content_type, headers=headers)
+    return stored_file(runtime(request).storage.read(found.storage_key), found.filename, found.content_type, found.size)
 
 
 # --- the owner's actions --------------------------------------------------------------------

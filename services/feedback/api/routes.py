@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
 from contracts.json import OpenApi
 from services.kit.caching import NOT_MODIFIED, cached_json
+from services.kit.http import stored_file
 from services.kit.openapi import binary_content
 from services.kit.pagination import Cursor, link_next, page_size
 from services.kit.schemas import UUID_PATTERN
@@ -92,13 +92,8 @@ FILE_RESPONSES: dict[int | str, OpenApi] = {200: binary_content("application/pdf
 
 
 def _file(storage: FileStorage, attachment: Attachment) -> StreamingResponse:
-    headers = {
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(attachment.filename, safe='')}",
-        "Content-Length": str(attachment.size),
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "private, no-store",
-    }
-    return StreamingResponse(storage.read(attachment.storage_key), media_type=attachment.content_type, headers=headers)
+    a = attachment
+    return stored_file(storage.read(a.storage_key), a.filename, a.content_type, a.size)
 
 
 @router.get("/feedback/{feedback_id}/attachments/{attachment_id}", summary="A file sent with one's feedback",
