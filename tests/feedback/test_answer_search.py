@@ -51,6 +51,8 @@ def expected(query: AnswerQuery, count: int) -> list[str]:
         AnswerQuery("ho so"),  # in every answer: in order, then on in a smaller window
         AnswerQuery("vua"),  # one in three: on in order or to the index, by what the first window shows
         AnswerQuery("hiem"),  # one in twenty: the index
+        AnswerQuery("hiem vua"),  # the rarest word's candidates narrowed by the next rarest
+        AnswerQuery("hiem", agency_code="A1"),  # the filter checked on the candidates
         AnswerQuery("khong co"),  # in none
         AnswerQuery("vua so", agency_code="A1"),
         AnswerQuery("ho so", published_from=date(2026, 3, 3)),
@@ -65,6 +67,7 @@ async def test_every_page_holds_the_newest_matches_whichever_way_they_are_read( 
     monkeypatch.setattr(SqlPublishedAnswers, "PROBE", 4)
     monkeypatch.setattr(SqlPublishedAnswers, "DENSE", 3)
     monkeypatch.setattr(SqlPublishedAnswers, "ORDERED_AT_MOST", 12)
+    monkeypatch.setattr(SqlPublishedAnswers, "_kept_counts", {})  # counts from this database only
     count = 100
     db = Database(feedback_db_url, source="feedback", topic="feedback.events", unit_of_work=SERVICE.unit_of_work)
     try:
@@ -83,6 +86,61 @@ async def test_every_page_holds_the_newest_matches_whichever_way_they_are_read( 
     finally:
         await db.dispose()
     assert found == expected(query, count)
+
+
+async def test_the_counts_the_process_keeps_choose_how_to_read_never_what_is_found(  # type: ignore[no-untyped-def]
+    feedback_db_url, monkeypatch
+) -> None:
+    monkeypatch.setattr(SqlPublishedAnswers, "RARE", 3)
+    monkeypatch.setattr(SqlPublishedAnswers, "_kept_counts", {})
+    db = Database(feedback_db_url, source="feedback", topic="feedback.events", unit_of_work=SERVICE.unit_of_work)
+
+    async def search(words: str) -> list[str]:
+        async with db.transaction() as uow:
+            page = await uow.published.search(AnswerQuery(words), None, 10)  # type: ignore[attr-defined]
+        return [a.feedback_id for a in page]
+
+    async def publish(numbers: range) -> None:
+        async with db.transaction() as uow:
+            for i in numbers:
+                await uow.published.add(*answer(i))  # type: ignore[attr-defined]
+
+    try:
+        await publish(range(30))
+        assert await search("hiem") == expected(AnswerQuery("hiem"), 30)  # in 2: read as rare, and kept so
+        assert await search("khong co") == []  # in none: not kept, asked again next time
+        await publish(range(30, 100))
+        assert SqlPublishedAnswers._kept_counts["hiem"][0] == 2  # still what the process holds
+        assert await search("hiem") == expected(AnswerQuery("hiem"), 100)  # in 5 now: all found all the same
+        async with db.transaction() as uow:
+            await uow.published.add(answer(100)[0], "khong co")  # type: ignore[attr-defined]
+        assert await search("khong co") == [answer(100)[0].feedback_id]
+    finally:
+        await db.dispose()
+
+
+async def test_the_search_words_stay_in_the_row_without_positions(feedback_db_url) -> None:  # type: ignore[no-untyped-def]
+    """Migration 0004: a search reading answers in order checks each one's words; kept in the
+    row (``STORAGE MAIN``), a check never reads the TOAST table, even for a long answer."""
+    from sqlalchemy import text
+
+    db = Database(feedback_db_url, source="feedback", topic="feedback.events", unit_of_work=SERVICE.unit_of_work)
+    try:
+        long, _ = answer(1)
+        async with db.transaction() as uow:
+            await uow.published.add(long, " ".join(f"tu{i}" for i in range(400)))  # type: ignore[attr-defined]
+        async with db.transaction() as uow:
+            storage = await uow.connection.scalar(text(  # type: ignore[attr-defined]
+                "SELECT attstorage::text FROM pg_attribute WHERE attrelid = 'published_answers'::regclass "
+                "AND attname = 'search'"
+            ))  # fmt: skip
+            row = (await uow.connection.execute(text(  # type: ignore[attr-defined]
+                "SELECT search::text AS words, pg_column_toast_chunk_id(search) AS chunk FROM published_answers"
+            ))).one()  # fmt: skip
+    finally:
+        await db.dispose()
+    assert storage == "m"
+    assert row.chunk is None and ":" not in row.words and "'tu399'" in row.words
 
 
 async def test_each_answer_counts_once_for_each_of_its_words(feedback_db_url) -> None:  # type: ignore[no-untyped-def]

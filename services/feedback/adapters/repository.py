@@ -4,7 +4,9 @@ one published answer, the figures) are one statement each, sent without BEGIN an
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import fields
 from datetime import date, datetime
 from typing import Any, ClassVar
 
@@ -238,27 +240,70 @@ def _count(condition: ColumnElement[bool]) -> FunctionFilter[int]:
     return func.count().filter(condition)
 
 
-# How many of the words are known, and in how many answers the rarest is.
-_RAREST = select(func.count(), func.coalesce(func.min(answer_words.c.answers), 0)).where(
+# How many answers hold each of the words (those no answer holds are not there).
+_WORD_COUNTS = select(answer_words.c.word, answer_words.c.answers).where(
     answer_words.c.word == func.any(bindparam("words", type_=ARRAY(Text())))
 )
 
 
-def _answer(row: Row[Any]) -> PublishedAnswer:
-    return PublishedAnswer(
-        feedback_id=row.feedback_id, code=row.code, agency_code=row.agency_code, agency_name=row.agency_name,
-        procedure_code=row.procedure_code, procedure_name=row.procedure_name, sector_code=row.sector_code,
-        title=row.title, content=row.content, answer=row.answer, answered_at=row.answered_at,
-        published_at=row.published_at,
+def _conditions(c: Any, shape: tuple[str, ...]) -> list[ColumnElement[bool]]:
+    """The filters ``shape`` names on the columns ``c`` (the table's or a CTE's), each a bound
+    parameter, and the position after which to read (every ``index`` statement has one)."""
+    conditions: list[ColumnElement[bool]] = [
+        column == bindparam(name)
+        for name, column in (("agency", c.agency_code), ("procedure", c.procedure_code), ("sector", c.sector_code))
+        if name in shape
+    ]
+    if "since" in shape:
+        conditions.append(c.published_at >= bindparam("since"))
+    if "until" in shape:
+        conditions.append(c.published_at < bindparam("until"))
+    if "after" in shape or shape[0] == "index":
+        # Typed as the columns: a cursor's id bound as VARCHAR has no ``<`` with a uuid.
+        t = published_answers.c
+        position = tuple_(bindparam("after_at", type_=t.published_at.type),
+                          bindparam("after_id", type_=t.feedback_id.type))  # fmt: skip
+        conditions.append(tuple_(c.published_at, c.feedback_id) < position)
+    return conditions
+
+
+def _whole(page: Any) -> Select[Any]:
+    """The answers of ``page`` (a subquery of ``feedback_id`` and ``published_at``, with any other
+    columns it has), whole, newest first: the page is chosen on narrow columns, then only its
+    answers are read in full."""
+    t = published_answers.c
+    extra = [page.c[name] for name in ("hit", "nth") if name in page.c]
+    joined = page.join(published_answers, t.feedback_id == page.c.feedback_id)
+    return (
+        select(*_ANSWER_COLUMNS, *extra).select_from(joined)
+        .order_by(page.c.published_at.desc(), page.c.feedback_id.desc())
     )  # fmt: skip
+
+
+def _answer(row: Row[Any]) -> PublishedAnswer:
+    """The answer of a row whose first columns are ``_ANSWER_COLUMNS``: read by position (a search
+    makes twenty of these per request; by name, each field cost a lookup)."""
+    return PublishedAnswer(*row[:_ANSWER_WIDTH])
+
+
+# An answer's fields are the table's columns, in their order.
+_ANSWER_WIDTH = len(_ANSWER_COLUMNS)
+if [f.name for f in fields(PublishedAnswer)] != [c.name for c in _ANSWER_COLUMNS]:
+    raise RuntimeError("PublishedAnswer's fields are not published_answers' columns in their order")
 
 
 class SqlPublishedAnswers:
     # How a search with words reads the answers (see ``search``).
     RARE = 2000
+    NARROWING = 20_000
     PROBE = 1000
     DENSE = 500
     ORDERED_AT_MOST = 32_000
+    # Each word's count, kept by the process (a round trip fewer per search): for how long, and
+    # how many words before the copy starts again.
+    COUNTS_FOR = 60.0
+    COUNTS_KEPT = 50_000
+    _kept_counts: ClassVar[dict[str, tuple[int, float]]] = {}
     # Each statement's shape (which filters it has), built once: building it per request was a tenth of the API's CPU.
     _statements: ClassVar[dict[tuple[str, ...], Select[Any]]] = {}
 
@@ -285,35 +330,41 @@ class SqlPublishedAnswers:
         sort: quick for rare words) rests on its estimate of how many answers hold all the words,
         which takes them as independent; the words of a phrase are not ("dang ky khai sinh":
         estimated 318 of a million, 4,246 in fact, read and sorted in 70 ms). So the choice is
-        made here, on what the newest answers show: they are read in order and checked, ``PROBE``
-        first, then on while at least one in ``DENSE`` matches (the rest of the page is then
-        expected within ``limit × DENSE`` answers), up to ``ORDERED_AT_MOST``; when the words are
-        rarer than that, the older matches come through the GIN index.
+        made here, on how many answers hold each word (``answer_words``):
 
-        Before that, the count of answers holding each word (``answer_words``) settles the plain
-        cases: a word no answer holds finds nothing, and when the rarest word is in at most
-        ``RARE`` answers, so are all the matches: they come through the GIN index at once."""
+        - a word no answer holds: nothing is found;
+        - the rarest word in at most ``RARE`` answers: those are the candidates, read through the
+          GIN index on that word (and the next rarest, when it narrows them cheaply), then checked
+          against every word and filter (``rare``);
+        - otherwise the newest answers are read in order and checked, ``PROBE`` first, then on
+          while at least one in ``DENSE`` matches (the rest of the page is then expected within
+          ``limit × DENSE`` answers), up to ``ORDERED_AT_MOST``; when the words are rarer than
+          that, the older matches come through the GIN index on all the words (``index``).
+
+        Each reads the answers' narrow columns to choose the page, then only the page's answers
+        whole."""
         values: dict[str, Any] = {
             "agency": query.agency_code, "procedure": query.procedure_code, "sector": query.sector_code,
             "since": day_start(query.published_from) if query.published_from else None,
             "until": day_end(query.published_to) if query.published_to else None,
-            "words": query.words or None, "limit": limit,
+            "words": query.words or None, "limit": limit, **self._position(after),
         }  # fmt: skip
         filters = tuple(
             name for name in ("agency", "procedure", "sector", "since", "until") if values[name] is not None
         )
         if not query.words:
-            values.update(self._position(after))
             shape = ("newest", *filters, *(("after",) if after else ()))
             return [_answer(row) for row in await self._execute_alone(self._statement(shape), values)]
         wanted = sorted(set(query.words.split()))
-        known, rarest = (await self._execute_alone(_RAREST, {"words": wanted})).one()
-        if known < len(wanted):
+        counts = await self._counts(wanted)
+        if len(counts) < len(wanted):
             return []  # a word no published answer holds
-        if rarest <= self.RARE:  # at most that many matches: read them all through the GIN index
-            shape = ("index", *filters, *(() if after else ("first",)))
-            index = {**values, **self._position(after)}
-            return [_answer(row) for row in await self._execute_alone(self._statement(shape), index)]
+        rarest = sorted(wanted, key=lambda word: (counts[word], word))
+        if counts[rarest[0]] <= self.RARE:
+            narrowing = rarest[1:2] if len(rarest) > 1 and counts[rarest[1]] <= self.NARROWING else []
+            shape = ("rare", *filters, *(("after",) if after else ()))
+            values["candidates"] = " ".join([rarest[0], *narrowing])
+            return [_answer(row) for row in await self._execute_alone(self._statement(shape), values)]
         found: list[PublishedAnswer] = []
         position, read, window = after, 0, self.PROBE
         while True:
@@ -334,6 +385,27 @@ class SqlPublishedAnswers:
         older = {**values, **self._position(position), "limit": limit - len(found)}
         return found + [_answer(row) for row in await self._execute_alone(self._statement(("index", *filters)), older)]
 
+    async def _counts(self, words: list[str]) -> dict[str, int]:
+        """How many answers hold each of ``words`` (a word none holds is left out), from this
+        process's copy when it is at most ``COUNTS_FOR`` seconds old. The counts only choose how
+        to read, never what is found: a count a little behind costs a slower plan at worst."""
+        now = time.monotonic()
+        counts: dict[str, int] = {}
+        missing: list[str] = []
+        for word in words:
+            kept = self._kept_counts.get(word)
+            if kept is not None and kept[1] > now:
+                counts[word] = kept[0]
+            else:
+                missing.append(word)
+        if missing:
+            if len(self._kept_counts) > self.COUNTS_KEPT:
+                self._kept_counts.clear()
+            for row in await self._execute_alone(_WORD_COUNTS, {"words": missing}):
+                counts[row.word] = row.answers
+                self._kept_counts[row.word] = (row.answers, now + self.COUNTS_FOR)
+        return counts
+
     @staticmethod
     def _position(after: tuple[datetime, str] | None) -> dict[str, Any]:
         return {"after_at": after[0], "after_id": after[1]} if after else {}
@@ -343,49 +415,49 @@ class SqlPublishedAnswers:
         """The statement of ``shape``: its kind, then the filters it has, each a bound parameter.
 
         - ``newest``: the newest answers the filters keep;
+        - ``rare``: the answers holding the ``candidates`` words, through the GIN index (a CTE
+          of its own: no other index is tried, the filters are checked on the candidates), that
+          hold every word and pass the filters, newest first;
         - ``in order``: the next ``window`` of them after a position, each checked against the
           words: those that match (``hit``), at most ``limit``, and the last one read (``nth``
           equal to ``window``) unless ``limit`` matched before it;
-        - ``index``: every match (after a position, unless ``first``) through the GIN index (a CTE
-          of its own, so that no ordered index is tried), newest first."""
+        - ``index``: every match after a position through the GIN index on all the words (the
+          planner may add a filter's index), newest first.
+
+        All but ``newest`` choose the page on the narrow columns, then read its answers whole."""
         statement = cls._statements.get(shape)
         if statement is not None:
             return statement
         t = published_answers.c
-        conditions: list[ColumnElement[bool]] = []
-        for name, column in (("agency", t.agency_code), ("procedure", t.procedure_code), ("sector", t.sector_code)):
-            if name in shape:
-                conditions.append(column == bindparam(name))
-        if "since" in shape:
-            conditions.append(t.published_at >= bindparam("since"))
-        if "until" in shape:
-            conditions.append(t.published_at < bindparam("until"))
-        if "after" in shape or (shape[0] == "index" and "first" not in shape):
-            # Typed as the columns: a cursor's id bound as VARCHAR has no ``<`` with a uuid.
-            position = tuple_(bindparam("after_at", type_=t.published_at.type),
-                              bindparam("after_id", type_=t.feedback_id.type))  # fmt: skip
-            conditions.append(tuple_(t.published_at, t.feedback_id) < position)
         words = func.plainto_tsquery(literal_column("'simple'"), bindparam("words", type_=Text()))
         limit = bindparam("limit", type_=Integer())
         if shape[0] == "newest":
-            statement = select(*_ANSWER_COLUMNS).where(*conditions)
+            statement = select(*_ANSWER_COLUMNS).where(*_conditions(t, shape))
             statement = statement.order_by(t.published_at.desc(), t.feedback_id.desc()).limit(limit)
+        elif shape[0] == "rare":
+            index = func.plainto_tsquery(literal_column("'simple'"), bindparam("candidates", type_=Text()))
+            narrow = (t.feedback_id, t.published_at, t.agency_code, t.procedure_code, t.sector_code, t.search)
+            candidates = select(*narrow).where(t.search.op("@@")(index)).cte("candidates").prefix_with("MATERIALIZED")
+            c = candidates.c
+            page = select(c.feedback_id, c.published_at).where(c.search.op("@@")(words), *_conditions(c, shape))
+            statement = _whole(page.order_by(c.published_at.desc(), c.feedback_id.desc()).limit(limit).subquery())
         elif shape[0] == "in order":
             window = bindparam("window", type_=Integer())
-            recent = select(published_answers).where(*conditions)
+            recent = select(t.feedback_id, t.published_at, t.search).where(*_conditions(t, shape))
             r = recent.order_by(t.published_at.desc(), t.feedback_id.desc()).limit(window).subquery().c
             once = select(words).scalar_subquery()  # parsed once, not again for each answer read
             checked = select(
-                *(r[c.name] for c in _ANSWER_COLUMNS), r.search.op("@@")(once).label("hit"),
+                r.feedback_id, r.published_at, r.search.op("@@")(once).label("hit"),
                 func.row_number().over(order_by=(r.published_at.desc(), r.feedback_id.desc())).label("nth"),
             ).subquery()  # fmt: skip
-            c = checked.c
-            statement = select(checked).where(or_(c.hit, c.nth == window))
-            statement = statement.order_by(c.published_at.desc(), c.feedback_id.desc()).limit(limit)
+            k = checked.c
+            page = select(checked).where(or_(k.hit, k.nth == window))
+            statement = _whole(page.order_by(k.published_at.desc(), k.feedback_id.desc()).limit(limit).subquery())
         else:
-            matches = select(*_ANSWER_COLUMNS).where(t.search.op("@@")(words), *conditions)
+            matches = select(t.feedback_id, t.published_at).where(t.search.op("@@")(words), *_conditions(t, shape))
             cte = matches.cte("matches").prefix_with("MATERIALIZED")
-            statement = select(cte).order_by(cte.c.published_at.desc(), cte.c.feedback_id.desc()).limit(limit)
+            statement = _whole(select(cte).order_by(cte.c.published_at.desc(), cte.c.feedback_id.desc())
+                               .limit(limit).subquery())  # fmt: skip
         cls._statements[shape] = statement
         return statement
 
