@@ -1,0 +1,253 @@
+"""The notification service's repositories on a PostgreSQL connection (SQLAlchemy Core): rows
+in, entities out. They implement the ports of ``service/unit_of_work.py``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.delivery import Channel
+from ..domain.messages import Message, Status
+from ..domain.notices import Kind, Preferences
+from ..domain.templates import Language, Template
+from ..service.unit_of_work import Device, InboxItem, Notice, OwnedDossier
+from .tables import devices, dossiers, inbox_items, messages, notices, preferences, templates
+
+#: The channel of PostgreSQL's NOTIFY that wakes a person's live inbox streams.
+INBOX_CHANNEL = "notification_inbox"
+
+
+def _template(row: Any) -> Template:
+    return Template(Kind(row.kind), row.language, row.version, dict(row.texts), dict(row.variables), row.saved_at,
+                    row.saved_by)  # fmt: skip
+
+
+class SqlTemplates:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def current(self, kind: Kind, language: Language) -> Template | None:
+        t = templates.c
+        query = (select(templates).where(t.kind == kind.value, t.language == language)
+                 .order_by(t.version.desc()).limit(1))  # fmt: skip
+        row = (await self.connection.execute(query)).first()
+        return _template(row) if row is not None else None
+
+    async def version(self, kind: Kind, language: Language, version: int) -> Template | None:
+        t = templates.c
+        query = select(templates).where(t.kind == kind.value, t.language == language, t.version == version)
+        row = (await self.connection.execute(query)).first()
+        return _template(row) if row is not None else None
+
+    async def add(self, template: Template) -> bool:
+        row = {"kind": template.kind.value, "language": template.language, "version": template.version,
+               "texts": template.texts, "variables": template.variables, "saved_at": template.saved_at,
+               "saved_by": template.saved_by}  # fmt: skip
+        added = await self.connection.execute(
+            insert(templates).values(**row).on_conflict_do_nothing().returning(templates.c.version)
+        )
+        return added.first() is not None
+
+    async def latest(self) -> list[Template]:
+        t = templates.c
+        query = (select(templates).distinct(t.kind, t.language)
+                 .order_by(t.kind, t.language, t.version.desc()))  # fmt: skip
+        return [_template(row) for row in await self.connection.execute(query)]
+
+
+class SqlPreferences:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def get(self, account_id: str) -> Preferences | None:
+        row = (await self.connection.execute(select(preferences).where(preferences.c.account_id == account_id))).first()
+        if row is None:
+            return None
+        return Preferences(row.account_id, frozenset(Channel(c) for c in row.channels),
+                           frozenset(Kind(k) for k in row.switched_off))  # fmt: skip
+
+    async def put(self, chosen: Preferences, now: datetime) -> None:
+        row = {"account_id": chosen.account_id, "channels": sorted(c.value for c in chosen.channels),
+               "switched_off": sorted(k.value for k in chosen.switched_off), "updated_at": now}  # fmt: skip
+        statement = insert(preferences).values(**row)
+        await self.connection.execute(statement.on_conflict_do_update(index_elements=["account_id"], set_=row))
+
+
+class SqlNotices:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def add(self, notice: Notice) -> bool:
+        row = {"id": notice.id, "event_id": notice.event_id, "account_id": notice.account_id,
+               "kind": notice.kind.value, "language": notice.language,
+               "template_version": notice.template_version, "created_at": notice.created_at}  # fmt: skip
+        added = await self.connection.execute(
+            insert(notices).values(**row).on_conflict_do_nothing(constraint="notices_once").returning(notices.c.id)
+        )
+        return added.first() is not None
+
+
+def _item(row: Any) -> InboxItem:
+    return InboxItem(row.id, row.account_id, row.notice_id, Kind(row.kind), row.title, row.body, row.link,
+                     row.created_at, row.read_at)  # fmt: skip
+
+
+class SqlInbox:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def add(self, item: InboxItem) -> None:
+        await self.connection.execute(insert(inbox_items).values(
+            id=item.id, account_id=item.account_id, notice_id=item.notice_id, kind=item.kind.value, title=item.title,
+            body=item.body, link=item.link, created_at=item.created_at, read_at=item.read_at,
+        ))  # fmt: skip
+
+    async def page(self, account_id: str, after: tuple[datetime, str] | None, limit: int,
+                   unread_only: bool) -> list[InboxItem]:  # fmt: skip
+        i = inbox_items.c
+        query = select(inbox_items).where(i.account_id == account_id)
+        if unread_only:
+            query = query.where(i.read_at.is_(None))
+        if after is not None:
+            query = query.where(tuple_(i.created_at, i.id) < tuple_(*after))
+        query = query.order_by(i.created_at.desc(), i.id.desc()).limit(limit)
+        return [_item(row) for row in await self.connection.execute(query)]
+
+    async def unread(self, account_id: str) -> int:
+        i = inbox_items.c
+        query = select(func.count()).where(i.account_id == account_id, i.read_at.is_(None))
+        return int((await self.connection.execute(query)).scalar_one())
+
+    async def owns(self, account_id: str, item_id: str) -> bool:
+        i = inbox_items.c
+        query = select(i.id).where(i.account_id == account_id, i.id == item_id)
+        return (await self.connection.execute(query)).first() is not None
+
+    async def mark_read(self, account_id: str, item_id: str | None, now: datetime) -> int:
+        i = inbox_items.c
+        statement = update(inbox_items).where(i.account_id == account_id, i.read_at.is_(None)).values(read_at=now)
+        if item_id is not None:
+            statement = statement.where(i.id == item_id)
+        return (await self.connection.execute(statement)).rowcount
+
+    async def signal(self, account_id: str) -> None:
+        await self.connection.execute(text("SELECT pg_notify(:channel, :account)"),
+                                      {"channel": INBOX_CHANNEL, "account": account_id})  # fmt: skip
+
+
+_MESSAGE_COLUMNS = ("id", "notice_id", "account_id", "channel", "status", "attempts", "due_at", "created_at",
+                    "updated_at", "provider", "reference", "parts", "reason", "device_token")  # fmt: skip
+
+
+def _message(row: Any) -> Message:
+    return Message(
+        id=row.id, notice_id=row.notice_id, account_id=row.account_id, channel=Channel(row.channel),
+        status=Status(row.status), attempts=row.attempts, due_at=row.due_at, created_at=row.created_at,
+        updated_at=row.updated_at, provider=row.provider, reference=row.reference, parts=row.parts,
+        reason=row.reason, device_token=row.device_token,
+    )  # fmt: skip
+
+
+def _message_row(message: Message) -> dict[str, Any]:
+    row = {name: getattr(message, name) for name in _MESSAGE_COLUMNS}
+    row["channel"], row["status"] = message.channel.value, message.status.value
+    return row
+
+
+class SqlMessages:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def add_all(self, made: list[tuple[Message, dict[str, Any], bool]]) -> None:
+        if made:
+            rows = [{**_message_row(m), "content": content, "urgent": urgent} for m, content, urgent in made]
+            await self.connection.execute(insert(messages), rows)
+
+    async def claim_due(self, now: datetime, limit: int) -> list[tuple[Message, dict[str, Any], bool]]:
+        m = messages.c
+        query = (
+            select(messages).where(m.status == Status.CREATED.value, m.due_at <= now)
+            .order_by(m.due_at).limit(limit).with_for_update(skip_locked=True)
+        )  # fmt: skip
+        return [(_message(row), dict(row.content or {}), row.urgent) for row in await self.connection.execute(query)]
+
+    async def save(self, message: Message) -> None:
+        row = _message_row(message)
+        await self.connection.execute(update(messages).where(messages.c.id == message.id).values(**row))
+
+    async def by_reference(self, provider: str, reference: str) -> Message | None:
+        m = messages.c
+        row = (await self.connection.execute(
+            select(messages).where(m.provider == provider, m.reference == reference).with_for_update()
+        )).first()  # fmt: skip
+        return _message(row) if row is not None else None
+
+    async def sent_since(self, account_id: str, channel: str, since: datetime) -> list[datetime]:
+        m = messages.c
+        query = select(m.updated_at).where(
+            m.account_id == account_id, m.channel == channel,
+            m.status.in_([Status.SENDING.value, Status.DELIVERED.value]), m.updated_at >= since,
+        )  # fmt: skip
+        return [row.updated_at for row in await self.connection.execute(query)]
+
+    async def of_notice(self, notice_id: str) -> list[Message]:
+        query = select(messages).where(messages.c.notice_id == notice_id).order_by(messages.c.channel)
+        return [_message(row) for row in await self.connection.execute(query)]
+
+    async def purge_content(self, before: datetime, limit: int) -> int:
+        m = messages.c
+        chosen = select(m.id).where(m.created_at < before, m.content.is_not(None)).limit(limit).scalar_subquery()
+        result = await self.connection.execute(update(messages).where(m.id.in_(chosen)).values(content=None))
+        return result.rowcount
+
+
+class SqlDevices:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def add(self, device: Device) -> None:
+        row = {"token": device.token, "account_id": device.account_id, "platform": device.platform,
+               "registered_at": device.registered_at}  # fmt: skip
+        await self.connection.execute(insert(devices).values(**row).on_conflict_do_update(index_elements=["token"],
+                                                                                          set_=row))  # fmt: skip
+
+    async def remove(self, account_id: str, token: str) -> bool:
+        d = devices.c
+        result = await self.connection.execute(devices.delete().where(d.account_id == account_id, d.token == token))
+        return result.rowcount > 0
+
+    async def of(self, account_id: str) -> list[Device]:
+        query = select(devices).where(devices.c.account_id == account_id).order_by(devices.c.registered_at)
+        return [
+            Device(r.token, r.account_id, r.platform, r.registered_at) for r in await self.connection.execute(query)
+        ]
+
+    async def forget(self, token: str) -> None:
+        await self.connection.execute(devices.delete().where(devices.c.token == token))
+
+
+class SqlDossiers:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def save(self, dossier: OwnedDossier) -> None:
+        row = {"dossier_id": dossier.dossier_id, "code": dossier.code, "owner": dossier.owner,
+               "agency_code": dossier.agency_code, "procedure_name": dossier.procedure_name,
+               "appointment_date": dossier.appointment_date}  # fmt: skip
+        await self.connection.execute(insert(dossiers).values(**row).on_conflict_do_nothing())
+
+    async def get(self, dossier_id: str) -> OwnedDossier | None:
+        row = (await self.connection.execute(select(dossiers).where(dossiers.c.dossier_id == dossier_id))).first()
+        if row is None:
+            return None
+        return OwnedDossier(row.dossier_id, row.code, row.owner, row.agency_code, row.procedure_name,
+                            row.appointment_date)  # fmt: skip
+
+    async def moved(self, dossier_id: str, appointment_date: date) -> None:
+        await self.connection.execute(
+            update(dossiers).where(dossiers.c.dossier_id == dossier_id).values(appointment_date=appointment_date)
+        )

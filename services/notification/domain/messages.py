@@ -1,0 +1,139 @@
+"""A message on one channel and its delivery status, the retry schedule, quiet hours and the
+per-recipient limit. Pure Python.
+
+Statuses are GOV.UK Notify's: ``created`` (waiting to be handed over, first or again),
+``sending`` (a provider took it, its receipt is awaited), ``delivered``, ``temporary-failure``
+(the providers could not deliver it for ``GIVE_UP_AFTER``: until then each such failure sends
+it back to ``created`` with a backoff, the failure kept as its reason), ``permanent-failure``
+(this recipient cannot get it) and ``technical-failure`` (providers unreachable or broken for as
+long, or the message could not be made: no contact, a template refused). The last three are
+final. A failure on one provider moves the next attempt to the next provider configured for
+the channel (failover is a list in the settings, not code).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+
+from services.kit.calendar import VIETNAM_TZ
+
+from .delivery import Channel, DeliveryFailure, Handed, ReceiptStatus
+
+
+class Status(StrEnum):
+    CREATED = "created"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    TEMPORARY_FAILURE = "temporary-failure"
+    PERMANENT_FAILURE = "permanent-failure"
+    TECHNICAL_FAILURE = "technical-failure"
+
+
+#: How long a message is tried before a temporary or technical failure becomes final.
+GIVE_UP_AFTER = timedelta(hours=72)
+#: Waits before each retry (the last repeats): about 30 tries over the 72 hours.
+BACKOFF = (
+    timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30),
+    timedelta(hours=1), timedelta(hours=3),
+)  # fmt: skip
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th failed attempt (1-based)."""
+    return BACKOFF[min(max(attempts, 1), len(BACKOFF)) - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """Non-urgent SMS wait for the morning: from ``start`` to ``end``, Vietnam time."""
+
+    start: time = time(21, 0)
+    end: time = time(7, 0)
+
+    def next_allowed(self, at: datetime) -> datetime:
+        """``at`` itself when outside the quiet hours, else when they end."""
+        local = at.astimezone(VIETNAM_TZ)
+        moment = local.timetz().replace(tzinfo=None)
+        overnight = self.start > self.end
+        quiet = (moment >= self.start or moment < self.end) if overnight else self.start <= moment < self.end
+        if not quiet:
+            return at
+        day = local.date() if (not overnight or moment < self.end) else local.date() + timedelta(days=1)
+        return datetime.combine(day, self.end, VIETNAM_TZ)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    notice_id: str
+    account_id: str
+    channel: Channel
+    status: Status
+    attempts: int
+    due_at: datetime  # when it is next handed over (while created)
+    created_at: datetime
+    updated_at: datetime
+    provider: str | None = None
+    reference: str | None = None
+    parts: int = 1
+    reason: str | None = None
+    device_token: str | None = None  # push: the device it is for
+
+    @property
+    def final(self) -> bool:
+        """Nothing more will happen to it: delivered, or failed for good."""
+        return self.status not in (Status.CREATED, Status.SENDING)
+
+    def handed(self, handed: Handed, now: datetime) -> Message:
+        status = Status.DELIVERED if handed.delivered else Status.SENDING
+        return replace(self, status=status, provider=handed.provider, reference=handed.reference,
+                       parts=handed.parts, attempts=self.attempts + 1, updated_at=now, reason=None)  # fmt: skip
+
+    def failed(self, failure: DeliveryFailure, provider: str, now: datetime) -> Message:
+        """After a failed hand-over: retried later unless permanent or too old."""
+        attempts = self.attempts + 1
+        return self._failure(Status(failure.status), failure.reason, provider, attempts, now)
+
+    def receipt(self, status: ReceiptStatus, detail: str | None, now: datetime) -> Message:
+        """The provider's receipt for the message it took."""
+        if self.status != Status.SENDING:
+            return self  # a late or repeated receipt: the message has moved on
+        if status == "delivered":
+            return replace(self, status=Status.DELIVERED, updated_at=now, reason=None)
+        return self._failure(Status(status), detail or status, self.provider or "", self.attempts, now)
+
+    def _failure(self, status: Status, reason: str, provider: str, attempts: int, now: datetime) -> Message:
+        retry_at = now + backoff(attempts)
+        give_up = status == Status.PERMANENT_FAILURE or retry_at - self.created_at > GIVE_UP_AFTER
+        # A failure status is final; a message retried waits as ``created``, the failure its reason.
+        if give_up:
+            return replace(self, status=status, attempts=attempts, provider=provider, reason=reason[:200],
+                           updated_at=now)  # fmt: skip
+        return replace(self, status=Status.CREATED, attempts=attempts, provider=provider,
+                       reason=f"{status.value}: {reason}"[:200], due_at=retry_at, updated_at=now)  # fmt: skip
+
+
+def next_provider(providers: tuple[str, ...], message: Message) -> str:
+    """The provider for the next attempt: the first, then the next after each failure (round)."""
+    if not providers:
+        raise ValueError("no provider is configured for this channel")
+    if message.attempts == 0 or message.provider not in providers:
+        return providers[0]
+    return providers[(providers.index(message.provider) + 1) % len(providers)]
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientLimit:
+    """At most ``count`` SMS to one person in ``per``: the next waits until the window allows."""
+
+    count: int = 10
+    per: timedelta = timedelta(hours=1)
+
+    def next_allowed(self, recent: list[datetime], at: datetime) -> datetime:
+        """When one more may go, given when the last ones went (any order)."""
+        window = sorted(t for t in recent if t > at - self.per)
+        if len(window) < self.count:
+            return at
+        return window[len(window) - self.count] + self.per
