@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy import and_, func, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -54,8 +54,12 @@ class SqlTemplates:
 
     async def latest(self) -> list[Template]:
         t = templates.c
-        query = (select(templates).distinct(t.kind, t.language)
-                 .order_by(t.kind, t.language, t.version.desc()))  # fmt: skip
+        newest = (
+            select(t.kind, t.language, func.max(t.version).label("version")).group_by(t.kind, t.language).subquery()
+        )
+        n = newest.c
+        chosen = and_(t.kind == n.kind, t.language == n.language, t.version == n.version)
+        query = select(templates).join(newest, chosen).order_by(t.kind, t.language)
         return [_template(row) for row in await self.connection.execute(query)]
 
 
@@ -113,7 +117,9 @@ class SqlInbox:
         if unread_only:
             query = query.where(i.read_at.is_(None))
         if after is not None:
-            query = query.where(tuple_(i.created_at, i.id) < tuple_(*after))
+            # Typed as the columns: an id bound as VARCHAR has no ``<`` with a uuid.
+            position = tuple_(literal(after[0], i.created_at.type), literal(after[1], i.id.type))
+            query = query.where(tuple_(i.created_at, i.id) < position)
         query = query.order_by(i.created_at.desc(), i.id.desc()).limit(limit)
         return [_item(row) for row in await self.connection.execute(query)]
 

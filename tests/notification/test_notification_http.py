@@ -1,0 +1,238 @@
+"""The notification service over real HTTP on its own PostgreSQL: events make notices once,
+whatever their redeliveries; each person reads and changes only their own inbox; preferences,
+devices and templates keep their rules; the inbox stream shows a new notice as it arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import date
+
+import httpx
+import pytest
+
+from contracts.events.dossier import DossierSubmitted, StatusChanged
+from contracts.events.feedback import FeedbackAnswered
+from contracts.events.payment import PaymentSucceeded
+from tests.support.notification import NotificationApi, dossier_submitted, status_changed
+
+pytestmark = pytest.mark.integration
+
+OWNER = "citizen-1"
+
+
+async def filed(api: NotificationApi, owner: str | None = OWNER, **kw: object) -> tuple[str, str]:
+    data = dossier_submitted(owner, **kw)  # type: ignore[arg-type]
+    event_id = await api.consume(DossierSubmitted.TYPE, data, "dossier")
+    return data["dossier_id"], event_id
+
+
+async def counts(api: NotificationApi) -> tuple[int, int, int]:
+    rows = await api.rows("SELECT (SELECT count(*) FROM notices), (SELECT count(*) FROM inbox_items), "
+                          "(SELECT count(*) FROM messages)")  # fmt: skip
+    return tuple(rows[0])  # type: ignore[return-value]
+
+
+async def test_a_filing_notifies_its_owner_once_whatever_the_redeliveries(notification_api: NotificationApi) -> None:
+    api = notification_api
+    data = dossier_submitted(OWNER)
+    event_id = await api.consume(DossierSubmitted.TYPE, data, "dossier")
+    for _ in range(3):
+        await api.consume(DossierSubmitted.TYPE, data, "dossier", event_id=event_id)
+    assert await counts(api) == (1, 1, 2)  # one notice, one inbox item, an SMS and an e-mail (no device)
+    channels = await api.rows("SELECT channel, status, content FROM messages ORDER BY channel")
+    assert [(r.channel, r.status) for r in channels] == [("email", "created"), ("sms", "created")]
+    assert "H22.01-260105-0001" in channels[0].content["subject"] and "2026-01-12" in channels[1].content["text"]
+    async with api.client() as client:
+        inbox = (await client.get("/inbox", headers=api.person(OWNER))).json()
+    assert inbox["unread"] == 1 and inbox["items"][0]["kind"] == "dossier-received"
+    assert inbox["items"][0]["link"].endswith(f"/dossiers/{data['dossier_id']}")
+
+
+async def test_a_dossier_filed_at_a_counter_notifies_no_one(notification_api: NotificationApi) -> None:
+    await filed(notification_api, owner=None)
+    assert await counts(notification_api) == (0, 0, 0)
+
+
+async def test_statuses_4_9_and_10_notify_once_each_and_a_new_date_too(notification_api: NotificationApi) -> None:
+    api = notification_api
+    dossier_id, _ = await filed(api)
+    for previous, status in ((1, 2), (2, 4), (4, 9), (9, 10)):
+        event_id = await api.consume(StatusChanged.TYPE, status_changed(dossier_id, previous, status), "dossier")
+        await api.consume(StatusChanged.TYPE, status_changed(dossier_id, previous, status), "dossier", event_id)
+    moved = status_changed(dossier_id, 4, 4, appointment=date(2026, 1, 20))
+    await api.consume(StatusChanged.TYPE, moved, "dossier")
+    kinds = [r.kind for r in await api.rows("SELECT kind FROM notices ORDER BY created_at, kind")]
+    assert sorted(kinds) == sorted(["dossier-received", "dossier-in-processing", "dossier-processed",
+                                    "result-returned", "appointment-changed"])  # fmt: skip
+    body = (await api.rows("SELECT body FROM inbox_items WHERE kind = 'appointment-changed'"))[0].body
+    assert "2026-01-20" in body
+
+
+async def test_one_person_never_sees_or_marks_anothers_notices(notification_api: NotificationApi) -> None:
+    api = notification_api
+    await filed(api, owner="citizen-a")
+    async with api.client() as client:
+        mine = (await client.get("/inbox", headers=api.person("citizen-a"))).json()["items"]
+        theirs = await client.get("/inbox", headers=api.person("citizen-b"))
+        assert theirs.status_code == 200 and theirs.json() == {"items": [], "next": None, "unread": 0}
+        marked = await client.post(f"/inbox/{mine[0]['id']}/read", headers=api.person("citizen-b"))
+        assert marked.status_code == 404 and marked.headers["content-type"] == "application/problem+json"
+        assert (await client.get("/inbox/unread", headers=api.person("citizen-a"))).json() == {"unread": 1}
+        ok = await client.post(f"/inbox/{mine[0]['id']}/read", headers=api.person("citizen-a"))
+        assert ok.json() == {"marked": 1}
+        again = await client.post(f"/inbox/{mine[0]['id']}/read", headers=api.person("citizen-a"))
+        assert again.status_code == 200 and again.json() == {"marked": 0}  # already read: nothing changes
+        assert (await client.get("/inbox/unread", headers=api.person("citizen-a"))).json() == {"unread": 0}
+        assert (await client.get("/inbox")).status_code == 401
+        assert (await client.get("/inbox", headers=api.operator())).status_code == 403  # no notification:read
+
+
+async def test_the_inbox_pages_newest_first(notification_api: NotificationApi) -> None:
+    api = notification_api
+    for i in range(5):
+        await filed(api, code=f"H22.01-260105-000{i}")
+    seen: list[str] = []
+    async with api.client() as client:
+        url: str | None = "/inbox?limit=2"
+        while url is not None:
+            page = (await client.get(url, headers=api.person(OWNER))).json()
+            seen += [item["body"] for item in page["items"]]
+            url = f"/inbox?limit=2&cursor={page['next']}" if page["next"] else None
+        bad = await client.get("/inbox?cursor=not-ours", headers=api.person(OWNER))
+        too_many = await client.get("/inbox?limit=101", headers=api.person(OWNER))
+    assert [s.split()[2] for s in seen] == [f"H22.01-260105-000{i}" for i in reversed(range(5))]
+    assert bad.status_code == 400 and too_many.status_code == 422
+
+
+async def test_essential_notices_cannot_be_switched_off_and_others_can(notification_api: NotificationApi) -> None:
+    api = notification_api
+    async with api.client() as client:
+        refused = await client.put("/preferences", headers=api.person(OWNER),
+                                   json={"channels": ["email"], "switched_off": ["result-returned"]})  # fmt: skip
+        assert refused.status_code == 422 and "result-returned" in refused.text
+        chosen = await client.put("/preferences", headers=api.person(OWNER),
+                                  json={"channels": ["email"], "switched_off": ["payment-succeeded"]})  # fmt: skip
+        assert chosen.status_code == 200 and chosen.json()["channels"] == ["email"]
+        assert (await client.get("/preferences", headers=api.person(OWNER))).json()["switched_off"] == [
+            "payment-succeeded"
+        ]
+        unknown = await client.put("/preferences", headers=api.person(OWNER), json={"channels": ["fax"]})
+        assert unknown.status_code == 422
+    dossier_id, _ = await filed(api)  # essential: SMS and e-mail whatever was chosen
+    paid = {"order_id": str(uuid.uuid4()), "dossier_id": dossier_id, "dossier_code": "H22.01-260105-0001",
+            "amount": 150000, "provider": "vnpay", "receipt_number": "R1",
+            "paid_at": "2026-01-05T03:00:00Z"}  # fmt: skip
+    await api.consume(PaymentSucceeded.TYPE, paid, "payment")
+    await api.consume(StatusChanged.TYPE, status_changed(dossier_id, 2, 4), "dossier")
+    rows = await api.rows("SELECT n.kind, m.channel FROM notices n LEFT JOIN messages m ON m.notice_id = n.id "
+                          "ORDER BY n.kind, m.channel")  # fmt: skip
+    assert [(r.kind, r.channel) for r in rows] == [
+        ("dossier-in-processing", "email"),  # chosen: e-mail only
+        ("dossier-received", "email"), ("dossier-received", "sms"),  # essential
+        ("payment-succeeded", None),  # switched off: the inbox only
+    ]  # fmt: skip
+
+
+async def test_feedback_answers_reach_their_sender_and_recorded_feedback_no_one(
+    notification_api: NotificationApi,
+) -> None:
+    api = notification_api
+    answered = {"feedback_id": str(uuid.uuid4()), "code": "PAKN-2026-000001", "sender": OWNER,
+                "agency_code": "000.00.01.H22", "answered_at": "2026-01-05T03:00:00Z", "on_time": True}  # fmt: skip
+    await api.consume(FeedbackAnswered.TYPE, answered, "feedback")
+    await api.consume(FeedbackAnswered.TYPE, {**answered, "feedback_id": str(uuid.uuid4()), "sender": ""}, "feedback")
+    rows = await api.rows("SELECT account_id, kind FROM notices")
+    assert [(r.account_id, r.kind) for r in rows] == [(OWNER, "feedback-answered")]
+
+
+async def test_devices_are_the_callers_own_and_limited(notification_api: NotificationApi) -> None:
+    api = notification_api
+    async with api.client() as client:
+        for i in range(api.settings.devices_per_account):
+            made = await client.post("/devices", headers=api.person(OWNER),
+                                     json={"token": f"device-token-{i:04d}", "platform": "android"})  # fmt: skip
+            assert made.status_code == 201
+        over = await client.post("/devices", headers=api.person(OWNER),
+                                 json={"token": "device-token-extra", "platform": "ios"})  # fmt: skip
+        assert over.status_code == 409
+        again = await client.post("/devices", headers=api.person(OWNER),
+                                  json={"token": "device-token-0000", "platform": "android"})  # fmt: skip
+        assert again.status_code == 201  # the same device again is no new one
+        theirs = await client.post("/devices/removal", headers=api.person("citizen-b"),
+                                   json={"token": "device-token-0000"})  # fmt: skip
+        assert theirs.status_code == 404
+        mine = await client.post("/devices/removal", headers=api.person(OWNER), json={"token": "device-token-0000"})
+        assert mine.status_code == 204
+    await filed(api)
+    pushes = await api.rows("SELECT count(*) AS n FROM messages WHERE channel = 'push'")
+    assert pushes[0].n == api.settings.devices_per_account - 1  # one per device still registered
+
+
+async def test_operators_save_checked_versions_and_preview_them(notification_api: NotificationApi) -> None:
+    api = notification_api
+    async with api.client() as client:
+        listed = await client.get("/templates", headers=api.operator())
+        assert listed.status_code == 200 and len(listed.json()) >= 12
+        current = (await client.get("/templates/result-returned/vi", headers=api.operator())).json()
+        texts = {**current["texts"], "sms": "DVCQG: Co ket qua ho so {{ code }}."}
+        saved = await client.put("/templates/result-returned/vi", headers=api.operator(),
+                                 json={"texts": texts, "variables": current["variables"]})  # fmt: skip
+        assert saved.status_code == 201 and saved.json()["version"] == current["version"] + 1
+        typo_texts = {**texts, "sms": "{{ cod }}"}
+        typo = await client.put("/templates/result-returned/vi", headers=api.operator(),
+                                json={"texts": typo_texts, "variables": current["variables"]})  # fmt: skip
+        assert typo.status_code == 422 and "cod" in typo.text
+        preview = await client.post("/templates/result-returned/vi/preview", headers=api.operator(),
+                                    json={"values": {"code": "X1", "procedure": "P", "link": "https://l"}})  # fmt: skip
+        assert preview.json()["texts"]["sms"] == "DVCQG: Co ket qua ho so X1."
+        wrong = await client.post("/templates/result-returned/vi/preview", headers=api.operator(),
+                                  json={"values": {"code": 5}})  # fmt: skip
+        assert wrong.status_code == 422
+        assert (await client.get("/templates", headers=api.person(OWNER))).status_code == 403
+        assert (await client.get("/templates/no-such-kind/vi", headers=api.operator())).status_code == 422
+
+
+async def read_events(response: httpx.Response, wanted: int) -> list[tuple[str, dict[str, object]]]:
+    """The first ``wanted`` events of a stream (comments skipped)."""
+    events: list[tuple[str, dict[str, object]]] = []
+    name = None
+    async for line in response.aiter_lines():
+        if line.startswith("event: "):
+            name = line.removeprefix("event: ")
+        elif line.startswith("data: ") and name:
+            events.append((name, json.loads(line.removeprefix("data: "))))
+            if len(events) == wanted:
+                return events
+    return events
+
+
+async def test_the_stream_shows_a_new_notice_as_it_arrives(notification_api: NotificationApi) -> None:
+    api = notification_api
+    async with api.client() as client, client.stream("GET", "/inbox/stream", headers=api.person(OWNER)) as live:
+        assert live.status_code == 200 and live.headers["content-type"].startswith("text/event-stream")
+        reader = asyncio.create_task(read_events(live, 3))
+        await asyncio.sleep(0.3)
+        await filed(api)
+        events = await asyncio.wait_for(reader, 20)
+    assert events[0] == ("unread", {"unread": 0})
+    assert events[1][0] == "item" and events[1][1]["kind"] == "dossier-received"
+    assert events[2] == ("unread", {"unread": 1})
+
+
+async def test_streams_are_limited_per_person(notification_api: NotificationApi) -> None:
+    api = notification_api
+    async with api.client() as client:
+        opened = [client.stream("GET", "/inbox/stream", headers=api.person(OWNER)) for _ in range(2)]
+        held = [await s.__aenter__() for s in opened]
+        try:
+            assert all(r.status_code == 200 for r in held)
+            over = await client.get("/inbox/stream", headers=api.person(OWNER))
+            assert over.status_code == 429 and over.headers["content-type"] == "application/problem+json"
+            other = client.stream("GET", "/inbox/stream", headers=api.person("citizen-b"))
+            async with other as theirs:
+                assert theirs.status_code == 200
+        finally:
+            for s in opened:
+                await s.__aexit__(None, None, None)
