@@ -9,7 +9,7 @@
 # (unaccent, pg_trgm for the catalogue).
 set -euo pipefail
 
-for service in identity catalogue dossier payment sync feedback; do
+for service in identity catalogue dossier payment sync feedback notification; do
     variable="${service^^}_DB_PASSWORD"
     password="${!variable:-}"
     if [[ -z "$password" ]]; then
