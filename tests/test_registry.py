@@ -73,6 +73,7 @@ def test_make_run_keeps_its_ports() -> None:
         "payment": (8004, 9104, 9114),
         "sync": (8005, 9105, 9115),
         "feedback": (8006, 9106, 9116),
+        "notification": (8007, 9107, 9117),
     }
 
 

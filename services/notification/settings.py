@@ -4,7 +4,7 @@ from datetime import time
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.settings import ServiceSettings
@@ -31,6 +31,16 @@ class NotificationSettings(ServiceSettings):
     stream_heartbeat_seconds: float = Field(default=15.0, ge=1.0, le=300.0)
     # Devices (push) one person may register.
     devices_per_account: int = Field(default=10, ge=1, le=100)
+    # The dispatcher: how often it looks for due messages, how many it claims at once, and how
+    # many it hands over at the same time.
+    dispatch_every_seconds: float = Field(default=0.25, ge=0.05, le=60)
+    dispatch_batch: int = Field(default=200, ge=1, le=5000)
+    dispatch_concurrency: int = Field(default=50, ge=1, le=1000)
+    # Contact details are asked of identity (adapters/contacts.py) as this confidential client.
+    identity_url: str = "http://127.0.0.1:8001"
+    contacts_client_id: str = "notification-service"
+    contacts_client_secret: SecretStr = SecretStr("development")
+    contacts_cache_seconds: float = Field(default=300.0, ge=0, le=3600)
     # How often the worker purges bodies past their retention.
     purge_every_seconds: float = Field(default=3600.0, ge=1.0, le=86_400)
     # Development and tests only: the clock moved by the seconds written in this file.

@@ -492,6 +492,8 @@ EXTERNAL = [
 INTERNET_CLIENTS = {("identity", "worker"), ("payment", "worker"), ("sync", "worker")} | {
     (name, "api") for name in storage_services()
 }
+# Workers that hand messages to providers (HTTPS, SMTP submission) and ask identity for contacts.
+PROVIDER_CLIENTS = {("notification", "worker")}
 PORTS = {**{entry.name: entry.port for entry in services()}, "gateway": 8000}
 
 
@@ -511,6 +513,9 @@ def expected_egress(pod: str, name: str, component: str) -> dict[str, set[tuple[
         want |= {f"{s}-api": tcp(PORTS[s]) for s in SERVICES}
     if (name, component) in INTERNET_CLIENTS:
         want |= {"internet": tcp(443), "internet-v6": tcp(443)}
+    if (name, component) in PROVIDER_CLIENTS:
+        submission = tcp(443) | tcp(587) | tcp(465)
+        want |= {"internet": submission, "internet-v6": submission, "identity-api": tcp(8001)}
     want.pop(pod, None)  # a pod's traffic to itself is not the network's business
     return want
 
@@ -526,6 +531,7 @@ def expected_ingress(pod: str, name: str, component: str, pods: list[Endpoint]) 
     want = {"gateway": tcp(PORTS[name]), "prometheus": tcp(WORKER_PORT)}
     if name == "identity":
         want |= {p.name: tcp(8001) for p in pods if p.name.endswith("-api") and p.name != pod}
+        want |= {f"{s}-{c}": tcp(8001) for s, c in PROVIDER_CLIENTS}
     return want
 
 

@@ -1,0 +1,97 @@
+"""A person's phone and e-mail, asked of identity when a message is handed over.
+
+Identity owns contact details. This service never stores them (its messages name the account)
+and never logs them; they never travel on Kafka. It asks identity's contacts API
+(``GET {identity}/api/v1/identity/contacts/{account_id}``) as a confidential client holding the
+scope ``identity:contacts`` (client-credentials grant at the issuer's token endpoint), and keeps
+each answer in memory for ``ttl`` seconds (a burst of messages to one person asks once), at most
+``size`` people. An account identity no longer knows (deleted) answers 404: no contact, and the
+copy held is dropped at once when the account's deletion is heard.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    phone: str | None  # E.164, only when verified
+    email: str | None  # only when verified
+
+    def __repr__(self) -> str:  # never print the values
+        return f"Contact(phone={'…' if self.phone else None}, email={'…' if self.email else None})"
+
+
+class ContactsUnavailable(Exception):
+    """Identity could not answer now (the message is tried again later)."""
+
+
+@dataclass(frozen=True)
+class ContactsConfig:
+    identity_url: str  # identity's API, e.g. http://identity:8001
+    token_url: str  # the issuer's token endpoint
+    client_id: str
+    client_secret: str
+    ttl_seconds: float = 300.0
+    size: int = 100_000
+    timeout_seconds: float = 5.0
+
+    def __repr__(self) -> str:
+        return f"ContactsConfig(identity_url={self.identity_url!r}, client_id={self.client_id!r})"
+
+
+class IdentityContacts:
+    def __init__(self, config: ContactsConfig, client: httpx.AsyncClient) -> None:
+        self.config = config
+        self._client = client
+        self._kept: dict[str, tuple[Contact | None, float]] = {}
+        self._token: tuple[str, float] | None = None
+
+    async def _bearer(self) -> str:
+        if self._token is None or self._token[1] < time.monotonic() + 30:
+            try:
+                answer = await self._client.post(
+                    self.config.token_url, data={"grant_type": "client_credentials", "scope": "identity:contacts"},
+                    auth=(self.config.client_id, self.config.client_secret), timeout=self.config.timeout_seconds,
+                )  # fmt: skip
+            except httpx.HTTPError as exc:
+                raise ContactsUnavailable(f"token endpoint: {type(exc).__name__}") from None
+            if answer.status_code != 200:
+                raise ContactsUnavailable(f"token endpoint answered {answer.status_code}")
+            body = answer.json()
+            self._token = (str(body["access_token"]), time.monotonic() + float(body.get("expires_in", 300)))
+        return self._token[0]
+
+    async def of(self, account_id: str) -> Contact | None:
+        """The person's verified phone and e-mail; None when identity knows no such account."""
+        now = time.monotonic()
+        kept = self._kept.get(account_id)
+        if kept is not None and kept[1] > now:
+            return kept[0]
+        url = f"{self.config.identity_url}/api/v1/identity/contacts/{account_id}"
+        try:
+            answer = await self._client.get(url, headers={"Authorization": f"Bearer {await self._bearer()}"},
+                                            timeout=self.config.timeout_seconds)  # fmt: skip
+        except httpx.HTTPError as exc:
+            raise ContactsUnavailable(f"contacts: {type(exc).__name__}") from None
+        if answer.status_code == 401:
+            self._token = None
+        if answer.status_code == 404:
+            contact = None
+        elif answer.status_code == 200:
+            body = answer.json()
+            contact = Contact(body.get("phone") if body.get("phone_verified") else None,
+                              body.get("email") if body.get("email_verified") else None)  # fmt: skip
+        else:
+            raise ContactsUnavailable(f"contacts answered {answer.status_code}")
+        if len(self._kept) >= self.config.size:
+            self._kept.clear()
+        self._kept[account_id] = (contact, now + self.config.ttl_seconds)
+        return contact
+
+    def forget(self, account_id: str) -> None:
+        self._kept.pop(account_id, None)

@@ -1,0 +1,161 @@
+"""Handing due messages to the providers: claim a batch, send it outside any transaction, record
+what each provider answered.
+
+1. **Claim** (one short transaction): the due ``created`` messages, locked, are leased: their
+   ``due_at`` moves ``LEASE`` ahead, so a worker that dies while sending leaves them to be tried
+   again later, not lost. An SMS over the person's hourly limit is not claimed but moved to when
+   the limit allows.
+2. **Send**, at most ``concurrency`` at once: the contact is asked of identity (never stored);
+   the channel's next provider (failover order from the settings) gets the message, with the
+   message id as its idempotency key (``client_ref``, Message-ID), so a lease that ran out while
+   a provider was slow does not make a second SMS at a provider that deduplicates.
+3. **Record** (one transaction): ``sending`` or ``delivered``, or the failure (retried later on
+   the next provider, or final); a device its push service no longer knows is forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from services.kit.logging import get_logger
+
+from ..domain.delivery import (
+    Channel,
+    DeliveryFailure,
+    Email,
+    Outgoing,
+    PermanentFailure,
+    Provider,
+    Push,
+    Sms,
+    TechnicalFailure,
+)
+from ..domain.messages import Message, RecipientLimit, Status, next_provider
+from .unit_of_work import NotificationUnitOfWork
+
+log = get_logger(__name__)
+
+#: How long a claimed message is left to its worker before it is due again.
+LEASE = timedelta(minutes=2)
+
+
+class ContactOf(Protocol):
+    phone: str | None
+    email: str | None
+
+
+class Contacts(Protocol):
+    async def of(self, account_id: str) -> ContactOf | None: ...
+
+
+@dataclass(frozen=True)
+class Providers:
+    """The providers of each channel, in failover order (the settings' lists)."""
+
+    by_channel: Mapping[Channel, tuple[Provider[Any], ...]]
+
+    def names(self, channel: Channel) -> tuple[str, ...]:
+        return tuple(p.name for p in self.by_channel.get(channel, ()))
+
+    def named(self, channel: Channel, name: str) -> Provider[Any]:
+        return next(p for p in self.by_channel[channel] if p.name == name)
+
+
+@dataclass
+class Run:
+    claimed: int = 0
+    handed: int = 0
+    failed: int = 0
+    deferred: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+def _outgoing(message: Message, content: dict[str, Any], contact: ContactOf | None) -> Outgoing:
+    """The message as its channel's provider takes it; a permanent failure when it cannot be made."""
+    if message.channel == Channel.PUSH:
+        if not message.device_token:
+            raise PermanentFailure("no device")
+        return Push(message.id, message.device_token, "android", content["title"], content["body"],
+                    {str(k): str(v) for k, v in (content.get("data") or {}).items()})  # fmt: skip
+    if contact is None:
+        raise PermanentFailure("no such account")
+    if message.channel == Channel.SMS:
+        if not contact.phone:
+            raise PermanentFailure("no verified phone")
+        return Sms(message.id, contact.phone, content["text"])
+    if not contact.email:
+        raise PermanentFailure("no verified e-mail")
+    return Email(message.id, contact.email, content["subject"], content["text"], content.get("html"))
+
+
+async def claim(uow: NotificationUnitOfWork, now: datetime, batch: int,
+                limit: RecipientLimit) -> list[tuple[Message, dict[str, Any]]]:  # fmt: skip
+    """The batch to send now, leased; SMS over a person's limit moved to later."""
+    claimed: list[tuple[Message, dict[str, Any]]] = []
+    for message, content, _urgent in await uow.messages.claim_due(now, batch):
+        if message.channel == Channel.SMS:
+            recent = await uow.messages.sent_since(message.account_id, Channel.SMS.value, now - limit.per)
+            allowed = limit.next_allowed(recent + [m.updated_at for m, _ in claimed
+                                                   if m.account_id == message.account_id and m.channel == Channel.SMS],
+                                         now)  # fmt: skip
+            if allowed > now:
+                await uow.messages.save(replace(message, due_at=allowed, updated_at=now))
+                continue
+        leased = replace(message, due_at=now + LEASE, updated_at=now)
+        await uow.messages.save(leased)
+        claimed.append((leased, content))
+    return claimed
+
+
+async def send(providers: Providers, contacts: Contacts, claimed: list[tuple[Message, dict[str, Any]]],
+               now: datetime, concurrency: int) -> list[Message]:  # fmt: skip
+    """Each claimed message handed to its provider; the messages as they now stand."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(message: Message, content: dict[str, Any]) -> Message:
+        async with gate:
+            names = providers.names(message.channel)
+            if not names:
+                return message.failed(TechnicalFailure("no provider configured"), "", now)
+            name = next_provider(names, message)
+            try:
+                contact = None if message.channel == Channel.PUSH else await contacts.of(message.account_id)
+                handed = await providers.named(message.channel, name).send(_outgoing(message, content, contact))
+            except DeliveryFailure as failure:
+                return message.failed(failure, name, now)
+            except Exception as exc:  # a contact lookup that failed, a provider's bug: tried again later
+                return message.failed(TechnicalFailure(type(exc).__name__), name, now)
+            return message.handed(handed, now)
+
+    return list(await asyncio.gather(*(one(m, c) for m, c in claimed)))
+
+
+async def record(uow: NotificationUnitOfWork, sent: list[Message]) -> Run:
+    run = Run(claimed=len(sent))
+    for message in sent:
+        await uow.messages.save(message)
+        run.outcomes[message.status.value] = run.outcomes.get(message.status.value, 0) + 1
+        if message.status in (Status.SENDING, Status.DELIVERED):
+            run.handed += 1
+        else:
+            run.failed += 1
+        if message.channel == Channel.PUSH and message.status == Status.PERMANENT_FAILURE and message.device_token:
+            await uow.devices.forget(message.device_token)
+    return run
+
+
+async def receipt(uow: NotificationUnitOfWork, provider: str, reference: str, status: str, detail: str | None,
+                  now: datetime) -> Message | None:  # fmt: skip
+    """A provider's delivery receipt applied to the message it names; None when no message has
+    that reference (yet: a receipt can overtake the recording of the hand-over)."""
+    message = await uow.messages.by_reference(provider, reference)
+    if message is None:
+        return None
+    updated = message.receipt(status, detail, now)  # type: ignore[arg-type]
+    if updated != message:
+        await uow.messages.save(updated)
+    return updated
