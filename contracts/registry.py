@@ -30,7 +30,13 @@ from contracts.events.feedback import (
     FeedbackTransferred,
     FeedbackWithdrawn,
 )
-from contracts.events.identity_accounts import AccountLocked, AccountRegistered, AccountUnlocked, AccountVerified
+from contracts.events.identity_accounts import (
+    AccountDeleted,
+    AccountLocked,
+    AccountRegistered,
+    AccountUnlocked,
+    AccountVerified,
+)
 from contracts.events.identity_oidc import ClientCreated, ClientDisabled, SigningKeyRotated
 from contracts.events.payment import PaymentSucceeded
 from contracts.events.platform import DeadLetterRecorded
@@ -43,6 +49,7 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     AccountVerified,
     AccountLocked,
     AccountUnlocked,
+    AccountDeleted,
     ClientCreated,
     ClientDisabled,
     SigningKeyRotated,

@@ -1,6 +1,7 @@
 """Events about accounts, published by the identity service on ``identity.events`` (key: the
 account id). They carry ids and kinds, never a personal identifier: a consumer that needs a
-person's details asks for them with the person's consent (userinfo), not from the event stream.
+person's details asks for them with the person's consent (userinfo), or, for a service that
+notifies people, through identity's contacts lookup by account id; not from the event stream.
 """
 
 from __future__ import annotations
@@ -64,3 +65,15 @@ class AccountUnlocked(Event):
     kind: AccountKindName
     reason: Literal["password-reset", "admin"]
     unlocked_at: datetime
+
+
+class AccountDeleted(Event):
+    """The account was closed by its holder or deleted by an administrator: its personal data
+    (names, identifiers, phone, e-mail) is erased and it can no longer sign in. A consumer drops
+    what it keeps about the account's contact details (caches included)."""
+
+    TYPE = "identity.account.deleted.v1"
+
+    account_id: str = Field(min_length=1, max_length=64)
+    kind: AccountKindName
+    deleted_at: datetime

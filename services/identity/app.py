@@ -11,6 +11,7 @@ from .adapters.unit_of_work import SqlIdentityUnitOfWork
 from .api.accounts import router as accounts_router
 from .api.clients import router as clients_router
 from .api.commands import COMMANDS
+from .api.contacts import router as contacts_router
 from .api.jobs import deliver_messages_job, ensure_signing_key_at_start, seed_fixtures, sweep_inactive_job
 from .api.oidc import router as oidc_router
 from .api.problems import PROBLEMS
@@ -21,7 +22,7 @@ SERVICE = ServiceSpec(
     title="Identity and single sign-on",
     settings_cls=IdentitySettings,
     migrations=Path(__file__).parent / "migrations",
-    routers=[accounts_router, clients_router],
+    routers=[accounts_router, clients_router, contacts_router],
     # Served at the issuer's root (/.well-known, /oauth2), not under /api/v1/identity.
     root_routers=[oidc_router],
     consumers=[],

@@ -79,3 +79,8 @@ class IdentitySettings(ServiceSettings, ApplicantKeySettings):
             raise ValueError("notifier 'webhook' needs notifier_webhook_url")
 
     # --- end accounts ---
+
+    # The development client of the notification service (``notification-service``: client
+    # credentials, scope identity:contacts), seeded with the fixtures; its secret, a documented
+    # placeholder (seeding is refused in production, where the client is registered like any other).
+    notification_client_secret: SecretStr = SecretStr("notification-service-development-secret")

@@ -84,6 +84,7 @@ accounts = Table(
     Column("last_inactivity_warning_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("deleted_at", DateTime(timezone=True)),  # added by migration 0006
     # Pending registrations do not hold an identifier: the first to verify the phone gets it.
     Index("accounts_personal_id", "personal_id", unique=True, postgresql_where=text("status <> 'pending'")),
     Index("accounts_tax_code", "tax_code", unique=True, postgresql_where=text("status <> 'pending'")),
@@ -206,6 +207,7 @@ def to_account(row: RowMapping) -> Account:
         totp_last_step=row["totp_last_step"],
         last_sign_in_at=row["last_sign_in_at"],
         created_at=row["created_at"],
+        deleted_at=row["deleted_at"],
     )
 
 
@@ -223,7 +225,7 @@ def _account_values(account: Account) -> dict[str, object]:
         "failed_sign_ins": account.failed_sign_ins, "locked_until": account.locked_until,
         "last_sign_in_at": account.last_sign_in_at, "last_activity_at": account.last_activity_at,
         "inactivity_warnings": account.inactivity_warnings,
-        "last_inactivity_warning_at": account.last_inactivity_warning_at,
+        "last_inactivity_warning_at": account.last_inactivity_warning_at, "deleted_at": account.deleted_at,
     }  # fmt: skip
 
 
@@ -231,6 +233,10 @@ def _account_values(account: Account) -> dict[str, object]:
 _CHANGEABLE = ("status", "locked_reason", "phone_verified", "password_hash", "totp_secret", "totp_pending_secret",
                "totp_last_step", "failed_sign_ins", "locked_until", "last_sign_in_at", "last_activity_at",
                "inactivity_warnings", "last_inactivity_warning_at")  # fmt: skip
+# What erasing an account writes: everything but the id, the kind, the legal representative and
+# the creation time (Account.erase says why).
+_ERASED = (*_CHANGEABLE, "name", "personal_id", "tax_code", "username", "birth_date", "phone", "email",
+           "email_verified", "agencies", "roles", "verified_in_person", "deleted_at")  # fmt: skip
 
 
 class SqlLocks:
@@ -262,6 +268,10 @@ class SqlAccounts:
             query = query.with_for_update()
         row = (await self._connection.execute(query.limit(1))).mappings().first()
         return to_account(row) if row else None
+
+    async def get_many(self, account_ids: list[str]) -> list[Account]:
+        query = select(accounts).where(accounts.c.id.in_(account_ids)).order_by(accounts.c.id)
+        return [to_account(row) for row in (await self._connection.execute(query)).mappings().all()]
 
     async def add(self, account: Account) -> None:
         values = _account_values(account)
@@ -296,6 +306,14 @@ class SqlAccounts:
             )
         except IntegrityError as exc:  # the unique indexes are the last guard
             raise AlreadyRegistered("This account was registered by another request.") from exc
+
+    async def erase(self, account: Account) -> None:
+        values = _account_values(account)
+        await self._connection.execute(
+            accounts.update()
+            .where(accounts.c.id == account.id)
+            .values(**{name: values[name] for name in _ERASED}, updated_at=func.now())
+        )
 
     async def record_activity(self, account_id: str, now: datetime) -> None:
         await self._connection.execute(
@@ -366,6 +384,11 @@ class SqlOneTimeCodes:
 
     async def sent_to(self, phone: str, since: datetime) -> tuple[int, datetime | None]:
         return await self._count(one_time_codes.c.destination == phone, since)
+
+    async def forget(self, account_id: str) -> int:
+        codes = one_time_codes
+        forgotten = await self._connection.execute(delete(codes).where(codes.c.account_id == account_id))
+        return int(forgotten.rowcount)
 
     async def asked_from(self, client_ip: str, since: datetime) -> tuple[int, datetime | None]:
         return await self._count(one_time_codes.c.client_ip == client_ip, since)
@@ -508,6 +531,13 @@ class SqlMessages:
         await self._connection.execute(
             insert(outgoing_messages).values(channel=channel, recipient=recipient, body_encrypted=body_encrypted)
         )
+
+    async def forget(self, recipients: list[str]) -> int:
+        kept = await self._connection.execute(delete(sent_messages).where(sent_messages.c.recipient.in_(recipients)))
+        queued = await self._connection.execute(
+            delete(outgoing_messages).where(outgoing_messages.c.recipient.in_(recipients))
+        )
+        return int(kept.rowcount) + int(queued.rowcount)
 
     async def kept_for(self, recipient: str, limit: int) -> list[SentMessage]:
         query = (

@@ -22,8 +22,10 @@ from sqlalchemy import (
     Row,
     Table,
     Text,
+    and_,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -273,6 +275,14 @@ class SqlBrowserSessions:
             update(browser_sessions).where(browser_sessions.c.id_hash == id_hash).values(revoked_at=now)
         )
 
+    async def revoke_all(self, account_id: str, now: datetime) -> int:
+        revoked = await self._connection.execute(
+            update(browser_sessions)
+            .where(browser_sessions.c.account_id == account_id, browser_sessions.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return int(revoked.rowcount)
+
 
 class SqlAuthorizationCodes:
     def __init__(self, connection: AsyncConnection):
@@ -305,6 +315,14 @@ class SqlAuthorizationCodes:
             acr=row.acr, amr=tuple(row.amr), auth_time=row.auth_time, agencies=tuple(row.agencies),
             expires_at=row.expires_at,
         )  # fmt: skip
+
+    async def void_all(self, account_id: str, now: datetime) -> int:
+        voided = await self._connection.execute(
+            update(authorization_codes)
+            .where(authorization_codes.c.account_id == account_id, authorization_codes.c.consumed_at.is_(None))
+            .values(consumed_at=now)
+        )
+        return int(voided.rowcount)
 
     async def exists(self, code_hash: str) -> bool:
         query = select(authorization_codes.c.code_hash).where(authorization_codes.c.code_hash == code_hash)
@@ -371,6 +389,18 @@ class SqlIssuedTokens:
         issued = select(issued_access_tokens.c.jti, issued_access_tokens.c.expires_at).where(access_condition)
         await self._connection.execute(
             pg_insert(revoked_access_tokens).from_select(["jti", "expires_at"], issued).on_conflict_do_nothing()
+        )
+
+    async def revoke_account(self, account_id: str, now: datetime) -> None:
+        families = select(refresh_tokens.c.family_id).where(refresh_tokens.c.account_id == account_id)
+        codes = select(authorization_codes.c.code_hash).where(authorization_codes.c.account_id == account_id)
+        await self._revoke_issued(
+            refresh_tokens.c.account_id == account_id,
+            and_(
+                issued_access_tokens.c.expires_at > now,
+                or_(issued_access_tokens.c.family_id.in_(families), issued_access_tokens.c.code_hash.in_(codes)),
+            ),
+            now,
         )
 
     async def revoke_access(self, jti: str, expires_at: datetime) -> None:

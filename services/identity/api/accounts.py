@@ -9,15 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from services.kit.auth import Principal, require_scopes
-from services.kit.errors import NotFound
+from services.kit.auth import SECOND_FACTOR_ACRS, Principal, require_scopes
+from services.kit.errors import Forbidden, NotFound
 
-from ..service import accounts, messages, passwords, registration, second_factor
+from ..service import accounts, deletion, messages, passwords, registration, second_factor
 from ..settings import IdentitySettings
 from .dependencies import IdentityUnitOfWorkDep
 from .schemas import (
+    AccountClosure,
     AccountPublic,
     CitizenRegistration,
     CodeCheck,
@@ -38,6 +39,28 @@ router = APIRouter()
 
 AccountHolder = Annotated[Principal, require_scopes()]
 Admin = Annotated[Principal, require_scopes("identity:admin")]
+
+
+def _person(principal: Principal) -> bool:
+    """A token a person signed in for (a machine client's names the client as its subject)."""
+    return principal.client_id is None or principal.subject != principal.client_id
+
+
+async def _holder(principal: AccountHolder) -> Principal:
+    if not _person(principal):
+        raise Forbidden("An account is closed by the person holding it.")
+    return principal
+
+
+async def _deleting_admin(principal: Admin) -> Principal:
+    """Deleting cannot be undone: an administrator signed in with the second factor, not a machine."""
+    if not _person(principal) or principal.acr not in SECOND_FACTOR_ACRS:
+        raise Forbidden("Accounts are deleted by an administrator signed in with a second factor.")
+    return principal
+
+
+Holder = Annotated[Principal, Depends(_holder)]
+DeletingAdmin = Annotated[Principal, Depends(_deleting_admin)]
 PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z._-]+$")]
 
 
@@ -162,6 +185,24 @@ async def confirm_totp(body: TotpConfirm, request: Request, uow: IdentityUnitOfW
 async def me(uow: IdentityUnitOfWorkDep, who: AccountHolder) -> AccountPublic:
     """The signed-in account's own profile, personal identifiers masked."""
     return AccountPublic.of(await accounts.profile(uow, who.subject))
+
+
+@router.post("/me/closure", status_code=204, operation_id="closeMyAccount")
+async def close_my_account(body: AccountClosure, request: Request, uow: IdentityUnitOfWorkDep, who: Holder) -> Response:
+    """Xoá tài khoản: the holder of a citizen or enterprise account deletes it with its password.
+    Personal data is erased, sessions and tokens end, and sign-in then fails as for an unknown login."""
+    await deletion.close_own_account(
+        uow, _settings(request), account_id=who.subject, password=body.password, client_ip=_client_ip(request),
+        now=_now(),
+    )  # fmt: skip
+    return Response(status_code=204)
+
+
+@router.delete("/accounts/{account_id}", status_code=204, operation_id="deleteAccount")
+async def delete(account_id: PathId, uow: IdentityUnitOfWorkDep, admin: DeletingAdmin) -> Response:
+    """An identity administrator deletes an account (not their own): as its holder's closure does."""
+    await deletion.delete_account(uow, account_id=account_id, administrator_id=admin.subject, now=_now())
+    return Response(status_code=204)
 
 
 @router.post("/accounts/{account_id}/lock", status_code=204, operation_id="lockAccount")

@@ -17,6 +17,7 @@ from ..domain.accounts import (
     WrongPassword,
     WrongTotpCode,
 )
+from ..domain.contacts import NoContact
 from ..domain.oauth import OAuthError
 from ..domain.passwords import WeakPassword
 
@@ -47,6 +48,8 @@ PROBLEMS: ProblemTable = {
     CodeNoLongerValid: Problem(410, "code-no-longer-valid", "The code can no longer be used"),
     InvalidCode: Problem(400, "invalid-code", "The code is not correct"),
     InvalidCredentials: Problem(401, "invalid-credentials", "Sign-in failed"),
+    # The kit's not-found, with the contacts' own Cache-Control.
+    NoContact: Problem(404, "not-found", "Not found", {"Cache-Control": "no-store"}),
     OAuthError: _oauth,
     SecondFactorNotEnrolled: Problem(403, "second-factor-not-enrolled", "A second factor must be set up first"),
     SecondFactorRequired: Problem(401, "second-factor-required", "A second factor is required"),

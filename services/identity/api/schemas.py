@@ -16,6 +16,7 @@ from services.kit.logging import mask
 from services.kit.schemas import Name, NotBlank, PersonalId, StrictModel, TaxCode, Verbatim, VietnameseMobile
 
 from ..domain.accounts import Account
+from ..domain.contacts import MAX_BATCH, Contact
 from ..domain.messages import SentMessage
 from ..domain.oauth import Client, ClientKind, GrantType, JsonWebKeySet
 from ..domain.second_factor import DIGITS
@@ -158,6 +159,50 @@ class AccountPublic(BaseModel):
             roles=list(account.roles), second_factor_enrolled=account.totp_enrolled,
             verified_in_person=account.verified_in_person,
         )  # fmt: skip
+
+
+class AccountClosure(StrictModel):
+    """Closing one's own account: the password again, as the proof that its holder asks."""
+
+    password: Password
+
+
+# An account id as the other services received it in an event (a UUID today).
+AccountId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z._-]+$")]
+
+
+class ContactsLookup(StrictModel):
+    accounts: Annotated[list[AccountId], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class ContactPublic(BaseModel):
+    """Where a service reaches the account's holder: the phone (E.164) and the e-mail address, each
+    with whether the holder proved it, and the language of their messages when identity knows it
+    (it records none yet: null). Not to be kept longer than a short cache, nor logged."""
+
+    account_id: str
+    kind: str
+    phone: str | None
+    phone_verified: bool
+    email: str | None
+    email_verified: bool
+    preferred_language: str | None
+
+    @classmethod
+    def of(cls, contact: Contact) -> ContactPublic:
+        return cls(
+            account_id=contact.account_id, kind=contact.kind, phone=contact.phone,
+            phone_verified=contact.phone_verified, email=contact.email, email_verified=contact.email_verified,
+            preferred_language=contact.preferred_language,
+        )  # fmt: skip
+
+
+class ContactsPublic(BaseModel):
+    """The contacts found, in the order asked (an id asked twice answered once), and the ids of
+    unknown, unverified or deleted accounts."""
+
+    contacts: list[ContactPublic]
+    missing: list[str]
 
 
 class MessagePublic(BaseModel):

@@ -21,6 +21,7 @@ class AccountStatus(StrEnum):
     ACTIVE = "active"
     LOCKED = "locked"  # locked until someone acts: inactivity (a password reset unlocks) or an administrator
     DISABLED = "disabled"
+    DELETED = "deleted"  # closed by its holder or deleted by an administrator; personal data erased
 
 
 class LockReason(StrEnum):
@@ -68,6 +69,7 @@ class Account:
     totp_last_step: int | None = None
     last_sign_in_at: datetime | None = None
     created_at: datetime | None = None
+    deleted_at: datetime | None = None
 
     @property
     def login_identifiers(self) -> tuple[str, ...]:
@@ -123,6 +125,19 @@ class Account:
     def warned_inactive(self, now: datetime) -> None:
         self.inactivity_warnings += 1
         self.last_inactivity_warning_at = now
+
+    def erase(self, now: datetime) -> None:
+        """Delete the account: every personal datum and credential goes (names, identifiers, birth
+        date, phone, e-mail, password, second factor, agencies and roles), so that nobody finds
+        the account by them nor signs in with them, and they are free to register again. What
+        stays is what the audit needs: the id, the kind, the legal representative's account id
+        (an enterprise's), when it was created and when it was deleted."""
+        self.status, self.locked_reason, self.deleted_at = AccountStatus.DELETED, None, now
+        self.name, self.personal_id, self.tax_code, self.username, self.birth_date = "", None, None, None, None
+        self.phone, self.phone_verified, self.email, self.email_verified = None, False, None, False
+        self.password_hash, self.totp_secret, self.totp_pending_secret, self.totp_last_step = "", None, None, None
+        self.totp_enrolled, self.verified_in_person, self.agencies, self.roles = False, False, (), ()
+        self.failed_sign_ins, self.locked_until, self.extra = 0, None, {}
 
     def enrol_second_factor(self, step: int) -> None:
         """The pending secret was confirmed with a code of ``step``: it becomes the second factor."""

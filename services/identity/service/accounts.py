@@ -50,6 +50,10 @@ class UserinfoClaims(TypedDict, total=False):
     roles: list[str]
 
 
+# Not an account to show or administer: a registration not yet verified, a deleted account.
+_GONE = frozenset({AccountStatus.PENDING, AccountStatus.DELETED})
+
+
 async def account_is_active(uow: IdentityUnitOfWork, account_id: str) -> bool:
     """True while the account may hold sessions and tokens (a temporary lockout does not end them)."""
     account = await uow.accounts.get(account_id)
@@ -98,14 +102,14 @@ async def record_activity(uow: IdentityUnitOfWork, account_id: str, now: datetim
 async def profile(uow: IdentityUnitOfWork, account_id: str) -> Account:
     """The account's own profile (the API masks its personal identifiers)."""
     account = await uow.accounts.get(account_id)
-    if account is None or account.status is AccountStatus.PENDING:
+    if account is None or account.status in _GONE:
         raise NotFound("There is no account for this token.")
     return account
 
 
 async def _administered(uow: IdentityUnitOfWork, account_id: str) -> Account:
     account = await uow.accounts.get(account_id, for_update=True)
-    if account is None or account.status is AccountStatus.PENDING:
+    if account is None or account.status in _GONE:
         raise NotFound("There is no account with this id.")
     return account
 

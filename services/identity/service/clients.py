@@ -12,6 +12,7 @@ from services.kit import jose
 from services.kit.errors import Conflict, NotFound
 
 from ..adapters.oauth import digest, new_secret
+from ..domain.contacts import CONTACTS_SCOPE
 from ..domain.oauth import Client, ClientKind, GrantType, JsonWebKeySet, OAuthError
 from ..settings import IdentitySettings
 from .unit_of_work import IdentityUnitOfWork
@@ -188,6 +189,7 @@ DEMO_PROVINCE_SECRET = "demo-province-development-secret"  # noqa: S105 - docume
 DEMO_PROVINCE_PORTAL_REDIRECT = "http://127.0.0.1:8766/callback"
 DEMO_PROVINCE_PORTAL_SECRET = "demo-province-portal-development-secret"  # noqa: S105 - documented development fixture
 DEMO_OPERATOR_REDIRECT = "http://127.0.0.1:8767/callback"
+NOTIFICATION_CLIENT = "notification-service"
 # What officials and administrators do: process dossiers, edit and administer the catalogue,
 # administer payments, sync mappings and identity. Each is granted only to an account whose kind
 # may hold it (officials and administrators, who sign in with a password and a TOTP code).
@@ -202,8 +204,10 @@ async def seed_clients(uow: IdentityUnitOfWork, settings: IdentitySettings) -> N
     ``sync:push`` for agency 000.00.01.H22), ``demo-province-portal`` (a province's own portal
     signing its users in through the national SSO: confidential, code + PKCE) and
     ``demo-operator`` (the officials' and operators' console: public, code + PKCE, the
-    processing and admin scopes) and ``api-docs`` (the gateway's Swagger UI: public, code +
-    PKCE, back to ``<issuer>/docs/oauth2-redirect.html``, a citizen's scopes); see the README."""
+    processing and admin scopes), ``api-docs`` (the gateway's Swagger UI: public, code +
+    PKCE, back to ``<issuer>/docs/oauth2-redirect.html``, a citizen's scopes) and
+    ``notification-service`` (confidential, client credentials, ``identity:contacts``, its secret
+    from the settings); see the README."""
     existing = {client.client_id for client in await uow.clients.all()}
     if "demo-web" not in existing:
         await create_client(
@@ -258,4 +262,14 @@ async def seed_clients(uow: IdentityUnitOfWork, settings: IdentitySettings) -> N
             grant_types=["authorization_code"],
             redirect_uris=[f"{settings.oidc_issuer.rstrip('/')}/docs/oauth2-redirect.html"],
             allowed_scopes=CITIZEN_SCOPES,
+        )
+    if NOTIFICATION_CLIENT not in existing:
+        await create_client(
+            uow,
+            client_id=NOTIFICATION_CLIENT,
+            name="Dịch vụ thông báo",
+            kind=ClientKind.CONFIDENTIAL,
+            grant_types=["client_credentials"],
+            allowed_scopes=[CONTACTS_SCOPE],
+            secret=settings.notification_client_secret.get_secret_value(),
         )

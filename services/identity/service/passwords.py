@@ -85,7 +85,7 @@ async def complete_password_reset(
         uow, settings, flow_id=reset_id, purpose=CodePurpose.PASSWORD_RESET, code=code, now=now
     )
     account = await uow.accounts.get(issued.account_id, for_update=True) if issued.account_id else None
-    if account is None or account.status in (AccountStatus.PENDING, AccountStatus.DISABLED):
+    if account is None or account.status in (AccountStatus.PENDING, AccountStatus.DISABLED, AccountStatus.DELETED):
         # Codes of unknown phones were never sent: this is only reached by a lucky guess.
         raise InvalidCode(attempts_left=0)
     if account.status is AccountStatus.LOCKED and account.locked_reason is LockReason.ADMIN:

@@ -29,6 +29,9 @@ class Locks(Protocol):
 class Accounts(Protocol):
     async def get(self, account_id: str, *, for_update: bool = False) -> Account | None: ...
 
+    async def get_many(self, account_ids: list[str]) -> list[Account]:
+        """The accounts of these ids that exist, whatever their status."""
+
     async def holding(self, kind: LoginKind, value: str, *, for_update: bool = False) -> Account | None:
         """The account holding ``value`` as a login identifier (pending registrations
         excluded; a phone counts only once verified)."""
@@ -44,6 +47,9 @@ class Accounts(Protocol):
     async def save(self, account: Account) -> None:
         """Store the account's changeable state. Raises ``AlreadyRegistered`` when another
         account holds one of its identifiers by now."""
+
+    async def erase(self, account: Account) -> None:
+        """Store an erased account (``Account.erase``): its personal data and credentials cleared."""
 
     async def record_activity(self, account_id: str, now: datetime) -> None: ...
 
@@ -65,6 +71,9 @@ class OneTimeCodes(Protocol):
         """How many codes went to ``phone`` since ``since``, and the oldest's time."""
 
     async def asked_from(self, client_ip: str, since: datetime) -> tuple[int, datetime | None]: ...
+
+    async def forget(self, account_id: str) -> int:
+        """Delete the account's codes (registration, password reset: they name its phone); how many."""
 
 
 class SignInAudit(Protocol):
@@ -91,6 +100,9 @@ class Messages(Protocol):
         """Production: queue it for the worker, in this transaction."""
 
     async def kept_for(self, recipient: str, limit: int) -> list[SentMessage]: ...
+
+    async def forget(self, recipients: list[str]) -> int:
+        """Delete the messages kept for, or queued to, these recipients; how many."""
 
     async def due(self, now: datetime, limit: int) -> list[QueuedMessage]:
         """Queued messages due now, oldest first, locked (others' skipped)."""
@@ -132,12 +144,18 @@ class BrowserSessions(Protocol):
 
     async def revoke(self, id_hash: str, now: datetime) -> None: ...
 
+    async def revoke_all(self, account_id: str, now: datetime) -> int:
+        """Revoke every live session of the account; how many."""
+
 
 class AuthorizationCodes(Protocol):
     async def add(self, code: AuthorizationCode) -> None: ...
 
     async def consume(self, code_hash: str, now: datetime) -> AuthorizationCode | None:
         """Mark the code consumed and return it; None when unknown or already consumed."""
+
+    async def void_all(self, account_id: str, now: datetime) -> int:
+        """Mark the account's unredeemed codes consumed (they can no longer be exchanged); how many."""
 
     async def exists(self, code_hash: str) -> bool: ...
 
@@ -160,6 +178,9 @@ class IssuedTokens(Protocol):
 
     async def revoke_from_code(self, code_hash: str, now: datetime) -> None:
         """Revoke what was issued from an authorization code (refresh and access tokens)."""
+
+    async def revoke_account(self, account_id: str, now: datetime) -> None:
+        """Revoke the account's refresh tokens and its unexpired access tokens."""
 
     async def revoke_access(self, jti: str, expires_at: datetime) -> None: ...
 

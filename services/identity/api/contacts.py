@@ -1,0 +1,54 @@
+"""Routes of the contacts lookup, for services that notify people (the notification service): a
+machine client's token from the client-credentials grant with the scope ``identity:contacts``,
+never a person's token. Answers are ``no-store``: a service keeps them in a short-lived cache of
+its own, or not at all."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Response
+
+from services.kit.auth import Principal, require_scopes
+from services.kit.errors import Forbidden
+
+from ..domain.contacts import CONTACTS_SCOPE
+from ..service import contacts
+from .dependencies import IdentityUnitOfWorkDep
+from .schemas import ContactPublic, ContactsLookup, ContactsPublic
+
+router = APIRouter()
+
+NO_STORE = "no-store"
+PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z._-]+$")]
+
+
+async def _service(principal: Annotated[Principal, require_scopes(CONTACTS_SCOPE)]) -> Principal:
+    """A client acting for itself (client credentials: the subject is the client, and no person
+    signed in); a person's token is refused whatever scopes it carries."""
+    if principal.client_id is None or principal.subject != principal.client_id or principal.acr is not None:
+        raise Forbidden("Contact details are given to services signed in with client credentials, not to a person.")
+    return principal
+
+
+Service = Annotated[Principal, Depends(_service)]
+
+
+@router.get("/contacts/{account_id}", response_model=ContactPublic, operation_id="getContact")
+async def get_contact(
+    account_id: PathId, uow: IdentityUnitOfWorkDep, _service: Service, response: Response
+) -> ContactPublic:
+    """Where to reach an account's holder; 404 for an unknown, unverified or deleted account."""
+    response.headers["Cache-Control"] = NO_STORE
+    return ContactPublic.of(await contacts.contact(uow, account_id))
+
+
+@router.post("/contacts/lookup", response_model=ContactsPublic, operation_id="lookUpContacts")
+async def look_up_contacts(
+    body: ContactsLookup, uow: IdentityUnitOfWorkDep, _service: Service, response: Response
+) -> ContactsPublic:
+    """Where to reach up to 100 accounts' holders; unknown, unverified and deleted accounts are
+    listed as ``missing``."""
+    response.headers["Cache-Control"] = NO_STORE
+    found = await contacts.contacts(uow, body.accounts)
+    return ContactsPublic(contacts=[ContactPublic.of(c) for c in found.contacts], missing=found.missing)
