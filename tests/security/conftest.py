@@ -53,6 +53,7 @@ class Owned:
     order: dict[str, Any]
     batch_id: str
     feedback_id: str  # general feedback, at the receiving office (no official of the stack's agencies has it)
+    inbox_item_id: str  # the notice of A's filing, in A's inbox
 
 
 def file_dossier(api: httpx.Client, headers: dict[str, str], service_id: str) -> tuple[dict[str, Any], list[str]]:
@@ -100,7 +101,19 @@ def owned(stack: Stack) -> Owned:
             "consent_to_publish": False, "contact": {"kind": "citizen", "name": "Nguyễn Văn An",
             "phone": "0912345678", "email": "an@example.vn", "address": "Hà Nội"}})  # fmt: skip
         assert sent.status_code == 201, sent.text
-    return Owned(receipt, files[0], draft.json()["id"], order, pushed.json()["batch_id"], sent.json()["id"])
+        inbox = inbox_item(api, a)
+    return Owned(receipt, files[0], draft.json()["id"], order, pushed.json()["batch_id"], sent.json()["id"], inbox)
+
+
+def inbox_item(api: httpx.Client, headers: dict[str, str], seconds: float = 30) -> str:
+    """The newest item of the caller's inbox, once the notification worker has made one."""
+    deadline = time.monotonic() + seconds
+    while True:
+        items = api.get("/api/v1/notification/inbox", headers=headers).json()["items"]
+        if items:
+            return str(items[0]["id"])
+        assert time.monotonic() < deadline, "no notice reached the inbox"
+        time.sleep(0.2)
 
 
 def _now() -> str:

@@ -27,6 +27,8 @@ HTTP_METHODS = ("get", "put", "post", "patch", "delete")
 #   province  an agency's system (client credentials, sync:push)
 #   sender    a person sending feedback (feedback:send): only their own
 #   handler   an official handling feedback (feedback:process, second factor): their agencies' only
+#   person    a person reading their own notices (notification:read): their own only
+#   notifier  the notification service's client at identity (client credentials, identity:contacts)
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,11 @@ _D = "/api/v1/dossier"
 _Y = "/api/v1/payment"
 _S = "/api/v1/sync"
 _F = "/api/v1/feedback"
+_N = "/api/v1/notification"
 SENDER = Rule("sender", "feedback:send")
+PERSON = Rule("person", "notification:read")
+OPERATOR = Rule("admin", "notification:templates")
+NOTIFIER = Rule("notifier", "identity:contacts")
 HANDLER = Rule("handler", "feedback:process")
 
 RULES: dict[tuple[str, str], Rule] = {
@@ -64,6 +70,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{_P}/clients"): Rule("admin", "identity:admin"),
     ("POST", f"{_P}/clients/{{client_id}}/secret"): Rule("admin", "identity:admin"),
     ("DELETE", f"{_P}/clients/{{client_id}}"): Rule("admin", "identity:admin"),
+    ("POST", f"{_P}/me/closure"): ACCOUNT,
+    ("DELETE", f"{_P}/accounts/{{account_id}}"): Rule("admin", "identity:admin"),
+    ("GET", f"{_P}/contacts/{{account_id}}"): NOTIFIER,
+    ("POST", f"{_P}/contacts/lookup"): NOTIFIER,
     # identity: the OpenID provider (at the issuer's root)
     ("GET", "/.well-known/openid-configuration"): PUBLIC,
     ("GET", "/oauth2/jwks"): PUBLIC,
@@ -157,6 +167,20 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", f"{_F}/queue/{{feedback_id}}/publication"): HANDLER,
     ("GET", f"{_F}/answers"): PUBLIC,
     ("GET", f"{_F}/answers/{{feedback_id}}"): PUBLIC,
+    # notification
+    ("GET", f"{_N}/inbox"): PERSON,
+    ("GET", f"{_N}/inbox/unread"): PERSON,
+    ("POST", f"{_N}/inbox/{{item_id}}/read"): PERSON,
+    ("POST", f"{_N}/inbox/read"): PERSON,
+    ("GET", f"{_N}/inbox/stream"): PERSON,
+    ("GET", f"{_N}/preferences"): PERSON,
+    ("PUT", f"{_N}/preferences"): PERSON,
+    ("POST", f"{_N}/devices"): PERSON,
+    ("POST", f"{_N}/devices/removal"): PERSON,
+    ("GET", f"{_N}/templates"): OPERATOR,
+    ("GET", f"{_N}/templates/{{kind}}/{{language}}"): OPERATOR,
+    ("PUT", f"{_N}/templates/{{kind}}/{{language}}"): OPERATOR,
+    ("POST", f"{_N}/templates/{{kind}}/{{language}}/preview"): OPERATOR,
     ("GET", f"{_F}/statistics"): PUBLIC,
 }
 

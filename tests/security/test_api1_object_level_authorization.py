@@ -46,6 +46,9 @@ def objects(owned: Owned) -> dict[str, str]:
         "client_id": "demo-web",
         "delivery_id": "1",
         "feedback_id": owned.feedback_id,
+        "item_id": owned.inbox_item_id,
+        "kind": "result-returned",
+        "language": "vi",
     }
 
 
@@ -60,6 +63,8 @@ INTRUDERS = {
     "admin": ["citizen_b_everywhere", "official_other", "province_other"],
     "sender": ["citizen_b_everywhere"],
     "handler": ["official_other", "citizen_b_everywhere"],
+    "person": ["citizen_b_everywhere"],
+    "notifier": ["citizen_b_everywhere", "admin"],
 }
 
 

@@ -69,21 +69,27 @@ class Principal:
 # The callers the tests act as. Citizen A, the official and the administrator are the
 # development fixtures' accounts (so identity knows them); citizen B is a second person.
 PRINCIPALS: dict[str, Principal] = {
-    "citizen_a": Principal(SEED_CITIZEN_ID, "openid profile dossier:submit dossier:read payment:pay feedback:send",
-                           ("identity", "dossier", "payment", "feedback")),
+    "citizen_a": Principal(SEED_CITIZEN_ID, "openid profile dossier:submit dossier:read payment:pay feedback:send "
+                           "notification:read", ("identity", "dossier", "payment", "feedback", "notification")),
     "citizen_b": Principal("7b0c5f4e-2d1a-4c3b-9e8f-b1c2d3e4f5a6", "openid profile dossier:submit dossier:read "
-                           "payment:pay feedback:send", ("identity", "dossier", "payment", "feedback")),
-    # Citizen B with a token every service accepts (the audience of all five): what a service's own
-    # checks refuse, rather than the gateway's audience check.
+                           "payment:pay feedback:send notification:read",
+                           ("identity", "dossier", "payment", "feedback", "notification")),
+    # Citizen B with a token every service accepts (the audience of all of them): what a service's
+    # own checks refuse, rather than the gateway's audience check.
     "citizen_b_everywhere": Principal("7b0c5f4e-2d1a-4c3b-9e8f-b1c2d3e4f5a6", "openid profile dossier:submit "
-                                      "dossier:read payment:pay feedback:send", SERVICES),
-    "official": Principal(SEED_OFFICIAL_ID, "openid dossier:process dossier:read catalogue:edit feedback:process",
-                          ("identity", "dossier", "catalogue", "feedback"), {"agencies": [H22], "acr": MFA}),
+                                      "dossier:read payment:pay feedback:send notification:read", SERVICES),
+    "official": Principal(SEED_OFFICIAL_ID, "openid dossier:process dossier:read catalogue:edit feedback:process "
+                          "notification:read", ("identity", "dossier", "catalogue", "feedback", "notification"),
+                          {"agencies": [H22], "acr": MFA}),
     "official_other": Principal("0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0", "openid dossier:process dossier:read "
-                                "catalogue:edit feedback:process", ("identity", "dossier", "catalogue", "feedback"),
+                                "catalogue:edit feedback:process notification:read",
+                                ("identity", "dossier", "catalogue", "feedback", "notification"),
                                 {"agencies": [OTHER_AGENCY], "acr": MFA}),
-    "admin": Principal(SEED_ADMIN_ID, "openid catalogue:admin payment:admin sync:admin identity:admin dossier:read",
-                       SERVICES),
+    "admin": Principal(SEED_ADMIN_ID, "openid catalogue:admin payment:admin sync:admin identity:admin dossier:read "
+                       "notification:templates", SERVICES, {"acr": MFA}),
+    # The notification service's client at identity: contact details of an account.
+    "notifier": Principal("notification-service", "identity:contacts", ("identity",),
+                          {"client_id": "notification-service"}),
     "province": Principal("demo-province", "sync:push", ("sync",), {"client_id": "demo-province", "agencies": [H22]}),
     # The fuzzer pushes as a client of its own, so its pushes spend no other test's rate budget.
     "province_fuzz": Principal("fuzz-province", "sync:push", ("sync",),

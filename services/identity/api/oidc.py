@@ -267,6 +267,8 @@ async def discovery(request: Request) -> JSONResponse:
             "payment:admin",
             "feedback:send",
             "feedback:process",
+            "notification:read",
+            "notification:templates",
             "sync:push",
             "catalogue:edit",
             "catalogue:admin",

@@ -163,10 +163,18 @@ MANDATORY_SECOND_FACTOR = frozenset({AccountKind.OFFICIAL, AccountKind.ADMIN})
 # API scopes an account may be granted, by kind. The OpenID scopes (openid, profile, phone,
 # email) are the provider's business, not listed here.
 GRANTABLE_SCOPES: dict[AccountKind, frozenset[str]] = {
-    AccountKind.CITIZEN: frozenset({"dossier:submit", "dossier:read", "payment:pay", "feedback:send"}),
-    AccountKind.ENTERPRISE: frozenset({"dossier:submit", "dossier:read", "payment:pay", "feedback:send"}),
-    AccountKind.OFFICIAL: frozenset({"dossier:process", "dossier:read", "feedback:process", "catalogue:edit"}),
-    AccountKind.ADMIN: frozenset({"catalogue:admin", "payment:admin", "sync:admin", "identity:admin", "dossier:read"}),
+    AccountKind.CITIZEN: frozenset(
+        {"dossier:submit", "dossier:read", "payment:pay", "feedback:send", "notification:read"}
+    ),
+    AccountKind.ENTERPRISE: frozenset(
+        {"dossier:submit", "dossier:read", "payment:pay", "feedback:send", "notification:read"}
+    ),
+    AccountKind.OFFICIAL: frozenset(
+        {"dossier:process", "dossier:read", "feedback:process", "catalogue:edit", "notification:read"}
+    ),
+    AccountKind.ADMIN: frozenset(
+        {"catalogue:admin", "payment:admin", "sync:admin", "identity:admin", "dossier:read", "notification:templates"}
+    ),
 }
 
 

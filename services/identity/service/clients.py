@@ -194,9 +194,11 @@ NOTIFICATION_CLIENT = "notification-service"
 # administer payments, sync mappings and identity. Each is granted only to an account whose kind
 # may hold it (officials and administrators, who sign in with a password and a TOTP code).
 OPERATOR_SCOPES = ["dossier:process", "dossier:read", "feedback:process", "catalogue:edit", "catalogue:admin",
-                   "payment:admin", "sync:admin", "identity:admin"]  # fmt: skip
-# What a citizen's or an enterprise's apps ask for: file and follow dossiers, pay, send feedback.
-CITIZEN_SCOPES = ["dossier:submit", "dossier:read", "payment:pay", "feedback:send"]
+                   "payment:admin", "sync:admin", "identity:admin", "notification:read",
+                   "notification:templates"]  # fmt: skip
+# What a citizen's or an enterprise's apps ask for: file and follow dossiers, pay, send feedback,
+# read their notices.
+CITIZEN_SCOPES = ["dossier:submit", "dossier:read", "payment:pay", "feedback:send", "notification:read"]
 
 
 async def seed_clients(uow: IdentityUnitOfWork, settings: IdentitySettings) -> None:
