@@ -111,7 +111,7 @@ async def test_essential_notices_cannot_be_switched_off_and_others_can(notificat
     async with api.client() as client:
         refused = await client.put("/preferences", headers=api.person(OWNER),
                                    json={"channels": ["email"], "switched_off": ["result-returned"]})  # fmt: skip
-        assert refused.status_code == 422 and "result-returned" in refused.text
+        assert refused.status_code == 422 and "switched_off" in refused.text  # essential: not a choice
         chosen = await client.put("/preferences", headers=api.person(OWNER),
                                   json={"channels": ["email"], "switched_off": ["payment-succeeded"]})  # fmt: skip
         assert chosen.status_code == 200 and chosen.json()["channels"] == ["email"]
@@ -189,7 +189,11 @@ async def test_operators_save_checked_versions_and_preview_them(notification_api
         assert preview.json()["texts"]["sms"] == "DVCQG: Co ket qua ho so X1."
         wrong = await client.post("/templates/result-returned/vi/preview", headers=api.operator(),
                                   json={"values": {"code": 5}})  # fmt: skip
-        assert wrong.status_code == 422
+        assert wrong.status_code == 200 and wrong.json()["texts"] is None  # what is wrong, shown
+        assert {p["field"] for p in wrong.json()["problems"]} == {"code", "values"}
+        trial = await client.post("/templates/result-returned/vi/preview", headers=api.operator(), json={
+            "values": {"code": "X1"}, "texts": {**texts, "sms": "{{ cod }}"}})  # fmt: skip
+        assert trial.json()["problems"][0]["field"] == "sms" and trial.json()["version"] == 0
         assert (await client.get("/templates", headers=api.person(OWNER))).status_code == 403
         assert (await client.get("/templates/no-such-kind/vi", headers=api.operator())).status_code == 422
 

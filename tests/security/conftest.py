@@ -30,6 +30,7 @@ def stack(  # type: ignore[no-untyped-def]
     payment_template,
     sync_template,
     feedback_template,
+    notification_template,
 ) -> Iterator[Stack]:
     with running_stack(infra, infra.workdir / "security") as running:
         yield running

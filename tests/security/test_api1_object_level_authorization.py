@@ -71,6 +71,7 @@ INTRUDERS = {
 def bodies(stack: Stack, intruder_file: str) -> dict[tuple[str, str], dict[str, Any]]:
     """Valid bodies for the writes, so that only the question of whose object it is remains."""
     d, y, s, c, f = "/api/v1/dossier", "/api/v1/payment", "/api/v1/sync", "/api/v1/catalogue", "/api/v1/feedback"
+    n = "/api/v1/notification"
     return {
         ("PUT", f"{d}/drafts/{{draft_id}}"): {"service_id": stack.service_id, "content": {"ho_ten": "Kẻ lạ"}},
         ("POST", f"{d}/dossiers/{{dossier_id}}/withdrawal"): {"reason": "không phải của tôi"},
@@ -87,6 +88,10 @@ def bodies(stack: Stack, intruder_file: str) -> dict[tuple[str, str], dict[str, 
         ("POST", f"{f}/queue/{{feedback_id}}/transfer"): {"agency_code": H22, "reason": "chuyển đi"},
         ("POST", f"{f}/queue/{{feedback_id}}/information-request"): {"note": "hỏi thêm"},
         ("POST", f"{f}/queue/{{feedback_id}}/answer"): {"answer": "Câu trả lời của người lạ."},
+        ("PUT", f"{n}/templates/{{kind}}/{{language}}"): {
+            "texts": {"subject": "x", "email_text": "x", "sms": "x", "push_title": "x", "push_body": "x",
+                      "inbox_title": "x", "inbox_body": "x"}, "variables": {"type": "object", "properties": {}}},
+        ("POST", f"{n}/templates/{{kind}}/{{language}}/preview"): {"values": {}},
         ("PUT", f"{c}/procedures/{{code}}"): {"name": "Thủ tục bị sửa", "sector_code": "DB", "level": "province",
                                               "processing_days": 1},
     }  # fmt: skip

@@ -30,6 +30,7 @@ REFUSED = {
     "editor": ["citizen_b_everywhere", "province"],
     "province": ["citizen_b_everywhere", "official"],
     "handler": ["citizen_b_everywhere", "province"],
+    "notifier": ["citizen_b_everywhere", "official", "admin"],
 }
 
 
@@ -38,7 +39,7 @@ DEAD = "00000000-0000-4000-8000-00000000dead"
 NOWHERE = {"dossier_id": DEAD, "attachment_id": DEAD, "draft_id": DEAD, "order_id": DEAD, "batch_id": DEAD,
            "service_id": DEAD, "version": "1", "code": "9.999999", "agency_code": "000.00.00.Z99",
            "account_id": "no-such-account", "client_id": "no-such-client", "delivery_id": "999999999",
-           "feedback_id": DEAD}  # fmt: skip
+           "feedback_id": DEAD, "item_id": DEAD, "kind": "no-such-kind", "language": "xx"}  # fmt: skip
 
 
 def _service(path: str) -> str:

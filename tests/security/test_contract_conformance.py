@@ -137,6 +137,20 @@ def _citizen(draw: st.DrawFn, case: Any) -> Any:
             "personal_id": f"{number[:3]}{century_and_sex}{born.year % 100:02d}{number[6:]}"}  # fmt: skip
 
 
+@st.composite
+def _template(draw: st.DrawFn, case: Any) -> Any:
+    """saveTemplate: each text a Jinja2 template whose placeholders its variables declare (stated
+    in the texts' descriptions), and the variables a JSON Schema of an object: plain texts (no
+    Jinja2 delimiters) and a schema with no variables are valid whatever was drawn."""
+    body = case.body
+    if not isinstance(body, dict) or not isinstance(body.get("texts"), dict):
+        return body
+    plain = {k: v.replace("{", "(").replace("}", ")") if isinstance(v, str) else v for k, v in body["texts"].items()}
+    properties = draw(st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), st.just({"type": "string"}),
+                                      max_size=3))  # fmt: skip
+    return {**body, "texts": plain, "variables": {"type": "object", "properties": properties}}
+
+
 MAX_FILES = DossierSettings.model_fields["max_attachments_per_dossier"].default
 
 
@@ -173,6 +187,7 @@ def _files(*names: str, paired: str | None = None) -> Callable[[Any], st.SearchS
 # Bodies whose fields obey a rule JSON Schema cannot state, by operationId: valid data made valid.
 BODIES: dict[str, Callable[[Any], st.SearchStrategy[Any]]] = {
     "registerCitizen": _citizen,
+    "saveTemplate": _template,
     "uploadAttachment": _files("file"),
     "uploadFeedbackAttachment": _files("file"),
     "submitDossierWithFiles": _files("files", paired="components"),

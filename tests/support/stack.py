@@ -43,6 +43,7 @@ from tests.support.dossier import dossier_settings
 from tests.support.feedback import feedback_settings
 from tests.support.identity import identity_settings, seed_identity
 from tests.support.journey import intake_service, workers
+from tests.support.notification import notification_settings
 from tests.support.payment import BANK_SECRETS, VNPAY_SECRET, payment_settings
 from tests.support.servers import serve
 from tests.support.sync import H22, sync_settings
@@ -226,7 +227,8 @@ def _databases(infra: Any) -> dict[str, str]:
 
     templates = {"identity": "test_identity_template", "catalogue": "test_catalogue_seeded_template",
                  "dossier": "test_dossier_template", "payment": "test_payment_template",
-                 "sync": "test_sync_template", "feedback": "test_feedback_template"}  # fmt: skip
+                 "sync": "test_sync_template", "feedback": "test_feedback_template",
+                 "notification": "test_notification_template"}  # fmt: skip
 
     async def make() -> dict[str, str]:
         return {name: await fresh_database(infra.server_url, template) for name, template in templates.items()}
@@ -239,6 +241,7 @@ def running_stack(infra: Any, workdir: Path, **gateway_overrides: Any) -> Iterat
     """The stack described in this module's docstring. ``infra`` is the session's servers; the
     service templates (``*_template`` fixtures) must exist already."""
     from services.dossier.app import SERVICE as DOSSIER
+    from services.notification.app import SERVICE as NOTIFICATION
     from services.payment.app import SERVICE as PAYMENT
 
     log_dir = workdir / "logs"
@@ -264,6 +267,7 @@ def running_stack(infra: Any, workdir: Path, **gateway_overrides: Any) -> Iterat
             "sync": sync_settings(urls["sync"], infra.bootstrap, push_rate_per_minute=60, push_burst=60, **common),
             "feedback": feedback_settings(urls["feedback"], infra.bootstrap, storage_dir=workdir / "feedback-files",
                                           **common),
+            "notification": notification_settings(urls["notification"], infra.bootstrap, **common),
         }  # fmt: skip
         seed_identity(urls["identity"], settings["identity"])  # type: ignore[arg-type]
         service_id = asyncio.run(intake_service(infra.bootstrap, urls["dossier"]))
@@ -284,7 +288,8 @@ def running_stack(infra: Any, workdir: Path, **gateway_overrides: Any) -> Iterat
         # Trust the identity service's keys too (published next to the test issuer's).
         published = httpx.get(f"{direct['identity']}/oauth2/jwks", timeout=10).json()["keys"]
         keys.published.extend(published)
-        stack.enter_context(background((DOSSIER, settings["dossier"]), (PAYMENT, settings["payment"])))
+        stack.enter_context(background((DOSSIER, settings["dossier"]), (PAYMENT, settings["payment"]),
+                                       (NOTIFICATION, settings["notification"])))  # fmt: skip
         _wait_ready(url)
         yield Stack(url, direct, settings, gateway_settings, keys, service_id, provider, provider_url, log_dir, log)
 

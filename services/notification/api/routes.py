@@ -33,6 +33,7 @@ from .schemas import (
     PreferencesPublic,
     PreferencesUpdate,
     PreviewCreate,
+    PreviewProblem,
     PreviewPublic,
     TemplatePublic,
     TemplateUpdate,
@@ -139,15 +140,16 @@ async def save_template(
     kind: Kind, language: Language, body: TemplateUpdate, operator: OperatorDep, uow: NotificationUnitOfWorkDep,
     clock: ClockDep,
 ) -> TemplatePublic:  # fmt: skip
-    saved = await templates.save(
-        uow, kind, language, {str(k): v for k, v in body.texts.items()}, body.variables, operator, clock.now()
-    )
+    saved = await templates.save(uow, kind, language, body.texts.parts(), body.variables, operator, clock.now())
     return TemplatePublic.of(saved)
 
 
-@router.post("/templates/{kind}/{language}/preview", summary="What a notice would say", operation_id="previewTemplate")
+@router.post("/templates/{kind}/{language}/preview", summary="What a notice would say, or why it cannot be made",
+             operation_id="previewTemplate")  # fmt: skip
 async def preview_template(
     kind: Kind, language: Language, body: PreviewCreate, _: OperatorDep, uow: NotificationUnitOfWorkDep
 ) -> PreviewPublic:
-    texts = {str(k): v for k, v in body.texts.items()} if body.texts is not None else None
-    return PreviewPublic.of(await templates.preview(uow, kind, language, body.values, texts, body.variables))
+    texts = body.texts.parts() if body.texts is not None else None
+    made = await templates.preview(uow, kind, language, body.values, texts, body.variables)
+    return PreviewPublic(kind=kind, language=language, version=made.version, texts=made.texts,
+                         problems=[PreviewProblem(field=f, message=m) for f, m in made.problems])  # fmt: skip

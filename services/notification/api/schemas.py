@@ -4,7 +4,7 @@ they read."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,7 +13,7 @@ from services.kit.schemas import StrictModel
 
 from ..domain.delivery import Channel
 from ..domain.notices import RULES, Kind, Preferences
-from ..domain.templates import LIMITS, Language, Rendered, Template
+from ..domain.templates import LIMITS, Language, Template
 from ..service.unit_of_work import Device, InboxItem
 
 ChoosableChannel = Literal["sms", "email", "push"]
@@ -64,12 +64,20 @@ class PreferencesPublic(Public):
                    essential=sorted((k for k, r in RULES.items() if r.essential), key=lambda k: k.value))  # fmt: skip
 
 
+# The kinds a person may switch off: every kind that is not essential (checked below).
+SwitchableKind = Literal["dossier-in-processing", "dossier-processed", "appointment-changed", "payment-succeeded",
+                         "payment-failed", "payment-expiring", "feedback-answered", "official-digest"]  # fmt: skip
+if set(get_args(SwitchableKind)) != {k.value for k, r in RULES.items() if not r.essential}:
+    raise RuntimeError("SwitchableKind must list exactly the kinds that are not essential")
+
+
 class PreferencesUpdate(StrictModel):
     channels: list[ChoosableChannel] = Field(max_length=3)
-    switched_off: list[Kind] = Field(default_factory=list, max_length=len(Kind))
+    switched_off: list[SwitchableKind] = Field(default_factory=list, max_length=len(Kind),
+                                               description="kinds to switch off; essential ones cannot be")  # fmt: skip
 
     def chosen(self) -> tuple[set[Channel], set[Kind]]:
-        return {Channel(c) for c in self.channels}, set(self.switched_off)
+        return {Channel(c) for c in self.channels}, {Kind(k) for k in self.switched_off}
 
 
 DeviceToken = Annotated[str, Field(min_length=8, max_length=4096, pattern=r"^[\x21-\x7e]+$")]
@@ -93,13 +101,37 @@ class DevicePublic(Public):
         return cls(platform=d.platform, registered_at=d.registered_at)
 
 
-Texts = dict[Literal["subject", "email_text", "email_html", "sms", "push_title", "push_body", "inbox_title",
-                     "inbox_body"], Annotated[str, Field(max_length=max(LIMITS.values()))]]  # fmt: skip
+def _text(name: str, description: str) -> Any:
+    return Field(min_length=1, max_length=LIMITS[name], description=description)
+
+
+_PLACEHOLDERS = "; placeholders are Jinja2 expressions ({{ name }}), each naming a declared variable"
+
+
+class TemplateTexts(StrictModel):
+    """Each part of a notice; the e-mail's HTML is optional (its values are escaped)."""
+
+    subject: str = _text("subject", "the e-mail's subject" + _PLACEHOLDERS)
+    email_text: str = _text("email_text", "the e-mail's plain text" + _PLACEHOLDERS)
+    email_html: str | None = Field(default=None, min_length=1, max_length=LIMITS["email_html"],
+                                   description="the e-mail's HTML" + _PLACEHOLDERS)  # fmt: skip
+    sms: str = _text("sms", "the SMS" + _PLACEHOLDERS)
+    push_title: str = _text("push_title", "the push notification's title" + _PLACEHOLDERS)
+    push_body: str = _text("push_body", "the push notification's text" + _PLACEHOLDERS)
+    inbox_title: str = _text("inbox_title", "the inbox item's title" + _PLACEHOLDERS)
+    inbox_body: str = _text("inbox_body", "the inbox item's text" + _PLACEHOLDERS)
+
+    def parts(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+VARIABLES = Field(description="a JSON Schema (2020-12) of an object whose `properties` are the variables, at most "
+                  "30; every placeholder of the texts must be one of them")  # fmt: skip
 
 
 class TemplateUpdate(StrictModel):
-    texts: Texts = Field(description="each part's text; placeholders are {{ variable }}")
-    variables: dict[str, Any] = Field(description="a JSON Schema of the values (an object with properties)")
+    texts: TemplateTexts
+    variables: dict[str, Any] = VARIABLES
 
 
 class TemplatePublic(Public):
@@ -119,16 +151,18 @@ class TemplatePublic(Public):
 
 class PreviewCreate(StrictModel):
     values: dict[str, Any] = Field(description="the variables' values")
-    texts: Texts | None = Field(default=None, description="texts to try instead of the current version's")
-    variables: dict[str, Any] | None = None
+    texts: TemplateTexts | None = Field(default=None, description="texts to try instead of the current version's")
+    variables: dict[str, Any] | None = Field(default=None, description="a schema to try instead of the current one")
+
+
+class PreviewProblem(Public):
+    field: str
+    message: str
 
 
 class PreviewPublic(Public):
     kind: Kind
     language: Language
     version: int = Field(description="the version previewed; 0 for texts not saved")
-    texts: dict[str, str]
-
-    @classmethod
-    def of(cls, r: Rendered) -> PreviewPublic:
-        return cls(kind=r.kind, language=r.language, version=r.version, texts=r.texts)
+    texts: dict[str, str] | None = Field(description="what the notice would say; null when it cannot be made")
+    problems: list[PreviewProblem] = Field(description="why it cannot be made (the values, texts or schema)")

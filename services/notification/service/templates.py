@@ -3,13 +3,14 @@ each saved at first start."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from services.kit.errors import NotFound, ValidationFailed
 
 from ..domain.notices import Kind
-from ..domain.templates import DEFAULT_LANGUAGE, Language, Rendered, Template, TemplateRefused, check, render
+from ..domain.templates import DEFAULT_LANGUAGE, Language, Template, TemplateRefused, check, render
 from .defaults import ENGLISH, VIETNAMESE
 from .unit_of_work import NotificationUnitOfWork
 
@@ -64,21 +65,29 @@ async def made(uow: NotificationUnitOfWork, kind: Kind, language: Language | Non
     return template
 
 
+@dataclass(frozen=True, slots=True)
+class Preview:
+    version: int
+    texts: dict[str, str] | None
+    problems: list[tuple[str, str]]
+
+
 async def preview(uow: NotificationUnitOfWork, kind: Kind, language: Language, values: dict[str, Any],
-                  texts: dict[str, str] | None, variables: dict[str, Any] | None) -> Rendered:  # fmt: skip
-    """What a notice would say: the current template, or texts not saved yet, with ``values``."""
-    if texts is not None or variables is not None:
-        base = await uow.templates.current(kind, language)
-        texts = texts if texts is not None else (base.texts if base else {})
-        variables = variables if variables is not None else (base.variables if base else {})
-        try:
-            check(texts, variables)
-        except TemplateRefused as exc:
-            raise _refused(exc, "body") from exc
-        template = Template(kind, language, 0, texts, variables, datetime.min, "preview")
-    else:
-        template = await current(uow, kind, language)
+                  texts: dict[str, str] | None, variables: dict[str, Any] | None) -> Preview:  # fmt: skip
+    """What a notice would say: the current template, or texts or a schema not saved yet, made
+    with ``values``; or, when it cannot be made, why (an operator's preview shows the problems
+    rather than refusing the request)."""
+    base = await uow.templates.current(kind, language)
+    if base is None and (texts is None or variables is None):
+        raise NotFound("No template of this kind in this language.")
+    trying = texts is not None or variables is not None
+    template = Template(kind, language, 0 if trying else base.version,  # type: ignore[union-attr]
+                        texts if texts is not None else base.texts,  # type: ignore[union-attr]
+                        variables if variables is not None else base.variables,  # type: ignore[union-attr]
+                        datetime.min, "preview")  # fmt: skip
     try:
-        return render(template, values)
+        if trying:
+            check(template.texts, template.variables)
+        return Preview(template.version, render(template, values).texts, [])
     except TemplateRefused as exc:
-        raise _refused(exc, "body") from exc
+        return Preview(template.version, None, exc.problems)
