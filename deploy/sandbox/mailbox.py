@@ -89,6 +89,8 @@ class Kept:
     received_at: datetime
     envelope_from: str
     envelope_to: tuple[str, ...]
+    tls: bool
+    authenticated: bool
     raw: bytes
     sender: str
     to: str
@@ -102,7 +104,8 @@ class Kept:
         return {
             "id": self.id, "from": self.sender, "to": list(self.envelope_to), "to_header": self.to,
             "subject": self.subject, "date": self.date, "message_id": self.message_id,
-            "received_at": self.received_at.isoformat(), "size": len(self.raw), "text": self.text,
+            "received_at": self.received_at.isoformat(), "size": len(self.raw), "tls": self.tls,
+            "authenticated": self.authenticated, "text": self.text,
             "html": self.html,
         }  # fmt: skip
 
@@ -118,7 +121,9 @@ def _body(message: EmailMessage, subtype: str) -> str | None:
     return content.replace("\r\n", "\n") if isinstance(content, str) else None
 
 
-def parse(number: int, envelope_from: str, envelope_to: list[str], raw: bytes) -> Kept:
+def parse(
+    number: int, envelope_from: str, envelope_to: list[str], raw: bytes, *, tls: bool, authenticated: bool
+) -> Kept:
     message = email.message_from_bytes(raw, _class=EmailMessage, policy=default_policy)
     assert isinstance(message, EmailMessage)
 
@@ -130,8 +135,8 @@ def parse(number: int, envelope_from: str, envelope_to: list[str], raw: bytes) -
 
     return Kept(
         id=str(number), received_at=datetime.now(UTC), envelope_from=envelope_from,
-        envelope_to=tuple(envelope_to), raw=raw, sender=header("From"), to=header("To"),
-        subject=header("Subject"), date=header("Date"), message_id=header("Message-ID"),
+        envelope_to=tuple(envelope_to), tls=tls, authenticated=authenticated, raw=raw, sender=header("From"),
+        to=header("To"), subject=header("Subject"), date=header("Date"), message_id=header("Message-ID"),
         text=_body(message, "plain"), html=_body(message, "html"),
     )  # fmt: skip
 
@@ -148,8 +153,8 @@ class Mailbox:
     received: int = 0
     refused: int = 0
 
-    def add(self, envelope_from: str, envelope_to: list[str], raw: bytes) -> Kept:
-        kept = parse(next(self.numbers), envelope_from, envelope_to, raw)
+    def add(self, envelope_from: str, envelope_to: list[str], raw: bytes, *, tls: bool, authenticated: bool) -> Kept:
+        kept = parse(next(self.numbers), envelope_from, envelope_to, raw, tls=tls, authenticated=authenticated)
         self.messages[kept.id] = kept
         while len(self.messages) > self.keep:
             self.messages.popitem(last=False)
@@ -191,7 +196,10 @@ class Handler:
         raw = envelope.original_content
         if raw is None:
             return "554 5.6.0 No message"
-        kept = self.mailbox.add(envelope.mail_from or "", list(envelope.rcpt_tos), raw)
+        tls = server.transport is not None and server.transport.get_extra_info("sslcontext") is not None
+        kept = self.mailbox.add(
+            envelope.mail_from or "", list(envelope.rcpt_tos), raw, tls=tls, authenticated=bool(session.authenticated)
+        )
         return f"250 2.0.0 OK queued as {kept.id}"
 
 

@@ -134,11 +134,9 @@ def compose(config: SmtpConfig, message: Email, now: datetime | None = None) -> 
     if not MESSAGE_ID.fullmatch(message.message_id):
         raise PermanentFailure("message id cannot make a Message-ID")
     message_id = f"<{message.message_id}@{config.sender_domain}>"
+    recipient = _recipient(message.to)
     mail = EmailMessage(policy=POLICY)
     try:
-        recipient = Address(addr_spec=message.to)
-        if not recipient.username or not recipient.domain or not message.to.isascii():
-            raise PermanentFailure("recipient address not deliverable")
         mail["From"] = Address(display_name=config.sender_name, addr_spec=config.sender)
         mail["To"] = recipient
         mail["Date"] = format_datetime(now or datetime.now(UTC))
@@ -153,6 +151,18 @@ def compose(config: SmtpConfig, message: Email, now: datetime | None = None) -> 
     except (ValueError, TypeError, IndexError) as exc:
         raise PermanentFailure(f"message cannot be made ({type(exc).__name__})") from None
     return message_id, raw
+
+
+def _recipient(to: str) -> Address:
+    """The recipient as one plain ASCII address (an internationalised one would need SMTPUTF8,
+    which relays do not all offer)."""
+    try:
+        recipient = Address(addr_spec=to)
+    except (ValueError, TypeError, IndexError):
+        recipient = None
+    if recipient is None or not recipient.username or not recipient.domain or not to.isascii():
+        raise PermanentFailure("recipient address not deliverable")
+    return recipient
 
 
 def _code_text(exc: aiosmtplib.SMTPResponseException) -> str:
@@ -213,6 +223,11 @@ class SmtpProvider:
 
     def __repr__(self) -> str:
         return f"SmtpProvider({self.config!r})"
+
+    @property
+    def open_sessions(self) -> int:
+        """Sessions kept open and idle now (a gauge; the ones carrying a message are not counted)."""
+        return sum(1 for session in self._idle if session.client.is_connected)
 
     async def send(self, message: Email) -> Handed:
         message_id, raw = compose(self.config, message)
