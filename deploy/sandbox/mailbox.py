@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import functools
 import hmac
 import html
 import ipaddress
@@ -84,14 +85,7 @@ class MailboxSettings(BaseSettings):
 
 
 @dataclass(frozen=True, slots=True)
-class Kept:
-    id: str
-    received_at: datetime
-    envelope_from: str
-    envelope_to: tuple[str, ...]
-    tls: bool
-    authenticated: bool
-    raw: bytes
+class Parsed:
     sender: str
     to: str
     subject: str
@@ -99,15 +93,6 @@ class Kept:
     message_id: str
     text: str | None
     html: str | None
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "from": self.sender, "to": list(self.envelope_to), "to_header": self.to,
-            "subject": self.subject, "date": self.date, "message_id": self.message_id,
-            "received_at": self.received_at.isoformat(), "size": len(self.raw), "tls": self.tls,
-            "authenticated": self.authenticated, "text": self.text,
-            "html": self.html,
-        }  # fmt: skip
 
 
 def _body(message: EmailMessage, subtype: str) -> str | None:
@@ -121,9 +106,7 @@ def _body(message: EmailMessage, subtype: str) -> str | None:
     return content.replace("\r\n", "\n") if isinstance(content, str) else None
 
 
-def parse(
-    number: int, envelope_from: str, envelope_to: list[str], raw: bytes, *, tls: bool, authenticated: bool
-) -> Kept:
+def parse(raw: bytes) -> Parsed:
     message = email.message_from_bytes(raw, _class=EmailMessage, policy=default_policy)
     assert isinstance(message, EmailMessage)
 
@@ -133,12 +116,36 @@ def parse(
         except (ValueError, IndexError):
             return ""
 
-    return Kept(
-        id=str(number), received_at=datetime.now(UTC), envelope_from=envelope_from,
-        envelope_to=tuple(envelope_to), tls=tls, authenticated=authenticated, raw=raw, sender=header("From"),
-        to=header("To"), subject=header("Subject"), date=header("Date"), message_id=header("Message-ID"),
-        text=_body(message, "plain"), html=_body(message, "html"),
+    return Parsed(
+        sender=header("From"), to=header("To"), subject=header("Subject"), date=header("Date"),
+        message_id=header("Message-ID"), text=_body(message, "plain"), html=_body(message, "html"),
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A message as received; decoded when first read (receiving stays cheap under load)."""
+
+    id: str
+    received_at: datetime
+    envelope_from: str
+    envelope_to: tuple[str, ...]
+    tls: bool
+    authenticated: bool
+    raw: bytes
+
+    @functools.cached_property
+    def parsed(self) -> Parsed:
+        return parse(self.raw)
+
+    def summary(self) -> dict[str, Any]:
+        view = self.parsed
+        return {
+            "id": self.id, "from": view.sender, "to": list(self.envelope_to), "to_header": view.to,
+            "subject": view.subject, "date": view.date, "message_id": view.message_id,
+            "received_at": self.received_at.isoformat(), "size": len(self.raw), "tls": self.tls,
+            "authenticated": self.authenticated, "text": view.text, "html": view.html,
+        }  # fmt: skip
 
 
 @dataclass
@@ -154,7 +161,9 @@ class Mailbox:
     refused: int = 0
 
     def add(self, envelope_from: str, envelope_to: list[str], raw: bytes, *, tls: bool, authenticated: bool) -> Kept:
-        kept = parse(next(self.numbers), envelope_from, envelope_to, raw, tls=tls, authenticated=authenticated)
+        kept = Kept(
+            str(next(self.numbers)), datetime.now(UTC), envelope_from, tuple(envelope_to), tls, authenticated, raw
+        )
         self.messages[kept.id] = kept
         while len(self.messages) > self.keep:
             self.messages.popitem(last=False)
@@ -259,17 +268,20 @@ def server_context(certificate_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
     return context
 
 
-def _page(kept: list[Kept]) -> str:
-    rows = "\n".join(
-        f"<article><h2>{html.escape(k.subject)}</h2><p><b>Từ / From:</b> {html.escape(k.sender)}<br>"
-        f"<b>Đến / To:</b> {html.escape(', '.join(k.envelope_to))}<br><b>Ngày / Date:</b> {html.escape(k.date)}"
-        f' — <a href="/api/messages/{html.escape(k.id)}">JSON</a>'
-        f' · <a href="/api/messages/{html.escape(k.id)}/raw">raw</a></p>'
-        f"<pre>{html.escape(k.text or '')}</pre>"
-        + (f"<details><summary>HTML</summary><pre>{html.escape(k.html)}</pre></details>" if k.html else "")
-        + "</article>"
-        for k in kept
+def _article(kept: Kept) -> str:
+    view, number = kept.parsed, html.escape(kept.id)
+    html_part = f"<details><summary>HTML</summary><pre>{html.escape(view.html)}</pre></details>" if view.html else ""
+    return (
+        f"<article><h2>{html.escape(view.subject)}</h2><p><b>Từ / From:</b> {html.escape(view.sender)}<br>"
+        f"<b>Đến / To:</b> {html.escape(', '.join(kept.envelope_to))}<br>"
+        f"<b>Ngày / Date:</b> {html.escape(view.date)}"
+        f' — <a href="/api/messages/{number}">JSON</a> · <a href="/api/messages/{number}/raw">raw</a></p>'
+        f"<pre>{html.escape(view.text or '')}</pre>{html_part}</article>"
     )
+
+
+def _page(kept: list[Kept]) -> str:
+    rows = "\n".join(_article(k) for k in kept)
     return f"""<!doctype html><html lang="vi"><head><meta charset="utf-8">
 <title>Hộp thư thử nghiệm (sandbox)</title></head><body><h1>Hộp thư thử nghiệm (sandbox)</h1>
 <p>{len(kept)} thư / messages, mới nhất trước / newest first.</p>
