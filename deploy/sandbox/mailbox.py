@@ -12,7 +12,8 @@ for a developer (and the tests) to read, so the e-mail channel runs locally over
 - HTTP on ``SANDBOX_MAILBOX_HTTP_PORT`` (8025): ``GET /api/messages?to=&limit=`` (newest first,
   headers and bodies decoded), ``GET /api/messages/{id}``, ``GET /api/messages/{id}/raw`` (the
   bytes as received), ``DELETE /api/messages``, ``GET /api/stats`` (sessions and messages
-  counted since start, for tests and the benchmark), and ``GET /`` a page listing the messages.
+  counted since start, for tests and the benchmark), ``DELETE /api/sessions`` (hang up on every
+  open SMTP session, as a restart would), and ``GET /`` a page listing the messages.
 
 It keeps the last ``SANDBOX_MAILBOX_KEEP`` messages in memory and refuses to start in
 production. aiosmtpd's own log writes addresses and, at debug level, AUTH exchanges: it is held
@@ -34,6 +35,7 @@ import tempfile
 import threading
 import time
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -159,6 +161,15 @@ class Mailbox:
     sessions: int = 0
     received: int = 0
     refused: int = 0
+    live: weakref.WeakSet[SMTP] = field(default_factory=weakref.WeakSet)
+
+    def hang_up(self) -> int:
+        """Close every open SMTP session, as a server restarting or timing out would."""
+        closing = [server for server in self.live if server.transport is not None]
+        for server in closing:
+            if server.transport is not None:
+                server.transport.close()
+        return len(closing)
 
     def add(self, envelope_from: str, envelope_to: list[str], raw: bytes, *, tls: bool, authenticated: bool) -> Kept:
         kept = Kept(
@@ -318,6 +329,10 @@ def create_app(mailbox: Mailbox) -> FastAPI:
         mailbox.messages.clear()
         return {"deleted": deleted}
 
+    @app.delete("/api/sessions")
+    async def hang_up() -> dict[str, int]:
+        return {"closed": mailbox.hang_up()}
+
     @app.get("/api/stats")
     async def stats() -> dict[str, int]:
         return {"sessions": mailbox.sessions, "received": mailbox.received, "refused": mailbox.refused,
@@ -353,12 +368,14 @@ class MailboxServer:
         with warnings.catch_warnings():
             # Implicit TLS: AUTH is not asked to wait for STARTTLS, which aiosmtpd warns about.
             warnings.simplefilter("ignore", UserWarning)
-            return SMTP(
+            server = SMTP(
                 Handler(self.mailbox), hostname=settings.hostname, data_size_limit=settings.max_message_bytes,
                 tls_context=None if implicit_tls or not settings.starttls else self._tls,
                 auth_required=bool(settings.username), auth_require_tls=not implicit_tls,
                 authenticator=self._authenticate, timeout=settings.session_timeout_seconds,
             )  # fmt: skip
+        self.mailbox.live.add(server)
+        return server
 
     def _authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object

@@ -302,6 +302,23 @@ async def test_a_session_the_server_closed_is_replaced(tmp_path: Path) -> None:
         assert stats(short_box)["sessions"] == 2
 
 
+async def test_a_reused_session_found_dead_at_mail_is_replaced_without_a_failure(box: Running, tmp_path: Path) -> None:
+    provider = SmtpProvider(smtp(box, tmp_path, connections=1))
+    try:
+        await provider.send(email_to("first@example.vn", "m-1"))
+        # The server hangs up while this event loop is blocked: the session still looks open here
+        # and its death shows only when MAIL is written to it.
+        assert httpx.delete(f"{box.url}/api/sessions", timeout=5).json() == {"closed": 1}
+        assert provider.open_sessions == 1
+        handed = await provider.send(email_to("second@example.vn", "m-2"))
+    finally:
+        await provider.aclose()
+
+    assert handed.reference == "<m-2@dichvucong.gov.vn>"
+    assert [m["to"] for m in messages(box)] == [["second@example.vn"], ["first@example.vn"]]
+    assert stats(box)["sessions"] == 2
+
+
 async def test_a_session_carries_at_most_its_limit_of_messages(box: Running, tmp_path: Path) -> None:
     provider = SmtpProvider(smtp(box, tmp_path, connections=1, messages_per_connection=5))
     try:

@@ -160,6 +160,16 @@ def test_the_certificate_is_written_for_clients_and_names_loopback(tmp_path: Pat
             untrusting.starttls(context=ssl.create_default_context())
 
 
+def test_hanging_up_closes_every_open_session(box: Running) -> None:
+    with session(box) as first, session(box) as second:
+        assert httpx.delete(f"{box.url}/api/sessions", timeout=5).json() == {"closed": 2}
+        for client in (first, second):
+            with pytest.raises(smtplib.SMTPServerDisconnected):
+                client.noop()
+
+    assert httpx.delete(f"{box.url}/api/sessions", timeout=5).json() == {"closed": 0}
+
+
 def test_addresses_and_credentials_stay_out_of_the_logs(box: Running, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level("DEBUG"):
         send(box, message("rare.person.7781@example.vn"), login="LOGIN")
