@@ -16,12 +16,13 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 import httpx
 import pytest
 
 from deploy.local.components import free_port
 from deploy.sandbox.mailbox import MailboxSettings, Running, running
-from services.notification.adapters.email import DEFAULT_SENDER_NAME, SmtpConfig, SmtpProvider
+from services.notification.adapters.email import DEFAULT_SENDER_NAME, SmtpConfig, SmtpProvider, failure_for
 from services.notification.domain.delivery import (
     DeliveryFailure,
     Email,
@@ -264,6 +265,33 @@ async def test_451_is_temporary_550_permanent_and_the_session_is_kept(box: Runni
     assert handed.reference == "<m-3@dichvucong.gov.vn>"
     assert [m["to"] for m in messages(box)] == [["fine@example.vn"]]
     assert stats(box)["sessions"] == 1  # a refusal is answered with RSET, not a new session
+
+
+@pytest.mark.parametrize(
+    ("stage", "error", "expected"),
+    [
+        ("mail", aiosmtplib.SMTPSenderRefused(452, "4.3.1 Insufficient system storage", SENDER), TemporaryFailure),
+        ("rcpt", aiosmtplib.SMTPRecipientRefused(450, "4.2.1 Mailbox busy", "a@example.vn"), TemporaryFailure),
+        ("data", aiosmtplib.SMTPDataError(451, "4.7.1 Greylisted, try again"), TemporaryFailure),
+        ("rcpt", aiosmtplib.SMTPRecipientRefused(550, "5.1.1 a@example.vn unknown", "a@example.vn"), PermanentFailure),
+        ("data", aiosmtplib.SMTPDataError(554, "5.7.1 Rejected as spam"), PermanentFailure),
+        ("mail", aiosmtplib.SMTPSenderRefused(552, "5.3.4 Message too big", SENDER), PermanentFailure),
+        ("mail", aiosmtplib.SMTPSenderRefused(553, "5.7.1 Sender not allowed", SENDER), TechnicalFailure),
+        ("tls", aiosmtplib.SMTPResponseException(454, "4.7.0 TLS not available"), TechnicalFailure),
+        ("auth", aiosmtplib.SMTPAuthenticationError(454, "4.7.0 Temporary authentication failure"), TechnicalFailure),
+        ("connect", aiosmtplib.SMTPConnectResponseError(421, "4.3.2 Too busy"), TechnicalFailure),
+        ("data", aiosmtplib.SMTPServerDisconnected("Connection lost"), TechnicalFailure),
+        ("rcpt", aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response"), TechnicalFailure),
+    ],
+)
+def test_each_answer_maps_to_its_failure_with_a_reason_free_of_the_reply_text(
+    stage: Any, error: Exception, expected: type[DeliveryFailure]
+) -> None:
+    mapped = failure_for(stage, error)
+
+    assert type(mapped) is expected
+    assert mapped.reason.startswith(stage)
+    assert "@" not in mapped.reason and "example" not in mapped.reason and "Mailbox" not in mapped.reason
 
 
 # --- the pool ---------------------------------------------------------------------------------

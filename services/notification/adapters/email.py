@@ -179,20 +179,19 @@ def _code_text(exc: aiosmtplib.SMTPResponseException) -> str:
     return f"{exc.code} {enhanced.group(1)}" if enhanced else str(exc.code)
 
 
-def _failure(stage: Stage, exc: BaseException) -> DeliveryFailure:
+def failure_for(stage: Stage, exc: BaseException) -> DeliveryFailure:
     """What an SMTP client error at ``stage`` means for the message (reason without any text the
-    server or the library wrote, which may hold an address or a host)."""
-    if isinstance(exc, aiosmtplib.SMTPResponseException) and not isinstance(
-        exc, aiosmtplib.SMTPConnectResponseError | aiosmtplib.SMTPAuthenticationError | aiosmtplib.SMTPHeloError
-    ):
+    server or the library wrote, which may hold an address or a host). A refusal while the session
+    is being had (greeting, TLS, AUTH) is the provider's problem whatever its code; within a mail
+    transaction a 4xx is temporary, and a 5xx to the recipient or the data (or 552, too large, at
+    MAIL) is permanent."""
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
         reason = f"{stage} refused: {_code_text(exc)}"
-        if 400 <= exc.code < 500:
+        if stage in ("mail", "rcpt", "data") and 400 <= exc.code < 500:
             return TemporaryFailure(reason)
-        if 500 <= exc.code < 600 and (stage in ("rcpt", "data") or exc.code == 552):
+        if (stage in ("rcpt", "data") and 500 <= exc.code < 600) or (stage == "mail" and exc.code == 552):
             return PermanentFailure(reason)
         return TechnicalFailure(reason)
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return TechnicalFailure(f"{stage} refused: {_code_text(exc)}")
     if isinstance(exc, ssl.SSLError) or isinstance(exc.__cause__, ssl.SSLError):
         return TechnicalFailure(f"{stage}: TLS failed")
     if isinstance(exc, TimeoutError):
@@ -206,7 +205,7 @@ async def _step(stage: Stage, action: Awaitable[T]) -> T:
     try:
         return await action
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        raise _failure(stage, exc) from None
+        raise failure_for(stage, exc) from None
 
 
 @dataclass(eq=False)
