@@ -422,6 +422,7 @@ class MailboxServer:
     async def close(self) -> None:
         for server in self._servers:
             server.close()
+        self.mailbox.hang_up()  # clients keep sessions open; closing waits for them (Python 3.12+)
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import base64
 import os
+import signal
 import smtplib
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -20,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from deploy.local.components import free_port, port_open, stop_process
 from deploy.sandbox.mailbox import MailboxServer, MailboxSettings, Running, running
 
 USERNAME = "portal-dev"
@@ -232,6 +235,33 @@ def test_the_page_lists_messages_with_everything_escaped(box: Running) -> None:
 
 
 # --- production ---------------------------------------------------------------------------------
+
+
+def test_the_command_serves_both_ports_until_terminated(tmp_path: Path) -> None:
+    smtp_port, http_port, pem = free_port(), free_port(), tmp_path / "mailbox.pem"
+    settings = {"SMTP_PORT": smtp_port, "HTTP_PORT": http_port, "USERNAME": USERNAME, "PASSWORD": PASSWORD,
+                "CERTIFICATE_FILE": pem}  # fmt: skip
+    environment = os.environ | {"PORTAL_ENVIRONMENT": "development"}
+    environment |= {f"SANDBOX_MAILBOX_{name}": str(value) for name, value in settings.items()}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deploy.sandbox.mailbox"], cwd=ROOT, env=environment,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not port_open("127.0.0.1", http_port) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=5) as client:
+            client.starttls(context=ssl.create_default_context(cafile=str(pem)))
+            client.login(USERNAME, PASSWORD)
+            client.send_message(message("an@example.vn"))
+        kept = httpx.get(f"http://127.0.0.1:{http_port}/api/messages", timeout=5).json()
+    finally:
+        stop_process(process)
+
+    assert [m["subject"] for m in kept] == ["Thông báo kết quả"]
+    assert process.stderr is not None and b"Finished server process" in process.stderr.read()
+    assert process.returncode == -signal.SIGTERM  # shut down, then the signal raised again by uvicorn
 
 
 def test_it_refuses_to_start_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
