@@ -11,6 +11,7 @@ import email
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from email.policy import default as default_policy
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -357,6 +358,39 @@ async def test_a_session_carries_at_most_its_limit_of_messages(box: Running, tmp
 
     assert len(messages(box)) == 12
     assert stats(box)["sessions"] == 3
+
+
+async def test_a_session_idle_longer_than_its_limit_is_replaced(box: Running, tmp_path: Path) -> None:
+    provider = SmtpProvider(smtp(box, tmp_path, connections=1, idle_seconds=0.2))
+    try:
+        await provider.send(email_to("a@example.vn", "m-1"))
+        await provider.send(email_to("b@example.vn", "m-2"))  # at once: the same session
+        await asyncio.sleep(0.3)
+        await provider.send(email_to("c@example.vn", "m-3"))
+    finally:
+        await provider.aclose()
+
+    assert len(messages(box)) == 3
+    assert stats(box)["sessions"] == 2
+
+
+async def test_cancelled_sends_leave_no_slot_taken_and_no_session_half_used(box: Running, tmp_path: Path) -> None:
+    provider = SmtpProvider(smtp(box, tmp_path, connections=1))
+    try:
+        for delay in (0, 0.001, 0.003, 0.01, 0.03):
+            task = asyncio.create_task(provider.send(email_to("cancel@example.vn", f"c-{delay}")))
+            await asyncio.sleep(delay)
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+        handed = await asyncio.wait_for(
+            asyncio.gather(*(provider.send(email_to("after@example.vn", f"a-{i}")) for i in range(3))), timeout=10
+        )
+    finally:
+        await provider.aclose()
+
+    assert [h.reference for h in handed] == [f"<a-{i}@dichvucong.gov.vn>" for i in range(3)]
+    assert len(messages(box, to="after@example.vn")) == 3
 
 
 async def test_a_closed_provider_sends_nothing_and_keeps_no_session(box: Running, tmp_path: Path) -> None:
