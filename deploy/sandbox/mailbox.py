@@ -15,9 +15,9 @@ for a developer (and the tests) to read, so the e-mail channel runs locally over
   counted since start, for tests and the benchmark), ``DELETE /api/sessions`` (hang up on every
   open SMTP session, as a restart would), and ``GET /`` a page listing the messages.
 
-It keeps the last ``SANDBOX_MAILBOX_KEEP`` messages in memory and refuses to start in
-production. aiosmtpd's own log writes addresses and, at debug level, AUTH exchanges: it is held
-at error. Command: ``python -m deploy.sandbox.mailbox``; tests use :func:`running`.
+It keeps the last ``SANDBOX_MAILBOX_KEEP`` messages in memory (``SANDBOX_MAILBOX_KEEP_BYTES`` at
+most) and refuses to start in production. aiosmtpd's own log writes addresses and, at debug
+level, AUTH exchanges: it is held at error. Command: ``python -m deploy.sandbox.mailbox``; tests use :func:`running`.
 """
 
 from __future__ import annotations
@@ -82,6 +82,8 @@ class MailboxSettings(BaseSettings):
     password: str = Field(default="development", repr=False)  # the development placeholder
     max_message_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024)
     keep: int = Field(default=1000, ge=1, le=100_000)
+    # And no more than this many bytes of messages in all (the oldest go first).
+    keep_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, le=4 * 1024 * 1024 * 1024)
     session_timeout_seconds: float = Field(default=300, gt=0, le=3600)
     certificate_file: Path | None = None
 
@@ -152,10 +154,12 @@ class Kept:
 
 @dataclass
 class Mailbox:
-    """The messages kept (the last ``keep``) and what was counted since start. SMTP sessions and
-    HTTP requests run on one event loop: no lock."""
+    """The messages kept (the last ``keep``, ``keep_bytes`` at most in all) and what was counted
+    since start. SMTP sessions and HTTP requests run on one event loop: no lock."""
 
     keep: int
+    keep_bytes: int
+    kept_bytes: int = 0
     messages: OrderedDict[str, Kept] = field(default_factory=OrderedDict)
     numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     sessions: int = 0
@@ -176,10 +180,18 @@ class Mailbox:
             str(next(self.numbers)), datetime.now(UTC), envelope_from, tuple(envelope_to), tls, authenticated, raw
         )
         self.messages[kept.id] = kept
-        while len(self.messages) > self.keep:
-            self.messages.popitem(last=False)
+        self.kept_bytes += len(raw)
+        while len(self.messages) > self.keep or self.kept_bytes > self.keep_bytes:
+            _, oldest = self.messages.popitem(last=False)
+            self.kept_bytes -= len(oldest.raw)
         self.received += 1
         return kept
+
+    def clear(self) -> int:
+        deleted = len(self.messages)
+        self.messages.clear()
+        self.kept_bytes = 0
+        return deleted
 
     def newest(self, to: str | None, limit: int) -> list[Kept]:
         wanted = to.lower() if to else None
@@ -325,9 +337,7 @@ def create_app(mailbox: Mailbox) -> FastAPI:
 
     @app.delete("/api/messages")
     async def delete_messages() -> dict[str, int]:
-        deleted = len(mailbox.messages)
-        mailbox.messages.clear()
-        return {"deleted": deleted}
+        return {"deleted": mailbox.clear()}
 
     @app.delete("/api/sessions")
     async def hang_up() -> dict[str, int]:
@@ -336,7 +346,7 @@ def create_app(mailbox: Mailbox) -> FastAPI:
     @app.get("/api/stats")
     async def stats() -> dict[str, int]:
         return {"sessions": mailbox.sessions, "received": mailbox.received, "refused": mailbox.refused,
-                "kept": len(mailbox.messages)}  # fmt: skip
+                "kept": len(mailbox.messages), "kept_bytes": mailbox.kept_bytes}  # fmt: skip
 
     @app.get("/", response_class=HTMLResponse)
     async def page(limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 100) -> HTMLResponse:
@@ -353,7 +363,7 @@ class MailboxServer:
         self.settings = settings or MailboxSettings()
         if self.settings.environment == "production":
             raise RuntimeError("the sandbox mailbox is for development only")
-        self.mailbox = Mailbox(self.settings.keep)
+        self.mailbox = Mailbox(self.settings.keep, self.settings.keep_bytes)
         self.certificate_pem, key_pem = self_signed(self.settings.hostname)
         self._tls = server_context(self.certificate_pem, key_pem)
         self.app = create_app(self.mailbox)

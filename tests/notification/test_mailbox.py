@@ -218,7 +218,24 @@ def test_only_the_last_messages_are_kept() -> None:
 
     assert [m["subject"] for m in kept] == ["Thư số 6", "Thư số 5", "Thư số 4"]
     assert first.status_code == 404
-    assert stats == {"sessions": 1, "received": 7, "refused": 0, "kept": 3}
+    assert stats == {"sessions": 1, "received": 7, "refused": 0, "kept": 3,
+                     "kept_bytes": sum(m["size"] for m in kept)}  # fmt: skip
+
+
+def test_no_more_than_the_byte_limit_is_kept() -> None:
+    body = ("Dòng nội dung của thư thử nghiệm.\n") * 40  # about 2 KiB on the wire
+    with running(mailbox_settings(keep_bytes=8192)) as small_box:
+        send(small_box, *(message("an@example.vn", subject=f"Thư số {i}", text=body) for i in range(10)))
+        kept = listed(small_box)
+        stats = httpx.get(f"{small_box.url}/api/stats", timeout=5).json()
+        httpx.delete(f"{small_box.url}/api/messages", timeout=5)
+        emptied = httpx.get(f"{small_box.url}/api/stats", timeout=5).json()
+
+    sizes = [m["size"] for m in kept]
+    assert 2 <= len(kept) < 10 and kept[0]["subject"] == "Thư số 9"
+    assert sum(sizes) <= 8192 < sum(sizes) + sizes[-1]  # the oldest went, and only as many as needed
+    assert (stats["received"], stats["kept"], stats["kept_bytes"]) == (10, len(kept), sum(sizes))
+    assert (emptied["kept"], emptied["kept_bytes"]) == (0, 0)
 
 
 def test_the_page_lists_messages_with_everything_escaped(box: Running) -> None:
