@@ -323,7 +323,7 @@ def test_the_config_checks_itself_and_hides_its_token() -> None:
     made = config("http://x")
     assert TOKEN not in repr(made) and PROJECT in repr(made)
     for change, match in [({"access_token": ""}, "required"), ({"project_id": "a/b"}, "one path segment"),
-                          ({"timeout_seconds": 500}, "timeout")]:  # fmt: skip
+                          ({"timeout_seconds": 500}, "timeout"), ({"max_in_flight": 0}, "in flight")]:  # fmt: skip
         with pytest.raises(ValueError, match=match):
             replace(made, **change)
 

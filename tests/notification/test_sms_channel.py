@@ -364,15 +364,21 @@ class Scripted:
         self.answers: deque[Callable[[], Response]] = deque()
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.delay = 0.0
+        self.in_flight = self.most_in_flight = 0
         self.app = FastAPI()
 
         @self.app.post("/v1/messages")
         async def send(request: Request) -> Response:
-            self.requests.append((dict(request.headers), await request.body()))
-            scripted = self.answers.popleft()
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            return scripted()
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                self.requests.append((dict(request.headers), await request.body()))
+                scripted = self.answers.popleft()
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                return scripted()
+            finally:
+                self.in_flight -= 1
 
 
 @pytest.fixture(scope="module")
@@ -388,6 +394,7 @@ async def scripted(scripted_server: tuple[Scripted, str]) -> AsyncIterator[tuple
     server.answers.clear()
     server.requests.clear()
     server.delay = 0.0
+    server.most_in_flight = 0
     provider = HttpSmsProvider(HttpSmsConfig(name="scripted", base_url=url, api_key="key-1", signing_secret="sign-1",
                                              brand_name="DVCQG", timeout_seconds=0.5))  # fmt: skip
     yield server, provider
@@ -459,6 +466,20 @@ async def test_a_retry_after_date_is_read_as_seconds_from_now(scripted: tuple[Sc
     assert 115 <= seconds <= 120
 
 
+async def test_no_more_than_max_in_flight_calls_at_once(scripted_server: tuple[Scripted, str]) -> None:
+    server, url = scripted_server
+    server.delay, server.most_in_flight = 0.05, 0
+    server.answers.extend(answer(200, {"id": f"r-{i}", "parts": 1, "status": "accepted"}) for i in range(12))
+    provider = HttpSmsProvider(HttpSmsConfig(name="s", base_url=url, api_key="k", signing_secret="s",
+                                             brand_name="DVCQG", max_in_flight=3))  # fmt: skip
+    try:
+        handed = await asyncio.gather(*(provider.send(sms("+84912345678")) for _ in range(12)))
+    finally:
+        await provider.aclose()
+    assert sorted(h.reference for h in handed) == sorted(f"r-{i}" for i in range(12))
+    assert server.most_in_flight == 3
+
+
 async def test_a_slow_provider_is_a_technical_failure(scripted: tuple[Scripted, HttpSmsProvider]) -> None:
     server, provider = scripted
     server.delay = 1.5
@@ -507,6 +528,9 @@ def test_the_config_checks_itself_and_hides_its_secrets() -> None:
         replace(made, signing_secret="")
     with pytest.raises(ValueError, match="timeout"):
         replace(made, timeout_seconds=0)
+    for wrong in (0, 257):
+        with pytest.raises(ValueError, match="in flight"):
+            replace(made, max_in_flight=wrong)
 
 
 # --- receipts --------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ v1 API (the sandbox provider ``deploy/sandbox/messaging.py`` serves the same und
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +28,7 @@ import httpx
 from services.kit.logging import get_logger
 
 from ..domain.delivery import Handed, PermanentFailure, Push, TechnicalFailure, TemporaryFailure
-from .sms import MAX_ANSWER_BYTES, busy_reason, code_of, json_object, read_bounded, retry_after_seconds
+from .sms import MAX_ANSWER_BYTES, busy_reason, check_limits, code_of, json_object, read_bounded, retry_after_seconds
 
 log = get_logger(__name__)
 
@@ -41,21 +42,22 @@ MAX_NAME_LENGTH = 512
 @dataclass(frozen=True, slots=True)
 class HttpPushConfig:
     """One push provider: ``name``, the API's ``base_url`` (``https://fcm.googleapis.com``), the
-    Firebase ``project_id``, the OAuth 2.0 ``access_token`` sent as bearer, ``timeout_seconds``."""
+    Firebase ``project_id``, the OAuth 2.0 ``access_token`` sent as bearer, ``timeout_seconds``
+    and ``max_in_flight`` (as for SMS)."""
 
     name: str
     base_url: str
     project_id: str
     access_token: str = field(repr=False)
     timeout_seconds: float = 10.0
+    max_in_flight: int = 8
 
     def __post_init__(self) -> None:
         if not self.access_token:
             raise ValueError(f"Push provider {self.name}: the access token is required.")
         if not self.project_id or "/" in self.project_id:
             raise ValueError(f"Push provider {self.name}: the project id is one path segment.")
-        if not 0 < self.timeout_seconds <= 120:
-            raise ValueError(f"Push provider {self.name}: the timeout is between 0 and 120 seconds.")
+        check_limits(f"Push provider {self.name}", self.timeout_seconds, self.max_in_flight)
 
 
 def fcm_error(answer: dict[str, Any] | None) -> tuple[str | None, str | None, bool]:
@@ -86,6 +88,7 @@ class HttpPushProvider:
         self.config = config
         self._own_client = client is None
         self._client = client or httpx.AsyncClient(timeout=config.timeout_seconds, follow_redirects=False)
+        self._in_flight = asyncio.Semaphore(config.max_in_flight)
         self._url = f"{config.base_url.rstrip('/')}/v1/projects/{config.project_id}/messages:send"
 
     @property
@@ -110,9 +113,12 @@ class HttpPushProvider:
         body = self.payload(message)
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.config.access_token}"}
         try:
-            async with self._client.stream(
-                "POST", self._url, content=body, headers=headers, timeout=self.config.timeout_seconds
-            ) as response:
+            async with (
+                self._in_flight,
+                self._client.stream(
+                    "POST", self._url, content=body, headers=headers, timeout=self.config.timeout_seconds
+                ) as response,
+            ):
                 raw = await read_bounded(response, MAX_ANSWER_BYTES)
         except httpx.TimeoutException as exc:
             raise self._technical(message, f"push service timed out ({type(exc).__name__})") from exc

@@ -23,6 +23,7 @@ Reasons and exception texts name statuses and rules, never a number, a text, a k
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -54,6 +55,8 @@ API_KEY_HEADER = "X-API-Key"
 # The most of a provider's answer or receipt read (both are well under 1 KiB).
 MAX_ANSWER_BYTES = 16 * 1024
 MAX_RECEIPT_BYTES = 16 * 1024
+# The most calls a provider's adapter may have in flight at once.
+MAX_IN_FLIGHT = 256
 # A Retry-After beyond this is reported as this (the dispatcher's backoff decides anyway).
 MAX_RETRY_AFTER_SECONDS = 3600
 
@@ -66,7 +69,9 @@ _CODE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 class HttpSmsConfig:
     """One SMS provider: ``name`` (as settings and receipts name it), its API's ``base_url``, the
     ``api_key`` and ``signing_secret`` it issued, the registered ``brand_name``, whether its route
-    takes GSM-7 only (``plain_latin_only``) and the ``timeout_seconds`` of one call."""
+    takes GSM-7 only (``plain_latin_only``), the ``timeout_seconds`` of one call and how many
+    calls are in flight at once (``max_in_flight``: more wait their turn before the HTTP client's
+    pool, whose throughput falls as its queue grows)."""
 
     name: str
     base_url: str
@@ -75,13 +80,20 @@ class HttpSmsConfig:
     brand_name: str
     plain_latin_only: bool = True
     timeout_seconds: float = 10.0
+    max_in_flight: int = 8
 
     def __post_init__(self) -> None:
         rules.check_sender(self.brand_name)
         if not self.api_key or not self.signing_secret:
             raise ValueError(f"SMS provider {self.name}: the API key and signing secret are required.")
-        if not 0 < self.timeout_seconds <= 120:
-            raise ValueError(f"SMS provider {self.name}: the timeout is between 0 and 120 seconds.")
+        check_limits(f"SMS provider {self.name}", self.timeout_seconds, self.max_in_flight)
+
+
+def check_limits(who: str, timeout_seconds: float, max_in_flight: int) -> None:
+    if not 0 < timeout_seconds <= 120:
+        raise ValueError(f"{who}: the timeout is between 0 and 120 seconds.")
+    if not 1 <= max_in_flight <= MAX_IN_FLIGHT:
+        raise ValueError(f"{who}: between 1 and {MAX_IN_FLIGHT} calls in flight.")
 
 
 class ReceiptRefused(Exception):
@@ -154,6 +166,7 @@ class HttpSmsProvider:
         self.config = config
         self._own_client = client is None
         self._client = client or httpx.AsyncClient(timeout=config.timeout_seconds, follow_redirects=False)
+        self._in_flight = asyncio.Semaphore(config.max_in_flight)
         self._url = f"{config.base_url.rstrip('/')}/v1/messages"
 
     @property
@@ -187,9 +200,12 @@ class HttpSmsProvider:
             webhooks.HEADER: webhooks.sign(body, self.config.signing_secret, int(time.time())),
         }
         try:
-            async with self._client.stream(
-                "POST", self._url, content=body, headers=headers, timeout=self.config.timeout_seconds
-            ) as response:
+            async with (
+                self._in_flight,
+                self._client.stream(
+                    "POST", self._url, content=body, headers=headers, timeout=self.config.timeout_seconds
+                ) as response,
+            ):
                 raw = await read_bounded(response, MAX_ANSWER_BYTES)
         except httpx.TimeoutException as exc:
             raise self._technical(message, f"provider timed out ({type(exc).__name__})") from exc
