@@ -54,7 +54,7 @@ import itertools
 import json
 import re
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
@@ -206,7 +206,7 @@ class Messaging:
         self.settings = settings
         self.sms: deque[SmsRecord] = deque(maxlen=settings.max_kept)
         self.push: deque[PushRecord] = deque(maxlen=settings.max_kept)
-        self.taken: dict[tuple[str, str], SmsRecord] = {}
+        self.taken: OrderedDict[tuple[str, str], SmsRecord] = OrderedDict()
         self.behaviours: dict[tuple[str, str], Behaviour] = {}
         self.numbers = itertools.count(1)
         self.tasks: set[asyncio.Task[None]] = set()
@@ -243,7 +243,7 @@ class Messaging:
             return
         self.taken[record.provider, record.client_ref] = record
         while len(self.taken) > self.settings.max_kept:
-            del self.taken[next(iter(self.taken))]
+            self.taken.popitem(last=False)
 
     def later(self, work: Any) -> None:
         task = asyncio.create_task(work)

@@ -428,6 +428,7 @@ async def test_the_request_is_signed_and_in_the_contract(scripted: tuple[Scripte
     [
         (answer(400, {"error": "invalid_number"}), PermanentFailure, f"{REFUSED} (HTTP 400: invalid_number)"),
         (answer(422, {"error": "text refused for +84912345678"}), PermanentFailure, f"{REFUSED} (HTTP 422)"),
+        (answer(400, {"error": "84912345678"}), PermanentFailure, f"{REFUSED} (HTTP 400)"),
         (answer(400, b"<html>bad</html>"), PermanentFailure, f"{REFUSED} (HTTP 400)"),
         (answer(429, {}, {"Retry-After": "30"}), TemporaryFailure, "provider busy (HTTP 429); retry after 30 s"),
         (answer(429, {}), TemporaryFailure, "provider busy (HTTP 429)"),

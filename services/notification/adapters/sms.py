@@ -61,8 +61,10 @@ MAX_IN_FLIGHT = 256
 MAX_RETRY_AFTER_SECONDS = 3600
 
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-# A provider's error code or reference is repeated in reasons only when it is plainly a code.
-_CODE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+# A provider's error code is repeated in reasons only when it is plainly a code (a word, never
+# a number that may be someone's), and its references only when plainly an id.
+_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+_REFERENCE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,11 @@ def busy_reason(what: str, status: int, retry_after: int | None) -> str:
 def code_of(value: object) -> str | None:
     """``value`` when it is a short plain code, else ``None`` (never echo what may be personal)."""
     return value if isinstance(value, str) and _CODE.fullmatch(value) else None
+
+
+def reference_of(value: object) -> str | None:
+    """``value`` when it is plainly a provider's id for a message, else ``None``."""
+    return value if isinstance(value, str) and _REFERENCE.fullmatch(value) else None
 
 
 async def read_bounded(response: httpx.Response, limit: int) -> bytes | None:
@@ -229,7 +236,7 @@ class HttpSmsProvider:
             raise self._technical(message, f"provider answered HTTP {status}")
         if answer is None or answer.get("status") != "accepted":
             raise self._technical(message, "provider's answer is not in the contract")
-        reference, parts = code_of(answer.get("id")), answer.get("parts")
+        reference, parts = reference_of(answer.get("id")), answer.get("parts")
         if reference is None or isinstance(parts, bool) or not isinstance(parts, int) or not 1 <= parts <= 255:
             raise self._technical(message, "provider's answer is not in the contract")
         return Handed(provider=self.name, reference=reference, parts=parts)
@@ -268,7 +275,7 @@ def parse_receipt(
     data = json_object(body)
     if data is None:
         raise MalformedReceipt("A receipt is a JSON object.")
-    reference, status, permanent = code_of(data.get("id")), data.get("status"), data.get("permanent", False)
+    reference, status, permanent = reference_of(data.get("id")), data.get("status"), data.get("permanent", False)
     if reference is None:
         raise MalformedReceipt("A receipt names the provider's message id.")
     if not isinstance(permanent, bool) or status not in ("delivered", "failed"):
