@@ -55,7 +55,7 @@ import json
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -245,7 +245,7 @@ class Messaging:
         while len(self.taken) > self.settings.max_kept:
             self.taken.popitem(last=False)
 
-    def later(self, work: Any) -> None:
+    def later(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -269,7 +269,8 @@ class Messaging:
             "permanent": record.outcome == "permanent", "at": record.settled_at, "error": record.error,
         }).encode()  # fmt: skip
         url = self.settings.receipt_url.replace("{provider}", record.provider)
-        assert self.client is not None
+        if self.client is None:
+            raise RuntimeError("the sandbox posts receipts only while it serves")
         for attempt in range(self.settings.receipt_attempts):
             if attempt:
                 await asyncio.sleep(self.settings.receipt_retry_seconds)
