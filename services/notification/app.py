@@ -23,7 +23,10 @@ SERVICE = ServiceSpec(
         ConsumerSpec(name="events", topics=["dossier.events", "payment.events", "feedback.events"], handlers=handlers)
     ],
     metadata=metadata,
-    periodic=[PeriodicJob("purge-bodies", jobs.purge_every, jobs.purge)],
+    periodic=[
+        PeriodicJob("dispatch", jobs.dispatch_every, jobs.dispatch_due),
+        PeriodicJob("purge-bodies", jobs.purge_every, jobs.purge),
+    ],
     on_startup=jobs.templates_at_start,
     unit_of_work=SqlNotificationUnitOfWork,
 )

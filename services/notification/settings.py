@@ -4,10 +4,18 @@ from datetime import time
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.kit.settings import ServiceSettings
+from services.kit.settings import Environment, ServiceSettings
+
+from .adapters.providers import (
+    PushProviderSettings,
+    SmsProviderSettings,
+    SmtpProviderSettings,
+    development_defaults,
+    unsafe_for_production,
+)
 
 
 class NotificationSettings(ServiceSettings):
@@ -40,8 +48,24 @@ class NotificationSettings(ServiceSettings):
     identity_url: str = "http://127.0.0.1:8001"
     contacts_client_id: str = "notification-service"
     contacts_client_secret: SecretStr = SecretStr("development")
+    # Each channel's providers, in failover order (JSON lists; the defaults are make run's sandboxes).
+    email_providers: list[SmtpProviderSettings] = Field(default_factory=lambda: development_defaults()[0])
+    sms_providers: list[SmsProviderSettings] = Field(default_factory=lambda: development_defaults()[1])
+    push_providers: list[PushProviderSettings] = Field(default_factory=lambda: development_defaults()[2])
     contacts_cache_seconds: float = Field(default=300.0, ge=0, le=3600)
     # How often the worker purges bodies past their retention.
     purge_every_seconds: float = Field(default=3600.0, ge=1.0, le=86_400)
     # Development and tests only: the clock moved by the seconds written in this file.
     dev_clock_offset_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _real_providers_in_production(self) -> "NotificationSettings":
+        if self.environment is Environment.PRODUCTION:
+            problems = unsafe_for_production(self.email_providers, self.sms_providers, self.push_providers)
+            if problems:
+                raise ValueError("refusing production settings: " + "; ".join(problems))
+        for providers in (self.email_providers, self.sms_providers, self.push_providers):
+            names = [p.name for p in providers]
+            if len(set(names)) != len(names):
+                raise ValueError("each provider of a channel needs a name of its own")
+        return self

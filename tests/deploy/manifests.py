@@ -25,7 +25,7 @@ from unittest import mock
 
 import pytest
 import yaml
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings, EnvSettingsSource
 
 from contracts.services import service_names
@@ -108,6 +108,8 @@ def all_env_names() -> set[str]:
 def _holds_secret(annotation: Any) -> bool:
     if annotation is SecretStr:
         return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):  # a list of providers with their keys
+        return any(_holds_secret(f.annotation) for f in annotation.model_fields.values())
     return any(_holds_secret(arg) for arg in typing.get_args(annotation))
 
 
@@ -154,6 +156,9 @@ def dummy_secret(cls: type[BaseSettings], env_name: str) -> str:
     if field == "database_url":
         return f"postgresql://app:{token}@db.example.invalid:5432/portal"
     if typing.get_origin(annotation) is list:
+        (item,) = typing.get_args(annotation)
+        if isinstance(item, type) and issubclass(item, BaseModel):  # models documented with an example
+            return json.dumps(item.model_json_schema()["examples"])
         return json.dumps([token])
     return token
 

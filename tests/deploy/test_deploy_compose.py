@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlsplit
 
@@ -9,6 +10,11 @@ import pytest
 
 from services.kit.health import WORKER_PATHS
 from services.kit.settings import Environment
+from services.notification.adapters.providers import (
+    PushProviderSettings,
+    SmsProviderSettings,
+    SmtpProviderSettings,
+)
 
 from .manifests import (
     COMPOSE,
@@ -50,7 +56,11 @@ FAKE_DOTENV = {
     "PAYMENT_VIETQR_ACCOUNT": "0011001234567",
     "PAYMENT_VIETQR_ACCOUNT_NAME": "KHO BAC",
     "PAYMENT_BANK_WEBHOOK_SECRETS": '["0f1e2d3c4b5a69788796a5b4c3d2e1f0"]',
-}
+    # The notification providers: each list as its model's documented example.
+    **{f"NOTIFICATION_{channel}_PROVIDERS": json.dumps(model.model_json_schema()["examples"])
+       for channel, model in (("EMAIL", SmtpProviderSettings), ("SMS", SmsProviderSettings),
+                              ("PUSH", PushProviderSettings))},
+}  # fmt: skip
 
 
 def fake_dotenv() -> dict[str, str]:

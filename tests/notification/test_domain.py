@@ -145,3 +145,18 @@ def test_one_person_gets_at_most_the_limit_of_sms_an_hour() -> None:
     assert limit.next_allowed(sent, NOW) == NOW - timedelta(minutes=50) + timedelta(hours=1)
     assert limit.next_allowed(sent[1:], NOW) == NOW
     assert limit.next_allowed([NOW - timedelta(hours=2)] * 5, NOW) == NOW
+
+
+def test_a_permanent_refusal_moves_to_the_next_provider_until_every_one_refused() -> None:
+    providers = ("sms-a", "sms-b")
+    first = message().failed(PermanentFailure("route refused"), "sms-a", NOW, providers)
+    assert first.status == Status.CREATED and first.due_at == NOW and first.refused_by == ("sms-a",)
+    assert next_provider(providers, first) == "sms-b"
+    sent = first.handed(Handed("sms-b", "ref-b"), NOW)
+    final = sent.receipt("permanent-failure", "unknown subscriber", NOW, providers)
+    assert final.status == Status.PERMANENT_FAILURE and final.final and final.refused_by == ("sms-a", "sms-b")
+    alone = message().failed(PermanentFailure("unknown number"), "sms-a", NOW, ("sms-a",))
+    assert alone.status == Status.PERMANENT_FAILURE  # no other provider: final at once
+    # A temporary failure after a permanent one still skips the provider that refused for good.
+    busy = first.handed(Handed("sms-b", "ref-b"), NOW).failed(TemporaryFailure("busy"), "sms-b", NOW, providers)
+    assert next_provider(providers, busy) == "sms-b"

@@ -43,6 +43,7 @@ class SeedAccount:
     phone: str | None = None
     phone_verified: bool = False
     email: str | None = None
+    email_verified: bool = False
     verified_in_person: bool = False
     legal_representative_id: str | None = None
     agencies: tuple[str, ...] = ()
@@ -58,7 +59,7 @@ SEED_ACCOUNTS: list[SeedAccount] = [
     SeedAccount(
         id=SEED_CITIZEN_ID, kind=AccountKind.CITIZEN, name="Nguyễn Văn An", personal_id="001099012345",
         birth_date=date(1999, 5, 15), phone="+84912345678", phone_verified=True,
-        email="an.nguyen@example.vn", verified_in_person=True, password="Citizen-Demo-2025",  # noqa: S106 - documented development credentials
+        email="an.nguyen@example.vn", email_verified=True, verified_in_person=True, password="Citizen-Demo-2025",  # noqa: S106 - documented development credentials
     ),
     SeedAccount(
         id=SEED_ENTERPRISE_ID, kind=AccountKind.ENTERPRISE, name="Công ty TNHH Dịch vụ Mẫu",
@@ -88,7 +89,8 @@ async def seed_accounts(uow: IdentityUnitOfWork, settings: IdentitySettings) -> 
             password_hash="", personal_id=fixture.personal_id,
             tax_code=fixture.tax_code, username=fixture.username, birth_date=fixture.birth_date,
             phone=fixture.phone, phone_verified=fixture.phone_verified, email=fixture.email,
-            verified_in_person=fixture.verified_in_person, legal_representative_id=fixture.legal_representative_id,
+            email_verified=fixture.email_verified, verified_in_person=fixture.verified_in_person,
+            legal_representative_id=fixture.legal_representative_id,
             agencies=fixture.agencies, roles=fixture.roles, totp_enrolled=fixture.totp is not None,
             totp_secret=encrypt_secret(secret, fixture.totp) if fixture.totp else None,
             last_activity_at=now, created_at=now,

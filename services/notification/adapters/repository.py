@@ -146,7 +146,8 @@ class SqlInbox:
 
 
 _MESSAGE_COLUMNS = ("id", "notice_id", "account_id", "channel", "status", "attempts", "due_at", "created_at",
-                    "updated_at", "provider", "reference", "parts", "reason", "device_token")  # fmt: skip
+                    "updated_at", "provider", "reference", "parts", "reason", "device_token",
+                    "refused_by")  # fmt: skip
 
 
 def _message(row: Any) -> Message:
@@ -154,13 +155,14 @@ def _message(row: Any) -> Message:
         id=row.id, notice_id=row.notice_id, account_id=row.account_id, channel=Channel(row.channel),
         status=Status(row.status), attempts=row.attempts, due_at=row.due_at, created_at=row.created_at,
         updated_at=row.updated_at, provider=row.provider, reference=row.reference, parts=row.parts,
-        reason=row.reason, device_token=row.device_token,
+        reason=row.reason, device_token=row.device_token, refused_by=tuple(row.refused_by),
     )  # fmt: skip
 
 
 def _message_row(message: Message) -> dict[str, Any]:
     row = {name: getattr(message, name) for name in _MESSAGE_COLUMNS}
     row["channel"], row["status"] = message.channel.value, message.status.value
+    row["refused_by"] = list(message.refused_by)
     return row
 
 

@@ -98,6 +98,7 @@ messages = Table(
     Column("parts", Integer, nullable=False),
     Column("reason", Text),
     Column("device_token", Text),
+    Column("refused_by", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("urgent", Boolean, nullable=False, server_default=text("false")),
     Column("content", JSONB),
 )

@@ -4,7 +4,8 @@
   and ``/inbox/stream``, the same live (Server-Sent Events);
 - ``/preferences`` and ``/devices``: how notices reach the caller;
 - ``/templates``: the texts of each kind of notice, versioned, and their preview (scope
-  ``notification:templates``).
+  ``notification:templates``);
+- ``/receipts/sms/{provider}``: an SMS provider's delivery receipts (public, signed).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from services.kit.errors import BadRequest, NotFound, Unauthorized
 from services.kit.pagination import Cursor, link_next, page_size
 from services.kit.schemas import UUID_PATTERN
 
+from ..adapters.sms import ReceiptRefused, parse_receipt
 from ..domain.notices import Kind
 from ..domain.templates import Language
-from ..service import people, templates
+from ..service import dispatch, people, templates
 from ..settings import NotificationSettings
 from .dependencies import ClockDep, NotificationUnitOfWorkDep, OperatorDep, PersonDep, StreamsDep
 from .schemas import (
@@ -153,3 +156,47 @@ async def preview_template(
     made = await templates.preview(uow, kind, language, body.values, texts, body.variables)
     return PreviewPublic(kind=kind, language=language, version=made.version, texts=made.texts,
                          problems=[PreviewProblem(field=f, message=m) for f, m in made.problems])  # fmt: skip
+
+
+# --- providers ----------------------------------------------------------------------------------
+
+RECEIPT = {
+    "parameters": [{
+        "name": "X-Signature", "in": "header", "required": True, "schema": {"type": "string", "minLength": 1},
+        "description": "`t=<unix seconds>,v1=<hex HMAC-SHA256 of t, a dot and the raw body>` under the provider's "
+                       "signing secret (the previous one too during a rotation), within 5 minutes; compared in "
+                       "constant time. Missing, malformed, stale or not matching: 401.",
+    }],
+    "requestBody": {
+        "required": True,
+        "description": "The delivery receipt as the provider signed it (at most 16 KiB).",
+        "content": {"application/json": {"schema": {
+            "type": "object", "required": ["id", "status", "at"],
+            "properties": {"id": {"type": "string"}, "client_ref": {"type": "string"},
+                           "status": {"enum": ["delivered", "failed"]}, "permanent": {"type": "boolean"},
+                           "at": {"type": "string", "format": "date-time"}, "error": {"type": "string"}},
+        }}},
+    },
+}  # fmt: skip
+
+
+@router.post("/receipts/sms/{provider}", status_code=204, summary="An SMS provider's delivery receipt (signed)",
+             operation_id="receiveSmsReceipt", openapi_extra=RECEIPT,
+             responses={204: {"description": "Applied (or already applied)"}})  # fmt: skip
+async def sms_receipt(
+    request: Request, provider: Annotated[str, Path(max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")],
+    uow: NotificationUnitOfWorkDep, clock: ClockDep,
+) -> Response:  # fmt: skip
+    settings: NotificationSettings = request.app.state.settings
+    configured = next((p for p in settings.sms_providers if p.name == provider), None)
+    if configured is None:
+        raise NotFound("No SMS provider has this name.")
+    body = await request.body()
+    try:
+        told = parse_receipt(provider, request.headers, body, configured.receipt_secrets(), clock.now())
+    except ReceiptRefused as refused:
+        raise (Unauthorized if refused.status_code == 401 else BadRequest)(str(refused)) from None
+    names = tuple(p.name for p in settings.sms_providers)
+    if await dispatch.receipt(uow, provider, told.reference, told.status, told.detail, clock.now(), names) is None:
+        raise NotFound("No message has this reference yet; send the receipt again later.")
+    return Response(status_code=204)

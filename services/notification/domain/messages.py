@@ -80,6 +80,7 @@ class Message:
     parts: int = 1
     reason: str | None = None
     device_token: str | None = None  # push: the device it is for
+    refused_by: tuple[str, ...] = ()  # providers that failed it permanently
 
     @property
     def final(self) -> bool:
@@ -91,37 +92,57 @@ class Message:
         return replace(self, status=status, provider=handed.provider, reference=handed.reference,
                        parts=handed.parts, attempts=self.attempts + 1, updated_at=now, reason=None)  # fmt: skip
 
-    def failed(self, failure: DeliveryFailure, provider: str, now: datetime) -> Message:
-        """After a failed hand-over: retried later unless permanent or too old."""
+    def failed(self, failure: DeliveryFailure, provider: str, now: datetime,
+               providers: tuple[str, ...] = ()) -> Message:  # fmt: skip
+        """After a failed hand-over: retried later (a permanent failure at once, on a provider of
+        ``providers`` that has not refused it), unless every provider refused it or it is too old."""
         attempts = self.attempts + 1
-        return self._failure(Status(failure.status), failure.reason, provider, attempts, now)
+        return self._failure(Status(failure.status), failure.reason, provider, attempts, now, providers)
 
-    def receipt(self, status: ReceiptStatus, detail: str | None, now: datetime) -> Message:
+    def receipt(self, status: ReceiptStatus, detail: str | None, now: datetime,
+                providers: tuple[str, ...] = ()) -> Message:  # fmt: skip
         """The provider's receipt for the message it took."""
         if self.status != Status.SENDING:
             return self  # a late or repeated receipt: the message has moved on
         if status == "delivered":
             return replace(self, status=Status.DELIVERED, updated_at=now, reason=None)
-        return self._failure(Status(status), detail or status, self.provider or "", self.attempts, now)
+        return self._failure(Status(status), detail or status, self.provider or "", self.attempts, now, providers)
 
-    def _failure(self, status: Status, reason: str, provider: str, attempts: int, now: datetime) -> Message:
+    def _failure(self, status: Status, reason: str, provider: str, attempts: int, now: datetime,
+                 providers: tuple[str, ...]) -> Message:  # fmt: skip
+        refused_by = self.refused_by
+        if status == Status.PERMANENT_FAILURE:
+            # A provider's permanent refusal may be its own (a route it lacks): the next provider
+            # that has not refused it tries at once; when every one has, it is final.
+            refused_by = tuple(dict.fromkeys((*refused_by, provider)))
+            if any(p not in refused_by for p in providers):
+                return replace(self, status=Status.CREATED, attempts=attempts, provider=provider, due_at=now,
+                               reason=f"{status.value} at {provider}: {reason}"[:200], updated_at=now,
+                               refused_by=refused_by)  # fmt: skip
         retry_at = now + backoff(attempts)
         give_up = status == Status.PERMANENT_FAILURE or retry_at - self.created_at > GIVE_UP_AFTER
         # A failure status is final; a message retried waits as ``created``, the failure its reason.
         if give_up:
             return replace(self, status=status, attempts=attempts, provider=provider, reason=reason[:200],
-                           updated_at=now)  # fmt: skip
+                           updated_at=now, refused_by=refused_by)  # fmt: skip
         return replace(self, status=Status.CREATED, attempts=attempts, provider=provider,
                        reason=f"{status.value}: {reason}"[:200], due_at=retry_at, updated_at=now)  # fmt: skip
 
 
 def next_provider(providers: tuple[str, ...], message: Message) -> str:
-    """The provider for the next attempt: the first, then the next after each failure (round)."""
+    """The provider for the next attempt: the first, then the next after each failure (round),
+    skipping those that refused the message for good."""
     if not providers:
         raise ValueError("no provider is configured for this channel")
+    open_ = [p for p in providers if p not in message.refused_by] or list(providers)
     if message.attempts == 0 or message.provider not in providers:
-        return providers[0]
-    return providers[(providers.index(message.provider) + 1) % len(providers)]
+        return open_[0]
+    start = providers.index(message.provider)
+    for step in range(1, len(providers) + 1):
+        candidate = providers[(start + step) % len(providers)]
+        if candidate in open_:
+            return candidate
+    return open_[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,8 +44,11 @@ LEASE = timedelta(minutes=2)
 
 
 class ContactOf(Protocol):
-    phone: str | None
-    email: str | None
+    @property
+    def phone(self) -> str | None: ...
+
+    @property
+    def email(self) -> str | None: ...
 
 
 class Contacts(Protocol):
@@ -126,7 +129,7 @@ async def send(providers: Providers, contacts: Contacts, claimed: list[tuple[Mes
                 contact = None if message.channel == Channel.PUSH else await contacts.of(message.account_id)
                 handed = await providers.named(message.channel, name).send(_outgoing(message, content, contact))
             except DeliveryFailure as failure:
-                return message.failed(failure, name, now)
+                return message.failed(failure, name, now, names)
             except Exception as exc:  # a contact lookup that failed, a provider's bug: tried again later
                 return message.failed(TechnicalFailure(type(exc).__name__), name, now)
             return message.handed(handed, now)
@@ -149,13 +152,13 @@ async def record(uow: NotificationUnitOfWork, sent: list[Message]) -> Run:
 
 
 async def receipt(uow: NotificationUnitOfWork, provider: str, reference: str, status: str, detail: str | None,
-                  now: datetime) -> Message | None:  # fmt: skip
+                  now: datetime, providers: tuple[str, ...] = ()) -> Message | None:  # fmt: skip
     """A provider's delivery receipt applied to the message it names; None when no message has
     that reference (yet: a receipt can overtake the recording of the hand-over)."""
     message = await uow.messages.by_reference(provider, reference)
     if message is None:
         return None
-    updated = message.receipt(status, detail, now)  # type: ignore[arg-type]
+    updated = message.receipt(status, detail, now, providers)  # type: ignore[arg-type]
     if updated != message:
         await uow.messages.save(updated)
     return updated

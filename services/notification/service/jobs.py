@@ -11,13 +11,40 @@ from services.kit.db import Database
 from services.kit.logging import get_logger
 from services.kit.settings import ServiceSettings
 
+from ..domain.messages import RecipientLimit
 from ..settings import NotificationSettings
+from . import dispatch
+from .runtime import dispatcher_of
 from .templates import seed_templates
 from .unit_of_work import notification_unit
 
 log = get_logger(__name__)
 
 PURGE_BATCH = 5_000
+
+
+def dispatch_every(settings: NotificationSettings) -> float:
+    return settings.dispatch_every_seconds
+
+
+async def dispatch_due(db: Database, settings: ServiceSettings) -> None:
+    """Hand every due message over, a batch at a time, until fewer than a batch are due."""
+    assert isinstance(settings, NotificationSettings)
+    runtime = dispatcher_of(settings)
+    clock = Clock(settings.dev_clock_offset_file)
+    limit = RecipientLimit(count=settings.sms_per_recipient_per_hour)
+    while True:
+        async with db.transaction() as unit:
+            claimed = await dispatch.claim(notification_unit(unit), clock.now(), settings.dispatch_batch, limit)
+        if not claimed:
+            return
+        sent = await dispatch.send(runtime.providers, runtime.contacts, claimed, clock.now(),
+                                   settings.dispatch_concurrency)  # fmt: skip
+        async with db.transaction() as unit:
+            run = await dispatch.record(notification_unit(unit), sent)
+        log.info("messages handed over", handed=run.handed, failed=run.failed, outcomes=run.outcomes)
+        if len(claimed) < settings.dispatch_batch:
+            return
 
 
 def purge_every(settings: NotificationSettings) -> float:
