@@ -127,10 +127,16 @@ async def send(providers: Providers, contacts: Contacts, claimed: list[tuple[Mes
             name = next_provider(names, message)
             try:
                 contact = None if message.channel == Channel.PUSH else await contacts.of(message.account_id)
-                handed = await providers.named(message.channel, name).send(_outgoing(message, content, contact))
+                outgoing = _outgoing(message, content, contact)
+            except DeliveryFailure as failure:  # no contact: no provider can change that
+                return message.failed(failure, name, now)
+            except Exception as exc:  # identity unreachable: tried again later
+                return message.failed(TechnicalFailure(type(exc).__name__), name, now)
+            try:
+                handed = await providers.named(message.channel, name).send(outgoing)
             except DeliveryFailure as failure:
                 return message.failed(failure, name, now, names)
-            except Exception as exc:  # a contact lookup that failed, a provider's bug: tried again later
+            except Exception as exc:  # a provider's adapter broke its contract: tried again later
                 return message.failed(TechnicalFailure(type(exc).__name__), name, now)
             return message.handed(handed, now)
 

@@ -32,7 +32,7 @@ def dispatcher_of(settings: NotificationSettings) -> Dispatcher:
             Channel.PUSH: tuple(p.provider() for p in settings.push_providers),
         })  # fmt: skip
         contacts = IdentityContacts(
-            ContactsConfig(identity_url=settings.identity_url, token_url=f"{settings.oidc_issuer}/oauth2/token",
+            ContactsConfig(identity_url=settings.identity_url, token_url=f"{settings.identity_url}/oauth2/token",
                            client_id=settings.contacts_client_id,
                            client_secret=settings.contacts_client_secret.get_secret_value(),
                            ttl_seconds=settings.contacts_cache_seconds),
