@@ -88,7 +88,10 @@ SERVICES: tuple[Service, ...] = (
     Service("sync", port=8005, metrics_port=9105, consumes=("dossier.events",)),
     Service("feedback", port=8006, metrics_port=9106, consumes=("catalogue.events", "dossier.events")),
     Service(
-        "notification", port=8007, metrics_port=9107, consumes=("dossier.events", "payment.events", "feedback.events")
+        "notification",
+        port=8007,
+        metrics_port=9107,
+        consumes=("dossier.events", "payment.events", "feedback.events", "identity.events"),
     ),
 )
 

@@ -20,7 +20,11 @@ SERVICE = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     routers=[router],
     consumers=[
-        ConsumerSpec(name="events", topics=["dossier.events", "payment.events", "feedback.events"], handlers=handlers)
+        ConsumerSpec(
+            name="events",
+            topics=["dossier.events", "payment.events", "feedback.events", "identity.events"],
+            handlers=handlers,
+        )
     ],
     metadata=metadata,
     periodic=[

@@ -240,3 +240,48 @@ async def test_streams_are_limited_per_person(notification_api: NotificationApi)
         finally:
             for s in opened:
                 await s.__aexit__(None, None, None)
+
+
+async def test_a_deleted_account_leaves_nothing_of_the_person(notification_api: NotificationApi) -> None:
+    from contracts.events.identity_accounts import AccountDeleted
+
+    api = notification_api
+    async with api.client() as client:
+        await client.put("/preferences", headers=api.person(OWNER), json={"channels": ["sms"]})
+        await client.post("/devices", headers=api.person(OWNER), json={"token": "device-token-0001", "platform": "ios"})
+    await filed(api)
+    await filed(api, owner="citizen-2")
+    deleted = {"account_id": OWNER, "kind": "citizen", "deleted_at": "2026-01-06T00:00:00Z"}
+    await api.consume(AccountDeleted.TYPE, deleted, "identity")
+    await api.consume(AccountDeleted.TYPE, deleted, "identity")  # redelivered: nothing more to do
+    left = await api.rows(
+        "SELECT (SELECT count(*) FROM inbox_items WHERE account_id = :a) AS items,"
+        " (SELECT count(*) FROM devices WHERE account_id = :a) AS devices,"
+        " (SELECT count(*) FROM preferences WHERE account_id = :a) AS chosen,"
+        " (SELECT count(*) FROM messages WHERE account_id = :a AND content IS NOT NULL) AS texts,"
+        " (SELECT count(*) FROM inbox_items WHERE account_id = 'citizen-2') AS others",
+        a=OWNER,
+    )
+    assert tuple(left[0]) == (0, 0, 0, 0, 1)
+
+
+async def test_message_texts_are_purged_after_the_retention_and_statuses_kept(
+    notification_api: NotificationApi,
+) -> None:
+    from services.notification.service import jobs
+
+    api = notification_api
+    await filed(api)
+    api.clock_file.write_text(str((api.settings.retention_days - 1) * 86_400))
+    await filed(api, code="H22.01-260105-0002")  # made a day before the old one's retention ends
+    db = api.db()
+    try:
+        await jobs.purge(db, api.settings)
+        assert (await api.rows("SELECT count(*) AS n FROM messages WHERE content IS NULL"))[0].n == 0
+        api.clock_file.write_text(str((api.settings.retention_days + 0.5) * 86_400))
+        await jobs.purge(db, api.settings)
+    finally:
+        await db.dispose()
+    rows = await api.rows("SELECT content IS NULL AS purged, status FROM messages ORDER BY created_at")
+    assert [(r.purged, r.status) for r in rows] == [(True, "created"), (True, "created"), (False, "created"),
+                                                    (False, "created")]  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, literal, select, text, tuple_, update
+from sqlalchemy import and_, func, literal, null, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -80,6 +80,10 @@ class SqlPreferences:
         statement = insert(preferences).values(**row)
         await self.connection.execute(statement.on_conflict_do_update(index_elements=["account_id"], set_=row))
 
+    async def forget(self, account_id: str) -> int:
+        result = await self.connection.execute(preferences.delete().where(preferences.c.account_id == account_id))
+        return result.rowcount
+
 
 class SqlNotices:
     def __init__(self, connection: AsyncConnection) -> None:
@@ -139,6 +143,10 @@ class SqlInbox:
         if item_id is not None:
             statement = statement.where(i.id == item_id)
         return (await self.connection.execute(statement)).rowcount
+
+    async def forget(self, account_id: str) -> int:
+        result = await self.connection.execute(inbox_items.delete().where(inbox_items.c.account_id == account_id))
+        return result.rowcount
 
     async def signal(self, account_id: str) -> None:
         await self.connection.execute(text("SELECT pg_notify(:channel, :account)"),
@@ -206,10 +214,16 @@ class SqlMessages:
         query = select(messages).where(messages.c.notice_id == notice_id).order_by(messages.c.channel)
         return [_message(row) for row in await self.connection.execute(query)]
 
+    async def forget(self, account_id: str) -> int:
+        m = messages.c
+        # SQL NULL (``null()``): None would store JSON null, which ``IS NOT NULL`` still sees.
+        statement = update(messages).where(m.account_id == account_id, m.content.is_not(None)).values(content=null())
+        return (await self.connection.execute(statement)).rowcount
+
     async def purge_content(self, before: datetime, limit: int) -> int:
         m = messages.c
         chosen = select(m.id).where(m.created_at < before, m.content.is_not(None)).limit(limit).scalar_subquery()
-        result = await self.connection.execute(update(messages).where(m.id.in_(chosen)).values(content=None))
+        result = await self.connection.execute(update(messages).where(m.id.in_(chosen)).values(content=null()))
         return result.rowcount
 
 
@@ -236,6 +250,10 @@ class SqlDevices:
 
     async def forget(self, token: str) -> None:
         await self.connection.execute(devices.delete().where(devices.c.token == token))
+
+    async def forget_account(self, account_id: str) -> int:
+        result = await self.connection.execute(devices.delete().where(devices.c.account_id == account_id))
+        return result.rowcount
 
 
 class SqlDossiers:

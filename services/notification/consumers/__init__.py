@@ -1,5 +1,6 @@
 """Event type -> use case, for the events that tell a person something: the dossier service's,
-the payment service's and the feedback service's (``service/triggers.py`` says which notify whom)."""
+the payment service's and the feedback service's (``service/triggers.py`` says which notify whom);
+and identity's deletion of an account, after which nothing of the person stays here."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from pydantic import BaseModel
 from contracts.envelope import CloudEvent
 from contracts.events.dossier import DossierSubmitted, StatusChanged
 from contracts.events.feedback import FeedbackAnswered, FeedbackInformationRequested
+from contracts.events.identity_accounts import AccountDeleted
 from contracts.events.payment import PaymentSucceeded
 from services.kit.clock import Clock
 from services.kit.consumer import Handler, event_data
 from services.kit.db import UnitOfWork
 
 from ..domain.messages import QuietHours
-from ..service import triggers
+from ..service import people, triggers
+from ..service.runtime import dispatcher_of
 from ..service.unit_of_work import NotificationUnitOfWork, notification_unit
 from ..settings import NotificationSettings
 
@@ -36,7 +39,13 @@ def handlers(settings: NotificationSettings) -> dict[str, Handler]:
 
         return handle
 
+    async def account_deleted(unit: UnitOfWork, event: CloudEvent) -> None:
+        deleted = event_data(AccountDeleted, event.data)
+        await people.forget(notification_unit(unit), deleted.account_id)
+        dispatcher_of(settings).contacts.forget(deleted.account_id)  # this process's copy of the contact
+
     return {
+        AccountDeleted.TYPE: account_deleted,
         DossierSubmitted.TYPE: handler(DossierSubmitted, triggers.dossier_submitted),
         StatusChanged.TYPE: handler(StatusChanged, triggers.status_changed),
         PaymentSucceeded.TYPE: handler(PaymentSucceeded, triggers.payment_succeeded),

@@ -39,6 +39,13 @@ async def mark_read(uow: NotificationUnitOfWork, account_id: str, item_id: str |
     return changed
 
 
+async def forget(uow: NotificationUnitOfWork, account_id: str) -> int:
+    """The account was deleted: its inbox, preferences and devices go, its messages' texts too
+    (their statuses stay, under an id no one can trace back any more); how many items went."""
+    return await uow.inbox.forget(account_id) + await uow.devices.forget_account(account_id) + (
+        await uow.preferences.forget(account_id)) + await uow.messages.forget(account_id)  # fmt: skip
+
+
 async def preferences(uow: NotificationUnitOfWork, account_id: str) -> Preferences:
     return await uow.preferences.get(account_id) or Preferences(account_id)
 

@@ -75,6 +75,8 @@ class PreferencesStore(Protocol):
 
     async def put(self, preferences: Preferences, now: datetime) -> None: ...
 
+    async def forget(self, account_id: str) -> int: ...
+
 
 class Notices(Protocol):
     async def add(self, notice: Notice) -> bool:
@@ -94,6 +96,8 @@ class Inbox(Protocol):
 
     async def mark_read(self, account_id: str, item_id: str | None, now: datetime) -> int:
         """Mark one (or, with None, every) unread item of this person read; how many were."""
+
+    async def forget(self, account_id: str) -> int: ...
 
     async def signal(self, account_id: str) -> None:
         """Tell live streams, once this transaction commits, that this person's inbox changed."""
@@ -115,6 +119,9 @@ class Messages(Protocol):
 
     async def of_notice(self, notice_id: str) -> list[Message]: ...
 
+    async def forget(self, account_id: str) -> int:
+        """Forget the content of every message to this person; how many."""
+
     async def purge_content(self, before: datetime, limit: int) -> int:
         """Forget the content of messages made before ``before``; how many."""
 
@@ -128,6 +135,8 @@ class Devices(Protocol):
 
     async def forget(self, token: str) -> None:
         """A token its push service no longer knows."""
+
+    async def forget_account(self, account_id: str) -> int: ...
 
 
 class Dossiers(Protocol):
