@@ -162,14 +162,15 @@ async def sign_in(
     return {**tokens, "claims": claims}
 
 
-async def journey(portal: str, bank: str, timeline: Timeline) -> dict[str, Any]:
+async def journey(portal: str, bank: str, timeline: Timeline, mailbox: str = "http://127.0.0.1:8025",
+                  messaging: str = "http://127.0.0.1:8030") -> dict[str, Any]:  # fmt: skip
     """Walk the journey; returns what was seen at each step (``timeline.facts``)."""
     say, facts = timeline.say, timeline.facts
     async with httpx.AsyncClient(base_url=portal, timeout=30) as api:
         meta = _expect(await api.get("/.well-known/openid-configuration"), 200, "discovery")
         say(f"portal {meta['issuer']}: OpenID provider, {len(meta['scopes_supported'])} scopes")
 
-        scope = "openid profile phone dossier:submit dossier:read payment:pay feedback:send"
+        scope = "openid profile phone dossier:submit dossier:read payment:pay feedback:send notification:read"
         tokens = await sign_in(portal, meta, WEB_CLIENT, WEB_REDIRECT, scope)
         bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
         me = _expect(await api.get(meta["userinfo_endpoint"], headers=bearer), 200, "userinfo")
@@ -262,6 +263,8 @@ async def journey(portal: str, bank: str, timeline: Timeline) -> dict[str, Any]:
         facts["timeline"] = [(i["previous"], i["status"], i["source"]) for i in items]
         say("result returned; timeline " + " → ".join(f"{i['status']} ({i['source']})" for i in items))
 
+        await notified(api, bearer, code, timeline, mailbox, messaging)
+
         rated = _expect(await api.post(f"/api/v1/dossier/dossiers/{dossier_id}/rating", headers=bearer,
                                        json={"score": 5, "comment": "Nhanh, đúng hẹn"}), 201, "rating")  # fmt: skip
         say(f"the citizen rated the service {rated['score']}/5")
@@ -292,6 +295,47 @@ async def journey(portal: str, bank: str, timeline: Timeline) -> dict[str, Any]:
     say(f"a province's portal ({PROVINCE_PORTAL[0]}) signed the same person in through the national SSO: "
         f"ID token for {province['claims']['aud']}, subject {province['claims']['sub'][:8]}…")  # fmt: skip
     return facts
+
+
+# What each step of the dossier should have told its owner (notification kinds).
+TOLD = ["dossier-received", "payment-succeeded", "dossier-in-processing", "dossier-processed", "result-returned"]
+
+
+async def notified(api: httpx.AsyncClient, bearer: dict[str, str], code: str, timeline: Timeline, mailbox: str,
+                   messaging: str) -> None:  # fmt: skip
+    """The notices the journey made: in the citizen's inbox, in the sandbox mailbox (e-mail) and
+    at the sandbox SMS providers, each once."""
+    say, facts = timeline.say, timeline.facts
+
+    async def inbox() -> list[dict[str, Any]] | None:
+        items = _expect(await api.get("/api/v1/notification/inbox", headers=bearer, params={"limit": 50}), 200,
+                        "inbox")["items"]  # fmt: skip
+        mine = [i for i in items if code in i["body"]]
+        return mine if {i["kind"] for i in mine} >= set(TOLD) else None
+
+    items = list(reversed(await _eventually(inbox, "every notice in the inbox")))
+    facts["inbox"] = [i["kind"] for i in items]
+    say("inbox: " + " → ".join(i["kind"] for i in items))
+    async with httpx.AsyncClient(timeout=10) as sandbox:
+
+        async def mailed() -> list[dict[str, Any]] | None:
+            answer = (await sandbox.get(f"{mailbox}/api/messages", params={"limit": 100})).json()
+            mails = [m for m in (answer.get("messages", answer) if isinstance(answer, dict) else answer)
+                     if code in m.get("subject", "")]  # fmt: skip
+            return mails if len(mails) >= 2 else None  # the receipt and the result are essential
+
+        mails = await _eventually(mailed, "the e-mails in the sandbox mailbox")
+        say(f"e-mail (sandbox mailbox, SMTP with STARTTLS): {len(mails)} message(s), e.g. {mails[-1]['subject']!r}")
+
+        async def texted() -> list[dict[str, Any]] | None:
+            answer = (await sandbox.get(f"{messaging}/api/sms", params={"limit": 100})).json()
+            texts = [t for t in (answer.get("messages", answer) if isinstance(answer, dict) else answer)
+                     if code in str(t)]  # fmt: skip
+            return texts if len(texts) >= 2 else None
+
+        texts = await _eventually(texted, "the SMS at the sandbox providers")
+        facts["sms"] = len(texts)
+        say(f"SMS (sandbox brand-name providers): {len(texts)} message(s), each sent once, receipts signed back")
 
 
 async def feedback(

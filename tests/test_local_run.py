@@ -31,6 +31,10 @@ def launch(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen
     env["GATEWAY_PORT"] = str(ports["gateway"])
     env["SANDBOX_BANK_PORT"] = str(ports["sandbox_bank"])
     env["SANDBOX_AGENCY_PORT"] = str(ports["sandbox_agency"])
+    for name, variable in (("mailbox_smtp", "SANDBOX_MAILBOX_SMTP_PORT"), ("mailbox_http", "SANDBOX_MAILBOX_HTTP_PORT"),
+                           ("messaging", "SANDBOX_MESSAGING_PORT")):  # fmt: skip
+        if name in ports:
+            env[variable] = str(ports[name])
     for name in SERVICE_NAMES:
         env[f"{name.upper()}_PORT"] = str(ports[name])
     with open(log, "ab") as out:

@@ -20,6 +20,7 @@ Configuration (environment):
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -176,6 +177,29 @@ class Supervisor:
             env.setdefault("SANDBOX_AGENCY_STEP_SECONDS", "2")
             env.setdefault("SYNC_DEV_ALLOW_PRIVATE_ENDPOINTS", "true")
             env.setdefault("SYNC_DEV_AGENCY_ENDPOINT", f"http://127.0.0.1:{env['SANDBOX_AGENCY_PORT']}/in")
+            # Notifications go to the sandbox mailbox (SMTP with STARTTLS: the service trusts the
+            # mailbox's certificate) and the sandbox SMS and push providers, which post their
+            # receipts back through the gateway.
+            certificate = self.settings.data_dir / "sandbox-mailbox.pem"
+            env.setdefault("SANDBOX_MAILBOX_CERTIFICATE_FILE", str(certificate))
+            env.setdefault("SANDBOX_MAILBOX_SMTP_PORT", "2525")
+            env.setdefault("SANDBOX_MAILBOX_HTTP_PORT", "8025")
+            env.setdefault("SANDBOX_MESSAGING_PORT", "8030")
+            mailbox = {"name": "mailbox", "host": "127.0.0.1", "port": int(env["SANDBOX_MAILBOX_SMTP_PORT"]),
+                       "sender": "no-reply@portal.localhost", "username": "portal", "password": "development",
+                       "ca_file": str(certificate)}  # fmt: skip
+            env.setdefault("NOTIFICATION_EMAIL_PROVIDERS", json.dumps([mailbox]))
+            messaging = f"http://127.0.0.1:{env['SANDBOX_MESSAGING_PORT']}"
+            sms = [{"name": f"sandbox-{x}", "base_url": f"{messaging}/{x}", "api_key": f"development-sms-{x}-key",
+                    "signing_secret": f"development-sms-{x}-secret"} for x in ("a", "b")]  # fmt: skip
+            env.setdefault("NOTIFICATION_SMS_PROVIDERS", json.dumps(sms))
+            push = {"name": "sandbox-push", "base_url": f"{messaging}/push", "project_id": "portal-development",
+                    "access_token": "development-push-token"}  # fmt: skip
+            env.setdefault("NOTIFICATION_PUSH_PROVIDERS", json.dumps([push]))
+            receipts = f"{env['PORTAL_OIDC_ISSUER']}/api/v1/notification/receipts/sms/sandbox-{{provider}}"
+            env.setdefault("SANDBOX_MESSAGING_RECEIPT_URL", receipts)
+        env.setdefault("NOTIFICATION_IDENTITY_URL", identity)
+        env.setdefault("NOTIFICATION_PORTAL_URL", env["PORTAL_OIDC_ISSUER"])
         return env
 
     def plan(self, urls: dict[str, str], bootstrap: str) -> list[Child]:
@@ -210,6 +234,14 @@ class Supervisor:
             children.append(Child("sandbox-agency", [sys.executable, "-m", "deploy.sandbox.agency"], env,
                                   self.logs / "sandbox-agency.log",
                                   url=f"http://127.0.0.1:{env['SANDBOX_AGENCY_PORT']}"))  # fmt: skip
+            # Where notifications go: an SMTP server keeping what it gets (read at its page), and
+            # two SMS providers and a push provider that deliver later and send receipts.
+            children.append(Child("sandbox-mailbox", [sys.executable, "-m", "deploy.sandbox.mailbox"], env,
+                                  self.logs / "sandbox-mailbox.log",
+                                  url=f"http://127.0.0.1:{env['SANDBOX_MAILBOX_HTTP_PORT']}"))  # fmt: skip
+            children.append(Child("sandbox-messaging", [sys.executable, "-m", "deploy.sandbox.messaging"], env,
+                                  self.logs / "sandbox-messaging.log",
+                                  url=f"http://127.0.0.1:{env['SANDBOX_MESSAGING_PORT']}"))  # fmt: skip
         return children
 
     async def wait_ready(self) -> bool:

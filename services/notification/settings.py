@@ -47,7 +47,8 @@ class NotificationSettings(ServiceSettings):
     # Contact details are asked of identity (adapters/contacts.py) as this confidential client.
     identity_url: str = "http://127.0.0.1:8001"
     contacts_client_id: str = "notification-service"
-    contacts_client_secret: SecretStr = SecretStr("development")
+    # Identity's development fixture's secret (IDENTITY_NOTIFICATION_CLIENT_SECRET): refused in production.
+    contacts_client_secret: SecretStr = SecretStr("notification-service-development-secret")
     # Each channel's providers, in failover order (JSON lists; the defaults are make run's sandboxes).
     email_providers: list[SmtpProviderSettings] = Field(default_factory=lambda: development_defaults()[0])
     sms_providers: list[SmsProviderSettings] = Field(default_factory=lambda: development_defaults()[1])
@@ -62,6 +63,8 @@ class NotificationSettings(ServiceSettings):
     def _real_providers_in_production(self) -> "NotificationSettings":
         if self.environment is Environment.PRODUCTION:
             problems = unsafe_for_production(self.email_providers, self.sms_providers, self.push_providers)
+            if "development" in self.contacts_client_secret.get_secret_value():
+                problems.append("contacts_client_secret is the development fixture's")
             if problems:
                 raise ValueError("refusing production settings: " + "; ".join(problems))
         for providers in (self.email_providers, self.sms_providers, self.push_providers):

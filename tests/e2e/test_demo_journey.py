@@ -18,7 +18,8 @@ pytestmark = pytest.mark.integration
 
 
 def test_the_whole_journey_on_a_fresh_make_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    names = ["postgres", "kafka", "gateway", "sandbox_bank", "sandbox_agency", *SERVICE_NAMES]
+    names = ["postgres", "kafka", "gateway", "sandbox_bank", "sandbox_agency", "mailbox_smtp", "mailbox_http",
+             "messaging", *SERVICE_NAMES]  # fmt: skip
     ports = {name: free_port() for name in names}
     log = tmp_path / "run.log"
     proc = launch(tmp_path / "data", ports, log)
@@ -26,7 +27,10 @@ def test_the_whole_journey_on_a_fresh_make_run(tmp_path) -> None:  # type: ignor
         portal = f"http://127.0.0.1:{ports['gateway']}"
         wait_ready(proc, portal, log)
         lines: list[str] = []
-        facts = asyncio.run(journey(portal, f"http://127.0.0.1:{ports['sandbox_bank']}", Timeline(out=lines.append)))
+        sandboxes = {"mailbox": f"http://127.0.0.1:{ports['mailbox_http']}",
+                     "messaging": f"http://127.0.0.1:{ports['messaging']}"}  # fmt: skip
+        facts = asyncio.run(journey(portal, f"http://127.0.0.1:{ports['sandbox_bank']}", Timeline(out=lines.append),
+                                    **sandboxes))  # fmt: skip
     finally:
         assert_stops_cleanly(proc)
 
@@ -46,6 +50,10 @@ def test_the_whole_journey_on_a_fresh_make_run(tmp_path) -> None:  # type: ignor
     assert (published["status"], published["published"], published["answered_on_time"]) == ("closed", True, True)
     found = facts["feedback_found"]
     assert found["id"] == sent["id"] and found["answer"] == FEEDBACK_ANSWER and "contact" not in found
+    assert set(facts["inbox"]) >= {"dossier-received", "payment-succeeded", "dossier-in-processing",
+                                   "dossier-processed", "result-returned"}  # fmt: skip
+    assert len(facts["inbox"]) == len(set(facts["inbox"]))  # each once
+    assert facts["sms"] >= 2
     province = facts["province_portal"]
     assert province["aud"] == "demo-province-portal" and province["sub"] == facts["citizen"]
     assert len(lines) >= 22 and all("s  " in line for line in lines)
