@@ -3,8 +3,9 @@ v1 API (the sandbox provider ``deploy/sandbox/messaging.py`` serves the same und
 
 - **Send**: ``POST {base}/v1/projects/{project}/messages:send`` with ``{"message": {"token",
   "notification": {"title", "body"}, "data"}}`` and ``Authorization: Bearer <access token>``;
-  ``{"name": "projects/…/messages/…"}`` is :class:`Handed`, not delivered (FCM sends no
-  receipts: taken is as far as the portal can know).
+  ``{"name": "projects/…/messages/…"}`` is :class:`Handed` as delivered: FCM sends no
+  receipts, so its acceptance is the last status the portal can know (a message left "sending"
+  would wait for a receipt that never comes).
 - **Failures** read from FCM's error body (``error.status`` and the ``FcmError`` detail's
   ``errorCode``): a token FCM no longer knows (``UNREGISTERED``, or 404 ``NOT_FOUND``), a token
   it finds invalid (400 ``INVALID_ARGUMENT`` with a violation on ``message.token``) or one of
@@ -134,7 +135,7 @@ class HttpPushProvider:
             prefix = f"projects/{self.config.project_id}/messages/"
             if not isinstance(name, str) or not name.startswith(prefix) or not 0 < len(name) <= MAX_NAME_LENGTH:
                 raise self._technical(message, "push service's answer is not in the contract")
-            return Handed(provider=self.name, reference=name, delivered=False)
+            return Handed(provider=self.name, reference=name, delivered=True)
         error_status, code, on_token = fcm_error(answer)
         if code in ("UNREGISTERED", "SENDER_ID_MISMATCH") or (status == 404 and error_status == "NOT_FOUND"):
             self._forget(message, status, code or error_status)
