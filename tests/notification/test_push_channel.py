@@ -243,7 +243,9 @@ async def test_the_request_is_fcm_v1(scripted: tuple[Scripted, HttpPushProvider]
     server.answers.append(answer(200, {"name": f"projects/{PROJECT}/messages/0:1500415314455276%31bd1c96"}))
     message = push()
     handed = await made.send(message)
-    assert handed == Handed(provider="fcm", reference=f"projects/{PROJECT}/messages/0:1500415314455276%31bd1c96")
+    assert handed == Handed(
+        provider="fcm", reference=f"projects/{PROJECT}/messages/0:1500415314455276%31bd1c96", delivered=True
+    )
     [(project, headers, body)] = server.requests
     assert project == PROJECT and headers["authorization"] == f"Bearer {TOKEN}"
     assert json.loads(body) == {"message": {"token": DEVICE, "notification": {"title": message.title,
