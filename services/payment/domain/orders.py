@@ -107,8 +107,9 @@ LIVE: frozenset[OrderState] = frozenset({_S.CREATED, _S.PENDING, _S.SUCCEEDED})
 OPEN: frozenset[OrderState] = frozenset({_S.CREATED, _S.PENDING})
 #: States of an order whose money was taken (what a statement lists).
 PAID: frozenset[OrderState] = frozenset({_S.SUCCEEDED, _S.REFUNDED})
-#: Why an order that ends in one of these states ended unpaid, as ``payment.order.failed.v1`` says.
+#: Why an order ended unpaid: the provider said no, or the time to pay ran out.
 FailureReason = Literal["declined", "expired"]
+#: The states in which an order ended unpaid, and why (what ``payment.order.failed.v1`` says).
 FAILURE_REASONS: Mapping[OrderState, FailureReason] = MappingProxyType({_S.FAILED: "declined", _S.EXPIRED: "expired"})
 #: Orders are referenced by their day in Vietnam (GMT+7 all year).
 VIETNAM_OFFSET = timedelta(hours=7)
