@@ -38,7 +38,7 @@ from contracts.events.identity_accounts import (
     AccountVerified,
 )
 from contracts.events.identity_oidc import ClientCreated, ClientDisabled, SigningKeyRotated
-from contracts.events.payment import PaymentSucceeded
+from contracts.events.payment import PaymentExpiring, PaymentFailed, PaymentSucceeded
 from contracts.events.platform import DeadLetterRecorded
 from contracts.events.sync import DossierStatusesReported, DossierStatusReported
 
@@ -66,6 +66,8 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     DossierStatusesReported,
     DossierStatusReported,
     PaymentSucceeded,
+    PaymentFailed,
+    PaymentExpiring,
     FeedbackReceived,
     FeedbackClassified,
     FeedbackTransferred,

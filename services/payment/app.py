@@ -37,6 +37,7 @@ SERVICE = ServiceSpec(
     commands=[RECONCILE],
     periodic=[
         PeriodicJob("expire-orders", 30.0, jobs.expire_orders),
+        PeriodicJob("warn-expiring-orders", 30.0, jobs.warn_expiring_orders),
         PeriodicJob("recheck-pending-orders", 60.0, jobs.recheck_pending_orders),
     ],
     unit_of_work=SqlPaymentUnitOfWork,

@@ -17,6 +17,13 @@ class PaymentSettings(ServiceSettings):
 
     # An order not paid within this time expires (the provider is told the same deadline).
     order_ttl_seconds: int = Field(default=15 * 60, ge=60, le=24 * 3600)
+    # An unpaid order is announced as about to expire (``payment.order.expiring.v1``, once) when it
+    # has this long left. Shorter than the order's lifetime, else every order would be announced
+    # as expiring the moment it is made.
+    expiry_warning_minutes: int = Field(default=5, ge=1, le=12 * 60)
+    # Orders warned per transaction of the warning job, and transactions per run at most.
+    expiry_warning_batch: int = Field(default=200, ge=1, le=1000)
+    expiry_warning_batches_per_run: int = Field(default=25, ge=1, le=1000)
     # Encrypts the private keys that sign receipts (production refuses an empty one).
     receipt_key_encryption_key: SecretStr = SecretStr("")
 
@@ -50,6 +57,15 @@ class PaymentSettings(ServiceSettings):
     # Optional allow-lists of callers' addresses per provider (CIDRs); empty: any address.
     vnpay_allowed_ips: list[str] = Field(default_factory=list)
     bank_allowed_ips: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _warning_within_an_orders_life(self) -> "PaymentSettings":
+        if self.expiry_warning_minutes * 60 >= self.order_ttl_seconds:
+            raise ValueError(
+                f"expiry_warning_minutes ({self.expiry_warning_minutes}) must be shorter than an order's life "
+                f"(order_ttl_seconds: {self.order_ttl_seconds})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_placeholder_webhook_secret_in_production(self) -> "PaymentSettings":

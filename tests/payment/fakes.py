@@ -72,6 +72,12 @@ class FakeOrders:
                      key=lambda o: o.expires_at)  # fmt: skip
         return [o.id for o in due[:limit]]
 
+    async def expiring(self, now: datetime, until: datetime, limit: int) -> list[Order]:
+        due = sorted((o for o in self.rows.values()
+                      if o.state in OPEN and o.expiry_warned_at is None and now < o.expires_at <= until),
+                     key=lambda o: o.expires_at)  # fmt: skip
+        return [replace(o) for o in due[:limit]]
+
     async def by_references(self, references: Sequence[str]) -> dict[str, Order]:
         return {o.reference: replace(o) for o in self.rows.values() if o.reference in references}
 

@@ -283,6 +283,14 @@ async def test_a_lost_ipn_is_made_good_by_asking_the_provider(payments: Payments
     paid_at = datetime.fromisoformat(states[0]["paid_at"])
     assert abs((paid_at - datetime.now(UTC)).total_seconds()) < 60
     assert await succeeded_events(payments) == 1
+    failed = select(outbox.c.key, outbox.c.data).where(outbox.c.type == "payment.order.failed.v1")
+    db = payments.db()
+    try:
+        async with db.transaction() as uow:
+            [(key, data)] = list(await uow.connection.execute(failed))
+    finally:
+        await db.dispose()
+    assert (key, data["reason"], data["owner"]) == (declined["id"], "declined", "citizen-1")
 
 
 async def test_a_provider_answer_that_cannot_be_believed_changes_nothing(payments: Payments) -> None:

@@ -37,7 +37,7 @@ def _order(row: Any) -> Order:
         id=row.id, reference=row.reference, dossier_id=row.dossier_id, dossier_code=row.dossier_code,
         owner=row.owner, provider=Provider(row.provider), amount=row.amount, state=OrderState(row.state),
         created_at=row.created_at, expires_at=row.expires_at, paid_at=row.paid_at,
-        provider_transaction=row.provider_transaction, flag=row.flag,
+        provider_transaction=row.provider_transaction, flag=row.flag, expiry_warned_at=row.expiry_warned_at,
     )  # fmt: skip
 
 
@@ -92,7 +92,7 @@ class SqlOrders:
             id=order.id, reference=order.reference, dossier_id=order.dossier_id, dossier_code=order.dossier_code,
             owner=order.owner, provider=order.provider.value, amount=order.amount, state=order.state.value,
             created_at=order.created_at, expires_at=order.expires_at, paid_at=order.paid_at,
-            provider_transaction=order.provider_transaction, flag=order.flag,
+            provider_transaction=order.provider_transaction, flag=order.flag, expiry_warned_at=order.expiry_warned_at,
         ))  # fmt: skip
         for transition in history:
             await self.connection.execute(_insert_transition(order.id, transition))
@@ -115,7 +115,8 @@ class SqlOrders:
         await self.connection.execute(
             update(orders).where(orders.c.id == order.id).values(
                 state=order.state.value, flag=order.flag, paid_at=order.paid_at,
-                provider_transaction=order.provider_transaction, updated_at=func.now(),
+                provider_transaction=order.provider_transaction, expiry_warned_at=order.expiry_warned_at,
+                updated_at=func.now(),
             )
         )  # fmt: skip
         if transition is not None:
@@ -139,6 +140,19 @@ class SqlOrders:
             .with_for_update(skip_locked=True)
         )
         return [str(r.id) for r in await self.connection.execute(query)]
+
+    async def expiring(self, now: datetime, until: datetime, limit: int) -> list[Order]:
+        query = (
+            select(orders)
+            .where(
+                orders.c.state.in_(_OPEN), orders.c.expiry_warned_at.is_(None), orders.c.expires_at > now,
+                orders.c.expires_at <= until,
+            )
+            .order_by(orders.c.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )  # fmt: skip
+        return [_order(row) for row in await self.connection.execute(query)]
 
     async def by_references(self, references: Sequence[str]) -> dict[str, Order]:
         if not references:

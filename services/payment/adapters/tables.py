@@ -59,6 +59,8 @@ orders = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("paid_at", DateTime(timezone=True), nullable=True),
+    # When the payer was told the order expires soon (payment.order.expiring.v1): at most once.
+    Column("expiry_warned_at", DateTime(timezone=True), nullable=True),
     CheckConstraint("amount > 0", name="orders_amount"),
     CheckConstraint(
         "state IN ('created', 'pending', 'succeeded', 'failed', 'expired', 'cancelled', 'refunded')",

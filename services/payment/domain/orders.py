@@ -17,7 +17,11 @@ callback settles. The rules:
    transfer, which banks keep, cut or upper-case as they please. So it is only upper-case ASCII
    letters and digits, of one fixed shape: ``DVC`` + the order's date ``yymmdd`` + an 8-digit
    sequence, ``DVC25120300000042`` (17 characters, within every limit: VNPay 100, EMVCo 25).
-5. **A reference is found in free text** (a bank statement's transfer description) whatever its
+5. **An order ends unpaid once, and warns once.** Reaching failed (the provider declined) or
+   expired (the time ran out) is a change the table allows once, so what is told of it is told
+   once (:data:`FAILURE_REASONS`). An open order is warned of its expiry once, when it comes
+   within the warning lead time and is still unpaid (:meth:`Order.warn_of_expiry`).
+6. **A reference is found in free text** (a bank statement's transfer description) whatever its
    case and whatever is glued before it (``CKDVC…``), but never as the start of a longer number;
    when a text names two different references it names none, since the money cannot be given to
    both.
@@ -31,6 +35,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Literal
 
 from services.kit.errors import Conflict, DomainError, NotFound
 
@@ -102,6 +107,10 @@ LIVE: frozenset[OrderState] = frozenset({_S.CREATED, _S.PENDING, _S.SUCCEEDED})
 OPEN: frozenset[OrderState] = frozenset({_S.CREATED, _S.PENDING})
 #: States of an order whose money was taken (what a statement lists).
 PAID: frozenset[OrderState] = frozenset({_S.SUCCEEDED, _S.REFUNDED})
+#: Why an order ended unpaid: the provider said no, or the time to pay ran out.
+FailureReason = Literal["declined", "expired"]
+#: The states in which an order ended unpaid, and why (what ``payment.order.failed.v1`` says).
+FAILURE_REASONS: Mapping[OrderState, FailureReason] = MappingProxyType({_S.FAILED: "declined", _S.EXPIRED: "expired"})
 #: Orders are referenced by their day in Vietnam (GMT+7 all year).
 VIETNAM_OFFSET = timedelta(hours=7)
 
@@ -177,6 +186,7 @@ class Order:
     paid_at: datetime | None = None
     provider_transaction: str | None = None
     flag: str | None = None  # for review: amount-mismatch, late-payment, ...
+    expiry_warned_at: datetime | None = None
 
     @classmethod
     def open(
@@ -211,6 +221,18 @@ class Order:
 
     def flag_for_review(self, flag: str) -> None:
         self.flag = flag
+
+    def expires_within(self, now: datetime, lead: timedelta) -> bool:
+        """Still open, not warned yet, and expiring after ``now`` but within ``lead`` of it."""
+        return self.state in OPEN and self.expiry_warned_at is None and now < self.expires_at <= now + lead
+
+    def warn_of_expiry(self, *, now: datetime, lead: timedelta) -> bool:
+        """Mark the order warned when :meth:`expires_within` holds; whether it did (the payer is to
+        be told once)."""
+        if not self.expires_within(now, lead):
+            return False
+        self.expiry_warned_at = now
+        return True
 
     @property
     def is_final(self) -> bool:

@@ -12,7 +12,7 @@ from services.kit.settings import ServiceSettings
 
 from ..adapters.provider_query import VnpayStatusQuery
 from ..settings import PaymentSettings
-from .orders import expire_due, recheck_pending
+from .orders import expire_due, recheck_pending, warn_expiring
 from .unit_of_work import transaction
 
 log = get_logger(__name__)
@@ -23,6 +23,22 @@ async def expire_orders(db: Database, settings: ServiceSettings) -> None:
         expired = await expire_due(uow, datetime.now(UTC))
     if expired:
         log.info("orders expired", count=expired)
+
+
+async def warn_expiring_orders(db: Database, settings: ServiceSettings) -> None:
+    """Announce the orders about to expire, a batch per transaction, until none is left or the
+    run's number of batches is spent (the next run goes on)."""
+    assert isinstance(settings, PaymentSettings)
+    lead = timedelta(minutes=settings.expiry_warning_minutes)
+    warned = 0
+    for _ in range(settings.expiry_warning_batches_per_run):
+        async with transaction(db) as uow:
+            count = await warn_expiring(uow, datetime.now(UTC), lead, settings.expiry_warning_batch)
+        warned += count
+        if count < settings.expiry_warning_batch:
+            break
+    if warned:
+        log.info("orders about to expire announced", count=warned)
 
 
 async def recheck_pending_orders(db: Database, settings: ServiceSettings) -> None:

@@ -4,7 +4,9 @@ for them, expiry, what the owner sees, and settling a paid order.
 An order's amount is the assessed total, never a number from a client. An order moves only
 along ``domain.orders.ALLOWED`` (:meth:`Order.move`), each move a recorded transition; the order
 is locked for every change, so callbacks delivered many times at once change it once. A success
-issues the receipt and emits :class:`PaymentSucceeded` (the dossier records the fee paid).
+issues the receipt and emits :class:`PaymentSucceeded` (the dossier records the fee paid); a
+decline or an expiry emits :class:`PaymentFailed`, and an open order close to its expiry
+:class:`PaymentExpiring`, each in the transaction of the change, so once per order.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from contracts.events.dossier import FeesAssessed
-from contracts.events.payment import PaymentSucceeded
+from contracts.events.payment import PaymentExpiring, PaymentFailed, PaymentSucceeded
 from services.kit import idempotency
 from services.kit.db import Database
 from services.kit.errors import Conflict, NotFound, PermanentFailure
@@ -22,6 +24,7 @@ from services.kit.ids import new_id
 from ..adapters.provider_query import StatusQuery
 from ..domain import vietqr, vnpay
 from ..domain.orders import (
+    FAILURE_REASONS,
     Assessment,
     FeeLine,
     Order,
@@ -181,8 +184,18 @@ async def move(
     uow: PaymentUnitOfWork, order: Order, target: OrderState, *, source: str, detail: str | None = None,
     at: datetime | None = None,
 ) -> None:  # fmt: skip
-    """One allowed transition of a locked order, recorded."""
-    await uow.orders.save(order, order.move(target, source=source, detail=detail, at=at or datetime.now(UTC)))
+    """One allowed transition of a locked order, recorded; an order ending unpaid says so."""
+    transition = order.move(target, source=source, detail=detail, at=at or datetime.now(UTC))
+    await uow.orders.save(order, transition)
+    reason = FAILURE_REASONS.get(order.state)
+    if reason is not None:
+        await uow.emit(
+            PaymentFailed(
+                order_id=order.id, dossier_id=order.dossier_id, dossier_code=order.dossier_code, owner=order.owner,
+                amount=order.amount, currency="VND", reason=reason, failed_at=transition.at,
+            ),
+            key=order.id,
+        )  # fmt: skip
 
 
 async def succeed(
@@ -196,8 +209,9 @@ async def succeed(
     receipt = await receipts.issue(uow, settings, order, paid_at)
     await uow.emit(
         PaymentSucceeded(
-            order_id=order.id, dossier_id=order.dossier_id, dossier_code=order.dossier_code, amount=order.amount,
-            currency="VND", provider=order.provider.value, receipt_number=receipt.number, paid_at=paid_at,
+            order_id=order.id, dossier_id=order.dossier_id, dossier_code=order.dossier_code, owner=order.owner,
+            amount=order.amount, currency="VND", provider=order.provider.value, receipt_number=receipt.number,
+            paid_at=paid_at,
         ),
         key=order.id,
     )  # fmt: skip
@@ -212,6 +226,26 @@ async def expire_due(uow: PaymentUnitOfWork, now: datetime, limit: int = 500) ->
         if order is not None and not order.is_final:
             await move(uow, order, OrderState.EXPIRED, source="expiry", detail="time to pay ran out", at=now)
     return len(due)
+
+
+async def warn_expiring(uow: PaymentUnitOfWork, now: datetime, lead: timedelta, limit: int) -> int:
+    """Open orders expiring within ``lead`` of ``now`` and not warned yet are marked warned and
+    announced (:class:`PaymentExpiring`), at most ``limit``; how many. Orders another unit holds
+    are skipped: that unit settles them, or a later run warns them."""
+    warned = 0
+    for order in await uow.orders.expiring(now, now + lead, limit):
+        if not order.warn_of_expiry(now=now, lead=lead):
+            continue
+        await uow.orders.save(order)
+        await uow.emit(
+            PaymentExpiring(
+                order_id=order.id, dossier_id=order.dossier_id, dossier_code=order.dossier_code, owner=order.owner,
+                amount=order.amount, currency="VND", expires_at=order.expires_at,
+            ),
+            key=order.id,
+        )  # fmt: skip
+        warned += 1
+    return warned
 
 
 async def recheck_pending(

@@ -47,6 +47,10 @@ class Orders(Protocol):
     async def expirable(self, now: datetime, limit: int) -> list[str]:
         """Ids of open orders past their time at ``now``, oldest first (skipping locked ones)."""
 
+    async def expiring(self, now: datetime, until: datetime, limit: int) -> list[Order]:
+        """Open orders not yet warned of their expiry that expire in (now, until], soonest first,
+        locked (skipping those another unit holds)."""
+
     async def by_references(self, references: Sequence[str]) -> dict[str, Order]: ...
 
     async def paid_between(self, provider: Provider, since: datetime, until: datetime) -> list[Order]:

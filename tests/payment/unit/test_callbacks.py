@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from jose import jwt
 
-from contracts.events.payment import PaymentSucceeded
+from contracts.events.payment import PaymentFailed, PaymentSucceeded
 from services.payment.domain.callbacks import REDACTED, Callback, RawCallback
 from services.payment.domain.orders import Order, OrderState, Provider
 from services.payment.service import callbacks, orders
@@ -72,8 +72,8 @@ async def test_a_paid_ipn_settles_the_order_once_with_a_receipt_and_one_event(
     [event] = uow.emitted
     assert event.type == PaymentSucceeded.TYPE and event.subject == order.id
     assert PaymentSucceeded.model_validate(event.data) == PaymentSucceeded(
-        order_id=order.id, dossier_id=order.dossier_id, dossier_code=order.dossier_code, amount=TOTAL,
-        provider="vnpay", receipt_number=receipt.number, paid_at=PAID_AT,
+        order_id=order.id, dossier_id=order.dossier_id, dossier_code=order.dossier_code, owner=order.owner,
+        amount=TOTAL, provider="vnpay", receipt_number=receipt.number, paid_at=PAID_AT,
     )  # fmt: skip
     claims = jwt.get_unverified_claims(receipt.jws)
     assert (claims["amount"], claims["order_reference"], claims["provider_transaction"]) == (
@@ -82,7 +82,7 @@ async def test_a_paid_ipn_settles_the_order_once_with_a_receipt_and_one_event(
     assert [c.outcome for c in uow.callbacks.rows] == ["00 Confirm Success", "02 Order already confirmed"]
 
 
-async def test_a_declined_ipn_fails_the_order_and_emits_nothing(
+async def test_a_declined_ipn_fails_the_order_and_says_so_once(
     uow: FakePaymentUnitOfWork, settings: PaymentSettings, assess: Assess
 ) -> None:
     order = await new_order(uow, settings, assess)
@@ -92,7 +92,11 @@ async def test_a_declined_ipn_fails_the_order_and_emits_nothing(
     assert uow.orders.rows[order.id].state is OrderState.FAILED
     paid_late = vnpay_ipn(VNPAY_SECRET, txn_ref=order.reference, amount_vnd=TOTAL)
     assert await ipn(uow, settings, paid_late) == ("02", "Order already confirmed")
-    assert uow.orders.rows[order.id].flag == "late-payment" and uow.emitted == []
+    assert uow.orders.rows[order.id].flag == "late-payment"
+    [event] = uow.emitted  # the decline, once; the late payment tells no one
+    failed = PaymentFailed.model_validate(event.data)
+    assert (event.type, event.subject) == (PaymentFailed.TYPE, order.id)
+    assert (failed.order_id, failed.owner, failed.amount, failed.reason) == (order.id, OWNER, TOTAL, "declined")
 
 
 @pytest.mark.parametrize(

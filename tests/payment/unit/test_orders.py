@@ -153,7 +153,12 @@ async def test_open_orders_past_their_time_expire_and_others_stay(
     assert uow.orders.transitions[expired.id][-1].source == "expiry"
     assert uow.orders.transitions[expired.id][-1].at == later
     assert uow.orders.rows[paid.order.id].state is OrderState.SUCCEEDED
-    assert uow.types() == ["payment.order.succeeded.v1"]  # expiry tells no one
+    assert uow.types() == ["payment.order.succeeded.v1", "payment.order.failed.v1"]
+    assert uow.emitted[-1].data["reason"] == "expired" and uow.emitted[-1].subject == expired.id
+    async with uow:
+        assert await orders.expire_due(uow, later + timedelta(hours=1)) == 0
+        await uow.commit()
+    assert len(uow.emitted) == 2
 
 
 async def test_only_a_paid_order_is_refunded_and_only_once(
