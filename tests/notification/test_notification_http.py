@@ -285,3 +285,22 @@ async def test_message_texts_are_purged_after_the_retention_and_statuses_kept(
     rows = await api.rows("SELECT content IS NULL AS purged, status FROM messages ORDER BY created_at")
     assert [(r.purged, r.status) for r in rows] == [(True, "created"), (True, "created"), (False, "created"),
                                                     (False, "created")]  # fmt: skip
+
+
+async def test_a_failed_or_expiring_payment_tells_the_payer_once(notification_api: NotificationApi) -> None:
+    from contracts.events.payment import PaymentExpiring, PaymentFailed
+
+    api = notification_api
+    order = {"order_id": str(uuid.uuid4()), "dossier_id": str(uuid.uuid4()), "dossier_code": "H22.01-260105-0009",
+             "owner": OWNER, "amount": 150000}  # fmt: skip
+    failed = await api.consume(PaymentFailed.TYPE, {**order, "reason": "declined",
+                                                    "failed_at": "2026-01-05T03:00:00Z"}, "payment")  # fmt: skip
+    await api.consume(PaymentFailed.TYPE, {**order, "reason": "declined", "failed_at": "2026-01-05T03:00:00Z"},
+                      "payment", event_id=failed)  # fmt: skip
+    await api.consume(PaymentExpiring.TYPE, {**order, "expires_at": "2026-01-05T03:15:00Z"}, "payment")
+    rows = await api.rows("SELECT n.kind, i.body FROM notices n JOIN inbox_items i ON i.notice_id = n.id "
+                          "ORDER BY n.kind")  # fmt: skip
+    assert [r.kind for r in rows] == ["payment-expiring", "payment-failed"]
+    assert all("150.000 VND" in r.body and "H22.01-260105-0009" in r.body for r in rows)
+    urgent = await api.rows("SELECT bool_and(urgent) AS all_urgent FROM messages")
+    assert urgent[0].all_urgent  # not held back by quiet hours

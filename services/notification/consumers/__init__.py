@@ -14,7 +14,7 @@ from contracts.envelope import CloudEvent
 from contracts.events.dossier import DossierSubmitted, StatusChanged
 from contracts.events.feedback import FeedbackAnswered, FeedbackInformationRequested
 from contracts.events.identity_accounts import AccountDeleted
-from contracts.events.payment import PaymentSucceeded
+from contracts.events.payment import PaymentExpiring, PaymentFailed, PaymentSucceeded
 from services.kit.clock import Clock
 from services.kit.consumer import Handler, event_data
 from services.kit.db import UnitOfWork
@@ -48,7 +48,9 @@ def handlers(settings: NotificationSettings) -> dict[str, Handler]:
         AccountDeleted.TYPE: account_deleted,
         DossierSubmitted.TYPE: handler(DossierSubmitted, triggers.dossier_submitted),
         StatusChanged.TYPE: handler(StatusChanged, triggers.status_changed),
-        PaymentSucceeded.TYPE: handler(PaymentSucceeded, triggers.payment_succeeded),
+        PaymentSucceeded.TYPE: handler(PaymentSucceeded, triggers.payment_event),
+        PaymentFailed.TYPE: handler(PaymentFailed, triggers.payment_event),
+        PaymentExpiring.TYPE: handler(PaymentExpiring, triggers.payment_event),
         FeedbackAnswered.TYPE: handler(FeedbackAnswered, triggers.feedback_event),
         FeedbackInformationRequested.TYPE: handler(FeedbackInformationRequested, triggers.feedback_event),
     }

@@ -1,5 +1,6 @@
 """Which events notify whom, with what: the dossier service's (filed, statuses 4, 5, 9 and 10,
-a new appointment date), the payment service's and the feedback service's. Each notifies the
+a new appointment date), the payment service's (paid, failed or expired, about to expire) and
+the feedback service's. Each notifies the
 person the event concerns, once (``intake.notify``); an event about no one this service knows (a
 dossier filed at a province's counter, feedback an official recorded) notifies no one."""
 
@@ -10,7 +11,7 @@ from datetime import datetime
 from contracts.envelope import CloudEvent
 from contracts.events.dossier import DossierSubmitted, StatusChanged
 from contracts.events.feedback import FeedbackAnswered, FeedbackInformationRequested
-from contracts.events.payment import PaymentSucceeded
+from contracts.events.payment import PaymentExpiring, PaymentFailed, PaymentSucceeded
 
 from ..domain.messages import QuietHours
 from ..domain.notices import Kind
@@ -60,14 +61,24 @@ async def status_changed(uow: NotificationUnitOfWork, event: CloudEvent, change:
     return [m for m in made if m is not None]
 
 
-async def payment_succeeded(uow: NotificationUnitOfWork, event: CloudEvent, paid: PaymentSucceeded, now: datetime,
-                            quiet: QuietHours, portal_url: str) -> Made | None:  # fmt: skip
-    dossier = await uow.dossiers.get(paid.dossier_id)
-    if dossier is None:
+PAYMENT_KINDS = {PaymentSucceeded: Kind.PAYMENT_SUCCEEDED, PaymentFailed: Kind.PAYMENT_FAILED,
+                 PaymentExpiring: Kind.PAYMENT_EXPIRING}  # fmt: skip
+
+
+async def payment_event(uow: NotificationUnitOfWork, event: CloudEvent,
+                        told: PaymentSucceeded | PaymentFailed | PaymentExpiring, now: datetime, quiet: QuietHours,
+                        portal_url: str) -> Made | None:  # fmt: skip
+    """A payment that succeeded, failed or is about to expire, to the account that may pay (the
+    event names it; a success published before it did is matched to the dossier's owner)."""
+    owner = told.owner
+    if owner is None:
+        dossier = await uow.dossiers.get(told.dossier_id)
+        owner = dossier.owner if dossier is not None else None
+    if owner is None:
         return None
-    link = _dossier_link(portal_url, dossier.dossier_id)
-    values = {"code": paid.dossier_code, "amount": f"{paid.amount:,} VND".replace(",", "."), "link": link}
-    return await notify(uow, Trigger(event.id, dossier.owner, Kind.PAYMENT_SUCCEEDED, values, link), now, quiet)
+    link = _dossier_link(portal_url, told.dossier_id)
+    values = {"code": told.dossier_code, "amount": f"{told.amount:,} VND".replace(",", "."), "link": link}
+    return await notify(uow, Trigger(event.id, owner, PAYMENT_KINDS[type(told)], values, link), now, quiet)
 
 
 async def feedback_event(uow: NotificationUnitOfWork, event: CloudEvent,
