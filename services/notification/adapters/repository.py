@@ -155,7 +155,7 @@ class SqlInbox:
 
 _MESSAGE_COLUMNS = ("id", "notice_id", "account_id", "channel", "status", "attempts", "due_at", "created_at",
                     "updated_at", "provider", "reference", "parts", "reason", "device_token",
-                    "refused_by")  # fmt: skip
+                    "refused_by", "handed_at")  # fmt: skip
 
 
 def _message(row: Any) -> Message:
@@ -164,6 +164,7 @@ def _message(row: Any) -> Message:
         status=Status(row.status), attempts=row.attempts, due_at=row.due_at, created_at=row.created_at,
         updated_at=row.updated_at, provider=row.provider, reference=row.reference, parts=row.parts,
         reason=row.reason, device_token=row.device_token, refused_by=tuple(row.refused_by),
+        handed_at=row.handed_at,
     )  # fmt: skip
 
 

@@ -81,6 +81,7 @@ class Message:
     reason: str | None = None
     device_token: str | None = None  # push: the device it is for
     refused_by: tuple[str, ...] = ()  # providers that failed it permanently
+    handed_at: datetime | None = None  # when a provider last took it
 
     @property
     def final(self) -> bool:
@@ -90,7 +91,8 @@ class Message:
     def handed(self, handed: Handed, now: datetime) -> Message:
         status = Status.DELIVERED if handed.delivered else Status.SENDING
         return replace(self, status=status, provider=handed.provider, reference=handed.reference,
-                       parts=handed.parts, attempts=self.attempts + 1, updated_at=now, reason=None)  # fmt: skip
+                       parts=handed.parts, attempts=self.attempts + 1, updated_at=now, reason=None,
+                       handed_at=now)  # fmt: skip
 
     def failed(self, failure: DeliveryFailure, provider: str, now: datetime,
                providers: tuple[str, ...] = ()) -> Message:  # fmt: skip

@@ -16,7 +16,7 @@ what each provider answered.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -115,30 +115,31 @@ async def claim(uow: NotificationUnitOfWork, now: datetime, batch: int,
 
 
 async def send(providers: Providers, contacts: Contacts, claimed: list[tuple[Message, dict[str, Any]]],
-               now: datetime, concurrency: int) -> list[Message]:  # fmt: skip
-    """Each claimed message handed to its provider; the messages as they now stand."""
+               clock: Callable[[], datetime], concurrency: int) -> list[Message]:  # fmt: skip
+    """Each claimed message handed to its provider; the messages as they now stand (each timed
+    by ``clock`` when its provider answered)."""
     gate = asyncio.Semaphore(concurrency)
 
     async def one(message: Message, content: dict[str, Any]) -> Message:
         async with gate:
             names = providers.names(message.channel)
             if not names:
-                return message.failed(TechnicalFailure("no provider configured"), "", now)
+                return message.failed(TechnicalFailure("no provider configured"), "", clock())
             name = next_provider(names, message)
             try:
                 contact = None if message.channel == Channel.PUSH else await contacts.of(message.account_id)
                 outgoing = _outgoing(message, content, contact)
             except DeliveryFailure as failure:  # no contact: no provider can change that
-                return message.failed(failure, name, now)
+                return message.failed(failure, name, clock())
             except Exception as exc:  # identity unreachable: tried again later
-                return message.failed(TechnicalFailure(type(exc).__name__), name, now)
+                return message.failed(TechnicalFailure(type(exc).__name__), name, clock())
             try:
                 handed = await providers.named(message.channel, name).send(outgoing)
             except DeliveryFailure as failure:
-                return message.failed(failure, name, now, names)
+                return message.failed(failure, name, clock(), names)
             except Exception as exc:  # a provider's adapter broke its contract: tried again later
-                return message.failed(TechnicalFailure(type(exc).__name__), name, now)
-            return message.handed(handed, now)
+                return message.failed(TechnicalFailure(type(exc).__name__), name, clock())
+            return message.handed(handed, clock())
 
     return list(await asyncio.gather(*(one(m, c) for m, c in claimed)))
 

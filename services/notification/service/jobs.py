@@ -38,7 +38,7 @@ async def dispatch_due(db: Database, settings: ServiceSettings) -> None:
             claimed = await dispatch.claim(notification_unit(unit), clock.now(), settings.dispatch_batch, limit)
         if not claimed:
             return
-        sent = await dispatch.send(runtime.providers, runtime.contacts, claimed, clock.now(),
+        sent = await dispatch.send(runtime.providers, runtime.contacts, claimed, clock.now,
                                    settings.dispatch_concurrency)  # fmt: skip
         async with db.transaction() as unit:
             run = await dispatch.record(notification_unit(unit), sent)
