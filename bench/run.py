@@ -66,7 +66,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", default="1,8", help="clients per phase, comma-separated")
     parser.add_argument("--workers", default="1,2", help="uvicorn workers to compare, comma-separated")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("PORTAL_DATA_DIR", ROOT / ".data")) / "bench")
-    parser.add_argument("--scenario", choices=["all", "search", "ingest", "portal", "feedback"], default="all")
+    parser.add_argument("--scenario", choices=["all", "search", "ingest", "portal", "feedback", "notification"],
+                        default="all")  # fmt: skip
     parser.add_argument("--dossiers", type=int, default=1_000_000, help="dossiers generated before the portal phases")
     parser.add_argument("--accounts", type=int, default=100_000, help="accounts generated before the portal phases")
     # One, as in production (a process per pod, more pods for more load): on these two cores a
@@ -78,6 +79,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ingest-records", type=int, default=40_000, help="status records pushed (batches of 500)")
     parser.add_argument("--ingest-clients", type=int, default=4, help="agency clients pushing at once")
     parser.add_argument("--ingest-deadline", type=float, default=600, help="seconds to wait for every record")
+    from .notification import add_arguments
+
+    add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -221,6 +225,13 @@ def main(argv: list[str] | None = None) -> int:
         ingest = run_ingest(options.out, options.ingest_records, options.ingest_clients, options.ingest_deadline)
         md, _ = report.write(ingest, options.out, "ingest")
         print(report.markdown(ingest))
+        print(f"report: {md}")
+    if options.scenario in ("all", "notification"):
+        from .notification import run_notification
+
+        notified = run_notification(options)
+        md, _ = report.write(notified, options.out, "notification")
+        print(report.markdown(notified))
         print(f"report: {md}")
     return 0
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, literal, null, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, func, literal, null, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -196,20 +196,35 @@ class SqlMessages:
         row = _message_row(message)
         await self.connection.execute(update(messages).where(messages.c.id == message.id).values(**row))
 
+    async def save_all(self, saved: list[Message]) -> None:
+        if not saved:
+            return
+        m = messages.c
+        columns = [name for name in _MESSAGE_COLUMNS if name != "id"]
+        statement = (
+            update(messages).where(m.id == bindparam("message_id"))
+            .values({name: bindparam(f"new_{name}") for name in columns})
+        )  # fmt: skip
+        rows = [{"message_id": row["id"], **{f"new_{n}": row[n] for n in columns}}
+                for row in (_message_row(x) for x in saved)]  # fmt: skip
+        await self.connection.execute(statement, rows)
+
+    async def sent_since_many(self, account_ids: list[str], channel: str, since: datetime) -> dict[str, list[datetime]]:
+        m = messages.c
+        query = select(m.account_id, m.handed_at).where(
+            m.account_id.in_(account_ids), m.channel == channel, m.handed_at >= since,
+        )  # fmt: skip
+        found: dict[str, list[datetime]] = {}
+        for row in await self.connection.execute(query):
+            found.setdefault(row.account_id, []).append(row.handed_at)
+        return found
+
     async def by_reference(self, provider: str, reference: str) -> Message | None:
         m = messages.c
         row = (await self.connection.execute(
             select(messages).where(m.provider == provider, m.reference == reference).with_for_update()
         )).first()  # fmt: skip
         return _message(row) if row is not None else None
-
-    async def sent_since(self, account_id: str, channel: str, since: datetime) -> list[datetime]:
-        m = messages.c
-        query = select(m.updated_at).where(
-            m.account_id == account_id, m.channel == channel,
-            m.status.in_([Status.SENDING.value, Status.DELIVERED.value]), m.updated_at >= since,
-        )  # fmt: skip
-        return [row.updated_at for row in await self.connection.execute(query)]
 
     async def of_notice(self, notice_id: str) -> list[Message]:
         query = select(messages).where(messages.c.notice_id == notice_id).order_by(messages.c.channel)

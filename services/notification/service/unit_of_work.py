@@ -112,10 +112,13 @@ class Messages(Protocol):
 
     async def save(self, message: Message) -> None: ...
 
+    async def save_all(self, messages: list[Message]) -> None:
+        """Each message as it now stands, in one round trip."""
+
     async def by_reference(self, provider: str, reference: str) -> Message | None: ...
 
-    async def sent_since(self, account_id: str, channel: str, since: datetime) -> list[datetime]:
-        """When this person's messages on ``channel`` were handed over since ``since``."""
+    async def sent_since_many(self, account_ids: list[str], channel: str, since: datetime) -> dict[str, list[datetime]]:
+        """When each person's messages on ``channel`` were handed over since ``since``."""
 
     async def of_notice(self, notice_id: str) -> list[Message]: ...
 
