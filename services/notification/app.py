@@ -9,7 +9,7 @@ from services.kit.app import ConsumerSpec, PeriodicJob, ServiceSpec, build_app
 from .adapters.tables import metadata
 from .adapters.unit_of_work import SqlNotificationUnitOfWork
 from .api.routes import router
-from .consumers import handlers
+from .consumers import batch_handlers, handlers
 from .service import jobs
 from .settings import NotificationSettings
 
@@ -24,6 +24,7 @@ SERVICE = ServiceSpec(
             name="events",
             topics=["dossier.events", "payment.events", "feedback.events", "identity.events"],
             handlers=handlers,
+            batch_handlers=batch_handlers,
         )
     ],
     metadata=metadata,

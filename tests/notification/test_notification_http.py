@@ -304,3 +304,25 @@ async def test_a_failed_or_expiring_payment_tells_the_payer_once(notification_ap
     assert all("150.000 VND" in r.body and "H22.01-260105-0009" in r.body for r in rows)
     urgent = await api.rows("SELECT bool_and(urgent) AS all_urgent FROM messages")
     assert urgent[0].all_urgent  # not held back by quiet hours
+
+
+async def test_a_run_of_events_notifies_as_the_same_events_one_by_one(notification_api: NotificationApi) -> None:
+    """The consumer hands runs of events to one handler in one transaction: a filing and its
+    status changes in the same run, a redelivery inside it, a new date, a dossier no one owns."""
+    from contracts.envelope import CloudEvent
+
+    api = notification_api
+    data = dossier_submitted(OWNER, appointment=date(2026, 1, 12))
+    filing = CloudEvent(source="dossier", type=DossierSubmitted.TYPE, data=data)
+    counter = CloudEvent(source="dossier", type=DossierSubmitted.TYPE, data=dossier_submitted(None))
+    changes = [CloudEvent(source="dossier", type=StatusChanged.TYPE, data=status_changed(data["dossier_id"], p, s))
+               for p, s in ((1, 2), (2, 4))]  # fmt: skip
+    moved = CloudEvent(source="dossier", type=StatusChanged.TYPE,
+                       data=status_changed(data["dossier_id"], 4, 4, appointment=date(2026, 1, 19)))  # fmt: skip
+    await api.consume_run([filing, counter, *changes, filing, moved])
+    await api.consume_run([moved])  # redelivered in a later run
+    kinds = sorted(r.kind for r in await api.rows("SELECT kind FROM notices"))
+    assert kinds == ["appointment-changed", "dossier-in-processing", "dossier-received"]
+    kept = await api.rows("SELECT appointment_date FROM dossiers")
+    assert [r.appointment_date for r in kept] == [date(2026, 1, 19)]
+    assert (await counts(api))[2] == 6  # SMS and e-mail for each of the three

@@ -19,6 +19,8 @@ from .tables import devices, dossiers, inbox_items, messages, notices, preferenc
 
 #: The channel of PostgreSQL's NOTIFY that wakes a person's live inbox streams.
 INBOX_CHANNEL = "notification_inbox"
+# One NOTIFY per person (PostgreSQL folds repeats within a transaction).
+_SIGNAL = text("SELECT pg_notify(:channel, account) FROM unnest(CAST(:accounts AS text[])) AS account")
 
 
 def _template(row: Any) -> Template:
@@ -63,16 +65,22 @@ class SqlTemplates:
         return [_template(row) for row in await self.connection.execute(query)]
 
 
+def _preferences(row: Any) -> Preferences:
+    return Preferences(row.account_id, frozenset(Channel(c) for c in row.channels),
+                       frozenset(Kind(k) for k in row.switched_off))  # fmt: skip
+
+
 class SqlPreferences:
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
 
     async def get(self, account_id: str) -> Preferences | None:
         row = (await self.connection.execute(select(preferences).where(preferences.c.account_id == account_id))).first()
-        if row is None:
-            return None
-        return Preferences(row.account_id, frozenset(Channel(c) for c in row.channels),
-                           frozenset(Kind(k) for k in row.switched_off))  # fmt: skip
+        return _preferences(row) if row is not None else None
+
+    async def get_many(self, account_ids: list[str]) -> dict[str, Preferences]:
+        rows = await self.connection.execute(select(preferences).where(preferences.c.account_id.in_(account_ids)))
+        return {row.account_id: _preferences(row) for row in rows}
 
     async def put(self, chosen: Preferences, now: datetime) -> None:
         row = {"account_id": chosen.account_id, "channels": sorted(c.value for c in chosen.channels),
@@ -89,14 +97,13 @@ class SqlNotices:
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
 
-    async def add(self, notice: Notice) -> bool:
-        row = {"id": notice.id, "event_id": notice.event_id, "account_id": notice.account_id,
-               "kind": notice.kind.value, "language": notice.language,
-               "template_version": notice.template_version, "created_at": notice.created_at}  # fmt: skip
-        added = await self.connection.execute(
-            insert(notices).values(**row).on_conflict_do_nothing(constraint="notices_once").returning(notices.c.id)
-        )
-        return added.first() is not None
+    async def add_all(self, made: list[Notice]) -> set[str]:
+        rows = [{"id": n.id, "event_id": n.event_id, "account_id": n.account_id, "kind": n.kind.value,
+                 "language": n.language, "template_version": n.template_version, "created_at": n.created_at}
+                for n in made]  # fmt: skip
+        statement = insert(notices).values(rows).on_conflict_do_nothing(constraint="notices_once")
+        added = await self.connection.execute(statement.returning(notices.c.id))
+        return {row.id for row in added}
 
 
 def _item(row: Any) -> InboxItem:
@@ -108,11 +115,12 @@ class SqlInbox:
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
 
-    async def add(self, item: InboxItem) -> None:
-        await self.connection.execute(insert(inbox_items).values(
-            id=item.id, account_id=item.account_id, notice_id=item.notice_id, kind=item.kind.value, title=item.title,
-            body=item.body, link=item.link, created_at=item.created_at, read_at=item.read_at,
-        ))  # fmt: skip
+    async def add_all(self, items: list[InboxItem]) -> None:
+        rows = [{"id": i.id, "account_id": i.account_id, "notice_id": i.notice_id, "kind": i.kind.value,
+                 "title": i.title, "body": i.body, "link": i.link, "created_at": i.created_at, "read_at": i.read_at}
+                for i in items]  # fmt: skip
+        if rows:
+            await self.connection.execute(insert(inbox_items), rows)
 
     async def page(self, account_id: str, after: tuple[datetime, str] | None, limit: int,
                    unread_only: bool) -> list[InboxItem]:  # fmt: skip
@@ -149,8 +157,11 @@ class SqlInbox:
         return result.rowcount
 
     async def signal(self, account_id: str) -> None:
-        await self.connection.execute(text("SELECT pg_notify(:channel, :account)"),
-                                      {"channel": INBOX_CHANNEL, "account": account_id})  # fmt: skip
+        await self.signal_many([account_id])
+
+    async def signal_many(self, account_ids: list[str]) -> None:
+        if account_ids:
+            await self.connection.execute(_SIGNAL, {"channel": INBOX_CHANNEL, "accounts": account_ids})
 
 
 _MESSAGE_COLUMNS = ("id", "notice_id", "account_id", "channel", "status", "attempts", "due_at", "created_at",
@@ -264,6 +275,13 @@ class SqlDevices:
             Device(r.token, r.account_id, r.platform, r.registered_at) for r in await self.connection.execute(query)
         ]
 
+    async def of_many(self, account_ids: list[str]) -> dict[str, list[Device]]:
+        query = select(devices).where(devices.c.account_id.in_(account_ids)).order_by(devices.c.registered_at)
+        found: dict[str, list[Device]] = {}
+        for r in await self.connection.execute(query):
+            found.setdefault(r.account_id, []).append(Device(r.token, r.account_id, r.platform, r.registered_at))
+        return found
+
     async def forget(self, token: str) -> None:
         await self.connection.execute(devices.delete().where(devices.c.token == token))
 
@@ -276,18 +294,17 @@ class SqlDossiers:
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
 
-    async def save(self, dossier: OwnedDossier) -> None:
-        row = {"dossier_id": dossier.dossier_id, "code": dossier.code, "owner": dossier.owner,
-               "agency_code": dossier.agency_code, "procedure_name": dossier.procedure_name,
-               "appointment_date": dossier.appointment_date}  # fmt: skip
-        await self.connection.execute(insert(dossiers).values(**row).on_conflict_do_nothing())
+    async def save_all(self, owned: list[OwnedDossier]) -> None:
+        rows = [{"dossier_id": d.dossier_id, "code": d.code, "owner": d.owner, "agency_code": d.agency_code,
+                 "procedure_name": d.procedure_name, "appointment_date": d.appointment_date}
+                for d in owned]  # fmt: skip
+        if rows:
+            await self.connection.execute(insert(dossiers).values(rows).on_conflict_do_nothing())
 
-    async def get(self, dossier_id: str) -> OwnedDossier | None:
-        row = (await self.connection.execute(select(dossiers).where(dossiers.c.dossier_id == dossier_id))).first()
-        if row is None:
-            return None
-        return OwnedDossier(row.dossier_id, row.code, row.owner, row.agency_code, row.procedure_name,
-                            row.appointment_date)  # fmt: skip
+    async def get_many(self, dossier_ids: list[str]) -> dict[str, OwnedDossier]:
+        rows = await self.connection.execute(select(dossiers).where(dossiers.c.dossier_id.in_(dossier_ids)))
+        return {r.dossier_id: OwnedDossier(r.dossier_id, r.code, r.owner, r.agency_code, r.procedure_name,
+                                           r.appointment_date) for r in rows}  # fmt: skip
 
     async def moved(self, dossier_id: str, appointment_date: date) -> None:
         await self.connection.execute(

@@ -16,7 +16,7 @@ from typing import Any
 from ..domain.delivery import Channel
 from ..domain.messages import Message, QuietHours, Status
 from ..domain.notices import RULES, Kind, Preferences
-from ..domain.templates import render
+from ..domain.templates import Template, render
 from . import templates
 from .unit_of_work import InboxItem, Notice, NotificationUnitOfWork
 
@@ -51,31 +51,59 @@ def _content(channel: Channel, texts: dict[str, str]) -> dict[str, Any]:
 
 async def notify(uow: NotificationUnitOfWork, trigger: Trigger, now: datetime, quiet: QuietHours) -> Made | None:
     """The notice ``trigger`` asks for; None when this event already made it (a redelivery)."""
-    language = trigger.language if trigger.language in ("vi", "en") else None
-    template = await templates.made(uow, trigger.kind, language)  # type: ignore[arg-type]
-    rendered = render(template, trigger.values)
-    notice = Notice(str(uuid.uuid4()), trigger.event_id, trigger.account_id, trigger.kind, template.language,
-                    template.version, now)  # fmt: skip
-    if not await uow.notices.add(notice):
-        return None
-    texts = rendered.texts
-    item = InboxItem(str(uuid.uuid4()), trigger.account_id, notice.id, trigger.kind, texts["inbox_title"],
-                     texts["inbox_body"], trigger.link, now)  # fmt: skip
-    await uow.inbox.add(item)
-    await uow.inbox.signal(trigger.account_id)
-    chosen = await uow.preferences.get(trigger.account_id) or Preferences(trigger.account_id)
-    urgent = RULES[trigger.kind].urgent
-    made: list[tuple[Message, dict[str, Any], bool]] = []
-    for channel in sorted(chosen.channels_for(trigger.kind)):
-        due = quiet.next_allowed(now) if channel == Channel.SMS and not urgent else now
-        content = _content(channel, texts)
-        if channel == Channel.PUSH:
-            targets: list[str | None] = [d.token for d in await uow.devices.of(trigger.account_id)]
-        else:
-            targets = [None]
-        for token in targets:
-            message = Message(str(uuid.uuid4()), notice.id, trigger.account_id, channel, Status.CREATED, 0, due, now,
-                              now, device_token=token)  # fmt: skip
-            made.append((message, {**content, **({"data": trigger.extra} if token else {})}, urgent))
-    await uow.messages.add_all(made)
-    return Made(notice, item, [m for m, _, _ in made])
+    made = await notify_many(uow, [trigger], now, quiet)
+    return made[0] if made else None
+
+
+async def notify_many(uow: NotificationUnitOfWork, triggers: list[Trigger], now: datetime,
+                      quiet: QuietHours) -> list[Made]:  # fmt: skip
+    """The notices ``triggers`` ask for, in a few statements whatever their number: each
+    template read once, the notices kept at once (those an event already made are skipped), the
+    people's preferences and devices read at once, then the inbox items and the messages."""
+    if not triggers:
+        return []
+    chosen_templates: dict[tuple[Kind, str | None], Template] = {}
+    prepared: list[tuple[Trigger, Notice, dict[str, str]]] = []
+    for trigger in triggers:
+        language = trigger.language if trigger.language in ("vi", "en") else None
+        key = (trigger.kind, language)
+        if key not in chosen_templates:
+            chosen_templates[key] = await templates.made(uow, trigger.kind, language)  # type: ignore[arg-type]
+        template = chosen_templates[key]
+        texts = render(template, trigger.values).texts
+        notice = Notice(str(uuid.uuid4()), trigger.event_id, trigger.account_id, trigger.kind, template.language,
+                        template.version, now)  # fmt: skip
+        prepared.append((trigger, notice, texts))
+    added = await uow.notices.add_all([n for _, n, _ in prepared])
+    fresh = [(t, n, x) for t, n, x in prepared if n.id in added]
+    if not fresh:
+        return []
+    people = sorted({t.account_id for t, _, _ in fresh})
+    chosen = await uow.preferences.get_many(people)
+    devices = await uow.devices.of_many(people)
+    items: list[InboxItem] = []
+    messages: list[tuple[Message, dict[str, Any], bool]] = []
+    made: list[Made] = []
+    for trigger, notice, texts in fresh:
+        item = InboxItem(str(uuid.uuid4()), trigger.account_id, notice.id, trigger.kind, texts["inbox_title"],
+                         texts["inbox_body"], trigger.link, now)  # fmt: skip
+        items.append(item)
+        preferences = chosen.get(trigger.account_id) or Preferences(trigger.account_id)
+        urgent = RULES[trigger.kind].urgent
+        own: list[Message] = []
+        for channel in sorted(preferences.channels_for(trigger.kind)):
+            due = quiet.next_allowed(now) if channel == Channel.SMS and not urgent else now
+            content = _content(channel, texts)
+            targets: list[str | None] = (
+                [d.token for d in devices.get(trigger.account_id, [])] if channel == Channel.PUSH else [None]
+            )
+            for token in targets:
+                message = Message(str(uuid.uuid4()), notice.id, trigger.account_id, channel, Status.CREATED, 0, due,
+                                  now, now, device_token=token)  # fmt: skip
+                messages.append((message, {**content, **({"data": trigger.extra} if token else {})}, urgent))
+                own.append(message)
+        made.append(Made(notice, item, own))
+    await uow.inbox.add_all(items)
+    await uow.inbox.signal_many(people)
+    await uow.messages.add_all(messages)
+    return made

@@ -1,11 +1,16 @@
 """Which events notify whom, with what: the dossier service's (filed, statuses 4, 5, 9 and 10,
 a new appointment date), the payment service's (paid, failed or expired, about to expire) and
-the feedback service's. Each notifies the
-person the event concerns, once (``intake.notify``); an event about no one this service knows (a
-dossier filed at a province's counter, feedback an official recorded) notifies no one."""
+the feedback service's. Each notifies the person the event concerns, once (``intake``); an event
+about no one this service knows (a dossier filed at a province's counter, feedback an official
+recorded) notifies no one.
+
+The events come in runs from the consumer (``apply``): a run's dossiers are read at once, the
+filings among them remembered in order (a status change later in the same run finds its
+dossier), and the notices made together."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from contracts.envelope import CloudEvent
@@ -15,79 +20,82 @@ from contracts.events.payment import PaymentExpiring, PaymentFailed, PaymentSucc
 
 from ..domain.messages import QuietHours
 from ..domain.notices import Kind
-from .intake import Made, Trigger, notify
+from .intake import Made, Trigger, notify_many
 from .unit_of_work import NotificationUnitOfWork, OwnedDossier
 
 #: The national statuses that notify the owner, and as what.
 STATUS_KINDS = {4: Kind.DOSSIER_IN_PROCESSING, 5: Kind.SUPPLEMENT_REQUESTED, 9: Kind.DOSSIER_PROCESSED,
                 10: Kind.RESULT_RETURNED}  # fmt: skip
+PAYMENT_KINDS = {PaymentSucceeded: Kind.PAYMENT_SUCCEEDED, PaymentFailed: Kind.PAYMENT_FAILED,
+                 PaymentExpiring: Kind.PAYMENT_EXPIRING}  # fmt: skip
+
+Told = (DossierSubmitted | StatusChanged | PaymentSucceeded | PaymentFailed | PaymentExpiring | FeedbackAnswered
+        | FeedbackInformationRequested)  # fmt: skip
 
 
 def _dossier_link(portal_url: str, dossier_id: str) -> str:
     return f"{portal_url}/dossiers/{dossier_id}"
 
 
-async def dossier_submitted(uow: NotificationUnitOfWork, event: CloudEvent, filed: DossierSubmitted, now: datetime,
-                            quiet: QuietHours, portal_url: str) -> Made | None:  # fmt: skip
-    """The receipt, to the account that filed it (remembered as the dossier's owner)."""
-    if filed.owner is None:
-        return None
-    await uow.dossiers.save(OwnedDossier(filed.dossier_id, filed.code, filed.owner, filed.agency_code,
-                                         filed.procedure_name, filed.appointment_date))  # fmt: skip
-    link = _dossier_link(portal_url, filed.dossier_id)
-    values = {"code": filed.code, "procedure": filed.procedure_name, "link": link,
-              "appointment": filed.appointment_date.isoformat()}  # fmt: skip
-    return await notify(uow, Trigger(event.id, filed.owner, Kind.DOSSIER_RECEIVED, values, link), now, quiet)
+def _amount(vnd: int) -> str:
+    return f"{vnd:,} VND".replace(",", ".")
 
 
-async def status_changed(uow: NotificationUnitOfWork, event: CloudEvent, change: StatusChanged, now: datetime,
-                         quiet: QuietHours, portal_url: str) -> list[Made]:  # fmt: skip
-    """Statuses 4, 5, 9 and 10 tell the owner; so does a new appointment date."""
-    dossier = await uow.dossiers.get(change.dossier_id)
+async def apply(uow: NotificationUnitOfWork, events: list[tuple[CloudEvent, Told]], now: datetime,
+                quiet: QuietHours, portal_url: str) -> list[Made]:  # fmt: skip
+    """The notices a run of events makes, in their order."""
+    wanted = sorted({t.dossier_id for _, t in events if isinstance(t, StatusChanged | PaymentSucceeded)
+                     and not isinstance(t, DossierSubmitted)})  # fmt: skip
+    known = await uow.dossiers.get_many(wanted) if wanted else {}
+    as_read = dict(known)
+    filed: list[OwnedDossier] = []
+    triggers: list[Trigger] = []
+    for event, told in events:
+        if isinstance(told, DossierSubmitted):
+            if told.owner is None:
+                continue
+            dossier = OwnedDossier(told.dossier_id, told.code, told.owner, told.agency_code, told.procedure_name,
+                                   told.appointment_date)  # fmt: skip
+            known.setdefault(told.dossier_id, dossier)
+            filed.append(dossier)
+            link = _dossier_link(portal_url, told.dossier_id)
+            values = {"code": told.code, "procedure": told.procedure_name, "link": link,
+                      "appointment": told.appointment_date.isoformat()}  # fmt: skip
+            triggers.append(Trigger(event.id, told.owner, Kind.DOSSIER_RECEIVED, values, link))
+        elif isinstance(told, StatusChanged):
+            triggers += _status(event, told, known, portal_url)
+        elif isinstance(told, PaymentSucceeded | PaymentFailed | PaymentExpiring):
+            owner = told.owner if told.owner is not None else getattr(known.get(told.dossier_id), "owner", None)
+            if owner is not None:
+                link = _dossier_link(portal_url, told.dossier_id)
+                values = {"code": told.dossier_code, "amount": _amount(told.amount), "link": link}
+                triggers.append(Trigger(event.id, owner, PAYMENT_KINDS[type(told)], values, link))
+        elif told.sender:  # feedback; none when an official recorded it from a letter or a call
+            kind = Kind.FEEDBACK_ANSWERED if isinstance(told, FeedbackAnswered) else Kind.FEEDBACK_INFORMATION_REQUESTED
+            link = f"{portal_url}/feedback/{told.feedback_id}"
+            triggers.append(Trigger(event.id, told.sender, kind, {"code": told.code, "link": link}, link))
+    await uow.dossiers.save_all(filed)
+    first = {**{d.dossier_id: d for d in filed}, **as_read}
+    for dossier_id, dossier in known.items():
+        if dossier.appointment_date is not None and dossier.appointment_date != first[dossier_id].appointment_date:
+            await uow.dossiers.moved(dossier_id, dossier.appointment_date)
+    return await notify_many(uow, triggers, now, quiet)
+
+
+def _status(event: CloudEvent, change: StatusChanged, known: dict[str, OwnedDossier], portal_url: str) -> list[Trigger]:
+    """Statuses 4, 5, 9 and 10 tell the owner; so does a new appointment date (remembered)."""
+    dossier = known.get(change.dossier_id)
     if dossier is None:
         return []
     link = _dossier_link(portal_url, dossier.dossier_id)
     values = {"code": dossier.code, "procedure": dossier.procedure_name, "link": link}
-    made: list[Made | None] = []
+    made = []
     kind = STATUS_KINDS.get(change.status) if change.previous != change.status else None
     if kind is not None:
-        made.append(await notify(uow, Trigger(event.id, dossier.owner, kind, values, link), now, quiet))
-    moved = change.appointment_date
-    if moved is not None and dossier.appointment_date is not None and moved != dossier.appointment_date:
-        await uow.dossiers.moved(dossier.dossier_id, moved)
-        dated = {**values, "appointment": moved.isoformat()}
-        made.append(await notify(uow, Trigger(event.id, dossier.owner, Kind.APPOINTMENT_CHANGED, dated, link), now,
-                                 quiet))  # fmt: skip
-    return [m for m in made if m is not None]
-
-
-PAYMENT_KINDS = {PaymentSucceeded: Kind.PAYMENT_SUCCEEDED, PaymentFailed: Kind.PAYMENT_FAILED,
-                 PaymentExpiring: Kind.PAYMENT_EXPIRING}  # fmt: skip
-
-
-async def payment_event(uow: NotificationUnitOfWork, event: CloudEvent,
-                        told: PaymentSucceeded | PaymentFailed | PaymentExpiring, now: datetime, quiet: QuietHours,
-                        portal_url: str) -> Made | None:  # fmt: skip
-    """A payment that succeeded, failed or is about to expire, to the account that may pay (the
-    event names it; a success published before it did is matched to the dossier's owner)."""
-    owner = told.owner
-    if owner is None:
-        dossier = await uow.dossiers.get(told.dossier_id)
-        owner = dossier.owner if dossier is not None else None
-    if owner is None:
-        return None
-    link = _dossier_link(portal_url, told.dossier_id)
-    values = {"code": told.dossier_code, "amount": f"{told.amount:,} VND".replace(",", "."), "link": link}
-    return await notify(uow, Trigger(event.id, owner, PAYMENT_KINDS[type(told)], values, link), now, quiet)
-
-
-async def feedback_event(uow: NotificationUnitOfWork, event: CloudEvent,
-                         told: FeedbackAnswered | FeedbackInformationRequested, now: datetime, quiet: QuietHours,
-                         portal_url: str) -> Made | None:  # fmt: skip
-    """An answer, or a request for information, to the person who sent the feedback."""
-    if not told.sender:
-        return None  # recorded by an official from a letter or a call: no account to tell
-    kind = Kind.FEEDBACK_ANSWERED if isinstance(told, FeedbackAnswered) else Kind.FEEDBACK_INFORMATION_REQUESTED
-    link = f"{portal_url}/feedback/{told.feedback_id}"
-    return await notify(uow, Trigger(event.id, told.sender, kind, {"code": told.code, "link": link}, link), now,
-                        quiet)  # fmt: skip
+        made.append(Trigger(event.id, dossier.owner, kind, values, link))
+    new_date = change.appointment_date
+    if new_date is not None and dossier.appointment_date is not None and new_date != dossier.appointment_date:
+        known[dossier.dossier_id] = replace(dossier, appointment_date=new_date)
+        made.append(Trigger(event.id, dossier.owner, Kind.APPOINTMENT_CHANGED,
+                            {**values, "appointment": new_date.isoformat()}, link))  # fmt: skip
+    return made

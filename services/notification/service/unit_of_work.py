@@ -73,18 +73,20 @@ class Templates(Protocol):
 class PreferencesStore(Protocol):
     async def get(self, account_id: str) -> Preferences | None: ...
 
+    async def get_many(self, account_ids: list[str]) -> dict[str, Preferences]: ...
+
     async def put(self, preferences: Preferences, now: datetime) -> None: ...
 
     async def forget(self, account_id: str) -> int: ...
 
 
 class Notices(Protocol):
-    async def add(self, notice: Notice) -> bool:
-        """Keep it; False when this event already made a notice of this kind for this person."""
+    async def add_all(self, notices: list[Notice]) -> set[str]:
+        """Keep them; the ids of those kept (not those an event already made for that person and kind)."""
 
 
 class Inbox(Protocol):
-    async def add(self, item: InboxItem) -> None: ...
+    async def add_all(self, items: list[InboxItem]) -> None: ...
 
     async def page(self, account_id: str, after: tuple[datetime, str] | None, limit: int,
                    unread_only: bool) -> list[InboxItem]:  # fmt: skip
@@ -101,6 +103,8 @@ class Inbox(Protocol):
 
     async def signal(self, account_id: str) -> None:
         """Tell live streams, once this transaction commits, that this person's inbox changed."""
+
+    async def signal_many(self, account_ids: list[str]) -> None: ...
 
 
 class Messages(Protocol):
@@ -136,6 +140,8 @@ class Devices(Protocol):
 
     async def of(self, account_id: str) -> list[Device]: ...
 
+    async def of_many(self, account_ids: list[str]) -> dict[str, list[Device]]: ...
+
     async def forget(self, token: str) -> None:
         """A token its push service no longer knows."""
 
@@ -143,9 +149,9 @@ class Devices(Protocol):
 
 
 class Dossiers(Protocol):
-    async def save(self, dossier: OwnedDossier) -> None: ...
+    async def save_all(self, dossiers: list[OwnedDossier]) -> None: ...
 
-    async def get(self, dossier_id: str) -> OwnedDossier | None: ...
+    async def get_many(self, dossier_ids: list[str]) -> dict[str, OwnedDossier]: ...
 
     async def moved(self, dossier_id: str, appointment_date: date) -> None: ...
 
