@@ -37,6 +37,7 @@ def test_defaults() -> None:
         "payment": "http://127.0.0.1:8004",
         "sync": "http://127.0.0.1:8005",
         "feedback": "http://127.0.0.1:8006",
+        "notification": "http://127.0.0.1:8007",
     }
     assert settings.max_body_bytes == 25 * 1024 * 1024
     assert (settings.upstream_timeout_seconds, settings.connect_timeout_seconds) == (30.0, 3.0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from datetime import date
 
@@ -326,3 +327,26 @@ async def test_a_run_of_events_notifies_as_the_same_events_one_by_one(notificati
     kept = await api.rows("SELECT appointment_date FROM dossiers")
     assert [r.appointment_date for r in kept] == [date(2026, 1, 19)]
     assert (await counts(api))[2] == 6  # SMS and e-mail for each of the three
+
+
+async def test_receipts_are_believed_only_when_signed_by_a_known_provider(notification_api: NotificationApi) -> None:
+    from services.kit import webhooks
+
+    api = notification_api
+    secret = api.settings.sms_providers[0].signing_secret.get_secret_value()
+    name = api.settings.sms_providers[0].name
+    body = b'{"id": "ref-1", "status": "delivered", "at": "2026-01-05T03:00:00+07:00"}'
+    now = int(time.time())
+    async with api.client() as client:
+        unsigned = await client.post(f"/receipts/sms/{name}", content=body)
+        forged = await client.post(f"/receipts/sms/{name}", content=body,
+                                   headers={"X-Signature": webhooks.sign(body, "not-the-secret", now)})  # fmt: skip
+        stranger = await client.post("/receipts/sms/nobody", content=body,
+                                     headers={"X-Signature": webhooks.sign(body, secret, now)})  # fmt: skip
+        garbled = await client.post(f"/receipts/sms/{name}", content=b"[1]",
+                                    headers={"X-Signature": webhooks.sign(b"[1]", secret, now)})  # fmt: skip
+        unknown = await client.post(f"/receipts/sms/{name}", content=body,
+                                    headers={"X-Signature": webhooks.sign(body, secret, now)})  # fmt: skip
+    assert (unsigned.status_code, forged.status_code, stranger.status_code) == (401, 401, 404)
+    assert garbled.status_code == 400 and unknown.status_code == 404  # signed, but no message has that reference
+    assert all(r.headers["content-type"] == "application/problem+json" for r in (unsigned, forged, garbled))

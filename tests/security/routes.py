@@ -181,6 +181,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{_N}/templates/{{kind}}/{{language}}"): OPERATOR,
     ("PUT", f"{_N}/templates/{{kind}}/{{language}}"): OPERATOR,
     ("POST", f"{_N}/templates/{{kind}}/{{language}}/preview"): OPERATOR,
+    ("POST", f"{_N}/receipts/sms/{{provider}}"): PUBLIC,  # signed by the provider
     ("GET", f"{_F}/statistics"): PUBLIC,
 }
 

@@ -15,7 +15,7 @@ from services.kit.errors import Forbidden
 from ..domain.contacts import CONTACTS_SCOPE
 from ..service import contacts
 from .dependencies import IdentityUnitOfWorkDep
-from .schemas import ContactPublic, ContactsLookup, ContactsPublic
+from .schemas import AccountContactPublic, AccountContactsPublic, ContactsLookup
 
 router = APIRouter()
 
@@ -34,21 +34,21 @@ async def _service(principal: Annotated[Principal, require_scopes(CONTACTS_SCOPE
 Service = Annotated[Principal, Depends(_service)]
 
 
-@router.get("/contacts/{account_id}", response_model=ContactPublic, operation_id="getContact")
+@router.get("/contacts/{account_id}", response_model=AccountContactPublic, operation_id="getContact")
 async def get_contact(
     account_id: PathId, uow: IdentityUnitOfWorkDep, _service: Service, response: Response
-) -> ContactPublic:
+) -> AccountContactPublic:
     """Where to reach an account's holder; 404 for an unknown, unverified or deleted account."""
     response.headers["Cache-Control"] = NO_STORE
-    return ContactPublic.of(await contacts.contact(uow, account_id))
+    return AccountContactPublic.of(await contacts.contact(uow, account_id))
 
 
-@router.post("/contacts/lookup", response_model=ContactsPublic, operation_id="lookUpContacts")
+@router.post("/contacts/lookup", response_model=AccountContactsPublic, operation_id="lookUpContacts")
 async def look_up_contacts(
     body: ContactsLookup, uow: IdentityUnitOfWorkDep, _service: Service, response: Response
-) -> ContactsPublic:
+) -> AccountContactsPublic:
     """Where to reach up to 100 accounts' holders; unknown, unverified and deleted accounts are
     listed as ``missing``."""
     response.headers["Cache-Control"] = NO_STORE
     found = await contacts.contacts(uow, body.accounts)
-    return ContactsPublic(contacts=[ContactPublic.of(c) for c in found.contacts], missing=found.missing)
+    return AccountContactsPublic(contacts=[AccountContactPublic.of(c) for c in found.contacts], missing=found.missing)

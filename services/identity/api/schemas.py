@@ -175,7 +175,7 @@ class ContactsLookup(StrictModel):
     accounts: Annotated[list[AccountId], Field(min_length=1, max_length=MAX_BATCH)]
 
 
-class ContactPublic(BaseModel):
+class AccountContactPublic(BaseModel):
     """Where a service reaches the account's holder: the phone (E.164) and the e-mail address, each
     with whether the holder proved it, and the language of their messages when identity knows it
     (it records none yet: null). Not to be kept longer than a short cache, nor logged."""
@@ -189,7 +189,7 @@ class ContactPublic(BaseModel):
     preferred_language: str | None
 
     @classmethod
-    def of(cls, contact: Contact) -> ContactPublic:
+    def of(cls, contact: Contact) -> AccountContactPublic:
         return cls(
             account_id=contact.account_id, kind=contact.kind, phone=contact.phone,
             phone_verified=contact.phone_verified, email=contact.email, email_verified=contact.email_verified,
@@ -197,11 +197,11 @@ class ContactPublic(BaseModel):
         )  # fmt: skip
 
 
-class ContactsPublic(BaseModel):
+class AccountContactsPublic(BaseModel):
     """The contacts found, in the order asked (an id asked twice answered once), and the ids of
     unknown, unverified or deleted accounts."""
 
-    contacts: list[ContactPublic]
+    contacts: list[AccountContactPublic]
     missing: list[str]
 
 

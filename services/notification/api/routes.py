@@ -171,7 +171,7 @@ RECEIPT = {
         "required": True,
         "description": "The delivery receipt as the provider signed it (at most 16 KiB).",
         "content": {"application/json": {"schema": {
-            "type": "object", "required": ["id", "status", "at"],
+            "type": "object", "required": ["id", "status", "at"], "additionalProperties": False,
             "properties": {"id": {"type": "string"}, "client_ref": {"type": "string"},
                            "status": {"enum": ["delivered", "failed"]}, "permanent": {"type": "boolean"},
                            "at": {"type": "string", "format": "date-time"}, "error": {"type": "string"}},

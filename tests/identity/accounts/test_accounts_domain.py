@@ -238,18 +238,15 @@ def test_remaining_lockout_is_rounded_up() -> None:
 
 
 def test_the_scopes_each_kind_may_be_granted() -> None:
-    assert GRANTABLE_SCOPES[AccountKind.CITIZEN] == {"dossier:submit", "dossier:read", "payment:pay", "feedback:send"}
-    assert GRANTABLE_SCOPES[AccountKind.ENTERPRISE] == {
-        "dossier:submit",
-        "dossier:read",
-        "payment:pay",
-        "feedback:send",
-    }
+    person = {"dossier:submit", "dossier:read", "payment:pay", "feedback:send", "notification:read"}
+    assert GRANTABLE_SCOPES[AccountKind.CITIZEN] == person
+    assert GRANTABLE_SCOPES[AccountKind.ENTERPRISE] == person
     assert GRANTABLE_SCOPES[AccountKind.OFFICIAL] == {
         "dossier:process",
         "dossier:read",
         "feedback:process",
         "catalogue:edit",
+        "notification:read",
     }
     assert GRANTABLE_SCOPES[AccountKind.ADMIN] == {
         "catalogue:admin",
@@ -257,6 +254,7 @@ def test_the_scopes_each_kind_may_be_granted() -> None:
         "sync:admin",
         "identity:admin",
         "dossier:read",
+        "notification:templates",
     }
 
 

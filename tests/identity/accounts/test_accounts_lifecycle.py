@@ -75,7 +75,7 @@ async def test_userinfo_claims_follow_the_scopes(seeded) -> None:
     assert full == {
         "sub": SEED_CITIZEN_ID, "account_kind": "citizen", "name": "Nguyễn Văn An",
         "preferred_username": "001099012345", "birthdate": "1999-05-15", "phone_number": "+84912345678",
-        "phone_number_verified": True, "email": "an.nguyen@example.vn", "email_verified": False,
+        "phone_number_verified": True, "email": "an.nguyen@example.vn", "email_verified": True,
     }  # fmt: skip
     assert official["agencies"] == ["000.00.01.H22"] and official["roles"] == ["dossier-processor"]
     assert official["preferred_username"] == "canbo.demo" and "birthdate" not in official
@@ -108,9 +108,22 @@ async def test_grantable_scopes_and_activity_by_account(seeded) -> None:
         )
         assert await use_cases.account_is_active(uow, SEED_CITIZEN_ID)
     assert scopes == {
-        SEED_CITIZEN_ID: {"dossier:submit", "dossier:read", "payment:pay", "feedback:send"},
-        SEED_OFFICIAL_ID: {"dossier:process", "dossier:read", "feedback:process", "catalogue:edit"},
-        SEED_ADMIN_ID: {"catalogue:admin", "payment:admin", "sync:admin", "identity:admin", "dossier:read"},
+        SEED_CITIZEN_ID: {"dossier:submit", "dossier:read", "payment:pay", "feedback:send", "notification:read"},
+        SEED_OFFICIAL_ID: {
+            "dossier:process",
+            "dossier:read",
+            "feedback:process",
+            "catalogue:edit",
+            "notification:read",
+        },
+        SEED_ADMIN_ID: {
+            "catalogue:admin",
+            "payment:admin",
+            "sync:admin",
+            "identity:admin",
+            "dossier:read",
+            "notification:templates",
+        },
     }
 
 

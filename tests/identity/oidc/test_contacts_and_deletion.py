@@ -209,7 +209,7 @@ async def test_the_notification_service_reads_contacts_and_nobody_else_does(prov
     one, batch = answered
     assert one.status_code == 200 and batch.status_code == 200
     expected = {"account_id": SEED_CITIZEN_ID, "kind": "citizen", "phone": "+84912345678", "phone_verified": True,
-                "email": "an.nguyen@example.vn", "email_verified": False, "preferred_language": None}  # fmt: skip
+                "email": "an.nguyen@example.vn", "email_verified": True, "preferred_language": None}  # fmt: skip
     assert one.json() == expected
     assert batch.json() == {"contacts": [expected], "missing": []}
     assert one.headers["cache-control"] == batch.headers["cache-control"] == "no-store"
