@@ -230,6 +230,14 @@ class SqlMessages:
             found.setdefault(row.account_id, []).append(row.handed_at)
         return found
 
+    async def delivered(self, provider: str, reference: str, now: datetime) -> bool:
+        m = messages.c
+        statement = (
+            update(messages).where(m.provider == provider, m.reference == reference, m.status == Status.SENDING.value)
+            .values(status=Status.DELIVERED.value, updated_at=now, reason=None).returning(m.id)
+        )  # fmt: skip
+        return (await self.connection.execute(statement)).first() is not None
+
     async def by_reference(self, provider: str, reference: str) -> Message | None:
         m = messages.c
         row = (await self.connection.execute(

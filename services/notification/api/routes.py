@@ -197,6 +197,6 @@ async def sms_receipt(
     except ReceiptRefused as refused:
         raise (Unauthorized if refused.status_code == 401 else BadRequest)(str(refused)) from None
     names = tuple(p.name for p in settings.sms_providers)
-    if await dispatch.receipt(uow, provider, told.reference, told.status, told.detail, clock.now(), names) is None:
+    if not await dispatch.receipt(uow, provider, told.reference, told.status, told.detail, clock.now(), names):
         raise NotFound("No message has this reference yet; send the receipt again later.")
     return Response(status_code=204)

@@ -167,13 +167,18 @@ async def record(uow: NotificationUnitOfWork, sent: list[Message]) -> Run:
 
 
 async def receipt(uow: NotificationUnitOfWork, provider: str, reference: str, status: str, detail: str | None,
-                  now: datetime, providers: tuple[str, ...] = ()) -> Message | None:  # fmt: skip
-    """A provider's delivery receipt applied to the message it names; None when no message has
-    that reference (yet: a receipt can overtake the recording of the hand-over)."""
+                  now: datetime, providers: tuple[str, ...] = ()) -> bool:  # fmt: skip
+    """A provider's delivery receipt applied to the message it names; False when no message has
+    that reference (yet: a receipt can overtake the recording of the hand-over). A delivery, most
+    receipts, is one statement; a failure goes through the message's rules (retry, failover)."""
+    if status == "delivered":
+        if await uow.messages.delivered(provider, reference, now):
+            return True
+        return await uow.messages.by_reference(provider, reference) is not None  # already final, or unknown
     message = await uow.messages.by_reference(provider, reference)
     if message is None:
-        return None
+        return False
     updated = message.receipt(status, detail, now, providers)  # type: ignore[arg-type]
     if updated != message:
         await uow.messages.save(updated)
-    return updated
+    return True

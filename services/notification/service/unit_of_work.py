@@ -121,6 +121,10 @@ class Messages(Protocol):
 
     async def by_reference(self, provider: str, reference: str) -> Message | None: ...
 
+    async def delivered(self, provider: str, reference: str, now: datetime) -> bool:
+        """Mark the message the provider took under ``reference`` delivered, if it is still
+        ``sending``; whether it was."""
+
     async def sent_since_many(self, account_ids: list[str], channel: str, since: datetime) -> dict[str, list[datetime]]:
         """When each person's messages on ``channel`` were handed over since ``since``."""
 
