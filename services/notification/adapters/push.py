@@ -29,7 +29,7 @@ import httpx
 from services.kit.logging import get_logger
 
 from ..domain.delivery import Handed, PermanentFailure, Push, TechnicalFailure, TemporaryFailure
-from .sms import MAX_ANSWER_BYTES, busy_reason, check_limits, code_of, json_object, read_bounded, retry_after_seconds
+from .sms import Unreachable, busy_reason, check_limits, code_of, json_object, post_bounded, retry_after_seconds
 
 log = get_logger(__name__)
 
@@ -114,17 +114,10 @@ class HttpPushProvider:
         body = self.payload(message)
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.config.access_token}"}
         try:
-            async with (
-                self._in_flight,
-                self._client.stream(
-                    "POST", self._url, content=body, headers=headers, timeout=self.config.timeout_seconds
-                ) as response,
-            ):
-                raw = await read_bounded(response, MAX_ANSWER_BYTES)
-        except httpx.TimeoutException as exc:
-            raise self._technical(message, f"push service timed out ({type(exc).__name__})") from exc
-        except httpx.HTTPError as exc:
-            raise self._technical(message, f"push service unreachable ({type(exc).__name__})") from exc
+            response, raw = await post_bounded(self._client, self._in_flight, self._url, body, headers,
+                                               self.config.timeout_seconds)  # fmt: skip
+        except Unreachable as failed:
+            raise self._technical(message, f"push service {failed.what}") from failed
         return self._answer(message, response, raw)
 
     def _answer(self, message: Push, response: httpx.Response, raw: bytes | None) -> Handed:

@@ -144,6 +144,27 @@ def reference_of(value: object) -> str | None:
     return value if isinstance(value, str) and _REFERENCE.fullmatch(value) else None
 
 
+class Unreachable(Exception):
+    """No answer from a provider's HTTP API: it timed out, or could not be reached."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+async def post_bounded(client: httpx.AsyncClient, gate: asyncio.Semaphore, url: str, body: bytes,
+                       headers: dict[str, str], seconds: float) -> tuple[httpx.Response, bytes | None]:  # fmt: skip
+    """POST ``body`` once a slot of ``gate`` is free; the answer and its body (``None`` when
+    longer than ``MAX_ANSWER_BYTES``), or :class:`Unreachable` saying why (for SMS and push)."""
+    try:
+        async with gate, client.stream("POST", url, content=body, headers=headers, timeout=seconds) as response:
+            return response, await read_bounded(response, MAX_ANSWER_BYTES)
+    except httpx.TimeoutException as exc:
+        raise Unreachable(f"timed out ({type(exc).__name__})") from exc
+    except httpx.HTTPError as exc:
+        raise Unreachable(f"unreachable ({type(exc).__name__})") from exc
+
+
 async def read_bounded(response: httpx.Response, limit: int) -> bytes | None:
     """The body of a streamed ``response``, or ``None`` when it is longer than ``limit``."""
     raw = b""
@@ -207,17 +228,10 @@ class HttpSmsProvider:
             webhooks.HEADER: webhooks.sign(body, self.config.signing_secret, int(time.time())),
         }
         try:
-            async with (
-                self._in_flight,
-                self._client.stream(
-                    "POST", self._url, content=body, headers=headers, timeout=self.config.timeout_seconds
-                ) as response,
-            ):
-                raw = await read_bounded(response, MAX_ANSWER_BYTES)
-        except httpx.TimeoutException as exc:
-            raise self._technical(message, f"provider timed out ({type(exc).__name__})") from exc
-        except httpx.HTTPError as exc:
-            raise self._technical(message, f"provider unreachable ({type(exc).__name__})") from exc
+            response, raw = await post_bounded(self._client, self._in_flight, self._url, body, headers,
+                                               self.config.timeout_seconds)  # fmt: skip
+        except Unreachable as failed:
+            raise self._technical(message, f"provider {failed.what}") from failed
         return self._answer(message, response, raw)
 
     def _answer(self, message: Sms, response: httpx.Response, raw: bytes | None) -> Handed:
