@@ -18,7 +18,6 @@ v1 API (the sandbox provider ``deploy/sandbox/messaging.py`` serves the same und
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +28,7 @@ import httpx
 from services.kit.logging import get_logger
 
 from ..domain.delivery import Handed, PermanentFailure, Push, TechnicalFailure, TemporaryFailure
-from .sms import Unreachable, busy_reason, check_limits, code_of, json_object, post_bounded, retry_after_seconds
+from .sms import HttpProvider, Unreachable, busy_reason, check_limits, code_of, json_object, retry_after_seconds
 
 log = get_logger(__name__)
 
@@ -81,24 +80,14 @@ def fcm_error(answer: dict[str, Any] | None) -> tuple[str | None, str | None, bo
     return status, code, on_token
 
 
-class HttpPushProvider:
+class HttpPushProvider(HttpProvider):
     """:class:`~services.notification.domain.delivery.Provider` of push notifications over FCM's
     HTTP v1 API, one :class:`httpx.AsyncClient` for every send (the caller's or its own)."""
 
     def __init__(self, config: HttpPushConfig, client: httpx.AsyncClient | None = None) -> None:
+        url = f"{config.base_url.rstrip('/')}/v1/projects/{config.project_id}/messages:send"
+        super().__init__(config.name, url, config.timeout_seconds, config.max_in_flight, client)
         self.config = config
-        self._own_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=config.timeout_seconds, follow_redirects=False)
-        self._in_flight = asyncio.Semaphore(config.max_in_flight)
-        self._url = f"{config.base_url.rstrip('/')}/v1/projects/{config.project_id}/messages:send"
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    async def aclose(self) -> None:
-        if self._own_client:
-            await self._client.aclose()
 
     def payload(self, message: Push) -> bytes:
         if not message.token:
@@ -114,8 +103,7 @@ class HttpPushProvider:
         body = self.payload(message)
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.config.access_token}"}
         try:
-            response, raw = await post_bounded(self._client, self._in_flight, self._url, body, headers,
-                                               self.config.timeout_seconds)  # fmt: skip
+            response, raw = await self.post(body, headers)
         except Unreachable as failed:
             raise self._technical(message, f"push service {failed.what}") from failed
         return self._answer(message, response, raw)

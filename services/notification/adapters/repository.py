@@ -39,12 +39,6 @@ class SqlTemplates:
         row = (await self.connection.execute(query)).first()
         return _template(row) if row is not None else None
 
-    async def version(self, kind: Kind, language: Language, version: int) -> Template | None:
-        t = templates.c
-        query = select(templates).where(t.kind == kind.value, t.language == language, t.version == version)
-        row = (await self.connection.execute(query)).first()
-        return _template(row) if row is not None else None
-
     async def add(self, template: Template) -> bool:
         row = {"kind": template.kind.value, "language": template.language, "version": template.version,
                "texts": template.texts, "variables": template.variables, "saved_at": template.saved_at,
@@ -244,10 +238,6 @@ class SqlMessages:
             select(messages).where(m.provider == provider, m.reference == reference).with_for_update()
         )).first()  # fmt: skip
         return _message(row) if row is not None else None
-
-    async def of_notice(self, notice_id: str) -> list[Message]:
-        query = select(messages).where(messages.c.notice_id == notice_id).order_by(messages.c.channel)
-        return [_message(row) for row in await self.connection.execute(query)]
 
     async def forget(self, account_id: str) -> int:
         m = messages.c

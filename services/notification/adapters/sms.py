@@ -152,17 +152,39 @@ class Unreachable(Exception):
         self.what = what
 
 
-async def post_bounded(client: httpx.AsyncClient, gate: asyncio.Semaphore, url: str, body: bytes,
-                       headers: dict[str, str], seconds: float) -> tuple[httpx.Response, bytes | None]:  # fmt: skip
-    """POST ``body`` once a slot of ``gate`` is free; the answer and its body (``None`` when
-    longer than ``MAX_ANSWER_BYTES``), or :class:`Unreachable` saying why (for SMS and push)."""
-    try:
-        async with gate, client.stream("POST", url, content=body, headers=headers, timeout=seconds) as response:
-            return response, await read_bounded(response, MAX_ANSWER_BYTES)
-    except httpx.TimeoutException as exc:
-        raise Unreachable(f"timed out ({type(exc).__name__})") from exc
-    except httpx.HTTPError as exc:
-        raise Unreachable(f"unreachable ({type(exc).__name__})") from exc
+class HttpProvider:
+    """What an adapter of a provider's HTTP API holds (SMS, push): one client for every send (the
+    caller's, shared between providers, or one of its own, closed by :meth:`aclose`), a gate on
+    the sends in flight, the URL it posts to."""
+
+    def __init__(self, name: str, url: str, timeout_seconds: float, max_in_flight: int,
+                 client: httpx.AsyncClient | None) -> None:  # fmt: skip
+        self._name, self._url, self._timeout = name, url, timeout_seconds
+        self._own_client = client is None
+        self._client = client or httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False)
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self._client.aclose()
+
+    async def post(self, body: bytes, headers: dict[str, str]) -> tuple[httpx.Response, bytes | None]:
+        """POST ``body`` once a slot is free; the answer and its body (``None`` when longer than
+        ``MAX_ANSWER_BYTES``), or :class:`Unreachable` saying why."""
+        try:
+            async with (
+                self._in_flight,
+                self._client.stream("POST", self._url, content=body, headers=headers, timeout=self._timeout) as answer,
+            ):
+                return answer, await read_bounded(answer, MAX_ANSWER_BYTES)
+        except httpx.TimeoutException as exc:
+            raise Unreachable(f"timed out ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"unreachable ({type(exc).__name__})") from exc
 
 
 async def read_bounded(response: httpx.Response, limit: int) -> bytes | None:
@@ -185,25 +207,15 @@ def json_object(raw: bytes | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-class HttpSmsProvider:
+class HttpSmsProvider(HttpProvider):
     """:class:`~services.notification.domain.delivery.Provider` of SMS over one provider's API.
     One :class:`httpx.AsyncClient` serves every send: the caller's (shared between providers),
     or one of its own, closed by :meth:`aclose`."""
 
     def __init__(self, config: HttpSmsConfig, client: httpx.AsyncClient | None = None) -> None:
+        super().__init__(config.name, f"{config.base_url.rstrip('/')}/v1/messages", config.timeout_seconds,
+                         config.max_in_flight, client)  # fmt: skip
         self.config = config
-        self._own_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=config.timeout_seconds, follow_redirects=False)
-        self._in_flight = asyncio.Semaphore(config.max_in_flight)
-        self._url = f"{config.base_url.rstrip('/')}/v1/messages"
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    async def aclose(self) -> None:
-        if self._own_client:
-            await self._client.aclose()
 
     def payload(self, message: Sms) -> bytes:
         """The request body for ``message``; :class:`PermanentFailure` when it cannot be sent."""
@@ -228,8 +240,7 @@ class HttpSmsProvider:
             webhooks.HEADER: webhooks.sign(body, self.config.signing_secret, int(time.time())),
         }
         try:
-            response, raw = await post_bounded(self._client, self._in_flight, self._url, body, headers,
-                                               self.config.timeout_seconds)  # fmt: skip
+            response, raw = await self.post(body, headers)
         except Unreachable as failed:
             raise self._technical(message, f"provider {failed.what}") from failed
         return self._answer(message, response, raw)

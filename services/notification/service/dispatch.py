@@ -77,7 +77,6 @@ class Run:
     claimed: int = 0
     handed: int = 0
     failed: int = 0
-    deferred: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
 
 

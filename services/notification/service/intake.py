@@ -9,7 +9,7 @@ this database, in Kafka or in logs.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +31,6 @@ class Trigger:
     values: dict[str, Any]
     link: str | None = None
     language: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +46,6 @@ def _content(channel: Channel, texts: dict[str, str]) -> dict[str, Any]:
     if channel == Channel.SMS:
         return {"text": texts["sms"]}
     return {"title": texts["push_title"], "body": texts["push_body"]}
-
-
-async def notify(uow: NotificationUnitOfWork, trigger: Trigger, now: datetime, quiet: QuietHours) -> Made | None:
-    """The notice ``trigger`` asks for; None when this event already made it (a redelivery)."""
-    made = await notify_many(uow, [trigger], now, quiet)
-    return made[0] if made else None
 
 
 async def notify_many(uow: NotificationUnitOfWork, triggers: list[Trigger], now: datetime,
@@ -100,7 +93,8 @@ async def notify_many(uow: NotificationUnitOfWork, triggers: list[Trigger], now:
             for token in targets:
                 message = Message(str(uuid.uuid4()), notice.id, trigger.account_id, channel, Status.CREATED, 0, due,
                                   now, now, device_token=token)  # fmt: skip
-                messages.append((message, {**content, **({"data": trigger.extra} if token else {})}, urgent))
+                data = {"kind": trigger.kind.value, **({"link": trigger.link} if trigger.link else {})}
+                messages.append((message, {**content, **({"data": data} if token else {})}, urgent))
                 own.append(message)
         made.append(Made(notice, item, own))
     await uow.inbox.add_all(items)

@@ -61,8 +61,6 @@ class OwnedDossier:
 class Templates(Protocol):
     async def current(self, kind: Kind, language: Language) -> Template | None: ...
 
-    async def version(self, kind: Kind, language: Language, version: int) -> Template | None: ...
-
     async def add(self, template: Template) -> bool:
         """Keep a new version; False when that version exists already."""
 
@@ -127,8 +125,6 @@ class Messages(Protocol):
 
     async def sent_since_many(self, account_ids: list[str], channel: str, since: datetime) -> dict[str, list[datetime]]:
         """When each person's messages on ``channel`` were handed over since ``since``."""
-
-    async def of_notice(self, notice_id: str) -> list[Message]: ...
 
     async def forget(self, account_id: str) -> int:
         """Forget the content of every message to this person; how many."""
