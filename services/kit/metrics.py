@@ -31,15 +31,10 @@ from sqlalchemy import text
 from . import tracing
 from .db import Database
 from .logging import get_logger
-from .outbox import OUTBOX_BACKLOG
+from .outbox import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
 
 log = get_logger(__name__)
 
-OUTBOX_OLDEST_AGE = Gauge(
-    "outbox_oldest_unpublished_age_seconds",
-    "Age of the oldest event not yet published (0 when none), sampled by the active relay's worker",
-    ["service"],
-)
 CONSUMER_LAG = Gauge(
     "consumer_lag_messages",
     "Messages on the broker beyond the consumer's position, per assigned partition (sampled)",

@@ -35,6 +35,11 @@ log = get_logger(__name__)
 
 EVENTS_PUBLISHED = Counter("outbox_events_published_total", "Events published from the outbox", ["service", "topic"])
 OUTBOX_BACKLOG = Gauge("outbox_backlog", "Unpublished outbox rows at the last look", ["service"])
+OUTBOX_OLDEST_AGE = Gauge(
+    "outbox_oldest_unpublished_age_seconds",
+    "Age of the oldest event not yet published (0 when none), sampled by the active relay's worker",
+    ["service"],
+)
 RELAY_ACTIVE = Gauge("outbox_relay_active", "1 while this process holds the relay lock", ["service"])
 
 
@@ -144,7 +149,10 @@ class OutboxRelay:
                 )
             ).all()
             if not rows:
+                # Nothing unpublished: both gauges say so together (the sampler sets them later
+                # too, but a scrape in between saw no backlog with the age of one).
                 OUTBOX_BACKLOG.labels(self.service).set(0)
+                OUTBOX_OLDEST_AGE.labels(self.service).set(0)
                 return 0
             futures = []
             for row in rows:
