@@ -10,7 +10,13 @@ and a push service, so the notification service's real adapters run locally agai
   GSM-7-only route, ``text_too_long``). A repeated ``client_ref`` is answered with the message
   already taken. An accepted SMS is delivered ``delivery_delay_seconds`` later and a signed
   receipt POSTed to ``receipt_url`` (``{provider}`` there becomes ``a`` or ``b``), again while
-  the portal answers no 2xx, up to ``receipt_attempts`` posts.
+  the portal answers no 2xx, up to ``receipt_attempts`` posts. Receipts settled together go
+  together, as ``{"receipts": [...]}``: at most ``receipt_batch`` a post, gathered for at most
+  ``receipt_gather_seconds``.
+- **Bulk sends**: ``POST /{a|b}/v1/messages/batch`` with ``{"messages": [...]}`` (1 to 100, each
+  as above, at most 256 KiB in all), checked and signed alike, answered ``{"results": [...]}`` in
+  order: ``{"client_ref", "status": "accepted", "id", "parts"}``, or ``{"client_ref", "status":
+  "refused", "error", "temporary"}`` where a single send would have answered 400 or 503.
 - **A push service** on FCM HTTP v1's shape: ``POST /push/v1/projects/{project}/messages:send``
   with the bearer token; FCM sends no receipts, so every failure is in the send's answer.
 - **Failures on command**: ``POST /api/behaviour`` ``{"provider": "a"|"b"|"push", "to": number
@@ -74,6 +80,8 @@ SmsProvider = Literal["a", "b"]
 Outcome = Literal["temporary", "permanent", "refuse-temporary", "refuse-permanent"]
 
 MAX_REQUEST_BYTES = 16 * 1024
+MAX_BATCH = 100
+MAX_BATCH_BYTES = 256 * 1024
 MAX_CLIENT_REF = 100
 MAX_TOKEN = 4096
 MAX_RECEIPT_POSTS_AT_ONCE = 64
@@ -115,6 +123,9 @@ class MessagingSettings(BaseSettings):
     receipt_attempts: int = Field(default=5, ge=1, le=20)
     receipt_retry_seconds: float = Field(default=1.0, ge=0, le=300)
     receipt_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Receipts settled together are posted together: at most this many a post, gathered this long.
+    receipt_batch: int = Field(default=100, ge=1, le=500)
+    receipt_gather_seconds: float = Field(default=0.05, ge=0, le=10)
     retry_after_seconds: int = Field(default=1, ge=0, le=3600)
     # Bounded memory: the newest this many SMS and push messages, this many commanded behaviours.
     max_kept: int = Field(default=1000, ge=1, le=100_000)
@@ -178,6 +189,10 @@ class SmsIn(BaseModel):
     client_ref: Annotated[str, Field(min_length=1, max_length=MAX_CLIENT_REF)]
 
 
+class SmsBatchIn(BaseModel):
+    messages: Annotated[list[SmsIn], Field(min_length=1, max_length=MAX_BATCH)]
+
+
 class Notification(BaseModel):
     title: Annotated[str, Field(max_length=1000)] = ""
     body: Annotated[str, Field(max_length=4000)] = ""
@@ -212,6 +227,10 @@ class Messaging:
         self.tasks: set[asyncio.Task[None]] = set()
         self.client: httpx.AsyncClient | None = None
         self.receipt_slots = asyncio.Semaphore(MAX_RECEIPT_POSTS_AT_ONCE)
+        # Settled SMS whose receipts wait to be posted, by provider (with the secret they are signed with).
+        self.settled: dict[str, list[SmsRecord]] = {}
+        self.secrets: dict[str, str] = {}
+        self.gathering: set[str] = set()
 
     def next_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self.numbers):08d}-{int(time.time() * 1000) % 10**6:06d}"
@@ -250,40 +269,61 @@ class Messaging:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def deliver_sms(self, record: SmsRecord, secret: str) -> None:
-        await asyncio.sleep(self.settings.delivery_delay_seconds)
+    def deliver_sms(self, record: SmsRecord, secret: str) -> None:
+        """Settle ``record`` after the delivery delay, then queue its receipt."""
+        self.secrets[record.provider] = secret
+        asyncio.get_running_loop().call_later(self.settings.delivery_delay_seconds, self.settle, record)
+
+    def settle(self, record: SmsRecord) -> None:
         record.settled_at = now_iso()
         if record.outcome in ("temporary", "permanent"):
             record.status = "failed"
             record.error = "absent_subscriber" if record.outcome == "temporary" else "unknown_subscriber"
         else:
             record.status = "delivered"
-        if self.settings.receipt_url:
-            await self.post_receipt(record, secret)
+        if not self.settings.receipt_url:
+            return
+        waiting = self.settled.setdefault(record.provider, [])
+        waiting.append(record)
+        if len(waiting) >= self.settings.receipt_batch:
+            self.flush(record.provider)
+        elif record.provider not in self.gathering:
+            self.gathering.add(record.provider)
+            asyncio.get_running_loop().call_later(self.settings.receipt_gather_seconds, self.flush, record.provider)
 
-    async def post_receipt(self, record: SmsRecord, secret: str) -> None:
-        """The signed receipt, posted again while the portal answers no 2xx (bounded)."""
-        body = json.dumps({
-            "id": record.id, "client_ref": record.client_ref,
-            "status": "delivered" if record.status == "delivered" else "failed",
-            "permanent": record.outcome == "permanent", "at": record.settled_at, "error": record.error,
-        }).encode()  # fmt: skip
-        url = self.settings.receipt_url.replace("{provider}", record.provider)
+    def flush(self, provider: str) -> None:
+        """Post the receipts gathered for ``provider``, a batch at a time."""
+        self.gathering.discard(provider)
+        waiting = self.settled.pop(provider, [])
+        size = self.settings.receipt_batch
+        for n in range(0, len(waiting), size):
+            self.later(self.post_receipts(provider, waiting[n : n + size]))
+
+    async def post_receipts(self, provider: str, records: list[SmsRecord]) -> None:
+        """The signed receipts, posted again while the portal answers no 2xx (bounded)."""
+        receipts = [{
+            "id": r.id, "client_ref": r.client_ref, "status": "delivered" if r.status == "delivered" else "failed",
+            "permanent": r.outcome == "permanent", "at": r.settled_at, "error": r.error,
+        } for r in records]  # fmt: skip
+        body = json.dumps({"receipts": receipts}).encode()
+        url = self.settings.receipt_url.replace("{provider}", provider)
         if self.client is None:
             raise RuntimeError("the sandbox posts receipts only while it serves")
         for attempt in range(self.settings.receipt_attempts):
             if attempt:
                 await asyncio.sleep(self.settings.receipt_retry_seconds)
             headers = {"Content-Type": "application/json",
-                       webhooks.HEADER: webhooks.sign(body, secret, int(time.time()))}  # fmt: skip
+                       webhooks.HEADER: webhooks.sign(body, self.secrets[provider], int(time.time()))}  # fmt: skip
             try:
                 async with self.receipt_slots:
                     answer = await self.client.post(url, content=body, headers=headers)
             except httpx.HTTPError as exc:
-                record.receipt_replies.append(type(exc).__name__)
-                continue
-            record.receipt_replies.append(answer.status_code)
-            if 200 <= answer.status_code < 300:
+                reply: int | str = type(exc).__name__
+            else:
+                reply = answer.status_code
+            for record in records:
+                record.receipt_replies.append(reply)
+            if isinstance(reply, int) and 200 <= reply < 300:
                 return
 
     async def deliver_push(self, record: PushRecord) -> None:
@@ -354,27 +394,27 @@ def create_app(settings: MessagingSettings | None = None) -> FastAPI:
     app = FastAPI(title="Sandbox messaging providers (development only)", lifespan=lifespan)
     app.state.messaging = messaging
 
-    @app.post("/{provider}/v1/messages")
-    async def send_sms(provider: SmsProvider, request: Request) -> JSONResponse:
-        api_key, secret, takes_unicode = credentials[provider]
+    def authorized(provider: SmsProvider, request: Request, raw: bytes, limit: int) -> JSONResponse | None:
+        api_key, secret, _ = credentials[provider]
         if not constant_time_equal(request.headers.get("x-api-key"), api_key):
             return sms_error(401, "unauthorized")
-        raw = await request.body()
-        if len(raw) > MAX_REQUEST_BYTES:
+        if len(raw) > limit:
             return sms_error(413, "request_too_large")
         try:
             webhooks.verify(request.headers.get(webhooks.HEADER), raw, [secret], now=int(time.time()))
         except webhooks.SignatureRefused:
             return sms_error(401, "bad_signature")
-        try:
-            body = SmsIn.model_validate_json(raw)
-        except ValueError:
-            return sms_error(422, "invalid_request")
+        return None
+
+    def accept(provider: SmsProvider, body: SmsIn) -> dict[str, Any]:
+        """One SMS taken or refused: ``{"id", "parts", "status": "accepted"}`` or ``{"status":
+        "refused", "error", "temporary"}``."""
+        _, secret, takes_unicode = credentials[provider]
         refusal = check_sms(body, takes_unicode)
         if refusal:
-            return sms_error(400, refusal)
+            return {"status": "refused", "error": refusal, "temporary": False}
         if (taken := messaging.taken.get((provider, body.client_ref))) is not None:
-            return JSONResponse({"id": taken.id, "parts": taken.parts, "status": "accepted"})
+            return {"id": taken.id, "parts": taken.parts, "status": "accepted"}
         outcome = messaging.outcome_for(provider, body.to)
         counted = rules.measure(body.text, unicode=body.unicode)
         record = SmsRecord(provider, messaging.next_id(provider), body.client_ref, body.sender, body.to, body.text,
@@ -382,12 +422,39 @@ def create_app(settings: MessagingSettings | None = None) -> FastAPI:
         if outcome in ("refuse-temporary", "refuse-permanent"):
             record.status = "refused"
             messaging.take(record)
-            if outcome == "refuse-temporary":
-                return sms_error(503, "unavailable", {"Retry-After": str(settings.retry_after_seconds)})
-            return sms_error(400, "invalid_number")
+            temporary = outcome == "refuse-temporary"
+            return {"status": "refused", "error": "unavailable" if temporary else "invalid_number",
+                    "temporary": temporary}  # fmt: skip
         messaging.take(record)
-        messaging.later(messaging.deliver_sms(record, secret))
-        return JSONResponse({"id": record.id, "parts": record.parts, "status": "accepted"})
+        messaging.deliver_sms(record, secret)
+        return {"id": record.id, "parts": record.parts, "status": "accepted"}
+
+    @app.post("/{provider}/v1/messages")
+    async def send_sms(provider: SmsProvider, request: Request) -> JSONResponse:
+        raw = await request.body()
+        if (refused := authorized(provider, request, raw, MAX_REQUEST_BYTES)) is not None:
+            return refused
+        try:
+            body = SmsIn.model_validate_json(raw)
+        except ValueError:
+            return sms_error(422, "invalid_request")
+        answer = accept(provider, body)
+        if answer["status"] == "refused":
+            if answer["temporary"]:
+                return sms_error(503, answer["error"], {"Retry-After": str(settings.retry_after_seconds)})
+            return sms_error(400, answer["error"])
+        return JSONResponse(answer)
+
+    @app.post("/{provider}/v1/messages/batch")
+    async def send_sms_batch(provider: SmsProvider, request: Request) -> JSONResponse:
+        raw = await request.body()
+        if (refused := authorized(provider, request, raw, MAX_BATCH_BYTES)) is not None:
+            return refused
+        try:
+            batch = SmsBatchIn.model_validate_json(raw)
+        except ValueError:
+            return sms_error(422, "invalid_request")
+        return JSONResponse({"results": [{"client_ref": m.client_ref, **accept(provider, m)} for m in batch.messages]})
 
     @app.post("/push/v1/projects/{project}/messages:send")
     async def send_push(project: str, request: Request) -> JSONResponse:

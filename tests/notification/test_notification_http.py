@@ -350,3 +350,46 @@ async def test_receipts_are_believed_only_when_signed_by_a_known_provider(notifi
     assert (unsigned.status_code, forged.status_code, stranger.status_code) == (401, 401, 404)
     assert garbled.status_code == 400 and unknown.status_code == 404  # signed, but no message has that reference
     assert all(r.headers["content-type"] == "application/problem+json" for r in (unsigned, forged, garbled))
+
+
+async def test_many_receipts_in_one_post_are_applied_together_and_an_unknown_one_asks_for_a_repeat(
+    notification_api: NotificationApi,
+) -> None:
+    from services.kit import webhooks
+
+    api = notification_api
+    await filed(api)
+    await filed(api)
+    await api.rows("UPDATE messages SET status = 'sending', provider = 'sandbox-a', reference = 'ref-' || channel "
+                   "|| '-' || (SELECT count(*) FROM messages m WHERE m.id < messages.id) RETURNING id")  # fmt: skip
+    references = sorted(r.reference for r in await api.rows("SELECT reference FROM messages"))
+    secret = api.settings.sms_providers[0].signing_secret.get_secret_value()
+    at = "2026-01-05T03:00:00+07:00"
+    failed = {"status": "failed", "permanent": True, "at": at, "error": "unknown_subscriber"}
+    delivered = {"status": "delivered", "at": at}
+    told = [
+        {"id": references[0], **delivered},
+        {"id": references[1], **failed},
+        {"id": references[2], **delivered},
+        {"id": "ref-nobody", **delivered},
+    ]
+    body = json.dumps({"receipts": told}).encode()
+    async with api.client() as client:
+        first = await client.post("/receipts/sms/sandbox-a", content=body,
+                                  headers={"X-Signature": webhooks.sign(body, secret, int(time.time()))})  # fmt: skip
+        statuses = {r.reference: r.status for r in await api.rows("SELECT reference, status FROM messages")}
+        again = await client.post("/receipts/sms/sandbox-a", content=body,
+                                  headers={"X-Signature": webhooks.sign(body, secret, int(time.time()))})  # fmt: skip
+        known = json.dumps({"receipts": told[:3]}).encode()
+        last = await client.post("/receipts/sms/sandbox-a", content=known,
+                                 headers={"X-Signature": webhooks.sign(known, secret, int(time.time()))})  # fmt: skip
+    assert first.status_code == 404 and "1 of the 4 receipts" in first.json()["detail"]
+    assert statuses == {
+        references[0]: "delivered",
+        references[1]: "created",
+        references[2]: "delivered",
+        references[3]: "sending",
+    }  # fmt: skip (the failure moves to the next provider at once)
+    assert again.status_code == 404 and last.status_code == 204
+    after = {r.reference: r.status for r in await api.rows("SELECT reference, status FROM messages")}
+    assert after == statuses  # applying them again changes nothing

@@ -30,9 +30,10 @@ from services.notification.adapters.sms import (
     MalformedReceipt,
     ReceiptRefused,
     ReceiptSignatureRefused,
-    parse_receipt,
+    parse_receipts,
 )
 from services.notification.domain.delivery import (
+    DeliveryFailure,
     Handed,
     PermanentFailure,
     Receipt,
@@ -57,8 +58,14 @@ async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
         await asyncio.sleep(0.02)
 
 
+def parse_receipt(provider: str, headers: dict[str, str], body: bytes, secrets: list[str], now: datetime) -> Receipt:
+    """The one receipt a post carries."""
+    [receipt] = parse_receipts(provider, headers, body, secrets, now)
+    return receipt
+
+
 class Portal:
-    """The portal's receipt endpoint, a real route: every receipt is checked by ``parse_receipt``."""
+    """The portal's receipt endpoint, a real route: every post is checked by ``parse_receipts``."""
 
     def __init__(self) -> None:
         self.receipts: list[Receipt] = []
@@ -74,10 +81,10 @@ class Portal:
                 self.failing -= 1
                 return Response(status_code=503)
             try:
-                receipt = parse_receipt(provider, request.headers, body, [SECRETS[provider]], datetime.now(UTC))
+                told = parse_receipts(provider, request.headers, body, [SECRETS[provider]], datetime.now(UTC))
             except ReceiptRefused as refused:
                 return Response(status_code=refused.status_code)
-            self.receipts.append(receipt)
+            self.receipts.extend(told)
             return Response(status_code=204)
 
     def receipt_for(self, reference: str) -> Receipt | None:
@@ -354,6 +361,54 @@ def test_the_sandbox_refuses_a_request_outside_the_contract(sandbox: tuple[FastA
     assert (answer.status_code, answer.json()) == (422, {"error": "invalid_request"})
 
 
+async def test_sms_go_in_bulk_each_answered_for_itself_and_their_receipts_together(
+    sandbox: tuple[FastAPI, str], portal: tuple[Portal, str]
+) -> None:
+    _, url = sandbox
+    receiver, _ = portal
+    command(url, "a", "+84912000051", "refuse-temporary")
+    command(url, "a", "+84912000052", "refuse-permanent")
+    numbers = ["+84912000050", "+84912000051", "+84912000052", "0912000053", "+84912000054", "+84912000055"]
+    messages = [sms(n) for n in numbers]
+    provider = HttpSmsProvider(config(url, "a", batch_size=2))
+    try:
+        answers = await provider.send_many(messages)
+        again = await provider.send_many([messages[0]])  # a repeat is answered with the message taken
+    finally:
+        await provider.aclose()
+
+    kinds = [type(a).__name__ for a in answers]
+    assert kinds == ["Handed", "TemporaryFailure", "PermanentFailure", "PermanentFailure", "Handed", "Handed"]
+    failures = [a for a in answers if isinstance(a, DeliveryFailure)]
+    assert [f.reason for f in failures] == ["refused by the provider: unavailable",
+                                            "refused by the provider: invalid_number",
+                                            "the number is not in E.164 form"]  # fmt: skip
+    handed = [a for a in answers if isinstance(a, Handed)]
+    assert again == [answers[0]]
+    assert {m["client_ref"] for m in listed(url)} == {m.message_id for m in messages if m.to.startswith("+")}
+    references = {h.reference for h in handed}
+    assert await eventually(lambda: references <= {r.reference for r in receiver.receipts})
+    posts = [body for *_, body in receiver.raw if any(r.encode() in body for r in references)]
+    assert len(posts) < 3 and all(b'"receipts"' in body for body in posts)  # gathered
+
+
+def test_the_sandbox_bounds_a_bulk_request(sandbox: tuple[FastAPI, str]) -> None:
+    _, url = sandbox
+    one = {"from": "DVCQG", "to": "84912000060", "text": "Xin chao", "unicode": False}
+
+    def post(body: dict[str, Any], key: str = KEYS["a"]) -> httpx.Response:
+        raw = json.dumps(body).encode()
+        headers = {"X-API-Key": key, "X-Signature": webhooks.sign(raw, SECRETS["a"], int(time.time()))}
+        return httpx.post(f"{url}/a/v1/messages/batch", content=raw, headers=headers)
+
+    too_many = post({"messages": [one | {"client_ref": f"m-{i}"} for i in range(101)]})
+    assert (too_many.status_code, too_many.json()) == (422, {"error": "invalid_request"})
+    assert post({"messages": []}).status_code == 422
+    assert post({"messages": [one | {"client_ref": "m-1"}]}, key="wrong").status_code == 401
+    taken = post({"messages": [one | {"client_ref": f"m-{i}"} for i in range(100)]})
+    assert taken.status_code == 200 and len(taken.json()["results"]) == 100
+
+
 # --- every answer mapped (a scripted provider) -------------------------------------------------
 
 
@@ -368,6 +423,7 @@ class Scripted:
         self.app = FastAPI()
 
         @self.app.post("/v1/messages")
+        @self.app.post("/v1/messages/batch")
         async def send(request: Request) -> Response:
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
@@ -457,6 +513,44 @@ async def test_each_answer_maps_to_its_failure(
     assert type(raised.value) is failure and raised.value.reason == reason
 
 
+def bulk_results(*results: dict[str, Any]) -> Callable[[], Response]:
+    return answer(200, {"results": list(results)})
+
+
+ACCEPTED = {"status": "accepted", "parts": 1}
+
+
+@pytest.mark.parametrize(
+    ("scripted_answer", "expected"),
+    [
+        (answer(503, {}, {"Retry-After": "5"}), ["TemporaryFailure: provider busy (HTTP 503); retry after 5 s"] * 2),
+        (answer(400, {"error": "invalid_request"}), ["TechnicalFailure: provider answered HTTP 400"] * 2),
+        (answer(500, {}), ["TechnicalFailure: provider answered HTTP 500"] * 2),
+        (answer(200, {"results": [ACCEPTED | {"client_ref": "b-0", "id": "r-0"}]}),
+         [f"TechnicalFailure: {NOT_IN_CONTRACT}"] * 2),
+        (bulk_results(ACCEPTED | {"client_ref": "b-0", "id": "r-0"}, ACCEPTED | {"client_ref": "b-9", "id": "r-1"}),
+         ["r-0", f"TechnicalFailure: {NOT_IN_CONTRACT}"]),
+        (bulk_results({"client_ref": "b-0", "status": "refused", "error": "unavailable", "temporary": True},
+                      {"client_ref": "b-1", "status": "refused", "error": "+84912345678"}),
+         ["TemporaryFailure: refused by the provider: unavailable", "PermanentFailure: refused by the provider"]),
+        (bulk_results(ACCEPTED | {"client_ref": "b-0", "id": "r 0"}, {"client_ref": "b-1", "status": "queued"}),
+         [f"TechnicalFailure: {NOT_IN_CONTRACT}"] * 2),
+    ],
+)  # fmt: skip
+async def test_each_bulk_answer_maps_to_each_message(
+    scripted: tuple[Scripted, HttpSmsProvider], scripted_answer: Callable[[], Response], expected: list[str]
+) -> None:
+    server, provider = scripted
+    server.answers.append(scripted_answer)
+    answers = await provider.send_many([Sms("b-0", "+84912345678", "Xin chao"), Sms("b-1", "+84912345679", "Đã nhận")])
+    seen = [a.reference if isinstance(a, Handed) else f"{type(a).__name__}: {a.reason}" for a in answers]
+    assert seen == expected
+    [(headers, body)] = server.requests
+    webhooks.verify(headers["x-signature"], body, ["sign-1"], now=int(time.time()))
+    assert [m["client_ref"] for m in json.loads(body)["messages"]] == ["b-0", "b-1"]
+    assert json.loads(body)["messages"][1]["text"] == "Da nhan"
+
+
 async def test_a_retry_after_date_is_read_as_seconds_from_now(scripted: tuple[Scripted, HttpSmsProvider]) -> None:
     server, provider = scripted
     when = (datetime.now(UTC) + timedelta(seconds=120)).strftime("%a, %d %b %Y %H:%M:%S GMT")
@@ -532,6 +626,9 @@ def test_the_config_checks_itself_and_hides_its_secrets() -> None:
     for wrong in (0, 257):
         with pytest.raises(ValueError, match="in flight"):
             replace(made, max_in_flight=wrong)
+    for wrong in (0, 101):
+        with pytest.raises(ValueError, match="bulk request"):
+            replace(made, batch_size=wrong)
 
 
 # --- receipts --------------------------------------------------------------------------------
@@ -586,13 +683,33 @@ def signed(body: bytes, secret: str = SECRETS["a"], at: datetime | None = None) 
         b'{"id": "r-1", "status": "delivered", "at": "2026-12-07T10:00:00"}',
         b'{"id": "r-1", "status": "delivered", "at": "yesterday"}',
         b'{"id": "r-1", "status": "delivered"}',
-        b'{"id": "r-1", "status": "delivered", "at": "2026-12-07T10:00:00+00:00", "pad": "' + b"x" * 17_000 + b'"}',
+        b'{"id": "r-1", "status": "delivered", "at": "2026-12-07T10:00:00+00:00", "pad": "' + b"x" * 263_000 + b'"}',
+        b'{"receipts": []}',
+        b'{"receipts": {"id": "r-1"}}',
+        b'{"receipts": [{"id": "r-1", "status": "delivered", "at": "2026-12-07T10:00:00+00:00"}], "more": 1}',
+        b'{"receipts": [{"id": "r-1", "status": "delivered", "at": "2026-12-07T10:00:00+00:00"}, "r-2"]}',
     ],
 )
 def test_a_genuine_receipt_outside_the_contract_is_refused(body: bytes) -> None:
     with pytest.raises(MalformedReceipt) as refused:
         parse_receipt("a", signed(body), body, [SECRETS["a"]], datetime.now(UTC))
     assert refused.value.status_code == 400
+
+
+def test_many_receipts_come_in_one_post_each_checked() -> None:
+    now = datetime.now(UTC)
+    one = {"status": "delivered", "at": "2026-12-07T17:00:00+07:00"}
+    body = json.dumps({"receipts": [{"id": f"r-{i}", **one} for i in range(500)]}).encode()
+    told = parse_receipts("a", signed(body), body, [SECRETS["a"]], now)
+    assert [r.reference for r in told] == [f"r-{i}" for i in range(500)]
+    assert {r.status for r in told} == {"delivered"}
+
+    too_many = json.dumps({"receipts": [{"id": f"r-{i}", **one} for i in range(501)]}).encode()
+    with pytest.raises(MalformedReceipt, match="1 to 500"):
+        parse_receipts("a", signed(too_many), too_many, [SECRETS["a"]], now)
+    third_bad = json.dumps({"receipts": [{"id": "r-0", **one}, {"id": "r-1", **one}, {"id": "r 2", **one}]}).encode()
+    with pytest.raises(MalformedReceipt, match=r"^Receipt 2: A receipt names the provider's message id\.$"):
+        parse_receipts("a", signed(third_bad), third_bad, [SECRETS["a"]], now)
 
 
 def test_a_receipt_maps_to_the_port_and_keeps_only_a_plain_error_code() -> None:

@@ -1,10 +1,13 @@
 """The e-mail channel: :class:`SmtpProvider` hands an :class:`~..domain.delivery.Email` to an SMTP
 server (a relay such as a provider's submission port; under ``make run`` the sandbox mailbox).
 
-The message is made with the standard library under ``email.policy.SMTP`` (7-bit): the Vietnamese
-display name and subject go out as RFC 2047 encoded words, the bodies as UTF-8 in base64 or
-quoted-printable (``multipart/alternative`` when an HTML body is given), CRLF line endings, and a
-``Message-ID`` made from the service's own id so that a bounce or a complaint names the message it is about.
+The message is made with the standard library's ``email.mime`` classes (7-bit, CRLF line endings):
+the Vietnamese display name and subject go out as RFC 2047 encoded words, the bodies as UTF-8 in
+base64 (``multipart/alternative`` when an HTML body is given), and a ``Message-ID`` made from the
+service's own id so that a bounce or a complaint names the message it is about. These classes (the
+``compat32`` policy) make a message in a quarter of the time ``EmailMessage`` takes, which was the
+better part of the dispatcher's work per e-mail; the ``From`` line, the same for every message, is
+made once with ``EmailMessage``.
 
 A few SMTP sessions stay open and are reused (one message at a time each): opening a session costs
 a TCP and a TLS handshake and an AUTH, which would otherwise bound a provider to a few dozen
@@ -30,9 +33,14 @@ from collections.abc import Awaitable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.mime.text import MIMEText
 from email.policy import SMTP as SMTP_POLICY
+from email.policy import compat32
 from email.utils import format_datetime
 from typing import Literal, TypeVar
 
@@ -57,8 +65,9 @@ T = TypeVar("T")
 
 DEFAULT_SENDER_NAME = "Cổng Dịch vụ công quốc gia"
 LOOPBACK_NAMES = frozenset({"localhost"})
-# Bodies in base64 or quoted-printable (whichever is shorter): 7-bit clean, whatever the relay.
+# 7-bit clean whatever the relay, CRLF line endings.
 POLICY = SMTP_POLICY.clone(cte_type="7bit")
+WIRE = compat32.clone(linesep="\r\n")
 # What a message id may hold to become a Message-ID's left part as it is (RFC 5322 dot-atom-text,
 # narrowed to what the service's ids use).
 MESSAGE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -136,21 +145,32 @@ def compose(config: SmtpConfig, message: Email, now: datetime | None = None) -> 
         raise PermanentFailure("message id cannot make a Message-ID")
     message_id = f"<{message.message_id}@{config.sender_domain}>"
     recipient = _recipient(message.to)
-    mail = EmailMessage(policy=POLICY)
+    if "\r" in message.subject or "\n" in message.subject:
+        raise PermanentFailure("message cannot be made (ValueError)")
     try:
-        mail["To"] = recipient
+        text = _part(message.text, "plain")
+        if message.html is None:
+            mail: MIMENonMultipart | MIMEMultipart = text
+            mail["MIME-Version"] = "1.0"
+        else:
+            mail = MIMEMultipart("alternative", _subparts=[text, _part(message.html, "html")])
+        mail["To"] = recipient.addr_spec
         mail["Date"] = format_datetime(now or datetime.now(UTC))
         mail["Message-ID"] = message_id
-        mail["Subject"] = message.subject
+        mail["Subject"] = Header(message.subject, "utf-8")  # type: ignore[assignment]  # compat32 takes a Header
         # RFC 3834: an automatic message; vacation responders and list servers do not answer it.
         mail["Auto-Submitted"] = "auto-generated"
-        mail.set_content(message.text, charset="utf-8")
-        if message.html is not None:
-            mail.add_alternative(message.html, subtype="html", charset="utf-8")
-        raw = mail.as_bytes()
-    except (ValueError, TypeError, IndexError) as exc:
+        raw = mail.as_bytes(policy=WIRE)
+    except (ValueError, TypeError, IndexError, UnicodeError) as exc:
         raise PermanentFailure(f"message cannot be made ({type(exc).__name__})") from None
     return message_id, _sender_header(config.sender_name, config.sender) + raw
+
+
+def _part(body: str, subtype: str) -> MIMEText:
+    """A UTF-8 text body in base64, its lines ended with CRLF as RFC 5322 wants them."""
+    part = MIMEText("\r\n".join(body.splitlines()) + "\r\n", subtype, "utf-8")
+    del part["MIME-Version"]  # once, in the message's own head
+    return part
 
 
 @functools.lru_cache(maxsize=16)

@@ -232,6 +232,17 @@ class SqlMessages:
         )  # fmt: skip
         return (await self.connection.execute(statement)).first() is not None
 
+    async def delivered_many(self, provider: str, references: list[str], now: datetime) -> set[str]:
+        if not references:
+            return set()
+        m = messages.c
+        statement = (
+            update(messages)
+            .where(m.provider == provider, m.reference.in_(references), m.status == Status.SENDING.value)
+            .values(status=Status.DELIVERED.value, updated_at=now, reason=None).returning(m.reference)
+        )  # fmt: skip
+        return {r for (r,) in await self.connection.execute(statement)}
+
     async def by_reference(self, provider: str, reference: str) -> Message | None:
         m = messages.c
         row = (await self.connection.execute(

@@ -16,11 +16,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from services.kit.errors import BadRequest, NotFound, Unauthorized
+from services.kit.errors import BadRequest, NotFound, RecordedRefusal, Unauthorized
 from services.kit.pagination import Cursor, link_next, page_size
 from services.kit.schemas import UUID_PATTERN
 
-from ..adapters.sms import ReceiptRefused, parse_receipt
+from ..adapters.sms import MAX_RECEIPT_BYTES, MAX_RECEIPTS, ReceiptRefused, parse_receipts
 from ..domain.notices import Kind
 from ..domain.templates import Language
 from ..service import dispatch, people, templates
@@ -160,6 +160,12 @@ async def preview_template(
 
 # --- providers ----------------------------------------------------------------------------------
 
+_ONE_RECEIPT = {
+    "type": "object", "required": ["id", "status", "at"], "additionalProperties": False,
+    "properties": {"id": {"type": "string"}, "client_ref": {"type": "string"},
+                   "status": {"enum": ["delivered", "failed"]}, "permanent": {"type": "boolean"},
+                   "at": {"type": "string", "format": "date-time"}, "error": {"type": "string"}},
+}  # fmt: skip
 RECEIPT = {
     "parameters": [{
         "name": "X-Signature", "in": "header", "required": True, "schema": {"type": "string", "minLength": 1},
@@ -169,13 +175,13 @@ RECEIPT = {
     }],
     "requestBody": {
         "required": True,
-        "description": "The delivery receipt as the provider signed it (at most 16 KiB).",
-        "content": {"application/json": {"schema": {
-            "type": "object", "required": ["id", "status", "at"], "additionalProperties": False,
-            "properties": {"id": {"type": "string"}, "client_ref": {"type": "string"},
-                           "status": {"enum": ["delivered", "failed"]}, "permanent": {"type": "boolean"},
-                           "at": {"type": "string", "format": "date-time"}, "error": {"type": "string"}},
-        }}},
+        "description": f"One delivery receipt, or up to {MAX_RECEIPTS} as `receipts`, as the provider signed them "
+                       f"(at most {MAX_RECEIPT_BYTES // 1024} KiB).",
+        "content": {"application/json": {"schema": {"oneOf": [_ONE_RECEIPT, {
+            "type": "object", "required": ["receipts"], "additionalProperties": False,
+            "properties": {"receipts": {"type": "array", "items": _ONE_RECEIPT, "minItems": 1,
+                                        "maxItems": MAX_RECEIPTS}},
+        }]}}},
     },
 }  # fmt: skip
 
@@ -193,10 +199,16 @@ async def sms_receipt(
         raise NotFound("No SMS provider has this name.")
     body = await request.body()
     try:
-        told = parse_receipt(provider, request.headers, body, configured.receipt_secrets(), clock.now())
+        told = parse_receipts(provider, request.headers, body, configured.receipt_secrets(), clock.now())
     except ReceiptRefused as refused:
         raise (Unauthorized if refused.status_code == 401 else BadRequest)(str(refused)) from None
     names = tuple(p.name for p in settings.sms_providers)
-    if not await dispatch.receipt(uow, provider, told.reference, told.status, told.detail, clock.now(), names):
-        raise NotFound("No message has this reference yet; send the receipt again later.")
+    unknown = await dispatch.receipts(uow, provider, told, clock.now(), names)
+    if unknown:
+        raise ReceiptsAhead(f"{len(unknown)} of the {len(told)} receipts name no message yet; send them again later.")
     return Response(status_code=204)
+
+
+class ReceiptsAhead(NotFound, RecordedRefusal):
+    """Some receipts overtook the recording of their messages' hand-over: those known are applied
+    and kept (applying them again changes nothing), and the provider posts the whole lot again."""

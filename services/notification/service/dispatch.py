@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -28,10 +28,12 @@ from ..domain.delivery import (
     Channel,
     DeliveryFailure,
     Email,
+    Handed,
     Outgoing,
     PermanentFailure,
     Provider,
     Push,
+    Receipt,
     Sms,
     TechnicalFailure,
 )
@@ -119,36 +121,71 @@ async def claim(uow: NotificationUnitOfWork, now: datetime, batch: int,
     return claimed
 
 
+class BulkProvider(Protocol):
+    """A provider that also takes many messages in one call (an SMS API's bulk send)."""
+
+    async def send_many(self, messages: Sequence[Any]) -> list[Handed | DeliveryFailure]: ...
+
+
 async def send(providers: Providers, contacts: Contacts, claimed: list[tuple[Message, dict[str, Any]]],
                clock: Callable[[], datetime], concurrency: int) -> list[Message]:  # fmt: skip
     """Each claimed message handed to its provider; the messages as they now stand (each timed
-    by ``clock`` when its provider answered)."""
+    by ``clock`` when its provider answered). A provider with a bulk send gets its messages in
+    one call; the others one message at a time, at most ``concurrency`` at once."""
     gate = asyncio.Semaphore(concurrency)
     with contextlib.suppress(Exception):  # unreachable now: each message's own lookup says so below
         await contacts.prefetch(sorted({m.account_id for m, _ in claimed if m.channel != Channel.PUSH}))
+    done: list[Message | None] = [None] * len(claimed)
+    bulk: dict[tuple[Channel, str], list[tuple[int, Message, Outgoing]]] = {}
+    single: list[tuple[int, Message, str, Outgoing]] = []
+    for i, (message, content) in enumerate(claimed):
+        names = providers.names(message.channel)
+        if not names:
+            done[i] = message.failed(TechnicalFailure("no provider configured"), "", clock())
+            continue
+        name = next_provider(names, message)
+        try:
+            contact = None if message.channel == Channel.PUSH else await contacts.of(message.account_id)
+            outgoing = _outgoing(message, content, contact)
+        except DeliveryFailure as failure:  # no contact: no provider can change that
+            done[i] = message.failed(failure, name, clock())
+            continue
+        except Exception as exc:  # identity unreachable: tried again later
+            done[i] = message.failed(TechnicalFailure(type(exc).__name__), name, clock())
+            continue
+        if hasattr(providers.named(message.channel, name), "send_many"):
+            bulk.setdefault((message.channel, name), []).append((i, message, outgoing))
+        else:
+            single.append((i, message, name, outgoing))
 
-    async def one(message: Message, content: dict[str, Any]) -> Message:
+    def outcome(message: Message, name: str, answer: Handed | BaseException) -> Message:
+        names = providers.names(message.channel)
+        if isinstance(answer, Handed):
+            return message.handed(answer, clock())
+        if isinstance(answer, DeliveryFailure):
+            return message.failed(answer, name, clock(), names)
+        # A provider's adapter broke its contract: tried again later.
+        return message.failed(TechnicalFailure(type(answer).__name__), name, clock())
+
+    async def one(i: int, message: Message, name: str, outgoing: Outgoing) -> None:
         async with gate:
-            names = providers.names(message.channel)
-            if not names:
-                return message.failed(TechnicalFailure("no provider configured"), "", clock())
-            name = next_provider(names, message)
             try:
-                contact = None if message.channel == Channel.PUSH else await contacts.of(message.account_id)
-                outgoing = _outgoing(message, content, contact)
-            except DeliveryFailure as failure:  # no contact: no provider can change that
-                return message.failed(failure, name, clock())
-            except Exception as exc:  # identity unreachable: tried again later
-                return message.failed(TechnicalFailure(type(exc).__name__), name, clock())
-            try:
-                handed = await providers.named(message.channel, name).send(outgoing)
-            except DeliveryFailure as failure:
-                return message.failed(failure, name, clock(), names)
-            except Exception as exc:  # a provider's adapter broke its contract: tried again later
-                return message.failed(TechnicalFailure(type(exc).__name__), name, clock())
-            return message.handed(handed, clock())
+                answer: Handed | BaseException = await providers.named(message.channel, name).send(outgoing)
+            except Exception as exc:
+                answer = exc
+            done[i] = outcome(message, name, answer)
 
-    return list(await asyncio.gather(*(one(m, c) for m, c in claimed)))
+    async def many(channel: Channel, name: str, group: list[tuple[int, Message, Outgoing]]) -> None:
+        provider: BulkProvider = providers.named(channel, name)  # type: ignore[assignment]
+        try:
+            answers: list[Handed | DeliveryFailure] | BaseException = await provider.send_many([o for _, _, o in group])
+        except Exception as exc:
+            answers = exc
+        for n, (i, message, _) in enumerate(group):
+            done[i] = outcome(message, name, answers if isinstance(answers, BaseException) else answers[n])
+
+    await asyncio.gather(*(one(*s) for s in single), *(many(c, n, g) for (c, n), g in bulk.items()))
+    return [m for m in done if m is not None]
 
 
 async def record(uow: NotificationUnitOfWork, sent: list[Message]) -> Run:
@@ -163,6 +200,22 @@ async def record(uow: NotificationUnitOfWork, sent: list[Message]) -> Run:
         if message.channel == Channel.PUSH and message.status == Status.PERMANENT_FAILURE and message.device_token:
             await uow.devices.forget(message.device_token)
     return run
+
+
+async def receipts(uow: NotificationUnitOfWork, provider: str, told: list[Receipt], now: datetime,
+                   providers: tuple[str, ...] = ()) -> list[str]:  # fmt: skip
+    """A provider's receipts applied; the references that name no message (yet). The deliveries,
+    most receipts, are one statement together; the rest go one by one through :func:`receipt`."""
+    delivered = await uow.messages.delivered_many(
+        provider, [r.reference for r in told if r.status == "delivered"], now
+    )  # fmt: skip
+    unknown = []
+    for one in told:
+        if one.reference in delivered:
+            continue
+        if not await receipt(uow, provider, one.reference, one.status, one.detail, now, providers):
+            unknown.append(one.reference)
+    return unknown
 
 
 async def receipt(uow: NotificationUnitOfWork, provider: str, reference: str, status: str, detail: str | None,

@@ -117,6 +117,9 @@ class Messages(Protocol):
     async def save_all(self, messages: list[Message]) -> None:
         """Each message as it now stands, in one round trip."""
 
+    async def delivered_many(self, provider: str, references: list[str], now: datetime) -> set[str]:
+        """Those of ``references`` still ``sending`` marked delivered (in one statement): their references."""
+
     async def by_reference(self, provider: str, reference: str) -> Message | None: ...
 
     async def delivered(self, provider: str, reference: str, now: datetime) -> bool:
