@@ -289,10 +289,16 @@ def run_notification(options: argparse.Namespace) -> report.Report:
 
         print(f"burst: {options.notify_burst} events at once ...", flush=True)
         burst = [event(len(steady) + i, options.notify_accounts) for i in range(options.notify_burst)]
-        since = time.time()
+        others = {"PostgreSQL": postgres.proc, "broker": kafka.proc}
+        cpu_before = {name: cpu_seconds(p.pid) for name, p in {**procs, **others}.items() if p is not None}
+        since, wall, own = time.time(), time.monotonic(), time.process_time()
         asyncio.run(produce(kafka.bootstrap, "dossier.events", burst, None))
         total = 2 * (len(steady) + len(burst))
         final = asyncio.run(wait_handed(urls["notification"].replace("+asyncpg", ""), total, options.notify_deadline))
+        wall = time.monotonic() - wall
+        burst_cpu = {name: cpu_seconds(p.pid) - cpu_before[name] for name, p in {**procs, **others}.items()
+                     if p is not None}  # fmt: skip
+        burst_cpu["bench (producer)"] = time.process_time() - own
         rows = asyncio.run(handed(urls["notification"].replace("+asyncpg", ""), since - 1))
         burst_ids = {b.id for b in burst}
         times = sorted(at for e, _, at in rows if e in burst_ids)
@@ -347,6 +353,10 @@ def run_notification(options: argparse.Namespace) -> report.Report:
         "CPU per message in the steady phase (ms)": ", ".join(
             f"{name} {1000 * c / max(1, count):.2f}" for name, c in cpu.items()
         ) + f", PostgreSQL {1000 * db_cpu / max(1, count):.2f}",
+        "CPU per message in the burst (ms)": ", ".join(
+            f"{name} {1000 * c / max(1, 2 * len(burst)):.2f}" for name, c in burst_cpu.items()
+        ) + f"; in all {1000 * sum(burst_cpu.values()) / max(1, 2 * len(burst)):.2f} ms a message, the cores "
+            f"{100 * sum(burst_cpu.values()) / (2 * wall):.0f} % busy over {wall:.1f} s",
         "total run": f"{time.monotonic() - started_run:.0f} s",
     })  # fmt: skip
     return result
