@@ -67,9 +67,11 @@ PNG = base64.b64decode(
 )
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 INBOX_STREAM = "/api/v1/notification/inbox/stream"
-# The payer cancels at the bank this many times before paying: each declined order tells them
-# once, and its SMS carries one of the sandbox providers' commanded failures (``payment_fails``).
-PAYMENT_ATTEMPTS = 2
+# The payer cancels at the bank once per failure here before paying: each declined order tells
+# them once, and its SMS carries the failure sandbox provider ``a`` is told (``payment_fails``).
+SMS_FAILURES = (("temporary", "accept the next SMS to the citizen's number, then report it failed for now"),
+                ("refuse-permanent", "refuse the next SMS to the citizen's number for good"))  # fmt: skip
+PAYMENT_ATTEMPTS = len(SMS_FAILURES)
 # The notification service's first retry waits this long (``services/notification/domain/messages.py``).
 FIRST_BACKOFF_SECONDS = 30
 T = TypeVar("T")
@@ -495,13 +497,11 @@ async def payment_fails(
     say, facts = timeline.say, timeline.facts
     code, dossier_id = receipt["code"], receipt["dossier_id"]
     facts["sms_retry"] = facts["sms_failover"] = None
-    commands = [("temporary", "accept the next SMS to the citizen's number, then report it failed for now"),
-                ("refuse-permanent", "refuse the next SMS to the citizen's number for good")]  # fmt: skip
     told: set[str] = set()
     # The receipt's SMS goes first, unless quiet hours hold it (not urgent): the failures commanded
     # below are then the payment failures' SMS (urgent: they go at any hour).
     await _sms_at(providers, phone, lambda r: code in r["text"], within=5)
-    for attempt, (outcome, meaning) in enumerate(commands[:PAYMENT_ATTEMPTS], start=1):
+    for attempt, (outcome, meaning) in enumerate(SMS_FAILURES, start=1):
         # Told only once the previous command was used: the sandbox keeps one per number.
         commanded = attempt == 1 or facts["sms_retry"] is not None
         if commanded:
