@@ -39,9 +39,10 @@ install: $(STAMP)
 run: install
 	$(PY) -m deploy.local.run
 
-# Against a running `make run` (another terminal): sign-in, search, submit, pay, the province's
-# statuses, rating, statistics, feedback answered by an official, and a province's portal signing in
-# through the national SSO.
+# Against a running `make run` (another terminal): sign-in, search, submit, two declined payments
+# then one paid, the province's statuses, the notices (live inbox stream, e-mail, SMS with a retry
+# and a failover), rating, statistics, feedback answered by an official, and a province's portal
+# signing in through the national SSO.
 demo: install
 	$(PY) -m deploy.demo $(DEMO_ARGS)
 

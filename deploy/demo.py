@@ -1,13 +1,18 @@
 """The whole journey against a running portal (``make run``), printed as a timeline.
 
 A citizen signs in (authorization code + PKCE, the real sign-in form), searches the catalogue
-without diacritics, submits a dossier with its documents to a service with fees, pays through
-the sandbox bank (the receipt verified against the published JWKS); the simulated province
-receives the dossier and pushes its statuses back in its own format; the citizen sees the result
-returned and rates the service; the public lookup and statistics show it; the citizen sends
-feedback about the procedure, the agency's official (password and TOTP code) classifies, answers
-and publishes it, and the public search finds the answer; and a province's own portal signs its
-user in through the national SSO. Every line shows data the services answered.
+without diacritics and, with their app's live inbox stream open (SSE through the gateway),
+submits a dossier with its documents to a service with fees; cancels twice at the sandbox bank
+(each failure told once, its SMS failed on command by sandbox provider ``a``: once for now, so
+it is retried after its backoff, once for good, so provider ``b`` takes it over), then pays (the
+receipt verified against the published JWKS); the simulated province receives the dossier and
+pushes its statuses back in its own format; every notice is in the inbox, the sandbox mailbox and
+at the SMS providers, once; the citizen rates the service; the public lookup and statistics show
+it; the citizen sends feedback about the procedure, the agency's official (password and TOTP
+code) classifies, answers and publishes it, and the public search finds the answer; a province's
+own portal signs its user in through the national SSO; and the SMS failed for now is seen
+delivered by provider ``b`` after its backoff (30 s, overlapping the steps since). Every line
+shows data the services answered.
 
 Command: ``python -m deploy.demo`` (``make demo``); ``--portal`` for another address. The same
 journey is an end-to-end test (``tests/e2e/test_demo_journey.py``). Development only: it signs
@@ -19,13 +24,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import secrets
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -38,6 +44,7 @@ import pyotp
 from jose import jwt
 
 CITIZEN_LOGIN, CITIZEN_PASSWORD = "001099012345", "Citizen-Demo-2025"
+CITIZEN_PHONE = "+84912345678"  # the seeded citizen's verified phone (userinfo's phone_number)
 WEB_CLIENT, WEB_REDIRECT = "demo-web", "http://127.0.0.1:8765/callback"
 # The seeded official of the journey's agency, signing in to the officials' console.
 OFFICIAL = ("canbo.demo", "Official-Demo-2025", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")  # login, password, TOTP secret
@@ -59,6 +66,14 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+INBOX_STREAM = "/api/v1/notification/inbox/stream"
+# The payer cancels at the bank once per failure here before paying: each declined order tells
+# them once, and its SMS carries the failure sandbox provider ``a`` is told (``payment_fails``).
+SMS_FAILURES = (("temporary", "accept the next SMS to the citizen's number, then report it failed for now"),
+                ("refuse-permanent", "refuse the next SMS to the citizen's number for good"))  # fmt: skip
+PAYMENT_ATTEMPTS = len(SMS_FAILURES)
+# The notification service's first retry waits this long (``services/notification/domain/messages.py``).
+FIRST_BACKOFF_SECONDS = 30
 T = TypeVar("T")
 
 
@@ -105,6 +120,84 @@ async def _eventually(probe: Callable[[], Awaitable[T | None]], what: str, withi
             return value
         await asyncio.sleep(0.3)
     raise JourneyFailed(f"{what}: not seen within {within:.0f} s")
+
+
+class LiveInbox:
+    """An SSE client on the citizen's inbox stream (``/inbox/stream``, through the gateway, with
+    their token), as a web or mobile app holds it: each ``item`` event kept with when it came."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[float, dict[str, Any]]] = []
+        self.unread: int | None = None
+        self.opened = asyncio.Event()
+        self.reading: asyncio.Task[None] | None = None
+
+    async def read(self, api: httpx.AsyncClient, bearer: dict[str, str]) -> None:
+        headers = bearer | {"Accept": "text/event-stream"}
+        # The service sends a heartbeat every 15 s: a minute of silence is a broken stream.
+        async with api.stream("GET", INBOX_STREAM, headers=headers, timeout=httpx.Timeout(30, read=60)) as answer:
+            if answer.status_code != 200:
+                await answer.aread()
+                raise JourneyFailed(f"inbox stream: HTTP {answer.status_code}: {answer.text[:300]}")
+            event, data = "message", []
+            async for line in answer.aiter_lines():
+                if line:
+                    name, _, value = line.partition(":")
+                    if name == "event":
+                        event = value.strip()
+                    elif name == "data":
+                        data.append(value.removeprefix(" "))
+                    continue
+                if event == "unread" and data:
+                    self.unread = json.loads("\n".join(data))["unread"]
+                    self.opened.set()
+                elif event == "item" and data:
+                    self.items.append((time.monotonic(), json.loads("\n".join(data))))
+                event, data = "message", []
+        raise JourneyFailed("the inbox stream ended")
+
+    async def item(self, wanted: Callable[[dict[str, Any]], bool], what: str,
+                   within: float = 30) -> tuple[float, dict[str, Any]]:  # fmt: skip
+        """The first item ``wanted`` that came on the stream, and when (bounded wait)."""
+
+        async def probe() -> tuple[float, dict[str, Any]] | None:
+            if self.reading is not None and self.reading.done():
+                self.reading.result()  # the stream broke: say why
+                raise JourneyFailed("the inbox stream ended")
+            return next(((at, i) for at, i in self.items if wanted(i)), None)
+
+        return await _eventually(probe, what, within)
+
+
+@contextlib.asynccontextmanager
+async def live_inbox(api: httpx.AsyncClient, bearer: dict[str, str]) -> AsyncIterator[LiveInbox]:
+    """The stream, open (its first ``unread`` event came) until the block ends."""
+    live = LiveInbox()
+    live.reading = asyncio.create_task(live.read(api, bearer))
+    opened = asyncio.create_task(live.opened.wait())
+    try:
+        await asyncio.wait({live.reading, opened}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if live.reading.done():
+            live.reading.result()
+        if not live.opened.is_set():
+            raise JourneyFailed("inbox stream: no first event within 30 s")
+        yield live
+    finally:
+        for task in (opened, live.reading):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, JourneyFailed, httpx.HTTPError):
+                await task
+
+
+async def _gathered(fetch: Callable[[], Awaitable[list[T]]], count: Callable[[list[T]], int], enough: int,
+                    within: float) -> list[T]:  # fmt: skip
+    """What ``fetch`` answers once ``count`` of it reaches ``enough``, or when ``within`` seconds are up."""
+    deadline = time.monotonic() + within
+    while True:
+        found = await fetch()
+        if count(found) >= enough or time.monotonic() >= deadline:
+            return found
+        await asyncio.sleep(0.3)
 
 
 def _pkce() -> tuple[str, str]:
@@ -166,7 +259,7 @@ async def journey(portal: str, bank: str, timeline: Timeline, mailbox: str = "ht
                   messaging: str = "http://127.0.0.1:8030") -> dict[str, Any]:  # fmt: skip
     """Walk the journey; returns what was seen at each step (``timeline.facts``)."""
     say, facts = timeline.say, timeline.facts
-    async with httpx.AsyncClient(base_url=portal, timeout=30) as api:
+    async with httpx.AsyncClient(base_url=portal, timeout=30) as api, contextlib.AsyncExitStack() as held:
         meta = _expect(await api.get("/.well-known/openid-configuration"), 200, "discovery")
         say(f"portal {meta['issuer']}: OpenID provider, {len(meta['scopes_supported'])} scopes")
 
@@ -198,6 +291,10 @@ async def journey(portal: str, bank: str, timeline: Timeline, mailbox: str = "ht
         files = [("files", ("don-de-nghi.pdf", PDF, "application/pdf")),
                  ("files", ("giay-kham-suc-khoe.png", PNG, "image/png"))]  # fmt: skip
 
+        # The citizen's app holds the inbox stream open (SSE through the gateway, their token):
+        # what the steps below tell them arrives on it as it happens.
+        live = await held.enter_async_context(live_inbox(api, bearer))
+        say(f"an SSE client holds the citizen's inbox stream open through the gateway ({live.unread} unread)")
         key = str(uuid.uuid4())
 
         async def submitted() -> dict[str, Any] | None:
@@ -216,18 +313,19 @@ async def journey(portal: str, bank: str, timeline: Timeline, mailbox: str = "ht
         facts.update(dossier_id=dossier_id, code=code, fee_total=receipt["fee_total"])
         say(f"dossier {code} received at {receipt['received_at']}, appointment {receipt['appointment_date']}, "
             f"fees {receipt['fee_total']:,} VND, 2 documents")  # fmt: skip
+        filed = time.monotonic()
+        at, item = await live.item(lambda i: i["kind"] == "dossier-received" and code in i["body"],
+                                   "the receipt on the live inbox stream")  # fmt: skip
+        say(f"  live on the inbox stream {at - filed:.1f} s after filing: {item['kind']}: {item['title']!r}")
 
-        async def order() -> dict[str, Any] | None:
-            made = await api.post("/api/v1/payment/orders", headers=bearer | {"Idempotency-Key": f"pay-{dossier_id}"},
-                                  json={"dossier_id": dossier_id, "provider": "vnpay"})  # fmt: skip
-            return made.json() if made.status_code in (200, 201) else None
-
-        paying = await _eventually(order, "a payment order for the assessed fees")
-        say(f"payment order {paying['reference']} for {paying['amount']:,} VND (amount from the assessment event)")
-        async with httpx.AsyncClient(base_url=bank, timeout=30) as sandbox:
-            request = dict(parse_qsl(urlsplit(paying["pay"]["url"]).query))
-            _expect(await sandbox.post("/api/vnpay/requests", json=request), 200, "sandbox bank: payment page")
-            approved = _expect(await sandbox.post(f"/api/vnpay/{paying['reference']}/approve", json={}), 200,
+        phone = str(me.get("phone_number") or CITIZEN_PHONE)
+        async with httpx.AsyncClient(base_url=bank, timeout=30) as sandbox_bank, \
+                httpx.AsyncClient(base_url=messaging, timeout=10) as providers:  # fmt: skip
+            await payment_fails(api, sandbox_bank, providers, bearer, receipt, phone, live, timeline)
+            paying = await pay_order(api, sandbox_bank, bearer, dossier_id, PAYMENT_ATTEMPTS + 1)
+            say(f"payment order {paying['reference']} for {paying['amount']:,} VND (amount from the assessment "
+                "event)")  # fmt: skip
+            approved = _expect(await sandbox_bank.post(f"/api/vnpay/{paying['reference']}/approve", json={}), 200,
                                "sandbox bank: approval")  # fmt: skip
         reply = approved["portal_replies"][0]
         say(f"the payer approved at the sandbox bank; its signed IPN was answered {reply}")
@@ -264,6 +362,9 @@ async def journey(portal: str, bank: str, timeline: Timeline, mailbox: str = "ht
         say("result returned; timeline " + " → ".join(f"{i['status']} ({i['source']})" for i in items))
 
         await notified(api, bearer, code, timeline, mailbox, messaging)
+        facts["live"] = [i["kind"] for _, i in live.items if code in i["body"]]
+        say("live on the stream as each happened: " + " → ".join(facts["live"]))
+        await held.aclose()  # the app closes the stream
 
         rated = _expect(await api.post(f"/api/v1/dossier/dossiers/{dossier_id}/rating", headers=bearer,
                                        json={"score": 5, "comment": "Nhanh, đúng hẹn"}), 201, "rating")  # fmt: skip
@@ -294,53 +395,208 @@ async def journey(portal: str, bank: str, timeline: Timeline, mailbox: str = "ht
     facts["province_portal"] = province["claims"]
     say(f"a province's portal ({PROVINCE_PORTAL[0]}) signed the same person in through the national SSO: "
         f"ID token for {province['claims']['aud']}, subject {province['claims']['sub'][:8]}…")  # fmt: skip
+    await retried(messaging, phone, timeline)
     return facts
 
 
 # What each step of the dossier should have told its owner (notification kinds).
-TOLD = ["dossier-received", "payment-succeeded", "dossier-in-processing", "dossier-processed", "result-returned"]
+TOLD = ["dossier-received", "payment-failed", "payment-succeeded", "dossier-in-processing", "dossier-processed",
+        "result-returned"]  # fmt: skip
+FAILED = "payment-failed"
+# Words of the payment-failed templates: the e-mail's subject, the SMS's text (without diacritics).
+FAILED_WORDS = ("không thành công", "khong thanh cong")
+CHANNEL_NAMES = {"inbox": "inbox", "email": "e-mail", "sms": "SMS"}
 
 
 async def notified(api: httpx.AsyncClient, bearer: dict[str, str], code: str, timeline: Timeline, mailbox: str,
                    messaging: str) -> None:  # fmt: skip
     """The notices the journey made: in the citizen's inbox, in the sandbox mailbox (e-mail) and
-    at the sandbox SMS providers, each once."""
+    at the sandbox SMS providers, each once (a payment failure once per declined order)."""
     say, facts = timeline.say, timeline.facts
+
+    def failures(texts: list[str]) -> int:
+        return sum(1 for text in texts if any(words in text for words in FAILED_WORDS))
 
     async def inbox() -> list[dict[str, Any]] | None:
         items = _expect(await api.get("/api/v1/notification/inbox", headers=bearer, params={"limit": 50}), 200,
                         "inbox")["items"]  # fmt: skip
         mine = [i for i in items if code in i["body"]]
-        return mine if {i["kind"] for i in mine} >= set(TOLD) else None
+        every = {i["kind"] for i in mine} >= set(TOLD) and [i["kind"] for i in mine].count(FAILED) >= PAYMENT_ATTEMPTS
+        return mine if every else None
 
     items = list(reversed(await _eventually(inbox, "every notice in the inbox")))
     facts["inbox"] = [i["kind"] for i in items]
     say("inbox: " + " → ".join(i["kind"] for i in items))
     async with httpx.AsyncClient(timeout=10) as sandbox:
 
-        async def mailed() -> list[dict[str, Any]] | None:
-            answer = (await sandbox.get(f"{mailbox}/api/messages", params={"limit": 100})).json()
-            mails = [m for m in (answer.get("messages", answer) if isinstance(answer, dict) else answer)
-                     if code in m.get("subject", "")]  # fmt: skip
-            return mails if len(mails) >= 2 else None  # the receipt and the result are essential
+        async def mailed() -> list[dict[str, Any]]:
+            answer = _expect(await sandbox.get(f"{mailbox}/api/messages", params={"limit": 100}), 200, "mailbox")
+            return [m for m in answer if code in m["subject"]]
 
-        mails = await _eventually(mailed, "the e-mails in the sandbox mailbox")
+        # Each notice by e-mail (the receipt and the result whatever the preferences).
+        mails = await _gathered(mailed, len, len(items), within=30)
+        facts["emails"] = len(mails)
+        if len(mails) < 2:
+            raise JourneyFailed(f"the e-mails in the sandbox mailbox: {len(mails)} of {len(items)}")
         say(f"e-mail (sandbox mailbox, SMTP with STARTTLS): {len(mails)} message(s), e.g. {mails[-1]['subject']!r}")
 
-        async def texted() -> list[dict[str, Any]] | None:
-            answer = (await sandbox.get(f"{messaging}/api/sms", params={"limit": 100})).json()
-            texts = [t for t in (answer.get("messages", answer) if isinstance(answer, dict) else answer)
-                     if code in str(t)]  # fmt: skip
-            return texts if len(texts) >= 2 else None
+        async def texted() -> list[dict[str, Any]]:
+            answer = _expect(await sandbox.get(f"{messaging}/api/sms", params={"limit": 200}), 200, "sandbox SMS")
+            return [t for t in answer["messages"] if code in t["text"]]
 
-        try:
-            texts = await _eventually(texted, "the SMS at the sandbox providers", within=20)
-        except JourneyFailed:
-            facts["sms"] = 0
+        texts = await _gathered(texted, lambda found: len({t["client_ref"] for t in found}), len(items), within=10)
+        if not texts:
             say("SMS: none yet — between 21:00 and 07:00 (Vietnam time) SMS that are not urgent wait for morning")
-        else:
-            facts["sms"] = len(texts)
-            say(f"SMS (sandbox brand-name providers): {len(texts)} message(s), each sent once, receipts signed back")
+        # One message is one client_ref (its id), whichever providers it went to and how often.
+        messages = {t["client_ref"]: t["text"] for t in texts}
+        delivered = [t["client_ref"] for t in texts if t["status"] == "delivered"]
+        facts["sms"] = len(messages)
+        facts["sms_delivered_twice"] = sorted({ref for ref in delivered if delivered.count(ref) > 1})
+        if texts:
+            twice = len(facts["sms_delivered_twice"]) or "none"
+            say(f"SMS (sandbox brand-name providers): {len(messages)} message(s), {len(set(delivered))} delivered so "
+                f"far ({twice} twice), {len(texts) - len(messages)} more attempt(s) after failures; receipts signed "
+                "back")  # fmt: skip
+        if 0 < len(messages) < len(mails):  # each notice goes by e-mail and by SMS
+            say(f"  the other {len(mails) - len(messages)} SMS wait: quiet hours (21:00–07:00, Vietnam time) hold "
+                "those not urgent (a payment failure is), and one person gets at most 10 SMS an hour")  # fmt: skip
+    facts["payment_failed"] = {"inbox": facts["inbox"].count(FAILED), "email": failures([m["subject"] for m in mails]),
+                               "sms": failures(list(messages.values()))}  # fmt: skip
+    say(f"the {PAYMENT_ATTEMPTS} declined payments told the payer: " +
+        ", ".join(f"{n} by {CHANNEL_NAMES[channel]}" for channel, n in facts["payment_failed"].items()))  # fmt: skip
+
+
+async def pay_order(api: httpx.AsyncClient, bank: httpx.AsyncClient, bearer: dict[str, str], dossier_id: str,
+                    attempt: int) -> dict[str, Any]:  # fmt: skip
+    """The ``attempt``-th payment order for the dossier's assessed fees (an idempotency key of its
+    own), its signed VNPay URL handed to the sandbox bank as the payer's browser would."""
+
+    async def order() -> dict[str, Any] | None:
+        key = {"Idempotency-Key": f"pay-{dossier_id}-{attempt}"}
+        made = await api.post("/api/v1/payment/orders", headers=bearer | key,
+                              json={"dossier_id": dossier_id, "provider": "vnpay"})  # fmt: skip
+        return made.json() if made.status_code in (200, 201) else None
+
+    paying = await _eventually(order, "a payment order for the assessed fees")
+    request = dict(parse_qsl(urlsplit(paying["pay"]["url"]).query))
+    _expect(await bank.post("/api/vnpay/requests", json=request), 200, "sandbox bank: payment page")
+    return paying
+
+
+async def payment_fails(
+    api: httpx.AsyncClient, bank: httpx.AsyncClient, providers: httpx.AsyncClient, bearer: dict[str, str],
+    receipt: dict[str, Any], phone: str, live: LiveInbox, timeline: Timeline,
+) -> None:  # fmt: skip
+    """The payer cancels at the sandbox bank ``PAYMENT_ATTEMPTS`` times before paying. Each
+    declined order ends failed (``payment.order.failed.v1``) and tells the payer once (inbox,
+    live on the stream, e-mail, SMS: counted in ``notified``), the first although the bank sends
+    its IPN three times. Their SMS (urgent: quiet hours do not hold them) carry the sandbox
+    providers' failures on command: provider ``a`` first fails one for now (it waits its backoff,
+    then goes to the next provider: checked at the end, ``retried``), then refuses one for good,
+    and ``b`` takes it over at once."""
+    say, facts = timeline.say, timeline.facts
+    code, dossier_id = receipt["code"], receipt["dossier_id"]
+    facts["sms_retry"] = facts["sms_failover"] = None
+    told: set[str] = set()
+    # The receipt's SMS goes first, unless quiet hours hold it (not urgent): the failures commanded
+    # below are then the payment failures' SMS (urgent: they go at any hour).
+    await _sms_at(providers, phone, lambda r: code in r["text"], within=5)
+    for attempt, (outcome, meaning) in enumerate(SMS_FAILURES, start=1):
+        # Told only once the previous command was used: the sandbox keeps one per number.
+        commanded = attempt == 1 or facts["sms_retry"] is not None
+        if commanded:
+            behaviour = {"provider": "a", "to": phone, "outcome": outcome, "times": 1}
+            _expect(await providers.post("/api/behaviour", json=behaviour), 200, "sandbox messaging: behaviour")
+            say(f"sandbox SMS provider a is told to {meaning}")
+        paying = await pay_order(api, bank, bearer, dossier_id, attempt)
+        declined_at = time.monotonic()
+        decision = {"duplicates": 2 if attempt == 1 else 0}
+        declined = _expect(await bank.post(f"/api/vnpay/{paying['reference']}/decline", json=decision), 200,
+                           "sandbox bank: decline")  # fmt: skip
+
+        async def ended(order_id: str = paying["id"]) -> dict[str, Any] | None:
+            seen = _expect(await api.get(f"/api/v1/payment/orders/{order_id}", headers=bearer), 200, "order")
+            return seen if seen["state"] == "failed" else None
+
+        order = await _eventually(ended, "the declined order failed", within=20)
+        replies = declined["portal_replies"]
+        say(f"payment order {order['reference']}: the payer cancelled at the sandbox bank; its signed IPN "
+            f"({len(replies)}×) answered {replies[0]}; the order {order['state']}")  # fmt: skip
+        at, item = await live.item(lambda i: i["kind"] == FAILED and code in i["body"] and i["id"] not in told,
+                                   "the payment failure on the live inbox stream")  # fmt: skip
+        told.add(item["id"])
+        say(f"  live on the inbox stream {at - declined_at:.1f} s after the decline: {item['kind']}: {item['title']!r}")
+        if not commanded:
+            continue
+
+        def at_a(r: dict[str, Any], outcome: str = outcome) -> bool:
+            return r["provider"] == "a" and r["outcome"] == outcome and r["status"] in ("failed", "refused") \
+                and code in r["text"]  # fmt: skip
+
+        failed = await _sms_at(providers, phone, at_a)
+        if failed is None:
+            say("  SMS: not at provider a yet: the hourly limit per person (10 SMS), used by a demo moments ago, "
+                "holds it")  # fmt: skip
+            continue
+        if outcome == "temporary":
+            facts["sms_retry"] = {"failed": failed}
+            say(f"  SMS {failed['text'][:48]!r}…: provider a took it, then reported it failed for now "
+                f"({failed['error']}): it waits its backoff, then goes to the next provider (below)")  # fmt: skip
+            continue
+
+        def at_b(r: dict[str, Any], ref: str = failed["client_ref"]) -> bool:
+            return bool(r["provider"] == "b" and r["client_ref"] == ref and r["status"] == "delivered")
+
+        taken = await _sms_at(providers, phone, at_b)
+        if taken is None:
+            raise JourneyFailed(f"the SMS provider a refused for good did not go to b: {failed['client_ref']}")
+        after = _seconds_between(failed["received_at"], taken["received_at"])
+        facts["sms_failover"] = {"refused": failed, "delivered": taken, "after_seconds": after}
+        answered = taken["receipt_replies"]
+        say(f"  SMS {failed['text'][:48]!r}…: provider a refused it for good (invalid_number); provider b "
+            f"took it over {after:.1f} s later and delivered it (its signed receipt answered {answered})")  # fmt: skip
+
+
+async def retried(messaging: str, phone: str, timeline: Timeline) -> None:
+    """The SMS provider ``a`` failed for now (``payment_fails``), tried again after its backoff by
+    the next provider, ``b``, and delivered: what the sandbox lists of both (the message's id is
+    each provider's ``client_ref``)."""
+    say, facts = timeline.say, timeline.facts
+    failed = (facts.get("sms_retry") or {}).get("failed")
+    if failed is None:
+        return
+    async with httpx.AsyncClient(base_url=messaging, timeout=10) as providers:
+        delivered = await _sms_at(providers, phone, lambda r: r["provider"] == "b"
+                                  and r["client_ref"] == failed["client_ref"] and r["status"] == "delivered"
+                                  and any(isinstance(x, int) and x < 300 for x in r["receipt_replies"]),
+                                  within=FIRST_BACKOFF_SECONDS + 30)  # fmt: skip
+    if delivered is None:
+        say("SMS retry: not delivered yet; the hourly limit per person (10 SMS) holds it")
+        return
+    after = _seconds_between(failed["settled_at"], delivered["received_at"])
+    facts["sms_retry"] |= {"delivered": delivered, "after_seconds": after}
+    say(f"SMS retried: the one provider a failed for now went again {after:.1f} s later (the first backoff is "
+        f"{FIRST_BACKOFF_SECONDS} s), to provider b: delivered, its signed receipt answered "
+        f"{delivered['receipt_replies']}")  # fmt: skip
+
+
+async def _sms_at(providers: httpx.AsyncClient, phone: str, wanted: Callable[[dict[str, Any]], bool],
+                  within: float = 20) -> dict[str, Any] | None:  # fmt: skip
+    """The newest SMS to ``phone`` the sandbox providers list that is ``wanted``; None if none
+    comes within ``within`` seconds."""
+
+    async def probe() -> dict[str, Any] | None:
+        listed = _expect(await providers.get("/api/sms", params={"to": phone, "limit": 200}), 200, "sandbox SMS")
+        return next((r for r in listed["messages"] if wanted(r)), None)
+
+    try:
+        return await _eventually(probe, "the SMS", within)
+    except JourneyFailed:
+        return None
+
+
+def _seconds_between(earlier: str, later: str) -> float:
+    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
 
 
 async def feedback(
@@ -422,11 +678,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--portal", default="http://127.0.0.1:8000", help="the gateway (the issuer)")
     parser.add_argument("--bank", default="http://127.0.0.1:8010", help="the sandbox bank")
+    parser.add_argument("--mailbox", default="http://127.0.0.1:8025", help="the sandbox mailbox (its HTTP side)")
+    parser.add_argument("--messaging", default="http://127.0.0.1:8030", help="the sandbox SMS and push providers")
     options = parser.parse_args(argv)
     timeline = Timeline()
     print(f"The journey, against {options.portal}:")
     try:
-        asyncio.run(journey(options.portal.rstrip("/"), options.bank.rstrip("/"), timeline))
+        asyncio.run(journey(options.portal.rstrip("/"), options.bank.rstrip("/"), timeline,
+                            options.mailbox.rstrip("/"), options.messaging.rstrip("/")))  # fmt: skip
     except (JourneyFailed, httpx.HTTPError) as exc:
         print(f"\nThe journey stopped: {exc}", file=sys.stderr)
         return 1

@@ -6,10 +6,11 @@ the national SSO; every step checked against what the services answered."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import pytest
 
-from deploy.demo import AGENCY, FEEDBACK_ANSWER, Timeline, journey
+from deploy.demo import AGENCY, FEEDBACK_ANSWER, FIRST_BACKOFF_SECONDS, PAYMENT_ATTEMPTS, Timeline, journey
 from deploy.local.components import free_port
 from services.kit.kafka import SERVICE_NAMES
 from tests.test_local_run import assert_stops_cleanly, launch, wait_ready
@@ -23,15 +24,16 @@ def test_the_whole_journey_on_a_fresh_make_run(tmp_path) -> None:  # type: ignor
     ports = {name: free_port() for name in names}
     log = tmp_path / "run.log"
     proc = launch(tmp_path / "data", ports, log)
+    lines: list[str] = []
     try:
         portal = f"http://127.0.0.1:{ports['gateway']}"
         wait_ready(proc, portal, log)
-        lines: list[str] = []
         sandboxes = {"mailbox": f"http://127.0.0.1:{ports['mailbox_http']}",
                      "messaging": f"http://127.0.0.1:{ports['messaging']}"}  # fmt: skip
         facts = asyncio.run(journey(portal, f"http://127.0.0.1:{ports['sandbox_bank']}", Timeline(out=lines.append),
                                     **sandboxes))  # fmt: skip
     finally:
+        print("\n".join(lines))  # the timeline (with -s, or in a failure's report): each step's time
         assert_stops_cleanly(proc)
 
     assert facts["code"].startswith(f"{AGENCY}-") and facts["fee_total"] > 0
@@ -50,10 +52,31 @@ def test_the_whole_journey_on_a_fresh_make_run(tmp_path) -> None:  # type: ignor
     assert (published["status"], published["published"], published["answered_on_time"]) == ("closed", True, True)
     found = facts["feedback_found"]
     assert found["id"] == sent["id"] and found["answer"] == FEEDBACK_ANSWER and "contact" not in found
-    assert set(facts["inbox"]) >= {"dossier-received", "payment-succeeded", "dossier-in-processing",
-                                   "dossier-processed", "result-returned"}  # fmt: skip
-    assert len(facts["inbox"]) == len(set(facts["inbox"]))  # each once
-    assert facts["sms"] >= 2
+    assert set(facts["inbox"]) >= {"dossier-received", "payment-failed", "payment-succeeded",
+                                   "dossier-in-processing", "dossier-processed", "result-returned"}  # fmt: skip
+    # Each once; a payment failure once per declined order (the first's IPN came three times).
+    told = Counter(facts["inbox"])
+    assert told.pop("payment-failed") == PAYMENT_ATTEMPTS and set(told.values()) == {1}
+    assert facts["payment_failed"] == {"inbox": PAYMENT_ATTEMPTS, "email": PAYMENT_ATTEMPTS, "sms": PAYMENT_ATTEMPTS}
+    # The SSE client saw the receipt and the failures arrive, as they happened, through the gateway.
+    assert facts["live"][0] == "dossier-received" and facts["live"].count("payment-failed") == PAYMENT_ATTEMPTS
+    # Every notice once by e-mail and once by SMS (no quiet hours here), none delivered twice.
+    assert facts["emails"] == facts["sms"] == len(facts["inbox"]) and facts["sms_delivered_twice"] == []
+    # Provider a failed one SMS for now: the same message went again after the first backoff, to b.
+    retry = facts["sms_retry"]
+    failed = (retry["failed"]["provider"], retry["failed"]["status"], retry["failed"]["error"])
+    assert failed == ("a", "failed", "absent_subscriber")
+    assert (retry["delivered"]["provider"], retry["delivered"]["status"]) == ("b", "delivered")
+    assert (
+        retry["delivered"]["client_ref"] == retry["failed"]["client_ref"]
+        and 204 in retry["delivered"]["receipt_replies"]
+    )
+    assert FIRST_BACKOFF_SECONDS - 1 <= retry["after_seconds"] <= FIRST_BACKOFF_SECONDS + 15
+    # Provider a refused one for good: b took the same message over at once.
+    failover = facts["sms_failover"]
+    assert (failover["refused"]["provider"], failover["refused"]["status"]) == ("a", "refused")
+    assert (failover["delivered"]["provider"], failover["delivered"]["status"]) == ("b", "delivered")
+    assert failover["delivered"]["client_ref"] == failover["refused"]["client_ref"] and failover["after_seconds"] < 10
     province = facts["province_portal"]
     assert province["aud"] == "demo-province-portal" and province["sub"] == facts["citizen"]
-    assert len(lines) >= 22 and all("s  " in line for line in lines)
+    assert len(lines) >= 32 and all("s  " in line for line in lines)

@@ -4,6 +4,9 @@ real gateway are served by uvicorn in background threads (``tests.support.server
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +23,9 @@ from services.kit.http import RequestContextMiddleware
 ALLOWED_ORIGIN = "https://portal.example.gov.vn"
 GATEWAY_MAX_BODY = 4096
 SLOW_SECONDS = 2.0
+# An event stream's second event waits for the test's word this long at most: under the
+# gateway's read timeout (1 s here), so a live stream is not cut as a silent service would be.
+EVENT_HOLD_SECONDS = 0.8
 
 
 @dataclass
@@ -30,6 +36,8 @@ class Upstream:
     ready: bool = True
     uploads: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
+    # Set by a test once it has seen an event stream's first event (``/events``).
+    released: threading.Event = field(default_factory=threading.Event)
 
     @property
     def port(self) -> int:
@@ -102,6 +110,21 @@ def make_upstream(name: str, *, ready: bool = True) -> tuple[Upstream, FastAPI]:
 
             return StreamingResponse(parts(), media_type="application/octet-stream")
         return Response(content, media_type="application/octet-stream", headers={"set-cookie": "a=1"})
+
+    @app.get(f"{prefix}/events", include_in_schema=False)
+    async def events() -> StreamingResponse:
+        """Server-Sent Events as the notification service sends them: a first event at once, the
+        second when the test has seen the first (``released``) or after ``EVENT_HOLD_SECONDS``."""
+
+        async def frames() -> AsyncIterator[bytes]:
+            yield b"retry: 5000\n\nevent: first\ndata: {}\n\n"
+            deadline = time.monotonic() + EVENT_HOLD_SECONDS
+            while not upstream.released.is_set() and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            yield f"event: second\ndata: {json.dumps({'released': upstream.released.is_set()})}\n\n".encode()
+
+        return StreamingResponse(frames(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})  # fmt: skip
 
     @app.get(f"{prefix}/short", include_in_schema=False)
     async def short() -> Response:

@@ -15,7 +15,7 @@ import pytest
 from gateway.proxy import BUFFER_LIMIT_BYTES
 from gateway.settings import SERVICES, GatewaySettings
 from services.kit.health import metrics_server
-from tests.gateway.gateway_harness import ALLOWED_ORIGIN, GATEWAY_MAX_BODY, Stack
+from tests.gateway.gateway_harness import ALLOWED_ORIGIN, EVENT_HOLD_SECONDS, GATEWAY_MAX_BODY, Stack
 
 PROBLEM_JSON = "application/problem+json"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -230,6 +230,40 @@ async def test_answers_small_and_large_declared_or_not_arrive_whole(
     if not streamed:
         assert response.headers["content-length"] == str(size)
         assert response.headers["set-cookie"] == "a=1"
+
+
+async def _frame(lines: AsyncIterator[str]) -> dict[str, str]:
+    """The next Server-Sent Event's fields (``retry`` alone is not an event)."""
+    fields: dict[str, str] = {}
+    async for line in lines:
+        if not line:
+            if "event" in fields or "data" in fields:
+                return fields
+            continue
+        name, _, value = line.partition(":")
+        fields[name] = value.strip()
+    raise AssertionError(f"the stream ended within an event: {fields}")
+
+
+async def test_an_event_stream_reaches_the_client_live_not_when_it_ends(
+    client: httpx.AsyncClient, stack: Stack
+) -> None:
+    # The inbox stream (notification's /inbox/stream) is an answer without end: each event must
+    # reach the client as the service sends it. The stand-in holds its second event until the
+    # client has the first: a gateway that waited for the whole answer would deliver neither.
+    upstream = stack.upstreams["notification"]
+    upstream.released.clear()
+    async with client.stream("GET", "/api/v1/notification/events", headers={"Accept": "text/event-stream"}) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        assert answer.headers["cache-control"] == "no-store" and answer.headers["x-accel-buffering"] == "no"
+        assert "content-length" not in answer.headers
+        lines = answer.aiter_lines()
+        first = await asyncio.wait_for(_frame(lines), timeout=EVENT_HOLD_SECONDS / 2)
+        assert first["event"] == "first"
+        upstream.released.set()
+        second = await asyncio.wait_for(_frame(lines), timeout=5)
+    assert second["event"] == "second" and json.loads(second["data"]) == {"released": True}
 
 
 async def test_a_service_breaking_off_a_small_answer_is_502(client: httpx.AsyncClient) -> None:
