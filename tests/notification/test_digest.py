@@ -23,6 +23,7 @@ from contracts.events.feedback import FeedbackClassified, FeedbackReceived
 from services.identity.adapters.accounts import accounts
 from services.identity.service.seed import SEED_OFFICIAL_ID
 from services.kit.calendar import VIETNAM_TZ
+from services.notification.adapters import contacts
 from services.notification.service import jobs
 from tests.notification.test_dispatch import identity
 from tests.support.identity import identity_database
@@ -182,8 +183,11 @@ async def test_nothing_before_the_hour_and_nothing_when_nothing_is_near(digest: 
     assert [tuple(r) for r in await api.rows("SELECT day, notices FROM digests")] == [(TODAY, 0)]
 
 
-async def test_an_official_of_two_agencies_gets_one_digest_for_each(digest: NotificationApi) -> None:
+async def test_an_official_of_two_agencies_gets_one_digest_for_each(
+    digest: NotificationApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
     api = digest
+    monkeypatch.setattr(contacts, "OFFICIALS_PAGE", 1)  # identity's pages followed to the end
     await dossier(api, "H22-A", TODAY)
     await feedback(api, "PAKN-9", date(2026, 1, 13), date(2026, 2, 1), agency=H23)
     at_vietnam(api, TODAY, time(12, 0))

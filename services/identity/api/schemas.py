@@ -176,8 +176,16 @@ class ContactsLookup(StrictModel):
     accounts: Annotated[list[AccountId], Field(min_length=1, max_length=MAX_BATCH)]
 
 
+# The document states the shape; the domain's check (``identifiers.agency_code``) decides.
 AgencyCodeParam = Annotated[
-    str, Field(min_length=1, max_length=40, examples=["000.00.01.H22"]), AfterValidator(identifiers.agency_code)
+    str,
+    Field(
+        min_length=13,
+        max_length=13,
+        pattern=r"^[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}$",
+        examples=["000.00.01.H22"],
+    ),
+    AfterValidator(identifiers.agency_code),
 ]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from contracts.envelope import CloudEvent
 from contracts.events.dossier import DossierSubmitted, StatusChanged
@@ -36,11 +35,10 @@ from ..domain.notices import Kind
 from .intake import Made, Trigger, notify_many
 from .unit_of_work import NotificationUnitOfWork
 
-#: The feedback events that change a deadline (answered is also a trigger of its own).
-FEEDBACK_FACTS = (FeedbackReceived, FeedbackClassified, FeedbackTransferred, FeedbackAnswered, FeedbackWithdrawn)
 
-
-def _feedback(told: Any) -> FeedbackDeadline | None:
+def _feedback(told: object) -> FeedbackDeadline | None:
+    """What a feedback event says of its item's deadline (received, classified, transferred,
+    answered, withdrawn); None for the others."""
     if isinstance(told, FeedbackReceived):
         return FeedbackDeadline(told.feedback_id, told.agency_code, told.code, told.classify_due, told.answer_due,
                                 told.received_at)  # fmt: skip
