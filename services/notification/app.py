@@ -31,6 +31,7 @@ SERVICE = ServiceSpec(
     periodic=[
         PeriodicJob("dispatch", jobs.dispatch_every, jobs.dispatch_due),
         PeriodicJob("purge-bodies", jobs.purge_every, jobs.purge),
+        PeriodicJob("officials-digest", jobs.digest_every, jobs.digest),
     ],
     on_startup=jobs.templates_at_start,
     unit_of_work=SqlNotificationUnitOfWork,

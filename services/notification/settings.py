@@ -56,6 +56,11 @@ class NotificationSettings(ServiceSettings):
     contacts_cache_seconds: float = Field(default=300.0, ge=0, le=3600)
     # How often the worker purges bodies past their retention.
     purge_every_seconds: float = Field(default=3600.0, ge=1.0, le=86_400)
+    # The officials' daily digest: made once a day from this hour (Vietnam time), for what is
+    # past its deadline or due within this many days; the worker looks every so many seconds.
+    digest_at: time = time(7, 30)
+    digest_within_days: int = Field(default=2, ge=0, le=30)
+    digest_every_seconds: float = Field(default=300.0, ge=1.0, le=3600)
     # Development and tests only: the clock moved by the seconds written in this file.
     dev_clock_offset_file: Path | None = None
 

@@ -160,3 +160,15 @@ def test_a_permanent_refusal_moves_to_the_next_provider_until_every_one_refused(
     # A temporary failure after a permanent one still skips the provider that refused for good.
     busy = first.handed(Handed("sms-b", "ref-b"), NOW).failed(TemporaryFailure("busy"), "sms-b", NOW, providers)
     assert next_provider(providers, busy) == "sms-b"
+
+
+def test_the_officials_digest_never_goes_by_sms_whatever_was_chosen() -> None:
+    everything = Preferences("official-1")
+    assert Channel.SMS in everything.channels
+    assert everything.channels_for(Kind.OFFICIAL_DIGEST) == {Channel.EMAIL, Channel.PUSH}
+    assert Preferences("o", channels=frozenset({Channel.SMS})).channels_for(Kind.OFFICIAL_DIGEST) == frozenset()
+    assert not RULES[Kind.OFFICIAL_DIGEST].essential  # an official may switch it off
+    off = Preferences("o", switched_off=frozenset({Kind.OFFICIAL_DIGEST}))
+    assert off.channels_for(Kind.OFFICIAL_DIGEST) == frozenset()
+    # The other kinds keep every channel.
+    assert all(Channel.SMS in r.channels for k, r in RULES.items() if k is not Kind.OFFICIAL_DIGEST)

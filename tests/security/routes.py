@@ -74,6 +74,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", f"{_P}/accounts/{{account_id}}"): Rule("admin", "identity:admin"),
     ("GET", f"{_P}/contacts/{{account_id}}"): NOTIFIER,
     ("POST", f"{_P}/contacts/lookup"): NOTIFIER,
+    ("GET", f"{_P}/officials"): NOTIFIER,
     # identity: the OpenID provider (at the issuer's root)
     ("GET", "/.well-known/openid-configuration"): PUBLIC,
     ("GET", "/oauth2/jwks"): PUBLIC,

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    cast,
     delete,
     func,
     insert,
@@ -92,6 +93,13 @@ accounts = Table(
     Index("accounts_verified_phone", "phone", unique=True, postgresql_where=text("phone_verified")),
     Index("accounts_pending_phone", "phone", postgresql_where=text("NOT phone_verified")),
     Index("accounts_inactive", "last_activity_at", postgresql_where=text("status = 'active'")),
+    # Who acts for an agency (the notification service's digest); added by migration 0007.
+    Index(
+        "accounts_active_officials",
+        "agencies",
+        postgresql_using="gin",
+        postgresql_where=text("kind = 'official' AND status = 'active'"),
+    ),
 )
 
 one_time_codes = Table(
@@ -271,6 +279,15 @@ class SqlAccounts:
 
     async def get_many(self, account_ids: list[str]) -> list[Account]:
         query = select(accounts).where(accounts.c.id.in_(account_ids)).order_by(accounts.c.id)
+        return [to_account(row) for row in (await self._connection.execute(query)).mappings().all()]
+
+    async def officials_of(self, agencies: list[str], after: str | None, limit: int) -> list[Account]:
+        a = accounts.c
+        acts_for = a.agencies.op("&&", return_type=Boolean)(cast(agencies, ARRAY(Text)))
+        query = select(accounts).where(a.kind == "official", a.status == "active", acts_for)
+        if after is not None:
+            query = query.where(a.id > after)
+        query = query.order_by(a.id).limit(limit)
         return [to_account(row) for row in (await self._connection.execute(query)).mappings().all()]
 
     async def add(self, account: Account) -> None:

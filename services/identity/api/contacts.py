@@ -1,13 +1,13 @@
-"""Routes of the contacts lookup, for services that notify people (the notification service): a
-machine client's token from the client-credentials grant with the scope ``identity:contacts``,
-never a person's token. Answers are ``no-store``: a service keeps them in a short-lived cache of
-its own, or not at all."""
+"""Routes of the contacts lookup and of the officials lookup (who acts for an agency), for
+services that notify people (the notification service): a machine client's token from the
+client-credentials grant with the scope ``identity:contacts``, never a person's token. Answers
+are ``no-store``: a service keeps them in a short-lived cache of its own, or not at all."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from services.kit.auth import Principal, require_scopes
 from services.kit.errors import Forbidden
@@ -15,7 +15,14 @@ from services.kit.errors import Forbidden
 from ..domain.contacts import CONTACTS_SCOPE
 from ..service import contacts
 from .dependencies import IdentityUnitOfWorkDep
-from .schemas import AccountContactPublic, AccountContactsPublic, ContactsLookup
+from .schemas import (
+    AccountContactPublic,
+    AccountContactsPublic,
+    ContactsLookup,
+    OfficialPublic,
+    OfficialsPage,
+    OfficialsQuery,
+)
 
 router = APIRouter()
 
@@ -52,3 +59,15 @@ async def look_up_contacts(
     response.headers["Cache-Control"] = NO_STORE
     found = await contacts.contacts(uow, body.accounts)
     return AccountContactsPublic(contacts=[AccountContactPublic.of(c) for c in found.contacts], missing=found.missing)
+
+
+@router.get("/officials", response_model=OfficialsPage, operation_id="listOfficials")
+async def list_officials(
+    query: Annotated[OfficialsQuery, Query()], uow: IdentityUnitOfWorkDep, _service: Service, response: Response
+) -> OfficialsPage:
+    """The active officials of the agencies asked (``agency`` repeated, at most 50), by account id,
+    at most ``limit`` (500) a page: ids and agency codes only (contact details come from the
+    contacts lookup)."""
+    response.headers["Cache-Control"] = NO_STORE
+    page, after = await contacts.officials(uow, query.agency, query.after, query.limit)
+    return OfficialsPage(officials=[OfficialPublic.of(o) for o in page], next=after)

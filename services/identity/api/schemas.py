@@ -8,15 +8,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.config import JsonValue
 
 from contracts.json import JsonSchema, Jwk
 from services.kit.logging import mask
 from services.kit.schemas import Name, NotBlank, PersonalId, StrictModel, TaxCode, Verbatim, VietnameseMobile
 
+from ..domain import identifiers
 from ..domain.accounts import Account
-from ..domain.contacts import MAX_BATCH, Contact
+from ..domain.contacts import MAX_AGENCIES, MAX_BATCH, MAX_OFFICIALS_PAGE, Contact, Official
 from ..domain.messages import SentMessage
 from ..domain.oauth import Client, ClientKind, GrantType, JsonWebKeySet
 from ..domain.second_factor import DIGITS
@@ -173,6 +174,45 @@ AccountId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Z
 
 class ContactsLookup(StrictModel):
     accounts: Annotated[list[AccountId], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+# The document states the shape; the domain's check (``identifiers.agency_code``) decides.
+AgencyCodeParam = Annotated[
+    str,
+    Field(
+        min_length=13,
+        max_length=13,
+        pattern=r"^[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}$",
+        examples=["000.00.01.H22"],
+    ),
+    AfterValidator(identifiers.agency_code),
+]
+
+
+class OfficialsQuery(StrictModel):
+    """``agency`` repeated for each agency asked (1 to 50); ``after``: the previous page's ``next``."""
+
+    agency: Annotated[list[AgencyCodeParam], Field(min_length=1, max_length=MAX_AGENCIES)]
+    after: AccountId | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_OFFICIALS_PAGE)] = MAX_OFFICIALS_PAGE
+
+
+class OfficialPublic(BaseModel):
+    """An active official and, of the agencies asked, those they act for."""
+
+    account_id: str
+    agencies: list[str]
+
+    @classmethod
+    def of(cls, official: Official) -> OfficialPublic:
+        return cls(account_id=official.account_id, agencies=list(official.agencies))
+
+
+class OfficialsPage(BaseModel):
+    """A page of officials by account id; ``next`` (the ``after`` of the next page) is null on the last."""
+
+    officials: list[OfficialPublic]
+    next: str | None
 
 
 class AccountContactPublic(BaseModel):

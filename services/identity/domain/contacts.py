@@ -16,8 +16,11 @@ from .accounts import Account, AccountStatus
 
 # Ids in one batch lookup: a notification batch's recipients, bounded so one request stays small.
 MAX_BATCH = 100
-# The scope of a machine client that may read contact details.
+# The scope of a machine client that may read contact details (and who acts for an agency).
 CONTACTS_SCOPE = "identity:contacts"
+# The officials lookup: agencies asked at once, and officials in one page.
+MAX_AGENCIES = 50
+MAX_OFFICIALS_PAGE = 500
 
 # Accounts whose contact details are given. A pending registration has no proven phone yet and is
 # not an account; a deleted one has none left. A locked or disabled account is still told what
@@ -55,3 +58,12 @@ def contact_of(account: Account) -> Contact | None:
         account_id=account.id, kind=account.kind.value, phone=account.phone, phone_verified=account.phone_verified,
         email=account.email, email_verified=account.email_verified,
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Official:
+    """An active official and the agencies asked for that they act for (ids and codes only: their
+    contact details come from the contacts lookup, as anyone's)."""
+
+    account_id: str
+    agencies: tuple[str, ...]

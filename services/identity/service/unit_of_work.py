@@ -32,6 +32,9 @@ class Accounts(Protocol):
     async def get_many(self, account_ids: list[str]) -> list[Account]:
         """The accounts of these ids that exist, whatever their status."""
 
+    async def officials_of(self, agencies: list[str], after: str | None, limit: int) -> list[Account]:
+        """Active officials acting for any of ``agencies``, by id, those after ``after``, at most ``limit``."""
+
     async def holding(self, kind: LoginKind, value: str, *, for_update: bool = False) -> Account | None:
         """The account holding ``value`` as a login identifier (pending registrations
         excluded; a phone counts only once verified)."""

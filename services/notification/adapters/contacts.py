@@ -7,17 +7,27 @@ scope ``identity:contacts`` (client-credentials grant at the issuer's token endp
 each answer in memory for ``ttl`` seconds (a burst of messages to one person asks once), at most
 ``size`` people. An account identity no longer knows (deleted) answers 404: no contact, and the
 copy held is dropped at once when the account's deletion is heard.
+
+The officials' digest asks the same API, with the same token, who acts for an agency
+(``GET {identity}/api/v1/identity/officials?agency=...``: account ids only, 50 agencies a request,
+a page of 500 at a time), and keeps each agency's answer as long, at most ``size`` agencies.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 #: People asked for in one request (identity's batch lookup takes at most 100).
 LOOKUP_BATCH = 100
+#: Agencies asked for in one request, and officials a page (identity's limits).
+AGENCIES_BATCH = 50
+OFFICIALS_PAGE = 500
+#: Pages followed for one request at most (a cursor that never ends is identity's bug, not a loop here).
+MAX_PAGES = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +62,7 @@ class IdentityContacts:
         self.config = config
         self._client = client
         self._kept: dict[str, tuple[Contact | None, float]] = {}
+        self._officials: dict[str, tuple[tuple[str, ...], float]] = {}
         self._token: tuple[str, float] | None = None
 
     async def _bearer(self) -> str:
@@ -120,6 +131,48 @@ class IdentityContacts:
                 self._kept[found["account_id"]] = (self._contact(found), until)
             for missing in body["missing"]:
                 self._kept[missing] = (None, until)
+
+    async def officials(self, agencies: list[str]) -> dict[str, tuple[str, ...]]:
+        """The account ids of each agency's active officials (none: an empty tuple)."""
+        now = time.monotonic()
+        known = {a: k[0] for a in agencies if (k := self._officials.get(a)) and k[1] > now}
+        wanted = sorted(set(agencies) - known.keys())
+        for start in range(0, len(wanted), AGENCIES_BATCH):
+            chunk = wanted[start : start + AGENCIES_BATCH]
+            found: dict[str, list[str]] = {agency: [] for agency in chunk}
+            after: str | None = None
+            for _ in range(MAX_PAGES):
+                body = await self._officials_page(chunk, after)
+                for official in body["officials"]:
+                    for agency in official["agencies"]:
+                        if agency in found:
+                            found[agency].append(str(official["account_id"]))
+                after = body.get("next")
+                if not after:
+                    break
+            if len(self._officials) + len(chunk) > self.config.size:
+                self._officials.clear()
+            until = time.monotonic() + self.config.ttl_seconds
+            for agency, accounts in found.items():
+                known[agency] = tuple(accounts)
+                self._officials[agency] = (known[agency], until)
+        return known
+
+    async def _officials_page(self, agencies: list[str], after: str | None) -> dict[str, Any]:
+        params: list[tuple[str, str | int | float | bool | None]] = [("agency", a) for a in agencies]
+        params += [("limit", OFFICIALS_PAGE), *([("after", after)] if after else [])]
+        try:
+            answer = await self._client.get(f"{self.config.identity_url}/api/v1/identity/officials", params=params,
+                                            headers={"Authorization": f"Bearer {await self._bearer()}"},
+                                            timeout=self.config.timeout_seconds)  # fmt: skip
+        except httpx.HTTPError as exc:
+            raise ContactsUnavailable(f"officials: {type(exc).__name__}") from None
+        if answer.status_code == 401:
+            self._token = None
+        if answer.status_code != 200:
+            raise ContactsUnavailable(f"officials answered {answer.status_code}")
+        body: dict[str, Any] = answer.json()
+        return body
 
     @staticmethod
     def _contact(body: dict[str, object]) -> Contact:

@@ -6,16 +6,28 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, literal, null, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, case, func, literal, null, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..domain.deadlines import AgencyDue, DigestWindow, DossierDeadline, FeedbackDeadline
 from ..domain.delivery import Channel
 from ..domain.messages import Message, Status
 from ..domain.notices import Kind, Preferences
 from ..domain.templates import Language, Template
 from ..service.unit_of_work import Device, InboxItem, Notice, OwnedDossier
-from .tables import devices, dossiers, inbox_items, messages, notices, preferences, templates
+from .tables import (
+    devices,
+    digests,
+    dossier_deadlines,
+    dossiers,
+    feedback_deadlines,
+    inbox_items,
+    messages,
+    notices,
+    preferences,
+    templates,
+)
 
 #: The channel of PostgreSQL's NOTIFY that wakes a person's live inbox streams.
 INBOX_CHANNEL = "notification_inbox"
@@ -319,3 +331,82 @@ class SqlDossiers:
         await self.connection.execute(
             update(dossiers).where(dossiers.c.dossier_id == dossier_id).values(appointment_date=appointment_date)
         )
+
+
+# Each agency's open dossiers and feedback due by the horizon: counts past and near, and the most
+# urgent codes. A feedback item's running deadline as ``FeedbackDeadline.due`` says.
+_DUE = text("""
+WITH due AS (
+    SELECT agency_code, code, due, 'dossier' AS what FROM dossier_deadlines WHERE open AND due <= :horizon
+    UNION ALL
+    SELECT agency_code, code, running, 'feedback' FROM (
+        SELECT agency_code, code,
+               CASE WHEN classified_at IS NOT NULL AND (moved_at IS NULL OR classified_at >= moved_at)
+                    THEN answer_due ELSE COALESCE(classify_due, answer_due) END AS running
+        FROM feedback_deadlines WHERE NOT closed
+    ) AS open_feedback WHERE running <= :horizon
+), ranked AS (
+    SELECT due.*, row_number() OVER (PARTITION BY agency_code ORDER BY due, code) AS n FROM due
+)
+SELECT agency_code,
+       count(*) FILTER (WHERE what = 'dossier' AND due < :today) AS dossiers_past,
+       count(*) FILTER (WHERE what = 'dossier' AND due >= :today) AS dossiers_near,
+       count(*) FILTER (WHERE what = 'feedback' AND due < :today) AS feedback_past,
+       count(*) FILTER (WHERE what = 'feedback' AND due >= :today) AS feedback_near,
+       array_agg(code ORDER BY due, code) FILTER (WHERE n <= :codes) AS codes
+FROM ranked GROUP BY agency_code ORDER BY agency_code
+""")
+
+
+class SqlDeadlines:
+    """The digest's read models; each save folds its facts into the stored rows as the domain
+    folds them (``DossierDeadline.then``, ``FeedbackDeadline.then``), whatever their order."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def save_dossiers(self, facts: list[DossierDeadline]) -> None:
+        if not facts:
+            return
+        rows = [{"dossier_id": f.dossier_id, "agency_code": f.agency_code, "code": f.code, "due": f.due,
+                 "status": f.status, "open": f.open, "as_of": f.as_of, "due_as_of": f.due_as_of}
+                for f in facts]  # fmt: skip
+        statement = insert(dossier_deadlines).values(rows)
+        new, old = statement.excluded, dossier_deadlines.c
+        newer = new.as_of >= old.as_of
+        chosen = {name: case((newer, new[name]), else_=old[name]) for name in ("agency_code", "code", "status", "open")}
+        dated = and_(new.due_as_of.is_not(None), or_(old.due_as_of.is_(None), new.due_as_of >= old.due_as_of))
+        chosen |= {name: case((dated, new[name]), else_=old[name]) for name in ("due", "due_as_of")}
+        await self.connection.execute(statement.on_conflict_do_update(
+            index_elements=["dossier_id"], set_={**chosen, "as_of": func.greatest(old.as_of, new.as_of)},
+        ))  # fmt: skip
+
+    async def save_feedback(self, facts: list[FeedbackDeadline]) -> None:
+        if not facts:
+            return
+        rows = [{"feedback_id": f.feedback_id, "agency_code": f.agency_code, "code": f.code,
+                 "classify_due": f.classify_due, "answer_due": f.answer_due, "moved_at": f.moved_at,
+                 "classified_at": f.classified_at, "closed": f.closed} for f in facts]  # fmt: skip
+        statement = insert(feedback_deadlines).values(rows)
+        new, old = statement.excluded, feedback_deadlines.c
+        moved = or_(old.moved_at.is_(None), new.moved_at >= old.moved_at)
+        chosen = {name: case((moved, new[name]), else_=old[name])
+                  for name in ("agency_code", "code", "classify_due", "answer_due")}  # fmt: skip
+        await self.connection.execute(statement.on_conflict_do_update(
+            index_elements=["feedback_id"],
+            set_={**chosen, "moved_at": func.greatest(old.moved_at, new.moved_at),
+                  "classified_at": func.greatest(old.classified_at, new.classified_at),
+                  "closed": or_(old.closed, new.closed)},
+        ))  # fmt: skip
+
+    async def due(self, window: DigestWindow, codes: int) -> list[AgencyDue]:
+        found = await self.connection.execute(_DUE, {"today": window.today, "horizon": window.horizon, "codes": codes})
+        return [AgencyDue(r.agency_code, r.dossiers_past, r.dossiers_near, r.feedback_past, r.feedback_near,
+                          tuple(r.codes or ())) for r in found]  # fmt: skip
+
+    async def digest_made(self, day: date) -> bool:
+        return (await self.connection.execute(select(digests.c.day).where(digests.c.day == day))).first() is not None
+
+    async def digest_done(self, day: date, now: datetime, notices: int) -> None:
+        row = {"day": day, "made_at": now, "notices": notices}
+        await self.connection.execute(insert(digests).values(**row).on_conflict_do_nothing())

@@ -10,6 +10,10 @@
   (purged after the retention; the status stays).
 - ``devices``: push tokens the apps registered, per person.
 - ``dossiers``: whose each dossier is, from the dossier service's events (who to tell).
+- ``dossier_deadlines``, ``feedback_deadlines`` (migration 0002): every dossier's and feedback
+  item's agency, code, deadline and whether it is open, from the events (``domain/deadlines.py``),
+  for the officials' digest; with when the facts they hold happened (late events change nothing).
+- ``digests`` (migration 0002): the days whose digest was made (a rerun that day does nothing).
 """
 
 from sqlalchemy import (
@@ -131,3 +135,44 @@ dossiers = Table(
 )
 
 TABLES = [templates, preferences, notices, inbox_items, messages, devices, dossiers]
+
+dossier_deadlines = Table(
+    "dossier_deadlines",
+    metadata,
+    Column("dossier_id", Text, primary_key=True),
+    Column("agency_code", Text, nullable=False),
+    Column("code", Text, nullable=False),
+    Column("due", Date),
+    Column("status", Integer, nullable=False),
+    Column("open", Boolean, nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+    Column("due_as_of", DateTime(timezone=True)),
+)
+Index("dossier_deadlines_open", dossier_deadlines.c.due, postgresql_where=dossier_deadlines.c.open)
+
+feedback_deadlines = Table(
+    "feedback_deadlines",
+    metadata,
+    Column("feedback_id", Text, primary_key=True),
+    Column("agency_code", Text, nullable=False),
+    Column("code", Text, nullable=False),
+    Column("classify_due", Date),
+    Column("answer_due", Date),
+    Column("moved_at", DateTime(timezone=True)),
+    Column("classified_at", DateTime(timezone=True)),
+    Column("closed", Boolean, nullable=False),
+)
+Index(
+    "feedback_deadlines_open", feedback_deadlines.c.agency_code, postgresql_where=feedback_deadlines.c.closed.is_(False)
+)
+
+digests = Table(
+    "digests",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("made_at", DateTime(timezone=True), nullable=False),
+    Column("notices", Integer, nullable=False),
+)
+
+#: Created by migration 0002 from these first definitions; a later change gets a migration of its own.
+DEADLINE_TABLES = [dossier_deadlines, feedback_deadlines, digests]

@@ -8,7 +8,16 @@ from typing import Self
 from services.kit.db import UnitOfWork
 
 from ..service.unit_of_work import NotificationUnitOfWork
-from .repository import SqlDevices, SqlDossiers, SqlInbox, SqlMessages, SqlNotices, SqlPreferences, SqlTemplates
+from .repository import (
+    SqlDeadlines,
+    SqlDevices,
+    SqlDossiers,
+    SqlInbox,
+    SqlMessages,
+    SqlNotices,
+    SqlPreferences,
+    SqlTemplates,
+)
 
 
 class SqlNotificationUnitOfWork(UnitOfWork, NotificationUnitOfWork):
@@ -19,13 +28,14 @@ class SqlNotificationUnitOfWork(UnitOfWork, NotificationUnitOfWork):
     _messages: SqlMessages
     _devices: SqlDevices
     _dossiers: SqlDossiers
+    _deadlines: SqlDeadlines
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
         c = self.connection
         self._templates, self._preferences, self._notices = SqlTemplates(c), SqlPreferences(c), SqlNotices(c)
         self._inbox, self._messages, self._devices = SqlInbox(c), SqlMessages(c), SqlDevices(c)
-        self._dossiers = SqlDossiers(c)
+        self._dossiers, self._deadlines = SqlDossiers(c), SqlDeadlines(c)
         return self
 
     @property
@@ -55,3 +65,7 @@ class SqlNotificationUnitOfWork(UnitOfWork, NotificationUnitOfWork):
     @property
     def dossiers(self) -> SqlDossiers:
         return self._dossiers
+
+    @property
+    def deadlines(self) -> SqlDeadlines:
+        return self._deadlines

@@ -4,7 +4,9 @@ A notice is made once per triggering event and person (whatever the event's rede
 inbox item always, and a message on each channel the person's preferences and the notice's kind
 allow. Essential notices (the receipt of a filing, a request for documents or information, a
 result) cannot be switched off: they go by SMS and e-mail whatever the preferences. Urgent ones
-are not held back by quiet hours.
+are not held back by quiet hours. Some kinds never go by some channels: the officials' digest is
+a daily summary, worth an e-mail or a push but not an SMS (a paid, short message meant for what
+a person must act on).
 """
 
 from __future__ import annotations
@@ -30,10 +32,15 @@ class Kind(StrEnum):
     OFFICIAL_DIGEST = "official-digest"
 
 
+#: Channels a person may choose; the inbox is always on.
+CHOOSABLE = (Channel.SMS, Channel.EMAIL, Channel.PUSH)
+
+
 @dataclass(frozen=True, slots=True)
 class KindRules:
     essential: bool  # cannot be switched off
     urgent: bool  # not held back by quiet hours
+    channels: frozenset[Channel] = frozenset(CHOOSABLE)  # the most it goes by (besides the inbox)
 
 
 RULES: dict[Kind, KindRules] = {
@@ -48,11 +55,8 @@ RULES: dict[Kind, KindRules] = {
     Kind.PAYMENT_EXPIRING: KindRules(essential=False, urgent=True),
     Kind.FEEDBACK_INFORMATION_REQUESTED: KindRules(essential=True, urgent=False),
     Kind.FEEDBACK_ANSWERED: KindRules(essential=False, urgent=False),
-    Kind.OFFICIAL_DIGEST: KindRules(essential=False, urgent=False),
+    Kind.OFFICIAL_DIGEST: KindRules(essential=False, urgent=False, channels=frozenset({Channel.EMAIL, Channel.PUSH})),
 }
-
-#: Channels a person may choose; the inbox is always on.
-CHOOSABLE = (Channel.SMS, Channel.EMAIL, Channel.PUSH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +68,13 @@ class Preferences:
     switched_off: frozenset[Kind] = frozenset()
 
     def channels_for(self, kind: Kind) -> frozenset[Channel]:
-        """The channels a notice of ``kind`` goes by (besides the inbox)."""
-        if RULES[kind].essential:
-            return self.channels | {Channel.SMS, Channel.EMAIL}
+        """The channels a notice of ``kind`` goes by (besides the inbox), never beyond the kind's own."""
+        rules = RULES[kind]
+        if rules.essential:
+            return (self.channels | {Channel.SMS, Channel.EMAIL}) & rules.channels
         if kind in self.switched_off:
             return frozenset()
-        return self.channels
+        return self.channels & rules.channels
 
 
 class EssentialKind(ValueError):

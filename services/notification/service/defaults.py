@@ -1,4 +1,4 @@
-"""Version 1 of each kind's template, saved when the service first starts (``seed_templates``):
+"""The portal's own template of each kind, saved when the service starts (``seed_templates``):
 Vietnamese for every kind, English for some. Operators add later versions through the API."""
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ DOSSIER = _schema(code=_CODE, procedure=_NAME, link=_LINK)
 DOSSIER_DATED = _schema(code=_CODE, procedure=_NAME, link=_LINK, appointment=_DATE)
 PAYMENT = _schema(code=_CODE, amount={"type": "string", "maxLength": 40}, link=_LINK)
 FEEDBACK = _schema(code=_CODE, link=_LINK)
-DIGEST = _schema(agency={"type": "string", "maxLength": 200}, dossiers={"type": "integer", "minimum": 0},
-                 feedback={"type": "integer", "minimum": 0}, link=_LINK)  # fmt: skip
+_COUNT = {"type": "integer", "minimum": 0}
+DIGEST = _schema(agency=_CODE, dossiers_past=_COUNT, dossiers_near=_COUNT, feedback_past=_COUNT,
+                 feedback_near=_COUNT, days={"type": "integer", "minimum": 0, "maximum": 30},
+                 codes={"type": "array", "items": _CODE, "maxItems": 20}, link=_LINK)  # fmt: skip
 
 
 def _texts(subject: str, sms: str, body: str) -> dict[str, str]:
@@ -32,6 +34,11 @@ def _texts(subject: str, sms: str, body: str) -> dict[str, str]:
         "email_html": "<p>" + body + '</p><p><a href="{{ link }}">{{ link }}</a></p>',
         "sms": sms, "push_title": subject, "push_body": body, "inbox_title": subject, "inbox_body": body,
     }  # fmt: skip
+
+
+def _digest_texts(subject: str, sms: str, summary: str, codes: str) -> dict[str, str]:
+    """The digest's texts: the summary everywhere, the codes too where there is room (not in a push)."""
+    return {**_texts(subject, sms, summary + codes), "push_body": summary}
 
 
 VIETNAMESE: dict[Kind, tuple[dict[str, str], dict[str, Any]]] = {
@@ -90,10 +97,15 @@ VIETNAMESE: dict[Kind, tuple[dict[str, str], dict[str, Any]]] = {
         "DVCQG: Phan anh {{ code }} da duoc tra loi.",
         "Phản ánh, kiến nghị {{ code }} đã được cơ quan có thẩm quyền trả lời.",
     ), FEEDBACK),
-    Kind.OFFICIAL_DIGEST: (_texts(
-        "{{ agency }}: hồ sơ và phản ánh sắp đến hạn",
-        "DVCQG: {{ dossiers }} ho so, {{ feedback }} phan anh sap/da qua han.",
-        "{{ agency }}: {{ dossiers }} hồ sơ và {{ feedback }} phản ánh sắp đến hạn hoặc đã quá hạn.",
+    # Not sent by SMS (domain/notices.py); its SMS text is there because every template has one.
+    Kind.OFFICIAL_DIGEST: (_digest_texts(
+        "{{ agency }}: hồ sơ, phản ánh quá hạn và sắp đến hạn",
+        "DVCQG: {{ agency }} co {{ dossiers_past }} ho so qua han, {{ dossiers_near }} sap den han; "
+        "{{ feedback_past }} phan anh qua han, {{ feedback_near }} sap den han.",
+        "Cơ quan {{ agency }}: {{ dossiers_past }} hồ sơ đã quá hạn, {{ dossiers_near }} hồ sơ đến hạn trong "
+        "{{ days }} ngày tới; {{ feedback_past }} phản ánh, kiến nghị đã quá hạn, {{ feedback_near }} đến hạn "
+        "trong {{ days }} ngày tới.",
+        "{% if codes %} Cần xử lý trước: {{ codes | join(', ') }}.{% endif %}",
     ), DIGEST),
 }  # fmt: skip
 

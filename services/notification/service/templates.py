@@ -19,8 +19,14 @@ def _refused(exc: TemplateRefused, location: str) -> ValidationFailed:
     return ValidationFailed([{"field": f, "location": location, "message": m} for f, m in exc.problems])
 
 
+#: Who the portal's own versions are saved by.
+PORTAL = "portal"
+
+
 async def seed_templates(uow: NotificationUnitOfWork, now: datetime) -> int:
-    """Version 1 of each default template that has none yet; how many were saved."""
+    """Version 1 of each default template that has none yet, and the next version of one whose
+    current version is the portal's and says otherwise (the defaults changed; a version an
+    operator saved is kept); how many were saved."""
     saved = 0
     languages: tuple[tuple[Language, dict[Kind, tuple[dict[str, str], dict[str, Any]]]], ...] = (
         ("vi", VIETNAMESE), ("en", ENGLISH),
@@ -28,8 +34,13 @@ async def seed_templates(uow: NotificationUnitOfWork, now: datetime) -> int:
     for language, defaults in languages:
         for kind, (texts, variables) in defaults.items():
             check(texts, variables)
-            if await uow.templates.current(kind, language) is None:
-                saved += await uow.templates.add(Template(kind, language, 1, texts, variables, now, "portal"))
+            current = await uow.templates.current(kind, language)
+            if current is None:
+                saved += await uow.templates.add(Template(kind, language, 1, texts, variables, now, PORTAL))
+            elif current.saved_by == PORTAL and (current.texts, current.variables) != (texts, variables):
+                saved += await uow.templates.add(
+                    Template(kind, language, current.version + 1, texts, variables, now, PORTAL)
+                )
     return saved
 
 

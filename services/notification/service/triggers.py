@@ -15,7 +15,14 @@ from datetime import datetime
 
 from contracts.envelope import CloudEvent
 from contracts.events.dossier import DossierSubmitted, StatusChanged
-from contracts.events.feedback import FeedbackAnswered, FeedbackInformationRequested
+from contracts.events.feedback import (
+    FeedbackAnswered,
+    FeedbackClassified,
+    FeedbackInformationRequested,
+    FeedbackReceived,
+    FeedbackTransferred,
+    FeedbackWithdrawn,
+)
 from contracts.events.payment import PaymentExpiring, PaymentFailed, PaymentSucceeded
 
 from ..domain.messages import QuietHours
@@ -29,8 +36,11 @@ STATUS_KINDS = {4: Kind.DOSSIER_IN_PROCESSING, 5: Kind.SUPPLEMENT_REQUESTED, 9: 
 PAYMENT_KINDS = {PaymentSucceeded: Kind.PAYMENT_SUCCEEDED, PaymentFailed: Kind.PAYMENT_FAILED,
                  PaymentExpiring: Kind.PAYMENT_EXPIRING}  # fmt: skip
 
+# The feedback service's received, classified, transferred and withdrawn notify no one: they only
+# move the deadlines of the officials' digest (``deadlines.track``).
 Told = (DossierSubmitted | StatusChanged | PaymentSucceeded | PaymentFailed | PaymentExpiring | FeedbackAnswered
-        | FeedbackInformationRequested)  # fmt: skip
+        | FeedbackInformationRequested | FeedbackReceived | FeedbackClassified | FeedbackTransferred
+        | FeedbackWithdrawn)  # fmt: skip
 
 
 def _dossier_link(portal_url: str, dossier_id: str) -> str:
@@ -70,7 +80,8 @@ async def apply(uow: NotificationUnitOfWork, events: list[tuple[CloudEvent, Told
                 link = _dossier_link(portal_url, told.dossier_id)
                 values = {"code": told.dossier_code, "amount": _amount(told.amount), "link": link}
                 triggers.append(Trigger(event.id, owner, PAYMENT_KINDS[type(told)], values, link))
-        elif told.sender:  # feedback; none when an official recorded it from a letter or a call
+        elif isinstance(told, FeedbackAnswered | FeedbackInformationRequested) and told.sender:
+            # none when an official recorded the feedback from a letter or a call
             kind = Kind.FEEDBACK_ANSWERED if isinstance(told, FeedbackAnswered) else Kind.FEEDBACK_INFORMATION_REQUESTED
             link = f"{portal_url}/feedback/{told.feedback_id}"
             triggers.append(Trigger(event.id, told.sender, kind, {"code": told.code, "link": link}, link))

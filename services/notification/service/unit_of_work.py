@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from services.kit.unit_of_work import AbstractUnitOfWork
 
+from ..domain.deadlines import AgencyDue, DigestWindow, DossierDeadline, FeedbackDeadline
 from ..domain.messages import Message
 from ..domain.notices import Kind, Preferences
 from ..domain.templates import Language, Template
@@ -159,6 +160,21 @@ class Dossiers(Protocol):
     async def moved(self, dossier_id: str, appointment_date: date) -> None: ...
 
 
+class Deadlines(Protocol):
+    async def save_dossiers(self, facts: list[DossierDeadline]) -> None:
+        """Fold each fact into its dossier's row (``DossierDeadline.then``), at most one a dossier."""
+
+    async def save_feedback(self, facts: list[FeedbackDeadline]) -> None:
+        """Fold each fact into its feedback item's row (``FeedbackDeadline.then``), at most one an item."""
+
+    async def due(self, window: DigestWindow, codes: int) -> list[AgencyDue]:
+        """Each agency with open dossiers or feedback due by the window's horizon, by agency code."""
+
+    async def digest_made(self, day: date) -> bool: ...
+
+    async def digest_done(self, day: date, now: datetime, notices: int) -> None: ...
+
+
 class NotificationUnitOfWork(AbstractUnitOfWork):
     """What the notification use cases depend on."""
 
@@ -189,6 +205,10 @@ class NotificationUnitOfWork(AbstractUnitOfWork):
     @property
     @abc.abstractmethod
     def dossiers(self) -> Dossiers: ...
+
+    @property
+    @abc.abstractmethod
+    def deadlines(self) -> Deadlines: ...
 
 
 def notification_unit(uow: AbstractUnitOfWork) -> NotificationUnitOfWork:

@@ -5,6 +5,8 @@ code), checked by its own API against its own JWKS, on a real PostgreSQL.
 - Contacts: only a machine client holding ``identity:contacts`` (the seeded
   ``notification-service``) reads them; ``no-store``; at most 100 ids a batch; unknown ids 404
   or listed as missing; nothing of a contact in the log records.
+- Officials: the same client reads which active officials act for agencies (ids and the agencies
+  asked, nothing else), at most 50 agencies and 500 a page with a cursor, codes checked; ``no-store``.
 - Deletion: the holder with the password (a wrong one changes nothing), an administrator signed in
   with the second factor (an official, a machine, the holder without the password are refused);
   the event written once; the personal data erased; sessions and tokens ended; then the lookup
@@ -23,7 +25,7 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from deploy.local.components import free_port
 from services.identity.adapters.accounts import accounts, one_time_codes, sign_in_audit
@@ -31,7 +33,13 @@ from services.identity.adapters.oauth import browser_sessions, refresh_tokens, r
 from services.identity.api.contacts import _service
 from services.identity.app import create_app
 from services.identity.domain.oauth import ClientKind
-from services.identity.service.accounts import SEED_ACCOUNTS, SEED_ADMIN_ID, SEED_CITIZEN_ID, SEED_ENTERPRISE_ID
+from services.identity.service.accounts import (
+    SEED_ACCOUNTS,
+    SEED_ADMIN_ID,
+    SEED_CITIZEN_ID,
+    SEED_ENTERPRISE_ID,
+    SEED_OFFICIAL_ID,
+)
 from services.identity.service.clients import DEMO_OPERATOR_REDIRECT, NOTIFICATION_CLIENT, create_client
 from services.kit.auth import Principal
 from services.kit.db import Database
@@ -270,6 +278,97 @@ async def test_no_contact_detail_reaches_the_logs(provider: Provider, logs: io.S
     assert all(written.count(line) == 2 for line in lines), written
     for secret in ("+84912345678", "0912345678", "912345678", "an.nguyen@example.vn", "an.nguyen", NOTIFIER[1]):
         assert secret not in written
+
+
+# --- officials of an agency ---------------------------------------------------------------
+
+H22, H23, H24 = "000.00.01.H22", "000.00.01.H23", "000.00.01.H24"
+
+
+async def _add_officials(db: Database, rows: list[tuple[str, str, str, list[str]]]) -> None:
+    """Accounts (id, kind, status, agencies) straight into the table."""
+    async with db.transaction() as uow:
+        await uow.connection.execute(
+            insert(accounts),
+            [{"id": i, "kind": k, "status": s, "name": f"Cán bộ {i}", "password_hash": "", "agencies": a}
+             for i, k, s, a in rows],
+        )  # fmt: skip
+
+
+async def test_the_officials_of_agencies_are_their_active_officials_ids_only(provider: Provider, db: Database) -> None:
+    await _add_officials(db, [
+        ("off-a", "official", "active", [H23]), ("off-b", "official", "active", [H22, H23, H24]),
+        ("off-locked", "official", "locked", [H23]), ("off-disabled", "official", "disabled", [H23]),
+        ("adm-x", "admin", "active", [H23]), ("cit-x", "citizen", "active", [H23]),
+        ("off-elsewhere", "official", "active", ["000.00.01.H99"]),
+    ])  # fmt: skip
+    notifier = await _client_token(provider, NOTIFIER)
+    async with _api(provider, notifier) as service:
+        h23 = await service.get("/officials", params={"agency": H23})
+        both = await service.get("/officials", params={"agency": [H22, H23]})
+        nobody = await service.get("/officials", params={"agency": "000.00.01.H50"})
+    assert h23.status_code == 200, h23.text
+    assert h23.headers["cache-control"] == "no-store"
+    assert h23.json() == {"officials": [{"account_id": "off-a", "agencies": [H23]},
+                                        {"account_id": "off-b", "agencies": [H23]}], "next": None}  # fmt: skip
+    assert both.json()["officials"] == [
+        {"account_id": SEED_OFFICIAL_ID, "agencies": [H22]}, {"account_id": "off-a", "agencies": [H23]},
+        {"account_id": "off-b", "agencies": [H22, H23]},
+    ]  # fmt: skip
+    assert nobody.json() == {"officials": [], "next": None}
+
+
+async def test_the_officials_come_in_bounded_pages_with_a_cursor(provider: Provider, db: Database) -> None:
+    await _add_officials(db, [(f"off-{n:04d}", "official", "active", [H24]) for n in range(505)])
+    notifier = await _client_token(provider, NOTIFIER)
+    async with _api(provider, notifier) as service:
+        first = await service.get("/officials", params={"agency": H24})
+        second = await service.get("/officials", params={"agency": H24, "after": first.json()["next"]})
+        small = await service.get("/officials", params={"agency": H24, "limit": 2, "after": "off-0500"})
+    assert [o["account_id"] for o in first.json()["officials"]] == [f"off-{n:04d}" for n in range(500)]
+    assert first.json()["next"] == "off-0499"
+    assert second.json() == {"officials": [{"account_id": f"off-{n:04d}", "agencies": [H24]} for n in range(500, 505)],
+                             "next": None}  # fmt: skip
+    assert [o["account_id"] for o in small.json()["officials"]] == ["off-0501", "off-0502"]
+    assert small.json()["next"] == "off-0502"
+
+
+async def test_the_officials_lookup_refuses_bad_input_as_problems(provider: Provider) -> None:
+    notifier = await _client_token(provider, NOTIFIER)
+    fifty = [f"000.00.{n:02d}.H22" for n in range(50)]
+    async with _api(provider, notifier) as service:
+        answers = {
+            "no agency": await service.get("/officials"),
+            "bad code": await service.get("/officials", params={"agency": "H22; drop"}),
+            "lower case": await service.get("/officials", params={"agency": "000.00.01.h22"}),
+            "51 agencies": await service.get("/officials", params={"agency": [*fifty, H23]}),
+            "limit 501": await service.get("/officials", params={"agency": H22, "limit": 501}),
+            "limit 0": await service.get("/officials", params={"agency": H22, "limit": 0}),
+            "bad cursor": await service.get("/officials", params={"agency": H22, "after": "a b"}),
+            "unknown": await service.get("/officials", params={"agency": H22, "fields": "phone"}),
+        }
+        fine = await service.get("/officials", params={"agency": fifty})
+    for name, answer in answers.items():
+        assert answer.status_code == 422, name
+        assert answer.headers["content-type"] == "application/problem+json", name
+    assert fine.status_code == 200
+
+
+async def test_only_the_notification_service_reads_the_officials(provider: Provider, db: Database) -> None:
+    province = await _client_token(provider, PROVINCE)
+    robot = await _robot(provider, db)
+    person = (await _person_tokens(provider, CITIZEN["personal_id"], CITIZEN["password"]))["access_token"]
+    official = await _operator_token(provider, OFFICIAL, "openid")
+    params = {"agency": H22}
+    async with _api(provider) as anonymous:
+        nobody = await anonymous.get("/officials", params=params)
+        others = {name: await anonymous.get("/officials", params=params, headers=_bearer(token))
+                  for name, token in (("province", province), ("robot", robot), ("person", person),
+                                      ("official", official))}  # fmt: skip
+    _assert_problem(nobody, 401)
+    _assert_problem(others["province"], 401)
+    for name in ("robot", "person", "official"):
+        assert "identity:contacts" in _assert_problem(others[name], 403)["detail"], name
 
 
 # --- deletion by the holder -----------------------------------------------------------------
