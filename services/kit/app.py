@@ -75,12 +75,15 @@ Seeder = Callable[[Database, Any], Awaitable[None]]
 @dataclass(frozen=True)
 class PeriodicJob:
     """Work a service's worker does on a schedule (e.g. warning inactive accounts). With several
-    workers, each run takes an advisory lock so one of them does it at a time."""
+    workers, each run takes an advisory lock so one of them does it at a time; a job that shares
+    its work out safely itself (claims with ``SKIP LOCKED``) says ``exclusive=False`` and runs in
+    every worker at once."""
 
     name: str
     # Seconds between runs, or made from the service's settings (an instance of ``settings_cls``).
     every_seconds: float | Callable[[Any], float]
     run: Callable[[Database, Any], Awaitable[None]]  # settings: the spec's ``settings_cls``
+    exclusive: bool = True
 
 
 @dataclass(frozen=True)

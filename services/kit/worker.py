@@ -147,11 +147,16 @@ class Worker:
             sampler.forget()
 
     async def _periodic(self, job: PeriodicJob) -> None:
-        """Run ``job`` every ``every_seconds``; one worker at a time across replicas."""
+        """Run ``job`` every ``every_seconds``; one worker at a time across replicas, unless the
+        job is not ``exclusive``."""
         lock = zlib.crc32(f"periodic:{self.spec.name}:{job.name}".encode())
         every = job.every_seconds(self.settings) if callable(job.every_seconds) else job.every_seconds
         while not self._stopping.is_set():
             try:
+                if not job.exclusive:
+                    await job.run(self.db, self.settings)
+                    await wait_or_stop(self._stopping, every)
+                    continue
                 async with self.db.engine.connect() as conn:
                     got = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock})
                     if got:

@@ -29,7 +29,7 @@ SERVICE = ServiceSpec(
     ],
     metadata=metadata,
     periodic=[
-        PeriodicJob("dispatch", jobs.dispatch_every, jobs.dispatch_due),
+        PeriodicJob("dispatch", jobs.dispatch_every, jobs.dispatch_due, exclusive=False),
         PeriodicJob("purge-bodies", jobs.purge_every, jobs.purge),
         PeriodicJob("officials-digest", jobs.digest_every, jobs.digest),
     ],

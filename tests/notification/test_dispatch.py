@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +192,48 @@ async def test_one_person_gets_no_more_sms_an_hour_than_the_limit(delivery: Deli
         n for s, n in counts.items() if s in ("sending", "delivered")) == 5, counts  # fmt: skip
     waiting = await delivery.api.rows("SELECT min(due_at - created_at) AS wait FROM messages WHERE status = 'created'")
     assert waiting[0].wait.total_seconds() > 3000  # until the hour allows
+
+
+async def test_dispatchers_in_several_workers_together_keep_the_limit(delivery: Delivery) -> None:
+    """Every worker dispatches: two dispatchers at once hand each message over once, and an SMS
+    one of them holds leased counts against the person's limit for the other."""
+    from services.notification.domain.messages import RecipientLimit
+    from services.notification.service import dispatch
+    from services.notification.service.unit_of_work import notification_unit
+
+    for i in range(5):
+        await delivery.api.consume(DossierSubmitted.TYPE, dossier_submitted(SEED_CITIZEN_ID, code=f"H22.01-Y-{i}"),
+                                   "dossier")  # fmt: skip
+    db = delivery.api.db()
+    limit, now = RecipientLimit(count=3), datetime.now(UTC)
+    try:
+        async with db.transaction() as unit:  # one dispatcher claims: three SMS, and is still sending them
+            held = await dispatch.claim(notification_unit(unit), now, 100, limit)
+        await delivery.api.rows("UPDATE messages SET due_at = now() - interval '1 second' "
+                                "WHERE status = 'created' AND leased_until IS NULL RETURNING id")  # fmt: skip
+        async with db.transaction() as unit:  # another claims what is due: the held three count
+            rest = await dispatch.claim(notification_unit(unit), now, 100, limit)
+    finally:
+        await db.dispose()
+    assert sorted(m.channel.value for m, _ in held) == ["email"] * 5 + ["sms"] * 3
+    assert all(m.leased_until == now + dispatch.LEASE for m, _ in held)
+    assert rest == []  # the two other SMS wait for the hour to allow them
+
+    await delivery.api.rows(
+        "UPDATE messages SET due_at = now() - interval '1 second', leased_until = NULL "
+        "WHERE leased_until IS NOT NULL RETURNING id"
+    )  # the leases ran out: due again
+    await asyncio.gather(delivery.run_dispatcher(), delivery.run_dispatcher())
+    rows = await delivery.api.rows("SELECT channel, status, count(*) AS n FROM messages GROUP BY 1, 2")
+    counts = {(r.channel, r.status): r.n for r in rows}
+    handed_sms = sum(n for (c, s), n in counts.items() if c == "sms" and s in ("sending", "delivered"))
+    assert handed_sms == 3 and counts[("sms", "created")] == 2, counts
+    assert counts.get(("email", "delivered")) == 5, counts
+    mails = httpx.get(f"{delivery.mailbox_url}/api/messages").json()
+    mails = mails["messages"] if isinstance(mails, dict) else mails
+    assert len(mails) == 5  # each once, whichever dispatcher took it
+    texts = httpx.get(f"{delivery.messaging_url}/api/sms").json()["messages"]
+    assert len(texts) == 3
 
 
 async def test_no_contact_no_message_and_nothing_personal_kept(delivery: Delivery) -> None:

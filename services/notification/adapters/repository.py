@@ -3,6 +3,7 @@ in, entities out. They implement the ports of ``service/unit_of_work.py``."""
 
 from __future__ import annotations
 
+import zlib
 from datetime import date, datetime
 from typing import Any
 
@@ -172,7 +173,7 @@ class SqlInbox:
 
 _MESSAGE_COLUMNS = ("id", "notice_id", "account_id", "channel", "status", "attempts", "due_at", "created_at",
                     "updated_at", "provider", "reference", "parts", "reason", "device_token",
-                    "refused_by", "handed_at")  # fmt: skip
+                    "refused_by", "handed_at", "leased_until")  # fmt: skip
 
 
 def _message(row: Any) -> Message:
@@ -181,7 +182,7 @@ def _message(row: Any) -> Message:
         status=Status(row.status), attempts=row.attempts, due_at=row.due_at, created_at=row.created_at,
         updated_at=row.updated_at, provider=row.provider, reference=row.reference, parts=row.parts,
         reason=row.reason, device_token=row.device_token, refused_by=tuple(row.refused_by),
-        handed_at=row.handed_at,
+        handed_at=row.handed_at, leased_until=row.leased_until,
     )  # fmt: skip
 
 
@@ -190,6 +191,10 @@ def _message_row(message: Message) -> dict[str, Any]:
     row["channel"], row["status"] = message.channel.value, message.status.value
     row["refused_by"] = list(message.refused_by)
     return row
+
+
+#: The advisory lock the dispatchers' claims take in turn (any constant of our own).
+CLAIM_LOCK = zlib.crc32(b"notification:claim")
 
 
 class SqlMessages:
@@ -203,6 +208,9 @@ class SqlMessages:
 
     async def claim_due(self, now: datetime, limit: int) -> list[tuple[Message, dict[str, Any], bool]]:
         m = messages.c
+        # Claims one at a time across dispatchers (until this transaction ends): each counts the
+        # SMS the others leased (``sent_since_many``), so no recipient's limit is passed.
+        await self.connection.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
         query = (
             select(messages).where(m.status == Status.CREATED.value, m.due_at <= now)
             .order_by(m.due_at).limit(limit).with_for_update(skip_locked=True)
@@ -226,14 +234,17 @@ class SqlMessages:
                 for row in (_message_row(x) for x in saved)]  # fmt: skip
         await self.connection.execute(statement, rows)
 
-    async def sent_since_many(self, account_ids: list[str], channel: str, since: datetime) -> dict[str, list[datetime]]:
+    async def sent_since_many(self, account_ids: list[str], channel: str, since: datetime,
+                              now: datetime) -> dict[str, list[datetime]]:  # fmt: skip
         m = messages.c
-        query = select(m.account_id, m.handed_at).where(
-            m.account_id.in_(account_ids), m.channel == channel, m.handed_at >= since,
+        leased = and_(m.status == Status.CREATED.value, m.leased_until > now)
+        query = select(m.account_id, case((leased, now), else_=m.handed_at).label("at")).where(
+            m.account_id.in_(account_ids), m.channel == channel,
+            or_(m.handed_at >= since, leased),
         )  # fmt: skip
         found: dict[str, list[datetime]] = {}
         for row in await self.connection.execute(query):
-            found.setdefault(row.account_id, []).append(row.handed_at)
+            found.setdefault(row.account_id, []).append(row.at)
         return found
 
     async def delivered(self, provider: str, reference: str, now: datetime) -> bool:

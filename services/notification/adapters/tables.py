@@ -104,6 +104,7 @@ messages = Table(
     Column("device_token", Text),
     Column("refused_by", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("handed_at", DateTime(timezone=True)),
+    Column("leased_until", DateTime(timezone=True)),
     Column("urgent", Boolean, nullable=False, server_default=text("false")),
     Column("content", JSONB),
 )

@@ -82,6 +82,7 @@ class Message:
     device_token: str | None = None  # push: the device it is for
     refused_by: tuple[str, ...] = ()  # providers that failed it permanently
     handed_at: datetime | None = None  # when a provider last took it
+    leased_until: datetime | None = None  # a dispatcher is handing it over (claimed) until then
 
     @property
     def final(self) -> bool:

@@ -4,7 +4,9 @@ what each provider answered.
 1. **Claim** (one short transaction): the due ``created`` messages, locked, are leased: their
    ``due_at`` moves ``LEASE`` ahead, so a worker that dies while sending leaves them to be tried
    again later, not lost. An SMS over the person's hourly limit is not claimed but moved to when
-   the limit allows.
+   the limit allows. Every worker dispatches (the claims skip what another holds); the claims
+   themselves take turns, and each counts the SMS that others hold leased, so that two
+   dispatchers never pass a person's limit between them.
 2. **Send**, at most ``concurrency`` at once: the contact is asked of identity (never stored);
    the channel's next provider (failover order from the settings) gets the message, with the
    message id as its idempotency key (``client_ref``, Message-ID), so a lease that ran out while
@@ -105,7 +107,7 @@ async def claim(uow: NotificationUnitOfWork, now: datetime, batch: int,
     """The batch to send now, leased; SMS over a person's limit moved to later."""
     due = await uow.messages.claim_due(now, batch)
     texted = sorted({m.account_id for m, _, _ in due if m.channel == Channel.SMS})
-    recent = await uow.messages.sent_since_many(texted, Channel.SMS.value, now - limit.per) if texted else {}
+    recent = await uow.messages.sent_since_many(texted, Channel.SMS.value, now - limit.per, now) if texted else {}
     claimed: list[tuple[Message, dict[str, Any]]] = []
     later: list[Message] = []
     for message, content, _urgent in due:
@@ -116,7 +118,7 @@ async def claim(uow: NotificationUnitOfWork, now: datetime, batch: int,
                 later.append(replace(message, due_at=allowed, updated_at=now))
                 continue
             sent.append(now)  # this one counts against the next of the batch
-        claimed.append((replace(message, due_at=now + LEASE, updated_at=now), content))
+        claimed.append((replace(message, due_at=now + LEASE, leased_until=now + LEASE, updated_at=now), content))
     await uow.messages.save_all(later + [m for m, _ in claimed])
     return claimed
 
@@ -190,7 +192,7 @@ async def send(providers: Providers, contacts: Contacts, claimed: list[tuple[Mes
 
 async def record(uow: NotificationUnitOfWork, sent: list[Message]) -> Run:
     run = Run(claimed=len(sent))
-    await uow.messages.save_all(sent)
+    await uow.messages.save_all([replace(m, leased_until=None) for m in sent])
     for message in sent:
         run.outcomes[message.status.value] = run.outcomes.get(message.status.value, 0) + 1
         if message.status in (Status.SENDING, Status.DELIVERED):

@@ -127,8 +127,10 @@ class Messages(Protocol):
         """Mark the message the provider took under ``reference`` delivered, if it is still
         ``sending``; whether it was."""
 
-    async def sent_since_many(self, account_ids: list[str], channel: str, since: datetime) -> dict[str, list[datetime]]:
-        """When each person's messages on ``channel`` were handed over since ``since``."""
+    async def sent_since_many(self, account_ids: list[str], channel: str, since: datetime,
+                              now: datetime) -> dict[str, list[datetime]]:  # fmt: skip
+        """When each person's messages on ``channel`` were handed over since ``since``; those a
+        dispatcher is handing over now (leased) count as handed ``now``."""
 
     async def forget(self, account_id: str) -> int:
         """Forget the content of every message to this person; how many."""
