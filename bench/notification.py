@@ -35,6 +35,7 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.envelope import CloudEvent
 from contracts.events.dossier import Applicant, DossierSubmitted
@@ -151,6 +152,23 @@ async def provider_baseline(smtp: SmtpConfig, sms: HttpSmsConfig, count: int) ->
         await email.aclose()
         await text.aclose()
     return rates
+
+
+async def group_settled(bootstrap: str, group: str, members: int, deadline: float = 60) -> None:
+    """Wait until ``group`` has its ``members`` and is stable (no rebalance left to come)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        stop_at = time.time() + deadline
+        while time.time() < stop_at:
+            [described] = await admin.describe_consumer_groups([group])
+            [(_, _, state, _, _, joined, *_)] = described.groups
+            if state == "Stable" and len(joined) == members:
+                return
+            await asyncio.sleep(0.5)
+        raise RuntimeError(f"consumer group {group} did not settle with {members} members")
+    finally:
+        await admin.close()
 
 
 async def wait_handed(url: str, expected: int, deadline: float) -> int:
@@ -273,7 +291,7 @@ def run_notification(options: argparse.Namespace) -> report.Report:
         for n in range(options.notify_workers):
             procs[f"notification worker {n + 1}"] = start_server(["-m", "services.notification", "worker"], env, None,
                                                                  log)  # fmt: skip
-        time.sleep(3)  # the worker's consumer joins its group
+        asyncio.run(group_settled(kafka.bootstrap, "notification.events", options.notify_workers))
 
         print("baseline: the broker alone at the same rate ...", flush=True)
         steady = [event(i, options.notify_accounts) for i in range(int(options.notify_rate * options.notify_seconds))]

@@ -108,8 +108,9 @@ class SqlNotices:
         rows = [{"id": n.id, "event_id": n.event_id, "account_id": n.account_id, "kind": n.kind.value,
                  "language": n.language, "template_version": n.template_version, "created_at": n.created_at}
                 for n in made]  # fmt: skip
-        statement = insert(notices).values(rows).on_conflict_do_nothing(constraint="notices_once")
-        added = await self.connection.execute(statement.returning(notices.c.id))
+        # The rows as parameters (executemany), not in the statement: compiled once, not per run.
+        statement = insert(notices).on_conflict_do_nothing(constraint="notices_once").returning(notices.c.id)
+        added = await self.connection.execute(statement, rows)
         return {row.id for row in added}
 
 
@@ -331,7 +332,7 @@ class SqlDossiers:
                  "procedure_name": d.procedure_name, "appointment_date": d.appointment_date}
                 for d in owned]  # fmt: skip
         if rows:
-            await self.connection.execute(insert(dossiers).values(rows).on_conflict_do_nothing())
+            await self.connection.execute(insert(dossiers).on_conflict_do_nothing(), rows)
 
     async def get_many(self, dossier_ids: list[str]) -> dict[str, OwnedDossier]:
         rows = await self.connection.execute(select(dossiers).where(dossiers.c.dossier_id.in_(dossier_ids)))
@@ -382,7 +383,7 @@ class SqlDeadlines:
         rows = [{"dossier_id": f.dossier_id, "agency_code": f.agency_code, "code": f.code, "due": f.due,
                  "status": f.status, "open": f.open, "as_of": f.as_of, "due_as_of": f.due_as_of}
                 for f in facts]  # fmt: skip
-        statement = insert(dossier_deadlines).values(rows)
+        statement = insert(dossier_deadlines)
         new, old = statement.excluded, dossier_deadlines.c
         newer = new.as_of >= old.as_of
         chosen = {name: case((newer, new[name]), else_=old[name]) for name in ("agency_code", "code", "status", "open")}
@@ -390,7 +391,7 @@ class SqlDeadlines:
         chosen |= {name: case((dated, new[name]), else_=old[name]) for name in ("due", "due_as_of")}
         await self.connection.execute(statement.on_conflict_do_update(
             index_elements=["dossier_id"], set_={**chosen, "as_of": func.greatest(old.as_of, new.as_of)},
-        ))  # fmt: skip
+        ), rows)  # fmt: skip
 
     async def save_feedback(self, facts: list[FeedbackDeadline]) -> None:
         if not facts:
@@ -398,7 +399,7 @@ class SqlDeadlines:
         rows = [{"feedback_id": f.feedback_id, "agency_code": f.agency_code, "code": f.code,
                  "classify_due": f.classify_due, "answer_due": f.answer_due, "moved_at": f.moved_at,
                  "classified_at": f.classified_at, "closed": f.closed} for f in facts]  # fmt: skip
-        statement = insert(feedback_deadlines).values(rows)
+        statement = insert(feedback_deadlines)
         new, old = statement.excluded, feedback_deadlines.c
         moved = or_(old.moved_at.is_(None), new.moved_at >= old.moved_at)
         chosen = {name: case((moved, new[name]), else_=old[name])
@@ -408,7 +409,7 @@ class SqlDeadlines:
             set_={**chosen, "moved_at": func.greatest(old.moved_at, new.moved_at),
                   "classified_at": func.greatest(old.classified_at, new.classified_at),
                   "closed": or_(old.closed, new.closed)},
-        ))  # fmt: skip
+        ), rows)  # fmt: skip
 
     async def due(self, window: DigestWindow, codes: int) -> list[AgencyDue]:
         found = await self.connection.execute(_DUE, {"today": window.today, "horizon": window.horizon, "codes": codes})
