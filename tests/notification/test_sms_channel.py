@@ -170,11 +170,13 @@ async def test_an_sms_is_taken_delivered_later_and_its_signed_receipt_believed(
     _, url = sandbox
     receiver, _ = portal
     message = sms("+84912345678")
+    started = time.monotonic()
     handed = await providers["a"].send(message)
 
     assert handed == Handed(provider="a", reference=handed.reference, delivered=False, parts=1)
     [kept] = listed(url, to="+84912345678")
-    assert kept["status"] == "accepted"  # not yet: delivered later
+    if time.monotonic() - started < DELAY:  # (a loaded machine may take longer than the delay to ask)
+        assert kept["status"] == "accepted"  # not yet: delivered later
     assert (kept["id"], kept["provider"], kept["to"], kept["sender"]) == (handed.reference, "a", "84912345678", "DVCQG")
     assert (kept["text"], kept["unicode"], kept["client_ref"]) == (
         "Ho so cua ban da duoc tiep nhan.",

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from ..domain.delivery import Channel
 from .email import SmtpConfig, SmtpProvider
 from .push import HttpPushConfig, HttpPushProvider
-from .sms import HttpSmsConfig, HttpSmsProvider
+from .sms import MAX_BATCH, HttpSmsConfig, HttpSmsProvider
 
 ProviderName = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")
 
@@ -58,12 +58,14 @@ class SmsProviderSettings(_Settings):
     previous_signing_secret: SecretStr | None = None
     brand_name: str = Field(default="DVCQG", min_length=1, max_length=11)
     plain_latin_only: bool = True
+    # SMS a bulk request carries (the provider's own limit may be lower).
+    batch_size: int = Field(default=50, ge=1, le=MAX_BATCH)
 
     def provider(self) -> HttpSmsProvider:
         return HttpSmsProvider(HttpSmsConfig(
             name=self.name, base_url=self.base_url, api_key=self.api_key.get_secret_value(),
             signing_secret=self.signing_secret.get_secret_value(), brand_name=self.brand_name,
-            plain_latin_only=self.plain_latin_only,
+            plain_latin_only=self.plain_latin_only, batch_size=self.batch_size,
         ))  # fmt: skip
 
     def receipt_secrets(self) -> list[str]:
