@@ -112,18 +112,7 @@ class IdentityContacts:
         wanted = list(dict.fromkeys(a for a in account_ids if not (k := self._kept.get(a)) or k[1] <= now))
         for start in range(0, len(wanted), LOOKUP_BATCH):
             chunk = wanted[start : start + LOOKUP_BATCH]
-            url = f"{self.config.identity_url}/api/v1/identity/contacts/lookup"
-            try:
-                answer = await self._client.post(url, json={"accounts": chunk},
-                                                 headers={"Authorization": f"Bearer {await self._bearer()}"},
-                                                 timeout=self.config.timeout_seconds)  # fmt: skip
-            except httpx.HTTPError as exc:
-                raise ContactsUnavailable(f"contacts: {type(exc).__name__}") from None
-            if answer.status_code == 401:
-                self._token = None
-            if answer.status_code != 200:
-                raise ContactsUnavailable(f"contacts answered {answer.status_code}")
-            body = answer.json()
+            body = await self._ask("POST", "/contacts/lookup", "contacts", json={"accounts": chunk})
             if len(self._kept) + len(chunk) > self.config.size:
                 self._kept.clear()
             until = time.monotonic() + self.config.ttl_seconds
@@ -161,16 +150,21 @@ class IdentityContacts:
     async def _officials_page(self, agencies: list[str], after: str | None) -> dict[str, Any]:
         params: list[tuple[str, str | int | float | bool | None]] = [("agency", a) for a in agencies]
         params += [("limit", OFFICIALS_PAGE), *([("after", after)] if after else [])]
+        return await self._ask("GET", "/officials", "officials", params=params)
+
+    async def _ask(self, method: str, path: str, what: str, **request: Any) -> dict[str, Any]:
+        """Identity's answer to ``method path`` (under ``/api/v1/identity``) as this client; a
+        refused token is dropped (the next call gets a new one); any failure is :class:`ContactsUnavailable`."""
         try:
-            answer = await self._client.get(f"{self.config.identity_url}/api/v1/identity/officials", params=params,
-                                            headers={"Authorization": f"Bearer {await self._bearer()}"},
-                                            timeout=self.config.timeout_seconds)  # fmt: skip
+            answer = await self._client.request(method, f"{self.config.identity_url}/api/v1/identity{path}",
+                                                headers={"Authorization": f"Bearer {await self._bearer()}"},
+                                                timeout=self.config.timeout_seconds, **request)  # fmt: skip
         except httpx.HTTPError as exc:
-            raise ContactsUnavailable(f"officials: {type(exc).__name__}") from None
+            raise ContactsUnavailable(f"{what}: {type(exc).__name__}") from None
         if answer.status_code == 401:
             self._token = None
         if answer.status_code != 200:
-            raise ContactsUnavailable(f"officials answered {answer.status_code}")
+            raise ContactsUnavailable(f"{what} answered {answer.status_code}")
         body: dict[str, Any] = answer.json()
         return body
 
