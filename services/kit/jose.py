@@ -167,6 +167,12 @@ def generate_rsa(bits: int, kid: str) -> tuple[bytes, Jwk]:
     return pem, {"kty": "RSA", "n": public["n"], "e": public["e"], "kid": kid, "alg": "RS256", "use": "sig"}
 
 
+def public_jwk(private_pem: bytes, kid: str) -> Jwk:
+    """The public JWK of a PEM private RSA key (to check what it signs)."""
+    public = _private_key(private_pem).public_key().to_dict()
+    return {"kty": "RSA", "n": public["n"], "e": public["e"], "kid": kid, "alg": "RS256", "use": "sig"}
+
+
 def decode_assertion(token: str, key: Key, *, client_id: str, audiences: tuple[str, ...], leeway: int) -> JwtClaims:
     """A client assertion (RFC 7523 §3): signature, ``iss`` = the client, ``aud`` one of
     ``audiences``, ``exp`` present and not past (with ``leeway``). Any ``typ`` header."""
