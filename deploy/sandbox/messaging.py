@@ -18,7 +18,16 @@ and a push service, so the notification service's real adapters run locally agai
   order: ``{"client_ref", "status": "accepted", "id", "parts"}``, or ``{"client_ref", "status":
   "refused", "error", "temporary"}`` where a single send would have answered 400 or 503.
 - **A push service** on FCM HTTP v1's shape: ``POST /push/v1/projects/{project}/messages:send``
-  with the bearer token; FCM sends no receipts, so every failure is in the send's answer.
+  with the bearer token; FCM sends no receipts, so every failure is in the send's answer. The
+  bearer is the static development token, or one its token endpoint issued.
+- **A push token endpoint** as Google's: ``POST /push/token`` with the JWT bearer grant (RFC
+  7523, ``grant_type`` and ``assertion`` form-encoded). The assertion must be signed (RS256) by
+  the development service account's key, ``iss`` its ``client_email``, ``aud`` this endpoint,
+  ``scope`` FCM's, ``exp`` not past and at most an hour after ``iat``; answered
+  ``{"access_token", "expires_in", "token_type": "Bearer"}`` (``push_token_seconds``), else 400
+  ``invalid_grant`` / ``invalid_scope`` / ``unsupported_grant_type`` / ``invalid_request``. The
+  account's key is made at start, or read from ``push_service_account_file`` when that file
+  exists (written there, as Google's key file, when it does not).
 - **Failures on command**: ``POST /api/behaviour`` ``{"provider": "a"|"b"|"push", "to": number
   or token, "outcome", "times"}`` makes the next ``times`` sends to that recipient go so:
 
@@ -58,14 +67,18 @@ import hmac
 import html
 import itertools
 import json
+import os
 import re
+import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs
 
 import httpx
 from fastapi import FastAPI, Query, Request
@@ -73,7 +86,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.kit import webhooks
+from services.kit import jose, webhooks
+from services.notification.adapters.push import FCM_SCOPE, JWT_BEARER_GRANT
 from services.notification.domain import sms as rules
 
 SmsProvider = Literal["a", "b"]
@@ -85,6 +99,10 @@ MAX_BATCH_BYTES = 256 * 1024
 MAX_CLIENT_REF = 100
 MAX_TOKEN = 4096
 MAX_RECEIPT_POSTS_AT_ONCE = 64
+# The most push access tokens live at once, and the longest an assertion may live (Google's rule).
+MAX_PUSH_TOKENS = 10_000
+MAX_ASSERTION_SECONDS = 3600
+DEVELOPMENT_KEY_ID = "sandbox-push-development"
 VIETNAMESE_MOBILE = re.compile(r"84[35789][0-9]{8}")
 
 MAGIC_SMS: dict[str, tuple[tuple[SmsProvider, ...], Outcome]] = {
@@ -117,6 +135,13 @@ class MessagingSettings(BaseSettings):
     b_unicode: bool = True
     push_project: str = "portal-development"
     push_access_token: str = "development-push-token"  # noqa: S105 - development only
+    # The development service account: its key file (read when present, written when not), its
+    # e-mail, the token endpoint it names (empty: this sandbox's on loopback), and how long the
+    # access tokens it is issued last.
+    push_service_account_file: Path | None = None
+    push_client_email: str = "portal-push@portal-development.iam.sandbox.invalid"
+    push_token_uri: str = ""
+    push_token_seconds: int = Field(default=3600, ge=1, le=3600)
     # Where receipts go; "{provider}" becomes "a" or "b". Empty: no receipts are posted.
     receipt_url: str = "http://127.0.0.1:8000/api/v1/notification/receipts/sms/{provider}"
     delivery_delay_seconds: float = Field(default=2.0, ge=0, le=600)
@@ -231,6 +256,28 @@ class Messaging:
         self.settled: dict[str, list[SmsRecord]] = {}
         self.secrets: dict[str, str] = {}
         self.gathering: set[str] = set()
+        # Push access tokens issued, with when (monotonic) each expires; how many, and refused.
+        self.push_tokens: OrderedDict[str, float] = OrderedDict()
+        self.tokens_issued = 0
+        self.tokens_refused = 0
+
+    def issue_push_token(self) -> str:
+        now = time.monotonic()
+        # All last as long, so the oldest expires first: drop the expired, and the oldest past the bound.
+        while self.push_tokens and (
+            len(self.push_tokens) >= MAX_PUSH_TOKENS or next(iter(self.push_tokens.values())) <= now
+        ):
+            self.push_tokens.popitem(last=False)
+        token = f"sandbox-push-{secrets.token_urlsafe(24)}"
+        self.push_tokens[token] = now + self.settings.push_token_seconds
+        self.tokens_issued += 1
+        return token
+
+    def push_token_valid(self, token: str) -> bool:
+        if constant_time_equal(token, self.settings.push_access_token):
+            return True
+        expires = self.push_tokens.get(token)
+        return expires is not None and expires > time.monotonic()
 
     def next_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self.numbers):08d}-{int(time.time() * 1000) % 10**6:06d}"
@@ -352,6 +399,35 @@ def constant_time_equal(given: str | None, expected: str) -> bool:
     return hmac.compare_digest((given or "").encode(), expected.encode())
 
 
+def development_service_account(settings: MessagingSettings) -> dict[str, str]:
+    """The development service account's key file (as Google issues one): read from
+    ``push_service_account_file`` when it exists, else made now (and written there, readable by
+    its owner only, when set)."""
+    path = settings.push_service_account_file
+    if path is not None and path.exists():
+        account: dict[str, str] = json.loads(path.read_bytes())
+        return account
+    pem, _ = jose.generate_rsa(2048, DEVELOPMENT_KEY_ID)
+    account = {
+        "type": "service_account", "project_id": settings.push_project, "private_key_id": DEVELOPMENT_KEY_ID,
+        "private_key": pem.decode(), "client_email": settings.push_client_email,
+        "token_uri": token_uri(settings),
+    }  # fmt: skip
+    if path is not None:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(account, file, indent=2)
+    return account
+
+
+def token_uri(settings: MessagingSettings) -> str:
+    return settings.push_token_uri or f"http://127.0.0.1:{settings.port}/push/token"
+
+
+def oauth_error(code: str, description: str) -> JSONResponse:
+    return JSONResponse({"error": code, "error_description": description}, status_code=400)
+
+
 def page(messaging: Messaging) -> str:
     e = html.escape
     sms_rows = "".join(
@@ -377,6 +453,8 @@ def create_app(settings: MessagingSettings | None = None) -> FastAPI:
     if settings.environment == "production":
         raise RuntimeError("the sandbox messaging providers are for development only")
     messaging = Messaging(settings)
+    account = development_service_account(settings)
+    account_key = jose.key_from_jwk(jose.public_jwk(account["private_key"].encode(), DEVELOPMENT_KEY_ID))
     credentials = {"a": (settings.a_api_key, settings.a_secret, settings.a_unicode),
                    "b": (settings.b_api_key, settings.b_secret, settings.b_unicode)}  # fmt: skip
 
@@ -393,6 +471,7 @@ def create_app(settings: MessagingSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Sandbox messaging providers (development only)", lifespan=lifespan)
     app.state.messaging = messaging
+    app.state.service_account = account
 
     def authorized(provider: SmsProvider, request: Request, raw: bytes, limit: int) -> JSONResponse | None:
         api_key, secret, _ = credentials[provider]
@@ -456,11 +535,40 @@ def create_app(settings: MessagingSettings | None = None) -> FastAPI:
             return sms_error(422, "invalid_request")
         return JSONResponse({"results": [{"client_ref": m.client_ref, **accept(provider, m)} for m in batch.messages]})
 
+    @app.post("/push/token")
+    async def push_token(request: Request) -> JSONResponse:
+        raw = await request.body()
+        if len(raw) > MAX_REQUEST_BYTES:
+            return oauth_error("invalid_request", "The request is too large.")
+        form = parse_qs(raw.decode("utf-8", "replace"))
+        if form.get("grant_type") != [JWT_BEARER_GRANT]:
+            return oauth_error("unsupported_grant_type", "Only the JWT bearer grant is served.")
+        assertion = form.get("assertion", [])
+        if len(assertion) != 1:
+            return oauth_error("invalid_request", "One assertion is required.")
+        audiences = tuple(dict.fromkeys((account["token_uri"], str(request.url))))
+        try:
+            claims = jose.decode_assertion(assertion[0], account_key, client_id=account["client_email"],
+                                           audiences=audiences, leeway=30)  # fmt: skip
+        except jose.TokenInvalid:
+            messaging.tokens_refused += 1
+            return oauth_error("invalid_grant", "Invalid JWT: bad signature, issuer, audience or expiry.")
+        iat = claims.get("iat")
+        if not isinstance(iat, int) or claims["exp"] - iat > MAX_ASSERTION_SECONDS:
+            messaging.tokens_refused += 1
+            return oauth_error("invalid_grant", "Invalid JWT: iat missing or the token lives over an hour.")
+        if FCM_SCOPE not in str(claims.get("scope", "")).split():
+            messaging.tokens_refused += 1
+            return oauth_error("invalid_scope", "The scope is not FCM's.")
+        token = messaging.issue_push_token()
+        return JSONResponse({"access_token": token, "expires_in": settings.push_token_seconds,
+                             "token_type": "Bearer"})  # fmt: skip
+
     @app.post("/push/v1/projects/{project}/messages:send")
     async def send_push(project: str, request: Request) -> JSONResponse:
         authorization = request.headers.get("authorization", "")
-        if not authorization.startswith("Bearer ") or not constant_time_equal(
-            authorization.removeprefix("Bearer "), settings.push_access_token
+        if not authorization.startswith("Bearer ") or not messaging.push_token_valid(
+            authorization.removeprefix("Bearer ")
         ):
             return fcm_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.",
                              code="THIRD_PARTY_AUTH_ERROR")  # fmt: skip

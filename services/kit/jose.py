@@ -144,10 +144,11 @@ def _private_key(private_pem: bytes) -> Any:
     return jwk.construct(private_pem.decode(), algorithm="RS256")
 
 
-def sign_pem(claims: Mapping[str, object], private_pem: bytes, kid: str, *, typ: str = "JWT") -> str:
-    """Sign with RS256 and a PEM private key (parsed once per key). An access token needs
-    ``typ=ACCESS_TOKEN_TYPE``: nothing else passes a resource server."""
-    return jwt.encode(dict(claims), _private_key(private_pem), algorithm="RS256", headers={"kid": kid, "typ": typ})
+def sign_pem(claims: Mapping[str, object], private_pem: bytes, kid: str | None, *, typ: str = "JWT") -> str:
+    """Sign with RS256 and a PEM private key (parsed once per key; ``kid`` in the header unless
+    ``None``). An access token needs ``typ=ACCESS_TOKEN_TYPE``: nothing else passes a resource server."""
+    headers = {"kid": kid, "typ": typ} if kid is not None else {"typ": typ}
+    return jwt.encode(dict(claims), _private_key(private_pem), algorithm="RS256", headers=headers)
 
 
 def generate_rsa(bits: int, kid: str) -> tuple[bytes, Jwk]:
@@ -164,6 +165,12 @@ def generate_rsa(bits: int, kid: str) -> tuple[bytes, Jwk]:
     )
     public = jwk.construct(public_pem.decode(), algorithm="RS256").to_dict()
     return pem, {"kty": "RSA", "n": public["n"], "e": public["e"], "kid": kid, "alg": "RS256", "use": "sig"}
+
+
+def public_jwk(private_pem: bytes, kid: str) -> Jwk:
+    """The public JWK of a PEM private RSA key (to check what it signs)."""
+    public = _private_key(private_pem).public_key().to_dict()
+    return {"kty": "RSA", "n": public["n"], "e": public["e"], "kid": kid, "alg": "RS256", "use": "sig"}
 
 
 def decode_assertion(token: str, key: Key, *, client_id: str, audiences: tuple[str, ...], leeway: int) -> JwtClaims:

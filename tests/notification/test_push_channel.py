@@ -1,5 +1,6 @@
 """The push channel over real HTTP on loopback: the FCM-shaped adapter against the sandbox push
-service and against a scripted one for the answers the sandbox does not give."""
+service (and its token endpoint) and against a scripted one for the answers the sandbox does not
+give."""
 
 from __future__ import annotations
 
@@ -12,16 +13,27 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
+from pydantic import SecretStr, ValidationError
 
 from deploy.local.components import free_port, serve
 from deploy.sandbox.messaging import MessagingSettings, create_app
+from services.kit import jose
 from services.kit.logging import configure_logging
-from services.notification.adapters.push import HttpPushConfig, HttpPushProvider
+from services.notification.adapters.providers import PushProviderSettings, unsafe_for_production
+from services.notification.adapters.push import (
+    FCM_SCOPE,
+    JWT_BEARER_GRANT,
+    HttpPushConfig,
+    HttpPushProvider,
+    ServiceAccount,
+)
 from services.notification.domain.delivery import (
     Handed,
     PermanentFailure,
@@ -45,9 +57,10 @@ async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[tuple[FastAPI, str]]:
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, str]]:
+    key_file = tmp_path_factory.mktemp("push") / "service-account.json"
     settings = MessagingSettings(push_project=PROJECT, push_access_token=TOKEN, delivery_delay_seconds=0.2,
-                                 receipt_url="")  # fmt: skip
+                                 receipt_url="", push_service_account_file=key_file)  # fmt: skip
     app = create_app(settings)
     with serve(app) as url:
         yield app, url
@@ -194,6 +207,10 @@ class Scripted:
         self.answers: deque[Callable[[], Response]] = deque()
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
         self.delay = 0.0
+        # The token endpoint's answers, the forms it was posted, and its delay.
+        self.tokens: deque[Callable[[], Response]] = deque()
+        self.token_requests: list[dict[str, list[str]]] = []
+        self.token_delay = 0.0
         self.app = FastAPI()
 
         @self.app.post("/v1/projects/{project}/messages:send")
@@ -203,6 +220,13 @@ class Scripted:
             if self.delay:
                 await asyncio.sleep(self.delay)
             return scripted()
+
+        @self.app.post("/token")
+        async def token(request: Request) -> Response:
+            self.token_requests.append(parse_qs((await request.body()).decode()))
+            if self.token_delay:
+                await asyncio.sleep(self.token_delay)
+            return self.tokens.popleft()()
 
 
 @pytest.fixture(scope="module")
@@ -218,6 +242,9 @@ async def scripted(scripted_server: tuple[Scripted, str]) -> AsyncIterator[tuple
     server.answers.clear()
     server.requests.clear()
     server.delay = 0.0
+    server.tokens.clear()
+    server.token_requests.clear()
+    server.token_delay = 0.0
     made = HttpPushProvider(config(url))
     yield server, made
     await made.aclose()
@@ -364,3 +391,320 @@ async def test_no_token_title_or_body_in_logs_or_reasons(
     for secret in (DEVICE, DEVICE[:20], title, body, TOKEN):
         assert secret not in logged, secret
         assert all(secret not in reason for reason in reasons), secret
+
+
+# --- access tokens minted from a service account -------------------------------------------------
+
+# A key of the portal's own (not the sandbox's): the sandbox must refuse what it signs.
+OTHER_PEM, _ = jose.generate_rsa(2048, "other")
+
+
+def sandbox_account(app: FastAPI, url: str, **overrides: Any) -> ServiceAccount:
+    """The sandbox's development service account, its token endpoint where this test serves it."""
+    raw = dict(app.state.service_account, token_uri=f"{url}/push/token", **overrides)
+    return ServiceAccount.from_json(json.dumps(raw).encode())
+
+
+def minting(base_url: str, account: ServiceAccount) -> HttpPushProvider:
+    return HttpPushProvider(replace(config(base_url), access_token="", service_account=account))
+
+
+def issued(app: FastAPI) -> tuple[int, int]:
+    messaging = app.state.messaging
+    return messaging.tokens_issued, messaging.tokens_refused
+
+
+async def test_one_token_is_minted_for_many_concurrent_sends(sandbox: tuple[FastAPI, str]) -> None:
+    app, url = sandbox
+    made = minting(f"{url}/push", sandbox_account(app, url))
+    before = issued(app)
+    try:
+        handed = await asyncio.gather(*(made.send(push(f"device-{i}")) for i in range(100)))
+        assert all(h.delivered for h in handed)
+        await made.send(push())
+    finally:
+        await made.aclose()
+    assert made.mints == 1 and issued(app) == (before[0] + 1, before[1])
+
+
+async def test_the_key_file_the_sandbox_wrote_is_a_service_account(sandbox: tuple[FastAPI, str]) -> None:
+    app, url = sandbox
+    key_file: Path = app.state.messaging.settings.push_service_account_file
+    assert key_file.stat().st_mode & 0o077 == 0  # the owner's only
+    written = json.loads(key_file.read_bytes())
+    assert written == app.state.service_account and written["type"] == "service_account"
+    settings = PushProviderSettings(name="fcm", base_url=f"{url}/push", service_account_file=key_file)
+    made = settings.provider()
+    assert made.config.project_id == PROJECT and made.config.service_account is not None
+    assert made.config.service_account.private_key_id == "sandbox-push-development"
+    await made.aclose()
+
+
+async def test_a_token_is_minted_again_once_it_expires(tmp_path: Path) -> None:
+    settings = MessagingSettings(push_project=PROJECT, push_access_token=TOKEN, delivery_delay_seconds=0,
+                                 receipt_url="", push_token_seconds=1)  # fmt: skip
+    app = create_app(settings)
+    with serve(app) as url:
+        made = minting(f"{url}/push", sandbox_account(app, url))
+        try:
+            await made.send(push())
+            await made.send(push())
+            assert issued(app) == (1, 0)
+            await asyncio.sleep(1.0)  # a 1 s token is replaced a tenth of its life early
+            await made.send(push())
+            assert issued(app) == (2, 0)
+            # The sandbox forgets expired tokens: the first no longer sends.
+            first = next(iter(app.state.messaging.push_tokens), None)
+            assert first is not None and len(app.state.messaging.push_tokens) == 1
+        finally:
+            await made.aclose()
+        assert len(listed(url)) == 3
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"private_key": OTHER_PEM.decode()}, {"client_email": "someone-else@portal.iam.sandbox.invalid"}],
+    ids=["another key", "another account"],
+)
+async def test_the_sandbox_refuses_an_assertion_it_cannot_trust(
+    sandbox: tuple[FastAPI, str], overrides: dict[str, str]
+) -> None:
+    app, url = sandbox
+    httpx.delete(f"{url}/api/messages").raise_for_status()
+    made = minting(f"{url}/push", sandbox_account(app, url, **overrides))
+    before = issued(app)
+    try:
+        with pytest.raises(TechnicalFailure) as failed:
+            await made.send(push())
+    finally:
+        await made.aclose()
+    assert failed.value.reason == "push token endpoint answered HTTP 400 invalid_grant"
+    assert issued(app) == (before[0], before[1] + 1)
+    assert listed(url, token=DEVICE) == []
+
+
+def assertion(app: FastAPI, url: str, **claims: Any) -> str:
+    account = app.state.service_account
+    now = int(time.time())
+    base = {"iss": account["client_email"], "scope": FCM_SCOPE, "aud": f"{url}/push/token", "iat": now,
+            "exp": now + 3600}  # fmt: skip
+    base.update(claims)
+    signed = {k: v for k, v in base.items() if v is not None}
+    return jose.sign_pem(signed, account["private_key"].encode(), account["private_key_id"])
+
+
+def test_the_sandbox_token_endpoint_checks_the_grant(sandbox: tuple[FastAPI, str]) -> None:
+    app, url = sandbox
+    now = int(time.time())
+    for form, error in [
+        ({"grant_type": "client_credentials", "assertion": assertion(app, url)}, "unsupported_grant_type"),
+        ({"grant_type": JWT_BEARER_GRANT}, "invalid_request"),
+        ({"grant_type": JWT_BEARER_GRANT, "assertion": "not.a.jwt"}, "invalid_grant"),
+        ({"grant_type": JWT_BEARER_GRANT, "assertion": assertion(app, url, aud="https://elsewhere.invalid/token")},
+         "invalid_grant"),
+        ({"grant_type": JWT_BEARER_GRANT, "assertion": assertion(app, url, iat=now - 7200, exp=now - 3600)},
+         "invalid_grant"),
+        ({"grant_type": JWT_BEARER_GRANT, "assertion": assertion(app, url, exp=now + 7200)}, "invalid_grant"),
+        ({"grant_type": JWT_BEARER_GRANT, "assertion": assertion(app, url, iat=None)}, "invalid_grant"),
+        ({"grant_type": JWT_BEARER_GRANT, "assertion": assertion(app, url, scope="https://other.invalid/scope")},
+         "invalid_scope"),
+    ]:  # fmt: skip
+        answer = httpx.post(f"{url}/push/token", data=form)
+        assert (answer.status_code, answer.json()["error"]) == (400, error), form
+    good = httpx.post(f"{url}/push/token", data={"grant_type": JWT_BEARER_GRANT, "assertion": assertion(app, url)})
+    assert good.status_code == 200
+    body = good.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+    sent = httpx.post(f"{url}/push/v1/projects/{PROJECT}/messages:send", json={"message": {"token": DEVICE}},
+                      headers={"Authorization": f"Bearer {body['access_token']}"})  # fmt: skip
+    assert sent.status_code == 200
+    made_up = httpx.post(f"{url}/push/v1/projects/{PROJECT}/messages:send", json={"message": {"token": DEVICE}},
+                         headers={"Authorization": "Bearer sandbox-push-made-up"})  # fmt: skip
+    assert made_up.status_code == 401
+
+
+def token_answer(minted: str = "minted-token-1", **fields: Any) -> Callable[[], Response]:
+    return answer(200, {"access_token": minted, "expires_in": 3599, "token_type": "Bearer", **fields})
+
+
+def scripted_account(url: str) -> ServiceAccount:
+    return ServiceAccount(client_email="portal-push@portal.iam.example.invalid", private_key=OTHER_PEM.decode(),
+                          token_uri=f"{url}/token", private_key_id="other", project_id=PROJECT)  # fmt: skip
+
+
+@pytest.fixture
+async def scripted_minting(
+    scripted_server: tuple[Scripted, str], scripted: tuple[Scripted, HttpPushProvider]
+) -> AsyncIterator[tuple[Scripted, HttpPushProvider]]:
+    server, url = scripted_server
+    made = minting(url, scripted_account(url))
+    yield server, made
+    await made.aclose()
+
+
+async def test_the_grant_is_rfc_7523(scripted_minting: tuple[Scripted, HttpPushProvider]) -> None:
+    server, made = scripted_minting
+    server.tokens.append(token_answer())
+    server.answers.append(answer(200, {"name": f"projects/{PROJECT}/messages/1"}))
+    await made.send(push())
+    [form] = server.token_requests
+    assert form["grant_type"] == [JWT_BEARER_GRANT]
+    header = jose.unverified_header(form["assertion"][0])
+    claims = jose.unverified_claims(form["assertion"][0])
+    assert header["kid"] == "other"
+    assert claims["iss"] == "portal-push@portal.iam.example.invalid" and claims["scope"] == FCM_SCOPE
+    assert claims["aud"] == made.config.service_account.token_uri  # type: ignore[union-attr]
+    assert 0 < claims["exp"] - claims["iat"] <= 3600 and abs(claims["iat"] - time.time()) < 5
+    assert server.requests[0][1]["authorization"] == "Bearer minted-token-1"
+
+
+async def test_a_refused_token_is_minted_again_once(scripted_minting: tuple[Scripted, HttpPushProvider]) -> None:
+    server, made = scripted_minting
+    unauthenticated = answer(401, fcm(401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR"))
+    server.tokens.extend([token_answer("minted-token-1"), token_answer("minted-token-2")])
+    server.answers.extend([unauthenticated, answer(200, {"name": f"projects/{PROJECT}/messages/1"})])
+    assert (await made.send(push())).delivered
+    assert [r[1]["authorization"] for r in server.requests] == ["Bearer minted-token-1", "Bearer minted-token-2"]
+    # Refused again with a new token: a technical failure (tried later), not a loop.
+    server.tokens.append(token_answer("minted-token-3"))
+    server.answers.extend([unauthenticated, unauthenticated])
+    with pytest.raises(TechnicalFailure) as failed:
+        await made.send(push())
+    assert failed.value.reason == "push service answered HTTP 401 THIRD_PARTY_AUTH_ERROR"
+    assert made.mints == 3 and len(server.requests) == 4
+
+
+@pytest.mark.parametrize(
+    ("token_reply", "reason"),
+    [
+        (answer(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}),
+         "push token endpoint answered HTTP 400 invalid_grant"),
+        (answer(500, b"<html>"), "push token endpoint answered HTTP 500"),
+        (answer(200, {"expires_in": 3599, "token_type": "Bearer"}),
+         "push token endpoint's answer is not in the contract"),
+        (token_answer(expires_in="3599"), "push token endpoint's answer is not in the contract"),
+        (token_answer(expires_in=0), "push token endpoint's answer is not in the contract"),
+        (token_answer(token_type="mac"), "push token endpoint's answer is not in the contract"),
+        (token_answer("has space"), "push token endpoint's answer is not in the contract"),
+        (answer(200, b"x" * (65 * 1024)), "push token endpoint's answer is not in the contract"),
+    ],
+)  # fmt: skip
+async def test_a_failed_mint_is_a_technical_failure(
+    scripted_minting: tuple[Scripted, HttpPushProvider], token_reply: Callable[[], Response], reason: str
+) -> None:
+    server, made = scripted_minting
+    server.tokens.append(token_reply)
+    with pytest.raises(TechnicalFailure) as failed:
+        await made.send(push())
+    assert failed.value.reason == reason
+    assert server.requests == []
+
+
+async def test_a_token_endpoint_down_fails_every_waiting_send_at_once(
+    scripted_minting: tuple[Scripted, HttpPushProvider], log_output: io.StringIO
+) -> None:
+    server, made = scripted_minting
+    server.token_delay = 1.2  # past the 0.5 s timeout
+    server.tokens.append(token_answer())
+    results = await asyncio.gather(*(made.send(push()) for _ in range(20)), return_exceptions=True)
+    assert all(isinstance(r, TechnicalFailure) for r in results)
+    assert {r.reason for r in results if isinstance(r, TechnicalFailure)} == {
+        "push token endpoint timed out (ReadTimeout)"
+    }
+    assert len(server.token_requests) == 1 and made.mints == 1 and server.requests == []
+    gone = minting(f"http://127.0.0.1:{free_port()}", scripted_account(f"http://127.0.0.1:{free_port()}"))
+    try:
+        with pytest.raises(TechnicalFailure, match=r"^push token endpoint unreachable \(ConnectError\)$"):
+            await gone.send(push())
+    finally:
+        await gone.aclose()
+    logged = log_output.getvalue()
+    assert "push not handed" in logged
+    account = scripted_account("http://x")
+    secrets = [account.private_key, *account.private_key.splitlines()[1:3], server.token_requests[0]["assertion"][0]]
+    for secret in secrets:
+        assert secret not in logged
+        assert all(secret not in r.reason for r in results if isinstance(r, TechnicalFailure))
+
+
+async def test_no_minted_token_or_assertion_in_logs(
+    scripted_minting: tuple[Scripted, HttpPushProvider], log_output: io.StringIO
+) -> None:
+    server, made = scripted_minting
+    server.tokens.append(token_answer("minted-secret-token"))
+    server.answers.extend([answer(200, {"name": f"projects/{PROJECT}/messages/1"}), answer(500, fcm(500, "INTERNAL"))])
+    await made.send(push())
+    with pytest.raises(TechnicalFailure):
+        await made.send(push())
+    logged = log_output.getvalue()
+    assert "push token minted" in logged
+    for secret in ("minted-secret-token", server.token_requests[0]["assertion"][0], OTHER_PEM.decode().splitlines()[1]):
+        assert secret not in logged
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def service_account_fields() -> dict[str, str]:
+    return {"client_email": "portal-push@portal.iam.example.invalid", "private_key": OTHER_PEM.decode(),
+            "token_uri": "https://oauth2.example.invalid/token", "project_id": "portal"}  # fmt: skip
+
+
+def test_the_settings_take_exactly_one_credential(tmp_path: Path) -> None:
+    key_file = tmp_path / "key.json"
+    key_file.write_text(json.dumps({"type": "service_account", **service_account_fields()}))
+    base = {"name": "fcm", "base_url": "https://push.example.invalid"}
+    fields = service_account_fields()
+    for given in [{}, {"access_token": TOKEN, "service_account_file": str(key_file)},
+                  {"service_account_file": str(key_file), "service_account": fields},
+                  {"access_token": TOKEN, "project_id": "portal", "service_account": fields}]:  # fmt: skip
+        with pytest.raises(ValidationError, match="give exactly one of access_token, service_account_file or "
+                                                  "service_account") as refused:  # fmt: skip
+            PushProviderSettings.model_validate({**base, **given})
+        assert TOKEN not in str(refused.value) and "PRIVATE KEY" not in str(refused.value)
+    with pytest.raises(ValidationError, match="project_id is required"):
+        PushProviderSettings.model_validate({**base, "access_token": TOKEN})
+    for given in [{"access_token": TOKEN, "project_id": "portal"}, {"service_account_file": str(key_file)},
+                  {"service_account": service_account_fields()}]:  # fmt: skip
+        settings = PushProviderSettings.model_validate({**base, **given})
+        assert TOKEN not in repr(settings) and "PRIVATE KEY" not in repr(settings)
+        assert settings.provider().config.project_id == "portal"
+        assert "PRIVATE KEY" not in repr(settings.provider().config)
+
+
+def test_a_service_account_that_cannot_sign_is_refused_at_start(tmp_path: Path) -> None:
+    base = {"name": "fcm", "base_url": "https://push.example.invalid"}
+    pem = "-----BEGIN PRIVATE KEY-----\nnot-a-key\n-----END PRIVATE KEY-----\n"
+    broken = {**service_account_fields(), "private_key": pem}
+    with pytest.raises(ValueError, match="not an RSA private key") as refused:
+        PushProviderSettings.model_validate({**base, "service_account": broken}).provider()
+    assert "not-a-key" not in str(refused.value)
+    missing = PushProviderSettings.model_validate({**base, "service_account_file": str(tmp_path / "absent.json")})
+    with pytest.raises(ValueError, match=r"the service account file cannot be read \(FileNotFoundError\)"):
+        missing.provider()
+    (tmp_path / "not.json").write_text("{")
+    with pytest.raises(ValueError, match="not JSON"):
+        PushProviderSettings.model_validate({**base, "service_account_file": str(tmp_path / "not.json")}).provider()
+    no_project = {k: v for k, v in service_account_fields().items() if k != "project_id"}
+    with pytest.raises(ValueError, match="no project_id"):
+        PushProviderSettings.model_validate({**base, "service_account": no_project}).provider()
+
+
+def test_production_refuses_a_static_token_and_the_sandbox_account() -> None:
+    def problems(**given: Any) -> list[str]:
+        settings = PushProviderSettings.model_validate({"name": "fcm", "base_url": "https://push.example.invalid",
+                                                        **given})  # fmt: skip
+        return [p for p in unsafe_for_production([], [], [settings]) if p.startswith("push")]
+
+    assert problems(service_account=service_account_fields()) == []
+    assert problems(access_token=SecretStr("a-real-looking-token"), project_id="portal") == [
+        "push provider fcm has a static access token (it expires within the hour)"
+    ]
+    assert problems(access_token=SecretStr("development-push-token"), project_id="portal") == [
+        "push provider fcm is the sandbox"
+    ]
+    for sandboxed in [{"token_uri": "http://127.0.0.1:8030/push/token"},
+                      {"client_email": "portal-push@portal-development.iam.sandbox.invalid"}]:  # fmt: skip
+        assert problems(service_account={**service_account_fields(), **sandboxed}) == [
+            "push provider fcm is the sandbox"
+        ]

@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from ..domain.delivery import Channel
 from .email import SmtpConfig, SmtpProvider
-from .push import HttpPushConfig, HttpPushProvider
+from .push import MAX_SERVICE_ACCOUNT_BYTES, HttpPushConfig, HttpPushProvider, ServiceAccount
 from .sms import MAX_BATCH, HttpSmsConfig, HttpSmsProvider
 
 ProviderName = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")
@@ -72,19 +72,77 @@ class SmsProviderSettings(_Settings):
         return [s.get_secret_value() for s in (self.signing_secret, self.previous_signing_secret) if s is not None]
 
 
+class ServiceAccountSettings(_Settings):
+    """A Google service account's fields, as its JSON key file names them (the rest of the file
+    is not needed)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+
+    client_email: str = Field(min_length=3, max_length=320)
+    private_key: SecretStr = Field(min_length=1, max_length=MAX_SERVICE_ACCOUNT_BYTES)
+    token_uri: str = Field(min_length=1, max_length=2000)
+    private_key_id: str | None = Field(default=None, max_length=200)
+    project_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+    def account(self) -> ServiceAccount:
+        return ServiceAccount(client_email=self.client_email, private_key=self.private_key.get_secret_value(),
+                              token_uri=self.token_uri, private_key_id=self.private_key_id,
+                              project_id=self.project_id)  # fmt: skip
+
+
 class PushProviderSettings(_Settings):
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [{
+    """A push provider's API and how its access token is had: exactly one of ``access_token``
+    (static: the sandbox and tests, it expires within the hour in production),
+    ``service_account_file`` (Google's JSON key file, read at start) or ``service_account`` (its
+    fields). ``project_id`` defaults to the service account's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True, json_schema_extra={"examples": [{
         "name": "fcm", "base_url": "https://push.example.invalid", "project_id": "portal",
-        "access_token": "example-access-token"}]})  # fmt: skip
+        "service_account": {"client_email": "portal-push@portal.iam.example.invalid",
+                            "private_key": "example-private-key-pem", "private_key_id": "example-key-id",
+                            "token_uri": "https://oauth2.example.invalid/token"}}]})  # fmt: skip
 
     name: str = ProviderName
     base_url: str = Field(min_length=1)
-    project_id: str = Field(min_length=1)
-    access_token: SecretStr
+    project_id: str | None = Field(default=None, min_length=1)
+    access_token: SecretStr | None = None
+    service_account_file: Path | None = None
+    service_account: ServiceAccountSettings | None = None
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> PushProviderSettings:
+        given = [n for n in ("access_token", "service_account_file", "service_account") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(f"push provider {self.name}: give exactly one of access_token, service_account_file "
+                             f"or service_account (given: {', '.join(given) or 'none'})")  # fmt: skip
+        if self.access_token is not None and not self.project_id:
+            raise ValueError(f"push provider {self.name}: project_id is required with a static access_token")
+        return self
+
+    def account(self) -> ServiceAccount | None:
+        """The service account, its file read now; ``None`` with a static token."""
+        if self.service_account is not None:
+            return self.service_account.account()
+        if self.service_account_file is None:
+            return None
+        try:
+            with self.service_account_file.open("rb") as file:
+                raw = file.read(MAX_SERVICE_ACCOUNT_BYTES + 1)
+        except OSError as exc:
+            raise ValueError(f"push provider {self.name}: the service account file cannot be read "
+                             f"({type(exc).__name__})") from None  # fmt: skip
+        if len(raw) > MAX_SERVICE_ACCOUNT_BYTES:
+            raise ValueError(f"push provider {self.name}: the service account file is too long")
+        return ServiceAccount.from_json(raw)
 
     def provider(self) -> HttpPushProvider:
-        return HttpPushProvider(HttpPushConfig(name=self.name, base_url=self.base_url, project_id=self.project_id,
-                                               access_token=self.access_token.get_secret_value()))  # fmt: skip
+        account = self.account()
+        project = self.project_id or (account.project_id if account else None)
+        if not project:
+            raise ValueError(f"push provider {self.name}: no project_id, in the settings or the service account")
+        token = self.access_token.get_secret_value() if self.access_token else ""
+        return HttpPushProvider(HttpPushConfig(name=self.name, base_url=self.base_url, project_id=project,
+                                               access_token=token, service_account=account))  # fmt: skip
 
 
 def development_defaults() -> tuple[list[SmtpProviderSettings], list[SmsProviderSettings], list[PushProviderSettings]]:
@@ -108,7 +166,8 @@ def unsafe_for_production(
     email: list[SmtpProviderSettings], sms: list[SmsProviderSettings], push: list[PushProviderSettings]
 ) -> list[str]:
     """What a production deployment must not carry: development credentials, loopback hosts,
-    SMTP without TLS, no provider at all for a channel."""
+    SMTP without TLS, a static push access token (FCM's last an hour), no provider at all for a
+    channel."""
     problems: list[str] = []
     for channel, configured in ((Channel.EMAIL, email), (Channel.SMS, sms), (Channel.PUSH, push)):
         if not configured:
@@ -124,6 +183,11 @@ def unsafe_for_production(
         if any("development" in x for x in (s.api_key.get_secret_value(), s.signing_secret.get_secret_value())):
             problems.append(f"SMS provider {s.name} has development credentials")
     for p in push:
-        if "127.0.0.1" in p.base_url or "development" in p.access_token.get_secret_value():
+        urls = (p.base_url, p.service_account.token_uri if p.service_account else "")
+        token = p.access_token.get_secret_value() if p.access_token else ""
+        account_email = p.service_account.client_email if p.service_account else ""
+        if any("127.0.0.1" in u or "localhost" in u for u in urls) or "development" in token + account_email:
             problems.append(f"push provider {p.name} is the sandbox")
+        elif p.access_token is not None:
+            problems.append(f"push provider {p.name} has a static access token (it expires within the hour)")
     return problems
