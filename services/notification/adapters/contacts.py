@@ -15,6 +15,7 @@ a page of 500 at a time), and keeps each agency's answer as long, at most ``size
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,8 @@ AGENCIES_BATCH = 50
 OFFICIALS_PAGE = 500
 #: Pages followed for one request at most (a cursor that never ends is identity's bug, not a loop here).
 MAX_PAGES = 1000
+#: The most of the token endpoint's answer read (an access token and its expiry: a few KiB).
+MAX_TOKEN_ANSWER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,21 +67,34 @@ class IdentityContacts:
         self._kept: dict[str, tuple[Contact | None, float]] = {}
         self._officials: dict[str, tuple[tuple[str, ...], float]] = {}
         self._token: tuple[str, float] | None = None
+        self._minting = asyncio.Lock()
 
     async def _bearer(self) -> str:
+        """This client's access token, minted once for every call waiting on it (a lock: a burst
+        of lookups asks the token endpoint once) and again shortly before it expires."""
         if self._token is None or self._token[1] < time.monotonic() + 30:
-            try:
-                answer = await self._client.post(
-                    self.config.token_url, data={"grant_type": "client_credentials", "scope": "identity:contacts"},
-                    auth=(self.config.client_id, self.config.client_secret), timeout=self.config.timeout_seconds,
-                )  # fmt: skip
-            except httpx.HTTPError as exc:
-                raise ContactsUnavailable(f"token endpoint: {type(exc).__name__}") from None
-            if answer.status_code != 200:
-                raise ContactsUnavailable(f"token endpoint answered {answer.status_code}")
-            body = answer.json()
-            self._token = (str(body["access_token"]), time.monotonic() + float(body.get("expires_in", 300)))
+            async with self._minting:
+                if self._token is None or self._token[1] < time.monotonic() + 30:
+                    self._token = await self._mint()
         return self._token[0]
+
+    async def _mint(self) -> tuple[str, float]:
+        try:
+            answer = await self._client.post(
+                self.config.token_url, data={"grant_type": "client_credentials", "scope": "identity:contacts"},
+                auth=(self.config.client_id, self.config.client_secret), timeout=self.config.timeout_seconds,
+            )  # fmt: skip
+        except httpx.HTTPError as exc:
+            raise ContactsUnavailable(f"token endpoint: {type(exc).__name__}") from None
+        if answer.status_code != 200:
+            raise ContactsUnavailable(f"token endpoint answered {answer.status_code}")
+        try:
+            if len(answer.content) > MAX_TOKEN_ANSWER_BYTES:
+                raise ValueError("too long")
+            body = answer.json()
+            return str(body["access_token"]), time.monotonic() + float(body.get("expires_in", 300))
+        except (ValueError, KeyError, TypeError):
+            raise ContactsUnavailable("token endpoint's answer is not in the contract") from None
 
     async def of(self, account_id: str) -> Contact | None:
         """The person's verified phone and e-mail; None when identity knows no such account."""
