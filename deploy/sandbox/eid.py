@@ -32,6 +32,7 @@ import base64
 import hashlib
 import hmac
 import html
+import json
 import re
 import secrets
 import time
@@ -66,6 +67,7 @@ MAX_FORM_BYTES = 16 * 1024
 MAX_PARAM = 2048
 MAX_ASSERTION = 8192
 MAX_JWKS_BYTES = 64 * 1024
+JWKS_REFETCH_SECONDS = 10.0
 VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "name", "birthdate",
@@ -261,7 +263,7 @@ class Provider:
         self.codes: Bounded = Bounded(limit)
         self.tokens: Bounded = Bounded(limit)
         self.jtis: Bounded = Bounded(limit)
-        self.jwks_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.jwks_cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
         self.behaviour = BehaviourIn()
         self.http: httpx.AsyncClient | None = None
 
@@ -303,18 +305,33 @@ class Provider:
         if uri is None or self.http is None:
             return []
         cached = self.jwks_cache.get(uri)
-        if cached and not refresh and time.monotonic() - cached[0] < self.settings.jwks_cache_seconds:
-            return list(cached[1].get("keys", []))
+        if cached is not None:
+            age = time.monotonic() - cached[0]
+            # Fetched again when no key verified (the client rotated), but not more than every 10 s.
+            if age < JWKS_REFETCH_SECONDS or (not refresh and age < self.settings.jwks_cache_seconds):
+                return cached[1]
+        keys = await self.fetch_jwks(uri)
+        if keys is None:  # unreachable or not a JWKS: the keys known before, if any
+            return cached[1] if cached else []
+        self.jwks_cache[uri] = (time.monotonic(), keys)
+        return keys
+
+    async def fetch_jwks(self, uri: str) -> list[dict[str, Any]] | None:
+        assert self.http is not None
+        raw = b""
         try:
-            answer = await self.http.get(uri)
-            if answer.status_code != 200 or len(answer.content) > MAX_JWKS_BYTES:
-                return []
-            document = answer.json()
+            async with self.http.stream("GET", uri) as answer:
+                if answer.status_code != 200:
+                    return None
+                async for chunk in answer.aiter_bytes():
+                    raw += chunk
+                    if len(raw) > MAX_JWKS_BYTES:
+                        return None
+            document = json.loads(raw)
         except (httpx.HTTPError, ValueError):
-            return []
+            return None
         if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-            return []
-        self.jwks_cache[uri] = (time.monotonic(), document)
+            return None
         return [k for k in document["keys"] if isinstance(k, dict)]
 
     async def authenticate(self, form: dict[str, str]) -> ClientIn:
