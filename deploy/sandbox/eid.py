@@ -49,7 +49,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from jose import jwk, jwt
 from jose.exceptions import JOSEError
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.kit import jose as kit_jose
@@ -63,6 +63,7 @@ CODE_SECONDS = 60
 ACCESS_TOKEN_SECONDS = 300
 ID_TOKEN_SECONDS = 300
 PENDING_SECONDS = 600
+SESSION_SECONDS = 3600
 MAX_FORM_BYTES = 16 * 1024
 MAX_PARAM = 2048
 MAX_ASSERTION = 8192
@@ -85,10 +86,16 @@ class ClientIn(BaseModel):
 
     @field_validator("jwks_uri")
     @classmethod
-    def _one_source(cls, value: str | None) -> str | None:
+    def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("jwks_uri must be an http(s) URL")
         return value
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> ClientIn:
+        if (self.jwks is None) == (self.jwks_uri is None):
+            raise ValueError("a client has either jwks or jwks_uri")
+        return self
 
 
 # The portal's identity service in development: it authenticates with a key of its own
@@ -447,7 +454,7 @@ def error_page(message: str, status: int = 400) -> HTMLResponse:
 <p>{html.escape(message)}</p></body></html>""", status_code=status)  # fmt: skip
 
 
-def sign_in_page(provider: Provider, rid: str, pending: Pending, message: str = "", status: int = 200) -> HTMLResponse:
+def sign_in_page(rid: str, pending: Pending, message: str = "", status: int = 200) -> HTMLResponse:
     options = "\n".join(
         f'<label><input type="radio" name="person" value="{p.key}"{" checked" if i == 0 else ""}> '
         f"{html.escape(p.name)} — {p.identifier} (mức {p.level}{'' if p.kind == 'citizen' else ', tổ chức'})"
@@ -584,6 +591,8 @@ def create_app(settings: EidSettings | None = None) -> FastAPI:
                 return back(pending, error="invalid_request", error_description="max_age must be seconds")
             max_age = int(params["max_age"])
         session = provider.sessions.get(request.cookies.get(SESSION_COOKIE, ""))
+        if session is not None and time.time() - session.auth_time > SESSION_SECONDS:
+            session = None
         fresh = session is not None and (max_age is None or time.time() - session.auth_time <= max_age)
         if session is not None and fresh and "login" not in prompts and session.person.level >= pending.level:
             return issue(pending, session)
@@ -591,7 +600,7 @@ def create_app(settings: EidSettings | None = None) -> FastAPI:
             return back(pending, error="login_required", error_description="no sign-in session fits the request")
         rid = secrets.token_urlsafe(24)
         provider.pending[rid] = pending
-        page = sign_in_page(provider, rid, pending)
+        page = sign_in_page(rid, pending)
         page.set_cookie(BROWSER_COOKIE, pending.browser, httponly=True, samesite="lax", path="/authorize")
         return page
 
@@ -612,20 +621,20 @@ def create_app(settings: EidSettings | None = None) -> FastAPI:
         typed = form.get("identifier", "").strip()
         person = provider.by_identifier.get(typed) if typed else provider.people.get(form.get("person", ""))
         if person is None:
-            return sign_in_page(provider, rid, pending, "Không có người thử nghiệm này / unknown test person", 401)
+            return sign_in_page(rid, pending, "Không có người thử nghiệm này / unknown test person", 401)
         if not same(form.get("password"), settings.password):
-            return sign_in_page(provider, rid, pending, "Sai mật khẩu / wrong password", 401)
+            return sign_in_page(rid, pending, "Sai mật khẩu / wrong password", 401)
         amr: tuple[str, ...] = ("pwd",)
         if person.level >= 2:
             if not same(form.get("otp"), settings.otp):
-                return sign_in_page(provider, rid, pending, "Sai mã OTP / wrong OTP (level 2)", 401)
+                return sign_in_page(rid, pending, "Sai mã OTP / wrong OTP (level 2)", 401)
             amr = ("pwd", "otp", "mfa")
         del provider.pending[rid]
         session = Session(person, int(time.time()), amr)
         sid = secrets.token_urlsafe(32)
         provider.sessions[sid] = session
         response = issue(pending, session)
-        response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax", max_age=3600)
+        response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="lax", max_age=SESSION_SECONDS)
         response.delete_cookie(BROWSER_COOKIE, path="/authorize")
         return response
 

@@ -109,3 +109,16 @@ def test_the_default_client_is_the_portal_identity() -> None:
     [client] = EidSettings().clients
     assert client.client_id == "portal-identity" and client.jwks_uri and client.jwks is None
     assert EidSettings().port == 8040
+
+
+@pytest.mark.parametrize(
+    "clients",
+    ['[{"client_id": "x", "redirect_uris": ["http://127.0.0.1/cb"]}]',
+     '[{"client_id": "x", "redirect_uris": ["http://127.0.0.1/cb"], "jwks": {"keys": []}, "jwks_uri": "http://a/j"}]',
+     '[{"client_id": "x", "redirect_uris": [], "jwks": {"keys": []}}]',
+     '[{"client_id": "x", "redirect_uris": ["http://127.0.0.1/cb"], "jwks_uri": "file:///etc/keys"}]'],
+)  # fmt: skip
+def test_a_client_needs_redirect_uris_and_one_source_of_keys(monkeypatch: pytest.MonkeyPatch, clients: str) -> None:
+    monkeypatch.setenv("SANDBOX_EID_CLIENTS", clients)
+    with pytest.raises(ValueError, match="validation error"):
+        EidSettings()
