@@ -42,7 +42,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 from fastapi import FastAPI, Request, Response
@@ -479,8 +479,11 @@ def sign_in_page(rid: str, pending: Pending, message: str = "", status: int = 20
  autocomplete="one-time-code"></label></p>
 <p><button type="submit">Đăng nhập</button></p></form></body></html>"""
     response = HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+    # Browsers apply form-action to the redirect that follows the post: the client's origin too.
+    parts = urlsplit(pending.redirect_uri)
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+        f"default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {parts.scheme}://{parts.netloc}; "
+        "frame-ancestors 'none'; base-uri 'none'"
     )
     response.headers["X-Frame-Options"] = "DENY"
     return response

@@ -141,6 +141,9 @@ def test_the_sign_in_page_escapes_and_protects_itself(eid: Eid) -> None:
     _, challenge = pkce()
     page = authorize(eid, authorize_params(challenge, state="<script>x</script>"))
     assert page.status_code == 200 and "<script>" not in page.text
-    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy
+    # Browsers check form-action on the redirect after the post too: the client's origin, nothing else.
+    assert "form-action 'self' http://127.0.0.1:9;" in policy
     assert page.headers["cache-control"] == "no-store"
     assert "Nguyễn Văn An" in page.text
