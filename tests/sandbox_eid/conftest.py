@@ -69,6 +69,7 @@ class Eid:
     key: ClientKey  # the RSA client's key (inline JWKS)
     ec: ClientKey  # the EC client's key (published at a jwks_uri)
     app: FastAPI
+    published: list[dict[str, Any]]  # the EC client's JWKS as it publishes it (tests rotate it)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,8 @@ def eid(client_keys: tuple[ClientKey, ClientKey], tmp_path_factory: pytest.TempP
     key, ec_client = client_keys
     # The EC relying party publishes its keys itself, as a deployed one would (jwks_uri).
     published = FastAPI()
-    published.get("/jwks")(lambda: {"keys": [ec_client.public_jwk]})
+    published_keys = [ec_client.public_jwk]
+    published.get("/jwks")(lambda: {"keys": published_keys})
     key_file = tmp_path_factory.getbasetemp() / "eid-signing.pem"  # one key for the module's servers
     with serve(published) as rp_url:
         port = free_port("127.0.0.1")
@@ -95,7 +97,7 @@ def eid(client_keys: tuple[ClientKey, ClientKey], tmp_path_factory: pytest.TempP
         with serve(app, port=port) as url:
             meta = httpx.get(f"{url}/.well-known/openid-configuration").json()
             jwks = httpx.get(meta["jwks_uri"]).json()
-            yield Eid(url, meta, jwks, key, ec_client, app)
+            yield Eid(url, meta, jwks, key, ec_client, app, published_keys)
 
 
 class Form(HTMLParser):

@@ -20,6 +20,7 @@ from tests.sandbox_eid.conftest import (
     Eid,
     assertion,
     authorize_params,
+    ec_key,
     exchange,
     pkce,
     query,
@@ -214,3 +215,19 @@ async def test_the_token_endpoint_wants_a_form(eid: Eid) -> None:
 async def test_userinfo_refuses_an_unknown_token(eid: Eid) -> None:
     answer = httpx.get(eid.meta["userinfo_endpoint"], headers={"Authorization": "Bearer nope"})
     assert answer.status_code == 401 and "invalid_token" in answer.headers["www-authenticate"]
+
+
+async def test_a_client_that_rotates_its_published_key_is_read_again(eid: Eid, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, verifier, _ = await code_for(eid, redirect_uri=EC_REDIRECT, client_id=EC_CLIENT_ID)
+    form = {"redirect_uri": EC_REDIRECT}
+    assert exchange(eid, code, verifier, assertion(eid, eid.ec, EC_CLIENT_ID), **form).status_code == 200
+    rotated = ec_key("rp-ec-2")
+    eid.published[:] = [rotated.public_jwk]
+    monkeypatch.setattr("deploy.sandbox.eid.JWKS_REFETCH_SECONDS", 0.0)  # not ten seconds' wait in a test
+    code, verifier, _ = await code_for(eid, redirect_uri=EC_REDIRECT, client_id=EC_CLIENT_ID)
+    answer = exchange(eid, code, verifier, assertion(eid, rotated, EC_CLIENT_ID), **form)
+    assert answer.status_code == 200, answer.text
+    # The retired key no longer works.
+    code, verifier, _ = await code_for(eid, redirect_uri=EC_REDIRECT, client_id=EC_CLIENT_ID)
+    answer = exchange(eid, code, verifier, assertion(eid, eid.ec, EC_CLIENT_ID), **form)
+    assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
