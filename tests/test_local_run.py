@@ -34,7 +34,7 @@ def launch(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen
     # No quiet hours for SMS: the journey's messages go whatever the hour the suite runs at.
     env["NOTIFICATION_QUIET_START"] = env["NOTIFICATION_QUIET_END"] = "00:00"
     for name, variable in (("mailbox_smtp", "SANDBOX_MAILBOX_SMTP_PORT"), ("mailbox_http", "SANDBOX_MAILBOX_HTTP_PORT"),
-                           ("messaging", "SANDBOX_MESSAGING_PORT")):  # fmt: skip
+                           ("messaging", "SANDBOX_MESSAGING_PORT"), ("eid", "SANDBOX_EID_PORT")):  # fmt: skip
         if name in ports:
             env[variable] = str(ports[name])
     for name in SERVICE_NAMES:
@@ -78,6 +78,28 @@ def psql(ports: dict[str, int], sql: str) -> str:
     return result.stdout.strip()
 
 
+def when_up(url: str, timeout: float = 30) -> httpx.Response:
+    """A sandbox's answer once it serves: sandboxes are not behind the gateway's readiness."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(url, timeout=3)
+            if response.status_code == 200:
+                return response
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return httpx.get(url, timeout=3)
+
+
+def eid_signing_key(ports: dict[str, int]) -> str:
+    eid = f"http://127.0.0.1:{ports['eid']}"
+    meta = when_up(f"{eid}/.well-known/openid-configuration").json()
+    assert meta["issuer"] == eid
+    [key] = httpx.get(meta["jwks_uri"], timeout=3).json()["keys"]
+    return str(key["kid"])
+
+
 def assert_stops_cleanly(proc: subprocess.Popen) -> None:
     elapsed, alive = stop(proc)
     assert proc.returncode == 0
@@ -86,7 +108,7 @@ def assert_stops_cleanly(proc: subprocess.Popen) -> None:
 
 
 def test_make_run_starts_everything_stops_cleanly_and_restarts_on_the_same_data(tmp_path) -> None:
-    names = (*SERVICE_NAMES, "postgres", "kafka", "gateway", "sandbox_bank", "sandbox_agency")
+    names = (*SERVICE_NAMES, "postgres", "kafka", "gateway", "sandbox_bank", "sandbox_agency", "eid")
     ports = {name: free_port() for name in names}
     gateway = f"http://127.0.0.1:{ports['gateway']}"
     log = tmp_path / "run.log"
@@ -101,15 +123,8 @@ def test_make_run_starts_everything_stops_cleanly_and_restarts_on_the_same_data(
         # pg, broker, 6 APIs, 6 workers, gateway, sandbox bank and agency
         assert len(psutil.Process(proc.pid).children(recursive=True)) >= 17
         bank = f"http://127.0.0.1:{ports['sandbox_bank']}/api/statement.csv"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # the sandbox bank is not behind the gateway's readiness
-            try:
-                if httpx.get(bank, timeout=3).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        assert httpx.get(bank, timeout=3).text.startswith("transaction_id,reference,amount")
+        assert when_up(bank).text.startswith("transaction_id,reference,amount")
+        kid = eid_signing_key(ports)
         psql(
             ports,
             "INSERT INTO kit_outbox (event_id, topic, key, type, source, event_time, data, published_at) "
@@ -125,6 +140,7 @@ def test_make_run_starts_everything_stops_cleanly_and_restarts_on_the_same_data(
     try:
         wait_ready(proc, gateway, log)
         assert psql(ports, "SELECT count(*) FROM kit_outbox WHERE event_id = 'marker'") == "1"
+        assert eid_signing_key(ports) == kid  # the sandbox e-ID keeps its key in the data directory
         assert_stops_cleanly(proc)
     finally:
         if proc.poll() is None:

@@ -198,6 +198,13 @@ class Supervisor:
             env.setdefault("NOTIFICATION_PUSH_PROVIDERS", json.dumps([push]))
             receipts = f"{env['PORTAL_OIDC_ISSUER']}/api/v1/notification/receipts/sms/sandbox-{{provider}}"
             env.setdefault("SANDBOX_MESSAGING_RECEIPT_URL", receipts)
+            # The national e-ID's stand-in; identity's client key is the one in identity's JWKS.
+            env.setdefault("SANDBOX_EID_PORT", "8040")
+            env.setdefault("SANDBOX_EID_ISSUER", f"http://127.0.0.1:{env['SANDBOX_EID_PORT']}")
+            env.setdefault("SANDBOX_EID_KEY_FILE", str(self.settings.data_dir / "sandbox-eid.pem"))
+            portal_client = {"client_id": "portal-identity", "jwks_uri": f"{env['PORTAL_OIDC_ISSUER']}/oauth2/jwks",
+                             "redirect_uris": [f"{env['PORTAL_OIDC_ISSUER']}/oauth2/eid/callback"]}  # fmt: skip
+            env.setdefault("SANDBOX_EID_CLIENTS", json.dumps([portal_client]))
         env.setdefault("NOTIFICATION_IDENTITY_URL", identity)
         env.setdefault("NOTIFICATION_PORTAL_URL", env["PORTAL_OIDC_ISSUER"])
         return env
@@ -242,6 +249,9 @@ class Supervisor:
             children.append(Child("sandbox-messaging", [sys.executable, "-m", "deploy.sandbox.messaging"], env,
                                   self.logs / "sandbox-messaging.log",
                                   url=f"http://127.0.0.1:{env['SANDBOX_MESSAGING_PORT']}"))  # fmt: skip
+            # The national e-ID's stand-in: an OpenID provider with test people (docs/eid-sandbox.md).
+            children.append(Child("sandbox-eid", [sys.executable, "-m", "deploy.sandbox.eid"], env,
+                                  self.logs / "sandbox-eid.log", url=env["SANDBOX_EID_ISSUER"]))  # fmt: skip
         return children
 
     async def wait_ready(self) -> bool:

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 def test_the_whole_journey_on_a_fresh_make_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
     names = ["postgres", "kafka", "gateway", "sandbox_bank", "sandbox_agency", "mailbox_smtp", "mailbox_http",
-             "messaging", *SERVICE_NAMES]  # fmt: skip
+             "messaging", "eid", *SERVICE_NAMES]  # fmt: skip
     ports = {name: free_port() for name in names}
     log = tmp_path / "run.log"
     proc = launch(tmp_path / "data", ports, log)

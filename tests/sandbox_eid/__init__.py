@@ -1,0 +1,1 @@
+"""The sandbox national e-ID, checked from the outside by an independent client."""
