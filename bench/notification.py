@@ -274,6 +274,8 @@ def run_notification(options: argparse.Namespace) -> report.Report:
             "NOTIFICATION_CONTACTS_CLIENT_SECRET": CLIENT[1], "NOTIFICATION_EMAIL_PROVIDERS": json.dumps([smtp]),
             "NOTIFICATION_SMS_PROVIDERS": json.dumps(sms), "NOTIFICATION_PUSH_PROVIDERS": "[]",
             "NOTIFICATION_SMS_PER_RECIPIENT_PER_HOUR": "1000",
+            # No quiet hours: a run in the Vietnamese night would otherwise hold every receipt's SMS.
+            "NOTIFICATION_QUIET_START": "00:00", "NOTIFICATION_QUIET_END": "00:00",
             "SANDBOX_MAILBOX_SMTP_PORT": str(ports["smtp"]), "SANDBOX_MAILBOX_HTTP_PORT": str(ports["mailbox"]),
             "SANDBOX_MAILBOX_USERNAME": MAILBOX[0], "SANDBOX_MAILBOX_PASSWORD": MAILBOX[1],
             "SANDBOX_MAILBOX_CERTIFICATE_FILE": str(certificate), "SANDBOX_MAILBOX_KEEP": "100000",
