@@ -65,7 +65,9 @@ async def test_a_province_pushes_in_its_format_and_the_citizen_follows(
                         assert answer.status_code == 200, answer.text
                         return answer if answer.json()["summary"]["accepted"] == 2 else None
 
-                    await eventually(pushed)
+                    # The first push waits for the sync worker to join its group and take the filing: on a
+                    # loaded machine that alone has taken over 30 s.
+                    await eventually(pushed, timeout=90)
                     mirrored = await api.post("/sync/compat", headers=province,
                                               json={"service": "DongBoHoSoMC", "data": [desk]})  # fmt: skip
                     assert mirrored.json()["summary"]["accepted"] == 1
