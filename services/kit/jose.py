@@ -160,11 +160,7 @@ def generate_rsa(bits: int, kid: str) -> tuple[bytes, Jwk]:
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    public_pem = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    public = jwk.construct(public_pem.decode(), algorithm="RS256").to_dict()
-    return pem, {"kty": "RSA", "n": public["n"], "e": public["e"], "kid": kid, "alg": "RS256", "use": "sig"}
+    return pem, public_jwk(pem, kid)
 
 
 def public_jwk(private_pem: bytes, kid: str) -> Jwk:
