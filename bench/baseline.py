@@ -1,5 +1,6 @@
 """The baselines: bare FastAPI endpoints doing one trivial asyncpg query (``GET /baseline``) or
-one insert of the posted JSON (``POST /baseline/insert``), served by uvicorn the way the
+one insert of the posted JSON (``POST /baseline/insert``), or one RS256 JWT signed with a
+given key (``POST /oauth2/token``, when ``BENCH_SIGNING_KEY_FILE`` names one), served by uvicorn the way the
 portal's services are. What the framework and driver cost on this machine."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,6 +44,26 @@ def create_app() -> FastAPI:
         row = str(uuid.uuid4())
         await app.state.pool.execute("INSERT INTO bench_inserts VALUES ($1, $2::jsonb)", row, json.dumps(body))
         return {"id": row}
+
+    key_file = os.environ.get("BENCH_SIGNING_KEY_FILE")
+    if key_file:
+        from pathlib import Path
+
+        from services.kit.jose import ACCESS_TOKEN_TYPE, sign_pem
+
+        pem = Path(key_file).read_bytes()
+        kid = Path(key_file).with_suffix(".kid").read_text()
+        issuer = os.environ.get("BENCH_ISSUER", "http://127.0.0.1")
+
+        @app.post("/oauth2/token")
+        async def token() -> dict[str, str | int]:
+            """The token endpoint's baseline: one RS256 JWT signed with the issuer's key (the
+            same kit function identity signs with), nothing read, checked or written."""
+            now = int(time.time())
+            claims = {"iss": issuer, "sub": "bench", "aud": ["sync"], "client_id": "bench", "scope": "sync:push",
+                      "iat": now, "nbf": now, "exp": now + 300, "jti": uuid.uuid4().hex}  # fmt: skip
+            signed = sign_pem(claims, pem, kid, typ=ACCESS_TOKEN_TYPE)
+            return {"access_token": signed, "token_type": "Bearer", "expires_in": 300, "scope": "sync:push"}
 
     return app
 

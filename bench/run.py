@@ -66,7 +66,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", default="1,8", help="clients per phase, comma-separated")
     parser.add_argument("--workers", default="1,2", help="uvicorn workers to compare, comma-separated")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("PORTAL_DATA_DIR", ROOT / ".data")) / "bench")
-    parser.add_argument("--scenario", choices=["all", "search", "ingest", "portal", "feedback", "notification"],
+    parser.add_argument("--scenario", choices=["all", "search", "ingest", "portal", "feedback", "notification",
+                                                   "tokens"],
                         default="all")  # fmt: skip
     parser.add_argument("--dossiers", type=int, default=1_000_000, help="dossiers generated before the portal phases")
     parser.add_argument("--accounts", type=int, default=100_000, help="accounts generated before the portal phases")
@@ -80,8 +81,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ingest-clients", type=int, default=4, help="agency clients pushing at once")
     parser.add_argument("--ingest-deadline", type=float, default=600, help="seconds to wait for every record")
     from .notification import add_arguments
+    from .tokens import add_arguments as add_token_arguments
 
     add_arguments(parser)
+    add_token_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -232,6 +235,13 @@ def main(argv: list[str] | None = None) -> int:
         notified = run_notification(options)
         md, _ = report.write(notified, options.out, "notification")
         print(report.markdown(notified))
+        print(f"report: {md}")
+    if options.scenario in ("all", "tokens"):
+        from .tokens import run_tokens
+
+        issued = run_tokens(options)
+        md, _ = report.write(issued, options.out, "tokens")
+        print(report.markdown(issued))
         print(f"report: {md}")
     return 0
 
