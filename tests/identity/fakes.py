@@ -9,6 +9,7 @@ held (one test, one task).
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -195,6 +196,12 @@ class FakeClients:
     async def all(self) -> list[Client]:
         return [copy.deepcopy(c) for _, c in sorted(self.rows.items())]
 
+    async def recent(self, client_id: str) -> Client | None:
+        return await self.get(client_id)
+
+    def forget(self, client_id: str) -> None:
+        pass
+
     async def add(self, client: Client) -> None:
         self.rows[client.client_id] = copy.deepcopy(client)
 
@@ -222,6 +229,9 @@ class FakeSigningKeys:
         self.rows: list[SigningKey] = []
 
     async def all(self) -> list[SigningKey]:
+        return list(self.rows)
+
+    async def recent(self) -> list[SigningKey]:
         return list(self.rows)
 
     async def add(self, key: SigningKey) -> None:
@@ -262,7 +272,8 @@ class FakeAuthorizationCodes:
 
 
 class FakeIssuedTokens:
-    def __init__(self) -> None:
+    def __init__(self, accounts: FakeAccounts) -> None:
+        self.accounts = accounts  # a refresh token is consumed only while its account is active
         self.refresh_tokens: dict[str, RefreshToken] = {}
         # jti -> (code hash, family id, expiry)
         self.access: dict[str, tuple[str | None, str | None, datetime]] = {}
@@ -276,6 +287,20 @@ class FakeIssuedTokens:
 
     async def mark_used(self, token_hash: str, now: datetime) -> None:
         self.refresh_tokens[token_hash].used_at = now
+
+    async def rotate_refresh(
+        self, token_hash: str, successor_hash: str, client_id: str, now: datetime, expires_at: datetime
+    ) -> RefreshToken | None:
+        token = self.refresh_tokens.get(token_hash)
+        if token is None or token.used_at is not None or not token.usable_by(client_id, now):
+            return None
+        account = self.accounts.rows.get(token.account_id)
+        if account is None or account.status is not AccountStatus.ACTIVE:
+            return None
+        token.used_at = now
+        successor = dataclasses.replace(token, token_hash=successor_hash, expires_at=expires_at, used_at=None)
+        self.refresh_tokens[successor_hash] = successor
+        return _copy(successor)
 
     async def add_access(self, jti: str, code_hash: str | None, family_id: str | None, expires_at: datetime) -> None:
         self.access[jti] = (code_hash, family_id, expires_at)
@@ -324,4 +349,4 @@ class FakeIdentityUnitOfWork(FakeUnitOfWork, IdentityUnitOfWork):
         self.signing_keys = FakeSigningKeys()
         self.sessions = FakeBrowserSessions()
         self.authorization_codes = FakeAuthorizationCodes()
-        self.tokens = FakeIssuedTokens()
+        self.tokens = FakeIssuedTokens(self.accounts)

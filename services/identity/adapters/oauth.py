@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import weakref
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,16 +27,21 @@ from sqlalchemy import (
     and_,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from services.kit.batching import GroupInsert, Recent
+
 from ..domain.oauth import AuthorizationCode, BrowserSession, Client, ClientKind, RefreshToken, SigningKey
+from .accounts import accounts
 from .tables import metadata
 
 signing_keys = Table(
@@ -173,9 +180,56 @@ def _to_client(row: Row[Any]) -> Client:
     )  # fmt: skip
 
 
+#: How stale the token endpoint's view of a client and of the signing keys may be in one process.
+#: A client disabled elsewhere stops getting tokens within CLIENT_SECONDS; a secret rotated
+#: elsewhere works at once (a secret that does not match is checked again against the table).
+#: Keys are published ``key_publish_ahead_seconds`` before they sign, far longer than KEYS_SECONDS.
+CLIENT_SECONDS = 5.0
+KEYS_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What every unit of work on one database shares within a process: the token endpoint's
+    recent reads, and the group commit of issued access tokens' records."""
+
+    clients: Recent[str, Client | None]
+    keys: Recent[str, list[SigningKey]]
+    issued: GroupInsert
+
+
+_SHARED: weakref.WeakKeyDictionary[Engine, _Shared] = weakref.WeakKeyDictionary()
+
+
+def _shared(connection: AsyncConnection) -> _Shared:
+    found = _SHARED.get(connection.sync_engine)
+    if found is None:
+        issued = GroupInsert(connection.engine, issued_access_tokens)
+        found = _SHARED[connection.sync_engine] = _Shared(Recent(CLIENT_SECONDS), Recent(KEYS_SECONDS, 1), issued)
+    return found
+
+
+def forget_recent_keys() -> None:
+    """This process reads the signing keys again at the next token (a key made active at once,
+    in an emergency, is used by the other processes within KEYS_SECONDS)."""
+    for shared in _SHARED.values():
+        shared.keys.clear()
+
+
 class SqlClients:
     def __init__(self, connection: AsyncConnection):
         self._connection = connection
+        self._recent = _shared(connection).clients
+
+    async def recent(self, client_id: str) -> Client | None:
+        fresh, client = self._recent.get(client_id)
+        if not fresh:
+            client = await self.get(client_id)
+            self._recent.put(client_id, client)
+        return client
+
+    def forget(self, client_id: str) -> None:
+        self._recent.drop(client_id)
 
     async def get(self, client_id: str, *, include_disabled: bool = False, for_update: bool = False) -> Client | None:
         query = select(clients).where(clients.c.client_id == client_id)
@@ -190,6 +244,7 @@ class SqlClients:
         return [_to_client(r) for r in await self._connection.execute(select(clients).order_by(clients.c.client_id))]
 
     async def add(self, client: Client) -> None:
+        self._recent.drop(client.client_id)
         await self._connection.execute(
             insert(clients).values(
                 client_id=client.client_id, name=client.name, kind=client.kind.value, auth_method=client.auth_method,
@@ -201,6 +256,7 @@ class SqlClients:
         )  # fmt: skip
 
     async def rotate_secret(self, client_id: str, secret_hash: str, previous_expires_at: datetime) -> None:
+        self._recent.drop(client_id)
         await self._connection.execute(
             update(clients)
             .where(clients.c.client_id == client_id)
@@ -212,6 +268,7 @@ class SqlClients:
         )
 
     async def disable(self, client_id: str, now: datetime) -> bool:
+        self._recent.drop(client_id)
         result = await self._connection.execute(
             update(clients)
             .where(clients.c.client_id == client_id, clients.c.disabled_at.is_(None))
@@ -232,6 +289,14 @@ class SqlClients:
 class SqlSigningKeys:
     def __init__(self, connection: AsyncConnection):
         self._connection = connection
+        self._recent = _shared(connection).keys
+
+    async def recent(self) -> list[SigningKey]:
+        fresh, keys = self._recent.get("all")
+        if not fresh or keys is None:
+            keys = await self.all()
+            self._recent.put("all", keys)
+        return keys
 
     async def all(self) -> list[SigningKey]:
         return [
@@ -240,6 +305,7 @@ class SqlSigningKeys:
         ]
 
     async def add(self, key: SigningKey) -> None:
+        self._recent.clear()
         await self._connection.execute(
             insert(signing_keys).values(
                 kid=key.kid, private_key=key.private_key, public_jwk=key.public_jwk, activates_at=key.activates_at
@@ -332,6 +398,7 @@ class SqlAuthorizationCodes:
 class SqlIssuedTokens:
     def __init__(self, connection: AsyncConnection):
         self._connection = connection
+        self._issued = _shared(connection).issued
 
     async def add_refresh(self, token: RefreshToken) -> None:
         await self._connection.execute(
@@ -348,13 +415,7 @@ class SqlIssuedTokens:
         if for_update:
             query = query.with_for_update()
         row = (await self._connection.execute(query)).first()
-        if row is None:
-            return None
-        return RefreshToken(
-            token_hash=row.token_hash, family_id=row.family_id, client_id=row.client_id, account_id=row.account_id,
-            scope=row.scope, acr=row.acr, amr=tuple(row.amr), auth_time=row.auth_time, agencies=tuple(row.agencies),
-            code_hash=row.code_hash, expires_at=row.expires_at, used_at=row.used_at, revoked_at=row.revoked_at,
-        )  # fmt: skip
+        return _to_refresh(row) if row is not None else None
 
     async def mark_used(self, token_hash: str, now: datetime) -> None:
         await self._connection.execute(
@@ -362,11 +423,39 @@ class SqlIssuedTokens:
         )
 
     async def add_access(self, jti: str, code_hash: str | None, family_id: str | None, expires_at: datetime) -> None:
-        await self._connection.execute(
-            insert(issued_access_tokens).values(
-                jti=jti, code_hash=code_hash, family_id=family_id, expires_at=expires_at
+        # Committed with the access records of the requests issuing at the same moment, before
+        # this returns; not in this unit's transaction (which a client-credentials grant skips).
+        await self._issued.add({"jti": jti, "code_hash": code_hash, "family_id": family_id, "expires_at": expires_at})
+
+    async def rotate_refresh(
+        self, token_hash: str, successor_hash: str, client_id: str, now: datetime, expires_at: datetime
+    ) -> RefreshToken | None:
+        spent = (
+            update(refresh_tokens)
+            .where(
+                refresh_tokens.c.token_hash == token_hash, refresh_tokens.c.client_id == client_id,
+                refresh_tokens.c.used_at.is_(None), refresh_tokens.c.revoked_at.is_(None),
+                refresh_tokens.c.expires_at > now,
+                select(accounts.c.id)
+                .where(accounts.c.id == refresh_tokens.c.account_id, accounts.c.status == "active")
+                .exists(),
             )
+            .values(used_at=now)
+            .returning(*refresh_tokens.c)
+            .cte("spent")
+        )  # fmt: skip
+        kept = ("family_id", "client_id", "account_id", "scope", "acr", "amr", "auth_time", "agencies", "code_hash")
+        successor = select(
+            literal(successor_hash, Text), *(spent.c[name] for name in kept),
+            literal(expires_at, DateTime(timezone=True)),
+        )  # fmt: skip
+        statement = (
+            insert(refresh_tokens)
+            .from_select(["token_hash", *kept, "expires_at"], successor)
+            .returning(*refresh_tokens.c)
         )
+        row = (await self._connection.execute(statement)).first()
+        return _to_refresh(row) if row is not None else None
 
     async def revoke_family(self, family_id: str, now: datetime) -> None:
         await self._revoke_issued(
@@ -411,3 +500,11 @@ class SqlIssuedTokens:
     async def access_revoked(self, jti: str) -> bool:
         query = select(revoked_access_tokens.c.jti).where(revoked_access_tokens.c.jti == jti)
         return bool(await self._connection.scalar(query))
+
+
+def _to_refresh(row: Row[Any]) -> RefreshToken:
+    return RefreshToken(
+        token_hash=row.token_hash, family_id=row.family_id, client_id=row.client_id, account_id=row.account_id,
+        scope=row.scope, acr=row.acr, amr=tuple(row.amr), auth_time=row.auth_time, agencies=tuple(row.agencies),
+        code_hash=row.code_hash, expires_at=row.expires_at, used_at=row.used_at, revoked_at=row.revoked_at,
+    )  # fmt: skip

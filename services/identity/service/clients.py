@@ -126,13 +126,19 @@ async def authenticate_client(
         client_id, secret, method = form.get("client_id", ""), form["client_secret"], "client_secret_post"
     else:
         client_id, secret, method = form.get("client_id", ""), None, "none"
-    client = await uow.clients.get(client_id)
+    # The client as this process read it lately: a refused secret is checked again against the
+    # table (it may have been rotated a moment ago, by another process).
+    client = await uow.clients.recent(client_id)
     refused = OAuthError("invalid_client", "Client authentication failed.")
     if client is None or client.auth_method != method:
         raise refused
     if method in ("client_secret_basic", "client_secret_post"):
-        if not client.secret_matches(digest(secret or ""), now):
-            raise refused
+        hashed = digest(secret or "")
+        if not client.secret_matches(hashed, now):
+            uow.clients.forget(client_id)
+            client = await uow.clients.recent(client_id)
+            if client is None or client.auth_method != method or not client.secret_matches(hashed, now):
+                raise refused
     elif method == "private_key_jwt":
         await _verify_assertion(uow, settings, client, assertion or "", form, now)
     return client

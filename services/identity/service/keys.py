@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -59,12 +60,21 @@ async def rotate(uow: IdentityUnitOfWork, settings: IdentitySettings, now: datet
 
 
 async def signer(uow: IdentityUnitOfWork, settings: IdentitySettings, now: datetime) -> Signer:
-    keys = await uow.signing_keys.all()
+    """The key that signs at ``now``, from the keys this process read lately (a key is published
+    ``key_publish_ahead_seconds`` before it signs, so a read a few seconds old knows it)."""
+    keys = await uow.signing_keys.recent()
     kid = signing_kid([key.times for key in keys], now)
     if kid is None:
         raise RuntimeError("no signing key: run the identity migrations and start the service once")
     key = next(k for k in keys if k.kid == kid)
-    return Signer(kid, fernet(settings.key_encryption_key.get_secret_value()).decrypt(key.private_key))
+    return Signer(kid, _decrypted(key.private_key, settings.key_encryption_key.get_secret_value()))
+
+
+@functools.lru_cache(maxsize=8)
+def _decrypted(encrypted: bytes, key_encryption_key: str) -> bytes:
+    # A key signs for months and is decrypted once per process (the PEM is parsed once too, by the
+    # kit's signer), not once per token.
+    return fernet(key_encryption_key).decrypt(encrypted)
 
 
 async def jwks(uow: IdentityUnitOfWork, settings: IdentitySettings, now: datetime) -> JsonWebKeySet:

@@ -155,9 +155,11 @@ async def _user_tokens(
     nonce: str | None,
     code_hash: str | None,
     family_id: str,
+    successor: str | None = None,
 ) -> Tokens:
     """Access, ID and refresh tokens for a person. ``signed_in`` is the authorization code or
-    refresh token row: it carries who signed in and how (account, acr, amr, auth_time, agencies)."""
+    refresh token row: it carries who signed in and how (account, acr, amr, auth_time, agencies).
+    ``successor``: a refresh token already stored (a rotation's), given instead of a new one."""
     account_id, acr, auth_time = signed_in.account_id, signed_in.acr, signed_in.auth_time
     amr, agencies = tuple(signed_in.amr), tuple(signed_in.agencies)
     access, _ = await _access_token(
@@ -190,7 +192,9 @@ async def _user_tokens(
         if nonce:
             id_claims["nonce"] = nonce
         id_token = (await signer(uow, settings, now)).id_token(id_claims)
-    if GrantType.REFRESH_TOKEN in client.grant_types:
+    if successor is not None:
+        refresh = successor
+    elif GrantType.REFRESH_TOKEN in client.grant_types:
         refresh = new_secret()
         await uow.tokens.add_refresh(
             RefreshToken(
@@ -212,6 +216,18 @@ async def refresh(
     if GrantType.REFRESH_TOKEN not in client.grant_types:
         raise OAuthError("unauthorized_client", "This client may not use refresh tokens.")
     token_hash = digest(form.get("refresh_token") or "")
+    if not form.get("scope"):
+        # The usual case in one statement: the token spent (unused, this client's, its account
+        # active) and its successor stored.
+        successor = new_secret()
+        expires = now + timedelta(days=settings.refresh_token_days)
+        rotated = await uow.tokens.rotate_refresh(token_hash, digest(successor), client.client_id, now, expires)
+        if rotated is not None:
+            return await _user_tokens(uow, settings, now, client, rotated, parse_scope(rotated.scope), nonce=None,
+                                      code_hash=rotated.code_hash, family_id=rotated.family_id,
+                                      successor=successor)  # fmt: skip
+    # Otherwise: unknown, someone else's, revoked, expired, used before, its account inactive, or
+    # the scope narrowed.
     row = await uow.tokens.refresh(token_hash, for_update=True)
     invalid = OAuthError("invalid_grant", "The refresh token is invalid, expired or revoked.")
     if row is None or not row.usable_by(client.client_id, now):

@@ -122,6 +122,13 @@ class Clients(Protocol):
 
     async def all(self) -> list[Client]: ...
 
+    async def recent(self, client_id: str) -> Client | None:
+        """The enabled client as this process read it lately (a few seconds at most; the token
+        endpoint's view), or from the table."""
+
+    def forget(self, client_id: str) -> None:
+        """Read the client from the table next time."""
+
     async def add(self, client: Client) -> None: ...
 
     async def rotate_secret(self, client_id: str, secret_hash: str, previous_expires_at: datetime) -> None:
@@ -136,6 +143,9 @@ class Clients(Protocol):
 
 class SigningKeys(Protocol):
     async def all(self) -> list[SigningKey]: ...
+
+    async def recent(self) -> list[SigningKey]:
+        """Every key as this process read it lately (seconds; a key is published long before it signs)."""
 
     async def add(self, key: SigningKey) -> None: ...
 
@@ -172,9 +182,16 @@ class IssuedTokens(Protocol):
 
     async def mark_used(self, token_hash: str, now: datetime) -> None: ...
 
-    async def add_access(
-        self, jti: str, code_hash: str | None, family_id: str | None, expires_at: datetime
-    ) -> None: ...
+    async def rotate_refresh(
+        self, token_hash: str, successor_hash: str, client_id: str, now: datetime, expires_at: datetime
+    ) -> RefreshToken | None:
+        """If the refresh token is the client's, unused, unrevoked, unexpired and its account
+        active: mark it used and store its successor (same family, grant and sign-in, a new hash
+        and expiry), in one statement; the successor. None otherwise, and nothing changed."""
+
+    async def add_access(self, jti: str, code_hash: str | None, family_id: str | None, expires_at: datetime) -> None:
+        """Record an issued access token (for revocation). Committed before it returns, on its own
+        rather than with the unit of work: a grant that writes nothing else needs no transaction."""
 
     async def revoke_family(self, family_id: str, now: datetime) -> None:
         """Revoke the family's refresh tokens and the access tokens issued with them."""

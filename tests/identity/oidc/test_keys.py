@@ -8,6 +8,7 @@ import httpx
 import pytest
 from jose import jwt as jose_jwt
 
+from services.identity.adapters.oauth import forget_recent_keys
 from services.identity.domain.oauth import KeyTimes, published_kids, signing_kid
 from services.identity.service import keys
 from services.identity.service.clients import DEMO_PROVINCE_SECRET
@@ -62,6 +63,9 @@ async def test_rotation_publishes_first_then_signs_and_old_tokens_still_verify(p
             immediate = await keys.create_key(uow, provider.settings, datetime.now(UTC))
     finally:
         await db.dispose()
+    # Made elsewhere and active at once: the provider signs with it once it reads the keys again
+    # (within KEYS_SECONDS; here at once).
+    forget_recent_keys()
     after = await token()
     assert jose_jwt.get_unverified_header(after)["kid"] == immediate
     assert old_kid in await published()  # tokens it signed are still valid
