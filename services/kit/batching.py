@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .errors import ServiceUnavailable
@@ -35,7 +35,12 @@ class GroupInsert:
 
     def __init__(self, engine: AsyncEngine, table: Table, *, max_batch: int = MAX_BATCH,
                  max_waiting: int = MAX_WAITING):  # fmt: skip
-        self._engine, self._statement = engine, insert(table)
+        self._engine = engine
+        # The driver's own statement (asyncpg), bypassing SQLAlchemy: the rows are plain values.
+        self._columns = [column.name for column in table.columns]
+        names = ", ".join(f'"{name}"' for name in self._columns)
+        marks = ", ".join(f"${i}" for i in range(1, len(self._columns) + 1))
+        self._sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
         self.max_batch, self.max_waiting = max_batch, max_waiting
         self._waiting: list[tuple[Mapping[str, Any], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -56,10 +61,12 @@ class GroupInsert:
             batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
             try:
                 # One round trip: no BEGIN or COMMIT, the driver's executemany is atomic on its own
-                # (its statements end in one Sync, PostgreSQL's implicit transaction).
+                # (its statements end in one Sync, PostgreSQL's implicit transaction). Every column
+                # of the table is given (a row's missing one is an error, not a silent NULL).
                 async with self._engine.connect() as connection:
-                    await connection.execution_options(isolation_level="AUTOCOMMIT")
-                    await connection.execute(self._statement, [row for row, _ in batch])
+                    driver = (await connection.get_raw_connection()).driver_connection
+                    assert driver is not None
+                    await driver.executemany(self._sql, [[row[c] for c in self._columns] for row, _ in batch])
             except BaseException as exc:  # each waiting request fails with it; none is told it was kept
                 stopped = not isinstance(exc, Exception)  # cancelled: the process is stopping
                 if stopped:

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -33,6 +33,7 @@ router = APIRouter()
 SESSION_COOKIE = "portal_session"
 CSRF_COOKIE = "portal_csrf"
 MAX_FORM_FIELD = 4096
+MAX_FORM_FIELDS = 50
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # The browser endpoints answer HTML pages (or send the browser back to the client), never JSON.
 # These are OpenAPI document fragments (schemaless JSON, as FastAPI's ``responses`` takes them).
@@ -209,12 +210,23 @@ def _secure(settings: IdentitySettings) -> bool:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    try:
-        form = await request.form(max_files=0, max_fields=50)
-    except HTTPException as exc:  # Starlette's refusal of the body (too many fields): the protocol's error
-        raise OAuthError("invalid_request", str(exc.detail)) from None
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    pairs: list[tuple[str, Any]]
+    if kind == "application/x-www-form-urlencoded":  # what OAuth prescribes: parsed here, a tenth of the cost
+        try:
+            text = (await request.body()).decode("utf-8")
+            pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+        except (UnicodeDecodeError, ValueError):
+            refusal = f"The form is not UTF-8 or has over {MAX_FORM_FIELDS} fields."
+            raise OAuthError("invalid_request", refusal) from None
+    else:
+        try:
+            form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+        except HTTPException as exc:  # Starlette's refusal of the body (too many fields): the protocol's error
+            raise OAuthError("invalid_request", str(exc.detail)) from None
+        pairs = list(form.multi_items())
     out = {}
-    for key, value in form.multi_items():
+    for key, value in pairs:
         if not isinstance(value, str) or len(value) > MAX_FORM_FIELD:
             raise OAuthError("invalid_request", f"Form field {key} is too long or not text.")
         if key in out:

@@ -319,3 +319,24 @@ async def test_revoking_another_clients_token_is_refused_and_leaves_it_working(p
     assert still.status_code == 200
     assert refreshed.status_code == 200
     assert own.json()["active"] is True
+
+
+async def test_a_token_form_past_its_limits_is_refused_as_invalid_request(provider: Provider) -> None:
+    form = "application/x-www-form-urlencoded"
+    many = "&".join(f"f{i}=x" for i in range(50)) + "&grant_type=client_credentials"  # 51 fields
+    async with provider.client() as client:
+        answers = {
+            "51 fields": await client.post("/oauth2/token", content=many, headers={"Content-Type": form},
+                                           auth=PROVINCE),
+            "not UTF-8": await client.post("/oauth2/token", content=b"grant_type=client_credentials&scope=\xff",
+                                           headers={"Content-Type": form}, auth=PROVINCE),
+            "repeated": await client.post("/oauth2/token", content="grant_type=client_credentials&scope=a&scope=b",
+                                          headers={"Content-Type": form}, auth=PROVINCE),
+            "too long": await client.post("/oauth2/token", data={"grant_type": "client_credentials",
+                                                                 "scope": "x" * 4097}, auth=PROVINCE),
+        }  # fmt: skip
+        fine = await client.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=PROVINCE)
+    for case, answer in answers.items():
+        assert (case, answer.status_code, answer.json()["error"]) == (case, 400, "invalid_request")
+    assert fine.status_code == 200
+    assert fine.json()["token_type"] == "Bearer"
