@@ -290,7 +290,7 @@ class FakeIssuedTokens:
 
     async def rotate_refresh(
         self, token_hash: str, successor_hash: str, client_id: str, now: datetime, expires_at: datetime
-    ) -> RefreshToken | None:
+    ) -> tuple[RefreshToken, str | None] | None:
         token = self.refresh_tokens.get(token_hash)
         if token is None or token.used_at is not None or not token.usable_by(client_id, now):
             return None
@@ -300,7 +300,7 @@ class FakeIssuedTokens:
         token.used_at = now
         successor = dataclasses.replace(token, token_hash=successor_hash, expires_at=expires_at, used_at=None)
         self.refresh_tokens[successor_hash] = successor
-        return _copy(successor)
+        return copy.deepcopy(successor), account.personal_id or account.tax_code
 
     async def add_access(self, jti: str, code_hash: str | None, family_id: str | None, expires_at: datetime) -> None:
         self.access[jti] = (code_hash, family_id, expires_at)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.kit.batching import GroupInsert, Recent
+from services.kit.db import SqlParams
 
 from ..domain.oauth import AuthorizationCode, BrowserSession, Client, ClientKind, RefreshToken, SigningKey
 from .accounts import accounts
@@ -396,8 +398,9 @@ class SqlAuthorizationCodes:
 
 
 class SqlIssuedTokens:
-    def __init__(self, connection: AsyncConnection):
+    def __init__(self, connection: AsyncConnection, execute_alone: Callable[[Any, SqlParams], Awaitable[Any]]):
         self._connection = connection
+        self._execute_alone = execute_alone  # the unit of work's
         self._issued = _shared(connection).issued
 
     async def add_refresh(self, token: RefreshToken) -> None:
@@ -429,7 +432,7 @@ class SqlIssuedTokens:
 
     async def rotate_refresh(
         self, token_hash: str, successor_hash: str, client_id: str, now: datetime, expires_at: datetime
-    ) -> RefreshToken | None:
+    ) -> tuple[RefreshToken, str | None] | None:
         spent = (
             update(refresh_tokens)
             .where(
@@ -449,13 +452,17 @@ class SqlIssuedTokens:
             literal(successor_hash, Text), *(spent.c[name] for name in kept),
             literal(expires_at, DateTime(timezone=True)),
         )  # fmt: skip
-        statement = (
+        stored = (
             insert(refresh_tokens)
             .from_select(["token_hash", *kept, "expires_at"], successor)
             .returning(*refresh_tokens.c)
+            .cte("stored")
         )
-        row = (await self._connection.execute(statement)).first()
-        return _to_refresh(row) if row is not None else None
+        identifier = func.coalesce(accounts.c.personal_id, accounts.c.tax_code).label("identifier")
+        statement = select(stored, identifier).join_from(stored, accounts, accounts.c.id == stored.c.account_id)
+        # One statement, committed on its own when it is the unit's first (no BEGIN, no COMMIT).
+        row = (await self._execute_alone(statement, {})).first()
+        return (_to_refresh(row), row.identifier) if row is not None else None
 
     async def revoke_family(self, family_id: str, now: datetime) -> None:
         await self._revoke_issued(

@@ -28,7 +28,7 @@ class SqlIdentityUnitOfWork(UnitOfWork, IdentityUnitOfWork):
         self.signing_keys = SqlSigningKeys(connection)
         self.sessions = SqlBrowserSessions(connection)
         self.authorization_codes = SqlAuthorizationCodes(connection)
-        self.tokens = SqlIssuedTokens(connection)
+        self.tokens = SqlIssuedTokens(connection, self.execute_alone)
         return self
 
 

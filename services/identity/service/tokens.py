@@ -58,10 +58,17 @@ async def _applicant_key(
 ) -> str | None:
     """The pseudonym of the person's identification number or the enterprise's tax code, for
     tokens meant for the dossier service (it finds the dossiers filed for them elsewhere)."""
-    if not any(scope.startswith("dossier:") for scope in scopes):
+    if not _for_dossiers(scopes):
         return None
     account = await uow.accounts.get(account_id)
-    identifier = (account.personal_id or account.tax_code) if account is not None else None
+    return _pseudonym(settings, (account.personal_id or account.tax_code) if account is not None else None)
+
+
+def _for_dossiers(scopes: tuple[str, ...]) -> bool:
+    return any(scope.startswith("dossier:") for scope in scopes)
+
+
+def _pseudonym(settings: IdentitySettings, identifier: str | None) -> str | None:
     if not identifier:
         return None
     return pseudonyms.applicant_key(settings.applicant_key_secret.get_secret_value(), identifier)
@@ -139,9 +146,9 @@ async def exchange_code(
         raise OAuthError("invalid_grant", "redirect_uri differs from the one of the authorization request.")
     verify_pkce(row.code_challenge, form.get("code_verifier"))
     scopes = parse_scope(row.scope)
-    return await _user_tokens(
-        uow, settings, now, client, row, scopes, nonce=row.nonce, code_hash=code_hash, family_id=new_id()
-    )
+    applicant_key = await _applicant_key(uow, settings, row.account_id, scopes)
+    return await _user_tokens(uow, settings, now, client, row, scopes, nonce=row.nonce, code_hash=code_hash,
+                              family_id=new_id(), applicant_key=applicant_key)  # fmt: skip
 
 
 async def _user_tokens(
@@ -155,6 +162,7 @@ async def _user_tokens(
     nonce: str | None,
     code_hash: str | None,
     family_id: str,
+    applicant_key: str | None,
     successor: str | None = None,
 ) -> Tokens:
     """Access, ID and refresh tokens for a person. ``signed_in`` is the authorization code or
@@ -173,7 +181,7 @@ async def _user_tokens(
         agencies=agencies,
         code_hash=code_hash,
         family_id=family_id,
-        applicant_key=await _applicant_key(uow, settings, account_id, scopes),
+        applicant_key=applicant_key,
     )
     id_token = refresh = None
     if "openid" in scopes:
@@ -223,9 +231,12 @@ async def refresh(
         expires = now + timedelta(days=settings.refresh_token_days)
         rotated = await uow.tokens.rotate_refresh(token_hash, digest(successor), client.client_id, now, expires)
         if rotated is not None:
-            return await _user_tokens(uow, settings, now, client, rotated, parse_scope(rotated.scope), nonce=None,
-                                      code_hash=rotated.code_hash, family_id=rotated.family_id,
-                                      successor=successor)  # fmt: skip
+            stored, identifier = rotated
+            scopes = parse_scope(stored.scope)
+            applicant_key = _pseudonym(settings, identifier) if _for_dossiers(scopes) else None
+            return await _user_tokens(uow, settings, now, client, stored, scopes, nonce=None,
+                                      code_hash=stored.code_hash, family_id=stored.family_id,
+                                      applicant_key=applicant_key, successor=successor)  # fmt: skip
     # Otherwise: unknown, someone else's, revoked, expired, used before, its account inactive, or
     # the scope narrowed.
     row = await uow.tokens.refresh(token_hash, for_update=True)
@@ -247,9 +258,9 @@ async def refresh(
         if unknown_scopes(narrowed) or any(s not in scopes for s in narrowed):
             raise OAuthError("invalid_scope", "A refresh may only narrow the granted scopes.")
         scopes = grant(narrowed, frozenset(scopes))
-    return await _user_tokens(
-        uow, settings, now, client, row, scopes, nonce=None, code_hash=row.code_hash, family_id=row.family_id
-    )
+    applicant_key = await _applicant_key(uow, settings, row.account_id, scopes)
+    return await _user_tokens(uow, settings, now, client, row, scopes, nonce=None, code_hash=row.code_hash,
+                              family_id=row.family_id, applicant_key=applicant_key)  # fmt: skip
 
 
 async def verify_access_token(

@@ -184,10 +184,11 @@ class IssuedTokens(Protocol):
 
     async def rotate_refresh(
         self, token_hash: str, successor_hash: str, client_id: str, now: datetime, expires_at: datetime
-    ) -> RefreshToken | None:
+    ) -> tuple[RefreshToken, str | None] | None:
         """If the refresh token is the client's, unused, unrevoked, unexpired and its account
         active: mark it used and store its successor (same family, grant and sign-in, a new hash
-        and expiry), in one statement; the successor. None otherwise, and nothing changed."""
+        and expiry), atomically; the successor and the account's personal identification number
+        or tax code. None otherwise, and nothing changed."""
 
     async def add_access(self, jti: str, code_hash: str | None, family_id: str | None, expires_at: datetime) -> None:
         """Record an issued access token (for revocation). Committed before it returns, on its own

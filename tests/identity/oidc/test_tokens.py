@@ -289,9 +289,16 @@ async def test_a_token_for_the_dossier_service_carries_the_applicants_pseudonym_
     async with provider.client() as browser:
         for_dossiers = await signed_in_tokens(browser, scope="openid dossier:read")
         for_payments = await signed_in_tokens(browser, scope="openid payment:pay")
+        refreshed = await refresh(browser, for_dossiers["refresh_token"])  # one statement finds the number too
+        narrowing = {"grant_type": "refresh_token", "client_id": "demo-web", "scope": "dossier:read",
+                     "refresh_token": refreshed.json()["refresh_token"]}  # fmt: skip
+        narrowed = await browser.post("/oauth2/token", data=narrowing)
     claims = jose_jwt.get_unverified_claims(for_dossiers["access_token"])
     secret = provider.settings.applicant_key_secret.get_secret_value()
     assert claims["applicant_key"] == applicant_key(secret, "001099012345")
+    for later in (refreshed, narrowed):
+        assert later.status_code == 200, later.text
+        assert jose_jwt.get_unverified_claims(later.json()["access_token"])["applicant_key"] == claims["applicant_key"]
     assert claims["applicant_key"] != applicant_key(secret + "x", "001099012345")
     assert "001099012345" not in json.dumps(claims)
     assert "applicant_key" not in jose_jwt.get_unverified_claims(for_payments["access_token"])
