@@ -296,6 +296,7 @@ async def discovery(request: Request) -> JSONResponse:
             "amr",
             "azp",
             "at_hash",
+            "sid",
             "name",
             "birthdate",
             "preferred_username",
@@ -313,6 +314,9 @@ async def discovery(request: Request) -> JSONResponse:
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
+        # OpenID Connect Back-Channel Logout 1.0 §2.1 (ID tokens carry ``sid``).
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }
     return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
 

@@ -306,6 +306,10 @@ class ClientCreate(StrictModel):
     # The client's public keys for private_key_jwt: a JWK Set (RFC 7517), checked by the JOSE
     # library when an assertion is verified.
     jwks: JsonWebKeySet | None = None
+    # OpenID Connect Back-Channel Logout 1.0 §2.2: where logout tokens are posted (https, no
+    # fragment), and whether the client needs ``sid`` in them.
+    backchannel_logout_uri: str | None = Field(default=None, min_length=1, max_length=2000)
+    backchannel_logout_session_required: bool = False
 
 
 class ClientPublic(BaseModel):
@@ -319,6 +323,8 @@ class ClientPublic(BaseModel):
     scopes: list[str]
     agencies: list[str]
     disabled: bool = False
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
 
     @classmethod
     def of(cls, client: Client) -> ClientPublic:
@@ -327,7 +333,8 @@ class ClientPublic(BaseModel):
             token_endpoint_auth_method=client.auth_method, redirect_uris=list(client.redirect_uris),
             post_logout_redirect_uris=list(client.post_logout_redirect_uris), grant_types=list(client.grant_types),
             scopes=sorted(client.allowed_scopes), agencies=list(client.agencies),
-            disabled=client.disabled_at is not None,
+            disabled=client.disabled_at is not None, backchannel_logout_uri=client.backchannel_logout_uri,
+            backchannel_logout_session_required=client.backchannel_logout_session_required,
         )  # fmt: skip
 
 
