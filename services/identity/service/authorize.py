@@ -159,6 +159,13 @@ async def start_session(uow: IdentityUnitOfWork, settings: IdentitySettings, sig
     return value
 
 
+async def session_sid(uow: IdentityUnitOfWork, cookie: str) -> str | None:
+    """The ``sid`` of the browser session of ``cookie`` (ID tokens carry it; back-channel logout
+    names it): a session built by hand from a sign-in passes it on to the codes it issues."""
+    row = await uow.sessions.get(digest(cookie))
+    return row.sid if row is not None else None
+
+
 async def current_session(uow: IdentityUnitOfWork, cookie: str | None, now: datetime) -> Session | None:
     if not cookie:
         return None
