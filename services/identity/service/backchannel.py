@@ -62,6 +62,7 @@ async def account_ended(uow: IdentityUnitOfWork, account_id: str, reason: Logout
 class Attempt:
     logout: PendingLogout
     error: str | None  # None: delivered
+    final: bool = False  # the error will not go away: no point trying again
 
 
 def _refused(settings: IdentitySettings, uri: str) -> str | None:
@@ -73,7 +74,7 @@ def _refused(settings: IdentitySettings, uri: str) -> str | None:
 async def _post(http: httpx.AsyncClient, sign: Signer, settings: IdentitySettings, logout: PendingLogout,
                 now: datetime) -> Attempt:  # fmt: skip
     if refused := _refused(settings, logout.uri):
-        return Attempt(logout, refused)
+        return Attempt(logout, refused, final=True)
     claims = logout_token_claims(
         issuer=settings.oidc_issuer, client_id=logout.client_id, subject=logout.account_id, sid=logout.sid, now=now
     )
@@ -109,7 +110,7 @@ async def _record(uow: IdentityUnitOfWork, settings: IdentitySettings, attempt: 
         await uow.backchannel.delivered(logout.id, tries, now)
         log.info("back-channel logout delivered", **where)
         return "delivered"
-    if tries >= settings.backchannel_max_attempts:
+    if attempt.final or tries >= settings.backchannel_max_attempts:
         await uow.backchannel.abandon(logout.id, tries, now, attempt.error)
         log.warning("back-channel logout abandoned", error=attempt.error, **where)
         return "abandoned"

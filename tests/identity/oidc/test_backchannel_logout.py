@@ -126,6 +126,9 @@ def browsers(stack: Stack) -> tuple[httpx.AsyncClient, httpx.AsyncClient]:
 async def test_signing_out_at_the_portal_ends_the_province_portal_session(stack: Stack) -> None:
     portal, national = browsers(stack)
     async with portal, national:
+        discovery = (await national.get("/.well-known/openid-configuration")).json()
+        assert discovery["backchannel_logout_supported"] is True
+        assert discovery["backchannel_logout_session_supported"] is True and "sid" in discovery["claims_supported"]
         await sign_in_at_the_province(stack, portal, national)
         [local] = (await portal.get("/api/sessions")).json()
         assert local["sub"] == SEED_CITIZEN_ID and local["sid"]
@@ -165,6 +168,26 @@ async def test_an_administrator_locking_the_account_ends_the_province_portal_ses
     async with portal, national:
         await sign_in_at_the_province(stack, portal, national)
         headers = {"Authorization": f"Bearer {await admin_token(stack)}"}
+        # The administrator registers relying parties' logout URIs with the client registry's API.
+        client = {
+            "client_id": "province-api",
+            "name": "Cổng tỉnh",
+            "kind": "confidential",
+            "grant_types": ["authorization_code"],
+            "redirect_uris": ["https://rp.test/cb"],
+            "backchannel_logout_uri": "https://rp.test/logout",
+            "backchannel_logout_session_required": True,
+        }
+        bad = await national.post(
+            "/api/v1/identity/clients",
+            headers=headers,
+            json=client | {"backchannel_logout_uri": "http://rp.test/logout"},
+        )
+        assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json", bad.text
+        made = await national.post("/api/v1/identity/clients", headers=headers, json=client)
+        assert made.status_code == 201, made.text
+        assert made.json()["backchannel_logout_uri"] == "https://rp.test/logout"
+        assert made.json()["backchannel_logout_session_required"] is True
         locked = await national.post(f"/api/v1/identity/accounts/{SEED_CITIZEN_ID}/lock", headers=headers)
         assert locked.status_code == 204, locked.text
         assert await stack.deliver() == {"delivered": 1, "retry": 0, "abandoned": 0}
