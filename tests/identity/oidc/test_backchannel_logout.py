@@ -196,6 +196,19 @@ async def test_an_administrator_locking_the_account_ends_the_province_portal_ses
     assert row.reason == "locked" and row.delivered_at is not None
 
 
+async def test_an_administrator_deleting_the_account_ends_the_province_portal_session(stack: Stack) -> None:
+    portal, national = browsers(stack)
+    async with portal, national:
+        await sign_in_at_the_province(stack, portal, national)
+        headers = {"Authorization": f"Bearer {await admin_token(stack)}"}
+        deleted = await national.delete(f"/api/v1/identity/accounts/{SEED_CITIZEN_ID}", headers=headers)
+        assert deleted.status_code == 204, deleted.text
+        assert await stack.deliver() == {"delivered": 1, "retry": 0, "abandoned": 0}
+        assert (await portal.get("/session")).status_code == 401
+    [row] = await stack.logouts()
+    assert row.reason == "deleted" and row.account_id == SEED_CITIZEN_ID
+
+
 @dataclass
 class Catcher:
     """A relying party's logout endpoint that keeps what it is sent."""
