@@ -18,6 +18,7 @@ from services.kit.schemas import Name, NotBlank, PersonalId, StrictModel, TaxCod
 from ..domain import identifiers
 from ..domain.accounts import Account
 from ..domain.contacts import MAX_AGENCIES, MAX_BATCH, MAX_OFFICIALS_PAGE, Contact, Official
+from ..domain.logout import BACKCHANNEL_URI_PATTERN, MAX_URI_LENGTH
 from ..domain.messages import SentMessage
 from ..domain.oauth import Client, ClientKind, GrantType, JsonWebKeySet
 from ..domain.second_factor import DIGITS
@@ -282,6 +283,10 @@ def _client_rules() -> list[JsonSchema]:
         {"if": has("kind", confidential),
          "then": {"properties": {"token_endpoint_auth_method": {"not": {"const": "none"}}}}},
         # private_key_jwt needs the client's public keys.
+        # Back-channel logout is for clients that sign people in; a sid requirement needs the URI.
+        {"if": has("backchannel_logout_uri", {"type": "string"}), "then": has("grant_types", code_grant)},
+        {"if": has("backchannel_logout_session_required", {"const": True}),
+         "then": has("backchannel_logout_uri", {"type": "string"})},
         {"if": has("token_endpoint_auth_method", {"const": "private_key_jwt"}),
          "then": has("jwks", {"type": "object", "required": ["keys"],
                               "properties": {"keys": {"type": "array", "minItems": 1}}})},
@@ -308,7 +313,9 @@ class ClientCreate(StrictModel):
     jwks: JsonWebKeySet | None = None
     # OpenID Connect Back-Channel Logout 1.0 §2.2: where logout tokens are posted (https, no
     # fragment), and whether the client needs ``sid`` in them.
-    backchannel_logout_uri: str | None = Field(default=None, min_length=1, max_length=2000)
+    backchannel_logout_uri: Annotated[str, Field(max_length=MAX_URI_LENGTH, pattern=BACKCHANNEL_URI_PATTERN)] | None = (
+        None
+    )
     backchannel_logout_session_required: bool = False
 
 
