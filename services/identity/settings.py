@@ -38,6 +38,8 @@ class IdentitySettings(ServiceSettings, ApplicantKeySettings):
     backchannel_retry_base_seconds: float = Field(default=5.0, gt=0, le=3600)
     backchannel_retry_max_seconds: float = Field(default=900.0, gt=0, le=86400)
     backchannel_max_attempts: int = Field(default=8, ge=1, le=50)
+    # Delivered and abandoned logouts are kept this long (the audit of deliveries), then deleted.
+    backchannel_audit_days: int = Field(default=90, ge=1, le=3650)
     # --- end OpenID Connect provider ---
 
     # --- accounts ---

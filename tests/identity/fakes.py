@@ -348,6 +348,11 @@ class FakeBackchannelLogouts:
     async def abandon(self, logout_id: int, attempts: int, now: datetime, error: str) -> None:
         self.outcomes[logout_id] = "abandoned"
 
+    async def forget_finished(self, before: datetime, limit: int) -> int:
+        finished = [p for p in self.queued if p.id in self.outcomes and p.created_at < before][:limit]
+        self.queued = [p for p in self.queued if p not in finished]
+        return len(finished)
+
     async def forget_ended_sessions(self, now: datetime, limit: int) -> int:
         ended = [key for key, (_, expires) in self.sessions.items() if expires <= now][:limit]
         for key in ended:

@@ -67,6 +67,7 @@ backchannel_logouts = Table(
         postgresql_where="delivered_at IS NULL AND abandoned_at IS NULL",
     ),
     Index("backchannel_logouts_account", "account_id"),
+    Index("backchannel_logouts_created", "created_at"),
 )
 
 
@@ -151,6 +152,20 @@ class SqlBackchannelLogouts:
             .where(backchannel_logouts.c.id == logout_id)
             .values(attempts=attempts, last_attempt_at=now, **values)
         )
+
+    async def forget_finished(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` delivered or abandoned logouts created before ``before``."""
+        old = (
+            select(backchannel_logouts.c.id)
+            .where(
+                backchannel_logouts.c.created_at < before,
+                (backchannel_logouts.c.delivered_at.is_not(None)) | (backchannel_logouts.c.abandoned_at.is_not(None)),
+            )
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        result = await self._connection.execute(delete(backchannel_logouts).where(backchannel_logouts.c.id.in_(old)))
+        return int(result.rowcount)
 
     async def forget_ended_sessions(self, now: datetime, limit: int) -> int:
         """Forget up to ``limit`` sessions whose browser session has expired."""

@@ -100,6 +100,7 @@ async def deliver_logouts(
         for attempt in attempts:
             counts[await _record(uow, settings, attempt, now)] += 1
     await uow.backchannel.forget_ended_sessions(now, FORGET_BATCH)
+    await uow.backchannel.forget_finished(now - timedelta(days=settings.backchannel_audit_days), FORGET_BATCH)
     return counts
 
 

@@ -215,6 +215,9 @@ class BackchannelLogouts(Protocol):
 
     async def abandon(self, logout_id: int, attempts: int, now: datetime, error: str) -> None: ...
 
+    async def forget_finished(self, before: datetime, limit: int) -> int:
+        """Delete at most ``limit`` delivered or abandoned logouts created before ``before``; how many."""
+
     async def forget_ended_sessions(self, now: datetime, limit: int) -> int:
         """Forget at most ``limit`` remembered sessions that have expired; how many."""
 

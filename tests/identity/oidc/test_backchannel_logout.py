@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from joserfc import jwt as rfc_jwt
 from joserfc.jwk import KeySet
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from deploy.local.components import free_port
 from deploy.sandbox.province_portal import ProvincePortalSettings
@@ -57,6 +57,16 @@ class Stack:
         db = identity_database(self.db_url)
         try:
             return await deliver_backchannel_logouts(db, settings or self.settings)
+        finally:
+            await db.dispose()
+
+    async def age_logouts(self, days: int) -> None:
+        """Make every logout row look ``days`` older (for the audit's retention)."""
+        db = identity_database(self.db_url)
+        try:
+            async with db.engine.begin() as conn:
+                older = backchannel_logouts.c.created_at - timedelta(days=days)
+                await conn.execute(update(backchannel_logouts).values(created_at=older))
         finally:
             await db.dispose()
 
@@ -141,6 +151,9 @@ async def test_signing_out_at_the_portal_ends_the_province_portal_session(stack:
                                                                      "signed-out")  # fmt: skip
     assert row.delivered_at is not None and row.attempts == 1 and row.last_error is None
     assert await stack.deliver() == {"delivered": 0, "retry": 0, "abandoned": 0}  # told once
+    await stack.age_logouts(days=stack.settings.backchannel_audit_days + 1)
+    await stack.deliver()
+    assert await stack.logouts() == []  # the audit is kept for backchannel_audit_days
 
 
 async def admin_token(stack: Stack) -> str:
@@ -257,7 +270,10 @@ async def test_a_relying_party_that_is_down_is_tried_again_and_its_token_checks_
     [row] = await stack.logouts()
     assert row.attempts == 1 and row.delivered_at is None and "Connect" in row.last_error
     assert row.next_attempt_at - row.last_attempt_at == timedelta(seconds=1)
+    await stack.age_logouts(days=stack.settings.backchannel_audit_days + 1)
     assert await stack.deliver() == {"delivered": 0, "retry": 0, "abandoned": 0}  # not yet due
+    assert len(await stack.logouts()) == 1  # and one still to deliver is kept, however old
+    await stack.age_logouts(days=-(stack.settings.backchannel_audit_days + 1))
     catcher = Catcher()
     with serve(catcher.app(), port=port):
         await asyncio.sleep(max(0.0, (row.next_attempt_at - datetime.now(UTC)).total_seconds()) + 0.05)
