@@ -458,13 +458,9 @@ async def authorize_post(request: Request, uow: IdentityUnitOfWorkDep) -> Respon
         )
     cookie = await authorize.start_session(uow, settings, signed_in, now)
     session = authorize.Session(
-        signed_in.account_id,
-        signed_in.acr.value,
-        signed_in.amr,
-        signed_in.auth_time,
-        signed_in.agencies,
+        signed_in.account_id, signed_in.acr.value, signed_in.amr, signed_in.auth_time, signed_in.agencies,
         sid=await authorize.session_sid(uow, cookie),
-    )
+    )  # fmt: skip
     code = await authorize.issue_code(uow, settings, req, session, now)
     response = _redirect(req.redirect_uri, {"code": code, "state": req.state}, settings.oidc_issuer)
     response.set_cookie(
