@@ -9,7 +9,7 @@ OpenID Connect Back-Channel Logout 1.0 work end to end.
   person's ``sub`` and the portal's session id ``sid``.
 - ``GET /session``: the local session (200), or 401 when there is none.
 - ``POST /backchannel-logout``: a logout token (§2.6 checks: signature by the issuer's key, typed
-  ``logout+jwt`` when typed, ``iss``, ``aud``, ``iat`` recent, ``exp`` not past, the
+  ``logout+jwt`` when typed, ``iss``, ``aud``, ``iat`` recent, ``exp`` present and not past, the
   back-channel logout event, ``sub`` or ``sid`` (``sid`` required: the client registered
   ``backchannel_logout_session_required``), no ``nonce``, a ``jti`` never seen before); it ends
   every local session of that ``sid`` (or of that ``sub`` when only ``sub`` is named). 200 when
@@ -188,7 +188,7 @@ class RelyingParty:
             raise Refused("the logout token is not a JWT") from None
         if typ is not None and str(typ).lower().removeprefix("application/") != LOGOUT_TOKEN_TYPE:
             raise Refused("the token is not typed logout+jwt")
-        options = {"require_iat": True, "require_jti": True, "verify_at_hash": False}
+        options = {"require_iat": True, "require_exp": True, "require_jti": True, "verify_at_hash": False}
         claims = await self.verified(token, options=options)
         if abs(time.time() - int(claims["iat"])) > self.settings.clock_skew_seconds:
             raise Refused("the logout token's iat is too far from now")

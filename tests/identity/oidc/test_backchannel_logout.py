@@ -328,6 +328,8 @@ async def test_the_province_portal_refuses_logout_tokens_that_are_not_right(stac
             "another issuer": await _signed(stack, good | {"iss": "https://elsewhere.example"}),
             "no sid": await _signed(stack, {k: v for k, v in good.items() if k != "sid"}),
             "an old iat": await _signed(stack, good | {"iat": now - 3600}),
+            "no exp": await _signed(stack, {k: v for k, v in good.items() if k != "exp"}),
+            "an exp past": await _signed(stack, good | {"exp": now - 120}),
         }
         for why, token in wrong.items():
             answer = await portal.post("/backchannel-logout", data={"logout_token": token})
