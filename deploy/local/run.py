@@ -205,6 +205,13 @@ class Supervisor:
             portal_client = {"client_id": "portal-identity", "jwks_uri": f"{env['PORTAL_OIDC_ISSUER']}/oauth2/jwks",
                              "redirect_uris": [f"{env['PORTAL_OIDC_ISSUER']}/oauth2/eid/callback"]}  # fmt: skip
             env.setdefault("SANDBOX_EID_CLIENTS", json.dumps([portal_client]))
+            # A province's own portal signing people in through the national SSO (client
+            # demo-province-portal, whose redirect and back-channel logout URIs are on this port).
+            env.setdefault("SANDBOX_PROVINCE_PORTAL_PORT", "8766")
+            env.setdefault("SANDBOX_PROVINCE_PORTAL_ISSUER", env["PORTAL_OIDC_ISSUER"])
+            env.setdefault(
+                "SANDBOX_PROVINCE_PORTAL_PUBLIC_URL", f"http://127.0.0.1:{env['SANDBOX_PROVINCE_PORTAL_PORT']}"
+            )
         env.setdefault("NOTIFICATION_IDENTITY_URL", identity)
         env.setdefault("NOTIFICATION_PORTAL_URL", env["PORTAL_OIDC_ISSUER"])
         return env
@@ -252,6 +259,10 @@ class Supervisor:
             # The national e-ID's stand-in: an OpenID provider with test people (docs/eid-sandbox.md).
             children.append(Child("sandbox-eid", [sys.executable, "-m", "deploy.sandbox.eid"], env,
                                   self.logs / "sandbox-eid.log", url=env["SANDBOX_EID_ISSUER"]))  # fmt: skip
+            # A province portal as a relying party: sign in with the portal, back-channel logout.
+            children.append(Child("sandbox-province", [sys.executable, "-m", "deploy.sandbox.province_portal"], env,
+                                  self.logs / "sandbox-province.log",
+                                  url=env["SANDBOX_PROVINCE_PORTAL_PUBLIC_URL"]))  # fmt: skip
         return children
 
     async def wait_ready(self) -> bool:

@@ -12,7 +12,13 @@ from .api.accounts import router as accounts_router
 from .api.clients import router as clients_router
 from .api.commands import COMMANDS
 from .api.contacts import router as contacts_router
-from .api.jobs import deliver_messages_job, ensure_signing_key_at_start, seed_fixtures, sweep_inactive_job
+from .api.jobs import (
+    backchannel_logout_job,
+    deliver_messages_job,
+    ensure_signing_key_at_start,
+    seed_fixtures,
+    sweep_inactive_job,
+)
 from .api.oidc import router as oidc_router
 from .api.problems import PROBLEMS
 from .settings import IdentitySettings
@@ -35,6 +41,9 @@ SERVICE = ServiceSpec(
     periodic=[
         PeriodicJob("inactive-accounts", 3600, sweep_inactive_job),
         PeriodicJob("deliver-messages", 2, deliver_messages_job),
+        PeriodicJob(
+            "backchannel-logout", lambda s: float(s.backchannel_every_seconds), backchannel_logout_job, exclusive=False
+        ),
     ],
 )
 

@@ -29,6 +29,17 @@ class IdentitySettings(ServiceSettings, ApplicantKeySettings):
     # A new key is published this long before it signs, so every cached JWKS has it.
     key_publish_ahead_seconds: int = Field(default=3600, ge=0)
     private_key_jwt_leeway_seconds: int = Field(default=60, ge=0, le=600)
+    # Back-channel logout: the worker posts logout tokens every so often, this many at a time,
+    # each with this timeout; a failure is tried again after the base delay doubled each time (up
+    # to the cap), at most this many times in all; then it is abandoned (and logged).
+    backchannel_every_seconds: float = Field(default=2.0, gt=0, le=60)
+    backchannel_batch: int = Field(default=20, ge=1, le=500)
+    backchannel_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    backchannel_retry_base_seconds: float = Field(default=5.0, gt=0, le=3600)
+    backchannel_retry_max_seconds: float = Field(default=900.0, gt=0, le=86400)
+    backchannel_max_attempts: int = Field(default=8, ge=1, le=50)
+    # Delivered and abandoned logouts are kept this long (the audit of deliveries), then deleted.
+    backchannel_audit_days: int = Field(default=90, ge=1, le=3650)
     # --- end OpenID Connect provider ---
 
     # --- accounts ---

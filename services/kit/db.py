@@ -4,6 +4,7 @@ unit of work, the one owner of the transaction and of the events it emits."""
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -34,8 +35,13 @@ def async_url(url: str) -> str:
 
 
 def json_text(value: Any) -> str:
-    """JSON columns' text (orjson: several times the standard encoder's speed on event data)."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    """JSON columns' text (orjson: several times the standard encoder's speed on event data).
+    orjson refuses integers beyond 64 bits, which JSON allows and ``jsonb`` keeps: those values
+    go through the standard encoder instead, rather than fail the request."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 # Below this many rows an executemany INSERT is as cheap; above, COPY saves the per-value work of

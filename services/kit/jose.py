@@ -23,6 +23,8 @@ ALLOWED_ALGORITHMS = ("RS256",)
 # only the first, so an ID token (or any other JWT this issuer signs) is never an access token.
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 ID_TOKEN_TYPE = "JWT"  # noqa: S105 - a media type, not a secret
+# OpenID Connect Back-Channel Logout 1.0 §2.4: logout tokens are typed so that no other JWT passes.
+LOGOUT_TOKEN_TYPE = "logout+jwt"  # noqa: S105 - a media type, not a secret
 # Claims every token must carry, whoever reads it (RFC 7519 leaves them optional; this portal does not).
 REQUIRED_CLAIMS = ("iss", "aud", "exp")
 

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from services.identity.domain.accounts import Account, AccountStatus, AlreadyRegistered, SignInAttempt
 from services.identity.domain.identifiers import LoginKind
+from services.identity.domain.logout import PendingLogout
 from services.identity.domain.messages import QueuedMessage, SentMessage
 from services.identity.domain.oauth import AuthorizationCode, BrowserSession, Client, RefreshToken, SigningKey
 from services.identity.domain.one_time_codes import CodePurpose, OneTimeCode
@@ -217,6 +218,10 @@ class FakeClients:
         client.disabled_at = now
         return True
 
+    async def set_backchannel_logout(self, client_id: str, uri: str | None, session_required: bool) -> None:
+        client = self.rows[client_id]
+        client.backchannel_logout_uri, client.backchannel_logout_session_required = uri, session_required
+
     async def remember_assertion(self, client_id: str, jti: str, expires_at: datetime) -> bool:
         if (client_id, jti) in self.assertions:
             return False
@@ -324,6 +329,62 @@ class FakeIssuedTokens:
         return jti in self.revoked
 
 
+class FakeBackchannelLogouts:
+    """Sessions' clients by (sid, client id) -> (account id, expiry); queued logouts as rows."""
+
+    def __init__(self, clients: FakeClients) -> None:
+        self._clients = clients
+        self.sessions: dict[tuple[str, str], tuple[str, datetime]] = {}
+        self.queued: list[PendingLogout] = []
+        self.outcomes: dict[int, str] = {}
+
+    async def remember_client(self, sid: str, client_id: str, account_id: str, expires_at: datetime) -> None:
+        self.sessions.setdefault((sid, client_id), (account_id, expires_at))
+
+    async def queue_for_session(self, sid: str, reason: str, now: datetime) -> int:
+        return self._queue(lambda key, _account: key[0] == sid, reason, now)
+
+    async def queue_for_account(self, account_id: str, reason: str, now: datetime) -> int:
+        return self._queue(lambda _key, account: account == account_id, reason, now)
+
+    def _queue(self, which, reason: str, now: datetime) -> int:  # type: ignore[no-untyped-def]
+        taken = [(key, value) for key, value in self.sessions.items() if which(key, value[0]) and value[1] > now]
+        queued = 0
+        for (sid, client_id), (account_id, _) in taken:
+            del self.sessions[(sid, client_id)]
+            client = self._clients.rows.get(client_id)
+            if client is None or client.disabled_at is not None or client.backchannel_logout_uri is None:
+                continue
+            self.queued.append(PendingLogout(id=len(self.queued) + 1, client_id=client_id,
+                                             uri=client.backchannel_logout_uri, account_id=account_id, sid=sid,
+                                             reason=reason, created_at=now))  # fmt: skip
+            queued += 1
+        return queued
+
+    async def due(self, now: datetime, limit: int) -> list[PendingLogout]:
+        return [copy.deepcopy(p) for p in self.queued if p.id not in self.outcomes][:limit]
+
+    async def delivered(self, logout_id: int, attempts: int, now: datetime) -> None:
+        self.outcomes[logout_id] = "delivered"
+
+    async def retry_later(self, logout_id: int, attempts: int, now: datetime, at: datetime, error: str) -> None:
+        next(p for p in self.queued if p.id == logout_id).attempts = attempts
+
+    async def abandon(self, logout_id: int, attempts: int, now: datetime, error: str) -> None:
+        self.outcomes[logout_id] = "abandoned"
+
+    async def forget_finished(self, before: datetime, limit: int) -> int:
+        finished = [p for p in self.queued if p.id in self.outcomes and p.created_at < before][:limit]
+        self.queued = [p for p in self.queued if p not in finished]
+        return len(finished)
+
+    async def forget_ended_sessions(self, now: datetime, limit: int) -> int:
+        ended = [key for key, (_, expires) in self.sessions.items() if expires <= now][:limit]
+        for key in ended:
+            del self.sessions[key]
+        return len(ended)
+
+
 class FakeIdentityUnitOfWork(FakeUnitOfWork, IdentityUnitOfWork):
     locks: FakeLocks
     accounts: FakeAccounts
@@ -336,6 +397,7 @@ class FakeIdentityUnitOfWork(FakeUnitOfWork, IdentityUnitOfWork):
     sessions: FakeBrowserSessions
     authorization_codes: FakeAuthorizationCodes
     tokens: FakeIssuedTokens
+    backchannel: FakeBackchannelLogouts
 
     def __init__(self) -> None:
         super().__init__(source="identity", topic="identity.events")
@@ -350,3 +412,4 @@ class FakeIdentityUnitOfWork(FakeUnitOfWork, IdentityUnitOfWork):
         self.sessions = FakeBrowserSessions()
         self.authorization_codes = FakeAuthorizationCodes()
         self.tokens = FakeIssuedTokens(self.accounts)
+        self.backchannel = FakeBackchannelLogouts(self.clients)

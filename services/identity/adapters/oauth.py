@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -75,6 +76,9 @@ clients = Table(
     Column("agencies", ARRAY(Text), nullable=False, server_default="{}"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("disabled_at", DateTime(timezone=True)),
+    # OpenID Connect Back-Channel Logout (migration 0010).
+    Column("backchannel_logout_uri", Text),
+    Column("backchannel_logout_session_required", Boolean, nullable=False, server_default="false"),
 )
 
 
@@ -86,6 +90,7 @@ def sign_in_columns() -> list[Column[Any]]:
         Column("amr", ARRAY(Text), nullable=False),
         Column("auth_time", DateTime(timezone=True), nullable=False),
         Column("agencies", ARRAY(Text), nullable=False, server_default="{}"),
+        Column("sid", Text),  # the session id relying parties see (migration 0010)
     ]
 
 
@@ -179,6 +184,8 @@ def _to_client(row: Row[Any]) -> Client:
         grant_types=tuple(row.grant_types), allowed_scopes=frozenset(row.allowed_scopes),
         agencies=tuple(row.agencies), secret_hash=row.secret_hash, previous_secret_hash=row.previous_secret_hash,
         previous_secret_expires_at=row.previous_secret_expires_at, jwks=row.jwks, disabled_at=row.disabled_at,
+        backchannel_logout_uri=row.backchannel_logout_uri,
+        backchannel_logout_session_required=row.backchannel_logout_session_required,
     )  # fmt: skip
 
 
@@ -253,7 +260,8 @@ class SqlClients:
                 secret_hash=client.secret_hash, jwks=client.jwks, redirect_uris=list(client.redirect_uris),
                 post_logout_redirect_uris=list(client.post_logout_redirect_uris),
                 grant_types=list(client.grant_types), allowed_scopes=sorted(client.allowed_scopes),
-                agencies=list(client.agencies),
+                agencies=list(client.agencies), backchannel_logout_uri=client.backchannel_logout_uri,
+                backchannel_logout_session_required=client.backchannel_logout_session_required,
             )
         )  # fmt: skip
 
@@ -277,6 +285,13 @@ class SqlClients:
             .values(disabled_at=now)
         )
         return bool(result.rowcount)
+
+    async def set_backchannel_logout(self, client_id: str, uri: str | None, session_required: bool) -> None:
+        await self._connection.execute(
+            update(clients)
+            .where(clients.c.client_id == client_id)
+            .values(backchannel_logout_uri=uri, backchannel_logout_session_required=session_required)
+        )
 
     async def remember_assertion(self, client_id: str, jti: str, expires_at: datetime) -> bool:
         stored = await self._connection.execute(
@@ -324,6 +339,7 @@ class SqlBrowserSessions:
             insert(browser_sessions).values(
                 id_hash=session.id_hash, account_id=session.account_id, acr=session.acr, amr=list(session.amr),
                 auth_time=session.auth_time, agencies=list(session.agencies), expires_at=session.expires_at,
+                sid=session.sid,
             )
         )  # fmt: skip
 
@@ -335,7 +351,7 @@ class SqlBrowserSessions:
             return None
         return BrowserSession(
             id_hash=row.id_hash, account_id=row.account_id, acr=row.acr, amr=tuple(row.amr), auth_time=row.auth_time,
-            agencies=tuple(row.agencies), expires_at=row.expires_at, revoked_at=row.revoked_at,
+            agencies=tuple(row.agencies), expires_at=row.expires_at, revoked_at=row.revoked_at, sid=row.sid,
         )  # fmt: skip
 
     async def revoke(self, id_hash: str, now: datetime) -> None:
@@ -362,7 +378,7 @@ class SqlAuthorizationCodes:
                 code_hash=code.code_hash, client_id=code.client_id, account_id=code.account_id,
                 redirect_uri=code.redirect_uri, scope=code.scope, nonce=code.nonce,
                 code_challenge=code.code_challenge, acr=code.acr, amr=list(code.amr), auth_time=code.auth_time,
-                agencies=list(code.agencies), expires_at=code.expires_at,
+                agencies=list(code.agencies), expires_at=code.expires_at, sid=code.sid,
             )
         )  # fmt: skip
 
@@ -381,7 +397,7 @@ class SqlAuthorizationCodes:
             code_hash=row.code_hash, client_id=row.client_id, account_id=row.account_id,
             redirect_uri=row.redirect_uri, scope=row.scope, nonce=row.nonce, code_challenge=row.code_challenge,
             acr=row.acr, amr=tuple(row.amr), auth_time=row.auth_time, agencies=tuple(row.agencies),
-            expires_at=row.expires_at,
+            expires_at=row.expires_at, sid=row.sid,
         )  # fmt: skip
 
     async def void_all(self, account_id: str, now: datetime) -> int:
@@ -409,7 +425,7 @@ class SqlIssuedTokens:
                 token_hash=token.token_hash, family_id=token.family_id, client_id=token.client_id,
                 account_id=token.account_id, scope=token.scope, acr=token.acr, amr=list(token.amr),
                 auth_time=token.auth_time, agencies=list(token.agencies), code_hash=token.code_hash,
-                expires_at=token.expires_at,
+                expires_at=token.expires_at, sid=token.sid,
             )
         )  # fmt: skip
 
@@ -447,7 +463,8 @@ class SqlIssuedTokens:
             .returning(*refresh_tokens.c)
             .cte("spent")
         )  # fmt: skip
-        kept = ("family_id", "client_id", "account_id", "scope", "acr", "amr", "auth_time", "agencies", "code_hash")
+        kept = ("family_id", "client_id", "account_id", "scope", "acr", "amr", "auth_time", "agencies", "code_hash",
+                "sid")  # fmt: skip
         successor = select(
             literal(successor_hash, Text), *(spent.c[name] for name in kept),
             literal(expires_at, DateTime(timezone=True)),
@@ -514,4 +531,5 @@ def _to_refresh(row: Row[Any]) -> RefreshToken:
         token_hash=row.token_hash, family_id=row.family_id, client_id=row.client_id, account_id=row.account_id,
         scope=row.scope, acr=row.acr, amr=tuple(row.amr), auth_time=row.auth_time, agencies=tuple(row.agencies),
         code_hash=row.code_hash, expires_at=row.expires_at, used_at=row.used_at, revoked_at=row.revoked_at,
+        sid=row.sid,
     )  # fmt: skip

@@ -31,7 +31,8 @@ async def create_client(body: ClientCreate, uow: IdentityUnitOfWorkDep, _: Admin
         uow, client_id=body.client_id, name=body.name, kind=body.kind, grant_types=[g.value for g in body.grant_types],
         redirect_uris=body.redirect_uris, post_logout_redirect_uris=body.post_logout_redirect_uris,
         allowed_scopes=body.scopes, agencies=body.agencies, auth_method=body.token_endpoint_auth_method,
-        jwks=body.jwks,
+        jwks=body.jwks, backchannel_logout_uri=body.backchannel_logout_uri,
+        backchannel_logout_session_required=body.backchannel_logout_session_required,
     )  # fmt: skip
     return ClientCreatedPublic(**ClientPublic.of(client).model_dump(), client_secret=secret)
 

@@ -10,7 +10,7 @@ import httpx
 from services.kit.db import Database
 
 from ..adapters.unit_of_work import transaction
-from ..service import inactivity, keys, messages, seed
+from ..service import backchannel, inactivity, keys, messages, seed
 from ..settings import IdentitySettings
 
 MAX_SWEEP_BATCHES = 200
@@ -35,6 +35,18 @@ async def deliver_queued_messages(db: Database, settings: IdentitySettings) -> d
 async def deliver_messages_job(db: Database, settings: IdentitySettings) -> None:
     if settings.notifier == "webhook":
         await deliver_queued_messages(db, settings)
+
+
+async def deliver_backchannel_logouts(db: Database, settings: IdentitySettings) -> dict[str, int]:
+    """One batch of logout tokens to relying parties, in one transaction (rows claimed with
+    ``SKIP LOCKED``, so workers share the queue). Redirects are never followed."""
+    timeout = httpx.Timeout(settings.backchannel_timeout_seconds)
+    async with transaction(db) as uow, httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+        return await backchannel.deliver_logouts(uow, settings, client, datetime.now(UTC))
+
+
+async def backchannel_logout_job(db: Database, settings: IdentitySettings) -> None:
+    await deliver_backchannel_logouts(db, settings)
 
 
 async def ensure_signing_key_at_start(db: Database, settings: IdentitySettings) -> None:

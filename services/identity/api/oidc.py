@@ -308,6 +308,7 @@ async def discovery(request: Request) -> JSONResponse:
             "amr",
             "azp",
             "at_hash",
+            "sid",
             "name",
             "birthdate",
             "preferred_username",
@@ -325,6 +326,9 @@ async def discovery(request: Request) -> JSONResponse:
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
+        # OpenID Connect Back-Channel Logout 1.0 §2.1 (ID tokens carry ``sid``).
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }
     return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
 
@@ -466,8 +470,9 @@ async def authorize_post(request: Request, uow: IdentityUnitOfWorkDep) -> Respon
         )
     cookie = await authorize.start_session(uow, settings, signed_in, now)
     session = authorize.Session(
-        signed_in.account_id, signed_in.acr.value, signed_in.amr, signed_in.auth_time, signed_in.agencies
-    )
+        signed_in.account_id, signed_in.acr.value, signed_in.amr, signed_in.auth_time, signed_in.agencies,
+        sid=await authorize.session_sid(uow, cookie),
+    )  # fmt: skip
     code = await authorize.issue_code(uow, settings, req, session, now)
     response = _redirect(req.redirect_uri, {"code": code, "state": req.state}, settings.oidc_issuer)
     response.set_cookie(

@@ -18,6 +18,7 @@ from services.kit.schemas import Name, NotBlank, PersonalId, StrictModel, TaxCod
 from ..domain import identifiers
 from ..domain.accounts import Account
 from ..domain.contacts import MAX_AGENCIES, MAX_BATCH, MAX_OFFICIALS_PAGE, Contact, Official
+from ..domain.logout import BACKCHANNEL_URI_PATTERN, MAX_URI_LENGTH
 from ..domain.messages import SentMessage
 from ..domain.oauth import Client, ClientKind, GrantType, JsonWebKeySet
 from ..domain.second_factor import DIGITS
@@ -282,6 +283,10 @@ def _client_rules() -> list[JsonSchema]:
         {"if": has("kind", confidential),
          "then": {"properties": {"token_endpoint_auth_method": {"not": {"const": "none"}}}}},
         # private_key_jwt needs the client's public keys.
+        # Back-channel logout is for clients that sign people in; a sid requirement needs the URI.
+        {"if": has("backchannel_logout_uri", {"type": "string"}), "then": has("grant_types", code_grant)},
+        {"if": has("backchannel_logout_session_required", {"const": True}),
+         "then": has("backchannel_logout_uri", {"type": "string"})},
         {"if": has("token_endpoint_auth_method", {"const": "private_key_jwt"}),
          "then": has("jwks", {"type": "object", "required": ["keys"],
                               "properties": {"keys": {"type": "array", "minItems": 1}}})},
@@ -306,6 +311,12 @@ class ClientCreate(StrictModel):
     # The client's public keys for private_key_jwt: a JWK Set (RFC 7517), checked by the JOSE
     # library when an assertion is verified.
     jwks: JsonWebKeySet | None = None
+    # OpenID Connect Back-Channel Logout 1.0 §2.2: where logout tokens are posted (https, no
+    # fragment), and whether the client needs ``sid`` in them.
+    backchannel_logout_uri: Annotated[str, Field(max_length=MAX_URI_LENGTH, pattern=BACKCHANNEL_URI_PATTERN)] | None = (
+        None
+    )
+    backchannel_logout_session_required: bool = False
 
 
 class ClientPublic(BaseModel):
@@ -319,6 +330,8 @@ class ClientPublic(BaseModel):
     scopes: list[str]
     agencies: list[str]
     disabled: bool = False
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
 
     @classmethod
     def of(cls, client: Client) -> ClientPublic:
@@ -327,7 +340,8 @@ class ClientPublic(BaseModel):
             token_endpoint_auth_method=client.auth_method, redirect_uris=list(client.redirect_uris),
             post_logout_redirect_uris=list(client.post_logout_redirect_uris), grant_types=list(client.grant_types),
             scopes=sorted(client.allowed_scopes), agencies=list(client.agencies),
-            disabled=client.disabled_at is not None,
+            disabled=client.disabled_at is not None, backchannel_logout_uri=client.backchannel_logout_uri,
+            backchannel_logout_session_required=client.backchannel_logout_session_required,
         )  # fmt: skip
 
 

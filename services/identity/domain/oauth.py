@@ -156,6 +156,10 @@ class Client:
     previous_secret_expires_at: datetime | None = None
     jwks: JsonWebKeySet | None = None  # public keys for private_key_jwt
     disabled_at: datetime | None = None
+    # OpenID Connect Back-Channel Logout 1.0: where logout tokens go, and whether the client
+    # needs the ``sid`` claim in them (and in its ID tokens).
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
 
     def secret_matches(self, given_hash: str, now: datetime) -> bool:
         """``given_hash`` (the digest of the presented secret) is the secret's, or the previous
@@ -196,6 +200,9 @@ class SignInRecord:
     amr: tuple[str, ...]
     auth_time: datetime
     agencies: tuple[str, ...] = ()
+    # The browser session's id as relying parties see it (``sid``, never the cookie): ID tokens
+    # carry it, and back-channel logout tokens name it.
+    sid: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)

@@ -11,6 +11,8 @@ from services.kit.errors import NotFound
 
 from ..domain.accounts import GRANTABLE_SCOPES, Account, AccountStatus, LockReason
 from ..domain.assurance import AccountKind
+from ..domain.logout import LogoutReason
+from .backchannel import account_ended
 from .seed import (
     SEED_ACCOUNTS,
     SEED_ADMIN_ID,
@@ -121,6 +123,7 @@ async def lock_account(uow: IdentityUnitOfWork, *, account_id: str, now: datetim
         return
     account.lock(LockReason.ADMIN)
     await uow.accounts.save(account)
+    await account_ended(uow, account_id, LogoutReason.LOCKED, now)
     await uow.emit(
         AccountLocked(account_id=account_id, kind=account.kind.value, reason="admin", locked_at=now), key=account_id
     )

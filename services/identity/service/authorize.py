@@ -26,6 +26,7 @@ from ..domain.oauth import (
     valid_challenge,
 )
 from ..settings import IdentitySettings
+from . import backchannel
 from .accounts import account_is_active, grantable_scopes
 from .clients import get_client
 from .keys import verification_key
@@ -142,6 +143,7 @@ class Session:
     amr: tuple[str, ...]
     auth_time: datetime
     agencies: tuple[str, ...] = ()
+    sid: str | None = None
 
 
 async def start_session(uow: IdentityUnitOfWork, settings: IdentitySettings, signed_in: SignedIn, now: datetime) -> str:
@@ -151,10 +153,17 @@ async def start_session(uow: IdentityUnitOfWork, settings: IdentitySettings, sig
         BrowserSession(
             id_hash=digest(value), account_id=signed_in.account_id, acr=signed_in.acr.value, amr=signed_in.amr,
             auth_time=signed_in.auth_time, agencies=signed_in.agencies,
-            expires_at=now + timedelta(hours=settings.session_hours),
+            expires_at=now + timedelta(hours=settings.session_hours), sid=new_secret(16),
         )
     )  # fmt: skip
     return value
+
+
+async def session_sid(uow: IdentityUnitOfWork, cookie: str) -> str | None:
+    """The ``sid`` of the browser session of ``cookie`` (ID tokens carry it; back-channel logout
+    names it): a session built by hand from a sign-in passes it on to the codes it issues."""
+    row = await uow.sessions.get(digest(cookie))
+    return row.sid if row is not None else None
 
 
 async def current_session(uow: IdentityUnitOfWork, cookie: str | None, now: datetime) -> Session | None:
@@ -165,7 +174,7 @@ async def current_session(uow: IdentityUnitOfWork, cookie: str | None, now: date
         return None
     if not await account_is_active(uow, row.account_id):
         return None
-    return Session(row.account_id, row.acr, tuple(row.amr), row.auth_time, tuple(row.agencies))
+    return Session(row.account_id, row.acr, tuple(row.amr), row.auth_time, tuple(row.agencies), row.sid)
 
 
 def needs_sign_in(request: AuthorizationRequest, session: Session | None, now: datetime) -> bool:
@@ -187,6 +196,7 @@ async def issue_code(
             redirect_uri=request.redirect_uri, scope=" ".join(scopes), nonce=request.nonce,
             code_challenge=request.code_challenge, acr=session.acr, amr=session.amr, auth_time=session.auth_time,
             agencies=session.agencies, expires_at=now + timedelta(seconds=settings.authorization_code_seconds),
+            sid=session.sid,
         )
     )  # fmt: skip
     return code
@@ -242,5 +252,8 @@ async def end_session(
         if target not in client.post_logout_redirect_uris:
             raise OAuthError("invalid_request", "post_logout_redirect_uri is not registered for this client.")
     if cookie:
+        session = await uow.sessions.get(digest(cookie))
         await uow.sessions.revoke(digest(cookie), now)
+        if session is not None and session.revoked_at is None:
+            await backchannel.session_ended(uow, session.sid, now)
     return target

@@ -13,6 +13,7 @@ from services.kit.errors import Conflict, NotFound
 
 from ..adapters.oauth import digest, new_secret
 from ..domain.contacts import CONTACTS_SCOPE
+from ..domain.logout import backchannel_uri_problem
 from ..domain.oauth import Client, ClientKind, GrantType, JsonWebKeySet, OAuthError
 from ..settings import IdentitySettings
 from .unit_of_work import IdentityUnitOfWork
@@ -36,6 +37,8 @@ async def create_client(
     auth_method: str | None = None,
     secret: str | None = None,
     jwks: JsonWebKeySet | None = None,
+    backchannel_logout_uri: str | None = None,
+    backchannel_logout_session_required: bool = False,
 ) -> tuple[Client, str | None]:
     """Register a client; returns it and, for a confidential client, its secret (shown once)."""
     method = auth_method or ("none" if kind is ClientKind.PUBLIC else "client_secret_basic")
@@ -50,6 +53,7 @@ async def create_client(
         raise OAuthError("invalid_client_metadata", "Grant types not allowed for this client.")
     if GrantType.AUTHORIZATION_CODE in grant_types and not redirect_uris:
         raise OAuthError("invalid_client_metadata", "The authorization code grant needs redirect URIs.")
+    _check_backchannel(backchannel_logout_uri, backchannel_logout_session_required, grant_types)
     if await uow.clients.get(client_id, include_disabled=True):
         raise Conflict(f"Client {client_id} already exists.")
     secret = (secret or new_secret()) if method.startswith("client_secret") else None
@@ -58,13 +62,26 @@ async def create_client(
             client_id=client_id, name=name, kind=kind, auth_method=method, redirect_uris=tuple(redirect_uris),
             post_logout_redirect_uris=tuple(post_logout_redirect_uris), grant_types=tuple(grant_types),
             allowed_scopes=frozenset(allowed_scopes), agencies=tuple(agencies),
-            secret_hash=digest(secret) if secret else None, jwks=jwks,
+            secret_hash=digest(secret) if secret else None, jwks=jwks, backchannel_logout_uri=backchannel_logout_uri,
+            backchannel_logout_session_required=backchannel_logout_session_required,
         )
     )  # fmt: skip
     client = await get_client(uow, client_id)
     event = ClientCreated(client_id=client_id, kind=kind.value, agencies=list(agencies), created_at=datetime.now(UTC))
     await uow.emit(event, key=client_id)
     return client, secret
+
+
+def _check_backchannel(uri: str | None, session_required: bool, grant_types: list[str]) -> None:
+    """Back-Channel Logout §2.2: a logout URI for a client that signs people in."""
+    if uri is None:
+        if session_required:
+            raise OAuthError("invalid_client_metadata", "backchannel_logout_session_required needs a logout URI.")
+        return
+    if problem := backchannel_uri_problem(uri):
+        raise OAuthError("invalid_client_metadata", problem)
+    if GrantType.AUTHORIZATION_CODE not in grant_types:
+        raise OAuthError("invalid_client_metadata", "Back-channel logout is for clients that sign people in.")
 
 
 async def get_client(uow: IdentityUnitOfWork, client_id: str, *, include_disabled: bool = False) -> Client:
@@ -194,6 +211,7 @@ DEMO_WEB_REDIRECT = "http://127.0.0.1:8765/callback"
 DEMO_PROVINCE_SECRET = "demo-province-development-secret"  # noqa: S105 - documented development fixture
 DEMO_PROVINCE_PORTAL_REDIRECT = "http://127.0.0.1:8766/callback"
 DEMO_PROVINCE_PORTAL_SECRET = "demo-province-portal-development-secret"  # noqa: S105 - documented development fixture
+DEMO_PROVINCE_PORTAL_BACKCHANNEL = "http://127.0.0.1:8766/backchannel-logout"
 DEMO_OPERATOR_REDIRECT = "http://127.0.0.1:8767/callback"
 NOTIFICATION_CLIENT = "notification-service"
 # What officials and administrators do: process dossiers, edit and administer the catalogue,
@@ -210,7 +228,8 @@ CITIZEN_SCOPES = ["dossier:submit", "dossier:read", "payment:pay", "feedback:sen
 async def seed_clients(uow: IdentityUnitOfWork, settings: IdentitySettings) -> None:
     """``demo-web`` (public, code + PKCE), ``demo-province`` (confidential, client credentials,
     ``sync:push`` for agency 000.00.01.H22), ``demo-province-portal`` (a province's own portal
-    signing its users in through the national SSO: confidential, code + PKCE) and
+    signing its users in through the national SSO: confidential, code + PKCE, told of sign-outs
+    by back-channel logout at ``deploy/sandbox/province_portal.py``) and
     ``demo-operator`` (the officials' and operators' console: public, code + PKCE, the
     processing and admin scopes), ``api-docs`` (the gateway's Swagger UI: public, code +
     PKCE, back to ``<issuer>/docs/oauth2-redirect.html``, a citizen's scopes) and
@@ -249,7 +268,13 @@ async def seed_clients(uow: IdentityUnitOfWork, settings: IdentitySettings) -> N
             redirect_uris=[DEMO_PROVINCE_PORTAL_REDIRECT],
             post_logout_redirect_uris=["http://127.0.0.1:8766/"],
             secret=DEMO_PROVINCE_PORTAL_SECRET,
+            backchannel_logout_uri=DEMO_PROVINCE_PORTAL_BACKCHANNEL,
+            backchannel_logout_session_required=True,
         )
+    else:  # seeded before back-channel logout: register its logout URI now
+        portal = await uow.clients.get("demo-province-portal", include_disabled=True)
+        if portal is not None and portal.backchannel_logout_uri is None:
+            await uow.clients.set_backchannel_logout("demo-province-portal", DEMO_PROVINCE_PORTAL_BACKCHANNEL, True)
     if "demo-operator" not in existing:
         await create_client(
             uow,

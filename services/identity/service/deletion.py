@@ -22,7 +22,9 @@ from services.kit.errors import NotFound
 from services.kit.logging import get_logger
 
 from ..domain.accounts import MANDATORY_SECOND_FACTOR, Account, AccountLocked, AccountStatus, NotAllowed, WrongPassword
+from ..domain.logout import LogoutReason
 from ..settings import IdentitySettings
+from .backchannel import account_ended
 from .credentials import verify_password
 from .sign_in import Audit, count_failure
 from .unit_of_work import IdentityUnitOfWork
@@ -76,6 +78,7 @@ async def _erase(uow: IdentityUnitOfWork, account: Account, now: datetime, *, by
     sessions = await uow.sessions.revoke_all(account.id, now)
     await uow.tokens.revoke_account(account.id, now)
     await uow.authorization_codes.void_all(account.id, now)
+    await account_ended(uow, account.id, LogoutReason.DELETED, now)
     await uow.codes.forget(account.id)
     if recipients:
         await uow.messages.forget(recipients)

@@ -11,7 +11,14 @@ from typing import Any
 from contracts.events.identity_oidc import SigningKeyRotated
 from contracts.json import JwtClaims as JwtClaims  # the claims of a token we sign; the use cases name it from here
 from services.kit.crypto import fernet
-from services.kit.jose import ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, generate_rsa, key_from_jwk, sign_pem
+from services.kit.jose import (
+    ACCESS_TOKEN_TYPE,
+    ID_TOKEN_TYPE,
+    LOGOUT_TOKEN_TYPE,
+    generate_rsa,
+    key_from_jwk,
+    sign_pem,
+)
 
 from ..domain.oauth import JsonWebKeySet, SigningKey, published_kids, signing_kid
 from ..settings import IdentitySettings
@@ -29,6 +36,10 @@ class Signer:
 
     def id_token(self, claims: JwtClaims) -> str:
         return sign_pem(claims, self.private_pem, self.kid, typ=ID_TOKEN_TYPE)
+
+    def logout_token(self, claims: JwtClaims) -> str:
+        """Typed ``logout+jwt`` (Back-Channel Logout §2.4)."""
+        return sign_pem(claims, self.private_pem, self.kid, typ=LOGOUT_TOKEN_TYPE)
 
 
 def longest_token(settings: IdentitySettings) -> timedelta:

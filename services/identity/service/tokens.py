@@ -28,6 +28,7 @@ from ..domain.oauth import (
     verify_pkce,
 )
 from ..settings import IdentitySettings
+from . import backchannel
 from .accounts import account_is_active
 from .keys import JwtClaims, signer, verification_key
 from .unit_of_work import IdentityUnitOfWork
@@ -146,6 +147,7 @@ async def exchange_code(
         raise OAuthError("invalid_grant", "redirect_uri differs from the one of the authorization request.")
     verify_pkce(row.code_challenge, form.get("code_verifier"))
     scopes = parse_scope(row.scope)
+    await backchannel.remember_client(uow, settings, client, row, now)
     applicant_key = await _applicant_key(uow, settings, row.account_id, scopes)
     return await _user_tokens(uow, settings, now, client, row, scopes, nonce=row.nonce, code_hash=code_hash,
                               family_id=new_id(), applicant_key=applicant_key)  # fmt: skip
@@ -199,6 +201,8 @@ async def _user_tokens(
         }
         if nonce:
             id_claims["nonce"] = nonce
+        if signed_in.sid:
+            id_claims["sid"] = signed_in.sid
         id_token = (await signer(uow, settings, now)).id_token(id_claims)
     if successor is not None:
         refresh = successor
@@ -209,6 +213,7 @@ async def _user_tokens(
                 token_hash=digest(refresh), family_id=family_id, client_id=client.client_id, account_id=account_id,
                 scope=" ".join(scopes), acr=acr, amr=amr, auth_time=auth_time, agencies=agencies,
                 code_hash=code_hash, expires_at=now + timedelta(days=settings.refresh_token_days),
+                sid=signed_in.sid,
             )
         )  # fmt: skip
     return Tokens(

@@ -15,6 +15,7 @@ from services.kit.unit_of_work import AbstractUnitOfWork
 
 from ..domain.accounts import Account, SignInAttempt
 from ..domain.identifiers import LoginKind
+from ..domain.logout import PendingLogout
 from ..domain.messages import QueuedMessage, SentMessage
 from ..domain.oauth import AuthorizationCode, BrowserSession, Client, RefreshToken, SigningKey
 from ..domain.one_time_codes import CodePurpose, OneTimeCode
@@ -137,6 +138,8 @@ class Clients(Protocol):
     async def disable(self, client_id: str, now: datetime) -> bool:
         """False when there is no such enabled client."""
 
+    async def set_backchannel_logout(self, client_id: str, uri: str | None, session_required: bool) -> None: ...
+
     async def remember_assertion(self, client_id: str, jti: str, expires_at: datetime) -> bool:
         """Record a client assertion's ``jti``; False when it was seen before."""
 
@@ -208,6 +211,35 @@ class IssuedTokens(Protocol):
     async def access_revoked(self, jti: str) -> bool: ...
 
 
+class BackchannelLogouts(Protocol):
+    """Relying parties with a session (back-channel logout), and the logout tokens to deliver."""
+
+    async def remember_client(self, sid: str, client_id: str, account_id: str, expires_at: datetime) -> None:
+        """The client received tokens in browser session ``sid`` (kept until ``expires_at``)."""
+
+    async def queue_for_session(self, sid: str, reason: str, now: datetime) -> int:
+        """Queue a logout for each client remembered in the session that has a logout URI, and
+        forget the session's clients; how many were queued."""
+
+    async def queue_for_account(self, account_id: str, reason: str, now: datetime) -> int:
+        """The same for every live session of the account."""
+
+    async def due(self, now: datetime, limit: int) -> list[PendingLogout]:
+        """Logouts due now, oldest first, locked (others' skipped)."""
+
+    async def delivered(self, logout_id: int, attempts: int, now: datetime) -> None: ...
+
+    async def retry_later(self, logout_id: int, attempts: int, now: datetime, at: datetime, error: str) -> None: ...
+
+    async def abandon(self, logout_id: int, attempts: int, now: datetime, error: str) -> None: ...
+
+    async def forget_finished(self, before: datetime, limit: int) -> int:
+        """Delete at most ``limit`` delivered or abandoned logouts created before ``before``; how many."""
+
+    async def forget_ended_sessions(self, now: datetime, limit: int) -> int:
+        """Forget at most ``limit`` remembered sessions that have expired; how many."""
+
+
 class IdentityUnitOfWork(AbstractUnitOfWork):
     """The identity service's transaction and the repositories in it."""
 
@@ -222,3 +254,4 @@ class IdentityUnitOfWork(AbstractUnitOfWork):
     sessions: BrowserSessions
     authorization_codes: AuthorizationCodes
     tokens: IssuedTokens
+    backchannel: BackchannelLogouts
