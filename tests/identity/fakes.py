@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from services.identity.domain.accounts import Account, AccountStatus, AlreadyRegistered, SignInAttempt
+from services.identity.domain.federation import EidLink, LinkEvent, PendingEidSignIn
 from services.identity.domain.identifiers import LoginKind
 from services.identity.domain.messages import QueuedMessage, SentMessage
 from services.identity.domain.oauth import AuthorizationCode, BrowserSession, Client, RefreshToken, SigningKey
@@ -299,6 +300,42 @@ class FakeIssuedTokens:
         return jti in self.revoked
 
 
+class FakeEidSignIns:
+    def __init__(self) -> None:
+        self.rows: dict[str, PendingEidSignIn] = {}
+
+    async def add(self, pending: PendingEidSignIn, now: datetime) -> None:
+        self.rows[pending.state_hash] = pending
+
+    async def take(self, state_hash: str) -> PendingEidSignIn | None:
+        return self.rows.pop(state_hash, None)
+
+
+class FakeEidLinks:
+    def __init__(self) -> None:
+        self.rows: dict[str, EidLink] = {}
+        self.audit: list[LinkEvent] = []
+
+    async def by_subject(self, subject: str) -> EidLink | None:
+        return next((link for link in self.rows.values() if link.subject == subject), None)
+
+    async def of_account(self, account_id: str) -> EidLink | None:
+        return self.rows.get(account_id)
+
+    async def add(self, link: EidLink) -> None:
+        assert link.account_id not in self.rows and await self.by_subject(link.subject) is None, "duplicate key"
+        self.rows[link.account_id] = link
+
+    async def remove(self, account_id: str) -> bool:
+        return self.rows.pop(account_id, None) is not None
+
+    async def record(self, event: LinkEvent) -> None:
+        self.audit.append(event)
+
+    async def history(self, account_id: str, limit: int) -> list[LinkEvent]:
+        return [e for e in reversed(self.audit) if e.account_id == account_id][:limit]
+
+
 class FakeIdentityUnitOfWork(FakeUnitOfWork, IdentityUnitOfWork):
     locks: FakeLocks
     accounts: FakeAccounts
@@ -311,6 +348,8 @@ class FakeIdentityUnitOfWork(FakeUnitOfWork, IdentityUnitOfWork):
     sessions: FakeBrowserSessions
     authorization_codes: FakeAuthorizationCodes
     tokens: FakeIssuedTokens
+    eid_sign_ins: FakeEidSignIns
+    eid_links: FakeEidLinks
 
     def __init__(self) -> None:
         super().__init__(source="identity", topic="identity.events")
@@ -325,3 +364,5 @@ class FakeIdentityUnitOfWork(FakeUnitOfWork, IdentityUnitOfWork):
         self.sessions = FakeBrowserSessions()
         self.authorization_codes = FakeAuthorizationCodes()
         self.tokens = FakeIssuedTokens()
+        self.eid_sign_ins = FakeEidSignIns()
+        self.eid_links = FakeEidLinks()

@@ -360,6 +360,8 @@ def _sign_in_page(
         login=login or req.login_hint or "",
         client_name=req.client.name,
         switch_href=switch,
+        # "Sign in with VNeID" (api/federation.py) carries the same authorization request.
+        eid_href=f"/oauth2/eid/start?{urlencode(req.as_form())}" if _settings(request).eid_issuer else None,
     )
     response = HTMLResponse(html, status_code=status, headers={**NO_STORE, **(headers or {})})
     response.headers["X-Frame-Options"] = "DENY"
