@@ -307,8 +307,9 @@ class FakeEidSignIns:
     async def add(self, pending: PendingEidSignIn, now: datetime) -> None:
         self.rows[pending.state_hash] = pending
 
-    async def take(self, state_hash: str) -> PendingEidSignIn | None:
-        return self.rows.pop(state_hash, None)
+    async def take(self, state_hash: str, browser_hash: str) -> PendingEidSignIn | None:
+        pending = self.rows.get(state_hash)
+        return self.rows.pop(state_hash) if pending is not None and pending.browser_hash == browser_hash else None
 
 
 class FakeEidLinks:

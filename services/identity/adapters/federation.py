@@ -59,12 +59,9 @@ class SqlEidSignIns:
             )
         )  # fmt: skip
 
-    async def take(self, state_hash: str) -> PendingEidSignIn | None:
-        row = (
-            await self._connection.execute(
-                delete(eid_sign_ins).where(eid_sign_ins.c.state_hash == state_hash).returning(eid_sign_ins)
-            )
-        ).first()
+    async def take(self, state_hash: str, browser_hash: str) -> PendingEidSignIn | None:
+        mine = (eid_sign_ins.c.state_hash == state_hash) & (eid_sign_ins.c.browser_hash == browser_hash)
+        row = (await self._connection.execute(delete(eid_sign_ins).where(mine).returning(eid_sign_ins))).first()
         if row is None:
             return None
         return PendingEidSignIn(row.state_hash, row.browser_hash, dict(row.request), row.expires_at)

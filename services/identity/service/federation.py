@@ -128,15 +128,12 @@ async def complete(
     """The e-ID's callback: the sign-in this browser started, the code exchanged, the ID token
     verified, the account linked (or created). Raises the domain's refusals; what it audited is
     committed by the caller all the same."""
-    pending = await uow.eid_sign_ins.take(digest(params.get("state", "")[:MAX_CLAIM]))
-    if (
-        pending is None
-        or not browser_secret
-        or not hmac.compare_digest(pending.browser_hash, digest(browser_secret))
-        or pending.expires_at <= now
-    ):
+    # The browser's cookie is compared by its hash in the lookup itself: another browser holding
+    # the callback URL finds nothing, and leaves the sign-in to the browser that started it.
+    state = params.get("state", "")[:MAX_CLAIM]
+    pending = await uow.eid_sign_ins.take(digest(state), digest(browser_secret)) if browser_secret else None
+    if pending is None or browser_secret is None or pending.expires_at <= now:
         raise EidSignInExpired("This e-ID sign-in was not started in this browser, or is over.")
-    assert browser_secret is not None
     metadata = await eid.metadata()
     if "iss" in params and params["iss"].rstrip("/") != metadata.issuer.rstrip("/"):  # RFC 9207
         raise EidAnswerRefused("The answer comes from another issuer.")

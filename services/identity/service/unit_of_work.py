@@ -196,8 +196,9 @@ class EidSignIns(Protocol):
 
     async def add(self, pending: PendingEidSignIn, now: datetime) -> None: ...
 
-    async def take(self, state_hash: str) -> PendingEidSignIn | None:
-        """Remove and return the pending sign-in (once: a second take finds nothing)."""
+    async def take(self, state_hash: str, browser_hash: str) -> PendingEidSignIn | None:
+        """Remove and return the pending sign-in of this ``state`` started by this browser (once: a
+        second take finds nothing). Another browser's attempt leaves it in place."""
 
 
 class EidLinks(Protocol):
