@@ -20,7 +20,7 @@ from ..service import authorize, federation
 from ..settings import IdentitySettings
 from .dependencies import IdentityUnitOfWorkDep
 from .oidc import NO_STORE, PAGE_RESPONSES, SESSION_COOKIE, _error_page, _redirect, _secure
-from .pages import language, texts
+from .pages import language, render, texts
 from .problems import PROBLEMS
 from .schemas import EidLinkEventPublic, EidLinkPublic
 
@@ -72,6 +72,17 @@ def _refusal_page(lang: str, error: PortalError) -> HTMLResponse:
     return page
 
 
+def _continue_page(lang: str, target: str) -> HTMLResponse:
+    """The way back to the client after the e-ID: a page that goes on by itself, not a redirect.
+    The browser arrives here from a form posted on the e-ID's page, and browsers hold every
+    redirect of that post to the e-ID page's CSP ``form-action``, which names the portal but not
+    the client: a 303 to the client would be blocked. A new navigation is not."""
+    page = HTMLResponse(render("continue.html", lang, target=target), headers=NO_STORE)
+    page.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+    page.headers["Referrer-Policy"] = "no-referrer"
+    return page
+
+
 @root_router.get(
     "/oauth2/eid/start", response_model=None, response_class=HTMLResponse, operation_id="startEidSignIn",
     responses={**PAGE_RESPONSES, 503: {"description": "An HTML page: the national e-ID is not available",
@@ -104,14 +115,18 @@ async def start(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
 
 @root_router.get(
     "/oauth2/eid/callback", response_model=None, response_class=HTMLResponse, operation_id="completeEidSignIn",
-    responses={**PAGE_RESPONSES, 409: {"description": "An HTML page: the e-ID account and the linked portal "
+    responses={**PAGE_RESPONSES, 200: {"description": "An HTML page that sends the browser on to the client's "
+                                       "redirect URI with the code (a meta refresh and a link, #continue)",
+                                       "content": {"text/html": {"schema": {"type": "string"}}}},
+               409: {"description": "An HTML page: the e-ID account and the linked portal "
                                        "account name different people", "content": {"text/html": {}}},
                502: {"description": "An HTML page: the e-ID's answer does not verify", "content": {"text/html": {}}},
                503: {"description": "An HTML page: the national e-ID is not available", "content": {"text/html": {}}}},
 )  # fmt: skip
 async def callback(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     """The national e-ID sends the browser back here (``code``, ``state``, ``iss``, or ``error``):
-    the sign-in is completed, the portal session opened, and the original client gets its code.
+    the sign-in is completed, the portal session opened, and the original client gets its code
+    (through a page that goes on by itself: ``_continue_page``).
     A refusal is a page; what it audited is committed all the same."""
     settings, now, params = _settings(request), _now(), _params(request)
     lang = "vi"
@@ -137,7 +152,8 @@ async def callback(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
         signed_in.account_id, signed_in.acr.value, signed_in.amr, signed_in.auth_time, signed_in.agencies
     )
     code = await authorize.issue_code(uow, settings, req, session, now)
-    response = _redirect(req.redirect_uri, {"code": code, "state": req.state}, settings.oidc_issuer)
+    target = _redirect(req.redirect_uri, {"code": code, "state": req.state}, settings.oidc_issuer).headers["location"]
+    response = _continue_page(lang, target)
     response.set_cookie(
         SESSION_COOKIE, cookie, httponly=True, samesite="lax", secure=_secure(settings), path="/",
         max_age=settings.session_hours * 3600,

@@ -26,6 +26,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "Tài khoản này cần xác thực hai lớp nhưng chưa được thiết lập. Vui lòng liên hệ quản trị."
         ),
         "account-disabled": "Tài khoản đã bị khóa hoặc ngừng hoạt động.",
+        "continue_title": "Đang quay lại ứng dụng…", "continue_link": "Tiếp tục",
         "eid_button": "Đăng nhập bằng VNeID", "eid_or": "hoặc đăng nhập bằng tài khoản của Cổng",
         "sign-in-with-eid": "Công dân và doanh nghiệp đăng nhập bằng tài khoản định danh điện tử VNeID.",
         "eid-unavailable": "Hệ thống định danh điện tử quốc gia (VNeID) tạm thời không phản hồi. Vui lòng thử lại sau.",
@@ -53,6 +54,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "second-factor-required": "The verification code is not correct, please enter a new one.",
         "second-factor-not-enrolled": "This account needs two-step verification, which is not set up. Contact support.",
         "account-disabled": "The account is locked or disabled.",
+        "continue_title": "Returning to the application…", "continue_link": "Continue",
         "eid_button": "Sign in with VNeID", "eid_or": "or sign in with a portal account",
         "sign-in-with-eid": "Citizens and enterprises sign in with their VNeID electronic identification account.",
         "eid-unavailable": "The national e-ID (VNeID) is not answering at the moment. Please try again later.",
