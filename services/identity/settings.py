@@ -73,8 +73,8 @@ class IdentitySettings(ServiceSettings, ApplicantKeySettings):
 
     # --- national e-ID (federation: identity is a relying party of VNeID; docs/federation.md) ---
     # The e-ID's issuer (its discovery document is read from there); empty: no e-ID sign-in.
-    # Production names the real e-ID (a loopback issuer is refused there).
-    eid_issuer: str = "http://127.0.0.1:8040"
+    # make run sets the sandbox e-ID's; production names the real e-ID (loopback refused there).
+    eid_issuer: str = ""
     # The client the e-ID registered for identity (private_key_jwt with identity's own signing key).
     eid_client_id: str = Field(default="portal-identity", min_length=1, max_length=200)
     eid_scope: str = Field(default="openid profile phone", pattern=r"^openid( [a-z_:]{1,40}){0,10}$")
@@ -102,6 +102,8 @@ class IdentitySettings(ServiceSettings, ApplicantKeySettings):
             raise ValueError("refusing production settings: notifier 'store' delivers nothing; use 'webhook'")
         if self.notifier == "webhook" and not self.notifier_webhook_url:
             raise ValueError("notifier 'webhook' needs notifier_webhook_url")
+        if not self.eid_issuer and not self.public_passwords_allowed:
+            raise ValueError("citizens and enterprises could not sign in: set eid_issuer or public_password_sign_in")
 
     # --- end accounts ---
 

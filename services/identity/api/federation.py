@@ -19,7 +19,17 @@ from ..domain.oauth import OAuthError
 from ..service import authorize, federation
 from ..settings import IdentitySettings
 from .dependencies import IdentityUnitOfWorkDep
-from .oidc import NO_STORE, PAGE_RESPONSES, SESSION_COOKIE, _error_page, _redirect, _secure
+from .oidc import (
+    AUTHORIZE_PARAMETERS,
+    AUTHORIZE_RESPONSES,
+    NO_STORE,
+    PAGE_RESPONSES,
+    SESSION_COOKIE,
+    _error_page,
+    _query,
+    _redirect,
+    _secure,
+)
 from .pages import language, render, texts
 from .problems import PROBLEMS
 from .schemas import EidLinkEventPublic, EidLinkPublic
@@ -32,6 +42,16 @@ COOKIE_PATH = "/oauth2/eid"
 MAX_QUERY = 30  # parameters of a start or callback request; each at most MAX_VALUE characters
 MAX_VALUE = 4096
 HISTORY = 50
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+# The e-ID's answer (OAuth 2.0 §4.1.2, RFC 9207): a code, or an error; with the state either way.
+CALLBACK_PARAMETERS = [
+    _query("state", {"type": "string", "minLength": 1, "maxLength": federation.MAX_CLAIM},
+           "The state identity sent with the person to the e-ID.", required=True),
+    _query("code", {"type": "string", "minLength": 1, "maxLength": 2048}, "The e-ID's authorization code."),
+    _query("iss", {"type": "string", "maxLength": 2048}, "The e-ID's issuer (RFC 9207)."),
+    _query("error", {"type": "string", "maxLength": 256}, "Why the e-ID ended the sign-in."),
+    _query("error_description", {"type": "string", "maxLength": 1024}, "The e-ID's words for it."),
+]  # fmt: skip
 
 
 def _settings(request: Request) -> IdentitySettings:
@@ -85,8 +105,11 @@ def _continue_page(lang: str, target: str) -> HTMLResponse:
 
 @root_router.get(
     "/oauth2/eid/start", response_model=None, response_class=HTMLResponse, operation_id="startEidSignIn",
-    responses={**PAGE_RESPONSES, 503: {"description": "An HTML page: the national e-ID is not available",
-                                       "content": {"text/html": {"schema": {"type": "string"}}}}},
+    openapi_extra={"parameters": AUTHORIZE_PARAMETERS},
+    responses={**AUTHORIZE_RESPONSES,
+               404: {"description": "An HTML page: no enabled client has this client_id, or sign-in with the "
+                                    "e-ID is not enabled", "content": _HTML},
+               503: {"description": "An HTML page: the national e-ID is not available", "content": _HTML}},
 )  # fmt: skip
 async def start(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     """The sign-in page's "Sign in with VNeID": the portal's authorization request (the same
@@ -115,13 +138,20 @@ async def start(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
 
 @root_router.get(
     "/oauth2/eid/callback", response_model=None, response_class=HTMLResponse, operation_id="completeEidSignIn",
-    responses={**PAGE_RESPONSES, 200: {"description": "An HTML page that sends the browser on to the client's "
-                                       "redirect URI with the code (a meta refresh and a link, #continue)",
-                                       "content": {"text/html": {"schema": {"type": "string"}}}},
-               409: {"description": "An HTML page: the e-ID account and the linked portal "
-                                       "account name different people", "content": {"text/html": {}}},
-               502: {"description": "An HTML page: the e-ID's answer does not verify", "content": {"text/html": {}}},
-               503: {"description": "An HTML page: the national e-ID is not available", "content": {"text/html": {}}}},
+    openapi_extra={"parameters": CALLBACK_PARAMETERS},
+    responses={
+        200: {"description": "An HTML page that sends the browser on to the client's redirect URI with the code "
+                             "(a meta refresh and a link, #continue)", "content": _HTML},
+        "4XX": {"description": "An HTML page saying why the sign-in cannot go on", "content": _HTML},
+        404: {"description": "An HTML page: no e-ID sign-in started in this browser has this state (it is "
+                             "over, used, or was started elsewhere)", "content": _HTML},
+        409: {"description": "An HTML page: the e-ID account and the linked portal account name different "
+                             "people or organisations", "content": _HTML},
+        502: {"description": "An HTML page: the e-ID's answer does not verify", "content": _HTML},
+        503: {"description": "An HTML page: the national e-ID is not available",
+              "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}, "content": _HTML},
+        429: PAGE_RESPONSES[429],
+    },
 )  # fmt: skip
 async def callback(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     """The national e-ID sends the browser back here (``code``, ``state``, ``iss``, or ``error``):

@@ -72,6 +72,7 @@ PROBLEMS: ProblemTable = {
     NotLinked: Problem(404, "not-found", "Not found"),
     EidUnavailable: Problem(503, "eid-unavailable", "The national e-ID is not available"),
     EidAnswerRefused: Problem(502, "eid-answer-refused", "The national e-ID's answer cannot be trusted"),
-    EidSignInExpired: Problem(400, "eid-sign-in-expired", "The e-ID sign-in is over"),
+    # A state that names no sign-in of this browser: a reference to nothing, as an unknown client is.
+    EidSignInExpired: Problem(404, "eid-sign-in-expired", "The e-ID sign-in is over"),
     EidDeclined: Problem(400, "eid-declined", "The e-ID sign-in was not completed"),
 }

@@ -137,13 +137,13 @@ async def test_the_callback_belongs_to_the_browser_that_started_it(federation: F
     async with browser() as person, browser() as other:
         callback = await at_eid(federation, person, await start(federation, person, params), "an")
         stolen = await other.get(callback)
-        assert stolen.status_code == 400 and "không bắt đầu từ trình duyệt này" in stolen.text
+        assert stolen.status_code == 404 and "không bắt đầu từ trình duyệt này" in stolen.text
         done = await person.get(callback)
         assert "code=" in back_to_client(done)
         replayed = await person.get(callback)
-        assert replayed.status_code == 400
+        assert replayed.status_code == 404
         tampered = await person.get(callback.replace("state=", "state=x"))
-        assert tampered.status_code == 400
+        assert tampered.status_code == 404
         huge = await person.get(f"{federation.portal.url}/oauth2/eid/callback", params={"state": "s" * 5000})
         assert huge.status_code == 400
 

@@ -152,7 +152,7 @@ async def test_unlinking_is_audited_and_the_next_sign_in_links_again(uow) -> Non
 
 async def test_citizens_passwords_are_refused_where_the_deployment_turns_them_off(uow, settings) -> None:  # type: ignore[no-untyped-def]
     await add_citizen(uow, settings)
-    off = make_settings(public_password_sign_in=False)
+    off = make_settings(public_password_sign_in=False, eid_issuer="https://eid.example")
 
     async def attempt(password: str, s=off):  # type: ignore[no-untyped-def]
         return await sign_in(uow, s, login=PERSONAL_ID, password=password, totp_code=None, client_ip="198.51.100.1",
@@ -166,3 +166,14 @@ async def test_citizens_passwords_are_refused_where_the_deployment_turns_them_of
     assert [r.reason for r in uow.audit.rows] == ["wrong-password", "password-not-allowed", "password"]
     assert make_settings(environment="test").public_passwords_allowed
     assert EidKind.ORGANISATION.account_kind is AccountKind.ENTERPRISE
+
+
+def test_settings_refuse_a_deployment_where_citizens_cannot_sign_in_and_a_loopback_eid_in_production() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="could not sign in"):
+        make_settings(public_password_sign_in=False)
+    assert not make_settings(public_password_sign_in=False, eid_issuer="https://eid.example").public_passwords_allowed
+    with pytest.raises(ValidationError, match="eid_issuer points at a development host"):
+        make_settings(environment="production", eid_issuer="http://127.0.0.1:8040", notifier="webhook",
+                      notifier_webhook_url="https://sms.example/messages")  # fmt: skip
