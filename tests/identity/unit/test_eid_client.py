@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import jwt as pyjwt
 import pytest
 
 from services.identity.adapters.eid import EidClient
-from services.identity.domain.federation import EidAnswerRefused, EidUnavailable
-from services.identity.service.federation import verify_id_token
+from services.identity.domain.federation import EidAnswerRefused, EidDeclined, EidSignInExpired, EidUnavailable
+from services.identity.service.federation import begin, complete, verify_id_token
 from services.kit.jose import generate_rsa
+from tests.identity.fakes import FakeIdentityUnitOfWork
 from tests.identity.unit.conftest import NOW, make_settings
 
 ISSUER = "https://eid.example"
@@ -149,3 +152,35 @@ async def test_the_keys_are_fetched_again_for_a_new_kid_but_not_more_than_the_li
         await client.signing_keys("eid-1")  # known: from the cache
         await client.signing_keys("eid-2")  # new: fetched again when allowed
     assert len(fetched) == 1 + 2
+
+
+async def started(uow: FakeIdentityUnitOfWork, **settings: Any) -> tuple[dict[str, str], str]:
+    """A sign-in begun on the fake unit: the e-ID's authorization request, and the browser's cookie."""
+    went = await begin(uow, make_settings(eid_issuer=ISSUER, **settings), eid(), {"client_id": "demo-web"}, NOW)
+    assert went.authorization_url.startswith(f"{ISSUER}/authorize?")
+    return dict(parse_qsl(urlsplit(went.authorization_url).query)), went.browser_secret
+
+
+async def test_the_eids_ending_of_a_sign_in_is_told_apart_from_a_foreign_or_expired_callback() -> None:
+    uow = FakeIdentityUnitOfWork()
+    settings = make_settings(eid_issuer=ISSUER)
+    asked, cookie = await started(uow)
+    assert asked["code_challenge_method"] == "S256" and len(asked["code_challenge"]) == 43
+    assert asked["nonce"] and asked["state"] and cookie not in asked.values()  # nothing of the cookie leaves
+
+    async def back(params: dict[str, str], browser: str | None = cookie, now: Any = NOW) -> Any:
+        return await complete(uow, settings, eid(), params, browser, client_ip="198.51.100.7", now=now)
+
+    with pytest.raises(EidSignInExpired):
+        await back({"state": asked["state"], "error": "access_denied"}, browser="another-browser")
+    with pytest.raises(EidDeclined):  # the same sign-in, in its own browser: still there
+        await back({"state": asked["state"], "error": "access_denied", "iss": ISSUER})
+    with pytest.raises(EidSignInExpired):  # used once
+        await back({"state": asked["state"], "error": "access_denied"})
+
+    asked, cookie = await started(uow)
+    with pytest.raises(EidAnswerRefused):  # RFC 9207: the answer names another issuer
+        await back({"state": asked["state"], "code": "c", "iss": "https://evil.example"}, browser=cookie)
+    asked, cookie = await started(uow)
+    with pytest.raises(EidSignInExpired):  # ten minutes later
+        await back({"state": asked["state"], "code": "c"}, browser=cookie, now=NOW + timedelta(seconds=601))
