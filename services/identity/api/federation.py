@@ -14,7 +14,7 @@ from services.kit.errors import Forbidden, PortalError
 from services.kit.problems import problem_for
 
 from ..adapters.eid import EidClient
-from ..domain.federation import LinkEvent
+from ..domain.federation import EidDeclined, LinkEvent
 from ..domain.oauth import OAuthError
 from ..service import authorize, federation
 from ..settings import IdentitySettings
@@ -61,6 +61,19 @@ def _settings(request: Request) -> IdentitySettings:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+async def _declined(uow: IdentityUnitOfWorkDep, exc: EidDeclined, settings: IdentitySettings) -> HTMLResponse:
+    lang = language(exc.request.get("ui_locales"))
+    try:
+        req = await authorize.parse_request(uow, exc.request)
+    except OAuthError:
+        return _refusal_page(lang, exc)
+    params = {"error": "access_denied", "error_description": "The sign-in with the national e-ID was not completed.",
+              "state": req.state}  # fmt: skip
+    page = _continue_page(lang, _redirect(req.redirect_uri, params, settings.oidc_issuer).headers["location"])
+    page.delete_cookie(BROWSER_COOKIE, path=COOKIE_PATH)
+    return page
 
 
 def eid_client(request: Request) -> EidClient:
@@ -172,6 +185,8 @@ async def callback(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
         req = await authorize.parse_request(uow, done.request)
     except OAuthError as exc:  # the client went away (disabled) while the person was at the e-ID
         return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title)
+    except EidDeclined as exc:  # cancelled at the e-ID: the client hears it as OIDC says (access_denied)
+        return await _declined(uow, exc, settings)
     except PortalError as exc:
         page = _refusal_page(lang, exc)
         page.delete_cookie(BROWSER_COOKIE, path=COOKIE_PATH)

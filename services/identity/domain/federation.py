@@ -48,7 +48,12 @@ class EidSignInExpired(DomainError):
 
 
 class EidDeclined(DomainError):
-    """The person (or the e-ID) ended the sign-in there: cancelled, or not at the level asked."""
+    """The person (or the e-ID) ended the sign-in there: cancelled, or not at the level asked.
+    ``request`` is the portal's authorization request it was for, so that its client is told."""
+
+    def __init__(self, detail: str, request: dict[str, str]) -> None:
+        super().__init__(detail)
+        self.request = request
 
 
 class IdentifierMismatch(RecordedRefusal, Conflict):

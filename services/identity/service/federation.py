@@ -138,7 +138,7 @@ async def complete(
     if "iss" in params and params["iss"].rstrip("/") != metadata.issuer.rstrip("/"):  # RFC 9207
         raise EidAnswerRefused("The answer comes from another issuer.")
     if "error" in params:
-        raise EidDeclined(f"The e-ID ended the sign-in: {params['error'][:64]}.", eid_error=params["error"][:64])
+        raise EidDeclined(f"The e-ID ended the sign-in: {params['error'][:64]}.", pending.request)
     code = params.get("code", "")
     if not code or len(code) > 2048:
         raise EidAnswerRefused("The e-ID's answer has no authorization code.")

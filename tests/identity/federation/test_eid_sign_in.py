@@ -23,7 +23,7 @@ from tests.identity.federation.conftest import (
     start,
     tokens_after,
 )
-from tests.identity.oidc.conftest import authorize_params, code_for, pkce
+from tests.identity.oidc.conftest import authorize_params, code_for, pkce, query
 from tests.support.identity import identity_database
 
 pytestmark = pytest.mark.integration
@@ -146,6 +146,18 @@ async def test_the_callback_belongs_to_the_browser_that_started_it(federation: F
         assert tampered.status_code == 404
         huge = await person.get(f"{federation.portal.url}/oauth2/eid/callback", params={"state": "s" * 5000})
         assert huge.status_code == 400
+
+
+async def test_a_sign_in_ended_at_the_eid_is_told_to_the_client_as_access_denied(federation: Federation) -> None:
+    params = authorize_params(pkce()[1])
+    async with browser() as person:
+        went = await start(federation, person, params)
+        state = query(went.headers["location"])["state"]
+        # What the e-ID sends back when the person cancels there.
+        cancelled = {"state": state, "error": "access_denied", "iss": federation.eid_url}
+        back = await person.get(f"{federation.portal.url}/oauth2/eid/callback", params=cancelled)
+    told = query(back_to_client(back))
+    assert told["error"] == "access_denied" and told["state"] == params["state"] and "code" not in told
 
 
 async def test_an_enterprise_signs_in_and_unlinks_its_eid(federation: Federation) -> None:
