@@ -135,7 +135,9 @@ async def start(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
         return _error_page(lang, texts(lang)["eid-off"], status=404)
     try:
         req = await authorize.parse_request(uow, params)
-        started = await federation.begin(uow, settings, eid_client(request), req.as_form(), _now())
+        started = await federation.begin(
+            uow, settings, eid_client(request), req.as_form(), _now(), fresh_sign_in="login" in req.prompt
+        )
     except OAuthError as exc:
         status = 404 if isinstance(exc, authorize.Unrecognised) else 400
         return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title, status=status)

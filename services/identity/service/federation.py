@@ -92,10 +92,13 @@ def enabled(settings: IdentitySettings) -> bool:
 
 
 async def begin(
-    uow: IdentityUnitOfWork, settings: IdentitySettings, eid: EidClient, request: dict[str, str], now: datetime
-) -> Started:
+    uow: IdentityUnitOfWork, settings: IdentitySettings, eid: EidClient, request: dict[str, str], now: datetime,
+    *, fresh_sign_in: bool = False,
+) -> Started:  # fmt: skip
     """Remember the portal's authorization request (already validated by the caller) under a new
-    ``state``, and build the e-ID's authorization URL (code, PKCE S256, nonce)."""
+    ``state``, and build the e-ID's authorization URL (code, PKCE S256, nonce). The client's
+    ``max_age`` goes on to the e-ID, and so does ``prompt=login`` when the client asked for a
+    fresh sign-in (``fresh_sign_in``): the e-ID's own session must not stand in for one."""
     metadata = await eid.metadata()
     state, browser = new_secret(), new_secret()
     expires = now + timedelta(seconds=settings.eid_sign_in_seconds)
@@ -107,6 +110,10 @@ async def begin(
     }  # fmt: skip
     if request.get("ui_locales"):
         query["ui_locales"] = request["ui_locales"]
+    if request.get("max_age"):
+        query["max_age"] = request["max_age"]
+    if fresh_sign_in:
+        query["prompt"] = "login"
     separator = "&" if "?" in metadata.authorization_endpoint else "?"
     return Started(f"{metadata.authorization_endpoint}{separator}{urlencode(query)}", browser)
 
@@ -151,6 +158,13 @@ async def complete(
         }
     )  # fmt: skip
     identity = await verify_id_token(eid, settings, tokens.get("id_token"), _derived(browser_secret, "nonce"), now)
+    max_age = pending.request.get("max_age")
+    if (
+        max_age is not None
+        and (now - identity.auth_time).total_seconds() > int(max_age) + settings.eid_id_token_leeway_seconds
+    ):
+        # OIDC Core §3.1.2.1: the e-ID answered from a sign-in older than the client accepts.
+        raise EidAnswerRefused("The e-ID's sign-in is older than the client's max_age.")
     signed_in = await link_and_sign_in(uow, settings, identity, client_ip=client_ip, now=now)
     return Completed(signed_in, pending.request)
 

@@ -3,11 +3,13 @@ one able to refuse), and the client's bounds on the e-ID's answers (size, time, 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import httpx
 import jwt as pyjwt
@@ -16,6 +18,7 @@ import pytest
 from services.identity.adapters.eid import EidClient
 from services.identity.domain.federation import EidAnswerRefused, EidDeclined, EidSignInExpired, EidUnavailable
 from services.identity.service.federation import begin, complete, verify_id_token
+from services.identity.service.keys import ensure_signing_key, jwks
 from services.kit.jose import generate_rsa
 from tests.identity.fakes import FakeIdentityUnitOfWork
 from tests.identity.unit.conftest import NOW, make_settings
@@ -184,3 +187,49 @@ async def test_the_eids_ending_of_a_sign_in_is_told_apart_from_a_foreign_or_expi
     asked, cookie = await started(uow)
     with pytest.raises(EidSignInExpired):  # ten minutes later
         await back({"state": asked["state"], "code": "c"}, browser=cookie, now=NOW + timedelta(seconds=601))
+
+
+async def test_a_completed_sign_in_authenticates_with_our_key_and_honours_max_age() -> None:
+    now = datetime.now(UTC)  # the ID token's expiry is checked against the clock
+    uow = FakeIdentityUnitOfWork()
+    settings = make_settings(eid_issuer=ISSUER)
+    await ensure_signing_key(uow, settings, now)
+    sent: list[dict[str, str]] = []
+    auth_time = int(now.timestamp()) - 120
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            sent.append({k: v[0] for k, v in parse_qs(request.content.decode()).items()})
+            token = id_token(nonce=asked["nonce"], auth_time=auth_time)
+            return httpx.Response(200, json={"id_token": token, "access_token": "a", "token_type": "Bearer"})
+        if request.url.path == "/jwks":
+            return httpx.Response(200, json={"keys": [JWK]})
+        return httpx.Response(200, json=DISCOVERY)
+
+    async def round_trip(max_age: str | None) -> Any:
+        nonlocal asked
+        request = {"client_id": "demo-web"} | ({"max_age": max_age} if max_age else {})
+        went = await begin(uow, settings, eid(handler), request, now)
+        asked = dict(parse_qsl(urlsplit(went.authorization_url).query))
+        params = {"state": asked["state"], "code": "the-code", "iss": ISSUER}
+        return await complete(uow, settings, eid(handler), params, went.browser_secret, client_ip="198.51.100.7",
+                              now=now)  # fmt: skip
+
+    asked: dict[str, str] = {}
+    done = await round_trip(None)
+    assert done.signed_in.auth_time.timestamp() == auth_time and done.request == {"client_id": "demo-web"}
+    form = sent[0]
+    assert form["grant_type"] == "authorization_code" and form["code"] == "the-code"
+    verifier = form["code_verifier"].encode()
+    assert base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode() == asked["code_challenge"]
+    published = (await jwks(uow, settings, now))["keys"]
+    header = pyjwt.get_unverified_header(form["client_assertion"])
+    key = pyjwt.PyJWK(next(k for k in published if k["kid"] == header["kid"])).key
+    assertion = pyjwt.decode(form["client_assertion"], key, algorithms=["RS256"], audience=DISCOVERY["token_endpoint"],
+                             options={"verify_exp": False})  # fmt: skip
+    assert assertion["iss"] == assertion["sub"] == "portal-identity" and assertion["jti"]
+    assert assertion["exp"] - assertion["iat"] <= 60
+
+    with pytest.raises(EidAnswerRefused, match="max_age"):  # the e-ID's sign-in is 2 minutes old
+        await round_trip("30")
+    assert (await round_trip("600")).signed_in.account_id == done.signed_in.account_id
