@@ -50,7 +50,7 @@ class RateLimitMiddleware:
 # The sign-in and logout pages are opened by browsers: their refusals are pages, as the identity
 # service's own are (the OpenAPI document states text/html, and problem+json for a client that
 # asks for it with Accept).
-BROWSER_PAGES = frozenset({"/oauth2/authorize", "/oauth2/logout"})
+BROWSER_PAGES = frozenset({"/oauth2/authorize", "/oauth2/logout", "/oauth2/eid/start", "/oauth2/eid/callback"})
 _PAGE = """<!doctype html>
 <html lang="vi"><head><meta charset="utf-8"><title>Quá nhiều yêu cầu / Too many requests</title></head>
 <body><main><h1>Quá nhiều yêu cầu</h1><p role="alert">Vui lòng thử lại sau {seconds} giây.</p>

@@ -100,6 +100,25 @@ def eid_signing_key(ports: dict[str, int]) -> str:
     return str(key["kid"])
 
 
+def signs_in_through_the_sandbox_eid(gateway: str) -> str:
+    """A citizen's sign-in through the sandbox e-ID, as make run wires them (its development
+    password and OTP, docs/eid-sandbox.md): the portal's callback sends the browser on with a code."""
+    from tests.identity.oidc.conftest import REDIRECT, authorize_params, pkce
+    from tests.sandbox_eid.conftest import read_form
+
+    with httpx.Client(timeout=10) as browser:
+        started = browser.get(f"{gateway}/oauth2/eid/start", params=authorize_params(pkce()[1]))
+        assert started.status_code == 303, started.text
+        page = browser.get(started.headers["location"])
+        form = read_form(page.text)
+        fields = form.hidden | {"person": "binh", "password": "eid-sandbox", "otp": "123456"}
+        back = browser.post(httpx.URL(started.headers["location"]).join(form.action), data=fields)
+        assert back.headers["location"].startswith(f"{gateway}/oauth2/eid/callback?"), back.text
+        done = browser.get(back.headers["location"])
+    assert done.status_code == 200 and f'href="{REDIRECT}?code=' in done.text, done.text
+    return done.text
+
+
 def assert_stops_cleanly(proc: subprocess.Popen) -> None:
     elapsed, alive = stop(proc)
     assert proc.returncode == 0
@@ -125,6 +144,7 @@ def test_make_run_starts_everything_stops_cleanly_and_restarts_on_the_same_data(
         bank = f"http://127.0.0.1:{ports['sandbox_bank']}/api/statement.csv"
         assert when_up(bank).text.startswith("transaction_id,reference,amount")
         kid = eid_signing_key(ports)
+        signs_in_through_the_sandbox_eid(gateway)
         psql(
             ports,
             "INSERT INTO kit_outbox (event_id, topic, key, type, source, event_time, data, published_at) "

@@ -205,6 +205,8 @@ class Supervisor:
             portal_client = {"client_id": "portal-identity", "jwks_uri": f"{env['PORTAL_OIDC_ISSUER']}/oauth2/jwks",
                              "redirect_uris": [f"{env['PORTAL_OIDC_ISSUER']}/oauth2/eid/callback"]}  # fmt: skip
             env.setdefault("SANDBOX_EID_CLIENTS", json.dumps([portal_client]))
+            # ... which identity signs citizens and enterprises in through (docs/federation.md).
+            env.setdefault("IDENTITY_EID_ISSUER", env["SANDBOX_EID_ISSUER"])
             # A province's own portal signing people in through the national SSO (client
             # demo-province-portal, whose redirect and back-channel logout URIs are on this port).
             env.setdefault("SANDBOX_PROVINCE_PORTAL_PORT", "8766")

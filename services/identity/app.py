@@ -12,6 +12,8 @@ from .api.accounts import router as accounts_router
 from .api.clients import router as clients_router
 from .api.commands import COMMANDS
 from .api.contacts import router as contacts_router
+from .api.federation import root_router as eid_router
+from .api.federation import router as eid_link_router
 from .api.jobs import (
     backchannel_logout_job,
     deliver_messages_job,
@@ -28,9 +30,9 @@ SERVICE = ServiceSpec(
     title="Identity and single sign-on",
     settings_cls=IdentitySettings,
     migrations=Path(__file__).parent / "migrations",
-    routers=[accounts_router, clients_router, contacts_router],
+    routers=[accounts_router, clients_router, contacts_router, eid_link_router],
     # Served at the issuer's root (/.well-known, /oauth2), not under /api/v1/identity.
-    root_routers=[oidc_router],
+    root_routers=[oidc_router, eid_router],
     consumers=[],
     metadata=metadata,
     seed=seed_fixtures,

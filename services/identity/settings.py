@@ -82,12 +82,39 @@ class IdentitySettings(ServiceSettings, ApplicantKeySettings):
     notifier_webhook_url: str = ""
     notifier_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
+    # --- national e-ID (federation: identity is a relying party of VNeID; docs/federation.md) ---
+    # The e-ID's issuer (its discovery document is read from there); empty: no e-ID sign-in.
+    # make run sets the sandbox e-ID's; production names the real e-ID (loopback refused there).
+    eid_issuer: str = ""
+    # The client the e-ID registered for identity (private_key_jwt with identity's own signing key).
+    eid_client_id: str = Field(default="portal-identity", min_length=1, max_length=200)
+    eid_scope: str = Field(default="openid profile phone", pattern=r"^openid( [a-z_:]{1,40}){0,10}$")
+    eid_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    eid_max_response_bytes: int = Field(default=256 * 1024, ge=4096, le=4 * 1024 * 1024)
+    eid_discovery_seconds: int = Field(default=3600, ge=0, le=86_400)
+    eid_jwks_min_refresh_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # How long a person has at the e-ID before the sign-in started here is forgotten.
+    eid_sign_in_seconds: int = Field(default=600, ge=60, le=3600)
+    eid_id_token_leeway_seconds: int = Field(default=60, ge=0, le=300)
+    # Whether citizens and enterprises may still sign in with portal passwords (Decree 69/2024:
+    # they sign in with the e-ID). Unset: allowed except in production. Officials and
+    # administrators always keep their passwords (and second factor).
+    public_password_sign_in: bool | None = None
+
+    @property
+    def public_passwords_allowed(self) -> bool:
+        if self.public_password_sign_in is not None:
+            return self.public_password_sign_in
+        return self.environment != "production"
+
     def model_post_init(self, context: object, /) -> None:
         super().model_post_init(context)
         if self.environment == "production" and self.notifier == "store":
             raise ValueError("refusing production settings: notifier 'store' delivers nothing; use 'webhook'")
         if self.notifier == "webhook" and not self.notifier_webhook_url:
             raise ValueError("notifier 'webhook' needs notifier_webhook_url")
+        if not self.eid_issuer and not self.public_passwords_allowed:
+            raise ValueError("citizens and enterprises could not sign in: set eid_issuer or public_password_sign_in")
 
     # --- end accounts ---
 

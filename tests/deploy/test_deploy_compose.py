@@ -49,6 +49,7 @@ ROTATION_ONLY_SECRETS = frozenset({"PAYMENT_VNPAY_PREVIOUS_HASH_SECRETS"})
 FAKE_DOTENV = {
     "PORTAL_OIDC_ISSUER": "https://portal.example.invalid",
     "IDENTITY_NOTIFIER_WEBHOOK_URL": "https://sms.example.invalid/messages",
+    "IDENTITY_EID_ISSUER": "https://eid.example.invalid",
     "PAYMENT_VNPAY_PAY_URL": "https://vnpay.example.invalid/pay",
     "PAYMENT_VNPAY_SERVER_IP": "203.0.113.10",
     "PAYMENT_VNPAY_TMN_CODE": "MERCHANT1",

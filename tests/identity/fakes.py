@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from services.identity.domain.accounts import Account, AccountStatus, AlreadyRegistered, SignInAttempt
+from services.identity.domain.federation import EidLink, LinkEvent, PendingEidSignIn
 from services.identity.domain.identifiers import LoginKind
 from services.identity.domain.logout import PendingLogout
 from services.identity.domain.messages import QueuedMessage, SentMessage
@@ -385,6 +386,43 @@ class FakeBackchannelLogouts:
         return len(ended)
 
 
+class FakeEidSignIns:
+    def __init__(self) -> None:
+        self.rows: dict[str, PendingEidSignIn] = {}
+
+    async def add(self, pending: PendingEidSignIn, now: datetime) -> None:
+        self.rows[pending.state_hash] = pending
+
+    async def take(self, state_hash: str, browser_hash: str) -> PendingEidSignIn | None:
+        pending = self.rows.get(state_hash)
+        return self.rows.pop(state_hash) if pending is not None and pending.browser_hash == browser_hash else None
+
+
+class FakeEidLinks:
+    def __init__(self) -> None:
+        self.rows: dict[str, EidLink] = {}
+        self.audit: list[LinkEvent] = []
+
+    async def by_subject(self, subject: str) -> EidLink | None:
+        return next((link for link in self.rows.values() if link.subject == subject), None)
+
+    async def of_account(self, account_id: str) -> EidLink | None:
+        return self.rows.get(account_id)
+
+    async def add(self, link: EidLink) -> None:
+        assert link.account_id not in self.rows and await self.by_subject(link.subject) is None, "duplicate key"
+        self.rows[link.account_id] = link
+
+    async def remove(self, account_id: str) -> bool:
+        return self.rows.pop(account_id, None) is not None
+
+    async def record(self, event: LinkEvent) -> None:
+        self.audit.append(event)
+
+    async def history(self, account_id: str, limit: int) -> list[LinkEvent]:
+        return [e for e in reversed(self.audit) if e.account_id == account_id][:limit]
+
+
 class FakeIdentityUnitOfWork(FakeUnitOfWork, IdentityUnitOfWork):
     locks: FakeLocks
     accounts: FakeAccounts
@@ -398,6 +436,8 @@ class FakeIdentityUnitOfWork(FakeUnitOfWork, IdentityUnitOfWork):
     authorization_codes: FakeAuthorizationCodes
     tokens: FakeIssuedTokens
     backchannel: FakeBackchannelLogouts
+    eid_sign_ins: FakeEidSignIns
+    eid_links: FakeEidLinks
 
     def __init__(self) -> None:
         super().__init__(source="identity", topic="identity.events")
@@ -413,3 +453,5 @@ class FakeIdentityUnitOfWork(FakeUnitOfWork, IdentityUnitOfWork):
         self.authorization_codes = FakeAuthorizationCodes()
         self.tokens = FakeIssuedTokens(self.accounts)
         self.backchannel = FakeBackchannelLogouts(self.clients)
+        self.eid_sign_ins = FakeEidSignIns()
+        self.eid_links = FakeEidLinks()

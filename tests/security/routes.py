@@ -75,6 +75,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{_P}/contacts/{{account_id}}"): NOTIFIER,
     ("POST", f"{_P}/contacts/lookup"): NOTIFIER,
     ("GET", f"{_P}/officials"): NOTIFIER,
+    ("GET", f"{_P}/me/eid-link"): ACCOUNT,
+    ("DELETE", f"{_P}/me/eid-link"): ACCOUNT,
+    ("GET", f"{_P}/accounts/{{account_id}}/eid-link"): Rule("admin", "identity:admin"),
+    ("DELETE", f"{_P}/accounts/{{account_id}}/eid-link"): Rule("admin", "identity:admin"),
     # identity: the OpenID provider (at the issuer's root)
     ("GET", "/.well-known/openid-configuration"): PUBLIC,
     ("GET", "/oauth2/jwks"): PUBLIC,
@@ -87,6 +91,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/oauth2/userinfo"): ACCOUNT,
     ("GET", "/oauth2/logout"): PUBLIC,
     ("POST", "/oauth2/logout"): PUBLIC,
+    ("GET", "/oauth2/eid/start"): PUBLIC,
+    ("GET", "/oauth2/eid/callback"): PUBLIC,
     # catalogue: reads are public
     ("GET", f"{_C}/services"): PUBLIC,
     ("GET", f"{_C}/services/{{service_id}}"): PUBLIC,

@@ -11,6 +11,7 @@ from services.kit.db import Database, UnitOfWork
 
 from ..service.unit_of_work import IdentityUnitOfWork
 from .accounts import SqlAccounts, SqlLocks, SqlLoginFailures, SqlMessages, SqlOneTimeCodes, SqlSignInAudit
+from .federation import SqlEidLinks, SqlEidSignIns
 from .logout import SqlBackchannelLogouts
 from .oauth import SqlAuthorizationCodes, SqlBrowserSessions, SqlClients, SqlIssuedTokens, SqlSigningKeys
 
@@ -31,6 +32,8 @@ class SqlIdentityUnitOfWork(UnitOfWork, IdentityUnitOfWork):
         self.authorization_codes = SqlAuthorizationCodes(connection)
         self.tokens = SqlIssuedTokens(connection, self.execute_alone)
         self.backchannel = SqlBackchannelLogouts(connection)
+        self.eid_sign_ins = SqlEidSignIns(connection)
+        self.eid_links = SqlEidLinks(connection)
         return self
 
 

@@ -350,6 +350,17 @@ def _error_page(lang: str, message: str, status: int = 400) -> HTMLResponse:
     return HTMLResponse(render("error.html", lang, message=message), status_code=status, headers=NO_STORE)
 
 
+def _eid_start_href(settings: IdentitySettings, req: authorize.AuthorizationRequest) -> str | None:
+    """The link "Sign in with VNeID" (api/federation.py): the same authorization request, its prompt
+    whole (a client's prompt=login asks the e-ID for a fresh sign-in too); None when the e-ID is off."""
+    if not settings.eid_issuer:
+        return None
+    params = req.as_form()
+    if req.prompt:
+        params["prompt"] = " ".join(sorted(req.prompt))
+    return f"/oauth2/eid/start?{urlencode(params)}"
+
+
 def _sign_in_page(
     request: Request,
     req: authorize.AuthorizationRequest,
@@ -376,6 +387,7 @@ def _sign_in_page(
         login=login or req.login_hint or "",
         client_name=req.client.name,
         switch_href=switch,
+        eid_href=_eid_start_href(_settings(request), req),
     )
     response = HTMLResponse(html, status_code=status, headers={**NO_STORE, **(headers or {})})
     response.headers["X-Frame-Options"] = "DENY"

@@ -26,6 +26,17 @@ TEXTS: dict[str, dict[str, str]] = {
             "Tài khoản này cần xác thực hai lớp nhưng chưa được thiết lập. Vui lòng liên hệ quản trị."
         ),
         "account-disabled": "Tài khoản đã bị khóa hoặc ngừng hoạt động.",
+        "continue_title": "Đang quay lại ứng dụng…", "continue_link": "Tiếp tục",
+        "eid_button": "Đăng nhập bằng VNeID", "eid_or": "hoặc đăng nhập bằng tài khoản của Cổng",
+        "sign-in-with-eid": "Công dân và doanh nghiệp đăng nhập bằng tài khoản định danh điện tử VNeID.",
+        "eid-unavailable": "Hệ thống định danh điện tử quốc gia (VNeID) tạm thời không phản hồi. Vui lòng thử lại sau.",
+        "eid-answer-refused": "Không xác minh được kết quả đăng nhập từ VNeID. Vui lòng đăng nhập lại.",
+        "eid-sign-in-expired": "Phiên đăng nhập VNeID đã kết thúc hoặc không bắt đầu từ trình duyệt này. "
+                               "Vui lòng đăng nhập lại.",
+        "eid-declined": "Đăng nhập VNeID chưa hoàn tất.",
+        "eid-identifier-mismatch": "Tài khoản VNeID này không khớp với tài khoản đã liên kết trên Cổng. "
+                                   "Vui lòng liên hệ bộ phận hỗ trợ.",
+        "eid-bad-request": "Yêu cầu không hợp lệ.", "eid-off": "Đăng nhập bằng VNeID chưa được bật.",
     },
     "en": {
         "lang": "en", "title": "Sign in – National Public Service Portal", "heading": "Sign in",
@@ -43,6 +54,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "second-factor-required": "The verification code is not correct, please enter a new one.",
         "second-factor-not-enrolled": "This account needs two-step verification, which is not set up. Contact support.",
         "account-disabled": "The account is locked or disabled.",
+        "continue_title": "Returning to the application…", "continue_link": "Continue",
+        "eid_button": "Sign in with VNeID", "eid_or": "or sign in with a portal account",
+        "sign-in-with-eid": "Citizens and enterprises sign in with their VNeID electronic identification account.",
+        "eid-unavailable": "The national e-ID (VNeID) is not answering at the moment. Please try again later.",
+        "eid-answer-refused": "The sign-in result from VNeID could not be verified. Please sign in again.",
+        "eid-sign-in-expired": "The VNeID sign-in is over, or was not started in this browser. Please sign in again.",
+        "eid-declined": "The VNeID sign-in was not completed.",
+        "eid-identifier-mismatch": "This VNeID account does not match the portal account linked to it. "
+                                   "Please contact support.",
+        "eid-bad-request": "The request is not valid.", "eid-off": "Sign-in with VNeID is not enabled.",
     },
 }  # fmt: skip
 

@@ -18,6 +18,15 @@ from ..domain.accounts import (
     WrongTotpCode,
 )
 from ..domain.contacts import NoContact
+from ..domain.federation import (
+    EidAnswerRefused,
+    EidDeclined,
+    EidSignInExpired,
+    EidUnavailable,
+    IdentifierMismatch,
+    NotLinked,
+    PasswordSignInNotAllowed,
+)
 from ..domain.oauth import OAuthError
 from ..domain.passwords import WeakPassword
 
@@ -57,4 +66,13 @@ PROBLEMS: ProblemTable = {
     WeakPassword: Problem(422, "weak-password", "The password does not meet the password policy"),
     WrongPassword: Problem(403, "wrong-password", "The current password is not correct"),
     WrongTotpCode: Problem(403, "wrong-totp-code", "The authenticator code does not match"),
+    # The national e-ID (federation): answered as pages in the browser flow, as problems in the API.
+    PasswordSignInNotAllowed: Problem(403, "sign-in-with-eid", "Sign in with the national e-ID"),
+    IdentifierMismatch: Problem(409, "eid-identifier-mismatch", "The e-ID account and the portal account differ"),
+    NotLinked: Problem(404, "not-found", "Not found"),
+    EidUnavailable: Problem(503, "eid-unavailable", "The national e-ID is not available"),
+    EidAnswerRefused: Problem(502, "eid-answer-refused", "The national e-ID's answer cannot be trusted"),
+    # A state that names no sign-in of this browser: a reference to nothing, as an unknown client is.
+    EidSignInExpired: Problem(404, "eid-sign-in-expired", "The e-ID sign-in is over"),
+    EidDeclined: Problem(400, "eid-declined", "The e-ID sign-in was not completed"),
 }

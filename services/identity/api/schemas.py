@@ -402,3 +402,21 @@ class DiscoveryPublic(_Open):
     token_endpoint: str
     userinfo_endpoint: str
     jwks_uri: str
+
+
+class EidLinkEventPublic(BaseModel):
+    """One line of an account's e-ID link audit (the e-ID account's id masked)."""
+
+    action: Literal["linked", "unlinked", "refused"]
+    reason: str
+    actor: str
+    eid_subject: str
+    at: datetime
+
+
+class EidLinkPublic(BaseModel):
+    """Whether the account is linked to a national e-ID account, since when, and its audit."""
+
+    linked: bool
+    linked_at: datetime | None
+    history: list[EidLinkEventPublic]

@@ -30,12 +30,16 @@ from ..domain.accounts import (
     WindowLimit,
     assurance,
 )
-from ..domain.assurance import SignedIn
+from ..domain.assurance import AccountKind, SignedIn
+from ..domain.federation import PasswordSignInNotAllowed
 from ..settings import IdentitySettings
 from . import credentials
 from .unit_of_work import IdentityUnitOfWork
 
 log = get_logger(__name__)
+
+# Accounts of the public, who sign in through the national e-ID where passwords are not allowed.
+PUBLIC_KINDS = frozenset({AccountKind.CITIZEN, AccountKind.ENTERPRISE})
 
 
 class Audit:
@@ -150,6 +154,11 @@ async def sign_in(
     if account.status is not AccountStatus.ACTIVE:
         await record(account.id, "refused", f"status-{account.status.value}")
         raise AccountDisabled(account.locked_reason)
+    if account.kind in PUBLIC_KINDS and not settings.public_passwords_allowed:
+        # Decree 69/2024: citizens and enterprises sign in with the national e-ID. Said only to
+        # whoever knows the password, so it tells nobody else that the account exists.
+        await record(account.id, "refused", "password-not-allowed")
+        raise PasswordSignInNotAllowed()
 
     if account.requires_second_factor:
         account.totp_last_step = await _check_second_factor(uow, settings, account, totp_code, record)

@@ -14,6 +14,7 @@ from typing import Protocol
 from services.kit.unit_of_work import AbstractUnitOfWork
 
 from ..domain.accounts import Account, SignInAttempt
+from ..domain.federation import EidLink, LinkEvent, PendingEidSignIn
 from ..domain.identifiers import LoginKind
 from ..domain.logout import PendingLogout
 from ..domain.messages import QueuedMessage, SentMessage
@@ -240,6 +241,35 @@ class BackchannelLogouts(Protocol):
         """Forget at most ``limit`` remembered sessions that have expired; how many."""
 
 
+class EidSignIns(Protocol):
+    """Sign-ins sent to the national e-ID and not yet back, by the hash of their ``state``."""
+
+    async def add(self, pending: PendingEidSignIn, now: datetime) -> None: ...
+
+    async def take(self, state_hash: str, browser_hash: str) -> PendingEidSignIn | None:
+        """Remove and return the pending sign-in of this ``state`` started by this browser (once: a
+        second take finds nothing). Another browser's attempt leaves it in place."""
+
+
+class EidLinks(Protocol):
+    """Links between e-ID accounts and portal accounts (one each way), and their audit."""
+
+    async def by_subject(self, subject: str) -> EidLink | None:
+        """The link of the e-ID account, held until the transaction ends."""
+
+    async def of_account(self, account_id: str) -> EidLink | None: ...
+
+    async def add(self, link: EidLink) -> None: ...
+
+    async def remove(self, account_id: str) -> bool:
+        """False when the account had no link."""
+
+    async def record(self, event: LinkEvent) -> None: ...
+
+    async def history(self, account_id: str, limit: int) -> list[LinkEvent]:
+        """The account's audit lines, newest first."""
+
+
 class IdentityUnitOfWork(AbstractUnitOfWork):
     """The identity service's transaction and the repositories in it."""
 
@@ -255,3 +285,5 @@ class IdentityUnitOfWork(AbstractUnitOfWork):
     authorization_codes: AuthorizationCodes
     tokens: IssuedTokens
     backchannel: BackchannelLogouts
+    eid_sign_ins: EidSignIns
+    eid_links: EidLinks
