@@ -6,11 +6,13 @@ shared secret for an asymmetric algorithm.
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from jose import jwk, jwt
+from jose import jwk, jws, jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError
 
 from contracts.json import JoseHeader, Jwk, JwtClaims
@@ -182,3 +184,53 @@ def at_hash(access_token: str) -> str:
 
     half = hashlib.sha256(access_token.encode("ascii")).digest()[:16]
     return base64.urlsafe_b64encode(half).rstrip(b"=").decode("ascii")
+
+
+# --- DPoP proofs (RFC 9449) -------------------------------------------------------------------
+
+#: What a DPoP proof may be signed with: the asymmetric algorithms python-jose verifies (it has
+#: no PS256 nor EdDSA). ES256 is the one FAPI 2.0 also names.
+DPOP_ALGORITHMS = ("ES256", "RS256")
+_DPOP_KEY_TYPES = {"ES256": ("EC", "P-256"), "RS256": ("RSA", None)}
+# Members that only a private (or symmetric) JWK has (RFC 7518 §6.2.2, §6.3.2, §6.4.1).
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_MIN_RSA_MODULUS_BITS = 2048
+
+
+def verify_self_signed(token: str, *, typ: str) -> tuple[JoseHeader, JwtClaims]:
+    """A JWS that carries its own public key in its ``jwk`` header (a DPoP proof): the header
+    ``typ`` is ``typ``, ``alg`` is one of :data:`DPOP_ALGORITHMS` and matches the key's type,
+    the key is public (no private member) and the signature verifies with it. Returns the
+    header and the claims (a JSON object); the caller checks what the claims mean."""
+    try:
+        header = jws.get_unverified_header(token)
+    except JOSEError as exc:
+        raise TokenInvalid("malformed proof") from exc
+    if not _same_type(header.get("typ"), typ):
+        raise TokenInvalid(f"proof type is not {typ}")
+    alg, key = header.get("alg"), header.get("jwk")
+    if alg not in DPOP_ALGORITHMS:
+        raise TokenInvalid("proof algorithm not allowed")
+    if not isinstance(key, dict) or _PRIVATE_MEMBERS & key.keys():
+        raise TokenInvalid("proof has no public jwk, or a private one")
+    kty, crv = _DPOP_KEY_TYPES[alg]
+    if key.get("kty") != kty or (crv is not None and key.get("crv") != crv):
+        raise TokenInvalid("proof key does not fit its algorithm")
+    try:
+        if kty == "RSA" and _modulus_bits(key) < _MIN_RSA_MODULUS_BITS:
+            raise TokenInvalid("proof RSA key is too short")
+        payload = jws.verify(token, jwk.construct(key, algorithm=alg), algorithms=[alg])
+        claims = json.loads(payload)
+    except (JOSEError, ValueError, TypeError) as exc:
+        raise TokenInvalid("proof signature or format invalid") from exc
+    if not isinstance(claims, dict):
+        raise TokenInvalid("proof claims are not a JSON object")
+    return header, claims
+
+
+def _modulus_bits(key: Jwk) -> int:
+    n = key.get("n")
+    if not isinstance(n, str):
+        raise TokenInvalid("proof RSA key has no modulus")
+    raw = base64.urlsafe_b64decode(n + "=" * (-len(n) % 4))
+    return int.from_bytes(raw, "big").bit_length()
