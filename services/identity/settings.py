@@ -29,6 +29,10 @@ class IdentitySettings(ServiceSettings, ApplicantKeySettings):
     # A new key is published this long before it signs, so every cached JWKS has it.
     key_publish_ahead_seconds: int = Field(default=3600, ge=0)
     private_key_jwt_leeway_seconds: int = Field(default=60, ge=0, le=600)
+    # PAR (RFC 9126): a request_uri's life until it is first used (RFC 9126 §2.2 advises 5 to
+    # 600 s; FAPI 2.0 wants under 600), then how long it stays usable while the person signs in.
+    pushed_request_seconds: int = Field(default=60, ge=10, le=90)
+    pushed_request_sign_in_seconds: int = Field(default=600, ge=60, le=3600)
     # --- end OpenID Connect provider ---
 
     # --- accounts ---

@@ -18,6 +18,7 @@ from services.identity.domain.identifiers import LoginKind
 from services.identity.domain.messages import QueuedMessage, SentMessage
 from services.identity.domain.oauth import AuthorizationCode, BrowserSession, Client, RefreshToken, SigningKey
 from services.identity.domain.one_time_codes import CodePurpose, OneTimeCode
+from services.identity.domain.pushed import PushedRequest
 from services.identity.service.unit_of_work import IdentityUnitOfWork
 from tests.support.fakes import FakeUnitOfWork
 
@@ -299,6 +300,44 @@ class FakeIssuedTokens:
         return jti in self.revoked
 
 
+class FakePushedRequests:
+    def __init__(self) -> None:
+        self.rows: dict[str, PushedRequest] = {}
+
+    async def add(self, request: PushedRequest) -> None:
+        self.rows[request.request_uri_hash] = copy.deepcopy(request)
+
+    def _live(self, request_uri_hash: str, now: datetime) -> PushedRequest | None:
+        row = self.rows.get(request_uri_hash)
+        return row if row is not None and row.consumed_at is None and row.expires_at > now else None
+
+    async def open(self, request_uri_hash: str, client_id: str, now: datetime, until: datetime) -> PushedRequest | None:
+        row = self._live(request_uri_hash, now)
+        if row is None or row.client_id != client_id:
+            return None
+        if row.opened_at is None:
+            row.opened_at, row.expires_at = now, until
+        return copy.deepcopy(row)
+
+    async def consume(self, request_uri_hash: str, now: datetime) -> bool:
+        row = self._live(request_uri_hash, now)
+        if row is None:
+            return False
+        row.consumed_at = now
+        return True
+
+
+class FakeDpopProofs:
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str]] = set()
+
+    async def remember(self, jkt: str, jti: str, expires_at: datetime) -> bool:
+        if (jkt, jti) in self.seen:
+            return False
+        self.seen.add((jkt, jti))
+        return True
+
+
 class FakeIdentityUnitOfWork(FakeUnitOfWork, IdentityUnitOfWork):
     locks: FakeLocks
     accounts: FakeAccounts
@@ -311,6 +350,8 @@ class FakeIdentityUnitOfWork(FakeUnitOfWork, IdentityUnitOfWork):
     sessions: FakeBrowserSessions
     authorization_codes: FakeAuthorizationCodes
     tokens: FakeIssuedTokens
+    pushed_requests: FakePushedRequests
+    dpop_proofs: FakeDpopProofs
 
     def __init__(self) -> None:
         super().__init__(source="identity", topic="identity.events")
@@ -325,3 +366,5 @@ class FakeIdentityUnitOfWork(FakeUnitOfWork, IdentityUnitOfWork):
         self.sessions = FakeBrowserSessions()
         self.authorization_codes = FakeAuthorizationCodes()
         self.tokens = FakeIssuedTokens()
+        self.pushed_requests = FakePushedRequests()
+        self.dpop_proofs = FakeDpopProofs()

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    false,
     func,
     insert,
     or_,
@@ -66,6 +68,10 @@ clients = Table(
     Column("agencies", ARRAY(Text), nullable=False, server_default="{}"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("disabled_at", DateTime(timezone=True)),
+    # PAR, DPoP and the FAPI 2.0 profile per client (migration 0009).
+    Column("require_pushed_authorization_requests", Boolean, nullable=False, server_default=false()),
+    Column("dpop_bound_access_tokens", Boolean, nullable=False, server_default=false()),
+    Column("fapi2", Boolean, nullable=False, server_default=false()),
 )
 
 
@@ -105,6 +111,7 @@ authorization_codes = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("consumed_at", DateTime(timezone=True)),
+    Column("dpop_jkt", Text),  # migration 0009
 )
 
 refresh_tokens = Table(
@@ -121,6 +128,7 @@ refresh_tokens = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
+    Column("dpop_jkt", Text),  # migration 0009
     Index("refresh_tokens_family", "family_id"),
     Index("refresh_tokens_code", "code_hash"),
 )
@@ -170,6 +178,8 @@ def _to_client(row: Row[Any]) -> Client:
         grant_types=tuple(row.grant_types), allowed_scopes=frozenset(row.allowed_scopes),
         agencies=tuple(row.agencies), secret_hash=row.secret_hash, previous_secret_hash=row.previous_secret_hash,
         previous_secret_expires_at=row.previous_secret_expires_at, jwks=row.jwks, disabled_at=row.disabled_at,
+        require_pushed_authorization_requests=row.require_pushed_authorization_requests,
+        dpop_bound_access_tokens=row.dpop_bound_access_tokens, fapi2=row.fapi2,
     )  # fmt: skip
 
 
@@ -197,6 +207,8 @@ class SqlClients:
                 post_logout_redirect_uris=list(client.post_logout_redirect_uris),
                 grant_types=list(client.grant_types), allowed_scopes=sorted(client.allowed_scopes),
                 agencies=list(client.agencies),
+                require_pushed_authorization_requests=client.require_pushed_authorization_requests,
+                dpop_bound_access_tokens=client.dpop_bound_access_tokens, fapi2=client.fapi2,
             )
         )  # fmt: skip
 
@@ -294,7 +306,7 @@ class SqlAuthorizationCodes:
                 code_hash=code.code_hash, client_id=code.client_id, account_id=code.account_id,
                 redirect_uri=code.redirect_uri, scope=code.scope, nonce=code.nonce,
                 code_challenge=code.code_challenge, acr=code.acr, amr=list(code.amr), auth_time=code.auth_time,
-                agencies=list(code.agencies), expires_at=code.expires_at,
+                agencies=list(code.agencies), expires_at=code.expires_at, dpop_jkt=code.dpop_jkt,
             )
         )  # fmt: skip
 
@@ -313,7 +325,7 @@ class SqlAuthorizationCodes:
             code_hash=row.code_hash, client_id=row.client_id, account_id=row.account_id,
             redirect_uri=row.redirect_uri, scope=row.scope, nonce=row.nonce, code_challenge=row.code_challenge,
             acr=row.acr, amr=tuple(row.amr), auth_time=row.auth_time, agencies=tuple(row.agencies),
-            expires_at=row.expires_at,
+            expires_at=row.expires_at, dpop_jkt=row.dpop_jkt,
         )  # fmt: skip
 
     async def void_all(self, account_id: str, now: datetime) -> int:
@@ -339,7 +351,7 @@ class SqlIssuedTokens:
                 token_hash=token.token_hash, family_id=token.family_id, client_id=token.client_id,
                 account_id=token.account_id, scope=token.scope, acr=token.acr, amr=list(token.amr),
                 auth_time=token.auth_time, agencies=list(token.agencies), code_hash=token.code_hash,
-                expires_at=token.expires_at,
+                expires_at=token.expires_at, dpop_jkt=token.dpop_jkt,
             )
         )  # fmt: skip
 
@@ -354,6 +366,7 @@ class SqlIssuedTokens:
             token_hash=row.token_hash, family_id=row.family_id, client_id=row.client_id, account_id=row.account_id,
             scope=row.scope, acr=row.acr, amr=tuple(row.amr), auth_time=row.auth_time, agencies=tuple(row.agencies),
             code_hash=row.code_hash, expires_at=row.expires_at, used_at=row.used_at, revoked_at=row.revoked_at,
+            dpop_jkt=row.dpop_jkt,
         )  # fmt: skip
 
     async def mark_used(self, token_hash: str, now: datetime) -> None:

@@ -12,6 +12,7 @@ from services.kit.db import Database, UnitOfWork
 from ..service.unit_of_work import IdentityUnitOfWork
 from .accounts import SqlAccounts, SqlLocks, SqlLoginFailures, SqlMessages, SqlOneTimeCodes, SqlSignInAudit
 from .oauth import SqlAuthorizationCodes, SqlBrowserSessions, SqlClients, SqlIssuedTokens, SqlSigningKeys
+from .pushed import SqlDpopProofs, SqlPushedRequests
 
 
 class SqlIdentityUnitOfWork(UnitOfWork, IdentityUnitOfWork):
@@ -29,6 +30,8 @@ class SqlIdentityUnitOfWork(UnitOfWork, IdentityUnitOfWork):
         self.sessions = SqlBrowserSessions(connection)
         self.authorization_codes = SqlAuthorizationCodes(connection)
         self.tokens = SqlIssuedTokens(connection)
+        self.pushed_requests = SqlPushedRequests(connection)
+        self.dpop_proofs = SqlDpopProofs(connection)
         return self
 
 

@@ -31,7 +31,8 @@ async def create_client(body: ClientCreate, uow: IdentityUnitOfWorkDep, _: Admin
         uow, client_id=body.client_id, name=body.name, kind=body.kind, grant_types=[g.value for g in body.grant_types],
         redirect_uris=body.redirect_uris, post_logout_redirect_uris=body.post_logout_redirect_uris,
         allowed_scopes=body.scopes, agencies=body.agencies, auth_method=body.token_endpoint_auth_method,
-        jwks=body.jwks,
+        jwks=body.jwks, require_pushed_authorization_requests=body.require_pushed_authorization_requests,
+        dpop_bound_access_tokens=body.dpop_bound_access_tokens, fapi2=body.fapi2,
     )  # fmt: skip
     return ClientCreatedPublic(**ClientPublic.of(client).model_dump(), client_secret=secret)
 

@@ -285,6 +285,10 @@ def _client_rules() -> list[JsonSchema]:
         {"if": has("token_endpoint_auth_method", {"const": "private_key_jwt"}),
          "then": has("jwks", {"type": "object", "required": ["keys"],
                               "properties": {"keys": {"type": "array", "minItems": 1}}})},
+        # The FAPI 2.0 profile: a confidential client authenticating with private_key_jwt.
+        {"if": has("fapi2", {"const": True}),
+         "then": {"properties": {"kind": confidential,
+                                 "token_endpoint_auth_method": {"enum": ["private_key_jwt", None]}}}},
     ]  # fmt: skip
 
 
@@ -306,6 +310,10 @@ class ClientCreate(StrictModel):
     # The client's public keys for private_key_jwt: a JWK Set (RFC 7517), checked by the JOSE
     # library when an assertion is verified.
     jwks: JsonWebKeySet | None = None
+    # RFC 9126 §6, RFC 9449 §5.2, and the FAPI 2.0 Security Profile (which implies both).
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
+    fapi2: bool = False
 
 
 class ClientPublic(BaseModel):
@@ -319,6 +327,9 @@ class ClientPublic(BaseModel):
     scopes: list[str]
     agencies: list[str]
     disabled: bool = False
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
+    fapi2: bool = False
 
     @classmethod
     def of(cls, client: Client) -> ClientPublic:
@@ -328,6 +339,8 @@ class ClientPublic(BaseModel):
             post_logout_redirect_uris=list(client.post_logout_redirect_uris), grant_types=list(client.grant_types),
             scopes=sorted(client.allowed_scopes), agencies=list(client.agencies),
             disabled=client.disabled_at is not None,
+            require_pushed_authorization_requests=client.require_pushed_authorization_requests,
+            dpop_bound_access_tokens=client.dpop_bound_access_tokens, fapi2=client.fapi2,
         )  # fmt: skip
 
 
@@ -359,6 +372,13 @@ class TokenPublic(_Open):
     scope: str
     id_token: str | None = None
     refresh_token: str | None = None
+
+
+class PushedPublic(BaseModel):
+    """RFC 9126 §2.2: the request URI standing for the pushed request, and its life in seconds."""
+
+    request_uri: str
+    expires_in: int
 
 
 class IntrospectionPublic(_Open):

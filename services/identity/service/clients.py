@@ -36,9 +36,18 @@ async def create_client(
     auth_method: str | None = None,
     secret: str | None = None,
     jwks: JsonWebKeySet | None = None,
+    require_pushed_authorization_requests: bool = False,
+    dpop_bound_access_tokens: bool = False,
+    fapi2: bool = False,
 ) -> tuple[Client, str | None]:
-    """Register a client; returns it and, for a confidential client, its secret (shown once)."""
+    """Register a client; returns it and, for a confidential client, its secret (shown once).
+    ``fapi2`` puts it under the FAPI 2.0 Security Profile (docs/fapi.md): a confidential client
+    authenticating with ``private_key_jwt``, PAR and DPoP required."""
     method = auth_method or ("none" if kind is ClientKind.PUBLIC else "client_secret_basic")
+    if fapi2 and (kind is not ClientKind.CONFIDENTIAL or (auth_method or "private_key_jwt") != "private_key_jwt"):
+        raise OAuthError("invalid_client_metadata", "FAPI 2.0 clients are confidential and use private_key_jwt.")
+    if fapi2:
+        method = "private_key_jwt"
     if method not in AUTH_METHODS:
         raise OAuthError("invalid_client_metadata", f"Unknown authentication method {method}.")
     if (kind is ClientKind.PUBLIC) != (method == "none"):
@@ -59,6 +68,8 @@ async def create_client(
             post_logout_redirect_uris=tuple(post_logout_redirect_uris), grant_types=tuple(grant_types),
             allowed_scopes=frozenset(allowed_scopes), agencies=tuple(agencies),
             secret_hash=digest(secret) if secret else None, jwks=jwks,
+            require_pushed_authorization_requests=require_pushed_authorization_requests or fapi2,
+            dpop_bound_access_tokens=dpop_bound_access_tokens or fapi2, fapi2=fapi2,
         )
     )  # fmt: skip
     client = await get_client(uow, client_id)
@@ -170,7 +181,12 @@ async def _verify_assertion(
             assertion,
             key,
             client_id=client.client_id,
-            audiences=(settings.oidc_issuer, settings.oidc_issuer + "/oauth2/token"),
+            # RFC 9126 §2: the PAR endpoint's URL names us too.
+            audiences=(
+                settings.oidc_issuer,
+                settings.oidc_issuer + "/oauth2/token",
+                settings.oidc_issuer + "/oauth2/par",
+            ),
             leeway=settings.private_key_jwt_leeway_seconds,
         )
     except jose.TokenInvalid:

@@ -18,6 +18,7 @@ from ..domain.identifiers import LoginKind
 from ..domain.messages import QueuedMessage, SentMessage
 from ..domain.oauth import AuthorizationCode, BrowserSession, Client, RefreshToken, SigningKey
 from ..domain.one_time_codes import CodePurpose, OneTimeCode
+from ..domain.pushed import PushedRequest
 
 
 class Locks(Protocol):
@@ -190,6 +191,23 @@ class IssuedTokens(Protocol):
     async def access_revoked(self, jti: str) -> bool: ...
 
 
+class PushedRequests(Protocol):
+    """Pushed authorization requests (RFC 9126)."""
+
+    async def add(self, request: PushedRequest) -> None: ...
+
+    async def open(self, request_uri_hash: str, client_id: str, now: datetime, until: datetime) -> PushedRequest | None:
+        """The client's live request; the first time, it is opened and stays live until ``until``."""
+
+    async def consume(self, request_uri_hash: str, now: datetime) -> bool:
+        """Mark the live request used (a code was issued); False when it was not live."""
+
+
+class DpopProofs(Protocol):
+    async def remember(self, jkt: str, jti: str, expires_at: datetime) -> bool:
+        """Record a DPoP proof's ``jti`` for its key; False when it was seen before."""
+
+
 class IdentityUnitOfWork(AbstractUnitOfWork):
     """The identity service's transaction and the repositories in it."""
 
@@ -204,3 +222,5 @@ class IdentityUnitOfWork(AbstractUnitOfWork):
     sessions: BrowserSessions
     authorization_codes: AuthorizationCodes
     tokens: IssuedTokens
+    pushed_requests: PushedRequests
+    dpop_proofs: DpopProofs
