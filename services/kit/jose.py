@@ -33,12 +33,12 @@ class TokenInvalid(Exception):
     """The token is malformed, badly signed, expired or for someone else."""
 
 
-def unverified_header(token: str) -> JoseHeader:
+def unverified_header(token: str, algorithms: Collection[str] = ALLOWED_ALGORITHMS) -> JoseHeader:
     try:
         header = jwt.get_unverified_header(token)
     except JOSEError as exc:
         raise TokenInvalid("malformed token") from exc
-    if header.get("alg") not in ALLOWED_ALGORITHMS:
+    if header.get("alg") not in algorithms:
         raise TokenInvalid("token algorithm not allowed")
     return header
 
@@ -61,6 +61,7 @@ def decode(
     typ: str | None = ACCESS_TOKEN_TYPE,
     leeway: int = 30,
     verify_expiry: bool = True,
+    algorithms: Collection[str] = ALLOWED_ALGORITHMS,
 ) -> JwtClaims:
     """Verify the signature and the claims every token must carry and this reader must check:
     ``iss`` (equal to ``issuer``), ``aud`` (naming ``audience``, or one of them), ``exp`` (not
@@ -75,7 +76,7 @@ def decode(
         claims = jwt.decode(
             token,
             key,
-            algorithms=list(ALLOWED_ALGORITHMS),
+            algorithms=list(algorithms),
             issuer=issuer,
             options={
                 "verify_aud": False,  # checked below: the library skips it when the claim is absent
@@ -171,10 +172,33 @@ def public_jwk(private_pem: bytes, kid: str) -> Jwk:
     return {"kty": "RSA", "n": public["n"], "e": public["e"], "kid": kid, "alg": "RS256", "use": "sig"}
 
 
-def decode_assertion(token: str, key: Key, *, client_id: str, audiences: tuple[str, ...], leeway: int) -> JwtClaims:
-    """A client assertion (RFC 7523 §3): signature, ``iss`` = the client, ``aud`` one of
-    ``audiences``, ``exp`` present and not past (with ``leeway``). Any ``typ`` header."""
-    return decode(token, key, issuer=client_id, audience=audiences, typ=None, leeway=leeway)
+#: What clients may sign their assertions (private_key_jwt) with: RS256, and ES256 (which the
+#: FAPI 2.0 Security Profile allows, where it does not allow RS256).
+CLIENT_ASSERTION_ALGORITHMS = ("RS256", "ES256")
+
+
+def client_key_from_jwk(data: Jwk) -> tuple[Key, str]:
+    """A client's public key for its assertions, and the one algorithm it verifies: an RSA key
+    RS256, an EC P-256 key ES256. Other keys, and keys not for signing, are refused."""
+    if data.get("use", "sig") != "sig" or _PRIVATE_MEMBERS & data.keys():
+        raise TokenInvalid("client key is not a public signing key")
+    if data.get("kty") == "RSA":
+        return key_from_jwk(data), "RS256"
+    if data.get("kty") == "EC" and data.get("crv") == "P-256" and data.get("alg", "ES256") == "ES256":
+        try:
+            return jwk.construct(data, algorithm="ES256"), "ES256"
+        except JOSEError as exc:
+            raise TokenInvalid("client key is not a valid EC key") from exc
+    raise TokenInvalid("client key of an unsupported type")
+
+
+def decode_assertion(
+    token: str, key: Key, *, client_id: str, audiences: tuple[str, ...], leeway: int, algorithm: str = "RS256"
+) -> JwtClaims:
+    """A client assertion (RFC 7523 §3): signed with ``algorithm`` (that of the client's key),
+    ``iss`` = the client, ``aud`` one of ``audiences``, ``exp`` present and not past (with
+    ``leeway``). Any ``typ`` header."""
+    return decode(token, key, issuer=client_id, audience=audiences, typ=None, leeway=leeway, algorithms=(algorithm,))
 
 
 def at_hash(access_token: str) -> str:

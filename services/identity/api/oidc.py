@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException
 
 from contracts.json import JsonSchema, OpenApi
-from services.kit import dpop
+from services.kit import dpop, jose
 from services.kit.errors import PortalError
 from services.kit.openapi import token_security
 from services.kit.problems import problem_for
@@ -284,7 +284,7 @@ async def discovery(request: Request) -> JSONResponse:
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": list(clients.AUTH_METHODS),
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_signing_alg_values_supported": list(jose.CLIENT_ASSERTION_ALGORITHMS),
         "introspection_endpoint_auth_methods_supported": [m for m in clients.AUTH_METHODS if m != "none"],
         "revocation_endpoint_auth_methods_supported": list(clients.AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
@@ -658,7 +658,7 @@ async def _userinfo(request: Request, uow: IdentityUnitOfWorkDep) -> JSONRespons
             raise OAuthError("invalid_token", "The account behind this token is not active.") from None
     except OAuthError as exc:
         response = _oauth_json(exc, 401 if exc.error == "invalid_dpop_proof" else None)
-        if scheme == "dpop" or exc.error == "invalid_dpop_proof":
+        if scheme == "dpop" or isinstance(exc, _DpopChallenge):
             algs = " ".join(dpop.ALGORITHMS)
             response.headers["WWW-Authenticate"] = f'DPoP error="{exc.error}", algs="{algs}"'
         else:
@@ -673,7 +673,7 @@ def _check_binding(request: Request, scheme: str, token: str, claims: Mapping[st
     cnf = claims.get("cnf")
     jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
     if (jkt is None) != (scheme == "bearer"):
-        raise OAuthError("invalid_token", "A DPoP-bound token comes as DPoP with a proof; any other as Bearer.")
+        raise _DpopChallenge("invalid_token", "A DPoP-bound token comes as DPoP with a proof; any other as Bearer.")
     if jkt is None:
         return
     proofs = request.headers.getlist("dpop")
@@ -683,7 +683,11 @@ def _check_binding(request: Request, scheme: str, token: str, claims: Mapping[st
         checker: dpop.ProofChecker = request.app.state.verifier.proofs
         checker.check(proofs[0], method=request.method, path=request.url.path, access_token=token, jkt=str(jkt))
     except dpop.DpopProofInvalid as exc:
-        raise OAuthError("invalid_dpop_proof", exc.detail or "The DPoP proof is not valid.") from None
+        raise _DpopChallenge("invalid_dpop_proof", exc.detail or "The DPoP proof is not valid.") from None
+
+
+class _DpopChallenge(OAuthError):
+    """Refused for the token's binding: the answer's challenge is DPoP's (RFC 9449 §7.1)."""
 
 
 for _method in ("GET", "POST"):

@@ -165,7 +165,7 @@ async def _verify_assertion(
     form: Mapping[str, str],
     now: datetime,
 ) -> None:
-    """RFC 7523 §3: signed (RS256 only) by one of the client's keys, iss = sub = client_id, an
+    """RFC 7523 §3: signed (RS256, or ES256 with an EC key) by one of the client's keys, iss = sub = client_id, an
     ``aud`` naming our token endpoint or issuer, an ``exp`` not past (with leeway), and a
     ``jti`` never seen before. Anything else, a malformed header included, is ``invalid_client``."""
     refused = OAuthError("invalid_client", "Client assertion refused.")
@@ -173,10 +173,10 @@ async def _verify_assertion(
         raise refused
     keys = client.assertion_keys()
     try:
-        header = jose.unverified_header(assertion)
+        header = jose.unverified_header(assertion, jose.CLIENT_ASSERTION_ALGORITHMS)
         if header.get("kid") not in keys:
             raise refused
-        key = jose.key_from_jwk(keys[header["kid"]])
+        key, algorithm = jose.client_key_from_jwk(keys[header["kid"]])
         claims = jose.decode_assertion(
             assertion,
             key,
@@ -188,6 +188,7 @@ async def _verify_assertion(
                 settings.oidc_issuer + "/oauth2/par",
             ),
             leeway=settings.private_key_jwt_leeway_seconds,
+            algorithm=algorithm,
         )
     except jose.TokenInvalid:
         raise refused from None
