@@ -187,7 +187,7 @@ def client_key_from_jwk(data: Jwk) -> tuple[Key, str]:
     if data.get("kty") == "EC" and data.get("crv") == "P-256" and data.get("alg", "ES256") == "ES256":
         try:
             return jwk.construct(data, algorithm="ES256"), "ES256"
-        except JOSEError as exc:
+        except (JOSEError, ValueError, TypeError) as exc:
             raise TokenInvalid("client key is not a valid EC key") from exc
     raise TokenInvalid("client key of an unsupported type")
 

@@ -122,7 +122,8 @@ async def test_authlib_completes_par_and_dpop_and_the_portal_refuses_replay_and_
 
     rp = AsyncOAuth2Client(client_id=CLIENT_ID, client_secret=portal.client_key, redirect_uri=CALLBACK,
                            token_endpoint_auth_method="private_key_jwt")  # fmt: skip
-    rp.register_client_auth_method(PrivateKeyJWT(alg="ES256", headers={"kid": "bank-1"}))
+    # FAPI 2.0: the assertion's audience is the issuer identifier alone (whatever the endpoint).
+    rp.register_client_auth_method(PrivateKeyJWT(meta["issuer"], alg="ES256", headers={"kid": "bank-1"}))
     verifier, state = generate_token(64), generate_token(16)
     request = {"response_type": "code", "redirect_uri": CALLBACK, "scope": "openid profile", "state": state,
                "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256"}  # fmt: skip

@@ -48,6 +48,8 @@ async def create_client(
         raise OAuthError("invalid_client_metadata", "FAPI 2.0 clients are confidential and use private_key_jwt.")
     if fapi2:
         method = "private_key_jwt"
+        if any(not uri.startswith("https://") for uri in redirect_uris):
+            raise OAuthError("invalid_client_metadata", "FAPI 2.0 clients register https redirect URIs only.")
     if method not in AUTH_METHODS:
         raise OAuthError("invalid_client_metadata", f"Unknown authentication method {method}.")
     if (kind is ClientKind.PUBLIC) != (method == "none"):
@@ -193,6 +195,10 @@ async def _verify_assertion(
     except jose.TokenInvalid:
         raise refused from None
     if claims.get("sub") != client.client_id or not claims.get("jti"):
+        raise refused
+    # FAPI 2.0 §5.3.2.1: the issuer identifier, as a string, is the only audience taken (an
+    # assertion made for another endpoint cannot be replayed here).
+    if client.fapi2 and claims.get("aud") != settings.oidc_issuer:
         raise refused
     expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo) + timedelta(
         seconds=settings.private_key_jwt_leeway_seconds

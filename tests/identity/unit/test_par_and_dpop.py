@@ -4,10 +4,12 @@ allows, and what each refuses."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from joserfc import jwt
 
 from services.identity.adapters.oauth import digest
 from services.identity.domain.assurance import Assurance
@@ -33,7 +35,7 @@ async def register(uow: FakeIdentityUnitOfWork, now: datetime, client_id: str, *
     await keys.ensure_signing_key(uow, SETTINGS, now - timedelta(minutes=1))
     kind = options.pop("kind", ClientKind.PUBLIC)
     client, _ = await clients.create_client(
-        uow, client_id=client_id, name=client_id, kind=kind, redirect_uris=[CALLBACK],
+        uow, client_id=client_id, name=client_id, kind=kind, redirect_uris=options.pop("redirect_uris", [CALLBACK]),
         grant_types=options.pop("grant_types", ["authorization_code", "refresh_token"]), **options,
     )  # fmt: skip
     if "citizen-1" not in uow.accounts.rows:
@@ -182,7 +184,8 @@ async def test_a_client_registered_for_par_cannot_send_its_request_through_the_b
 async def test_a_fapi2_client_is_confidential_with_private_key_jwt_and_gets_60_second_codes(uow, now: datetime) -> None:
     jwks = {"keys": [{**B.jwk, "kid": "k1", "alg": "RS256", "use": "sig"}]}
     secret = {"kind": ClientKind.CONFIDENTIAL, "auth_method": "client_secret_basic"}
-    for options in ({"kind": ClientKind.PUBLIC}, secret):
+    plain_http = {"kind": ClientKind.CONFIDENTIAL, "jwks": jwks, "redirect_uris": ["http://bank.test/cb"]}
+    for options in ({"kind": ClientKind.PUBLIC}, secret, plain_http):
         assert await refused(register(uow, now, "bad", fapi2=True, **options)) == "invalid_client_metadata"
     client = await register(uow, now, "bank", kind=ClientKind.CONFIDENTIAL, fapi2=True, jwks=jwks)
     assert client.auth_method == "private_key_jwt" and client.requires_par and client.requires_dpop
@@ -195,3 +198,28 @@ async def test_a_fapi2_client_is_confidential_with_private_key_jwt_and_gets_60_s
     session = authorize.Session("citizen-1", Assurance.PASSWORD.value, ("pwd",), now)
     code = await authorize.issue_code(uow, SETTINGS, request, session, now)
     assert uow.authorization_codes.rows[digest(code)].expires_at == now + timedelta(seconds=60)
+
+
+def assertion(signer: DpopKey, client_id: str, audience: Any, now: datetime) -> dict[str, str]:
+    claims = {"iss": client_id, "sub": client_id, "aud": audience, "jti": uuid.uuid4().hex,
+              "exp": int(now.timestamp()) + 60}  # fmt: skip
+    token = jwt.encode({"alg": signer.alg, "kid": "k1"}, claims, signer.key, algorithms=[signer.alg])
+    return {"client_assertion_type": clients.ASSERTION_TYPE, "client_assertion": token}
+
+
+async def test_es256_client_assertions_and_the_fapi2_audience_rule(uow, now: datetime) -> None:
+    jwks = {"keys": [{**A.jwk, "kid": "k1", "use": "sig"}]}
+    await register(uow, now, "ministry", kind=ClientKind.CONFIDENTIAL, auth_method="private_key_jwt", jwks=jwks)
+    await register(uow, now, "bank", kind=ClientKind.CONFIDENTIAL, fapi2=True, jwks=jwks)
+    token_endpoint = ISSUER + "/oauth2/token"
+    form = assertion(A, "ministry", token_endpoint, now)
+    ministry = await clients.authenticate_client(uow, SETTINGS, form, None, now)
+    assert ministry.client_id == "ministry"
+    for audience in (token_endpoint, ISSUER + "/oauth2/par", [ISSUER]):
+        form = assertion(A, "bank", audience, now)
+        assert await refused(clients.authenticate_client(uow, SETTINGS, form, None, now)) == "invalid_client"
+    bank = await clients.authenticate_client(uow, SETTINGS, assertion(A, "bank", ISSUER, now), None, now)
+    assert bank.fapi2
+    # Signed by a key the client did not register (the right algorithm and kid): refused.
+    forged = assertion(DpopKey("ES256"), "bank", ISSUER, now)
+    assert await refused(clients.authenticate_client(uow, SETTINGS, forged, None, now)) == "invalid_client"
