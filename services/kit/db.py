@@ -4,6 +4,7 @@ unit of work, the one owner of the transaction and of the events it emits."""
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -34,8 +35,15 @@ def async_url(url: str) -> str:
 
 
 def json_text(value: Any) -> str:
-    """JSON columns' text (orjson: several times the standard encoder's speed on event data)."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    """JSON columns' text (orjson: several times the standard encoder's speed on event data).
+    An integer beyond 64 bits, which orjson refuses, is written by the standard encoder (free-form
+    JSON a client sent may hold one; PostgreSQL keeps it as a number)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+        return json.dumps(value, separators=(",", ":"))
 
 
 # Below this many rows an executemany INSERT is as cheap; above, COPY saves the per-value work of
