@@ -47,6 +47,11 @@ class Unrecognised(OAuthError):
     reference to nothing (state, not shape), answered on the provider's page as a 404."""
 
 
+class PushedParameters(dict[str, str]):
+    """An authorization request resolved from its ``request_uri`` (``pushed.with_pushed``): the
+    only parameters ``parse_request`` takes a ``request_uri`` in (no HTTP input is one)."""
+
+
 class UnknownClient(UnsafeRedirect, Unrecognised):
     """No enabled client has the request's client_id: the page says so (404), never redirects."""
 
@@ -104,12 +109,15 @@ async def parse_request(
     """Validate in the order OIDC asks: client and redirect URI first (errors there are shown,
     not redirected), then everything else (errors go back to the client's redirect URI).
 
-    ``params`` holds a ``request_uri`` only when it is a pushed request resolved by
-    ``pushed.with_pushed``; ``pushing`` is the PAR endpoint checking one before it keeps it."""
+    ``params`` may hold a ``request_uri`` only as :class:`PushedParameters` (a pushed request
+    resolved by ``pushed.with_pushed``); ``pushing`` is the PAR endpoint checking one before it
+    keeps it."""
     try:
         client = await get_client(uow, params.get("client_id", ""))
     except Exception:
         raise UnknownClient("invalid_request", "Unknown or disabled client.") from None
+    if "request_uri" in params and not isinstance(params, PushedParameters):
+        raise UnsafeRedirect("invalid_request", "A request_uri is resolved before the request is read.")
     redirect_uri = params.get("redirect_uri")
     if not redirect_uri_allowed(redirect_uri, client.redirect_uris):
         raise UnsafeRedirect("invalid_request", "The redirect_uri is not registered for this client.")
@@ -206,11 +214,9 @@ async def issue_code(
     if request.request_uri is not None and not await uow.pushed_requests.consume(digest(request.request_uri), now):
         raise OAuthError("invalid_request", "The request_uri was used or has expired.")
     # FAPI 2.0 §5.3.2.1: codes of the profile's clients live at most 60 seconds.
-    lifetime = (
-        min(settings.authorization_code_seconds, FAPI2_CODE_SECONDS)
-        if request.client.fapi2
-        else (settings.authorization_code_seconds)
-    )
+    lifetime = settings.authorization_code_seconds
+    if request.client.fapi2:
+        lifetime = min(lifetime, FAPI2_CODE_SECONDS)
     allowed = await grantable_scopes(uow, session.account_id)
     scopes = grant(request.scopes, allowed & request.client.allowed_scopes)
     code = new_secret()

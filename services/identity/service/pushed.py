@@ -14,7 +14,7 @@ from ..domain.oauth import Client, OAuthError
 from ..domain.pushed import REQUEST_URI_PREFIX, PushedRequest
 from ..settings import IdentitySettings
 from . import dpop
-from .authorize import Unrecognised, UnsafeRedirect, parse_request
+from .authorize import PushedParameters, Unrecognised, UnsafeRedirect, parse_request
 from .unit_of_work import IdentityUnitOfWork
 
 # Client authentication travels with the pushed request but is no part of it (RFC 9126 §2.1).
@@ -81,4 +81,4 @@ async def with_pushed(
     if pushed is None:
         raise Unrecognised("invalid_request", "The request_uri is unknown, expired, used, or another client's.")
     alongside = {name: params[name] for name in _ALONGSIDE if name in params}
-    return {**pushed.parameters, **alongside}
+    return PushedParameters({**pushed.parameters, **alongside})

@@ -179,6 +179,10 @@ async def test_the_par_endpoint_refuses_what_an_authorization_request_may_not_be
 async def test_a_client_registered_for_par_cannot_send_its_request_through_the_browser(uow, now: datetime) -> None:
     await register(uow, now, "ministry", kind=ClientKind.CONFIDENTIAL, require_pushed_authorization_requests=True)
     assert await refused(authorize.parse_request(uow, request_params("ministry"))) == "invalid_request"
+    # Naming a request_uri is no way around it: only a resolved pushed request may carry one.
+    forged = {**request_params("ministry"), "request_uri": "urn:ietf:params:oauth:request_uri:x"}
+    with pytest.raises(authorize.UnsafeRedirect):
+        await authorize.parse_request(uow, forged)
 
 
 async def test_a_fapi2_client_is_confidential_with_private_key_jwt_and_gets_60_second_codes(uow, now: datetime) -> None:
