@@ -600,25 +600,19 @@ PAR_FORM = _form_body(
 )  # fmt: skip
 
 
-async def _push(
-    request: Request, uow: IdentityUnitOfWork, settings: IdentitySettings, client: Client, form: dict[str, str],
-    now: datetime,
-) -> ClientAnswer:  # fmt: skip
-    done = await pushed.push(uow, settings, client, form, request.headers.getlist("dpop"), now)
-    return {"request_uri": done.request_uri, "expires_in": done.expires_in}
-
-
 @router.post(
     "/oauth2/par", response_model=None, operation_id="pushAuthorizationRequest", openapi_extra=PAR_FORM,
     status_code=201, responses={201: {"model": PushedPublic, "description": "The request URI to use"}},
 )  # fmt: skip
 async def push_authorization_request(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
     """RFC 9126: keep an authorization request and answer the ``request_uri`` that stands for it."""
+    proofs = request.headers.getlist("dpop")
 
     async def push(
         uow: IdentityUnitOfWork, settings: IdentitySettings, client: Client, form: dict[str, str], now: datetime
     ) -> ClientAnswer:
-        return await _push(request, uow, settings, client, form, now)
+        done = await pushed.push(uow, settings, client, form, proofs, now)
+        return {"request_uri": done.request_uri, "expires_in": done.expires_in}
 
     return await _as_client(request, uow, push, status_code=201)
 
