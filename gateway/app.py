@@ -13,6 +13,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from services.kit.auth import JWKSCache, TokenVerifier
+from services.kit.dpop import ProofChecker
 from services.kit.health import health_router
 from services.kit.heap import settle_heap
 from services.kit.http import RequestContextMiddleware
@@ -36,10 +37,10 @@ log = get_logger(__name__)
 
 TITLE = "National public-service portal API"
 VERSION = "1.0.0"
-CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Accept", "Accept-Language", "Idempotency-Key",
+CORS_ALLOW_HEADERS = ["Authorization", "DPoP", "Content-Type", "Accept", "Accept-Language", "Idempotency-Key",
                       "X-Request-ID", "X-Correlation-ID", "traceparent"]  # fmt: skip
 # Browsers hide response headers outside the CORS safelist unless they are named here.
-CORS_EXPOSE_HEADERS = ["X-Request-ID", "X-Correlation-ID", "traceparent", "Retry-After", "Location",
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "X-Correlation-ID", "traceparent", "Retry-After", "Location", "WWW-Authenticate",
                        "Content-Disposition"]  # fmt: skip
 # Below uvicorn's 5 s keep-alive, so the gateway never reuses a connection a service is closing.
 KEEPALIVE_EXPIRY_SECONDS = 4.0
@@ -122,10 +123,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
 
 def _verifiers(settings: GatewaySettings, client: httpx.AsyncClient) -> dict[str, TokenVerifier]:
-    """One verifier per service (its audience), sharing one cached JWKS."""
+    """One verifier per service (its audience), sharing one cached JWKS and one memory of the
+    DPoP proofs seen (a proof is for one request, whichever service it goes to)."""
     jwks = JWKSCache(settings.jwks_url, client=client)
+    proofs = ProofChecker(settings.public_url)
     return {
-        name: TokenVerifier(jwks, issuer=settings.public_url, audience=name, remember=settings.token_memory)
+        name: TokenVerifier(
+            jwks, issuer=settings.public_url, audience=name, remember=settings.token_memory, proofs=proofs
+        )
         for name in settings.upstreams
     }
 

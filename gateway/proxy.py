@@ -210,11 +210,13 @@ async def _traced(sending: Awaitable[Answer], span: Span) -> Answer:
 
 
 async def check_bearer(request: Request, verifier: TokenVerifier) -> None:
-    """Reject a request whose bearer token is not valid for the target service. Requests
-    without a token pass: public endpoints need none, and services answer 401 where one is."""
-    header = request.headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        await verifier.verify(header[7:].strip())
+    """Reject a request whose access token is not valid for the target service, or not sent as
+    its binding asks (a DPoP-bound token needs a valid proof for this request: RFC 9449 §7).
+    Requests without a token pass: public endpoints need none, and services answer 401 where
+    one is."""
+    scheme = request.headers.get("authorization", "").partition(" ")[0].lower()
+    if scheme in ("bearer", "dpop"):
+        await verifier.verify_request(request)
 
 
 def _problem_for(exc: UpstreamError, service: str, retry_after: int) -> PortalError:

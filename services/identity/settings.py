@@ -40,6 +40,10 @@ class IdentitySettings(ServiceSettings, ApplicantKeySettings):
     backchannel_max_attempts: int = Field(default=8, ge=1, le=50)
     # Delivered and abandoned logouts are kept this long (the audit of deliveries), then deleted.
     backchannel_audit_days: int = Field(default=90, ge=1, le=3650)
+    # PAR (RFC 9126): a request_uri's life until it is first used (RFC 9126 §2.2 advises 5 to
+    # 600 s; FAPI 2.0 wants under 600), then how long it stays usable while the person signs in.
+    pushed_request_seconds: int = Field(default=60, ge=10, le=90)
+    pushed_request_sign_in_seconds: int = Field(default=600, ge=60, le=3600)
     # --- end OpenID Connect provider ---
 
     # --- accounts ---

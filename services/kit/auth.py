@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 
 from contracts.json import JwtClaims
 
-from . import jose
+from . import dpop, jose
 from .errors import Forbidden, ServiceUnavailable, Unauthorized
 from .logging import get_logger
 
@@ -109,11 +109,21 @@ class TokenVerifier:
     Only access tokens pass (header ``typ`` ``at+jwt``, RFC 9068), carrying ``iss``, ``exp``
     and an ``aud`` that names ``audience``: an ID token, or a token without an audience, is 401."""
 
-    def __init__(self, jwks: JWKSCache, *, issuer: str, audience: str, remember: int = 20_000):
+    def __init__(
+        self,
+        jwks: JWKSCache,
+        *,
+        issuer: str,
+        audience: str,
+        remember: int = 20_000,
+        proofs: dpop.ProofChecker | None = None,
+    ):
         self.jwks = jwks
         self.issuer = issuer
         self.audience = audience
         self.remember = remember
+        # DPoP proofs are checked against the issuer's origin: the public URL every path is reached at.
+        self.proofs = proofs or dpop.ProofChecker(issuer)
         self._checked: OrderedDict[str, tuple[jose.Key, JwtClaims]] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
@@ -137,6 +147,27 @@ class TokenVerifier:
             subject=str(subject), scopes=scopes, client_id=claims.get("client_id"), acr=claims.get("acr"), claims=claims
         )
 
+    async def verify_request(self, request: Request) -> Principal:
+        """The caller of ``request``: its access token (:meth:`verify`) sent as the token's binding
+        says (RFC 9449 §7). A token bound to a key (``cnf.jkt``) comes as ``Authorization: DPoP``
+        with a ``DPoP`` proof for this request, signed by that key, not replayed; a token bound to
+        no key comes as ``Bearer``. Anything else is 401 with a ``DPoP`` challenge."""
+        scheme, token = presented_token(request)
+        principal = await self.verify(token)
+        jkt = confirmation_key(principal.claims)
+        if scheme == "bearer":
+            if jkt is not None:
+                raise dpop.DpopTokenMisused("This token is bound to a key: send it as DPoP, with a proof.")
+            return principal
+        if jkt is None:
+            raise dpop.DpopTokenMisused("This token is not bound to a key: send it as a bearer token.")
+        proofs = request.headers.getlist("dpop")
+        if len(proofs) != 1:
+            raise dpop.DpopProofInvalid("A DPoP-bound token needs exactly one DPoP proof header.")
+        path = request.scope.get("raw_path") or request.url.path.encode()
+        self.proofs.check(proofs[0], method=request.method, path=path.decode("latin-1"), access_token=token, jkt=jkt)
+        return principal
+
     def _known(self, token: str, key: jose.Key) -> JwtClaims | None:
         """The claims of ``token`` if it was checked with ``key`` and has not expired since."""
         found = self._checked.get(token)
@@ -147,6 +178,25 @@ class TokenVerifier:
             return None
         self._checked.move_to_end(token)
         return found[1]
+
+
+def confirmation_key(claims: JwtClaims) -> str | None:
+    """The thumbprint of the key a token is bound to (``cnf.jkt``, RFC 9449 §6.1), if any."""
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if cnf is not None and not isinstance(jkt, str):
+        raise Unauthorized("token has a confirmation this portal does not know")
+    return jkt
+
+
+def presented_token(request: Request) -> tuple[str, str]:
+    """The access token of ``request`` and its scheme (``bearer`` or ``dpop``): 401 without one."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme not in ("bearer", "dpop") or not token.strip():
+        raise Unauthorized("A bearer or DPoP access token is required.")
+    return scheme, token.strip()
 
 
 def bearer_token(request: Request) -> str:
@@ -186,7 +236,7 @@ def require_scopes(*scopes: str) -> Any:
     @demands_token(scopes)
     async def dependency(request: Request) -> Principal:
         verifier: TokenVerifier = request.app.state.verifier
-        principal = await verifier.verify(bearer_token(request))
+        principal = await verifier.verify_request(request)
         missing = set(scopes) - principal.scopes
         if missing:
             raise Forbidden(f"Missing scope: {' '.join(sorted(missing))}.")

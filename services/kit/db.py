@@ -36,11 +36,13 @@ def async_url(url: str) -> str:
 
 def json_text(value: Any) -> str:
     """JSON columns' text (orjson: several times the standard encoder's speed on event data).
-    orjson refuses integers beyond 64 bits, which JSON allows and ``jsonb`` keeps: those values
-    go through the standard encoder instead, rather than fail the request."""
+    An integer beyond 64 bits, which orjson refuses, is written by the standard encoder (free-form
+    JSON a client sent may hold one; PostgreSQL keeps it as a number)."""
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
+    except orjson.JSONEncodeError as exc:
+        if "64-bit" not in str(exc):
+            raise
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 

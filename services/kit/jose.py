@@ -6,11 +6,13 @@ shared secret for an asymmetric algorithm.
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from jose import jwk, jwt
+from jose import jwk, jws, jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError
 
 from contracts.json import JoseHeader, Jwk, JwtClaims
@@ -33,12 +35,12 @@ class TokenInvalid(Exception):
     """The token is malformed, badly signed, expired or for someone else."""
 
 
-def unverified_header(token: str) -> JoseHeader:
+def unverified_header(token: str, algorithms: Collection[str] = ALLOWED_ALGORITHMS) -> JoseHeader:
     try:
         header = jwt.get_unverified_header(token)
     except JOSEError as exc:
         raise TokenInvalid("malformed token") from exc
-    if header.get("alg") not in ALLOWED_ALGORITHMS:
+    if header.get("alg") not in algorithms:
         raise TokenInvalid("token algorithm not allowed")
     return header
 
@@ -61,6 +63,7 @@ def decode(
     typ: str | None = ACCESS_TOKEN_TYPE,
     leeway: int = 30,
     verify_expiry: bool = True,
+    algorithms: Collection[str] = ALLOWED_ALGORITHMS,
 ) -> JwtClaims:
     """Verify the signature and the claims every token must carry and this reader must check:
     ``iss`` (equal to ``issuer``), ``aud`` (naming ``audience``, or one of them), ``exp`` (not
@@ -75,7 +78,7 @@ def decode(
         claims = jwt.decode(
             token,
             key,
-            algorithms=list(ALLOWED_ALGORITHMS),
+            algorithms=list(algorithms),
             issuer=issuer,
             options={
                 "verify_aud": False,  # checked below: the library skips it when the claim is absent
@@ -171,10 +174,33 @@ def public_jwk(private_pem: bytes, kid: str) -> Jwk:
     return {"kty": "RSA", "n": public["n"], "e": public["e"], "kid": kid, "alg": "RS256", "use": "sig"}
 
 
-def decode_assertion(token: str, key: Key, *, client_id: str, audiences: tuple[str, ...], leeway: int) -> JwtClaims:
-    """A client assertion (RFC 7523 §3): signature, ``iss`` = the client, ``aud`` one of
-    ``audiences``, ``exp`` present and not past (with ``leeway``). Any ``typ`` header."""
-    return decode(token, key, issuer=client_id, audience=audiences, typ=None, leeway=leeway)
+#: What clients may sign their assertions (private_key_jwt) with: RS256, and ES256 (which the
+#: FAPI 2.0 Security Profile allows, where it does not allow RS256).
+CLIENT_ASSERTION_ALGORITHMS = ("RS256", "ES256")
+
+
+def client_key_from_jwk(data: Jwk) -> tuple[Key, str]:
+    """A client's public key for its assertions, and the one algorithm it verifies: an RSA key
+    RS256, an EC P-256 key ES256. Other keys, and keys not for signing, are refused."""
+    if data.get("use", "sig") != "sig" or _PRIVATE_MEMBERS & data.keys():
+        raise TokenInvalid("client key is not a public signing key")
+    if data.get("kty") == "RSA":
+        return key_from_jwk(data), "RS256"
+    if data.get("kty") == "EC" and data.get("crv") == "P-256" and data.get("alg", "ES256") == "ES256":
+        try:
+            return jwk.construct(data, algorithm="ES256"), "ES256"
+        except (JOSEError, ValueError, TypeError) as exc:
+            raise TokenInvalid("client key is not a valid EC key") from exc
+    raise TokenInvalid("client key of an unsupported type")
+
+
+def decode_assertion(
+    token: str, key: Key, *, client_id: str, audiences: tuple[str, ...], leeway: int, algorithm: str = "RS256"
+) -> JwtClaims:
+    """A client assertion (RFC 7523 §3): signed with ``algorithm`` (that of the client's key),
+    ``iss`` = the client, ``aud`` one of ``audiences``, ``exp`` present and not past (with
+    ``leeway``). Any ``typ`` header."""
+    return decode(token, key, issuer=client_id, audience=audiences, typ=None, leeway=leeway, algorithms=(algorithm,))
 
 
 def at_hash(access_token: str) -> str:
@@ -184,3 +210,53 @@ def at_hash(access_token: str) -> str:
 
     half = hashlib.sha256(access_token.encode("ascii")).digest()[:16]
     return base64.urlsafe_b64encode(half).rstrip(b"=").decode("ascii")
+
+
+# --- DPoP proofs (RFC 9449) -------------------------------------------------------------------
+
+#: What a DPoP proof may be signed with: the asymmetric algorithms python-jose verifies (it has
+#: no PS256 nor EdDSA). ES256 is the one FAPI 2.0 also names.
+DPOP_ALGORITHMS = ("ES256", "RS256")
+_DPOP_KEY_TYPES = {"ES256": ("EC", "P-256"), "RS256": ("RSA", None)}
+# Members that only a private (or symmetric) JWK has (RFC 7518 §6.2.2, §6.3.2, §6.4.1).
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_MIN_RSA_MODULUS_BITS = 2048
+
+
+def verify_self_signed(token: str, *, typ: str) -> tuple[JoseHeader, JwtClaims]:
+    """A JWS that carries its own public key in its ``jwk`` header (a DPoP proof): the header
+    ``typ`` is ``typ``, ``alg`` is one of :data:`DPOP_ALGORITHMS` and matches the key's type,
+    the key is public (no private member) and the signature verifies with it. Returns the
+    header and the claims (a JSON object); the caller checks what the claims mean."""
+    try:
+        header = jws.get_unverified_header(token)
+    except JOSEError as exc:
+        raise TokenInvalid("malformed proof") from exc
+    if not _same_type(header.get("typ"), typ):
+        raise TokenInvalid(f"proof type is not {typ}")
+    alg, key = header.get("alg"), header.get("jwk")
+    if alg not in DPOP_ALGORITHMS:
+        raise TokenInvalid("proof algorithm not allowed")
+    if not isinstance(key, dict) or _PRIVATE_MEMBERS & key.keys():
+        raise TokenInvalid("proof has no public jwk, or a private one")
+    kty, crv = _DPOP_KEY_TYPES[alg]
+    if key.get("kty") != kty or (crv is not None and key.get("crv") != crv):
+        raise TokenInvalid("proof key does not fit its algorithm")
+    try:
+        if kty == "RSA" and _modulus_bits(key) < _MIN_RSA_MODULUS_BITS:
+            raise TokenInvalid("proof RSA key is too short")
+        payload = jws.verify(token, jwk.construct(key, algorithm=alg), algorithms=[alg])
+        claims = json.loads(payload)
+    except (JOSEError, ValueError, TypeError) as exc:
+        raise TokenInvalid("proof signature or format invalid") from exc
+    if not isinstance(claims, dict):
+        raise TokenInvalid("proof claims are not a JSON object")
+    return header, claims
+
+
+def _modulus_bits(key: Jwk) -> int:
+    n = key.get("n")
+    if not isinstance(n, str):
+        raise TokenInvalid("proof RSA key has no modulus")
+    raw = base64.urlsafe_b64decode(n + "=" * (-len(n) % 4))
+    return int.from_bytes(raw, "big").bit_length()

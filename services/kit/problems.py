@@ -31,6 +31,8 @@ from starlette.responses import Response
 
 from contracts.json import ProblemJson
 
+from .dpop import ALGORITHMS as DPOP_ALGORITHMS
+from .dpop import DpopProofInvalid, DpopTokenMisused
 from .errors import (
     BadRequest,
     Conflict,
@@ -126,6 +128,22 @@ KIT_PROBLEMS: ProblemTable = {
     BadRequest: Problem(400, "bad-request", "Bad request"),
     Unauthorized: Problem(
         401, "unauthorized", "Authentication required", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    ),
+    # RFC 9449 §7.1: the DPoP challenge, with the algorithms proofs may use.
+    DpopProofInvalid: Problem(
+        401,
+        "invalid-dpop-proof",
+        "The DPoP proof is not valid",
+        {"WWW-Authenticate": f'DPoP error="invalid_dpop_proof", algs="{" ".join(DPOP_ALGORITHMS)}"'},
+        remedy="Sign a new proof for this very request (htm, htu, ath, a fresh iat and jti) with the token's key.",
+    ),
+    DpopTokenMisused: Problem(
+        401,
+        "dpop-token-misused",
+        "The token is sent with the wrong scheme",
+        {"WWW-Authenticate": f'DPoP error="invalid_token", algs="{" ".join(DPOP_ALGORITHMS)}"'},
+        remedy="Send a token bound to a key (cnf.jkt) as `Authorization: DPoP` with a `DPoP` proof; "
+        "any other token as `Authorization: Bearer`.",
     ),
     Forbidden: Problem(403, "forbidden", "Not allowed"),
     NotFound: Problem(404, "not-found", "Not found"),

@@ -21,6 +21,7 @@ from services.identity.domain.logout import PendingLogout
 from services.identity.domain.messages import QueuedMessage, SentMessage
 from services.identity.domain.oauth import AuthorizationCode, BrowserSession, Client, RefreshToken, SigningKey
 from services.identity.domain.one_time_codes import CodePurpose, OneTimeCode
+from services.identity.domain.pushed import PushedRequest
 from services.identity.service.unit_of_work import IdentityUnitOfWork
 from tests.support.fakes import FakeUnitOfWork
 
@@ -295,10 +296,18 @@ class FakeIssuedTokens:
         self.refresh_tokens[token_hash].used_at = now
 
     async def rotate_refresh(
-        self, token_hash: str, successor_hash: str, client_id: str, now: datetime, expires_at: datetime
+        self,
+        token_hash: str,
+        successor_hash: str,
+        client_id: str,
+        jkt: str | None,
+        now: datetime,
+        expires_at: datetime,
     ) -> tuple[RefreshToken, str | None] | None:
         token = self.refresh_tokens.get(token_hash)
         if token is None or token.used_at is not None or not token.usable_by(client_id, now):
+            return None
+        if token.dpop_jkt is not None and token.dpop_jkt != jkt:
             return None
         account = self.accounts.rows.get(token.account_id)
         if account is None or account.status is not AccountStatus.ACTIVE:
@@ -423,6 +432,44 @@ class FakeEidLinks:
         return [e for e in reversed(self.audit) if e.account_id == account_id][:limit]
 
 
+class FakePushedRequests:
+    def __init__(self) -> None:
+        self.rows: dict[str, PushedRequest] = {}
+
+    async def add(self, request: PushedRequest) -> None:
+        self.rows[request.request_uri_hash] = copy.deepcopy(request)
+
+    def _live(self, request_uri_hash: str, now: datetime) -> PushedRequest | None:
+        row = self.rows.get(request_uri_hash)
+        return row if row is not None and row.consumed_at is None and row.expires_at > now else None
+
+    async def open(self, request_uri_hash: str, client_id: str, now: datetime, until: datetime) -> PushedRequest | None:
+        row = self._live(request_uri_hash, now)
+        if row is None or row.client_id != client_id:
+            return None
+        if row.opened_at is None:
+            row.opened_at, row.expires_at = now, until
+        return copy.deepcopy(row)
+
+    async def consume(self, request_uri_hash: str, now: datetime) -> bool:
+        row = self._live(request_uri_hash, now)
+        if row is None:
+            return False
+        row.consumed_at = now
+        return True
+
+
+class FakeDpopProofs:
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str]] = set()
+
+    async def remember(self, jkt: str, jti: str, expires_at: datetime) -> bool:
+        if (jkt, jti) in self.seen:
+            return False
+        self.seen.add((jkt, jti))
+        return True
+
+
 class FakeIdentityUnitOfWork(FakeUnitOfWork, IdentityUnitOfWork):
     locks: FakeLocks
     accounts: FakeAccounts
@@ -438,6 +485,8 @@ class FakeIdentityUnitOfWork(FakeUnitOfWork, IdentityUnitOfWork):
     backchannel: FakeBackchannelLogouts
     eid_sign_ins: FakeEidSignIns
     eid_links: FakeEidLinks
+    pushed_requests: FakePushedRequests
+    dpop_proofs: FakeDpopProofs
 
     def __init__(self) -> None:
         super().__init__(source="identity", topic="identity.events")
@@ -455,3 +504,5 @@ class FakeIdentityUnitOfWork(FakeUnitOfWork, IdentityUnitOfWork):
         self.backchannel = FakeBackchannelLogouts(self.clients)
         self.eid_sign_ins = FakeEidSignIns()
         self.eid_links = FakeEidLinks()
+        self.pushed_requests = FakePushedRequests()
+        self.dpop_proofs = FakeDpopProofs()

@@ -36,7 +36,7 @@ async def _counts(url: str) -> tuple[int, int]:
 
 async def test_back_channel_logout_storage_comes_with_0010_whatever_the_database(identity_db_url: str) -> None:
     assert await _counts(identity_db_url) == (5, 2)  # a new database, migrated to the head
-    await asyncio.to_thread(downgrade, SERVICE.migrations, identity_db_url, "0008")
+    await asyncio.to_thread(downgrade, SERVICE.migrations, identity_db_url, "0009")
     assert await _counts(identity_db_url) == (0, 0)  # as a database migrated before 0010 was
     await asyncio.to_thread(upgrade, SERVICE.migrations, identity_db_url)
     assert await _counts(identity_db_url) == (5, 2)

@@ -85,6 +85,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/oauth2/authorize"): PUBLIC,
     ("POST", "/oauth2/authorize"): PUBLIC,
     ("POST", "/oauth2/token"): PUBLIC,
+    ("POST", "/oauth2/par"): PUBLIC,
     ("POST", "/oauth2/introspect"): PUBLIC,
     ("POST", "/oauth2/revoke"): PUBLIC,
     ("GET", "/oauth2/userinfo"): ACCOUNT,

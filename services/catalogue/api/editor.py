@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import Field
 
-from services.kit.auth import Principal, bearer_token, demands_token
+from services.kit.auth import Principal, demands_token
 from services.kit.errors import Forbidden
 from services.kit.openapi import token_security
 from services.kit.schemas import StrictModel
@@ -45,7 +45,7 @@ router = APIRouter(dependencies=[Depends(_no_store)])
 @demands_token(*({scope} for scope in sorted(EDITOR_SCOPES)))
 async def current_editor(request: Request) -> Editor:
     """The verified caller as an :class:`Editor`: needs ``catalogue:admin`` or ``catalogue:edit``."""
-    principal: Principal = await request.app.state.verifier.verify(bearer_token(request))
+    principal: Principal = await request.app.state.verifier.verify_request(request)
     if not principal.scopes & EDITOR_SCOPES:
         raise Forbidden("Missing scope: catalogue:admin or catalogue:edit.")
     agencies = principal.claims.get("agencies") or []

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    false,
     func,
     insert,
     literal,
@@ -79,6 +80,10 @@ clients = Table(
     # OpenID Connect Back-Channel Logout (migration 0010).
     Column("backchannel_logout_uri", Text),
     Column("backchannel_logout_session_required", Boolean, nullable=False, server_default="false"),
+    # PAR, DPoP and the FAPI 2.0 profile per client (migration 0009).
+    Column("require_pushed_authorization_requests", Boolean, nullable=False, server_default=false()),
+    Column("dpop_bound_access_tokens", Boolean, nullable=False, server_default=false()),
+    Column("fapi2", Boolean, nullable=False, server_default=false()),
 )
 
 
@@ -119,6 +124,7 @@ authorization_codes = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("consumed_at", DateTime(timezone=True)),
+    Column("dpop_jkt", Text),  # migration 0009
 )
 
 refresh_tokens = Table(
@@ -135,6 +141,7 @@ refresh_tokens = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
+    Column("dpop_jkt", Text),  # migration 0009
     Index("refresh_tokens_family", "family_id"),
     Index("refresh_tokens_code", "code_hash"),
 )
@@ -186,6 +193,8 @@ def _to_client(row: Row[Any]) -> Client:
         previous_secret_expires_at=row.previous_secret_expires_at, jwks=row.jwks, disabled_at=row.disabled_at,
         backchannel_logout_uri=row.backchannel_logout_uri,
         backchannel_logout_session_required=row.backchannel_logout_session_required,
+        require_pushed_authorization_requests=row.require_pushed_authorization_requests,
+        dpop_bound_access_tokens=row.dpop_bound_access_tokens, fapi2=row.fapi2,
     )  # fmt: skip
 
 
@@ -262,6 +271,8 @@ class SqlClients:
                 grant_types=list(client.grant_types), allowed_scopes=sorted(client.allowed_scopes),
                 agencies=list(client.agencies), backchannel_logout_uri=client.backchannel_logout_uri,
                 backchannel_logout_session_required=client.backchannel_logout_session_required,
+                require_pushed_authorization_requests=client.require_pushed_authorization_requests,
+                dpop_bound_access_tokens=client.dpop_bound_access_tokens, fapi2=client.fapi2,
             )
         )  # fmt: skip
 
@@ -378,7 +389,7 @@ class SqlAuthorizationCodes:
                 code_hash=code.code_hash, client_id=code.client_id, account_id=code.account_id,
                 redirect_uri=code.redirect_uri, scope=code.scope, nonce=code.nonce,
                 code_challenge=code.code_challenge, acr=code.acr, amr=list(code.amr), auth_time=code.auth_time,
-                agencies=list(code.agencies), expires_at=code.expires_at, sid=code.sid,
+                agencies=list(code.agencies), expires_at=code.expires_at, sid=code.sid, dpop_jkt=code.dpop_jkt,
             )
         )  # fmt: skip
 
@@ -397,7 +408,7 @@ class SqlAuthorizationCodes:
             code_hash=row.code_hash, client_id=row.client_id, account_id=row.account_id,
             redirect_uri=row.redirect_uri, scope=row.scope, nonce=row.nonce, code_challenge=row.code_challenge,
             acr=row.acr, amr=tuple(row.amr), auth_time=row.auth_time, agencies=tuple(row.agencies),
-            expires_at=row.expires_at, sid=row.sid,
+            expires_at=row.expires_at, sid=row.sid, dpop_jkt=row.dpop_jkt,
         )  # fmt: skip
 
     async def void_all(self, account_id: str, now: datetime) -> int:
@@ -425,7 +436,7 @@ class SqlIssuedTokens:
                 token_hash=token.token_hash, family_id=token.family_id, client_id=token.client_id,
                 account_id=token.account_id, scope=token.scope, acr=token.acr, amr=list(token.amr),
                 auth_time=token.auth_time, agencies=list(token.agencies), code_hash=token.code_hash,
-                expires_at=token.expires_at, sid=token.sid,
+                expires_at=token.expires_at, sid=token.sid, dpop_jkt=token.dpop_jkt,
             )
         )  # fmt: skip
 
@@ -447,14 +458,16 @@ class SqlIssuedTokens:
         await self._issued.add({"jti": jti, "code_hash": code_hash, "family_id": family_id, "expires_at": expires_at})
 
     async def rotate_refresh(
-        self, token_hash: str, successor_hash: str, client_id: str, now: datetime, expires_at: datetime
-    ) -> tuple[RefreshToken, str | None] | None:
+        self, token_hash: str, successor_hash: str, client_id: str, jkt: str | None, now: datetime,
+        expires_at: datetime,
+    ) -> tuple[RefreshToken, str | None] | None:  # fmt: skip
         spent = (
             update(refresh_tokens)
             .where(
                 refresh_tokens.c.token_hash == token_hash, refresh_tokens.c.client_id == client_id,
                 refresh_tokens.c.used_at.is_(None), refresh_tokens.c.revoked_at.is_(None),
                 refresh_tokens.c.expires_at > now,
+                or_(refresh_tokens.c.dpop_jkt.is_(None), refresh_tokens.c.dpop_jkt == jkt),
                 select(accounts.c.id)
                 .where(accounts.c.id == refresh_tokens.c.account_id, accounts.c.status == "active")
                 .exists(),
@@ -464,7 +477,7 @@ class SqlIssuedTokens:
             .cte("spent")
         )  # fmt: skip
         kept = ("family_id", "client_id", "account_id", "scope", "acr", "amr", "auth_time", "agencies", "code_hash",
-                "sid")  # fmt: skip
+                "sid", "dpop_jkt")  # fmt: skip
         successor = select(
             literal(successor_hash, Text), *(spent.c[name] for name in kept),
             literal(expires_at, DateTime(timezone=True)),
@@ -531,5 +544,5 @@ def _to_refresh(row: Row[Any]) -> RefreshToken:
         token_hash=row.token_hash, family_id=row.family_id, client_id=row.client_id, account_id=row.account_id,
         scope=row.scope, acr=row.acr, amr=tuple(row.amr), auth_time=row.auth_time, agencies=tuple(row.agencies),
         code_hash=row.code_hash, expires_at=row.expires_at, used_at=row.used_at, revoked_at=row.revoked_at,
-        sid=row.sid,
+        sid=row.sid, dpop_jkt=row.dpop_jkt,
     )  # fmt: skip

@@ -14,6 +14,7 @@ from .accounts import SqlAccounts, SqlLocks, SqlLoginFailures, SqlMessages, SqlO
 from .federation import SqlEidLinks, SqlEidSignIns
 from .logout import SqlBackchannelLogouts
 from .oauth import SqlAuthorizationCodes, SqlBrowserSessions, SqlClients, SqlIssuedTokens, SqlSigningKeys
+from .pushed import SqlDpopProofs, SqlPushedRequests
 
 
 class SqlIdentityUnitOfWork(UnitOfWork, IdentityUnitOfWork):
@@ -34,6 +35,8 @@ class SqlIdentityUnitOfWork(UnitOfWork, IdentityUnitOfWork):
         self.backchannel = SqlBackchannelLogouts(connection)
         self.eid_sign_ins = SqlEidSignIns(connection)
         self.eid_links = SqlEidLinks(connection)
+        self.pushed_requests = SqlPushedRequests(connection)
+        self.dpop_proofs = SqlDpopProofs(connection)
         return self
 
 

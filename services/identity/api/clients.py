@@ -33,6 +33,8 @@ async def create_client(body: ClientCreate, uow: IdentityUnitOfWorkDep, _: Admin
         allowed_scopes=body.scopes, agencies=body.agencies, auth_method=body.token_endpoint_auth_method,
         jwks=body.jwks, backchannel_logout_uri=body.backchannel_logout_uri,
         backchannel_logout_session_required=body.backchannel_logout_session_required,
+        require_pushed_authorization_requests=body.require_pushed_authorization_requests,
+        dpop_bound_access_tokens=body.dpop_bound_access_tokens, fapi2=body.fapi2,
     )  # fmt: skip
     return ClientCreatedPublic(**ClientPublic.of(client).model_dump(), client_secret=secret)
 

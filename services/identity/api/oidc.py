@@ -15,18 +15,20 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException
 
 from contracts.json import JsonSchema, OpenApi
+from services.kit import dpop, jose
 from services.kit.errors import PortalError
 from services.kit.openapi import token_security
 from services.kit.problems import problem_for
 
 from ..domain.oauth import CODE_CHALLENGE_PATTERN, Client, GrantType, OAuthError
-from ..service import accounts, authorize, clients, keys, sign_in, tokens
+from ..service import accounts, authorize, clients, keys, pushed, sign_in, tokens
+from ..service import dpop as dpop_proofs
 from ..service.unit_of_work import IdentityUnitOfWork
 from ..settings import IdentitySettings
 from .dependencies import IdentityUnitOfWorkDep
 from .pages import language, refusal, render, texts
 from .problems import PROBLEMS
-from .schemas import DiscoveryPublic, IntrospectionPublic, JwksPublic, TokenPublic, UserinfoPublic
+from .schemas import DiscoveryPublic, IntrospectionPublic, JwksPublic, PushedPublic, TokenPublic, UserinfoPublic
 
 router = APIRouter()
 
@@ -235,17 +237,19 @@ async def _form(request: Request) -> dict[str, str]:
     return out
 
 
-def _oauth_json(exc: OAuthError) -> JSONResponse:
-    """RFC 6749 §5.2 error body (with the problem fields too), as application/json."""
+def _oauth_json(exc: OAuthError, status: int | None = None) -> JSONResponse:
+    """RFC 6749 §5.2 error body (with the problem fields too), as application/json; ``status``
+    overrides the problem's (a protected resource answers a bad DPoP proof 401, RFC 9449 §7.1)."""
     problem = problem_for(exc, PROBLEMS)
+    status = status or problem.status
     body = {
         "error": exc.error,
         "error_description": exc.detail,
         "type": f"/problems/{problem.type}",
         "title": problem.title,
-        "status": problem.status,
+        "status": status,
     }
-    return JSONResponse(body, status_code=problem.status, headers={**NO_STORE, **problem.headers})
+    return JSONResponse(body, status_code=status, headers={**NO_STORE, **problem.headers})
 
 
 def _documented(model: type[Any], description: str) -> dict[int | str, OpenApi]:
@@ -292,7 +296,7 @@ async def discovery(request: Request) -> JSONResponse:
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": list(clients.AUTH_METHODS),
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_signing_alg_values_supported": list(jose.CLIENT_ASSERTION_ALGORITHMS),
         "introspection_endpoint_auth_methods_supported": [m for m in clients.AUTH_METHODS if m != "none"],
         "revocation_endpoint_auth_methods_supported": list(clients.AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
@@ -329,6 +333,10 @@ async def discovery(request: Request) -> JSONResponse:
         # OpenID Connect Back-Channel Logout 1.0 §2.1 (ID tokens carry ``sid``).
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
+        # RFC 9126 §5 and RFC 9449 §5.1; PAR is required per client (its registration says).
+        "pushed_authorization_request_endpoint": f"{issuer}/oauth2/par",
+        "require_pushed_authorization_requests": False,
+        "dpop_signing_alg_values_supported": list(dpop.ALGORITHMS),
     }
     return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
 
@@ -411,6 +419,7 @@ async def authorize_get(request: Request, uow: IdentityUnitOfWorkDep) -> Respons
     settings, now = _settings(request), _now()
     lang = language(params.get("ui_locales"))
     try:
+        params = await pushed.with_pushed(uow, settings, params, now)
         req = await authorize.parse_request(uow, params)
     except authorize.Unrecognised as exc:
         return _error_page(lang, exc.detail or problem_for(exc, PROBLEMS).title, status=404)
@@ -425,11 +434,27 @@ async def authorize_get(request: Request, uow: IdentityUnitOfWorkDep) -> Respons
     session = await authorize.current_session(uow, request.cookies.get(SESSION_COOKIE), now)
     if not authorize.needs_sign_in(req, session, now):
         assert session is not None
-        code = await authorize.issue_code(uow, settings, req, session, now)
-        return _redirect(req.redirect_uri, {"code": code, "state": req.state}, settings.oidc_issuer)
+        return await _code_redirect(uow, settings, req, session, now)
     if "none" in req.prompt:
         return _redirect(req.redirect_uri, {"error": "login_required", "state": req.state}, settings.oidc_issuer)
     return _sign_in_page(request, req)
+
+
+async def _code_redirect(
+    uow: IdentityUnitOfWork,
+    settings: IdentitySettings,
+    req: authorize.AuthorizationRequest,
+    session: authorize.Session,
+    now: datetime,
+) -> RedirectResponse:
+    """Back to the client with a code, or with the error that kept one from being issued (a
+    pushed request used meanwhile in another tab)."""
+    try:
+        code = await authorize.issue_code(uow, settings, req, session, now)
+    except OAuthError as exc:
+        error = {"error": exc.error, "error_description": exc.detail, "state": req.state}
+        return _redirect(req.redirect_uri, error, settings.oidc_issuer)
+    return _redirect(req.redirect_uri, {"code": code, "state": req.state}, settings.oidc_issuer)
 
 
 @router.post("/oauth2/authorize", response_model=None, response_class=HTMLResponse, responses=AUTHORIZE_RESPONSES,
@@ -451,6 +476,7 @@ async def authorize_post(request: Request, uow: IdentityUnitOfWorkDep) -> Respon
         form.pop("prompt")
     lang = language(form.get("ui_locales"))
     try:
+        form = await pushed.with_pushed(uow, settings, form, now)
         req = await authorize.parse_request(uow, form)
     except OAuthError as exc:
         status = 404 if isinstance(exc, authorize.Unrecognised) else 400
@@ -485,8 +511,7 @@ async def authorize_post(request: Request, uow: IdentityUnitOfWorkDep) -> Respon
         signed_in.account_id, signed_in.acr.value, signed_in.amr, signed_in.auth_time, signed_in.agencies,
         sid=await authorize.session_sid(uow, cookie),
     )  # fmt: skip
-    code = await authorize.issue_code(uow, settings, req, session, now)
-    response = _redirect(req.redirect_uri, {"code": code, "state": req.state}, settings.oidc_issuer)
+    response = await _code_redirect(uow, settings, req, session, now)
     response.set_cookie(
         SESSION_COOKIE,
         cookie,
@@ -508,7 +533,9 @@ ClientAction = Callable[
 ]
 
 
-async def _as_client(request: Request, uow: IdentityUnitOfWork, action: ClientAction) -> Response:
+async def _as_client(
+    request: Request, uow: IdentityUnitOfWork, action: ClientAction, *, status_code: int = 200
+) -> Response:
     """Parse the form, authenticate the calling client, run ``action``. A refusal answers the
     OAuth error body and the request's unit of work commits what was recorded on the way (a
     client assertion's jti, a revoked refresh family, a replayed code's revocations)."""
@@ -520,8 +547,8 @@ async def _as_client(request: Request, uow: IdentityUnitOfWork, action: ClientAc
     except OAuthError as exc:
         return _oauth_json(exc)
     if answer is None:
-        return Response(status_code=200, headers=NO_STORE)
-    return JSONResponse(answer, headers=NO_STORE)
+        return Response(status_code=status_code, headers=NO_STORE)
+    return JSONResponse(answer, status_code=status_code, headers=NO_STORE)
 
 
 def _token_body(issued: tokens.Tokens) -> dict[str, str | int]:
@@ -540,15 +567,21 @@ def _token_body(issued: tokens.Tokens) -> dict[str, str | int]:
 
 
 async def _grant(
-    uow: IdentityUnitOfWork, settings: IdentitySettings, client: Client, form: dict[str, str], now: datetime
+    uow: IdentityUnitOfWork,
+    settings: IdentitySettings,
+    client: Client,
+    form: dict[str, str],
+    now: datetime,
+    *,
+    jkt: str | None = None,
 ) -> ClientAnswer:
     grant_type = form.get("grant_type")
     if grant_type == GrantType.AUTHORIZATION_CODE:
-        return _token_body(await tokens.exchange_code(uow, settings, client, form, now))
+        return _token_body(await tokens.exchange_code(uow, settings, client, form, now, jkt=jkt))
     if grant_type == GrantType.REFRESH_TOKEN:
-        return _token_body(await tokens.refresh(uow, settings, client, form, now))
+        return _token_body(await tokens.refresh(uow, settings, client, form, now, jkt=jkt))
     if grant_type == GrantType.CLIENT_CREDENTIALS:
-        return _token_body(await tokens.client_credentials(uow, settings, client, form.get("scope"), now))
+        return _token_body(await tokens.client_credentials(uow, settings, client, form.get("scope"), now, jkt=jkt))
     raise OAuthError("unsupported_grant_type", f"Unsupported grant_type {grant_type!r}.")
 
 
@@ -570,7 +603,47 @@ async def _revoke(
 @router.post("/oauth2/token", response_model=None, operation_id="requestToken", openapi_extra=TOKEN_FORM,
              responses=_documented(TokenPublic, "The tokens issued"))  # fmt: skip
 async def token(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
-    return await _as_client(request, uow, _grant)
+    proofs = request.headers.getlist("dpop")
+
+    async def grant(
+        uow: IdentityUnitOfWork, settings: IdentitySettings, client: Client, form: dict[str, str], now: datetime
+    ) -> ClientAnswer:
+        # RFC 9449 §5: a proof binds the tokens to its key (cnf.jkt, token_type DPoP).
+        jkt = await dpop_proofs.proof_key(uow, client, proofs, settings.oidc_issuer + "/oauth2/token", now)
+        return await _grant(uow, settings, client, form, now, jkt=jkt)
+
+    return await _as_client(request, uow, grant)
+
+
+PAR_FORM = _form_body(
+    {
+        **{p["name"]: {k: v for k, v in p["schema"].items() if k != "type"} | {"description": p["description"]}
+           for p in AUTHORIZE_PARAMETERS if p["schema"]["type"] == "string"},
+        "max_age": {"pattern": "^([0-9]{1,8}|100000000)$", "description": "As in an authorization request."},
+        "dpop_jkt": {"pattern": "^[A-Za-z0-9_-]{43}$",
+                     "description": "RFC 9449 §10: the thumbprint of the DPoP key the code is bound to."},
+        **CLIENT_AUTHENTICATION,
+    },
+    ["response_type", "redirect_uri", "scope"],
+    "An authorization request (RFC 9126 §2.1), authenticated as the client at the token endpoint.",
+)  # fmt: skip
+
+
+@router.post(
+    "/oauth2/par", response_model=None, operation_id="pushAuthorizationRequest", openapi_extra=PAR_FORM,
+    status_code=201, responses={201: {"model": PushedPublic, "description": "The request URI to use"}},
+)  # fmt: skip
+async def push_authorization_request(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
+    """RFC 9126: keep an authorization request and answer the ``request_uri`` that stands for it."""
+    proofs = request.headers.getlist("dpop")
+
+    async def push(
+        uow: IdentityUnitOfWork, settings: IdentitySettings, client: Client, form: dict[str, str], now: datetime
+    ) -> ClientAnswer:
+        done = await pushed.push(uow, settings, client, form, proofs, now)
+        return {"request_uri": done.request_uri, "expires_in": done.expires_in}
+
+    return await _as_client(request, uow, push, status_code=201)
 
 
 @router.post("/oauth2/introspect", response_model=None, operation_id="introspectToken", openapi_extra=INTROSPECT_FORM,
@@ -593,10 +666,12 @@ async def revoke(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
 async def _userinfo(request: Request, uow: IdentityUnitOfWorkDep) -> JSONResponse:
     settings, now = _settings(request), _now()
     scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" and request.method == "POST":
-        bearer = (await _form(request)).get("access_token", "")
+    scheme = scheme.lower()
+    if scheme not in ("bearer", "dpop") and request.method == "POST":
+        bearer, scheme = (await _form(request)).get("access_token", ""), "bearer"
     try:
         claims = await tokens.verify_access_token(uow, settings, bearer.strip(), now)
+        _check_binding(request, scheme, bearer.strip(), claims)
         scopes = frozenset(claims["scope"].split())
         if "openid" not in scopes or claims["sub"] == claims["client_id"]:
             raise OAuthError("insufficient_scope", "The token has no openid scope for a person.")
@@ -605,10 +680,37 @@ async def _userinfo(request: Request, uow: IdentityUnitOfWorkDep) -> JSONRespons
         except PortalError:  # the account is gone or disabled since the token was issued
             raise OAuthError("invalid_token", "The account behind this token is not active.") from None
     except OAuthError as exc:
-        response = _oauth_json(exc)
-        response.headers["WWW-Authenticate"] = f'Bearer error="{exc.error}"'
+        response = _oauth_json(exc, 401 if exc.error == "invalid_dpop_proof" else None)
+        if scheme == "dpop" or isinstance(exc, _DpopChallenge):
+            algs = " ".join(dpop.ALGORITHMS)
+            response.headers["WWW-Authenticate"] = f'DPoP error="{exc.error}", algs="{algs}"'
+        else:
+            response.headers["WWW-Authenticate"] = f'Bearer error="{exc.error}"'
         return response
     return JSONResponse({**info, "sub": claims["sub"]}, headers=NO_STORE)
+
+
+def _check_binding(request: Request, scheme: str, token: str, claims: Mapping[str, Any]) -> None:
+    """RFC 9449 §7: a token bound to a key comes as DPoP with a proof for this request (the
+    service's proof checker, with its replay memory); any other comes as Bearer."""
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if (jkt is None) != (scheme == "bearer"):
+        raise _DpopChallenge("invalid_token", "A DPoP-bound token comes as DPoP with a proof; any other as Bearer.")
+    if jkt is None:
+        return
+    proofs = request.headers.getlist("dpop")
+    try:
+        if len(proofs) != 1:
+            raise dpop.DpopProofInvalid("A DPoP-bound token needs exactly one DPoP proof header.")
+        checker: dpop.ProofChecker = request.app.state.verifier.proofs
+        checker.check(proofs[0], method=request.method, path=request.url.path, access_token=token, jkt=str(jkt))
+    except dpop.DpopProofInvalid as exc:
+        raise _DpopChallenge("invalid_dpop_proof", exc.detail or "The DPoP proof is not valid.") from None
+
+
+class _DpopChallenge(OAuthError):
+    """Refused for the token's binding: the answer's challenge is DPoP's (RFC 9449 §7.1)."""
 
 
 for _method in ("GET", "POST"):

@@ -290,6 +290,10 @@ def _client_rules() -> list[JsonSchema]:
         {"if": has("token_endpoint_auth_method", {"const": "private_key_jwt"}),
          "then": has("jwks", {"type": "object", "required": ["keys"],
                               "properties": {"keys": {"type": "array", "minItems": 1}}})},
+        # The FAPI 2.0 profile: a confidential client authenticating with private_key_jwt.
+        {"if": has("fapi2", {"const": True}),
+         "then": {"properties": {"kind": confidential,
+                                 "token_endpoint_auth_method": {"enum": ["private_key_jwt", None]}}}},
     ]  # fmt: skip
 
 
@@ -317,6 +321,10 @@ class ClientCreate(StrictModel):
         None
     )
     backchannel_logout_session_required: bool = False
+    # RFC 9126 §6, RFC 9449 §5.2, and the FAPI 2.0 Security Profile (which implies both).
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
+    fapi2: bool = False
 
 
 class ClientPublic(BaseModel):
@@ -332,6 +340,9 @@ class ClientPublic(BaseModel):
     disabled: bool = False
     backchannel_logout_uri: str | None = None
     backchannel_logout_session_required: bool = False
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
+    fapi2: bool = False
 
     @classmethod
     def of(cls, client: Client) -> ClientPublic:
@@ -342,6 +353,8 @@ class ClientPublic(BaseModel):
             scopes=sorted(client.allowed_scopes), agencies=list(client.agencies),
             disabled=client.disabled_at is not None, backchannel_logout_uri=client.backchannel_logout_uri,
             backchannel_logout_session_required=client.backchannel_logout_session_required,
+            require_pushed_authorization_requests=client.require_pushed_authorization_requests,
+            dpop_bound_access_tokens=client.dpop_bound_access_tokens, fapi2=client.fapi2,
         )  # fmt: skip
 
 
@@ -373,6 +386,13 @@ class TokenPublic(_Open):
     scope: str
     id_token: str | None = None
     refresh_token: str | None = None
+
+
+class PushedPublic(BaseModel):
+    """RFC 9126 §2.2: the request URI standing for the pushed request, and its life in seconds."""
+
+    request_uri: str
+    expires_in: int
 
 
 class IntrospectionPublic(_Open):

@@ -160,6 +160,20 @@ class Client:
     # needs the ``sid`` claim in them (and in its ID tokens).
     backchannel_logout_uri: str | None = None
     backchannel_logout_session_required: bool = False
+    # RFC 9126 §6: authorization requests only through the PAR endpoint.
+    require_pushed_authorization_requests: bool = False
+    # RFC 9449 §5.2: every token request carries a DPoP proof; its tokens are bound to the key.
+    dpop_bound_access_tokens: bool = False
+    # The FAPI 2.0 Security Profile (docs/fapi.md): PAR, DPoP, PKCE, private_key_jwt, 60 s codes.
+    fapi2: bool = False
+
+    @property
+    def requires_par(self) -> bool:
+        return self.require_pushed_authorization_requests or self.fapi2
+
+    @property
+    def requires_dpop(self) -> bool:
+        return self.dpop_bound_access_tokens or self.fapi2
 
     def secret_matches(self, given_hash: str, now: datetime) -> bool:
         """``given_hash`` (the digest of the presented secret) is the secret's, or the previous
@@ -224,6 +238,8 @@ class AuthorizationCode(SignInRecord):
     nonce: str | None = None
     code_challenge: str | None = None
     expires_at: datetime
+    # RFC 9449 §10: the thumbprint of the key the token request's DPoP proof must be signed with.
+    dpop_jkt: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -236,6 +252,9 @@ class RefreshToken(SignInRecord):
     expires_at: datetime
     used_at: datetime | None = None
     revoked_at: datetime | None = None
+    # RFC 9449 §5: a public client's refresh token is bound to its DPoP key (a confidential
+    # client's is bound to its authentication instead).
+    dpop_jkt: str | None = None
 
     def usable_by(self, client_id: str, now: datetime) -> bool:
         return self.client_id == client_id and self.revoked_at is None and self.expires_at > now

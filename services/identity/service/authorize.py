@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.kit import jose
+from services.kit import dpop, jose
 from services.kit.errors import PortalError
 
 from ..adapters.oauth import digest, new_secret
@@ -36,6 +36,7 @@ PROMPTS = {"none", "login", "consent", "select_account"}
 # ASCII digits only (``str.isdigit`` also takes "²", which ``int`` refuses), at most 10^8 seconds.
 MAX_AGE = re.compile(r"(?:[0-9]{1,8}|100000000)")
 MAX_HINT = 512  # state, nonce and login_hint are carried through the sign-in form: bounded
+FAPI2_CODE_SECONDS = 60
 
 
 class UnsafeRedirect(OAuthError):
@@ -45,6 +46,11 @@ class UnsafeRedirect(OAuthError):
 class Unrecognised(OAuthError):
     """The request names a client or a token this provider does not know: a well-formed
     reference to nothing (state, not shape), answered on the provider's page as a 404."""
+
+
+class PushedParameters(dict[str, str]):
+    """An authorization request resolved from its ``request_uri`` (``pushed.with_pushed``): the
+    only parameters ``parse_request`` takes a ``request_uri`` in (no HTTP input is one)."""
 
 
 class UnknownClient(UnsafeRedirect, Unrecognised):
@@ -68,9 +74,20 @@ class AuthorizationRequest:
     max_age: int | None
     login_hint: str | None
     ui_locales: str | None
+    # A pushed request (RFC 9126): the request URI it came by; the form carries only that.
+    request_uri: str | None = None
+    # RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
+    dpop_jkt: str | None = None
 
     def as_form(self) -> dict[str, str]:
         """The request, to carry through the sign-in form (re-validated when it comes back)."""
+        if self.request_uri is not None:
+            pushed = {
+                "client_id": self.client.client_id,
+                "request_uri": self.request_uri,
+                "ui_locales": self.ui_locales,
+            }
+            return {k: v for k, v in pushed.items() if v}
         values = {
             "client_id": self.client.client_id,
             "redirect_uri": self.redirect_uri,
@@ -87,13 +104,21 @@ class AuthorizationRequest:
         return {k: v for k, v in values.items() if v}
 
 
-async def parse_request(uow: IdentityUnitOfWork, params: Mapping[str, str]) -> AuthorizationRequest:
+async def parse_request(
+    uow: IdentityUnitOfWork, params: Mapping[str, str], *, pushing: bool = False
+) -> AuthorizationRequest:
     """Validate in the order OIDC asks: client and redirect URI first (errors there are shown,
-    not redirected), then everything else (errors go back to the client's redirect URI)."""
+    not redirected), then everything else (errors go back to the client's redirect URI).
+
+    ``params`` may hold a ``request_uri`` only as :class:`PushedParameters` (a pushed request
+    resolved by ``pushed.with_pushed``); ``pushing`` is the PAR endpoint checking one before it
+    keeps it."""
     try:
         client = await get_client(uow, params.get("client_id", ""))
     except Exception:
         raise UnknownClient("invalid_request", "Unknown or disabled client.") from None
+    if "request_uri" in params and not isinstance(params, PushedParameters):
+        raise UnsafeRedirect("invalid_request", "A request_uri is resolved before the request is read.")
     redirect_uri = params.get("redirect_uri")
     if not redirect_uri_allowed(redirect_uri, client.redirect_uris):
         raise UnsafeRedirect("invalid_request", "The redirect_uri is not registered for this client.")
@@ -111,8 +136,13 @@ async def parse_request(uow: IdentityUnitOfWork, params: Mapping[str, str]) -> A
     if challenge is not None or method is not None:
         if not valid_challenge(challenge, method):
             raise OAuthError("invalid_request", "PKCE needs a 43-character S256 code_challenge (plain is refused).")
-    elif client.kind is ClientKind.PUBLIC:
-        raise OAuthError("invalid_request", "Public clients must use PKCE (code_challenge with S256).")
+    elif client.kind is ClientKind.PUBLIC or client.fapi2:
+        raise OAuthError("invalid_request", "This client must use PKCE (code_challenge with S256).")
+    if client.requires_par and not pushing and "request_uri" not in params:
+        raise OAuthError("invalid_request", "This client must push its authorization requests (PAR, RFC 9126).")
+    dpop_jkt = params.get("dpop_jkt")
+    if dpop_jkt is not None and not dpop.THUMBPRINT.fullmatch(dpop_jkt):
+        raise OAuthError("invalid_request", "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters).")
     prompt = frozenset(parse_scope(params.get("prompt")))
     if prompt - PROMPTS or ("none" in prompt and len(prompt) > 1):
         raise OAuthError("invalid_request", "Invalid prompt value.")
@@ -133,6 +163,8 @@ async def parse_request(uow: IdentityUnitOfWork, params: Mapping[str, str]) -> A
         max_age=int(max_age) if max_age is not None else None,
         login_hint=params.get("login_hint"),
         ui_locales=params.get("ui_locales"),
+        request_uri=params.get("request_uri"),
+        dpop_jkt=dpop_jkt,
     )
 
 
@@ -186,7 +218,14 @@ def needs_sign_in(request: AuthorizationRequest, session: Session | None, now: d
 async def issue_code(
     uow: IdentityUnitOfWork, settings: IdentitySettings, request: AuthorizationRequest, session: Session, now: datetime
 ) -> str:
-    """A single-use code bound to the client, redirect URI, PKCE challenge and nonce."""
+    """A single-use code bound to the client, redirect URI, PKCE challenge, nonce and DPoP key.
+    A pushed request yields one code: its request URI is used up here."""
+    if request.request_uri is not None and not await uow.pushed_requests.consume(digest(request.request_uri), now):
+        raise OAuthError("invalid_request", "The request_uri was used or has expired.")
+    # FAPI 2.0 §5.3.2.1: codes of the profile's clients live at most 60 seconds.
+    lifetime = settings.authorization_code_seconds
+    if request.client.fapi2:
+        lifetime = min(lifetime, FAPI2_CODE_SECONDS)
     allowed = await grantable_scopes(uow, session.account_id)
     scopes = grant(request.scopes, allowed & request.client.allowed_scopes)
     code = new_secret()
@@ -195,7 +234,7 @@ async def issue_code(
             code_hash=digest(code), client_id=request.client.client_id, account_id=session.account_id,
             redirect_uri=request.redirect_uri, scope=" ".join(scopes), nonce=request.nonce,
             code_challenge=request.code_challenge, acr=session.acr, amr=session.amr, auth_time=session.auth_time,
-            agencies=session.agencies, expires_at=now + timedelta(seconds=settings.authorization_code_seconds),
+            agencies=session.agencies, expires_at=now + timedelta(seconds=lifetime), dpop_jkt=request.dpop_jkt,
             sid=session.sid,
         )
     )  # fmt: skip

@@ -39,9 +39,20 @@ async def create_client(
     jwks: JsonWebKeySet | None = None,
     backchannel_logout_uri: str | None = None,
     backchannel_logout_session_required: bool = False,
+    require_pushed_authorization_requests: bool = False,
+    dpop_bound_access_tokens: bool = False,
+    fapi2: bool = False,
 ) -> tuple[Client, str | None]:
-    """Register a client; returns it and, for a confidential client, its secret (shown once)."""
+    """Register a client; returns it and, for a confidential client, its secret (shown once).
+    ``fapi2`` puts it under the FAPI 2.0 Security Profile (docs/fapi.md): a confidential client
+    authenticating with ``private_key_jwt``, PAR and DPoP required."""
     method = auth_method or ("none" if kind is ClientKind.PUBLIC else "client_secret_basic")
+    if fapi2 and (kind is not ClientKind.CONFIDENTIAL or (auth_method or "private_key_jwt") != "private_key_jwt"):
+        raise OAuthError("invalid_client_metadata", "FAPI 2.0 clients are confidential and use private_key_jwt.")
+    if fapi2:
+        method = "private_key_jwt"
+        if any(not uri.startswith("https://") for uri in redirect_uris):
+            raise OAuthError("invalid_client_metadata", "FAPI 2.0 clients register https redirect URIs only.")
     if method not in AUTH_METHODS:
         raise OAuthError("invalid_client_metadata", f"Unknown authentication method {method}.")
     if (kind is ClientKind.PUBLIC) != (method == "none"):
@@ -64,6 +75,8 @@ async def create_client(
             allowed_scopes=frozenset(allowed_scopes), agencies=tuple(agencies),
             secret_hash=digest(secret) if secret else None, jwks=jwks, backchannel_logout_uri=backchannel_logout_uri,
             backchannel_logout_session_required=backchannel_logout_session_required,
+            require_pushed_authorization_requests=require_pushed_authorization_requests or fapi2,
+            dpop_bound_access_tokens=dpop_bound_access_tokens or fapi2, fapi2=fapi2,
         )
     )  # fmt: skip
     client = await get_client(uow, client_id)
@@ -177,7 +190,7 @@ async def _verify_assertion(
     form: Mapping[str, str],
     now: datetime,
 ) -> None:
-    """RFC 7523 §3: signed (RS256 only) by one of the client's keys, iss = sub = client_id, an
+    """RFC 7523 §3: signed (RS256, or ES256 with an EC key) by one of the client's keys, iss = sub = client_id, an
     ``aud`` naming our token endpoint or issuer, an ``exp`` not past (with leeway), and a
     ``jti`` never seen before. Anything else, a malformed header included, is ``invalid_client``."""
     refused = OAuthError("invalid_client", "Client assertion refused.")
@@ -185,20 +198,30 @@ async def _verify_assertion(
         raise refused
     keys = client.assertion_keys()
     try:
-        header = jose.unverified_header(assertion)
+        header = jose.unverified_header(assertion, jose.CLIENT_ASSERTION_ALGORITHMS)
         if header.get("kid") not in keys:
             raise refused
-        key = jose.key_from_jwk(keys[header["kid"]])
+        key, algorithm = jose.client_key_from_jwk(keys[header["kid"]])
         claims = jose.decode_assertion(
             assertion,
             key,
             client_id=client.client_id,
-            audiences=(settings.oidc_issuer, settings.oidc_issuer + "/oauth2/token"),
+            # RFC 9126 §2: the PAR endpoint's URL names us too.
+            audiences=(
+                settings.oidc_issuer,
+                settings.oidc_issuer + "/oauth2/token",
+                settings.oidc_issuer + "/oauth2/par",
+            ),
             leeway=settings.private_key_jwt_leeway_seconds,
+            algorithm=algorithm,
         )
     except jose.TokenInvalid:
         raise refused from None
     if claims.get("sub") != client.client_id or not claims.get("jti"):
+        raise refused
+    # FAPI 2.0 §5.3.2.1: the issuer identifier, as a string, is the only audience taken (an
+    # assertion made for another endpoint cannot be replayed here).
+    if client.fapi2 and claims.get("aud") != settings.oidc_issuer:
         raise refused
     expires = datetime.fromtimestamp(int(claims["exp"]), tz=now.tzinfo) + timedelta(
         seconds=settings.private_key_jwt_leeway_seconds

@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.kit import jose, pseudonyms
+from services.kit import dpop, jose, pseudonyms
 from services.kit.ids import new_id
 
 from ..adapters.oauth import digest, new_secret
 from ..domain.oauth import (
     SERVICE_AUDIENCES,
     Client,
+    ClientKind,
     GrantType,
     OAuthError,
     RefreshOutcome,
@@ -88,6 +89,7 @@ async def _access_token(
     code_hash: str | None = None,
     family_id: str | None = None,
     applicant_key: str | None = None,
+    jkt: str | None = None,
 ) -> tuple[str, str]:
     jti = uuid.uuid4().hex
     expires = now + timedelta(seconds=settings.access_token_seconds)
@@ -108,13 +110,26 @@ async def _access_token(
         claims["agencies"] = list(agencies)
     if applicant_key:
         claims[pseudonyms.CLAIM] = applicant_key
+    if jkt:
+        claims["cnf"] = {"jkt": jkt}  # RFC 9449 §6.1: bound to the client's DPoP key
     await uow.tokens.add_access(jti, code_hash, family_id, expires)
     token = (await signer(uow, settings, now)).access_token(claims)
     return token, jti
 
 
+def _token_type(jkt: str | None) -> str:
+    """RFC 9449 §5: ``DPoP`` for a token bound to a key, else ``Bearer``."""
+    return dpop.SCHEME if jkt else "Bearer"
+
+
 async def client_credentials(
-    uow: IdentityUnitOfWork, settings: IdentitySettings, client: Client, requested: str | None, now: datetime
+    uow: IdentityUnitOfWork,
+    settings: IdentitySettings,
+    client: Client,
+    requested: str | None,
+    now: datetime,
+    *,
+    jkt: str | None = None,
 ) -> Tokens:
     if GrantType.CLIENT_CREDENTIALS not in client.grant_types:
         raise OAuthError("unauthorized_client", "This client may not use client_credentials.")
@@ -123,13 +138,23 @@ async def client_credentials(
     if refused:
         raise OAuthError("invalid_scope", f"Scopes not allowed for this client: {' '.join(refused)}.")
     token, _ = await _access_token(
-        uow, settings, now, client=client, subject=client.client_id, scopes=scopes, acr=None, agencies=client.agencies
-    )
-    return Tokens(access_token=token, expires_in=settings.access_token_seconds, scope=" ".join(scopes))
+        uow, settings, now, client=client, subject=client.client_id, scopes=scopes, acr=None,
+        agencies=client.agencies, jkt=jkt,
+    )  # fmt: skip
+    return Tokens(
+        access_token=token, expires_in=settings.access_token_seconds, scope=" ".join(scopes),
+        token_type=_token_type(jkt),
+    )  # fmt: skip
 
 
 async def exchange_code(
-    uow: IdentityUnitOfWork, settings: IdentitySettings, client: Client, form: Mapping[str, str], now: datetime
+    uow: IdentityUnitOfWork,
+    settings: IdentitySettings,
+    client: Client,
+    form: Mapping[str, str],
+    now: datetime,
+    *,
+    jkt: str | None = None,
 ) -> Tokens:
     """Redeem an authorization code once. A second redemption revokes what the first issued
     (and raises: the token endpoint's unit of work commits the revocation even so, as it
@@ -146,11 +171,14 @@ async def exchange_code(
     if form.get("redirect_uri") != row.redirect_uri:
         raise OAuthError("invalid_grant", "redirect_uri differs from the one of the authorization request.")
     verify_pkce(row.code_challenge, form.get("code_verifier"))
+    if row.dpop_jkt is not None and row.dpop_jkt != jkt:
+        raise OAuthError("invalid_grant", "The code is bound to a DPoP key (dpop_jkt) the proof was not made with.")
     scopes = parse_scope(row.scope)
     await backchannel.remember_client(uow, settings, client, row, now)
     applicant_key = await _applicant_key(uow, settings, row.account_id, scopes)
     return await _user_tokens(uow, settings, now, client, row, scopes, nonce=row.nonce, code_hash=code_hash,
-                              family_id=new_id(), applicant_key=applicant_key)  # fmt: skip
+                              family_id=new_id(), applicant_key=applicant_key, jkt=jkt,
+                              refresh_jkt=jkt if client.kind is ClientKind.PUBLIC else None)  # fmt: skip
 
 
 async def _user_tokens(
@@ -166,6 +194,8 @@ async def _user_tokens(
     family_id: str,
     applicant_key: str | None,
     successor: str | None = None,
+    jkt: str | None = None,
+    refresh_jkt: str | None = None,
 ) -> Tokens:
     """Access, ID and refresh tokens for a person. ``signed_in`` is the authorization code or
     refresh token row: it carries who signed in and how (account, acr, amr, auth_time, agencies).
@@ -184,6 +214,7 @@ async def _user_tokens(
         code_hash=code_hash,
         family_id=family_id,
         applicant_key=applicant_key,
+        jkt=jkt,
     )
     id_token = refresh = None
     if "openid" in scopes:
@@ -213,41 +244,50 @@ async def _user_tokens(
                 token_hash=digest(refresh), family_id=family_id, client_id=client.client_id, account_id=account_id,
                 scope=" ".join(scopes), acr=acr, amr=amr, auth_time=auth_time, agencies=agencies,
                 code_hash=code_hash, expires_at=now + timedelta(days=settings.refresh_token_days),
-                sid=signed_in.sid,
+                sid=signed_in.sid, dpop_jkt=refresh_jkt,
             )
         )  # fmt: skip
     return Tokens(
         access_token=access, expires_in=settings.access_token_seconds, scope=" ".join(scopes), id_token=id_token,
-        refresh_token=refresh,
+        refresh_token=refresh, token_type=_token_type(jkt),
     )  # fmt: skip
 
 
 async def refresh(
-    uow: IdentityUnitOfWork, settings: IdentitySettings, client: Client, form: Mapping[str, str], now: datetime
+    uow: IdentityUnitOfWork,
+    settings: IdentitySettings,
+    client: Client,
+    form: Mapping[str, str],
+    now: datetime,
+    *,
+    jkt: str | None = None,
 ) -> Tokens:
-    """Rotate: each refresh token works once. A replay after the grace window revokes the family."""
+    """Rotate: each refresh token works once. A replay after the grace window revokes the family.
+    A refresh token bound to a DPoP key (a public client's) needs a proof made with that key."""
     if GrantType.REFRESH_TOKEN not in client.grant_types:
         raise OAuthError("unauthorized_client", "This client may not use refresh tokens.")
     token_hash = digest(form.get("refresh_token") or "")
     if not form.get("scope"):
         # The usual case in one statement: the token spent (unused, this client's, its account
-        # active) and its successor stored.
+        # active, bound to no DPoP key or to the proof's) and its successor stored (bound alike).
         successor = new_secret()
         expires = now + timedelta(days=settings.refresh_token_days)
-        rotated = await uow.tokens.rotate_refresh(token_hash, digest(successor), client.client_id, now, expires)
+        rotated = await uow.tokens.rotate_refresh(token_hash, digest(successor), client.client_id, jkt, now, expires)
         if rotated is not None:
             stored, identifier = rotated
             scopes = parse_scope(stored.scope)
             applicant_key = _pseudonym(settings, identifier) if _for_dossiers(scopes) else None
             return await _user_tokens(uow, settings, now, client, stored, scopes, nonce=None,
                                       code_hash=stored.code_hash, family_id=stored.family_id,
-                                      applicant_key=applicant_key, successor=successor)  # fmt: skip
+                                      applicant_key=applicant_key, successor=successor, jkt=jkt)  # fmt: skip
     # Otherwise: unknown, someone else's, revoked, expired, used before, its account inactive, or
     # the scope narrowed.
     row = await uow.tokens.refresh(token_hash, for_update=True)
     invalid = OAuthError("invalid_grant", "The refresh token is invalid, expired or revoked.")
     if row is None or not row.usable_by(client.client_id, now):
         raise invalid
+    if row.dpop_jkt is not None and row.dpop_jkt != jkt:
+        raise OAuthError("invalid_grant", "The refresh token is bound to a DPoP key the proof was not made with.")
     outcome = refresh_outcome(row.used_at, now, timedelta(seconds=settings.refresh_grace_seconds))
     if outcome is RefreshOutcome.REUSED:
         # Raised after the revocation: the endpoint's unit of work commits it all the same.
@@ -265,7 +305,8 @@ async def refresh(
         scopes = grant(narrowed, frozenset(scopes))
     applicant_key = await _applicant_key(uow, settings, row.account_id, scopes)
     return await _user_tokens(uow, settings, now, client, row, scopes, nonce=None, code_hash=row.code_hash,
-                              family_id=row.family_id, applicant_key=applicant_key)  # fmt: skip
+                              family_id=row.family_id, applicant_key=applicant_key, jkt=jkt,
+                              refresh_jkt=row.dpop_jkt)  # fmt: skip
 
 
 async def verify_access_token(
@@ -301,7 +342,7 @@ async def introspect(
     aud = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if caller.client_id != claims["client_id"] and caller.client_id not in aud:
         return {"active": False}
-    keep = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "acr", "agencies")
+    keep = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "acr", "agencies", "cnf")
     return {"active": True, "token_type": "access_token", **{k: claims[k] for k in keep if k in claims}}
 
 

@@ -20,6 +20,7 @@ from ..domain.logout import PendingLogout
 from ..domain.messages import QueuedMessage, SentMessage
 from ..domain.oauth import AuthorizationCode, BrowserSession, Client, RefreshToken, SigningKey
 from ..domain.one_time_codes import CodePurpose, OneTimeCode
+from ..domain.pushed import PushedRequest
 
 
 class Locks(Protocol):
@@ -187,12 +188,19 @@ class IssuedTokens(Protocol):
     async def mark_used(self, token_hash: str, now: datetime) -> None: ...
 
     async def rotate_refresh(
-        self, token_hash: str, successor_hash: str, client_id: str, now: datetime, expires_at: datetime
+        self,
+        token_hash: str,
+        successor_hash: str,
+        client_id: str,
+        jkt: str | None,
+        now: datetime,
+        expires_at: datetime,
     ) -> tuple[RefreshToken, str | None] | None:
-        """If the refresh token is the client's, unused, unrevoked, unexpired and its account
-        active: mark it used and store its successor (same family, grant and sign-in, a new hash
-        and expiry), atomically; the successor and the account's personal identification number
-        or tax code. None otherwise, and nothing changed."""
+        """If the refresh token is the client's, unused, unrevoked, unexpired, its account active
+        and it is bound to no DPoP key or to ``jkt`` (the proof's): mark it used and store its
+        successor (same family, grant, sign-in and binding; a new hash and expiry), atomically;
+        the successor and the account's personal identification number or tax code. None
+        otherwise, and nothing changed."""
 
     async def add_access(self, jti: str, code_hash: str | None, family_id: str | None, expires_at: datetime) -> None:
         """Record an issued access token (for revocation). Committed before it returns, on its own
@@ -270,6 +278,23 @@ class EidLinks(Protocol):
         """The account's audit lines, newest first."""
 
 
+class PushedRequests(Protocol):
+    """Pushed authorization requests (RFC 9126)."""
+
+    async def add(self, request: PushedRequest) -> None: ...
+
+    async def open(self, request_uri_hash: str, client_id: str, now: datetime, until: datetime) -> PushedRequest | None:
+        """The client's live request; the first time, it is opened and stays live until ``until``."""
+
+    async def consume(self, request_uri_hash: str, now: datetime) -> bool:
+        """Mark the live request used (a code was issued); False when it was not live."""
+
+
+class DpopProofs(Protocol):
+    async def remember(self, jkt: str, jti: str, expires_at: datetime) -> bool:
+        """Record a DPoP proof's ``jti`` for its key; False when it was seen before."""
+
+
 class IdentityUnitOfWork(AbstractUnitOfWork):
     """The identity service's transaction and the repositories in it."""
 
@@ -287,3 +312,5 @@ class IdentityUnitOfWork(AbstractUnitOfWork):
     backchannel: BackchannelLogouts
     eid_sign_ins: EidSignIns
     eid_links: EidLinks
+    pushed_requests: PushedRequests
+    dpop_proofs: DpopProofs

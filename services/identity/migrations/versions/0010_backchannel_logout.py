@@ -7,7 +7,7 @@ already: adding them only where they are missing keeps both paths (a new databas
 one) right. The two new tables are created here from their definitions.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 
 from alembic import op
@@ -16,7 +16,7 @@ from services.identity.adapters import logout
 from services.identity.adapters.tables import metadata
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
