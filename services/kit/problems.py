@@ -31,6 +31,7 @@ from starlette.responses import Response
 
 from contracts.json import ProblemJson
 
+from .assurance import InsufficientAuthentication
 from .errors import (
     BadRequest,
     Conflict,
@@ -77,7 +78,7 @@ class Problem:
     remedy: str = field(default="", compare=False)
 
     def headers_for(self, error: PortalError) -> dict[str, str]:
-        headers = dict(self.headers)
+        headers = {**self.headers, **error.response_headers()}
         if error.retry_after_seconds is not None:
             headers["Retry-After"] = str(error.retry_after_seconds)
         return headers
@@ -126,6 +127,15 @@ KIT_PROBLEMS: ProblemTable = {
     BadRequest: Problem(400, "bad-request", "Bad request"),
     Unauthorized: Problem(
         401, "unauthorized", "Authentication required", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    ),
+    InsufficientAuthentication: Problem(
+        401,
+        "insufficient-user-authentication",
+        "A stronger or more recent sign-in is required",
+        {"WWW-Authenticate": 'Bearer error="insufficient_user_authentication"'},
+        remedy="Ask the portal's OpenID provider for a new token with the `acr_values` (and `max_age`) the "
+        "`WWW-Authenticate` challenge names (RFC 9470): the person signs in again, with a second factor or "
+        "the national e-ID as the level asks, and the request is sent again with the new token.",
     ),
     Forbidden: Problem(403, "forbidden", "Not allowed"),
     NotFound: Problem(404, "not-found", "Not found"),
