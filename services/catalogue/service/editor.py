@@ -272,6 +272,7 @@ async def publish(uow: CatalogueUnitOfWork, editor: Editor, sid: str) -> Service
         agency=AgencyOfEvent(code=agency.code, name=agency.name, province_code=agency.province_code),
         online_level=terms.online_level.value, form_schema=terms.form_schema, fees=terms.fees,
         processing_days=terms.processing_days, routing_target=terms.routing_target, published_at=_now(),
+        required_acr=terms.required_acr,
     )  # fmt: skip
     await uow.emit(event, key=sid)
     await uow.search.refresh_services([sid])
