@@ -25,6 +25,7 @@ from contracts.events.base import Event
 from contracts.events.dossier import ChangeSource, DossierSubmitted, FeesAssessed, StatusChanged
 from contracts.json import FormData
 from services.kit import idempotency, pseudonyms
+from services.kit.assurance import check_assurance
 from services.kit.calendar import VIETNAM_TZ, WorkingCalendar
 from services.kit.errors import (
     Conflict,
@@ -239,6 +240,8 @@ async def submit(
     dossier_id = new_id()
     for _ in range(FILING_ATTEMPTS):
         offered, validator = await catalogue_view.offered_service_and_form(uow, submission.service_id, offered_cache)
+        # The online service's level of assurance (RFC 9470): a weaker sign-in is told to step up.
+        check_assurance(caller.acr, caller.auth_time, required=offered.required_acr, now=received_at)
         try:
             components, fees = _complete(offered, validator, submission)
         except ValidationFailed:
