@@ -26,6 +26,11 @@ TEXTS: dict[str, dict[str, str]] = {
             "Tài khoản này cần xác thực hai lớp nhưng chưa được thiết lập. Vui lòng liên hệ quản trị."
         ),
         "account-disabled": "Tài khoản đã bị khóa hoặc ngừng hoạt động.",
+        "step_up_mfa": "Dịch vụ này yêu cầu xác thực hai lớp: đăng nhập lại với mã từ ứng dụng xác thực.",
+        "step_up_in_person": (
+            "Dịch vụ này yêu cầu tài khoản định danh điện tử mức độ 2 (VNeID): đăng nhập bằng VNeID mức độ 2, "
+            "hoặc bằng tài khoản đã xác minh trực tiếp cùng mã xác thực."
+        ),
     },
     "en": {
         "lang": "en", "title": "Sign in – National Public Service Portal", "heading": "Sign in",
@@ -43,6 +48,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "second-factor-required": "The verification code is not correct, please enter a new one.",
         "second-factor-not-enrolled": "This account needs two-step verification, which is not set up. Contact support.",
         "account-disabled": "The account is locked or disabled.",
+        "step_up_mfa": "This service needs two-step verification: sign in again with your authenticator code.",
+        "step_up_in_person": (
+            "This service needs a level 2 national e-ID (VNeID): sign in with VNeID level 2, or with an account "
+            "verified in person and its authenticator code."
+        ),
     },
 }  # fmt: skip
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from services.kit import jose
@@ -29,6 +29,7 @@ from ..settings import IdentitySettings
 from .accounts import account_is_active, grantable_scopes
 from .clients import get_client
 from .keys import verification_key
+from .step_up import AcrRequest, parse_acr_request
 from .unit_of_work import IdentityUnitOfWork
 
 PROMPTS = {"none", "login", "consent", "select_account"}
@@ -67,6 +68,10 @@ class AuthorizationRequest:
     max_age: int | None
     login_hint: str | None
     ui_locales: str | None
+    # The level of assurance asked for (acr_values, or claims with acr), and those parameters as sent.
+    acr: AcrRequest = field(default_factory=AcrRequest)
+    acr_values: str | None = None
+    claims: str | None = None
 
     def as_form(self) -> dict[str, str]:
         """The request, to carry through the sign-in form (re-validated when it comes back)."""
@@ -82,6 +87,8 @@ class AuthorizationRequest:
             "max_age": str(self.max_age) if self.max_age is not None else None,
             "prompt": " ".join(sorted(self.prompt - {"login"})) or None,
             "ui_locales": self.ui_locales,
+            "acr_values": self.acr_values,
+            "claims": self.claims,
         }
         return {k: v for k, v in values.items() if v}
 
@@ -121,6 +128,7 @@ async def parse_request(uow: IdentityUnitOfWork, params: Mapping[str, str]) -> A
     for name in ("state", "nonce", "login_hint"):
         if len(params.get(name) or "") > MAX_HINT:
             raise OAuthError("invalid_request", f"{name} is longer than {MAX_HINT} characters.")
+    acr = parse_acr_request(params.get("acr_values"), params.get("claims"))
     return AuthorizationRequest(
         client=client,
         redirect_uri=redirect_uri,
@@ -132,6 +140,9 @@ async def parse_request(uow: IdentityUnitOfWork, params: Mapping[str, str]) -> A
         max_age=int(max_age) if max_age is not None else None,
         login_hint=params.get("login_hint"),
         ui_locales=params.get("ui_locales"),
+        acr=acr,
+        acr_values=params.get("acr_values"),
+        claims=params.get("claims"),
     )
 
 
@@ -170,6 +181,8 @@ async def current_session(uow: IdentityUnitOfWork, cookie: str | None, now: date
 
 def needs_sign_in(request: AuthorizationRequest, session: Session | None, now: datetime) -> bool:
     if session is None or "login" in request.prompt:
+        return True
+    if not request.acr.met_by(session.acr):  # step-up: sign in again at the level asked
         return True
     return request.max_age is not None and (now - session.auth_time).total_seconds() > request.max_age
 
