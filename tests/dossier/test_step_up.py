@@ -8,13 +8,16 @@ import json
 import time
 
 import pytest
+from sqlalchemy import select
 
+from services.kit.tables import outbox
 from tests.support.dossier import (
     INTAKE_FEES,
     INTAKE_FORM,
     PDF,
     Intake,
     citizen_body,
+    dossier_database,
     publish_into,
     service_published,
 )
@@ -56,6 +59,17 @@ async def test_a_submission_below_the_services_level_is_told_to_step_up(intake: 
             refs = refs if acr == MFA else await intake.documents(api, stepped_up)
             filed = await api.post("/dossiers", headers=stepped_up, json=citizen_body(intake.service_id, refs))
             assert filed.status_code == 201, filed.text
+    # Paying the fees asks the same level (payment reads it from the assessment).
+    db = dossier_database(intake.db_url)
+    try:
+        async with db.transaction() as uow:
+            rows = await uow.connection.execute(
+                select(outbox.c.data).where(outbox.c.type == "dossier.fees.assessed.v1")
+            )
+            levels = {row.data["required_acr"] for row in rows}
+    finally:
+        await db.dispose()
+    assert levels == {MFA}
 
 
 async def test_a_service_at_the_lowest_level_takes_any_valid_token(intake: Intake) -> None:
