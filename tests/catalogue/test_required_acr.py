@@ -3,10 +3,13 @@ an editor says otherwise, edited like its other fields, per version, and carried
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
 from contracts.registry import EVENT_TYPES
+from services.catalogue.domain.definitions import service_id
 from tests.catalogue.test_editor import NEW_SERVICE, RENEWAL_H22, events, new_service
 from tests.support.catalogue import Editing
 
@@ -54,3 +57,33 @@ def test_an_event_from_before_levels_were_declared_reads_as_the_lowest() -> None
     example = model.model_json_schema()["properties"]["required_acr"]
     assert example["default"] == "urn:portal:acr:password"
     assert "required_acr" not in model.model_json_schema().get("required", [])
+
+
+async def test_an_import_sets_the_level_when_it_names_it_and_never_lowers_it_by_leaving_it_out(
+    editing: Editing,
+) -> None:
+    from tests.catalogue.test_import import DATASET, service
+
+    sid = service_id("1.900002", "000.01.01.H22")
+    async with httpx.AsyncClient(base_url=editing.url, timeout=30) as api:
+        await api.post("/imports", json=DATASET, headers=editing.headers())
+        raised = {"services": [service("1.900002", "000.01.01.H22", required_acr="urn:portal:acr:mfa")]}
+        report = (await api.post("/imports", json=raised, headers=editing.headers())).json()
+        assert report["summary"]["updated"] == 1, report
+        assert (await api.get(f"/services/{sid}")).json()["required_acr"] == "urn:portal:acr:mfa"
+
+        silent = {"services": [service("1.900002", "000.01.01.H22")]}
+        report = (await api.post("/imports", json=silent, headers=editing.headers())).json()
+        assert report["summary"]["unchanged"] == 1, report
+        assert (await api.get(f"/services/{sid}")).json()["required_acr"] == "urn:portal:acr:mfa"
+
+        row = service("1.900002", "000.01.01.H22", required_acr="urn:portal:acr:password")
+        header = ",".join(row)
+        cells = ",".join('"' + json.dumps(v).replace('"', '""') + '"' if not isinstance(v, str) else v
+                         for v in row.values())  # fmt: skip
+        lowered = await api.post(
+            "/imports", params={"kind": "services"}, content=f"{header}\n{cells}\n".encode(),
+            headers={**editing.headers(), "Content-Type": "text/csv"},
+        )  # fmt: skip
+        assert lowered.json()["summary"]["updated"] == 1, lowered.text
+        assert (await api.get(f"/services/{sid}")).json()["required_acr"] == "urn:portal:acr:password"
