@@ -39,8 +39,9 @@ VERSION = "1.0.0"
 CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Accept", "Accept-Language", "Idempotency-Key",
                       "X-Request-ID", "X-Correlation-ID", "traceparent"]  # fmt: skip
 # Browsers hide response headers outside the CORS safelist unless they are named here.
+# WWW-Authenticate: a web frontend reads the step-up challenge (RFC 9470) of a refused request.
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "X-Correlation-ID", "traceparent", "Retry-After", "Location",
-                       "Content-Disposition"]  # fmt: skip
+                       "Content-Disposition", "WWW-Authenticate"]  # fmt: skip
 # Below uvicorn's 5 s keep-alive, so the gateway never reuses a connection a service is closing.
 KEEPALIVE_EXPIRY_SECONDS = 4.0
 
