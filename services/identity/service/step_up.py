@@ -62,7 +62,7 @@ def _claimed_acr(claims: str) -> tuple[tuple[AcrValue, ...], bool, bool]:
     """The acr request of a ``claims`` parameter: (known values, essential, named any value)."""
     try:
         parsed = json.loads(claims)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise OAuthError("invalid_request", "The claims parameter is not JSON.") from None
     if not isinstance(parsed, dict):
         raise OAuthError("invalid_request", "The claims parameter is not a JSON object.")
@@ -74,7 +74,8 @@ def _claimed_acr(claims: str) -> tuple[tuple[AcrValue, ...], bool, bool]:
         if not isinstance(acr, dict):
             continue
         essential = essential or acr.get("essential") is True
-        values += [acr["value"]] if "value" in acr else list(acr.get("values") or [])
+        listed = acr.get("values")
+        values += [acr["value"]] if "value" in acr else listed if isinstance(listed, list) else []
     return _known(values), essential, bool(values)
 
 
