@@ -472,13 +472,12 @@ async def authorize_post(request: Request, uow: IdentityUnitOfWorkDep) -> Respon
     session = authorize.Session(
         signed_in.account_id, signed_in.acr.value, signed_in.amr, signed_in.auth_time, signed_in.agencies
     )
-    if req.acr.refuses(session.acr):  # signed in, but below what must be reached: no code (step_up)
-        unmet = {"error": step_up.UNMET, "error_description": "The level of assurance asked was not reached.",
-                 "state": req.state}  # fmt: skip
-        response = _redirect(req.redirect_uri, unmet, settings.oidc_issuer)
-    else:
+    try:
         code = await authorize.issue_code(uow, settings, req, session, now)
-        response = _redirect(req.redirect_uri, {"code": code, "state": req.state}, settings.oidc_issuer)
+        outcome = {"code": code, "state": req.state}
+    except OAuthError as exc:  # signed in, but below the level that must be reached (service/step_up.py)
+        outcome = {"error": exc.error, "error_description": exc.detail, "state": req.state}
+    response = _redirect(req.redirect_uri, outcome, settings.oidc_issuer)
     response.set_cookie(
         SESSION_COOKIE,
         cookie,

@@ -29,7 +29,7 @@ from ..settings import IdentitySettings
 from .accounts import account_is_active, grantable_scopes
 from .clients import get_client
 from .keys import verification_key
-from .step_up import AcrRequest, parse_acr_request
+from .step_up import UNMET, AcrRequest, parse_acr_request
 from .unit_of_work import IdentityUnitOfWork
 
 PROMPTS = {"none", "login", "consent", "select_account"}
@@ -190,7 +190,11 @@ def needs_sign_in(request: AuthorizationRequest, session: Session | None, now: d
 async def issue_code(
     uow: IdentityUnitOfWork, settings: IdentitySettings, request: AuthorizationRequest, session: Session, now: datetime
 ) -> str:
-    """A single-use code bound to the client, redirect URI, PKCE challenge and nonce."""
+    """A single-use code bound to the client, redirect URI, PKCE challenge and nonce. Refused
+    (``unmet_authentication_requirements``) for a sign-in below a level that must be reached:
+    an essential acr, or in-person (``step_up``), whichever way the person signed in."""
+    if request.acr.refuses(session.acr):
+        raise OAuthError(UNMET, "The level of assurance asked was not reached.")
     allowed = await grantable_scopes(uow, session.account_id)
     scopes = grant(request.scopes, allowed & request.client.allowed_scopes)
     code = new_secret()
