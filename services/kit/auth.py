@@ -1,7 +1,8 @@
 """Bearer-token verification in every service, from the issuer's cached JWKS.
 
 ``Annotated[Principal, require_scopes("dossier:submit")]`` in a route signature gives the
-verified caller, or answers 401 (no or bad token) / 403 (missing scope).
+verified caller, or answers 401 (no or bad token) / 403 (missing scope);
+``require_acr(level, *scopes)`` also asks for a sign-in at ``level`` (RFC 9470 step-up, 401).
 """
 
 from __future__ import annotations
