@@ -40,8 +40,9 @@ VERSION = "1.0.0"
 CORS_ALLOW_HEADERS = ["Authorization", "DPoP", "Content-Type", "Accept", "Accept-Language", "Idempotency-Key",
                       "X-Request-ID", "X-Correlation-ID", "traceparent"]  # fmt: skip
 # Browsers hide response headers outside the CORS safelist unless they are named here.
-CORS_EXPOSE_HEADERS = ["X-Request-ID", "X-Correlation-ID", "traceparent", "Retry-After", "Location", "WWW-Authenticate",
-                       "Content-Disposition"]  # fmt: skip
+# WWW-Authenticate: a web frontend reads the step-up challenge (RFC 9470) of a refused request.
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "X-Correlation-ID", "traceparent", "Retry-After", "Location",
+                       "Content-Disposition", "WWW-Authenticate"]  # fmt: skip
 # Below uvicorn's 5 s keep-alive, so the gateway never reuses a connection a service is closing.
 KEEPALIVE_EXPIRY_SECONDS = 4.0
 

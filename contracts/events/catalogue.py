@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from contracts.assurance import PASSWORD, AcrValue
 from contracts.events.base import Event
 from contracts.json import JsonSchema
 from contracts.money import Vnd, total_within_bound
@@ -120,6 +121,11 @@ class OnlineServicePublished(Event):
     processing_days: int = Field(ge=0)
     routing_target: str = Field(min_length=1, max_length=200, description="the agency system dossiers go to")
     published_at: datetime
+    required_acr: AcrValue = Field(
+        default=PASSWORD,
+        description="the level of assurance (acr) an applicant signs in at to file a dossier under this version; "
+        "absent in events published before levels were declared, which is the lowest",
+    )
 
     @field_validator("fees")
     @classmethod

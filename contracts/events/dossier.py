@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.assurance import PASSWORD, AcrValue
 from contracts.events.base import Event
 from contracts.json import FormData
 from contracts.money import Vnd
@@ -91,6 +92,11 @@ class FeesAssessed(Event):
     lines: list[FeeLine]
     total: Vnd
     currency: Literal["VND"] = "VND"
+    required_acr: AcrValue = Field(
+        default=PASSWORD,
+        description="the level of assurance (acr) the dossier's online service requires: paying its fees asks "
+        "the same; absent in events published before levels were declared, which is the lowest",
+    )
 
 
 class StatusChanged(Event):

@@ -1,7 +1,8 @@
 """Bearer-token verification in every service, from the issuer's cached JWKS.
 
 ``Annotated[Principal, require_scopes("dossier:submit")]`` in a route signature gives the
-verified caller, or answers 401 (no or bad token) / 403 (missing scope).
+verified caller, or answers 401 (no or bad token) / 403 (missing scope);
+``require_acr(level, *scopes)`` also asks for a sign-in at ``level`` (RFC 9470 step-up, 401).
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
 from fastapi import Depends, Request
 
+from contracts.assurance import AcrValue
 from contracts.json import JwtClaims
 
 from . import dpop, jose
+from .assurance import check_assurance
 from .errors import Forbidden, ServiceUnavailable, Unauthorized
 from .logging import get_logger
 
@@ -44,6 +48,16 @@ class Principal:
 
     def has(self, *scopes: str) -> bool:
         return set(scopes) <= self.scopes
+
+    @property
+    def auth_time(self) -> object:
+        """When the person signed in (``auth_time``, seconds since the epoch), as the token says."""
+        return self.claims.get("auth_time")
+
+    def check_assurance(self, required: AcrValue, *, max_age: int | None = None) -> None:
+        """Raise ``InsufficientAuthentication`` (401 with the RFC 9470 challenge) unless this
+        caller signed in at ``required`` or above (and, with ``max_age``, that recently)."""
+        check_assurance(self.acr, self.auth_time, required=required, max_age=max_age, now=datetime.now(UTC))
 
 
 class JWKSCache:
@@ -209,6 +223,8 @@ def bearer_token(request: Request) -> str:
 
 # The attribute on a dependency saying what it asks of the token (see :func:`demands_token`).
 _DEMAND_ATTRIBUTE = "__scopes_demanded__"
+# The attribute on a dependency saying which sign-in it asks for (see :func:`require_acr`).
+_ACR_ATTRIBUTE = "__acr_demanded__"
 D = TypeVar("D", bound=Callable[..., Any])
 
 
@@ -240,6 +256,47 @@ def require_scopes(*scopes: str) -> Any:
         missing = set(scopes) - principal.scopes
         if missing:
             raise Forbidden(f"Missing scope: {' '.join(sorted(missing))}.")
+        return principal
+
+    return Depends(dependency)
+
+
+def acr_demand(dependency: Any) -> tuple[AcrValue | None, int | None] | None:
+    """The level of assurance and ``max_age`` ``dependency`` asks of the caller's sign-in, if any
+    (``None`` as the level: one the use case decides, such as a dossier's online service's)."""
+    return getattr(dependency, _ACR_ATTRIBUTE, None)
+
+
+def demands_acr(level: AcrValue | None, max_age: int | None = None) -> Callable[[D], D]:
+    """Marks a dependency (or a use case's route) as refusing a sign-in below ``level`` with the
+    RFC 9470 challenge; the OpenAPI document states the 401 (``kit.openapi``). ``level`` None: the
+    level is decided per request."""
+
+    def mark(dependency: D) -> D:
+        setattr(dependency, _ACR_ATTRIBUTE, (level, max_age))
+        return dependency
+
+    return mark
+
+
+def require_acr(level: AcrValue, *scopes: str, max_age: int | None = None) -> Any:
+    """A dependency giving the verified :class:`Principal`, which must hold every scope (403
+    otherwise) and have signed in at ``level`` or above, at most ``max_age`` seconds ago when
+    given: else 401 with ``WWW-Authenticate: Bearer error="insufficient_user_authentication",
+    acr_values="<level>"`` (and ``max_age``), RFC 9470, so that the client asks the OpenID provider
+    for a token at that level (a second factor, the national e-ID) and tries again."""
+    if max_age is not None and max_age < 0:
+        raise ValueError("max_age is a number of seconds, 0 or more")
+
+    @demands_acr(level, max_age)
+    @demands_token(scopes)
+    async def dependency(request: Request) -> Principal:
+        verifier: TokenVerifier = request.app.state.verifier
+        principal = await verifier.verify(bearer_token(request))
+        missing = set(scopes) - principal.scopes
+        if missing:
+            raise Forbidden(f"Missing scope: {' '.join(sorted(missing))}.")
+        principal.check_assurance(level, max_age=max_age)
         return principal
 
     return Depends(dependency)

@@ -36,6 +36,11 @@ class PortalError(Exception):
         self.retry_after_seconds = retry_after_seconds
         self.extra = extra
 
+    def response_headers(self) -> Mapping[str, str]:
+        """Headers this error adds to (or sets over) its problem's fixed ones: a challenge that
+        names what this refusal asks for, say. None by default."""
+        return {}
+
 
 class DomainError(PortalError):
     """A rule of the domain refused the request; the kinds below, and each service's own."""

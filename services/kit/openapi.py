@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 
 from contracts.json import JsonSchema, OpenApi
 
-from .auth import token_demand
+from .auth import acr_demand, token_demand
 from .schemas import NOT_BLANK_TEXT, NOT_STORABLE, WHITESPACE
 
 SCHEMA_REF = "#/components/schemas/"
@@ -98,6 +98,39 @@ def route_security(route: APIRoute) -> list[dict[str, list[str]]] | None:
     return token_security(*dict.fromkeys(combined))
 
 
+#: The extension naming the level of assurance an operation requires (an ``acr`` value), or
+#: ``per-service`` when it is the online service's (the dossier's submission).
+REQUIRED_ACR = "x-required-acr"
+_STEP_UP_DESCRIPTION = (
+    "No valid token, or (RFC 9470) the sign-in behind it is below the level this operation requires "
+    "or older than its max_age: the problem `insufficient-user-authentication`, with "
+    '`WWW-Authenticate: Bearer error="insufficient_user_authentication", error_description="…", '
+    'acr_values="<level>"` (and `max_age="<seconds>"`). Ask the OpenID provider for a new token with '
+    "those `acr_values` (and `max_age`), then send the request again."
+)
+
+
+def step_up_response() -> OpenApi:
+    """The 401 ``responses`` entry of an operation that may ask for a stronger sign-in (RFC 9470)."""
+    return {
+        "description": _STEP_UP_DESCRIPTION,
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string"},
+                                         "description": "The challenge: the scheme, the error and what to ask for."}},
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }  # fmt: skip
+
+
+def route_acr(route: APIRoute) -> str | None:
+    """The level of assurance ``route`` requires (``per-service`` when a use case decides it),
+    from its dependencies' and its own demands (``kit.auth.require_acr``, ``demands_acr``)."""
+    calls = [route.endpoint, *_dependency_calls(route.dependant)]
+    demands = [demand for call in calls if (demand := acr_demand(call)) is not None]
+    if not demands:
+        return None
+    fixed = [level for level, _ in demands if level is not None]
+    return fixed[0] if fixed and len(fixed) == len(demands) else "per-service"
+
+
 def _dependency_calls(dependant: Dependant) -> Iterator[Any]:
     for dependency in dependant.dependencies:
         yield dependency.call
@@ -164,6 +197,9 @@ def conventional(
                 for method in route.methods or ():
                     operation = document["paths"][prefix + route.path_format][method.lower()]
                     operation.setdefault("security", security)  # a route's own openapi_extra wins
+                    if (acr := route_acr(route)) is not None:
+                        operation[REQUIRED_ACR] = acr
+                        operation.setdefault("responses", {})["401"] = step_up_response()
     return storable_request_bodies(document)
 
 

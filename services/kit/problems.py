@@ -31,6 +31,7 @@ from starlette.responses import Response
 
 from contracts.json import ProblemJson
 
+from .assurance import InsufficientAuthentication
 from .dpop import ALGORITHMS as DPOP_ALGORITHMS
 from .dpop import DpopProofInvalid, DpopTokenMisused
 from .errors import (
@@ -79,7 +80,7 @@ class Problem:
     remedy: str = field(default="", compare=False)
 
     def headers_for(self, error: PortalError) -> dict[str, str]:
-        headers = dict(self.headers)
+        headers = {**self.headers, **error.response_headers()}
         if error.retry_after_seconds is not None:
             headers["Retry-After"] = str(error.retry_after_seconds)
         return headers
@@ -144,6 +145,15 @@ KIT_PROBLEMS: ProblemTable = {
         {"WWW-Authenticate": f'DPoP error="invalid_token", algs="{" ".join(DPOP_ALGORITHMS)}"'},
         remedy="Send a token bound to a key (cnf.jkt) as `Authorization: DPoP` with a `DPoP` proof; "
         "any other token as `Authorization: Bearer`.",
+    ),
+    InsufficientAuthentication: Problem(
+        401,
+        "insufficient-user-authentication",
+        "A stronger or more recent sign-in is required",
+        {"WWW-Authenticate": 'Bearer error="insufficient_user_authentication"'},
+        remedy="Ask the portal's OpenID provider for a new token with the `acr_values` (and `max_age`) the "
+        "`WWW-Authenticate` challenge names (RFC 9470): the person signs in again, with a second factor or "
+        "the national e-ID as the level asks, and the request is sent again with the new token.",
     ),
     Forbidden: Problem(403, "forbidden", "Not allowed"),
     NotFound: Problem(404, "not-found", "Not found"),

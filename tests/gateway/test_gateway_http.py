@@ -479,6 +479,7 @@ async def test_cors_responses_expose_the_request_id_to_allowed_origins_only(clie
 
     assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
     assert "x-request-id" in allowed.headers["access-control-expose-headers"].lower()
+    assert "www-authenticate" in allowed.headers["access-control-expose-headers"].lower()  # step-up challenges
     assert error.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
     assert other.status_code == 200
     assert "access-control-allow-origin" not in other.headers

@@ -185,7 +185,7 @@ def _service(row: Row[Any]) -> OnlineService:
 def _definition(row: Row[Any]) -> VersionDefinition:
     return VersionDefinition(
         online_level=OnlineLevel(row.online_level), form_schema=row.form_schema, fees=fees_of(row.fees),
-        processing_days=row.processing_days, routing_target=row.routing_target,
+        processing_days=row.processing_days, routing_target=row.routing_target, required_acr=row.required_acr,
     )  # fmt: skip
 
 
@@ -196,7 +196,7 @@ def _version(row: Row[Any]) -> ServiceVersion:
 def _definition_values(definition: VersionDefinition) -> Values:
     return {"online_level": definition.online_level.value, "form_schema": definition.form_schema,
             "fees": _json(definition.fees), "processing_days": definition.processing_days,
-            "routing_target": definition.routing_target}  # fmt: skip
+            "routing_target": definition.routing_target, "required_acr": definition.required_acr}  # fmt: skip
 
 
 def _the_version(service_id: str, version: int) -> Any:
@@ -295,7 +295,7 @@ class SqlOnlineServices:
                 agencies.c.province_code, online_service_versions.c.version, online_service_versions.c.online_level,
                 online_service_versions.c.form_schema, online_service_versions.c.fees,
                 online_service_versions.c.processing_days, online_service_versions.c.routing_target,
-                online_service_versions.c.published_at,
+                online_service_versions.c.published_at, online_service_versions.c.required_acr,
             )
             .select_from(
                 online_services.join(procedures, procedures.c.code == online_services.c.procedure_code)
@@ -315,7 +315,7 @@ class SqlOnlineServices:
             agency=AgencyRef(row.agency_code, row.agency_name, row.province_code), sector_code=row.sector_code,
             level=ImplementingLevel(row.level), online_level=OnlineLevel(row.online_level),
             processing_days=row.processing_days, fees=fees_of(row.fees), routing_target=row.routing_target,
-            form_schema=row.form_schema,
+            form_schema=row.form_schema, required_acr=row.required_acr,
         )  # fmt: skip
 
 

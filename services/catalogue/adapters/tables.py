@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 
+from contracts.assurance import ACR_LEVELS
+
 metadata = MetaData()
 
 agencies = Table(
@@ -102,7 +104,10 @@ online_service_versions = Table(
     Column("processing_days", Integer, nullable=False),
     Column("routing_target", Text, nullable=False),  # the agency system dossiers go to
     Column("published_at", DateTime(timezone=True), nullable=True),  # NULL: the draft being edited
+    # The level of assurance a dossier's applicant signs in at (an acr value, contracts.assurance).
+    Column("required_acr", Text, nullable=False, server_default=ACR_LEVELS[0]),
     CheckConstraint("online_level IN ('full', 'partial')", name="online_service_versions_level"),
+    CheckConstraint(f"required_acr IN {ACR_LEVELS!r}", name="online_service_versions_required_acr"),
     CheckConstraint("version >= 1", name="online_service_versions_version"),
 )
 

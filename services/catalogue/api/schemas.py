@@ -9,11 +9,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
+from contracts.assurance import AcrValue
 from contracts.events.catalogue import DocumentComponent, Fee
 from contracts.json import JsonSchema
 from services.kit.pagination import Page
 
-from ..domain.definitions import ProcedureFields, ServiceDraftChanges, ServiceInput
+from ..domain.definitions import REQUIRED_ACR, ProcedureFields, ServiceDraftChanges, ServiceInput
 from ..domain.model import (
     Agency,
     AgencyLevel,
@@ -109,6 +110,7 @@ class OnlineServicePublic(Public):
     fees: list[Fee]
     routing_target: str
     form_schema: FormSchema = Field(description="the JSON Schema of the application form")
+    required_acr: AcrValue = Field(description=REQUIRED_ACR)
 
     @classmethod
     def of(cls, detail: ServiceDetail) -> OnlineServicePublic:
@@ -245,13 +247,14 @@ class OnlineServiceDraftPublic(BaseModel):
     fees: list[Fee]
     processing_days: int
     routing_target: str
+    required_acr: AcrValue = Field(description=REQUIRED_ACR)
 
     @classmethod
     def of(cls, draft: ServiceVersion) -> OnlineServiceDraftPublic:
         d = draft.definition
         return cls(service_id=draft.service_id, version=draft.version, online_level=d.online_level,
                    form_schema=d.form_schema, fees=d.fees, processing_days=d.processing_days,
-                   routing_target=d.routing_target)  # fmt: skip
+                   routing_target=d.routing_target, required_acr=d.required_acr)  # fmt: skip
 
 
 class PublishOutcome(BaseModel):

@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator, SchemaError
 from jsonschema.validators import validator_for
 from pydantic import Field, field_validator
 
+from contracts.assurance import PASSWORD, AcrValue
 from contracts.events.catalogue import MAX_FEES, DocumentComponent, Fee
 from contracts.money import MAX_VND, total_within_bound
 from services.kit.schemas import NotBlank, StrictModel
@@ -56,6 +57,11 @@ AGENCY_CODE = r"^[0-9A-Za-z.]{1,40}$"
 SECTOR_CODE = r"^[0-9A-Za-z_.-]{1,20}$"
 PROVINCE_CODE = r"^[0-9A-Za-z]{1,10}$"
 ROUTING_TARGET = r"^[a-z][a-z0-9-]{0,30}:[0-9A-Za-z._-]{1,100}$"
+REQUIRED_ACR = (
+    "the level of assurance an applicant signs in at to file a dossier (an acr value, lowest first: "
+    "password, mfa with a second factor, in-person with the national e-ID level 2); a token below it "
+    "is refused with the RFC 9470 challenge"
+)
 
 # What the document states of a form's JSON Schema, the rules JSON Schema can spell: an object
 # whose "type" is "object", of a known dialect, referring only to itself at its root. The rest
@@ -206,11 +212,13 @@ class ServiceDefinition(_ServiceChecks):
     fees: list[FeeInput] = Field(default_factory=list, max_length=MAX_FEES)
     processing_days: int = Field(ge=0, le=3650)
     routing_target: str = Field(pattern=ROUTING_TARGET)
+    required_acr: AcrValue = Field(default=PASSWORD, description=REQUIRED_ACR)
 
     def definition(self) -> VersionDefinition:
         return VersionDefinition(
             online_level=self.online_level, form_schema=self.form_schema, fees=_fees(self.fees),
             processing_days=self.processing_days, routing_target=self.routing_target,
+            required_acr=self.required_acr,
         )  # fmt: skip
 
 
@@ -229,6 +237,7 @@ class ServiceDraftChanges(_ServiceChecks):
     fees: list[FeeInput] | None = Field(default=None, max_length=MAX_FEES)
     processing_days: int | None = Field(default=None, ge=0, le=3650)
     routing_target: str | None = Field(default=None, pattern=ROUTING_TARGET)
+    required_acr: AcrValue | None = Field(default=None, description=REQUIRED_ACR)
 
     def given(self) -> dict[str, object]:
         """The fields to change. Only the top level's None means "left out": a fee's
@@ -243,6 +252,7 @@ class ServiceDraftChanges(_ServiceChecks):
             fees=d.fees if self.fees is None else _fees(self.fees),
             processing_days=d.processing_days if self.processing_days is None else self.processing_days,
             routing_target=d.routing_target if self.routing_target is None else self.routing_target,
+            required_acr=d.required_acr if self.required_acr is None else self.required_acr,
         )
 
 

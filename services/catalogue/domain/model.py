@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from contracts.assurance import PASSWORD, AcrValue
 from contracts.events.catalogue import DocumentComponent, Fee
 from contracts.json import JsonObject, JsonSchema
 
@@ -180,9 +181,11 @@ class VersionDefinition:
     fees: list[Fee]
     processing_days: int
     routing_target: str
+    # The level of assurance a dossier's applicant signs in at (mức độ bảo đảm xác thực).
+    required_acr: AcrValue = PASSWORD
 
 
-VERSION_FIELDS = ("online_level", "form_schema", "fees", "processing_days", "routing_target")
+VERSION_FIELDS = ("online_level", "form_schema", "fees", "processing_days", "routing_target", "required_acr")
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,10 +230,11 @@ class ServiceDetail:
     fees: list[Fee]
     routing_target: str
     form_schema: FormSchema
+    required_acr: AcrValue = PASSWORD
 
     def definition(self) -> VersionDefinition:
         return VersionDefinition(self.online_level, self.form_schema, self.fees, self.processing_days,
-                                 self.routing_target)  # fmt: skip
+                                 self.routing_target, self.required_acr)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

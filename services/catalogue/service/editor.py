@@ -8,7 +8,7 @@ and the aggregate's new revision.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -272,6 +272,7 @@ async def publish(uow: CatalogueUnitOfWork, editor: Editor, sid: str) -> Service
         agency=AgencyOfEvent(code=agency.code, name=agency.name, province_code=agency.province_code),
         online_level=terms.online_level.value, form_schema=terms.form_schema, fees=terms.fees,
         processing_days=terms.processing_days, routing_target=terms.routing_target, published_at=_now(),
+        required_acr=terms.required_acr,
     )  # fmt: skip
     await uow.emit(event, key=sid)
     await uow.search.refresh_services([sid])
@@ -316,6 +317,9 @@ async def put_service(
         return Written(Outcome.UNCHANGED, sid)
     wanted = data.definition()
     current = await uow.services.detail(sid, None)
+    if current is not None and "required_acr" not in data.model_fields_set:
+        # A row that does not name the level keeps the service's: never lowered by leaving it out.
+        wanted = replace(wanted, required_acr=current.required_acr)
     if existing.status == ServiceStatus.PUBLISHED and current is not None and current.definition() == wanted:
         return Written(Outcome.UNCHANGED, sid)
     changes = ServiceDraftChanges.model_construct(**{name: getattr(wanted, name) for name in VERSION_FIELDS})

@@ -38,7 +38,7 @@ AGENCY_COLUMNS: tuple[str, ...] = ("code", "name", "level", "parent_code", "prov
 PROCEDURE_COLUMNS: tuple[str, ...] = ("code", "name", "sector_code", "sector_name", "level", "processing_days")
 PROCEDURE_COLUMNS += ("steps", "documents", "fees", "legal_basis", "results", "faq", "status")
 SERVICE_COLUMNS: tuple[str, ...] = ("procedure_code", "agency_code", "online_level", "processing_days")
-SERVICE_COLUMNS += ("routing_target", "fees", "form_schema", "status")
+SERVICE_COLUMNS += ("routing_target", "fees", "form_schema", "status", "required_acr")
 CSV_COLUMNS: dict[str, tuple[str, ...]] = {
     "agencies": AGENCY_COLUMNS,
     "procedures": PROCEDURE_COLUMNS,

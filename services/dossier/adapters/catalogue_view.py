@@ -127,6 +127,7 @@ async def offered_version(session: AsyncConnection, service_id: str, version: in
             v.routing_target,
             v.published_at,
             v.revision,
+            v.required_acr,
         )
         .select_from(catalogue_services.join(catalogue_service_versions, v.service_id == s.service_id))
         .where(s.service_id == service_id, v.version == number)
@@ -148,7 +149,7 @@ def _offered(row: Any) -> OfferedVersion:
         documents=tuple(RequiredDocument(code=d["code"], name=d["name"], required=d.get("required", True))
                         for d in row.documents),
         processing_days=row.processing_days, routing_target=row.routing_target, published_at=row.published_at,
-        revision=row.revision,
+        revision=row.revision, required_acr=row.required_acr,
     )  # fmt: skip
 
 
@@ -313,6 +314,7 @@ class SqlCatalogueView:
             "processing_days": event.processing_days,
             "routing_target": event.routing_target,
             "published_at": event.published_at,
+            "required_acr": event.required_acr,
         }
         return await save_version(self._connection, values)
 

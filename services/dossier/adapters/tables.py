@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from contracts.assurance import ACR_LEVELS
 from services.kit.idempotency import idempotency_table
 
 metadata = MetaData()
@@ -75,6 +76,8 @@ catalogue_service_versions = Table(
     Column("routing_target", Text, nullable=False),
     Column("published_at", DateTime(timezone=True), nullable=False),
     Column("stored_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The level of assurance an applicant signs in at (an acr value, contracts.assurance).
+    Column("required_acr", Text, nullable=False, server_default=ACR_LEVELS[0]),
     CheckConstraint("version >= 1", name="catalogue_service_versions_version"),
     CheckConstraint("online_level IN ('full', 'partial')", name="catalogue_service_versions_online_level"),
     CheckConstraint("processing_days >= 0", name="catalogue_service_versions_processing_days"),

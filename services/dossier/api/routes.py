@@ -20,7 +20,7 @@ from pydantic import Field, ValidationError
 from contracts.json import OpenApi
 from contracts.services import service
 from services.kit import idempotency
-from services.kit.auth import Principal, require_scopes
+from services.kit.auth import Principal, demands_acr, require_scopes
 from services.kit.caching import NOT_MODIFIED, cached_json
 from services.kit.calendar import WorkingCalendar, calendar_of
 from services.kit.errors import ValidationFailed
@@ -227,6 +227,7 @@ REPLAYED: dict[int | str, OpenApi] = {
 
 @router.post("/dossiers", status_code=201, summary="Submit a dossier; answers its receipt", responses=REPLAYED,
              response_model=DossierReceiptPublic, operation_id="submitDossier")  # fmt: skip
+@demands_acr(None)  # the online service's required_acr
 async def submit(
     request: Request,
     body: DossierCreate,
@@ -249,6 +250,7 @@ async def submit(
     "before); each part of `files` comes with the document component it answers, in `components`, "
     "in the same order. The whole request is bounded by the service's body limit.",
 )
+@demands_acr(None)  # the online service's required_acr
 async def submit_with_files(
     request: Request,
     principal: Submitter,

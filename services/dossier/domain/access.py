@@ -25,17 +25,24 @@ class Caller:
     official: bool
     agencies: frozenset[str]
     applicant_key: str | None = None
+    # How and when the caller signed in (the token's ``acr`` and ``auth_time``), as the token says:
+    # a submission is judged against the level its online service requires.
+    acr: str | None = None
+    auth_time: float | None = None
 
     @classmethod
     def of(cls, subject: str, scopes: Iterable[str], claims: Mapping[str, Any]) -> Caller:
         agencies = claims.get("agencies") or []
         official = "dossier:process" in set(scopes)
         key = claims.get("applicant_key")
+        acr, auth_time = claims.get("acr"), claims.get("auth_time")
         return cls(
             subject,
             official,
             frozenset(a for a in agencies if isinstance(a, str)) if official else frozenset(),
             key if isinstance(key, str) and key else None,
+            acr if isinstance(acr, str) else None,
+            float(auth_time) if isinstance(auth_time, int | float) and not isinstance(auth_time, bool) else None,
         )
 
     def owns(self, dossier: Dossier) -> bool:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from contracts.assurance import PASSWORD, AcrValue
 from contracts.events.catalogue import ProcedureDefinition
 from contracts.json import JsonSchema
 from services.kit.errors import DomainError, NotFound, PermanentFailure
@@ -159,6 +160,8 @@ class OfferedVersion:
     routing_target: str
     published_at: datetime
     revision: int = 0  # the catalogue revision that stored this definition (a later one may replace it)
+    # The level of assurance (acr) an applicant signs in at to file under this version.
+    required_acr: AcrValue = PASSWORD
 
 
 @dataclass(frozen=True)

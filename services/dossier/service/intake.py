@@ -25,6 +25,7 @@ from contracts.events.base import Event
 from contracts.events.dossier import ChangeSource, DossierSubmitted, FeesAssessed, StatusChanged
 from contracts.json import FormData
 from services.kit import idempotency, pseudonyms
+from services.kit.assurance import check_assurance
 from services.kit.calendar import VIETNAM_TZ, WorkingCalendar
 from services.kit.errors import (
     Conflict,
@@ -239,6 +240,8 @@ async def submit(
     dossier_id = new_id()
     for _ in range(FILING_ATTEMPTS):
         offered, validator = await catalogue_view.offered_service_and_form(uow, submission.service_id, offered_cache)
+        # The online service's level of assurance (RFC 9470): a weaker sign-in is told to step up.
+        check_assurance(caller.acr, caller.auth_time, required=offered.required_acr, now=received_at)
         try:
             components, fees = _complete(offered, validator, submission)
         except ValidationFailed:
@@ -310,8 +313,8 @@ async def _file(
     code_prefix = dossier_code(offered.agency_code, day, 1).removesuffix("0001")
     history = HistoryEntry(dossier_id=dossier.id, occurred_at=received_at, previous=None, status=DossierStatus.NEW,
                            source="portal", actor=dossier.owner, note="Nộp hồ sơ trực tuyến")  # fmt: skip
-    filing = Filing(history=history, events=_submitted_events(dossier, files), service_revision=offered.revision,
-                    day=day, code_prefix=code_prefix)  # fmt: skip
+    filing = Filing(history=history, events=_submitted_events(dossier, files, offered),
+                    service_revision=offered.revision, day=day, code_prefix=code_prefix)  # fmt: skip
     while True:
         offered_now, code = await uow.dossiers.file(dossier, filing, alone=alone)
         if not offered_now or code is not None:
@@ -328,7 +331,9 @@ def _event_fees(fees: Sequence[FeeLine]) -> list[events.FeeLine]:
     return [events.FeeLine(code=f.code, name=f.name, amount=f.amount) for f in fees]
 
 
-def _submitted_events(dossier: Dossier, files: Sequence[Attachment]) -> list[tuple[Event, str]]:
+def _submitted_events(
+    dossier: Dossier, files: Sequence[Attachment], offered: OfferedVersion
+) -> list[tuple[Event, str]]:
     """Submitted, fees assessed and the first status, in that order (their ``code`` is filled in
     by the filing statement)."""
     assert dossier.service_id is not None and dossier.service_version is not None and dossier.owner is not None
@@ -348,7 +353,7 @@ def _submitted_events(dossier: Dossier, files: Sequence[Attachment]) -> list[tup
     )  # fmt: skip
     assessed = FeesAssessed(
         dossier_id=dossier.id, code=dossier.code, owner=dossier.owner, agency_code=dossier.agency_code,
-        lines=_event_fees(dossier.fees), total=dossier.fee_total, currency="VND",
+        lines=_event_fees(dossier.fees), total=dossier.fee_total, currency="VND", required_acr=offered.required_acr,
     )  # fmt: skip
     first = status_changed(dossier, None, "portal", dossier.received_at)
     return [(submitted, dossier.id), (assessed, dossier.id), (first, dossier.id)]

@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from contracts.assurance import SECOND_FACTOR
 from services.kit.app import UnitOfWorkDep
-from services.kit.auth import SECOND_FACTOR_ACRS, Principal, require_scopes
+from services.kit.auth import Principal, require_acr, require_scopes
 from services.kit.clock import Clock
 from services.kit.errors import Forbidden
 from services.kit.storage import FileStorage, storage_of
@@ -65,9 +66,9 @@ async def _sender(principal: Annotated[Principal, require_scopes(SEND_SCOPE)]) -
     return Caller.of(principal.subject, principal.scopes, principal.claims)
 
 
-async def _official(principal: Annotated[Principal, require_scopes(PROCESS_SCOPE)]) -> Caller:
-    if principal.acr not in SECOND_FACTOR_ACRS:
-        raise Forbidden("Officials handle feedback signed in with a second factor.")
+# Officials handle feedback signed in with a second factor: a weaker sign-in is told to step up
+# (401 with the RFC 9470 challenge), a token without the processing scope is 403.
+async def _official(principal: Annotated[Principal, require_acr(SECOND_FACTOR, PROCESS_SCOPE)]) -> Caller:
     caller = Caller.of(principal.subject, principal.scopes, principal.claims)
     if not caller.agencies:
         raise Forbidden("Your token names no agency.")

@@ -199,8 +199,11 @@ async def callback(request: Request, uow: IdentityUnitOfWorkDep) -> Response:
         signed_in.account_id, signed_in.acr.value, signed_in.amr, signed_in.auth_time, signed_in.agencies,
         sid=await authorize.session_sid(uow, cookie),  # its ID tokens carry it: back-channel logout reaches them
     )  # fmt: skip
-    code = await authorize.issue_code(uow, settings, req, session, now)
-    target = _redirect(req.redirect_uri, {"code": code, "state": req.state}, settings.oidc_issuer).headers["location"]
+    try:
+        outcome = {"code": await authorize.issue_code(uow, settings, req, session, now), "state": req.state}
+    except OAuthError as exc:  # signed in, but below a level the client must have (or its pushed request used)
+        outcome = {"error": exc.error, "error_description": exc.detail, "state": req.state}
+    target = _redirect(req.redirect_uri, outcome, settings.oidc_issuer).headers["location"]
     response = _continue_page(lang, target)
     response.set_cookie(
         SESSION_COOKIE, cookie, httponly=True, samesite="lax", secure=_secure(settings), path="/",

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
+from contracts.assurance import IN_PERSON, acr_rank
 from contracts.json import JsonSchema, OpenApi
 from services.kit import dpop, jose
 from services.kit.errors import PortalError
@@ -21,7 +22,7 @@ from services.kit.openapi import token_security
 from services.kit.problems import problem_for
 
 from ..domain.oauth import CODE_CHALLENGE_PATTERN, Client, GrantType, OAuthError
-from ..service import accounts, authorize, clients, keys, pushed, sign_in, tokens
+from ..service import accounts, authorize, clients, keys, pushed, sign_in, step_up, tokens
 from ..service import dpop as dpop_proofs
 from ..service.unit_of_work import IdentityUnitOfWork
 from ..settings import IdentitySettings
@@ -89,6 +90,12 @@ AUTHORIZE_PARAMETERS = [
            "Seconds since the last sign-in after which the person signs in again."),
     _query("login_hint", {"type": "string", "maxLength": authorize.MAX_HINT}, "Pre-fills the login field."),
     _query("ui_locales", {"type": "string"}, "vi (the default) or en."),
+    _query("acr_values", {"type": "string", "maxLength": step_up.MAX_ACR_VALUES},
+           "Space-separated levels of assurance, voluntary (OIDC Core §3.1.2.1): a session below the lowest one "
+           "listed signs in again at it (step-up, RFC 9470); tokens say the level reached."),
+    _query("claims", {"type": "string", "maxLength": step_up.MAX_CLAIMS, "contentMediaType": "application/json"},
+           "OIDC Core §5.5, read for acr only: an essential acr not reached is "
+           "error=unmet_authentication_requirements, never a lower token."),
 ]  # fmt: skip
 
 
@@ -326,7 +333,7 @@ async def discovery(request: Request) -> JSONResponse:
         "acr_values_supported": ["urn:portal:acr:password", "urn:portal:acr:mfa", "urn:portal:acr:in-person"],
         "prompt_values_supported": ["none", "login"],
         "ui_locales_supported": ["vi", "en"],
-        "claims_parameter_supported": False,
+        "claims_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
@@ -369,6 +376,14 @@ def _eid_start_href(settings: IdentitySettings, req: authorize.AuthorizationRequ
     return f"/oauth2/eid/start?{urlencode(params)}"
 
 
+def step_up_notice(req: authorize.AuthorizationRequest, lang: str = "vi") -> str | None:
+    """What the sign-in page says when the client asks for more than a password (step-up)."""
+    required = req.acr.required
+    if required is None or acr_rank(required) <= 0:
+        return None
+    return texts(lang)["step_up_in_person" if required == IN_PERSON else "step_up_mfa"]
+
+
 def _sign_in_page(
     request: Request,
     req: authorize.AuthorizationRequest,
@@ -391,7 +406,8 @@ def _sign_in_page(
         csrf=csrf,
         request_fields=fields,
         error=error,
-        need_totp=need_totp,
+        need_totp=need_totp or step_up_notice(req) is not None,
+        notice=step_up_notice(req, lang),
         login=login or req.login_hint or "",
         client_name=req.client.name,
         switch_href=switch,

@@ -37,6 +37,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "eid-identifier-mismatch": "Tài khoản VNeID này không khớp với tài khoản đã liên kết trên Cổng. "
                                    "Vui lòng liên hệ bộ phận hỗ trợ.",
         "eid-bad-request": "Yêu cầu không hợp lệ.", "eid-off": "Đăng nhập bằng VNeID chưa được bật.",
+        "step_up_mfa": "Dịch vụ này yêu cầu xác thực hai lớp: đăng nhập lại với mã từ ứng dụng xác thực.",
+        "step_up_in_person": (
+            "Dịch vụ này yêu cầu tài khoản định danh điện tử mức độ 2 (VNeID): đăng nhập bằng VNeID mức độ 2, "
+            "hoặc bằng tài khoản đã xác minh trực tiếp cùng mã xác thực."
+        ),
     },
     "en": {
         "lang": "en", "title": "Sign in – National Public Service Portal", "heading": "Sign in",
@@ -64,6 +69,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "eid-identifier-mismatch": "This VNeID account does not match the portal account linked to it. "
                                    "Please contact support.",
         "eid-bad-request": "The request is not valid.", "eid-off": "Sign-in with VNeID is not enabled.",
+        "step_up_mfa": "This service needs two-step verification: sign in again with your authenticator code.",
+        "step_up_in_person": (
+            "This service needs a level 2 national e-ID (VNeID): sign in with VNeID level 2, or with an account "
+            "verified in person and its authenticator code."
+        ),
     },
 }  # fmt: skip
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from services.kit import dpop, jose
@@ -30,6 +30,7 @@ from . import backchannel
 from .accounts import account_is_active, grantable_scopes
 from .clients import get_client
 from .keys import verification_key
+from .step_up import UNMET, AcrRequest, parse_acr_request
 from .unit_of_work import IdentityUnitOfWork
 
 PROMPTS = {"none", "login", "consent", "select_account"}
@@ -78,6 +79,10 @@ class AuthorizationRequest:
     request_uri: str | None = None
     # RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
     dpop_jkt: str | None = None
+    # The level of assurance asked for (acr_values, or claims with acr), and those parameters as sent.
+    acr: AcrRequest = field(default_factory=AcrRequest)
+    acr_values: str | None = None
+    claims: str | None = None
 
     def as_form(self) -> dict[str, str]:
         """The request, to carry through the sign-in form (re-validated when it comes back)."""
@@ -100,6 +105,8 @@ class AuthorizationRequest:
             "max_age": str(self.max_age) if self.max_age is not None else None,
             "prompt": " ".join(sorted(self.prompt - {"login"})) or None,
             "ui_locales": self.ui_locales,
+            "acr_values": self.acr_values,
+            "claims": self.claims,
         }
         return {k: v for k, v in values.items() if v}
 
@@ -152,6 +159,7 @@ async def parse_request(
     for name in ("state", "nonce", "login_hint"):
         if len(params.get(name) or "") > MAX_HINT:
             raise OAuthError("invalid_request", f"{name} is longer than {MAX_HINT} characters.")
+    acr = parse_acr_request(params.get("acr_values"), params.get("claims"))
     return AuthorizationRequest(
         client=client,
         redirect_uri=redirect_uri,
@@ -165,6 +173,9 @@ async def parse_request(
         ui_locales=params.get("ui_locales"),
         request_uri=params.get("request_uri"),
         dpop_jkt=dpop_jkt,
+        acr=acr,
+        acr_values=params.get("acr_values"),
+        claims=params.get("claims"),
     )
 
 
@@ -212,6 +223,8 @@ async def current_session(uow: IdentityUnitOfWork, cookie: str | None, now: date
 def needs_sign_in(request: AuthorizationRequest, session: Session | None, now: datetime) -> bool:
     if session is None or "login" in request.prompt:
         return True
+    if not request.acr.met_by(session.acr):  # step-up: sign in again at the level asked
+        return True
     return request.max_age is not None and (now - session.auth_time).total_seconds() > request.max_age
 
 
@@ -219,7 +232,11 @@ async def issue_code(
     uow: IdentityUnitOfWork, settings: IdentitySettings, request: AuthorizationRequest, session: Session, now: datetime
 ) -> str:
     """A single-use code bound to the client, redirect URI, PKCE challenge, nonce and DPoP key.
-    A pushed request yields one code: its request URI is used up here."""
+    A pushed request yields one code: its request URI is used up here. Refused
+    (``unmet_authentication_requirements``) for a sign-in below a level that must be reached:
+    an essential acr, or in-person (``step_up``), whichever way the person signed in."""
+    if request.acr.refuses(session.acr):
+        raise OAuthError(UNMET, "The level of assurance asked was not reached.")
     if request.request_uri is not None and not await uow.pushed_requests.consume(digest(request.request_uri), now):
         raise OAuthError("invalid_request", "The request_uri was used or has expired.")
     # FAPI 2.0 §5.3.2.1: codes of the profile's clients live at most 60 seconds.

@@ -90,6 +90,7 @@ async def _access_token(
     family_id: str | None = None,
     applicant_key: str | None = None,
     jkt: str | None = None,
+    auth_time: datetime | None = None,
 ) -> tuple[str, str]:
     jti = uuid.uuid4().hex
     expires = now + timedelta(seconds=settings.access_token_seconds)
@@ -106,6 +107,8 @@ async def _access_token(
     }
     if acr:
         claims["acr"] = acr
+    if auth_time is not None:  # a person's sign-in: services judge its age (RFC 9470 max_age)
+        claims["auth_time"] = _ts(auth_time)
     if agencies:
         claims["agencies"] = list(agencies)
     if applicant_key:
@@ -215,6 +218,7 @@ async def _user_tokens(
         family_id=family_id,
         applicant_key=applicant_key,
         jkt=jkt,
+        auth_time=auth_time,
     )
     id_token = refresh = None
     if "openid" in scopes:
@@ -342,7 +346,8 @@ async def introspect(
     aud = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if caller.client_id != claims["client_id"] and caller.client_id not in aud:
         return {"active": False}
-    keep = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "acr", "agencies", "cnf")
+    keep = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "acr", "auth_time", "agencies",
+            "cnf")  # fmt: skip
     return {"active": True, "token_type": "access_token", **{k: claims[k] for k in keep if k in claims}}
 
 

@@ -55,10 +55,12 @@ class SqlAssessments:
     async def save(self, assessment: Assessment) -> None:
         statement = insert(assessments).values(
             dossier_id=assessment.dossier_id, dossier_code=assessment.dossier_code, owner=assessment.owner,
-            agency_code=assessment.agency_code, total=assessment.total,
+            agency_code=assessment.agency_code, total=assessment.total, required_acr=assessment.required_acr,
             lines=[{"code": line.code, "name": line.name, "amount": line.amount} for line in assessment.lines],
         )  # fmt: skip
-        update_columns = {c: statement.excluded[c] for c in ("lines", "total", "owner", "agency_code", "dossier_code")}
+        update_columns = {
+            c: statement.excluded[c] for c in ("lines", "total", "owner", "agency_code", "dossier_code", "required_acr")
+        }
         await self.connection.execute(
             statement.on_conflict_do_update(index_elements=["dossier_id"], set_=update_columns)
         )
@@ -71,6 +73,7 @@ class SqlAssessments:
         return Assessment(
             dossier_id=row.dossier_id, dossier_code=row.dossier_code, owner=row.owner, agency_code=row.agency_code,
             lines=tuple(FeeLine(line["code"], line["name"], line["amount"]) for line in row.lines), total=row.total,
+            required_acr=row.required_acr,
         )  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from contracts.assurance import ACR_LEVELS
 from services.kit.idempotency import idempotency_table
 
 metadata = MetaData()
@@ -39,6 +40,8 @@ assessments = Table(
     Column("lines", JSONB, nullable=False),
     Column("total", BigInteger, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The level of assurance the dossier's online service requires (an acr value, contracts.assurance).
+    Column("required_acr", Text, nullable=False, server_default=ACR_LEVELS[0]),
     CheckConstraint("total >= 0", name="assessments_total"),
 )
 

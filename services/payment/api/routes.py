@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from services.kit import webhooks as webhook_header
-from services.kit.auth import Principal, require_scopes
+from services.kit.auth import Principal, demands_acr, require_scopes
 from services.kit.errors import ValidationFailed
 from services.kit.openapi import BINARY, binary_content
 from services.kit.schemas import UUID_PATTERN
@@ -57,13 +57,15 @@ def client_ip(request: Request) -> str:
     responses={200: {"model": OrderDetailPublic,
                      "description": "The order made before with the same Idempotency-Key (Idempotent-Replayed)"}},
 )  # fmt: skip
+@demands_acr(None)  # the dossier's online service's required_acr
 async def create_order(
     request: Request, response: Response, body: OrderCreate, principal: Payer, uow: PaymentUnitOfWorkDep,
     idempotency_key: IdempotencyKey = None,
 ) -> OrderDetailPublic:  # fmt: skip
     details, created = await orders.create_order(
         uow, settings_of(request), principal.subject, body.dossier_id, Provider(body.provider),
-        idempotency_key=idempotency_key, client_ip=client_ip(request),
+        idempotency_key=idempotency_key, client_ip=client_ip(request), acr=principal.acr,
+        auth_time=principal.auth_time,
     )  # fmt: skip
     response.headers["Location"] = f"{request.url.path}/{details.order.id}"
     if not created:

@@ -37,6 +37,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal
 
+from contracts.assurance import PASSWORD, AcrValue
 from services.kit.errors import Conflict, DomainError, NotFound
 
 
@@ -142,6 +143,8 @@ class Assessment:
     agency_code: str
     lines: tuple[FeeLine, ...]
     total: int
+    # The level of assurance the dossier's online service requires: its payer signs in at it too.
+    required_acr: AcrValue = PASSWORD
 
     @property
     def adds_up(self) -> bool:

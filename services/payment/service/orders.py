@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from contracts.events.dossier import FeesAssessed
 from contracts.events.payment import PaymentExpiring, PaymentFailed, PaymentSucceeded
 from services.kit import idempotency
+from services.kit.assurance import check_assurance
 from services.kit.db import Database
 from services.kit.errors import Conflict, NotFound, PermanentFailure
 from services.kit.ids import new_id
@@ -78,6 +79,7 @@ async def apply_fees_assessed(uow: PaymentUnitOfWork, event: FeesAssessed) -> No
     assessment = Assessment(
         dossier_id=event.dossier_id, dossier_code=event.code, owner=event.owner, agency_code=event.agency_code,
         lines=tuple(FeeLine(line.code, line.name, line.amount) for line in event.lines), total=event.total,
+        required_acr=event.required_acr,
     )  # fmt: skip
     if not assessment.adds_up:
         raise PermanentFailure(f"FeesAssessed: lines do not add up to the total for dossier {event.dossier_id}")
@@ -89,10 +91,13 @@ async def apply_fees_assessed(uow: PaymentUnitOfWork, event: FeesAssessed) -> No
 
 async def create_order(
     uow: PaymentUnitOfWork, settings: PaymentSettings, owner: str, dossier_id: str, provider: Provider, *,
-    idempotency_key: str | None, client_ip: str, now: datetime | None = None,
+    idempotency_key: str | None, client_ip: str, now: datetime | None = None, acr: object = None,
+    auth_time: object = None,
 ) -> tuple[OrderDetails, bool]:  # fmt: skip
     """An order for a dossier's assessed fees with the chosen provider; (details, created now).
-    The same ``idempotency_key`` again gives the order it made (not created now)."""
+    The same ``idempotency_key`` again gives the order it made (not created now). The payer's
+    sign-in (``acr``, ``auth_time``: the token's) is judged against the level the dossier's
+    online service requires, as the submission was (RFC 9470 challenge)."""
     now = now or datetime.now(UTC)
     fingerprint = idempotency.request_hash({"dossier_id": dossier_id, "provider": provider.value})
     if idempotency_key is not None:
@@ -103,6 +108,7 @@ async def create_order(
     if assessment is None:
         raise NotFound("No fees assessed for such a dossier of yours (yet).")
     assessment.check_payable_by(owner)
+    check_assurance(acr, auth_time, required=assessment.required_acr, now=now)
     live = await uow.orders.live_of(dossier_id)
     if live is not None:
         if live.state is OrderState.SUCCEEDED:

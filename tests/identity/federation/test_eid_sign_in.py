@@ -195,3 +195,12 @@ async def test_a_start_with_a_bad_request_is_a_page_not_a_redirect_to_the_eid(fe
         assert public_without_pkce.status_code == 400
         repeated = await client.get("/oauth2/eid/start?client_id=a&client_id=b")
         assert repeated.status_code == 400
+
+
+async def test_a_procedure_asking_level_2_gets_it_from_the_eid_or_no_code(federation: Federation) -> None:
+    # Step-up (RFC 9470) answered through the e-ID: a level 1 sign-in does not reach in-person.
+    asked = {"acr_values": "urn:portal:acr:in-person"}
+    level_1 = query(back_to_client((await sign_in(federation, "an", **asked)).answer))
+    assert level_1["error"] == "unmet_authentication_requirements" and "code" not in level_1
+    level_2 = await tokens_after(federation, await sign_in(federation, "binh", **asked))
+    assert level_2["acr"] == "urn:portal:acr:in-person"
