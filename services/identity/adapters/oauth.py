@@ -298,6 +298,7 @@ class SqlClients:
         return bool(result.rowcount)
 
     async def set_backchannel_logout(self, client_id: str, uri: str | None, session_required: bool) -> None:
+        self._recent.drop(client_id)
         await self._connection.execute(
             update(clients)
             .where(clients.c.client_id == client_id)
