@@ -12,6 +12,7 @@ from .api.accounts import router as accounts_router
 from .api.clients import router as clients_router
 from .api.commands import COMMANDS
 from .api.contacts import router as contacts_router
+from .api.federation import close_eid_client
 from .api.federation import root_router as eid_router
 from .api.federation import router as eid_link_router
 from .api.jobs import (
@@ -37,6 +38,7 @@ SERVICE = ServiceSpec(
     metadata=metadata,
     seed=seed_fixtures,
     on_startup=ensure_signing_key_at_start,
+    on_shutdown=close_eid_client,
     commands=COMMANDS,
     problems=PROBLEMS,
     unit_of_work=SqlIdentityUnitOfWork,

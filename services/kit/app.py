@@ -109,6 +109,8 @@ class ServiceSpec:
     seed: Seeder | None = None
     # Run once when the API starts, after the database is reachable (e.g. a first signing key).
     on_startup: Seeder | None = None
+    # Run when the API stops, before the database is closed (e.g. an HTTP client made on first use).
+    on_shutdown: Callable[[FastAPI], Awaitable[None]] | None = None
     commands: Sequence[Command] = ()
     periodic: Sequence[PeriodicJob] = ()
     metadata: Any = None
@@ -210,8 +212,12 @@ def build_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fas
         try:
             yield
         finally:
-            await db.dispose()
-            flush_spans()
+            try:
+                if spec.on_shutdown is not None:
+                    await spec.on_shutdown(app)
+            finally:
+                await db.dispose()
+                flush_spans()
 
     app = FastAPI(
         title=f"{spec.title} API",

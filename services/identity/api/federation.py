@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.kit.auth import Principal, require_scopes
@@ -87,6 +87,13 @@ def eid_client(request: Request) -> EidClient:
         )  # fmt: skip
         request.app.state.eid = client
     return client
+
+
+async def close_eid_client(app: FastAPI) -> None:
+    """At shutdown: the e-ID client's connections closed, if one was made."""
+    client: EidClient | None = getattr(app.state, "eid", None)
+    if client is not None:
+        await client.aclose()
 
 
 def _params(request: Request) -> dict[str, str] | None:
