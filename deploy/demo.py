@@ -256,8 +256,10 @@ async def sign_in(
 
 
 async def journey(portal: str, bank: str, timeline: Timeline, mailbox: str = "http://127.0.0.1:8025",
-                  messaging: str = "http://127.0.0.1:8030") -> dict[str, Any]:  # fmt: skip
-    """Walk the journey; returns what was seen at each step (``timeline.facts``)."""
+                  messaging: str = "http://127.0.0.1:8030",
+                  first_backoff: float = FIRST_BACKOFF_SECONDS) -> dict[str, Any]:  # fmt: skip
+    """Walk the journey; returns what was seen at each step (``timeline.facts``). ``first_backoff``:
+    the notification service's first retry wait (``NOTIFICATION_DEV_FIRST_RETRY_SECONDS`` if set)."""
     say, facts = timeline.say, timeline.facts
     async with httpx.AsyncClient(base_url=portal, timeout=30) as api, contextlib.AsyncExitStack() as held:
         meta = _expect(await api.get("/.well-known/openid-configuration"), 200, "discovery")
@@ -395,7 +397,7 @@ async def journey(portal: str, bank: str, timeline: Timeline, mailbox: str = "ht
     facts["province_portal"] = province["claims"]
     say(f"a province's portal ({PROVINCE_PORTAL[0]}) signed the same person in through the national SSO: "
         f"ID token for {province['claims']['aud']}, subject {province['claims']['sub'][:8]}…")  # fmt: skip
-    await retried(messaging, phone, timeline)
+    await retried(messaging, phone, timeline, first_backoff)
     return facts
 
 
@@ -557,7 +559,7 @@ async def payment_fails(
             f"took it over {after:.1f} s later and delivered it (its signed receipt answered {answered})")  # fmt: skip
 
 
-async def retried(messaging: str, phone: str, timeline: Timeline) -> None:
+async def retried(messaging: str, phone: str, timeline: Timeline, first_backoff: float = FIRST_BACKOFF_SECONDS) -> None:
     """The SMS provider ``a`` failed for now (``payment_fails``), tried again after its backoff by
     the next provider, ``b``, and delivered: what the sandbox lists of both (the message's id is
     each provider's ``client_ref``)."""
@@ -569,14 +571,14 @@ async def retried(messaging: str, phone: str, timeline: Timeline) -> None:
         delivered = await _sms_at(providers, phone, lambda r: r["provider"] == "b"
                                   and r["client_ref"] == failed["client_ref"] and r["status"] == "delivered"
                                   and any(isinstance(x, int) and x < 300 for x in r["receipt_replies"]),
-                                  within=FIRST_BACKOFF_SECONDS + 30)  # fmt: skip
+                                  within=first_backoff + 30)  # fmt: skip
     if delivered is None:
         say("SMS retry: not delivered yet; the hourly limit per person (10 SMS) holds it")
         return
     after = _seconds_between(failed["settled_at"], delivered["received_at"])
     facts["sms_retry"] |= {"delivered": delivered, "after_seconds": after}
     say(f"SMS retried: the one provider a failed for now went again {after:.1f} s later (the first backoff is "
-        f"{FIRST_BACKOFF_SECONDS} s), to provider b: delivered, its signed receipt answered "
+        f"{first_backoff:g} s), to provider b: delivered, its signed receipt answered "
         f"{delivered['receipt_replies']}")  # fmt: skip
 
 
@@ -680,12 +682,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bank", default="http://127.0.0.1:8010", help="the sandbox bank")
     parser.add_argument("--mailbox", default="http://127.0.0.1:8025", help="the sandbox mailbox (its HTTP side)")
     parser.add_argument("--messaging", default="http://127.0.0.1:8030", help="the sandbox SMS and push providers")
+    parser.add_argument(
+        "--first-retry-seconds",
+        type=float,
+        default=FIRST_BACKOFF_SECONDS,
+        help="the portal's first retry wait (NOTIFICATION_DEV_FIRST_RETRY_SECONDS, if set)",
+    )
     options = parser.parse_args(argv)
     timeline = Timeline()
     print(f"The journey, against {options.portal}:")
     try:
         asyncio.run(journey(options.portal.rstrip("/"), options.bank.rstrip("/"), timeline,
-                            options.mailbox.rstrip("/"), options.messaging.rstrip("/")))  # fmt: skip
+                            options.mailbox.rstrip("/"), options.messaging.rstrip("/"),
+                            options.first_retry_seconds))  # fmt: skip
     except (JourneyFailed, httpx.HTTPError) as exc:
         print(f"\nThe journey stopped: {exc}", file=sys.stderr)
         return 1

@@ -1,6 +1,6 @@
 """Settings of the notification service, read from ``NOTIFICATION_*`` environment variables."""
 
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from typing import ClassVar
 
@@ -63,6 +63,14 @@ class NotificationSettings(ServiceSettings):
     digest_every_seconds: float = Field(default=300.0, ge=1.0, le=3600)
     # Development and tests only: the clock moved by the seconds written in this file.
     dev_clock_offset_file: Path | None = None
+    # Development and tests only: the wait before a failed message's first retry, instead of the
+    # schedule's 30 s (``domain/messages.py``; the later waits are kept).
+    dev_first_retry_seconds: float | None = Field(default=None, ge=1.0, le=30.0)
+
+    @property
+    def first_retry(self) -> timedelta | None:
+        """The first retry's wait where development or a test shortened it, else None (the schedule's)."""
+        return None if self.dev_first_retry_seconds is None else timedelta(seconds=self.dev_first_retry_seconds)
 
     @model_validator(mode="after")
     def _real_providers_in_production(self) -> "NotificationSettings":

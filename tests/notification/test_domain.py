@@ -21,6 +21,7 @@ from services.notification.domain.messages import (
 from services.notification.domain.notices import RULES, EssentialKind, Kind, Preferences, choose
 from services.notification.domain.templates import Template, TemplateRefused, check, render
 from services.notification.service.defaults import ENGLISH, VIETNAMESE
+from services.notification.settings import NotificationSettings
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam
 SCHEMA = {"type": "object", "properties": {"code": {"type": "string", "maxLength": 40}}, "required": ["code"],
@@ -116,6 +117,23 @@ def test_a_temporary_failure_is_retried_with_backoff_until_72_hours_then_final()
     final = message(attempts=29).failed(TemporaryFailure("busy"), "a", late)
     assert final.status == Status.TEMPORARY_FAILURE and final.final
     assert backoff(1) < backoff(2) < backoff(6) == backoff(60)
+
+
+def test_a_shortened_first_retry_changes_the_first_wait_only_and_production_refuses_it() -> None:
+    five = timedelta(seconds=5)
+    assert backoff(1, five) == five and backoff(2, five) == backoff(2) and backoff(6, five) == backoff(6)
+    first = message().failed(TemporaryFailure("busy"), "a", NOW, first_retry=five)
+    assert first.status == Status.CREATED and first.due_at == NOW + five
+    sent = message().handed(Handed("a", "ref-1"), NOW)
+    assert sent.receipt("temporary-failure", "absent", NOW, ("a", "b"), five).due_at == NOW + five
+    second = first.failed(TemporaryFailure("busy"), "b", NOW, first_retry=five)
+    assert second.due_at == NOW + backoff(2)
+    assert NotificationSettings().first_retry is None
+    assert NotificationSettings(dev_first_retry_seconds=5).first_retry == five
+    with pytest.raises(ValueError, match="dev_first_retry_seconds"):
+        NotificationSettings(environment="production", dev_first_retry_seconds=5)
+    with pytest.raises(ValueError):
+        NotificationSettings(dev_first_retry_seconds=0.5)
 
 
 def test_a_permanent_failure_is_final_at_once_and_receipts_finish_a_message() -> None:

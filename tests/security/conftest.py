@@ -32,7 +32,9 @@ def stack(  # type: ignore[no-untyped-def]
     feedback_template,
     notification_template,
 ) -> Iterator[Stack]:
-    with running_stack(infra, infra.workdir / "security") as running:
+    # A body that stops arriving is cut off after 3 s here rather than the default 10 s: the test
+    # that proves it waits that long (clients here send their bodies whole, far within it).
+    with running_stack(infra, infra.workdir / "security", body_idle_seconds=3.0) as running:
         yield running
 
 

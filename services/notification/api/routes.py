@@ -203,7 +203,7 @@ async def sms_receipt(
     except ReceiptRefused as refused:
         raise (Unauthorized if refused.status_code == 401 else BadRequest)(str(refused)) from None
     names = tuple(p.name for p in settings.sms_providers)
-    unknown = await dispatch.receipts(uow, provider, told, clock.now(), names)
+    unknown = await dispatch.receipts(uow, provider, told, clock.now(), names, settings.first_retry)
     if unknown:
         raise ReceiptsAhead(f"{len(unknown)} of the {len(told)} receipts name no message yet; send them again later.")
     return Response(status_code=204)

@@ -40,8 +40,11 @@ BACKOFF = (
 )  # fmt: skip
 
 
-def backoff(attempts: int) -> timedelta:
-    """The wait after the ``attempts``-th failed attempt (1-based)."""
+def backoff(attempts: int, first: timedelta | None = None) -> timedelta:
+    """The wait after the ``attempts``-th failed attempt (1-based); ``first`` instead of the
+    schedule's first wait, where given (development and tests only: the later ones are kept)."""
+    if attempts <= 1 and first is not None:
+        return first
     return BACKOFF[min(max(attempts, 1), len(BACKOFF)) - 1]
 
 
@@ -96,23 +99,25 @@ class Message:
                        handed_at=now)  # fmt: skip
 
     def failed(self, failure: DeliveryFailure, provider: str, now: datetime,
-               providers: tuple[str, ...] = ()) -> Message:  # fmt: skip
+               providers: tuple[str, ...] = (), first_retry: timedelta | None = None) -> Message:  # fmt: skip
         """After a failed hand-over: retried later (a permanent failure at once, on a provider of
-        ``providers`` that has not refused it), unless every provider refused it or it is too old."""
+        ``providers`` that has not refused it), unless every provider refused it or it is too old.
+        ``first_retry``: the first wait instead of the schedule's (:func:`backoff`)."""
         attempts = self.attempts + 1
-        return self._failure(Status(failure.status), failure.reason, provider, attempts, now, providers)
+        return self._failure(Status(failure.status), failure.reason, provider, attempts, now, providers, first_retry)
 
     def receipt(self, status: ReceiptStatus, detail: str | None, now: datetime,
-                providers: tuple[str, ...] = ()) -> Message:  # fmt: skip
+                providers: tuple[str, ...] = (), first_retry: timedelta | None = None) -> Message:  # fmt: skip
         """The provider's receipt for the message it took."""
         if self.status != Status.SENDING:
             return self  # a late or repeated receipt: the message has moved on
         if status == "delivered":
             return replace(self, status=Status.DELIVERED, updated_at=now, reason=None)
-        return self._failure(Status(status), detail or status, self.provider or "", self.attempts, now, providers)
+        return self._failure(Status(status), detail or status, self.provider or "", self.attempts, now, providers,
+                             first_retry)  # fmt: skip
 
     def _failure(self, status: Status, reason: str, provider: str, attempts: int, now: datetime,
-                 providers: tuple[str, ...]) -> Message:  # fmt: skip
+                 providers: tuple[str, ...], first_retry: timedelta | None = None) -> Message:  # fmt: skip
         refused_by = self.refused_by
         if status == Status.PERMANENT_FAILURE:
             # A provider's permanent refusal may be its own (a route it lacks): the next provider
@@ -122,7 +127,7 @@ class Message:
                 return replace(self, status=Status.CREATED, attempts=attempts, provider=provider, due_at=now,
                                reason=f"{status.value} at {provider}: {reason}"[:200], updated_at=now,
                                refused_by=refused_by)  # fmt: skip
-        retry_at = now + backoff(attempts)
+        retry_at = now + backoff(attempts, first_retry)
         give_up = status == Status.PERMANENT_FAILURE or retry_at - self.created_at > GIVE_UP_AFTER
         # A failure status is final; a message retried waits as ``created``, the failure its reason.
         if give_up:

@@ -130,10 +130,12 @@ class BulkProvider(Protocol):
 
 
 async def send(providers: Providers, contacts: Contacts, claimed: list[tuple[Message, dict[str, Any]]],
-               clock: Callable[[], datetime], concurrency: int) -> list[Message]:  # fmt: skip
+               clock: Callable[[], datetime], concurrency: int,
+               first_retry: timedelta | None = None) -> list[Message]:  # fmt: skip
     """Each claimed message handed to its provider; the messages as they now stand (each timed
     by ``clock`` when its provider answered). A provider with a bulk send gets its messages in
-    one call; the others one message at a time, at most ``concurrency`` at once."""
+    one call; the others one message at a time, at most ``concurrency`` at once. ``first_retry``:
+    the wait before a failed message's first retry, instead of the schedule's."""
     gate = asyncio.Semaphore(concurrency)
     with contextlib.suppress(Exception):  # unreachable now: each message's own lookup says so below
         await contacts.prefetch(sorted({m.account_id for m, _ in claimed if m.channel != Channel.PUSH}))
@@ -143,17 +145,17 @@ async def send(providers: Providers, contacts: Contacts, claimed: list[tuple[Mes
     for i, (message, content) in enumerate(claimed):
         names = providers.names(message.channel)
         if not names:
-            done[i] = message.failed(TechnicalFailure("no provider configured"), "", clock())
+            done[i] = message.failed(TechnicalFailure("no provider configured"), "", clock(), first_retry=first_retry)
             continue
         name = next_provider(names, message)
         try:
             contact = None if message.channel == Channel.PUSH else await contacts.of(message.account_id)
             outgoing = _outgoing(message, content, contact)
         except DeliveryFailure as failure:  # no contact: no provider can change that
-            done[i] = message.failed(failure, name, clock())
+            done[i] = message.failed(failure, name, clock(), first_retry=first_retry)
             continue
         except Exception as exc:  # identity unreachable: tried again later
-            done[i] = message.failed(TechnicalFailure(type(exc).__name__), name, clock())
+            done[i] = message.failed(TechnicalFailure(type(exc).__name__), name, clock(), first_retry=first_retry)
             continue
         if hasattr(providers.named(message.channel, name), "send_many"):
             bulk.setdefault((message.channel, name), []).append((i, message, outgoing))
@@ -165,9 +167,9 @@ async def send(providers: Providers, contacts: Contacts, claimed: list[tuple[Mes
         if isinstance(answer, Handed):
             return message.handed(answer, clock())
         if isinstance(answer, DeliveryFailure):
-            return message.failed(answer, name, clock(), names)
+            return message.failed(answer, name, clock(), names, first_retry)
         # A provider's adapter broke its contract: tried again later.
-        return message.failed(TechnicalFailure(type(answer).__name__), name, clock())
+        return message.failed(TechnicalFailure(type(answer).__name__), name, clock(), first_retry=first_retry)
 
     async def one(i: int, message: Message, name: str, outgoing: Outgoing) -> None:
         async with gate:
@@ -205,7 +207,7 @@ async def record(uow: NotificationUnitOfWork, sent: list[Message]) -> Run:
 
 
 async def receipts(uow: NotificationUnitOfWork, provider: str, told: list[Receipt], now: datetime,
-                   providers: tuple[str, ...] = ()) -> list[str]:  # fmt: skip
+                   providers: tuple[str, ...] = (), first_retry: timedelta | None = None) -> list[str]:  # fmt: skip
     """A provider's receipts applied; the references that name no message (yet). The deliveries,
     most receipts, are one statement together; the rest go one by one through :func:`receipt`."""
     delivered = await uow.messages.delivered_many(
@@ -215,13 +217,14 @@ async def receipts(uow: NotificationUnitOfWork, provider: str, told: list[Receip
     for one in told:
         if one.reference in delivered:
             continue
-        if not await receipt(uow, provider, one.reference, one.status, one.detail, now, providers):
+        if not await receipt(uow, provider, one.reference, one.status, one.detail, now, providers, first_retry):
             unknown.append(one.reference)
     return unknown
 
 
 async def receipt(uow: NotificationUnitOfWork, provider: str, reference: str, status: str, detail: str | None,
-                  now: datetime, providers: tuple[str, ...] = ()) -> bool:  # fmt: skip
+                  now: datetime, providers: tuple[str, ...] = (),
+                  first_retry: timedelta | None = None) -> bool:  # fmt: skip
     """A provider's delivery receipt applied to the message it names; False when no message has
     that reference (yet: a receipt can overtake the recording of the hand-over). A delivery, most
     receipts, is one statement; a failure goes through the message's rules (retry, failover)."""
@@ -232,7 +235,7 @@ async def receipt(uow: NotificationUnitOfWork, provider: str, reference: str, st
     message = await uow.messages.by_reference(provider, reference)
     if message is None:
         return False
-    updated = message.receipt(status, detail, now, providers)  # type: ignore[arg-type]
+    updated = message.receipt(status, detail, now, providers, first_retry)  # type: ignore[arg-type]
     if updated != message:
         await uow.messages.save(updated)
     return True

@@ -45,7 +45,7 @@ async def dispatch_due(db: Database, settings: ServiceSettings) -> None:
         if not claimed:
             return
         sent = await dispatch.send(runtime.providers, runtime.contacts, claimed, clock.now,
-                                   settings.dispatch_concurrency)  # fmt: skip
+                                   settings.dispatch_concurrency, settings.first_retry)  # fmt: skip
         async with db.transaction() as unit:
             run = await dispatch.record(notification_unit(unit), sent)
         log.info("messages handed over", handed=run.handed, failed=run.failed, outcomes=run.outcomes)

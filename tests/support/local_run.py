@@ -1,6 +1,6 @@
-"""``make run`` as a person uses it: the launcher brings up PostgreSQL, the broker, six
-services with their workers and the gateway; SIGTERM stops every process within 10 s; a
-second start finds the same data."""
+"""``make run``'s launcher driven as a person uses it, for ``tests/e2e/test_demo_journey.py``:
+started on free ports with its own data directory, waited for until the gateway is ready, stopped
+with SIGTERM (every process within 10 s)."""
 
 from __future__ import annotations
 
@@ -13,17 +13,16 @@ from pathlib import Path
 
 import httpx
 import psutil
-import pytest
 
-from deploy.local.components import free_port, postgres_bin
+from deploy.local.components import postgres_bin
 from services.kit.kafka import SERVICE_NAMES
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.integration
 
-
-def launch(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PORTAL_DATA_DIR": str(data_dir)}
+def launch(
+    data_dir: Path, ports: dict[str, int], log: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PORTAL_DATA_DIR": str(data_dir), **(extra_env or {})}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     env.pop("PORTAL_DATABASE_URL", None)
     env["PORTAL_POSTGRES_PORT"] = str(ports["postgres"])
@@ -124,44 +123,3 @@ def assert_stops_cleanly(proc: subprocess.Popen) -> None:
     assert proc.returncode == 0
     assert elapsed < 10, f"stopping took {elapsed:.1f}s"
     assert alive == [], f"left behind: {[p.pid for p in alive]}"
-
-
-def test_make_run_starts_everything_stops_cleanly_and_restarts_on_the_same_data(tmp_path) -> None:
-    names = (*SERVICE_NAMES, "postgres", "kafka", "gateway", "sandbox_bank", "sandbox_agency", "eid")
-    ports = {name: free_port() for name in names}
-    gateway = f"http://127.0.0.1:{ports['gateway']}"
-    log = tmp_path / "run.log"
-    data = tmp_path / "data"
-
-    proc = launch(data, ports, log)
-    try:
-        ready = wait_ready(proc, gateway, log)
-        assert ready["status"] == "ready"
-        assert sorted(ready["services"]) == sorted(SERVICE_NAMES)
-        assert all(s["ready"] for s in ready["services"].values())
-        # pg, broker, 6 APIs, 6 workers, gateway, sandbox bank and agency
-        assert len(psutil.Process(proc.pid).children(recursive=True)) >= 17
-        bank = f"http://127.0.0.1:{ports['sandbox_bank']}/api/statement.csv"
-        assert when_up(bank).text.startswith("transaction_id,reference,amount")
-        kid = eid_signing_key(ports)
-        signs_in_through_the_sandbox_eid(gateway)
-        psql(
-            ports,
-            "INSERT INTO kit_outbox (event_id, topic, key, type, source, event_time, data, published_at) "
-            "VALUES ('marker', 'dossier.events', 'k', 'test.marker.kept.v1', 'test', now(), '{}', now())",
-        )
-        assert_stops_cleanly(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert (data / "postgres" / "data" / "PG_VERSION").exists()
-
-    proc = launch(data, ports, log)
-    try:
-        wait_ready(proc, gateway, log)
-        assert psql(ports, "SELECT count(*) FROM kit_outbox WHERE event_id = 'marker'") == "1"
-        assert eid_signing_key(ports) == kid  # the sandbox e-ID keeps its key in the data directory
-        assert_stops_cleanly(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
