@@ -33,6 +33,15 @@ class MandateRole(StrEnum):
 
 
 ROLE_ORDER = tuple(MandateRole)
+# The API scopes a token acting for an enterprise may carry, by the mandate's roles: a role the
+# mandate lacks takes its scopes out of the token, and scopes no role names (a person's own
+# feedback, notifications) are not given when acting for an enterprise.
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    MandateRole.READ: frozenset({"dossier:read"}),
+    MandateRole.SUBMIT: frozenset({"dossier:submit"}),
+    MandateRole.PAY: frozenset({"payment:pay"}),
+    MandateRole.MANAGE: frozenset(),
+}
 
 
 def normalise_roles(roles: list[str]) -> tuple[str, ...]:
@@ -55,6 +64,11 @@ class Mandate:
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def api_scopes(self) -> frozenset[str]:
+        """The API scopes its roles allow a token acting under it."""
+        return frozenset().union(*(ROLE_SCOPES.get(role, frozenset()) for role in self.roles))
 
     def allows(self, role: MandateRole) -> bool:
         return self.active and role.value in self.roles

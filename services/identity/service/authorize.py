@@ -252,13 +252,13 @@ async def issue_code(
     if request.client.fapi2:
         lifetime = min(lifetime, FAPI2_CODE_SECONDS)
     allowed = await grantable_scopes(uow, session.account_id)
-    scopes = grant(request.scopes, allowed & request.client.allowed_scopes)
     mandate_id = None
     if request.acting_for is not None:
         mandate = await mandates.acting_mandate(uow, request.acting_for, session.account_id)
         if mandate is None:
             raise OAuthError("access_denied", "You hold no active mandate to act for this enterprise.")
-        mandate_id = mandate.id
+        mandate_id, allowed = mandate.id, allowed & mandate.api_scopes
+    scopes = grant(request.scopes, allowed & request.client.allowed_scopes)
     code = new_secret()
     await uow.authorization_codes.add(
         AuthorizationCode(

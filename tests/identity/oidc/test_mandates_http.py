@@ -124,11 +124,13 @@ async def test_a_mandate_is_granted_used_and_revoked_and_its_tokens_stop(provide
         assert (await client.get(mandates, headers=staff)).status_code == 404
 
         # Acting for the enterprise: the person is sub, the enterprise the entity claim.
-        acting = await sign_in(client, STAFF_PID, STAFF_PASSWORD, scope="openid dossier:submit",
+        acting = await sign_in(client, STAFF_PID, STAFF_PASSWORD,
+                               scope="openid dossier:submit payment:pay feedback:send",
                                acting_for=ENTERPRISE_LOGIN)  # fmt: skip
         assert acting.status_code == 200, acting.text
         access = jwt.get_unverified_claims(acting.json()["access_token"])
         assert access["sub"] == STAFF_ID
+        assert access["scope"] == "openid dossier:submit"  # no pay role; nothing the roles do not name
         assert access["entity"] == {"account_id": mandate["enterprise_id"], "tax_code": ENTERPRISE_LOGIN,
                                     "mandate_id": mandate["id"], "roles": ["read", "submit"]}  # fmt: skip
         assert jwt.get_unverified_claims(acting.json()["id_token"])["entity"]["mandate_id"] == mandate["id"]

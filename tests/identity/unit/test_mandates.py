@@ -55,5 +55,10 @@ def test_a_mandate_is_revoked_once_and_then_allows_nothing() -> None:
         held.revoke("boss", NOW)
 
 
+def test_a_mandates_roles_bound_the_api_scopes_of_its_tokens() -> None:
+    assert mandate(("read", "manage")).api_scopes == {"dossier:read"}
+    assert mandate(("read", "submit", "pay")).api_scopes == {"dossier:read", "dossier:submit", "payment:pay"}
+
+
 def test_roles_are_deduplicated_in_the_closed_sets_order() -> None:
     assert normalise_roles(["manage", "read", "read", "submit"]) == ("read", "submit", "manage")
