@@ -37,6 +37,7 @@ from contracts.events.identity_accounts import (
     AccountUnlocked,
     AccountVerified,
 )
+from contracts.events.identity_mandates import MandateGranted, MandateRevoked
 from contracts.events.identity_oidc import ClientCreated, ClientDisabled, SigningKeyRotated
 from contracts.events.payment import PaymentExpiring, PaymentFailed, PaymentSucceeded
 from contracts.events.platform import DeadLetterRecorded
@@ -50,6 +51,8 @@ EVENT_MODELS: tuple[type[Event], ...] = (
     AccountLocked,
     AccountUnlocked,
     AccountDeleted,
+    MandateGranted,
+    MandateRevoked,
     ClientCreated,
     ClientDisabled,
     SigningKeyRotated,

@@ -82,7 +82,7 @@ SERVICES: tuple[Service, ...] = (
         "dossier",
         port=8003,
         metrics_port=9103,
-        consumes=("catalogue.events", "payment.events", "sync.events", "dossier.events"),
+        consumes=("catalogue.events", "payment.events", "sync.events", "dossier.events", "identity.events"),
     ),
     Service("payment", port=8004, metrics_port=9104, consumes=("dossier.events",)),
     Service("sync", port=8005, metrics_port=9105, consumes=("dossier.events",)),

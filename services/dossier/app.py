@@ -16,7 +16,7 @@ from .adapters.tables import metadata
 from .adapters.unit_of_work import SqlDossierUnitOfWork
 from .api.problems import PROBLEMS
 from .api.routes import Runtime, document_limits, router
-from .consumers import STATISTICS, STATISTICS_BATCHES, batch_handlers, handlers
+from .consumers import MANDATES, STATISTICS, STATISTICS_BATCHES, batch_handlers, handlers
 from .service import catalogue_view
 from .service.lookup import purge_counts
 from .settings import DossierSettings
@@ -42,6 +42,9 @@ SERVICE = ServiceSpec(
             handlers=STATISTICS,
             batch_handlers=STATISTICS_BATCHES,
         ),
+        # Identity's enterprise mandates: a token acting for an enterprise is accepted while its
+        # mandate is active here (docs/mandates.md).
+        ConsumerSpec(name="mandates", topics=["identity.events"], handlers=MANDATES),
     ],
     # Counts of wrong public lookups whose window is over are dropped.
     periodic=[PeriodicJob("lookup-counts", 600, purge_counts)],

@@ -22,6 +22,7 @@ from .api.jobs import (
     seed_fixtures,
     sweep_inactive_job,
 )
+from .api.mandates import router as mandates_router
 from .api.oidc import router as oidc_router
 from .api.problems import PROBLEMS
 from .settings import IdentitySettings
@@ -31,7 +32,7 @@ SERVICE = ServiceSpec(
     title="Identity and single sign-on",
     settings_cls=IdentitySettings,
     migrations=Path(__file__).parent / "migrations",
-    routers=[accounts_router, clients_router, contacts_router, eid_link_router],
+    routers=[accounts_router, clients_router, contacts_router, eid_link_router, mandates_router],
     # Served at the issuer's root (/.well-known, /oauth2), not under /api/v1/identity.
     root_routers=[oidc_router, eid_router],
     consumers=[],

@@ -79,6 +79,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", f"{_P}/me/eid-link"): ACCOUNT,
     ("GET", f"{_P}/accounts/{{account_id}}/eid-link"): Rule("admin", "identity:admin"),
     ("DELETE", f"{_P}/accounts/{{account_id}}/eid-link"): Rule("admin", "identity:admin"),
+    # identity: enterprise mandates (the enterprise's legal representative or a holder of manage)
+    ("GET", f"{_P}/enterprises/{{tax_code}}/mandates"): ACCOUNT,
+    ("POST", f"{_P}/enterprises/{{tax_code}}/mandates"): ACCOUNT,
+    ("DELETE", f"{_P}/enterprises/{{tax_code}}/mandates/{{mandate_id}}"): ACCOUNT,
+    ("GET", f"{_P}/mandates"): ACCOUNT,
     # identity: the OpenID provider (at the issuer's root)
     ("GET", "/.well-known/openid-configuration"): PUBLIC,
     ("GET", "/oauth2/jwks"): PUBLIC,

@@ -49,6 +49,8 @@ def objects(owned: Owned) -> dict[str, str]:
         "item_id": owned.inbox_item_id,
         "kind": "result-returned",
         "language": "vi",
+        "tax_code": "0101234565",  # the seeded enterprise, represented by the seeded citizen
+        "mandate_id": "00000000-0000-4000-8000-000000000001",
     }
 
 
@@ -79,6 +81,8 @@ def bodies(stack: Stack, intruder_file: str) -> dict[tuple[str, str], dict[str, 
             "attachments": [{"id": intruder_file, "component_code": "TP01"}]},
         ("POST", f"{d}/dossiers/{{dossier_id}}/rating"): {"score": 1},
         ("POST", f"{y}/orders/{{order_id}}/refund"): {"reason": "give me the money"},
+        ("POST", "/api/v1/identity/enterprises/{tax_code}/mandates"): {
+            "representative_personal_id": "001099012345", "roles": ["manage"]},
         ("PUT", f"{s}/agencies/{{agency_code}}/status-mappings"): {"mapping": {"X": 10}},
         ("PUT", f"{s}/agencies/{{agency_code}}/endpoint"): {"mode": "pull"},
         ("PATCH", f"{c}/services/{{service_id}}/draft"): {"processing_days": 1},

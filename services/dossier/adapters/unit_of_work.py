@@ -21,6 +21,7 @@ from .dossiers import (
     SqlTimelines,
 )
 from .lookups import SqlLookupCounts
+from .mandates import SqlMandatesView
 from .statistics import SqlStatistics
 
 
@@ -37,6 +38,7 @@ class SqlDossierUnitOfWork(UnitOfWork, DossierUnitOfWork):
     catalogue: SqlCatalogueView
     lookups: SqlLookupCounts
     statistics: SqlStatistics
+    mandates: SqlMandatesView
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -53,4 +55,5 @@ class SqlDossierUnitOfWork(UnitOfWork, DossierUnitOfWork):
         self.catalogue = SqlCatalogueView(connection)
         self.lookups = SqlLookupCounts(connection, self.execute_alone)
         self.statistics = SqlStatistics(connection)
+        self.mandates = SqlMandatesView(connection)
         return self

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from functools import cached_property
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field, ValidationError
 
@@ -33,8 +33,9 @@ from services.kit.storage import FileStorage, storage_of
 
 from ..domain.access import Caller
 from ..domain.codes import DOSSIER_CODE_MAX_LENGTH
+from ..domain.mandates import READ, SUBMIT
 from ..domain.status import DossierStatus
-from ..service import catalogue_view, intake, statistics, tracking
+from ..service import catalogue_view, intake, mandates, statistics, tracking
 from ..service import lookup as public_lookup
 from ..service.intake import AttachmentRef as AttachmentRefValue
 from ..service.unit_of_work import DossierUnitOfWork
@@ -117,8 +118,24 @@ def caller(principal: Principal) -> Caller:
     return Caller.of(principal.subject, principal.scopes, principal.claims)
 
 
-Submitter = Annotated[Principal, require_scopes("dossier:submit")]
-Reader = Annotated[Principal, require_scopes("dossier:read")]
+async def _submitter(
+    principal: Annotated[Principal, require_scopes("dossier:submit")], uow: DossierUnitOfWorkDep
+) -> Principal:
+    """A person filing for themselves, or for an enterprise under a mandate active here with ``submit``."""
+    await mandates.check(uow, caller(principal), SUBMIT)
+    return principal
+
+
+async def _reader(
+    principal: Annotated[Principal, require_scopes("dossier:read")], uow: DossierUnitOfWorkDep
+) -> Principal:
+    """A reader; acting for an enterprise, under a mandate active here with ``read``."""
+    await mandates.check(uow, caller(principal), READ)
+    return principal
+
+
+Submitter = Annotated[Principal, Depends(_submitter)]
+Reader = Annotated[Principal, Depends(_reader)]
 
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
@@ -159,8 +176,8 @@ def document_limits(document: OpenApi, settings: DossierSettings) -> None:
 async def upload(
     request: Request, principal: Submitter, uow: DossierUnitOfWorkDep, file: Annotated[UploadFile, File()]
 ) -> AttachmentPublic:
-    rt = runtime(request)
-    stored = await intake.upload_attachment(uow, rt.storage, rt.limits, principal.subject, file.file, file.filename)
+    rt, owner = runtime(request), caller(principal).subject  # an enterprise's, when acting for one
+    stored = await intake.upload_attachment(uow, rt.storage, rt.limits, owner, file.file, file.filename)
     return AttachmentPublic.of(stored)
 
 
@@ -279,9 +296,10 @@ async def submit_with_files(
         {"dossier": body.model_dump(mode="json"), "files": list(zip(digests, components, strict=True))}
     )
     uploaded: list[AttachmentRefValue] = []
-    if idempotency_key is None or await intake.known_key(uow, principal.subject, idempotency_key, fingerprint) is None:
+    owner = caller(principal).subject
+    if idempotency_key is None or await intake.known_key(uow, owner, idempotency_key, fingerprint) is None:
         for part, component in zip(files, components, strict=True):
-            stored = await intake.upload_attachment(uow, rt.storage, rt.limits, principal.subject, part.file,
+            stored = await intake.upload_attachment(uow, rt.storage, rt.limits, owner, part.file,
                                                     part.filename)  # fmt: skip
             uploaded.append(AttachmentRefValue(id=stored.id, component_code=component))
     return await _submitted(request, uow, principal, body.value(uploaded), idempotency_key, fingerprint)

@@ -9,13 +9,14 @@ from contracts.events.catalogue import (
     ProcedurePublished,
     ProcedureRetired,
 )
+from contracts.events.identity_mandates import MandateGranted, MandateRevoked
 from contracts.events.payment import PaymentSucceeded
 from contracts.events.sync import DossierStatusesReported, DossierStatusReported
 from services.kit.consumer import BatchHandler, Handler
 from services.kit.db import UnitOfWork
 
 from ..domain import statistics as statistics_rules
-from ..service import catalogue_view, statistics, tracking
+from ..service import catalogue_view, mandates, statistics, tracking
 from ..service.unit_of_work import DossierUnitOfWork
 from ..settings import DossierSettings
 
@@ -76,6 +77,20 @@ def batch_handlers(settings: DossierSettings) -> dict[str, BatchHandler]:
         await tracking.apply_status_batches(_dossier_unit(uow), [e.data for e in events], applicant_secret=secret)
 
     return {DossierStatusReported.TYPE: on_status_reports, DossierStatusesReported.TYPE: on_status_batches}
+
+
+# --- the read model of enterprise mandates (its own consumer group: identity.events) ---------
+
+
+async def on_mandate_granted(uow: UnitOfWork, event: CloudEvent) -> None:
+    await mandates.apply_granted(_dossier_unit(uow), event.data)
+
+
+async def on_mandate_revoked(uow: UnitOfWork, event: CloudEvent) -> None:
+    await mandates.apply_revoked(_dossier_unit(uow), event.data)
+
+
+MANDATES: dict[str, Handler] = {MandateGranted.TYPE: on_mandate_granted, MandateRevoked.TYPE: on_mandate_revoked}
 
 
 # --- the statistics read model (its own consumer group: dossier.events and payment.events) ---

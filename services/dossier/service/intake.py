@@ -254,7 +254,7 @@ async def submit(
         dossier = _new_dossier(dossier_id, owner, submission, fees, offered, received_at, calendar, issuer)
         bound = [dataclasses.replace(files[i], component_code=c) for i, c in components.items()]
         alone = not bound and idempotency_key is None and not submission.draft_id
-        code = await _file(uow, dossier, offered, bound, alone=alone)
+        code = await _file(uow, dossier, offered, bound, alone=alone, actor=caller.actor)
         if code is not None:
             break
         # The service changed since its definition was read: read it again, check again.
@@ -300,7 +300,13 @@ def _new_dossier(
 
 
 async def _file(
-    uow: DossierUnitOfWork, dossier: Dossier, offered: OfferedVersion, files: Sequence[Attachment], *, alone: bool
+    uow: DossierUnitOfWork,
+    dossier: Dossier,
+    offered: OfferedVersion,
+    files: Sequence[Attachment],
+    *,
+    alone: bool,
+    actor: str | None = None,
 ) -> str | None:
     """Number and write the dossier with its first timeline line and events, in one statement per
     try. The code it got; None when the service no longer offers the version the dossier was
@@ -312,7 +318,7 @@ async def _file(
     # The agency's code and the day, checked as a code's; the statement appends the number.
     code_prefix = dossier_code(offered.agency_code, day, 1).removesuffix("0001")
     history = HistoryEntry(dossier_id=dossier.id, occurred_at=received_at, previous=None, status=DossierStatus.NEW,
-                           source="portal", actor=dossier.owner, note="Nộp hồ sơ trực tuyến")  # fmt: skip
+                           source="portal", actor=actor or dossier.owner, note="Nộp hồ sơ trực tuyến")  # fmt: skip
     filing = Filing(history=history, events=_submitted_events(dossier, files, offered),
                     service_revision=offered.revision, day=day, code_prefix=code_prefix)  # fmt: skip
     while True:

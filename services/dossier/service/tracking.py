@@ -153,7 +153,7 @@ async def withdraw(uow: DossierUnitOfWork, caller: Caller, dossier_id: str, reas
         raise Conflict(f"A dossier in status {int(current)} ({current.label_en}) cannot be withdrawn.")
     now = datetime.now(UTC)
     await _change(
-        uow, dossier, DossierStatus.WITHDRAWAL_REQUESTED, source="owner", actor=caller.subject,
+        uow, dossier, DossierStatus.WITHDRAWAL_REQUESTED, source="owner", actor=caller.actor,
         occurred_at=now, note=reason or "Công dân yêu cầu rút hồ sơ",
     )  # fmt: skip
     requested = WithdrawalRequested(dossier_id=dossier.id, code=dossier.code, agency_code=dossier.agency_code,
@@ -191,7 +191,7 @@ async def supplement(
     now = datetime.now(UTC)
     await uow.supplements.fulfil(request.id, now)
     await _change(
-        uow, dossier, DossierStatus.PROCESSING, source="owner", actor=caller.subject, occurred_at=now,
+        uow, dossier, DossierStatus.PROCESSING, source="owner", actor=caller.actor, occurred_at=now,
         note=note or "Công dân bổ sung hồ sơ",
     )  # fmt: skip
     sent = [event_attachment(replace(files[item.id], component_code=item.component_code)) for item in wanted]

@@ -29,6 +29,7 @@ from ..domain.dossier import (
     RefusedUpdate,
     SupplementRequest,
 )
+from ..domain.mandates import MandateView
 from ..domain.statistics import Facts
 
 
@@ -209,6 +210,18 @@ class Statistics(Protocol):
         ...
 
 
+class MandatesView(Protocol):
+    """Identity's enterprise mandates, as their events told them."""
+
+    async def get(self, mandate_id: str) -> MandateView | None: ...
+
+    async def granted(
+        self, mandate_id: str, enterprise_id: str, representative_id: str, roles: list[str], at: datetime
+    ) -> None: ...
+
+    async def revoked(self, mandate_id: str, enterprise_id: str, representative_id: str, at: datetime) -> None: ...
+
+
 class DossierUnitOfWork(AbstractUnitOfWork, abc.ABC):
     """One transaction of the dossier service, with its repositories."""
 
@@ -224,3 +237,4 @@ class DossierUnitOfWork(AbstractUnitOfWork, abc.ABC):
     catalogue: CatalogueView
     lookups: LookupCounts
     statistics: Statistics
+    mandates: MandatesView

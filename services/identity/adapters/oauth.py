@@ -33,6 +33,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -125,6 +126,7 @@ authorization_codes = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("consumed_at", DateTime(timezone=True)),
     Column("dpop_jkt", Text),  # migration 0009
+    Column("mandate_id", Text),  # acting for an enterprise (migration 0011)
 )
 
 refresh_tokens = Table(
@@ -142,7 +144,9 @@ refresh_tokens = Table(
     Column("used_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
     Column("dpop_jkt", Text),  # migration 0009
+    Column("mandate_id", Text),  # acting for an enterprise (migration 0011)
     Index("refresh_tokens_family", "family_id"),
+    Index("refresh_tokens_mandate", "mandate_id", postgresql_where=text("mandate_id IS NOT NULL")),
     Index("refresh_tokens_code", "code_hash"),
 )
 
@@ -391,6 +395,7 @@ class SqlAuthorizationCodes:
                 redirect_uri=code.redirect_uri, scope=code.scope, nonce=code.nonce,
                 code_challenge=code.code_challenge, acr=code.acr, amr=list(code.amr), auth_time=code.auth_time,
                 agencies=list(code.agencies), expires_at=code.expires_at, sid=code.sid, dpop_jkt=code.dpop_jkt,
+                mandate_id=code.mandate_id,
             )
         )  # fmt: skip
 
@@ -409,7 +414,7 @@ class SqlAuthorizationCodes:
             code_hash=row.code_hash, client_id=row.client_id, account_id=row.account_id,
             redirect_uri=row.redirect_uri, scope=row.scope, nonce=row.nonce, code_challenge=row.code_challenge,
             acr=row.acr, amr=tuple(row.amr), auth_time=row.auth_time, agencies=tuple(row.agencies),
-            expires_at=row.expires_at, sid=row.sid, dpop_jkt=row.dpop_jkt,
+            expires_at=row.expires_at, sid=row.sid, dpop_jkt=row.dpop_jkt, mandate_id=row.mandate_id,
         )  # fmt: skip
 
     async def void_all(self, account_id: str, now: datetime) -> int:
@@ -437,7 +442,7 @@ class SqlIssuedTokens:
                 token_hash=token.token_hash, family_id=token.family_id, client_id=token.client_id,
                 account_id=token.account_id, scope=token.scope, acr=token.acr, amr=list(token.amr),
                 auth_time=token.auth_time, agencies=list(token.agencies), code_hash=token.code_hash,
-                expires_at=token.expires_at, sid=token.sid, dpop_jkt=token.dpop_jkt,
+                expires_at=token.expires_at, sid=token.sid, dpop_jkt=token.dpop_jkt, mandate_id=token.mandate_id,
             )
         )  # fmt: skip
 
@@ -478,7 +483,7 @@ class SqlIssuedTokens:
             .cte("spent")
         )  # fmt: skip
         kept = ("family_id", "client_id", "account_id", "scope", "acr", "amr", "auth_time", "agencies", "code_hash",
-                "sid", "dpop_jkt")  # fmt: skip
+                "sid", "dpop_jkt", "mandate_id")  # fmt: skip
         successor = select(
             literal(successor_hash, Text), *(spent.c[name] for name in kept),
             literal(expires_at, DateTime(timezone=True)),
@@ -545,5 +550,5 @@ def _to_refresh(row: Row[Any]) -> RefreshToken:
         token_hash=row.token_hash, family_id=row.family_id, client_id=row.client_id, account_id=row.account_id,
         scope=row.scope, acr=row.acr, amr=tuple(row.amr), auth_time=row.auth_time, agencies=tuple(row.agencies),
         code_hash=row.code_hash, expires_at=row.expires_at, used_at=row.used_at, revoked_at=row.revoked_at,
-        sid=row.sid, dpop_jkt=row.dpop_jkt,
+        sid=row.sid, dpop_jkt=row.dpop_jkt, mandate_id=row.mandate_id,
     )  # fmt: skip

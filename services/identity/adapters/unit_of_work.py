@@ -13,6 +13,7 @@ from ..service.unit_of_work import IdentityUnitOfWork
 from .accounts import SqlAccounts, SqlLocks, SqlLoginFailures, SqlMessages, SqlOneTimeCodes, SqlSignInAudit
 from .federation import SqlEidLinks, SqlEidSignIns
 from .logout import SqlBackchannelLogouts
+from .mandates import SqlMandates
 from .oauth import SqlAuthorizationCodes, SqlBrowserSessions, SqlClients, SqlIssuedTokens, SqlSigningKeys
 from .pushed import SqlDpopProofs, SqlPushedRequests
 
@@ -37,6 +38,7 @@ class SqlIdentityUnitOfWork(UnitOfWork, IdentityUnitOfWork):
         self.eid_links = SqlEidLinks(connection)
         self.pushed_requests = SqlPushedRequests(connection)
         self.dpop_proofs = SqlDpopProofs(connection)
+        self.mandates = SqlMandates(connection)
         return self
 
 

@@ -217,6 +217,8 @@ class SignInRecord:
     # The browser session's id as relying parties see it (``sid``, never the cookie): ID tokens
     # carry it, and back-channel logout tokens name it.
     sid: str | None = None
+    # The enterprise mandate the person acts under (``domain.mandates``): codes and refresh tokens only.
+    mandate_id: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)

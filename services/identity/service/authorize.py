@@ -26,7 +26,7 @@ from ..domain.oauth import (
     valid_challenge,
 )
 from ..settings import IdentitySettings
-from . import backchannel
+from . import backchannel, mandates
 from .accounts import account_is_active, grantable_scopes
 from .clients import get_client
 from .keys import verification_key
@@ -38,6 +38,7 @@ PROMPTS = {"none", "login", "consent", "select_account"}
 MAX_AGE = re.compile(r"(?:[0-9]{1,8}|100000000)")
 MAX_HINT = 512  # state, nonce and login_hint are carried through the sign-in form: bounded
 FAPI2_CODE_SECONDS = 60
+ACTING_FOR = re.compile(r"[0-9]{10}(?:-[0-9]{3})?")
 
 
 class UnsafeRedirect(OAuthError):
@@ -83,6 +84,8 @@ class AuthorizationRequest:
     acr: AcrRequest = field(default_factory=AcrRequest)
     acr_values: str | None = None
     claims: str | None = None
+    # The enterprise the person acts for (its tax code, ``docs/mandates.md``): needs an active mandate.
+    acting_for: str | None = None
 
     def as_form(self) -> dict[str, str]:
         """The request, to carry through the sign-in form (re-validated when it comes back)."""
@@ -107,6 +110,7 @@ class AuthorizationRequest:
             "ui_locales": self.ui_locales,
             "acr_values": self.acr_values,
             "claims": self.claims,
+            "acting_for": self.acting_for,
         }
         return {k: v for k, v in values.items() if v}
 
@@ -160,6 +164,9 @@ async def parse_request(
         if len(params.get(name) or "") > MAX_HINT:
             raise OAuthError("invalid_request", f"{name} is longer than {MAX_HINT} characters.")
     acr = parse_acr_request(params.get("acr_values"), params.get("claims"))
+    acting_for = params.get("acting_for")
+    if acting_for is not None and not ACTING_FOR.fullmatch(acting_for):
+        raise OAuthError("invalid_request", "acting_for must be an enterprise's tax code (10 digits, or 13 with -NNN).")
     return AuthorizationRequest(
         client=client,
         redirect_uri=redirect_uri,
@@ -176,6 +183,7 @@ async def parse_request(
         acr=acr,
         acr_values=params.get("acr_values"),
         claims=params.get("claims"),
+        acting_for=acting_for,
     )
 
 
@@ -244,6 +252,12 @@ async def issue_code(
     if request.client.fapi2:
         lifetime = min(lifetime, FAPI2_CODE_SECONDS)
     allowed = await grantable_scopes(uow, session.account_id)
+    mandate_id = None
+    if request.acting_for is not None:
+        mandate = await mandates.acting_mandate(uow, request.acting_for, session.account_id)
+        if mandate is None:
+            raise OAuthError("access_denied", "You hold no active mandate to act for this enterprise.")
+        mandate_id, allowed = mandate.id, allowed & mandate.api_scopes
     scopes = grant(request.scopes, allowed & request.client.allowed_scopes)
     code = new_secret()
     await uow.authorization_codes.add(
@@ -252,7 +266,7 @@ async def issue_code(
             redirect_uri=request.redirect_uri, scope=" ".join(scopes), nonce=request.nonce,
             code_challenge=request.code_challenge, acr=session.acr, amr=session.amr, auth_time=session.auth_time,
             agencies=session.agencies, expires_at=now + timedelta(seconds=lifetime), dpop_jkt=request.dpop_jkt,
-            sid=session.sid,
+            sid=session.sid, mandate_id=mandate_id,
         )
     )  # fmt: skip
     return code

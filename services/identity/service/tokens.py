@@ -29,7 +29,7 @@ from ..domain.oauth import (
     verify_pkce,
 )
 from ..settings import IdentitySettings
-from . import backchannel
+from . import backchannel, mandates
 from .accounts import account_is_active
 from .keys import JwtClaims, signer, verification_key
 from .unit_of_work import IdentityUnitOfWork
@@ -49,6 +49,23 @@ class Tokens:
     token_type: str = "Bearer"  # noqa: S105 - a token type, not a password
     id_token: str | None = None
     refresh_token: str | None = None
+
+
+# The enterprise a person acts for under a mandate (``docs/mandates.md``): its account id, tax code,
+# the mandate's id and roles. ``sub`` stays the person who acts.
+ENTITY_CLAIM = "entity"
+
+
+async def _entity(uow: IdentityUnitOfWork, mandate_id: str) -> tuple[JwtClaims, str | None]:
+    """The ``entity`` claim of a live mandate, and the enterprise's tax code; ``invalid_grant``
+    once the mandate is revoked (its tokens are revoked with it; this closes the race)."""
+    found = await mandates.live(uow, mandate_id)
+    if found is None:
+        raise OAuthError("invalid_grant", "The mandate this grant acts under is revoked.")
+    mandate, enterprise = found
+    claim: JwtClaims = {"account_id": enterprise.id, "tax_code": enterprise.tax_code or "", "mandate_id": mandate.id,
+                        "roles": list(mandate.roles)}  # fmt: skip
+    return claim, enterprise.tax_code
 
 
 def _ts(moment: datetime) -> int:
@@ -91,6 +108,7 @@ async def _access_token(
     applicant_key: str | None = None,
     jkt: str | None = None,
     auth_time: datetime | None = None,
+    entity: JwtClaims | None = None,
 ) -> tuple[str, str]:
     jti = uuid.uuid4().hex
     expires = now + timedelta(seconds=settings.access_token_seconds)
@@ -115,6 +133,8 @@ async def _access_token(
         claims[pseudonyms.CLAIM] = applicant_key
     if jkt:
         claims["cnf"] = {"jkt": jkt}  # RFC 9449 §6.1: bound to the client's DPoP key
+    if entity is not None:
+        claims[ENTITY_CLAIM] = entity
     await uow.tokens.add_access(jti, code_hash, family_id, expires)
     token = (await signer(uow, settings, now)).access_token(claims)
     return token, jti
@@ -205,6 +225,10 @@ async def _user_tokens(
     ``successor``: a refresh token already stored (a rotation's), given instead of a new one."""
     account_id, acr, auth_time = signed_in.account_id, signed_in.acr, signed_in.auth_time
     amr, agencies = tuple(signed_in.amr), tuple(signed_in.agencies)
+    entity = None
+    if signed_in.mandate_id is not None:  # acting for an enterprise: its dossiers, its pseudonym
+        entity, tax_code = await _entity(uow, signed_in.mandate_id)
+        applicant_key = _pseudonym(settings, tax_code) if _for_dossiers(scopes) else None
     access, _ = await _access_token(
         uow,
         settings,
@@ -219,6 +243,7 @@ async def _user_tokens(
         applicant_key=applicant_key,
         jkt=jkt,
         auth_time=auth_time,
+        entity=entity,
     )
     id_token = refresh = None
     if "openid" in scopes:
@@ -238,6 +263,8 @@ async def _user_tokens(
             id_claims["nonce"] = nonce
         if signed_in.sid:
             id_claims["sid"] = signed_in.sid
+        if entity is not None:
+            id_claims[ENTITY_CLAIM] = entity
         id_token = (await signer(uow, settings, now)).id_token(id_claims)
     if successor is not None:
         refresh = successor
@@ -248,7 +275,7 @@ async def _user_tokens(
                 token_hash=digest(refresh), family_id=family_id, client_id=client.client_id, account_id=account_id,
                 scope=" ".join(scopes), acr=acr, amr=amr, auth_time=auth_time, agencies=agencies,
                 code_hash=code_hash, expires_at=now + timedelta(days=settings.refresh_token_days),
-                sid=signed_in.sid, dpop_jkt=refresh_jkt,
+                sid=signed_in.sid, dpop_jkt=refresh_jkt, mandate_id=signed_in.mandate_id,
             )
         )  # fmt: skip
     return Tokens(
@@ -347,7 +374,7 @@ async def introspect(
     if caller.client_id != claims["client_id"] and caller.client_id not in aud:
         return {"active": False}
     keep = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "acr", "auth_time", "agencies",
-            "cnf")  # fmt: skip
+            "cnf", ENTITY_CLAIM)  # fmt: skip
     return {"active": True, "token_type": "access_token", **{k: claims[k] for k in keep if k in claims}}
 
 

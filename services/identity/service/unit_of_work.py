@@ -17,6 +17,7 @@ from ..domain.accounts import Account, SignInAttempt
 from ..domain.federation import EidLink, LinkEvent, PendingEidSignIn
 from ..domain.identifiers import LoginKind
 from ..domain.logout import PendingLogout
+from ..domain.mandates import Mandate
 from ..domain.messages import QueuedMessage, SentMessage
 from ..domain.oauth import AuthorizationCode, BrowserSession, Client, RefreshToken, SigningKey
 from ..domain.one_time_codes import CodePurpose, OneTimeCode
@@ -295,6 +296,29 @@ class DpopProofs(Protocol):
         """Record a DPoP proof's ``jti`` for its key; False when it was seen before."""
 
 
+class Mandates(Protocol):
+    """Enterprise mandates (``domain.mandates``)."""
+
+    async def get(self, mandate_id: str, *, for_update: bool = False) -> Mandate | None: ...
+
+    async def active(self, enterprise_id: str, representative_id: str) -> Mandate | None: ...
+
+    async def count_active(self, enterprise_id: str) -> int: ...
+
+    async def of_enterprise(self, enterprise_id: str, limit: int) -> list[Mandate]:
+        """Active first, then newest first."""
+
+    async def held_by(self, representative_id: str, limit: int) -> list[Mandate]:
+        """The representative's active mandates, newest first."""
+
+    async def add(self, mandate: Mandate) -> None: ...
+
+    async def save_revocation(self, mandate: Mandate) -> None: ...
+
+    async def revoke_tokens(self, mandate_id: str, now: datetime) -> None:
+        """Void the codes, and revoke the refresh and access tokens, issued under the mandate."""
+
+
 class IdentityUnitOfWork(AbstractUnitOfWork):
     """The identity service's transaction and the repositories in it."""
 
@@ -314,3 +338,4 @@ class IdentityUnitOfWork(AbstractUnitOfWork):
     eid_links: EidLinks
     pushed_requests: PushedRequests
     dpop_proofs: DpopProofs
+    mandates: Mandates
