@@ -164,6 +164,7 @@ def nested(depth: int) -> dict[str, Any]:
         ({"type": "array"}, "must describe an object"),
         ({"type": "object", "properties": {"a": {"$ref": "https://example.org/s.json"}}}, "only refer to itself"),
         ({"$schema": "https://example.org/my-dialect", "type": "object"}, "unsupported $schema"),
+        ({"$schema": {"not": "a URI"}, "type": "object"}, "unsupported $schema"),  # the fuzzer's 500
         (nested(20), "nests deeper than 16"),
         ({"type": "object", "description": "x" * MAX_FORM_SCHEMA_BYTES}, "bytes; at most"),
     ],

@@ -316,7 +316,7 @@ def form_schema_problems(schema: FormSchema) -> list[str]:
     if size > MAX_FORM_SCHEMA_BYTES:
         return [f"the form schema is {size} bytes; at most {MAX_FORM_SCHEMA_BYTES} are allowed"]
     dialect = schema.get("$schema")
-    if dialect is not None and dialect not in FORM_SCHEMA_DIALECTS:
+    if dialect is not None and (not isinstance(dialect, str) or dialect not in FORM_SCHEMA_DIALECTS):
         return [f"unsupported $schema {str(dialect)[:100]!r}; use one of {', '.join(sorted(FORM_SCHEMA_DIALECTS))}"]
     validator = validator_for(schema, default=Draft202012Validator)
     try:

@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic.config import JsonDict
 
 from contracts.json import JsonObject
 from services.kit.pagination import Page
-from services.kit.schemas import NotBlank, StrictModel, Verbatim
+from services.kit.schemas import NOT_BLANK_TEXT, NotBlank, StrictModel, Verbatim
 
 from ..domain.batches import Batch, RecordResult, Summary
 from ..domain.delivery import ENDPOINT_URL_PATTERN, MAX_URL_LENGTH, DeliveryHistory, Endpoint, FailingAgency, FeedItem
@@ -79,8 +79,18 @@ LocalStatus = Annotated[str, Field(min_length=1, max_length=50), NotBlank()]
 NationalStatus = Annotated[int, Field(ge=1, le=10), WHOLE]
 
 
+# Stated whole: pydantic would put the keys' pattern in ``patternProperties``, which leaves a key
+# outside it (blank) unconstrained in the document although the service refuses it.
+MAPPING_SCHEMA = {
+    "type": "object",
+    "maxProperties": 200,
+    "propertyNames": {"type": "string", "minLength": 1, "maxLength": 50, "pattern": NOT_BLANK_TEXT},
+    "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 10},
+}
+
+
 class StatusMappingUpdate(MachineBody):
-    mapping: Annotated[dict[LocalStatus, NationalStatus], Field(max_length=200)]
+    mapping: Annotated[dict[LocalStatus, NationalStatus], Field(max_length=200), WithJsonSchema(MAPPING_SCHEMA)]
 
 
 class StatusMappingPublic(BaseModel):
