@@ -252,7 +252,9 @@ def _storable(node: Any) -> Any:
         node["pattern"] = STORABLE_TEXT
     values = node.get("additionalProperties", True)
     if types == "object" and values is not False and "properties" not in node:
-        node["propertyNames"] = {**(node.get("propertyNames") or {}), "pattern": STORABLE_TEXT}
+        names = node.get("propertyNames") or {}
+        if "pattern" not in names:  # a pattern of its own already states both rules (above, recursively)
+            node["propertyNames"] = {**names, "pattern": STORABLE_TEXT}
         if values is True or _is_any(values):
             node = _says_free_json(node)
     return node

@@ -290,10 +290,16 @@ def _client_rules() -> list[JsonSchema]:
         {"if": has("token_endpoint_auth_method", {"const": "private_key_jwt"}),
          "then": has("jwks", {"type": "object", "required": ["keys"],
                               "properties": {"keys": {"type": "array", "minItems": 1}}})},
-        # The FAPI 2.0 profile: a confidential client authenticating with private_key_jwt.
+        # The FAPI 2.0 profile: a confidential client authenticating with private_key_jwt, its
+        # redirect URIs https only.
         {"if": has("fapi2", {"const": True}),
-         "then": {"properties": {"kind": confidential,
-                                 "token_endpoint_auth_method": {"enum": ["private_key_jwt", None]}}}},
+         "then": {"required": ["jwks"],
+                  "properties": {"kind": confidential,
+                                 "token_endpoint_auth_method": {"enum": ["private_key_jwt", None]},
+                                 "jwks": {"type": "object", "required": ["keys"],
+                                          "properties": {"keys": {"type": "array", "minItems": 1}}},
+                                 "redirect_uris": {"type": "array",
+                                                   "items": {"type": "string", "pattern": "^https://"}}}}},
     ]  # fmt: skip
 
 
