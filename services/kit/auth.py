@@ -213,14 +213,6 @@ def presented_token(request: Request) -> tuple[str, str]:
     return scheme, token.strip()
 
 
-def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("A bearer token is required.")
-    return token.strip()
-
-
 # The attribute on a dependency saying what it asks of the token (see :func:`demands_token`).
 _DEMAND_ATTRIBUTE = "__scopes_demanded__"
 # The attribute on a dependency saying which sign-in it asks for (see :func:`require_acr`).
@@ -251,14 +243,19 @@ def require_scopes(*scopes: str) -> Any:
 
     @demands_token(scopes)
     async def dependency(request: Request) -> Principal:
-        verifier: TokenVerifier = request.app.state.verifier
-        principal = await verifier.verify_request(request)
-        missing = set(scopes) - principal.scopes
-        if missing:
-            raise Forbidden(f"Missing scope: {' '.join(sorted(missing))}.")
-        return principal
+        return await _caller(request, scopes)
 
     return Depends(dependency)
+
+
+async def _caller(request: Request, scopes: Iterable[str]) -> Principal:
+    """The verified caller of ``request`` (its token sent as its binding says), holding ``scopes``."""
+    verifier: TokenVerifier = request.app.state.verifier
+    principal = await verifier.verify_request(request)
+    missing = set(scopes) - principal.scopes
+    if missing:
+        raise Forbidden(f"Missing scope: {' '.join(sorted(missing))}.")
+    return principal
 
 
 def acr_demand(dependency: Any) -> tuple[AcrValue | None, int | None] | None:
@@ -291,11 +288,7 @@ def require_acr(level: AcrValue, *scopes: str, max_age: int | None = None) -> An
     @demands_acr(level, max_age)
     @demands_token(scopes)
     async def dependency(request: Request) -> Principal:
-        verifier: TokenVerifier = request.app.state.verifier
-        principal = await verifier.verify(bearer_token(request))
-        missing = set(scopes) - principal.scopes
-        if missing:
-            raise Forbidden(f"Missing scope: {' '.join(sorted(missing))}.")
+        principal = await _caller(request, scopes)
         principal.check_assurance(level, max_age=max_age)
         return principal
 

@@ -123,3 +123,19 @@ def test_the_openapi_document_states_the_level_and_the_challenge(pem_and_app) ->
     assert "insufficient_user_authentication" in operation["responses"]["401"]["description"]
     assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
     assert document["paths"]["/recent"]["post"][REQUIRED_ACR] == PASSWORD
+
+
+async def test_a_key_bound_token_is_checked_as_dpop_on_a_step_up_route(pem_and_app) -> None:
+    from tests.support.dpop import DpopKey
+
+    pem, app = pem_and_app
+    key = DpopKey("ES256")
+    bound = token(pem, acr=SECOND_FACTOR, cnf={"jkt": key.jkt})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        as_bearer = await client.post("/orders", headers={"Authorization": f"Bearer {bound}"})
+        proof = key.proof("POST", f"{ISSUER}/orders", bound)
+        as_dpop = await client.post("/orders", headers={"Authorization": f"DPoP {bound}", "DPoP": proof})
+        replayed = await client.post("/orders", headers={"Authorization": f"DPoP {bound}", "DPoP": proof})
+    assert as_bearer.status_code == 401 and as_bearer.headers["www-authenticate"].startswith("DPoP")
+    assert (as_dpop.status_code, as_dpop.json()) == (200, "citizen-1")
+    assert replayed.status_code == 401
