@@ -73,13 +73,14 @@ def _ts(moment: datetime) -> int:
 
 
 async def _applicant_key(
-    uow: IdentityUnitOfWork, settings: IdentitySettings, account_id: str, scopes: tuple[str, ...]
+    uow: IdentityUnitOfWork, settings: IdentitySettings, signed_in: SignInRecord, scopes: tuple[str, ...]
 ) -> str | None:
     """The pseudonym of the person's identification number or the enterprise's tax code, for
-    tokens meant for the dossier service (it finds the dossiers filed for them elsewhere)."""
-    if not _for_dossiers(scopes):
+    tokens meant for the dossier service (it finds the dossiers filed for them elsewhere). None
+    when acting under a mandate: the enterprise's is taken with the mandate (``_entity``)."""
+    if not _for_dossiers(scopes) or signed_in.mandate_id is not None:
         return None
-    account = await uow.accounts.get(account_id)
+    account = await uow.accounts.get(signed_in.account_id)
     return _pseudonym(settings, (account.personal_id or account.tax_code) if account is not None else None)
 
 
@@ -198,7 +199,7 @@ async def exchange_code(
         raise OAuthError("invalid_grant", "The code is bound to a DPoP key (dpop_jkt) the proof was not made with.")
     scopes = parse_scope(row.scope)
     await backchannel.remember_client(uow, settings, client, row, now)
-    applicant_key = await _applicant_key(uow, settings, row.account_id, scopes)
+    applicant_key = await _applicant_key(uow, settings, row, scopes)
     return await _user_tokens(uow, settings, now, client, row, scopes, nonce=row.nonce, code_hash=code_hash,
                               family_id=new_id(), applicant_key=applicant_key, jkt=jkt,
                               refresh_jkt=jkt if client.kind is ClientKind.PUBLIC else None)  # fmt: skip
@@ -334,7 +335,7 @@ async def refresh(
         if unknown_scopes(narrowed) or any(s not in scopes for s in narrowed):
             raise OAuthError("invalid_scope", "A refresh may only narrow the granted scopes.")
         scopes = grant(narrowed, frozenset(scopes))
-    applicant_key = await _applicant_key(uow, settings, row.account_id, scopes)
+    applicant_key = await _applicant_key(uow, settings, row, scopes)
     return await _user_tokens(uow, settings, now, client, row, scopes, nonce=None, code_hash=row.code_hash,
                               family_id=row.family_id, applicant_key=applicant_key, jkt=jkt,
                               refresh_jkt=row.dpop_jkt)  # fmt: skip
