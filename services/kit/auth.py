@@ -31,10 +31,6 @@ log = get_logger(__name__)
 # Clock skew allowed between the issuer and this service when judging exp, nbf and iat.
 LEEWAY_SECONDS = 30
 
-#: The levels of assurance (``acr``) of a sign-in with a second factor: what officials' actions
-#: ask for (identity issues them; ``services/identity/domain/assurance.py`` defines them).
-SECOND_FACTOR_ACRS = frozenset({"urn:portal:acr:mfa", "urn:portal:acr:in-person"})
-
 
 @dataclass(frozen=True)
 class Principal:

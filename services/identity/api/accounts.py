@@ -11,7 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from services.kit.auth import SECOND_FACTOR_ACRS, Principal, require_scopes
+from contracts.assurance import SECOND_FACTOR, meets
+from services.kit.auth import Principal, require_scopes
 from services.kit.errors import Forbidden, NotFound
 
 from ..service import accounts, deletion, messages, passwords, registration, second_factor
@@ -54,7 +55,7 @@ async def _holder(principal: AccountHolder) -> Principal:
 
 async def _deleting_admin(principal: Admin) -> Principal:
     """Deleting cannot be undone: an administrator signed in with the second factor, not a machine."""
-    if not _person(principal) or principal.acr not in SECOND_FACTOR_ACRS:
+    if not _person(principal) or not meets(principal.acr, SECOND_FACTOR):
         raise Forbidden("Accounts are deleted by an administrator signed in with a second factor.")
     return principal
 
